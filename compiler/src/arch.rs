@@ -1,0 +1,366 @@
+//! The five target architectures and everything probecc must know about each:
+//! byte order, where `struct pt_regs` keeps the argument, return-value, stack
+//! and instruction-pointer registers, how many arguments travel in registers,
+//! how syscall arguments are reached, and sizeof(pt_regs) per kernel release.
+//!
+//! This is the one table every crate reads (compiler, verifier-sim, vm-tests,
+//! guest, xtask). The offsets are those of the kernel headers, which libbpf's
+//! `bpf_tracing.h` agrees with; the QEMU matrix checks them against real
+//! kernels.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::insn::{Endian, Size};
+
+/// A target architecture. Canonical names are used for every directory,
+/// report and JSON field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arch {
+    X86_64,
+    Arm64,
+    S390x,
+    Ppc64le,
+    Riscv64,
+}
+
+/// How a syscall's own arguments are reached from a kprobe on its entry symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallAbi {
+    /// The prefix of the kernel symbol of syscall `NAME`: `<prefix>NAME`.
+    pub prefix: &'static str,
+    /// With syscall wrappers the probed function's one argument is a pointer
+    /// to the user `pt_regs`, and arguments are read through it with
+    /// `bpf_probe_read_kernel`; without them they are the function's own.
+    pub wrapper: bool,
+    /// Offsets in the (user) `pt_regs` of syscall arguments 0..5.
+    pub args: [u16; 6],
+}
+
+/// Where `struct pt_regs` keeps each register of interest, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PtRegs {
+    /// Function arguments passed in registers, in order.
+    pub args: &'static [u16],
+    /// The return-value register (kretprobes).
+    pub ret: u16,
+    pub sp: u16,
+    pub ip: u16,
+    /// sizeof(struct pt_regs): `(from_release, size)` in ascending release
+    /// order; the kernel's kprobe ctx check is `off + size <= sizeof(pt_regs)`.
+    pub sizes: &'static [(KernelVersion, u16)],
+    pub syscall: SyscallAbi,
+}
+
+/// A kernel release, major.minor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KernelVersion(pub u16, pub u16);
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl FromStr for KernelVersion {
+    type Err = ArchError;
+    /// Parses `6.1`, `6.12.38`, `6.1.0-37-arm64` and the like.
+    fn from_str(s: &str) -> Result<Self, ArchError> {
+        let bad = || ArchError::BadKernelVersion(s.to_string());
+        let mut parts = s.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let minor = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        Ok(KernelVersion(major, minor))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArchError {
+    #[error("unknown architecture `{0}` (expected one of x86_64, arm64, s390x, ppc64le, riscv64; aliases aarch64, powerpc64le, amd64)")]
+    Unknown(String),
+    #[error("{arch} passes {max} arguments in registers (arg0..arg{last}); arg{index} is on the stack", last = max - 1)]
+    ArgOutOfRange { arch: Arch, index: usize, max: usize },
+    #[error("syscall argument {index} does not exist (syscalls take at most 6)")]
+    SyscallArgOutOfRange { index: usize },
+    #[error("`{0}` is not a kernel version (expected e.g. 6.1 or 6.12.38)")]
+    BadKernelVersion(String),
+}
+
+const X86_64_REGS: PtRegs = PtRegs {
+    // di, si, dx, cx, r8, r9
+    args: &[112, 104, 96, 88, 72, 64],
+    ret: 80,
+    sp: 152,
+    ip: 128,
+    sizes: &[(KernelVersion(0, 0), 168)],
+    // The user regs hold arg3 in r10 (the syscall ABI), not cx.
+    syscall: SyscallAbi { prefix: "__x64_sys_", wrapper: true, args: [112, 104, 96, 56, 72, 64] },
+};
+
+const ARM64_REGS: PtRegs = PtRegs {
+    args: &[0, 8, 16, 24, 32, 40, 48, 56],
+    ret: 0,
+    sp: 248,
+    ip: 256,
+    sizes: &[(KernelVersion(0, 0), 336)],
+    // arg0 from orig_x0, which keeps it after x0 takes the return value.
+    syscall: SyscallAbi { prefix: "__arm64_sys_", wrapper: true, args: [272, 8, 16, 24, 32, 40] },
+};
+
+const S390X_REGS: PtRegs = PtRegs {
+    // gprs[] begins at 24 (after args[1] and the 16-byte psw): gpr2..gpr6.
+    args: &[40, 48, 56, 64, 72],
+    ret: 40,
+    sp: 144,
+    ip: 16,
+    sizes: &[(KernelVersion(0, 0), 200)],
+    // arg0 from orig_gpr2 (offset 152), arg5 in gpr7.
+    syscall: SyscallAbi { prefix: "__s390x_sys_", wrapper: true, args: [152, 48, 56, 64, 72, 80] },
+};
+
+const PPC64LE_REGS: PtRegs = PtRegs {
+    // gpr[3]..gpr[10]
+    args: &[24, 32, 40, 48, 56, 64, 72, 80],
+    ret: 24,
+    sp: 8,
+    ip: 256,
+    sizes: &[(KernelVersion(0, 0), 384)],
+    // arg0 from orig_gpr3 (offset 272).
+    syscall: SyscallAbi { prefix: "sys_", wrapper: true, args: [272, 32, 40, 48, 56, 64] },
+};
+
+const RISCV64_REGS: PtRegs = PtRegs {
+    // a0..a7
+    args: &[80, 88, 96, 104, 112, 120, 128, 136],
+    ret: 80,
+    sp: 16,
+    ip: 0,
+    sizes: &[(KernelVersion(0, 0), 288)],
+    // arg0 from orig_a0 (offset 280).
+    syscall: SyscallAbi { prefix: "__riscv_sys_", wrapper: true, args: [280, 88, 96, 104, 112, 120] },
+};
+
+impl Arch {
+    pub const ALL: [Arch; 5] = [Arch::X86_64, Arch::Arm64, Arch::S390x, Arch::Ppc64le, Arch::Riscv64];
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+            Arch::S390x => "s390x",
+            Arch::Ppc64le => "ppc64le",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+
+    /// Accepts the canonical names and the aliases users type.
+    pub fn parse(s: &str) -> Result<Arch, ArchError> {
+        Ok(match s {
+            "x86_64" | "amd64" | "x86-64" | "x64" => Arch::X86_64,
+            "arm64" | "aarch64" => Arch::Arm64,
+            "s390x" | "s390" => Arch::S390x,
+            "ppc64le" | "powerpc64le" | "ppc64el" => Arch::Ppc64le,
+            "riscv64" | "riscv" => Arch::Riscv64,
+            _ => return Err(ArchError::Unknown(s.to_string())),
+        })
+    }
+
+    pub fn endian(self) -> Endian {
+        match self {
+            Arch::S390x => Endian::Big,
+            _ => Endian::Little,
+        }
+    }
+
+    pub fn regs(self) -> &'static PtRegs {
+        match self {
+            Arch::X86_64 => &X86_64_REGS,
+            Arch::Arm64 => &ARM64_REGS,
+            Arch::S390x => &S390X_REGS,
+            Arch::Ppc64le => &PPC64LE_REGS,
+            Arch::Riscv64 => &RISCV64_REGS,
+        }
+    }
+
+    /// How many function arguments travel in registers.
+    pub fn reg_args(self) -> usize {
+        self.regs().args.len()
+    }
+
+    /// The `pt_regs` offset of the 8-byte slot of argument `index`.
+    pub fn arg_offset(self, index: usize) -> Result<u16, ArchError> {
+        let args = self.regs().args;
+        args.get(index).copied().ok_or(ArchError::ArgOutOfRange {
+            arch: self,
+            index,
+            max: args.len(),
+        })
+    }
+
+    /// The offset to load `size` bytes holding the low-order part of the
+    /// 8-byte register slot at `slot`: the same offset on little-endian
+    /// targets, `slot + 8 - size` on big-endian s390x.
+    pub fn low_part(self, slot: u16, size: Size) -> u16 {
+        match self.endian() {
+            Endian::Little => slot,
+            Endian::Big => slot + 8 - size.bytes() as u16,
+        }
+    }
+
+    /// The `pt_regs` offset of syscall argument `index` (0..5) in the regs
+    /// that the syscall entry point sees.
+    pub fn syscall_arg_offset(self, index: usize) -> Result<u16, ArchError> {
+        self.regs()
+            .syscall
+            .args
+            .get(index)
+            .copied()
+            .ok_or(ArchError::SyscallArgOutOfRange { index })
+    }
+
+    /// The kernel symbol of syscall `name`, e.g. `__arm64_sys_openat`.
+    pub fn syscall_symbol(self, name: &str) -> String {
+        format!("{}{}", self.regs().syscall.prefix, name)
+    }
+
+    /// sizeof(struct pt_regs) on kernel `version`.
+    pub fn pt_regs_size(self, version: KernelVersion) -> u16 {
+        let sizes = self.regs().sizes;
+        sizes
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= version)
+            .or(sizes.first())
+            .map_or(0, |(_, s)| *s)
+    }
+
+    /// sizeof(struct pt_regs) on the newest release the table knows.
+    pub fn pt_regs_size_latest(self) -> u16 {
+        self.regs().sizes.last().map_or(0, |(_, s)| *s)
+    }
+
+    /// clang's BPF target for this arch's objects.
+    pub fn clang_target(self) -> &'static str {
+        match self.endian() {
+            Endian::Little => "bpfel",
+            Endian::Big => "bpfeb",
+        }
+    }
+
+    /// The `__TARGET_ARCH_*` macro value libbpf's `bpf_tracing.h` expects.
+    pub fn libbpf_target_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86",
+            Arch::Arm64 => "arm64",
+            Arch::S390x => "s390",
+            Arch::Ppc64le => "powerpc",
+            Arch::Riscv64 => "riscv",
+        }
+    }
+
+    /// Debian's architecture name.
+    pub fn debian_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "amd64",
+            Arch::Arm64 => "arm64",
+            Arch::S390x => "s390x",
+            Arch::Ppc64le => "ppc64el",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+
+    /// The Rust target triple of a static guest binary.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+            Arch::S390x => "s390x-unknown-linux-gnu",
+            Arch::Ppc64le => "powerpc64le-unknown-linux-gnu",
+            Arch::Riscv64 => "riscv64gc-unknown-linux-gnu",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Arch {
+    type Err = ArchError;
+    fn from_str(s: &str) -> Result<Arch, ArchError> {
+        Arch::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_aliases_parse() {
+        for a in Arch::ALL {
+            assert_eq!(Arch::parse(a.name()), Ok(a));
+        }
+        assert_eq!(Arch::parse("aarch64"), Ok(Arch::Arm64));
+        assert_eq!(Arch::parse("powerpc64le"), Ok(Arch::Ppc64le));
+        assert!(matches!(Arch::parse("mips"), Err(ArchError::Unknown(_))));
+    }
+
+    #[test]
+    fn only_s390x_is_big_endian() {
+        for a in Arch::ALL {
+            assert_eq!(a.endian() == Endian::Big, a == Arch::S390x, "{a}");
+        }
+    }
+
+    #[test]
+    fn design_table_offsets() {
+        // DESIGN.md's table, row by row.
+        let arg0: Vec<u16> = Arch::ALL.iter().map(|a| a.arg_offset(0).unwrap()).collect();
+        assert_eq!(arg0, [112, 0, 40, 24, 80]);
+        let ret: Vec<u16> = Arch::ALL.iter().map(|a| a.regs().ret).collect();
+        assert_eq!(ret, [80, 0, 40, 24, 80]);
+        let sp: Vec<u16> = Arch::ALL.iter().map(|a| a.regs().sp).collect();
+        assert_eq!(sp, [152, 248, 144, 8, 16]);
+        let ip: Vec<u16> = Arch::ALL.iter().map(|a| a.regs().ip).collect();
+        assert_eq!(ip, [128, 256, 16, 256, 0]);
+        let sys3: Vec<u16> = Arch::ALL.iter().map(|a| a.syscall_arg_offset(3).unwrap()).collect();
+        assert_eq!(sys3, [56, 24, 64, 48, 104]);
+        assert_eq!(Arch::X86_64.pt_regs_size(KernelVersion(6, 1)), 168);
+    }
+
+    #[test]
+    fn offsets_lie_inside_pt_regs_and_are_aligned() {
+        for a in Arch::ALL {
+            let r = a.regs();
+            let size = a.pt_regs_size_latest();
+            let all = r.args.iter().chain(&[r.ret, r.sp, r.ip]).chain(&r.syscall.args);
+            for &off in all {
+                assert!(off % 8 == 0 && off + 8 <= size, "{a}: offset {off} in {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn argument_beyond_registers_names_the_limit() {
+        let e = Arch::S390x.arg_offset(5).unwrap_err();
+        assert_eq!(e.to_string(), "s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack");
+    }
+
+    #[test]
+    fn low_half_of_a_register_is_at_plus_four_on_s390x() {
+        assert_eq!(Arch::S390x.low_part(40, Size::W), 44);
+        assert_eq!(Arch::S390x.low_part(40, Size::B), 47);
+        assert_eq!(Arch::Arm64.low_part(8, Size::W), 8);
+    }
+
+    #[test]
+    fn kernel_versions_parse() {
+        assert_eq!("6.1.0-37-arm64".parse(), Ok(KernelVersion(6, 1)));
+        assert_eq!("6.12".parse(), Ok(KernelVersion(6, 12)));
+        assert!("linux".parse::<KernelVersion>().is_err());
+    }
+}

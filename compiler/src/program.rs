@@ -1,0 +1,68 @@
+//! What an object holds before it is written: programs (assembled
+//! instructions with their map references and source lines), maps, extra
+//! record types, and the license. `elf` writes an [`Object`] to bytes.
+
+use crate::arch::Arch;
+use crate::ctype::CType;
+use crate::insn::Insn;
+use crate::maps::MapDef;
+
+/// One BPF program: one ELF section and one global function symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// The function symbol (a C identifier).
+    pub name: String,
+    /// The ELF section: `kprobe/<func>`, `kprobe/<func>+<off>` or `kretprobe/<func>`.
+    pub section: String,
+    /// Instruction slots; `ld_imm64` takes two.
+    pub insns: Vec<Insn>,
+    /// `ld_imm64` slots that load a map, by map name.
+    pub map_relocs: Vec<MapReloc>,
+    /// Source lines for `.BTF.ext` line info, in ascending slot order.
+    pub lines: Vec<LineInfo>,
+}
+
+/// An `ld_imm64` at slot `insn` that must load the map `map`: written as an
+/// `R_BPF_64_64` relocation against the map's symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapReloc {
+    pub insn: usize,
+    pub map: String,
+}
+
+/// The source line that instruction slot `insn` (and those after it, up to the
+/// next entry) came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineInfo {
+    pub insn: usize,
+    /// The source file name as the user gave it.
+    pub file: String,
+    /// The text of the line.
+    pub text: String,
+    /// 1-based line and column.
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Everything one `.o` file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub arch: Arch,
+    pub programs: Vec<Program>,
+    pub maps: Vec<MapDef>,
+    /// Record types that no map names but a consumer must decode (ring-buffer
+    /// events): written to `.BTF` so that `bpftool btf dump` shows them.
+    pub types: Vec<CType>,
+    /// `"GPL"` unless the user says otherwise; written NUL-terminated.
+    pub license: String,
+}
+
+impl Object {
+    pub fn new(arch: Arch) -> Object {
+        Object { arch, programs: vec![], maps: vec![], types: vec![], license: "GPL".into() }
+    }
+
+    pub fn map(&self, name: &str) -> Option<&MapDef> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+}
