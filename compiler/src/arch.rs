@@ -337,8 +337,8 @@ mod tests {
         for a in Arch::ALL {
             let r = a.regs();
             let size = a.pt_regs_size_latest();
-            let all = r.args.iter().chain(&[r.ret, r.sp, r.ip]).chain(&r.syscall.args);
-            for &off in all {
+            let fixed = [r.ret, r.sp, r.ip];
+            for &off in r.args.iter().chain(&fixed).chain(&r.syscall.args) {
                 assert!(off % 8 == 0 && off + 8 <= size, "{a}: offset {off} in {size}");
             }
         }
