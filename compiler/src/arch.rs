@@ -29,10 +29,11 @@ pub enum Arch {
 pub struct SyscallAbi {
     /// The prefix of the kernel symbol of syscall `NAME`: `<prefix>NAME`.
     pub prefix: &'static str,
-    /// With syscall wrappers the probed function's one argument is a pointer
-    /// to the user `pt_regs`, and arguments are read through it with
-    /// `bpf_probe_read_kernel`; without them they are the function's own.
-    pub wrapper: bool,
+    /// The first release whose syscall entry points are wrappers
+    /// (`ARCH_HAS_SYSCALL_WRAPPER`): their one argument is a pointer to the
+    /// user `pt_regs`, and arguments are read through it with
+    /// `bpf_probe_read_kernel`. Before it, they are the function's own.
+    pub wrapper_since: KernelVersion,
     /// Offsets in the (user) `pt_regs` of syscall arguments 0..5.
     pub args: [u16; 6],
 }
@@ -94,7 +95,7 @@ const X86_64_REGS: PtRegs = PtRegs {
     ip: 128,
     sizes: &[(KernelVersion(0, 0), 168)],
     // The user regs hold arg3 in r10 (the syscall ABI), not cx.
-    syscall: SyscallAbi { prefix: "__x64_sys_", wrapper: true, args: [112, 104, 96, 56, 72, 64] },
+    syscall: SyscallAbi { prefix: "__x64_sys_", wrapper_since: KernelVersion(4, 17), args: [112, 104, 96, 56, 72, 64] },
 };
 
 const ARM64_REGS: PtRegs = PtRegs {
@@ -104,7 +105,7 @@ const ARM64_REGS: PtRegs = PtRegs {
     ip: 256,
     sizes: &[(KernelVersion(0, 0), 336)],
     // arg0 from orig_x0, which keeps it after x0 takes the return value.
-    syscall: SyscallAbi { prefix: "__arm64_sys_", wrapper: true, args: [272, 8, 16, 24, 32, 40] },
+    syscall: SyscallAbi { prefix: "__arm64_sys_", wrapper_since: KernelVersion(4, 19), args: [272, 8, 16, 24, 32, 40] },
 };
 
 const S390X_REGS: PtRegs = PtRegs {
@@ -114,8 +115,8 @@ const S390X_REGS: PtRegs = PtRegs {
     sp: 144,
     ip: 16,
     sizes: &[(KernelVersion(0, 0), 200)],
-    // arg0 from orig_gpr2 (offset 152), arg5 in gpr7.
-    syscall: SyscallAbi { prefix: "__s390x_sys_", wrapper: true, args: [152, 48, 56, 64, 72, 80] },
+    // arg0 from orig_gpr2 (offset 152): entry overwrites gpr2. arg5 in gpr7.
+    syscall: SyscallAbi { prefix: "__s390x_sys_", wrapper_since: KernelVersion(5, 18), args: [152, 48, 56, 64, 72, 80] },
 };
 
 const PPC64LE_REGS: PtRegs = PtRegs {
@@ -125,8 +126,10 @@ const PPC64LE_REGS: PtRegs = PtRegs {
     sp: 8,
     ip: 256,
     sizes: &[(KernelVersion(0, 0), 384)],
-    // arg0 from orig_gpr3 (offset 272).
-    syscall: SyscallAbi { prefix: "sys_", wrapper: true, args: [272, 32, 40, 48, 56, 64] },
+    // arg0 from orig_gpr3 (offset 272). Since 6.1 the wrappers carry no
+    // prefix; a kernel built with COMPAT=y has unwrapped `sys_*` instead,
+    // which the QEMU matrix would show (Debian's ppc64el is wrapped).
+    syscall: SyscallAbi { prefix: "sys_", wrapper_since: KernelVersion(6, 1), args: [272, 32, 40, 48, 56, 64] },
 };
 
 const RISCV64_REGS: PtRegs = PtRegs {
@@ -136,8 +139,9 @@ const RISCV64_REGS: PtRegs = PtRegs {
     sp: 16,
     ip: 0,
     sizes: &[(KernelVersion(0, 0), 288)],
-    // arg0 from orig_a0 (offset 280).
-    syscall: SyscallAbi { prefix: "__riscv_sys_", wrapper: true, args: [280, 88, 96, 104, 112, 120] },
+    // arg0 from orig_a0 (offset 280): entry sets a0 to -ENOSYS. Wrapped since
+    // 6.6; riscv64 targets are Debian trixie's 6.12.
+    syscall: SyscallAbi { prefix: "__riscv_sys_", wrapper_since: KernelVersion(6, 6), args: [280, 88, 96, 104, 112, 120] },
 };
 
 impl Arch {
@@ -217,6 +221,12 @@ impl Arch {
             .get(index)
             .copied()
             .ok_or(ArchError::SyscallArgOutOfRange { index })
+    }
+
+    /// Whether syscall entry points of kernel `version` are wrappers taking the
+    /// user `pt_regs` (see [`SyscallAbi::wrapper_since`]).
+    pub fn syscall_wrapped(self, version: KernelVersion) -> bool {
+        version >= self.regs().syscall.wrapper_since
     }
 
     /// The kernel symbol of syscall `name`, e.g. `__arm64_sys_openat`.
