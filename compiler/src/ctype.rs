@@ -8,7 +8,11 @@
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CType {
     /// An integer of 1, 2, 4 or 8 bytes.
-    Int { name: String, size: u32, signed: bool },
+    Int {
+        name: String,
+        size: u32,
+        signed: bool,
+    },
     /// A fixed-size array.
     Array { elem: Box<CType>, len: u32 },
     /// A struct with its members at their C offsets.
@@ -59,15 +63,25 @@ impl CType {
 
     /// `char[len]`, the type of `comm` and other strings.
     pub fn char_array(len: u32) -> CType {
-        CType::Array { elem: Box::new(CType::char()), len }
+        CType::Array {
+            elem: Box::new(CType::char()),
+            len,
+        }
     }
 
     pub fn int(name: &str, size: u32, signed: bool) -> CType {
-        CType::Int { name: name.to_string(), size, signed }
+        CType::Int {
+            name: name.to_string(),
+            size,
+            signed,
+        }
     }
 
     pub fn array(elem: CType, len: u32) -> CType {
-        CType::Array { elem: Box::new(elem), len }
+        CType::Array {
+            elem: Box::new(elem),
+            len,
+        }
     }
 
     pub fn size(&self) -> u32 {
@@ -98,10 +112,19 @@ impl StructType {
             offset = offset.next_multiple_of(a);
             align = align.max(a);
             let size = ty.size();
-            out.push(Field { name: fname, ty, offset });
+            out.push(Field {
+                name: fname,
+                ty,
+                offset,
+            });
             offset += size;
         }
-        StructType { name: name.to_string(), fields: out, size: offset.next_multiple_of(align), align }
+        StructType {
+            name: name.to_string(),
+            fields: out,
+            size: offset.next_multiple_of(align),
+            align,
+        }
     }
 
     pub fn field(&self, name: &str) -> Option<&Field> {

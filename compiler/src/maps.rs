@@ -119,7 +119,13 @@ impl MapDef {
     }
     /// A ring buffer of `bytes` bytes.
     pub fn ringbuf(name: &str, bytes: u32) -> MapDef {
-        MapDef { name: name.into(), kind: MapKind::Ringbuf, key: None, value: None, max_entries: bytes }
+        MapDef {
+            name: name.into(),
+            kind: MapKind::Ringbuf,
+            key: None,
+            value: None,
+            max_entries: bytes,
+        }
     }
     /// A perf-event array; the loader sizes it to the CPU count when
     /// `max_entries` is 0.

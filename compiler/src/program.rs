@@ -59,7 +59,13 @@ pub struct Object {
 
 impl Object {
     pub fn new(arch: Arch) -> Object {
-        Object { arch, programs: vec![], maps: vec![], types: vec![], license: "GPL".into() }
+        Object {
+            arch,
+            programs: vec![],
+            maps: vec![],
+            types: vec![],
+            license: "GPL".into(),
+        }
     }
 
     pub fn map(&self, name: &str) -> Option<&MapDef> {

@@ -1,0 +1,457 @@
+//! `.BTF.ext`: the function and line records that tie a program's
+//! instructions to its BTF FUNC and to source lines, per ELF section.
+//!
+//! Layout: a 32-byte header (magic, version, flags, `hdr_len`, then offset
+//! and length of the func_info, line_info and CO-RE subsections, relative to
+//! the end of the header); each subsection is a record size followed, per
+//! ELF section, by `{sec_name_off, num_info}` and `num_info` records. Every
+//! instruction offset is in bytes; every string lives in `.BTF`'s string
+//! table. Written in the object's byte order, like `.BTF`.
+
+use super::builder::{Builder, MAGIC};
+use super::bytes::{endian_of_magic, section, Reader, Writer};
+use super::parse::Btf;
+use super::BtfError;
+use crate::insn::Endian;
+
+/// Size of the header [`ExtBuilder`] writes (clang's: with the CO-RE fields).
+pub const HEADER_LEN: u32 = 32;
+/// `struct bpf_func_info`: insn_off, type_id.
+pub const FUNC_INFO_REC_SIZE: u32 = 8;
+/// `struct bpf_line_info`: insn_off, file_name_off, line_off, line_col.
+pub const LINE_INFO_REC_SIZE: u32 = 16;
+/// The smallest header a reader accepts: up to the line_info fields.
+const MIN_HEADER_LEN: u32 = 24;
+
+/// The largest line and column `line_col` can hold.
+const MAX_LINE: u32 = (1 << 22) - 1;
+const MAX_COL: u32 = (1 << 10) - 1;
+
+/// Records of one ELF section, in the order given.
+#[derive(Clone, Debug, Default)]
+struct SecRecords {
+    name_off: u32,
+    /// Each record's words.
+    records: Vec<Vec<u32>>,
+}
+
+/// Where an instruction came from, for a line_info record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceLine<'a> {
+    pub file: &'a str,
+    /// The text of the line.
+    pub text: &'a str,
+    /// 1-based line and column.
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Collects func_info and line_info records; strings go to the [`Builder`]'s
+/// table.
+#[derive(Clone, Debug, Default)]
+pub struct ExtBuilder {
+    funcs: Vec<SecRecords>,
+    lines: Vec<SecRecords>,
+}
+
+fn section_records(secs: &mut Vec<SecRecords>, name_off: u32) -> &mut SecRecords {
+    let pos = match secs.iter().position(|s| s.name_off == name_off) {
+        Some(p) => p,
+        None => {
+            secs.push(SecRecords {
+                name_off,
+                records: vec![],
+            });
+            secs.len() - 1
+        }
+    };
+    &mut secs[pos]
+}
+
+impl ExtBuilder {
+    pub fn new() -> ExtBuilder {
+        ExtBuilder::default()
+    }
+
+    /// A function of ELF section `section` starting `insn_off` bytes into it,
+    /// described by FUNC `type_id`.
+    pub fn func(
+        &mut self,
+        b: &mut Builder,
+        section: &str,
+        insn_off: u32,
+        type_id: u32,
+    ) -> Result<(), BtfError> {
+        let sec = b.string(section)?;
+        section_records(&mut self.funcs, sec)
+            .records
+            .push(vec![insn_off, type_id]);
+        Ok(())
+    }
+
+    /// The instruction `insn_off` bytes into `section` came from `line:col`
+    /// of `file`, whose text is `text`. Line and column saturate at the
+    /// widths `line_col` gives them (22 and 10 bits).
+    pub fn line(
+        &mut self,
+        b: &mut Builder,
+        section: &str,
+        insn_off: u32,
+        loc: SourceLine<'_>,
+    ) -> Result<(), BtfError> {
+        let SourceLine {
+            file,
+            text,
+            line,
+            col,
+        } = loc;
+        let sec = b.string(section)?;
+        let file_off = b.string(file)?;
+        let line_off = b.string(text)?;
+        let line_col = line.min(MAX_LINE) << 10 | col.min(MAX_COL);
+        section_records(&mut self.lines, sec)
+            .records
+            .push(vec![insn_off, file_off, line_off, line_col]);
+        Ok(())
+    }
+
+    /// The `.BTF.ext` section. A subsection without records is left empty
+    /// (length 0), which libbpf and the kernel take as absent.
+    pub fn finish(&self, endian: Endian) -> Vec<u8> {
+        let funcs = subsection(&self.funcs, FUNC_INFO_REC_SIZE, endian);
+        let lines = subsection(&self.lines, LINE_INFO_REC_SIZE, endian);
+        let mut w = Writer::new(endian);
+        w.u16(MAGIC);
+        w.u8(1);
+        w.u8(0);
+        w.u32(HEADER_LEN);
+        w.u32(0);
+        w.u32(funcs.len() as u32);
+        w.u32(funcs.len() as u32);
+        w.u32(lines.len() as u32);
+        w.u32((funcs.len() + lines.len()) as u32); // core_relo_off
+        w.u32(0); // core_relo_len
+        w.bytes(&funcs);
+        w.bytes(&lines);
+        w.into_bytes()
+    }
+}
+
+fn subsection(secs: &[SecRecords], rec_size: u32, endian: Endian) -> Vec<u8> {
+    let secs: Vec<&SecRecords> = secs.iter().filter(|s| !s.records.is_empty()).collect();
+    if secs.is_empty() {
+        return vec![];
+    }
+    let mut w = Writer::new(endian);
+    w.u32(rec_size);
+    for s in secs {
+        w.u32(s.name_off);
+        w.u32(s.records.len() as u32);
+        for word in s.records.iter().flatten() {
+            w.u32(*word);
+        }
+    }
+    w.into_bytes()
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------
+
+/// A parsed `.BTF.ext`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BtfExt {
+    pub endian: Endian,
+    pub func_info: Vec<FuncInfoSection>,
+    pub line_info: Vec<LineInfoSection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncInfoSection {
+    /// The ELF section name.
+    pub section: String,
+    pub records: Vec<FuncRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncRecord {
+    /// Bytes from the start of the section.
+    pub insn_off: u32,
+    /// The FUNC type.
+    pub type_id: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineInfoSection {
+    pub section: String,
+    pub records: Vec<LineRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRecord {
+    /// Bytes from the start of the section.
+    pub insn_off: u32,
+    pub file: String,
+    /// The source line's text.
+    pub text: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// The header fields a reader needs.
+struct ExtHeader {
+    endian: Endian,
+    hdr_len: u32,
+    func: (u32, u32),
+    line: (u32, u32),
+}
+
+fn read_header(bytes: &[u8]) -> Result<ExtHeader, BtfError> {
+    let magic = bytes.get(..2).ok_or(BtfError::Truncated {
+        what: ".BTF.ext header",
+        offset: 0,
+        need: 2,
+    })?;
+    let endian = endian_of_magic([magic[0], magic[1]])?;
+    let mut r = Reader::new(bytes, endian, ".BTF.ext header");
+    r.take(2)?;
+    let version = r.u8()?;
+    if version != 1 {
+        return Err(BtfError::UnsupportedVersion(version));
+    }
+    r.u8()?; // flags
+    let hdr_len = r.u32()?;
+    if hdr_len < MIN_HEADER_LEN || hdr_len as usize > bytes.len() {
+        return Err(BtfError::BadHeaderLen(hdr_len));
+    }
+    let func = (r.u32()?, r.u32()?);
+    let line = (r.u32()?, r.u32()?);
+    Ok(ExtHeader {
+        endian,
+        hdr_len,
+        func,
+        line,
+    })
+}
+
+/// Parses `.BTF.ext`, resolving section names and line strings in `btf`.
+pub fn parse(bytes: &[u8], btf: &Btf) -> Result<BtfExt, BtfError> {
+    let h = read_header(bytes)?;
+    let funcs = section(bytes, h.hdr_len, h.func.0, h.func.1, "func_info")?;
+    let lines = section(bytes, h.hdr_len, h.line.0, h.line.1, "line_info")?;
+    let func_info = read_subsection(funcs, h.endian, "func_info", FUNC_INFO_REC_SIZE)?
+        .into_iter()
+        .map(|(name_off, recs)| func_section(btf, name_off, &recs))
+        .collect::<Result<_, _>>()?;
+    let line_info = read_subsection(lines, h.endian, "line_info", LINE_INFO_REC_SIZE)?
+        .into_iter()
+        .map(|(name_off, recs)| line_section(btf, name_off, &recs))
+        .collect::<Result<_, _>>()?;
+    Ok(BtfExt {
+        endian: h.endian,
+        func_info,
+        line_info,
+    })
+}
+
+/// Per section: its name offset and its records' first `min_rec / 4` words
+/// (a record may be longer than this reader knows; the rest is skipped).
+type RawSections = Vec<(u32, Vec<Vec<u32>>)>;
+
+fn read_subsection(
+    bytes: &[u8],
+    endian: Endian,
+    what: &'static str,
+    min_rec: u32,
+) -> Result<RawSections, BtfError> {
+    if bytes.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut r = Reader::new(bytes, endian, what);
+    let rec_size = r.u32()?;
+    if rec_size < min_rec || rec_size % 4 != 0 {
+        return Err(BtfError::BadRecordSize {
+            what,
+            size: rec_size,
+        });
+    }
+    let mut out = vec![];
+    while !r.is_empty() {
+        let name_off = r.u32()?;
+        let num = r.u32()?;
+        let total = u64::from(num) * u64::from(rec_size);
+        if total > r.remaining() as u64 {
+            return Err(BtfError::Truncated {
+                what,
+                offset: r.pos(),
+                need: total as usize,
+            });
+        }
+        let mut recs = Vec::with_capacity(num as usize);
+        for _ in 0..num {
+            let mut rec = Reader::new(r.take(rec_size as usize)?, endian, what);
+            recs.push(
+                (0..min_rec / 4)
+                    .map(|_| rec.u32())
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        out.push((name_off, recs));
+    }
+    Ok(out)
+}
+
+fn func_section(btf: &Btf, name_off: u32, recs: &[Vec<u32>]) -> Result<FuncInfoSection, BtfError> {
+    let records = recs
+        .iter()
+        .map(|w| FuncRecord {
+            insn_off: word(w, 0),
+            type_id: word(w, 1),
+        })
+        .collect();
+    Ok(FuncInfoSection {
+        section: btf.string_at(name_off)?.to_string(),
+        records,
+    })
+}
+
+fn line_section(btf: &Btf, name_off: u32, recs: &[Vec<u32>]) -> Result<LineInfoSection, BtfError> {
+    let records = recs
+        .iter()
+        .map(|w| {
+            let line_col = word(w, 3);
+            Ok(LineRecord {
+                insn_off: word(w, 0),
+                file: btf.string_at(word(w, 1))?.to_string(),
+                text: btf.string_at(word(w, 2))?.to_string(),
+                line: line_col >> 10,
+                col: line_col & MAX_COL,
+            })
+        })
+        .collect::<Result<_, BtfError>>()?;
+    Ok(LineInfoSection {
+        section: btf.string_at(name_off)?.to_string(),
+        records,
+    })
+}
+
+fn word(words: &[u32], i: usize) -> u32 {
+    words.get(i).copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse as parse_btf;
+    use super::*;
+
+    fn sample() -> (Builder, ExtBuilder) {
+        let mut b = Builder::new();
+        let mut x = ExtBuilder::new();
+        x.func(&mut b, "kprobe/a", 0, 3).unwrap();
+        x.func(&mut b, "kprobe/b", 0, 4).unwrap();
+        x.line(
+            &mut b,
+            "kprobe/a",
+            0,
+            SourceLine {
+                file: "a.bt",
+                text: "x = 1;",
+                line: 3,
+                col: 5,
+            },
+        )
+        .unwrap();
+        x.line(
+            &mut b,
+            "kprobe/a",
+            16,
+            SourceLine {
+                file: "a.bt",
+                text: "exit",
+                line: 4,
+                col: 1,
+            },
+        )
+        .unwrap();
+        (b, x)
+    }
+
+    #[test]
+    fn header_and_layout_match_clang() {
+        let (_, x) = sample();
+        let le = x.finish(Endian::Little);
+        assert_eq!(&le[..8], &[0x9f, 0xeb, 1, 0, 32, 0, 0, 0]);
+        // func_info: 4 + 2 * (8 + 8) = 36; line_info: 4 + 8 + 2 * 16 = 44.
+        let words: Vec<u32> = le[8..32]
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(words, vec![0, 36, 36, 44, 80, 0]);
+        assert_eq!(le.len(), 32 + 80);
+        let be = x.finish(Endian::Big);
+        assert_eq!(&be[..8], &[0xeb, 0x9f, 1, 0, 0, 0, 0, 32]);
+    }
+
+    #[test]
+    fn records_round_trip_in_both_orders() {
+        let (b, x) = sample();
+        for e in [Endian::Little, Endian::Big] {
+            let btf = parse_btf(&b.finish(e)).unwrap();
+            let ext = parse(&x.finish(e), &btf).unwrap();
+            assert_eq!(ext.endian, e);
+            assert_eq!(ext.func_info.len(), 2);
+            assert_eq!(ext.func_info[1].section, "kprobe/b");
+            assert_eq!(
+                ext.func_info[1].records,
+                vec![FuncRecord {
+                    insn_off: 0,
+                    type_id: 4
+                }]
+            );
+            let l = &ext.line_info[0];
+            assert_eq!(l.section, "kprobe/a");
+            assert_eq!(
+                l.records[1],
+                LineRecord {
+                    insn_off: 16,
+                    file: "a.bt".into(),
+                    text: "exit".into(),
+                    line: 4,
+                    col: 1
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn empty_line_info_is_absent() {
+        let mut b = Builder::new();
+        let mut x = ExtBuilder::new();
+        x.func(&mut b, "kprobe/a", 0, 1).unwrap();
+        let bytes = x.finish(Endian::Little);
+        assert_eq!(&bytes[20..24], &[0, 0, 0, 0], "line_info_len");
+        let ext = parse(&bytes, &parse_btf(&b.finish(Endian::Little)).unwrap()).unwrap();
+        assert!(ext.line_info.is_empty());
+    }
+
+    #[test]
+    fn bad_record_size_and_overlong_count_are_errors() {
+        let (b, x) = sample();
+        let btf = parse_btf(&b.finish(Endian::Little)).unwrap();
+        let mut bytes = x.finish(Endian::Little);
+        bytes[32] = 4; // func_info rec_size
+        assert!(matches!(
+            parse(&bytes, &btf),
+            Err(BtfError::BadRecordSize {
+                what: "func_info",
+                size: 4
+            })
+        ));
+        let mut bytes = x.finish(Endian::Little);
+        bytes[40] = 0xff; // num_info of the first section
+        assert!(matches!(
+            parse(&bytes, &btf),
+            Err(BtfError::Truncated { .. })
+        ));
+    }
+}
