@@ -1,0 +1,244 @@
+//! The ELF writer: one executable section per program section name, `.maps`
+//! with a symbol per map at the slot the BTF encoder chose, `R_BPF_64_64`
+//! relocations for map loads, `license`, `.BTF` and `.BTF.ext`. Symbol and
+//! string tables and the local-first symbol order come from the `object`
+//! crate's writer.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use object::write::{
+    Object as ElfObject, Relocation, SectionId, Symbol as ElfSymbol, SymbolId, SymbolSection,
+};
+use object::{
+    elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionFlags, SectionKind,
+    SymbolFlags, SymbolKind, SymbolScope,
+};
+
+use super::ElfError;
+use crate::btf::{self, EncodedBtf, MapSlot};
+use crate::insn::{encode_all, Endian, Insn};
+use crate::program::{Object, Program};
+
+/// Writes `obj` as an ELF64 relocatable BPF object in its architecture's
+/// byte order, with BTF from the BTF encoder.
+pub fn write(obj: &Object) -> Result<Vec<u8>, ElfError> {
+    let btf = btf::encode_object(obj)?;
+    write_with_btf(obj, &btf)
+}
+
+/// Writes `obj` with the given encoded BTF (its `maps` slots place the map
+/// symbols in `.maps`).
+pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfError> {
+    check_names(obj)?;
+    let license = license_bytes(&obj.license)?;
+    let mut out = ElfObject::new(
+        BinaryFormat::Elf,
+        Architecture::Bpf,
+        endianness(obj.arch.endian()),
+    );
+    let placed = add_programs(&mut out, obj)?;
+    let maps = add_maps(&mut out, obj, &btf.maps)?;
+    for (program, (section, base)) in obj.programs.iter().zip(&placed) {
+        add_map_relocs(&mut out, program, *section, *base, &maps)?;
+    }
+    add_data(
+        &mut out,
+        "license",
+        &license,
+        1,
+        elf::SHF_ALLOC | elf::SHF_WRITE,
+        Some("_license"),
+    );
+    add_data(&mut out, ".BTF", &btf.btf, 4, 0, None);
+    add_data(&mut out, ".BTF.ext", &btf.ext, 4, 0, None);
+    out.write().map_err(|e| ElfError::Write(e.to_string()))
+}
+
+fn endianness(e: Endian) -> Endianness {
+    match e {
+        Endian::Little => Endianness::Little,
+        Endian::Big => Endianness::Big,
+    }
+}
+
+/// Program and map names are symbols of one table: each must be unique, and
+/// every program must have code.
+fn check_names(obj: &Object) -> Result<(), ElfError> {
+    let mut seen = BTreeSet::new();
+    let names = obj
+        .programs
+        .iter()
+        .map(|p| &p.name)
+        .chain(obj.maps.iter().map(|m| &m.name));
+    for name in names.chain(std::iter::once(&"_license".to_string())) {
+        if !seen.insert(name.clone()) {
+            return Err(ElfError::DuplicateSymbol(name.clone()));
+        }
+    }
+    match obj.programs.iter().find(|p| p.insns.is_empty()) {
+        Some(p) => Err(ElfError::EmptyProgram(p.name.clone())),
+        None => Ok(()),
+    }
+}
+
+/// The license text and exactly one NUL (aya rejects more padding).
+fn license_bytes(license: &str) -> Result<Vec<u8>, ElfError> {
+    if license.contains('\0') {
+        return Err(ElfError::LicenseNul(license.to_string()));
+    }
+    let mut bytes = license.as_bytes().to_vec();
+    bytes.push(0);
+    Ok(bytes)
+}
+
+fn section_with_flags(
+    out: &mut ElfObject,
+    name: &str,
+    kind: SectionKind,
+    sh_flags: u32,
+) -> SectionId {
+    let id = out.add_section(Vec::new(), name.as_bytes().to_vec(), kind);
+    out.section_mut(id).flags = SectionFlags::Elf {
+        sh_flags: u64::from(sh_flags),
+    };
+    id
+}
+
+fn global(name: &str, value: u64, size: u64, kind: SymbolKind, section: SectionId) -> ElfSymbol {
+    ElfSymbol {
+        name: name.as_bytes().to_vec(),
+        value,
+        size,
+        kind,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(section),
+        flags: SymbolFlags::None,
+    }
+}
+
+/// Each program's code goes into the section it names (programs sharing a
+/// name share the section), with a global `STT_FUNC` symbol. Returns each
+/// program's section and byte offset in it.
+fn add_programs(out: &mut ElfObject, obj: &Object) -> Result<Vec<(SectionId, u64)>, ElfError> {
+    let endian = obj.arch.endian();
+    let mut sections: BTreeMap<&str, SectionId> = BTreeMap::new();
+    let mut placed = Vec::with_capacity(obj.programs.len());
+    for p in &obj.programs {
+        let id = *sections.entry(p.section.as_str()).or_insert_with(|| {
+            section_with_flags(
+                out,
+                &p.section,
+                SectionKind::Text,
+                elf::SHF_ALLOC | elf::SHF_EXECINSTR,
+            )
+        });
+        let code = encode_all(&p.insns, endian);
+        let base = out.append_section_data(id, &code, 8);
+        out.add_symbol(global(
+            &p.name,
+            base,
+            code.len() as u64,
+            SymbolKind::Text,
+            id,
+        ));
+        placed.push((id, base));
+    }
+    Ok(placed)
+}
+
+/// `.maps`: zero-filled, one global `STT_OBJECT` per map where BTF put it.
+fn add_maps(
+    out: &mut ElfObject,
+    obj: &Object,
+    slots: &[MapSlot],
+) -> Result<BTreeMap<String, SymbolId>, ElfError> {
+    let mut symbols = BTreeMap::new();
+    if obj.maps.is_empty() && slots.is_empty() {
+        return Ok(symbols);
+    }
+    if let Some(m) = obj
+        .maps
+        .iter()
+        .find(|m| !slots.iter().any(|s| s.name == m.name))
+    {
+        return Err(ElfError::MapWithoutBtf(m.name.clone()));
+    }
+    let len = slots
+        .iter()
+        .map(|s| u64::from(s.offset) + u64::from(s.size))
+        .max()
+        .unwrap_or(0);
+    let id = section_with_flags(
+        out,
+        ".maps",
+        SectionKind::Data,
+        elf::SHF_ALLOC | elf::SHF_WRITE,
+    );
+    out.set_section_data(id, vec![0u8; len as usize], 8);
+    for s in slots {
+        let sym = global(
+            &s.name,
+            u64::from(s.offset),
+            u64::from(s.size),
+            SymbolKind::Data,
+            id,
+        );
+        symbols.insert(s.name.clone(), out.add_symbol(sym));
+    }
+    Ok(symbols)
+}
+
+fn add_map_relocs(
+    out: &mut ElfObject,
+    p: &Program,
+    section: SectionId,
+    base: u64,
+    maps: &BTreeMap<String, SymbolId>,
+) -> Result<(), ElfError> {
+    for r in &p.map_relocs {
+        if !is_complete_ld_imm64(&p.insns, r.insn) {
+            return Err(ElfError::MapRelocNotLdImm64 {
+                program: p.name.clone(),
+                slot: r.insn,
+            });
+        }
+        let symbol = *maps.get(&r.map).ok_or_else(|| ElfError::UnknownMap {
+            program: p.name.clone(),
+            slot: r.insn,
+            map: r.map.clone(),
+        })?;
+        let reloc = Relocation {
+            offset: base + (r.insn * Insn::SIZE) as u64,
+            symbol,
+            addend: 0,
+            flags: RelocationFlags::Elf {
+                r_type: elf::R_BPF_64_64,
+            },
+        };
+        out.add_relocation(section, reloc)
+            .map_err(|e| ElfError::Write(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn is_complete_ld_imm64(insns: &[Insn], slot: usize) -> bool {
+    insns.get(slot).is_some_and(Insn::is_ld_imm64) && slot + 1 < insns.len()
+}
+
+/// A non-executable section with fixed contents and, optionally, a global
+/// `STT_OBJECT` symbol covering it.
+fn add_data(
+    out: &mut ElfObject,
+    name: &str,
+    data: &[u8],
+    align: u64,
+    sh_flags: u32,
+    symbol: Option<&str>,
+) {
+    let id = section_with_flags(out, name, SectionKind::Elf(elf::SHT_PROGBITS), sh_flags);
+    out.set_section_data(id, data.to_vec(), align);
+    if let Some(sym) = symbol {
+        out.add_symbol(global(sym, 0, data.len() as u64, SymbolKind::Data, id));
+    }
+}
