@@ -222,12 +222,12 @@ mod tests {
         }
     }
 
-    /// `testdata/rich.c` compiled by clang 14 (`-g -O2 -target bpfel|bpfeb`),
+    /// `fixtures/btf/rich.c` compiled by clang 14 (`-g -O2 -target bpfel|bpfeb`),
     /// its `.BTF` and `.BTF.ext` extracted with `llvm-objcopy --dump-section`.
-    const CLANG_EL: &[u8] = include_bytes!("testdata/rich_el.btf");
-    const CLANG_EB: &[u8] = include_bytes!("testdata/rich_eb.btf");
-    const CLANG_EXT_EL: &[u8] = include_bytes!("testdata/rich_el.btf.ext");
-    const CLANG_EXT_EB: &[u8] = include_bytes!("testdata/rich_eb.btf.ext");
+    const CLANG_EL: &[u8] = include_bytes!("../../../fixtures/btf/rich_el.btf");
+    const CLANG_EB: &[u8] = include_bytes!("../../../fixtures/btf/rich_eb.btf");
+    const CLANG_EXT_EL: &[u8] = include_bytes!("../../../fixtures/btf/rich_el.btf.ext");
+    const CLANG_EXT_EB: &[u8] = include_bytes!("../../../fixtures/btf/rich_eb.btf.ext");
 
     #[test]
     fn reads_clang_output_in_both_byte_orders() {
