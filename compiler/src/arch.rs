@@ -80,7 +80,11 @@ pub enum ArchError {
     #[error("unknown architecture `{0}` (expected one of x86_64, arm64, s390x, ppc64le, riscv64; aliases aarch64, powerpc64le, amd64)")]
     Unknown(String),
     #[error("{arch} passes {max} arguments in registers (arg0..arg{last}); arg{index} is on the stack", last = max - 1)]
-    ArgOutOfRange { arch: Arch, index: usize, max: usize },
+    ArgOutOfRange {
+        arch: Arch,
+        index: usize,
+        max: usize,
+    },
     #[error("syscall argument {index} does not exist (syscalls take at most 6)")]
     SyscallArgOutOfRange { index: usize },
     #[error("`{0}` is not a kernel version (expected e.g. 6.1 or 6.12.38)")]
@@ -95,7 +99,11 @@ const X86_64_REGS: PtRegs = PtRegs {
     ip: 128,
     sizes: &[(KernelVersion(0, 0), 168)],
     // The user regs hold arg3 in r10 (the syscall ABI), not cx.
-    syscall: SyscallAbi { prefix: "__x64_sys_", wrapper_since: KernelVersion(4, 17), args: [112, 104, 96, 56, 72, 64] },
+    syscall: SyscallAbi {
+        prefix: "__x64_sys_",
+        wrapper_since: KernelVersion(4, 17),
+        args: [112, 104, 96, 56, 72, 64],
+    },
 };
 
 const ARM64_REGS: PtRegs = PtRegs {
@@ -105,7 +113,11 @@ const ARM64_REGS: PtRegs = PtRegs {
     ip: 256,
     sizes: &[(KernelVersion(0, 0), 336)],
     // arg0 from orig_x0, which keeps it after x0 takes the return value.
-    syscall: SyscallAbi { prefix: "__arm64_sys_", wrapper_since: KernelVersion(4, 19), args: [272, 8, 16, 24, 32, 40] },
+    syscall: SyscallAbi {
+        prefix: "__arm64_sys_",
+        wrapper_since: KernelVersion(4, 19),
+        args: [272, 8, 16, 24, 32, 40],
+    },
 };
 
 const S390X_REGS: PtRegs = PtRegs {
@@ -116,7 +128,11 @@ const S390X_REGS: PtRegs = PtRegs {
     ip: 16,
     sizes: &[(KernelVersion(0, 0), 200)],
     // arg0 from orig_gpr2 (offset 152): entry overwrites gpr2. arg5 in gpr7.
-    syscall: SyscallAbi { prefix: "__s390x_sys_", wrapper_since: KernelVersion(5, 18), args: [152, 48, 56, 64, 72, 80] },
+    syscall: SyscallAbi {
+        prefix: "__s390x_sys_",
+        wrapper_since: KernelVersion(5, 18),
+        args: [152, 48, 56, 64, 72, 80],
+    },
 };
 
 const PPC64LE_REGS: PtRegs = PtRegs {
@@ -129,7 +145,11 @@ const PPC64LE_REGS: PtRegs = PtRegs {
     // arg0 from orig_gpr3 (offset 272). Since 6.1 the wrappers carry no
     // prefix; a kernel built with COMPAT=y has unwrapped `sys_*` instead,
     // which the QEMU matrix would show (Debian's ppc64el is wrapped).
-    syscall: SyscallAbi { prefix: "sys_", wrapper_since: KernelVersion(6, 1), args: [272, 32, 40, 48, 56, 64] },
+    syscall: SyscallAbi {
+        prefix: "sys_",
+        wrapper_since: KernelVersion(6, 1),
+        args: [272, 32, 40, 48, 56, 64],
+    },
 };
 
 const RISCV64_REGS: PtRegs = PtRegs {
@@ -141,11 +161,21 @@ const RISCV64_REGS: PtRegs = PtRegs {
     sizes: &[(KernelVersion(0, 0), 288)],
     // arg0 from orig_a0 (offset 280): entry sets a0 to -ENOSYS. Wrapped since
     // 6.6; riscv64 targets are Debian trixie's 6.12.
-    syscall: SyscallAbi { prefix: "__riscv_sys_", wrapper_since: KernelVersion(6, 6), args: [280, 88, 96, 104, 112, 120] },
+    syscall: SyscallAbi {
+        prefix: "__riscv_sys_",
+        wrapper_since: KernelVersion(6, 6),
+        args: [280, 88, 96, 104, 112, 120],
+    },
 };
 
 impl Arch {
-    pub const ALL: [Arch; 5] = [Arch::X86_64, Arch::Arm64, Arch::S390x, Arch::Ppc64le, Arch::Riscv64];
+    pub const ALL: [Arch; 5] = [
+        Arch::X86_64,
+        Arch::Arm64,
+        Arch::S390x,
+        Arch::Ppc64le,
+        Arch::Riscv64,
+    ];
 
     /// The canonical name.
     pub fn name(self) -> &'static str {
@@ -337,7 +367,10 @@ mod tests {
         assert_eq!(sp, [152, 248, 144, 8, 16]);
         let ip: Vec<u16> = Arch::ALL.iter().map(|a| a.regs().ip).collect();
         assert_eq!(ip, [128, 256, 16, 256, 0]);
-        let sys3: Vec<u16> = Arch::ALL.iter().map(|a| a.syscall_arg_offset(3).unwrap()).collect();
+        let sys3: Vec<u16> = Arch::ALL
+            .iter()
+            .map(|a| a.syscall_arg_offset(3).unwrap())
+            .collect();
         assert_eq!(sys3, [56, 24, 64, 48, 104]);
         assert_eq!(Arch::X86_64.pt_regs_size(KernelVersion(6, 1)), 168);
     }
@@ -349,7 +382,10 @@ mod tests {
             let size = a.pt_regs_size_latest();
             let fixed = [r.ret, r.sp, r.ip];
             for &off in r.args.iter().chain(&fixed).chain(&r.syscall.args) {
-                assert!(off % 8 == 0 && off + 8 <= size, "{a}: offset {off} in {size}");
+                assert!(
+                    off % 8 == 0 && off + 8 <= size,
+                    "{a}: offset {off} in {size}"
+                );
             }
         }
     }
@@ -357,7 +393,10 @@ mod tests {
     #[test]
     fn argument_beyond_registers_names_the_limit() {
         let e = Arch::S390x.arg_offset(5).unwrap_err();
-        assert_eq!(e.to_string(), "s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack");
+        assert_eq!(
+            e.to_string(),
+            "s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack"
+        );
     }
 
     #[test]

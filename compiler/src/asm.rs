@@ -16,7 +16,6 @@ use crate::helpers::Helper;
 use crate::insn::{self, AluOp, AtomicOp, Cond, Insn, Reg, Size};
 use crate::program::{LineInfo, MapReloc, Program};
 
-
 /// The registers, as bare names for DSL code: `mov(R0, 0)`.
 pub mod regs {
     use crate::insn::Reg;
@@ -111,9 +110,19 @@ pub enum AsmError {
     #[error("op {op}: jump to undefined label `{label}`")]
     UndefinedLabel { op: usize, label: String },
     #[error("op {op}: label `{label}` is defined twice (first at op {first})")]
-    DuplicateLabel { op: usize, first: usize, label: String },
+    DuplicateLabel {
+        op: usize,
+        first: usize,
+        label: String,
+    },
     #[error("op {op}: jump to `{label}` spans {distance} instructions; a jump offset holds {min}..={max}")]
-    JumpOutOfRange { op: usize, label: String, distance: i64, min: i64, max: i64 },
+    JumpOutOfRange {
+        op: usize,
+        label: String,
+        distance: i64,
+        min: i64,
+        max: i64,
+    },
     #[error("op {op}: label `{label}` is at the end of the program, after the last instruction")]
     JumpPastEnd { op: usize, label: String },
     #[error("op {op}: {source}")]
@@ -123,9 +132,18 @@ pub enum AsmError {
     #[error("op {op}: register r{reg} does not exist (r0..r10)")]
     BadRegister { op: usize, reg: u8 },
     #[error("op {op}: {helper} takes {expected} arguments, {got} given")]
-    HelperArity { op: usize, helper: Helper, expected: usize, got: usize },
+    HelperArity {
+        op: usize,
+        helper: Helper,
+        expected: usize,
+        got: usize,
+    },
     #[error("op {op}: the arguments of {helper} form a register cycle ({regs}); move one through a scratch register first")]
-    ArgCycle { op: usize, helper: Helper, regs: String },
+    ArgCycle {
+        op: usize,
+        helper: Helper,
+        regs: String,
+    },
     #[error("op {op}: r10 is the read-only frame pointer and cannot be written")]
     WriteToFp { op: usize },
 }
@@ -186,7 +204,12 @@ fn expand(ops: &[Op]) -> Result<Flat, AsmError> {
 fn setup_args(op: usize, helper: Helper, args: &[Arg]) -> Result<Vec<Op>, AsmError> {
     let expected = helper.proto().args.len();
     if args.len() != expected {
-        return Err(AsmError::HelperArity { op, helper, expected, got: args.len() });
+        return Err(AsmError::HelperArity {
+            op,
+            helper,
+            expected,
+            got: args.len(),
+        });
     }
     let mut pending: Vec<(Reg, &Arg)> = args
         .iter()
@@ -199,9 +222,14 @@ fn setup_args(op: usize, helper: Helper, args: &[Arg]) -> Result<Vec<Op>, AsmErr
     let mut out = Vec::new();
     while !pending.is_empty() {
         let read_later = |dst: Reg, pending: &[(Reg, &Arg)]| {
-            pending.iter().any(|(d, a)| *d != dst && matches!(a, Arg::Reg(r) if *r == dst))
+            pending
+                .iter()
+                .any(|(d, a)| *d != dst && matches!(a, Arg::Reg(r) if *r == dst))
         };
-        let Some(pos) = pending.iter().position(|(dst, _)| !read_later(*dst, &pending)) else {
+        let Some(pos) = pending
+            .iter()
+            .position(|(dst, _)| !read_later(*dst, &pending))
+        else {
             let regs = pending
                 .iter()
                 .map(|(d, a)| format!("{d} <- {}", arg_text(a)))
@@ -250,7 +278,11 @@ fn place_labels(flat: &Flat) -> Result<BTreeMap<String, (usize, usize)>, AsmErro
     for (i, op) in flat {
         if let Op::Label(name) = op {
             if let Some(&(_, first)) = labels.get(name) {
-                return Err(AsmError::DuplicateLabel { op: *i, first, label: name.clone() });
+                return Err(AsmError::DuplicateLabel {
+                    op: *i,
+                    first,
+                    label: name.clone(),
+                });
             }
             labels.insert(name.clone(), (pc, *i));
         }
@@ -266,11 +298,15 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
         ..Assembled::default()
     };
     let target = |op: usize, label: &str| -> Result<usize, AsmError> {
-        let &(pc, _) = labels
-            .get(label)
-            .ok_or_else(|| AsmError::UndefinedLabel { op, label: label.to_string() })?;
+        let &(pc, _) = labels.get(label).ok_or_else(|| AsmError::UndefinedLabel {
+            op,
+            label: label.to_string(),
+        })?;
         if pc >= total {
-            return Err(AsmError::JumpPastEnd { op, label: label.to_string() });
+            return Err(AsmError::JumpPastEnd {
+                op,
+                label: label.to_string(),
+            });
         }
         Ok(pc)
     };
@@ -282,7 +318,8 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                 if ins.is_ld_imm64() {
                     return Err(AsmError::RawLdImm64 { op: i });
                 }
-                ins.validate().map_err(|source| AsmError::BadInsn { op: i, source })?;
+                ins.validate()
+                    .map_err(|source| AsmError::BadInsn { op: i, source })?;
                 check_writable(i, ins)?;
                 out.insns.push(*ins);
             }
@@ -290,16 +327,25 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                 out.insns.extend(insn::ld_imm64_pseudo(*dst, *src, *imm));
             }
             Op::LoadMap { dst, map } => {
-                out.map_relocs.push(MapReloc { insn: pc, map: map.clone() });
-                out.insns.extend(insn::ld_imm64_pseudo(*dst, insn::pseudo::MAP_FD, 0));
+                // As clang emits it: src 0, imm 0, and a relocation from which
+                // the loader sets BPF_PSEUDO_MAP_FD and the map's fd.
+                out.map_relocs.push(MapReloc {
+                    insn: pc,
+                    map: map.clone(),
+                });
+                out.insns.extend(insn::ld_imm64(*dst, 0));
             }
-            Op::Jump { insn: ins, target: label } => {
+            Op::Jump {
+                insn: ins,
+                target: label,
+            } => {
                 let distance = target(i, label)? as i64 - (pc as i64 + 1);
                 out.insns.push(with_offset(i, *ins, label, distance)?);
             }
             Op::CallLocal { target: label } => {
                 let distance = target(i, label)? as i64 - (pc as i64 + 1);
-                let imm = i32::try_from(distance).map_err(|_| out_of_range(i, label, distance, true))?;
+                let imm =
+                    i32::try_from(distance).map_err(|_| out_of_range(i, label, distance, true))?;
                 out.insns.push(insn::call_local(imm));
             }
             Op::Source(s) => out.lines.push(LineInfo {
@@ -332,7 +378,13 @@ fn out_of_range(op: usize, label: &str, distance: i64, wide: bool) -> AsmError {
     } else {
         (i16::MIN as i64, i16::MAX as i64)
     };
-    AsmError::JumpOutOfRange { op, label: label.to_string(), distance, min, max }
+    AsmError::JumpOutOfRange {
+        op,
+        label: label.to_string(),
+        distance,
+        min,
+        max,
+    }
 }
 
 fn with_offset(op: usize, mut ins: Insn, label: &str, distance: i64) -> Result<Insn, AsmError> {
@@ -364,7 +416,12 @@ pub fn label(name: &str) -> Op {
 
 /// A source-line marker for the instructions that follow.
 pub fn source(file: &str, line: u32, col: u32, text: &str) -> Op {
-    Op::Source(SourceLine { file: file.into(), line, col, text: text.into() })
+    Op::Source(SourceLine {
+        file: file.into(),
+        line,
+        col,
+        text: text.into(),
+    })
 }
 
 /// A raw instruction.
@@ -459,42 +516,67 @@ pub fn atomic_add(size: Size, dst: Reg, off: i16, src: Reg) -> Op {
 
 /// `dst = imm64` (two slots).
 pub fn ld_imm64(dst: Reg, imm: u64) -> Op {
-    Op::LdImm64 { dst, src: insn::pseudo::NONE, imm }
+    Op::LdImm64 {
+        dst,
+        src: insn::pseudo::NONE,
+        imm,
+    }
 }
 
 /// `dst = &map`: an `ld_imm64` relocated against the map's symbol.
 pub fn ld_map(dst: Reg, map: &str) -> Op {
-    Op::LoadMap { dst, map: map.to_string() }
+    Op::LoadMap {
+        dst,
+        map: map.to_string(),
+    }
 }
 
 /// `goto label`.
 pub fn jmp(target: &str) -> Op {
-    Op::Jump { insn: insn::ja(0), target: target.into() }
+    Op::Jump {
+        insn: insn::ja(0),
+        target: target.into(),
+    }
 }
 
 /// `gotol label`: a jump with a 32-bit offset, cpu v4.
 pub fn jmp_long(target: &str) -> Op {
-    Op::Jump { insn: insn::gotol(0), target: target.into() }
+    Op::Jump {
+        insn: insn::gotol(0),
+        target: target.into(),
+    }
 }
 
 /// `if dst <cond> imm goto label` (64-bit compare).
 pub fn jmp_imm(cond: Cond, dst: Reg, imm: i32, target: &str) -> Op {
-    Op::Jump { insn: insn::jmp_imm(cond, dst, imm, 0), target: target.into() }
+    Op::Jump {
+        insn: insn::jmp_imm(cond, dst, imm, 0),
+        target: target.into(),
+    }
 }
 
 /// `if dst <cond> src goto label` (64-bit compare).
 pub fn jmp_reg(cond: Cond, dst: Reg, src: Reg, target: &str) -> Op {
-    Op::Jump { insn: insn::jmp_reg(cond, dst, src, 0), target: target.into() }
+    Op::Jump {
+        insn: insn::jmp_reg(cond, dst, src, 0),
+        target: target.into(),
+    }
 }
 
 /// `if wdst <cond> imm goto label` (32-bit compare).
 pub fn jmp32_imm(cond: Cond, dst: Reg, imm: i32, target: &str) -> Op {
-    Op::Jump { insn: insn::jmp32_imm(cond, dst, imm, 0), target: target.into() }
+    Op::Jump {
+        insn: insn::jmp32_imm(cond, dst, imm, 0),
+        target: target.into(),
+    }
 }
 
 /// `if wdst <cond> wsrc goto label` (32-bit compare).
 pub fn jmp32_reg(cond: Cond, dst: Reg, src: Reg, target: &str) -> Op {
-    Op::Jump { insn: insn::jmp32_reg(cond, dst, src, 0), target: target.into() }
+    Op::Jump {
+        insn: insn::jmp32_reg(cond, dst, src, 0),
+        target: target.into(),
+    }
 }
 
 /// Calls a helper whose arguments are already in r1..r5.
@@ -504,7 +586,9 @@ pub fn call(helper: Helper) -> Op {
 
 /// BPF-to-BPF call of the code at `target`.
 pub fn call_fn(target: &str) -> Op {
-    Op::CallLocal { target: target.into() }
+    Op::CallLocal {
+        target: target.into(),
+    }
 }
 
 /// `exit`: return r0.
@@ -536,7 +620,10 @@ pub fn map_update_elem(
     value: impl Into<Arg>,
     flags: impl Into<Arg>,
 ) -> Op {
-    helper_call(Helper::MapUpdateElem, vec![map.into(), key.into(), value.into(), flags.into()])
+    helper_call(
+        Helper::MapUpdateElem,
+        vec![map.into(), key.into(), value.into(), flags.into()],
+    )
 }
 
 /// `r0 = bpf_map_delete_elem(map, key)`.
@@ -576,22 +663,34 @@ pub fn get_smp_processor_id() -> Op {
 
 /// `bpf_probe_read_kernel(dst, size, src)`.
 pub fn probe_read_kernel(dst: impl Into<Arg>, size: impl Into<Arg>, src: impl Into<Arg>) -> Op {
-    helper_call(Helper::ProbeReadKernel, vec![dst.into(), size.into(), src.into()])
+    helper_call(
+        Helper::ProbeReadKernel,
+        vec![dst.into(), size.into(), src.into()],
+    )
 }
 
 /// `bpf_probe_read_kernel_str(dst, size, src)`.
 pub fn probe_read_kernel_str(dst: impl Into<Arg>, size: impl Into<Arg>, src: impl Into<Arg>) -> Op {
-    helper_call(Helper::ProbeReadKernelStr, vec![dst.into(), size.into(), src.into()])
+    helper_call(
+        Helper::ProbeReadKernelStr,
+        vec![dst.into(), size.into(), src.into()],
+    )
 }
 
 /// `bpf_probe_read_user(dst, size, src)`.
 pub fn probe_read_user(dst: impl Into<Arg>, size: impl Into<Arg>, src: impl Into<Arg>) -> Op {
-    helper_call(Helper::ProbeReadUser, vec![dst.into(), size.into(), src.into()])
+    helper_call(
+        Helper::ProbeReadUser,
+        vec![dst.into(), size.into(), src.into()],
+    )
 }
 
 /// `bpf_probe_read_user_str(dst, size, src)`.
 pub fn probe_read_user_str(dst: impl Into<Arg>, size: impl Into<Arg>, src: impl Into<Arg>) -> Op {
-    helper_call(Helper::ProbeReadUserStr, vec![dst.into(), size.into(), src.into()])
+    helper_call(
+        Helper::ProbeReadUserStr,
+        vec![dst.into(), size.into(), src.into()],
+    )
 }
 
 /// `bpf_perf_event_output(ctx, map, flags, data, size)`.
@@ -604,7 +703,13 @@ pub fn perf_event_output(
 ) -> Op {
     helper_call(
         Helper::PerfEventOutput,
-        vec![ctx.into(), map.into(), flags.into(), data.into(), size.into()],
+        vec![
+            ctx.into(),
+            map.into(),
+            flags.into(),
+            data.into(),
+            size.into(),
+        ],
     )
 }
 
@@ -615,12 +720,18 @@ pub fn ringbuf_output(
     size: impl Into<Arg>,
     flags: impl Into<Arg>,
 ) -> Op {
-    helper_call(Helper::RingbufOutput, vec![map.into(), data.into(), size.into(), flags.into()])
+    helper_call(
+        Helper::RingbufOutput,
+        vec![map.into(), data.into(), size.into(), flags.into()],
+    )
 }
 
 /// `r0 = bpf_ringbuf_reserve(map, size, 0)`: a record pointer or NULL.
 pub fn ringbuf_reserve(map: impl Into<Arg>, size: impl Into<Arg>) -> Op {
-    helper_call(Helper::RingbufReserve, vec![map.into(), size.into(), Arg::Imm(0)])
+    helper_call(
+        Helper::RingbufReserve,
+        vec![map.into(), size.into(), Arg::Imm(0)],
+    )
 }
 
 /// `bpf_ringbuf_submit(record, 0)`.
@@ -640,7 +751,10 @@ pub fn get_func_ip(ctx: impl Into<Arg>) -> Op {
 
 /// `r0 = bpf_get_stackid(ctx, map, flags)`.
 pub fn get_stackid(ctx: impl Into<Arg>, map: impl Into<Arg>, flags: impl Into<Arg>) -> Op {
-    helper_call(Helper::GetStackid, vec![ctx.into(), map.into(), flags.into()])
+    helper_call(
+        Helper::GetStackid,
+        vec![ctx.into(), map.into(), flags.into()],
+    )
 }
 
 /// `bpf_trace_printk(fmt, fmt_size, a, b, c)`.
@@ -685,14 +799,30 @@ mod tests {
     #[test]
     fn undefined_label_is_an_error() {
         let e = assemble(&[jmp("nowhere"), exit()]).unwrap_err();
-        assert_eq!(e, AsmError::UndefinedLabel { op: 0, label: "nowhere".into() });
+        assert_eq!(
+            e,
+            AsmError::UndefinedLabel {
+                op: 0,
+                label: "nowhere".into()
+            }
+        );
         assert_eq!(e.to_string(), "op 0: jump to undefined label `nowhere`");
     }
 
     #[test]
     fn duplicate_label_is_an_error() {
         let e = assemble(&[label("a"), exit(), label("a"), exit()]).unwrap_err();
-        assert!(matches!(e, AsmError::DuplicateLabel { op: 2, first: 0, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                AsmError::DuplicateLabel {
+                    op: 2,
+                    first: 0,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -702,7 +832,14 @@ mod tests {
         ops.extend([label("far"), exit()]);
         let e = assemble(&ops).unwrap_err();
         assert!(
-            matches!(e, AsmError::JumpOutOfRange { op: 0, distance: 40_000, .. }),
+            matches!(
+                e,
+                AsmError::JumpOutOfRange {
+                    op: 0,
+                    distance: 40_000,
+                    ..
+                }
+            ),
             "{e}"
         );
         ops[0] = jmp_long("far");
@@ -730,23 +867,34 @@ mod tests {
     #[test]
     fn map_loads_record_relocations() {
         let code = assemble(&[mov(R0, 0), ld_map(R1, "counts"), exit()]).unwrap();
-        assert_eq!(code.map_relocs, vec![MapReloc { insn: 1, map: "counts".into() }]);
-        assert_eq!(code.insns[1].src, crate::insn::pseudo::MAP_FD);
+        assert_eq!(
+            code.map_relocs,
+            vec![MapReloc {
+                insn: 1,
+                map: "counts".into()
+            }]
+        );
+        assert!(code.insns[1].is_ld_imm64());
+        assert_eq!((code.insns[1].src, code.insns[1].imm), (0, 0));
         assert_eq!(code.insns.len(), 4);
     }
 
     #[test]
     fn helper_arguments_are_moved_into_place() {
         let code = assemble(&[map_lookup_elem(map("m"), stack(-8)), exit()]).unwrap();
-        let text: Vec<_> = code.insns.iter().map(|i| (i.code, i.dst, i.src, i.imm)).collect();
+        let text: Vec<_> = code
+            .insns
+            .iter()
+            .map(|i| (i.code, i.dst, i.src, i.imm))
+            .collect();
         assert_eq!(
             text,
             vec![
-                (0x18, 1, 1, 0),   // r1 = map m
-                (0, 0, 0, 0),      // second slot
-                (0xbf, 2, 10, 0),  // r2 = r10
-                (0x07, 2, 0, -8),  // r2 += -8
-                (0x85, 0, 0, 1),   // call map_lookup_elem
+                (0x18, 1, 0, 0),  // r1 = map m (relocated)
+                (0, 0, 0, 0),     // second slot
+                (0xbf, 2, 10, 0), // r2 = r10
+                (0x07, 2, 0, -8), // r2 += -8
+                (0x85, 0, 0, 1),  // call map_lookup_elem
                 (0x95, 0, 0, 0),
             ]
         );
@@ -765,17 +913,40 @@ mod tests {
     #[test]
     fn helper_arity_is_checked_against_the_table() {
         let e = assemble(&[helper_call(Helper::KtimeGetNs, vec![Arg::Imm(1)])]).unwrap_err();
-        assert!(matches!(e, AsmError::HelperArity { expected: 0, got: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                AsmError::HelperArity {
+                    expected: 0,
+                    got: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         // Every wrapper agrees with the table.
         let wrappers = [
-            map_lookup_elem(R1, R2), map_update_elem(R1, R2, R3, R4), map_delete_elem(R1, R2),
-            ktime_get_ns(), get_current_pid_tgid(), get_current_uid_gid(),
-            get_current_comm(R1, R2), get_prandom_u32(), get_smp_processor_id(),
-            probe_read_kernel(R1, R2, R3), probe_read_kernel_str(R1, R2, R3),
-            probe_read_user(R1, R2, R3), probe_read_user_str(R1, R2, R3),
-            perf_event_output(R1, R2, R3, R4, R5), ringbuf_output(R1, R2, R3, R4),
-            ringbuf_reserve(R1, R2), ringbuf_submit(R1), ringbuf_discard(R1), get_func_ip(R1),
-            get_stackid(R1, R2, R3), trace_printk(R1, R2, R3, R4, R5),
+            map_lookup_elem(R1, R2),
+            map_update_elem(R1, R2, R3, R4),
+            map_delete_elem(R1, R2),
+            ktime_get_ns(),
+            get_current_pid_tgid(),
+            get_current_uid_gid(),
+            get_current_comm(R1, R2),
+            get_prandom_u32(),
+            get_smp_processor_id(),
+            probe_read_kernel(R1, R2, R3),
+            probe_read_kernel_str(R1, R2, R3),
+            probe_read_user(R1, R2, R3),
+            probe_read_user_str(R1, R2, R3),
+            perf_event_output(R1, R2, R3, R4, R5),
+            ringbuf_output(R1, R2, R3, R4),
+            ringbuf_reserve(R1, R2),
+            ringbuf_submit(R1),
+            ringbuf_discard(R1),
+            get_func_ip(R1),
+            get_stackid(R1, R2, R3),
+            trace_printk(R1, R2, R3, R4, R5),
         ];
         for w in wrappers {
             let code = assemble(&[w.clone(), exit()]).unwrap_or_else(|e| panic!("{w:?}: {e}"));

@@ -30,7 +30,9 @@ pub enum KprobeError {
     FramePointer { what: String },
     #[error("{reg} is named twice in the prologue")]
     Duplicate { reg: Reg },
-    #[error("`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF or kretprobe/FUNC)")]
+    #[error(
+        "`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF or kretprobe/FUNC)"
+    )]
     BadSection(String),
     #[error("`{0}` is not a kernel function name")]
     BadFunction(String),
@@ -40,7 +42,10 @@ pub enum KprobeError {
 
 impl AttachPoint {
     pub fn kprobe(func: &str) -> AttachPoint {
-        AttachPoint::Kprobe { func: func.into(), offset: 0 }
+        AttachPoint::Kprobe {
+            func: func.into(),
+            offset: 0,
+        }
     }
 
     pub fn kretprobe(func: &str) -> AttachPoint {
@@ -70,14 +75,19 @@ impl AttachPoint {
     pub fn from_section(section: &str) -> Result<AttachPoint, KprobeError> {
         let bad = || KprobeError::BadSection(section.to_string());
         if let Some(func) = section.strip_prefix("kretprobe/") {
-            return Ok(AttachPoint::Kretprobe { func: checked_func(func).map_err(|_| bad())? });
+            return Ok(AttachPoint::Kretprobe {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
         }
         let rest = section.strip_prefix("kprobe/").ok_or_else(bad)?;
         let (func, offset) = match rest.split_once('+') {
             Some((f, o)) => (f, parse_offset(o).ok_or_else(bad)?),
             None => (rest, 0),
         };
-        Ok(AttachPoint::Kprobe { func: checked_func(func).map_err(|_| bad())?, offset })
+        Ok(AttachPoint::Kprobe {
+            func: checked_func(func).map_err(|_| bad())?,
+            offset,
+        })
     }
 
     /// A C identifier for the program's function symbol: `kprobe_vfs_read`.
@@ -87,7 +97,9 @@ impl AttachPoint {
             AttachPoint::Kprobe { func, offset } => format!("kprobe_{func}_{offset}"),
             AttachPoint::Kretprobe { func } => format!("kretprobe_{func}"),
         };
-        base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+        base.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
     }
 }
 
@@ -114,7 +126,9 @@ fn parse_offset(s: &str) -> Option<u64> {
 fn checked_func(func: &str) -> Result<String, KprobeError> {
     let ok = !func.is_empty()
         && !func.starts_with(|c: char| c.is_ascii_digit())
-        && func.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        && func
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if ok {
         Ok(func.to_string())
     } else {
@@ -130,7 +144,9 @@ pub fn prologue(arch: Arch, ctx_save: Option<Reg>, args: &[Reg]) -> Result<Vec<O
     let mut seen = Vec::new();
     for r in ctx_save.iter().chain(args) {
         if *r == Reg::R10 {
-            return Err(KprobeError::FramePointer { what: "an argument".into() });
+            return Err(KprobeError::FramePointer {
+                what: "an argument".into(),
+            });
         }
         if seen.contains(r) {
             return Err(KprobeError::Duplicate { reg: *r });
@@ -156,9 +172,20 @@ pub fn prologue(arch: Arch, ctx_save: Option<Reg>, args: &[Reg]) -> Result<Vec<O
 
 /// `dst = argN`, reading `size` bytes: the low-order part of the register,
 /// which on big-endian s390x is at the end of its 8-byte slot.
-pub fn load_arg(arch: Arch, ctx: Reg, index: usize, dst: Reg, size: Size) -> Result<Op, KprobeError> {
+pub fn load_arg(
+    arch: Arch,
+    ctx: Reg,
+    index: usize,
+    dst: Reg,
+    size: Size,
+) -> Result<Op, KprobeError> {
     let slot = arch.arg_offset(index)?;
-    Ok(asm::load_mem(size, dst, ctx, arch.low_part(slot, size) as i16))
+    Ok(asm::load_mem(
+        size,
+        dst,
+        ctx,
+        arch.low_part(slot, size) as i16,
+    ))
 }
 
 /// `dst = return value` in a kretprobe: `kretprobe-get-return-value`.
@@ -178,7 +205,9 @@ pub fn syscall_arg(
     scratch: i16,
 ) -> Result<Vec<Op>, KprobeError> {
     if dst == Reg::R10 {
-        return Err(KprobeError::FramePointer { what: "a syscall argument".into() });
+        return Err(KprobeError::FramePointer {
+            what: "a syscall argument".into(),
+        });
     }
     if !(-512..=-8).contains(&scratch) || scratch % 8 != 0 {
         return Err(KprobeError::BadScratch(scratch));
@@ -216,7 +245,11 @@ pub const EXIT_LABEL: &str = "exit";
 pub fn build_kprobe_program(arch: Arch, p: &KprobeProgram) -> Result<Vec<Op>, KprobeError> {
     let mut ops = prologue(arch, p.ctx_reg, &p.args)?;
     ops.extend(p.body.iter().cloned());
-    ops.extend([asm::label(EXIT_LABEL), asm::mov(Reg::R0, p.return_value), asm::exit()]);
+    ops.extend([
+        asm::label(EXIT_LABEL),
+        asm::mov(Reg::R0, p.return_value),
+        asm::exit(),
+    ]);
     Ok(ops)
 }
 
@@ -229,12 +262,20 @@ mod tests {
 
     #[test]
     fn sections_round_trip() {
-        for s in ["kprobe/vfs_read", "kprobe/do_sys_openat2+4", "kretprobe/vfs_read", "kprobe/f.isra.0"] {
+        for s in [
+            "kprobe/vfs_read",
+            "kprobe/do_sys_openat2+4",
+            "kretprobe/vfs_read",
+            "kprobe/f.isra.0",
+        ] {
             assert_eq!(AttachPoint::from_section(s).unwrap().section(), s);
         }
         assert_eq!(
             AttachPoint::from_section("kprobe/f+0x10").unwrap(),
-            AttachPoint::Kprobe { func: "f".into(), offset: 16 }
+            AttachPoint::Kprobe {
+                func: "f".into(),
+                offset: 16
+            }
         );
         for bad in ["uprobe/x", "kprobe/", "kprobe/a b", "kprobe/f+x"] {
             assert!(AttachPoint::from_section(bad).is_err(), "{bad}");
@@ -253,19 +294,29 @@ mod tests {
 
     #[test]
     fn prologue_rejects_frame_pointer_duplicates_and_excess_args() {
-        assert!(matches!(prologue(Arch::Arm64, None, &[Reg::R10]), Err(KprobeError::FramePointer { .. })));
+        assert!(matches!(
+            prologue(Arch::Arm64, None, &[Reg::R10]),
+            Err(KprobeError::FramePointer { .. })
+        ));
         assert!(matches!(
             prologue(Arch::Arm64, Some(Reg::R6), &[Reg::R6]),
             Err(KprobeError::Duplicate { .. })
         ));
         let six: Vec<Reg> = (1..=6).map(|n| Reg::new(n).unwrap()).collect();
         let e = prologue(Arch::S390x, None, &six).unwrap_err();
-        assert_eq!(e.to_string(), "s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack");
+        assert_eq!(
+            e.to_string(),
+            "s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack"
+        );
     }
 
     #[test]
     fn thirty_two_bit_argument_reads_are_at_plus_four_on_s390x() {
-        let load = |arch| assemble(&[load_arg(arch, Reg::R1, 0, Reg::R6, Size::W).unwrap()]).unwrap().insns[0];
+        let load = |arch| {
+            assemble(&[load_arg(arch, Reg::R1, 0, Reg::R6, Size::W).unwrap()])
+                .unwrap()
+                .insns[0]
+        };
         assert_eq!(load(Arch::S390x).off, 44);
         assert_eq!(load(Arch::X86_64).off, 112);
         assert_eq!(load(Arch::S390x).size(), crate::insn::size::W);
@@ -277,9 +328,17 @@ mod tests {
         let code = assemble(&ops).unwrap().insns;
         assert_eq!(code[0].off, 112); // r3 = regs pointer (arg0)
         assert_eq!(code[1].imm, 56); // += offsetof(r10): syscall arg3
-        assert!(code.iter().any(|i| i.is_call() && i.imm == Helper::ProbeReadKernel.id()));
-        assert_eq!((code.last().unwrap().dst, code.last().unwrap().off), (6, -8));
-        assert!(matches!(syscall_arg(Arch::X86_64, Reg::R1, 0, Reg::R6, -4), Err(KprobeError::BadScratch(-4))));
+        assert!(code
+            .iter()
+            .any(|i| i.is_call() && i.imm == Helper::ProbeReadKernel.id()));
+        assert_eq!(
+            (code.last().unwrap().dst, code.last().unwrap().off),
+            (6, -8)
+        );
+        assert!(matches!(
+            syscall_arg(Arch::X86_64, Reg::R1, 0, Reg::R6, -4),
+            Err(KprobeError::BadScratch(-4))
+        ));
         assert!(syscall_arg(Arch::X86_64, Reg::R1, 6, Reg::R6, -8).is_err());
     }
 
@@ -291,7 +350,9 @@ mod tests {
             return_value: 0,
             ..Default::default()
         };
-        let code = assemble(&build_kprobe_program(Arch::Riscv64, &p).unwrap()).unwrap().insns;
+        let code = assemble(&build_kprobe_program(Arch::Riscv64, &p).unwrap())
+            .unwrap()
+            .insns;
         assert_eq!(code[0].off, 80);
         assert_eq!(code[1].off, 0); // jumps to the exit label right after it
         assert!(code.last().unwrap().is_exit());
