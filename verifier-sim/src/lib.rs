@@ -8,7 +8,12 @@ use probecc::arch::{Arch, KernelVersion};
 /// Checks one ctx (`struct pt_regs`) access the way the kernel's
 /// `kprobe_prog_is_valid_access` does: a read, aligned to its size, inside
 /// sizeof(pt_regs) of the target. The error text is the kernel's.
-pub fn check_ctx_read(arch: Arch, kernel: KernelVersion, off: i64, size: u32) -> Result<(), String> {
+pub fn check_ctx_read(
+    arch: Arch,
+    kernel: KernelVersion,
+    off: i64,
+    size: u32,
+) -> Result<(), String> {
     let limit = i64::from(arch.pt_regs_size(kernel));
     let size_i = i64::from(size);
     if off < 0 || off >= limit || off % size_i != 0 || off + size_i > limit {

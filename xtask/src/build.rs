@@ -1,0 +1,74 @@
+//! `cargo xtask build --arch <arch|all>`: every example object for the
+//! chosen architectures, one summary line per object.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use probecc::arch::Arch;
+use probecc::program::Object;
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Target architecture (x86_64, arm64, s390x, ppc64le, riscv64; aliases
+    /// aarch64, powerpc64le) or `all`
+    #[arg(long, default_value = "all")]
+    pub arch: String,
+    /// Output root; objects go to <out>/<arch>/<name>.o
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The architectures an `--arch` value names.
+pub fn arches(arg: &str) -> Result<Vec<Arch>> {
+    if arg == "all" {
+        return Ok(Arch::ALL.to_vec());
+    }
+    arg.split(',')
+        .map(|a| Arch::parse(a.trim()).map_err(anyhow::Error::from))
+        .collect()
+}
+
+pub fn run(args: &BuildArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::workspace_root().join("target/bpf"));
+    for arch in arches(&args.arch)? {
+        build_arch(arch, &out)?;
+    }
+    Ok(())
+}
+
+/// Writes every example for `arch` under `<out>/<arch>/`, printing a summary
+/// line for each; returns the paths written.
+pub fn build_arch(arch: Arch, out: &Path) -> Result<Vec<PathBuf>> {
+    let dir = out.join(arch.name());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for ex in probecc::examples::ALL {
+        let obj =
+            (ex.build)(arch).with_context(|| format!("building example {} for {arch}", ex.name))?;
+        let bytes =
+            probecc::elf::write(&obj).with_context(|| format!("writing {} for {arch}", ex.name))?;
+        let path = dir.join(format!("{}.o", ex.name));
+        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", summary(&path, &obj, bytes.len()));
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn summary(path: &Path, obj: &Object, bytes: usize) -> String {
+    let insns: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{:<40} {}, {}, {}, {} bytes",
+        path.strip_prefix(crate::workspace_root())
+            .unwrap_or(path)
+            .display(),
+        plural(obj.programs.len(), "program"),
+        plural(insns, "instruction"),
+        plural(obj.maps.len(), "map"),
+        bytes
+    )
+}

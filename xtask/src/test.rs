@@ -1,0 +1,38 @@
+//! `cargo xtask test`: installs the tools the tests use (see `deps`), builds
+//! every example for every arch, then runs the workspace's tests. Tests that
+//! need a tool, root or the host kernel run for real under `CI=true` and
+//! fail when a prerequisite is missing; elsewhere they skip with a reason.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{build, deps};
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Extra arguments for `cargo test` (e.g. a test name filter)
+    #[arg(trailing_var_arg = true)]
+    pub cargo_args: Vec<String>,
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    deps::ensure(deps::TEST_TOOLS)?;
+    println!("xtask: building every example for every arch");
+    let out = crate::workspace_root().join("target/bpf");
+    for arch in probecc::arch::Arch::ALL {
+        build::build_arch(arch, &out)?;
+    }
+    println!("xtask: running the workspace's tests");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(crate::workspace_root())
+        .args(["test", "--workspace", "--locked"])
+        .args(&args.cargo_args)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Shared pieces of the cross-crate suites: the example objects written to
+//! disk, and the CI rule for prerequisites (under `CI=true` a missing tool or
+//! privilege fails the test; elsewhere the test is skipped with a reason).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use probecc::arch::Arch;
+
+pub struct Built {
+    pub arch: Arch,
+    pub name: &'static str,
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// Every example for every arch, written under this test binary's tmp dir.
+pub fn objects() -> Vec<Built> {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objects");
+    let mut out = Vec::new();
+    for arch in Arch::ALL {
+        let dir = root.join(arch.name());
+        std::fs::create_dir_all(&dir).expect("creating the objects dir");
+        for ex in probecc::examples::ALL {
+            let obj = (ex.build)(arch).unwrap_or_else(|e| panic!("{} for {arch}: {e}", ex.name));
+            let bytes =
+                probecc::elf::write(&obj).unwrap_or_else(|e| panic!("{} for {arch}: {e}", ex.name));
+            let path = dir.join(format!("{}.o", ex.name));
+            std::fs::write(&path, &bytes).expect("writing an object");
+            out.push(Built {
+                arch,
+                name: ex.name,
+                path,
+                bytes,
+            });
+        }
+    }
+    out
+}
+
+/// Little-endian objects only: what host tools built for the host byte
+/// order read (libbpf, aya-obj, the host kernel).
+pub fn little_endian_objects() -> Vec<Built> {
+    objects()
+        .into_iter()
+        .filter(|b| b.arch.endian() == probecc::Endian::Little)
+        .collect()
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether a prerequisite holds; when it does not, fails under CI and
+/// otherwise prints why the test is skipped.
+pub fn require(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("prerequisite missing under CI=true: {what} (run `cargo xtask test`, which installs it)");
+    }
+    eprintln!("SKIPPED: {what}");
+    false
+}
+
+pub fn have_tool(command: &str) -> bool {
+    require(
+        Command::new(command).arg("--version").output().is_ok(),
+        &format!("`{command}` is not installed"),
+    )
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs a command and returns its output, panicking with its stderr if it
+/// could not be started.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
