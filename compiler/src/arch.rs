@@ -200,6 +200,15 @@ impl Arch {
         })
     }
 
+    /// The architectures a command-line `--arch` value names: `all`, one
+    /// name or alias, or a comma-separated list.
+    pub fn parse_list(arg: &str) -> Result<Vec<Arch>, ArchError> {
+        if arg == "all" {
+            return Ok(Arch::ALL.to_vec());
+        }
+        arg.split(',').map(|a| Arch::parse(a.trim())).collect()
+    }
+
     pub fn endian(self) -> Endian {
         match self {
             Arch::S390x => Endian::Big,
@@ -347,6 +356,12 @@ mod tests {
         assert_eq!(Arch::parse("aarch64"), Ok(Arch::Arm64));
         assert_eq!(Arch::parse("powerpc64le"), Ok(Arch::Ppc64le));
         assert!(matches!(Arch::parse("mips"), Err(ArchError::Unknown(_))));
+        assert_eq!(Arch::parse_list("all"), Ok(Arch::ALL.to_vec()));
+        assert_eq!(
+            Arch::parse_list("aarch64, s390x"),
+            Ok(vec![Arch::Arm64, Arch::S390x])
+        );
+        assert!(Arch::parse_list("arm64,vax").is_err());
     }
 
     #[test]

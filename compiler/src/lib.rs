@@ -17,8 +17,10 @@ pub mod examples;
 pub mod helpers;
 pub mod insn;
 pub mod kprobe;
+pub mod lang;
 pub mod maps;
 pub mod program;
+pub mod symbols;
 
 pub use arch::Arch;
 pub use insn::{Endian, Insn, Reg};
