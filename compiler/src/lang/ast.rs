@@ -1,0 +1,373 @@
+//! The syntax tree of a probe specification (a bpftrace-compatible `.bt`
+//! file), exactly as written: `parse` builds it, `check` gives it meaning.
+//! Every node carries the [`Span`] of the text it came from, so that every
+//! diagnostic can point at `file:line:col`.
+
+/// Byte offsets `[start, end)` into the source text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A whole `.bt` file.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Spec {
+    pub probes: Vec<Probe>,
+}
+
+/// `attach, attach /pred/ { body }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// One or more attach points sharing the block.
+    pub attach: Vec<AttachSpec>,
+    pub pred: Option<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// What kind of probe an attach point is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    Kprobe,
+    Kretprobe,
+    Ksyscall,
+    Kretsyscall,
+    Begin,
+    End,
+}
+
+impl ProbeKind {
+    /// The bpftrace spelling (`kprobe`, `BEGIN`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Kprobe => "kprobe",
+            ProbeKind::Kretprobe => "kretprobe",
+            ProbeKind::Ksyscall => "ksyscall",
+            ProbeKind::Kretsyscall => "kretsyscall",
+            ProbeKind::Begin => "BEGIN",
+            ProbeKind::End => "END",
+        }
+    }
+
+    /// Whether the probe fires on function return (`retval` is defined).
+    pub fn is_return(self) -> bool {
+        matches!(self, ProbeKind::Kretprobe | ProbeKind::Kretsyscall)
+    }
+}
+
+/// One attach point: `kprobe:vfs_read`, `kprobe:do_sys_open+4`,
+/// `kretprobe:vfs_*`, `ksyscall:openat`, `BEGIN`. `target` is empty for
+/// `BEGIN`/`END` and may hold `*` wildcards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachSpec {
+    pub kind: ProbeKind,
+    pub target: String,
+    pub offset: Option<u64>,
+    pub span: Span,
+}
+
+/// `{ stmt; stmt; ... }`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StmtKind {
+    /// An expression evaluated for its effect: `printf(...)`, `clear(@m)`.
+    Expr(Expr),
+    /// `target = value`, `target += value` and the other compound forms.
+    Assign {
+        target: LValue,
+        op: AssignOp,
+        value: Expr,
+    },
+    /// `target++` / `target--` (and the prefix forms).
+    Incr { target: LValue, delta: i8 },
+    /// `delete(@m[k])`.
+    Delete(MapRef),
+    /// `if (cond) { ... } else { ... }`; `else if` nests an `If` in `els`.
+    If {
+        cond: Expr,
+        then: Block,
+        els: Option<Block>,
+    },
+    /// `unroll(N) { ... }`.
+    Unroll { count: u64, body: Block },
+}
+
+/// What an assignment writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LValue {
+    /// `$name`.
+    Var {
+        name: String,
+        span: Span,
+    },
+    Map(MapRef),
+}
+
+/// `=` or a compound assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AssignOp {
+    Set,
+    /// `op=`: `+=`, `-=`, `*=`, `/=`, `%=`, `&=`, `|=`, `^=`, `<<=`, `>>=`.
+    Compound(BinOp),
+}
+
+/// `@name[k1, k2]`; `name` is empty for the anonymous map `@`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapRef {
+    pub name: String,
+    pub keys: Vec<Expr>,
+    pub span: Span,
+}
+
+impl MapRef {
+    /// The map's name as bpftrace prints it: `@name` or `@`.
+    pub fn display_name(&self) -> String {
+        format!("@{}", self.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExprKind {
+    /// An integer literal (decimal, `0x` hex; `_` separators allowed).
+    Int(u64),
+    /// A string literal with escapes resolved.
+    Str(String),
+    Builtin(Builtin),
+    /// `$name`.
+    Var(String),
+    /// `@name[keys]` read.
+    Map(MapRef),
+    Unary {
+        op: UnOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `cond ? then : els`.
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        els: Box<Expr>,
+    },
+    /// A function call: `count()`, `hist(x)`, `printf(...)`, `str(p, 16)`...
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        name_span: Span,
+    },
+    /// `(type)expr`.
+    Cast {
+        ty: CastType,
+        expr: Box<Expr>,
+    },
+}
+
+/// bpftrace builtins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Comm,
+    Nsecs,
+    Cpu,
+    Rand,
+    Func,
+    Probe,
+    /// `argN`.
+    Arg(u8),
+    Retval,
+    Kstack,
+}
+
+impl Builtin {
+    /// The builtin named `word`, if it is one.
+    pub fn from_word(word: &str) -> Option<Builtin> {
+        Some(match word {
+            "pid" => Builtin::Pid,
+            "tid" => Builtin::Tid,
+            "uid" => Builtin::Uid,
+            "gid" => Builtin::Gid,
+            "comm" => Builtin::Comm,
+            "nsecs" => Builtin::Nsecs,
+            "cpu" => Builtin::Cpu,
+            "rand" => Builtin::Rand,
+            "func" => Builtin::Func,
+            "probe" => Builtin::Probe,
+            "retval" => Builtin::Retval,
+            "kstack" => Builtin::Kstack,
+            _ => {
+                let n = word.strip_prefix("arg")?;
+                if n.is_empty() || (n.len() > 1 && n.starts_with('0')) {
+                    return None;
+                }
+                Builtin::Arg(n.parse().ok()?)
+            }
+        })
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Builtin::Pid => "pid".into(),
+            Builtin::Tid => "tid".into(),
+            Builtin::Uid => "uid".into(),
+            Builtin::Gid => "gid".into(),
+            Builtin::Comm => "comm".into(),
+            Builtin::Nsecs => "nsecs".into(),
+            Builtin::Cpu => "cpu".into(),
+            Builtin::Rand => "rand".into(),
+            Builtin::Func => "func".into(),
+            Builtin::Probe => "probe".into(),
+            Builtin::Arg(n) => format!("arg{n}"),
+            Builtin::Retval => "retval".into(),
+            Builtin::Kstack => "kstack".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    /// `-x`
+    Neg,
+    /// `!x`
+    Not,
+    /// `~x`
+    BitNot,
+    /// `*x`: a read of kernel memory; the width comes from a pointer cast.
+    Deref,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// Short-circuit `&&`.
+    And,
+    /// Short-circuit `||`.
+    Or,
+}
+
+impl BinOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+        }
+    }
+}
+
+/// An integer type of a cast: `(u8)`, `(uint32)`, `(int64)`, `(s16)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IntType {
+    pub bytes: u8,
+    pub signed: bool,
+}
+
+impl IntType {
+    /// Parses `u8`..`u64`, `s8`..`s64`, `uint8`..`uint64`, `int8`..`int64`.
+    pub fn from_word(word: &str) -> Option<IntType> {
+        let (signed, bits) = if let Some(b) = word.strip_prefix("uint") {
+            (false, b)
+        } else if let Some(b) = word.strip_prefix("int") {
+            (true, b)
+        } else if let Some(b) = word.strip_prefix('u') {
+            (false, b)
+        } else if let Some(b) = word.strip_prefix('s') {
+            (true, b)
+        } else {
+            return None;
+        };
+        let bytes = match bits {
+            "8" => 1,
+            "16" => 2,
+            "32" => 4,
+            "64" => 8,
+            _ => return None,
+        };
+        Some(IntType { bytes, signed })
+    }
+
+    /// bpftrace's canonical spelling: `uint32`, `int8`.
+    pub fn name(self) -> String {
+        format!(
+            "{}int{}",
+            if self.signed { "" } else { "u" },
+            self.bytes as u32 * 8
+        )
+    }
+}
+
+/// The type of a cast: an integer, or a pointer to an integer (`(uint64 *)`)
+/// that a following `*` dereferences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CastType {
+    Int(IntType),
+    Ptr(IntType),
+}

@@ -1,0 +1,966 @@
+//! The lexer of the spec language: source text → [`Token`]s with byte spans,
+//! plus the raw scanning of attach points (`kprobe:foo.isra.0+0x10`), whose
+//! characters (`.`, `*`, `+`) mean something else inside a probe body.
+//!
+//! It is hand-written and driven by the parser one token at a time (the
+//! parser picks the mode: attach point at the top level, ordinary tokens
+//! elsewhere), which is how bpftrace's own lexer works and what lets every
+//! token carry a precise span. Lexical errors (unterminated strings, bad
+//! escapes, stray characters, integers that do not fit in 64 bits) are
+//! recorded as [`Diagnostic`]s and lexing goes on, so that one run reports
+//! every error of a file. Every step consumes input, so lexing terminates;
+//! nothing here can panic on any input.
+
+use super::ast::{BinOp, Span};
+use super::diag::Diagnostic;
+
+/// What a token is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    /// A word: builtin, function, keyword (`if`, `else`, `unroll`,
+    /// `delete`) or cast type.
+    Ident(String),
+    /// `$name` (the name without `$`).
+    Var(String),
+    /// `@name` or `@` (the name without `@`, empty for `@`).
+    Map(String),
+    Int(u64),
+    /// A string literal with its escapes resolved.
+    Str(String),
+    LParen,
+    RParen,
+    LBrace,
+    RBrace,
+    LBracket,
+    RBracket,
+    Comma,
+    Semi,
+    Colon,
+    Question,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    Amp,
+    Pipe,
+    Caret,
+    Bang,
+    Tilde,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    EqEq,
+    Ne,
+    Shl,
+    Shr,
+    AndAnd,
+    OrOr,
+    /// `=`.
+    Assign,
+    /// `+=`, `-=`, `*=`, `/=`, `%=`, `&=`, `|=`, `^=`, `<<=`, `>>=`.
+    OpAssign(BinOp),
+    PlusPlus,
+    MinusMinus,
+    Eof,
+}
+
+impl Tok {
+    /// How a message names the token: "`+`", "`printf`", "`@m`", "a string
+    /// literal", "end of file".
+    pub fn describe(&self) -> String {
+        match self {
+            Tok::Ident(w) => format!("`{w}`"),
+            Tok::Var(n) => format!("`${n}`"),
+            Tok::Map(n) => format!("`@{n}`"),
+            Tok::Int(v) => format!("`{v}`"),
+            Tok::Str(_) => "a string literal".into(),
+            Tok::Eof => "end of file".into(),
+            Tok::OpAssign(op) => format!("`{}=`", op.symbol()),
+            other => format!("`{}`", other.symbol()),
+        }
+    }
+
+    /// The spelling of a punctuation token (empty for the others).
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Tok::LParen => "(",
+            Tok::RParen => ")",
+            Tok::LBrace => "{",
+            Tok::RBrace => "}",
+            Tok::LBracket => "[",
+            Tok::RBracket => "]",
+            Tok::Comma => ",",
+            Tok::Semi => ";",
+            Tok::Colon => ":",
+            Tok::Question => "?",
+            Tok::Plus => "+",
+            Tok::Minus => "-",
+            Tok::Star => "*",
+            Tok::Slash => "/",
+            Tok::Percent => "%",
+            Tok::Amp => "&",
+            Tok::Pipe => "|",
+            Tok::Caret => "^",
+            Tok::Bang => "!",
+            Tok::Tilde => "~",
+            Tok::Lt => "<",
+            Tok::Gt => ">",
+            Tok::Le => "<=",
+            Tok::Ge => ">=",
+            Tok::EqEq => "==",
+            Tok::Ne => "!=",
+            Tok::Shl => "<<",
+            Tok::Shr => ">>",
+            Tok::AndAnd => "&&",
+            Tok::OrOr => "||",
+            Tok::Assign => "=",
+            Tok::PlusPlus => "++",
+            Tok::MinusMinus => "--",
+            Tok::Ident(_)
+            | Tok::Var(_)
+            | Tok::Map(_)
+            | Tok::Int(_)
+            | Tok::Str(_)
+            | Tok::OpAssign(_)
+            | Tok::Eof => "",
+        }
+    }
+}
+
+/// A token and the text it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub tok: Tok,
+    pub span: Span,
+}
+
+/// A piece of an attach point scanned raw: its text and span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub text: String,
+    pub span: Span,
+}
+
+/// The message of an unterminated string literal (the parser recognises
+/// it, to keep quiet about what the string swallowed).
+pub const UNTERMINATED_STRING: &str = "unterminated string literal";
+
+/// The largest literal, for messages.
+const U64_MAX_TEXT: &str = "18446744073709551615 (0xffffffffffffffff)";
+
+/// The escapes a string literal may use, for messages.
+const ESCAPES_HELP: &str =
+    "supported escapes: `\\n`, `\\t`, `\\r`, `\\\\`, `\\\"`, `\\0`..`\\177` (octal), `\\xNN` (hex)";
+
+/// Cursor over the source. The parser asks for one token at a time with
+/// [`Lexer::next_token`] or for attach-point pieces with the `attach_*`
+/// methods, and may move the cursor back to a token's start with
+/// [`Lexer::set_pos`] to re-read it in the other mode.
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        Lexer {
+            src,
+            pos: 0,
+            diags: Vec::new(),
+        }
+    }
+
+    /// Byte offset of the cursor.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Moves the cursor to `pos` (a position this lexer reported: a token
+    /// start). Positions that are not on a character boundary are ignored.
+    pub fn set_pos(&mut self, pos: usize) {
+        if self.src.is_char_boundary(pos) {
+            self.pos = pos;
+        }
+    }
+
+    /// Whether the cursor is at the end of the text (call after
+    /// [`Lexer::skip_trivia`] to ask whether only trivia is left).
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.src.len()
+    }
+
+    /// The lexical errors found so far.
+    pub fn diags(&self) -> &[Diagnostic] {
+        &self.diags
+    }
+
+    /// Takes the lexical errors found so far.
+    pub fn take_diags(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diags)
+    }
+
+    fn byte(&self, off: usize) -> Option<u8> {
+        self.src.as_bytes().get(self.pos + off).copied()
+    }
+
+    fn char_at(&self, pos: usize) -> Option<char> {
+        self.src.get(pos..).and_then(|s| s.chars().next())
+    }
+
+    fn text(&self, start: usize, end: usize) -> &'a str {
+        self.src.get(start..end).unwrap_or("")
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        // Bounded: the parser stops long before this many.
+        if self.diags.len() < 1000 {
+            self.diags.push(d);
+        }
+    }
+
+    /// Skips whitespace and comments.
+    pub fn skip_trivia(&mut self) {
+        loop {
+            match (self.byte(0), self.byte(1)) {
+                (Some(b), _) if b.is_ascii_whitespace() => self.pos += 1,
+                (Some(b'/'), Some(b'/')) => {
+                    let rest = self.src.get(self.pos..).unwrap_or("");
+                    self.pos += rest.find('\n').unwrap_or(rest.len());
+                }
+                (Some(b'/'), Some(b'*')) => {
+                    let start = self.pos;
+                    let rest = self.src.get(start + 2..).unwrap_or("");
+                    match rest.find("*/") {
+                        Some(i) => self.pos = start + 2 + i + 2,
+                        None => {
+                            self.error(
+                                Diagnostic::new(
+                                    Span::new(start, start + 2),
+                                    "unterminated block comment",
+                                )
+                                .with_label("comment opened here")
+                                .with_help("close it with `*/`"),
+                            );
+                            self.pos = self.src.len();
+                        }
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Scans `[A-Za-z0-9_]*` from the cursor.
+    fn word_chars(&mut self) -> &'a str {
+        let start = self.pos;
+        while self
+            .byte(0)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            self.pos += 1;
+        }
+        self.text(start, self.pos)
+    }
+
+    /// The next ordinary token; [`Tok::Eof`] (repeatedly) at the end.
+    pub fn next_token(&mut self) -> Token {
+        loop {
+            self.skip_trivia();
+            let start = self.pos;
+            let Some(b) = self.byte(0) else {
+                return Token {
+                    tok: Tok::Eof,
+                    span: Span::new(self.src.len(), self.src.len()),
+                };
+            };
+            let tok = match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'_' => Tok::Ident(self.word_chars().to_string()),
+                b'0'..=b'9' => self.number(),
+                b'"' => self.string(),
+                b'$' => {
+                    self.pos += 1;
+                    let name = self.word_chars();
+                    if name.is_empty() {
+                        self.error(
+                            Diagnostic::new(
+                                Span::new(start, self.pos),
+                                "expected a variable name after `$`",
+                            )
+                            .with_label("missing name")
+                            .with_help("variables are written `$name`"),
+                        );
+                    } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+                        self.error(
+                            Diagnostic::new(
+                                Span::new(start, self.pos),
+                                format!(
+                                    "positional parameters such as `${name}` are not supported"
+                                ),
+                            )
+                            .with_label("positional parameter")
+                            .with_help("variable names start with a letter or `_`"),
+                        );
+                    }
+                    Tok::Var(name.to_string())
+                }
+                b'@' => {
+                    self.pos += 1;
+                    let name = self.word_chars();
+                    if name.starts_with(|c: char| c.is_ascii_digit()) {
+                        self.error(
+                            Diagnostic::new(
+                                Span::new(start, self.pos),
+                                format!("map name `@{name}` starts with a digit"),
+                            )
+                            .with_label("invalid map name")
+                            .with_help("map names start with a letter or `_`"),
+                        );
+                    }
+                    Tok::Map(name.to_string())
+                }
+                _ => match self.punct() {
+                    Some(t) => t,
+                    None => {
+                        self.stray_chars();
+                        continue;
+                    }
+                },
+            };
+            return Token {
+                tok,
+                span: Span::new(start, self.pos),
+            };
+        }
+    }
+
+    /// Punctuation at the cursor, consumed; `None` (nothing consumed) if the
+    /// cursor is not on punctuation.
+    fn punct(&mut self) -> Option<Tok> {
+        let three = [self.byte(0), self.byte(1), self.byte(2)];
+        let (tok, len) = match three {
+            [Some(b'<'), Some(b'<'), Some(b'=')] => (Tok::OpAssign(BinOp::Shl), 3),
+            [Some(b'>'), Some(b'>'), Some(b'=')] => (Tok::OpAssign(BinOp::Shr), 3),
+            [Some(a), Some(b), _] if two_char(a, b).is_some() => (two_char(a, b)?, 2),
+            [Some(a), _, _] => (one_char(a)?, 1),
+            _ => return None,
+        };
+        self.pos += len;
+        Some(tok)
+    }
+
+    /// Consumes a run of characters that start no token and reports them.
+    fn stray_chars(&mut self) {
+        let start = self.pos;
+        while let Some(c) = self.char_at(self.pos) {
+            if c.is_ascii_whitespace() || (c.is_ascii() && starts_token(c as u8)) {
+                break;
+            }
+            self.pos += c.len_utf8();
+        }
+        if self.pos == start {
+            // Cannot happen (the caller saw a non-token byte), but never stall.
+            self.pos = (start + 1..=self.src.len())
+                .find(|&p| self.src.is_char_boundary(p))
+                .unwrap_or(self.src.len());
+        }
+        let text = self.text(start, self.pos);
+        let (message, label) = if text.chars().count() == 1 {
+            (
+                format!("unexpected character `{text}`"),
+                "not part of the language",
+            )
+        } else {
+            (
+                format!("unexpected characters `{text}`"),
+                "not part of the language",
+            )
+        };
+        let mut d = Diagnostic::new(Span::new(start, self.pos), message).with_label(label);
+        if text.starts_with('.') {
+            d = d.with_help("struct field access is not supported; read memory with `*(uint64 *)(ptr + OFFSET)`");
+        } else if text.starts_with('\'') {
+            d = d.with_help("string literals use double quotes: \"...\"");
+        }
+        self.error(d);
+    }
+
+    /// An integer literal: decimal or `0x` hex, `_` separators allowed.
+    fn number(&mut self) -> Tok {
+        let start = self.pos;
+        let text = self.word_chars();
+        let span = Span::new(start, self.pos);
+        match parse_int(text) {
+            Ok(v) => Tok::Int(v),
+            Err(e) => {
+                self.error(e.diagnostic(text, span));
+                Tok::Int(0)
+            }
+        }
+    }
+
+    /// A string literal; the cursor is on the opening `"`.
+    fn string(&mut self) -> Tok {
+        let start = self.pos;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            match self.byte(0) {
+                None | Some(b'\n') => {
+                    self.error(
+                        Diagnostic::new(Span::new(start, self.pos), UNTERMINATED_STRING)
+                            .with_label("missing closing `\"`")
+                            .with_help("a string literal ends with `\"` on the line it starts"),
+                    );
+                    break;
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => self.escape(&mut out),
+                Some(_) => match self.char_at(self.pos) {
+                    Some(c) => {
+                        out.push(c);
+                        self.pos += c.len_utf8();
+                    }
+                    None => self.pos += 1,
+                },
+            }
+        }
+        Tok::Str(out)
+    }
+
+    /// One escape; the cursor is on the `\`.
+    fn escape(&mut self, out: &mut String) {
+        let start = self.pos;
+        self.pos += 1;
+        let simple = match self.byte(0) {
+            Some(b'n') => Some('\n'),
+            Some(b't') => Some('\t'),
+            Some(b'r') => Some('\r'),
+            Some(b'\\') => Some('\\'),
+            Some(b'"') => Some('"'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            self.pos += 1;
+            out.push(c);
+            return;
+        }
+        match self.byte(0) {
+            // A line break or the end: the string is unterminated, which the
+            // caller reports.
+            None | Some(b'\n') => {}
+            Some(b'0'..=b'7') => {
+                let mut value = 0u32;
+                let mut n = 0;
+                while n < 3 {
+                    let Some(d @ b'0'..=b'7') = self.byte(0) else {
+                        break;
+                    };
+                    value = value * 8 + u32::from(d - b'0');
+                    self.pos += 1;
+                    n += 1;
+                }
+                self.escaped_byte(value, start, out);
+            }
+            Some(b'x') => {
+                self.pos += 1;
+                let digits: Vec<u32> = (0..2)
+                    .map_while(|i| self.byte(i).and_then(|b| (b as char).to_digit(16)))
+                    .collect();
+                if let [hi, lo] = digits[..] {
+                    self.pos += 2;
+                    self.escaped_byte(hi * 16 + lo, start, out);
+                } else {
+                    self.pos += digits.len();
+                    self.error(
+                        Diagnostic::new(
+                            Span::new(start, self.pos),
+                            "invalid hex escape in string literal",
+                        )
+                        .with_label("expected two hex digits after `\\x`")
+                        .with_help("write a byte as `\\x0a`"),
+                    );
+                }
+            }
+            Some(_) => {
+                let c = self.char_at(self.pos).unwrap_or('?');
+                self.pos += c.len_utf8();
+                self.error(
+                    Diagnostic::new(
+                        Span::new(start, self.pos),
+                        format!("unknown escape sequence `\\{c}` in string literal"),
+                    )
+                    .with_label("unknown escape")
+                    .with_help(ESCAPES_HELP),
+                );
+            }
+        }
+    }
+
+    fn escaped_byte(&mut self, value: u32, start: usize, out: &mut String) {
+        match char::from_u32(value).filter(|c| c.is_ascii()) {
+            Some(c) => out.push(c),
+            None => {
+                let text = self.text(start, self.pos).to_string();
+                self.error(
+                    Diagnostic::new(
+                        Span::new(start, self.pos),
+                        format!("escape `{text}` is not ASCII"),
+                    )
+                    .with_label("byte above 0x7f")
+                    .with_help("string literals hold text; escapes must be at most `\\x7f`"),
+                );
+            }
+        }
+    }
+
+    // ---- attach points -------------------------------------------------
+
+    /// Whether the text at the cursor (after trivia) starts like a probe:
+    /// `word:` or `BEGIN`/`END`. Moves the cursor past trivia only.
+    pub fn looks_like_attach(&mut self) -> bool {
+        self.skip_trivia();
+        let start = self.pos;
+        let word = match self.byte(0) {
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' => self.word_chars(),
+            _ => return false,
+        };
+        let colon = self.byte(0) == Some(b':');
+        self.pos = start;
+        colon || word == "BEGIN" || word == "END"
+    }
+
+    /// The probe type word of an attach point (`kprobe`, `BEGIN`, `uprobe`),
+    /// after trivia; `None` (nothing consumed but trivia) if the text there
+    /// is not a word.
+    pub fn attach_word(&mut self) -> Option<Piece> {
+        self.skip_trivia();
+        let start = self.pos;
+        match self.byte(0) {
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
+            _ => return None,
+        }
+        let text = self.word_chars().to_string();
+        Some(Piece {
+            text,
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    /// `:TARGET` right after the probe type: the target (`[A-Za-z0-9_.*]*`,
+    /// possibly empty; its span is the `:` when empty), or `None` without a
+    /// `:`.
+    pub fn attach_target(&mut self) -> Option<Piece> {
+        if self.byte(0) != Some(b':') {
+            return None;
+        }
+        let colon = self.pos;
+        self.pos += 1;
+        let start = self.pos;
+        while self
+            .byte(0)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'*'))
+        {
+            self.pos += 1;
+        }
+        let text = self.text(start, self.pos).to_string();
+        let span = if text.is_empty() {
+            Span::new(colon, start)
+        } else {
+            Span::new(start, self.pos)
+        };
+        Some(Piece { text, span })
+    }
+
+    /// `+OFFSET` right after the target: the offset's text (possibly empty)
+    /// with the span of `+OFFSET`, or `None` without a `+`.
+    pub fn attach_offset(&mut self) -> Option<Piece> {
+        if self.byte(0) != Some(b'+') {
+            return None;
+        }
+        let plus = self.pos;
+        self.pos += 1;
+        let text = self.word_chars().to_string();
+        Some(Piece {
+            text,
+            span: Span::new(plus, self.pos),
+        })
+    }
+
+    /// Whatever is glued to the attach point and belongs to none of its
+    /// parts (`:mod` in `kprobe:f:mod`, a uprobe's path): the characters up
+    /// to whitespace, `,`, `{` or `}` (and `/` unless `with_slash`), or
+    /// `None` if there are none.
+    pub fn attach_rest(&mut self, with_slash: bool) -> Option<Piece> {
+        let start = self.pos;
+        while let Some(c) = self.char_at(self.pos) {
+            if c.is_whitespace() || matches!(c, ',' | '{' | '}') || (c == '/' && !with_slash) {
+                break;
+            }
+            self.pos += c.len_utf8();
+        }
+        (self.pos > start).then(|| Piece {
+            text: self.text(start, self.pos).to_string(),
+            span: Span::new(start, self.pos),
+        })
+    }
+}
+
+/// Whether byte `b` starts some token (or trivia).
+fn starts_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_$@\"/".contains(&b) || one_char(b).is_some()
+}
+
+fn two_char(a: u8, b: u8) -> Option<Tok> {
+    Some(match (a, b) {
+        (b'=', b'=') => Tok::EqEq,
+        (b'!', b'=') => Tok::Ne,
+        (b'<', b'=') => Tok::Le,
+        (b'>', b'=') => Tok::Ge,
+        (b'<', b'<') => Tok::Shl,
+        (b'>', b'>') => Tok::Shr,
+        (b'&', b'&') => Tok::AndAnd,
+        (b'|', b'|') => Tok::OrOr,
+        (b'+', b'+') => Tok::PlusPlus,
+        (b'-', b'-') => Tok::MinusMinus,
+        (b'+', b'=') => Tok::OpAssign(BinOp::Add),
+        (b'-', b'=') => Tok::OpAssign(BinOp::Sub),
+        (b'*', b'=') => Tok::OpAssign(BinOp::Mul),
+        (b'/', b'=') => Tok::OpAssign(BinOp::Div),
+        (b'%', b'=') => Tok::OpAssign(BinOp::Mod),
+        (b'&', b'=') => Tok::OpAssign(BinOp::BitAnd),
+        (b'|', b'=') => Tok::OpAssign(BinOp::BitOr),
+        (b'^', b'=') => Tok::OpAssign(BinOp::BitXor),
+        _ => return None,
+    })
+}
+
+fn one_char(b: u8) -> Option<Tok> {
+    Some(match b {
+        b'(' => Tok::LParen,
+        b')' => Tok::RParen,
+        b'{' => Tok::LBrace,
+        b'}' => Tok::RBrace,
+        b'[' => Tok::LBracket,
+        b']' => Tok::RBracket,
+        b',' => Tok::Comma,
+        b';' => Tok::Semi,
+        b':' => Tok::Colon,
+        b'?' => Tok::Question,
+        b'+' => Tok::Plus,
+        b'-' => Tok::Minus,
+        b'*' => Tok::Star,
+        b'/' => Tok::Slash,
+        b'%' => Tok::Percent,
+        b'&' => Tok::Amp,
+        b'|' => Tok::Pipe,
+        b'^' => Tok::Caret,
+        b'!' => Tok::Bang,
+        b'~' => Tok::Tilde,
+        b'<' => Tok::Lt,
+        b'>' => Tok::Gt,
+        b'=' => Tok::Assign,
+        _ => return None,
+    })
+}
+
+/// Why an integer literal is invalid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntError {
+    /// No digits (`0x`, or only `_`).
+    Empty,
+    /// A character that is not a digit of the base.
+    BadDigit(char),
+    /// A decimal literal with a leading zero (`0755`), which bpftrace
+    /// versions read differently (octal or decimal).
+    LeadingZero,
+    TooLarge,
+}
+
+impl IntError {
+    /// The diagnostic for literal `text` at `span`.
+    pub fn diagnostic(&self, text: &str, span: Span) -> Diagnostic {
+        match self {
+            IntError::Empty => {
+                Diagnostic::new(span, format!("integer literal `{text}` has no digits"))
+                    .with_label("missing digits")
+                    .with_help("hex literals are written `0x1f`")
+            }
+            IntError::BadDigit(c) => {
+                Diagnostic::new(span, format!("invalid integer literal `{text}`"))
+                    .with_label(format!("`{c}` is not a digit here"))
+                    .with_help(
+                        "integers are decimal (`42`) or hex (`0x2a`), with optional `_` separators",
+                    )
+            }
+            IntError::LeadingZero => {
+                Diagnostic::new(span, format!("integer literal `{text}` has a leading zero"))
+                    .with_label("ambiguous: octal or decimal?")
+                    .with_help("write decimal without the leading zero, or hex with `0x`")
+            }
+            IntError::TooLarge => {
+                Diagnostic::new(span, format!("integer literal `{text}` is too large"))
+                    .with_label("does not fit in 64 bits")
+                    .with_help(format!("the largest integer is {U64_MAX_TEXT}"))
+            }
+        }
+    }
+}
+
+/// Parses an integer literal: decimal or `0x`/`0X` hex, `_` separators
+/// allowed anywhere after the first digit.
+pub fn parse_int(text: &str) -> Result<u64, IntError> {
+    let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (text, 10),
+    };
+    let mut value: u64 = 0;
+    let mut any = false;
+    for c in digits.chars() {
+        if c == '_' {
+            continue;
+        }
+        let d = c.to_digit(radix).ok_or(IntError::BadDigit(c))?;
+        value = value
+            .checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(IntError::TooLarge)?;
+        any = true;
+    }
+    if !any {
+        return Err(IntError::Empty);
+    }
+    if radix == 10 && text.len() > 1 && text.starts_with('0') && !text.starts_with("0_") {
+        return Err(IntError::LeadingZero);
+    }
+    Ok(value)
+}
+
+/// All ordinary tokens of `src` (ending with [`Tok::Eof`]) and the lexical
+/// errors.
+pub fn tokenize(src: &str) -> (Vec<Token>, Vec<Diagnostic>) {
+    let mut lex = Lexer::new(src);
+    let mut out = Vec::new();
+    loop {
+        let t = lex.next_token();
+        let end = t.tok == Tok::Eof;
+        out.push(t);
+        if end {
+            break;
+        }
+    }
+    (out, lex.take_diags())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(src: &str) -> Vec<Tok> {
+        let (t, d) = tokenize(src);
+        assert!(d.is_empty(), "{d:?}");
+        t.into_iter().map(|t| t.tok).collect()
+    }
+
+    fn errors(src: &str) -> Vec<String> {
+        tokenize(src).1.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn words_variables_maps() {
+        assert_eq!(
+            toks("pid $x @m @ @_a1"),
+            vec![
+                Tok::Ident("pid".into()),
+                Tok::Var("x".into()),
+                Tok::Map("m".into()),
+                Tok::Map(String::new()),
+                Tok::Map("_a1".into()),
+                Tok::Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn operators_take_the_longest_match() {
+        assert_eq!(
+            toks("<<= >>= << <= < == = != ! && & || | ++ + += -- - -= ^= ^ %= % /= / *= * ~ ? :"),
+            vec![
+                Tok::OpAssign(BinOp::Shl),
+                Tok::OpAssign(BinOp::Shr),
+                Tok::Shl,
+                Tok::Le,
+                Tok::Lt,
+                Tok::EqEq,
+                Tok::Assign,
+                Tok::Ne,
+                Tok::Bang,
+                Tok::AndAnd,
+                Tok::Amp,
+                Tok::OrOr,
+                Tok::Pipe,
+                Tok::PlusPlus,
+                Tok::Plus,
+                Tok::OpAssign(BinOp::Add),
+                Tok::MinusMinus,
+                Tok::Minus,
+                Tok::OpAssign(BinOp::Sub),
+                Tok::OpAssign(BinOp::BitXor),
+                Tok::Caret,
+                Tok::OpAssign(BinOp::Mod),
+                Tok::Percent,
+                Tok::OpAssign(BinOp::Div),
+                Tok::Slash,
+                Tok::OpAssign(BinOp::Mul),
+                Tok::Star,
+                Tok::Tilde,
+                Tok::Question,
+                Tok::Colon,
+                Tok::Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_are_skipped() {
+        assert_eq!(
+            toks("a // x y\n/* multi\nline */ b"),
+            vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]
+        );
+        assert_eq!(
+            errors("a /* never closed"),
+            vec!["unterminated block comment"]
+        );
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(
+            toks("0 42 1_000 0x1F 0XfF_ff"),
+            vec![
+                Tok::Int(0),
+                Tok::Int(42),
+                Tok::Int(1000),
+                Tok::Int(31),
+                Tok::Int(0xffff),
+                Tok::Eof
+            ]
+        );
+        assert_eq!(
+            toks("18446744073709551615 0xffffffffffffffff"),
+            vec![Tok::Int(u64::MAX), Tok::Int(u64::MAX), Tok::Eof]
+        );
+        assert_eq!(
+            errors("18446744073709551616"),
+            vec!["integer literal `18446744073709551616` is too large"]
+        );
+        assert_eq!(
+            errors("0x1_0000_0000_0000_0000"),
+            vec!["integer literal `0x1_0000_0000_0000_0000` is too large"]
+        );
+        assert_eq!(errors("12ab"), vec!["invalid integer literal `12ab`"]);
+        assert_eq!(errors("0x"), vec!["integer literal `0x` has no digits"]);
+        assert_eq!(
+            errors("0755"),
+            vec!["integer literal `0755` has a leading zero"]
+        );
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        assert_eq!(
+            toks(r#""a\n\t\r\\\"\0\x41\101é""#),
+            vec![Tok::Str("a\n\t\r\\\"\0AAé".into()), Tok::Eof]
+        );
+        assert_eq!(toks(r#""\012""#), vec![Tok::Str("\n".into()), Tok::Eof]);
+        assert_eq!(
+            errors(r#""a\qb""#),
+            vec!["unknown escape sequence `\\q` in string literal"]
+        );
+        assert_eq!(
+            errors(r#""\xg""#),
+            vec!["invalid hex escape in string literal"]
+        );
+        assert_eq!(errors(r#""\xff""#), vec!["escape `\\xff` is not ASCII"]);
+        assert_eq!(errors("\"abc\nx"), vec!["unterminated string literal"]);
+        assert_eq!(errors("\"abc"), vec!["unterminated string literal"]);
+        assert_eq!(errors("\"abc\\"), vec!["unterminated string literal"]);
+    }
+
+    #[test]
+    fn unterminated_string_stops_at_the_line_end() {
+        let (t, d) = tokenize("\"abc\n$x");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].span, Span::new(0, 4));
+        assert_eq!(t[1].tok, Tok::Var("x".into()));
+    }
+
+    #[test]
+    fn stray_characters_are_reported_once_per_run() {
+        let (t, d) = tokenize("a #€# b . 'c'");
+        let msgs: Vec<_> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "unexpected characters `#€#`",
+                "unexpected character `.`",
+                "unexpected character `'`",
+                "unexpected character `'`"
+            ]
+        );
+        assert_eq!(d[0].span, Span::new(2, 7));
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn variables_and_maps_need_names() {
+        assert_eq!(errors("$ "), vec!["expected a variable name after `$`"]);
+        assert_eq!(
+            errors("$1"),
+            vec!["positional parameters such as `$1` are not supported"]
+        );
+        assert_eq!(errors("@1x"), vec!["map name `@1x` starts with a digit"]);
+    }
+
+    #[test]
+    fn spans_are_byte_ranges() {
+        let (t, _) = tokenize("  @m[k] += 0x10");
+        let spans: Vec<_> = t.iter().map(|t| (t.span.start, t.span.end)).collect();
+        assert_eq!(
+            spans,
+            vec![(2, 4), (4, 5), (5, 6), (6, 7), (8, 10), (11, 15), (15, 15)]
+        );
+    }
+
+    #[test]
+    fn attach_pieces() {
+        let mut l = Lexer::new("  kprobe:foo.isra.0+0x10 /x/");
+        assert!(l.looks_like_attach());
+        assert_eq!(l.attach_word().map(|p| p.text), Some("kprobe".into()));
+        assert_eq!(l.attach_target().map(|p| p.text), Some("foo.isra.0".into()));
+        assert_eq!(
+            l.attach_offset().map(|p| (p.text, p.span)),
+            Some(("0x10".into(), Span::new(19, 24)))
+        );
+        assert_eq!(l.attach_rest(false), None);
+        assert_eq!(l.next_token().tok, Tok::Slash);
+
+        let mut l = Lexer::new("uprobe:/bin/sh:readline {");
+        assert_eq!(l.attach_word().map(|p| p.text), Some("uprobe".into()));
+        assert_eq!(
+            l.attach_rest(true).map(|p| p.text),
+            Some(":/bin/sh:readline".into())
+        );
+        assert_eq!(l.next_token().tok, Tok::LBrace);
+
+        let mut l = Lexer::new("{");
+        assert!(!l.looks_like_attach());
+        assert_eq!(l.attach_word(), None);
+        assert_eq!(l.next_token().tok, Tok::LBrace);
+    }
+}
