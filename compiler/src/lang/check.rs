@@ -1,0 +1,328 @@
+//! The checker: gives a parsed [`Spec`] its meaning for one arch. It expands
+//! attach points into programs ([`attach`]), types every expression
+//! ([`expr`]) and statement ([`stmt`]), keeps each map's key and value
+//! consistent over all its uses and each variable's type over its
+//! assignments ([`tables`]), and turns `BEGIN`/`END` blocks into user-space
+//! actions ([`actions`]). The result is an [`ir::Checked`] that `lower`
+//! compiles without further questions.
+//!
+//! Map and variable types are settled before errors are reported: two
+//! "declare" passes collect every assignment (so that a map read in a probe
+//! written before the one that assigns it has its type, and string sizes
+//! grow to the largest use), then a "check" pass reports every error of the
+//! file.
+
+mod actions;
+pub mod attach;
+mod expr;
+pub mod format;
+pub mod ir;
+mod stmt;
+mod tables;
+
+use std::collections::HashMap;
+
+use crate::arch::{Arch, KernelVersion};
+use crate::lang::ast::{ProbeKind, Span, Spec};
+use crate::lang::diag::{line_col, Diagnostic};
+
+use ir::{Body, Checked, MapInfo, PrintfInfo, ProbeProgram, VarInfo};
+
+/// What `check`, `lower` and `compile` need besides the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// The spec's file name, for line info, messages and the manifest name.
+    pub file: String,
+    /// Kernel function symbols that wildcard attach points expand against.
+    pub symbols: Option<Vec<String>>,
+    /// The kernel the object is for (syscall wrappers, pt_regs size).
+    pub kernel: KernelVersion,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            file: "<spec>".into(),
+            symbols: None,
+            kernel: KernelVersion(6, 1),
+        }
+    }
+}
+
+/// Checks `spec` for `arch`; every error of the file on failure. Without
+/// the source text, messages cite other places by byte offset and the
+/// programs get no line info: prefer [`check_source`].
+pub fn check(spec: &Spec, arch: Arch, opts: &CompileOptions) -> Result<Checked, Vec<Diagnostic>> {
+    check_source(spec, "", arch, opts)
+}
+
+/// Checks `spec`, parsed from `source`, for `arch`. The source text gives
+/// messages their `line:col` and lowering its line info.
+pub fn check_source(
+    spec: &Spec,
+    source: &str,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let mut cx = Checker::new(arch, opts, source);
+    let plans = cx.plan_programs(spec);
+    let attach_errors = std::mem::take(&mut cx.diags);
+    for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
+        cx.pass(spec, &plans, mode);
+    }
+    let mut diags = attach_errors;
+    diags.append(&mut cx.diags);
+    if !diags.is_empty() {
+        diags.sort_by_key(|d| d.span.start);
+        return Err(diags);
+    }
+    Ok(Checked {
+        name: spec_name(&opts.file),
+        source: source.to_string(),
+        programs: number_bodies(plans),
+        bodies: cx.bodies,
+        maps: cx.maps,
+        printfs: cx.printfs,
+        begin: cx.begin,
+        end: cx.end,
+    })
+}
+
+/// The file stem: `vfs_read` for `fixtures/vfs_read.bt`.
+fn spec_name(file: &str) -> String {
+    std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "spec".into())
+}
+
+/// Whether a pass collects types or reports errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Declare,
+    Check,
+}
+
+/// What one probe block of the spec becomes.
+struct Plan {
+    /// `BEGIN` or `END` (user-space actions), or `None` for kernel probes.
+    user: Option<ProbeKind>,
+    /// The kinds of its attach points.
+    kinds: Vec<ProbeKind>,
+    programs: Vec<ProbeProgram>,
+}
+
+/// The probe being checked.
+#[derive(Default)]
+struct ProbeCx {
+    kinds: Vec<ProbeKind>,
+    wrapped_syscall: bool,
+    func_size: u32,
+    probe_size: u32,
+    /// Variables assigned so far, anywhere (reading others is an error).
+    assigned: Vec<bool>,
+    /// Variables assigned so far at the top level of the block.
+    top_assigned: Vec<bool>,
+    depth: u32,
+}
+
+struct Checker<'a> {
+    arch: Arch,
+    opts: &'a CompileOptions,
+    source: &'a str,
+    mode: Mode,
+    diags: Vec<Diagnostic>,
+    maps: Vec<MapInfo>,
+    map_index: HashMap<String, usize>,
+    /// Maps already reported as never assigned.
+    unassigned_reported: Vec<bool>,
+    printfs: Vec<PrintfInfo>,
+    /// Variables of each probe block, kept across passes.
+    vars: Vec<Vec<VarInfo>>,
+    bodies: Vec<Body>,
+    begin: Vec<crate::lang::manifest::Action>,
+    end: Vec<crate::lang::manifest::Action>,
+    probe: ProbeCx,
+    /// Index of the probe block being checked.
+    block: usize,
+}
+
+impl<'a> Checker<'a> {
+    fn new(arch: Arch, opts: &'a CompileOptions, source: &'a str) -> Self {
+        Checker {
+            arch,
+            opts,
+            source,
+            mode: Mode::Declare,
+            diags: vec![],
+            maps: vec![],
+            map_index: HashMap::new(),
+            unassigned_reported: vec![],
+            printfs: vec![],
+            vars: vec![],
+            bodies: vec![],
+            begin: vec![],
+            end: vec![],
+            probe: ProbeCx::default(),
+            block: 0,
+        }
+    }
+
+    /// Reports `d` in the check pass; the declare passes stay silent.
+    fn error(&mut self, d: Diagnostic) {
+        if self.mode == Mode::Check {
+            self.diags.push(d);
+        }
+    }
+
+    /// `line:col` of a span, for messages that cite another place.
+    fn pos(&self, span: Span) -> String {
+        if self.source.is_empty() {
+            return format!("byte {}", span.start);
+        }
+        let (line, col) = line_col(self.source, span.start);
+        format!("{line}:{col}")
+    }
+
+    /// Expands each probe's attach points into programs with unique symbols.
+    fn plan_programs(&mut self, spec: &Spec) -> Vec<Plan> {
+        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut plans = Vec::with_capacity(spec.probes.len());
+        for probe in &spec.probes {
+            let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
+            let mut user = kinds
+                .iter()
+                .copied()
+                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End));
+            if user.is_some() && kinds.len() > 1 {
+                // Checked as a kernel block, for its other attach points.
+                user = None;
+                self.diags.push(
+                    Diagnostic::new(
+                        probe.span,
+                        "BEGIN and END cannot share a block with other attach points",
+                    )
+                    .with_label("give BEGIN/END a block of their own"),
+                );
+            }
+            let mut programs: Vec<ProbeProgram> = Vec::new();
+            for a in &probe.attach {
+                match attach::expand(a, self.arch, self.opts.symbols.as_deref()) {
+                    Ok(list) => {
+                        for e in list {
+                            if programs.iter().any(|p| p.attach == e.attach) {
+                                continue;
+                            }
+                            let symbol = unique_symbol(&mut used, e.attach.symbol());
+                            programs.push(ProbeProgram {
+                                func: e.attach.func().to_string(),
+                                attach: e.attach,
+                                kind: a.kind,
+                                probe: e.probe,
+                                symbol,
+                                body: 0,
+                                span: a.span,
+                                wrapped_syscall: a.kind == ProbeKind::Ksyscall
+                                    && self.arch.syscall_wrapped(self.opts.kernel),
+                            });
+                        }
+                    }
+                    Err(d) => self.diags.push(d),
+                }
+            }
+            plans.push(Plan {
+                user,
+                kinds,
+                programs,
+            });
+        }
+        plans
+    }
+
+    /// One pass over every probe block.
+    fn pass(&mut self, spec: &Spec, plans: &[Plan], mode: Mode) {
+        self.mode = mode;
+        self.printfs.clear();
+        self.bodies.clear();
+        self.begin.clear();
+        self.end.clear();
+        self.vars.resize(spec.probes.len(), Vec::new());
+        if mode == Mode::Check {
+            for vars in &mut self.vars {
+                vars.iter_mut().for_each(|v| v.needs_init = false);
+            }
+            self.unassigned_reported = vec![false; self.maps.len()];
+        }
+        for (i, (probe, plan)) in spec.probes.iter().zip(plans).enumerate() {
+            self.block = i;
+            match plan.user {
+                Some(kind) => self.user_block(kind, probe),
+                None => self.kernel_block(probe, plan),
+            }
+        }
+    }
+
+    /// A kprobe/kretprobe/ksyscall/kretsyscall block.
+    fn kernel_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
+        let longest = |f: &dyn Fn(&ProbeProgram) -> usize| {
+            plan.programs.iter().map(f).max().unwrap_or(15) as u32 + 1
+        };
+        let nvars = self.vars[self.block].len();
+        self.probe = ProbeCx {
+            kinds: plan.kinds.clone(),
+            wrapped_syscall: plan.programs.iter().any(|p| p.wrapped_syscall),
+            func_size: longest(&|p| p.func.len()),
+            probe_size: longest(&|p| p.probe.len()),
+            assigned: vec![false; nvars],
+            top_assigned: vec![false; nvars],
+            depth: 0,
+        };
+        let pred = probe.pred.as_ref().map(|p| {
+            let t = self.expr(p);
+            self.need_int(&t, "a predicate");
+            t
+        });
+        let stmts = self.block_stmts(&probe.body.stmts);
+        let body = Body {
+            pred,
+            stmts,
+            vars: self.vars[self.block].clone(),
+            span: probe.span,
+        };
+        self.bodies.push(body);
+    }
+}
+
+/// The programs of every kernel block, each pointing at its block's body
+/// (bodies are numbered in block order, user blocks having none).
+fn number_bodies(plans: Vec<Plan>) -> Vec<ProbeProgram> {
+    let mut out = Vec::new();
+    let kernel = plans.into_iter().filter(|p| p.user.is_none());
+    for (body, plan) in kernel.enumerate() {
+        out.extend(
+            plan.programs
+                .into_iter()
+                .map(|p| ProbeProgram { body, ..p }),
+        );
+    }
+    out
+}
+
+/// `base`, or `base_2`, `base_3`... whichever is still free.
+fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
+    let n = used.entry(base.clone()).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        return base;
+    }
+    let candidate = format!("{base}_{n}");
+    if used.contains_key(&candidate) {
+        return unique_symbol(used, candidate);
+    }
+    used.insert(candidate.clone(), 1);
+    candidate
+}
+
+#[cfg(test)]
+mod tests;

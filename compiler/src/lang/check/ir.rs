@@ -1,0 +1,701 @@
+//! The checked program: what `check` makes of a [`Spec`](crate::lang::ast::Spec)
+//! for one arch, and what `lower` and `manifest` read. Every expression has a
+//! type, every variable and map an index into a table, every attach point is
+//! expanded into the programs it makes, and every map knows its final key
+//! and value layout (string sizes unified over all uses).
+//!
+//! Layout rules (shared by lowering, the manifest and BTF): every integer is
+//! 8 bytes; a string of capacity `N` (NUL included) is stored in
+//! `round8(N)` bytes; map keys concatenate their parts at 8-byte aligned
+//! offsets (a keyless map has one u64 key, 0); histogram maps append a u64
+//! bucket to the key.
+
+use crate::kprobe::AttachPoint;
+use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
+use crate::lang::manifest::Action;
+use crate::maps::MapKind;
+
+/// Rounds `n` up to a multiple of 8.
+pub fn round8(n: u32) -> u32 {
+    n.div_ceil(8) * 8
+}
+
+/// The type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// A 64-bit integer.
+    Int { signed: bool },
+    /// A NUL-terminated string of capacity `size` bytes (NUL included).
+    Str { size: u32 },
+    /// A kernel stack id from `kstack`: only usable as a map key.
+    Kstack,
+    /// The type of an expression that already produced a diagnostic.
+    Error,
+}
+
+impl Ty {
+    pub const INT: Ty = Ty::Int { signed: true };
+
+    /// Bytes this value takes in a map key, a variable or a record.
+    pub fn storage(self) -> u32 {
+        match self {
+            Ty::Str { size } => round8(size),
+            _ => 8,
+        }
+    }
+
+    pub fn is_str(self) -> bool {
+        matches!(self, Ty::Str { .. })
+    }
+
+    /// How messages name the type.
+    pub fn describe(self) -> String {
+        match self {
+            Ty::Int { signed: true } => "int".into(),
+            Ty::Int { signed: false } => "unsigned int".into(),
+            Ty::Str { size } => format!("string[{size}]"),
+            Ty::Kstack => "kstack".into(),
+            Ty::Error => "<error>".into(),
+        }
+    }
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TExpr {
+    pub kind: TKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TKind {
+    Int(i64),
+    /// A string literal's bytes, without the NUL.
+    Str(Vec<u8>),
+    /// A builtin; `func` and `probe` are resolved per program when lowering.
+    Builtin(Builtin),
+    /// A scratch variable, by index into [`Body::vars`].
+    Var(usize),
+    /// A map read, by index into [`Checked::maps`].
+    MapRead {
+        map: usize,
+        keys: Vec<TExpr>,
+    },
+    Neg(Box<TExpr>),
+    BitNot(Box<TExpr>),
+    /// Logical `!`.
+    Not(Box<TExpr>),
+    /// Arithmetic, bitwise or comparison operator on integers. `signed`
+    /// selects signed comparisons.
+    Binary {
+        op: BinOp,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        signed: bool,
+    },
+    /// `s == "lit"` (`eq`) or `s != "lit"`: bytes up to the literal's NUL.
+    StrEq {
+        s: Box<TExpr>,
+        lit: Vec<u8>,
+        eq: bool,
+    },
+    /// Short-circuit `&&`.
+    And(Box<TExpr>, Box<TExpr>),
+    /// Short-circuit `||`.
+    Or(Box<TExpr>, Box<TExpr>),
+    Ternary {
+        cond: Box<TExpr>,
+        then: Box<TExpr>,
+        els: Box<TExpr>,
+    },
+    /// `(type)expr`: truncation and extension.
+    Cast {
+        int: IntType,
+        expr: Box<TExpr>,
+    },
+    /// `*(type *)addr`: an `int.bytes`-byte kernel memory read.
+    Deref {
+        int: IntType,
+        addr: Box<TExpr>,
+    },
+    /// `str(addr, len)`.
+    StrRead {
+        addr: Box<TExpr>,
+        len: u32,
+    },
+}
+
+impl TExpr {
+    pub fn new(kind: TKind, ty: Ty, span: Span) -> TExpr {
+        TExpr { kind, ty, span }
+    }
+
+    /// A placeholder for an expression that failed to check.
+    pub fn error(span: Span) -> TExpr {
+        TExpr::new(TKind::Int(0), Ty::Error, span)
+    }
+
+    /// The value of an integer literal that fits an instruction's
+    /// 32-bit immediate.
+    pub fn imm32(&self) -> Option<i32> {
+        match self.kind {
+            TKind::Int(v) => i32::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether evaluating this expression calls a helper in a program of
+    /// `kind` (which clobbers r0-r5). `wrapped` says whether syscall
+    /// arguments are read through the user `pt_regs`.
+    pub fn has_call(&self, wrapped_syscall: bool) -> bool {
+        let c = |e: &TExpr| e.has_call(wrapped_syscall);
+        match &self.kind {
+            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) => false,
+            TKind::Builtin(b) => match b {
+                Builtin::Func | Builtin::Probe | Builtin::Retval => false,
+                Builtin::Arg(_) => wrapped_syscall,
+                _ => true,
+            },
+            TKind::MapRead { .. } | TKind::Deref { .. } | TKind::StrRead { .. } => true,
+            TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => c(e),
+            TKind::StrEq { s, .. } => c(s),
+            TKind::Binary { lhs, rhs, .. } => c(lhs) || c(rhs),
+            TKind::And(a, b) | TKind::Or(a, b) => c(a) || c(b),
+            TKind::Ternary { cond, then, els } => c(cond) || c(then) || c(els),
+        }
+    }
+
+    /// Calls `f` on this expression and every subexpression.
+    pub fn visit(&self, f: &mut dyn FnMut(&TExpr)) {
+        f(self);
+        match &self.kind {
+            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => {}
+            TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
+            TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
+                e.visit(f)
+            }
+            TKind::Deref { addr, .. } | TKind::StrRead { addr, .. } => addr.visit(f),
+            TKind::StrEq { s, .. } => s.visit(f),
+            TKind::Binary { lhs, rhs, .. } => {
+                lhs.visit(f);
+                rhs.visit(f);
+            }
+            TKind::And(a, b) | TKind::Or(a, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
+            TKind::Ternary { cond, then, els } => {
+                cond.visit(f);
+                then.visit(f);
+                els.visit(f);
+            }
+        }
+    }
+}
+
+/// A checked statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TStmt {
+    pub kind: TStmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TStmtKind {
+    SetVar {
+        var: usize,
+        value: TExpr,
+    },
+    /// `@m[k] = v` for an int or string map.
+    SetMap {
+        map: usize,
+        keys: Vec<TExpr>,
+        value: TExpr,
+    },
+    /// `@m[k] op= v`, `++`, `--`: read-modify-write, a missing entry is 0.
+    UpdateMap {
+        map: usize,
+        keys: Vec<TExpr>,
+        op: BinOp,
+        value: TExpr,
+    },
+    /// `@m[k] = agg(...)`.
+    Aggregate {
+        map: usize,
+        keys: Vec<TExpr>,
+        agg: Agg,
+    },
+    Delete {
+        map: usize,
+        keys: Vec<TExpr>,
+    },
+    /// `printf`, by index into [`Checked::printfs`].
+    Printf {
+        id: usize,
+        args: Vec<TExpr>,
+    },
+    If {
+        cond: TExpr,
+        then: Vec<TStmt>,
+        els: Vec<TStmt>,
+    },
+    Unroll {
+        count: u64,
+        body: Vec<TStmt>,
+    },
+}
+
+impl TStmt {
+    /// Calls `f` on every expression of this statement and the statements
+    /// nested in it.
+    pub fn visit_exprs(&self, f: &mut dyn FnMut(&TExpr)) {
+        let keys_and =
+            |keys: &[TExpr], f: &mut dyn FnMut(&TExpr)| keys.iter().for_each(|k| k.visit(f));
+        match &self.kind {
+            TStmtKind::SetVar { value, .. } => value.visit(f),
+            TStmtKind::SetMap { keys, value, .. } | TStmtKind::UpdateMap { keys, value, .. } => {
+                keys_and(keys, f);
+                value.visit(f);
+            }
+            TStmtKind::Aggregate { keys, agg, .. } => {
+                keys_and(keys, f);
+                if let Some(v) = agg.value() {
+                    v.visit(f);
+                }
+            }
+            TStmtKind::Delete { keys, .. } => keys_and(keys, f),
+            TStmtKind::Printf { args, .. } => keys_and(args, f),
+            TStmtKind::If { cond, then, els } => {
+                cond.visit(f);
+                then.iter().chain(els).for_each(|s| s.visit_exprs(f));
+            }
+            TStmtKind::Unroll { body, .. } => body.iter().for_each(|s| s.visit_exprs(f)),
+        }
+    }
+}
+
+/// An aggregation and its argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Agg {
+    Count,
+    Sum(TExpr),
+    Min(TExpr),
+    Max(TExpr),
+    Avg(TExpr),
+    Stats(TExpr),
+    Hist(TExpr),
+    Lhist {
+        value: TExpr,
+        min: i64,
+        max: i64,
+        step: i64,
+    },
+}
+
+impl Agg {
+    /// The aggregated value, if the aggregation takes one.
+    pub fn value(&self) -> Option<&TExpr> {
+        match self {
+            Agg::Count => None,
+            Agg::Sum(v)
+            | Agg::Min(v)
+            | Agg::Max(v)
+            | Agg::Avg(v)
+            | Agg::Stats(v)
+            | Agg::Hist(v) => Some(v),
+            Agg::Lhist { value, .. } => Some(value),
+        }
+    }
+
+    /// The value kind of a map this aggregation is assigned to.
+    pub fn value_kind(&self) -> ValueKind {
+        match self {
+            Agg::Count => ValueKind::Count,
+            Agg::Sum(_) => ValueKind::Sum,
+            Agg::Min(_) => ValueKind::Min,
+            Agg::Max(_) => ValueKind::Max,
+            Agg::Avg(_) => ValueKind::Avg,
+            Agg::Stats(_) => ValueKind::Stats,
+            Agg::Hist(_) => ValueKind::Hist,
+            Agg::Lhist { min, max, step, .. } => ValueKind::Lhist {
+                min: *min,
+                max: *max,
+                step: *step,
+            },
+        }
+    }
+}
+
+/// One part of a map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyTy {
+    Int { signed: bool },
+    Str { size: u32 },
+    Kstack,
+}
+
+impl KeyTy {
+    /// The key part a value of type `ty` makes, if it can be one.
+    pub fn of(ty: Ty) -> Option<KeyTy> {
+        match ty {
+            Ty::Int { signed } => Some(KeyTy::Int { signed }),
+            Ty::Str { size } => Some(KeyTy::Str { size }),
+            Ty::Kstack => Some(KeyTy::Kstack),
+            Ty::Error => None,
+        }
+    }
+
+    pub fn storage(self) -> u32 {
+        match self {
+            KeyTy::Str { size } => round8(size),
+            _ => 8,
+        }
+    }
+
+    /// Whether two key parts are the same kind (string sizes may differ).
+    pub fn same_kind(self, other: KeyTy) -> bool {
+        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyTy::Int { .. } => "int",
+            KeyTy::Str { .. } => "string",
+            KeyTy::Kstack => "kstack",
+        }
+    }
+}
+
+/// What a map holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    Int { signed: bool },
+    Str { size: u32 },
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+impl ValueKind {
+    /// The manifest's name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueKind::Int { .. } => "int",
+            ValueKind::Str { .. } => "string",
+            ValueKind::Count => "count",
+            ValueKind::Sum => "sum",
+            ValueKind::Min => "min",
+            ValueKind::Max => "max",
+            ValueKind::Avg => "avg",
+            ValueKind::Stats => "stats",
+            ValueKind::Hist => "hist",
+            ValueKind::Lhist { .. } => "lhist",
+        }
+    }
+
+    /// How messages name it: `int`, `string`, `count()`.
+    pub fn describe(self) -> String {
+        match self {
+            ValueKind::Int { .. } | ValueKind::Str { .. } => self.name().into(),
+            other => format!("{}()", other.name()),
+        }
+    }
+
+    /// Whether two kinds are the same (string sizes and signedness may
+    /// differ; lhist bounds may not).
+    pub fn same_kind(self, other: ValueKind) -> bool {
+        match (self, other) {
+            (ValueKind::Lhist { .. }, ValueKind::Lhist { .. }) => self == other,
+            _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
+        }
+    }
+
+    /// Aggregations are per-CPU; assigned values are shared.
+    pub fn map_kind(self) -> MapKind {
+        match self {
+            ValueKind::Int { .. } | ValueKind::Str { .. } => MapKind::Hash,
+            _ => MapKind::PercpuHash,
+        }
+    }
+
+    /// Whether the key carries a trailing u64 bucket.
+    pub fn has_bucket(self) -> bool {
+        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+    }
+
+    /// Bytes of one value: `{s64 value; u64 set}` for min/max,
+    /// `{s64 total; u64 count}` for avg/stats.
+    pub fn size(self) -> u32 {
+        match self {
+            ValueKind::Str { size } => round8(size),
+            ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
+            _ => 8,
+        }
+    }
+
+    /// Whether a probe may read the map as an integer (`@m[k]` in an
+    /// expression): ints and the single-counter aggregations, whose read
+    /// gives this CPU's value.
+    pub fn readable_int(self) -> bool {
+        matches!(
+            self,
+            ValueKind::Int { .. }
+                | ValueKind::Count
+                | ValueKind::Sum
+                | ValueKind::Min
+                | ValueKind::Max
+        )
+    }
+}
+
+/// Default max_entries of every map (bpftrace's).
+pub const MAX_ENTRIES: u32 = 4096;
+
+/// One map of the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// The name without `@` (empty for `@`).
+    pub name: String,
+    pub keys: Vec<KeyTy>,
+    /// `None` until assigned; `check` fails for maps never assigned.
+    pub value: Option<ValueKind>,
+    /// The first use, which fixed the key.
+    pub first: Span,
+    /// The first assignment, which fixed the value kind.
+    pub first_value: Span,
+}
+
+impl MapInfo {
+    /// `@name`.
+    pub fn display(&self) -> String {
+        format!("@{}", self.name)
+    }
+
+    /// The ELF symbol: `AT_name`.
+    pub fn symbol(&self) -> String {
+        format!("AT_{}", self.name)
+    }
+
+    pub fn value_kind(&self) -> ValueKind {
+        self.value.unwrap_or(ValueKind::Int { signed: true })
+    }
+
+    /// Offsets of the user key parts, then of the bucket if any.
+    pub fn key_offsets(&self) -> Vec<u32> {
+        let mut off = 0;
+        let mut out = Vec::with_capacity(self.keys.len() + 1);
+        for k in &self.keys {
+            out.push(off);
+            off += k.storage();
+        }
+        if self.value_kind().has_bucket() {
+            out.push(off);
+        }
+        out
+    }
+
+    /// Bytes of the whole key.
+    pub fn key_size(&self) -> u32 {
+        let parts: u32 = self.keys.iter().map(|k| k.storage()).sum();
+        let bucket = if self.value_kind().has_bucket() { 8 } else { 0 };
+        (parts + bucket).max(8)
+    }
+
+    /// The offset of the histogram bucket in the key.
+    pub fn bucket_offset(&self) -> u32 {
+        self.keys.iter().map(|k| k.storage()).sum()
+    }
+
+    /// How messages name the key: `(string, int)`.
+    pub fn describe_keys(keys: &[KeyTy]) -> String {
+        if keys.is_empty() {
+            return "no key".into();
+        }
+        let parts: Vec<&str> = keys.iter().map(|k| k.describe()).collect();
+        format!("key ({})", parts.join(", "))
+    }
+}
+
+/// A scratch variable of one probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarInfo {
+    pub name: String,
+    pub ty: Ty,
+    /// Read somewhere it may not have been assigned yet on every path: the
+    /// program zeroes it first (the verifier rejects uninitialised reads).
+    pub needs_init: bool,
+}
+
+/// The checked block of one probe, shared by the programs its attach points
+/// make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Body {
+    pub pred: Option<TExpr>,
+    pub stmts: Vec<TStmt>,
+    pub vars: Vec<VarInfo>,
+    pub span: Span,
+}
+
+/// One BPF program: an expanded attach point and the body it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeProgram {
+    pub attach: AttachPoint,
+    pub kind: ProbeKind,
+    /// bpftrace's spelling of the (expanded) attach point: `kprobe:vfs_read`,
+    /// `ksyscall:openat`; the value of `probe`.
+    pub probe: String,
+    /// The kernel function probed; the value of `func`.
+    pub func: String,
+    /// The function symbol, unique in the object.
+    pub symbol: String,
+    /// Index into [`Checked::bodies`].
+    pub body: usize,
+    /// The attach point as written.
+    pub span: Span,
+    /// Whether argN are read through the user `pt_regs` (ksyscall on a
+    /// kernel with syscall wrappers).
+    pub wrapped_syscall: bool,
+}
+
+impl ProbeProgram {
+    /// Whether `str()` reads user memory (syscall probes).
+    pub fn reads_user(&self) -> bool {
+        matches!(self.kind, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)
+    }
+}
+
+/// One `printf` call of a probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintfInfo {
+    pub id: usize,
+    pub format: String,
+    /// The argument types (ints and strings).
+    pub args: Vec<Ty>,
+    pub span: Span,
+}
+
+impl PrintfInfo {
+    /// Offsets of the arguments in the record, after the u64 id.
+    pub fn offsets(&self) -> Vec<u32> {
+        let mut off = 8;
+        self.args
+            .iter()
+            .map(|t| {
+                let at = off;
+                off += t.storage();
+                at
+            })
+            .collect()
+    }
+
+    /// Bytes of one record.
+    pub fn size(&self) -> u32 {
+        8 + self.args.iter().map(|t| t.storage()).sum::<u32>()
+    }
+}
+
+/// The ring buffer all printf records go through.
+pub const PRINTF_RINGBUF: &str = "printf_rb";
+/// Its size in bytes.
+pub const PRINTF_RINGBUF_BYTES: u32 = 256 * 1024;
+/// The stack-trace map `kstack` fills.
+pub const STACK_MAP: &str = "stack_traces";
+
+/// A whole checked spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The spec's name (the file stem).
+    pub name: String,
+    /// The spec's text (empty if unknown), for line info.
+    pub source: String,
+    pub programs: Vec<ProbeProgram>,
+    pub bodies: Vec<Body>,
+    pub maps: Vec<MapInfo>,
+    pub printfs: Vec<PrintfInfo>,
+    pub begin: Vec<Action>,
+    pub end: Vec<Action>,
+}
+
+impl Checked {
+    /// Whether any program uses `kstack` (the object then has [`STACK_MAP`]).
+    pub fn uses_kstack(&self) -> bool {
+        let mut found = false;
+        for b in &self.bodies {
+            let mut f = |e: &TExpr| found |= matches!(e.kind, TKind::Builtin(Builtin::Kstack));
+            b.pred.iter().for_each(|p| p.visit(&mut f));
+            b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+        }
+        found
+    }
+
+    /// Whether any probe program prints (the object then has [`PRINTF_RINGBUF`]).
+    pub fn uses_printf(&self) -> bool {
+        !self.printfs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(keys: Vec<KeyTy>, value: ValueKind) -> MapInfo {
+        MapInfo {
+            name: "m".into(),
+            keys,
+            value: Some(value),
+            first: Span::default(),
+            first_value: Span::default(),
+        }
+    }
+
+    #[test]
+    fn keys_are_eight_byte_aligned_parts() {
+        let m = map(
+            vec![KeyTy::Str { size: 10 }, KeyTy::Int { signed: true }],
+            ValueKind::Count,
+        );
+        assert_eq!(m.key_offsets(), vec![0, 16]);
+        assert_eq!(m.key_size(), 24);
+        let h = map(vec![KeyTy::Int { signed: false }], ValueKind::Hist);
+        assert_eq!(h.key_offsets(), vec![0, 8]);
+        assert_eq!(h.key_size(), 16);
+        assert_eq!(map(vec![], ValueKind::Count).key_size(), 8);
+        assert_eq!(map(vec![], ValueKind::Hist).key_size(), 8);
+        assert_eq!(MapInfo::describe_keys(&m.keys), "key (string, int)");
+        assert_eq!(MapInfo::describe_keys(&[]), "no key");
+    }
+
+    #[test]
+    fn printf_records_follow_the_id() {
+        let p = PrintfInfo {
+            id: 0,
+            format: "%d %s".into(),
+            args: vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 5 }],
+            span: Span::default(),
+        };
+        assert_eq!(p.offsets(), vec![8, 16, 32]);
+        assert_eq!(p.size(), 40);
+    }
+
+    #[test]
+    fn value_kinds_name_and_size() {
+        assert_eq!(ValueKind::Min.size(), 16);
+        assert_eq!(ValueKind::Str { size: 13 }.size(), 16);
+        assert_eq!(ValueKind::Count.describe(), "count()");
+        assert_eq!(ValueKind::Int { signed: true }.describe(), "int");
+        assert!(ValueKind::Int { signed: true }.same_kind(ValueKind::Int { signed: false }));
+        let l = |min| ValueKind::Lhist {
+            min,
+            max: 10,
+            step: 1,
+        };
+        assert!(!l(0).same_kind(l(1)));
+        assert_eq!(ValueKind::Hist.map_kind(), MapKind::PercpuHash);
+    }
+}

@@ -1,0 +1,171 @@
+//! The map and variable tables: a map's key parts and value kind are fixed
+//! by its first use and first assignment, every later use must agree
+//! (string sizes grow to the largest); a variable's type is fixed by its
+//! assignments and it must be assigned before it is read.
+
+use super::ir::{KeyTy, MapInfo, TExpr, Ty, ValueKind, VarInfo};
+use super::{Checker, Mode};
+use crate::lang::ast::{MapRef, Span};
+use crate::lang::diag::Diagnostic;
+
+impl Checker<'_> {
+    /// The index of the map `mr` uses with keys of the given types, creating
+    /// it in a declare pass; reports a key mismatch in the check pass.
+    pub(super) fn use_map(&mut self, mr: &MapRef, keys: &[TExpr]) -> usize {
+        let parts: Option<Vec<KeyTy>> = keys.iter().map(|k| KeyTy::of(k.ty)).collect();
+        let idx = match self.map_index.get(&mr.name) {
+            Some(&i) => i,
+            None => {
+                self.maps.push(MapInfo {
+                    name: mr.name.clone(),
+                    keys: parts.clone().unwrap_or_default(),
+                    value: None,
+                    first: mr.span,
+                    first_value: mr.span,
+                });
+                self.unassigned_reported.push(false);
+                self.map_index.insert(mr.name.clone(), self.maps.len() - 1);
+                self.maps.len() - 1
+            }
+        };
+        // Keys of an erroneous type were reported where they were typed.
+        let Some(parts) = parts else { return idx };
+        let old = self.maps[idx].keys.clone();
+        let same = old.len() == parts.len() && old.iter().zip(&parts).all(|(a, b)| a.same_kind(*b));
+        if !same {
+            let msg = format!(
+                "map {} used with {} here but {} at {}: its key type cannot change",
+                mr.display_name(),
+                MapInfo::describe_keys(&parts),
+                MapInfo::describe_keys(&old).trim_start_matches("key "),
+                self.pos(self.maps[idx].first)
+            );
+            self.error(Diagnostic::new(mr.span, msg).with_label("different key"));
+            return idx;
+        }
+        if self.mode == Mode::Declare {
+            for (slot, new) in self.maps[idx].keys.iter_mut().zip(parts) {
+                if let (KeyTy::Str { size }, KeyTy::Str { size: n }) = (slot, new) {
+                    *size = (*size).max(n);
+                }
+            }
+        }
+        idx
+    }
+
+    /// Records that map `idx` is assigned a value of kind `kind` at `span`.
+    pub(super) fn assign_map(&mut self, idx: usize, kind: ValueKind, span: Span) {
+        let map = &mut self.maps[idx];
+        let Some(old) = map.value else {
+            map.value = Some(kind);
+            map.first_value = span;
+            return;
+        };
+        if !old.same_kind(kind) {
+            let msg = format!(
+                "map {} is assigned {} here but {} at {}",
+                map.display(),
+                kind.describe(),
+                old.describe(),
+                self.pos(self.maps[idx].first_value)
+            );
+            self.error(Diagnostic::new(span, msg).with_label("different value"));
+            return;
+        }
+        let declare = self.mode == Mode::Declare;
+        if let (Some(ValueKind::Str { size }), ValueKind::Str { size: n }) =
+            (&mut self.maps[idx].value, kind)
+        {
+            if declare {
+                *size = (*size).max(n);
+            }
+        }
+    }
+
+    /// The value kind of map `idx` for a read or delete at `span`: `None`
+    /// (reported once per map) if it is never assigned.
+    pub(super) fn assigned_value(&mut self, idx: usize, span: Span) -> Option<ValueKind> {
+        if let Some(v) = self.maps[idx].value {
+            return Some(v);
+        }
+        if self.mode == Mode::Check && !self.unassigned_reported.get(idx).copied().unwrap_or(true) {
+            self.unassigned_reported[idx] = true;
+            let msg = format!(
+                "map {} is used but never assigned",
+                self.maps[idx].display()
+            );
+            self.error(Diagnostic::new(span, msg).with_label("no assignment anywhere"));
+        }
+        None
+    }
+
+    /// The index of variable `name` of the current block, creating it with
+    /// type `ty` (declare pass) or checking `ty` against it.
+    pub(super) fn assign_var(&mut self, name: &str, ty: Ty, span: Span) -> Option<usize> {
+        let vars = &mut self.vars[self.block];
+        let idx = match vars.iter().position(|v| v.name == name) {
+            Some(i) => i,
+            None if ty == Ty::Error => return None,
+            None => {
+                vars.push(VarInfo {
+                    name: name.into(),
+                    ty,
+                    needs_init: false,
+                });
+                vars.len() - 1
+            }
+        };
+        let old = vars[idx].ty;
+        match (old, ty) {
+            (_, Ty::Error) => {}
+            (Ty::Int { .. }, Ty::Int { .. }) => {}
+            (Ty::Str { size }, Ty::Str { size: n }) => {
+                if self.mode == Mode::Declare {
+                    vars[idx].ty = Ty::Str { size: size.max(n) };
+                }
+            }
+            (Ty::Error, _) => vars[idx].ty = ty,
+            _ => {
+                let msg = format!(
+                    "variable ${name} holds {} but is assigned {} here",
+                    old.describe(),
+                    ty.describe()
+                );
+                self.error(Diagnostic::new(span, msg).with_label("different type"));
+            }
+        }
+        if self.mode == Mode::Check {
+            self.mark_assigned(idx);
+        }
+        Some(idx)
+    }
+
+    fn mark_assigned(&mut self, idx: usize) {
+        let p = &mut self.probe;
+        if let Some(a) = p.assigned.get_mut(idx) {
+            *a = true;
+        }
+        if p.depth == 0 {
+            if let Some(a) = p.top_assigned.get_mut(idx) {
+                *a = true;
+            }
+        }
+    }
+
+    /// A read of variable `name`: its index and type, or a diagnostic if it
+    /// is not assigned before.
+    pub(super) fn read_var(&mut self, name: &str, span: Span) -> Option<(usize, Ty)> {
+        let idx = self.vars[self.block].iter().position(|v| v.name == name);
+        let assigned = idx.is_some_and(|i| self.probe.assigned.get(i).copied().unwrap_or(false));
+        if self.mode == Mode::Check && !assigned {
+            let msg = format!("undefined variable ${name}: it is used before it is assigned");
+            self.error(Diagnostic::new(span, msg).with_label("not assigned yet"));
+            return None;
+        }
+        let idx = idx?;
+        if !self.probe.top_assigned.get(idx).copied().unwrap_or(false) {
+            self.vars[self.block][idx].needs_init = true;
+        }
+        Some((idx, self.vars[self.block][idx].ty))
+    }
+}

@@ -1,0 +1,457 @@
+//! Tests of the checker: every diagnostic with its span, map and variable
+//! consistency, arch limits, attach point expansion, BEGIN/END actions.
+
+use super::ir::{KeyTy, TStmtKind, Ty, ValueKind};
+use super::*;
+use crate::lang::ast::Builtin;
+use crate::lang::manifest::{Action, Literal};
+use crate::lang::parse::parse;
+
+fn checked_with(src: &str, arch: Arch, opts: &CompileOptions) -> Result<Checked, Vec<Diagnostic>> {
+    let spec = parse(src).unwrap_or_else(|d| panic!("parse: {d:?}"));
+    check_source(&spec, src, arch, opts)
+}
+
+fn ok(src: &str) -> Checked {
+    checked_with(src, Arch::X86_64, &CompileOptions::default()).unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+fn errors_on(src: &str, arch: Arch) -> Vec<Diagnostic> {
+    match checked_with(src, arch, &CompileOptions::default()) {
+        Ok(_) => panic!("checked without errors: {src}"),
+        Err(d) => d,
+    }
+}
+
+fn errors(src: &str) -> Vec<Diagnostic> {
+    errors_on(src, Arch::X86_64)
+}
+
+/// The one error of `src`, and the text its span covers.
+fn one_error(src: &str) -> (String, String) {
+    let d = errors(src);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    (
+        d[0].message.clone(),
+        src[d[0].span.start..d[0].span.end].to_string(),
+    )
+}
+
+#[test]
+fn retval_outside_return_probes() {
+    let (msg, at) = one_error("kprobe:vfs_read { @x = retval; }");
+    assert_eq!(
+        msg,
+        "retval is only available in kretprobe and kretsyscall probes"
+    );
+    assert_eq!(at, "retval");
+    ok("kretprobe:vfs_read { @x = retval; } kretsyscall:openat { @y = retval; }");
+    // One non-return attach point of a shared block is enough.
+    let (msg, _) = one_error("kretprobe:vfs_read, kprobe:vfs_write { @x = retval; }");
+    assert!(msg.starts_with("retval is only available"), "{msg}");
+}
+
+#[test]
+fn argument_limits_follow_the_arch() {
+    let d = errors_on("kprobe:f { @x = arg5; }", Arch::S390x);
+    assert_eq!(
+        d[0].message,
+        "arg5 is not available on s390x: it passes 5 arguments in registers (arg0..arg4)"
+    );
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("s390x passes 5 arguments in registers (arg0..arg4); arg5 is on the stack")
+    );
+    for arch in [Arch::X86_64, Arch::Arm64, Arch::Ppc64le, Arch::Riscv64] {
+        checked_with("kprobe:f { @x = arg5; }", arch, &CompileOptions::default()).unwrap();
+    }
+    let d = errors_on("kprobe:f { @x = arg6; }", Arch::X86_64);
+    assert_eq!(
+        d[0].message,
+        "arg6 is not available on x86_64: it passes 6 arguments in registers (arg0..arg5)"
+    );
+    checked_with(
+        "kprobe:f { @x = arg7; }",
+        Arch::Arm64,
+        &CompileOptions::default(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn syscall_arguments_stop_at_six_on_every_arch_and_kernel() {
+    for arch in Arch::ALL {
+        for kernel in [
+            KernelVersion(4, 14),
+            KernelVersion(6, 1),
+            KernelVersion(6, 12),
+        ] {
+            let opts = CompileOptions {
+                kernel,
+                ..CompileOptions::default()
+            };
+            let d = checked_with("ksyscall:openat { @x = arg6; }", arch, &opts).unwrap_err();
+            assert!(
+                d[0].message.contains("syscalls take at most 6"),
+                "{arch} {kernel}: {}",
+                d[0].message
+            );
+        }
+        let c = checked_with(
+            "ksyscall:openat { @x = arg2; }",
+            arch,
+            &CompileOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.programs[0].wrapped_syscall,
+            arch.syscall_wrapped(KernelVersion(6, 1))
+        );
+    }
+    let (msg, _) = one_error("kretprobe:f { @x = arg0; }");
+    assert!(
+        msg.starts_with("arg0 is not available in kretprobe probes"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn ksyscall_attaches_to_the_arch_symbol() {
+    for (arch, section) in [
+        (Arch::X86_64, "kprobe/__x64_sys_openat"),
+        (Arch::Arm64, "kprobe/__arm64_sys_openat"),
+        (Arch::S390x, "kprobe/__s390x_sys_openat"),
+        (Arch::Ppc64le, "kprobe/sys_openat"),
+        (Arch::Riscv64, "kprobe/__riscv_sys_openat"),
+    ] {
+        let c = checked_with(
+            "ksyscall:openat { @a = count(); } kretsyscall:openat { @b = count(); }",
+            arch,
+            &CompileOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(c.programs[0].attach.section(), section);
+        assert_eq!(c.programs[0].probe, "ksyscall:openat");
+        assert_eq!(
+            c.programs[1].attach.section(),
+            section.replace("kprobe/", "kretprobe/")
+        );
+        assert_eq!(c.programs[1].func, section.trim_start_matches("kprobe/"));
+    }
+}
+
+#[test]
+fn wildcards_expand_against_the_symbol_list() {
+    let src = "kprobe:vfs_r*, kprobe:vfs_read { @[func] = count(); }";
+    let d = errors(src);
+    assert_eq!(
+        d[0].message,
+        "wildcard `vfs_r*` needs a symbol list: pass --symbols System.map"
+    );
+    assert_eq!(&src[d[0].span.start..d[0].span.end], "kprobe:vfs_r*");
+    let symbols = ["vfs_readv", "vfs_read", "vfs_write", "vfs_readv"]
+        .map(String::from)
+        .to_vec();
+    let opts = CompileOptions {
+        symbols: Some(symbols),
+        ..CompileOptions::default()
+    };
+    let c = checked_with(src, Arch::X86_64, &opts).unwrap();
+    let names: Vec<&str> = c.programs.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(names, ["kprobe_vfs_read", "kprobe_vfs_readv"]);
+    assert!(c.programs.iter().all(|p| p.body == 0));
+    let d = checked_with("kprobe:tcp_* { @x = 1; }", Arch::X86_64, &opts).unwrap_err();
+    assert_eq!(
+        d[0].message,
+        "wildcard `tcp_*` matches no function in the symbol list"
+    );
+}
+
+#[test]
+fn program_symbols_are_unique() {
+    let c =
+        ok("kprobe:vfs_read { @a = 1; } kprobe:vfs_read { @b = 2; } kprobe:vfs_read+0 { @c = 3; }");
+    let names: Vec<&str> = c.programs.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(
+        names,
+        ["kprobe_vfs_read", "kprobe_vfs_read_2", "kprobe_vfs_read_3"]
+    );
+    let bodies: Vec<usize> = c.programs.iter().map(|p| p.body).collect();
+    assert_eq!(bodies, [0, 1, 2]);
+}
+
+#[test]
+fn map_keys_must_agree_and_strings_grow_to_the_largest() {
+    let src = "kprobe:f { @m[comm, pid] = 1; }\nkprobe:g { @m[pid] = 2; }";
+    let (msg, at) = one_error(src);
+    assert_eq!(
+        msg,
+        "map @m used with key (int) here but (string, int) at 1:12: its key type cannot change"
+    );
+    assert_eq!(at, "@m[pid]");
+    let c = ok("kprobe:f { @m[comm] = count(); } kprobe:g { @m[str(arg0)] = count(); @n = @o[comm]; @o[\"ab\"] = 1; }");
+    assert_eq!(c.maps[0].keys, vec![KeyTy::Str { size: 64 }]);
+    let o = c.maps.iter().find(|m| m.name == "o").unwrap();
+    assert_eq!(o.keys, vec![KeyTy::Str { size: 16 }]);
+    let (msg, _) = one_error("kprobe:f { @x = 1; @x[1] = 2; }");
+    assert!(
+        msg.starts_with("map @x used with key (int) here but no key at 1:12"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn map_values_must_agree() {
+    let (msg, at) = one_error("kprobe:f { @x = count(); }\nkprobe:g { @x = sum(arg0); }");
+    assert_eq!(msg, "map @x is assigned sum() here but count() at 1:12");
+    assert_eq!(at, "@x");
+    let (msg, _) = one_error("kprobe:f { @x = comm; @x = 1; }");
+    assert_eq!(msg, "map @x is assigned int here but string at 1:12");
+    let (msg, _) =
+        one_error("kprobe:f { @x = lhist(arg0, 0, 10, 1); @x = lhist(arg0, 0, 20, 1); }");
+    assert!(msg.contains("lhist() here but lhist()"), "{msg}");
+    // Read in a probe written before the one that assigns it.
+    let c = ok("kretprobe:f { @d = nsecs - @start[tid]; }\nkprobe:f { @start[tid] = nsecs; }");
+    assert_eq!(c.maps[0].value, Some(ValueKind::Int { signed: true }));
+    let (msg, _) = one_error("kprobe:f { @x = @never; }");
+    assert_eq!(msg, "map @never is used but never assigned");
+    let (msg, _) = one_error("kprobe:f { @h = hist(arg0); @y = @h; }");
+    assert!(msg.starts_with("map @h holds hist() values"), "{msg}");
+}
+
+#[test]
+fn aggregation_misuse() {
+    let (msg, at) = one_error("kprobe:f { @h = hist(); }");
+    assert_eq!(
+        (msg.as_str(), at.as_str()),
+        ("hist() takes 1 argument", "hist()")
+    );
+    let (msg, _) = one_error("kprobe:f { @h = count(1); }");
+    assert_eq!(msg, "count() takes no arguments");
+    let (msg, _) = one_error("kprobe:f { @h = lhist(arg0, 0, 10); }");
+    assert!(msg.starts_with("lhist() takes 4 arguments"), "{msg}");
+    let (msg, at) = one_error("kprobe:f { @h = lhist(arg0, 0, arg1, 1); }");
+    assert!(
+        msg.starts_with("lhist() bounds must be integer literals"),
+        "{msg}"
+    );
+    assert_eq!(at, "arg1");
+    let (msg, _) = one_error("kprobe:f { @h = lhist(arg0, 0, 10, 0); }");
+    assert_eq!(msg, "lhist() step must be positive");
+    let (msg, _) = one_error("kprobe:f { @h = lhist(arg0, 10, 0, 1); }");
+    assert_eq!(msg, "lhist() min must be less than max");
+    let (msg, _) = one_error("kprobe:f { $x = count(); }");
+    assert!(
+        msg.starts_with("count() can only be assigned to a map"),
+        "{msg}"
+    );
+    let (msg, _) = one_error("kprobe:f { @x = 1 + count(); }");
+    assert!(
+        msg.starts_with("count() must be assigned to a map"),
+        "{msg}"
+    );
+    let (msg, _) = one_error("kprobe:f { @s = sum(comm); }");
+    assert_eq!(
+        msg,
+        "the argument of sum() must be an integer, found string[16]"
+    );
+    let c = ok("kprobe:f { @h = lhist(arg0, -10, 10, 5); }");
+    assert_eq!(
+        c.maps[0].value,
+        Some(ValueKind::Lhist {
+            min: -10,
+            max: 10,
+            step: 5
+        })
+    );
+}
+
+#[test]
+fn printf_arguments_match_the_format() {
+    let (msg, at) = one_error("kprobe:f { printf(\"%d %s\\n\", pid); }");
+    assert_eq!(
+        msg,
+        "printf format string has 2 conversions but 1 argument is given"
+    );
+    assert_eq!(at, "printf(\"%d %s\\n\", pid)");
+    let (msg, at) = one_error("kprobe:f { printf(\"%s\\n\", pid); }");
+    assert_eq!(
+        (msg.as_str(), at.as_str()),
+        ("%s expects a string, found int", "pid")
+    );
+    let (msg, _) = one_error("kprobe:f { printf(\"%-5d\\n\", comm); }");
+    assert_eq!(msg, "%-5d expects an integer, found string[16]");
+    let (msg, _) = one_error("kprobe:f { printf(\"%f\\n\", 1); }");
+    assert!(msg.starts_with("`%f` is not a printf conversion"), "{msg}");
+    let (msg, _) = one_error("kprobe:f { printf(comm); }");
+    assert_eq!(
+        msg,
+        "printf() needs a format string literal as its first argument"
+    );
+    let c = ok("kprobe:f { printf(\"%d %s %s\\n\", pid, comm, str(arg0, 10)); printf(\"x\"); }");
+    assert_eq!(c.printfs.len(), 2);
+    assert_eq!(
+        c.printfs[0].args,
+        vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 10 }]
+    );
+    assert_eq!(c.printfs[1].id, 1);
+}
+
+#[test]
+fn strings_where_integers_are_needed() {
+    let (msg, at) = one_error("kprobe:f { @x = comm + 1; }");
+    assert_eq!(
+        msg,
+        "an operand of `+` must be an integer, found string[16]"
+    );
+    assert_eq!(at, "comm");
+    let (msg, _) = one_error("kprobe:f /comm/ { @x = 1; }");
+    assert_eq!(msg, "a predicate must be an integer, found string[16]");
+    let (msg, _) = one_error("kprobe:f { @x = comm == 5; }");
+    assert_eq!(msg, "cannot compare string[16] with int");
+    let (msg, _) = one_error("kprobe:f { @x = comm == str(arg0); }");
+    assert_eq!(
+        msg,
+        "comparing two strings needs one of them to be a literal"
+    );
+    let (msg, _) = one_error("kprobe:f { @x = (uint8)comm; }");
+    assert!(msg.contains("must be an integer"), "{msg}");
+    let (msg, _) = one_error("kprobe:f { @x = str(arg0, 500); }");
+    assert_eq!(msg, "str() length must be an integer literal from 1 to 200");
+    let (msg, _) = one_error("kprobe:f { @x = kstack + 1; }");
+    assert!(
+        msg.contains("kstack can only be used as a map key"),
+        "{msg}"
+    );
+    let (msg, _) = one_error("kprobe:f { @x = 5 / 0; }");
+    assert_eq!(msg, "division by zero");
+    let (msg, at) = one_error("kprobe:f { @x = arg0 << 64; }");
+    assert_eq!(
+        (msg.as_str(), at.as_str()),
+        ("shift amount must be from 0 to 63", "64")
+    );
+    let (msg, _) = one_error("kprobe:f { @x <<= 70; }");
+    assert_eq!(msg, "shift amount must be from 0 to 63");
+}
+
+#[test]
+fn typed_expressions() {
+    let c = ok("kprobe:f { @a = (uint8)arg0; @b = -1; @c = 1 << 4; @d = comm == \"dd\"; @e = func; @f = probe; @g = \"x\" == \"x\"; }");
+    let values: Vec<_> = c.maps.iter().map(|m| m.value).collect();
+    assert_eq!(values[0], Some(ValueKind::Int { signed: false }));
+    assert_eq!(values[4], Some(ValueKind::Str { size: 2 }));
+    assert_eq!(values[5], Some(ValueKind::Str { size: 9 }));
+    let stmts = &c.bodies[0].stmts;
+    let value = |i: usize| match &stmts[i].kind {
+        TStmtKind::SetMap { value, .. } => value.kind.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(value(1), ir::TKind::Int(-1));
+    assert_eq!(value(2), ir::TKind::Int(16));
+    assert!(matches!(value(3), ir::TKind::StrEq { eq: true, .. }));
+    assert_eq!(value(4), ir::TKind::Builtin(Builtin::Func));
+    assert_eq!(value(6), ir::TKind::Int(1));
+}
+
+#[test]
+fn variables_are_assigned_before_use_and_keep_their_kind() {
+    let (msg, at) = one_error("kprobe:f { @x = $len; }");
+    assert_eq!(
+        msg,
+        "undefined variable $len: it is used before it is assigned"
+    );
+    assert_eq!(at, "$len");
+    let (msg, _) = one_error("kprobe:f { $x = 1; $x = comm; }");
+    assert_eq!(msg, "variable $x holds int but is assigned string[16] here");
+    let c = ok("kprobe:f { $s = comm; $s = str(arg0); $n = 1; if (arg0) { $m = 2; } else { $m = 3; } @m = $m + $n; @s = $s; }");
+    let vars = &c.bodies[0].vars;
+    assert_eq!(vars[0].ty, Ty::Str { size: 64 });
+    assert!(!vars[1].needs_init, "assigned at the top level first");
+    assert!(vars[2].needs_init, "assigned only inside if/else");
+}
+
+#[test]
+fn unroll_limits() {
+    let (msg, _) = one_error("kprobe:f { unroll(101) { @x++; } }");
+    assert_eq!(msg, "unroll count must be from 1 to 100, found 101");
+    ok("kprobe:f { unroll(100) { @x++; } }");
+}
+
+#[test]
+fn user_space_functions_are_only_for_begin_and_end() {
+    let (msg, _) = one_error("kprobe:f { exit(); }");
+    assert_eq!(msg, "exit() is only supported in BEGIN and END probes");
+    let (msg, at) = one_error("kprobe:f { @x = 1; } BEGIN { @y = pid; }");
+    assert_eq!(
+        msg,
+        "pid is not available in BEGIN and END: they run in user space, outside any probe"
+    );
+    assert_eq!(at, "pid");
+    let (msg, _) = one_error("BEGIN { printf(\"%d\\n\", arg0); }");
+    assert!(
+        msg.starts_with("arg0 is not available in BEGIN and END"),
+        "{msg}"
+    );
+    let (msg, _) = one_error("kprobe:f { @x = 1; } END { @x = 2; }");
+    assert!(msg.starts_with("BEGIN and END run in user space"), "{msg}");
+    let (msg, _) = one_error("kprobe:f { @x = 1; } END { printf(\"%d\\n\", @x); }");
+    assert_eq!(
+        msg,
+        "printf() in BEGIN and END takes only literal arguments"
+    );
+    let (msg, _) = one_error("END { printf(\"%s\\n\", 1); }");
+    assert_eq!(msg, "%s expects a string, found int");
+    let (msg, _) = one_error("END { print(@nothing); }");
+    assert_eq!(msg, "map @nothing is never assigned in a probe");
+    let (msg, _) = one_error("BEGIN, kprobe:f { @x = 1; }");
+    assert_eq!(
+        msg,
+        "BEGIN and END cannot share a block with other attach points"
+    );
+    let (msg, _) = one_error("BEGIN /1/ { exit(); }");
+    assert_eq!(msg, "BEGIN takes no predicate");
+}
+
+#[test]
+fn begin_and_end_become_actions() {
+    let c = ok("BEGIN { printf(\"hi %d %s\\n\", -3, \"x\"); }\n\
+                kprobe:f { @c = count(); }\n\
+                END { print(@c); clear(@c); zero(@c); exit(); }");
+    assert!(c.programs.len() == 1 && c.bodies.len() == 1);
+    let hi = Action::Printf {
+        format: "hi %d %s\n".into(),
+        args: vec![Literal::Int(-3), Literal::Str("x".into())],
+    };
+    assert_eq!(c.begin, vec![hi]);
+    assert_eq!(
+        c.end,
+        vec![
+            Action::Print("@c".into()),
+            Action::Clear("@c".into()),
+            Action::Zero("@c".into()),
+            Action::Exit(()),
+        ]
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_in_order() {
+    let src =
+        "kprobe:f { @x = retval; }\nkprobe:g { @y = arg9; @z = hist(); }\nkretprobe:h { @w = $v; }";
+    let d = errors(src);
+    let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    assert!(msgs[0].starts_with("retval"));
+    assert!(msgs[1].starts_with("arg9"));
+    assert!(msgs[2].starts_with("hist()"));
+    assert!(msgs[3].starts_with("undefined variable $v"));
+    assert!(d.windows(2).all(|w| w[0].span.start <= w[1].span.start));
+}
+
+#[test]
+fn positions_fall_back_to_byte_offsets_without_source() {
+    let src = "kprobe:f { @m[1] = 1; @m[comm] = 2; }";
+    let spec = parse(src).unwrap();
+    let d = check(&spec, Arch::X86_64, &CompileOptions::default()).unwrap_err();
+    assert!(d[0].message.contains("at byte 11"), "{}", d[0].message);
+}

@@ -1,0 +1,259 @@
+//! The code generator of one program: the state shared by the expression,
+//! string, map and printf generators ([`Gen`]), the program skeleton
+//! (ctx kept in r6 when needed, variables zeroed where the verifier would
+//! see an uninitialised read, predicate, statements, `exit:` returning 0)
+//! and the statements, each preceded by its source line for `.BTF.ext`.
+
+use crate::arch::Arch;
+use crate::asm::{self, Op};
+use crate::insn::Reg;
+use crate::kprobe::{self, KprobeProgram, EXIT_LABEL};
+use crate::lang::ast::{Builtin, Span};
+use crate::lang::check::ir::{Body, Checked, ProbeProgram, TExpr, TKind, TStmt, TStmtKind, Ty};
+use crate::lang::check::CompileOptions;
+use crate::lang::diag::{line_col, Diagnostic};
+use crate::program::Program;
+
+use super::frame::Frame;
+use super::vars::VarLoc;
+
+/// Results of code generation; errors point at the statement being lowered.
+pub type R<T> = Result<T, Diagnostic>;
+
+/// Where the ctx pointer is kept when it is read after a helper call.
+pub const CTX_SAVED: Reg = Reg::R6;
+
+pub struct Gen<'a> {
+    pub arch: Arch,
+    pub checked: &'a Checked,
+    pub prog: &'a ProbeProgram,
+    pub opts: &'a CompileOptions,
+    pub ops: Vec<Op>,
+    pub frame: Frame,
+    /// Where each variable lives.
+    pub vars: Vec<VarLoc>,
+    /// Types of the variables.
+    pub var_tys: Vec<Ty>,
+    labels: usize,
+    /// The program-wide slot holding the key 0 of keyless maps, if shared.
+    pub zero_key: Option<i16>,
+    /// The program-wide slot holding the counter start 1, if shared.
+    pub one: Option<i16>,
+    /// The register holding the ctx pointer: r1 as the program received
+    /// it (valid until the first helper call), or r6.
+    pub ctx: Reg,
+    /// Whether a helper call has been emitted (r1 no longer holds the ctx).
+    called: bool,
+    /// Set when the ctx was needed in r1 after a call: retry with r6.
+    ctx_lost: bool,
+    /// The statement being lowered, for errors.
+    pub span: Span,
+}
+
+/// Compiles one program. The ctx pointer stays in r1 when every read of it
+/// comes before the first helper call; otherwise it is saved in r6.
+pub fn program(
+    checked: &Checked,
+    prog: &ProbeProgram,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> R<Program> {
+    let body = checked
+        .bodies
+        .get(prog.body)
+        .ok_or_else(|| Diagnostic::new(prog.span, "internal error: program without a body"))?;
+    if !needs_ctx(body) {
+        return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
+    }
+    match generate(checked, prog, body, arch, opts, Some(Reg::R1)) {
+        Err((_, true)) => {
+            generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d)
+        }
+        other => other.map_err(|(d, _)| d),
+    }
+}
+
+/// One attempt: the program, or the error and whether it was only the ctx
+/// being lost from r1.
+fn generate(
+    checked: &Checked,
+    prog: &ProbeProgram,
+    body: &Body,
+    arch: Arch,
+    opts: &CompileOptions,
+    ctx: Option<Reg>,
+) -> Result<Program, (Diagnostic, bool)> {
+    let mut g = Gen {
+        arch,
+        checked,
+        prog,
+        opts,
+        ops: Vec::new(),
+        frame: Frame::new(ctx),
+        vars: Vec::new(),
+        var_tys: body.vars.iter().map(|v| v.ty).collect(),
+        labels: 0,
+        zero_key: None,
+        one: None,
+        ctx: ctx.unwrap_or(CTX_SAVED),
+        called: false,
+        ctx_lost: false,
+        span: prog.span,
+    };
+    g.body(body).map_err(|d| (d, g.ctx_lost))?;
+    let mut ops = g.source_line(prog.span).into_iter().collect::<Vec<_>>();
+    let p = KprobeProgram {
+        args: vec![],
+        ctx_reg: ctx.filter(|r| *r != Reg::R1),
+        body: std::mem::take(&mut g.ops),
+        return_value: 0,
+    };
+    let fail = |m: String| (g.fail(m), false);
+    ops.extend(kprobe::build_kprobe_program(arch, &p).map_err(|e| fail(e.to_string()))?);
+    let code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
+    Ok(code.into_program(&prog.symbol, &prog.attach.section()))
+}
+
+/// Whether any expression reads the ctx after a helper may have run:
+/// arguments, the return value, the stack.
+fn needs_ctx(body: &Body) -> bool {
+    let mut found = false;
+    let mut f = |e: &TExpr| {
+        found |= matches!(
+            e.kind,
+            TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
+        )
+    };
+    body.pred.iter().for_each(|p| p.visit(&mut f));
+    body.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+    found
+}
+
+impl Gen<'_> {
+    /// A fresh label.
+    pub fn label(&mut self) -> String {
+        self.labels += 1;
+        format!("l{}", self.labels)
+    }
+
+    pub fn emit(&mut self, op: Op) {
+        self.called |=
+            matches!(&op, Op::HelperCall { .. }) || matches!(&op, Op::Insn(i) if i.is_call());
+        self.ops.push(op);
+    }
+
+    pub fn emit_all(&mut self, ops: impl IntoIterator<Item = Op>) {
+        ops.into_iter().for_each(|op| self.emit(op));
+    }
+
+    /// The register holding the ctx pointer here.
+    pub fn ctx_reg(&mut self) -> R<Reg> {
+        if self.ctx == Reg::R1 && self.called {
+            self.ctx_lost = true;
+            return Err(self.fail("internal error: the ctx is no longer in r1"));
+        }
+        Ok(self.ctx)
+    }
+
+    /// An error at the current statement.
+    pub fn fail(&self, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.span, msg)
+    }
+
+    /// A stack slot, or an error naming the limit.
+    pub fn slot(&mut self, bytes: u32) -> R<i16> {
+        self.frame.slot(bytes).map_err(|m| self.fail(m))
+    }
+
+    /// A scratch register (there are always enough: expressions hold at
+    /// most two at a time).
+    pub fn scratch(&mut self) -> R<Reg> {
+        self.frame
+            .scratch()
+            .ok_or_else(|| self.fail("internal error: out of scratch registers"))
+    }
+
+    /// Runs `f` with `r` marked as holding a live value.
+    pub fn hold<T>(&mut self, r: Reg, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        self.frame.set_live(r, true);
+        let out = f(self);
+        self.frame.set_live(r, false);
+        out
+    }
+
+    /// Whether syscall arguments are read through the user pt_regs here.
+    pub fn wrapped(&self) -> bool {
+        self.prog.wrapped_syscall
+    }
+
+    /// The source-line marker for `span`, if the source text is known.
+    fn source_line(&self, span: Span) -> Option<Op> {
+        let src = &self.checked.source;
+        if src.is_empty() {
+            return None;
+        }
+        let (line, col) = line_col(src, span.start);
+        let text = src.lines().nth(line - 1).unwrap_or("");
+        Some(asm::source(&self.opts.file, line as u32, col as u32, text))
+    }
+
+    fn body(&mut self, body: &Body) -> R<()> {
+        self.place_vars(body)?;
+        self.place_consts(body)?;
+        if let Some(p) = &body.pred {
+            self.span = p.span;
+            self.emit_all(self.source_line(p.span));
+            let mark = self.frame.mark();
+            self.branch(p, EXIT_LABEL, false)?;
+            self.frame.release(mark);
+        }
+        self.stmts(&body.stmts)
+    }
+
+    pub fn stmts(&mut self, stmts: &[TStmt]) -> R<()> {
+        stmts.iter().try_for_each(|s| self.stmt(s))
+    }
+
+    fn stmt(&mut self, s: &TStmt) -> R<()> {
+        self.span = s.span;
+        self.emit_all(self.source_line(s.span));
+        let mark = self.frame.mark();
+        match &s.kind {
+            TStmtKind::SetVar { var, value } => self.set_var(*var, value)?,
+            TStmtKind::SetMap { map, keys, value } => self.set_map(*map, keys, value)?,
+            TStmtKind::UpdateMap {
+                map,
+                keys,
+                op,
+                value,
+            } => self.update_map(*map, keys, *op, value)?,
+            TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
+            TStmtKind::Delete { map, keys } => self.delete(*map, keys)?,
+            TStmtKind::Printf { id, args } => self.printf(*id, args)?,
+            TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,
+            TStmtKind::Unroll { count, body } => {
+                for _ in 0..*count {
+                    self.stmts(body)?;
+                }
+            }
+        }
+        self.frame.release(mark);
+        Ok(())
+    }
+
+    fn if_stmt(&mut self, cond: &TExpr, then: &[TStmt], els: &[TStmt]) -> R<()> {
+        let other = self.label();
+        self.branch(cond, &other, false)?;
+        self.stmts(then)?;
+        if els.is_empty() {
+            self.emit(asm::label(&other));
+            return Ok(());
+        }
+        let end = self.label();
+        self.emit(asm::jmp(&end));
+        self.emit(asm::label(&other));
+        self.stmts(els)?;
+        self.emit(asm::label(&end));
+        Ok(())
+    }
+}

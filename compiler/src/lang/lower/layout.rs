@@ -1,0 +1,102 @@
+//! The object's maps and record types as C types for BTF: each map's key
+//! (an integer, a char array, or a struct `AT_name_key` of the parts and
+//! the histogram bucket) and value (an integer, a char array, or a struct
+//! `AT_name_val` of two 64-bit fields), the stack-trace map of `kstack`,
+//! the printf ring buffer, and a struct `printf_<id>` per printf record.
+
+use crate::ctype::{CType, StructType};
+use crate::lang::check::ir::{
+    Checked, KeyTy, MapInfo, PrintfInfo, Ty, ValueKind, MAX_ENTRIES, PRINTF_RINGBUF,
+    PRINTF_RINGBUF_BYTES, STACK_MAP,
+};
+use crate::maps::{MapDef, MapKind};
+
+/// Every map of the object: the spec's maps in order of first use, then
+/// the stack-trace map and the printf ring buffer if used.
+pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
+    let mut out: Vec<MapDef> = checked.maps.iter().map(map_def).collect();
+    if checked.uses_kstack() {
+        out.push(MapDef::stack_trace(STACK_MAP, MAX_ENTRIES));
+    }
+    if checked.uses_printf() {
+        out.push(MapDef::ringbuf(PRINTF_RINGBUF, PRINTF_RINGBUF_BYTES));
+    }
+    out
+}
+
+fn map_def(m: &MapInfo) -> MapDef {
+    let sym = m.symbol();
+    let (key, value) = (key_type(m), value_type(m));
+    match m.value_kind().map_kind() {
+        MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, MAX_ENTRIES),
+        _ => MapDef::hash(&sym, key, value, MAX_ENTRIES),
+    }
+}
+
+fn int(signed: bool) -> CType {
+    if signed {
+        CType::s64()
+    } else {
+        CType::u64()
+    }
+}
+
+fn key_part(k: KeyTy) -> CType {
+    match k {
+        KeyTy::Int { signed } => int(signed),
+        KeyTy::Str { .. } => CType::char_array(k.storage()),
+        KeyTy::Kstack => CType::u64(),
+    }
+}
+
+fn key_type(m: &MapInfo) -> CType {
+    let mut parts: Vec<(String, CType)> = m
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("k{i}"), key_part(*k)))
+        .collect();
+    if m.value_kind().has_bucket() {
+        parts.push(("bucket".into(), CType::u64()));
+    }
+    match parts.len() {
+        0 => CType::u64(),
+        1 => parts.remove(0).1,
+        _ => CType::Struct(StructType::new(&format!("{}_key", m.symbol()), parts)),
+    }
+}
+
+fn value_type(m: &MapInfo) -> CType {
+    let pair = |a: &str, b: &str| {
+        CType::Struct(StructType::new(
+            &format!("{}_val", m.symbol()),
+            vec![(a.into(), CType::s64()), (b.into(), CType::u64())],
+        ))
+    };
+    match m.value_kind() {
+        ValueKind::Int { signed } => int(signed),
+        v @ ValueKind::Str { .. } => CType::char_array(v.size()),
+        ValueKind::Sum => CType::s64(),
+        ValueKind::Min | ValueKind::Max => pair("value", "set"),
+        ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
+        ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. } => CType::u64(),
+    }
+}
+
+/// The record struct of each printf.
+pub fn printf_types(checked: &Checked) -> Vec<CType> {
+    checked.printfs.iter().map(printf_type).collect()
+}
+
+fn printf_type(p: &PrintfInfo) -> CType {
+    let mut fields = vec![("id".to_string(), CType::u64())];
+    for (i, t) in p.args.iter().enumerate() {
+        let ty = match t {
+            Ty::Str { .. } => CType::char_array(t.storage()),
+            Ty::Int { signed } => int(*signed),
+            _ => CType::u64(),
+        };
+        fields.push((format!("arg{i}"), ty));
+    }
+    CType::Struct(StructType::new(&format!("printf_{}", p.id), fields))
+}

@@ -1,0 +1,414 @@
+//! Map operations: keys built in a stack buffer (each part at its 8-byte
+//! aligned offset, strings zero-padded), reads (a missing entry reads 0),
+//! assignments, read-modify-write updates, `delete`, and the aggregations.
+//!
+//! Aggregations update this CPU's value in place when the entry exists (one
+//! helper call on the hot path) and create it with `map_update_elem`
+//! otherwise; counters use atomic adds, which the JITs turn into one
+//! instruction. `hist` and `lhist` put the bucket, computed without loops,
+//! at the end of the key.
+
+use crate::asm::{self, Op};
+use crate::insn::{AluOp, Cond, Reg, Size};
+use crate::lang::ast::BinOp;
+use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr};
+
+use super::gen::{Gen, R};
+use super::int::{alu, alu_op, jump, Rhs};
+use super::string::Mem;
+
+/// `BPF_ANY`: create or replace.
+const BPF_ANY: i32 = 0;
+
+/// A value computed before a helper call and used after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    Imm(i32),
+    Reg(Reg),
+    Slot(i16),
+}
+
+impl Gen<'_> {
+    fn map_info(&self, map: usize) -> R<&MapInfo> {
+        let checked = self.checked;
+        checked
+            .maps
+            .get(map)
+            .ok_or_else(|| self.fail("internal error: unknown map"))
+    }
+
+    /// A key buffer of map `map`, filled from `keys` (the bucket of a
+    /// histogram, if any, is left to the caller).
+    fn key(&mut self, map: usize, keys: &[TExpr]) -> R<i16> {
+        let info = self.map_info(map)?.clone();
+        if info.keys.is_empty() && !info.value_kind().has_bucket() {
+            if let Some(z) = self.zero_key {
+                return Ok(z);
+            }
+            let slot = self.slot(8)?;
+            self.emit(asm::store_imm(Size::DW, Reg::R10, slot, 0));
+            return Ok(slot);
+        }
+        let slot = self.slot(info.key_size())?;
+        for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {
+            let at = Mem::stack(slot).at(off);
+            match part {
+                KeyTy::Str { .. } => self.str_into(k, at, part.storage(), true)?,
+                _ => self.store_int(k, at)?,
+            }
+        }
+        Ok(slot)
+    }
+
+    /// `r0 = bpf_map_lookup_elem(map, key)` with the key built from `keys`.
+    pub fn map_lookup(&mut self, map: usize, keys: &[TExpr]) -> R<()> {
+        let key = self.key(map, keys)?;
+        self.lookup(map, key)
+    }
+
+    fn lookup(&mut self, map: usize, key: i16) -> R<()> {
+        let sym = self.map_info(map)?.symbol();
+        self.emit(asm::map_lookup_elem(asm::map(&sym), asm::stack(key)));
+        Ok(())
+    }
+
+    fn update(&mut self, map: usize, key: i16, val: i16) -> R<()> {
+        let sym = self.map_info(map)?.symbol();
+        self.emit(asm::map_update_elem(
+            asm::map(&sym),
+            asm::stack(key),
+            asm::stack(val),
+            BPF_ANY,
+        ));
+        Ok(())
+    }
+
+    /// `r0 = @map[keys]` for an integer-valued map, 0 when missing.
+    pub fn map_read_int(&mut self, map: usize, keys: &[TExpr]) -> R<()> {
+        let done = self.label();
+        self.map_lookup(map, keys)?;
+        // On the NULL path r0 is already the 0 we want.
+        self.emit_all([
+            asm::jmp_imm(Cond::Eq, Reg::R0, 0, &done),
+            asm::load_mem(Size::DW, Reg::R0, Reg::R0, 0),
+            asm::label(&done),
+        ]);
+        Ok(())
+    }
+
+    /// `@map[keys] = value`.
+    pub fn set_map(&mut self, map: usize, keys: &[TExpr], value: &TExpr) -> R<()> {
+        let vsize = self.map_info(map)?.value_kind().size();
+        let val = self.slot(vsize)?;
+        if value.ty.is_str() {
+            self.str_into(value, Mem::stack(val), vsize, true)?;
+        } else {
+            self.store_int(value, Mem::stack(val))?;
+        }
+        let key = self.key(map, keys)?;
+        self.update(map, key, val)
+    }
+
+    /// `@map[keys] op= value`: a missing entry counts as 0.
+    pub fn update_map(&mut self, map: usize, keys: &[TExpr], op: BinOp, value: &TExpr) -> R<()> {
+        let alu_op =
+            alu_op(op).ok_or_else(|| self.fail("internal error: not an arithmetic operator"))?;
+        let held = self.held(value)?;
+        let key = self.key(map, keys)?;
+        let val = self.slot(8)?;
+        self.map_read_after_lookup(map, key)?;
+        let rhs = self.held_operand(held, Reg::R1);
+        self.emit(alu(alu_op, Reg::R0, rhs));
+        self.emit(asm::store_mem(Size::DW, Reg::R10, val, Reg::R0));
+        self.update(map, key, val)?;
+        self.release_held(held);
+        Ok(())
+    }
+
+    fn map_read_after_lookup(&mut self, map: usize, key: i16) -> R<()> {
+        let done = self.label();
+        self.lookup(map, key)?;
+        self.emit_all([
+            asm::jmp_imm(Cond::Eq, Reg::R0, 0, &done),
+            asm::load_mem(Size::DW, Reg::R0, Reg::R0, 0),
+            asm::label(&done),
+        ]);
+        Ok(())
+    }
+
+    /// `delete(@map[keys])`.
+    pub fn delete(&mut self, map: usize, keys: &[TExpr]) -> R<()> {
+        let key = self.key(map, keys)?;
+        let sym = self.map_info(map)?.symbol();
+        self.emit(asm::map_delete_elem(asm::map(&sym), asm::stack(key)));
+        Ok(())
+    }
+
+    /// `@map[keys] = agg(...)`.
+    pub fn aggregate(&mut self, map: usize, keys: &[TExpr], agg: &Agg) -> R<()> {
+        let vsize = self.map_info(map)?.value_kind().size();
+        match agg {
+            Agg::Count => {
+                let key = self.key(map, keys)?;
+                self.count(map, key)
+            }
+            Agg::Hist(x) | Agg::Lhist { value: x, .. } => {
+                let key = self.bucket_key(map, keys, agg, x)?;
+                self.count(map, key)
+            }
+            Agg::Sum(x) | Agg::Min(x) | Agg::Max(x) | Agg::Avg(x) | Agg::Stats(x) => {
+                let held = self.held(x)?;
+                let key = self.key(map, keys)?;
+                let val = self.slot(vsize)?;
+                let exists = self.agg_exists(agg, held)?;
+                let init = self.agg_init(agg, held, val);
+                self.upsert(map, key, val, exists, init)?;
+                self.release_held(held);
+                Ok(())
+            }
+        }
+    }
+
+    /// The key of a histogram: user keys, then the bucket of `x`.
+    fn bucket_key(&mut self, map: usize, keys: &[TExpr], agg: &Agg, x: &TExpr) -> R<i16> {
+        let info = self.map_info(map)?.clone();
+        let slot = self.slot(info.key_size())?;
+        let v = self.scratch()?;
+        self.int(x, v)?;
+        let b = self.scratch()?;
+        let t = self.scratch()?;
+        match agg {
+            Agg::Lhist { min, max, step, .. } => self.lhist_bucket(v, b, t, *min, *max, *step),
+            _ => self.log2_bucket(v, b, t),
+        }
+        let at = Mem::stack(slot).at(info.bucket_offset());
+        self.emit(asm::store_mem(Size::DW, at.base, at.off, b));
+        [v, b, t].into_iter().for_each(|r| self.frame.free(r));
+        for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {
+            let at = Mem::stack(slot).at(off);
+            match part {
+                KeyTy::Str { .. } => self.str_into(k, at, part.storage(), true)?,
+                _ => self.store_int(k, at)?,
+            }
+        }
+        Ok(slot)
+    }
+
+    /// `b` = bpftrace's log2 bucket of `v`: 0 for v < 0, 1 for 0, k + 2
+    /// for 2^k <= v < 2^(k+1). Clobbers `v` and `t`.
+    fn log2_bucket(&mut self, v: Reg, b: Reg, t: Reg) {
+        let done = self.label();
+        self.emit_all([
+            asm::mov(b, 0),
+            asm::jmp_imm(Cond::SLt, v, 0, &done),
+            asm::mov(b, 1),
+            asm::jmp_imm(Cond::Eq, v, 0, &done),
+            asm::mov(b, 2),
+        ]);
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.label();
+            if shift == 32 {
+                self.emit_all([
+                    asm::mov_reg(t, v),
+                    asm::rsh(t, 32),
+                    asm::jmp_imm(Cond::Eq, t, 0, &skip),
+                    asm::mov_reg(v, t),
+                ]);
+            } else {
+                self.emit_all([
+                    asm::jmp_imm(Cond::Lt, v, 1 << shift, &skip),
+                    asm::rsh(v, shift),
+                ]);
+            }
+            self.emit_all([asm::add(b, shift), asm::label(&skip)]);
+        }
+        self.emit(asm::label(&done));
+    }
+
+    /// `b` = the lhist bucket of `v`: 0 below `min`, 1 + (v - min) / step,
+    /// 1 + ceil((max - min) / step) from `max` on.
+    fn lhist_bucket(&mut self, v: Reg, b: Reg, t: Reg, min: i64, max: i64, step: i64) {
+        let done = self.label();
+        let last = 1 + (max.wrapping_sub(min) as u64).div_ceil(step as u64) as i64;
+        self.emit(asm::mov(b, 0));
+        let lo = self.const_operand(min, t);
+        self.emit(jump(Cond::SLt, v, lo, &done));
+        self.load_imm(b, last);
+        let hi = self.const_operand(max, t);
+        self.emit(jump(Cond::SGe, v, hi, &done));
+        self.emit(asm::mov_reg(b, v));
+        let lo = self.const_operand(min, t);
+        self.emit(alu(AluOp::Sub, b, lo));
+        let st = self.const_operand(step, t);
+        self.emit(alu(AluOp::Div, b, st));
+        self.emit_all([asm::add(b, 1), asm::label(&done)]);
+    }
+
+    /// `v` as an operand: an immediate, or loaded into `t`.
+    fn const_operand(&mut self, v: i64, t: Reg) -> Rhs {
+        match i32::try_from(v) {
+            Ok(small) => Rhs::Imm(small),
+            Err(_) => {
+                self.load_imm(t, v);
+                Rhs::Reg(t)
+            }
+        }
+    }
+
+    /// `map[key]` += 1 (count, hist, lhist).
+    fn count(&mut self, map: usize, key: i16) -> R<()> {
+        let exists = vec![
+            asm::mov(Reg::R1, 1),
+            asm::atomic_add(Size::DW, Reg::R0, 0, Reg::R1),
+        ];
+        let (val, init) = match self.one {
+            Some(one) => (one, vec![]),
+            None => {
+                let val = self.slot(8)?;
+                (val, vec![asm::store_imm(Size::DW, Reg::R10, val, 1)])
+            }
+        };
+        self.upsert(map, key, val, exists, init)
+    }
+
+    /// Looks `key` up: runs `exists` with r0 the value when found (it may
+    /// jump to the label `done`, passed as [`DONE`]); else runs `init`,
+    /// which fills the value slot `val`, and inserts it.
+    fn upsert(&mut self, map: usize, key: i16, val: i16, exists: Vec<Op>, init: Vec<Op>) -> R<()> {
+        let (absent, done) = (self.label(), self.label());
+        self.lookup(map, key)?;
+        self.emit(asm::jmp_imm(Cond::Eq, Reg::R0, 0, &absent));
+        for op in exists {
+            self.emit(relabel(op, &done));
+        }
+        self.emit(asm::jmp(&done));
+        self.emit(asm::label(&absent));
+        self.emit_all(init);
+        self.update(map, key, val)?;
+        self.emit(asm::label(&done));
+        Ok(())
+    }
+
+    /// What the existing-entry path of sum/min/max/avg/stats does with
+    /// r0 the value pointer.
+    fn agg_exists(&mut self, agg: &Agg, held: Held) -> R<Vec<Op>> {
+        let mut ops = Vec::new();
+        let x = match held {
+            Held::Imm(v) => {
+                ops.push(asm::mov(Reg::R2, v));
+                Reg::R2
+            }
+            Held::Reg(r) => r,
+            Held::Slot(s) => {
+                ops.push(asm::load_mem(Size::DW, Reg::R2, Reg::R10, s));
+                Reg::R2
+            }
+        };
+        match agg {
+            Agg::Sum(_) => ops.push(asm::atomic_add(Size::DW, Reg::R0, 0, x)),
+            Agg::Avg(_) | Agg::Stats(_) => ops.extend([
+                asm::atomic_add(Size::DW, Reg::R0, 0, x),
+                asm::mov(Reg::R1, 1),
+                asm::atomic_add(Size::DW, Reg::R0, 8, Reg::R1),
+            ]),
+            Agg::Min(_) | Agg::Max(_) => {
+                // A CPU that never saw a value has set == 0: take x.
+                let keep = if matches!(agg, Agg::Max(_)) {
+                    Cond::SGe
+                } else {
+                    Cond::SLe
+                };
+                ops.extend([
+                    asm::load_mem(Size::DW, Reg::R1, Reg::R0, 8),
+                    asm::jmp_imm(Cond::Eq, Reg::R1, 0, STORE),
+                    asm::load_mem(Size::DW, Reg::R1, Reg::R0, 0),
+                    asm::jmp_reg(keep, Reg::R1, x, DONE),
+                    asm::label(STORE),
+                    asm::store_mem(Size::DW, Reg::R0, 0, x),
+                    asm::store_imm(Size::DW, Reg::R0, 8, 1),
+                ]);
+            }
+            _ => return Err(self.fail("internal error: not a value aggregation")),
+        }
+        Ok(ops)
+    }
+
+    /// What the new-entry path writes into the value slot `val`.
+    fn agg_init(&mut self, agg: &Agg, held: Held, val: i16) -> Vec<Op> {
+        let mut ops = self.store_held(held, Mem::stack(val));
+        if !matches!(agg, Agg::Sum(_)) {
+            // min/max: set = 1; avg/stats: count = 1.
+            ops.push(asm::store_imm(Size::DW, Reg::R10, val + 8, 1));
+        }
+        ops
+    }
+
+    /// Evaluates `e` where it survives helper calls.
+    fn held(&mut self, e: &TExpr) -> R<Held> {
+        if let Some(v) = e.imm32() {
+            return Ok(Held::Imm(v));
+        }
+        if let Some(r) = self.var_reg(e) {
+            // Pinned: releasing it is a no-op.
+            return Ok(Held::Reg(r));
+        }
+        if let Some(s) = self.frame.safe() {
+            self.int(e, s)?;
+            return Ok(Held::Reg(s));
+        }
+        let slot = self.slot(8)?;
+        self.store_int(e, Mem::stack(slot))?;
+        Ok(Held::Slot(slot))
+    }
+
+    fn held_operand(&mut self, h: Held, t: Reg) -> Rhs {
+        match h {
+            Held::Imm(v) => Rhs::Imm(v),
+            Held::Reg(r) => Rhs::Reg(r),
+            Held::Slot(s) => {
+                self.emit(asm::load_mem(Size::DW, t, Reg::R10, s));
+                Rhs::Reg(t)
+            }
+        }
+    }
+
+    /// Ops storing a held value at `mem`.
+    fn store_held(&self, h: Held, mem: Mem) -> Vec<Op> {
+        match h {
+            Held::Imm(v) => vec![asm::store_imm(Size::DW, mem.base, mem.off, v)],
+            Held::Reg(r) => vec![asm::store_mem(Size::DW, mem.base, mem.off, r)],
+            Held::Slot(s) => vec![
+                asm::load_mem(Size::DW, Reg::R1, Reg::R10, s),
+                asm::store_mem(Size::DW, mem.base, mem.off, Reg::R1),
+            ],
+        }
+    }
+
+    fn release_held(&mut self, h: Held) {
+        if let Held::Reg(r) = h {
+            self.frame.free(r);
+        }
+    }
+}
+
+/// Placeholder labels of the existing-entry ops, made unique by [`relabel`].
+const DONE: &str = "@done";
+const STORE: &str = "@store";
+
+/// Replaces the placeholder labels of an op: `@done` by `done`, `@store`
+/// by a label derived from it.
+fn relabel(op: Op, done: &str) -> Op {
+    let fix = |l: &str| match l {
+        DONE => done.to_string(),
+        STORE => format!("{done}_store"),
+        other => other.to_string(),
+    };
+    match op {
+        Op::Jump { insn, target } => Op::Jump {
+            insn,
+            target: fix(&target),
+        },
+        Op::Label(l) => Op::Label(fix(&l)),
+        other => other,
+    }
+}

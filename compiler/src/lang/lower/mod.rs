@@ -1,0 +1,57 @@
+//! Lowering: a checked spec becomes an [`Object`] — one program per
+//! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
+//! maps and aggregations in [`maps`], printf records in [`printf`],
+//! variables in [`vars`], shared constants in [`consts`], on a [`frame`] of stack slots and registers), the maps and record types of
+//! [`layout`] — and the [`Manifest`] that describes it.
+
+mod consts;
+mod frame;
+mod gen;
+mod int;
+mod layout;
+mod maps;
+mod printf;
+mod string;
+mod vars;
+
+use crate::arch::Arch;
+use crate::lang::check::ir::Checked;
+use crate::lang::check::CompileOptions;
+use crate::lang::diag::Diagnostic;
+use crate::lang::manifest::Manifest;
+use crate::program::Object;
+
+/// A compiled spec: the object to write with `elf::write`, and its manifest.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub object: Object,
+    pub manifest: Manifest,
+}
+
+/// Compiles every program of `checked`; every program's error on failure.
+pub fn lower(
+    checked: &Checked,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let mut object = Object::new(arch);
+    object.maps = layout::map_defs(checked);
+    object.types = layout::printf_types(checked);
+    let mut diags = Vec::new();
+    for p in &checked.programs {
+        match gen::program(checked, p, arch, opts) {
+            Ok(prog) => object.programs.push(prog),
+            Err(d) => diags.push(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Compiled {
+        object,
+        manifest: Manifest::build(checked, arch),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+//! The manifest: what a runner needs to know about a compiled spec beside
+//! its object — the programs and the probes they attach to, each map's key
+//! and value layout, every printf record format, and the user-space actions
+//! of `BEGIN` and `END`. Serialised as JSON with a stable field order.
+//!
+//! Value encodings (per CPU for the aggregations, which a reader sums or
+//! combines over CPUs): `int` an s64/u64; `string` a NUL-terminated char
+//! array; `count`/`sum` a u64/s64; `min`/`max` a struct `{s64 value; u64
+//! set}` where `set` is 0 on CPUs that never saw a value; `avg`/`stats` a
+//! struct `{s64 total; u64 count}`; `hist`/`lhist` a u64 count per bucket,
+//! the bucket being a trailing u64 of the key (`hist`: 0 for x < 0, 1 for
+//! x == 0, k + 2 for 2^k <= x < 2^(k+1); `lhist`: 0 for x < min,
+//! 1 + (x - min) / step, and 1 + ceil((max - min) / step) for x >= max).
+//! Every key part is at an 8-byte aligned `offset`; a keyless map's key is
+//! a u64 0.
+//!
+//! A printf record is a u64 format id followed by the arguments at their
+//! `offset`s: ints 8 bytes, strings their `size` (a multiple of 8).
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Arch;
+use crate::lang::check::ir::{
+    Checked, KeyTy, MapInfo, PrintfInfo, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
+};
+
+/// The whole manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub arch: String,
+    pub programs: Vec<ProgramEntry>,
+    pub maps: Vec<MapEntry>,
+    pub printf: Vec<PrintfEntry>,
+    /// The ring buffer printf records arrive on, if any probe prints.
+    pub ringbuf: Option<String>,
+    /// The stack-trace map `kstack` keys refer to, if any probe uses it.
+    pub stack_map: Option<String>,
+    pub begin: Vec<Action>,
+    pub end: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramEntry {
+    /// The function symbol.
+    pub name: String,
+    /// The ELF section (`kprobe/vfs_read`).
+    pub section: String,
+    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`).
+    pub probe: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapEntry {
+    /// `@name` (`@` for the anonymous map).
+    pub name: String,
+    /// The ELF symbol (`AT_name`).
+    pub symbol: String,
+    /// `hash` or `percpu_hash`.
+    pub kind: String,
+    /// The user key parts (a `hist`/`lhist` bucket follows them).
+    pub keys: Vec<KeyEntry>,
+    pub key_size: u32,
+    pub value: ValueEntry,
+    pub max_entries: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// `int`, `string` or `kstack` (a stack id of [`Manifest::stack_map`]).
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
+    pub offset: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueEntry {
+    /// `int`, `string`, `count`, `sum`, `min`, `max`, `avg`, `stats`,
+    /// `hist` or `lhist`.
+    pub kind: String,
+    pub size: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lhist: Option<LhistBounds>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LhistBounds {
+    pub min: i64,
+    pub max: i64,
+    pub step: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintfEntry {
+    pub id: usize,
+    pub format: String,
+    /// Bytes of one record.
+    pub size: u32,
+    pub args: Vec<ArgEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgEntry {
+    /// `int` or `string`.
+    pub kind: String,
+    pub offset: u32,
+    pub size: u32,
+    pub signed: bool,
+}
+
+/// A user-space action of `BEGIN` or `END`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Printf {
+        format: String,
+        args: Vec<Literal>,
+    },
+    /// Print the map (`@name`).
+    Print(String),
+    Clear(String),
+    Zero(String),
+    Exit(()),
+}
+
+/// A literal printf argument of `BEGIN`/`END`: a JSON number or string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Int(i64),
+    Str(String),
+}
+
+impl Manifest {
+    /// The manifest of a checked spec for `arch`.
+    pub fn build(checked: &Checked, arch: Arch) -> Manifest {
+        Manifest {
+            name: checked.name.clone(),
+            arch: arch.name().into(),
+            programs: checked
+                .programs
+                .iter()
+                .map(|p| ProgramEntry {
+                    name: p.symbol.clone(),
+                    section: p.attach.section(),
+                    probe: p.probe.clone(),
+                })
+                .collect(),
+            maps: checked.maps.iter().map(map_entry).collect(),
+            printf: checked.printfs.iter().map(printf_entry).collect(),
+            ringbuf: checked.uses_printf().then(|| PRINTF_RINGBUF.to_string()),
+            stack_map: checked.uses_kstack().then(|| STACK_MAP.to_string()),
+            begin: checked.begin.clone(),
+            end: checked.end.clone(),
+        }
+    }
+
+    /// Pretty JSON, fields in declaration order.
+    pub fn to_json(&self) -> String {
+        // Serialising plain structs of strings and numbers cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+fn map_entry(m: &MapInfo) -> MapEntry {
+    let offsets = m.key_offsets();
+    let keys = m
+        .keys
+        .iter()
+        .zip(&offsets)
+        .map(|(k, &offset)| key_entry(*k, offset))
+        .collect();
+    let v = m.value_kind();
+    MapEntry {
+        name: m.display(),
+        symbol: m.symbol(),
+        kind: v.map_kind().name().into(),
+        keys,
+        key_size: m.key_size(),
+        value: ValueEntry {
+            kind: v.name().into(),
+            size: v.size(),
+            signed: match v {
+                ValueKind::Int { signed } => Some(signed),
+                _ => None,
+            },
+            lhist: match v {
+                ValueKind::Lhist { min, max, step } => Some(LhistBounds { min, max, step }),
+                _ => None,
+            },
+        },
+        max_entries: crate::lang::check::ir::MAX_ENTRIES,
+    }
+}
+
+fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
+    let (size, signed) = match k {
+        KeyTy::Int { signed } => (Some(8), Some(signed)),
+        KeyTy::Str { .. } => (Some(k.storage()), None),
+        KeyTy::Kstack => (None, None),
+    };
+    KeyEntry {
+        kind: k.describe().into(),
+        size,
+        signed,
+        offset,
+    }
+}
+
+fn printf_entry(p: &PrintfInfo) -> PrintfEntry {
+    let args = p
+        .args
+        .iter()
+        .zip(p.offsets())
+        .map(|(t, offset)| ArgEntry {
+            kind: if t.is_str() { "string" } else { "int" }.into(),
+            offset,
+            size: t.storage(),
+            signed: matches!(t, Ty::Int { signed: true }),
+        })
+        .collect();
+    PrintfEntry {
+        id: p.id,
+        format: p.format.clone(),
+        size: p.size(),
+        args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_serialise_as_documented() {
+        let acts = vec![
+            Action::Printf {
+                format: "hi %d %s\n".into(),
+                args: vec![Literal::Int(-1), Literal::Str("x".into())],
+            },
+            Action::Print("@x".into()),
+            Action::Clear("@x".into()),
+            Action::Zero("@".into()),
+            Action::Exit(()),
+        ];
+        let json = serde_json::to_string(&acts).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"printf":{"format":"hi %d %s\n","args":[-1,"x"]}},{"print":"@x"},{"clear":"@x"},{"zero":"@"},{"exit":null}]"#
+        );
+        let back: Vec<Action> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, acts);
+    }
+
+    #[test]
+    fn key_entries_carry_what_a_reader_needs() {
+        let k = serde_json::to_string(&key_entry(KeyTy::Str { size: 10 }, 8)).unwrap();
+        assert_eq!(k, r#"{"kind":"string","size":16,"offset":8}"#);
+        let k = serde_json::to_string(&key_entry(KeyTy::Kstack, 0)).unwrap();
+        assert_eq!(k, r#"{"kind":"kstack","offset":0}"#);
+        let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0)).unwrap();
+        assert_eq!(k, r#"{"kind":"int","size":8,"signed":false,"offset":0}"#);
+    }
+}
