@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod build;
 mod disasm;
 
 /// Compiles kprobe programs into BPF objects for five architectures, and
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Compile a probe specification into an object and manifest per arch.
+    Build(build::Args),
     /// Print an object's sections, maps and disassembled programs (like
     /// `llvm-objdump -dr`).
     Disasm(disasm::Args),
@@ -27,6 +30,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Build(args) => build::run(&args),
         Command::Disasm(args) => disasm::run(&args),
     };
     match result {
@@ -44,6 +48,9 @@ fn exit_status(e: &anyhow::Error) -> u8 {
         c.is::<probecc::elf::ElfError>()
             || c.is::<probecc::btf::BtfError>()
             || c.is::<std::io::Error>()
+            || c.is::<build::CompileFailed>()
+            || c.is::<probecc::symbols::SymbolsError>()
+            || c.is::<probecc::arch::ArchError>()
     });
     if bad_input {
         2
@@ -70,7 +77,9 @@ mod tests {
     #[test]
     fn command_line_parses() {
         let cli = Cli::try_parse_from(["probecc", "disasm", "x.o"]).unwrap();
-        let Command::Disasm(args) = cli.command;
+        let Command::Disasm(args) = cli.command else {
+            panic!("not disasm")
+        };
         assert_eq!(args.obj.to_str(), Some("x.o"));
         assert!(Cli::try_parse_from(["probecc", "disasm"]).is_err());
     }
