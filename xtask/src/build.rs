@@ -1,5 +1,5 @@
-//! `cargo xtask build --arch <arch|all>`: every example object for the
-//! chosen architectures, one summary line per object.
+//! `cargo xtask build --arch <arch|all>`: every example and fixture object
+//! for the chosen architectures, one summary line per object.
 
 use std::path::{Path, PathBuf};
 
@@ -18,22 +18,12 @@ pub struct BuildArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The architectures an `--arch` value names.
-pub fn arches(arg: &str) -> Result<Vec<Arch>> {
-    if arg == "all" {
-        return Ok(Arch::ALL.to_vec());
-    }
-    arg.split(',')
-        .map(|a| Arch::parse(a.trim()).map_err(anyhow::Error::from))
-        .collect()
-}
-
 pub fn run(args: &BuildArgs) -> Result<()> {
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("target/bpf"));
-    for arch in arches(&args.arch)? {
+    for arch in Arch::parse_list(&args.arch)? {
         build_arch(arch, &out)?;
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! `cargo xtask`: the project's task runner. `build` compiles every example
 //! (and, as the language lands, every fixture spec) into
 //! `target/bpf/<arch>/<name>.o`; `test` installs what the tests need and runs
-//! them all. Later issues add `kernels`, `qemu`, `matrix` and `bench`.
+//! them all; `bench` compares compile time, memory and code size with
+//! clang and bpftrace. Later issues add `kernels`, `qemu` and `matrix`.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod build;
 mod deps;
 mod test;
@@ -23,17 +25,16 @@ enum Cmd {
     Build(build::BuildArgs),
     /// Install the test prerequisites and run every test
     Test(test::TestArgs),
+    /// Compile time, memory and code size against clang and bpftrace
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
+        Cmd::Bench(args) => bench::run(&args),
     }
 }
 
-/// The workspace root (the parent of xtask/).
-pub fn workspace_root() -> std::path::PathBuf {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+pub use xtask::{fixtures, workspace_root};

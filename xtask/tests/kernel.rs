@@ -55,10 +55,7 @@ fn host_kernel_verifier_accepts_every_little_endian_object() {
             b.name,
             tail(&stderr(&out), 40)
         );
-        let programs = (probecc::examples::find(b.name).unwrap().build)(b.arch)
-            .unwrap()
-            .programs
-            .len();
+        let programs = b.obj.programs.len();
         assert_eq!(
             pinned, programs,
             "{}/{}: programs pinned by bpftool",

@@ -29,7 +29,7 @@ fn libbpf_opens_every_little_endian_object() {
             stderr(&out)
         );
         let skel = stdout(&out);
-        let obj = (probecc::examples::find(b.name).unwrap().build)(b.arch).unwrap();
+        let obj = &b.obj;
         for p in &obj.programs {
             assert!(
                 skel.contains(&format!("struct bpf_program *{};", p.name)),
@@ -122,7 +122,7 @@ fn bpftool_btf_dump_shows_map_key_and_value_types() {
             stderr(&out)
         );
         let types = parse_dump(&stdout(&out));
-        let obj = (probecc::examples::find(b.name).unwrap().build)(b.arch).unwrap();
+        let obj = &b.obj;
         for m in &obj.maps {
             let var = types.values().find(|t| t.kind == "VAR" && t.name == m.name);
             let def = var

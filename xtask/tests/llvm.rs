@@ -47,7 +47,7 @@ fn llvm_lines(path: &Path) -> BTreeMap<String, Vec<(usize, String)>> {
         let Ok(slot) = idx.trim().trim_end_matches(':').parse::<usize>() else {
             continue;
         };
-        let text = match text.find(" <") {
+        let text = match text.rfind(" <") {
             Some(i) if text.ends_with('>') => &text[..i],
             _ => text,
         };

@@ -1,43 +1,68 @@
-//! Shared pieces of the cross-crate suites: the example objects written to
-//! disk, and the CI rule for prerequisites (under `CI=true` a missing tool or
-//! privilege fails the test; elsewhere the test is skipped with a reason).
+//! Shared pieces of the cross-crate suites: every example and fixture
+//! object written to disk, and the CI rule for prerequisites (under
+//! `CI=true` a missing tool or privilege fails the test; elsewhere the test
+//! is skipped with a reason).
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use probecc::arch::Arch;
+use probecc::program::Object;
 
 pub struct Built {
     pub arch: Arch,
-    pub name: &'static str,
+    /// The example's name or the fixture's file stem.
+    pub name: String,
+    pub obj: Object,
     pub path: PathBuf,
     pub bytes: Vec<u8>,
 }
 
-/// Every example for every arch, written under this test binary's tmp dir.
+/// Every DSL example and every fixture spec for every arch, written under
+/// this test binary's tmp dir.
 pub fn objects() -> Vec<Built> {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objects");
     let mut out = Vec::new();
     for arch in Arch::ALL {
         let dir = root.join(arch.name());
         std::fs::create_dir_all(&dir).expect("creating the objects dir");
-        for ex in probecc::examples::ALL {
+        let examples = probecc::examples::ALL.iter().map(|ex| {
             let obj = (ex.build)(arch).unwrap_or_else(|e| panic!("{} for {arch}: {e}", ex.name));
+            (ex.name.to_string(), obj)
+        });
+        let specs = fixture_specs()
+            .into_iter()
+            .map(|(name, path)| (name, compile_fixture(&path, arch)));
+        for (name, obj) in examples.chain(specs) {
             let bytes =
-                probecc::elf::write(&obj).unwrap_or_else(|e| panic!("{} for {arch}: {e}", ex.name));
-            let path = dir.join(format!("{}.o", ex.name));
+                probecc::elf::write(&obj).unwrap_or_else(|e| panic!("{name} for {arch}: {e}"));
+            let path = dir.join(format!("{name}.o"));
             std::fs::write(&path, &bytes).expect("writing an object");
             out.push(Built {
                 arch,
-                name: ex.name,
+                name,
+                obj,
                 path,
                 bytes,
             });
         }
     }
     out
+}
+
+/// (stem, path) of every valid fixture spec, sorted.
+pub fn fixture_specs() -> Vec<(String, PathBuf)> {
+    xtask::fixtures::specs().expect("listing fixtures/specs")
+}
+
+/// Compiles a fixture as `cargo xtask build` does, panicking with the
+/// rendered diagnostics on error.
+pub fn compile_fixture(path: &Path, arch: Arch) -> Object {
+    xtask::fixtures::compile(path, arch)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .object
 }
 
 /// Little-endian objects only: what host tools built for the host byte

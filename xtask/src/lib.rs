@@ -1,0 +1,11 @@
+//! The parts of `cargo xtask` that its test suites share: where the
+//! fixtures are and how a fixture spec is compiled (one convention for
+//! `cargo xtask build` and every test).
+
+pub mod fixtures;
+
+/// The workspace root (the parent of xtask/).
+pub fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
