@@ -344,24 +344,7 @@ mod tests {
         );
     }
 
-    const SOURCE: &str = r#"
-typedef unsigned int u32; typedef unsigned long long u64;
-#define SEC(n) __attribute__((section(n), used))
-#define __uint(name, val) int (*name)[val]
-#define __type(name, val) typeof(val) *name
-struct { __uint(type, 1); __uint(max_entries, 64); __type(key, u32); __type(value, u64); } counts SEC(".maps");
-static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
-static __attribute__((noinline)) int helper(int x) { return x * 3 + 1; }
-__attribute__((noinline)) int global_helper(int x) { return x ^ 5; }
-SEC("kprobe/vfs_read") int probe(void *ctx) {
-  u32 k = 0; u64 *v = bpf_map_lookup_elem(&counts, &k);
-  if (v) __sync_fetch_and_add(v, 1);
-  for (int j = 0; j < 4; j++) if (((long)ctx >> j) & 1) k += j;
-  return helper((int)(long)ctx) + global_helper(k);
-}
-SEC("kretprobe/vfs_read") int probe_ret(void *ctx) { return 0; }
-char _license[] SEC("license") = "GPL";
-"#;
+    const SOURCE: &str = include_str!("../../fixtures/c/subprograms.bpf.c");
 
     const MINIMAL: &str = r#"
 #define SEC(n) __attribute__((section(n), used))

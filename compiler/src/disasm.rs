@@ -138,6 +138,21 @@ pub fn program_text(insns: &[Insn], endian: Endian) -> String {
     })
 }
 
+/// The listing of every program of an object before it is written: for each,
+/// `section <symbol>:`, its instructions as [`program_text`] prints them, and
+/// its map relocations as `; reloc slot N -> map`.
+pub fn object_text(obj: &crate::program::Object) -> String {
+    let mut text = String::new();
+    for p in &obj.programs {
+        text += &format!("\n{} <{}>:\n", p.section, p.name);
+        text += &program_text(&p.insns, obj.arch.endian());
+        for r in &p.map_relocs {
+            text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
+        }
+    }
+    text
+}
+
 fn hex_bytes(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {

@@ -20,14 +20,7 @@ fn listing(name: &str, arch: Arch) -> String {
             m.max_entries
         );
     }
-    for p in &obj.programs {
-        text += &format!("\n{} <{}>:\n", p.section, p.name);
-        text += &disasm::program_text(&p.insns, arch.endian());
-        for r in &p.map_relocs {
-            text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
-        }
-    }
-    text
+    text + &disasm::object_text(&obj)
 }
 
 #[test]

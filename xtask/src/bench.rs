@@ -208,7 +208,7 @@ fn bpftrace_programs(path: &Path) -> Result<Vec<(Vec<String>, usize)>> {
             let list = p.section.strip_prefix("s_")?.rsplit_once('_')?.0;
             let points: Vec<String> = list.split(',').map(str::to_string).collect();
             let kernel = points.iter().all(|a| a != "BEGIN" && a != "END");
-            kernel.then(|| (points, p.insns.len()))
+            kernel.then_some((points, p.insns.len()))
         })
         .collect())
 }

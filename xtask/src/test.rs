@@ -18,7 +18,7 @@ pub struct TestArgs {
 
 pub fn run(args: &TestArgs) -> Result<()> {
     deps::ensure(deps::TEST_TOOLS)?;
-    println!("xtask: building every example for every arch");
+    println!("xtask: building every example and fixture for every arch");
     let out = crate::workspace_root().join("target/bpf");
     for arch in probecc::arch::Arch::ALL {
         build::build_arch(arch, &out)?;

@@ -10,19 +10,6 @@ use probecc::disasm;
 use probecc::lang::{self, diag};
 use xtask::fixtures;
 
-fn listing(compiled: &lang::Compiled) -> String {
-    let arch = compiled.object.arch;
-    let mut text = String::new();
-    for p in &compiled.object.programs {
-        text += &format!("\n{} <{}>:\n", p.section, p.name);
-        text += &disasm::program_text(&p.insns, arch.endian());
-        for r in &p.map_relocs {
-            text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
-        }
-    }
-    text
-}
-
 #[test]
 fn every_fixture_compiles_for_every_arch() {
     let specs = fixtures::specs().expect("listing fixtures");
@@ -30,7 +17,10 @@ fn every_fixture_compiles_for_every_arch() {
     for (name, path) in &specs {
         for arch in Arch::ALL {
             let compiled = fixtures::compile(path, arch).unwrap_or_else(|e| panic!("{e:#}"));
-            insta::assert_snapshot!(format!("{name}__{arch}"), listing(&compiled));
+            insta::assert_snapshot!(
+                format!("{name}__{arch}"),
+                disasm::object_text(&compiled.object)
+            );
             if arch == Arch::X86_64 {
                 insta::assert_snapshot!(format!("{name}__manifest"), compiled.manifest.to_json());
             }
