@@ -29,8 +29,9 @@ pub fn run(args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes every example for `arch` under `<out>/<arch>/`, printing a summary
-/// line for each; returns the paths written.
+/// Writes every example and every fixture spec for `arch` under
+/// `<out>/<arch>/` (specs with their `.manifest.json`), printing a summary
+/// line for each; returns the object paths written.
 pub fn build_arch(arch: Arch, out: &Path) -> Result<Vec<PathBuf>> {
     let dir = out.join(arch.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -38,14 +39,25 @@ pub fn build_arch(arch: Arch, out: &Path) -> Result<Vec<PathBuf>> {
     for ex in probecc::examples::ALL {
         let obj =
             (ex.build)(arch).with_context(|| format!("building example {} for {arch}", ex.name))?;
-        let bytes =
-            probecc::elf::write(&obj).with_context(|| format!("writing {} for {arch}", ex.name))?;
-        let path = dir.join(format!("{}.o", ex.name));
-        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        println!("{}", summary(&path, &obj, bytes.len()));
-        written.push(path);
+        written.push(write_object(&dir, ex.name, &obj)?);
+    }
+    for (name, path) in crate::fixtures::specs()? {
+        let compiled = crate::fixtures::compile(&path, arch)?;
+        written.push(write_object(&dir, &name, &compiled.object)?);
+        let manifest = dir.join(format!("{name}.manifest.json"));
+        std::fs::write(&manifest, compiled.manifest.to_json())
+            .with_context(|| format!("writing {}", manifest.display()))?;
     }
     Ok(written)
+}
+
+fn write_object(dir: &Path, name: &str, obj: &Object) -> Result<PathBuf> {
+    let bytes =
+        probecc::elf::write(obj).with_context(|| format!("writing {name} for {}", obj.arch))?;
+    let path = dir.join(format!("{name}.o"));
+    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    println!("{}", summary(&path, obj, bytes.len()));
+    Ok(path)
 }
 
 fn summary(path: &Path, obj: &Object, bytes: usize) -> String {
