@@ -62,6 +62,7 @@ pub fn program(
         .bodies
         .get(prog.body)
         .ok_or_else(|| Diagnostic::new(prog.span, "internal error: program without a body"))?;
+    let body = &super::fold::body(body);
     if !needs_ctx(body) {
         return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
     }

@@ -11,11 +11,12 @@
 use crate::asm::{self, Op};
 use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::lang::ast::BinOp;
-use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr};
+use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr, TKind};
 
 use super::gen::{Gen, R};
 use super::int::{alu, alu_op, jump, Rhs};
 use super::string::Mem;
+use super::vars::VarLoc;
 
 /// `BPF_ANY`: create or replace.
 const BPF_ANY: i32 = 0;
@@ -173,8 +174,19 @@ impl Gen<'_> {
     fn bucket_key(&mut self, map: usize, keys: &[TExpr], agg: &Agg, x: &TExpr) -> R<i16> {
         let info = self.map_info(map)?.clone();
         let slot = self.slot(info.key_size())?;
-        let v = self.scratch()?;
-        self.int(x, v)?;
+        // lhist only reads its value: a register variable serves in place.
+        let in_place = match agg {
+            Agg::Lhist { .. } => self.var_reg(x),
+            _ => None,
+        };
+        let v = match in_place {
+            Some(r) => r,
+            None => {
+                let v = self.scratch()?;
+                self.int(x, v)?;
+                v
+            }
+        };
         let b = self.scratch()?;
         let t = self.scratch()?;
         match agg {
@@ -183,7 +195,10 @@ impl Gen<'_> {
         }
         let at = Mem::stack(slot).at(info.bucket_offset());
         self.emit(asm::store_mem(Size::DW, at.base, at.off, b));
-        [v, b, t].into_iter().for_each(|r| self.frame.free(r));
+        [b, t].into_iter().for_each(|r| self.frame.free(r));
+        if in_place.is_none() {
+            self.frame.free(v);
+        }
         for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {
             let at = Mem::stack(slot).at(off);
             match part {
@@ -237,8 +252,10 @@ impl Gen<'_> {
         let hi = self.const_operand(max, t);
         self.emit(jump(Cond::SGe, v, hi, &done));
         self.emit(asm::mov_reg(b, v));
-        let lo = self.const_operand(min, t);
-        self.emit(alu(AluOp::Sub, b, lo));
+        if min != 0 {
+            let lo = self.const_operand(min, t);
+            self.emit(alu(AluOp::Sub, b, lo));
+        }
         let st = self.const_operand(step, t);
         self.emit(alu(AluOp::Div, b, st));
         self.emit_all([asm::add(b, 1), asm::label(&done)]);
@@ -351,6 +368,12 @@ impl Gen<'_> {
         if let Some(r) = self.var_reg(e) {
             // Pinned: releasing it is a no-op.
             return Ok(Held::Reg(r));
+        }
+        if let TKind::Var(i) = e.kind {
+            // A stack variable stays put while the aggregation runs.
+            if let VarLoc::Slot(slot) = self.var(i)?.0 {
+                return Ok(Held::Slot(slot));
+            }
         }
         if let Some(s) = self.frame.safe() {
             self.int(e, s)?;

@@ -5,6 +5,7 @@
 //! [`layout`] — and the [`Manifest`] that describes it.
 
 mod consts;
+mod fold;
 mod frame;
 mod gen;
 mod int;

@@ -209,6 +209,20 @@ impl Gen<'_> {
             self.emit(asm::store_mem(Size::DW, mem.base, mem.off, r));
             return Ok(());
         }
+        let boolean = match &e.kind {
+            TKind::Not(_) | TKind::StrEq { .. } | TKind::And(..) | TKind::Or(..) => true,
+            TKind::Binary { op, .. } => super::int::alu_op(*op).is_none(),
+            _ => false,
+        };
+        if boolean && mem.base == Reg::R10 && !e.has_call(self.wrapped()) {
+            // 1, overwritten by 0 when false: no register needed.
+            let end = self.label();
+            self.emit(asm::store_imm(Size::DW, mem.base, mem.off, 1));
+            self.branch(e, &end, true)?;
+            self.emit(asm::store_imm(Size::DW, mem.base, mem.off, 0));
+            self.emit(asm::label(&end));
+            return Ok(());
+        }
         if let TKind::Deref { int, addr } = &e.kind {
             if int.bytes == 8 || !int.signed {
                 return self.deref_into(int.bytes, addr, mem);

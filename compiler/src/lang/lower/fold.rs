@@ -1,0 +1,340 @@
+//! Constant folding before lowering: literal subexpressions become
+//! literals, identities (`x + 0`, `x * 1`, `x & -1`...) disappear,
+//! constants of chained `+`/`-`, `&`, `|`, `^` merge, and
+//! `(v & a) | (v & b)` of one variable becomes `v & (a | b)`. Every rewrite
+//! keeps the value bpftrace's 64-bit wrapping arithmetic gives (division
+//! and modulo unsigned, `>>` logical).
+
+use crate::lang::ast::BinOp;
+use crate::lang::check::ir::{Agg, Body, TExpr, TKind, TStmt, TStmtKind};
+
+/// `body` with its expressions folded.
+pub fn body(b: &Body) -> Body {
+    let mut b = b.clone();
+    b.pred = b.pred.take().map(expr);
+    b.stmts = std::mem::take(&mut b.stmts).into_iter().map(stmt).collect();
+    b
+}
+
+fn exprs(v: Vec<TExpr>) -> Vec<TExpr> {
+    v.into_iter().map(expr).collect()
+}
+
+fn stmt(mut s: TStmt) -> TStmt {
+    s.kind = match s.kind {
+        TStmtKind::SetVar { var, value } => TStmtKind::SetVar {
+            var,
+            value: expr(value),
+        },
+        TStmtKind::SetMap { map, keys, value } => TStmtKind::SetMap {
+            map,
+            keys: exprs(keys),
+            value: expr(value),
+        },
+        TStmtKind::UpdateMap {
+            map,
+            keys,
+            op,
+            value,
+        } => TStmtKind::UpdateMap {
+            map,
+            keys: exprs(keys),
+            op,
+            value: expr(value),
+        },
+        TStmtKind::Aggregate { map, keys, agg } => TStmtKind::Aggregate {
+            map,
+            keys: exprs(keys),
+            agg: match agg {
+                Agg::Count => Agg::Count,
+                Agg::Sum(x) => Agg::Sum(expr(x)),
+                Agg::Min(x) => Agg::Min(expr(x)),
+                Agg::Max(x) => Agg::Max(expr(x)),
+                Agg::Avg(x) => Agg::Avg(expr(x)),
+                Agg::Stats(x) => Agg::Stats(expr(x)),
+                Agg::Hist(x) => Agg::Hist(expr(x)),
+                Agg::Lhist {
+                    value,
+                    min,
+                    max,
+                    step,
+                } => Agg::Lhist {
+                    value: expr(value),
+                    min,
+                    max,
+                    step,
+                },
+            },
+        },
+        TStmtKind::Delete { map, keys } => TStmtKind::Delete {
+            map,
+            keys: exprs(keys),
+        },
+        TStmtKind::Printf { id, args } => TStmtKind::Printf {
+            id,
+            args: exprs(args),
+        },
+        TStmtKind::If { cond, then, els } => TStmtKind::If {
+            cond: expr(cond),
+            then: then.into_iter().map(stmt).collect(),
+            els: els.into_iter().map(stmt).collect(),
+        },
+        TStmtKind::Unroll { count, body } => TStmtKind::Unroll {
+            count,
+            body: body.into_iter().map(stmt).collect(),
+        },
+    };
+    s
+}
+
+fn lit(e: &TExpr) -> Option<i64> {
+    match e.kind {
+        TKind::Int(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// `op` on two literals, when it has a defined value.
+fn eval(op: BinOp, a: i64, b: i64, signed: bool) -> Option<i64> {
+    let (ua, ub) = (a as u64, b as u64);
+    let cmp = |lt: bool, eq: bool| -> i64 { i64::from(lt || eq) };
+    let lt = if signed { a < b } else { ua < ub };
+    Some(match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::Mul => a.wrapping_mul(b),
+        BinOp::Div if b != 0 => (ua / ub) as i64,
+        BinOp::Mod if b != 0 => (ua % ub) as i64,
+        BinOp::BitAnd => a & b,
+        BinOp::BitOr => a | b,
+        BinOp::BitXor => a ^ b,
+        BinOp::Shl if (0..64).contains(&b) => ((ua) << b) as i64,
+        BinOp::Shr if (0..64).contains(&b) => (ua >> b) as i64,
+        BinOp::Eq => i64::from(a == b),
+        BinOp::Ne => i64::from(a != b),
+        BinOp::Lt => cmp(lt, false),
+        BinOp::Le => cmp(lt, a == b),
+        BinOp::Gt => cmp(!lt && a != b, false),
+        BinOp::Ge => cmp(!lt, false),
+        _ => return None,
+    })
+}
+
+/// Whether `x op c` is `x`.
+fn identity(op: BinOp, c: i64) -> bool {
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::BitOr | BinOp::BitXor | BinOp::Shl | BinOp::Shr => c == 0,
+        BinOp::Mul | BinOp::Div => c == 1,
+        BinOp::BitAnd => c == -1,
+        _ => false,
+    }
+}
+
+/// Whether `c op x` is `x`.
+fn left_identity(op: BinOp, c: i64) -> bool {
+    match op {
+        BinOp::Add | BinOp::BitOr | BinOp::BitXor => c == 0,
+        BinOp::Mul => c == 1,
+        BinOp::BitAnd => c == -1,
+        _ => false,
+    }
+}
+
+/// `x` standing for `e`: it keeps `e`'s type and span.
+fn as_whole(mut x: TExpr, e: &TExpr) -> TExpr {
+    x.ty = e.ty;
+    x.span = e.span;
+    x
+}
+
+fn int(v: i64, e: &TExpr) -> TExpr {
+    TExpr {
+        kind: TKind::Int(v),
+        ty: e.ty,
+        span: e.span,
+    }
+}
+
+pub fn expr(e: TExpr) -> TExpr {
+    let TExpr { kind, ty, span } = e;
+    let shell = TExpr {
+        kind: TKind::Int(0),
+        ty,
+        span,
+    };
+    let kind = match kind {
+        TKind::MapRead { map, keys } => TKind::MapRead {
+            map,
+            keys: exprs(keys),
+        },
+        TKind::Neg(x) => {
+            let x = expr(*x);
+            match lit(&x) {
+                Some(v) => TKind::Int(v.wrapping_neg()),
+                None => TKind::Neg(Box::new(x)),
+            }
+        }
+        TKind::BitNot(x) => {
+            let x = expr(*x);
+            match lit(&x) {
+                Some(v) => TKind::Int(!v),
+                None => TKind::BitNot(Box::new(x)),
+            }
+        }
+        TKind::Not(x) => {
+            let x = expr(*x);
+            match lit(&x) {
+                Some(v) => TKind::Int(i64::from(v == 0)),
+                None => TKind::Not(Box::new(x)),
+            }
+        }
+        TKind::Cast { int: t, expr: x } => {
+            let x = expr(*x);
+            match lit(&x) {
+                Some(v) => {
+                    let bits = u32::from(t.bytes) * 8;
+                    TKind::Int(if bits >= 64 {
+                        v
+                    } else if t.signed {
+                        (v << (64 - bits)) >> (64 - bits)
+                    } else {
+                        v & ((1i64 << bits) - 1)
+                    })
+                }
+                None => TKind::Cast {
+                    int: t,
+                    expr: Box::new(x),
+                },
+            }
+        }
+        TKind::Deref { int: t, addr } => TKind::Deref {
+            int: t,
+            addr: Box::new(expr(*addr)),
+        },
+        TKind::StrRead { addr, len } => TKind::StrRead {
+            addr: Box::new(expr(*addr)),
+            len,
+        },
+        TKind::StrEq { s, lit, eq } => TKind::StrEq {
+            s: Box::new(expr(*s)),
+            lit,
+            eq,
+        },
+        TKind::And(a, b) => TKind::And(Box::new(expr(*a)), Box::new(expr(*b))),
+        TKind::Or(a, b) => TKind::Or(Box::new(expr(*a)), Box::new(expr(*b))),
+        TKind::Ternary { cond, then, els } => {
+            let cond = expr(*cond);
+            let (then, els) = (expr(*then), expr(*els));
+            match lit(&cond) {
+                Some(v) => return as_whole(if v != 0 { then } else { els }, &shell),
+                None => TKind::Ternary {
+                    cond: Box::new(cond),
+                    then: Box::new(then),
+                    els: Box::new(els),
+                },
+            }
+        }
+        TKind::Binary {
+            op,
+            lhs,
+            rhs,
+            signed,
+        } => return binary(op, expr(*lhs), expr(*rhs), signed, &shell),
+        k @ (TKind::Int(_) | TKind::Str(_) | TKind::Builtin(_) | TKind::Var(_)) => k,
+    };
+    TExpr { kind, ty, span }
+}
+
+fn binary(op: BinOp, lhs: TExpr, rhs: TExpr, signed: bool, e: &TExpr) -> TExpr {
+    if let (Some(a), Some(b)) = (lit(&lhs), lit(&rhs)) {
+        if let Some(v) = eval(op, a, b, signed) {
+            return int(v, e);
+        }
+    }
+    if let Some(c) = lit(&rhs) {
+        if identity(op, c) {
+            return as_whole(lhs, e);
+        }
+        // (x op1 c1) op2 c2 with one constant.
+        if let TKind::Binary {
+            op: inner,
+            lhs: x,
+            rhs: c1,
+            signed: s1,
+        } = &lhs.kind
+        {
+            if let Some(c1) = lit(c1) {
+                let merged = match (inner, op) {
+                    (BinOp::Add, BinOp::Add) => Some((BinOp::Add, c1.wrapping_add(c))),
+                    (BinOp::Add, BinOp::Sub) => Some((BinOp::Add, c1.wrapping_sub(c))),
+                    (BinOp::Sub, BinOp::Add) => Some((BinOp::Add, c.wrapping_sub(c1))),
+                    (BinOp::Sub, BinOp::Sub) => Some((BinOp::Sub, c1.wrapping_add(c))),
+                    (BinOp::BitAnd, BinOp::BitAnd) => Some((BinOp::BitAnd, c1 & c)),
+                    (BinOp::BitOr, BinOp::BitOr) => Some((BinOp::BitOr, c1 | c)),
+                    (BinOp::BitXor, BinOp::BitXor) => Some((BinOp::BitXor, c1 ^ c)),
+                    _ => None,
+                };
+                if let Some((op2, k)) = merged.filter(|(_, k)| i32::try_from(*k).is_ok()) {
+                    let x = (**x).clone();
+                    let k = TExpr {
+                        kind: TKind::Int(k),
+                        ty: rhs.ty,
+                        span: rhs.span,
+                    };
+                    return binary(op2, x, k, *s1, e);
+                }
+            }
+        }
+    }
+    if let Some(c) = lit(&lhs) {
+        if left_identity(op, c) {
+            return as_whole(rhs, e);
+        }
+    }
+    // (v & a) | (v & b) => v & (a | b), v a variable.
+    if op == BinOp::BitOr {
+        if let (Some((v1, a, s1)), Some((v2, b, _))) = (masked_var(&lhs), masked_var(&rhs)) {
+            if v1 == v2 {
+                let x = TExpr {
+                    kind: TKind::Var(v1),
+                    ty: lhs.ty,
+                    span: lhs.span,
+                };
+                let k = TExpr {
+                    kind: TKind::Int(a | b),
+                    ty: rhs.ty,
+                    span: rhs.span,
+                };
+                return binary(BinOp::BitAnd, x, k, s1, e);
+            }
+        }
+    }
+    TExpr {
+        kind: TKind::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            signed,
+        },
+        ty: e.ty,
+        span: e.span,
+    }
+}
+
+/// `v & c` of a variable `v`: the variable, `c` and the signedness flag.
+fn masked_var(e: &TExpr) -> Option<(usize, i64, bool)> {
+    match &e.kind {
+        TKind::Binary {
+            op: BinOp::BitAnd,
+            lhs,
+            rhs,
+            signed,
+        } => match (&lhs.kind, &rhs.kind) {
+            (TKind::Var(v), TKind::Int(c)) | (TKind::Int(c), TKind::Var(v)) => {
+                Some((*v, *c, *signed))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
