@@ -17,6 +17,13 @@ pub enum CType {
     Array { elem: Box<CType>, len: u32 },
     /// A struct with its members at their C offsets.
     Struct(StructType),
+    /// An enum of `size` bytes whose enumerators name the values 0, 1, 2...
+    /// (C identifiers).
+    Enum {
+        name: String,
+        size: u32,
+        values: Vec<String>,
+    },
 }
 
 /// A struct whose member offsets were computed with C alignment rules.
@@ -89,6 +96,7 @@ impl CType {
             CType::Int { size, .. } => *size,
             CType::Array { elem, len } => elem.size() * len,
             CType::Struct(s) => s.size,
+            CType::Enum { size, .. } => *size,
         }
     }
 
@@ -97,6 +105,7 @@ impl CType {
             CType::Int { size, .. } => *size,
             CType::Array { elem, .. } => elem.align(),
             CType::Struct(s) => s.align,
+            CType::Enum { size, .. } => *size,
         }
     }
 }

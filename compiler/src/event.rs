@@ -158,6 +158,7 @@ fn describe(t: &CType) -> String {
         CType::Int { name, .. } => name.clone(),
         CType::Array { elem, len } => format!("{}[{len}]", describe(elem)),
         CType::Struct(s) => format!("struct {}", s.name),
+        CType::Enum { name, .. } => format!("enum {name}"),
     }
 }
 

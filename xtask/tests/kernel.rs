@@ -27,12 +27,16 @@ fn ensure_bpffs() -> bool {
     )
 }
 
+/// bpftool, root and bpffs: what loading into the host kernel takes.
+fn can_load() -> bool {
+    have_tool("bpftool")
+        && require(is_root(), "loading into the kernel needs root")
+        && ensure_bpffs()
+}
+
 #[test]
 fn host_kernel_verifier_accepts_every_little_endian_object() {
-    if !have_tool("bpftool")
-        || !require(is_root(), "loading into the kernel needs root")
-        || !ensure_bpffs()
-    {
+    if !can_load() {
         return;
     }
     for b in little_endian_objects() {
@@ -75,4 +79,55 @@ fn host_kernel_verifier_accepts_every_little_endian_object() {
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `func` keys are ids that the object's BTF names (`enum func`), so a
+/// third-party tool shows the function: `bpftool map dump` of vfscount's
+/// map prints `"key": "ksys_read"` for the id of ksys_read.
+#[test]
+fn bpftool_shows_func_keys_by_name() {
+    if !can_load() {
+        return;
+    }
+    let Some((_, spec)) = fixture_specs().into_iter().find(|(n, _)| n == "vfscount") else {
+        panic!("fixtures/specs/vfscount.bt is missing");
+    };
+    let compiled =
+        xtask::fixtures::compile(&spec, probecc::arch::Arch::X86_64).expect("vfscount compiles");
+    let id = compiled
+        .manifest
+        .funcs
+        .iter()
+        .position(|f| f == "ksys_read");
+    let id = id.expect("ksys_read is one of vfscount's functions") as u8;
+    let dir = std::env::temp_dir().join(format!("probecc-func-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let obj = dir.join("vfscount.o");
+    let bytes = probecc::elf::write(&compiled.object).expect("vfscount writes");
+    std::fs::write(&obj, bytes).expect("writing the object");
+    let base = format!("/sys/fs/bpf/probecc-func-{}", std::process::id());
+    let (progs, maps) = (format!("{base}-progs"), format!("{base}-maps"));
+    let _ = std::fs::create_dir_all(&maps);
+    let load = run(Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(&obj)
+        .arg(&progs)
+        .args(["pinmaps", &maps]));
+    let map = format!("{maps}/AT_");
+    let key = format!("{id} 0 0 0 0 0 0 0");
+    let update = run(Command::new("bpftool")
+        .args(["map", "update", "pinned", &map, "key"])
+        .args(key.split(' '))
+        .args(["value", "7", "0", "0", "0", "0", "0", "0", "0"]));
+    let dump = run(Command::new("bpftool").args(["-j", "map", "dump", "pinned", &map]));
+    let _ = std::fs::remove_dir_all(&progs);
+    let _ = std::fs::remove_dir_all(&maps);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(load.status.success(), "{}", stderr(&load));
+    assert!(update.status.success(), "{}", stderr(&update));
+    let dumped = stdout(&dump);
+    assert!(
+        dumped.contains(r#""key":"ksys_read""#),
+        "the key should print as the function's name: {dumped}"
+    );
 }

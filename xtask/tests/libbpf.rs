@@ -101,6 +101,7 @@ fn c_name(t: &CType) -> String {
         CType::Int { name, .. } => name.clone(),
         CType::Struct(s) => s.name.clone(),
         CType::Array { .. } => "(anon)".into(),
+        CType::Enum { name, .. } => name.clone(),
     }
 }
 

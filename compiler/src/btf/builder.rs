@@ -215,8 +215,14 @@ impl Builder {
             .collect()
     }
 
-    /// A 4-byte ENUM (anonymous when `name` is empty).
-    pub fn enum_type(&mut self, name: &str, values: &[(&str, i32)]) -> Result<u32, BtfError> {
+    /// An ENUM of `size` bytes (1, 2, 4 or 8) with 32-bit enumerators,
+    /// anonymous when `name` is empty.
+    pub fn enum_type(
+        &mut self,
+        name: &str,
+        size: u32,
+        values: &[(&str, i32)],
+    ) -> Result<u32, BtfError> {
         let name_off = self.opt_name(name, "ENUM")?;
         let signed = values.iter().any(|&(_, v)| v < 0);
         let values = values
@@ -230,7 +236,7 @@ impl Builder {
             .collect::<Result<Vec<_>, BtfError>>()?;
         self.add(BtfType::Enum {
             name_off,
-            size: 4,
+            size,
             signed,
             values,
         })

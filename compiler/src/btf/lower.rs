@@ -25,6 +25,14 @@ impl Builder {
                 self.array(elem, index, *len)
             }
             CType::Struct(s) => self.struct_ctype(s),
+            CType::Enum { name, size, values } => {
+                let values: Vec<(&str, i32)> = values
+                    .iter()
+                    .zip(0..)
+                    .map(|(n, v)| (n.as_str(), v))
+                    .collect();
+                self.enum_type(name, *size, &values)
+            }
         }
     }
 

@@ -118,8 +118,6 @@ struct Plan {
 struct ProbeCx {
     kinds: Vec<ProbeKind>,
     wrapped_syscall: bool,
-    func_size: u32,
-    probe_size: u32,
     /// Variables assigned so far, anywhere (reading others is an error).
     assigned: Vec<bool>,
     /// Variables assigned so far at the top level of the block.
@@ -265,15 +263,10 @@ impl<'a> Checker<'a> {
 
     /// A kprobe/kretprobe/ksyscall/kretsyscall block.
     fn kernel_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
-        let longest = |f: &dyn Fn(&ProbeProgram) -> usize| {
-            plan.programs.iter().map(f).max().unwrap_or(15) as u32 + 1
-        };
         let nvars = self.vars[self.block].len();
         self.probe = ProbeCx {
             kinds: plan.kinds.clone(),
             wrapped_syscall: plan.programs.iter().any(|p| p.wrapped_syscall),
-            func_size: longest(&|p| p.func.len()),
-            probe_size: longest(&|p| p.probe.len()),
             assigned: vec![false; nvars],
             top_assigned: vec![false; nvars],
             depth: 0,

@@ -5,7 +5,10 @@
 //!
 //! Value encodings (per CPU for the aggregations, which a reader sums or
 //! combines over CPUs): `int` an s64/u64; `string` a NUL-terminated char
-//! array; `count`/`sum` a u64/s64; `min`/`max` a struct `{s64 value; u64
+//! array; `func` and `probe` a u64 index into [`Manifest::funcs`] and
+//! [`Manifest::probes`] (bpftrace likewise keeps addresses and probe ids
+//! in maps and names them in user space; the object's BTF names them too,
+//! as `enum func` and `enum probe`); `count`/`sum` a u64/s64; `min`/`max` a struct `{s64 value; u64
 //! set}` where `set` is 0 on CPUs that never saw a value; `avg`/`stats` a
 //! struct `{s64 total; u64 count}`; `hist`/`lhist` a u64 count per bucket,
 //! the bucket being a trailing u64 of the key (`hist`: 0 for x < 0, 1 for
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::Arch;
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
+    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
 };
 
 /// The whole manifest.
@@ -30,6 +33,11 @@ pub struct Manifest {
     pub name: String,
     pub arch: String,
     pub programs: Vec<ProgramEntry>,
+    /// The kernel functions a `func` value (kind `func`, a u64) indexes.
+    pub funcs: Vec<String>,
+    /// The probes a `probe` value (kind `probe`, a u64) indexes, in
+    /// bpftrace's spelling.
+    pub probes: Vec<String>,
     pub maps: Vec<MapEntry>,
     pub printf: Vec<PrintfEntry>,
     /// The ring buffer printf records arrive on, if any probe prints.
@@ -67,7 +75,8 @@ pub struct MapEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {
-    /// `int`, `string` or `kstack` (a stack id of [`Manifest::stack_map`]).
+    /// `int`, `string`, `func`, `probe` or `kstack` (a stack id of
+    /// [`Manifest::stack_map`]).
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u32>,
@@ -78,8 +87,8 @@ pub struct KeyEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueEntry {
-    /// `int`, `string`, `count`, `sum`, `min`, `max`, `avg`, `stats`,
-    /// `hist` or `lhist`.
+    /// `int`, `string`, `func`, `probe`, `count`, `sum`, `min`, `max`,
+    /// `avg`, `stats`, `hist` or `lhist`.
     pub kind: String,
     pub size: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +115,7 @@ pub struct PrintfEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgEntry {
-    /// `int` or `string`.
+    /// `int`, `string`, `func` or `probe`.
     pub kind: String,
     pub offset: u32,
     pub size: u32,
@@ -151,6 +160,8 @@ impl Manifest {
                     probe: p.probe.clone(),
                 })
                 .collect(),
+            funcs: checked.names(Sym::Func),
+            probes: checked.names(Sym::Probe),
             maps: checked.maps.iter().map(map_entry).collect(),
             printf: checked.printfs.iter().map(printf_entry).collect(),
             ringbuf: checked.uses_printf().then(|| PRINTF_RINGBUF.to_string()),
@@ -207,6 +218,7 @@ fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
         KeyTy::Int { signed } => (Some(8), Some(signed)),
         KeyTy::Str { .. } => (Some(k.storage()), None),
         KeyTy::Kstack => (None, None),
+        KeyTy::Sym(_) => (Some(8), None),
     };
     KeyEntry {
         kind: k.describe().into(),
@@ -222,7 +234,12 @@ fn printf_entry(p: &PrintfInfo) -> PrintfEntry {
         .iter()
         .zip(p.offsets())
         .map(|(t, offset)| ArgEntry {
-            kind: if t.is_str() { "string" } else { "int" }.into(),
+            kind: match t {
+                Ty::Str { .. } => "string",
+                Ty::Sym(s) => s.name(),
+                _ => "int",
+            }
+            .into(),
             offset,
             size: t.storage(),
             signed: matches!(t, Ty::Int { signed: true }),

@@ -5,7 +5,7 @@
 //! reported once and gives [`Ty::Error`], which later checks accept, so one
 //! mistake does not cascade.
 
-use super::ir::{KeyTy, TExpr, TKind, Ty, ValueKind};
+use super::ir::{KeyTy, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
 use crate::lang::ast::{BinOp, Builtin, CastType, Expr, ExprKind, MapRef, ProbeKind, Span, UnOp};
@@ -65,7 +65,9 @@ impl Checker<'_> {
     pub(super) fn need_int(&mut self, t: &TExpr, what: &str) -> bool {
         let msg = match t.ty {
             Ty::Int { .. } | Ty::Error => return true,
-            Ty::Str { .. } => format!("{what} must be an integer, found {}", t.ty.describe()),
+            Ty::Str { .. } | Ty::Sym(_) => {
+                format!("{what} must be an integer, found {}", t.ty.describe())
+            }
             Ty::Kstack => {
                 format!("{what} must be an integer; kstack can only be used as a map key")
             }
@@ -87,12 +89,8 @@ impl Checker<'_> {
     fn builtin(&mut self, b: Builtin, span: Span) -> TExpr {
         let ty = match b {
             Builtin::Comm => Ty::Str { size: 16 },
-            Builtin::Func => Ty::Str {
-                size: self.probe.func_size,
-            },
-            Builtin::Probe => Ty::Str {
-                size: self.probe.probe_size,
-            },
+            Builtin::Func => Ty::Sym(Sym::Func),
+            Builtin::Probe => Ty::Sym(Sym::Probe),
             Builtin::Kstack => Ty::Kstack,
             Builtin::Arg(n) => match self.arg_error(n) {
                 Some(d) => {
@@ -262,7 +260,7 @@ impl Checker<'_> {
         if a.ty == Ty::Error || b.ty == Ty::Error {
             return TExpr::error(span);
         }
-        if matches!(op, BinOp::Eq | BinOp::Ne) && (a.ty.is_str() || b.ty.is_str()) {
+        if matches!(op, BinOp::Eq | BinOp::Ne) && (a.ty.is_named() || b.ty.is_named()) {
             return self.str_compare(op == BinOp::Eq, a, b, span);
         }
         let what = format!("an operand of `{}`", op.symbol());
@@ -339,7 +337,7 @@ impl Checker<'_> {
                 return TExpr::error(span);
             }
         };
-        if !s.ty.is_str() {
+        if !s.ty.is_named() {
             let msg = format!("cannot compare {} with a string", s.ty.describe());
             self.error(Diagnostic::new(span, msg).with_label("not a string"));
             return TExpr::error(span);
@@ -362,6 +360,7 @@ impl Checker<'_> {
             (Ty::Error, _) | (_, Ty::Error) => return TExpr::error(span),
             (Ty::Int { signed: x }, Ty::Int { signed: y }) => Ty::Int { signed: x && y },
             (Ty::Str { size: x }, Ty::Str { size: y }) => Ty::Str { size: x.max(y) },
+            (Ty::Sym(x), Ty::Sym(y)) if x == y => Ty::Sym(x),
             (x, y) => {
                 let msg = format!(
                     "the branches of `?:` have different types: {} and {}",

@@ -29,8 +29,29 @@ pub enum Ty {
     Str { size: u32 },
     /// A kernel stack id from `kstack`: only usable as a map key.
     Kstack,
+    /// `func` or `probe`: a u64 index into the object's table of function
+    /// or probe names ([`Checked::names`]), named in user space as
+    /// bpftrace names its `ksym`s and probe ids.
+    Sym(Sym),
     /// The type of an expression that already produced a diagnostic.
     Error,
+}
+
+/// Which name table a [`Ty::Sym`] indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sym {
+    Func,
+    Probe,
+}
+
+impl Sym {
+    /// The manifest's and the messages' name: `func` or `probe`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sym::Func => "func",
+            Sym::Probe => "probe",
+        }
+    }
 }
 
 impl Ty {
@@ -48,6 +69,12 @@ impl Ty {
         matches!(self, Ty::Str { .. })
     }
 
+    /// A string or a name (`func`, `probe`): what `==` compares with a
+    /// string literal and `%s` prints.
+    pub fn is_named(self) -> bool {
+        matches!(self, Ty::Str { .. } | Ty::Sym(_))
+    }
+
     /// How messages name the type.
     pub fn describe(self) -> String {
         match self {
@@ -55,6 +82,7 @@ impl Ty {
             Ty::Int { signed: false } => "unsigned int".into(),
             Ty::Str { size } => format!("string[{size}]"),
             Ty::Kstack => "kstack".into(),
+            Ty::Sym(s) => s.name().into(),
             Ty::Error => "<error>".into(),
         }
     }
@@ -166,6 +194,22 @@ impl TExpr {
         }
     }
 
+    /// The direct subexpressions, for rewriting in place.
+    pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
+        match &mut self.kind {
+            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => vec![],
+            TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
+            TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
+                vec![&mut **e]
+            }
+            TKind::Deref { addr, .. } | TKind::StrRead { addr, .. } => vec![&mut **addr],
+            TKind::StrEq { s, .. } => vec![&mut **s],
+            TKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
+            TKind::And(a, b) | TKind::Or(a, b) => vec![&mut **a, &mut **b],
+            TKind::Ternary { cond, then, els } => vec![&mut **cond, &mut **then, &mut **els],
+        }
+    }
+
     /// Calls `f` on this expression and every subexpression.
     pub fn visit(&self, f: &mut dyn FnMut(&TExpr)) {
         f(self);
@@ -247,6 +291,33 @@ pub enum TStmtKind {
 }
 
 impl TStmt {
+    /// The expressions of this statement itself (an `if`'s condition, not
+    /// the statements nested in it), for rewriting in place.
+    pub fn exprs_mut(&mut self) -> Vec<&mut TExpr> {
+        match &mut self.kind {
+            TStmtKind::SetVar { value, .. } => vec![value],
+            TStmtKind::SetMap { keys, value, .. } | TStmtKind::UpdateMap { keys, value, .. } => {
+                keys.iter_mut().chain(std::iter::once(value)).collect()
+            }
+            TStmtKind::Aggregate { keys, agg, .. } => {
+                keys.iter_mut().chain(agg.value_mut()).collect()
+            }
+            TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
+            TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
+            TStmtKind::If { cond, .. } => vec![cond],
+            TStmtKind::Unroll { .. } => vec![],
+        }
+    }
+
+    /// The statement lists nested in this one.
+    pub fn blocks_mut(&mut self) -> Vec<&mut Vec<TStmt>> {
+        match &mut self.kind {
+            TStmtKind::If { then, els, .. } => vec![then, els],
+            TStmtKind::Unroll { body, .. } => vec![body],
+            _ => vec![],
+        }
+    }
+
     /// Calls `f` on every expression of this statement and the statements
     /// nested in it.
     pub fn visit_exprs(&self, f: &mut dyn FnMut(&TExpr)) {
@@ -294,6 +365,20 @@ pub enum Agg {
 }
 
 impl Agg {
+    /// The aggregated value, for rewriting in place.
+    pub fn value_mut(&mut self) -> Option<&mut TExpr> {
+        match self {
+            Agg::Count => None,
+            Agg::Sum(v)
+            | Agg::Min(v)
+            | Agg::Max(v)
+            | Agg::Avg(v)
+            | Agg::Stats(v)
+            | Agg::Hist(v)
+            | Agg::Lhist { value: v, .. } => Some(v),
+        }
+    }
+
     /// The aggregated value, if the aggregation takes one.
     pub fn value(&self) -> Option<&TExpr> {
         match self {
@@ -333,6 +418,7 @@ pub enum KeyTy {
     Int { signed: bool },
     Str { size: u32 },
     Kstack,
+    Sym(Sym),
 }
 
 impl KeyTy {
@@ -342,6 +428,7 @@ impl KeyTy {
             Ty::Int { signed } => Some(KeyTy::Int { signed }),
             Ty::Str { size } => Some(KeyTy::Str { size }),
             Ty::Kstack => Some(KeyTy::Kstack),
+            Ty::Sym(s) => Some(KeyTy::Sym(s)),
             Ty::Error => None,
         }
     }
@@ -355,7 +442,10 @@ impl KeyTy {
 
     /// Whether two key parts are the same kind (string sizes may differ).
     pub fn same_kind(self, other: KeyTy) -> bool {
-        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+        match (self, other) {
+            (KeyTy::Sym(a), KeyTy::Sym(b)) => a == b,
+            _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
+        }
     }
 
     pub fn describe(self) -> &'static str {
@@ -363,6 +453,7 @@ impl KeyTy {
             KeyTy::Int { .. } => "int",
             KeyTy::Str { .. } => "string",
             KeyTy::Kstack => "kstack",
+            KeyTy::Sym(s) => s.name(),
         }
     }
 }
@@ -372,6 +463,7 @@ impl KeyTy {
 pub enum ValueKind {
     Int { signed: bool },
     Str { size: u32 },
+    Sym(Sym),
     Count,
     Sum,
     Min,
@@ -388,6 +480,7 @@ impl ValueKind {
         match self {
             ValueKind::Int { .. } => "int",
             ValueKind::Str { .. } => "string",
+            ValueKind::Sym(s) => s.name(),
             ValueKind::Count => "count",
             ValueKind::Sum => "sum",
             ValueKind::Min => "min",
@@ -402,7 +495,7 @@ impl ValueKind {
     /// How messages name it: `int`, `string`, `count()`.
     pub fn describe(self) -> String {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } => self.name().into(),
+            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => self.name().into(),
             other => format!("{}()", other.name()),
         }
     }
@@ -411,7 +504,8 @@ impl ValueKind {
     /// differ; lhist bounds may not).
     pub fn same_kind(self, other: ValueKind) -> bool {
         match (self, other) {
-            (ValueKind::Lhist { .. }, ValueKind::Lhist { .. }) => self == other,
+            (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
+            | (ValueKind::Sym(_), ValueKind::Sym(_)) => self == other,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -419,7 +513,7 @@ impl ValueKind {
     /// Aggregations are per-CPU; assigned values are shared.
     pub fn map_kind(self) -> MapKind {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } => MapKind::Hash,
+            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => MapKind::Hash,
             _ => MapKind::PercpuHash,
         }
     }
@@ -637,6 +731,32 @@ impl Checked {
     /// Whether any probe program prints (the object then has [`PRINTF_RINGBUF`]).
     pub fn uses_printf(&self) -> bool {
         !self.printfs.is_empty()
+    }
+
+    /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
+    /// `probe` values of the programs, in program order.
+    pub fn names(&self, sym: Sym) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.programs {
+            let name = match sym {
+                Sym::Func => &p.func,
+                Sym::Probe => &p.probe,
+            };
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// The id `func` or `probe` has in program `p`.
+    pub fn sym_id(&self, sym: Sym, p: &ProbeProgram) -> i64 {
+        let name = match sym {
+            Sym::Func => &p.func,
+            Sym::Probe => &p.probe,
+        };
+        let names = self.names(sym);
+        names.iter().position(|n| n == name).unwrap_or(names.len()) as i64
     }
 }
 

@@ -212,6 +212,7 @@ impl Checker<'_> {
         let kind = match v.ty {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },
+            Ty::Sym(s) => ValueKind::Sym(s),
             _ => {
                 self.error(Diagnostic::new(
                     v.span,
@@ -419,7 +420,9 @@ impl Checker<'_> {
     fn printf_arg(&mut self, c: &format::Conversion, a: &TExpr) -> bool {
         let msg = match (c.kind, a.ty) {
             (_, Ty::Error) => return false,
-            (ArgKind::Int, Ty::Int { .. }) | (ArgKind::Str, Ty::Str { .. }) => return true,
+            (ArgKind::Int, Ty::Int { .. }) | (ArgKind::Str, Ty::Str { .. } | Ty::Sym(_)) => {
+                return true
+            }
             (_, Ty::Kstack) => "kstack can only be used as a map key".to_string(),
             (ArgKind::Int, t) => format!("{} expects an integer, found {}", c.text, t.describe()),
             (ArgKind::Str, t) => format!("{} expects a string, found {}", c.text, t.describe()),

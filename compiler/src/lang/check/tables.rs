@@ -119,6 +119,7 @@ impl Checker<'_> {
         match (old, ty) {
             (_, Ty::Error) => {}
             (Ty::Int { .. }, Ty::Int { .. }) => {}
+            (Ty::Sym(a), Ty::Sym(b)) if a == b => {}
             (Ty::Str { size }, Ty::Str { size: n }) => {
                 if self.mode == Mode::Declare {
                     vars[idx].ty = Ty::Str { size: size.max(n) };

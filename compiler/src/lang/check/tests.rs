@@ -1,7 +1,7 @@
 //! Tests of the checker: every diagnostic with its span, map and variable
 //! consistency, arch limits, attach point expansion, BEGIN/END actions.
 
-use super::ir::{KeyTy, TStmtKind, Ty, ValueKind};
+use super::ir::{KeyTy, Sym, TStmtKind, Ty, ValueKind};
 use super::*;
 use crate::lang::ast::Builtin;
 use crate::lang::manifest::{Action, Literal};
@@ -339,8 +339,8 @@ fn typed_expressions() {
     let c = ok("kprobe:f { @a = (uint8)arg0; @b = -1; @c = 1 << 4; @d = comm == \"dd\"; @e = func; @f = probe; @g = \"x\" == \"x\"; }");
     let values: Vec<_> = c.maps.iter().map(|m| m.value).collect();
     assert_eq!(values[0], Some(ValueKind::Int { signed: false }));
-    assert_eq!(values[4], Some(ValueKind::Str { size: 2 }));
-    assert_eq!(values[5], Some(ValueKind::Str { size: 9 }));
+    assert_eq!(values[4], Some(ValueKind::Sym(Sym::Func)));
+    assert_eq!(values[5], Some(ValueKind::Sym(Sym::Probe)));
     let stmts = &c.bodies[0].stmts;
     let value = |i: usize| match &stmts[i].kind {
         TStmtKind::SetMap { value, .. } => value.kind.clone(),
@@ -351,6 +351,32 @@ fn typed_expressions() {
     assert!(matches!(value(3), ir::TKind::StrEq { eq: true, .. }));
     assert_eq!(value(4), ir::TKind::Builtin(Builtin::Func));
     assert_eq!(value(6), ir::TKind::Int(1));
+}
+
+#[test]
+fn func_and_probe_are_names_not_integers_or_strings() {
+    let c = ok(
+        "kprobe:f, kprobe:g { @k[func, probe] = count(); $f = func; \
+         if ($f == \"g\") { printf(\"%s %s\\n\", func, probe); } }",
+    );
+    assert_eq!(
+        c.maps[0].keys,
+        vec![KeyTy::Sym(Sym::Func), KeyTy::Sym(Sym::Probe)]
+    );
+    assert_eq!(c.names(Sym::Func), ["f", "g"]);
+    assert_eq!(c.names(Sym::Probe), ["kprobe:f", "kprobe:g"]);
+    assert_eq!(c.sym_id(Sym::Probe, &c.programs[1]), 1);
+    assert_eq!(
+        c.printfs[0].args,
+        vec![Ty::Sym(Sym::Func), Ty::Sym(Sym::Probe)]
+    );
+    let (msg, at) = one_error("kprobe:f { @x = func + 1; }");
+    assert_eq!(
+        (msg.as_str(), at.as_str()),
+        ("an operand of `+` must be an integer, found func", "func")
+    );
+    let d = errors("kprobe:f { @m[func] = 1; @m[probe] = 2; }");
+    assert!(d[0].message.contains("key"), "{d:#?}");
 }
 
 #[test]

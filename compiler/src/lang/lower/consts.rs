@@ -1,7 +1,12 @@
 //! Constant stack slots shared by a whole program: the key 0 of keyless
-//! maps and the initial value 1 of counters (count, hist, lhist). When a
+//! maps, and a pair of u64s whose second half is 1 — the initial value of
+//! counters (count, hist, lhist), and with a value written into the first
+//! half, the initial `{value, 1}` of min, max, avg and stats. When a
 //! program uses one at least twice it is stored once at entry, and every
 //! use passes the slot to the helper instead of storing the constant again.
+//! A callee-saved register left over by the variables holds the 1 that
+//! counters (and avg/stats counts) add to an existing entry, when there
+//! are two of them or more.
 
 use crate::asm;
 use crate::insn::{Reg, Size};
@@ -14,6 +19,9 @@ use super::gen::{Gen, R};
 struct Needs {
     zero_key: usize,
     one: usize,
+    /// Counters (count, hist, lhist, and the count of avg and stats): each
+    /// adds 1 to an existing entry.
+    counters: usize,
 }
 
 fn keyless(checked: &Checked, map: usize, keys: &[TExpr]) -> bool {
@@ -40,7 +48,8 @@ fn scan(checked: &Checked, stmts: &[TStmt], n: &mut Needs) {
             }
             TStmtKind::Aggregate { map, keys, agg } => {
                 n.zero_key += usize::from(keyless(checked, *map, keys));
-                n.one += usize::from(matches!(agg, Agg::Count | Agg::Hist(_) | Agg::Lhist { .. }));
+                n.one += usize::from(!matches!(agg, Agg::Sum(_)));
+                n.counters += usize::from(!matches!(agg, Agg::Sum(_) | Agg::Min(_) | Agg::Max(_)));
             }
             TStmtKind::If { then, els, .. } => {
                 scan(checked, then, n);
@@ -74,9 +83,19 @@ impl Gen<'_> {
             self.zero_key = Some(slot);
         }
         if n.one >= 2 {
-            let slot = self.slot(8)?;
-            self.emit(asm::store_imm(Size::DW, Reg::R10, slot, 1));
-            self.one = Some(slot);
+            let pair = self.slot(16)?;
+            self.emit(asm::store_imm(Size::DW, Reg::R10, pair + 8, 1));
+            self.one_pair = Some(pair);
+        }
+        // A callee-saved register nobody needs holds the 1 counters add.
+        let spare = self.frame.unpinned_safe();
+        let reserve = usize::from(super::vars::wants_safe_temp(&body.stmts));
+        if n.counters >= 2 && spare.len() > reserve {
+            if let Some(&r) = spare.last() {
+                self.frame.pin(r);
+                self.emit(asm::mov(r, 1));
+                self.one_reg = Some(r);
+            }
         }
         Ok(())
     }

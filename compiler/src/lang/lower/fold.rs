@@ -1,10 +1,12 @@
 //! Constant folding before lowering: literal subexpressions become
 //! literals, identities (`x + 0`, `x * 1`, `x & -1`...) disappear,
 //! constants of chained `+`/`-`, `&`, `|`, `^` merge, and
-//! `(v & a) | (v & b)` of one variable becomes `v & (a | b)`. Every rewrite
+//! `(v & a) | (v & b)` of one variable becomes `v & (a | b)`, and masks
+//! and shift pairs that [`bits`] shows cannot change the value go. Every rewrite
 //! keeps the value bpftrace's 64-bit wrapping arithmetic gives (division
 //! and modulo unsigned, `>>` logical).
 
+use super::bits;
 use crate::lang::ast::BinOp;
 use crate::lang::check::ir::{Agg, Body, TExpr, TKind, TStmt, TStmtKind};
 
@@ -291,6 +293,9 @@ fn binary(op: BinOp, lhs: TExpr, rhs: TExpr, signed: bool, e: &TExpr) -> TExpr {
             return as_whole(rhs, e);
         }
     }
+    if let Some(x) = known_bits_noop(op, &lhs, &rhs) {
+        return as_whole(x, e);
+    }
     // (v & a) | (v & b) => v & (a | b), v a variable.
     if op == BinOp::BitOr {
         if let (Some((v1, a, s1)), Some((v2, b, _))) = (masked_var(&lhs), masked_var(&rhs)) {
@@ -318,6 +323,27 @@ fn binary(op: BinOp, lhs: TExpr, rhs: TExpr, signed: bool, e: &TExpr) -> TExpr {
         },
         ty: e.ty,
         span: e.span,
+    }
+}
+
+/// `x` when `x op c` cannot change it, by the bits `x` may have set: a
+/// mask keeping all of them, or `(x << n) >> n` shifting out only zeros.
+fn known_bits_noop(op: BinOp, lhs: &TExpr, rhs: &TExpr) -> Option<TExpr> {
+    let c = lit(rhs)?;
+    match (op, &lhs.kind) {
+        (BinOp::BitAnd, _) if bits::maybe_ones(lhs) & !(c as u64) == 0 => Some(lhs.clone()),
+        (
+            BinOp::Shr,
+            TKind::Binary {
+                op: BinOp::Shl,
+                lhs: x,
+                rhs: n,
+                ..
+            },
+        ) if (1..64).contains(&c) && lit(n) == Some(c) && bits::maybe_ones(x) >> (64 - c) == 0 => {
+            Some((**x).clone())
+        }
+        _ => None,
     }
 }
 

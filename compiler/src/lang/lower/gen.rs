@@ -37,8 +37,10 @@ pub struct Gen<'a> {
     labels: usize,
     /// The program-wide slot holding the key 0 of keyless maps, if shared.
     pub zero_key: Option<i16>,
-    /// The program-wide slot holding the counter start 1, if shared.
-    pub one: Option<i16>,
+    /// A 16-byte slot whose second u64 is 1 for the whole program.
+    pub one_pair: Option<i16>,
+    /// A callee-saved register holding 1 for the whole program, if spared.
+    pub one_reg: Option<Reg>,
     /// The register holding the ctx pointer: r1 as the program received
     /// it (valid until the first helper call), or r6.
     pub ctx: Reg,
@@ -62,7 +64,7 @@ pub fn program(
         .bodies
         .get(prog.body)
         .ok_or_else(|| Diagnostic::new(prog.span, "internal error: program without a body"))?;
-    let body = &super::fold::body(body);
+    let body = &super::propagate::body(body, checked, prog);
     if !needs_ctx(body) {
         return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
     }
@@ -95,7 +97,8 @@ fn generate(
         var_tys: body.vars.iter().map(|v| v.ty).collect(),
         labels: 0,
         zero_key: None,
-        one: None,
+        one_pair: None,
+        one_reg: None,
         ctx: ctx.unwrap_or(CTX_SAVED),
         called: false,
         ctx_lost: false,

@@ -3,10 +3,13 @@
 //! the histogram bucket) and value (an integer, a char array, or a struct
 //! `AT_name_val` of two 64-bit fields), the stack-trace map of `kstack`,
 //! the printf ring buffer, and a struct `printf_<id>` per printf record.
+//! `func` and `probe` values are 8-byte enums (`enum func`, `enum probe`)
+//! whose enumerators are the names, so that `bpftool map dump` prints
+//! `vfs_read` where the map holds its id.
 
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Ty, ValueKind, MAX_ENTRIES, PRINTF_RINGBUF,
+    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, MAX_ENTRIES, PRINTF_RINGBUF,
     PRINTF_RINGBUF_BYTES, STACK_MAP,
 };
 use crate::maps::{MapDef, MapKind};
@@ -14,7 +17,7 @@ use crate::maps::{MapDef, MapKind};
 /// Every map of the object: the spec's maps in order of first use, then
 /// the stack-trace map and the printf ring buffer if used.
 pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
-    let mut out: Vec<MapDef> = checked.maps.iter().map(map_def).collect();
+    let mut out: Vec<MapDef> = checked.maps.iter().map(|m| map_def(checked, m)).collect();
     if checked.uses_kstack() {
         out.push(MapDef::stack_trace(STACK_MAP, MAX_ENTRIES));
     }
@@ -24,9 +27,9 @@ pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
     out
 }
 
-fn map_def(m: &MapInfo) -> MapDef {
+fn map_def(checked: &Checked, m: &MapInfo) -> MapDef {
     let sym = m.symbol();
-    let (key, value) = (key_type(m), value_type(m));
+    let (key, value) = (key_type(checked, m), value_type(checked, m));
     match m.value_kind().map_kind() {
         MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, MAX_ENTRIES),
         _ => MapDef::hash(&sym, key, value, MAX_ENTRIES),
@@ -41,20 +44,44 @@ fn int(signed: bool) -> CType {
     }
 }
 
-fn key_part(k: KeyTy) -> CType {
+/// `enum func` or `enum probe`: enumerator k names id k.
+fn sym_type(checked: &Checked, s: Sym) -> CType {
+    CType::Enum {
+        name: s.name().into(),
+        size: 8,
+        values: checked.names(s).iter().map(|n| c_identifier(n)).collect(),
+    }
+}
+
+/// `name` as a C identifier (BTF requires one): other characters become
+/// `_` (`kprobe:vfs_read` is `kprobe_vfs_read`, `foo.isra.0` is
+/// `foo_isra_0`).
+fn c_identifier(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn key_part(checked: &Checked, k: KeyTy) -> CType {
     match k {
         KeyTy::Int { signed } => int(signed),
         KeyTy::Str { .. } => CType::char_array(k.storage()),
         KeyTy::Kstack => CType::u64(),
+        KeyTy::Sym(s) => sym_type(checked, s),
     }
 }
 
-fn key_type(m: &MapInfo) -> CType {
+fn key_type(checked: &Checked, m: &MapInfo) -> CType {
     let mut parts: Vec<(String, CType)> = m
         .keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (format!("k{i}"), key_part(*k)))
+        .map(|(i, k)| (format!("k{i}"), key_part(checked, *k)))
         .collect();
     if m.value_kind().has_bucket() {
         parts.push(("bucket".into(), CType::u64()));
@@ -66,7 +93,7 @@ fn key_type(m: &MapInfo) -> CType {
     }
 }
 
-fn value_type(m: &MapInfo) -> CType {
+fn value_type(checked: &Checked, m: &MapInfo) -> CType {
     let pair = |a: &str, b: &str| {
         CType::Struct(StructType::new(
             &format!("{}_val", m.symbol()),
@@ -76,6 +103,7 @@ fn value_type(m: &MapInfo) -> CType {
     match m.value_kind() {
         ValueKind::Int { signed } => int(signed),
         v @ ValueKind::Str { .. } => CType::char_array(v.size()),
+        ValueKind::Sym(s) => sym_type(checked, s),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
@@ -85,18 +113,37 @@ fn value_type(m: &MapInfo) -> CType {
 
 /// The record struct of each printf.
 pub fn printf_types(checked: &Checked) -> Vec<CType> {
-    checked.printfs.iter().map(printf_type).collect()
+    checked
+        .printfs
+        .iter()
+        .map(|p| printf_type(checked, p))
+        .collect()
 }
 
-fn printf_type(p: &PrintfInfo) -> CType {
+fn printf_type(checked: &Checked, p: &PrintfInfo) -> CType {
     let mut fields = vec![("id".to_string(), CType::u64())];
     for (i, t) in p.args.iter().enumerate() {
         let ty = match t {
             Ty::Str { .. } => CType::char_array(t.storage()),
             Ty::Int { signed } => int(*signed),
+            Ty::Sym(s) => sym_type(checked, *s),
             _ => CType::u64(),
         };
         fields.push((format!("arg{i}"), ty));
     }
     CType::Struct(StructType::new(&format!("printf_{}", p.id), fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::c_identifier;
+
+    #[test]
+    fn names_become_c_identifiers() {
+        assert_eq!(c_identifier("vfs_read"), "vfs_read");
+        assert_eq!(c_identifier("kretprobe:vfs_read"), "kretprobe_vfs_read");
+        assert_eq!(c_identifier("foo.isra.0"), "foo_isra_0");
+        assert_eq!(c_identifier("9p_open"), "_9p_open");
+        assert_eq!(c_identifier(""), "_");
+    }
 }

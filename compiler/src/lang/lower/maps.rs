@@ -13,10 +13,21 @@ use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::lang::ast::BinOp;
 use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr, TKind};
 
+use super::bits;
 use super::gen::{Gen, R};
 use super::int::{alu, alu_op, jump, Rhs};
 use super::string::Mem;
 use super::vars::VarLoc;
+
+/// An lhist's bounds, and the largest value its argument can have when it
+/// is known to be non-negative.
+#[derive(Clone, Copy, Debug)]
+struct Lhist {
+    min: i64,
+    max: i64,
+    step: i64,
+    known_max: Option<i64>,
+}
 
 /// `BPF_ANY`: create or replace.
 const BPF_ANY: i32 = 0;
@@ -157,12 +168,22 @@ impl Gen<'_> {
                 let key = self.bucket_key(map, keys, agg, x)?;
                 self.count(map, key)
             }
-            Agg::Sum(x) | Agg::Min(x) | Agg::Max(x) | Agg::Avg(x) | Agg::Stats(x) => {
+            Agg::Min(x) | Agg::Max(x) => {
                 let held = self.held(x)?;
                 let key = self.key(map, keys)?;
-                let val = self.slot(vsize)?;
+                self.extreme(map, key, held, matches!(agg, Agg::Max(_)))?;
+                self.release_held(held);
+                Ok(())
+            }
+            Agg::Sum(x) | Agg::Avg(x) | Agg::Stats(x) => {
+                let held = self.held(x)?;
+                let key = self.key(map, keys)?;
                 let exists = self.agg_exists(agg, held)?;
-                let init = self.agg_init(agg, held, val);
+                let (val, mut init) = match agg {
+                    Agg::Sum(_) => (self.slot(vsize)?, vec![]),
+                    _ => self.one_pair()?,
+                };
+                init.extend(self.store_held(held, Mem::stack(val)));
                 self.upsert(map, key, val, exists, init)?;
                 self.release_held(held);
                 Ok(())
@@ -190,7 +211,15 @@ impl Gen<'_> {
         let b = self.scratch()?;
         let t = self.scratch()?;
         match agg {
-            Agg::Lhist { min, max, step, .. } => self.lhist_bucket(v, b, t, *min, *max, *step),
+            Agg::Lhist { min, max, step, .. } => {
+                let range = Lhist {
+                    min: *min,
+                    max: *max,
+                    step: *step,
+                    known_max: bits::unsigned_max(x),
+                };
+                self.lhist_bucket(v, b, t, range)
+            }
             _ => self.log2_bucket(v, b, t),
         }
         let at = Mem::stack(slot).at(info.bucket_offset());
@@ -241,16 +270,27 @@ impl Gen<'_> {
     }
 
     /// `b` = the lhist bucket of `v`: 0 below `min`, 1 + (v - min) / step,
-    /// 1 + ceil((max - min) / step) from `max` on.
-    fn lhist_bucket(&mut self, v: Reg, b: Reg, t: Reg, min: i64, max: i64, step: i64) {
+    /// 1 + ceil((max - min) / step) from `max` on. A bound the value's
+    /// known range cannot cross is not tested.
+    fn lhist_bucket(&mut self, v: Reg, b: Reg, t: Reg, h: Lhist) {
+        let Lhist {
+            min,
+            max,
+            step,
+            known_max,
+        } = h;
         let done = self.label();
-        let last = 1 + (max.wrapping_sub(min) as u64).div_ceil(step as u64) as i64;
-        self.emit(asm::mov(b, 0));
-        let lo = self.const_operand(min, t);
-        self.emit(jump(Cond::SLt, v, lo, &done));
-        self.load_imm(b, last);
-        let hi = self.const_operand(max, t);
-        self.emit(jump(Cond::SGe, v, hi, &done));
+        if known_max.is_none() || min > 0 {
+            self.emit(asm::mov(b, 0));
+            let lo = self.const_operand(min, t);
+            self.emit(jump(Cond::SLt, v, lo, &done));
+        }
+        if known_max.is_none_or(|m| m >= max) {
+            let last = 1 + (max.wrapping_sub(min) as u64).div_ceil(step as u64) as i64;
+            self.load_imm(b, last);
+            let hi = self.const_operand(max, t);
+            self.emit(jump(Cond::SGe, v, hi, &done));
+        }
         self.emit(asm::mov_reg(b, v));
         if min != 0 {
             let lo = self.const_operand(min, t);
@@ -272,14 +312,27 @@ impl Gen<'_> {
         }
     }
 
+    /// A 16-byte value slot whose second u64 is 1, and the ops that make
+    /// it so (none when the program keeps one).
+    fn one_pair(&mut self) -> R<(i16, Vec<Op>)> {
+        if let Some(pair) = self.one_pair {
+            return Ok((pair, vec![]));
+        }
+        let pair = self.slot(16)?;
+        Ok((pair, vec![asm::store_imm(Size::DW, Reg::R10, pair + 8, 1)]))
+    }
+
     /// `map[key]` += 1 (count, hist, lhist).
     fn count(&mut self, map: usize, key: i16) -> R<()> {
-        let exists = vec![
-            asm::mov(Reg::R1, 1),
-            asm::atomic_add(Size::DW, Reg::R0, 0, Reg::R1),
-        ];
-        let (val, init) = match self.one {
-            Some(one) => (one, vec![]),
+        let exists = match self.one_reg {
+            Some(one) => vec![asm::atomic_add(Size::DW, Reg::R0, 0, one)],
+            None => vec![
+                asm::mov(Reg::R1, 1),
+                asm::atomic_add(Size::DW, Reg::R0, 0, Reg::R1),
+            ],
+        };
+        let (val, init) = match self.one_pair {
+            Some(pair) => (pair + 8, vec![]),
             None => {
                 let val = self.slot(8)?;
                 (val, vec![asm::store_imm(Size::DW, Reg::R10, val, 1)])
@@ -288,16 +341,40 @@ impl Gen<'_> {
         self.upsert(map, key, val, exists, init)
     }
 
-    /// Looks `key` up: runs `exists` with r0 the value when found (it may
-    /// jump to the label `done`, passed as [`DONE`]); else runs `init`,
-    /// which fills the value slot `val`, and inserts it.
+    /// min (`max` false) or max of `x` into `map[key]`, a `{value, set}`
+    /// pair per CPU. A new extreme — or a CPU whose `set` is 0, or a new
+    /// entry — writes `{x, 1}` with `map_update_elem`, which for a per-CPU
+    /// map writes this CPU's copy only; the common case, no new extreme,
+    /// costs one lookup.
+    fn extreme(&mut self, map: usize, key: i16, x: Held, max: bool) -> R<()> {
+        let (store, done) = (self.label(), self.label());
+        self.lookup(map, key)?;
+        self.emit_all([
+            asm::jmp_imm(Cond::Eq, Reg::R0, 0, &store),
+            asm::load_mem(Size::DW, Reg::R1, Reg::R0, 8),
+            asm::jmp_imm(Cond::Eq, Reg::R1, 0, &store),
+            asm::load_mem(Size::DW, Reg::R1, Reg::R0, 0),
+        ]);
+        let keep = if max { Cond::SGe } else { Cond::SLe };
+        let x_now = self.held_operand(x, Reg::R2);
+        self.emit(jump(keep, Reg::R1, x_now, &done));
+        self.emit(asm::label(&store));
+        let (val, init) = self.one_pair()?;
+        self.emit_all(init);
+        let fill = self.store_held(x, Mem::stack(val));
+        self.emit_all(fill);
+        self.update(map, key, val)?;
+        self.emit(asm::label(&done));
+        Ok(())
+    }
+
+    /// Looks `key` up: runs `exists` with r0 the value when found; else
+    /// runs `init`, which fills the value slot `val`, and inserts it.
     fn upsert(&mut self, map: usize, key: i16, val: i16, exists: Vec<Op>, init: Vec<Op>) -> R<()> {
         let (absent, done) = (self.label(), self.label());
         self.lookup(map, key)?;
         self.emit(asm::jmp_imm(Cond::Eq, Reg::R0, 0, &absent));
-        for op in exists {
-            self.emit(relabel(op, &done));
-        }
+        self.emit_all(exists);
         self.emit(asm::jmp(&done));
         self.emit(asm::label(&absent));
         self.emit_all(init);
@@ -323,41 +400,20 @@ impl Gen<'_> {
         };
         match agg {
             Agg::Sum(_) => ops.push(asm::atomic_add(Size::DW, Reg::R0, 0, x)),
-            Agg::Avg(_) | Agg::Stats(_) => ops.extend([
-                asm::atomic_add(Size::DW, Reg::R0, 0, x),
-                asm::mov(Reg::R1, 1),
-                asm::atomic_add(Size::DW, Reg::R0, 8, Reg::R1),
-            ]),
-            Agg::Min(_) | Agg::Max(_) => {
-                // A CPU that never saw a value has set == 0: take x.
-                let keep = if matches!(agg, Agg::Max(_)) {
-                    Cond::SGe
-                } else {
-                    Cond::SLe
+            Agg::Avg(_) | Agg::Stats(_) => {
+                ops.push(asm::atomic_add(Size::DW, Reg::R0, 0, x));
+                let one = match self.one_reg {
+                    Some(one) => one,
+                    None => {
+                        ops.push(asm::mov(Reg::R1, 1));
+                        Reg::R1
+                    }
                 };
-                ops.extend([
-                    asm::load_mem(Size::DW, Reg::R1, Reg::R0, 8),
-                    asm::jmp_imm(Cond::Eq, Reg::R1, 0, STORE),
-                    asm::load_mem(Size::DW, Reg::R1, Reg::R0, 0),
-                    asm::jmp_reg(keep, Reg::R1, x, DONE),
-                    asm::label(STORE),
-                    asm::store_mem(Size::DW, Reg::R0, 0, x),
-                    asm::store_imm(Size::DW, Reg::R0, 8, 1),
-                ]);
+                ops.push(asm::atomic_add(Size::DW, Reg::R0, 8, one));
             }
             _ => return Err(self.fail("internal error: not a value aggregation")),
         }
         Ok(ops)
-    }
-
-    /// What the new-entry path writes into the value slot `val`.
-    fn agg_init(&mut self, agg: &Agg, held: Held, val: i16) -> Vec<Op> {
-        let mut ops = self.store_held(held, Mem::stack(val));
-        if !matches!(agg, Agg::Sum(_)) {
-            // min/max: set = 1; avg/stats: count = 1.
-            ops.push(asm::store_imm(Size::DW, Reg::R10, val + 8, 1));
-        }
-        ops
     }
 
     /// Evaluates `e` where it survives helper calls.
@@ -411,27 +467,5 @@ impl Gen<'_> {
         if let Held::Reg(r) = h {
             self.frame.free(r);
         }
-    }
-}
-
-/// Placeholder labels of the existing-entry ops, made unique by [`relabel`].
-const DONE: &str = "@done";
-const STORE: &str = "@store";
-
-/// Replaces the placeholder labels of an op: `@done` by `done`, `@store`
-/// by a label derived from it.
-fn relabel(op: Op, done: &str) -> Op {
-    let fix = |l: &str| match l {
-        DONE => done.to_string(),
-        STORE => format!("{done}_store"),
-        other => other.to_string(),
-    };
-    match op {
-        Op::Jump { insn, target } => Op::Jump {
-            insn,
-            target: fix(&target),
-        },
-        Op::Label(l) => Op::Label(fix(&l)),
-        other => other,
     }
 }

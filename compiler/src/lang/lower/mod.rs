@@ -4,6 +4,7 @@
 //! variables in [`vars`], shared constants in [`consts`], on a [`frame`] of stack slots and registers), the maps and record types of
 //! [`layout`] — and the [`Manifest`] that describes it.
 
+mod bits;
 mod consts;
 mod fold;
 mod frame;
@@ -12,6 +13,7 @@ mod int;
 mod layout;
 mod maps;
 mod printf;
+mod propagate;
 mod string;
 mod vars;
 

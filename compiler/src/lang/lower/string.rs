@@ -65,12 +65,10 @@ fn chunks(n: u32) -> Vec<(u32, Size)> {
 }
 
 impl Gen<'_> {
-    /// The bytes of a string known when compiling: a literal, `func`, `probe`.
+    /// The bytes of a string known when compiling: a literal.
     pub fn literal_of(&self, e: &TExpr) -> Option<Vec<u8>> {
         match &e.kind {
             TKind::Str(b) => Some(b.clone()),
-            TKind::Builtin(Builtin::Func) => Some(self.prog.func.as_bytes().to_vec()),
-            TKind::Builtin(Builtin::Probe) => Some(self.prog.probe.as_bytes().to_vec()),
             _ => None,
         }
     }

@@ -26,7 +26,7 @@ pub fn registers(body: &Body, pool: &[Reg]) -> Vec<Option<Reg>> {
     let uses = use_counts(body);
     let reserve = usize::from(wants_safe_temp(&body.stmts));
     let mut order: Vec<usize> = (0..body.vars.len())
-        .filter(|&i| matches!(body.vars[i].ty, Ty::Int { .. }))
+        .filter(|&i| uses[i] > 0 && matches!(body.vars[i].ty, Ty::Int { .. } | Ty::Sym(_)))
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(uses[i]));
     let mut out = vec![None; body.vars.len()];
@@ -76,7 +76,7 @@ fn use_counts(body: &Body) -> Vec<usize> {
 
 /// Whether statements hold a value in a callee-saved register: printf
 /// records, aggregated values, read-modify-write updates.
-fn wants_safe_temp(stmts: &[TStmt]) -> bool {
+pub(super) fn wants_safe_temp(stmts: &[TStmt]) -> bool {
     stmts.iter().any(|s| match &s.kind {
         TStmtKind::Printf { .. } => true,
         TStmtKind::UpdateMap { value, .. } => needs_holding(value),

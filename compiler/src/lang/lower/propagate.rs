@@ -1,0 +1,502 @@
+//! Statement-level rewrites of one program's body before lowering:
+//! `func` and `probe` become this program's ids (and comparisons of them
+//! with string literals become id comparisons), `unroll` bodies are
+//! repeated, an `if` whose condition folded to a constant is replaced by
+//! the branch taken, variables holding constants are replaced by them, a
+//! value without helper calls that is read once moves into its reader,
+//! and assignments nobody reads go. [`fold`](super::fold) runs after each
+//! step, so `$i++` in an unrolled loop becomes the literals 0, 1, 2 and a
+//! chain of `$acc op= ...` becomes one expression whose no-op masks fold
+//! away.
+//!
+//! Every rewrite keeps what the program computes: only variables are
+//! touched, expressions have no side effects, and a value moves only past
+//! statements that change none of the variables it reads.
+
+use crate::lang::ast::{BinOp, Builtin};
+use crate::lang::check::ir::{
+    Body, Checked, ProbeProgram, Sym, TExpr, TKind, TStmt, TStmtKind, Ty,
+};
+
+use super::fold;
+
+/// Rounds of propagation; each round can only shrink the body, and the
+/// fixtures settle in two.
+const ROUNDS: usize = 6;
+
+/// The names `func` and `probe` index, and this program's values.
+struct Names {
+    funcs: Vec<String>,
+    probes: Vec<String>,
+    func: i64,
+    probe: i64,
+}
+
+impl Names {
+    fn table(&self, s: Sym) -> &[String] {
+        match s {
+            Sym::Func => &self.funcs,
+            Sym::Probe => &self.probes,
+        }
+    }
+}
+
+/// `body` rewritten for program `prog`.
+pub fn body(b: &Body, checked: &Checked, prog: &ProbeProgram) -> Body {
+    let names = Names {
+        funcs: checked.names(Sym::Func),
+        probes: checked.names(Sym::Probe),
+        func: checked.sym_id(Sym::Func, prog),
+        probe: checked.sym_id(Sym::Probe, prog),
+    };
+    let mut b = b.clone();
+    if let Some(p) = &mut b.pred {
+        name_ids(p, &names);
+    }
+    b.stmts = unroll(std::mem::take(&mut b.stmts));
+    for s in &mut b.stmts {
+        each_expr(s, &mut |e| name_ids(e, &names));
+    }
+    b = fold::body(&b);
+    let wrapped = prog.wrapped_syscall;
+    for _ in 0..ROUNDS {
+        let before = b.stmts.clone();
+        constants(&mut b.stmts, &mut vec![None; b.vars.len()]);
+        b = fold::body(&b);
+        let cont = vec![0; b.vars.len()];
+        forward(&mut b.stmts, &cont, wrapped);
+        b = fold::body(&b);
+        drop_dead(&mut b.stmts, &cont);
+        b.stmts = decided(std::mem::take(&mut b.stmts));
+        if b.stmts == before {
+            break;
+        }
+    }
+    for (v, info) in b.vars.iter_mut().enumerate() {
+        if reads_in(&b.stmts, v) == 0 {
+            info.needs_init = false;
+        }
+    }
+    b
+}
+
+/// Calls `f` on every expression of `s` and of the statements nested in it.
+fn each_expr(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
+    for e in s.exprs_mut() {
+        f(e);
+    }
+    for block in s.blocks_mut() {
+        for s in block {
+            each_expr(s, f);
+        }
+    }
+}
+
+/// `func`/`probe` as this program's ids; `func == "name"` as an id test.
+fn name_ids(e: &mut TExpr, names: &Names) {
+    match &e.kind {
+        TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
+        TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
+        TKind::StrEq { s, lit, eq } => {
+            if let Ty::Sym(sym) = s.ty {
+                let id = names
+                    .table(sym)
+                    .iter()
+                    .position(|n| n.as_bytes() == lit.as_slice());
+                let (s, eq) = ((**s).clone(), *eq);
+                e.kind = match id {
+                    Some(id) => TKind::Binary {
+                        op: if eq { BinOp::Eq } else { BinOp::Ne },
+                        lhs: Box::new(s),
+                        rhs: Box::new(TExpr::new(TKind::Int(id as i64), Ty::Sym(sym), e.span)),
+                        signed: false,
+                    },
+                    // No program has that name: never equal.
+                    None => TKind::Int(i64::from(!eq)),
+                };
+            }
+        }
+        _ => {}
+    }
+    for c in e.children_mut() {
+        name_ids(c, names);
+    }
+}
+
+/// The statements with every `unroll` body repeated in place.
+fn unroll(stmts: Vec<TStmt>) -> Vec<TStmt> {
+    let mut out = Vec::with_capacity(stmts.len());
+    for mut s in stmts {
+        match s.kind {
+            TStmtKind::Unroll { count, body } => {
+                let body = unroll(body);
+                for _ in 0..count {
+                    out.extend(body.iter().cloned());
+                }
+            }
+            TStmtKind::If { cond, then, els } => {
+                s.kind = TStmtKind::If {
+                    cond,
+                    then: unroll(then),
+                    els: unroll(els),
+                };
+                out.push(s);
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The statements with every `if` of a literal condition replaced by the
+/// branch it takes.
+fn decided(stmts: Vec<TStmt>) -> Vec<TStmt> {
+    let mut out = Vec::with_capacity(stmts.len());
+    for mut s in stmts {
+        match s.kind {
+            TStmtKind::If { cond, then, els } => match cond.kind {
+                TKind::Int(c) => out.extend(decided(if c != 0 { then } else { els })),
+                _ => {
+                    s.kind = TStmtKind::If {
+                        cond,
+                        then: decided(then),
+                        els: decided(els),
+                    };
+                    out.push(s);
+                }
+            },
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Replaces reads of variables known to hold a constant (`facts`) along
+/// straight-line code; an `if` keeps what both branches agree on.
+fn constants(stmts: &mut [TStmt], facts: &mut [Option<i64>]) {
+    for s in stmts {
+        for e in s.exprs_mut() {
+            substitute_consts(e, facts);
+        }
+        match &mut s.kind {
+            TStmtKind::SetVar { var, value } => {
+                let c = match (&value.kind, value.ty) {
+                    (TKind::Int(c), Ty::Int { .. } | Ty::Sym(_)) => Some(*c),
+                    _ => None,
+                };
+                if let Some(f) = facts.get_mut(*var) {
+                    *f = c;
+                }
+            }
+            TStmtKind::If { then, els, .. } => {
+                let mut a = facts.to_vec();
+                constants(then, &mut a);
+                let mut b = facts.to_vec();
+                constants(els, &mut b);
+                for (f, (x, y)) in facts.iter_mut().zip(a.into_iter().zip(b)) {
+                    *f = if x == y { x } else { None };
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn substitute_consts(e: &mut TExpr, facts: &[Option<i64>]) {
+    if let TKind::Var(v) = e.kind {
+        if let Some(Some(c)) = facts.get(v) {
+            e.kind = TKind::Int(*c);
+        }
+        return;
+    }
+    for c in e.children_mut() {
+        substitute_consts(c, facts);
+    }
+}
+
+/// Reads of `var` in the statements and those nested in them.
+fn reads_in(stmts: &[TStmt], var: usize) -> usize {
+    let mut n = 0;
+    for s in stmts {
+        s.visit_exprs(&mut |x| n += usize::from(matches!(x.kind, TKind::Var(i) if i == var)));
+    }
+    n
+}
+
+/// Reads of `var` in the statement's own expressions (an `if`'s condition).
+fn own_reads(s: &TStmt, var: usize) -> usize {
+    let nested = match &s.kind {
+        TStmtKind::If { then, els, .. } => reads_in(then, var) + reads_in(els, var),
+        TStmtKind::Unroll { body, .. } => reads_in(body, var),
+        _ => 0,
+    };
+    reads_in(std::slice::from_ref(s), var) - nested
+}
+
+/// Whether the statement (or one nested in it) assigns a variable of `vars`.
+fn assigns(s: &TStmt, vars: &[usize]) -> bool {
+    match &s.kind {
+        TStmtKind::SetVar { var, .. } => vars.contains(var),
+        TStmtKind::If { then, els, .. } => then.iter().chain(els).any(|s| assigns(s, vars)),
+        TStmtKind::Unroll { body, .. } => body.iter().any(|s| assigns(s, vars)),
+        _ => false,
+    }
+}
+
+fn vars_read(e: &TExpr) -> Vec<usize> {
+    let mut out = Vec::new();
+    e.visit(&mut |x| {
+        if let TKind::Var(i) = x.kind {
+            out.push(i);
+        }
+    });
+    out
+}
+
+/// Read counts of every variable in `stmts`, added to `cont`: what is read
+/// after a nested block ends.
+fn continuation(stmts: &[TStmt], cont: &[usize]) -> Vec<usize> {
+    (0..cont.len())
+        .map(|v| cont[v] + reads_in(stmts, v))
+        .collect()
+}
+
+/// Moves values read once into their reader (see [`single_reader`]).
+fn forward(stmts: &mut Vec<TStmt>, cont: &[usize], wrapped: bool) {
+    let mut i = 0;
+    while i < stmts.len() {
+        if let Some(j) = single_reader(stmts, i, cont, wrapped) {
+            let def = stmts.remove(i);
+            if let TStmtKind::SetVar { var, value } = def.kind {
+                for e in stmts[j - 1].exprs_mut() {
+                    replace_var(e, var, &value);
+                }
+            }
+            continue;
+        }
+        let after = continuation(&stmts[i + 1..], cont);
+        for block in stmts[i].blocks_mut() {
+            forward(block, &after, wrapped);
+        }
+        i += 1;
+    }
+}
+
+/// The index of the one statement that reads the value `stmts[i]`
+/// assigns, when that value can move there: it calls no helper, it is
+/// read exactly once, in that statement's own expressions, and no
+/// statement on the way assigns the variable or one the value reads.
+fn single_reader(stmts: &[TStmt], i: usize, cont: &[usize], wrapped: bool) -> Option<usize> {
+    let TStmtKind::SetVar { var, value } = &stmts[i].kind else {
+        return None;
+    };
+    if value.has_call(wrapped) || !matches!(value.ty, Ty::Int { .. } | Ty::Sym(_)) {
+        return None;
+    }
+    let mut deps = vars_read(value);
+    deps.push(*var);
+    let j = (i + 1..stmts.len()).find(|&j| reads_in(&stmts[j..=j], *var) > 0)?;
+    if stmts[i + 1..j].iter().any(|s| assigns(s, &deps)) {
+        return None;
+    }
+    let reader = &stmts[j];
+    if reads_in(std::slice::from_ref(reader), *var) != 1 || own_reads(reader, *var) != 1 {
+        return None;
+    }
+    if matches!(&reader.kind, TStmtKind::SetVar { var: w, .. } if w == var) {
+        return Some(j);
+    }
+    if assigns(reader, &[*var]) {
+        return None;
+    }
+    for s in &stmts[j + 1..] {
+        if reads_in(std::slice::from_ref(s), *var) > 0 {
+            return None;
+        }
+        if matches!(&s.kind, TStmtKind::SetVar { var: w, .. } if w == var) {
+            return Some(j);
+        }
+    }
+    (cont.get(*var).copied().unwrap_or(0) == 0).then_some(j)
+}
+
+/// Replaces reads of `var` in `e` by `value` (typed as the variable).
+fn replace_var(e: &mut TExpr, var: usize, value: &TExpr) {
+    if matches!(e.kind, TKind::Var(i) if i == var) {
+        e.kind = value.kind.clone();
+        return;
+    }
+    for c in e.children_mut() {
+        replace_var(c, var, value);
+    }
+}
+
+/// Removes assignments whose value nothing reads afterwards.
+fn drop_dead(stmts: &mut Vec<TStmt>, cont: &[usize]) {
+    let mut i = 0;
+    while i < stmts.len() {
+        let after = continuation(&stmts[i + 1..], cont);
+        if let TStmtKind::SetVar { var, .. } = &stmts[i].kind {
+            if after.get(*var).copied().unwrap_or(0) == 0 {
+                stmts.remove(i);
+                continue;
+            }
+        }
+        for block in stmts[i].blocks_mut() {
+            drop_dead(block, &after);
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Arch;
+    use crate::lang::check::{check, CompileOptions};
+    use crate::lang::parse::parse;
+
+    /// The rewritten body of program `prog` of `src`.
+    fn rewritten(src: &str, prog: usize) -> Body {
+        let spec = parse(src).unwrap_or_else(|d| panic!("{d:#?}"));
+        let c = check(&spec, Arch::X86_64, &CompileOptions::default())
+            .unwrap_or_else(|d| panic!("{d:#?}"));
+        let p = &c.programs[prog];
+        body(&c.bodies[p.body], &c, p)
+    }
+
+    fn set_vars(stmts: &[TStmt]) -> usize {
+        stmts
+            .iter()
+            .map(|s| match &s.kind {
+                TStmtKind::SetVar { .. } => 1,
+                TStmtKind::If { then, els, .. } => set_vars(then) + set_vars(els),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn keys_of(s: &TStmt) -> Vec<TKind> {
+        match &s.kind {
+            TStmtKind::Aggregate { keys, .. } | TStmtKind::SetMap { keys, .. } => {
+                keys.iter().map(|k| k.kind.clone()).collect()
+            }
+            other => panic!("not a map statement: {other:?}"),
+        }
+    }
+
+    fn value_of(s: &TStmt) -> &TExpr {
+        match &s.kind {
+            TStmtKind::SetMap { value, .. } | TStmtKind::SetVar { value, .. } => value,
+            TStmtKind::Aggregate { agg, .. } => agg.value().expect("a value"),
+            other => panic!("no value: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unrolled_counter_becomes_literals() {
+        let b = rewritten(
+            "kprobe:f { $i = 0; unroll(3) { @m[$i] = count(); $i++; } }",
+            0,
+        );
+        assert_eq!(b.stmts.len(), 3, "{:#?}", b.stmts);
+        assert_eq!(set_vars(&b.stmts), 0);
+        for (i, s) in b.stmts.iter().enumerate() {
+            assert_eq!(keys_of(s), vec![TKind::Int(i as i64)]);
+        }
+        assert!(!b.vars[0].needs_init);
+    }
+
+    #[test]
+    fn a_chain_of_updates_read_once_becomes_one_expression() {
+        let b = rewritten(
+            "kprobe:f { $a = arg0 & 3; $a |= 0x10; $a &= ~0x20; @x = max($a); }",
+            0,
+        );
+        assert_eq!(b.stmts.len(), 1, "{:#?}", b.stmts);
+        let v = value_of(&b.stmts[0]);
+        let mut vars = 0;
+        v.visit(&mut |e| vars += usize::from(matches!(e.kind, TKind::Var(_))));
+        assert_eq!(vars, 0);
+        // The `& ~0x20` cannot change a value within 0x13: gone.
+        let mut masks = Vec::new();
+        v.visit(&mut |e| {
+            if let TKind::Binary {
+                op: BinOp::BitAnd,
+                rhs,
+                ..
+            } = &e.kind
+            {
+                masks.push(rhs.kind.clone());
+            }
+        });
+        assert_eq!(masks, vec![TKind::Int(3)]);
+    }
+
+    #[test]
+    fn a_value_does_not_move_past_a_change_of_what_it_reads() {
+        let b = rewritten(
+            "kprobe:f { $b = arg0; $a = $b + 1; @z = $b; $b = arg1; @x = $a; @y = $b; @w = $b; }",
+            0,
+        );
+        assert!(
+            b.stmts
+                .iter()
+                .any(|s| matches!(s.kind, TStmtKind::SetVar { var: 1, .. })),
+            "$a must be computed before $b changes: {:#?}",
+            b.stmts
+        );
+    }
+
+    #[test]
+    fn helper_values_stay_where_they_were_computed() {
+        let b = rewritten("kprobe:f { $t = nsecs; @x = arg0; @y = $t; }", 0);
+        assert!(matches!(b.stmts[0].kind, TStmtKind::SetVar { .. }));
+    }
+
+    #[test]
+    fn assignments_nobody_reads_go() {
+        let b = rewritten(
+            "kprobe:f { $p = arg0; @a = *(uint64 *)$p; $p += 8; @b = *(uint64 *)$p; $p += 8; }",
+            0,
+        );
+        // The last `+= 8` is dead; the first is read once, by the second read.
+        assert_eq!(set_vars(&b.stmts), 1, "{:#?}", b.stmts);
+        assert_eq!(b.stmts.len(), 3);
+        let TKind::Deref { addr, .. } = &value_of(&b.stmts[2]).kind else {
+            panic!("{:#?}", b.stmts[2]);
+        };
+        assert!(matches!(addr.kind, TKind::Binary { op: BinOp::Add, .. }));
+    }
+
+    #[test]
+    fn a_constant_that_differs_between_branches_is_not_propagated() {
+        let b = rewritten("kprobe:f { $x = 1; if (arg0 > 5) { $x = 2; } @m = $x; }", 0);
+        assert!(matches!(
+            value_of(b.stmts.last().unwrap()).kind,
+            TKind::Var(0)
+        ));
+        let b = rewritten("kprobe:f { $x = 1; if (arg0 > 5) { $x = 1; } @m = $x; }", 0);
+        assert_eq!(value_of(b.stmts.last().unwrap()).kind, TKind::Int(1));
+    }
+
+    #[test]
+    fn func_and_probe_are_this_programs_ids() {
+        let src = "kprobe:f, kprobe:g { @k[func, probe] = count(); \
+                   if (func == \"g\") { @g = 1; } else { @other = 1; } \
+                   if (probe != \"kprobe:nope\") { @n = 1; } }";
+        let g = rewritten(src, 1);
+        assert_eq!(keys_of(&g.stmts[0]), vec![TKind::Int(1), TKind::Int(1)]);
+        assert_eq!(g.stmts.len(), 3, "both ifs decided: {:#?}", g.stmts);
+        let f = rewritten(src, 0);
+        assert_eq!(keys_of(&f.stmts[0]), vec![TKind::Int(0), TKind::Int(0)]);
+        let maps: Vec<usize> = f.stmts[1..]
+            .iter()
+            .map(|s| match s.kind {
+                TStmtKind::SetMap { map, .. } => map,
+                _ => usize::MAX,
+            })
+            .collect();
+        assert_eq!(maps, vec![2, 3], "f takes the else branch, then @n");
+    }
+}
