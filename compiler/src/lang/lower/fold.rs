@@ -364,3 +364,98 @@ fn masked_var(e: &TExpr) -> Option<(usize, i64, bool)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::ast::Span;
+    use crate::lang::check::ir::Ty;
+
+    fn ex(kind: TKind) -> TExpr {
+        TExpr::new(kind, Ty::INT, Span::default())
+    }
+    fn int(v: i64) -> TExpr {
+        ex(TKind::Int(v))
+    }
+    fn var(i: usize) -> TExpr {
+        ex(TKind::Var(i))
+    }
+    fn bin(op: BinOp, a: TExpr, b: TExpr) -> TExpr {
+        ex(TKind::Binary {
+            op,
+            lhs: Box::new(a),
+            rhs: Box::new(b),
+            signed: true,
+        })
+    }
+
+    #[test]
+    fn literals_evaluate_with_wrapping_unsigned_division_and_logical_shift() {
+        assert_eq!(
+            expr(bin(BinOp::Add, int(i64::MAX), int(1))).kind,
+            TKind::Int(i64::MIN)
+        );
+        assert_eq!(
+            expr(bin(BinOp::Div, int(-2), int(2))).kind,
+            TKind::Int(i64::MAX)
+        );
+        assert_eq!(expr(bin(BinOp::Shr, int(-1), int(60))).kind, TKind::Int(15));
+        assert_eq!(expr(bin(BinOp::Lt, int(-1), int(0))).kind, TKind::Int(1));
+        // Division by zero has no value: left for the checker's error.
+        assert!(matches!(
+            expr(bin(BinOp::Div, int(1), int(0))).kind,
+            TKind::Binary { .. }
+        ));
+    }
+
+    #[test]
+    fn identities_and_chained_constants_go() {
+        assert_eq!(expr(bin(BinOp::Mul, var(0), int(1))).kind, TKind::Var(0));
+        assert_eq!(expr(bin(BinOp::BitOr, int(0), var(0))).kind, TKind::Var(0));
+        let twice = expr(bin(BinOp::Sub, bin(BinOp::Add, var(0), int(1)), int(1)));
+        assert_eq!(twice.kind, TKind::Var(0));
+        let masks = expr(bin(
+            BinOp::BitAnd,
+            bin(BinOp::BitAnd, var(0), int(0xff)),
+            int(0x0f),
+        ));
+        assert_eq!(masks, expr(bin(BinOp::BitAnd, var(0), int(0x0f))));
+    }
+
+    #[test]
+    fn masks_of_one_variable_merge() {
+        let e = bin(
+            BinOp::BitOr,
+            bin(BinOp::BitAnd, var(2), int(0x40)),
+            bin(BinOp::BitAnd, var(2), int(0x200)),
+        );
+        assert_eq!(expr(e), expr(bin(BinOp::BitAnd, var(2), int(0x240))));
+        let other = bin(
+            BinOp::BitOr,
+            bin(BinOp::BitAnd, var(1), int(0x40)),
+            bin(BinOp::BitAnd, var(2), int(0x200)),
+        );
+        assert_eq!(expr(other.clone()), other, "different variables stay");
+    }
+
+    #[test]
+    fn masks_and_shifts_that_cannot_change_the_value_go() {
+        let small = bin(BinOp::BitXor, bin(BinOp::BitAnd, var(0), int(3)), int(0x10));
+        let masked = expr(bin(BinOp::BitAnd, small.clone(), int(!0x20)));
+        assert_eq!(masked, expr(small.clone()));
+        let shifted = bin(BinOp::Shr, bin(BinOp::Shl, small.clone(), int(1)), int(1));
+        assert_eq!(expr(shifted), expr(small));
+        // A value that may use the top bit loses it: the shifts stay.
+        let wide = bin(BinOp::Shr, bin(BinOp::Shl, var(0), int(1)), int(1));
+        assert_eq!(expr(wide.clone()), wide);
+        // A mask that clears a bit the value may have stays.
+        let keep = bin(BinOp::BitAnd, bin(BinOp::BitAnd, var(0), int(3)), int(!1));
+        assert!(matches!(
+            expr(keep).kind,
+            TKind::Binary {
+                op: BinOp::BitAnd,
+                ..
+            }
+        ));
+    }
+}
