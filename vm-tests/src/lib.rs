@@ -1,17 +1,41 @@
-//! vm-tests: reads BPF objects from their bytes (goblin) and, once the
-//! offline runner lands, executes their programs in rbpf against synthetic
-//! `pt_regs`. Today it offers the object reader the runner starts from.
+//! vm-tests: runs BPF kprobe objects offline, in the rbpf userspace VM,
+//! against synthetic `pt_regs` for each of probecc's five architectures.
+//!
+//! The data flow starts from the files, never from compiler internals:
+//! [`object`] reads the `.o` with goblin, [`runner::Program`] pairs it with
+//! its manifest and [`rewrite`]s every program into code rbpf runs with the
+//! kernel's semantics (atomics, big-endian memory, an instruction budget);
+//! a [`runner::Session`] feeds [`events`] through the programs with
+//! [`regs`] built from `probecc::arch`, [`helpers`] and [`maps`] emulated
+//! as the kernel implements them, and [`output`] decodes the maps into JSON
+//! or bpftrace's [`text`].
+//!
+//! **Big-endian s390x objects** run with the same semantics as the
+//! little-endian four: all program memory (stack, `pt_regs`, map values,
+//! records, event memory) holds values in the target's byte order, as on a
+//! real s390x; the rewrite adds a byte swap to every multi-byte load and
+//! store, and everything the runner itself reads or writes in that memory
+//! uses the object's order. The same spec and events thus give the same
+//! output on all five arches.
 
-use goblin::elf::Elf;
+pub mod error;
+pub mod events;
+pub mod helpers;
+pub mod ksyms;
+pub mod maps;
+pub mod memory;
+pub mod object;
+pub mod output;
+pub mod printf;
+pub mod regs;
+pub mod rewrite;
+pub mod runner;
+pub mod spec;
+pub mod text;
+pub mod vm;
 
-/// The BPF program sections (`kprobe/...`, `kretprobe/...`) of an object.
-pub fn program_sections(bytes: &[u8]) -> Result<Vec<String>, goblin::error::Error> {
-    let elf = Elf::parse(bytes)?;
-    Ok(elf
-        .section_headers
-        .iter()
-        .filter_map(|sh| elf.shdr_strtab.get_at(sh.sh_name))
-        .filter(|n| n.starts_with("kprobe/") || n.starts_with("kretprobe/"))
-        .map(str::to_string)
-        .collect())
-}
+pub use error::{Error, Result};
+pub use events::Event;
+pub use output::Report;
+pub use runner::{Options, Program, Session};
+pub use vm::Engine;

@@ -1,0 +1,215 @@
+//! object: a BPF ELF object read from its bytes with goblin — never from the
+//! compiler's in-memory `Object` — into what the runner needs: the byte
+//! order, every program (one per `STT_FUNC` symbol of an executable section)
+//! with its instructions decoded in that order, the maps that the `.maps`
+//! BTF defines, and which `ld_imm64` of a program loads which map (its
+//! `R_BPF_64_64` relocations).
+
+use goblin::elf::section_header::{SHF_EXECINSTR, SHT_PROGBITS};
+use goblin::elf::sym::STT_FUNC;
+use goblin::elf::Elf;
+use probecc::insn::{self, Endian, Insn};
+use probecc::maps::MapKind;
+
+use crate::error::{Error, Result};
+
+const EM_BPF: u16 = 247;
+
+/// One map as the object defines it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDef {
+    /// The ELF symbol / BTF variable name (`AT_count`, `printf_rb`).
+    pub name: String,
+    pub kind: MapKind,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+/// One program: its section, symbol and instructions.
+#[derive(Clone, Debug)]
+pub struct ProgramCode {
+    pub section: String,
+    pub symbol: String,
+    pub insns: Vec<Insn>,
+    /// `(instruction index, map index)` for every map load.
+    pub map_refs: Vec<(usize, usize)>,
+}
+
+/// The parts of an object the runner uses.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub endian: Endian,
+    pub programs: Vec<ProgramCode>,
+    pub maps: Vec<MapDef>,
+}
+
+impl Object {
+    pub fn parse(bytes: &[u8]) -> Result<Object> {
+        let elf = Elf::parse(bytes)?;
+        if elf.header.e_machine != EM_BPF {
+            return Err(Error::Object(format!(
+                "machine is {}, not EM_BPF ({EM_BPF})",
+                elf.header.e_machine
+            )));
+        }
+        let endian = if elf.little_endian {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        let maps = read_maps(&elf, bytes)?;
+        let mut programs = Vec::new();
+        for (idx, sh) in elf.section_headers.iter().enumerate() {
+            let executable =
+                sh.sh_type == SHT_PROGBITS && sh.sh_flags & u64::from(SHF_EXECINSTR) != 0;
+            if !executable || sh.sh_size == 0 {
+                continue;
+            }
+            let section = elf
+                .shdr_strtab
+                .get_at(sh.sh_name)
+                .unwrap_or("?")
+                .to_string();
+            let data = section_bytes(bytes, sh.sh_offset, sh.sh_size, &section)?;
+            let insns = insn::decode_all(data, endian)
+                .map_err(|e| Error::Object(format!("section {section}: {e}")))?;
+            let refs = map_relocations(&elf, idx, &maps, &section)?;
+            programs.extend(split_programs(&elf, idx, &section, &insns, &refs));
+        }
+        if programs.is_empty() {
+            return Err(Error::Object("no program sections".into()));
+        }
+        Ok(Object {
+            endian,
+            programs,
+            maps,
+        })
+    }
+
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m.name == name)
+    }
+}
+
+fn section_bytes<'b>(bytes: &'b [u8], off: u64, size: u64, name: &str) -> Result<&'b [u8]> {
+    let start = usize::try_from(off).ok();
+    let end = start
+        .zip(usize::try_from(size).ok())
+        .and_then(|(s, n)| s.checked_add(n));
+    start
+        .zip(end)
+        .and_then(|(s, e)| bytes.get(s..e))
+        .ok_or_else(|| Error::Object(format!("section {name} lies outside the file")))
+}
+
+fn read_maps(elf: &Elf, bytes: &[u8]) -> Result<Vec<MapDef>> {
+    let Some(sh) = elf
+        .section_headers
+        .iter()
+        .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".BTF"))
+    else {
+        return Ok(vec![]);
+    };
+    let btf = probecc::btf::parse(section_bytes(bytes, sh.sh_offset, sh.sh_size, ".BTF")?)?;
+    btf.maps()?
+        .into_iter()
+        .map(|m| {
+            let kind = m.kind.ok_or_else(|| {
+                Error::Object(format!("map {} has unknown type {}", m.name, m.map_type))
+            })?;
+            Ok(MapDef {
+                name: m.name,
+                kind,
+                key_size: m.key_size,
+                value_size: m.value_size,
+                max_entries: m.max_entries,
+            })
+        })
+        .collect()
+}
+
+/// `(byte offset in the section, map index)` of the map relocations that
+/// apply to section `target`.
+fn map_relocations(
+    elf: &Elf,
+    target: usize,
+    maps: &[MapDef],
+    section: &str,
+) -> Result<Vec<(u64, usize)>> {
+    let mut refs = Vec::new();
+    for (rel_idx, relocs) in &elf.shdr_relocs {
+        let applies = elf
+            .section_headers
+            .get(*rel_idx)
+            .is_some_and(|sh| sh.sh_info as usize == target);
+        if !applies {
+            continue;
+        }
+        for r in relocs.iter() {
+            let name = elf
+                .syms
+                .get(r.r_sym)
+                .and_then(|s| elf.strtab.get_at(s.st_name))
+                .unwrap_or("?");
+            let map = maps.iter().position(|m| m.name == name).ok_or_else(|| {
+                Error::Object(format!(
+                    "section {section}: relocation at offset {} refers to `{name}`, which is not a map",
+                    r.r_offset
+                ))
+            })?;
+            refs.push((r.r_offset, map));
+        }
+    }
+    Ok(refs)
+}
+
+/// The programs of one section: one per function symbol, or the whole
+/// section when it has none.
+fn split_programs(
+    elf: &Elf,
+    shndx: usize,
+    section: &str,
+    insns: &[Insn],
+    refs: &[(u64, usize)],
+) -> Vec<ProgramCode> {
+    let mut funcs: Vec<(usize, usize, String)> = elf
+        .syms
+        .iter()
+        .filter(|s| s.st_shndx == shndx && s.st_type() == STT_FUNC)
+        .map(|s| {
+            let start = (s.st_value / 8) as usize;
+            let len = if s.st_size == 0 {
+                insns.len().saturating_sub(start)
+            } else {
+                (s.st_size / 8) as usize
+            };
+            let name = elf.strtab.get_at(s.st_name).unwrap_or(section).to_string();
+            (start, len, name)
+        })
+        .collect();
+    funcs.sort();
+    if funcs.is_empty() {
+        funcs.push((0, insns.len(), section.to_string()));
+    }
+    funcs
+        .into_iter()
+        .filter_map(|(start, len, symbol)| {
+            let end = start.checked_add(len)?.min(insns.len());
+            let code = insns.get(start..end)?.to_vec();
+            let map_refs = refs
+                .iter()
+                .filter_map(|&(off, map)| {
+                    let i = (off / 8) as usize;
+                    (i >= start && i < end).then(|| (i - start, map))
+                })
+                .collect();
+            Some(ProgramCode {
+                section: section.to_string(),
+                symbol,
+                insns: code,
+                map_refs,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! regs: the `struct pt_regs` image a probe sees, built from the one
+//! per-arch table (`probecc::arch`): the event's arguments in the arch's
+//! argument registers, the return value in its return register (for return
+//! probes, after the arguments: on arm64, ppc64le and s390x they share a
+//! register), `ip` at the probed address and a plausible `sp`. Every slot is
+//! an 8-byte register written in the arch's byte order, so 4-byte reads of
+//! a low half find it at `Arch::low_part` as on the real kernel.
+//!
+//! Syscall probes on kernels with syscall wrappers see one argument, a
+//! pointer to the user `pt_regs`; that second image, holding the syscall's
+//! arguments at the arch's syscall offsets, is placed in probe-readable
+//! memory at [`USER_REGS`].
+
+use probecc::arch::{Arch, KernelVersion};
+
+use crate::events::Event;
+use crate::memory::put_uint;
+
+/// Where the user `pt_regs` of a wrapped syscall lie.
+pub const USER_REGS: u64 = 0xffff_c900_0000_0000;
+/// The stack pointer every probe sees.
+pub const STACK_POINTER: u64 = 0xffff_c900_0001_0000;
+
+/// How the probed function was entered or left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    Kprobe,
+    Kretprobe,
+    Ksyscall,
+    Kretsyscall,
+}
+
+impl ProbeKind {
+    /// The kind of a probe spelled as bpftrace does (`kprobe:vfs_read`).
+    pub fn of(probe: &str) -> Option<ProbeKind> {
+        let (kind, _) = probe.split_once(':')?;
+        Some(match kind {
+            "kprobe" | "k" => ProbeKind::Kprobe,
+            "kretprobe" | "kr" => ProbeKind::Kretprobe,
+            "ksyscall" => ProbeKind::Ksyscall,
+            "kretsyscall" => ProbeKind::Kretsyscall,
+            _ => return None,
+        })
+    }
+
+    pub fn returns(self) -> bool {
+        matches!(self, ProbeKind::Kretprobe | ProbeKind::Kretsyscall)
+    }
+
+    pub fn syscall(self) -> bool {
+        matches!(self, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)
+    }
+}
+
+/// The ctx image, and the user regs to map at [`USER_REGS`] if any.
+pub struct Image {
+    pub regs: Vec<u8>,
+    pub user_regs: Option<Vec<u8>>,
+}
+
+/// Builds the registers of `ev` for a probe of `kind` at address `ip`.
+pub fn build(arch: Arch, kernel: KernelVersion, kind: ProbeKind, ev: &Event, ip: u64) -> Image {
+    let size = arch.pt_regs_size(kernel) as usize;
+    let table = arch.regs();
+    let mut regs = vec![0u8; size];
+    let wrapped = kind.syscall() && arch.syscall_wrapped(kernel);
+    let user_regs = wrapped.then(|| {
+        let mut user = vec![0u8; size];
+        for (i, &v) in ev.args.iter().enumerate().take(table.syscall.args.len()) {
+            set(&mut user, arch, table.syscall.args[i], v);
+        }
+        user
+    });
+    if wrapped {
+        set(&mut regs, arch, table.args[0], USER_REGS);
+    } else {
+        for (&off, &v) in table.args.iter().zip(&ev.args) {
+            set(&mut regs, arch, off, v);
+        }
+    }
+    if kind.returns() {
+        set(&mut regs, arch, table.ret, ev.retval);
+    }
+    set(&mut regs, arch, table.sp, STACK_POINTER);
+    set(&mut regs, arch, table.ip, ip);
+    Image { regs, user_regs }
+}
+
+fn set(regs: &mut [u8], arch: Arch, off: u16, value: u64) {
+    let off = off as usize;
+    if let Some(slot) = regs.get_mut(off..off + 8) {
+        slot.copy_from_slice(&put_uint(value, 8, arch.endian()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::get_uint;
+    use probecc::insn::Size;
+
+    #[test]
+    fn arguments_land_in_each_arch_s_registers() {
+        let mut ev = Event::new("kprobe:vfs_read");
+        ev.args = vec![10, 11, 12, 13, 14];
+        for arch in Arch::ALL {
+            let img = build(arch, KernelVersion(6, 1), ProbeKind::Kprobe, &ev, 0);
+            for i in 0..5 {
+                let off = arch.arg_offset(i).unwrap() as usize;
+                let v = get_uint(&img.regs[off..off + 8], arch.endian());
+                assert_eq!(v, 10 + i as u64, "{arch} arg{i}");
+                let low = arch.low_part(off as u16, Size::W) as usize;
+                assert_eq!(
+                    get_uint(&img.regs[low..low + 4], arch.endian()),
+                    10 + i as u64
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn return_probes_see_the_return_value_and_wrapped_syscalls_a_pointer() {
+        let mut ev = Event::new("kretsyscall:openat");
+        ev.args = vec![1, 2, 3];
+        ev.retval = 99;
+        let arch = Arch::Arm64;
+        let img = build(arch, KernelVersion(6, 1), ProbeKind::Kretsyscall, &ev, 0);
+        assert_eq!(
+            get_uint(&img.regs[0..8], arch.endian()),
+            99,
+            "x0 holds the return value"
+        );
+        let img = build(arch, KernelVersion(6, 1), ProbeKind::Ksyscall, &ev, 0);
+        assert_eq!(get_uint(&img.regs[0..8], arch.endian()), USER_REGS);
+        let user = img.user_regs.unwrap();
+        assert_eq!(get_uint(&user[272..280], arch.endian()), 1, "orig_x0");
+        assert_eq!(get_uint(&user[16..24], arch.endian()), 3);
+        let old = build(
+            Arch::Riscv64,
+            KernelVersion(6, 1),
+            ProbeKind::Ksyscall,
+            &ev,
+            0,
+        );
+        assert!(
+            old.user_regs.is_none(),
+            "riscv64 wraps syscalls only since 6.6"
+        );
+    }
+}

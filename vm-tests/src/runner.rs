@@ -1,0 +1,621 @@
+//! runner: an object and its manifest made runnable ([`Program`]), and one
+//! run over a stream of events ([`Session`]): `BEGIN` actions, every event
+//! through the programs attached to its probe (in manifest order), `END`
+//! actions, then the [`Report`].
+//!
+//! Per event: the helpers' world gets the event (ids, comm, time, CPU, its
+//! memory and kernel stack), the per-CPU map memory for its CPU is made and
+//! allowed, the `pt_regs` image is built for the arch, the program runs, and
+//! the ring-buffer records it submitted become printf text.
+
+use probecc::arch::{Arch, KernelVersion};
+use probecc::insn::Endian;
+use probecc::lang::manifest::{Action, Literal, Manifest};
+
+use crate::error::{Error, Result, Site};
+use crate::events::{Event, MemValue, COMM_LEN};
+use crate::helpers::{self, Current, Fault, World};
+use crate::ksyms::Ksyms;
+use crate::maps::EmuMap;
+use crate::memory::{put_uint, u64_at};
+use crate::object::Object;
+use crate::output::{c_string, Chunk, Decoder, MapDump, Names, Report};
+use crate::printf::{self, Arg};
+use crate::regs::{self, ProbeKind, USER_REGS};
+use crate::rewrite::{self, Lowered};
+use crate::vm::{Engine, Vm};
+
+/// How a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The kernel the object was built for: syscall wrappers, pt_regs size.
+    pub kernel: KernelVersion,
+    /// Instructions one run may spend in loops.
+    pub budget: u32,
+    /// Seed of `bpf_get_prandom_u32`.
+    pub seed: u64,
+    pub engine: Engine,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            kernel: KernelVersion(6, 1),
+            budget: 1_000_000,
+            seed: 1,
+            engine: Engine::Interpreter,
+        }
+    }
+}
+
+/// One attach point of the spec: which program serves it.
+struct Route {
+    probe: String,
+    program: usize,
+    kind: ProbeKind,
+}
+
+/// A loaded object, rewritten for rbpf.
+pub struct Program {
+    pub arch: Arch,
+    pub object: Object,
+    pub manifest: Manifest,
+    pub names: Names,
+    pub options: Options,
+    lowered: Vec<Lowered>,
+    routes: Vec<Route>,
+    /// For each manifest map, its index among the object's maps.
+    map_of: Vec<usize>,
+}
+
+impl Program {
+    /// An object's bytes and its manifest's JSON, for `arch`.
+    pub fn load(object: &[u8], manifest: &str, arch: Arch, options: Options) -> Result<Program> {
+        let object = Object::parse(object)?;
+        if object.endian != arch.endian() {
+            return Err(Error::Object(format!(
+                "the object is {}, {arch} is {}",
+                endian_name(object.endian),
+                endian_name(arch.endian())
+            )));
+        }
+        let names: Names =
+            serde_json::from_str(manifest).map_err(|e| Error::Manifest(e.to_string()))?;
+        let manifest = Manifest::from_json(manifest).map_err(|e| Error::Manifest(e.to_string()))?;
+        if manifest.arch != arch.name() {
+            return Err(Error::Manifest(format!(
+                "it is for {}, not {arch}",
+                manifest.arch
+            )));
+        }
+        let lowered = object
+            .programs
+            .iter()
+            .map(|p| rewrite::lower(p, object.endian, options.budget))
+            .collect::<Result<Vec<_>>>()?;
+        let routes = routes(&object, &manifest)?;
+        let map_of = manifest
+            .maps
+            .iter()
+            .map(|m| {
+                object.map_index(&m.symbol).ok_or_else(|| {
+                    Error::Manifest(format!(
+                        "map {} ({}) is not in the object",
+                        m.name, m.symbol
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Program {
+            arch,
+            object,
+            manifest,
+            names,
+            options,
+            lowered,
+            routes,
+            map_of,
+        })
+    }
+
+    /// The probes events may name.
+    pub fn probes(&self) -> Vec<&str> {
+        let mut p: Vec<&str> = self.routes.iter().map(|r| r.probe.as_str()).collect();
+        p.dedup();
+        p
+    }
+
+    pub fn session(&self) -> Result<Session<'_>> {
+        Session::new(self)
+    }
+
+    /// BEGIN, every event, END.
+    pub fn run(&self, events: &[Event]) -> Result<Report> {
+        let mut s = self.session()?;
+        s.begin()?;
+        for ev in events {
+            s.event(ev)?;
+        }
+        s.end()
+    }
+}
+
+fn endian_name(e: Endian) -> &'static str {
+    match e {
+        Endian::Little => "little-endian",
+        Endian::Big => "big-endian",
+    }
+}
+
+fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
+    manifest
+        .programs
+        .iter()
+        .map(|p| {
+            let program = object
+                .programs
+                .iter()
+                .position(|o| o.symbol == p.name)
+                .or_else(|| object.programs.iter().position(|o| o.section == p.section))
+                .ok_or_else(|| {
+                    Error::Manifest(format!("program {} is not in the object", p.name))
+                })?;
+            let kind = ProbeKind::of(&p.probe)
+                .ok_or_else(|| Error::Manifest(format!("unknown probe type in `{}`", p.probe)))?;
+            Ok(Route {
+                probe: p.probe.clone(),
+                program,
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// One run over events.
+pub struct Session<'p> {
+    prog: &'p Program,
+    vms: Vec<Vm<'p>>,
+    world: Option<Box<World>>,
+    ksyms: Ksyms,
+    chunks: Vec<Chunk>,
+    exited: bool,
+}
+
+impl<'p> Session<'p> {
+    fn new(prog: &'p Program) -> Result<Session<'p>> {
+        let vms = prog
+            .lowered
+            .iter()
+            .zip(&prog.object.programs)
+            .map(|(l, p)| {
+                Vm::new(l, prog.options.engine).map_err(|reason| Error::Jit {
+                    section: p.section.clone(),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let endian = prog.object.endian;
+        let maps = prog
+            .object
+            .maps
+            .iter()
+            .map(|d| EmuMap::new(d, endian))
+            .collect();
+        let world = World {
+            endian,
+            maps,
+            cur: Current::default(),
+            rng: prog.options.seed.max(1),
+            frame: 0,
+            ctx: 0..0,
+            ranges: Vec::new(),
+            records: Vec::new(),
+            fault: None,
+        };
+        let mut s = Session {
+            prog,
+            vms,
+            world: Some(Box::new(world)),
+            ksyms: Ksyms::default(),
+            chunks: Vec::new(),
+            exited: false,
+        };
+        let fixed: Vec<_> = s.world_mut().maps.iter().flat_map(EmuMap::ranges).collect();
+        s.allow(fixed);
+        s.ensure_cpu(0);
+        Ok(s)
+    }
+
+    fn world_mut(&mut self) -> &mut World {
+        self.world
+            .get_or_insert_with(|| Box::new(unreachable_world()))
+    }
+
+    fn allow(&mut self, ranges: Vec<std::ops::Range<u64>>) {
+        for r in ranges {
+            for vm in &mut self.vms {
+                vm.allow(r.clone());
+            }
+            self.world_mut().ranges.push(r);
+        }
+    }
+
+    fn ensure_cpu(&mut self, cpu: u32) {
+        let new: Vec<_> = self
+            .world_mut()
+            .maps
+            .iter_mut()
+            .flat_map(|m| m.ensure_cpu(cpu))
+            .collect();
+        self.allow(new);
+    }
+
+    /// Runs the `BEGIN` actions.
+    pub fn begin(&mut self) -> Result<()> {
+        self.actions(&self.prog.manifest.begin)
+    }
+
+    /// Runs `ev` through every program attached to its probe. After an
+    /// `exit()` in `BEGIN`, events are ignored.
+    pub fn event(&mut self, ev: &Event) -> Result<()> {
+        if self.exited {
+            return Ok(());
+        }
+        let routes: Vec<&Route> = self
+            .prog
+            .routes
+            .iter()
+            .filter(|r| r.probe == ev.probe)
+            .collect();
+        if routes.is_empty() {
+            return Err(Error::Event {
+                line: ev.line,
+                reason: format!(
+                    "probe `{}` is not one of the spec's attach points ({})",
+                    ev.probe,
+                    self.prog.probes().join(", ")
+                ),
+            });
+        }
+        if ev.cpu >= 4096 {
+            return Err(Error::Event {
+                line: ev.line,
+                reason: format!("cpu {} is beyond the 4096 the runner emulates", ev.cpu),
+            });
+        }
+        self.ensure_cpu(ev.cpu);
+        let (func, offset) = attach_function(self.prog.arch, &ev.probe, routes[0].kind);
+        let func_ip = self.ksyms.addr(&func);
+        let ip = func_ip + offset;
+        let stack = match &ev.kstack {
+            Some(frames) => frames.iter().map(|f| self.ksyms.addr(f)).collect(),
+            None => vec![ip],
+        };
+        for r in routes {
+            self.run_one(ev, r, func_ip, ip, stack.clone())?;
+        }
+        Ok(())
+    }
+
+    fn run_one(
+        &mut self,
+        ev: &Event,
+        route: &Route,
+        func_ip: u64,
+        ip: u64,
+        stack: Vec<u64>,
+    ) -> Result<()> {
+        let prog = self.prog;
+        let image = regs::build(prog.arch, prog.options.kernel, route.kind, ev, ip);
+        let mut regs = image.regs;
+        let endian = prog.object.endian;
+        let mut world = self
+            .world
+            .take()
+            .unwrap_or_else(|| Box::new(unreachable_world()));
+        world.cur = current(ev, endian, image.user_regs, func_ip, stack);
+        world.ctx = regs.as_ptr() as u64..regs.as_ptr() as u64 + regs.len() as u64;
+        world.fault = None;
+        helpers::enter(world);
+        let result = self.vms[route.program].run(&mut regs);
+        let mut world = helpers::leave().unwrap_or_else(|| Box::new(unreachable_world()));
+        let fault = world.fault.take();
+        let records = std::mem::take(&mut world.records);
+        world.maps.iter_mut().for_each(EmuMap::drain_ring);
+        self.world = Some(world);
+        let code = &prog.object.programs[route.program];
+        let lowered = &prog.lowered[route.program];
+        if let Err(e) = result {
+            let index = e
+                .slot
+                .and_then(|s| lowered.origin.get(s).copied().flatten());
+            return Err(match index {
+                Some(i) => Error::Fault {
+                    line: ev.line,
+                    site: rewrite::site(code, i),
+                    reason: e.reason,
+                },
+                None => Error::Run {
+                    line: ev.line,
+                    section: code.section.clone(),
+                    reason: e.reason,
+                },
+            });
+        }
+        if let Some(f) = fault {
+            return Err(fault_error(ev.line, code, f, prog.options.budget));
+        }
+        for (map, bytes) in records {
+            self.record(ev.line, map, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// A ring-buffer record: printf output if it came on the printf ring.
+    fn record(&mut self, line: usize, map: usize, bytes: &[u8]) -> Result<()> {
+        let m = &self.prog.manifest;
+        let is_printf = m.ringbuf.as_deref() == Some(self.prog.object.maps[map].name.as_str());
+        if !is_printf {
+            return Ok(());
+        }
+        let endian = self.prog.object.endian;
+        let id = u64_at(bytes, 0, endian);
+        let Some(entry) = m.printf.iter().find(|p| p.id as u64 == id) else {
+            return Err(Error::Run {
+                line,
+                section: m.ringbuf.clone().unwrap_or_default(),
+                reason: format!("printf record with unknown format id {id}"),
+            });
+        };
+        let args: Vec<Arg> = entry
+            .args
+            .iter()
+            .map(|a| {
+                let off = a.offset as usize;
+                match a.kind.as_str() {
+                    "string" => Arg::Str(c_string(bytes.get(off..off + a.size as usize))),
+                    "int" => Arg::Int(u64_at(bytes, off, endian)),
+                    "func" => Arg::Str(
+                        self.prog
+                            .names
+                            .funcs
+                            .get(u64_at(bytes, off, endian) as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                    _ => Arg::Str(
+                        self.prog
+                            .names
+                            .probes
+                            .get(u64_at(bytes, off, endian) as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                }
+            })
+            .collect();
+        self.text(printf::format(&entry.format, &args));
+        Ok(())
+    }
+
+    fn text(&mut self, t: String) {
+        match self.chunks.last_mut() {
+            Some(Chunk::Text(prev)) => prev.push_str(&t),
+            _ => self.chunks.push(Chunk::Text(t)),
+        }
+    }
+
+    fn actions(&mut self, actions: &[Action]) -> Result<()> {
+        for a in actions {
+            match a {
+                Action::Printf { format, args } => {
+                    let args: Vec<Arg> = args
+                        .iter()
+                        .map(|l| match l {
+                            Literal::Int(i) => Arg::Int(*i as u64),
+                            Literal::Str(s) => Arg::Str(s.clone()),
+                        })
+                        .collect();
+                    self.text(printf::format(format, &args));
+                }
+                Action::Print(name) => {
+                    let dump = self.dump(self.manifest_map(name)?);
+                    self.chunks.push(Chunk::Print(dump));
+                }
+                Action::Clear(name) => {
+                    let i = self.prog.map_of[self.manifest_map(name)?];
+                    self.world_mut().maps[i].clear();
+                }
+                Action::Zero(name) => {
+                    let i = self.prog.map_of[self.manifest_map(name)?];
+                    self.world_mut().maps[i].zero();
+                }
+                Action::Exit(()) => {
+                    self.exited = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn manifest_map(&self, name: &str) -> Result<usize> {
+        self.prog
+            .manifest
+            .maps
+            .iter()
+            .position(|m| m.name == name)
+            .ok_or_else(|| Error::Manifest(format!("an action names {name}, which is not a map")))
+    }
+
+    fn dump(&self, i: usize) -> MapDump {
+        let prog = self.prog;
+        let maps = self.world.as_ref().map(|w| &w.maps[..]).unwrap_or(&[]);
+        let stacks = prog
+            .manifest
+            .stack_map
+            .as_deref()
+            .and_then(|s| prog.object.map_index(s))
+            .and_then(|i| maps.get(i));
+        let dec = Decoder {
+            endian: prog.object.endian,
+            names: &prog.names,
+            ksyms: &self.ksyms,
+            stacks,
+        };
+        match maps.get(prog.map_of[i]) {
+            Some(m) => dec.map(&prog.manifest.maps[i], m),
+            None => MapDump {
+                name: prog.manifest.maps[i].name.clone(),
+                kind: prog.manifest.maps[i].value.kind.clone(),
+                lhist: None,
+                entries: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs the `END` actions and reports.
+    pub fn end(mut self) -> Result<Report> {
+        self.exited = false;
+        self.actions(&self.prog.manifest.end)?;
+        let mut maps: Vec<MapDump> = (0..self.prog.manifest.maps.len())
+            .map(|i| self.dump(i))
+            .collect();
+        maps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Report {
+            maps,
+            chunks: self.chunks,
+        })
+    }
+}
+
+/// A world that only exists if a run lost the real one (a panic in rbpf);
+/// it keeps the session from crashing on the next call.
+fn unreachable_world() -> World {
+    World {
+        endian: Endian::Little,
+        maps: Vec::new(),
+        cur: Current::default(),
+        rng: 1,
+        frame: 0,
+        ctx: 0..0,
+        ranges: Vec::new(),
+        records: Vec::new(),
+        fault: None,
+    }
+}
+
+/// The kernel function a probe sits on and the offset into it.
+fn attach_function(arch: Arch, probe: &str, kind: ProbeKind) -> (String, u64) {
+    let target = probe.split_once(':').map_or(probe, |(_, t)| t);
+    let (name, off) = match target.split_once('+') {
+        Some((n, o)) => (n, o.parse().unwrap_or(0)),
+        None => (target, 0),
+    };
+    if kind.syscall() {
+        (arch.syscall_symbol(name), 0)
+    } else {
+        (name.to_string(), off)
+    }
+}
+
+/// The helpers' view of `ev`.
+fn current(
+    ev: &Event,
+    endian: Endian,
+    user_regs: Option<Vec<u8>>,
+    func_ip: u64,
+    stack: Vec<u64>,
+) -> Current {
+    let mut comm = [0u8; COMM_LEN];
+    let n = ev.comm.len().min(COMM_LEN - 1);
+    comm[..n].copy_from_slice(&ev.comm.as_bytes()[..n]);
+    let mut regions: Vec<(u64, Vec<u8>)> = ev
+        .mem
+        .iter()
+        .map(|(addr, v)| {
+            let bytes = match v {
+                MemValue::Bytes(b) => b.clone(),
+                MemValue::Ints { width, values } => values
+                    .iter()
+                    .flat_map(|&x| put_uint(x, *width, endian))
+                    .collect(),
+            };
+            (*addr, bytes)
+        })
+        .collect();
+    if let Some(u) = user_regs {
+        regions.push((USER_REGS, u));
+    }
+    Current {
+        pid: ev.pid,
+        tid: ev.tid,
+        uid: ev.uid,
+        gid: ev.gid,
+        comm,
+        ns: ev.ns,
+        cpu: ev.cpu,
+        mem: merge(regions),
+        stack,
+        func_ip,
+    }
+}
+
+/// Non-overlapping regions; adjacent ones joined, later bytes win.
+fn merge(mut regions: Vec<(u64, Vec<u8>)>) -> std::collections::BTreeMap<u64, Vec<u8>> {
+    regions.sort_by_key(|(a, _)| *a);
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    for (addr, bytes) in regions {
+        match out.last_mut() {
+            Some((start, prev)) if addr <= *start + prev.len() as u64 => {
+                let off = (addr - *start) as usize;
+                let end = off + bytes.len();
+                if prev.len() < end {
+                    prev.resize(end, 0);
+                }
+                prev[off..end].copy_from_slice(&bytes);
+            }
+            _ => out.push((addr, bytes)),
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn fault_error(line: usize, code: &crate::object::ProgramCode, f: Fault, budget: u32) -> Error {
+    match f {
+        Fault::Budget { at } => Error::Fault {
+            line,
+            site: rewrite::site(code, at),
+            reason: format!(
+                "the run's budget of {budget} instructions ran out in the loop closing here"
+            ),
+        },
+        Fault::Helper { helper, reason } => {
+            let calls: Vec<usize> = code
+                .insns
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.is_call() && x.src == 0 && x.imm == helper.id())
+                .map(|(i, _)| i)
+                .collect();
+            let site = calls.first().map_or_else(
+                || Site {
+                    section: code.section.clone(),
+                    index: 0,
+                    text: "?".into(),
+                },
+                |&i| rewrite::site(code, i),
+            );
+            let also = if calls.len() > 1 {
+                format!(" (one of the calls at instructions {calls:?})")
+            } else {
+                String::new()
+            };
+            Error::Fault {
+                line,
+                site,
+                reason: format!("{helper}: {reason}{also}"),
+            }
+        }
+    }
+}
