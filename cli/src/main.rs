@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod build;
+mod check;
 mod disasm;
+mod run;
 
 /// Compiles kprobe programs into BPF objects for five architectures, and
 /// inspects the objects.
@@ -25,6 +27,12 @@ enum Command {
     /// Print an object's sections, maps and disassembled programs (like
     /// `llvm-objdump -dr`).
     Disasm(disasm::Args),
+    /// Check every program of an object or spec offline with verifier-sim,
+    /// the kernel verifier's rules for kprobe programs.
+    Check(check::Args),
+    /// Run a spec or object offline in rbpf over events from a JSON Lines
+    /// file, as one of the five architectures.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +40,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(&args),
         Command::Disasm(args) => disasm::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,6 +61,8 @@ fn exit_status(e: &anyhow::Error) -> u8 {
             || c.is::<build::CompileFailed>()
             || c.is::<probecc::symbols::SymbolsError>()
             || c.is::<probecc::arch::ArchError>()
+            || c.is::<verifier_sim::CheckError>()
+            || c.is::<vm_tests::Error>()
     });
     if bad_input {
         2
