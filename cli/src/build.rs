@@ -2,6 +2,9 @@
 //! compiles a spec into `NAME.o` and `NAME.manifest.json` per arch (in DIR
 //! for one arch, in DIR/<arch>/ for `all`). Compile errors are printed with
 //! their spans, every error of the file at once, and exit with status 2.
+//! Every object is checked by verifier-sim first (`--no-check` skips it): a
+//! program the kernel would reject is reported with its spec line and
+//! nothing is written for that arch (exit status 1).
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +29,10 @@ pub struct Args {
     /// Kernel release the objects are for (syscall wrappers, pt_regs size)
     #[arg(long, default_value = "6.1")]
     pub kernel: String,
+    /// Skip verifier-sim (by default every program is checked and a
+    /// program the kernel would reject fails the build)
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// The spec had compile errors; they were printed already.
@@ -36,28 +43,64 @@ pub struct CompileFailed {
     pub count: usize,
 }
 
+/// A spec read from disk with its compile options.
+pub struct Spec {
+    pub src: String,
+    pub file: String,
+    pub name: String,
+    pub opts: CompileOptions,
+}
+
+impl Spec {
+    pub fn load(path: &Path, symbols: Option<&Path>, kernel: KernelVersion) -> Result<Spec> {
+        let src =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let symbols = match symbols {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                Some(
+                    probecc::symbols::parse(&text)
+                        .with_context(|| format!("reading symbols from {}", p.display()))?,
+                )
+            }
+            None => None,
+        };
+        let file = path.display().to_string();
+        Ok(Spec {
+            src,
+            name: stem(path)?,
+            opts: CompileOptions {
+                file: file.clone(),
+                symbols,
+                kernel,
+            },
+            file,
+        })
+    }
+
+    /// The compiled spec, or its diagnostics printed and [`CompileFailed`].
+    pub fn compile(&self, arch: Arch) -> Result<lang::Compiled> {
+        lang::compile(&self.src, arch, &self.opts).map_err(|diags| {
+            eprint!("{}", diag::render(&self.file, &self.src, &diags));
+            CompileFailed {
+                file: self.file.clone(),
+                count: diags.len(),
+            }
+            .into()
+        })
+    }
+
+    /// The object's bytes for `arch`.
+    pub fn object_bytes(&self, arch: Arch) -> Result<Vec<u8>> {
+        let compiled = self.compile(arch)?;
+        probecc::elf::write(&compiled.object).with_context(|| format!("writing the {arch} object"))
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
-    let src = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
-    let symbols = match &args.symbols {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(
-                probecc::symbols::parse(&text)
-                    .with_context(|| format!("reading symbols from {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
     let kernel: KernelVersion = args.kernel.parse()?;
-    let file = args.spec.display().to_string();
-    let opts = CompileOptions {
-        file: file.clone(),
-        symbols,
-        kernel,
-    };
-    let name = stem(&args.spec)?;
+    let spec = Spec::load(&args.spec, args.symbols.as_deref(), kernel)?;
     let arches = Arch::parse_list(&args.arch)?;
     for &arch in &arches {
         let dir = if arches.len() > 1 {
@@ -65,24 +108,17 @@ pub fn run(args: &Args) -> Result<()> {
         } else {
             args.out.clone()
         };
-        let compiled = match lang::compile(&src, arch, &opts) {
-            Ok(c) => c,
-            Err(diags) => {
-                eprint!("{}", diag::render(&file, &src, &diags));
-                return Err(CompileFailed {
-                    file,
-                    count: diags.len(),
-                }
-                .into());
-            }
-        };
+        let compiled = spec.compile(arch)?;
         let bytes = probecc::elf::write(&compiled.object)
             .with_context(|| format!("writing the {arch} object"))?;
+        if !args.no_check {
+            verify(&bytes, arch, kernel)?;
+        }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let obj_path = dir.join(format!("{name}.o"));
+        let obj_path = dir.join(format!("{}.o", spec.name));
         std::fs::write(&obj_path, &bytes)
             .with_context(|| format!("writing {}", obj_path.display()))?;
-        let man_path = dir.join(format!("{name}.manifest.json"));
+        let man_path = dir.join(format!("{}.manifest.json", spec.name));
         std::fs::write(&man_path, compiled.manifest.to_json())
             .with_context(|| format!("writing {}", man_path.display()))?;
         let insns: usize = compiled.object.programs.iter().map(|p| p.insns.len()).sum();
@@ -96,6 +132,23 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// verifier-sim on a freshly built object: a rejection is printed with the
+/// spec line and fails the build.
+fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
+    let verdicts = crate::check::verdicts(bytes, arch, kernel)
+        .with_context(|| format!("checking the {arch} object"))?;
+    let rejected: Vec<_> = verdicts.iter().filter(|v| !v.accepted).cloned().collect();
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    eprint!("{}", crate::check::report(&rejected));
+    Err(crate::check::Rejected {
+        rejected: rejected.len(),
+        total: verdicts.len(),
+    }
+    .into())
 }
 
 fn stem(path: &Path) -> Result<String> {

@@ -195,7 +195,13 @@ impl Insn {
     pub const SIZE: usize = 8;
 
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn { code, dst, src, off, imm }
+        Insn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 
     pub fn class(&self) -> u8 {
@@ -307,7 +313,13 @@ impl Insn {
                 i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
             ),
         };
-        Insn { code: b[0], dst, src, off, imm }
+        Insn {
+            code: b[0],
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 }
 
@@ -473,6 +485,40 @@ impl Cond {
         }
     }
 
+    /// The condition of a conditional jump's operation bits.
+    pub fn from_bits(op: u8) -> Option<Cond> {
+        [
+            Cond::Eq,
+            Cond::Ne,
+            Cond::Gt,
+            Cond::Ge,
+            Cond::Lt,
+            Cond::Le,
+            Cond::SGt,
+            Cond::SGe,
+            Cond::SLt,
+            Cond::SLe,
+            Cond::Set,
+        ]
+        .into_iter()
+        .find(|c| c.bits() == op)
+    }
+
+    /// The condition of `b op a` when this one is `a op b`.
+    pub fn swap(self) -> Cond {
+        match self {
+            Cond::Gt => Cond::Lt,
+            Cond::Ge => Cond::Le,
+            Cond::Lt => Cond::Gt,
+            Cond::Le => Cond::Ge,
+            Cond::SGt => Cond::SLt,
+            Cond::SGe => Cond::SLe,
+            Cond::SLt => Cond::SGt,
+            Cond::SLe => Cond::SGe,
+            other => other,
+        }
+    }
+
     /// The condition that holds exactly when this one does not.
     pub fn negate(self) -> Option<Cond> {
         Some(match self {
@@ -585,17 +631,35 @@ pub fn bswap(dst: Reg, bits: i32) -> Insn {
 
 /// `dst = *(size *)(src + off)`.
 pub fn ldx(size: Size, dst: Reg, src_reg: Reg, off: i16) -> Insn {
-    Insn::new(class::LDX | mode::MEM | size.bits(), dst.0, src_reg.0, off, 0)
+    Insn::new(
+        class::LDX | mode::MEM | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        0,
+    )
 }
 
 /// Sign-extending load, cpu v4: `dst = *(s8|s16|s32 *)(src + off)`.
 pub fn ldxsx(size: Size, dst: Reg, src_reg: Reg, off: i16) -> Insn {
-    Insn::new(class::LDX | mode::MEMSX | size.bits(), dst.0, src_reg.0, off, 0)
+    Insn::new(
+        class::LDX | mode::MEMSX | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        0,
+    )
 }
 
 /// `*(size *)(dst + off) = src`.
 pub fn stx(size: Size, dst: Reg, off: i16, src_reg: Reg) -> Insn {
-    Insn::new(class::STX | mode::MEM | size.bits(), dst.0, src_reg.0, off, 0)
+    Insn::new(
+        class::STX | mode::MEM | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        0,
+    )
 }
 
 /// `*(size *)(dst + off) = imm`.
@@ -605,23 +669,47 @@ pub fn st(size: Size, dst: Reg, off: i16, imm: i32) -> Insn {
 
 /// Atomic read-modify-write of a 32- or 64-bit word at `dst + off` with `src`.
 pub fn atomic_op(size: Size, op: AtomicOp, dst: Reg, off: i16, src_reg: Reg) -> Insn {
-    Insn::new(class::STX | mode::ATOMIC | size.bits(), dst.0, src_reg.0, off, op.imm())
+    Insn::new(
+        class::STX | mode::ATOMIC | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        op.imm(),
+    )
 }
 
 /// `dst = load_acquire((size *)(src + off))` (kernel 6.15+).
 pub fn load_acquire(size: Size, dst: Reg, src_reg: Reg, off: i16) -> Insn {
-    Insn::new(class::STX | mode::ATOMIC | size.bits(), dst.0, src_reg.0, off, atomic::LOAD_ACQ)
+    Insn::new(
+        class::STX | mode::ATOMIC | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        atomic::LOAD_ACQ,
+    )
 }
 
 /// `store_release((size *)(dst + off), src)` (kernel 6.15+).
 pub fn store_release(size: Size, dst: Reg, off: i16, src_reg: Reg) -> Insn {
-    Insn::new(class::STX | mode::ATOMIC | size.bits(), dst.0, src_reg.0, off, atomic::STORE_REL)
+    Insn::new(
+        class::STX | mode::ATOMIC | size.bits(),
+        dst.0,
+        src_reg.0,
+        off,
+        atomic::STORE_REL,
+    )
 }
 
 /// The two slots of `dst = imm64` with the given pseudo source.
 pub fn ld_imm64_pseudo(dst: Reg, src_kind: u8, imm: u64) -> [Insn; 2] {
     [
-        Insn::new(class::LD | mode::IMM | size::DW, dst.0, src_kind, 0, imm as u32 as i32),
+        Insn::new(
+            class::LD | mode::IMM | size::DW,
+            dst.0,
+            src_kind,
+            0,
+            imm as u32 as i32,
+        ),
         Insn::new(0, 0, 0, 0, (imm >> 32) as u32 as i32),
     ]
 }
@@ -648,7 +736,13 @@ pub fn jmp32_imm(cond: Cond, dst: Reg, imm: i32, off: i16) -> Insn {
 
 /// `if wdst cond wsrc goto +off` (32-bit compare).
 pub fn jmp32_reg(cond: Cond, dst: Reg, src_reg: Reg, off: i16) -> Insn {
-    Insn::new(class::JMP32 | cond.bits() | src::X, dst.0, src_reg.0, off, 0)
+    Insn::new(
+        class::JMP32 | cond.bits() | src::X,
+        dst.0,
+        src_reg.0,
+        off,
+        0,
+    )
 }
 
 /// `goto +off`.
@@ -708,7 +802,10 @@ mod tests {
 
     #[test]
     fn truncated_stream_is_an_error() {
-        assert_eq!(decode_all(&[0u8; 12], Endian::Little), Err(InsnError::Truncated(12)));
+        assert_eq!(
+            decode_all(&[0u8; 12], Endian::Little),
+            Err(InsnError::Truncated(12))
+        );
     }
 
     #[test]
@@ -730,16 +827,36 @@ mod tests {
 
     fn alu_op() -> impl Strategy<Value = AluOp> {
         prop::sample::select(vec![
-            AluOp::Add, AluOp::Sub, AluOp::Mul, AluOp::Div, AluOp::SDiv, AluOp::Or,
-            AluOp::And, AluOp::Lsh, AluOp::Rsh, AluOp::Mod, AluOp::SMod, AluOp::Xor,
-            AluOp::Mov, AluOp::Arsh,
+            AluOp::Add,
+            AluOp::Sub,
+            AluOp::Mul,
+            AluOp::Div,
+            AluOp::SDiv,
+            AluOp::Or,
+            AluOp::And,
+            AluOp::Lsh,
+            AluOp::Rsh,
+            AluOp::Mod,
+            AluOp::SMod,
+            AluOp::Xor,
+            AluOp::Mov,
+            AluOp::Arsh,
         ])
     }
 
     fn cond() -> impl Strategy<Value = Cond> {
         prop::sample::select(vec![
-            Cond::Eq, Cond::Ne, Cond::Gt, Cond::Ge, Cond::Lt, Cond::Le, Cond::SGt,
-            Cond::SGe, Cond::SLt, Cond::SLe, Cond::Set,
+            Cond::Eq,
+            Cond::Ne,
+            Cond::Gt,
+            Cond::Ge,
+            Cond::Lt,
+            Cond::Le,
+            Cond::SGt,
+            Cond::SGe,
+            Cond::SLt,
+            Cond::SLe,
+            Cond::Set,
         ])
     }
 
@@ -749,8 +866,15 @@ mod tests {
 
     fn atomic_op_() -> impl Strategy<Value = AtomicOp> {
         prop::sample::select(vec![
-            AtomicOp::Add, AtomicOp::Or, AtomicOp::And, AtomicOp::Xor, AtomicOp::FetchAdd,
-            AtomicOp::FetchOr, AtomicOp::FetchAnd, AtomicOp::FetchXor, AtomicOp::Xchg,
+            AtomicOp::Add,
+            AtomicOp::Or,
+            AtomicOp::And,
+            AtomicOp::Xor,
+            AtomicOp::FetchAdd,
+            AtomicOp::FetchOr,
+            AtomicOp::FetchAnd,
+            AtomicOp::FetchXor,
+            AtomicOp::Xchg,
             AtomicOp::CmpXchg,
         ])
     }
@@ -765,20 +889,26 @@ mod tests {
             reg().prop_map(|d| vec![neg64(d), neg32(d)]),
             (reg(), reg(), prop::sample::select(vec![8i16, 16, 32]))
                 .prop_map(|(d, s, b)| vec![movsx64(d, s, b), movsx32(d, s, b.min(16))]),
-            (reg(), prop::sample::select(vec![16, 32, 64]))
-                .prop_map(|(d, b)| vec![to_le(d, b), to_be(d, b), bswap(d, b)]),
+            (reg(), prop::sample::select(vec![16, 32, 64])).prop_map(|(d, b)| vec![
+                to_le(d, b),
+                to_be(d, b),
+                bswap(d, b)
+            ]),
             (size_(), reg(), reg(), any::<i16>()).prop_map(|(z, d, s, o)| vec![ldx(z, d, s, o)]),
-            (size_(), reg(), reg(), any::<i16>())
-                .prop_map(|(z, d, s, o)| vec![ldxsx(z, d, s, o)]),
+            (size_(), reg(), reg(), any::<i16>()).prop_map(|(z, d, s, o)| vec![ldxsx(z, d, s, o)]),
             (size_(), reg(), any::<i16>(), reg()).prop_map(|(z, d, o, s)| vec![stx(z, d, o, s)]),
             (size_(), reg(), any::<i16>(), any::<i32>())
                 .prop_map(|(z, d, o, i)| vec![st(z, d, o, i)]),
-            (prop::sample::select(vec![Size::W, Size::DW]), atomic_op_(), reg(), any::<i16>(), reg())
+            (
+                prop::sample::select(vec![Size::W, Size::DW]),
+                atomic_op_(),
+                reg(),
+                any::<i16>(),
+                reg()
+            )
                 .prop_map(|(z, op, d, o, s)| vec![atomic_op(z, op, d, o, s)]),
-            (size_(), reg(), reg(), any::<i16>()).prop_map(|(z, d, s, o)| vec![
-                load_acquire(z, d, s, o),
-                store_release(z, d, o, s)
-            ]),
+            (size_(), reg(), reg(), any::<i16>())
+                .prop_map(|(z, d, s, o)| vec![load_acquire(z, d, s, o), store_release(z, d, o, s)]),
             (reg(), 0u8..=6, any::<u64>()).prop_map(|(d, p, v)| ld_imm64_pseudo(d, p, v).to_vec()),
             (cond(), reg(), any::<i32>(), any::<i16>())
                 .prop_map(|(c, d, i, o)| vec![jmp_imm(c, d, i, o), jmp32_imm(c, d, i, o)]),

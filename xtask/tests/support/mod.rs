@@ -119,3 +119,50 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A clang-compiled object of `fixtures/c`.
+pub struct ClangObject {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Every C file of `fixtures/c` and `fixtures/c/twins`, compiled by clang
+/// for little-endian BPF (x86_64 pt_regs accessors), under this test
+/// binary's tmp dir.
+pub fn clang_objects() -> Vec<ClangObject> {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/c");
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clang-objects");
+    std::fs::create_dir_all(&out_dir).expect("tmp dir");
+    let mut sources: Vec<PathBuf> = [fixtures.clone(), fixtures.join("twins")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).expect("fixtures/c").flatten())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
+        .collect();
+    sources.sort();
+    sources
+        .into_iter()
+        .map(|src| {
+            let name = src
+                .file_name()
+                .map(|n| n.to_string_lossy().trim_end_matches(".bpf.c").to_string())
+                .unwrap_or_default();
+            let obj = out_dir.join(format!("{name}.o"));
+            let out = run(Command::new("clang")
+                .args(["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-c"])
+                .arg(&src)
+                .arg("-o")
+                .arg(&obj));
+            assert!(
+                out.status.success(),
+                "clang {}: {}",
+                src.display(),
+                stderr(&out)
+            );
+            ClangObject {
+                name,
+                bytes: std::fs::read(&obj).expect("clang's object"),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,191 @@
+//! `probecc check <OBJ.o | SPEC.bt> --arch <ARCH> [--json]`: verifier-sim on
+//! every program of an object (probecc's or clang's), or of the object a
+//! spec compiles to. Exit status 0 when every program is accepted, 1 when
+//! any is rejected, 2 when the input is unusable. `probecc build` runs the
+//! same check through [`verdicts`] and [`report`].
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use probecc::arch::{Arch, KernelVersion};
+use serde::Serialize;
+use verifier_sim::Verdict;
+
+use crate::build;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// An object (.o) or a probe specification (.bt)
+    pub input: PathBuf,
+    /// Target architecture (x86_64, arm64, s390x, ppc64le, riscv64)
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// Kernel release to check against (the pt_regs size)
+    #[arg(long, default_value = "6.1")]
+    pub kernel: String,
+    /// A System.map or /proc/kallsyms of the target, for a spec's wildcards
+    #[arg(long)]
+    pub symbols: Option<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Some program was rejected; the verdicts were printed already.
+#[derive(Debug, thiserror::Error)]
+#[error("{rejected} of {total} programs rejected")]
+pub struct Rejected {
+    pub rejected: usize,
+    pub total: usize,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    programs: Vec<JsonVerdict<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonVerdict<'a> {
+    name: &'a str,
+    section: &'a str,
+    verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    insn: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disasm: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<&'a str>,
+    processed: usize,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let arch = Arch::parse(&args.arch)?;
+    let kernel: KernelVersion = args.kernel.parse()?;
+    let is_spec = args.input.extension().is_some_and(|e| e == "bt");
+    let bytes = if is_spec {
+        let spec = build::Spec::load(&args.input, args.symbols.as_deref(), kernel)?;
+        spec.object_bytes(arch)?
+    } else {
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+    };
+    let verdicts = verdicts(&bytes, arch, kernel)
+        .with_context(|| format!("checking {}", args.input.display()))?;
+    if args.json {
+        println!("{}", json(&verdicts));
+    } else {
+        print!("{}", report(&verdicts));
+    }
+    let rejected = verdicts.iter().filter(|v| !v.accepted).count();
+    if rejected > 0 {
+        return Err(Rejected {
+            rejected,
+            total: verdicts.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// verifier-sim's verdict on every program of an object.
+pub fn verdicts(
+    bytes: &[u8],
+    arch: Arch,
+    kernel: KernelVersion,
+) -> Result<Vec<Verdict>, verifier_sim::CheckError> {
+    verifier_sim::check_object(bytes, arch, kernel)
+}
+
+/// One paragraph per program: accepted, or the kernel-style message with
+/// the instruction, its disassembly and the source line.
+pub fn report(verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    for v in verdicts {
+        if v.accepted {
+            let _ = writeln!(
+                out,
+                "{} ({}): accepted, {} instructions processed",
+                v.section, v.name, v.processed
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} ({}): rejected: {}",
+            v.section,
+            v.name,
+            v.message.as_deref().unwrap_or("")
+        );
+        if let (Some(i), Some(d)) = (v.insn, &v.disasm) {
+            let _ = writeln!(out, "  at insn {i}: {d}");
+        }
+        if let Some(l) = &v.line {
+            let _ = writeln!(out, "  from {l}");
+        }
+    }
+    out
+}
+
+fn json(verdicts: &[Verdict]) -> String {
+    let programs = verdicts
+        .iter()
+        .map(|v| JsonVerdict {
+            name: &v.name,
+            section: &v.section,
+            verdict: if v.accepted { "accept" } else { "reject" },
+            message: v.message.as_deref(),
+            insn: v.insn,
+            disasm: v.disasm.as_deref(),
+            line: v.line.as_deref(),
+            processed: v.processed,
+        })
+        .collect();
+    serde_json::to_string_pretty(&JsonReport { programs }).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probecc::insn::class;
+    use probecc::lang::{compile, CompileOptions};
+
+    const SPEC: &str = "kprobe:vfs_read\n{\n\t@x = arg0;\n}\n";
+
+    fn object(corrupt: bool) -> Vec<u8> {
+        let opts = CompileOptions {
+            file: "t.bt".into(),
+            ..Default::default()
+        };
+        let mut c = compile(SPEC, Arch::X86_64, &opts).expect("compiles");
+        if corrupt {
+            // Point the ctx read of arg0 past the end of x86_64's pt_regs.
+            let insn = c.object.programs[0]
+                .insns
+                .iter_mut()
+                .find(|i| i.class() == class::LDX && i.src == 1)
+                .expect("a ctx load");
+            insn.off = 400;
+        }
+        probecc::elf::write(&c.object).expect("writes")
+    }
+
+    #[test]
+    fn rejections_name_the_rule_the_instruction_and_the_spec_line() {
+        let good = verdicts(&object(false), Arch::X86_64, KernelVersion(6, 1)).unwrap();
+        assert!(good.iter().all(|v| v.accepted), "{good:?}");
+        let bad = verdicts(&object(true), Arch::X86_64, KernelVersion(6, 1)).unwrap();
+        let text = report(&bad);
+        assert!(
+            text.contains("rejected: invalid bpf_context access off=400 size=8"),
+            "{text}"
+        );
+        assert!(text.contains("= *(u64 *)(r1 + 400)"), "{text}");
+        assert!(text.contains("from t.bt:3: @x = arg0;"), "{text}");
+        let j: serde_json::Value = serde_json::from_str(&json(&bad)).unwrap();
+        assert_eq!(j["programs"][0]["verdict"], "reject");
+        assert_eq!(j["programs"][0]["section"], "kprobe/vfs_read");
+        assert!(j["programs"][0]["insn"].is_u64());
+    }
+}

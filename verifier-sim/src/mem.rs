@@ -1,0 +1,477 @@
+//! Memory access (`check_mem_access`): loads, stores and atomics through a
+//! pointer register — the ctx (`struct pt_regs`, read only, aligned, inside
+//! the arch's size: `kprobe_prog_is_valid_access`), the stack (inside the
+//! frame, aligned, reads only of written bytes, spills and fills), map
+//! values and ring-buffer records (inside the object, including the range
+//! of a variable offset). Messages are the kernel's.
+
+use probecc::insn::{atomic, class, mode, size, Insn};
+
+use crate::reg::{Ptr, PtrKind, RegState};
+use crate::scalar::Scalar;
+use crate::state::{Byte, Stack, State, STACK_SIZE};
+use crate::verify::{err, Verifier};
+use crate::VerifyError;
+
+/// Largest variable offset the kernel tracks (`BPF_MAX_VAR_OFF`).
+const MAX_VAR_OFF: u64 = 1 << 29;
+
+/// A load (`false`) or a store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+fn bytes_of(insn: &Insn) -> i64 {
+    match insn.size() {
+        size::B => 1,
+        size::H => 2,
+        size::W => 4,
+        _ => 8,
+    }
+}
+
+/// An unknown value of `n` bytes, zero-extended.
+fn loaded(n: i64) -> RegState {
+    if n >= 8 {
+        RegState::unknown()
+    } else {
+        RegState::Scalar(Scalar::up_to((1u64 << (8 * n)) - 1))
+    }
+}
+
+impl Verifier<'_> {
+    pub fn load(&mut self, s: &mut State, pc: usize, insn: &Insn) -> Result<(), VerifyError> {
+        if !matches!(insn.mode(), mode::MEM | mode::MEMSX) {
+            return Err(err(pc, format!("unknown opcode {:02x}", insn.code)));
+        }
+        let n = bytes_of(insn);
+        let base = self.pointer(s, pc, insn.src)?;
+        let v = match base.kind {
+            PtrKind::Stack { frame } => {
+                self.stack_read(s, pc, insn.src, frame, base, insn.off, n)?
+            }
+            _ => {
+                self.check_region(pc, insn.src, &base, insn.off, n, Access::Read)?;
+                loaded(n)
+            }
+        };
+        let v = if insn.mode() == mode::MEMSX {
+            RegState::unknown()
+        } else {
+            v
+        };
+        self.write(s, pc, insn.dst, v)
+    }
+
+    pub fn store(&mut self, s: &mut State, pc: usize, insn: &Insn) -> Result<(), VerifyError> {
+        let n = bytes_of(insn);
+        let atomic = insn.class() == class::STX && insn.mode() == mode::ATOMIC;
+        if !atomic && insn.mode() != mode::MEM {
+            return Err(err(pc, format!("unknown opcode {:02x}", insn.code)));
+        }
+        let value = if insn.class() == class::STX {
+            Some(self.read(s, pc, insn.src)?)
+        } else {
+            None
+        };
+        let base = self.pointer(s, pc, insn.dst)?;
+        if atomic {
+            return self.atomic(s, pc, insn, base, value.unwrap_or_default(), n);
+        }
+        match base.kind {
+            PtrKind::Stack { frame } => {
+                let v = value.unwrap_or(RegState::constant(insn.imm as i64 as u64));
+                self.stack_write(
+                    s,
+                    pc,
+                    insn.dst,
+                    frame,
+                    base,
+                    insn.off,
+                    n,
+                    v,
+                    value.is_none(),
+                )
+            }
+            _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write),
+        }
+    }
+
+    fn atomic(
+        &mut self,
+        s: &mut State,
+        pc: usize,
+        insn: &Insn,
+        base: Ptr,
+        value: RegState,
+        n: i64,
+    ) -> Result<(), VerifyError> {
+        if n != 4 && n != 8 {
+            return Err(err(pc, "invalid atomic operand size"));
+        }
+        if !matches!(value, RegState::Scalar(_)) {
+            return Err(err(pc, format!("R{} leaks addr into mem", insn.src)));
+        }
+        let imm = insn.imm;
+        let known = [
+            atomic::ADD,
+            atomic::OR,
+            atomic::AND,
+            atomic::XOR,
+            atomic::ADD | atomic::FETCH,
+            atomic::OR | atomic::FETCH,
+            atomic::AND | atomic::FETCH,
+            atomic::XOR | atomic::FETCH,
+            atomic::XCHG,
+            atomic::CMPXCHG,
+        ];
+        if !known.contains(&imm) {
+            return Err(err(
+                pc,
+                format!("BPF_ATOMIC uses invalid atomic opcode {imm:02x}"),
+            ));
+        }
+        if imm == atomic::CMPXCHG {
+            self.read(s, pc, 0)?;
+        }
+        match base.kind {
+            PtrKind::Stack { frame } => {
+                self.stack_read(s, pc, insn.dst, frame, base, insn.off, n)?;
+                self.stack_write(
+                    s,
+                    pc,
+                    insn.dst,
+                    frame,
+                    base,
+                    insn.off,
+                    n,
+                    RegState::unknown(),
+                    false,
+                )?;
+            }
+            PtrKind::Ctx => {
+                return Err(err(
+                    pc,
+                    format!("BPF_ATOMIC stores into R{} ctx is not allowed", insn.dst),
+                ))
+            }
+            _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write)?,
+        }
+        let fetched = loaded(n);
+        if imm == atomic::CMPXCHG {
+            self.write(s, pc, 0, fetched)?;
+        } else if imm & atomic::FETCH != 0 {
+            self.write(s, pc, insn.src, fetched)?;
+        }
+        Ok(())
+    }
+
+    /// The pointer in register `r`, or the kernel's complaint about it.
+    fn pointer(&self, s: &State, pc: usize, r: u8) -> Result<Ptr, VerifyError> {
+        match self.read(s, pc, r)? {
+            RegState::Ptr(p) if !p.or_null && !matches!(p.kind, PtrKind::Map { .. }) => Ok(p),
+            other => Err(err(
+                pc,
+                format!("R{r} invalid mem access '{}'", other.type_name()),
+            )),
+        }
+    }
+
+    /// Bounds of a ctx, map value or ring-buffer access.
+    fn check_region(
+        &self,
+        pc: usize,
+        r: u8,
+        p: &Ptr,
+        insn_off: i16,
+        n: i64,
+        access: Access,
+    ) -> Result<(), VerifyError> {
+        let off = p.off + i64::from(insn_off);
+        match p.kind {
+            PtrKind::Ctx => {
+                if p.off != 0 {
+                    return Err(err(
+                        pc,
+                        format!(
+                            "dereference of modified ctx ptr R{r} off={} disallowed",
+                            p.off
+                        ),
+                    ));
+                }
+                let bad = off < 0
+                    || off >= self.ctx_size
+                    || access == Access::Write
+                    || off % n != 0
+                    || off + n > self.ctx_size;
+                if bad {
+                    return Err(err(
+                        pc,
+                        format!("invalid bpf_context access off={off} size={n}"),
+                    ));
+                }
+                Ok(())
+            }
+            PtrKind::MapValue { map } => {
+                let size = self
+                    .prog
+                    .maps
+                    .get(map)
+                    .map_or(0, |m| i64::from(m.value_size));
+                self.check_range(pc, r, p, off, n, size, "map value", "value_size")
+            }
+            PtrKind::RingbufMem { size } => {
+                self.check_range(pc, r, p, off, n, i64::from(size), "memory", "mem_size")
+            }
+            _ => Err(err(
+                pc,
+                format!(
+                    "R{r} invalid mem access '{}'",
+                    RegState::Ptr(*p).type_name()
+                ),
+            )),
+        }
+    }
+
+    /// `off + var + [0, n)` inside `[0, size)` (`check_mem_region_access`).
+    #[allow(clippy::too_many_arguments)]
+    fn check_range(
+        &self,
+        pc: usize,
+        r: u8,
+        p: &Ptr,
+        off: i64,
+        n: i64,
+        size: i64,
+        what: &str,
+        size_name: &str,
+    ) -> Result<(), VerifyError> {
+        let var = &p.var;
+        if var.smin < 0 && var.as_const().is_none() {
+            return Err(err(
+                pc,
+                format!("R{r} min value is negative, either use unsigned index or do a if (index >=0) check."),
+            ));
+        }
+        if var.umax >= MAX_VAR_OFF {
+            return Err(err(
+                pc,
+                format!("R{r} unbounded memory access, make sure to bounds check any such access"),
+            ));
+        }
+        let lo = off + var.smin.max(0);
+        let hi = off + var.umax as i64;
+        if lo < 0 || hi + n > size {
+            let at = if lo < 0 { lo } else { hi };
+            return Err(err(
+                pc,
+                format!("invalid access to {what}, {size_name}={size} off={at} size={n}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The byte range of a stack access, or the kernel's complaint.
+    #[allow(clippy::too_many_arguments)]
+    fn stack_range(
+        &self,
+        s: &State,
+        pc: usize,
+        r: u8,
+        frame: usize,
+        p: Ptr,
+        insn_off: i16,
+        n: i64,
+        access: Access,
+    ) -> Result<usize, VerifyError> {
+        let Some(c) = p.var.as_const() else {
+            return Err(err(
+                pc,
+                format!("R{r} variable stack access prohibited (var_off not constant)"),
+            ));
+        };
+        let off = p.off + c as i64 + i64::from(insn_off);
+        let dir = if access == Access::Read {
+            " read from"
+        } else {
+            " write to"
+        };
+        let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
+            return Err(err(
+                pc,
+                format!("invalid{dir} stack R{r} off={off} size={n}"),
+            ));
+        };
+        if off % n != 0 {
+            return Err(err(
+                pc,
+                format!(
+                    "misaligned stack access off (0x0; 0x0)+{}+{} size {n}",
+                    p.off, insn_off
+                ),
+            ));
+        }
+        if frame >= s.frames.len() {
+            return Err(err(pc, format!("R{r} invalid mem access 'fp'")));
+        }
+        Ok(at)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stack_read(
+        &self,
+        s: &State,
+        pc: usize,
+        r: u8,
+        frame: usize,
+        p: Ptr,
+        insn_off: i16,
+        n: i64,
+    ) -> Result<RegState, VerifyError> {
+        let at = self.stack_range(s, pc, r, frame, p, insn_off, n, Access::Read)?;
+        let st = &s.frames[frame].stack;
+        let n = n as usize;
+        let slot = at / 8;
+        if let Some(spilled) = st.spilled[slot] {
+            if at % 8 == 0 && n == 8 {
+                return Ok(spilled);
+            }
+            if !matches!(spilled, RegState::Scalar(_)) {
+                return Err(err(pc, "invalid size of register fill"));
+            }
+        }
+        let off = at as i64 - STACK_SIZE as i64;
+        if let Some(i) = st.bytes[at..at + n]
+            .iter()
+            .position(|b| *b == Byte::Invalid)
+        {
+            return Err(err(
+                pc,
+                format!("invalid read from stack off {off}+{i} size {n}"),
+            ));
+        }
+        if st.bytes[at..at + n].iter().all(|b| *b == Byte::Zero) {
+            return Ok(RegState::constant(0));
+        }
+        Ok(loaded(n as i64))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stack_write(
+        &self,
+        s: &mut State,
+        pc: usize,
+        r: u8,
+        frame: usize,
+        p: Ptr,
+        insn_off: i16,
+        n: i64,
+        v: RegState,
+        imm: bool,
+    ) -> Result<(), VerifyError> {
+        let at = self.stack_range(s, pc, r, frame, p, insn_off, n, Access::Write)?;
+        let combined: usize = s
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let d = if i == frame {
+                    f.stack.depth.max(STACK_SIZE - at)
+                } else {
+                    f.stack.depth
+                };
+                d.max(1).div_ceil(32) * 32
+            })
+            .sum();
+        if combined > STACK_SIZE {
+            return Err(err(
+                pc,
+                format!(
+                    "combined stack size of {} calls is {combined}. Too large",
+                    s.frames.len()
+                ),
+            ));
+        }
+        let st = &mut s.frames[frame].stack;
+        let n = n as usize;
+        match v {
+            RegState::Ptr(_) if n != 8 => Err(err(pc, "invalid size of register spill")),
+            RegState::Ptr(_) => {
+                st.spill(at, v);
+                Ok(())
+            }
+            RegState::Scalar(sc) if n == 8 && !imm && sc.as_const() != Some(0) => {
+                st.spill(at, v);
+                Ok(())
+            }
+            RegState::Scalar(sc) => {
+                let b = if sc.as_const() == Some(0) {
+                    Byte::Zero
+                } else {
+                    Byte::Misc
+                };
+                st.write(at, n, b);
+                Ok(())
+            }
+            RegState::NotInit => Err(err(pc, format!("R{r} !read_ok"))),
+        }
+    }
+
+    /// A helper's memory argument: `[p, p + size)` writable or initialised.
+    pub fn helper_mem(
+        &self,
+        s: &mut State,
+        pc: usize,
+        r: u8,
+        p: Ptr,
+        size: u64,
+        init: bool,
+    ) -> Result<(), VerifyError> {
+        if size == 0 {
+            return Ok(());
+        }
+        let n = i64::try_from(size).unwrap_or(i64::MAX);
+        match p.kind {
+            PtrKind::Stack { frame } => {
+                let Some(c) = p.var.as_const() else {
+                    return Err(err(pc, format!("R{r} variable stack access prohibited")));
+                };
+                let off = p.off + c as i64;
+                let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
+                    return Err(err(
+                        pc,
+                        format!("invalid indirect access to stack R{r} off={off} size={n}"),
+                    ));
+                };
+                let st = &mut s.frames[frame].stack;
+                if init {
+                    for i in 0..n as usize {
+                        if st.bytes[at + i] == Byte::Invalid {
+                            return Err(err(
+                                pc,
+                                format!("invalid indirect read from stack R{r} off {off}+{i} size {n}"),
+                            ));
+                        }
+                    }
+                } else {
+                    st.write(at, n as usize, Byte::Misc);
+                }
+                Ok(())
+            }
+            PtrKind::MapValue { .. } | PtrKind::RingbufMem { .. } => {
+                let a = if init { Access::Read } else { Access::Write };
+                self.check_region(pc, r, &p, 0, n, a)
+            }
+            PtrKind::Ctx if init => self.check_region(pc, r, &p, 0, n, Access::Read),
+            _ => Err(err(
+                pc,
+                format!(
+                    "R{r} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf",
+                    RegState::Ptr(p).type_name()
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! One program per rule, built from instructions, with the kernel's verdict
+//! and message (the 6.1 verifier's wording) as the expectation.
+
+use probecc::arch::{Arch, KernelVersion};
+use probecc::insn::{self as i, pseudo, AluOp, AtomicOp, Cond, Insn, Reg, Size};
+use verifier_sim::{check_insns, MapSpec, Program, Verdict};
+
+const R0: Reg = Reg::R0;
+const R1: Reg = Reg::R1;
+const R2: Reg = Reg::R2;
+const R3: Reg = Reg::R3;
+const R6: Reg = Reg::R6;
+const R10: Reg = Reg::R10;
+
+fn maps() -> Vec<MapSpec> {
+    vec![
+        MapSpec {
+            name: "hash".into(),
+            map_type: 1,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 16,
+        },
+        MapSpec {
+            name: "rb".into(),
+            map_type: 27,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 4096,
+        },
+    ]
+}
+
+fn check(insns: &[Insn]) -> Verdict {
+    check_insns(insns, &maps(), Arch::X86_64, KernelVersion(6, 1))
+}
+
+fn rejects(insns: &[Insn], at: usize, message: &str) {
+    let v = check(insns);
+    assert!(!v.accepted, "accepted, expected {message}");
+    assert_eq!(v.message.as_deref(), Some(message), "{v:?}");
+    assert_eq!(v.insn, Some(at), "{v:?}");
+}
+
+fn accepts(insns: &[Insn]) {
+    let v = check(insns);
+    assert!(v.accepted, "{v:?}");
+}
+
+fn mov(r: Reg, v: i32) -> Insn {
+    i::alu64_imm(AluOp::Mov, r, v)
+}
+fn movr(d: Reg, s: Reg) -> Insn {
+    i::alu64_reg(AluOp::Mov, d, s)
+}
+fn add(r: Reg, v: i32) -> Insn {
+    i::alu64_imm(AluOp::Add, r, v)
+}
+fn ret0() -> [Insn; 2] {
+    [mov(R0, 0), i::exit()]
+}
+
+/// `r0 = lookup(hash, &(u32)0)` with the key at fp-4.
+fn lookup() -> Vec<Insn> {
+    let m = i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 0);
+    vec![
+        i::st(Size::W, R10, -4, 0),
+        movr(R2, R10),
+        add(R2, -4),
+        m[0],
+        m[1],
+        i::call_helper(1),
+    ]
+}
+
+fn prog(parts: &[&[Insn]]) -> Vec<Insn> {
+    parts.iter().flat_map(|p| p.iter().copied()).collect()
+}
+
+#[test]
+fn reading_an_uninitialised_register() {
+    rejects(&[movr(R0, R2), i::exit()], 0, "R2 !read_ok");
+    rejects(&[i::exit()], 0, "R0 !read_ok");
+}
+
+#[test]
+fn ctx_reads_are_bounded_by_the_arch_pt_regs() {
+    accepts(&prog(&[&[i::ldx(Size::DW, R0, R1, 160)], &[i::exit()]]));
+    rejects(
+        &[i::ldx(Size::DW, R0, R1, 168), i::exit()],
+        0,
+        "invalid bpf_context access off=168 size=8",
+    );
+    rejects(
+        &[i::ldx(Size::DW, R0, R1, 4), i::exit()],
+        0,
+        "invalid bpf_context access off=4 size=8",
+    );
+    rejects(
+        &prog(&[&[i::stx(Size::DW, R1, 0, R1)], &ret0()]),
+        0,
+        "invalid bpf_context access off=0 size=8",
+    );
+    // arm64's pt_regs is 336 bytes: 168 is fine there, 336 is not.
+    let arm = |off| {
+        check_insns(
+            &[i::ldx(Size::DW, R0, R1, off), i::exit()],
+            &[],
+            Arch::Arm64,
+            KernelVersion(6, 1),
+        )
+    };
+    assert!(arm(168).accepted);
+    assert!(!arm(336).accepted);
+    rejects(
+        &prog(&[&[add(R1, 8), i::ldx(Size::DW, R0, R1, 0)], &[i::exit()]]),
+        1,
+        "dereference of modified ctx ptr R1 off=8 disallowed",
+    );
+}
+
+#[test]
+fn map_values_need_a_null_check() {
+    let deref = [i::ldx(Size::DW, R0, R0, 0), i::exit()];
+    rejects(
+        &prog(&[&lookup(), &deref]),
+        6,
+        "R0 invalid mem access 'map_value_or_null'",
+    );
+    // Checking a copy checks the original.
+    let checked = [
+        movr(R6, R0),
+        i::jmp_imm(Cond::Eq, R6, 0, 2),
+        i::ldx(Size::DW, R0, R0, 0),
+        i::exit(),
+        mov(R0, 0),
+        i::exit(),
+    ];
+    accepts(&prog(&[&lookup(), &checked]));
+    rejects(
+        &prog(&[&lookup(), &[add(R0, 8)], &ret0()]),
+        6,
+        "R0 pointer arithmetic on map_value_or_null prohibited, null-check it first",
+    );
+}
+
+#[test]
+fn map_value_accesses_stay_inside_the_value() {
+    let tail = |insns: &[Insn]| {
+        prog(&[
+            &lookup(),
+            &[i::jmp_imm(Cond::Ne, R0, 0, 2)],
+            &ret0(),
+            insns,
+            &ret0(),
+        ])
+    };
+    accepts(&tail(&[i::ldx(Size::W, R1, R0, 4)]));
+    rejects(
+        &tail(&[i::ldx(Size::DW, R1, R0, 8)]),
+        9,
+        "invalid access to map value, value_size=8 off=8 size=8",
+    );
+    // A variable offset: unbounded, then masked but too large, then fine.
+    let var = |mask: Option<i32>| {
+        let mut v = vec![movr(R6, R0)];
+        v.push(i::call_helper(7));
+        v.push(movr(R1, R0));
+        v.push(movr(R0, R6));
+        if let Some(m) = mask {
+            v.push(i::alu64_imm(AluOp::And, R1, m));
+        }
+        v.push(i::alu64_reg(AluOp::Add, R0, R1));
+        v.push(i::ldx(Size::B, R1, R0, 0));
+        tail(&v)
+    };
+    let v = check(&var(None));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("math between map_value pointer and register with unbounded min value is not allowed")
+    );
+    rejects(
+        &var(Some(0xf)),
+        15,
+        "invalid access to map value, value_size=8 off=15 size=1",
+    );
+    accepts(&var(Some(7)));
+}
+
+#[test]
+fn the_stack_is_read_only_where_written() {
+    rejects(
+        &[i::ldx(Size::DW, R0, R10, -8), i::exit()],
+        0,
+        "invalid read from stack off -8+0 size 8",
+    );
+    accepts(&[
+        i::st(Size::DW, R10, -8, 7),
+        i::ldx(Size::DW, R0, R10, -8),
+        i::exit(),
+    ]);
+    rejects(
+        &prog(&[&[i::st(Size::DW, R10, 0, 1)], &ret0()]),
+        0,
+        "invalid write to stack R10 off=0 size=8",
+    );
+    rejects(
+        &prog(&[&[mov(R10, 1)], &ret0()]),
+        0,
+        "frame pointer is read only",
+    );
+    // A spilled pointer comes back whole, not in parts.
+    accepts(&[
+        i::stx(Size::DW, R10, -8, R1),
+        i::ldx(Size::DW, R2, R10, -8),
+        i::ldx(Size::DW, R0, R2, 0),
+        i::exit(),
+    ]);
+    rejects(
+        &[
+            i::stx(Size::DW, R10, -8, R1),
+            i::ldx(Size::W, R0, R10, -8),
+            i::exit(),
+        ],
+        1,
+        "invalid size of register fill",
+    );
+    rejects(
+        &prog(&[&[i::stx(Size::W, R10, -8, R1)], &ret0()]),
+        0,
+        "invalid size of register spill",
+    );
+}
+
+#[test]
+fn helpers_check_their_arguments() {
+    let mut uninit_key = lookup();
+    uninit_key.remove(0);
+    rejects(
+        &prog(&[&uninit_key, &ret0()]),
+        4,
+        "invalid indirect read from stack R2 off -4+0 size 4",
+    );
+    rejects(
+        &prog(&[&[i::call_helper(999)], &ret0()]),
+        0,
+        "invalid func unknown#999",
+    );
+    let mut no_map = lookup();
+    no_map.splice(3..5, [mov(R1, 0)]);
+    rejects(
+        &prog(&[&no_map, &ret0()]),
+        4,
+        "R1 type=scalar expected=map_ptr",
+    );
+    // probe_read_kernel is GPL-only.
+    let read = [
+        movr(R1, R10),
+        add(R1, -8),
+        mov(R2, 8),
+        mov(R3, 0),
+        i::call_helper(113),
+        mov(R0, 0),
+        i::exit(),
+    ];
+    accepts(&read);
+    let nongpl = Program {
+        name: "p".into(),
+        section: "kprobe/p".into(),
+        insns: read.to_vec(),
+        maps: vec![],
+        lines: vec![],
+        gpl: false,
+    };
+    let v = verifier_sim::check_program(&nongpl, Arch::X86_64, KernelVersion(6, 1));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("cannot call GPL-restricted function from non-GPL compatible program")
+    );
+}
+
+/// `r0 = ringbuf_reserve(rb, 16, 0)`.
+fn reserve() -> Vec<Insn> {
+    let m = i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 1);
+    vec![m[0], m[1], mov(R2, 16), mov(R3, 0), i::call_helper(131)]
+}
+
+#[test]
+fn ring_buffer_records_are_released_on_every_path() {
+    let submit = [
+        i::jmp_imm(Cond::Eq, R0, 0, 5),
+        movr(R6, R0),
+        i::st(Size::DW, R6, 8, 1),
+        movr(R1, R6),
+        mov(R2, 0),
+        i::call_helper(132),
+    ];
+    accepts(&prog(&[&reserve(), &submit, &ret0()]));
+    let forget = [i::jmp_imm(Cond::Eq, R0, 0, 1), i::st(Size::DW, R0, 8, 1)];
+    rejects(
+        &prog(&[&reserve(), &forget, &ret0()]),
+        8,
+        "Unreleased reference id=1 alloc_insn=4",
+    );
+    rejects(
+        &prog(&[&reserve(), &submit, &[i::st(Size::DW, R6, 0, 1)], &ret0()]),
+        11,
+        "R6 invalid mem access 'scalar'",
+    );
+    rejects(
+        &prog(&[
+            &reserve(),
+            &submit[..2],
+            &[i::st(Size::DW, R6, 16, 1)],
+            &submit[3..],
+            &ret0(),
+        ]),
+        7,
+        "invalid access to memory, mem_size=16 off=16 size=8",
+    );
+}
+
+#[test]
+fn loops_must_end() {
+    // for (r1 = 0; r1 < 10; r1++);
+    accepts(&[
+        mov(R1, 0),
+        add(R1, 1),
+        i::jmp_imm(Cond::Lt, R1, 10, -2),
+        mov(R0, 0),
+        i::exit(),
+    ]);
+    rejects(
+        &[mov(R0, 0), i::ja(-1)],
+        1,
+        "infinite loop detected at insn 1",
+    );
+    rejects(&[mov(R0, 0), i::ja(-1), i::exit()], 2, "unreachable insn 2");
+    // A counter the verifier cannot bound: too many instructions.
+    let v = check(&[
+        i::call_helper(7),
+        add(R0, 1),
+        i::jmp_imm(Cond::Ne, R0, 0, -2),
+        i::exit(),
+    ]);
+    assert!(!v.accepted);
+    let m = v.message.unwrap_or_default();
+    assert!(
+        m.starts_with("BPF program is too large") || m.starts_with("infinite loop"),
+        "{m}"
+    );
+}
+
+#[test]
+fn subprogram_calls_keep_frames_apart() {
+    // main: r1 = 5; call f; exit.  f: r0 = r1 * 2; exit.
+    accepts(&[
+        mov(R1, 5),
+        i::call_local(1),
+        i::exit(),
+        movr(R0, R1),
+        i::alu64_imm(AluOp::Mul, R0, 2),
+        i::exit(),
+    ]);
+    // A callee returning its own stack.
+    rejects(
+        &[i::call_local(1), i::exit(), movr(R0, R10), i::exit()],
+        3,
+        "cannot return stack pointer to the caller",
+    );
+    // Caller-saved registers are gone after the call.
+    rejects(
+        &[
+            mov(R2, 1),
+            i::call_local(2),
+            movr(R0, R2),
+            i::exit(),
+            mov(R0, 0),
+            i::exit(),
+        ],
+        2,
+        "R2 !read_ok",
+    );
+}
+
+#[test]
+fn atomics_on_map_values_and_the_stack() {
+    let add_one = [
+        i::jmp_imm(Cond::Eq, R0, 0, 2),
+        mov(R1, 1),
+        i::atomic_op(Size::DW, AtomicOp::Add, R0, 0, R1),
+    ];
+    accepts(&prog(&[&lookup(), &add_one, &ret0()]));
+    rejects(
+        &prog(&[
+            &[
+                mov(R2, 1),
+                i::atomic_op(Size::DW, AtomicOp::Add, R10, -8, R2),
+            ],
+            &ret0(),
+        ]),
+        1,
+        "invalid read from stack off -8+0 size 8",
+    );
+}
