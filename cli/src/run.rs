@@ -49,6 +49,9 @@ pub struct Args {
     /// Seed of bpf_get_prandom_u32
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Run even what verifier-sim says the kernel would reject
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -59,6 +62,7 @@ pub fn run(args: &Args) -> Result<()> {
         kernel,
         budget: args.budget,
         seed: args.seed,
+        verify: !args.no_verify,
         engine: if args.jit {
             Engine::Jit
         } else {
@@ -144,6 +148,7 @@ mod tests {
             symbols: None,
             budget: 1000,
             seed: 1,
+            no_verify: false,
         }
     }
 

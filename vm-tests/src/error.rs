@@ -49,6 +49,13 @@ pub enum Error {
         section: String,
         reason: String,
     },
+    #[error("{section}: the kernel would reject this program: instruction {insn} `{disasm}`: {message}")]
+    Rejected {
+        section: String,
+        insn: usize,
+        disasm: String,
+        message: String,
+    },
     #[error("{section}: the JIT cannot run this program: {reason}")]
     Jit { section: String, reason: String },
 }

@@ -35,6 +35,10 @@ pub struct Options {
     /// Seed of `bpf_get_prandom_u32`.
     pub seed: u64,
     pub engine: Engine,
+    /// Check every program with verifier-sim before running it, as a kernel
+    /// would at load (on by default; off only to test the runner's own
+    /// guards against programs no kernel would run).
+    pub verify: bool,
 }
 
 impl Default for Options {
@@ -44,6 +48,7 @@ impl Default for Options {
             budget: 1_000_000,
             seed: 1,
             engine: Engine::Interpreter,
+            verify: true,
         }
     }
 }
@@ -68,9 +73,30 @@ pub struct Program {
     map_of: Vec<usize>,
 }
 
+/// verifier-sim on every program: what the kernel would refuse to load, the
+/// runner refuses too. (rbpf's `set_verifier` hook takes a plain function
+/// of the code alone, without the maps, arch and kernel the check needs, so
+/// the check runs here, on the object as loaded, before the rewrite.)
+fn verify(object: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
+    let verdicts = verifier_sim::check_object(object, arch, kernel)
+        .map_err(|e| Error::Object(e.to_string()))?;
+    match verdicts.into_iter().find(|v| !v.accepted) {
+        Some(v) => Err(Error::Rejected {
+            section: v.section,
+            insn: v.insn.unwrap_or(0),
+            disasm: v.disasm.unwrap_or_default(),
+            message: v.message.unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl Program {
     /// An object's bytes and its manifest's JSON, for `arch`.
     pub fn load(object: &[u8], manifest: &str, arch: Arch, options: Options) -> Result<Program> {
+        if options.verify {
+            verify(object, arch, options.kernel)?;
+        }
         let object = Object::parse(object)?;
         if object.endian != arch.endian() {
             return Err(Error::Object(format!(

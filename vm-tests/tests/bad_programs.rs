@@ -26,9 +26,12 @@ fn build(arch: Arch, ops: &[Op]) -> (Vec<u8>, String) {
 
 fn load(arch: Arch, ops: &[Op], engine: Engine) -> Result<Program, Error> {
     let (o, m) = build(arch, ops);
+    // These programs test the runner's own guards: no kernel would load
+    // them, so verifier-sim is off.
     let opts = Options {
         budget: 10_000,
         engine,
+        verify: false,
         ..Options::default()
     };
     Program::load(&o, &m, arch, opts)
@@ -195,5 +198,21 @@ fn an_event_for_another_probe_names_its_line() {
     assert_eq!(
         e.to_string(),
         "events line 3: probe `kprobe:vfs_write` is not one of the spec's attach points (kprobe:vfs_read)"
+    );
+}
+
+#[test]
+fn what_the_kernel_would_reject_is_refused_at_load() {
+    let ops = [
+        asm::load_mem(Size::DW, R0, R1, 400),
+        asm::exit(),
+    ];
+    let (o, m) = build(Arch::X86_64, &ops);
+    let Err(e) = Program::load(&o, &m, Arch::X86_64, Options::default()) else {
+        panic!("a ctx read past pt_regs loaded");
+    };
+    assert_eq!(
+        e.to_string(),
+        "kprobe/vfs_read: the kernel would reject this program: instruction 0 `r0 = *(u64 *)(r1 + 400)`: invalid bpf_context access off=400 size=8"
     );
 }
