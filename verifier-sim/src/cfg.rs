@@ -8,6 +8,7 @@
 
 use probecc::insn::{class, jmp, mode, pseudo, Insn};
 
+use crate::precision::{self, Precision};
 use crate::VerifyError;
 
 /// The static facts of one program.
@@ -15,6 +16,8 @@ pub struct Cfg {
     pub prune: Vec<bool>,
     /// Registers read before being written from each instruction on.
     pub live: Vec<u16>,
+    /// Which scalars pruning must compare exactly.
+    pub precision: Precision,
 }
 
 fn err(insn: usize, message: impl Into<String>) -> VerifyError {
@@ -97,9 +100,11 @@ pub fn analyse(insns: &[Insn], helper_args: &dyn Fn(i32) -> usize) -> Result<Cfg
     if let Some(i) = (0..n).find(|&i| !reached[i] && !second_half[i]) {
         return Err(err(i, format!("unreachable insn {i}")));
     }
+    let succ = flow(insns, &second_half);
     Ok(Cfg {
         prune,
-        live: liveness(insns, &second_half, helper_args),
+        live: liveness(insns, &second_half, &succ, helper_args),
+        precision: precision::analyse(insns, &succ, &second_half),
     })
 }
 
@@ -148,12 +153,12 @@ fn uses_defs(insn: &Insn, helper_args: &dyn Fn(i32) -> usize) -> (u16, u16) {
     }
 }
 
-/// Backward dataflow: registers live at each instruction.
-fn liveness(insns: &[Insn], second_half: &[bool], helper_args: &dyn Fn(i32) -> usize) -> Vec<u16> {
+/// The successors the dataflow analyses follow: a subprogram call
+/// continues after the call with r6-r9 kept (the callee's entry is not
+/// where the caller's values flow).
+fn flow(insns: &[Insn], second_half: &[bool]) -> Vec<Vec<usize>> {
     let n = insns.len();
-    let mut live = vec![0u16; n];
-    let ud: Vec<(u16, u16)> = insns.iter().map(|i| uses_defs(i, helper_args)).collect();
-    let succ: Vec<Vec<usize>> = (0..n)
+    (0..n)
         .map(|i| {
             if second_half[i] {
                 return vec![];
@@ -162,14 +167,24 @@ fn liveness(insns: &[Insn], second_half: &[bool], helper_args: &dyn Fn(i32) -> u
                 .into_iter()
                 .filter_map(|t| usize::try_from(t).ok().filter(|&t| t < n))
                 .collect();
-            // A subprogram call continues after the call with r6-r9 kept:
-            // the callee's entry is not where the caller's values flow.
             if insns[i].is_call() && insns[i].src == pseudo::CALL {
                 s.truncate(1);
             }
             s
         })
-        .collect();
+        .collect()
+}
+
+/// Backward dataflow: registers live at each instruction.
+fn liveness(
+    insns: &[Insn],
+    second_half: &[bool],
+    succ: &[Vec<usize>],
+    helper_args: &dyn Fn(i32) -> usize,
+) -> Vec<u16> {
+    let n = insns.len();
+    let mut live = vec![0u16; n];
+    let ud: Vec<(u16, u16)> = insns.iter().map(|i| uses_defs(i, helper_args)).collect();
     let mut changed = true;
     while changed {
         changed = false;

@@ -21,6 +21,7 @@
 pub mod call;
 pub mod cfg;
 pub mod mem;
+pub mod precision;
 pub mod program;
 pub mod reg;
 pub mod scalar;

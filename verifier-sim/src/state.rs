@@ -144,8 +144,10 @@ impl State {
     }
 
     /// Whether this explored state covers `cur`: `live` says which registers
-    /// of the innermost frame the rest of the program reads.
-    pub fn subsumes(&self, cur: &State, live: u16) -> bool {
+    /// of the innermost frame the rest of the program reads, `need` which
+    /// of their scalars must be compared by range (others need only be
+    /// scalars), and `slots` the same for spilled scalars, by `r10` offset.
+    pub fn subsumes(&self, cur: &State, live: u16, need: &Need) -> bool {
         if self.frames.len() != cur.frames.len() || self.refs.len() != cur.refs.len() {
             return false;
         }
@@ -155,13 +157,17 @@ impl State {
             if old.ret != new.ret {
                 return false;
             }
+            let inner = i == last;
             for r in 0..11 {
-                let read = i != last || live & (1 << r) != 0;
-                if read && !reg_covers(&old.regs[r], &new.regs[r], &mut ids) {
+                let read = !inner || live & (1 << r) != 0;
+                let exact = !inner || need.regs & (1 << r) != 0;
+                if read && !reg_covers(&old.regs[r], &new.regs[r], exact, &mut ids) {
                     return false;
                 }
             }
-            if !stack_covers(&old.stack, &new.stack, &mut ids) {
+            let slot_exact =
+                |slot: usize| !inner || need.slots.contains(&(slot as i64 * 8 - STACK_SIZE as i64));
+            if !stack_covers(&old.stack, &new.stack, &slot_exact, &mut ids) {
                 return false;
             }
         }
@@ -170,6 +176,13 @@ impl State {
             .zip(&cur.refs)
             .all(|(a, b)| ids.same(a.id, b.id))
     }
+}
+
+/// What pruning compares exactly at one instruction (see [`crate::precision`]).
+#[derive(Clone, Copy)]
+pub struct Need<'a> {
+    pub regs: u16,
+    pub slots: &'a std::collections::BTreeSet<i64>,
 }
 
 /// A consistent renaming of ids between two states (`check_ids`).
@@ -191,10 +204,10 @@ fn scalar_covers(old: &Scalar, cur: &Scalar) -> bool {
     old.contains(cur)
 }
 
-fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+fn reg_covers(old: &RegState, cur: &RegState, exact: bool, ids: &mut IdMap) -> bool {
     match (old, cur) {
         (RegState::NotInit, _) => true,
-        (RegState::Scalar(a), RegState::Scalar(b)) => scalar_covers(a, b),
+        (RegState::Scalar(a), RegState::Scalar(b)) => !exact || scalar_covers(a, b),
         (RegState::Ptr(a), RegState::Ptr(b)) => {
             a.kind == b.kind
                 && a.off == b.off
@@ -207,7 +220,7 @@ fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
-fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
+fn stack_covers(old: &Stack, cur: &Stack, exact: &dyn Fn(usize) -> bool, ids: &mut IdMap) -> bool {
     for (i, (a, b)) in old.bytes.iter().zip(&cur.bytes).enumerate() {
         let ok = match (a, b) {
             (Byte::Invalid, _) => true,
@@ -219,7 +232,7 @@ fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
                     true
                 } else {
                     match (&old.spilled[i / 8], &cur.spilled[i / 8]) {
-                        (Some(x), Some(y)) => reg_covers(x, y, ids),
+                        (Some(x), Some(y)) => reg_covers(x, y, exact(i / 8), ids),
                         _ => false,
                     }
                 }
@@ -237,18 +250,46 @@ fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
 mod tests {
     use super::*;
 
+    fn all() -> Need<'static> {
+        static NONE: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+        Need {
+            regs: u16::MAX,
+            slots: &NONE,
+        }
+    }
+
+    #[test]
+    fn scalars_without_need_of_precision_only_need_to_be_scalars() {
+        let mut old = State::entry();
+        let mut cur = State::entry();
+        old.cur_mut().regs[3] = RegState::constant(1);
+        cur.cur_mut().regs[3] = RegState::constant(2);
+        let slots = std::collections::BTreeSet::new();
+        let loose = Need {
+            regs: 0,
+            slots: &slots,
+        };
+        assert!(old.subsumes(&cur, 1 << 3, &loose));
+        assert!(!old.subsumes(&cur, 1 << 3, &all()));
+        cur.cur_mut().regs[3] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
+        assert!(
+            !old.subsumes(&cur, 1 << 3, &loose),
+            "a pointer is not a scalar"
+        );
+    }
+
     #[test]
     fn wider_scalars_and_dead_registers_cover() {
         let mut old = State::entry();
         let mut cur = State::entry();
         old.cur_mut().regs[0] = RegState::Scalar(Scalar::up_to(10));
         cur.cur_mut().regs[0] = RegState::constant(3);
-        assert!(old.subsumes(&cur, 1));
-        assert!(!cur.subsumes(&old, 1));
+        assert!(old.subsumes(&cur, 1, &all()));
+        assert!(!cur.subsumes(&old, 1, &all()));
         cur.cur_mut().regs[2] = RegState::constant(1);
         old.cur_mut().regs[2] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
-        assert!(!old.subsumes(&cur, 0b101));
-        assert!(old.subsumes(&cur, 0b001), "r2 is dead");
+        assert!(!old.subsumes(&cur, 0b101, &all()));
+        assert!(old.subsumes(&cur, 0b001, &all()), "r2 is dead");
     }
 
     #[test]
@@ -257,12 +298,12 @@ mod tests {
         let mut cur = State::entry();
         old.cur_mut().stack.write(504, 8, Byte::Misc);
         cur.cur_mut().stack.write(504, 8, Byte::Zero);
-        assert!(old.subsumes(&cur, 0));
-        assert!(!cur.subsumes(&old, 0));
+        assert!(old.subsumes(&cur, 0, &all()));
+        assert!(!cur.subsumes(&old, 0, &all()));
         let mut uninit = State::entry();
         uninit.cur_mut().stack.write(504, 4, Byte::Misc);
-        assert!(!uninit.subsumes(&State::entry(), 0) || uninit == State::entry());
-        assert!(State::entry().subsumes(&uninit, 0));
+        assert!(!uninit.subsumes(&State::entry(), 0, &all()));
+        assert!(State::entry().subsumes(&uninit, 0, &all()));
     }
 
     #[test]

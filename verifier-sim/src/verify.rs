@@ -12,7 +12,7 @@ use crate::cfg::{self, Cfg};
 use crate::program::Program;
 use crate::reg::{Ptr, PtrKind, RegState};
 use crate::scalar::{self, AluOp, Cmp, Scalar};
-use crate::state::State;
+use crate::state::{Need, State};
 use crate::VerifyError;
 
 /// The kernel's limit of processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -139,8 +139,12 @@ impl Verifier<'_> {
     /// The pruning test at a prune point (`is_state_visited`).
     fn visit(&mut self, state: &State, pc: usize) -> Result<Visit, VerifyError> {
         let live = self.cfg.live[pc];
+        let need = Need {
+            regs: self.cfg.precision.regs[pc],
+            slots: &self.cfg.precision.slots,
+        };
         for e in &self.explored[pc] {
-            if e.complete && e.state.subsumes(state, live) {
+            if e.complete && e.state.subsumes(state, live, &need) {
                 return Ok(Visit::Pruned);
             }
             if !e.complete && e.state == *state {

@@ -36,6 +36,27 @@ fn every_fixture_and_example_passes_on_every_arch() {
     assert!(bad.is_empty(), "rejected:\n{}", bad.join("\n"));
 }
 
+/// Pruning keeps exploration close to the kernel's: a histogram's 64 bucket
+/// paths merge once the bucket is stored (it needs no precision), so no
+/// fixture program processes more than a few times its length.
+#[test]
+fn exploration_stays_linear_in_program_size() {
+    for b in objects().into_iter().filter(|b| b.arch == Arch::X86_64) {
+        let verdicts = verifier_sim::check_object(&b.bytes, b.arch, KernelVersion(6, 1))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.name));
+        for (v, p) in verdicts.iter().zip(&b.obj.programs) {
+            assert!(
+                v.processed <= 4 * p.insns.len() + 64,
+                "{}/{}: {} instructions processed for {}",
+                b.name,
+                v.name,
+                v.processed,
+                p.insns.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn clang_objects_pass() {
     if !have_tool("clang") {
