@@ -10,6 +10,10 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod build;
 mod deps;
+mod kernels;
+mod lock;
+mod machine;
+mod private_apt;
 mod test;
 
 #[derive(Parser)]
@@ -27,6 +31,8 @@ enum Cmd {
     Test(test::TestArgs),
     /// Compile time, memory and code size against clang and bpftrace
     Bench(bench::BenchArgs),
+    /// Fetch Debian kernels for the QEMU matrix into target/kernels/
+    Kernels(kernels::KernelsArgs),
 }
 
 fn main() -> Result<()> {
@@ -34,6 +40,7 @@ fn main() -> Result<()> {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Kernels(args) => kernels::run(&args),
     }
 }
 

@@ -1,0 +1,322 @@
+//! `cargo xtask kernels`: Debian kernels for the QEMU matrix, fetched with a
+//! private apt (see `private_apt`) and cached under `target/kernels/`.
+//!
+//! Cache layout, per release and arch:
+//! `target/kernels/<release>/<arch>/<package>/{image, config, System.map,
+//! kernel.json}` and `current.json` naming the package last resolved.
+//! A kernel directory is assembled in a temporary directory and renamed into
+//! place only when complete, so a partial download is never taken for a
+//! kernel; a lock file per (release, arch) makes concurrent runs take turns.
+//! Debian ships a stub `System.map` (the real one is in the -dbg package);
+//! the guest reads `/proc/kallsyms` instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
+use serde::{Deserialize, Serialize};
+
+use crate::lock::FileLock;
+use crate::machine::{self, Release};
+use crate::private_apt::PrivateApt;
+
+#[derive(clap::Args)]
+pub struct KernelsArgs {
+    /// Architectures (x86_64, arm64, s390x, ppc64le, riscv64, or all)
+    #[arg(long, default_value = "all")]
+    pub arch: String,
+    /// Debian releases (bookworm, trixie, or all); default: each arch's oldest
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Resolve the newest kernel again even if one is cached
+    #[arg(long)]
+    pub refresh: bool,
+    /// Describe this kernel image instead of fetching one
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+}
+
+/// A kernel ready to boot.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Kernel {
+    pub arch: String,
+    /// `bookworm`, `trixie`, or `custom` for `--kernel`.
+    pub release: String,
+    /// The kernel release string (`6.1.0-37-arm64`), or the file name.
+    pub version: String,
+    /// The Debian package it came from, if any.
+    pub package: Option<String>,
+    pub image: PathBuf,
+    pub config: Option<PathBuf>,
+    pub system_map: Option<PathBuf>,
+}
+
+pub fn run(args: &KernelsArgs) -> Result<()> {
+    let arches = Arch::parse_list(&args.arch)?;
+    for arch in arches {
+        let kernels = match &args.kernel {
+            Some(path) => vec![custom(arch, path)?],
+            None => releases(arch, args.release.as_deref())?
+                .into_iter()
+                .map(|r| fetch(arch, r, args.refresh))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        for k in kernels {
+            println!(
+                "{:<8} {:<9} {:<28} {}",
+                k.arch,
+                k.release,
+                k.version,
+                rel(&k.image).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The releases to test `arch` on: those named (skipping ones without a
+/// kernel for it, with a note), or the default one.
+pub fn releases(arch: Arch, named: Option<&str>) -> Result<Vec<Release>> {
+    let Some(named) = named else {
+        return Ok(vec![machine::default_release(arch)]);
+    };
+    let mut out = Vec::new();
+    for r in Release::parse_list(named)? {
+        if machine::has_kernel(arch, r) {
+            out.push(r);
+        } else {
+            println!("xtask: kernels: Debian {r} has no {arch} kernel; skipping it");
+        }
+    }
+    Ok(out)
+}
+
+/// A user's kernel image.
+pub fn custom(arch: Arch, image: &Path) -> Result<Kernel> {
+    if !image.is_file() {
+        bail!("--kernel {}: no such file", image.display());
+    }
+    let name = image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("kernel");
+    let version = name
+        .trim_start_matches("vmlinuz-")
+        .trim_start_matches("vmlinux-")
+        .to_string();
+    let beside = |prefix: &str| {
+        let p = image.with_file_name(format!("{prefix}-{version}"));
+        p.is_file().then_some(p)
+    };
+    Ok(Kernel {
+        arch: arch.name().into(),
+        release: "custom".into(),
+        version: version.clone(),
+        package: None,
+        image: image.to_path_buf(),
+        config: beside("config"),
+        system_map: beside("System.map"),
+    })
+}
+
+fn root() -> PathBuf {
+    crate::workspace_root().join("target/kernels")
+}
+
+fn rel(p: &Path) -> &Path {
+    let root = crate::workspace_root();
+    p.strip_prefix(root).unwrap_or(p)
+}
+
+/// The cached kernel for (arch, release), fetching it if there is none
+/// (or `refresh`).
+pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
+    if !machine::has_kernel(arch, release) {
+        bail!("Debian {release} has no {arch} kernel (riscv64 needs trixie)");
+    }
+    let dir = root().join(release.name()).join(arch.name());
+    let _lock = FileLock::acquire(
+        &dir.with_extension("lock"),
+        &format!("xtask: kernels: waiting for another run fetching {release}/{arch}"),
+    )?;
+    if !refresh {
+        if let Some(k) = cached(&dir)? {
+            return Ok(k);
+        }
+    }
+    let flavour = machine::kernel_flavour(arch);
+    println!("xtask: kernels: resolving linux-image-{flavour} in Debian {release} ({arch})");
+    let apt = PrivateApt::new(&dir.join("apt"), arch.debian_arch(), release.name())?;
+    apt.update()?;
+    let newest = apt.dependency(&format!("linux-image-{flavour}"), "linux-image-")?;
+    let mut candidates = vec![newest.clone()];
+    for older in apt.search_names(&format!("^linux-image-[0-9].*-{flavour}$"))? {
+        if !candidates.contains(&older) {
+            candidates.push(older);
+        }
+    }
+    let mut errors = Vec::new();
+    for package in candidates.iter().take(3) {
+        let done = dir.join(package);
+        let got = if done.join("kernel.json").is_file() {
+            Ok(())
+        } else {
+            download(&apt, package, &dir, arch, release)
+        };
+        match got {
+            Ok(()) => {
+                if *package != newest {
+                    println!("xtask: kernels: using {package} ({newest} did not download)");
+                }
+                write_atomic(&dir.join("current.json"), package.as_bytes())?;
+                return read_kernel(&done);
+            }
+            Err(e) => {
+                println!("xtask: kernels: {package}: {e:#}");
+                errors.push(format!("{package}: {e:#}"));
+            }
+        }
+    }
+    bail!(
+        "no {arch} kernel of Debian {release} downloaded:\n{}",
+        errors.join("\n")
+    )
+}
+
+/// The kernel `current.json` names, if it is complete.
+fn cached(dir: &Path) -> Result<Option<Kernel>> {
+    let Ok(package) = std::fs::read_to_string(dir.join("current.json")) else {
+        return Ok(None);
+    };
+    let k = dir.join(package.trim());
+    if k.join("kernel.json").is_file() {
+        return read_kernel(&k).map(Some);
+    }
+    Ok(None)
+}
+
+fn read_kernel(dir: &Path) -> Result<Kernel> {
+    let path = dir.join("kernel.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Downloads and unpacks `package` into `<dir>/<package>`, via a temporary
+/// directory renamed into place when complete.
+fn download(
+    apt: &PrivateApt,
+    package: &str,
+    dir: &Path,
+    arch: Arch,
+    release: Release,
+) -> Result<()> {
+    let tmp = dir.join(format!(".tmp-{package}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let got = unpack_into(apt, package, &tmp, dir, arch, release);
+    if got.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    got
+}
+
+/// Downloads and unpacks into `tmp`, then renames it to `<dir>/<package>`.
+fn unpack_into(
+    apt: &PrivateApt,
+    package: &str,
+    tmp: &Path,
+    dir: &Path,
+    arch: Arch,
+    release: Release,
+) -> Result<()> {
+    println!("xtask: kernels: downloading {package} (signature-checked)");
+    let deb = apt.download(package, tmp)?;
+    println!(
+        "xtask: kernels: extracting /boot of {}",
+        rel(&deb).display()
+    );
+    extract_boot(&deb, tmp)?;
+    let kernel = assemble(tmp, package, arch, release, &dir.join(package))?;
+    std::fs::remove_file(&deb)?;
+    let _ = std::fs::remove_dir_all(tmp.join("boot"));
+    let json = serde_json::to_string_pretty(&kernel)?;
+    std::fs::write(tmp.join("kernel.json"), json)?;
+    let done = dir.join(package);
+    let _ = std::fs::remove_dir_all(&done);
+    std::fs::rename(tmp, &done)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), done.display()))?;
+    println!("xtask: kernels: {} ready", rel(&done).display());
+    Ok(())
+}
+
+/// `dpkg-deb --fsys-tarfile DEB | tar -x ./boot`: only the image, config
+/// and System.map, not the modules.
+fn extract_boot(deb: &Path, into: &Path) -> Result<()> {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running dpkg-deb")?;
+    let stdout = dpkg.stdout.take().context("dpkg-deb stdout")?;
+    let tar = Command::new("tar")
+        .args(["-x", "-f", "-", "-C"])
+        .arg(into)
+        .arg("./boot")
+        .stdin(stdout)
+        .status()
+        .context("running tar")?;
+    let dpkg_status = dpkg.wait()?;
+    if !tar.success() || !dpkg_status.success() {
+        bail!("extracting {} failed", deb.display());
+    }
+    Ok(())
+}
+
+/// Moves the image (ELF `vmlinux` where the package has one, else
+/// `vmlinuz`), config and System.map to their final names in `tmp`.
+fn assemble(
+    tmp: &Path,
+    package: &str,
+    arch: Arch,
+    release: Release,
+    done: &Path,
+) -> Result<Kernel> {
+    let version = package.trim_start_matches("linux-image-").to_string();
+    let boot = tmp.join("boot");
+    let pick = |prefix: &str| {
+        let p = boot.join(format!("{prefix}-{version}"));
+        p.is_file().then_some(p)
+    };
+    let image = pick("vmlinux")
+        .or_else(|| pick("vmlinuz"))
+        .with_context(|| format!("{package} has no /boot/vmlinu[xz]-{version}"))?;
+    std::fs::rename(&image, tmp.join("image"))?;
+    let mut kernel = Kernel {
+        arch: arch.name().into(),
+        release: release.name().into(),
+        version: version.clone(),
+        package: Some(package.into()),
+        image: done.join("image"),
+        config: None,
+        system_map: None,
+    };
+    if let Some(c) = pick("config") {
+        std::fs::rename(c, tmp.join("config"))?;
+        kernel.config = Some(done.join("config"));
+    }
+    if let Some(m) = pick("System.map") {
+        std::fs::rename(m, tmp.join("System.map"))?;
+        kernel.system_map = Some(done.join("System.map"));
+    }
+    Ok(kernel)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
