@@ -8,6 +8,8 @@
 //!   (from `wait4`'s rusage).
 //! - Code size: instructions of every fixture's x86_64 object against
 //!   bpftrace 0.17's object for the same spec, where bpftrace accepts it.
+//! - Verification time: verifier-sim against the host kernel's verifier on
+//!   the same objects ([`crate::verifier_bench`]).
 //!
 //! The report goes to stdout and `target/bench/report.md`.
 
@@ -129,6 +131,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     );
     compile_time(args, &probecc, &work, &mut report)?;
     code_size(&work, &mut report)?;
+    crate::verifier_bench::run(args.runs, &work, deps::is_root(), &mut report)?;
     let path = work.join("report.md");
     std::fs::write(&path, &report)?;
     print!("{report}");

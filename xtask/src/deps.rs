@@ -43,7 +43,7 @@ pub fn on_path(command: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

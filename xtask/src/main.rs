@@ -15,6 +15,7 @@ mod lock;
 mod machine;
 mod private_apt;
 mod test;
+mod verifier_bench;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "probecc's build and test tasks")]
