@@ -749,7 +749,7 @@ char _license[] SEC("license") = "GPL";
                 assert_eq!(
                     relocs,
                     [
-                        (5, "counts", RelocKind::Imm64),
+                        (4, "counts", RelocKind::Imm64),
                         (25, ".text", RelocKind::Call32),
                         (28, "global_helper", RelocKind::Call32),
                     ]
