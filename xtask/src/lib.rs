@@ -1,8 +1,10 @@
 //! The parts of `cargo xtask` that its test suites share: where the
 //! fixtures are and how a fixture spec is compiled (one convention for
-//! `cargo xtask build` and every test).
+//! `cargo xtask build` and every test), and the differential check of
+//! verifier-sim against the kernel (`cargo xtask verifier-diff` and its test).
 
 pub mod fixtures;
+pub mod verifier_diff;
 
 /// The workspace root (the parent of xtask/).
 pub fn workspace_root() -> std::path::PathBuf {

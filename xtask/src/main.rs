@@ -2,7 +2,8 @@
 //! (and, as the language lands, every fixture spec) into
 //! `target/bpf/<arch>/<name>.o`; `test` installs what the tests need and runs
 //! them all; `bench` compares compile time, memory and code size with
-//! clang and bpftrace. Later issues add `kernels`, `qemu` and `matrix`.
+//! clang and bpftrace; `verifier-diff` measures verifier-sim against the
+//! host kernel's verifier. Later issues add `kernels`, `qemu` and `matrix`.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod build;
 mod deps;
+mod diff;
 mod kernels;
 mod lock;
 mod machine;
@@ -32,6 +34,9 @@ enum Cmd {
     Test(test::TestArgs),
     /// Compile time, memory and code size against clang and bpftrace
     Bench(bench::BenchArgs),
+    /// verifier-sim against the host kernel's verifier on fixtures/verifier
+    /// and mutated fixtures (root)
+    VerifierDiff(diff::DiffArgs),
     /// Fetch Debian kernels for the QEMU matrix into target/kernels/
     Kernels(kernels::KernelsArgs),
 }
@@ -41,6 +46,7 @@ fn main() -> Result<()> {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::VerifierDiff(args) => diff::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
     }
 }
