@@ -1,11 +1,80 @@
 //! The guest agent: `/init` of every QEMU guest of the attach-and-measure
-//! matrix. It mounts the pseudo filesystems, loads each object with a
-//! third-party loader, attaches its programs, drives a workload and prints one
-//! JSON line per result. The matrix (`cargo xtask qemu`/`matrix`) builds it
-//! statically for each arch; until that lands this binary only reports that
-//! it has nothing to run.
+//! matrix. It mounts the pseudo filesystems, checks the compiler's per-arch
+//! table against the kernel, loads every fixture object with aya, attaches
+//! its kprobes and kretprobes, runs the fixture's workload, checks the
+//! declared expectations against the maps, measures the overhead of a
+//! probe hit, prints one `PROBECC <json>` line per result and powers off.
+//! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
+//! workload instead.
+
+mod bpf;
+mod expect;
+mod fixture;
+mod ksyms;
+mod maps;
+mod overhead;
+mod printf;
+mod sys;
+mod tables;
+mod workload;
+
+use probecc::arch::Arch;
+use probecc_guest::protocol::{Plan, Report, PLAN_PATH};
 
 fn main() {
-    eprintln!("probecc-guest: no objects to run (the QEMU matrix is not part of this build yet)");
-    std::process::exit(1);
+    let args: Vec<String> = std::env::args().collect();
+    let called = args
+        .first()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    if workload::APPLETS.contains(&called.as_str()) {
+        std::process::exit(workload::applet(&called, &args[1..]));
+    }
+    agent();
+}
+
+fn agent() -> ! {
+    let t0 = std::time::Instant::now();
+    sys::mount_all();
+    let plan = match read_plan() {
+        Ok(p) => p,
+        Err(e) => {
+            sys::report(&Report::Error {
+                what: "plan".into(),
+                error: e,
+            });
+            sys::power_off();
+        }
+    };
+    sys::start_watchdog(plan.watchdog_secs.max(10));
+    let cpus = sys::possible_cpus();
+    sys::report(&Report::Boot {
+        arch: plan.arch.clone(),
+        kernel: sys::kernel_release(),
+        cpus,
+    });
+    let ksyms = ksyms::Ksyms::load();
+    match Arch::parse(&plan.arch) {
+        Ok(arch) => tables::check(arch, &ksyms).iter().for_each(sys::report),
+        Err(e) => sys::report(&Report::Error {
+            what: "arch".into(),
+            error: e.to_string(),
+        }),
+    }
+    for f in &plan.fixtures {
+        sys::report(&fixture::run(f, &ksyms, cpus as usize));
+    }
+    if let Some(o) = &plan.overhead {
+        overhead::run(o);
+    }
+    sys::report(&Report::Done {
+        secs: t0.elapsed().as_secs_f64(),
+    });
+    sys::power_off();
+}
+
+fn read_plan() -> Result<Plan, String> {
+    let text = std::fs::read_to_string(PLAN_PATH).map_err(|e| format!("{PLAN_PATH}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{PLAN_PATH}: {e}"))
 }

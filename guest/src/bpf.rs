@@ -1,0 +1,176 @@
+//! The guest's own minimal BPF layer: raw `bpf()` (map create, program
+//! load, map lookup and iteration) and kprobe attachment through the kprobe
+//! PMU with `perf_event_open`. The tables check uses it to load probe
+//! programs it assembles itself; the fixtures go through aya.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const BPF_MAP_CREATE: i32 = 0;
+const BPF_MAP_LOOKUP_ELEM: i32 = 1;
+const BPF_MAP_GET_NEXT_KEY: i32 = 4;
+const BPF_PROG_LOAD: i32 = 5;
+pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+/// `_IOW('$', 8, __u32)`: powerpc encodes the direction bits differently.
+#[cfg(target_arch = "powerpc64")]
+const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x8004_2408;
+#[cfg(not(target_arch = "powerpc64"))]
+const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+
+fn sys_bpf(cmd: i32, attr: &mut [u64]) -> io::Result<i64> {
+    let size = std::mem::size_of_val(attr);
+    // SAFETY: `attr` is a zero-initialised buffer at least as large as the
+    // kernel's `union bpf_attr` part this command reads.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), size) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn fd(r: i64) -> OwnedFd {
+    // SAFETY: the kernel just returned this descriptor to us.
+    unsafe { OwnedFd::from_raw_fd(r as RawFd) }
+}
+
+/// Writes `v` at byte `off` of an attr buffer in native order.
+fn put32(attr: &mut [u64], off: usize, v: u32) {
+    let bytes: &mut [u8] = bytemuck(attr);
+    bytes[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+}
+
+fn put64(attr: &mut [u64], off: usize, v: u64) {
+    let bytes: &mut [u8] = bytemuck(attr);
+    bytes[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+}
+
+fn bytemuck(attr: &mut [u64]) -> &mut [u8] {
+    let len = std::mem::size_of_val(attr);
+    // SAFETY: u64 has no padding; any byte pattern is a valid u64.
+    unsafe { std::slice::from_raw_parts_mut(attr.as_mut_ptr().cast::<u8>(), len) }
+}
+
+pub fn map_create(kind: u32, key_size: u32, value_size: u32, max: u32) -> io::Result<OwnedFd> {
+    let mut attr = [0u64; 16];
+    put32(&mut attr, 0, kind);
+    put32(&mut attr, 4, key_size);
+    put32(&mut attr, 8, value_size);
+    put32(&mut attr, 12, max);
+    sys_bpf(BPF_MAP_CREATE, &mut attr).map(fd)
+}
+
+/// Loads a kprobe program; a rejection carries the verifier's log.
+pub fn prog_load(insns: &[u8], want_log: bool) -> Result<OwnedFd, (io::Error, String)> {
+    let license = b"GPL\0";
+    let mut log = vec![0u8; if want_log { 1 << 16 } else { 0 }];
+    let mut attr = [0u64; 20];
+    put32(&mut attr, 0, BPF_PROG_TYPE_KPROBE);
+    put32(&mut attr, 4, (insns.len() / 8) as u32);
+    put64(&mut attr, 8, insns.as_ptr() as u64);
+    put64(&mut attr, 16, license.as_ptr() as u64);
+    if want_log {
+        put32(&mut attr, 24, 1);
+        put32(&mut attr, 28, log.len() as u32);
+        put64(&mut attr, 32, log.as_mut_ptr() as u64);
+    }
+    sys_bpf(BPF_PROG_LOAD, &mut attr).map(fd).map_err(|e| {
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        (e, String::from_utf8_lossy(&log[..end]).into_owned())
+    })
+}
+
+/// Looks `key` up; `value` receives the value (all CPUs' for per-CPU maps).
+pub fn map_lookup(map: RawFd, key: &[u8], value: &mut [u8]) -> io::Result<()> {
+    let mut attr = [0u64; 4];
+    put32(&mut attr, 0, map as u32);
+    put64(&mut attr, 8, key.as_ptr() as u64);
+    put64(&mut attr, 16, value.as_mut_ptr() as u64);
+    sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).map(|_| ())
+}
+
+/// Every key of a hash map, in the kernel's iteration order.
+pub fn map_keys(map: RawFd, key_size: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut next = vec![0u8; key_size];
+        let mut attr = [0u64; 4];
+        put32(&mut attr, 0, map as u32);
+        put64(&mut attr, 8, keys.last().map_or(0, |k| k.as_ptr() as u64));
+        put64(&mut attr, 16, next.as_mut_ptr() as u64);
+        match sys_bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
+            Ok(_) => keys.push(next),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(keys),
+            Err(e) => return Err(e),
+        }
+        if keys.len() > 1 << 20 {
+            return Err(io::Error::other("map iteration does not end"));
+        }
+    }
+}
+
+/// A kprobe or kretprobe created through the kprobe PMU with a program
+/// attached; dropping it detaches.
+pub struct Probe {
+    _event: OwnedFd,
+}
+
+/// The kprobe PMU's type and the config bit that makes a kretprobe.
+fn kprobe_pmu() -> io::Result<(u32, u32)> {
+    let dir = "/sys/bus/event_source/devices/kprobe";
+    let ty = std::fs::read_to_string(format!("{dir}/type"))?;
+    let ty = ty.trim().parse().map_err(io::Error::other)?;
+    let fmt = std::fs::read_to_string(format!("{dir}/format/retprobe"))?;
+    let bit = fmt
+        .trim()
+        .strip_prefix("config:")
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("unexpected retprobe format {fmt}")))?;
+    Ok((ty, bit))
+}
+
+pub fn attach_kprobe(prog: &OwnedFd, func: &str, retprobe: bool) -> io::Result<Probe> {
+    let (ty, bit) = kprobe_pmu()?;
+    let name = CString::new(func).map_err(io::Error::other)?;
+    let mut attr = [0u64; 16]; // perf_event_attr, PERF_ATTR_SIZE_VER5 = 112 bytes
+    put32(&mut attr, 0, ty);
+    put32(&mut attr, 4, 112);
+    put64(&mut attr, 8, if retprobe { 1 << bit } else { 0 });
+    put64(&mut attr, 16, 1); // sample_period
+    put64(&mut attr, 56, name.as_ptr() as u64); // kprobe_func
+                                                // SAFETY: attr is a zeroed perf_event_attr with the fields above.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr.as_ptr(),
+            -1i32,
+            0i32,
+            -1i32,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let event = fd(r);
+    // SAFETY: ioctls on the perf event fd we own.
+    unsafe {
+        if libc::ioctl(
+            event.as_raw_fd(),
+            PERF_EVENT_IOC_SET_BPF as _,
+            prog.as_raw_fd(),
+        ) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(Probe { _event: event })
+}

@@ -1,0 +1,145 @@
+//! Checking a fixture's declared expectations (data from
+//! `fixtures/matrix/`, see `protocol::Expectation`) against its decoded
+//! maps and printf lines. Each failure is a sentence naming what was
+//! expected and what was found.
+
+use std::collections::BTreeMap;
+
+use probecc_guest::protocol::Expectation;
+use serde_json::Value;
+
+use crate::maps::Entries;
+
+/// What a fixture produced.
+pub struct Outcome<'a> {
+    pub maps: &'a BTreeMap<String, Entries>,
+    pub printf: &'a [String],
+    pub pid: u32,
+    pub uid: u32,
+}
+
+/// `Ok(())` or the reason the expectation is not met.
+pub fn check(e: &Expectation, o: &Outcome) -> Result<(), String> {
+    let what = describe(e);
+    let got = observed(e, o).map_err(|why| format!("{what}: {why}"))?;
+    compare(e, got).map_err(|want| format!("{what}: expected {want}, found {got}"))
+}
+
+fn describe(e: &Expectation) -> String {
+    if let Some(p) = &e.printf {
+        return format!("printf lines containing {p:?}");
+    }
+    let map = e.map.clone().unwrap_or_default();
+    match &e.key {
+        None => format!("{map} entries"),
+        Some(k) => {
+            let mut s = format!("{map}{}", Value::Array(k.clone()));
+            if let Some(f) = &e.field {
+                s.push_str(&format!(".{f}"));
+            }
+            if let Some(b) = e.bucket {
+                s.push_str(&format!(" bucket of {b}"));
+            }
+            s
+        }
+    }
+}
+
+/// The number the expectation is about.
+fn observed(e: &Expectation, o: &Outcome) -> Result<i64, String> {
+    if let Some(p) = &e.printf {
+        return Ok(o.printf.iter().filter(|l| l.contains(p.as_str())).count() as i64);
+    }
+    let map = e.map.as_deref().ok_or("names neither map nor printf")?;
+    let entries = o.maps.get(map).ok_or_else(|| format!("no map {map}"))?;
+    let Some(key) = &e.key else {
+        return Ok(entries.len() as i64);
+    };
+    let want: Vec<Value> = key.iter().map(|k| substitute(k, o)).collect();
+    let (_, value) = entries
+        .iter()
+        .find(|(k, _)| k.len() == want.len() && k.iter().zip(&want).all(|(a, b)| same(a, b)))
+        .ok_or_else(|| {
+            let keys: Vec<String> = entries
+                .iter()
+                .take(8)
+                .map(|(k, _)| Value::Array(k.clone()).to_string())
+                .collect();
+            format!("no entry with that key (keys: {})", keys.join(" "))
+        })?;
+    number(value, e)
+}
+
+fn substitute(k: &Value, o: &Outcome) -> Value {
+    match k.as_str() {
+        Some("$pid") => Value::from(o.pid),
+        Some("$uid") => Value::from(o.uid),
+        _ => k.clone(),
+    }
+}
+
+/// Key parts match: equal JSON, or a kstack (array of frames) whose
+/// frames include the expected function.
+fn same(found: &Value, want: &Value) -> bool {
+    match (found, want) {
+        (Value::Array(frames), Value::String(f)) => frames
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|fr| fr.split('+').next() == Some(f.as_str())),
+        (Value::Number(a), Value::Number(b)) => a.as_i64() == b.as_i64(),
+        _ => found == want,
+    }
+}
+
+fn number(value: &Value, e: &Expectation) -> Result<i64, String> {
+    if let Value::Array(buckets) = value {
+        let count = |b: &Value| b["count"].as_i64().unwrap_or(0);
+        return Ok(match e.bucket {
+            None => buckets.iter().map(count).sum(),
+            Some(x) => buckets
+                .iter()
+                .filter(|b| {
+                    b["min"].as_i64().is_none_or(|lo| lo <= x)
+                        && b["max"].as_i64().is_none_or(|hi| x < hi)
+                })
+                .map(count)
+                .sum(),
+        });
+    }
+    if let Value::Object(fields) = value {
+        let f = e.field.as_deref().unwrap_or("avg");
+        return fields
+            .get(f)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("the value has no field {f}: {value}"));
+    }
+    value
+        .as_i64()
+        .ok_or_else(|| format!("the value {value} is not a number"))
+}
+
+/// `Ok` if `got` satisfies every bound given, else the bounds as text.
+fn compare(e: &Expectation, got: i64) -> Result<(), String> {
+    let mut want = Vec::new();
+    let mut ok = true;
+    if let Some(v) = e.equals {
+        want.push(format!("= {v}"));
+        ok &= got == v;
+    }
+    if let Some(v) = e.at_most {
+        want.push(format!("<= {v}"));
+        ok &= got <= v;
+    }
+    let least = e
+        .at_least
+        .or((e.equals.is_none() && e.at_most.is_none()).then_some(1));
+    if let Some(v) = least {
+        want.push(format!(">= {v}"));
+        ok &= got >= v;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(want.join(" and "))
+    }
+}

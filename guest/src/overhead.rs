@@ -1,0 +1,195 @@
+//! What a probe hit costs: a tight loop of 1-byte reads from /dev/zero
+//! and writes to /dev/null, timed with CLOCK_MONOTONIC (under QEMU's
+//! `-icount shift=0` one ns per guest instruction), in interleaved rounds
+//! over the subjects (nothing attached, empty kprobe, empty kretprobe,
+//! fixtures, their clang twins). A calibration run with the kernel's BPF
+//! run statistics on counts each subject's probe hits per iteration.
+//! Every number is printed as it is measured; the host does the medians.
+
+use std::fs::File;
+use std::io::{Read, Write};
+
+use aya::programs::KProbe;
+use aya::sys::{enable_stats, Stats};
+use aya::Ebpf;
+use probecc_guest::protocol::{OverheadPlan, Report, Subject};
+
+use crate::fixture::{self, chain};
+use crate::sys::{monotonic_ns, report, set_comm};
+
+/// A subject ready to attach: its object loaded, programs verified.
+struct Loaded {
+    subject: Subject,
+    ebpf: Option<Ebpf>,
+    /// (program name, function, offset)
+    programs: Vec<(String, String, u64)>,
+}
+
+pub fn run(plan: &OverheadPlan) {
+    set_comm("dd");
+    let mut loaded = Vec::new();
+    for s in &plan.subjects {
+        match load(s) {
+            Ok(l) => loaded.push(l),
+            Err(e) => report(&Report::Error {
+                what: format!("overhead subject {}", s.name),
+                error: e,
+            }),
+        }
+    }
+    let mut io = match Loop::open() {
+        Ok(io) => io,
+        Err(e) => {
+            return report(&Report::Error {
+                what: "overhead loop".into(),
+                error: e,
+            })
+        }
+    };
+    calibrate(&mut loaded, &mut io, plan.calibration_iterations);
+    for round in 0..plan.rounds {
+        // Rotate the order each round so no subject always runs first.
+        let n = loaded.len().max(1);
+        for i in 0..loaded.len() {
+            let s = &mut loaded[(i + round as usize) % n];
+            match timed(s, &mut io, plan.iterations) {
+                Ok(ns) => report(&Report::Round {
+                    subject: s.subject.name.clone(),
+                    round,
+                    ns_per_op: ns,
+                }),
+                Err(e) => report(&Report::Error {
+                    what: format!("round {round} of {}", s.subject.name),
+                    error: e,
+                }),
+            }
+        }
+    }
+    set_comm("init");
+}
+
+fn load(s: &Subject) -> Result<Loaded, String> {
+    if s.object.is_empty() {
+        return Ok(Loaded {
+            subject: s.clone(),
+            ebpf: None,
+            programs: Vec::new(),
+        });
+    }
+    let mut ebpf = fixture::load(&s.object)?;
+    let mut programs = Vec::new();
+    for (name, section) in &s.programs {
+        let kp: &mut KProbe = ebpf
+            .program_mut(name)
+            .ok_or_else(|| format!("aya finds no program {name}"))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| chain(&e))?;
+        kp.load()
+            .map_err(|e| format!("aya load {name}: {}", chain(&e)))?;
+        let (func, off) = fixture::target(section);
+        programs.push((name.clone(), func, off));
+    }
+    Ok(Loaded {
+        subject: s.clone(),
+        ebpf: Some(ebpf),
+        programs,
+    })
+}
+
+/// The loop's two file descriptors and its byte.
+struct Loop {
+    zero: File,
+    null: File,
+    buf: [u8; 1],
+}
+
+impl Loop {
+    fn open() -> Result<Loop, String> {
+        Ok(Loop {
+            zero: File::open("/dev/zero").map_err(|e| format!("/dev/zero: {e}"))?,
+            null: File::options()
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| format!("/dev/null: {e}"))?,
+            buf: [0],
+        })
+    }
+
+    fn spin(&mut self, n: u64) {
+        for _ in 0..n {
+            let _ = self.zero.read(&mut self.buf);
+            let _ = self.null.write(&self.buf);
+        }
+    }
+}
+
+/// Attaches every program of `s`, runs `f`, detaches.
+fn attached<T>(s: &mut Loaded, f: impl FnOnce(&mut Loaded) -> T) -> Result<T, String> {
+    let mut links = Vec::new();
+    if let Some(ebpf) = s.ebpf.as_mut() {
+        for (name, func, off) in &s.programs {
+            let kp: &mut KProbe = ebpf
+                .program_mut(name)
+                .ok_or("program vanished")?
+                .try_into()
+                .map_err(|e: aya::programs::ProgramError| chain(&e))?;
+            let link = kp
+                .attach(func, *off)
+                .map_err(|e| format!("attach {func}: {}", chain(&e)))?;
+            links.push((name.clone(), link));
+        }
+    }
+    let out = f(s);
+    if let Some(ebpf) = s.ebpf.as_mut() {
+        for (name, link) in links {
+            if let Some(Ok(kp)) = ebpf.program_mut(&name).map(<&mut KProbe>::try_from) {
+                let _ = kp.detach(link);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn timed(s: &mut Loaded, io: &mut Loop, n: u64) -> Result<f64, String> {
+    attached(s, |_| {
+        let t0 = monotonic_ns();
+        io.spin(n);
+        (monotonic_ns() - t0) as f64 / n as f64
+    })
+}
+
+/// Hits per iteration of each subject, from the programs' run counts.
+fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) {
+    let _stats = match enable_stats(Stats::RunTime) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return report(&Report::Error {
+                what: "BPF run statistics".into(),
+                error: e.to_string(),
+            })
+        }
+    };
+    for s in loaded.iter_mut() {
+        let before = run_count(s);
+        let r = attached(s, |_| io.spin(n));
+        let after = run_count(s);
+        match r {
+            Ok(()) => report(&Report::Hits {
+                subject: s.subject.name.clone(),
+                per_iteration: (after - before) as f64 / n.max(1) as f64,
+            }),
+            Err(e) => report(&Report::Error {
+                what: format!("calibrating {}", s.subject.name),
+                error: e,
+            }),
+        }
+    }
+}
+
+fn run_count(s: &Loaded) -> u64 {
+    let Some(ebpf) = &s.ebpf else { return 0 };
+    ebpf.programs()
+        .filter_map(|(_, p)| p.info().ok())
+        .map(|i| i.run_count())
+        .sum()
+}

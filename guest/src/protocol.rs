@@ -1,0 +1,149 @@
+//! The plan (host → guest) and the result lines (guest → host). One JSON
+//! object per console line, after the [`MARK`] prefix, so that the host
+//! finds them among the kernel's messages.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The prefix of every result line on the console.
+pub const MARK: &str = "PROBECC ";
+/// Where the plan lives in the initramfs.
+pub const PLAN_PATH: &str = "/probecc/plan.json";
+
+/// Everything the guest is asked to do in one boot.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Plan {
+    /// The canonical arch name (`probecc::arch::Arch::name`).
+    pub arch: String,
+    /// Seconds after which the guest's own watchdog powers it off.
+    pub watchdog_secs: u64,
+    pub fixtures: Vec<FixturePlan>,
+    pub overhead: Option<OverheadPlan>,
+}
+
+/// One fixture: its object and manifest (paths in the guest), the
+/// workload that exercises it, and what its maps must hold afterwards.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FixturePlan {
+    pub name: String,
+    pub object: String,
+    pub manifest: String,
+    /// Workload commands run in order (`dd ...`, `cat ...`, `touch ...`),
+    /// emulated by the guest under the same comm.
+    pub workload: Vec<String>,
+    pub expect: Vec<Expectation>,
+    /// Programs allowed not to attach here, with the reason (e.g. a
+    /// `FUNC+OFFSET` that is not an instruction boundary on this arch).
+    #[serde(default)]
+    pub may_not_attach: Vec<String>,
+}
+
+/// One declared expectation of a fixture (data in `fixtures/matrix/`).
+///
+/// - `printf`: the number of printf lines containing this text;
+/// - `map` without `key`: the number of entries;
+/// - `map` and `key`: the entry's value (`field` of stats/avg: `count`,
+///   `avg` or `total`; `bucket` of hist/lhist: the count of the bucket
+///   holding that value, otherwise all buckets' counts summed).
+///
+/// Key parts are JSON values; the strings `$pid` and `$uid` stand for the
+/// workload's pid and uid. The comparison is `equals`, `at_least`,
+/// `at_most` (all that are given), or `at_least = 1` if none is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printf: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<i64>,
+}
+
+/// The overhead measurement: a tight loop of 1-byte reads from /dev/zero
+/// and writes to /dev/null, `rounds` interleaved rounds over the subjects.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OverheadPlan {
+    pub iterations: u64,
+    pub rounds: u32,
+    /// Iterations of the calibration run that counts probe hits.
+    pub calibration_iterations: u64,
+    pub subjects: Vec<Subject>,
+}
+
+/// Something attached during a round: an object (all its programs), or
+/// nothing (`object` empty: the baseline).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Subject {
+    pub name: String,
+    /// `baseline`, `empty`, `fixture` or `clang`.
+    pub kind: String,
+    pub object: String,
+    /// For `clang`: the fixture this object is the C twin of.
+    #[serde(default)]
+    pub twin_of: Option<String>,
+    /// The object's programs: (function symbol, ELF section).
+    #[serde(default)]
+    pub programs: Vec<(String, String)>,
+}
+
+/// One console result line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Report {
+    /// The guest is up.
+    Boot {
+        arch: String,
+        kernel: String,
+        cpus: u32,
+    },
+    /// One check of the compiler's tables against the kernel.
+    Table {
+        check: String,
+        ok: bool,
+        table: String,
+        kernel: String,
+        detail: String,
+    },
+    /// One fixture: loaded and attached (with aya), workload run,
+    /// expectations checked.
+    Fixture {
+        name: String,
+        loaded: bool,
+        attached: usize,
+        programs: usize,
+        expectations_met: usize,
+        expectations: usize,
+        ok: bool,
+        errors: Vec<String>,
+        #[serde(default)]
+        not_attached: Vec<String>,
+        /// The decoded maps, for the log.
+        #[serde(default)]
+        maps: Value,
+    },
+    /// Probe hits per loop iteration of a subject (calibration).
+    Hits { subject: String, per_iteration: f64 },
+    /// One timed round of one subject: guest ns per loop iteration.
+    Round {
+        subject: String,
+        round: u32,
+        ns_per_op: f64,
+    },
+    /// An error outside any fixture (the overhead run, the plan).
+    Error { what: String, error: String },
+    /// The guest's watchdog fired.
+    Watchdog { secs: u64 },
+    /// Everything ran; the guest powers off.
+    Done { secs: f64 },
+}

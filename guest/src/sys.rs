@@ -1,0 +1,127 @@
+//! The guest as a tiny Linux system: mounting the pseudo filesystems,
+//! the files the workloads read, result lines on the console, the
+//! watchdog, and powering off.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::time::Duration;
+
+use probecc_guest::protocol::{Report, MARK};
+
+/// Mounts proc, sysfs, devtmpfs, tmpfs, tracefs and bpffs; an error is
+/// reported and the run goes on (a missing one shows up as a failure later).
+pub fn mount_all() {
+    let mounts = [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+        ("tmpfs", "/tmp", "tmpfs"),
+        ("tracefs", "/sys/kernel/tracing", "tracefs"),
+        ("bpf", "/sys/fs/bpf", "bpf"),
+    ];
+    for (src, target, fs) in mounts {
+        let _ = std::fs::create_dir_all(target);
+        if let Err(e) = mount(src, target, fs) {
+            report(&Report::Error {
+                what: format!("mount {fs} on {target}"),
+                error: e.to_string(),
+            });
+        }
+    }
+    let _ = std::fs::create_dir_all("/etc");
+    let _ = std::fs::write("/etc/hostname", "probecc-guest\n");
+}
+
+fn mount(src: &str, target: &str, fs: &str) -> std::io::Result<()> {
+    let c = |s: &str| CString::new(s).map_err(std::io::Error::other);
+    let (src, target, fs) = (c(src)?, c(target)?, c(fs)?);
+    // SAFETY: valid NUL-terminated strings, no data argument.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fs.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY) {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Prints one result line on the console, in a single write.
+pub fn report(r: &Report) {
+    let json = serde_json::to_string(r).unwrap_or_else(|e| {
+        format!("{{\"kind\":\"error\",\"what\":\"serialise\",\"error\":\"{e}\"}}")
+    });
+    let line = format!("{MARK}{json}\n");
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The number of possible CPUs (the stride count of per-CPU map values).
+pub fn possible_cpus() -> u32 {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    let mut n = 0;
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let mut ends = part.split('-').filter_map(|x| x.parse::<u32>().ok());
+        match (ends.next(), ends.next()) {
+            (Some(a), Some(b)) => n += b.saturating_sub(a) + 1,
+            (Some(_), None) => n += 1,
+            _ => {}
+        }
+    }
+    n.max(1)
+}
+
+/// Powers the machine off after `secs` seconds, whatever else is going on.
+pub fn start_watchdog(secs: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        report(&Report::Watchdog { secs });
+        power_off();
+    });
+}
+
+/// Flushes and powers off; never returns.
+pub fn power_off() -> ! {
+    // SAFETY: plain syscalls; as pid 1 we may power off.
+    unsafe {
+        libc::sync();
+        libc::reboot(libc::LINUX_REBOOT_CMD_POWER_OFF);
+    }
+    // If power-off failed, exiting pid 1 panics the kernel, and the host's
+    // `panic=-1 -no-reboot` ends QEMU.
+    std::process::exit(1)
+}
+
+/// Sets the calling thread's comm (what `comm` reads in probes).
+pub fn set_comm(name: &str) {
+    if let Ok(c) = CString::new(name) {
+        // SAFETY: PR_SET_NAME with a NUL-terminated string.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: under `-icount shift=0` one ns per guest
+/// instruction.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
