@@ -97,3 +97,109 @@ fn apt(args: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Something the QEMU matrix needs: present when `path` exists (an
+/// absolute path) or is a command on PATH; otherwise `package` brings it.
+struct Need {
+    path: String,
+    package: String,
+    why: String,
+}
+
+impl Need {
+    fn present(&self) -> bool {
+        if self.path.starts_with('/') {
+            std::path::Path::new(&self.path).exists()
+        } else {
+            on_path(&self.path)
+        }
+    }
+}
+
+/// What booting and building for `arches` needs from Debian.
+fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
+    use crate::machine;
+    let need = |path: &str, package: &str, why: &str| Need {
+        path: path.into(),
+        package: package.into(),
+        why: why.into(),
+    };
+    let mut v = vec![
+        need("clang", "clang", "to compile the C twins for the overhead comparison"),
+        need("dpkg-deb", "dpkg", "to unpack kernel packages"),
+    ];
+    for &a in arches {
+        v.push(need(machine::qemu_binary(a), machine::qemu_package(a), "to boot the guest"));
+        if let Some(gnu) = machine::cross_triple(a) {
+            v.push(need(&format!("{gnu}-gcc"), &format!("gcc-{gnu}"), "to link the static guest"));
+            v.push(need(
+                &format!("/usr/{gnu}/lib/libc.a"),
+                &format!("libc6-dev-{}-cross", a.debian_arch()),
+                "the static C library of the guest",
+            ));
+        }
+        if a == probecc::arch::Arch::Riscv64 {
+            v.push(need(
+                "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
+                "opensbi",
+                "the firmware qemu-system-riscv64 boots",
+            ));
+        }
+    }
+    v
+}
+
+/// Installs what the matrix needs for `arches` (Debian packages and rustup
+/// targets), idempotently, saying what and why first.
+pub fn ensure_matrix(arches: &[probecc::arch::Arch]) -> Result<()> {
+    let missing: Vec<Need> = matrix_needs(arches).into_iter().filter(|n| !n.present()).collect();
+    if !missing.is_empty() {
+        let mut packages: Vec<&str> = missing.iter().map(|n| n.package.as_str()).collect();
+        packages.sort();
+        packages.dedup();
+        for n in &missing {
+            println!("xtask: `{}` is missing ({}); it comes with Debian's `{}`", n.path, n.why, n.package);
+        }
+        if !is_root() {
+            bail!("install them first: sudo apt-get install -y {}", packages.join(" "));
+        }
+        println!("xtask: installing {} with apt-get", packages.join(" "));
+        apt(&["update", "-qq"])?;
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(&packages);
+        apt(&args)?;
+        if let Some(n) = missing.iter().find(|n| !n.present()) {
+            bail!("`{}` is still missing after installing `{}`", n.path, n.package);
+        }
+    }
+    ensure_rust_targets(arches)
+}
+
+/// `rustup target add` for the guest targets that are not installed.
+fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup (the guest is built for each arch's Rust target)")?;
+    let installed = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut missing: Vec<&str> = arches
+        .iter()
+        .map(|a| a.rust_target())
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: adding the Rust targets {} (for the static guest)", missing.join(" "));
+    let status = Command::new("rustup")
+        .args(["target", "add"])
+        .args(&missing)
+        .status()
+        .context("running rustup target add")?;
+    if !status.success() {
+        bail!("rustup target add {} failed ({status})", missing.join(" "));
+    }
+    Ok(())
+}

@@ -12,11 +12,19 @@ mod bench;
 mod build;
 mod deps;
 mod diff;
+mod guest_build;
+mod initramfs;
 mod kernels;
 mod lock;
 mod machine;
+mod matrix;
 mod private_apt;
+mod qemu;
+mod report;
+mod results;
+mod stage;
 mod test;
+mod twins;
 mod verifier_bench;
 
 #[derive(Parser)]
@@ -39,6 +47,10 @@ enum Cmd {
     VerifierDiff(diff::DiffArgs),
     /// Fetch Debian kernels for the QEMU matrix into target/kernels/
     Kernels(kernels::KernelsArgs),
+    /// Boot one arch's kernel in QEMU: attach every fixture, check, measure
+    Qemu(qemu::QemuArgs),
+    /// The QEMU matrix over arches and kernels, with reports in target/matrix/
+    Matrix(matrix::MatrixArgs),
 }
 
 fn main() -> Result<()> {
@@ -48,6 +60,8 @@ fn main() -> Result<()> {
         Cmd::Bench(args) => bench::run(&args),
         Cmd::VerifierDiff(args) => diff::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
+        Cmd::Qemu(args) => matrix::run_qemu(&args),
+        Cmd::Matrix(args) => matrix::run_matrix(&args),
     }
 }
 

@@ -1,0 +1,205 @@
+//! `cargo xtask qemu` (one arch, one kernel) and `cargo xtask matrix`
+//! (every arch and release, or a shard of them): fetch the kernel, stage
+//! the guest, boot, digest the results (`results`) and, for the matrix,
+//! write the reports (`report`). Exit status non-zero when anything failed.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use probecc::arch::Arch;
+
+use crate::kernels::{self, Kernel};
+use crate::qemu::{self, BootSpec, QemuArgs, RunFlags};
+use crate::results::{self, ArchResult};
+use crate::stage::{self, StageOptions};
+use crate::{deps, machine, report};
+
+#[derive(clap::Args)]
+pub struct MatrixArgs {
+    /// Architectures (comma-separated, or all)
+    #[arg(long, default_value = "all")]
+    pub arch: String,
+    /// Debian releases (bookworm, trixie, all); default: each arch's oldest
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
+    #[arg(long)]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// One boot to make.
+struct Job {
+    arch: Arch,
+    kernel: Kernel,
+}
+
+/// How to run each job.
+struct RunOptions<'a> {
+    accel: &'a str,
+    stage: StageOptions,
+    timeout: u64,
+}
+
+pub fn run_qemu(args: &QemuArgs) -> Result<()> {
+    let arch = Arch::parse(&args.arch)?;
+    qemu::preflight(arch, &args.run.accel)?;
+    deps::ensure_matrix(&[arch])?;
+    let kernel = match &args.kernel {
+        Some(path) => kernels::custom(arch, path)?,
+        None => {
+            let release = kernels::releases(arch, args.release.as_deref())?;
+            let r = release
+                .first()
+                .copied()
+                .unwrap_or(machine::default_release(arch));
+            kernels::fetch(arch, r, false)?
+        }
+    };
+    let only = args
+        .only
+        .as_deref()
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let opts = RunOptions::new(&args.run, only, !args.no_overhead);
+    let result = run_one(&Job { arch, kernel }, &opts)?;
+    report::print_summary(std::slice::from_ref(&result));
+    if !result.ok() {
+        bail!(
+            "{} failure(s) on {arch}; console log: {}",
+            result.failures.len(),
+            result.log
+        );
+    }
+    Ok(())
+}
+
+pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
+    let arches = Arch::parse_list(&args.arch)?;
+    for &a in &arches {
+        qemu::preflight(a, &args.run.accel)?;
+    }
+    let mut pairs = Vec::new();
+    for &a in &arches {
+        for r in kernels::releases(a, args.release.as_deref())? {
+            pairs.push((a, r));
+        }
+    }
+    let pairs = shard(pairs, args.shard.as_deref())?;
+    let needed: Vec<Arch> = pairs.iter().map(|(a, _)| *a).collect();
+    deps::ensure_matrix(&needed)?;
+    let opts = RunOptions::new(&args.run, Vec::new(), true);
+    let mut results = Vec::new();
+    for (arch, release) in pairs {
+        let kernel = kernels::fetch(arch, release, false)?;
+        results.push(run_one(&Job { arch, kernel }, &opts)?);
+    }
+    let dir = crate::workspace_root().join("target/matrix");
+    report::write(&dir, &results)?;
+    report::print_summary(&results);
+    println!(
+        "xtask: matrix: reports in {}/report.{{json,md,svg}}",
+        dir.display()
+    );
+    let failed: Vec<&ArchResult> = results.iter().filter(|r| !r.ok()).collect();
+    if !failed.is_empty() {
+        let names: Vec<String> = failed
+            .iter()
+            .map(|r| format!("{} {}", r.arch, r.release))
+            .collect();
+        bail!("the matrix failed on {}", names.join(", "));
+    }
+    Ok(())
+}
+
+/// Shard `i/n` of `items`: every n-th item starting at the i-th.
+fn shard<T>(items: Vec<T>, spec: Option<&str>) -> Result<Vec<T>> {
+    let Some(spec) = spec else { return Ok(items) };
+    let parsed = spec
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    let Some((i, n)) = parsed.filter(|(i, n)| *n > 0 && (1..=*n).contains(i)) else {
+        bail!("--shard {spec}: expected i/n with 1 <= i <= n");
+    };
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % n == i - 1)
+        .map(|(_, t)| t)
+        .collect())
+}
+
+impl<'a> RunOptions<'a> {
+    fn new(flags: &'a RunFlags, only: Vec<String>, overhead: bool) -> RunOptions<'a> {
+        RunOptions {
+            accel: &flags.accel,
+            stage: StageOptions {
+                only,
+                overhead,
+                rounds: flags.rounds,
+                iterations: flags.iterations,
+                watchdog_secs: flags.timeout.saturating_sub(30).max(60),
+            },
+            timeout: flags.timeout,
+        }
+    }
+}
+
+fn run_one(job: &Job, opts: &RunOptions) -> Result<ArchResult> {
+    let arch = job.arch;
+    let label = format!("{arch} {}", job.kernel.version);
+    let bar = qemu::spinner(&label);
+    bar.set_message("building the guest and staging the initramfs");
+    let staged = bar.suspend(|| stage::stage(arch, &opts.stage))?;
+    let icount = opts.accel == "tcg" && opts.stage.overhead;
+    let log = crate::workspace_root()
+        .join("target/matrix")
+        .join(arch.name())
+        .join(format!(
+            "{}-{}.console.log",
+            job.kernel.release, job.kernel.version
+        ));
+    bar.set_message("booting");
+    let boot = qemu::boot(
+        &BootSpec {
+            arch,
+            kernel: &job.kernel,
+            initramfs: &staged.initramfs,
+            accel: opts.accel,
+            icount,
+            timeout: Duration::from_secs(opts.timeout),
+            log,
+        },
+        &bar,
+    )?;
+    bar.finish_with_message(format!("{:?} in {:.0} s", boot.verdict, boot.secs));
+    let kinds = staged
+        .plan
+        .overhead
+        .as_ref()
+        .map(|o| {
+            o.subjects
+                .iter()
+                .map(|s| (s.name.clone(), s.kind.clone(), s.twin_of.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let header = (
+        arch.name(),
+        job.kernel.release.as_str(),
+        job.kernel.version.as_str(),
+        opts.accel,
+        icount,
+    );
+    let mut result = results::digest(&boot, header, &kinds);
+    let ran: Vec<&str> = result.fixtures.iter().map(|f| f.name.as_str()).collect();
+    for f in &staged.plan.fixtures {
+        if !ran.contains(&f.name.as_str()) && boot.verdict == qemu::Verdict::Completed {
+            result
+                .failures
+                .push(format!("{}: no result from the guest", f.name));
+        }
+    }
+    Ok(result)
+}

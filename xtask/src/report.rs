@@ -1,0 +1,257 @@
+//! The matrix's reports, all from one run's `ArchResult`s:
+//! `report.json` (everything), `report.md` (a table arch × kernel →
+//! attach, expectations, tables, baseline, added cost per hit of an empty
+//! kprobe and kretprobe, ours vs clang; then the per-fixture overhead and
+//! the failures) and `report.svg` (added guest instructions per hit by
+//! arch), and the summary printed at the end of a run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::results::ArchResult;
+
+pub fn write(dir: &Path, results: &[ArchResult]) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(results)?;
+    std::fs::write(dir.join("report.json"), json).context("writing report.json")?;
+    std::fs::write(dir.join("report.md"), markdown(results)).context("writing report.md")?;
+    std::fs::write(dir.join("report.svg"), svg(results)).context("writing report.svg")?;
+    Ok(())
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("—".into(), |x| format!("{x:.0}"))
+}
+
+fn ratio(v: Option<f64>) -> String {
+    v.map_or("—".into(), |x| format!("{x:.2}"))
+}
+
+/// The cells both the table and the summary show: attached,
+/// expectations, tables, empty kprobe and kretprobe added per hit, ours
+/// vs clang.
+fn cells(r: &ArchResult) -> [String; 6] {
+    let added = |n: &str| num(r.subject(n).and_then(|x| x.added_per_hit));
+    [
+        attach_cell(r),
+        expect_cell(r),
+        tables_cell(r),
+        added("empty_kprobe"),
+        added("empty_kretprobe"),
+        clang_cell(r),
+    ]
+}
+
+/// "attached/programs" over all fixtures.
+fn attach_cell(r: &ArchResult) -> String {
+    let a: usize = r.fixtures.iter().map(|f| f.attached).sum();
+    let p: usize = r.fixtures.iter().map(|f| f.programs).sum();
+    format!("{a}/{p}")
+}
+
+fn expect_cell(r: &ArchResult) -> String {
+    let met = r.fixtures.iter().filter(|f| f.ok).count();
+    format!("{met}/{} fixtures", r.fixtures.len())
+}
+
+fn tables_cell(r: &ArchResult) -> String {
+    let ok = r.tables.iter().filter(|t| t.ok).count();
+    format!("{ok}/{}", r.tables.len())
+}
+
+/// Ours vs clang over the fixtures that have a twin, as `name ratio`.
+fn clang_cell(r: &ArchResult) -> String {
+    let v: Vec<String> = r
+        .overhead
+        .iter()
+        .filter_map(|s| s.ours_vs_clang.map(|x| format!("{} {x:.2}", s.subject)))
+        .collect();
+    if v.is_empty() {
+        "—".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+pub fn markdown(results: &[ArchResult]) -> String {
+    let mut s = String::from("# QEMU matrix\n\n");
+    s.push_str("Guest ns are guest instructions where `icount` is yes (`-icount shift=0,sleep=off`: one ns per instruction). ");
+    s.push_str("Added = median with the probe − median without, per loop iteration (a 1-byte read of /dev/zero and a 1-byte write to /dev/null), divided by the probe hits per iteration.\n\n");
+    s.push_str("| arch | kernel | accel | icount | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | ours vs clang (added/hit) |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in results {
+        let base = r
+            .overhead
+            .iter()
+            .find(|x| x.kind == "baseline")
+            .map(|x| x.median);
+        let _ = writeln!(
+            s,
+            "| {} | {} ({}) | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} |",
+            r.arch,
+            r.kernel,
+            r.release,
+            r.accel,
+            if r.icount { "yes" } else { "no" },
+            r.verdict,
+            attach_cell(r),
+            expect_cell(r),
+            tables_cell(r),
+            num(base),
+            num(r.subject("empty_kprobe").and_then(|x| x.added_per_hit)),
+            num(r.subject("empty_kretprobe").and_then(|x| x.added_per_hit)),
+            clang_cell(r),
+        );
+    }
+    for r in results {
+        let _ = writeln!(s, "\n## {} {} ({})\n", r.arch, r.kernel, r.release);
+        let _ = writeln!(s, "`{}`\n", r.command);
+        s.push_str("| subject | kind | median ns/op | min | max | hits/iter | added/iter | added/hit | vs clang |\n|---|---|---|---|---|---|---|---|---|\n");
+        for x in &r.overhead {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} |",
+                x.subject,
+                x.kind,
+                x.median,
+                x.min,
+                x.max,
+                x.hits_per_iteration
+                    .map_or("—".into(), |h| format!("{h:.2}")),
+                num(x.added_per_iteration),
+                num(x.added_per_hit),
+                ratio(x.ours_vs_clang),
+            );
+        }
+        if !r.tables.is_empty() {
+            s.push_str(
+                "\n| table check | ok | probecc::arch | kernel | detail |\n|---|---|---|---|---|\n",
+            );
+            for t in &r.tables {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |",
+                    t.check, t.ok, t.table, t.kernel, t.detail
+                );
+            }
+        }
+        if !r.failures.is_empty() {
+            s.push_str("\nFailures:\n\n");
+            for f in &r.failures {
+                let _ = writeln!(s, "- {}", f.replace('\n', " "));
+            }
+        }
+        if !r.tail.is_empty() {
+            s.push_str("\nLast console lines:\n\n```\n");
+            for l in &r.tail {
+                let _ = writeln!(s, "{l}");
+            }
+            s.push_str("```\n");
+        }
+    }
+    s
+}
+
+/// A grouped bar chart: per (arch, kernel), the added instructions per hit
+/// of the empty kprobe, the empty kretprobe and every fixture with a twin
+/// and its twin.
+pub fn svg(results: &[ArchResult]) -> String {
+    let series = ["empty_kprobe", "empty_kretprobe"];
+    let colors = [
+        "#4878d0", "#ee854a", "#6acc64", "#d65f5f", "#956cb4", "#8c613c", "#dc7ec0",
+    ];
+    let mut names: Vec<String> = series.iter().map(|s| s.to_string()).collect();
+    for r in results {
+        for x in &r.overhead {
+            if (x.kind == "clang" || x.ours_vs_clang.is_some()) && !names.contains(&x.subject) {
+                names.push(x.subject.clone());
+            }
+        }
+    }
+    let max = results
+        .iter()
+        .flat_map(|r| {
+            names
+                .iter()
+                .filter_map(|n| r.subject(n).and_then(|x| x.added_per_hit))
+        })
+        .fold(1.0f64, f64::max);
+    let (bar_w, gap, h, top, left) = (14.0, 30.0, 300.0, 40.0, 60.0);
+    let group_w = bar_w * names.len() as f64 + gap;
+    let width = left + group_w * results.len().max(1) as f64 + 220.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n",
+        h + top + 80.0
+    );
+    let _ = writeln!(s, "<text x=\"{left}\" y=\"20\" font-size=\"14\">Added guest instructions per probe hit (icount; lower is better)</text>");
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>",
+        top + h,
+        width - 220.0,
+        top + h
+    );
+    let _ = writeln!(s, "<text x=\"5\" y=\"{}\">{max:.0}</text>", top + 5.0);
+    for (g, r) in results.iter().enumerate() {
+        let x0 = left + g as f64 * group_w;
+        for (i, n) in names.iter().enumerate() {
+            if let Some(v) = r.subject(n).and_then(|x| x.added_per_hit) {
+                let bh = (v.max(0.0) / max) * h;
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w}\" height=\"{bh:.1}\" fill=\"{}\"><title>{n}: {v:.0}</title></rect>",
+                    x0 + i as f64 * bar_w,
+                    top + h - bh,
+                    colors[i % colors.len()]
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{x0:.1}\" y=\"{}\">{}</text>",
+            top + h + 15.0,
+            r.arch
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{x0:.1}\" y=\"{}\">{}</text>",
+            top + h + 28.0,
+            r.release
+        );
+    }
+    for (i, n) in names.iter().enumerate() {
+        let y = top + 15.0 * i as f64;
+        let lx = width - 210.0;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
+            colors[i % colors.len()]
+        );
+        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\">{n}</text>", lx + 14.0, y + 9.0);
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The end-of-run summary on stdout.
+pub fn print_summary(results: &[ArchResult]) {
+    for r in results {
+        let [att, exp, tab, kp, krp, clang] = cells(r);
+        println!(
+            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}; \
+             empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}",
+            r.arch, r.kernel, r.release, r.verdict, r.boot_secs,
+        );
+        for f in &r.failures {
+            println!("  FAILED {}", f.replace('\n', "\n    "));
+        }
+        if !r.tail.is_empty() {
+            println!("  last console lines ({}):", r.log);
+            for l in &r.tail {
+                println!("    {l}");
+            }
+        }
+    }
+}

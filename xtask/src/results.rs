@@ -1,0 +1,293 @@
+//! One boot's results, digested: the table checks, each fixture's attach
+//! and expectations, and the overhead statistics (per subject: median,
+//! min and max guest ns per loop iteration over the rounds, probe hits per
+//! iteration, and the added cost per iteration and per hit over the
+//! no-probe baseline; ours against the clang twin). Everything here is
+//! computed from the `PROBECC` lines of that boot.
+
+use probecc_guest::protocol::Report;
+use serde::{Deserialize, Serialize};
+
+use crate::qemu::{Boot, Verdict};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ArchResult {
+    pub arch: String,
+    pub release: String,
+    pub kernel: String,
+    pub accel: String,
+    pub icount: bool,
+    pub verdict: Verdict,
+    pub boot_secs: f64,
+    pub log: String,
+    pub command: String,
+    pub tables: Vec<TableRow>,
+    pub fixtures: Vec<FixtureRow>,
+    pub overhead: Vec<SubjectStats>,
+    /// Everything that failed, one sentence each.
+    pub failures: Vec<String>,
+    /// The console's last lines when the boot did not complete.
+    pub tail: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableRow {
+    pub check: String,
+    pub ok: bool,
+    pub table: String,
+    pub kernel: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FixtureRow {
+    pub name: String,
+    pub ok: bool,
+    pub attached: usize,
+    pub programs: usize,
+    pub expectations_met: usize,
+    pub expectations: usize,
+    pub errors: Vec<String>,
+    pub not_attached: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubjectStats {
+    pub subject: String,
+    pub kind: String,
+    pub twin_of: Option<String>,
+    pub rounds: Vec<f64>,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub hits_per_iteration: Option<f64>,
+    /// Median minus the baseline's median, per loop iteration.
+    pub added_per_iteration: Option<f64>,
+    /// `added_per_iteration / hits_per_iteration`.
+    pub added_per_hit: Option<f64>,
+    /// For a fixture with a clang twin: our added cost per hit over clang's.
+    pub ours_vs_clang: Option<f64>,
+}
+
+/// Subject kinds, from the plan, by subject name.
+pub type Kinds = Vec<(String, String, Option<String>)>;
+
+pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds) -> ArchResult {
+    let (arch, release, kernel, accel, icount) = header;
+    let mut r = ArchResult {
+        arch: arch.into(),
+        release: release.into(),
+        kernel: kernel.into(),
+        accel: accel.into(),
+        icount,
+        verdict: boot.verdict,
+        boot_secs: boot.secs,
+        log: boot.log.display().to_string(),
+        command: boot.command.clone(),
+        tables: Vec::new(),
+        fixtures: Vec::new(),
+        overhead: Vec::new(),
+        failures: Vec::new(),
+        tail: Vec::new(),
+    };
+    for rep in &boot.reports {
+        absorb(&mut r, rep);
+    }
+    r.overhead = overhead(&boot.reports, kinds);
+    if boot.verdict != Verdict::Completed {
+        r.failures
+            .insert(0, format!("the guest did not complete: {:?}", boot.verdict));
+        r.tail = boot.tail.clone();
+    }
+    r
+}
+
+fn absorb(r: &mut ArchResult, rep: &Report) {
+    match rep {
+        Report::Boot { kernel, .. } => r.kernel = kernel.clone(),
+        Report::Table {
+            check,
+            ok,
+            table,
+            kernel,
+            detail,
+        } => {
+            if !ok {
+                r.failures.push(format!("table check {check}: probecc::arch says {table}, the kernel says {kernel} ({detail})"));
+            }
+            r.tables.push(TableRow {
+                check: check.clone(),
+                ok: *ok,
+                table: table.clone(),
+                kernel: kernel.clone(),
+                detail: detail.clone(),
+            });
+        }
+        Report::Fixture {
+            name,
+            ok,
+            attached,
+            programs,
+            expectations_met,
+            expectations,
+            errors,
+            not_attached,
+            ..
+        } => {
+            for e in errors {
+                r.failures.push(format!("{name}: {e}"));
+            }
+            if !ok && errors.is_empty() {
+                r.failures.push(format!("{name}: failed"));
+            }
+            r.fixtures.push(FixtureRow {
+                name: name.clone(),
+                ok: *ok,
+                attached: *attached,
+                programs: *programs,
+                expectations_met: *expectations_met,
+                expectations: *expectations,
+                errors: errors.clone(),
+                not_attached: not_attached.clone(),
+            });
+        }
+        Report::Error { what, error } => r.failures.push(format!("{what}: {error}")),
+        Report::Watchdog { secs } => r
+            .failures
+            .push(format!("the guest's watchdog fired after {secs} s")),
+        _ => {}
+    }
+}
+
+/// Median of a non-empty list (the mean of the middle two for even length).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => s[n / 2],
+        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
+    let mut stats: Vec<SubjectStats> = kinds
+        .iter()
+        .filter_map(|(name, kind, twin_of)| {
+            let rounds: Vec<f64> = reports
+                .iter()
+                .filter_map(|r| match r {
+                    Report::Round {
+                        subject, ns_per_op, ..
+                    } if subject == name => Some(*ns_per_op),
+                    _ => None,
+                })
+                .collect();
+            if rounds.is_empty() {
+                return None;
+            }
+            let hits = reports.iter().find_map(|r| match r {
+                Report::Hits {
+                    subject,
+                    per_iteration,
+                } if subject == name => Some(*per_iteration),
+                _ => None,
+            });
+            Some(SubjectStats {
+                subject: name.clone(),
+                kind: kind.clone(),
+                twin_of: twin_of.clone(),
+                median: median(&rounds),
+                min: rounds.iter().copied().fold(f64::INFINITY, f64::min),
+                max: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                rounds,
+                hits_per_iteration: hits,
+                added_per_iteration: None,
+                added_per_hit: None,
+                ours_vs_clang: None,
+            })
+        })
+        .collect();
+    let base = stats
+        .iter()
+        .find(|s| s.kind == "baseline")
+        .map(|s| s.median);
+    for s in &mut stats {
+        if let (Some(b), true) = (base, s.kind != "baseline") {
+            let added = s.median - b;
+            s.added_per_iteration = Some(added);
+            s.added_per_hit = s.hits_per_iteration.filter(|h| *h > 0.0).map(|h| added / h);
+        }
+    }
+    let clang: Vec<(String, Option<f64>)> = stats
+        .iter()
+        .filter(|s| s.kind == "clang")
+        .filter_map(|s| s.twin_of.clone().map(|t| (t, s.added_per_hit)))
+        .collect();
+    for s in &mut stats {
+        if let Some((_, Some(c))) = clang
+            .iter()
+            .find(|(t, _)| *t == s.subject && s.kind == "fixture")
+        {
+            s.ours_vs_clang = s.added_per_hit.filter(|_| *c > 0.0).map(|o| o / c);
+        }
+    }
+    stats
+}
+
+impl ArchResult {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn subject(&self, name: &str) -> Option<&SubjectStats> {
+        self.overhead.iter().find(|s| s.subject == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn added_cost_is_over_the_baseline_and_per_hit() {
+        let round = |s: &str, v: f64| Report::Round {
+            subject: s.into(),
+            round: 0,
+            ns_per_op: v,
+        };
+        let reports = vec![
+            round("no probe", 1000.0),
+            round("no probe", 1010.0),
+            round("no probe", 990.0),
+            round("x", 1600.0),
+            round("x (clang)", 1400.0),
+            Report::Hits {
+                subject: "x".into(),
+                per_iteration: 2.0,
+            },
+            Report::Hits {
+                subject: "x (clang)".into(),
+                per_iteration: 2.0,
+            },
+        ];
+        let kinds = vec![
+            ("no probe".into(), "baseline".into(), None),
+            ("x".into(), "fixture".into(), None),
+            ("x (clang)".into(), "clang".into(), Some("x".into())),
+        ];
+        let s = overhead(&reports, &kinds);
+        assert_eq!(s[0].median, 1000.0);
+        assert_eq!(s[1].added_per_iteration, Some(600.0));
+        assert_eq!(s[1].added_per_hit, Some(300.0));
+        assert_eq!(s[2].added_per_hit, Some(200.0));
+        assert_eq!(s[1].ours_vs_clang, Some(1.5));
+    }
+}

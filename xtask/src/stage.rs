@@ -1,0 +1,194 @@
+//! Staging one arch's guest: the static agent, every fixture object with
+//! its manifest, the overhead subjects (empty kprobe and kretprobe from
+//! `fixtures/matrix/empty_*.bt`, the fixtures, the clang twins), the
+//! expectations of `fixtures/matrix/expectations.toml`, all in one plan
+//! and one initramfs at `target/matrix/<arch>/initramfs.cpio.gz`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
+use probecc_guest::protocol::{Expectation, FixturePlan, OverheadPlan, Plan, Subject, PLAN_PATH};
+use serde::Deserialize;
+
+use crate::initramfs::Initramfs;
+use crate::{fixtures, guest_build, twins};
+
+/// What a staging run is asked for.
+pub struct StageOptions {
+    /// Fixture names to run (all when empty).
+    pub only: Vec<String>,
+    pub overhead: bool,
+    pub rounds: u32,
+    pub iterations: u64,
+    pub watchdog_secs: u64,
+}
+
+/// One fixture's entry in expectations.toml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Declared {
+    workload: Vec<String>,
+    expect: Vec<Expectation>,
+    #[serde(default)]
+    may_not_attach: BTreeMap<String, Vec<String>>,
+}
+
+pub struct Staged {
+    pub initramfs: PathBuf,
+    pub plan: Plan,
+}
+
+const OBJ_DIR: &str = "/probecc/objects";
+
+pub fn expectations_path() -> PathBuf {
+    fixtures::dir().join("matrix/expectations.toml")
+}
+
+fn declared() -> Result<BTreeMap<String, Declared>> {
+    let path = expectations_path();
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
+    let guest = guest_build::build(arch)?;
+    let mut fs = Initramfs::default();
+    for d in [
+        "/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc", OBJ_DIR,
+    ] {
+        fs.dir(d);
+    }
+    let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
+    fs.file("/init", 0o755, binary);
+    for applet in ["dd", "cat", "touch"] {
+        fs.symlink(&format!("/bin/{applet}"), "/init");
+    }
+    let mut plan = Plan {
+        arch: arch.name().into(),
+        watchdog_secs: opts.watchdog_secs,
+        ..Plan::default()
+    };
+    let mut declared = declared()?;
+    let mut subjects = vec![Subject {
+        name: "no probe".into(),
+        kind: "baseline".into(),
+        ..Subject::default()
+    }];
+    for empty in ["empty_kprobe", "empty_kretprobe"] {
+        let path = fixtures::dir().join(format!("matrix/{empty}.bt"));
+        let (object, programs) = add_spec(&mut fs, arch, empty, &path)?;
+        subjects.push(Subject {
+            name: empty.into(),
+            kind: "empty".into(),
+            object,
+            programs,
+            twin_of: None,
+        });
+    }
+    for (name, path) in fixtures::specs()? {
+        if !opts.only.is_empty() && !opts.only.contains(&name) {
+            continue;
+        }
+        let Some(d) = declared.remove(&name) else {
+            bail!(
+                "fixture {name} declares no expectations in {}",
+                expectations_path().display()
+            );
+        };
+        let (object, programs) = add_spec(&mut fs, arch, &name, &path)?;
+        plan.fixtures.push(FixturePlan {
+            name: name.clone(),
+            manifest: format!("{OBJ_DIR}/{name}.manifest.json"),
+            object: object.clone(),
+            workload: d.workload,
+            expect: d.expect,
+            may_not_attach: d
+                .may_not_attach
+                .get(arch.name())
+                .cloned()
+                .unwrap_or_default(),
+        });
+        subjects.push(Subject {
+            name: name.clone(),
+            kind: "fixture".into(),
+            object,
+            programs,
+            twin_of: None,
+        });
+    }
+    for t in twins::build(arch)? {
+        if !plan.fixtures.iter().any(|f| f.name == t.fixture) {
+            continue;
+        }
+        let bytes = std::fs::read(&t.object)?;
+        let programs = programs_of(&bytes)?;
+        let object = format!("{OBJ_DIR}/{}.clang.o", t.fixture);
+        fs.file(&object, 0o644, bytes);
+        subjects.push(Subject {
+            name: format!("{} (clang)", t.fixture),
+            kind: "clang".into(),
+            object,
+            programs,
+            twin_of: Some(t.fixture),
+        });
+    }
+    if opts.overhead {
+        plan.overhead = Some(OverheadPlan {
+            iterations: opts.iterations,
+            rounds: opts.rounds,
+            calibration_iterations: 200,
+            subjects,
+        });
+    }
+    fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
+    let dir = crate::workspace_root()
+        .join("target/matrix")
+        .join(arch.name());
+    std::fs::create_dir_all(&dir)?;
+    let initramfs = dir.join("initramfs.cpio.gz");
+    crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;
+    Ok(Staged { initramfs, plan })
+}
+
+/// Compiles a spec the fixture way and adds object and manifest; returns
+/// the object's guest path and its programs.
+fn add_spec(
+    fs: &mut Initramfs,
+    arch: Arch,
+    name: &str,
+    path: &Path,
+) -> Result<(String, Vec<(String, String)>)> {
+    let compiled = fixtures::compile(path, arch)?;
+    let bytes = probecc::elf::write(&compiled.object)
+        .with_context(|| format!("writing {name} for {arch}"))?;
+    let programs = compiled
+        .manifest
+        .programs
+        .iter()
+        .map(|p| (p.name.clone(), p.section.clone()))
+        .collect();
+    let object = format!("{OBJ_DIR}/{name}.o");
+    fs.file(&object, 0o644, bytes);
+    fs.file(
+        &format!("{OBJ_DIR}/{name}.manifest.json"),
+        0o644,
+        compiled.manifest.to_json().into_bytes(),
+    );
+    Ok((object, programs))
+}
+
+/// (symbol, section) of every global program of an object (clang's too).
+fn programs_of(bytes: &[u8]) -> Result<Vec<(String, String)>> {
+    let obj = probecc::elf::read(bytes).context("reading a twin object")?;
+    Ok(obj
+        .programs
+        .iter()
+        .filter(|f| {
+            f.global && (f.section.starts_with("kprobe/") || f.section.starts_with("kretprobe/"))
+        })
+        .map(|f| (f.name.clone(), f.section.clone()))
+        .collect())
+}

@@ -1,0 +1,70 @@
+//! The C twins of some fixtures (`fixtures/c/twins/<name>.bpf.c`), compiled
+//! by clang for an arch (`-target bpfel|bpfeb`, `-D__TARGET_ARCH_<arch>`,
+//! both from `probecc::arch`) into `target/matrix/twins/<arch>/`, for the
+//! overhead comparison. An object newer than its sources is reused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
+
+/// A compiled twin: the fixture it mirrors and its object.
+pub struct Twin {
+    pub fixture: String,
+    pub object: PathBuf,
+}
+
+pub fn build(arch: Arch) -> Result<Vec<Twin>> {
+    let src_dir = crate::fixtures::dir().join("c/twins");
+    let out_dir = crate::workspace_root()
+        .join("target/matrix/twins")
+        .join(arch.name());
+    std::fs::create_dir_all(&out_dir)?;
+    let header = src_dir.join("twin.h");
+    let mut twins = Vec::new();
+    for entry in
+        std::fs::read_dir(&src_dir).with_context(|| format!("reading {}", src_dir.display()))?
+    {
+        let src = entry?.path();
+        let Some(fixture) = src
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".bpf.c"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let object = out_dir.join(format!("{fixture}.o"));
+        if stale(&object, &[&src, &header]) {
+            compile(arch, &src, &object)?;
+        }
+        twins.push(Twin { fixture, object });
+    }
+    twins.sort_by(|a, b| a.fixture.cmp(&b.fixture));
+    Ok(twins)
+}
+
+fn stale(out: &Path, inputs: &[&Path]) -> bool {
+    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match m(out) {
+        None => true,
+        Some(t) => inputs.iter().any(|i| m(i).is_none_or(|s| s > t)),
+    }
+}
+
+fn compile(arch: Arch, src: &Path, out: &Path) -> Result<()> {
+    let status = Command::new("clang")
+        .args(["-O2", "-g", "-target", arch.clang_target()])
+        .arg(format!("-D__TARGET_ARCH_{}", arch.libbpf_target_arch()))
+        .arg("-c")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .context("running clang")?;
+    if !status.success() {
+        bail!("clang failed on {} for {arch}", src.display());
+    }
+    Ok(())
+}
