@@ -15,10 +15,14 @@ pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
-/// `_IOW('$', 8, __u32)`: powerpc encodes the direction bits differently.
+/// `_IO('$', 0)` and `_IOW('$', 8, __u32)`: powerpc encodes the direction
+/// bits differently (none = 1, write = 4, at bit 29).
+#[cfg(target_arch = "powerpc64")]
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2000_2400;
 #[cfg(target_arch = "powerpc64")]
 const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x8004_2408;
+#[cfg(not(target_arch = "powerpc64"))]
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 #[cfg(not(target_arch = "powerpc64"))]
 const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 

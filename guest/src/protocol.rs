@@ -32,10 +32,15 @@ pub struct FixturePlan {
     /// emulated by the guest under the same comm.
     pub workload: Vec<String>,
     pub expect: Vec<Expectation>,
-    /// Programs allowed not to attach here, with the reason (e.g. a
-    /// `FUNC+OFFSET` that is not an instruction boundary on this arch).
-    #[serde(default)]
-    pub may_not_attach: Vec<String>,
+    /// Why this fixture cannot work on this arch, if it cannot (e.g. a
+    /// `FUNC+OFFSET` the kernel refuses or never reaches here): attach
+    /// errors are then notes and the expectations are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    /// A known defect that makes this fixture fail (the host reports its
+    /// failures as known rather than failing the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_failure: Option<String>,
 }
 
 /// One declared expectation of a fixture (data in `fixtures/matrix/`).
