@@ -125,13 +125,25 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
         why: why.into(),
     };
     let mut v = vec![
-        need("clang", "clang", "to compile the C twins for the overhead comparison"),
+        need(
+            "clang",
+            "clang",
+            "to compile the C twins for the overhead comparison",
+        ),
         need("dpkg-deb", "dpkg", "to unpack kernel packages"),
     ];
     for &a in arches {
-        v.push(need(machine::qemu_binary(a), machine::qemu_package(a), "to boot the guest"));
+        v.push(need(
+            machine::qemu_binary(a),
+            machine::qemu_package(a),
+            "to boot the guest",
+        ));
         if let Some(gnu) = machine::cross_triple(a) {
-            v.push(need(&format!("{gnu}-gcc"), &format!("gcc-{gnu}"), "to link the static guest"));
+            v.push(need(
+                &format!("{gnu}-gcc"),
+                &format!("gcc-{gnu}"),
+                "to link the static guest",
+            ));
             v.push(need(
                 &format!("/usr/{gnu}/lib/libc.a"),
                 &format!("libc6-dev-{}-cross", a.debian_arch()),
@@ -152,16 +164,25 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
 /// Installs what the matrix needs for `arches` (Debian packages and rustup
 /// targets), idempotently, saying what and why first.
 pub fn ensure_matrix(arches: &[probecc::arch::Arch]) -> Result<()> {
-    let missing: Vec<Need> = matrix_needs(arches).into_iter().filter(|n| !n.present()).collect();
+    let missing: Vec<Need> = matrix_needs(arches)
+        .into_iter()
+        .filter(|n| !n.present())
+        .collect();
     if !missing.is_empty() {
         let mut packages: Vec<&str> = missing.iter().map(|n| n.package.as_str()).collect();
         packages.sort();
         packages.dedup();
         for n in &missing {
-            println!("xtask: `{}` is missing ({}); it comes with Debian's `{}`", n.path, n.why, n.package);
+            println!(
+                "xtask: `{}` is missing ({}); it comes with Debian's `{}`",
+                n.path, n.why, n.package
+            );
         }
         if !is_root() {
-            bail!("install them first: sudo apt-get install -y {}", packages.join(" "));
+            bail!(
+                "install them first: sudo apt-get install -y {}",
+                packages.join(" ")
+            );
         }
         println!("xtask: installing {} with apt-get", packages.join(" "));
         apt(&["update", "-qq"])?;
@@ -169,7 +190,11 @@ pub fn ensure_matrix(arches: &[probecc::arch::Arch]) -> Result<()> {
         args.extend(&packages);
         apt(&args)?;
         if let Some(n) = missing.iter().find(|n| !n.present()) {
-            bail!("`{}` is still missing after installing `{}`", n.path, n.package);
+            bail!(
+                "`{}` is still missing after installing `{}`",
+                n.path,
+                n.package
+            );
         }
     }
     ensure_rust_targets(arches)
@@ -192,7 +217,10 @@ fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    println!("xtask: adding the Rust targets {} (for the static guest)", missing.join(" "));
+    println!(
+        "xtask: adding the Rust targets {} (for the static guest)",
+        missing.join(" ")
+    );
     let status = Command::new("rustup")
         .args(["target", "add"])
         .args(&missing)

@@ -254,7 +254,13 @@ impl Watch {
         };
         match serde_json::from_str::<Report>(json) {
             Ok(r) => {
-                bar.set_message(progress_text(&r));
+                let text = progress_text(&r);
+                // Without a terminal the spinner is hidden: say the
+                // milestones as plain lines instead.
+                if bar.is_hidden() && !matches!(r, Report::Round { .. } | Report::Hits { .. }) {
+                    println!("{}: {text}", bar.prefix());
+                }
+                bar.set_message(text);
                 self.done |= matches!(r, Report::Done { .. });
                 self.watchdog |= matches!(r, Report::Watchdog { .. });
                 self.reports.push(r);

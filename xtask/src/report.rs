@@ -143,6 +143,14 @@ pub fn markdown(results: &[ArchResult]) -> String {
                 let _ = writeln!(s, "- {}", f.replace('\n', " "));
             }
         }
+        for (title, list) in [("Known failures", &r.known_failures), ("Notes", &r.notes)] {
+            if !list.is_empty() {
+                let _ = writeln!(s, "\n{title}:\n");
+                for f in list {
+                    let _ = writeln!(s, "- {}", f.replace('\n', " "));
+                }
+            }
+        }
         if !r.tail.is_empty() {
             s.push_str("\nLast console lines:\n\n```\n");
             for l in &r.tail {
@@ -246,6 +254,12 @@ pub fn print_summary(results: &[ArchResult]) {
         );
         for f in &r.failures {
             println!("  FAILED {}", f.replace('\n', "\n    "));
+        }
+        for f in &r.known_failures {
+            println!("  known  {}", f.replace('\n', " "));
+        }
+        for f in &r.notes {
+            println!("  note   {f}");
         }
         if !r.tail.is_empty() {
             println!("  last console lines ({}):", r.log);

@@ -26,6 +26,13 @@ pub struct ArchResult {
     pub overhead: Vec<SubjectStats>,
     /// Everything that failed, one sentence each.
     pub failures: Vec<String>,
+    /// Failures of fixtures declared `known_failure` (with the reason);
+    /// they do not fail the run.
+    #[serde(default)]
+    pub known_failures: Vec<String>,
+    /// Remarks, e.g. a known failure that passed this time.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// The console's last lines when the boot did not complete.
     pub tail: Vec<String>,
 }
@@ -88,6 +95,8 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         fixtures: Vec::new(),
         overhead: Vec::new(),
         failures: Vec::new(),
+        known_failures: Vec::new(),
+        notes: Vec::new(),
         tail: Vec::new(),
     };
     for rep in &boot.reports {
@@ -239,6 +248,27 @@ fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
 impl ArchResult {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Moves the failures of fixtures with a declared known defect
+    /// (`(fixture, reason)`) to `known_failures`; notes those that passed.
+    pub fn apply_known(&mut self, known: &[(String, String)]) {
+        for (name, reason) in known {
+            let prefix = format!("{name}: ");
+            let (theirs, rest): (Vec<String>, Vec<String>) = self
+                .failures
+                .drain(..)
+                .partition(|f| f.starts_with(&prefix));
+            self.failures = rest;
+            if !theirs.is_empty() {
+                self.known_failures
+                    .push(format!("{name} (known: {reason}): {}", theirs.join("; ")));
+            } else if self.fixtures.iter().any(|f| f.name == *name && f.ok) {
+                self.notes.push(format!(
+                    "{name} passed despite its known failure ({reason})"
+                ));
+            }
+        }
     }
 
     pub fn subject(&self, name: &str) -> Option<&SubjectStats> {

@@ -31,8 +31,11 @@ pub struct StageOptions {
 struct Declared {
     workload: Vec<String>,
     expect: Vec<Expectation>,
+    /// arch → why the fixture cannot work there.
     #[serde(default)]
-    may_not_attach: BTreeMap<String, Vec<String>>,
+    unsupported: BTreeMap<String, String>,
+    #[serde(default)]
+    known_failure: Option<String>,
 }
 
 pub struct Staged {
@@ -99,24 +102,24 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
             );
         };
         let (object, programs) = add_spec(&mut fs, arch, &name, &path)?;
+        let unsupported = d.unsupported.get(arch.name()).cloned();
+        if unsupported.is_none() {
+            subjects.push(Subject {
+                name: name.clone(),
+                kind: "fixture".into(),
+                object: object.clone(),
+                programs,
+                twin_of: None,
+            });
+        }
         plan.fixtures.push(FixturePlan {
             name: name.clone(),
             manifest: format!("{OBJ_DIR}/{name}.manifest.json"),
             object: object.clone(),
             workload: d.workload,
             expect: d.expect,
-            may_not_attach: d
-                .may_not_attach
-                .get(arch.name())
-                .cloned()
-                .unwrap_or_default(),
-        });
-        subjects.push(Subject {
-            name: name.clone(),
-            kind: "fixture".into(),
-            object,
-            programs,
-            twin_of: None,
+            unsupported,
+            known_failure: d.known_failure,
         });
     }
     for t in twins::build(arch)? {

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: installs the tools the tests use (see `deps`), builds
-//! every example for every arch, then runs the workspace's tests. Tests that
+//! every example for every arch, runs the workspace's tests, then the QEMU
+//! matrix on all five arches (`matrix::run_in_test`). Tests that
 //! need a tool, root or the host kernel run for real under `CI=true` and
 //! fail when a prerequisite is missing; elsewhere they skip with a reason.
 
@@ -11,6 +12,9 @@ use crate::{build, deps};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
+    /// Skip the QEMU matrix
+    #[arg(long)]
+    pub no_matrix: bool,
     /// Extra arguments for `cargo test` (e.g. a test name filter)
     #[arg(trailing_var_arg = true)]
     pub cargo_args: Vec<String>,
@@ -34,5 +38,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
-    Ok(())
+    if args.no_matrix {
+        println!("xtask: --no-matrix: not running the QEMU matrix");
+        return Ok(());
+    }
+    println!("xtask: the QEMU matrix on all five arches");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    crate::matrix::run_in_test(ci)
 }
