@@ -34,6 +34,9 @@ pub enum ArgKind {
     /// A ring-buffer record from `bpf_ringbuf_reserve`, released by the call
     /// (`ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE`).
     RingbufMemRelease,
+    /// Passed but not checked (`ARG_DONTCARE`): `trace_printk`'s values,
+    /// which the format may not use.
+    Unchecked,
 }
 
 /// What a helper leaves in r0 (the kernel's `RET_*`).
@@ -91,25 +94,35 @@ helpers! {
     MapLookupElem = 1, "map_lookup_elem", [MapPtr, MapKey] -> MapValueOrNull, gpl = false;
     MapUpdateElem = 2, "map_update_elem", [MapPtr, MapKey, MapValue, Anything] -> Integer, gpl = false;
     MapDeleteElem = 3, "map_delete_elem", [MapPtr, MapKey] -> Integer, gpl = false;
+    ProbeRead = 4, "probe_read", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
     KtimeGetNs = 5, "ktime_get_ns", [] -> Integer, gpl = false;
-    TracePrintk = 6, "trace_printk", [ReadMem, ConstSize, Anything, Anything, Anything] -> Integer, gpl = true;
+    TracePrintk = 6, "trace_printk", [ReadMem, ConstSize, Unchecked, Unchecked, Unchecked] -> Integer, gpl = true;
     GetPrandomU32 = 7, "get_prandom_u32", [] -> Integer, gpl = false;
     GetSmpProcessorId = 8, "get_smp_processor_id", [] -> Integer, gpl = false;
+    TailCall = 12, "tail_call", [Ctx, MapPtr, Anything] -> Void, gpl = false;
     GetCurrentPidTgid = 14, "get_current_pid_tgid", [] -> Integer, gpl = false;
     GetCurrentUidGid = 15, "get_current_uid_gid", [] -> Integer, gpl = false;
     GetCurrentComm = 16, "get_current_comm", [UninitMem, ConstSize] -> Integer, gpl = false;
     PerfEventOutput = 25, "perf_event_output", [Ctx, MapPtr, Anything, ReadMem, ConstSizeOrZero] -> Integer, gpl = true;
     GetStackid = 27, "get_stackid", [Ctx, MapPtr, Anything] -> Integer, gpl = true;
     GetCurrentTask = 35, "get_current_task", [] -> Integer, gpl = true;
+    GetNumaNodeId = 42, "get_numa_node_id", [] -> Integer, gpl = false;
+    ProbeReadStr = 45, "probe_read_str", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
+    GetStack = 67, "get_stack", [Ctx, UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
+    GetCurrentCgroupId = 80, "get_current_cgroup_id", [] -> Integer, gpl = false;
+    SendSignal = 109, "send_signal", [Anything] -> Integer, gpl = false;
     ProbeReadUser = 112, "probe_read_user", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
     ProbeReadKernel = 113, "probe_read_kernel", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
     ProbeReadUserStr = 114, "probe_read_user_str", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
     ProbeReadKernelStr = 115, "probe_read_kernel_str", [UninitMem, ConstSizeOrZero, Anything] -> Integer, gpl = true;
+    SendSignalThread = 117, "send_signal_thread", [Anything] -> Integer, gpl = false;
+    KtimeGetBootNs = 125, "ktime_get_boot_ns", [] -> Integer, gpl = false;
     RingbufOutput = 130, "ringbuf_output", [MapPtr, ReadMem, ConstSizeOrZero, Anything] -> Integer, gpl = false;
     RingbufReserve = 131, "ringbuf_reserve", [MapPtr, ConstAllocSize, Anything] -> RingbufMemOrNull, gpl = false;
     RingbufSubmit = 132, "ringbuf_submit", [RingbufMemRelease, Anything] -> Void, gpl = false;
     RingbufDiscard = 133, "ringbuf_discard", [RingbufMemRelease, Anything] -> Void, gpl = false;
     GetFuncIp = 173, "get_func_ip", [Ctx] -> Integer, gpl = true;
+    GetAttachCookie = 174, "get_attach_cookie", [Ctx] -> Integer, gpl = false;
 }
 
 impl Helper {

@@ -16,8 +16,11 @@ use crate::VerifyError;
 /// The last helper id of the 6.1 kernel's `enum bpf_func_id`, plus one.
 const FUNC_MAX_ID: i32 = 212;
 
-/// `BPF_MAP_TYPE_RINGBUF`.
+/// `BPF_MAP_TYPE_RINGBUF`, `_PERF_EVENT_ARRAY`, `_STACK_TRACE`, `_PROG_ARRAY`.
 const RINGBUF: u32 = 27;
+const PERF_EVENT_ARRAY: u32 = 4;
+const STACK_TRACE: u32 = 7;
+const PROG_ARRAY: u32 = 3;
 
 impl Verifier<'_> {
     pub fn call_helper(&mut self, s: &mut State, pc: usize, id: i32) -> Result<(), VerifyError> {
@@ -41,9 +44,12 @@ impl Verifier<'_> {
         let mut release: Option<u32> = None;
         for (i, kind) in proto.args.iter().enumerate() {
             let r = i as u8 + 1;
+            if *kind == ArgKind::Unchecked {
+                continue;
+            }
             let v = self.read(s, pc, r)?;
             match kind {
-                ArgKind::Anything => {}
+                ArgKind::Anything | ArgKind::Unchecked => {}
                 ArgKind::MapPtr => match v {
                     RegState::Ptr(Ptr {
                         kind: PtrKind::Map { map: m },
@@ -60,6 +66,9 @@ impl Verifier<'_> {
                         spec.value_size
                     };
                     let p = self.mem_ptr(pc, r, &v)?;
+                    if size == 0 {
+                        return Err(err(pc, "invalid zero-sized read"));
+                    }
                     self.helper_mem(s, pc, r, p, u64::from(size), true)?;
                 }
                 ArgKind::UninitMem | ArgKind::ReadMem => {
@@ -114,18 +123,9 @@ impl Verifier<'_> {
                 },
             }
         }
-        if proto.ret == RetKind::RingbufMemOrNull {
-            if let Some(m) = map {
-                if self.prog.maps[m].map_type != RINGBUF {
-                    return Err(err(
-                        pc,
-                        format!(
-                            "cannot pass map_type {} into func bpf_{}#{id}",
-                            self.prog.maps[m].map_type, proto.name
-                        ),
-                    ));
-                }
-            }
+        // After the arguments, as `check_map_func_compatibility` runs.
+        if let Some(m) = map {
+            self.compatible(pc, m, proto)?;
         }
         if let Some(id) = release {
             if !s.refs.iter().any(|r| r.id == id) {
@@ -139,7 +139,8 @@ impl Verifier<'_> {
             });
         }
         let r0 = match proto.ret {
-            RetKind::Integer | RetKind::Void => RegState::unknown(),
+            RetKind::Integer => RegState::unknown(),
+            RetKind::Void => RegState::NotInit,
             RetKind::MapValueOrNull => {
                 let m = map.ok_or_else(|| err(pc, "map_value_or_null without a map"))?;
                 let mut p = Ptr::new(PtrKind::MapValue { map: m });
@@ -164,6 +165,40 @@ impl Verifier<'_> {
             f.regs[r] = RegState::NotInit;
         }
         f.regs[0] = r0;
+        Ok(())
+    }
+
+    /// Whether map `m` may be passed to `proto` (`check_map_func_compatibility`):
+    /// ring buffers, perf event arrays and stack-trace maps only to their
+    /// own helpers, and those helpers only with them.
+    fn compatible(&self, pc: usize, m: usize, proto: &helpers::Proto) -> Result<(), VerifyError> {
+        let map_type = self.prog.maps[m].map_type;
+        let own = |t: u32| match t {
+            RINGBUF => Some(&["ringbuf_output", "ringbuf_reserve", "ringbuf_query"][..]),
+            PERF_EVENT_ARRAY => Some(
+                &[
+                    "perf_event_output",
+                    "perf_event_read",
+                    "perf_event_read_value",
+                ][..],
+            ),
+            STACK_TRACE => Some(&["get_stackid", "get_stack"][..]),
+            PROG_ARRAY => Some(&["tail_call"][..]),
+            _ => None,
+        };
+        let needs = [RINGBUF, PERF_EVENT_ARRAY, STACK_TRACE, PROG_ARRAY]
+            .into_iter()
+            .find(|t| own(*t).is_some_and(|f| f.contains(&proto.name)));
+        let map_ok = own(map_type).is_none_or(|f| f.contains(&proto.name));
+        if !map_ok || needs.is_some_and(|t| t != map_type) {
+            return Err(err(
+                pc,
+                format!(
+                    "cannot pass map_type {map_type} into func bpf_{}#{}",
+                    proto.name, proto.id
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -195,7 +230,7 @@ impl Verifier<'_> {
         if sc.smin < 0 {
             return Err(err(
                 pc,
-                format!("R{r} min value is negative, either use unsigned index or do a if (index >=0) check."),
+                format!("R{r} min value is negative, either use unsigned or 'var &= const'"),
             ));
         }
         if sc.umin == 0 && !zero_ok {

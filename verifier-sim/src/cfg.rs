@@ -55,6 +55,9 @@ pub fn analyse(insns: &[Insn], helper_args: &dyn Fn(i32) -> usize) -> Result<Cfg
         if second_half[i] {
             continue;
         }
+        if !crate::encoding::known_opcode(insn.code) {
+            return Err(err(i, format!("unknown opcode {:02x}", insn.code)));
+        }
         if insn.dst > 10 || insn.src > 10 && !insn.is_ld_imm64() {
             return Err(err(i, format!("R{} is invalid", insn.dst.max(insn.src))));
         }
@@ -69,6 +72,16 @@ pub fn analyse(insns: &[Insn], helper_args: &dyn Fn(i32) -> usize) -> Result<Cfg
                 "BPF_LD_[ABS|IND] instructions not allowed for this program type",
             ));
         }
+    }
+    // `check_subprogs`: the last instruction ends every path.
+    let last = if n >= 2 && second_half[n - 1] {
+        n - 2
+    } else {
+        n - 1
+    };
+    let ends = insns[last].is_exit() || (insns[last].is_jump() && insns[last].op() == jmp::JA);
+    if !ends || second_half[last] {
+        return Err(err(last, "last insn is not an exit or jmp"));
     }
     let mut prune = vec![false; n];
     let mut reached = vec![false; n];
@@ -222,7 +235,7 @@ mod tests {
         let e = analyse(&[mov0, i::ja(1), mov0, exit], &none).err().unwrap();
         assert_eq!(e.message, "unreachable insn 2");
         let e = analyse(&[mov0], &none).err().unwrap();
-        assert_eq!(e.message, "jump out of range from insn 0 to 1");
+        assert_eq!(e.message, "last insn is not an exit or jmp");
         let ld = i::ld_imm64(Reg::R1, 7);
         let e = analyse(
             &[

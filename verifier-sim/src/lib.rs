@@ -20,6 +20,7 @@
 
 pub mod call;
 pub mod cfg;
+pub mod encoding;
 pub mod mem;
 pub mod precision;
 pub mod program;

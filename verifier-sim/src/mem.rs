@@ -16,6 +16,51 @@ use crate::VerifyError;
 /// Largest variable offset the kernel tracks (`BPF_MAX_VAR_OFF`).
 const MAX_VAR_OFF: u64 = 1 << 29;
 
+/// One stack access: the base register, its frame and pointer, the
+/// instruction's offset and the size.
+#[derive(Clone, Copy)]
+struct StackAccess {
+    r: u8,
+    frame: usize,
+    ptr: Ptr,
+    insn_off: i16,
+    n: i64,
+}
+
+/// The stack bytes an access touches: exactly from one, or somewhere in a
+/// range (a variable offset).
+enum Span {
+    Exact(usize),
+    Range(usize, usize),
+}
+
+/// A tnum as the kernel prints it in messages: a constant in decimal, else
+/// `(value; mask)`.
+fn tnum_text(s: &Scalar) -> String {
+    match s.as_const() {
+        Some(c) => (c as i64).to_string(),
+        None => format!("({:#x}; {:#x})", s.t.value, s.t.mask),
+    }
+}
+
+/// The kernel's misaligned-access message (`check_generic_ptr_alignment`).
+fn misaligned(
+    desc: &str,
+    var: &Scalar,
+    reg_off: i64,
+    insn_off: i16,
+    n: i64,
+    pc: usize,
+) -> VerifyError {
+    err(
+        pc,
+        format!(
+            "misaligned {desc}access off {}+{reg_off}+{insn_off} size {n}",
+            tnum_text(var)
+        ),
+    )
+}
+
 /// A load (`false`) or a store.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -47,10 +92,25 @@ impl Verifier<'_> {
             return Err(err(pc, format!("unknown opcode {:02x}", insn.code)));
         }
         let n = bytes_of(insn);
+        // A privileged program may read `struct bpf_map` fields of a map.
+        if let RegState::Ptr(Ptr {
+            kind: PtrKind::Map { .. },
+            ..
+        }) = self.read(s, pc, insn.src)?
+        {
+            return self.write(s, pc, insn.dst, loaded(n));
+        }
         let base = self.pointer(s, pc, insn.src)?;
         let v = match base.kind {
             PtrKind::Stack { frame } => {
-                self.stack_read(s, pc, insn.src, frame, base, insn.off, n)?
+                let a = StackAccess {
+                    r: insn.src,
+                    frame,
+                    ptr: base,
+                    insn_off: insn.off,
+                    n,
+                };
+                self.stack_read(s, pc, &a)?
             }
             _ => {
                 self.check_region(pc, insn.src, &base, insn.off, n, Access::Read)?;
@@ -83,17 +143,14 @@ impl Verifier<'_> {
         match base.kind {
             PtrKind::Stack { frame } => {
                 let v = value.unwrap_or(RegState::constant(insn.imm as i64 as u64));
-                self.stack_write(
-                    s,
-                    pc,
-                    insn.dst,
+                let a = StackAccess {
+                    r: insn.dst,
                     frame,
-                    base,
-                    insn.off,
+                    ptr: base,
+                    insn_off: insn.off,
                     n,
-                    v,
-                    value.is_none(),
-                )
+                };
+                self.stack_write(s, pc, &a, v, value.is_none())
             }
             _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write),
         }
@@ -110,6 +167,10 @@ impl Verifier<'_> {
     ) -> Result<(), VerifyError> {
         if n != 4 && n != 8 {
             return Err(err(pc, "invalid atomic operand size"));
+        }
+        let writes_src = insn.imm & atomic::FETCH != 0 && insn.imm != atomic::CMPXCHG;
+        if writes_src && insn.src == 10 {
+            return Err(err(pc, "frame pointer is read only"));
         }
         if !matches!(value, RegState::Scalar(_)) {
             return Err(err(pc, format!("R{} leaks addr into mem", insn.src)));
@@ -136,20 +197,29 @@ impl Verifier<'_> {
         if imm == atomic::CMPXCHG {
             self.read(s, pc, 0)?;
         }
+        // Atomics are aligned on every pointer (`strict_alignment_once`).
+        if let Some(c) = base.var.as_const() {
+            if (base.off + c as i64 + i64::from(insn.off)) % n != 0 {
+                let desc = match base.kind {
+                    PtrKind::MapValue { .. } => "value ",
+                    PtrKind::Stack { .. } => "stack ",
+                    PtrKind::Ctx => "context ",
+                    _ => "",
+                };
+                return Err(misaligned(desc, &base.var, base.off, insn.off, n, pc));
+            }
+        }
         match base.kind {
             PtrKind::Stack { frame } => {
-                self.stack_read(s, pc, insn.dst, frame, base, insn.off, n)?;
-                self.stack_write(
-                    s,
-                    pc,
-                    insn.dst,
+                let a = StackAccess {
+                    r: insn.dst,
                     frame,
-                    base,
-                    insn.off,
+                    ptr: base,
+                    insn_off: insn.off,
                     n,
-                    RegState::unknown(),
-                    false,
-                )?;
+                };
+                self.stack_read(s, pc, &a)?;
+                self.stack_write(s, pc, &a, RegState::unknown(), false)?;
             }
             PtrKind::Ctx => {
                 return Err(err(
@@ -192,6 +262,15 @@ impl Verifier<'_> {
         let off = p.off + i64::from(insn_off);
         match p.kind {
             PtrKind::Ctx => {
+                if p.var.as_const() != Some(0) {
+                    return Err(err(
+                        pc,
+                        format!(
+                            "variable ctx access var_off={} disallowed",
+                            tnum_text(&p.var)
+                        ),
+                    ));
+                }
                 if p.off != 0 {
                     return Err(err(
                         pc,
@@ -273,68 +352,79 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// The byte range of a stack access, or the kernel's complaint.
-    #[allow(clippy::too_many_arguments)]
-    fn stack_range(
+    /// The bytes a stack access may touch, or the kernel's complaint
+    /// (`check_stack_access_within_bounds`, strict alignment).
+    fn stack_span(
         &self,
         s: &State,
         pc: usize,
-        r: u8,
-        frame: usize,
-        p: Ptr,
-        insn_off: i16,
-        n: i64,
+        a: &StackAccess,
         access: Access,
-    ) -> Result<usize, VerifyError> {
-        let Some(c) = p.var.as_const() else {
-            return Err(err(
-                pc,
-                format!("R{r} variable stack access prohibited (var_off not constant)"),
-            ));
-        };
-        let off = p.off + c as i64 + i64::from(insn_off);
+    ) -> Result<Span, VerifyError> {
+        let StackAccess {
+            r,
+            frame,
+            ptr,
+            insn_off,
+            n,
+        } = *a;
+        if frame >= s.frames.len() {
+            return Err(err(pc, format!("R{r} invalid mem access 'fp'")));
+        }
+        let base = ptr.off + i64::from(insn_off);
         let dir = if access == Access::Read {
             " read from"
         } else {
             " write to"
         };
-        let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
+        let var = &ptr.var;
+        if let Some(c) = var.as_const() {
+            let off = base + c as i64;
+            if off % n != 0 {
+                return Err(misaligned("stack ", var, ptr.off, insn_off, n, pc));
+            }
+            let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
+                return Err(err(
+                    pc,
+                    format!("invalid{dir} stack R{r} off={off} size={n}"),
+                ));
+            };
+            return Ok(Span::Exact(at));
+        }
+        if var.smin == i64::MIN || var.smax == i64::MAX {
             return Err(err(
                 pc,
-                format!("invalid{dir} stack R{r} off={off} size={n}"),
+                format!("invalid unbounded variable-offset{dir} stack R{r}"),
             ));
-        };
-        if off % n != 0 {
+        }
+        let (lo, hi) = (
+            base.saturating_add(var.smin),
+            base.saturating_add(var.smax).saturating_add(n),
+        );
+        let (Some(first), true) = (Stack::index(lo), hi <= 0) else {
             return Err(err(
                 pc,
                 format!(
-                    "misaligned stack access off (0x0; 0x0)+{}+{} size {n}",
-                    p.off, insn_off
+                    "invalid variable-offset{dir} stack R{r} var_off={} off={base} size={n}",
+                    tnum_text(var)
                 ),
             ));
+        };
+        if (var.t.value as i64 + base) % n != 0 || var.t.mask & (n as u64 - 1) != 0 {
+            return Err(misaligned("stack ", var, ptr.off, insn_off, n, pc));
         }
-        if frame >= s.frames.len() {
-            return Err(err(pc, format!("R{r} invalid mem access 'fp'")));
-        }
-        Ok(at)
+        Ok(Span::Range(first, (hi + STACK_SIZE as i64) as usize))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn stack_read(
-        &self,
-        s: &State,
-        pc: usize,
-        r: u8,
-        frame: usize,
-        p: Ptr,
-        insn_off: i16,
-        n: i64,
-    ) -> Result<RegState, VerifyError> {
-        let at = self.stack_range(s, pc, r, frame, p, insn_off, n, Access::Read)?;
-        let st = &s.frames[frame].stack;
-        let n = n as usize;
-        let slot = at / 8;
-        if let Some(spilled) = st.spilled[slot] {
+    fn stack_read(&self, s: &State, pc: usize, a: &StackAccess) -> Result<RegState, VerifyError> {
+        let at = match self.stack_span(s, pc, a, Access::Read)? {
+            Span::Exact(at) => at,
+            // Privileged programs may read any stack byte, written or not.
+            Span::Range(..) => return Ok(loaded(a.n)),
+        };
+        let st = &s.frames[a.frame].stack;
+        let n = a.n as usize;
+        if let Some(spilled) = st.spilled[at / 8] {
             if at % 8 == 0 && n == 8 {
                 return Ok(spilled);
             }
@@ -342,43 +432,33 @@ impl Verifier<'_> {
                 return Err(err(pc, "invalid size of register fill"));
             }
         }
-        let off = at as i64 - STACK_SIZE as i64;
-        if let Some(i) = st.bytes[at..at + n]
-            .iter()
-            .position(|b| *b == Byte::Invalid)
-        {
-            return Err(err(
-                pc,
-                format!("invalid read from stack off {off}+{i} size {n}"),
-            ));
-        }
+        // Bytes never written read as unknown (`allow_uninit_stack`).
         if st.bytes[at..at + n].iter().all(|b| *b == Byte::Zero) {
             return Ok(RegState::constant(0));
         }
         Ok(loaded(n as i64))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn stack_write(
         &self,
         s: &mut State,
         pc: usize,
-        r: u8,
-        frame: usize,
-        p: Ptr,
-        insn_off: i16,
-        n: i64,
+        a: &StackAccess,
         v: RegState,
         imm: bool,
     ) -> Result<(), VerifyError> {
-        let at = self.stack_range(s, pc, r, frame, p, insn_off, n, Access::Write)?;
+        let span = self.stack_span(s, pc, a, Access::Write)?;
+        let (first, end) = match span {
+            Span::Exact(at) => (at, at + a.n as usize),
+            Span::Range(lo, hi) => (lo, hi),
+        };
         let combined: usize = s
             .frames
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let d = if i == frame {
-                    f.stack.depth.max(STACK_SIZE - at)
+                let d = if i == a.frame {
+                    f.stack.depth.max(STACK_SIZE - first)
                 } else {
                     f.stack.depth
                 };
@@ -394,8 +474,13 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        let st = &mut s.frames[frame].stack;
-        let n = n as usize;
+        let st = &mut s.frames[a.frame].stack;
+        let n = a.n as usize;
+        let Span::Exact(at) = span else {
+            // A variable offset: every byte it may reach holds something unknown.
+            st.write(first, end - first, Byte::Misc);
+            return Ok(());
+        };
         match v {
             RegState::Ptr(_) if n != 8 => Err(err(pc, "invalid size of register spill")),
             RegState::Ptr(_) => {
@@ -415,7 +500,7 @@ impl Verifier<'_> {
                 st.write(at, n, b);
                 Ok(())
             }
-            RegState::NotInit => Err(err(pc, format!("R{r} !read_ok"))),
+            RegState::NotInit => Err(err(pc, format!("R{} !read_ok", a.r))),
         }
     }
 
@@ -435,28 +520,21 @@ impl Verifier<'_> {
         let n = i64::try_from(size).unwrap_or(i64::MAX);
         match p.kind {
             PtrKind::Stack { frame } => {
-                let Some(c) = p.var.as_const() else {
-                    return Err(err(pc, format!("R{r} variable stack access prohibited")));
+                let (lo, hi) = (
+                    p.off.saturating_add(p.var.smin),
+                    p.off.saturating_add(p.var.smax).saturating_add(n),
+                );
+                let Some(at) = Stack::index(lo).filter(|_| hi <= 0 && p.var.smin > i64::MIN) else {
+                    let off = p.off + p.var.smin;
+                    let dir = if init { "read from" } else { "write to" };
+                    return Err(err(pc, format!("invalid {dir} stack R{r} off={off} size={n}")));
                 };
-                let off = p.off + c as i64;
-                let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
-                    return Err(err(
-                        pc,
-                        format!("invalid indirect access to stack R{r} off={off} size={n}"),
-                    ));
-                };
-                let st = &mut s.frames[frame].stack;
-                if init {
-                    for i in 0..n as usize {
-                        if st.bytes[at + i] == Byte::Invalid {
-                            return Err(err(
-                                pc,
-                                format!("invalid indirect read from stack R{r} off {off}+{i} size {n}"),
-                            ));
-                        }
-                    }
-                } else {
-                    st.write(at, n as usize, Byte::Misc);
+                // A helper reading stack bytes never written is allowed to a
+                // privileged program (`allow_uninit_stack`); one writing
+                // them leaves something unknown.
+                if !init {
+                    let end = (hi + STACK_SIZE as i64) as usize;
+                    s.frames[frame].stack.write(at, end - at, Byte::Misc);
                 }
                 Ok(())
             }

@@ -151,7 +151,8 @@ mod tests {
             .map(|k| {
                 let insn = &insns[k];
                 let mut s = vec![];
-                if !insn.is_exit() && !(insn.is_jump() && insn.op() == jmp::JA) && k + 1 < n {
+                let ja = insn.is_jump() && insn.op() == jmp::JA;
+                if !(insn.is_exit() || ja) && k + 1 < n {
                     s.push(k + 1);
                 }
                 if insn.is_jump() && !insn.is_call() && !insn.is_exit() {

@@ -190,6 +190,9 @@ impl Verifier<'_> {
 
     fn step(&mut self, s: &mut State, pc: usize) -> Result<Step, VerifyError> {
         let insn = self.insns[pc];
+        if let Some(msg) = crate::encoding::reserved(&insn) {
+            return Err(err(pc, msg));
+        }
         match insn.class() {
             class::ALU | class::ALU64 => {
                 self.alu(s, pc, &insn)?;
@@ -268,15 +271,8 @@ impl Verifier<'_> {
                     Some(c) => RegState::constant(u64::from((c as u32).wrapping_neg())),
                     None => RegState::unknown(),
                 },
-                p => {
-                    return Err(err(
-                        pc,
-                        format!(
-                            "R{d} pointer arithmetic with neg operator prohibited ({})",
-                            p.type_name()
-                        ),
-                    ))
-                }
+                // A privileged program may negate a pointer: a number.
+                _ => RegState::unknown(),
             };
             return self.write(s, pc, d, r);
         }
@@ -349,6 +345,28 @@ impl Verifier<'_> {
             (RegState::Scalar(a), RegState::Ptr(p)) if aop == AluOp::Add => {
                 self.ptr_math(pc, d, aop, p, a, is64, op)
             }
+            (RegState::Scalar(_), RegState::Ptr(_)) if !is64 => Err(err(
+                pc,
+                format!("R{d} 32-bit pointer arithmetic prohibited"),
+            )),
+            (RegState::Scalar(_), RegState::Ptr(_)) if aop == AluOp::Sub => Err(err(
+                pc,
+                format!("R{d} tried to subtract pointer from scalar"),
+            )),
+            (RegState::Scalar(_), RegState::Ptr(_)) => Err(err(
+                pc,
+                if matches!(aop, AluOp::And | AluOp::Or | AluOp::Xor) {
+                    format!(
+                        "R{d} bitwise operator {} on pointer prohibited",
+                        op_sym(aop)
+                    )
+                } else {
+                    format!(
+                        "R{d} pointer arithmetic with {} operator prohibited",
+                        op_sym(aop)
+                    )
+                },
+            )),
             (RegState::Ptr(a), RegState::Ptr(b)) if aop == AluOp::Sub && is64 => {
                 if a.kind != b.kind {
                     return Err(err(pc, format!("R{d} pointer -= pointer prohibited")));
@@ -432,9 +450,6 @@ impl Verifier<'_> {
                 })?;
             }
             None => {
-                if matches!(p.kind, PtrKind::Ctx) {
-                    return Err(err(pc, format!("R{d} variable ctx access prohibited")));
-                }
                 q.var = if aop == AluOp::Add {
                     scalar::alu64(AluOp::Add, &p.var, &b)
                 } else {
@@ -468,8 +483,10 @@ impl Verifier<'_> {
     }
 
     fn exit(&mut self, s: &mut State, pc: usize) -> Result<Step, VerifyError> {
-        let r0 = self.read(s, pc, 0)?;
         if s.frames.len() > 1 {
+            // A subprogram's R0 goes back as it is; the caller reading it
+            // uninitialised is the error (`prepare_func_exit`).
+            let r0 = s.cur().regs[0];
             if let RegState::Ptr(p) = r0 {
                 if matches!(p.kind, PtrKind::Stack { frame } if frame == s.frames.len() - 1) {
                     return Err(err(pc, "cannot return stack pointer to the caller"));
@@ -490,9 +507,8 @@ impl Verifier<'_> {
                 format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
             ));
         }
-        if let RegState::Ptr(_) = r0 {
-            // Privileged programs may return a pointer; kprobes read it as a number.
-        }
+        // A privileged program may return a pointer; kprobes read a number.
+        self.read(s, pc, 0)?;
         Ok(Step::Done)
     }
 
@@ -539,10 +555,15 @@ impl Verifier<'_> {
         };
         let taken = (pc as i64 + 1 + i64::from(insn.off)) as usize;
         let next = pc + 1;
-        // A maybe-NULL pointer against 0: the null check.
-        if let (RegState::Ptr(p), Some(0), Cmp::Eq | Cmp::Ne) =
-            (a, b.scalar().and_then(Scalar::as_const), cmp)
+        // A maybe-NULL pointer against the immediate 0: the null check
+        // (`mark_ptr_or_null_regs`, 64-bit BPF_K only). A valid pointer
+        // against a known 0 decides the branch (`is_branch_taken`).
+        if let (RegState::Ptr(p), Some(0), Cmp::Eq | Cmp::Ne, false) =
+            (a, b.scalar().and_then(Scalar::as_const), cmp, is32)
         {
+            if p.or_null && x {
+                return Ok(Step::Fork(next, Box::new(s.clone()), taken));
+            }
             if p.or_null {
                 let (mut null, mut nonnull) = (s.clone(), s.clone());
                 mark_null(&mut null, p, true);
@@ -709,7 +730,7 @@ fn swap(v: u64, bits: u32, to_be: bool) -> u64 {
 }
 
 fn sign_extend(v: u64, bits: u32, is64: bool) -> u64 {
-    let shift = 64 - bits;
+    let shift = 64 - bits.clamp(1, 64);
     let r = (((v << shift) as i64) >> shift) as u64;
     if is64 {
         r

@@ -188,11 +188,19 @@ fn map_value_accesses_stay_inside_the_value() {
 }
 
 #[test]
-fn the_stack_is_read_only_where_written() {
+fn the_stack_is_read_inside_the_frame() {
+    // A privileged program may read bytes it never wrote (the value is
+    // unknown): kprobes need CAP_PERFMON, so `allow_uninit_stack` holds.
+    accepts(&[i::ldx(Size::DW, R0, R10, -8), i::exit()]);
     rejects(
-        &[i::ldx(Size::DW, R0, R10, -8), i::exit()],
+        &[i::ldx(Size::DW, R0, R10, -520), i::exit()],
         0,
-        "invalid read from stack off -8+0 size 8",
+        "invalid read from stack R10 off=-520 size=8",
+    );
+    rejects(
+        &[i::ldx(Size::DW, R0, R10, -12), i::exit()],
+        0,
+        "misaligned stack access off 0+0+-12 size 8",
     );
     accepts(&[
         i::st(Size::DW, R10, -8, 7),
@@ -236,10 +244,13 @@ fn the_stack_is_read_only_where_written() {
 fn helpers_check_their_arguments() {
     let mut uninit_key = lookup();
     uninit_key.remove(0);
+    accepts(&prog(&[&uninit_key, &ret0()]));
+    let mut outside = lookup();
+    outside[2] = add(R2, 4);
     rejects(
-        &prog(&[&uninit_key, &ret0()]),
-        4,
-        "invalid indirect read from stack R2 off -4+0 size 4",
+        &prog(&[&outside, &ret0()]),
+        5,
+        "invalid read from stack R2 off=4 size=4",
     );
     rejects(
         &prog(&[&[i::call_helper(999)], &ret0()]),
@@ -391,15 +402,114 @@ fn atomics_on_map_values_and_the_stack() {
         i::atomic_op(Size::DW, AtomicOp::Add, R0, 0, R1),
     ];
     accepts(&prog(&[&lookup(), &add_one, &ret0()]));
+    accepts(&prog(&[
+        &[
+            mov(R2, 1),
+            i::atomic_op(Size::DW, AtomicOp::Add, R10, -8, R2),
+        ],
+        &ret0(),
+    ]));
+    let misaligned = [
+        i::jmp_imm(Cond::Eq, R0, 0, 2),
+        mov(R1, 1),
+        i::atomic_op(Size::DW, AtomicOp::Add, R0, 4, R1),
+    ];
     rejects(
-        &prog(&[
-            &[
-                mov(R2, 1),
-                i::atomic_op(Size::DW, AtomicOp::Add, R10, -8, R2),
-            ],
-            &ret0(),
-        ]),
-        1,
-        "invalid read from stack off -8+0 size 8",
+        &prog(&[&lookup(), &misaligned, &ret0()]),
+        8,
+        "misaligned value access off 0+0+4 size 8",
     );
+}
+
+#[test]
+fn unused_fields_must_be_zero() {
+    let mut div = i::alu64_imm(AluOp::Div, R0, 2);
+    div.off = 3;
+    rejects(
+        &[mov(R0, 1), div, i::exit()],
+        1,
+        "BPF_ALU uses reserved fields",
+    );
+    let mut exit = i::exit();
+    exit.imm = 1;
+    rejects(&[mov(R0, 1), exit], 1, "BPF_EXIT uses reserved fields");
+    let mut bad = i::exit();
+    bad.code = 0xff;
+    rejects(&[mov(R0, 1), bad, i::exit()], 1, "unknown opcode ff");
+}
+
+#[test]
+fn only_a_64_bit_test_against_the_immediate_0_checks_for_null() {
+    let deref = [
+        i::ldx(Size::DW, R0, R0, 0),
+        i::exit(),
+        mov(R0, 0),
+        i::exit(),
+    ];
+    let jmp32 = i::jmp32_imm(Cond::Eq, R0, 0, 2);
+    rejects(
+        &prog(&[&lookup(), &[jmp32], &deref]),
+        7,
+        "R0 invalid mem access 'map_value_or_null'",
+    );
+    let via_reg = [mov(R1, 0), i::jmp_reg(Cond::Eq, R0, R1, 2)];
+    rejects(
+        &prog(&[&lookup(), &via_reg, &deref]),
+        8,
+        "R0 invalid mem access 'map_value_or_null'",
+    );
+}
+
+#[test]
+fn maps_go_only_to_the_helpers_of_their_type() {
+    // A ring buffer has no keys; a hash map is no ring buffer.
+    let m = i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 1);
+    let lookup_rb = [
+        i::st(Size::W, R10, -4, 0),
+        movr(R2, R10),
+        add(R2, -4),
+        m[0],
+        m[1],
+        i::call_helper(1),
+    ];
+    rejects(&prog(&[&lookup_rb, &ret0()]), 5, "invalid zero-sized read");
+    let mut on_hash = reserve();
+    on_hash[..2].copy_from_slice(&i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 0));
+    rejects(
+        &prog(&[&on_hash, &ret0()]),
+        4,
+        "cannot pass map_type 1 into func bpf_ringbuf_reserve#131",
+    );
+}
+
+#[test]
+fn void_helpers_leave_r0_uninitialised() {
+    let submit_then_exit = [
+        i::jmp_imm(Cond::Eq, R0, 0, 3),
+        movr(R1, R0),
+        mov(R2, 0),
+        i::call_helper(132),
+        i::exit(),
+    ];
+    rejects(&prog(&[&reserve(), &submit_then_exit]), 9, "R0 !read_ok");
+}
+
+#[test]
+fn pointer_arithmetic_rules() {
+    rejects(
+        &prog(&[&[mov(R0, 100), i::alu64_reg(AluOp::Sub, R0, R10)], &ret0()]),
+        1,
+        "R0 tried to subtract pointer from scalar",
+    );
+    // A bounded variable offset into the stack (privileged).
+    accepts(&[
+        i::call_helper(7),
+        i::alu64_imm(AluOp::And, R0, 8),
+        movr(R1, R10),
+        add(R1, -16),
+        i::alu64_reg(AluOp::Add, R1, R0),
+        i::st(Size::DW, R1, 0, 1),
+        mov(R0, 0),
+        i::exit(),
+    ]);
 }

@@ -21,9 +21,23 @@ pub struct Built {
 }
 
 /// Every DSL example and every fixture spec for every arch, written under
-/// this test binary's tmp dir.
+/// this test binary's tmp dir, in a directory of this call's own (tests
+/// of one binary run in parallel and must not read each other's writes).
 pub fn objects() -> Vec<Built> {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objects");
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mine = format!("objects-{}-", std::process::id());
+    if call == 0 {
+        // What earlier runs left behind.
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("objects-") && !name.starts_with(&mine) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let root = tmp.join(format!("{mine}{call}"));
     let mut out = Vec::new();
     for arch in Arch::ALL {
         let dir = root.join(arch.name());
