@@ -215,6 +215,15 @@ fn mem_entry(addr: &str, v: &Value) -> std::result::Result<(u64, MemValue), Stri
             ))
         }
     };
+    let len = match &value {
+        MemValue::Bytes(b) => b.len(),
+        MemValue::Ints { width, values } => width * values.len(),
+    };
+    if at.checked_add(len as u64).is_none() {
+        return Err(format!(
+            "`mem` at {addr}: {len} bytes run past the end of the address space"
+        ));
+    }
     Ok((at, value))
 }
 

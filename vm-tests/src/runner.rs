@@ -332,6 +332,26 @@ impl<'p> Session<'p> {
         stack: Vec<u64>,
     ) -> Result<()> {
         let prog = self.prog;
+        let limit = if route.kind.syscall() {
+            prog.arch.regs().syscall.args.len()
+        } else {
+            prog.arch.regs().args.len()
+        };
+        if ev.args.len() > limit && !route.kind.returns() {
+            return Err(Error::Event {
+                line: ev.line,
+                reason: format!(
+                    "{} arguments, but {} passes {limit} in registers to {} probes",
+                    ev.args.len(),
+                    prog.arch,
+                    if route.kind.syscall() {
+                        "syscall"
+                    } else {
+                        "kprobe"
+                    }
+                ),
+            });
+        }
         let image = regs::build(prog.arch, prog.options.kernel, route.kind, ev, ip);
         let mut regs = image.regs;
         let endian = prog.object.endian;

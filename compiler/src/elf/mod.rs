@@ -119,6 +119,8 @@ pub enum ElfError {
     BadHeader(String),
     #[error("e_machine is {0}, not EM_BPF (247)")]
     WrongMachine(u16),
+    #[error("the header says {0}, but e_machine reads EM_BPF only in the other byte order: e_ident[EI_DATA] is wrong")]
+    ContradictoryByteOrder(&'static str),
     #[error("e_type is {0}, not ET_REL (1): not a relocatable object")]
     NotRelocatable(u16),
     #[error("section header table: {0}")]

@@ -220,6 +220,14 @@ fn check_ident(bytes: &[u8]) -> Result<Endian, ElfError> {
 
 fn check_type(header: &FileHeader64<Endianness>, e: Endianness) -> Result<(), ElfError> {
     let machine = header.e_machine(e);
+    if machine.swap_bytes() == EM_BPF {
+        let said = if e == Endianness::Little {
+            "little-endian"
+        } else {
+            "big-endian"
+        };
+        return Err(ElfError::ContradictoryByteOrder(said));
+    }
     if machine != EM_BPF {
         return Err(ElfError::WrongMachine(machine));
     }
