@@ -228,6 +228,9 @@ fn run_one(job: &Job, opts: &RunOptions) -> Result<ArchResult> {
         .filter_map(|f| f.known_failure.clone().map(|k| (f.name.clone(), k)))
         .collect();
     result.apply_known(&known);
+    if let Some(reason) = &staged.platform_known_failure {
+        result.apply_platform_known(reason);
+    }
     for f in &staged.plan.fixtures {
         if let Some(why) = &f.unsupported {
             result

@@ -250,6 +250,23 @@ impl ArchResult {
         self.failures.is_empty()
     }
 
+    /// Moves every failure to `known_failures` when the arch's kernel has a
+    /// declared defect that explains them (`reason`); notes a clean pass.
+    pub fn apply_platform_known(&mut self, reason: &str) {
+        if self.failures.is_empty() {
+            self.notes.push(format!(
+                "passed despite the platform's known failure ({reason})"
+            ));
+            return;
+        }
+        let n = self.failures.len();
+        let first: Vec<String> = self.failures.drain(..).take(5).collect();
+        self.known_failures.push(format!(
+            "{n} failures, known for this kernel: {reason}. The first: {}",
+            first.join("; ")
+        ));
+    }
+
     /// Moves the failures of fixtures with a declared known defect
     /// (`(fixture, reason)`) to `known_failures`; notes those that passed.
     pub fn apply_known(&mut self, known: &[(String, String)]) {

@@ -41,6 +41,16 @@ struct Declared {
 pub struct Staged {
     pub initramfs: PathBuf,
     pub plan: Plan,
+    /// A known defect of this arch's kernel that fails the whole boot's
+    /// checks (`[platform.<arch>] known_failure` in expectations.toml).
+    pub platform_known_failure: Option<String>,
+}
+
+/// `[platform.<arch>]` in expectations.toml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Platform {
+    known_failure: Option<String>,
 }
 
 const OBJ_DIR: &str = "/probecc/objects";
@@ -49,11 +59,23 @@ pub fn expectations_path() -> PathBuf {
     fixtures::dir().join("matrix/expectations.toml")
 }
 
-fn declared() -> Result<BTreeMap<String, Declared>> {
+/// The fixtures' declarations and the per-arch `platform` ones.
+fn declared() -> Result<(BTreeMap<String, Declared>, BTreeMap<String, Platform>)> {
     let path = expectations_path();
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let platform = match table.remove("platform") {
+        Some(p) => p
+            .try_into()
+            .with_context(|| format!("[platform] in {}", path.display()))?,
+        None => BTreeMap::new(),
+    };
+    let fixtures = toml::Value::Table(table)
+        .try_into()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    Ok((fixtures, platform))
 }
 
 pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
@@ -74,7 +96,7 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
         watchdog_secs: opts.watchdog_secs,
         ..Plan::default()
     };
-    let mut declared = declared()?;
+    let (mut declared, mut platform) = declared()?;
     let mut subjects = vec![Subject {
         name: "no probe".into(),
         kind: "baseline".into(),
@@ -153,7 +175,12 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
     std::fs::create_dir_all(&dir)?;
     let initramfs = dir.join("initramfs.cpio.gz");
     crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;
-    Ok(Staged { initramfs, plan })
+    let platform_known_failure = platform.remove(arch.name()).and_then(|p| p.known_failure);
+    Ok(Staged {
+        initramfs,
+        plan,
+        platform_known_failure,
+    })
 }
 
 /// Compiles a spec the fixture way and adds object and manifest; returns
