@@ -33,6 +33,10 @@ pub struct Args {
     /// program the kernel would reject fails the build)
     #[arg(long)]
     pub no_check: bool,
+    /// Allow actions that change what the probed task does (`signal()`);
+    /// the manifest lists them under "unsafe"
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
 }
 
 /// The spec had compile errors; they were printed already.
@@ -52,7 +56,12 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn load(path: &Path, symbols: Option<&Path>, kernel: KernelVersion) -> Result<Spec> {
+    pub fn load(
+        path: &Path,
+        symbols: Option<&Path>,
+        kernel: KernelVersion,
+        allow_unsafe: bool,
+    ) -> Result<Spec> {
         let src =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let symbols = match symbols {
@@ -74,6 +83,7 @@ impl Spec {
                 file: file.clone(),
                 symbols,
                 kernel,
+                unsafe_actions: allow_unsafe,
             },
             file,
         })
@@ -100,7 +110,12 @@ impl Spec {
 
 pub fn run(args: &Args) -> Result<()> {
     let kernel: KernelVersion = args.kernel.parse()?;
-    let spec = Spec::load(&args.spec, args.symbols.as_deref(), kernel)?;
+    let spec = Spec::load(
+        &args.spec,
+        args.symbols.as_deref(),
+        kernel,
+        args.allow_unsafe,
+    )?;
     let arches = Arch::parse_list(&args.arch)?;
     for &arch in &arches {
         let dir = if arches.len() > 1 {

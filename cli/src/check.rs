@@ -30,6 +30,9 @@ pub struct Args {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
 }
 
 /// Some program was rejected; the verdicts were printed already.
@@ -66,7 +69,12 @@ pub fn run(args: &Args) -> Result<()> {
     let kernel: KernelVersion = args.kernel.parse()?;
     let is_spec = args.input.extension().is_some_and(|e| e == "bt");
     let bytes = if is_spec {
-        let spec = build::Spec::load(&args.input, args.symbols.as_deref(), kernel)?;
+        let spec = build::Spec::load(
+            &args.input,
+            args.symbols.as_deref(),
+            kernel,
+            args.allow_unsafe,
+        )?;
         spec.object_bytes(arch)?
     } else {
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?

@@ -52,6 +52,9 @@ pub struct Args {
     /// Run even what verifier-sim says the kernel would reject
     #[arg(long)]
     pub no_verify: bool,
+    /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -101,6 +104,7 @@ fn artifacts(args: &Args, arch: Arch, kernel: KernelVersion) -> Result<(Vec<u8>,
             file: file.clone(),
             symbols: symbols(args.symbols.as_deref())?,
             kernel,
+            unsafe_actions: args.allow_unsafe,
         };
         return match spec::compile(&src, arch, &opts) {
             Ok(a) => Ok((a.object, a.manifest)),
@@ -149,6 +153,7 @@ mod tests {
             budget: 1000,
             seed: 1,
             no_verify: false,
+            allow_unsafe: false,
         }
     }
 

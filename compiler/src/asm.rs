@@ -757,6 +757,11 @@ pub fn get_stackid(ctx: impl Into<Arg>, map: impl Into<Arg>, flags: impl Into<Ar
     )
 }
 
+/// `r0 = bpf_send_signal(sig)`: `sig` to the current task.
+pub fn send_signal(sig: impl Into<Arg>) -> Op {
+    helper_call(Helper::SendSignal, vec![sig.into()])
+}
+
 /// `bpf_trace_printk(fmt, fmt_size, a, b, c)`.
 pub fn trace_printk(
     fmt: impl Into<Arg>,

@@ -7,7 +7,7 @@
 //! `cargo bench -p vm-tests --bench events`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use probecc::arch::{Arch, KernelVersion};
+use probecc::arch::Arch;
 use probecc::lang::CompileOptions;
 use vm_tests::{spec, Engine, Event, Options, Program};
 
@@ -17,8 +17,7 @@ const BATCH: usize = 1000;
 fn program(src: &str, arch: Arch, engine: Engine) -> Program {
     let opts = CompileOptions {
         file: "bench.bt".into(),
-        symbols: None,
-        kernel: KernelVersion(6, 1),
+        ..CompileOptions::default()
     };
     let a = spec::compile(src, arch, &opts).expect("compiles");
     let o = Options {

@@ -278,6 +278,7 @@ helper_table! {
     Helper::RingbufSubmit.id() as u32 => ringbuf_submit,
     Helper::RingbufDiscard.id() as u32 => ringbuf_discard,
     Helper::GetFuncIp.id() as u32 => get_func_ip,
+    Helper::SendSignal.id() as u32 => send_signal,
 }
 
 /// Whether the runner emulates `h`.
@@ -285,6 +286,12 @@ pub fn emulated(h: Helper) -> bool {
     table(crate::vm::Engine::Interpreter)
         .iter()
         .any(|(i, _)| *i == h.id() as u32)
+}
+
+/// `signal()` (`--unsafe`): there is no task to signal offline; the call
+/// succeeds, as it does for a live task in the kernel.
+fn send_signal(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    0
 }
 
 fn ktime_get_ns(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {

@@ -58,6 +58,7 @@ pub fn options(path: &Path) -> Result<CompileOptions> {
         file,
         symbols,
         kernel: KernelVersion(6, 1),
+        unsafe_actions: false,
     })
 }
 

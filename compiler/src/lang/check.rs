@@ -26,7 +26,7 @@ use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 
-use ir::{Body, Checked, MapInfo, PrintfInfo, ProbeProgram, VarInfo};
+use ir::{Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
 
 /// What `check`, `lower` and `compile` need besides the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub struct CompileOptions {
     pub symbols: Option<Vec<String>>,
     /// The kernel the object is for (syscall wrappers, pt_regs size).
     pub kernel: KernelVersion,
+    /// Allow actions that change what the probed task does (`signal`);
+    /// `--unsafe` on the command line.
+    pub unsafe_actions: bool,
 }
 
 impl Default for CompileOptions {
@@ -45,6 +48,7 @@ impl Default for CompileOptions {
             file: "<spec>".into(),
             symbols: None,
             kernel: KernelVersion(6, 1),
+            unsafe_actions: false,
         }
     }
 }
@@ -76,6 +80,7 @@ pub fn check_source(
         diags.sort_by_key(|d| d.span.start);
         return Err(diags);
     }
+    let unsafe_used = unsafe_actions(&cx.bodies);
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
@@ -85,7 +90,22 @@ pub fn check_source(
         printfs: cx.printfs,
         begin: cx.begin,
         end: cx.end,
+        unsafe_actions: unsafe_used,
     })
+}
+
+/// The unsafe actions the bodies use, by name.
+fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
+    fn signals(stmts: &[TStmt]) -> bool {
+        stmts.iter().any(|s| match &s.kind {
+            TStmtKind::Signal { .. } => true,
+            TStmtKind::If { then, els, .. } => signals(then) || signals(els),
+            TStmtKind::Unroll { body, .. } => signals(body),
+            _ => false,
+        })
+    }
+    let used = bodies.iter().any(|b| signals(&b.stmts));
+    used.then(|| "signal".to_string()).into_iter().collect()
 }
 
 /// The file stem: `vfs_read` for `fixtures/vfs_read.bt`.

@@ -46,6 +46,10 @@ pub struct Manifest {
     pub stack_map: Option<String>,
     pub begin: Vec<Action>,
     pub end: Vec<Action>,
+    /// Unsafe actions the programs take (`signal`), compiled only with
+    /// `--unsafe`; absent when there are none.
+    #[serde(rename = "unsafe", default, skip_serializing_if = "Vec::is_empty")]
+    pub unsafe_actions: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +172,7 @@ impl Manifest {
             stack_map: checked.uses_kstack().then(|| STACK_MAP.to_string()),
             begin: checked.begin.clone(),
             end: checked.end.clone(),
+            unsafe_actions: checked.unsafe_actions.clone(),
         }
     }
 

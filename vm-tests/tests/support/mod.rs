@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use probecc::arch::{Arch, KernelVersion};
+use probecc::arch::Arch;
 use probecc::lang::CompileOptions;
 use vm_tests::spec::{self, Artifacts};
 use vm_tests::{Options, Program};
@@ -38,7 +38,7 @@ fn options(name: &str) -> CompileOptions {
     CompileOptions {
         file: format!("fixtures/specs/{name}.bt"),
         symbols,
-        kernel: KernelVersion(6, 1),
+        ..CompileOptions::default()
     }
 }
 

@@ -18,7 +18,7 @@ pub const STR_MAX: u32 = 200;
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
     "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "printf", "str", "print",
-    "clear", "zero", "exit", "delete",
+    "clear", "zero", "exit", "delete", "signal",
 ];
 
 /// The aggregations, which may only be assigned to a map.

@@ -279,6 +279,10 @@ pub enum TStmtKind {
         id: usize,
         args: Vec<TExpr>,
     },
+    /// `signal(sig)`: `bpf_send_signal` to the current task (unsafe).
+    Signal {
+        sig: TExpr,
+    },
     If {
         cond: TExpr,
         then: Vec<TStmt>,
@@ -304,6 +308,7 @@ impl TStmt {
             }
             TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
             TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
+            TStmtKind::Signal { sig } => vec![sig],
             TStmtKind::If { cond, .. } => vec![cond],
             TStmtKind::Unroll { .. } => vec![],
         }
@@ -337,6 +342,7 @@ impl TStmt {
             }
             TStmtKind::Delete { keys, .. } => keys_and(keys, f),
             TStmtKind::Printf { args, .. } => keys_and(args, f),
+            TStmtKind::Signal { sig } => sig.visit(f),
             TStmtKind::If { cond, then, els } => {
                 cond.visit(f);
                 then.iter().chain(els).for_each(|s| s.visit_exprs(f));
@@ -714,6 +720,9 @@ pub struct Checked {
     pub printfs: Vec<PrintfInfo>,
     pub begin: Vec<Action>,
     pub end: Vec<Action>,
+    /// The unsafe actions the spec uses (`signal`), allowed by
+    /// [`CompileOptions::unsafe_actions`](crate::lang::check::CompileOptions).
+    pub unsafe_actions: Vec<String>,
 }
 
 impl Checked {

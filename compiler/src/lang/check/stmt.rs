@@ -103,6 +103,7 @@ impl Checker<'_> {
         };
         match name.as_str() {
             "printf" => self.printf(args, e.span),
+            "signal" => self.signal(args, e.span),
             "print" | "clear" | "zero" | "exit" => {
                 let msg = format!("{name}() is only supported in BEGIN and END probes");
                 self.error(Diagnostic::new(e.span, msg).with_label("runs in user space"));
@@ -127,6 +128,42 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// `signal(SIG)`: a number or a name (`"KILL"`, `"SIGUSR1"`), allowed
+    /// only with [`CompileOptions::unsafe_actions`](super::CompileOptions).
+    fn signal(&mut self, args: &[Expr], span: Span) -> Option<TStmtKind> {
+        if !self.opts.unsafe_actions {
+            self.error(
+                Diagnostic::new(
+                    span,
+                    "signal() is an unsafe action: it sends a signal to the probed task",
+                )
+                .with_label("unsafe")
+                .with_help("compile with --unsafe to allow it"),
+            );
+            return None;
+        }
+        let [arg] = args else {
+            self.error(Diagnostic::new(
+                span,
+                "signal() takes 1 argument: a signal number or name",
+            ));
+            return None;
+        };
+        if let ExprKind::Str(name) = &arg.kind {
+            let Some(n) = signal_number(name) else {
+                let msg = format!("unknown signal `{name}`");
+                self.error(
+                    Diagnostic::new(arg.span, msg).with_help("e.g. \"SIGKILL\", \"TERM\" or 9"),
+                );
+                return None;
+            };
+            let sig = TExpr::new(TKind::Int(n), Ty::INT, arg.span);
+            return Some(TStmtKind::Signal { sig });
+        }
+        let sig = self.int_expr(arg, "the signal");
+        Some(TStmtKind::Signal { sig })
     }
 
     fn assign_var_stmt(
@@ -430,4 +467,16 @@ impl Checker<'_> {
         self.error(Diagnostic::new(a.span, msg).with_label("wrong kind of argument"));
         false
     }
+}
+
+/// The number of a signal named with or without `SIG` (the generic Linux
+/// numbering all five arches use).
+fn signal_number(name: &str) -> Option<i64> {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    let bare = name.strip_prefix("SIG").unwrap_or(name);
+    NAMES.iter().position(|n| *n == bare).map(|i| i as i64 + 1)
 }

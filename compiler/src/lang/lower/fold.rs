@@ -68,6 +68,7 @@ fn stmt(mut s: TStmt) -> TStmt {
                 },
             },
         },
+        TStmtKind::Signal { sig } => TStmtKind::Signal { sig: expr(sig) },
         TStmtKind::Delete { map, keys } => TStmtKind::Delete {
             map,
             keys: exprs(keys),

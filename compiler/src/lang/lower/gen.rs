@@ -233,6 +233,7 @@ impl Gen<'_> {
             } => self.update_map(*map, keys, *op, value)?,
             TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
             TStmtKind::Delete { map, keys } => self.delete(*map, keys)?,
+            TStmtKind::Signal { sig } => self.signal(sig)?,
             TStmtKind::Printf { id, args } => self.printf(*id, args)?,
             TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,
             TStmtKind::Unroll { count, body } => {
@@ -242,6 +243,20 @@ impl Gen<'_> {
             }
         }
         self.frame.release(mark);
+        Ok(())
+    }
+
+    /// `signal(sig)`: `bpf_send_signal`, the number as an immediate when
+    /// it is one.
+    fn signal(&mut self, sig: &TExpr) -> R<()> {
+        if let Some(v) = sig.imm32() {
+            self.emit(asm::send_signal(i64::from(v)));
+            return Ok(());
+        }
+        let r = self.scratch()?;
+        self.int(sig, r)?;
+        self.emit(asm::send_signal(r));
+        self.frame.free(r);
         Ok(())
     }
 

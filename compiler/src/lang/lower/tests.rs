@@ -347,3 +347,27 @@ fn bpffs_mounted() -> bool {
     std::fs::read_to_string("/proc/mounts")
         .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")))
 }
+
+#[test]
+fn signal_is_unsafe_and_sends_the_signal_it_names() {
+    let src = "kprobe:vfs_read /comm == \"dd\"/ { signal(\"SIGKILL\"); signal(arg0 & 31); }";
+    let safe = crate::lang::compile(src, Arch::X86_64, &opts("sig"));
+    let d = safe.expect_err("signal() needs --unsafe");
+    assert!(d[0].message.contains("unsafe action"), "{d:?}");
+    let unsafe_opts = CompileOptions {
+        unsafe_actions: true,
+        ..opts("sig")
+    };
+    for arch in Arch::ALL {
+        let c = crate::lang::compile(src, arch, &unsafe_opts).expect("compiles with --unsafe");
+        assert_eq!(c.manifest.unsafe_actions, ["signal"]);
+        let insns = &c.object.programs[0].insns;
+        let calls: Vec<usize> = (0..insns.len())
+            .filter(|&i| insns[i].is_call() && insns[i].imm == 109)
+            .collect();
+        assert_eq!(calls.len(), 2, "{arch}");
+        // SIGKILL is 9 on every arch, passed in r1.
+        let before = insns[calls[0] - 1];
+        assert_eq!((before.dst, before.imm), (1, 9), "{arch}");
+    }
+}
