@@ -22,6 +22,7 @@ mod private_apt;
 mod qemu;
 mod report;
 mod results;
+mod soak;
 mod stage;
 mod test;
 mod twins;
@@ -42,6 +43,8 @@ enum Cmd {
     Test(test::TestArgs),
     /// Compile time, memory and code size against clang and bpftrace
     Bench(bench::BenchArgs),
+    /// The runner and verifier-sim fed a million random inputs (not in CI)
+    Soak(soak::SoakArgs),
     /// verifier-sim against the host kernel's verifier on fixtures/verifier
     /// and mutated fixtures (root)
     VerifierDiff(diff::DiffArgs),
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Soak(args) => soak::run(&args),
         Cmd::VerifierDiff(args) => diff::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
         Cmd::Qemu(args) => matrix::run_qemu(&args),
