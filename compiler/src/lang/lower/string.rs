@@ -92,9 +92,14 @@ impl Gen<'_> {
         };
         match &e.kind {
             TKind::Builtin(Builtin::Comm) => {
+                // bpf_get_current_comm copies with strscpy: the bytes after
+                // the NUL keep whatever the slot held, so a key or value
+                // slot is zeroed first or one comm makes many map keys.
+                if pad {
+                    self.zero(dst, cap.max(16));
+                }
                 let ptr = self.ptr_arg(dst, None);
                 self.emit(asm::get_current_comm(ptr, 16));
-                self.pad_from(dst, 16, cap, pad);
             }
             TKind::StrRead { addr, len } => {
                 if pad {

@@ -371,3 +371,36 @@ fn signal_is_unsafe_and_sends_the_signal_it_names() {
         assert_eq!((before.dst, before.imm), (1, 9), "{arch}");
     }
 }
+
+/// `bpf_get_current_comm` leaves the bytes after the NUL as they were
+/// (strscpy, 6.1): a comm key's 16 bytes are zeroed before the call, or one
+/// comm would make many keys.
+#[test]
+fn comm_keys_are_zeroed_before_the_helper_fills_them() {
+    let c = crate::lang::compile(
+        "kprobe:vfs_read { @[comm] = count(); }",
+        Arch::X86_64,
+        &opts("comm"),
+    )
+    .expect("compiles");
+    let insns = &c.object.programs[0].insns;
+    let call = insns
+        .iter()
+        .position(|i| i.is_call() && i.imm == 16)
+        .expect("a get_current_comm call");
+    // The pointer argument: r1 = r10 + off.
+    let off = insns[..call]
+        .iter()
+        .rev()
+        .find(|i| i.dst == 1 && i.code == 0x07)
+        .map(|i| i.imm as i16)
+        .expect("r1 += off");
+    for half in [off, off + 8] {
+        assert!(
+            insns[..call]
+                .iter()
+                .any(|i| i.code == 0x7a && i.dst == 10 && i.off == half && i.imm == 0),
+            "*(u64 *)(r10 {half}) = 0 before the call:\n{insns:#?}"
+        );
+    }
+}
