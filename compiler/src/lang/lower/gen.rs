@@ -198,7 +198,10 @@ impl Gen<'_> {
         }
         let (line, col) = line_col(src, span.start);
         let text = src.lines().nth(line - 1).unwrap_or("");
-        Some(asm::source(&self.opts.file, line as u32, col as u32, text))
+        // BTF strings end at a NUL: one inside the line would cut it (and
+        // the encoder refuses it), so it shows as U+FFFD.
+        let text = text.replace('\0', "\u{fffd}");
+        Some(asm::source(&self.opts.file, line as u32, col as u32, &text))
     }
 
     fn body(&mut self, body: &Body) -> R<()> {
