@@ -108,6 +108,10 @@ fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
     used.then(|| "signal".to_string()).into_iter().collect()
 }
 
+/// The longest program symbol (`kretprobe_<func>` and a uniqueness
+/// suffix): BTF identifiers hold at most 127 bytes.
+const MAX_SYMBOL: usize = 120;
+
 /// The file stem: `vfs_read` for `fixtures/vfs_read.bt`.
 fn spec_name(file: &str) -> String {
     std::path::Path::new(file)
@@ -233,6 +237,23 @@ impl<'a> Checker<'a> {
                                 continue;
                             }
                             let symbol = unique_symbol(&mut used, e.attach.symbol());
+                            if symbol.len() > MAX_SYMBOL {
+                                // The symbol names the program's BTF FUNC,
+                                // which BTF limits to 127 bytes.
+                                self.diags.push(
+                                    Diagnostic::new(
+                                        a.span,
+                                        format!(
+                                            "function name `{}` is {} characters long; at most {}",
+                                            e.attach.func(),
+                                            e.attach.func().len(),
+                                            MAX_SYMBOL - 16
+                                        ),
+                                    )
+                                    .with_label("too long"),
+                                );
+                                continue;
+                            }
                             programs.push(ProbeProgram {
                                 func: e.attach.func().to_string(),
                                 attach: e.attach,

@@ -14,6 +14,9 @@
 use super::ast::{BinOp, Span};
 use super::diag::Diagnostic;
 
+/// The longest map name: its symbols must stay BTF identifiers.
+pub const MAX_MAP_NAME: usize = 64;
+
 /// What a token is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tok {
@@ -317,6 +320,19 @@ impl<'a> Lexer<'a> {
                             )
                             .with_label("invalid map name")
                             .with_help("map names start with a letter or `_`"),
+                        );
+                    } else if name.len() > MAX_MAP_NAME {
+                        // The name becomes ELF and BTF symbols (`AT_name`,
+                        // `AT_name_key`), which BTF limits to 127 bytes.
+                        self.error(
+                            Diagnostic::new(
+                                Span::new(start, self.pos),
+                                format!(
+                                    "map name `@{name}` is {} characters long; at most {MAX_MAP_NAME}",
+                                    name.len()
+                                ),
+                            )
+                            .with_label("too long"),
                         );
                     }
                     Tok::Map(name.to_string())
