@@ -58,6 +58,14 @@ pub fn body(b: &Body, checked: &Checked, prog: &ProbeProgram) -> Body {
         each_expr(s, &mut |e| name_ids(e, &names));
     }
     b = fold::body(&b);
+    // A predicate that folded to a constant decides the whole body (a
+    // branch on it would leave code the kernel finds unreachable).
+    if let Some(TKind::Int(c)) = b.pred.as_ref().map(|p| &p.kind) {
+        if *c == 0 {
+            b.stmts.clear();
+        }
+        b.pred = None;
+    }
     let wrapped = prog.wrapped_syscall;
     for _ in 0..ROUNDS {
         let before = b.stmts.clone();
@@ -478,6 +486,16 @@ mod tests {
         ));
         let b = rewritten("kprobe:f { $x = 1; if (arg0 > 5) { $x = 1; } @m = $x; }", 0);
         assert_eq!(value_of(b.stmts.last().unwrap()).kind, TKind::Int(1));
+    }
+
+    #[test]
+    fn a_constant_predicate_decides_the_body() {
+        let never = rewritten("kprobe:f /0/ { @x = count(); }", 0);
+        assert!(never.pred.is_none() && never.stmts.is_empty());
+        let always = rewritten("kprobe:f /1 + 1/ { @x = count(); }", 0);
+        assert!(always.pred.is_none() && always.stmts.len() == 1);
+        let f = rewritten("kprobe:f, kprobe:g /func == \"g\"/ { @x = count(); }", 0);
+        assert!(f.stmts.is_empty(), "f never runs the body");
     }
 
     #[test]
