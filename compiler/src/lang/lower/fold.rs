@@ -228,9 +228,23 @@ pub fn expr(e: TExpr) -> TExpr {
         TKind::Ternary { cond, then, els } => {
             let cond = expr(*cond);
             let (then, els) = (expr(*then), expr(*els));
-            match lit(&cond) {
-                Some(v) => return as_whole(if v != 0 { then } else { els }, &shell),
-                None => TKind::Ternary {
+            match (lit(&cond), lit(&then), lit(&els)) {
+                (Some(v), _, _) => return as_whole(if v != 0 { then } else { els }, &shell),
+                // `c ? 1 : 0` of a 0/1 condition is the condition.
+                (None, Some(1), Some(0)) if bits::maybe_ones(&cond) == 1 => {
+                    return as_whole(cond, &shell)
+                }
+                (None, Some(0), Some(1)) if bits::maybe_ones(&cond) == 1 => {
+                    return as_whole(
+                        TExpr {
+                            kind: TKind::Not(Box::new(cond)),
+                            ty: shell.ty,
+                            span: shell.span,
+                        },
+                        &shell,
+                    )
+                }
+                _ => TKind::Ternary {
                     cond: Box::new(cond),
                     then: Box::new(then),
                     els: Box::new(els),
@@ -457,6 +471,25 @@ mod tests {
                 op: BinOp::BitAnd,
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn a_boolean_choice_of_1_or_0_is_the_condition() {
+        let ternary = |cond: TExpr, a: i64, b: i64| {
+            ex(TKind::Ternary {
+                cond: Box::new(cond),
+                then: Box::new(int(a)),
+                els: Box::new(int(b)),
+            })
+        };
+        let is_zero = bin(BinOp::Eq, var(0), int(0));
+        assert_eq!(expr(ternary(is_zero.clone(), 1, 0)).kind, is_zero.kind);
+        assert!(matches!(expr(ternary(is_zero, 0, 1)).kind, TKind::Not(_)));
+        // Not a 0/1 condition: the choice stays.
+        assert!(matches!(
+            expr(ternary(var(0), 1, 0)).kind,
+            TKind::Ternary { .. }
         ));
     }
 }

@@ -319,6 +319,15 @@ impl Gen<'_> {
     fn arith(&mut self, op: BinOp, lhs: &TExpr, rhs: &TExpr, dst: Reg) -> R<()> {
         let alu_op =
             alu_op(op).ok_or_else(|| self.fail("internal error: not an arithmetic operator"))?;
+        // `$v op e`, op commutative: e straight into dst, then `dst op= rv`
+        // (saves copying the variable first).
+        if let Some(v) = self.var_reg(lhs).filter(|v| *v != dst) {
+            if commutative(alu_op) && rhs.imm32().is_none() && self.var_reg(rhs).is_none() {
+                self.int(rhs, dst)?;
+                self.emit(alu(alu_op, dst, Rhs::Reg(v)));
+                return Ok(());
+            }
+        }
         let (l, r, temp) = self.operands(lhs, rhs, dst)?;
         if l == dst {
             self.emit(alu(alu_op, dst, r));
