@@ -485,23 +485,24 @@ impl Cond {
         }
     }
 
+    /// Every condition.
+    pub const ALL: [Cond; 11] = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::Gt,
+        Cond::Ge,
+        Cond::Lt,
+        Cond::Le,
+        Cond::SGt,
+        Cond::SGe,
+        Cond::SLt,
+        Cond::SLe,
+        Cond::Set,
+    ];
+
     /// The condition of a conditional jump's operation bits.
     pub fn from_bits(op: u8) -> Option<Cond> {
-        [
-            Cond::Eq,
-            Cond::Ne,
-            Cond::Gt,
-            Cond::Ge,
-            Cond::Lt,
-            Cond::Le,
-            Cond::SGt,
-            Cond::SGe,
-            Cond::SLt,
-            Cond::SLe,
-            Cond::Set,
-        ]
-        .into_iter()
-        .find(|c| c.bits() == op)
+        Cond::ALL.into_iter().find(|c| c.bits() == op)
     }
 
     /// The condition of `b op a` when this one is `a op b`.
@@ -845,19 +846,7 @@ mod tests {
     }
 
     fn cond() -> impl Strategy<Value = Cond> {
-        prop::sample::select(vec![
-            Cond::Eq,
-            Cond::Ne,
-            Cond::Gt,
-            Cond::Ge,
-            Cond::Lt,
-            Cond::Le,
-            Cond::SGt,
-            Cond::SGe,
-            Cond::SLt,
-            Cond::SLe,
-            Cond::Set,
-        ])
+        prop::sample::select(Cond::ALL.to_vec())
     }
 
     fn size_() -> impl Strategy<Value = Size> {

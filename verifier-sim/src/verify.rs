@@ -353,20 +353,7 @@ impl Verifier<'_> {
                 pc,
                 format!("R{d} tried to subtract pointer from scalar"),
             )),
-            (RegState::Scalar(_), RegState::Ptr(_)) => Err(err(
-                pc,
-                if matches!(aop, AluOp::And | AluOp::Or | AluOp::Xor) {
-                    format!(
-                        "R{d} bitwise operator {} on pointer prohibited",
-                        op_sym(aop)
-                    )
-                } else {
-                    format!(
-                        "R{d} pointer arithmetic with {} operator prohibited",
-                        op_sym(aop)
-                    )
-                },
-            )),
+            (RegState::Scalar(_), RegState::Ptr(_)) => Err(err(pc, ptr_op_prohibited(d, aop))),
             (RegState::Ptr(a), RegState::Ptr(b)) if aop == AluOp::Sub && is64 => {
                 if a.kind != b.kind {
                     return Err(err(pc, format!("R{d} pointer -= pointer prohibited")));
@@ -413,18 +400,7 @@ impl Verifier<'_> {
             ));
         }
         if !matches!(aop, AluOp::Add | AluOp::Sub) {
-            let what = if matches!(aop, AluOp::And | AluOp::Or | AluOp::Xor) {
-                format!(
-                    "R{d} bitwise operator {} on pointer prohibited",
-                    op_sym(aop)
-                )
-            } else {
-                format!(
-                    "R{d} pointer arithmetic with {} operator prohibited",
-                    op_sym(aop)
-                )
-            };
-            return Err(err(pc, what));
+            return Err(err(pc, ptr_op_prohibited(d, aop)));
         }
         if b.smin == i64::MIN && b.as_const().is_none() {
             return Err(err(
@@ -693,6 +669,22 @@ fn alu_op(op: u8) -> Option<AluOp> {
         alu::ARSH => AluOp::Arsh,
         _ => return None,
     })
+}
+
+/// The kernel's complaint about an operation other than add/sub on a
+/// pointer.
+fn ptr_op_prohibited(d: u8, aop: AluOp) -> String {
+    if matches!(aop, AluOp::And | AluOp::Or | AluOp::Xor) {
+        format!(
+            "R{d} bitwise operator {} on pointer prohibited",
+            op_sym(aop)
+        )
+    } else {
+        format!(
+            "R{d} pointer arithmetic with {} operator prohibited",
+            op_sym(aop)
+        )
+    }
 }
 
 fn op_sym(op: AluOp) -> &'static str {
