@@ -75,9 +75,10 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
     })
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+/// The middle value (the upper one of an even count), if any.
+pub fn median<T: Ord + Copy>(mut v: Vec<T>) -> Option<T> {
     v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
+    v.get(v.len() / 2).copied()
 }
 
 /// The median wall time and largest peak RSS over `runs` runs.
@@ -89,7 +90,7 @@ fn repeat(runs: usize, mut make: impl FnMut() -> Command) -> Result<(Duration, i
         walls.push(s.wall);
         rss = rss.max(s.max_rss_kib);
     }
-    Ok((median(walls), rss))
+    Ok((median(walls).unwrap_or_default(), rss))
 }
 
 fn probecc_binary() -> Result<PathBuf> {

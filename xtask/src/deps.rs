@@ -53,16 +53,32 @@ pub fn is_root() -> bool {
 
 /// Makes sure every tool is on PATH, installing the missing ones' packages.
 pub fn ensure(tools: &[Tool]) -> Result<()> {
-    let missing: Vec<&Tool> = tools.iter().filter(|t| !on_path(t.command)).collect();
+    install_missing(
+        tools
+            .iter()
+            .map(|t| Need {
+                path: t.command.into(),
+                package: t.package.into(),
+                why: t.why.into(),
+            })
+            .collect(),
+    )
+}
+
+/// Installs the packages of the `needs` not present, saying what and why
+/// first; without root, says what to run instead.
+fn install_missing(needs: Vec<Need>) -> Result<()> {
+    let missing: Vec<Need> = needs.into_iter().filter(|n| !n.present()).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let mut packages: Vec<&str> = missing.iter().map(|t| t.package).collect();
+    let mut packages: Vec<&str> = missing.iter().map(|n| n.package.as_str()).collect();
+    packages.sort();
     packages.dedup();
-    for t in &missing {
+    for n in &missing {
         println!(
             "xtask: `{}` is missing ({}); it comes with Debian's `{}`",
-            t.command, t.why, t.package
+            n.path, n.why, n.package
         );
     }
     if !is_root() {
@@ -76,11 +92,11 @@ pub fn ensure(tools: &[Tool]) -> Result<()> {
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(&packages);
     apt(&args)?;
-    if let Some(t) = tools.iter().find(|t| !on_path(t.command)) {
+    if let Some(n) = missing.iter().find(|n| !n.present()) {
         bail!(
             "`{}` is still missing after installing `{}`",
-            t.command,
-            t.package
+            n.path,
+            n.package
         );
     }
     Ok(())
@@ -164,39 +180,7 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
 /// Installs what the matrix needs for `arches` (Debian packages and rustup
 /// targets), idempotently, saying what and why first.
 pub fn ensure_matrix(arches: &[probecc::arch::Arch]) -> Result<()> {
-    let missing: Vec<Need> = matrix_needs(arches)
-        .into_iter()
-        .filter(|n| !n.present())
-        .collect();
-    if !missing.is_empty() {
-        let mut packages: Vec<&str> = missing.iter().map(|n| n.package.as_str()).collect();
-        packages.sort();
-        packages.dedup();
-        for n in &missing {
-            println!(
-                "xtask: `{}` is missing ({}); it comes with Debian's `{}`",
-                n.path, n.why, n.package
-            );
-        }
-        if !is_root() {
-            bail!(
-                "install them first: sudo apt-get install -y {}",
-                packages.join(" ")
-            );
-        }
-        println!("xtask: installing {} with apt-get", packages.join(" "));
-        apt(&["update", "-qq"])?;
-        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-        args.extend(&packages);
-        apt(&args)?;
-        if let Some(n) = missing.iter().find(|n| !n.present()) {
-            bail!(
-                "`{}` is still missing after installing `{}`",
-                n.path,
-                n.package
-            );
-        }
-    }
+    install_missing(matrix_needs(arches))?;
     ensure_rust_targets(arches)
 }
 

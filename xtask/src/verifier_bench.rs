@@ -10,16 +10,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+
+use crate::bench::median;
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self, AluOp, Cond, Reg, Size};
 use probecc::program::{Object, Program};
 
 const KERNEL: KernelVersion = KernelVersion(6, 1);
-
-fn median<T: Ord + Copy>(mut v: Vec<T>) -> Option<T> {
-    v.sort();
-    v.get(v.len() / 2).copied()
-}
 
 /// A straight-line kprobe program of exactly 4,096 instructions: ctx
 /// reads, masks and a conditional jump per block, so that the verifier
@@ -96,7 +93,10 @@ fn us(d: Duration) -> String {
 pub fn run(runs: usize, work: &Path, as_root: bool, report: &mut String) -> Result<()> {
     let dir = work.join("verifier");
     std::fs::create_dir_all(&dir)?;
-    let _ = writeln!(report, "## verifier-sim beside the kernel's verifier (x86_64)\n");
+    let _ = writeln!(
+        report,
+        "## verifier-sim beside the kernel's verifier (x86_64)\n"
+    );
     if !as_root {
         let _ = writeln!(
             report,
@@ -118,7 +118,11 @@ pub fn run(runs: usize, work: &Path, as_root: bool, report: &mut String) -> Resu
         let path = dir.join(format!("{}.o", name.replace(' ', "_")));
         std::fs::write(&path, &bytes)?;
         let (sim, accepted, total) = sim_time(&bytes, runs)?;
-        let kernel = if as_root { kernel_time(&path, runs)? } else { None };
+        let kernel = if as_root {
+            kernel_time(&path, runs)?
+        } else {
+            None
+        };
         let insns: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
         let note = if accepted == total {
             String::new()
