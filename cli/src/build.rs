@@ -26,9 +26,10 @@ pub struct Args {
     /// A System.map or /proc/kallsyms of the target, for wildcard attach points
     #[arg(long)]
     pub symbols: Option<PathBuf>,
-    /// Kernel release the objects are for (syscall wrappers, pt_regs size)
-    #[arg(long, default_value = "6.1")]
-    pub kernel: String,
+    /// Kernel release the objects are for (syscall wrappers, pt_regs size); default:
+    /// the arch's oldest Debian kernel (6.1; riscv64 6.12)
+    #[arg(long)]
+    pub kernel: Option<String>,
     /// Skip verifier-sim (by default every program is checked and a
     /// program the kernel would reject fails the build)
     #[arg(long)]
@@ -59,7 +60,7 @@ impl Spec {
     pub fn load(
         path: &Path,
         symbols: Option<&Path>,
-        kernel: KernelVersion,
+        kernel: Option<KernelVersion>,
         allow_unsafe: bool,
     ) -> Result<Spec> {
         let src =
@@ -109,7 +110,7 @@ impl Spec {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let kernel: KernelVersion = args.kernel.parse()?;
+    let kernel = parse_kernel(args.kernel.as_deref())?;
     let spec = Spec::load(
         &args.spec,
         args.symbols.as_deref(),
@@ -127,7 +128,7 @@ pub fn run(args: &Args) -> Result<()> {
         let bytes = probecc::elf::write(&compiled.object)
             .with_context(|| format!("writing the {arch} object"))?;
         if !args.no_check {
-            verify(&bytes, arch, kernel)?;
+            verify(&bytes, arch, spec.opts.kernel_for(arch))?;
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let obj_path = dir.join(format!("{}.o", spec.name));
@@ -151,6 +152,12 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// verifier-sim on a freshly built object: a rejection is printed with the
 /// spec line and fails the build.
+/// `--kernel`: a release such as `6.1` or `6.12.57+deb13-arm64`, if given.
+pub fn parse_kernel(arg: Option<&str>) -> Result<Option<KernelVersion>> {
+    arg.map(|k| k.parse().with_context(|| format!("--kernel {k}")))
+        .transpose()
+}
+
 fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
     let verdicts = crate::check::verdicts(bytes, arch, kernel)
         .with_context(|| format!("checking the {arch} object"))?;

@@ -21,9 +21,10 @@ pub struct Args {
     /// Target architecture (x86_64, arm64, s390x, ppc64le, riscv64)
     #[arg(long, default_value = "x86_64")]
     pub arch: String,
-    /// Kernel release to check against (the pt_regs size)
-    #[arg(long, default_value = "6.1")]
-    pub kernel: String,
+    /// Kernel release to check against (syscall wrappers, pt_regs size); default:
+    /// the arch's oldest Debian kernel (6.1; riscv64 6.12)
+    #[arg(long)]
+    pub kernel: Option<String>,
     /// A System.map or /proc/kallsyms of the target, for a spec's wildcards
     #[arg(long)]
     pub symbols: Option<PathBuf>,
@@ -66,7 +67,7 @@ struct JsonVerdict<'a> {
 
 pub fn run(args: &Args) -> Result<()> {
     let arch = Arch::parse(&args.arch)?;
-    let kernel: KernelVersion = args.kernel.parse()?;
+    let kernel = build::parse_kernel(args.kernel.as_deref())?;
     let is_spec = args.input.extension().is_some_and(|e| e == "bt");
     let bytes = if is_spec {
         let spec = build::Spec::load(
@@ -79,7 +80,7 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
     };
-    let verdicts = verdicts(&bytes, arch, kernel)
+    let verdicts = verdicts(&bytes, arch, kernel.unwrap_or(arch.default_kernel()))
         .with_context(|| format!("checking {}", args.input.display()))?;
     if args.json {
         println!("{}", json(&verdicts));

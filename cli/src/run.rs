@@ -37,9 +37,10 @@ pub struct Args {
     /// Run with rbpf's x86_64 JIT instead of its interpreter
     #[arg(long)]
     pub jit: bool,
-    /// Kernel release the object is for (syscall wrappers, pt_regs size)
-    #[arg(long, default_value = "6.1")]
-    pub kernel: String,
+    /// Kernel release the object is for (syscall wrappers, pt_regs size); default:
+    /// the arch's oldest Debian kernel (6.1; riscv64 6.12)
+    #[arg(long)]
+    pub kernel: Option<String>,
     /// A System.map or /proc/kallsyms, for wildcard attach points of a spec
     #[arg(long)]
     pub symbols: Option<PathBuf>,
@@ -59,7 +60,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let arch = Arch::parse(&args.arch)?;
-    let kernel: KernelVersion = args.kernel.parse()?;
+    let kernel = crate::build::parse_kernel(args.kernel.as_deref())?;
     let (object, manifest) = artifacts(args, arch, kernel)?;
     let options = Options {
         kernel,
@@ -94,7 +95,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// The object's bytes and the manifest's JSON: compiled from a spec, or
 /// read from `NAME.o` and `NAME.manifest.json`.
-fn artifacts(args: &Args, arch: Arch, kernel: KernelVersion) -> Result<(Vec<u8>, String)> {
+fn artifacts(args: &Args, arch: Arch, kernel: Option<KernelVersion>) -> Result<(Vec<u8>, String)> {
     let input = &args.input;
     if input.extension().is_some_and(|e| e == "bt") {
         let src = std::fs::read_to_string(input)
@@ -148,7 +149,7 @@ mod tests {
             events: PathBuf::from("e.jsonl"),
             format: None,
             jit: false,
-            kernel: "6.1".into(),
+            kernel: None,
             symbols: None,
             budget: 1000,
             seed: 1,
@@ -160,7 +161,8 @@ mod tests {
     #[test]
     fn a_spec_compiles_to_an_object_and_manifest() {
         let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/specs/vfscount.bt");
-        let (obj, manifest) = artifacts(&args(spec), Arch::S390x, KernelVersion(6, 1)).unwrap();
+        let (obj, manifest) =
+            artifacts(&args(spec), Arch::S390x, Some(KernelVersion(6, 1))).unwrap();
         assert_eq!(&obj[..4], b"\x7fELF");
         assert!(manifest.contains("\"arch\": \"s390x\""));
     }
@@ -174,7 +176,7 @@ mod tests {
         let e = artifacts(
             &args(obj.to_str().unwrap()),
             Arch::X86_64,
-            KernelVersion(6, 1),
+            Some(KernelVersion(6, 1)),
         )
         .unwrap_err();
         assert!(format!("{e:#}").contains("lonely.manifest.json"), "{e:#}");

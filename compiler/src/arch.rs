@@ -160,7 +160,7 @@ const RISCV64_REGS: PtRegs = PtRegs {
     ip: 0,
     sizes: &[(KernelVersion(0, 0), 288)],
     // arg0 from orig_a0 (offset 280): entry sets a0 to -ENOSYS. Wrapped since
-    // 6.6; riscv64 targets are Debian trixie's 6.12.
+    // 6.6; riscv64 objects target 6.12 by default (`Arch::default_kernel`).
     syscall: SyscallAbi {
         prefix: "__riscv_sys_",
         wrapper_since: KernelVersion(6, 6),
@@ -260,6 +260,17 @@ impl Arch {
             .get(index)
             .copied()
             .ok_or(ArchError::SyscallArgOutOfRange { index })
+    }
+
+    /// The kernel release objects target when none is named: the oldest
+    /// Debian kernel for the arch (bookworm's 6.1; trixie's 6.12 for
+    /// riscv64, which bookworm does not ship). It decides syscall
+    /// wrappers (riscv64 has them since 6.6) and the pt_regs size.
+    pub fn default_kernel(self) -> KernelVersion {
+        match self {
+            Arch::Riscv64 => KernelVersion(6, 12),
+            _ => KernelVersion(6, 1),
+        }
     }
 
     /// Whether syscall entry points of kernel `version` are wrappers taking the
@@ -388,6 +399,27 @@ mod tests {
             .collect();
         assert_eq!(sys3, [56, 24, 64, 48, 104]);
         assert_eq!(Arch::X86_64.pt_regs_size(KernelVersion(6, 1)), 168);
+    }
+
+    #[test]
+    fn default_kernels_are_the_oldest_debian_ones() {
+        // riscv64's first Debian kernel (trixie 6.12) has syscall wrappers:
+        // its objects must read syscall arguments through them (the QEMU
+        // matrix caught objects built for 6.1 reading the wrapper's pointer
+        // as the first argument).
+        let defaults: Vec<KernelVersion> = Arch::ALL.iter().map(|a| a.default_kernel()).collect();
+        assert_eq!(
+            defaults,
+            [
+                KernelVersion(6, 1),
+                KernelVersion(6, 1),
+                KernelVersion(6, 1),
+                KernelVersion(6, 1),
+                KernelVersion(6, 12)
+            ]
+        );
+        assert!(Arch::Riscv64.syscall_wrapped(Arch::Riscv64.default_kernel()));
+        assert!(!Arch::Riscv64.syscall_wrapped(KernelVersion(6, 1)));
     }
 
     #[test]

@@ -28,8 +28,9 @@ use crate::vm::{Engine, Vm};
 /// How a run goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// The kernel the object was built for: syscall wrappers, pt_regs size.
-    pub kernel: KernelVersion,
+    /// The kernel the object was built for: syscall wrappers, pt_regs size;
+    /// `None` is the arch's [`Arch::default_kernel`], as when compiling.
+    pub kernel: Option<KernelVersion>,
     /// Instructions one run may spend in loops.
     pub budget: u32,
     /// Seed of `bpf_get_prandom_u32`.
@@ -44,12 +45,19 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            kernel: KernelVersion(6, 1),
+            kernel: None,
             budget: 1_000_000,
             seed: 1,
             engine: Engine::Interpreter,
             verify: true,
         }
+    }
+}
+
+impl Options {
+    /// The kernel release the object for `arch` was built for.
+    pub fn kernel_for(&self, arch: Arch) -> KernelVersion {
+        self.kernel.unwrap_or_else(|| arch.default_kernel())
     }
 }
 
@@ -95,7 +103,7 @@ impl Program {
     /// An object's bytes and its manifest's JSON, for `arch`.
     pub fn load(object: &[u8], manifest: &str, arch: Arch, options: Options) -> Result<Program> {
         if options.verify {
-            verify(object, arch, options.kernel)?;
+            verify(object, arch, options.kernel_for(arch))?;
         }
         let object = Object::parse(object)?;
         if object.endian != arch.endian() {
@@ -352,7 +360,13 @@ impl<'p> Session<'p> {
                 ),
             });
         }
-        let image = regs::build(prog.arch, prog.options.kernel, route.kind, ev, ip);
+        let image = regs::build(
+            prog.arch,
+            prog.options.kernel_for(prog.arch),
+            route.kind,
+            ev,
+            ip,
+        );
         let mut regs = image.regs;
         let endian = prog.object.endian;
         let mut world = self

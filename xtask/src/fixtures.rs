@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use probecc::arch::{Arch, KernelVersion};
+use probecc::arch::Arch;
 use probecc::lang::{self, diag, CompileOptions, Compiled};
 
 pub fn dir() -> PathBuf {
@@ -34,7 +34,8 @@ pub fn specs() -> Result<Vec<(String, PathBuf)>> {
     specs_in("specs")
 }
 
-/// The compile options a fixture is built with.
+/// The compile options a fixture is built with: each arch's default
+/// kernel (`Arch::default_kernel`).
 pub fn options(path: &Path) -> Result<CompileOptions> {
     let name = path
         .file_name()
@@ -57,7 +58,7 @@ pub fn options(path: &Path) -> Result<CompileOptions> {
     Ok(CompileOptions {
         file,
         symbols,
-        kernel: KernelVersion(6, 1),
+        kernel: None,
         unsafe_actions: false,
     })
 }

@@ -35,8 +35,9 @@ pub struct CompileOptions {
     pub file: String,
     /// Kernel function symbols that wildcard attach points expand against.
     pub symbols: Option<Vec<String>>,
-    /// The kernel the object is for (syscall wrappers, pt_regs size).
-    pub kernel: KernelVersion,
+    /// The kernel the object is for (syscall wrappers, pt_regs size);
+    /// `None` is the arch's [`Arch::default_kernel`].
+    pub kernel: Option<KernelVersion>,
     /// Allow actions that change what the probed task does (`signal`);
     /// `--unsafe` on the command line.
     pub unsafe_actions: bool,
@@ -47,9 +48,16 @@ impl Default for CompileOptions {
         CompileOptions {
             file: "<spec>".into(),
             symbols: None,
-            kernel: KernelVersion(6, 1),
+            kernel: None,
             unsafe_actions: false,
         }
+    }
+}
+
+impl CompileOptions {
+    /// The kernel release the objects for `arch` target.
+    pub fn kernel_for(&self, arch: Arch) -> KernelVersion {
+        self.kernel.unwrap_or_else(|| arch.default_kernel())
     }
 }
 
@@ -263,7 +271,7 @@ impl<'a> Checker<'a> {
                                 body: 0,
                                 span: a.span,
                                 wrapped_syscall: a.kind == ProbeKind::Ksyscall
-                                    && self.arch.syscall_wrapped(self.opts.kernel),
+                                    && self.arch.syscall_wrapped(self.opts.kernel_for(self.arch)),
                             });
                         }
                     }

@@ -87,7 +87,7 @@ fn syscall_arguments_stop_at_six_on_every_arch_and_kernel() {
             KernelVersion(6, 12),
         ] {
             let opts = CompileOptions {
-                kernel,
+                kernel: Some(kernel),
                 ..CompileOptions::default()
             };
             let d = checked_with("ksyscall:openat { @x = arg6; }", arch, &opts).unwrap_err();
@@ -105,7 +105,7 @@ fn syscall_arguments_stop_at_six_on_every_arch_and_kernel() {
         .unwrap();
         assert_eq!(
             c.programs[0].wrapped_syscall,
-            arch.syscall_wrapped(KernelVersion(6, 1))
+            arch.syscall_wrapped(arch.default_kernel())
         );
     }
     let (msg, _) = one_error("kretprobe:f { @x = arg0; }");
