@@ -26,7 +26,7 @@ pub struct KernelsArgs {
     /// Architectures (x86_64, arm64, s390x, ppc64le, riscv64, or all)
     #[arg(long, default_value = "all")]
     pub arch: String,
-    /// Debian releases (bookworm, trixie, or all); default: each arch's oldest
+    /// Debian releases (bookworm, trixie, sid, or all); default: each arch's own
     #[arg(long)]
     pub release: Option<String>,
     /// Resolve the newest kernel again even if one is cached
@@ -41,7 +41,7 @@ pub struct KernelsArgs {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Kernel {
     pub arch: String,
-    /// `bookworm`, `trixie`, or `custom` for `--kernel`.
+    /// `bookworm`, `trixie`, `sid`, or `custom` for `--kernel`.
     pub release: String,
     /// The kernel release string (`6.1.0-37-arm64`), or the file name.
     pub version: String,
@@ -76,10 +76,10 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
 }
 
 /// The releases to test `arch` on: those named (skipping ones without a
-/// kernel for it, with a note), or the default one.
+/// kernel for it, with a note), or the arch's default ones.
 pub fn releases(arch: Arch, named: Option<&str>) -> Result<Vec<Release>> {
     let Some(named) = named else {
-        return Ok(vec![machine::default_release(arch)]);
+        return Ok(machine::default_releases(arch));
     };
     let mut out = Vec::new();
     for r in Release::parse_list(named)? {
@@ -133,7 +133,7 @@ fn rel(p: &Path) -> &Path {
 /// (or `refresh`).
 pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
     if !machine::has_kernel(arch, release) {
-        bail!("Debian {release} has no {arch} kernel (riscv64 needs trixie)");
+        bail!("Debian {release} has no {arch} kernel (riscv64 needs trixie or sid)");
     }
     let dir = root().join(release.name()).join(arch.name());
     let _lock = FileLock::acquire(
@@ -234,10 +234,12 @@ fn unpack_into(
     println!("xtask: kernels: downloading {package} (signature-checked)");
     let deb = apt.download(package, tmp)?;
     println!(
-        "xtask: kernels: extracting /boot of {}",
+        "xtask: kernels: extracting the image and config of {}",
         rel(&deb).display()
     );
-    extract_boot(&deb, tmp)?;
+    if !extract_boot(&deb, tmp)? {
+        split_package(apt, package, tmp)?;
+    }
     let kernel = assemble(tmp, package, arch, release, &dir.join(package))?;
     std::fs::remove_file(&deb)?;
     let _ = std::fs::remove_dir_all(tmp.join("boot"));
@@ -251,9 +253,66 @@ fn unpack_into(
     Ok(())
 }
 
-/// `dpkg-deb --fsys-tarfile DEB | tar -x ./boot`: only the image, config
-/// and System.map, not the modules.
-fn extract_boot(deb: &Path, into: &Path) -> Result<()> {
+/// Extracts `./boot` (the image, config and System.map, not the modules);
+/// false when the package has no `/boot` (the split packaging below).
+fn extract_boot(deb: &Path, into: &Path) -> Result<bool> {
+    if !deb_lists(deb, "./boot/")? {
+        return Ok(false);
+    }
+    extract(deb, into, "./boot")?;
+    Ok(true)
+}
+
+/// In Debian's newer kernel packaging (sid's 7.x), `linux-image-<ver>` is an
+/// empty package depending on `linux-binary-<ver>` (the image) and `linux-base-<ver>`
+/// (config, System.map), which keep them in `/usr/lib/modules/<ver>/`.
+/// Downloads both and moves their files to the names `/boot` would have.
+fn split_package(apt: &PrivateApt, package: &str, tmp: &Path) -> Result<()> {
+    let version = package.trim_start_matches("linux-image-");
+    let inside = format!("./usr/lib/modules/{version}");
+    let boot = tmp.join("boot");
+    std::fs::create_dir_all(&boot)?;
+    for part in ["linux-binary", "linux-base"] {
+        let name = format!("{part}-{version}");
+        println!("xtask: kernels: {package} has no /boot; downloading {name}");
+        let deb = apt.download(&name, tmp)?;
+        extract(&deb, tmp, &inside)?;
+        std::fs::remove_file(&deb)?;
+    }
+    let from = tmp.join(inside.trim_start_matches("./"));
+    for file in ["vmlinuz", "config", "System.map"] {
+        let src = from.join(file);
+        if src.is_file() {
+            std::fs::rename(&src, boot.join(format!("{file}-{version}")))?;
+        }
+    }
+    std::fs::remove_dir_all(tmp.join("usr"))?;
+    Ok(())
+}
+
+/// Whether the package's file list has a path starting with `prefix`.
+fn deb_lists(deb: &Path, prefix: &str) -> Result<bool> {
+    let out = Command::new("dpkg-deb")
+        .arg("--contents")
+        .arg(deb)
+        .output()
+        .context("running dpkg-deb")?;
+    if !out.status.success() {
+        bail!(
+            "dpkg-deb --contents {} failed: {}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+        l.split_whitespace()
+            .last()
+            .is_some_and(|p| p.starts_with(prefix))
+    }))
+}
+
+/// `dpkg-deb --fsys-tarfile DEB | tar -x MEMBER`.
+fn extract(deb: &Path, into: &Path, member: &str) -> Result<()> {
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
@@ -264,13 +323,13 @@ fn extract_boot(deb: &Path, into: &Path) -> Result<()> {
     let tar = Command::new("tar")
         .args(["-x", "-f", "-", "-C"])
         .arg(into)
-        .arg("./boot")
+        .arg(member)
         .stdin(stdout)
         .status()
         .context("running tar")?;
     let dpkg_status = dpkg.wait()?;
     if !tar.success() || !dpkg_status.success() {
-        bail!("extracting {} failed", deb.display());
+        bail!("extracting {member} of {} failed", deb.display());
     }
     Ok(())
 }

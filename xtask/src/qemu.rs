@@ -28,7 +28,8 @@ pub struct QemuArgs {
     /// Architecture to boot
     #[arg(long, default_value = "x86_64")]
     pub arch: String,
-    /// Debian release of the kernel (bookworm, trixie); default: the arch's oldest
+    /// Debian release of the kernel (bookworm, trixie, sid); default:
+    /// bookworm, riscv64 sid
     #[arg(long)]
     pub release: Option<String>,
     /// Boot this kernel image instead of a Debian one

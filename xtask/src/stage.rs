@@ -41,9 +41,21 @@ struct Declared {
 pub struct Staged {
     pub initramfs: PathBuf,
     pub plan: Plan,
-    /// A known defect of this arch's kernel that fails the whole boot's
-    /// checks (`[platform.<arch>] known_failure` in expectations.toml).
-    pub platform_known_failure: Option<String>,
+    /// This arch's `[platform.<arch>]` entry in expectations.toml.
+    platform: Option<Platform>,
+}
+
+impl Staged {
+    /// A known defect of the arch's kernel in Debian `release` that fails
+    /// the whole boot's checks.
+    pub fn platform_known_failure(&self, release: &str) -> Option<&str> {
+        let p = self.platform.as_ref()?;
+        let applies = p
+            .releases
+            .as_ref()
+            .is_none_or(|rs| rs.iter().any(|r| r == release));
+        p.known_failure.as_deref().filter(|_| applies)
+    }
 }
 
 /// `[platform.<arch>]` in expectations.toml.
@@ -51,6 +63,8 @@ pub struct Staged {
 #[serde(deny_unknown_fields)]
 struct Platform {
     known_failure: Option<String>,
+    /// The Debian releases whose kernels have the defect (default: all).
+    releases: Option<Vec<String>>,
 }
 
 const OBJ_DIR: &str = "/probecc/objects";
@@ -175,11 +189,10 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
     std::fs::create_dir_all(&dir)?;
     let initramfs = dir.join("initramfs.cpio.gz");
     crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;
-    let platform_known_failure = platform.remove(arch.name()).and_then(|p| p.known_failure);
     Ok(Staged {
         initramfs,
         plan,
-        platform_known_failure,
+        platform: platform.remove(arch.name()),
     })
 }
 
