@@ -29,7 +29,7 @@ pub use builder::{Builder, FuncLinkage, IntEncoding, VarLinkage};
 pub use ext::{BtfExt, ExtBuilder, SourceLine};
 pub use map_defs::{BtfMap, TypedSlot};
 pub use object::{encode_object, EncodedBtf, MapSlot};
-pub use parse::{parse, Btf, Header};
+pub use parse::{parse, parse_split, Btf, Header};
 pub use types::{BtfType, EnumValue, Member, Param, VarSecinfo};
 
 /// Everything that can go wrong writing or reading BTF.
@@ -106,6 +106,8 @@ pub enum BtfError {
         insn: usize,
         reason: String,
     },
+    #[error("split BTF and its base differ in byte order")]
+    SplitByteOrder,
     #[error("{what} record size {size} is too small or unaligned")]
     BadRecordSize { what: &'static str, size: u32 },
 }

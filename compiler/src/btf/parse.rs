@@ -1,8 +1,12 @@
 //! The BTF parser: [`parse`] reads a `.BTF` section of either byte order
 //! (told apart by how the magic reads) into a [`Btf`], checking the header,
 //! the section bounds, every record, and that every type id and string
-//! offset a record uses exists. The accessors here look types and names up;
-//! `format` prints types as C and `map_defs` reads the `.maps` section.
+//! offset a record uses exists. [`parse_split`] reads split BTF (a kernel
+//! module's, whose type ids and string offsets continue from its base) into
+//! one [`Btf`] holding base and split together, so that every id and offset
+//! means what it means in the split blob. The accessors here look types and
+//! names up; `format` prints types as C and `map_defs` reads the `.maps`
+//! section.
 
 use super::bytes::{endian_of_magic, section, Reader};
 use super::types::BtfType;
@@ -76,13 +80,44 @@ pub fn parse(bytes: &[u8]) -> Result<Btf, BtfError> {
     let type_bytes = section(bytes, h.hdr_len, h.type_off, h.type_len, "type")?;
     let strings = section(bytes, h.hdr_len, h.str_off, h.str_len, "string")?;
     check_string_table(strings)?;
-    let types = decode_types(type_bytes, h.endian)?;
+    let types = decode_types(type_bytes, h.endian, 1)?;
     let btf = Btf {
         endian: h.endian,
         types,
         strings: strings.to_vec(),
     };
-    btf.check_references()?;
+    btf.check_references(0)?;
+    Ok(btf)
+}
+
+/// Parses split BTF on top of `base`: its type ids continue after the
+/// base's last id and its string offsets after the base's string table
+/// (libbpf's `btf__parse_split`). The result holds the base's types and
+/// strings followed by the split's, so ids and offsets need no translation.
+pub fn parse_split(bytes: &[u8], base: &Btf) -> Result<Btf, BtfError> {
+    let h = parse_header(bytes)?;
+    if h.endian != base.endian {
+        return Err(BtfError::SplitByteOrder);
+    }
+    let type_bytes = section(bytes, h.hdr_len, h.type_off, h.type_len, "type")?;
+    let strings = section(bytes, h.hdr_len, h.str_off, h.str_len, "string")?;
+    // libbpf: a split string table may be empty and need not start with NUL.
+    if strings.last().is_some_and(|&b| b != 0) {
+        return Err(BtfError::BadStringTable("does not end with NUL"));
+    }
+    let first_id = base.count().saturating_add(1);
+    let mut types = Vec::with_capacity(base.types.len() + type_bytes.len() / 16);
+    types.extend_from_slice(&base.types);
+    types.extend(decode_types(type_bytes, h.endian, first_id)?);
+    let mut all = Vec::with_capacity(base.strings.len() + strings.len());
+    all.extend_from_slice(&base.strings);
+    all.extend_from_slice(strings);
+    let btf = Btf {
+        endian: h.endian,
+        types,
+        strings: all,
+    };
+    btf.check_references(base.types.len())?;
     Ok(btf)
 }
 
@@ -96,27 +131,40 @@ fn check_string_table(s: &[u8]) -> Result<(), BtfError> {
     }
 }
 
-fn decode_types(bytes: &[u8], endian: Endian) -> Result<Vec<BtfType>, BtfError> {
+/// Decodes records until the end of `bytes`; the first gets id `first_id`.
+fn decode_types(bytes: &[u8], endian: Endian, first_id: u32) -> Result<Vec<BtfType>, BtfError> {
     let mut r = Reader::new(bytes, endian, "type");
-    let mut types = Vec::new();
+    // The smallest record is 12 bytes; vmlinux averages a little over 16.
+    let mut types = Vec::with_capacity(bytes.len() / 16);
     while !r.is_empty() {
-        let id = types.len() as u32 + 1;
+        let id = first_id.saturating_add(types.len() as u32);
         types.push(BtfType::decode(&mut r, id)?);
     }
     Ok(types)
 }
 
 impl Btf {
-    /// Every type id and string offset that a record uses must exist.
-    fn check_references(&self) -> Result<(), BtfError> {
+    /// Every type id and string offset that the records from index `from`
+    /// on use must exist. A kernel's BTF has 100k+ records, so this avoids
+    /// allocating per record and, when the whole table is UTF-8 (it always
+    /// is in practice), checks a string by its offset alone.
+    fn check_references(&self, from: usize) -> Result<(), BtfError> {
         let count = self.types.len() as u32;
-        for t in &self.types {
-            if let Some(&id) = t.referenced_ids().iter().find(|&&id| id > count) {
-                return Err(BtfError::TypeIdOutOfRange { id, count });
+        let table_utf8 = std::str::from_utf8(&self.strings).ok();
+        let check_id = |id: u32| {
+            if id > count {
+                Err(BtfError::TypeIdOutOfRange { id, count })
+            } else {
+                Ok(())
             }
-            for off in t.name_offsets() {
-                self.string_at(off)?;
-            }
+        };
+        let check_str = |off: u32| match table_utf8 {
+            Some(s) if s.is_char_boundary(off as usize) && (off as usize) < s.len() => Ok(()),
+            _ => self.string_at(off).map(|_| ()),
+        };
+        for t in self.types.iter().skip(from) {
+            t.visit_ids(check_id)?;
+            t.visit_name_offsets(check_str)?;
         }
         Ok(())
     }

@@ -246,28 +246,53 @@ impl BtfType {
     /// Every string offset the record uses: its name and those of its
     /// members, parameters and enumerators.
     pub fn name_offsets(&self) -> Vec<u32> {
-        let mut out = vec![self.name_off()];
+        let mut out = vec![];
+        let _ = self.visit_name_offsets(|off| {
+            out.push(off);
+            Ok::<(), ()>(())
+        });
+        out
+    }
+
+    /// Calls `f` with every string offset [`name_offsets`] lists, without
+    /// allocating, stopping at the first error.
+    ///
+    /// [`name_offsets`]: BtfType::name_offsets
+    pub fn visit_name_offsets<E>(&self, mut f: impl FnMut(u32) -> Result<(), E>) -> Result<(), E> {
+        f(self.name_off())?;
         match self {
             BtfType::Struct { members, .. } | BtfType::Union { members, .. } => {
-                out.extend(members.iter().map(|m| m.name_off));
+                members.iter().try_for_each(|m| f(m.name_off))
             }
             BtfType::Enum { values, .. } | BtfType::Enum64 { values, .. } => {
-                out.extend(values.iter().map(|v| v.name_off));
+                values.iter().try_for_each(|v| f(v.name_off))
             }
-            BtfType::FuncProto { params, .. } => out.extend(params.iter().map(|p| p.name_off)),
-            _ => {}
+            BtfType::FuncProto { params, .. } => params.iter().try_for_each(|p| f(p.name_off)),
+            _ => Ok(()),
         }
-        out
     }
 
     /// Every type id the record refers to (0 is void).
     pub fn referenced_ids(&self) -> Vec<u32> {
+        let mut out = vec![];
+        let _ = self.visit_ids(|id| {
+            out.push(id);
+            Ok::<(), ()>(())
+        });
+        out
+    }
+
+    /// Calls `f` with every id [`referenced_ids`] lists, without
+    /// allocating, stopping at the first error.
+    ///
+    /// [`referenced_ids`]: BtfType::referenced_ids
+    pub fn visit_ids<E>(&self, mut f: impl FnMut(u32) -> Result<(), E>) -> Result<(), E> {
         match self {
             BtfType::Int { .. }
             | BtfType::Enum { .. }
             | BtfType::Enum64 { .. }
             | BtfType::Fwd { .. }
-            | BtfType::Float { .. } => vec![],
+            | BtfType::Float { .. } => Ok(()),
             BtfType::Ptr { type_id }
             | BtfType::Typedef { type_id, .. }
             | BtfType::Volatile { type_id }
@@ -275,16 +300,20 @@ impl BtfType {
             | BtfType::Restrict { type_id }
             | BtfType::Var { type_id, .. }
             | BtfType::DeclTag { type_id, .. }
-            | BtfType::TypeTag { type_id, .. } => vec![*type_id],
-            BtfType::Func { proto, .. } => vec![*proto],
-            BtfType::Array { elem, index, .. } => vec![*elem, *index],
-            BtfType::Struct { members, .. } | BtfType::Union { members, .. } => {
-                members.iter().map(|m| m.type_id).collect()
+            | BtfType::TypeTag { type_id, .. } => f(*type_id),
+            BtfType::Func { proto, .. } => f(*proto),
+            BtfType::Array { elem, index, .. } => {
+                f(*elem)?;
+                f(*index)
             }
-            BtfType::FuncProto { ret, params } => std::iter::once(*ret)
-                .chain(params.iter().map(|p| p.type_id))
-                .collect(),
-            BtfType::Datasec { vars, .. } => vars.iter().map(|v| v.type_id).collect(),
+            BtfType::Struct { members, .. } | BtfType::Union { members, .. } => {
+                members.iter().try_for_each(|m| f(m.type_id))
+            }
+            BtfType::FuncProto { ret, params } => {
+                f(*ret)?;
+                params.iter().try_for_each(|p| f(p.type_id))
+            }
+            BtfType::Datasec { vars, .. } => vars.iter().try_for_each(|v| f(v.type_id)),
         }
     }
 
