@@ -55,6 +55,9 @@ pub struct Object {
     pub types: Vec<CType>,
     /// `"GPL"` unless the user says otherwise; written NUL-terminated.
     pub license: String,
+    /// Kernel types and CO-RE relocations of kernel struct accesses:
+    /// written to `.BTF` and `.BTF.ext` for the loader to re-target.
+    pub core: crate::btf::core::local::CoreTypes,
 }
 
 impl Object {
@@ -65,6 +68,7 @@ impl Object {
             maps: vec![],
             types: vec![],
             license: "GPL".into(),
+            core: Default::default(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! `.BTF.ext`: the function and line records that tie a program's
-//! instructions to its BTF FUNC and to source lines, per ELF section.
+//! instructions to its BTF FUNC and to source lines, and the CO-RE
+//! relocation records (`struct bpf_core_relo`) that tell a loader which
+//! instruction holds which field fact, per ELF section.
 //!
 //! Layout: a 32-byte header (magic, version, flags, `hdr_len`, then offset
 //! and length of the func_info, line_info and CO-RE subsections, relative to
@@ -10,6 +12,7 @@
 
 use super::builder::{Builder, MAGIC};
 use super::bytes::{endian_of_magic, section, Reader, Writer};
+use super::core::CoreKind;
 use super::parse::Btf;
 use super::BtfError;
 use crate::insn::Endian;
@@ -20,6 +23,8 @@ pub const HEADER_LEN: u32 = 32;
 pub const FUNC_INFO_REC_SIZE: u32 = 8;
 /// `struct bpf_line_info`: insn_off, file_name_off, line_off, line_col.
 pub const LINE_INFO_REC_SIZE: u32 = 16;
+/// `struct bpf_core_relo`: insn_off, type_id, access_str_off, kind.
+pub const CORE_RELO_REC_SIZE: u32 = 16;
 /// The smallest header a reader accepts: up to the line_info fields.
 const MIN_HEADER_LEN: u32 = 24;
 
@@ -52,6 +57,7 @@ pub struct SourceLine<'a> {
 pub struct ExtBuilder {
     funcs: Vec<SecRecords>,
     lines: Vec<SecRecords>,
+    cores: Vec<SecRecords>,
 }
 
 fn section_records(secs: &mut Vec<SecRecords>, name_off: u32) -> &mut SecRecords {
@@ -115,11 +121,35 @@ impl ExtBuilder {
         Ok(())
     }
 
+    /// A CO-RE relocation: the instruction `insn_off` bytes into `section`
+    /// holds `kind` of the field that `access` (`0:3:1`) reaches from type
+    /// `type_id` of this BTF.
+    pub fn core_relo(
+        &mut self,
+        b: &mut Builder,
+        section: &str,
+        insn_off: u32,
+        type_id: u32,
+        access: &str,
+        kind: CoreKind,
+    ) -> Result<(), BtfError> {
+        let sec = b.string(section)?;
+        let access_off = b.string(access)?;
+        section_records(&mut self.cores, sec).records.push(vec![
+            insn_off,
+            type_id,
+            access_off,
+            kind.raw(),
+        ]);
+        Ok(())
+    }
+
     /// The `.BTF.ext` section. A subsection without records is left empty
     /// (length 0), which libbpf and the kernel take as absent.
     pub fn finish(&self, endian: Endian) -> Vec<u8> {
         let funcs = subsection(&self.funcs, FUNC_INFO_REC_SIZE, endian);
         let lines = subsection(&self.lines, LINE_INFO_REC_SIZE, endian);
+        let cores = subsection(&self.cores, CORE_RELO_REC_SIZE, endian);
         let mut w = Writer::new(endian);
         w.u16(MAGIC);
         w.u8(1);
@@ -130,9 +160,10 @@ impl ExtBuilder {
         w.u32(funcs.len() as u32);
         w.u32(lines.len() as u32);
         w.u32((funcs.len() + lines.len()) as u32); // core_relo_off
-        w.u32(0); // core_relo_len
+        w.u32(cores.len() as u32);
         w.bytes(&funcs);
         w.bytes(&lines);
+        w.bytes(&cores);
         w.into_bytes()
     }
 }
@@ -164,6 +195,27 @@ pub struct BtfExt {
     pub endian: Endian,
     pub func_info: Vec<FuncInfoSection>,
     pub line_info: Vec<LineInfoSection>,
+    /// Empty when the header is too short to have the CO-RE fields.
+    pub core_relo: Vec<CoreReloSection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreReloSection {
+    pub section: String,
+    pub records: Vec<CoreRecord>,
+}
+
+/// One `struct bpf_core_relo`, its access string looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreRecord {
+    /// Bytes from the start of the section.
+    pub insn_off: u32,
+    /// The root type in the object's `.BTF`.
+    pub type_id: u32,
+    /// `0:3:1`.
+    pub access: String,
+    /// `enum bpf_core_relo_kind`, raw (see [`CoreKind::from_raw`]).
+    pub kind: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,6 +256,7 @@ struct ExtHeader {
     hdr_len: u32,
     func: (u32, u32),
     line: (u32, u32),
+    core: (u32, u32),
 }
 
 fn read_header(bytes: &[u8]) -> Result<ExtHeader, BtfError> {
@@ -226,11 +279,17 @@ fn read_header(bytes: &[u8]) -> Result<ExtHeader, BtfError> {
     }
     let func = (r.u32()?, r.u32()?);
     let line = (r.u32()?, r.u32()?);
+    let core = if hdr_len >= HEADER_LEN {
+        (r.u32()?, r.u32()?)
+    } else {
+        (0, 0)
+    };
     Ok(ExtHeader {
         endian,
         hdr_len,
         func,
         line,
+        core,
     })
 }
 
@@ -247,10 +306,16 @@ pub fn parse(bytes: &[u8], btf: &Btf) -> Result<BtfExt, BtfError> {
         .into_iter()
         .map(|(name_off, recs)| line_section(btf, name_off, &recs))
         .collect::<Result<_, _>>()?;
+    let cores = section(bytes, h.hdr_len, h.core.0, h.core.1, "core_relo")?;
+    let core_relo = read_subsection(cores, h.endian, "core_relo", CORE_RELO_REC_SIZE)?
+        .into_iter()
+        .map(|(name_off, recs)| core_section(btf, name_off, &recs))
+        .collect::<Result<_, _>>()?;
     Ok(BtfExt {
         endian: h.endian,
         func_info,
         line_info,
+        core_relo,
     })
 }
 
@@ -330,6 +395,24 @@ fn line_section(btf: &Btf, name_off: u32, recs: &[Vec<u32>]) -> Result<LineInfoS
         })
         .collect::<Result<_, BtfError>>()?;
     Ok(LineInfoSection {
+        section: btf.string_at(name_off)?.to_string(),
+        records,
+    })
+}
+
+fn core_section(btf: &Btf, name_off: u32, recs: &[Vec<u32>]) -> Result<CoreReloSection, BtfError> {
+    let records = recs
+        .iter()
+        .map(|w| {
+            Ok(CoreRecord {
+                insn_off: word(w, 0),
+                type_id: word(w, 1),
+                access: btf.string_at(word(w, 2))?.to_string(),
+                kind: word(w, 3),
+            })
+        })
+        .collect::<Result<_, BtfError>>()?;
+    Ok(CoreReloSection {
         section: btf.string_at(name_off)?.to_string(),
         records,
     })
@@ -421,6 +504,51 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn core_relo_records_round_trip_in_both_orders() {
+        let (mut b, mut x) = sample();
+        x.core_relo(&mut b, "kprobe/a", 8, 2, "0:1:0", CoreKind::FieldByteOffset)
+            .unwrap();
+        x.core_relo(&mut b, "kprobe/b", 0, 2, "0:3", CoreKind::FieldSigned)
+            .unwrap();
+        for e in [Endian::Little, Endian::Big] {
+            let bytes = x.finish(e);
+            let ext = parse(&bytes, &parse_btf(&b.finish(e)).unwrap()).unwrap();
+            assert_eq!(ext.line_info.len(), 1, "line info still read");
+            let got: Vec<(&str, &CoreRecord)> = ext
+                .core_relo
+                .iter()
+                .flat_map(|s| s.records.iter().map(move |r| (s.section.as_str(), r)))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (
+                        "kprobe/a",
+                        &CoreRecord {
+                            insn_off: 8,
+                            type_id: 2,
+                            access: "0:1:0".into(),
+                            kind: 0
+                        }
+                    ),
+                    (
+                        "kprobe/b",
+                        &CoreRecord {
+                            insn_off: 0,
+                            type_id: 2,
+                            access: "0:3".into(),
+                            kind: 3
+                        }
+                    ),
+                ]
+            );
+        }
+        // core_relo_len: 4 + 2 * (8 + 16).
+        let le = x.finish(Endian::Little);
+        assert_eq!(&le[28..32], &52u32.to_le_bytes());
     }
 
     #[test]

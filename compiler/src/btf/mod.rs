@@ -16,8 +16,10 @@
 
 pub mod builder;
 mod bytes;
+pub mod core;
 pub mod ext;
 mod format;
+pub mod kernel;
 mod lower;
 pub mod map_defs;
 pub mod object;
@@ -102,6 +104,12 @@ pub enum BtfError {
     DuplicateMap(String),
     #[error("program `{program}`: line info at instruction {insn} is {reason}")]
     BadLineInfo {
+        program: String,
+        insn: usize,
+        reason: String,
+    },
+    #[error("program `{program}`: CO-RE relocation at instruction {insn}: {reason}")]
+    BadCoreRelo {
         program: String,
         insn: usize,
         reason: String,

@@ -40,10 +40,11 @@ pub fn encode_object(obj: &Object) -> Result<EncodedBtf, BtfError> {
     let mut b = Builder::new();
     let maps = add_maps(&mut b, &obj.maps)?;
     let mut ext = ExtBuilder::new();
-    add_programs(&mut b, &mut ext, &obj.programs)?;
+    let placed = add_programs(&mut b, &mut ext, &obj.programs)?;
     for t in &obj.types {
         b.ctype(t)?;
     }
+    add_core(&mut b, &mut ext, obj, &placed)?;
     Ok(EncodedBtf {
         btf: b.finish(endian),
         ext: ext.finish(endian),
@@ -126,13 +127,53 @@ fn add_maps(b: &mut Builder, maps: &[MapDef]) -> Result<Vec<MapSlot>, BtfError> 
     Ok(slots)
 }
 
-/// A FUNC per program (all sharing `int (struct pt_regs *ctx)`), and its
-/// func_info and line_info records.
-fn add_programs(
+/// The kernel types of `obj.core` and its CO-RE relocation records, each
+/// at its program's place in its section (`placed`: name → first slot).
+fn add_core(
     b: &mut Builder,
     ext: &mut ExtBuilder,
-    programs: &[Program],
+    obj: &Object,
+    placed: &HashMap<&str, u32>,
 ) -> Result<(), BtfError> {
+    if obj.core.is_empty() {
+        return Ok(());
+    }
+    let ids = obj.core.emit(b)?;
+    for r in obj.core.relocs() {
+        let bad = |reason: &str| BtfError::BadCoreRelo {
+            program: r.program.clone(),
+            insn: r.insn,
+            reason: reason.into(),
+        };
+        let p = obj
+            .programs
+            .iter()
+            .find(|p| p.name == r.program)
+            .ok_or_else(|| bad("no such program"))?;
+        if r.insn >= p.insns.len() {
+            return Err(bad("past the last instruction"));
+        }
+        let base = placed.get(p.name.as_str()).copied().unwrap_or(0);
+        let root = ids
+            .get(&r.root)
+            .copied()
+            .ok_or_else(|| bad("root type not copied"))?;
+        let off = (base as usize + r.insn) * 8;
+        let off = u32::try_from(off).map_err(|_| bad("offset overflows"))?;
+        ext.core_relo(b, &p.section, off, root, &r.access, r.kind)?;
+    }
+    Ok(())
+}
+
+/// A FUNC per program (all sharing `int (struct pt_regs *ctx)`), and its
+/// func_info and line_info records. Returns each program's first slot in
+/// its section.
+fn add_programs<'a>(
+    b: &mut Builder,
+    ext: &mut ExtBuilder,
+    programs: &'a [Program],
+) -> Result<HashMap<&'a str, u32>, BtfError> {
+    let mut starts = HashMap::new();
     let int = b.int("int", 4, IntEncoding::Signed)?;
     let regs = b.fwd("pt_regs", false)?;
     let ctx = b.ptr(regs)?;
@@ -142,6 +183,7 @@ fn add_programs(
     for p in programs {
         let func = b.func(&p.name, proto, FuncLinkage::Global)?;
         let base = placed.get(p.section.as_str()).copied().unwrap_or(0);
+        starts.insert(p.name.as_str(), base);
         ext.func(b, &p.section, base * 8, func)?;
         for l in kernel_lines(p)? {
             let off = (base + l.insn as u32) * 8;
@@ -159,7 +201,7 @@ fn add_programs(
         }
         placed.insert(&p.section, base + p.insns.len() as u32);
     }
-    Ok(())
+    Ok(starts)
 }
 
 /// The program's line records as the kernel takes them: strictly ascending,

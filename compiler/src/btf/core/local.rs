@@ -1,0 +1,848 @@
+//! The object's side of CO-RE: the kernel types a program's relocations
+//! name, copied into the object's own `.BTF`, and the relocation records.
+//!
+//! libbpf resolves each access string against the *local* type (the
+//! object's), checks that the instruction holds the value the local type
+//! gives, then finds the target's members by name. So a local struct must
+//! keep its real size and the real offsets and indices of the members on
+//! an access path. [`CoreTypes`] copies every struct and union on a path
+//! with all its members, so member indices (and the access strings) stay
+//! exactly clang's, but a member no path uses becomes opaque bytes of its
+//! size (`unsigned char[n]`, or an unsigned integer for a bitfield), and a
+//! pointer to a struct becomes a pointer to its FWD: a used struct costs
+//! one record, not the kernel's whole type graph.
+//!
+//! [`CoreTypes`] is owned data (no borrow of the kernel BTF), so an
+//! [`Object`](crate::program::Object) can carry it to
+//! [`encode_object`](crate::btf::encode_object), which emits the types and
+//! the `.BTF.ext` records.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::access::{FieldAccess, FieldValue, MAX_SPEC_LEN};
+use super::{CoreError, CoreKind};
+use crate::btf::builder::{Builder, IntEncoding};
+use crate::btf::parse::Btf;
+use crate::btf::types::{BtfType, EnumValue, Member};
+use crate::btf::BtfError;
+
+/// A member of a copied struct, as the kernel has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MemberSnap {
+    name: String,
+    type_id: u32,
+    /// The raw offset word (with the bitfield size when the struct's kind
+    /// flag is set).
+    offset: u32,
+    /// Bytes of the member's type (0 when it has none).
+    size: u32,
+    bitfield: bool,
+}
+
+/// How one kernel type is copied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Plan {
+    Void,
+    Composite {
+        union: bool,
+        name: String,
+        size: u32,
+        bitfields: bool,
+        members: Vec<MemberSnap>,
+        /// Members some path goes through or ends at: copied with their
+        /// real type; the others are opaque.
+        used: BTreeSet<u32>,
+    },
+    Int {
+        name: String,
+        size: u32,
+        encoding: u8,
+        offset: u8,
+        bits: u8,
+    },
+    Float {
+        name: String,
+        size: u32,
+    },
+    Enum {
+        name: String,
+        size: u32,
+        signed: bool,
+        wide: bool,
+        values: Vec<(String, i64)>,
+    },
+    Fwd {
+        name: String,
+        union: bool,
+    },
+    /// A pointer to a copied type.
+    Ptr(u32),
+    /// A pointer to a struct or union: to its FWD (`None`: `void *`).
+    PtrFwd(Option<(String, bool)>),
+    Array {
+        elem: u32,
+        nelems: u32,
+    },
+    Typedef {
+        name: String,
+        target: u32,
+    },
+    Const(u32),
+    Volatile(u32),
+    Restrict(u32),
+    /// Copied as its target (type tags).
+    Alias(u32),
+}
+
+/// A CO-RE relocation of the object: instruction `insn` of program
+/// `program` holds `kind` of the field `access` reaches from kernel type
+/// `root`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreReloc {
+    pub program: String,
+    /// Instruction slot in the program.
+    pub insn: usize,
+    /// The root struct's id in the kernel BTF it was resolved on.
+    pub root: u32,
+    pub access: String,
+    pub kind: CoreKind,
+}
+
+/// The kernel types and CO-RE relocations of one object (see the module
+/// header). All accesses must be resolved on the same kernel BTF.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoreTypes {
+    plans: BTreeMap<u32, Plan>,
+    relocs: Vec<CoreReloc>,
+}
+
+impl CoreTypes {
+    pub fn new() -> CoreTypes {
+        CoreTypes::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.relocs.is_empty() && self.plans.is_empty()
+    }
+
+    /// The relocations in the order they were added.
+    pub fn relocs(&self) -> &[CoreReloc] {
+        &self.relocs
+    }
+
+    /// Records that instruction `insn` of `program` holds `kind` of
+    /// `access` (resolved on `kernel`), copying the types it needs. Returns
+    /// the value the instruction must hold (the local value, which libbpf
+    /// checks before patching).
+    ///
+    /// ```no_run
+    /// # use probecc::btf::{kernel::KernelBtf, core::{CoreKind, local::CoreTypes}};
+    /// # let k = KernelBtf::from_file("/sys/kernel/btf/vmlinux")?;
+    /// let pid = k.field("task_struct", &["pid".into()])?;
+    /// let mut core = CoreTypes::new();
+    /// let v = core.field(k.btf(), "prog", 3, &pid, CoreKind::FieldByteOffset)?;
+    /// // emit `ldx w r0, [r1 + v.value]` at slot 3 of `prog`
+    /// # Ok::<(), probecc::btf::core::CoreError>(())
+    /// ```
+    pub fn field(
+        &mut self,
+        kernel: &Btf,
+        program: &str,
+        insn: usize,
+        access: &FieldAccess,
+        kind: CoreKind,
+    ) -> Result<FieldValue, CoreError> {
+        let value = access.value(kernel, kind)?;
+        self.add_types(kernel, access)?;
+        self.relocs.push(CoreReloc {
+            program: program.to_string(),
+            insn,
+            root: access.root,
+            access: access.access_string(),
+            kind,
+        });
+        Ok(value)
+    }
+
+    /// Copies the types on `access`'s path (without a relocation).
+    pub fn add_types(&mut self, kernel: &Btf, access: &FieldAccess) -> Result<(), CoreError> {
+        self.snap(kernel, access.root, 0)?;
+        let mut cur = access.root;
+        for &index in access.raw.iter().skip(1) {
+            let here = kernel.resolve(cur)?;
+            match kernel.type_by_id(here)? {
+                BtfType::Struct { members, .. } | BtfType::Union { members, .. } => {
+                    let m = members
+                        .get(index as usize)
+                        .ok_or(BtfError::TypeIdOutOfRange {
+                            id: index,
+                            count: members.len() as u32,
+                        })?;
+                    if let Some(Plan::Composite { used, .. }) = self.plans.get_mut(&here) {
+                        used.insert(index);
+                    }
+                    self.snap(kernel, m.type_id, 0)?;
+                    cur = m.type_id;
+                }
+                BtfType::Array { elem, .. } => cur = *elem,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans the copy of kernel type `id` (and what it needs).
+    fn snap(&mut self, k: &Btf, id: u32, depth: usize) -> Result<(), CoreError> {
+        if id == 0 || self.plans.contains_key(&id) {
+            return Ok(());
+        }
+        if depth > MAX_SPEC_LEN {
+            return Err(BtfError::TooComplex { id }.into());
+        }
+        let name = |off: u32| k.string_at(off).map(str::to_string);
+        // Guards against reference cycles in hostile input.
+        self.plans.insert(id, Plan::Void);
+        let plan = match k.type_by_id(id)? {
+            BtfType::Int {
+                name_off,
+                size,
+                encoding,
+                offset,
+                bits,
+            } => Plan::Int {
+                name: name(*name_off)?,
+                size: *size,
+                encoding: *encoding,
+                offset: *offset,
+                bits: *bits,
+            },
+            BtfType::Float { name_off, size } => Plan::Float {
+                name: name(*name_off)?,
+                size: *size,
+            },
+            t @ (BtfType::Enum {
+                name_off,
+                size,
+                signed,
+                values,
+            }
+            | BtfType::Enum64 {
+                name_off,
+                size,
+                signed,
+                values,
+            }) => Plan::Enum {
+                name: name(*name_off)?,
+                size: *size,
+                signed: *signed,
+                wide: matches!(t, BtfType::Enum64 { .. }),
+                values: values
+                    .iter()
+                    .map(|v| Ok((name(v.name_off)?, v.value)))
+                    .collect::<Result<_, BtfError>>()?,
+            },
+            t @ (BtfType::Struct {
+                name_off,
+                size,
+                bitfields,
+                members,
+            }
+            | BtfType::Union {
+                name_off,
+                size,
+                bitfields,
+                members,
+            }) => Plan::Composite {
+                union: matches!(t, BtfType::Union { .. }),
+                name: name(*name_off)?,
+                size: *size,
+                bitfields: *bitfields,
+                members: members
+                    .iter()
+                    .map(|m| snap_member(k, m, *bitfields))
+                    .collect::<Result<_, BtfError>>()?,
+                used: BTreeSet::new(),
+            },
+            BtfType::Fwd { name_off, union } => Plan::Fwd {
+                name: name(*name_off)?,
+                union: *union,
+            },
+            BtfType::Ptr { type_id } => {
+                let to = k.resolve(*type_id)?;
+                match k.type_by_id(to) {
+                    Ok(
+                        BtfType::Struct { name_off, .. }
+                        | BtfType::Union { name_off, .. }
+                        | BtfType::Fwd { name_off, .. },
+                    ) => {
+                        let union = matches!(
+                            k.type_by_id(to),
+                            Ok(BtfType::Union { .. } | BtfType::Fwd { union: true, .. })
+                        );
+                        let n = name(*name_off)?;
+                        Plan::PtrFwd((!n.is_empty()).then_some((n, union)))
+                    }
+                    Ok(BtfType::FuncProto { .. }) | Err(_) => Plan::PtrFwd(None),
+                    Ok(_) => {
+                        self.snap(k, *type_id, depth + 1)?;
+                        Plan::Ptr(*type_id)
+                    }
+                }
+            }
+            BtfType::Array { elem, nelems, .. } => {
+                self.snap(k, *elem, depth + 1)?;
+                Plan::Array {
+                    elem: *elem,
+                    nelems: *nelems,
+                }
+            }
+            BtfType::Typedef { name_off, type_id } => {
+                self.snap(k, *type_id, depth + 1)?;
+                Plan::Typedef {
+                    name: name(*name_off)?,
+                    target: *type_id,
+                }
+            }
+            BtfType::Const { type_id } => {
+                self.snap(k, *type_id, depth + 1)?;
+                Plan::Const(*type_id)
+            }
+            BtfType::Volatile { type_id } => {
+                self.snap(k, *type_id, depth + 1)?;
+                Plan::Volatile(*type_id)
+            }
+            BtfType::Restrict { type_id } => {
+                self.snap(k, *type_id, depth + 1)?;
+                Plan::Restrict(*type_id)
+            }
+            BtfType::TypeTag { type_id, .. } => {
+                self.snap(k, *type_id, depth + 1)?;
+                Plan::Alias(*type_id)
+            }
+            BtfType::Func { .. }
+            | BtfType::FuncProto { .. }
+            | BtfType::Var { .. }
+            | BtfType::Datasec { .. }
+            | BtfType::DeclTag { .. } => Plan::Void,
+        };
+        self.plans.insert(id, plan);
+        Ok(())
+    }
+
+    /// Adds the copied types to `b`; returns each kernel id's local id.
+    pub fn emit(&self, b: &mut Builder) -> Result<HashMap<u32, u32>, BtfError> {
+        let mut ids = HashMap::new();
+        for &id in self.plans.keys() {
+            self.emit_id(b, id, &mut ids, 0)?;
+        }
+        Ok(ids)
+    }
+
+    fn emit_id(
+        &self,
+        b: &mut Builder,
+        id: u32,
+        ids: &mut HashMap<u32, u32>,
+        depth: usize,
+    ) -> Result<u32, BtfError> {
+        if id == 0 {
+            return Ok(0);
+        }
+        if let Some(&local) = ids.get(&id) {
+            return Ok(local);
+        }
+        if depth > 4 * MAX_SPEC_LEN {
+            return Err(BtfError::Cycle { id });
+        }
+        let plan = self.plans.get(&id).ok_or(BtfError::TypeIdOutOfRange {
+            id,
+            count: self.plans.len() as u32,
+        })?;
+        let mut sub = |b: &mut Builder, t: u32| self.emit_id(b, t, ids, depth + 1);
+        let local = match plan {
+            Plan::Void => 0,
+            Plan::Int {
+                name,
+                size,
+                encoding,
+                offset,
+                bits,
+            } => {
+                let name_off = b.string(name)?;
+                b.add(BtfType::Int {
+                    name_off,
+                    size: *size,
+                    encoding: *encoding,
+                    offset: *offset,
+                    bits: *bits,
+                })?
+            }
+            Plan::Float { name, size } => {
+                let name_off = b.string(name)?;
+                b.add(BtfType::Float {
+                    name_off,
+                    size: *size,
+                })?
+            }
+            Plan::Enum {
+                name,
+                size,
+                signed,
+                wide,
+                values,
+            } => {
+                let name_off = b.string(name)?;
+                let values = values
+                    .iter()
+                    .map(|(n, v)| {
+                        Ok(EnumValue {
+                            name_off: b.string(n)?,
+                            value: *v,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, BtfError>>()?;
+                let (size, signed) = (*size, *signed);
+                b.add(if *wide {
+                    BtfType::Enum64 {
+                        name_off,
+                        size,
+                        signed,
+                        values,
+                    }
+                } else {
+                    BtfType::Enum {
+                        name_off,
+                        size,
+                        signed,
+                        values,
+                    }
+                })?
+            }
+            Plan::Composite {
+                union,
+                name,
+                size,
+                bitfields,
+                members,
+                used,
+            } => {
+                let mut out = Vec::with_capacity(members.len());
+                for (i, m) in members.iter().enumerate() {
+                    let type_id = if used.contains(&(i as u32)) {
+                        sub(b, m.type_id)?
+                    } else if m.bitfield {
+                        b.int(uint_name(m.size), m.size, IntEncoding::Unsigned)?
+                    } else {
+                        let byte = b.int("unsigned char", 1, IntEncoding::Unsigned)?;
+                        let index = b.array_index_type()?;
+                        b.array(byte, index, m.size)?
+                    };
+                    out.push(Member {
+                        name_off: b.string(&m.name)?,
+                        type_id,
+                        offset: m.offset,
+                    });
+                }
+                let name_off = b.string(name)?;
+                let (size, bitfields) = (*size, *bitfields);
+                b.add(if *union {
+                    BtfType::Union {
+                        name_off,
+                        size,
+                        bitfields,
+                        members: out,
+                    }
+                } else {
+                    BtfType::Struct {
+                        name_off,
+                        size,
+                        bitfields,
+                        members: out,
+                    }
+                })?
+            }
+            Plan::Fwd { name, union } => b.fwd(name, *union)?,
+            Plan::Ptr(t) => {
+                let t = sub(b, *t)?;
+                b.ptr(t)?
+            }
+            Plan::PtrFwd(None) => b.ptr(0)?,
+            Plan::PtrFwd(Some((name, union))) => {
+                let f = b.fwd(name, *union)?;
+                b.ptr(f)?
+            }
+            Plan::Array { elem, nelems } => {
+                let e = sub(b, *elem)?;
+                let index = b.array_index_type()?;
+                b.array(e, index, *nelems)?
+            }
+            Plan::Typedef { name, target } => {
+                let t = sub(b, *target)?;
+                let name_off = b.string(name)?;
+                b.add(BtfType::Typedef {
+                    name_off,
+                    type_id: t,
+                })?
+            }
+            Plan::Const(t) => {
+                let t = sub(b, *t)?;
+                b.const_type(t)?
+            }
+            Plan::Volatile(t) => {
+                let t = sub(b, *t)?;
+                b.volatile_type(t)?
+            }
+            Plan::Restrict(t) => {
+                let t = sub(b, *t)?;
+                b.add(BtfType::Restrict { type_id: t })?
+            }
+            Plan::Alias(t) => sub(b, *t)?,
+        };
+        ids.insert(id, local);
+        Ok(local)
+    }
+}
+
+fn snap_member(k: &Btf, m: &Member, bitfields: bool) -> Result<MemberSnap, BtfError> {
+    Ok(MemberSnap {
+        name: k.string_at(m.name_off)?.to_string(),
+        type_id: m.type_id,
+        offset: m.offset,
+        size: k.size_of(m.type_id).unwrap_or(0),
+        bitfield: m.bitfield_size(bitfields) > 0,
+    })
+}
+
+/// The C name of an unsigned integer of `size` bytes, as the kernel's BTF
+/// spells it.
+fn uint_name(size: u32) -> &'static str {
+    match size {
+        1 => "unsigned char",
+        2 => "short unsigned int",
+        4 => "unsigned int",
+        16 => "__int128 unsigned",
+        _ => "long long unsigned int",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Arch;
+    use crate::btf::core::access::{resolve_path, Step};
+    use crate::btf::core::relocate::{relocate_section, OnMissing, POISON_IMM};
+    use crate::btf::kernel::KernelBtf;
+    use crate::insn::{self, AluOp, Endian, Reg, Size};
+    use crate::program::{Object, Program};
+
+    /// A made-up kernel: `struct task_struct { int pid; u8 flags:3; char
+    /// comm[16]; struct task_struct *real_parent; }` laid out with `pad`
+    /// bytes in front, and without `comm` when `comm` is false.
+    fn kernel(pad: u32, comm: bool) -> KernelBtf {
+        let mut b = Builder::new();
+        let int = b.int("int", 4, IntEncoding::Signed).unwrap();
+        let u8t = b.int("unsigned char", 1, IntEncoding::Unsigned).unwrap();
+        let ch = b.int("char", 1, IntEncoding::Signed).unwrap();
+        let idx = b.array_index_type().unwrap();
+        let arr = b.array(ch, idx, 16).unwrap();
+        let fwd = b.fwd("task_struct", false).unwrap();
+        let ptr = b.ptr(fwd).unwrap();
+        let pid_t = b.typedef("pid_t", int).unwrap();
+        let p = pad * 8;
+        let name = |b: &mut Builder, s: &str| b.string(s).unwrap();
+        let mut members = vec![
+            Member {
+                name_off: name(&mut b, "pad"),
+                type_id: u8t,
+                offset: 0,
+            },
+            Member {
+                name_off: name(&mut b, "pid"),
+                type_id: pid_t,
+                offset: p + 32,
+            },
+            Member {
+                name_off: name(&mut b, "flags"),
+                type_id: u8t,
+                offset: 3 << 24 | (p + 64),
+            },
+        ];
+        if comm {
+            members.push(Member {
+                name_off: name(&mut b, "comm"),
+                type_id: arr,
+                offset: p + 96,
+            });
+        }
+        members.push(Member {
+            name_off: name(&mut b, "real_parent"),
+            type_id: ptr,
+            offset: p + 256,
+        });
+        let name_off = name(&mut b, "task_struct");
+        b.add(BtfType::Struct {
+            name_off,
+            size: pad + 40,
+            bitfields: true,
+            members,
+        })
+        .unwrap();
+        KernelBtf::parse(&b.finish(Endian::Little)).unwrap()
+    }
+
+    fn field(k: &KernelBtf, path: &[Step]) -> FieldAccess {
+        resolve_path(k.btf(), k.struct_id("task_struct").unwrap(), path).unwrap()
+    }
+
+    /// `r0 = task.pid; r1 = task.flags' byte; r2 = &task.comm[2];
+    /// r3 = task.real_parent`, each relocated, in one program of `arch`.
+    fn object(k: &KernelBtf, arch: Arch) -> Object {
+        let mut core = CoreTypes::new();
+        let mut insns = vec![];
+        let fields: [(&[Step], CoreKind); 4] = [
+            (&["pid".into()], CoreKind::FieldByteOffset),
+            (&["flags".into()], CoreKind::FieldByteOffset),
+            (&["comm".into(), 2.into()], CoreKind::FieldByteOffset),
+            (&["real_parent".into()], CoreKind::FieldByteOffset),
+        ];
+        for (i, (path, kind)) in fields.iter().enumerate() {
+            let a = field(k, path);
+            let v = core.field(k.btf(), "p", insns.len(), &a, *kind).unwrap();
+            let dst = Reg::new(i as u8).unwrap();
+            insns.push(if i == 2 {
+                insn::alu64_imm(AluOp::Add, dst, v.value as i32)
+            } else {
+                let size = Size::from_bytes(v.mem_size.max(1) as usize).unwrap();
+                insn::ldx(size, dst, Reg::R6, v.value as i16)
+            });
+        }
+        insns.push(insn::exit());
+        let mut o = Object::new(arch);
+        o.programs = vec![Program {
+            name: "p".into(),
+            section: "kprobe/f".into(),
+            insns,
+            map_relocs: vec![],
+            lines: vec![],
+        }];
+        o.core = core;
+        o
+    }
+
+    #[test]
+    fn object_carries_minimal_types_and_records_in_both_byte_orders() {
+        let k = kernel(0, true);
+        for arch in [Arch::X86_64, Arch::S390x] {
+            let o = object(&k, arch);
+            let bytes = crate::elf::write(&o).unwrap();
+            let file = crate::elf::read(&bytes).unwrap();
+            let local = crate::btf::parse(file.btf.as_deref().unwrap()).unwrap();
+            let ext = crate::btf::ext::parse(file.btf_ext.as_deref().unwrap(), &local).unwrap();
+            let recs = &ext.core_relo[0];
+            assert_eq!(recs.section, "kprobe/f");
+            let got: Vec<(u32, &str, u32)> = recs
+                .records
+                .iter()
+                .map(|r| (r.insn_off, r.access.as_str(), r.kind))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (0, "0:1", 0),
+                    (8, "0:2", 0),
+                    (16, "0:3:2", 0),
+                    (24, "0:4", 0)
+                ]
+            );
+            let root = recs.records[0].type_id;
+            assert_eq!(local.format_type(root).unwrap(), "struct task_struct");
+            let BtfType::Struct {
+                size: 40,
+                members,
+                bitfields: true,
+                ..
+            } = local.type_by_id(root).unwrap()
+            else {
+                panic!("task_struct copied with its size and kind flag")
+            };
+            let ty = |i: usize| local.format_type(members[i].type_id).unwrap();
+            assert_eq!(ty(0), "unsigned char[1]", "an unused member is opaque");
+            assert_eq!(ty(1), "pid_t");
+            assert_eq!(ty(3), "char[16]");
+            assert_eq!(ty(4), "struct task_struct *");
+            assert!(matches!(
+                local.type_by_id(local.resolve(members[4].type_id).unwrap()),
+                Ok(BtfType::Ptr { .. })
+            ));
+            assert_eq!(members[2].offset, 3 << 24 | 64, "bitfield kept");
+            // Relocating for the kernel it was compiled on changes nothing.
+            let mut insns = file.programs[0].insns.clone();
+            relocate_section(&mut insns, &recs.records, &local, &k, OnMissing::Error).unwrap();
+            assert_eq!(insns, file.programs[0].insns);
+        }
+    }
+
+    #[test]
+    fn relocation_follows_the_target_layout_and_names_missing_fields() {
+        let o = object(&kernel(0, true), Arch::X86_64);
+        let file = crate::elf::read(&crate::elf::write(&o).unwrap()).unwrap();
+        let local = crate::btf::parse(file.btf.as_deref().unwrap()).unwrap();
+        let ext = crate::btf::ext::parse(file.btf_ext.as_deref().unwrap(), &local).unwrap();
+        let recs = &ext.core_relo[0].records;
+        let orig = &file.programs[0].insns;
+
+        let moved = kernel(100, true);
+        let mut insns = orig.clone();
+        let applied = relocate_section(&mut insns, recs, &local, &moved, OnMissing::Error).unwrap();
+        let offs: Vec<i64> = insns[..4]
+            .iter()
+            .map(|i| {
+                if i.class() == insn::class::LDX {
+                    i.off.into()
+                } else {
+                    i.imm.into()
+                }
+            })
+            .collect();
+        assert_eq!(offs, vec![104, 108, 114, 132]);
+        assert_eq!(applied[2].field, "comm[2]");
+        assert_eq!((applied[3].local, applied[3].target), (32, Some(132)));
+
+        let no_comm = kernel(0, false);
+        let mut insns = orig.clone();
+        let err =
+            relocate_section(&mut insns, recs, &local, &no_comm, OnMissing::Error).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `comm[2]` of struct task_struct does not exist in the target kernel's BTF"
+        );
+        let mut insns = orig.clone();
+        relocate_section(&mut insns, recs, &local, &no_comm, OnMissing::Poison).unwrap();
+        assert_eq!((insns[2].code, insns[2].imm), (0x85, POISON_IMM));
+        assert_eq!(insns[3].off, 32, "the others still relocated");
+
+        // An instruction that does not hold the object's value is refused.
+        let mut insns = orig.clone();
+        insns[0].off += 1;
+        assert!(matches!(
+            relocate_section(&mut insns, recs, &local, &moved, OnMissing::Error),
+            Err(CoreError::BadInstruction { insn: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn bad_relocation_targets_are_errors() {
+        let k = kernel(0, true);
+        let mut o = object(&k, Arch::X86_64);
+        o.core.relocs[0].insn = 99;
+        assert!(matches!(
+            crate::btf::encode_object(&o),
+            Err(BtfError::BadCoreRelo { insn: 99, .. })
+        ));
+        o.core.relocs[0].program = "nope".into();
+        assert!(crate::btf::encode_object(&o).is_err());
+    }
+
+    /// A program reading `task->pid` (LDX on `bpf_get_current_task_btf()`),
+    /// `task->comm[0]` and `&task->real_parent` (for
+    /// `bpf_probe_read_kernel`), with CO-RE relocations against the host's
+    /// BTF, loaded by libbpf (`bpftool -d prog load`) into the host kernel:
+    /// libbpf must relocate all three and the verifier accept the result.
+    #[test]
+    fn libbpf_relocates_and_the_host_kernel_loads_it() {
+        let Some(k) = crate::btf::kernel::host_for_test() else {
+            return;
+        };
+        use crate::btf::core::clang_tests::{have, scratch};
+        if !have("bpftool") {
+            return;
+        }
+        let root = std::fs::read_to_string("/proc/self/status")
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")));
+        let bpffs = std::fs::read_to_string("/proc/mounts")
+            .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")));
+        if !(root && bpffs) {
+            assert!(
+                std::env::var("CI").ok().as_deref() != Some("true"),
+                "CI=true without root and bpffs"
+            );
+            eprintln!("skipped: loading needs root and a mounted bpffs");
+            return;
+        }
+        let task = k.struct_id("task_struct").unwrap();
+        let at = |path: &[Step]| resolve_path(k.btf(), task, path).unwrap();
+        let mut core = CoreTypes::new();
+        let pid = core
+            .field(
+                k.btf(),
+                "core_test",
+                2,
+                &at(&["pid".into()]),
+                CoreKind::FieldByteOffset,
+            )
+            .unwrap();
+        let comm = core
+            .field(
+                k.btf(),
+                "core_test",
+                3,
+                &at(&["comm".into(), 0.into()]),
+                CoreKind::FieldByteOffset,
+            )
+            .unwrap();
+        let parent = core
+            .field(
+                k.btf(),
+                "core_test",
+                8,
+                &at(&["real_parent".into()]),
+                CoreKind::FieldByteOffset,
+            )
+            .unwrap();
+        assert_eq!((pid.mem_size, comm.mem_size), (4, 1));
+        let insns = vec![
+            insn::call_helper(158), // bpf_get_current_task_btf
+            insn::alu64_reg(AluOp::Mov, Reg::R6, Reg::R0),
+            insn::ldx(Size::W, Reg::R7, Reg::R6, pid.value as i16),
+            insn::ldx(Size::B, Reg::R8, Reg::R6, comm.value as i16),
+            insn::alu64_reg(AluOp::Mov, Reg::R1, Reg::R10),
+            insn::alu64_imm(AluOp::Add, Reg::R1, -8),
+            insn::alu64_imm(AluOp::Mov, Reg::R2, 8),
+            insn::alu64_reg(AluOp::Mov, Reg::R3, Reg::R6),
+            insn::alu64_imm(AluOp::Add, Reg::R3, parent.value as i32),
+            insn::call_helper(113), // bpf_probe_read_kernel
+            insn::alu64_imm(AluOp::Mov, Reg::R0, 0),
+            insn::exit(),
+        ];
+        let mut o = Object::new(Arch::X86_64);
+        o.programs = vec![Program {
+            name: "core_test".into(),
+            section: "kprobe/do_nanosleep".into(),
+            insns,
+            map_relocs: vec![],
+            lines: vec![],
+        }];
+        o.core = core;
+        let dir = scratch("core-load");
+        let path = dir.join("core.o");
+        std::fs::write(&path, crate::elf::write(&o).unwrap()).unwrap();
+        let pin = format!("/sys/fs/bpf/probecc-core-{}", std::process::id());
+        let out = std::process::Command::new("bpftool")
+            .args(["-d", "prog", "load"])
+            .arg(&path)
+            .arg(&pin)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&pin);
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let relocs: Vec<&str> = log.lines().filter(|l| l.contains("patched insn")).collect();
+        assert!(out.status.success(), "bpftool prog load failed:\n{log}");
+        assert_eq!(relocs.len(), 3, "libbpf's relocations:\n{log}");
+        for (slot, off) in [(2, pid.value), (3, comm.value), (8, parent.value)] {
+            let want = format!("patched insn #{slot} ");
+            let line = relocs.iter().find(|l| l.contains(&want)).unwrap();
+            assert!(line.ends_with(&format!("{off} -> {off}")), "{line}");
+        }
+    }
+}
