@@ -1,6 +1,10 @@
 //! Installs what the tests need from Debian's packages, idempotently: a tool
 //! already on PATH is left alone; otherwise, as root, `apt-get` installs its
-//! package, saying so first. Without root it says what to install.
+//! package, saying so first. Without root, or with `XTASK_NO_INSTALL=1` in
+//! the environment (for machines where xtask must not run apt, and for the
+//! fault tests), it fails before any other work with an error that names
+//! each missing command or file, why it is needed and the Debian package
+//! that provides it.
 
 use std::process::Command;
 
@@ -66,7 +70,7 @@ pub fn ensure(tools: &[Tool]) -> Result<()> {
 }
 
 /// Installs the packages of the `needs` not present, saying what and why
-/// first; without root, says what to run instead.
+/// first; without root or with `XTASK_NO_INSTALL=1`, fails naming them.
 fn install_missing(needs: Vec<Need>) -> Result<()> {
     let missing: Vec<Need> = needs.into_iter().filter(|n| !n.present()).collect();
     if missing.is_empty() {
@@ -75,31 +79,47 @@ fn install_missing(needs: Vec<Need>) -> Result<()> {
     let mut packages: Vec<&str> = missing.iter().map(|n| n.package.as_str()).collect();
     packages.sort();
     packages.dedup();
-    for n in &missing {
-        println!(
-            "xtask: `{}` is missing ({}); it comes with Debian's `{}`",
-            n.path, n.why, n.package
+    let what = missing
+        .iter()
+        .map(|n| {
+            format!(
+                "`{}` is missing ({}); it comes with Debian's `{}`",
+                n.path, n.why, n.package
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let command = format!("apt-get install -y {}", packages.join(" "));
+    if no_install() {
+        bail!(
+            "{what}\ninstall it first: {command} (XTASK_NO_INSTALL is set: xtask installs nothing)"
         );
     }
     if !is_root() {
-        bail!(
-            "install them first: sudo apt-get install -y {}",
-            packages.join(" ")
-        );
+        bail!("{what}\ninstall it first: sudo {command}");
     }
+    println!("xtask: {}", what.replace('\n', "\nxtask: "));
     println!("xtask: installing {} with apt-get", packages.join(" "));
-    apt(&["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend(&packages);
-    apt(&args)?;
+    apt(&["update", "-qq"])
+        .and_then(|()| {
+            let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+            args.extend(&packages);
+            apt(&args)
+        })
+        .with_context(|| format!("{what}\ninstalling it failed: run `{command}` yourself"))?;
     if let Some(n) = missing.iter().find(|n| !n.present()) {
         bail!(
-            "`{}` is still missing after installing `{}`",
+            "`{}` is still missing after installing Debian's `{}` (is it on PATH?)",
             n.path,
             n.package
         );
     }
     Ok(())
+}
+
+/// `XTASK_NO_INSTALL=1` (or any value but empty and `0`): never install.
+fn no_install() -> bool {
+    std::env::var("XTASK_NO_INSTALL").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 fn apt(args: &[&str]) -> Result<()> {
@@ -154,6 +174,14 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
             machine::qemu_package(a),
             "to boot the guest",
         ));
+        if machine::cross_triple(a).is_none() {
+            v.push(need("cc", "gcc", "to link the static guest"));
+            v.push(need(
+                &format!("/usr/lib/{}-linux-gnu/libc.a", a.name()),
+                "libc6-dev",
+                "the static C library of the guest",
+            ));
+        }
         if let Some(gnu) = machine::cross_triple(a) {
             v.push(need(
                 &format!("{gnu}-gcc"),
@@ -200,6 +228,13 @@ fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
     missing.dedup();
     if missing.is_empty() {
         return Ok(());
+    }
+    if no_install() {
+        bail!(
+            "the Rust target(s) {} of the static guest are not installed; run `rustup target add {}` (XTASK_NO_INSTALL is set: xtask installs nothing)",
+            missing.join(" "),
+            missing.join(" ")
+        );
     }
     println!(
         "xtask: adding the Rust targets {} (for the static guest)",
