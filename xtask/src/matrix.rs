@@ -2,6 +2,16 @@
 //! (every arch and release, or a shard of them): fetch the kernel, stage
 //! the guest, boot, digest the results (`results`) and, for the matrix,
 //! write the reports (`report`). Exit status non-zero when anything failed.
+//!
+//! Under faults nothing already produced is lost and nothing needs
+//! cleaning up by hand: the matrix rewrites its reports after every boot
+//! (a boot that ends early is reported with what it printed, and a job
+//! that cannot run, e.g. a kernel that does not download, is reported and
+//! the next job runs); staging and booting an arch hold
+//! `<out>/<arch>.lock`, and a matrix run holds `<out>/matrix.lock`, so a
+//! second run on the same output directory waits, saying for whom (locks
+//! die with their holder). Missing tools are named before any work starts
+//! (`deps`).
 
 use std::time::Duration;
 
@@ -9,6 +19,7 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
 use crate::kernels::{self, Kernel};
+use crate::lock::FileLock;
 use crate::qemu::{self, BootSpec, QemuArgs, RunFlags};
 use crate::results::{self, ArchResult};
 use crate::stage::{self, StageOptions};
@@ -41,6 +52,7 @@ struct RunOptions<'a> {
     accel: &'a str,
     stage: StageOptions,
     timeout: u64,
+    append: &'a str,
 }
 
 pub fn run_qemu(args: &QemuArgs) -> Result<()> {
@@ -60,22 +72,27 @@ pub fn run_qemu(args: &QemuArgs) -> Result<()> {
             kernels::fetch(arch, r, false)?
         }
     };
-    let only = args
-        .only
-        .as_deref()
-        .map(|s| s.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    let opts = RunOptions::new(&args.run, only, !args.no_overhead);
+    let opts = RunOptions::new(&args.run);
     let result = run_one(&Job { arch, kernel }, &opts)?;
     report::print_summary(std::slice::from_ref(&result));
     if !result.ok() {
-        bail!(
-            "{} failure(s) on {arch}; console log: {}",
-            result.failures.len(),
-            result.log
-        );
+        bail!("{}", failed_message(&result));
     }
     Ok(())
+}
+
+/// "x86_64 6.1.0-50-cloud-amd64 (bookworm): <first failure> (and N
+/// more); console log: <path>".
+fn failed_message(r: &ArchResult) -> String {
+    let first = r.failures.first().map_or("failed", String::as_str);
+    let more = match r.failures.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more above)", n - 1),
+    };
+    format!(
+        "{} {} ({}): {first}{more}; console log: {}",
+        r.arch, r.kernel, r.release, r.log
+    )
 }
 
 pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
@@ -92,28 +109,52 @@ pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
     let pairs = shard(pairs, args.shard.as_deref())?;
     let needed: Vec<Arch> = pairs.iter().map(|(a, _)| *a).collect();
     deps::ensure_matrix(&needed)?;
-    let opts = RunOptions::new(&args.run, Vec::new(), true);
+    let opts = RunOptions::new(&args.run);
+    let dir = args.run.out_dir();
+    let _lock = FileLock::acquire(
+        &dir.join("matrix.lock"),
+        &format!(
+            "xtask: matrix: waiting for another matrix run writing to {}",
+            dir.display()
+        ),
+    )?;
     let mut results = Vec::new();
+    let mut errors = Vec::new();
     for (arch, release) in pairs {
-        let kernel = kernels::fetch(arch, release, false)?;
-        results.push(run_one(&Job { arch, kernel }, &opts)?);
+        let ran = kernels::fetch(arch, release, false)
+            .and_then(|kernel| run_one(&Job { arch, kernel }, &opts));
+        match ran {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                let e = format!("{arch} {release}: {e:#}");
+                println!("xtask: matrix: {e}; going on with the next");
+                errors.push(e);
+            }
+        }
+        report::write(&dir, &results)?;
     }
-    let dir = crate::workspace_root().join("target/matrix");
-    report::write(&dir, &results)?;
     report::print_summary(&results);
     println!(
         "xtask: matrix: reports in {}/report.{{json,md,svg}}",
         dir.display()
     );
-    let failed: Vec<&ArchResult> = results.iter().filter(|r| !r.ok()).collect();
+    let mut failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.ok())
+        .map(failed_message)
+        .collect();
+    failed.extend(errors.into_iter().map(|e| format!("not run: {e}")));
     if !failed.is_empty() {
-        let names: Vec<String> = failed
-            .iter()
-            .map(|r| format!("{} {}", r.arch, r.release))
-            .collect();
-        bail!("the matrix failed on {}", names.join(", "));
+        bail!("the matrix failed:\n{}", failed.join("\n"));
     }
     Ok(())
+}
+
+/// What booting `arch` on its default kernel needs: the tools (installed
+/// when missing and allowed, see `deps`) and the kernel (fetched).
+pub fn prepare(arch: Arch) -> Result<()> {
+    deps::ensure_matrix(&[arch])?;
+    kernels::fetch(arch, machine::default_release(arch), false).map(|_| ())
 }
 
 /// The matrix as `cargo xtask test` runs it: every arch on its default
@@ -142,6 +183,10 @@ pub fn run_in_test(ci: bool) -> Result<()> {
             rounds: 5,
             iterations: 2000,
             timeout: 900,
+            only: None,
+            no_overhead: false,
+            append: String::new(),
+            out: None,
         },
     })
 }
@@ -164,17 +209,19 @@ fn shard<T>(items: Vec<T>, spec: Option<&str>) -> Result<Vec<T>> {
 }
 
 impl<'a> RunOptions<'a> {
-    fn new(flags: &'a RunFlags, only: Vec<String>, overhead: bool) -> RunOptions<'a> {
+    fn new(flags: &'a RunFlags) -> RunOptions<'a> {
         RunOptions {
             accel: &flags.accel,
             stage: StageOptions {
-                only,
-                overhead,
+                only: flags.only_list(),
+                overhead: !flags.no_overhead,
                 rounds: flags.rounds,
                 iterations: flags.iterations,
                 watchdog_secs: flags.timeout.saturating_sub(30).max(60),
+                out: flags.out_dir(),
             },
             timeout: flags.timeout,
+            append: &flags.append,
         }
     }
 }
@@ -182,17 +229,24 @@ impl<'a> RunOptions<'a> {
 fn run_one(job: &Job, opts: &RunOptions) -> Result<ArchResult> {
     let arch = job.arch;
     let label = format!("{arch} {}", job.kernel.version);
+    let out = &opts.stage.out;
+    // The initramfs and the console log are per output directory and
+    // arch: one run at a time stages and boots there.
+    let _lock = FileLock::acquire(
+        &out.join(format!("{}.lock", arch.name())),
+        &format!(
+            "xtask: {label}: waiting for another run staging and booting {arch} in {}",
+            out.display()
+        ),
+    )?;
     let bar = qemu::spinner(&label);
     bar.set_message("building the guest and staging the initramfs");
     let staged = bar.suspend(|| stage::stage(arch, &opts.stage))?;
     let icount = opts.accel == "tcg" && opts.stage.overhead;
-    let log = crate::workspace_root()
-        .join("target/matrix")
-        .join(arch.name())
-        .join(format!(
-            "{}-{}.console.log",
-            job.kernel.release, job.kernel.version
-        ));
+    let log = out.join(arch.name()).join(format!(
+        "{}-{}.console.log",
+        job.kernel.release, job.kernel.version
+    ));
     bar.set_message("booting");
     let boot = qemu::boot(
         &BootSpec {
@@ -203,6 +257,7 @@ fn run_one(job: &Job, opts: &RunOptions) -> Result<ArchResult> {
             icount,
             timeout: Duration::from_secs(opts.timeout),
             log,
+            append: opts.append,
         },
         &bar,
     )?;

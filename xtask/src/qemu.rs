@@ -6,6 +6,13 @@
 //! killed when its guard drops (every return path, errors included), and
 //! the kernel kills it if xtask itself dies (`PR_SET_PDEATHSIG`, which
 //! covers Ctrl-C too).
+//!
+//! Faults are reported, not lost: QEMU killed from outside or exiting
+//! early ends the boot as incomplete (or silent) with the results already
+//! read and how QEMU ended (`Boot::ended`: "killed by signal 9"); a panic
+//! keeps the panic line (`Boot::panic`). `--append` adds kernel
+//! command-line arguments, which is also how a boot failure is provoked on
+//! purpose (`--append rdinit=/nonexistent` panics: no init).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -35,12 +42,6 @@ pub struct QemuArgs {
     /// Boot this kernel image instead of a Debian one
     #[arg(long)]
     pub kernel: Option<PathBuf>,
-    /// Only these fixtures (comma-separated); default all
-    #[arg(long)]
-    pub only: Option<String>,
-    /// Skip the overhead measurement
-    #[arg(long)]
-    pub no_overhead: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -60,6 +61,37 @@ pub struct RunFlags {
     /// Seconds before a guest counts as hung
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
+    /// Only these fixtures (comma-separated); default all
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Skip the overhead measurement
+    #[arg(long)]
+    pub no_overhead: bool,
+    /// Extra kernel command-line arguments (e.g. `loglevel=8` to debug a
+    /// boot)
+    #[arg(long, default_value = "")]
+    pub append: String,
+    /// Directory of the initramfs, console logs and reports (one run at a
+    /// time per directory and arch; others wait); default target/matrix
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl RunFlags {
+    /// `--out`, or `target/matrix`.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| crate::workspace_root().join("target/matrix"))
+    }
+
+    /// `--only` as a list (empty: all fixtures).
+    pub fn only_list(&self) -> Vec<String> {
+        self.only
+            .as_deref()
+            .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// How a boot ended.
@@ -80,6 +112,36 @@ pub enum Verdict {
     Incomplete,
 }
 
+impl Verdict {
+    /// What went wrong, for a failure line; `None` for `Completed`.
+    pub fn failure(self, boot: &Boot) -> Option<String> {
+        let ended = boot
+            .ended
+            .as_deref()
+            .map(|e| format!("; QEMU {e}"))
+            .unwrap_or_default();
+        let n = boot.reports.len();
+        Some(match self {
+            Verdict::Completed => return None,
+            Verdict::Panic => format!(
+                "kernel panic: {}",
+                boot.panic.as_deref().unwrap_or("(no panic line)")
+            ),
+            Verdict::Hang => format!(
+                "the guest hung: no `done` within {:.0} s; QEMU killed",
+                boot.secs
+            ),
+            Verdict::Silent => {
+                format!("the guest reported nothing before QEMU ended{ended}")
+            }
+            Verdict::Watchdog => "the guest's watchdog powered it off".into(),
+            Verdict::Incomplete => format!(
+                "the guest did not complete: QEMU ended after {n} result line(s), before `done`{ended}"
+            ),
+        })
+    }
+}
+
 /// What one boot produced.
 pub struct Boot {
     pub verdict: Verdict,
@@ -88,6 +150,11 @@ pub struct Boot {
     pub tail: Vec<String>,
     pub secs: f64,
     pub command: String,
+    /// How QEMU ended when it ended by itself, if not with status 0:
+    /// "killed by signal 9", "exited with status 1".
+    pub ended: Option<String>,
+    /// The kernel's panic line, if it panicked.
+    pub panic: Option<String>,
 }
 
 /// How to boot.
@@ -100,6 +167,8 @@ pub struct BootSpec<'a> {
     pub icount: bool,
     pub timeout: Duration,
     pub log: PathBuf,
+    /// Extra kernel command-line arguments.
+    pub append: &'a str,
 }
 
 /// The QEMU command line.
@@ -117,10 +186,14 @@ pub fn command(s: &BootSpec) -> Command {
     }
     c.arg("-kernel").arg(&s.kernel.image);
     c.arg("-initrd").arg(s.initramfs);
-    let append = format!(
+    let mut append = format!(
         "console={} panic=-1 quiet loglevel=4",
         machine::console(s.arch)
     );
+    if !s.append.trim().is_empty() {
+        append.push(' ');
+        append.push_str(s.append.trim());
+    }
     c.args(["-append", &append]);
     c
 }
@@ -135,7 +208,7 @@ impl Drop for Guard {
     }
 }
 
-fn spawn(mut cmd: Command) -> Result<Guard> {
+fn spawn(mut cmd: Command, arch: Arch) -> Result<Guard> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -147,7 +220,13 @@ fn spawn(mut cmd: Command) -> Result<Guard> {
             Ok(())
         });
     }
-    let child = cmd.spawn().context("starting QEMU")?;
+    let child = cmd.spawn().with_context(|| {
+        format!(
+            "starting `{}` (Debian's `{}`)",
+            machine::qemu_binary(arch),
+            machine::qemu_package(arch)
+        )
+    })?;
     Ok(Guard(child))
 }
 
@@ -161,7 +240,7 @@ pub fn boot(s: &BootSpec, bar: &ProgressBar) -> Result<Boot> {
     let mut log =
         std::fs::File::create(&s.log).with_context(|| format!("creating {}", s.log.display()))?;
     writeln!(log, "# {command}")?;
-    let mut guard = spawn(cmd)?;
+    let mut guard = spawn(cmd, s.arch)?;
     let (tx, rx) = mpsc::channel::<String>();
     for stream in [
         guard
@@ -193,6 +272,7 @@ pub fn boot(s: &BootSpec, bar: &ProgressBar) -> Result<Boot> {
     drop(tx);
     let t0 = Instant::now();
     let mut watch = Watch::default();
+    let mut closed = false;
     let ended = loop {
         let left = s.timeout.saturating_sub(t0.elapsed());
         if left.is_zero() {
@@ -207,11 +287,19 @@ pub fn boot(s: &BootSpec, bar: &ProgressBar) -> Result<Boot> {
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => bar.tick(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break true,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                closed = true;
+                break true;
+            }
         }
     };
+    // The console closed: QEMU is ending by itself; say how, if oddly.
+    let how = if closed { exit_of(&mut guard.0) } else { None };
     drop(guard);
     let verdict = watch.verdict(ended);
+    if let Some(how) = &how {
+        writeln!(log, "# QEMU {how}")?;
+    }
     writeln!(
         log,
         "# verdict: {verdict:?} after {:.1} s",
@@ -224,7 +312,32 @@ pub fn boot(s: &BootSpec, bar: &ProgressBar) -> Result<Boot> {
         tail: watch.tail.into_iter().collect(),
         secs: t0.elapsed().as_secs_f64(),
         command,
+        ended: how,
+        panic: watch.panic_line,
     })
+}
+
+/// How a QEMU whose output closed ended, waiting a little for it: `None`
+/// for status 0 (the guest powered off) or when it is still running (the
+/// guard kills it).
+fn exit_of(child: &mut Child) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return match (status.code(), status.signal()) {
+                    (Some(0), _) => None,
+                    (Some(code), _) => Some(format!("exited with status {code}")),
+                    (None, Some(sig)) => Some(format!("was killed by signal {sig}")),
+                    (None, None) => Some(format!("ended: {status}")),
+                };
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// What the console has said so far.
@@ -233,6 +346,7 @@ struct Watch {
     reports: Vec<Report>,
     tail: std::collections::VecDeque<String>,
     panicked: bool,
+    panic_line: Option<String>,
     panic_lines: usize,
     done: bool,
     watchdog: bool,
@@ -240,15 +354,18 @@ struct Watch {
 
 impl Watch {
     fn line(&mut self, line: &str, bar: &ProgressBar) {
-        self.tail.push_back(line.to_string());
+        self.tail.push_back(printable(line));
         if self.tail.len() > 30 {
             self.tail.pop_front();
         }
         if self.panicked {
             self.panic_lines += 1;
         }
-        if line.contains("Kernel panic") {
+        if let Some(at) = line.find("Kernel panic") {
             self.panicked = true;
+            if self.panic_line.is_none() {
+                self.panic_line = Some(line[at..].trim().to_string());
+            }
         }
         let Some(json) = line.find(MARK).map(|i| &line[i + MARK.len()..]) else {
             return;
@@ -287,6 +404,27 @@ impl Watch {
     }
 }
 
+/// A console line without terminal escape sequences and control
+/// characters (the firmware clears the screen), for the tail shown in
+/// messages; the log keeps the line as it came.
+fn printable(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte; otherwise ESC and one char.
+            if chars.next_if_eq(&'[').is_some() {
+                while chars.next().is_some_and(|p| !('@'..='~').contains(&p)) {}
+            } else {
+                chars.next();
+            }
+        } else if !c.is_control() || c == '\t' {
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
+}
+
 fn progress_text(r: &Report) -> String {
     match r {
         Report::Boot { kernel, .. } => format!("booted {kernel}; checking the tables"),
@@ -319,4 +457,46 @@ pub fn preflight(arch: Arch, accel: &str) -> Result<()> {
         bail!("--accel {accel} is not available for {arch} here (use tcg)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_drops_escapes_and_controls() {
+        assert_eq!(
+            printable("\x1bc\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16)\r"),
+            "SeaBIOS (version 1.16)"
+        );
+        assert_eq!(
+            printable("[    1.7] Kernel panic"),
+            "[    1.7] Kernel panic"
+        );
+    }
+
+    /// A console that ends without `done`: the results read are kept and
+    /// the verdict says how; a panic keeps its line.
+    #[test]
+    fn verdicts_of_consoles_that_end_early() {
+        let bar = ProgressBar::hidden();
+        let mut w = Watch::default();
+        w.line(
+            r#"PROBECC {"kind":"boot","arch":"x86_64","kernel":"6.1","cpus":1}"#,
+            &bar,
+        );
+        assert_eq!(w.verdict(true), Verdict::Incomplete);
+        assert_eq!(w.verdict(false), Verdict::Hang);
+        assert_eq!(w.reports.len(), 1);
+        w.line(
+            "[    1.76] Kernel panic - not syncing: No working init found.",
+            &bar,
+        );
+        assert_eq!(w.verdict(true), Verdict::Panic);
+        assert_eq!(
+            w.panic_line.as_deref(),
+            Some("Kernel panic - not syncing: No working init found.")
+        );
+        assert_eq!(Watch::default().verdict(true), Verdict::Silent);
+    }
 }

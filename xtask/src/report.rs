@@ -12,13 +12,19 @@ use anyhow::{Context, Result};
 
 use crate::results::ArchResult;
 
+/// Writes the three reports, each through a temporary file renamed into
+/// place: the matrix rewrites them after every boot, so a run that is
+/// stopped halfway leaves whole reports of the boots it finished.
 pub fn write(dir: &Path, results: &[ArchResult]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results)?;
-    std::fs::write(dir.join("report.json"), json).context("writing report.json")?;
-    std::fs::write(dir.join("report.md"), markdown(results)).context("writing report.md")?;
-    std::fs::write(dir.join("report.svg"), svg(results)).context("writing report.svg")?;
-    Ok(())
+    let put = |name: &str, bytes: &[u8]| {
+        crate::kernels::write_atomic(&dir.join(name), bytes)
+            .with_context(|| format!("writing {name}"))
+    };
+    put("report.json", json.as_bytes())?;
+    put("report.md", markdown(results).as_bytes())?;
+    put("report.svg", svg(results).as_bytes())
 }
 
 fn num(v: Option<f64>) -> String {

@@ -103,9 +103,8 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         absorb(&mut r, rep);
     }
     r.overhead = overhead(&boot.reports, kinds);
-    if boot.verdict != Verdict::Completed {
-        r.failures
-            .insert(0, format!("the guest did not complete: {:?}", boot.verdict));
+    if let Some(why) = boot.verdict.failure(boot) {
+        r.failures.insert(0, why);
         r.tail = boot.tail.clone();
     }
     r

@@ -2,7 +2,8 @@
 //! its manifest, the overhead subjects (empty kprobe and kretprobe from
 //! `fixtures/matrix/empty_*.bt`, the fixtures, the clang twins), the
 //! expectations of `fixtures/matrix/expectations.toml`, all in one plan
-//! and one initramfs at `target/matrix/<arch>/initramfs.cpio.gz`.
+//! and one initramfs at `<out>/<arch>/initramfs.cpio.gz` (`--out`, default
+//! `target/matrix`; the caller holds that directory's lock, see `matrix`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub struct StageOptions {
     pub rounds: u32,
     pub iterations: u64,
     pub watchdog_secs: u64,
+    /// The output directory (`--out`).
+    pub out: PathBuf,
 }
 
 /// One fixture's entry in expectations.toml.
@@ -183,9 +186,7 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
         });
     }
     fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
-    let dir = crate::workspace_root()
-        .join("target/matrix")
-        .join(arch.name());
+    let dir = opts.out.join(arch.name());
     std::fs::create_dir_all(&dir)?;
     let initramfs = dir.join("initramfs.cpio.gz");
     crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;

@@ -3,6 +3,8 @@
 //! matrix on all five arches (`matrix::run_in_test`). Tests that
 //! need a tool, root or the host kernel run for real under `CI=true` and
 //! fail when a prerequisite is missing; elsewhere they skip with a reason.
+//! The fault suite (`xtask/tests/faults.rs`) boots x86_64, so its QEMU and
+//! default kernel are made ready before the tests run.
 
 use std::process::Command;
 
@@ -22,6 +24,13 @@ pub struct TestArgs {
 
 pub fn run(args: &TestArgs) -> Result<()> {
     deps::ensure(deps::TEST_TOOLS)?;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if let Err(e) = crate::matrix::prepare(probecc::arch::Arch::X86_64) {
+        if ci {
+            return Err(e.context("x86_64's QEMU and kernel, for the fault tests (CI=true)"));
+        }
+        println!("xtask: the fault tests will skip (set CI=true to make this an error): {e:#}");
+    }
     println!("xtask: building every example and fixture for every arch");
     let out = crate::workspace_root().join("target/bpf");
     for arch in probecc::arch::Arch::ALL {
@@ -43,6 +52,5 @@ pub fn run(args: &TestArgs) -> Result<()> {
         return Ok(());
     }
     println!("xtask: the QEMU matrix on all five arches");
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     crate::matrix::run_in_test(ci)
 }

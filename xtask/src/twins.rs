@@ -1,7 +1,9 @@
 //! The C twins of some fixtures (`fixtures/c/twins/<name>.bpf.c`), compiled
 //! by clang for an arch (`-target bpfel|bpfeb`, `-D__TARGET_ARCH_<arch>`,
 //! both from `probecc::arch`) into `target/matrix/twins/<arch>/`, for the
-//! overhead comparison. An object newer than its sources is reused.
+//! overhead comparison. An object newer than its sources is reused; one is
+//! compiled to a temporary name and renamed into place, so a concurrent
+//! run never reads a half-written object.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,17 +56,19 @@ fn stale(out: &Path, inputs: &[&Path]) -> bool {
 }
 
 fn compile(arch: Arch, src: &Path, out: &Path) -> Result<()> {
+    let tmp = out.with_extension(format!("tmp{}.o", std::process::id()));
     let status = Command::new("clang")
         .args(["-O2", "-g", "-target", arch.clang_target()])
         .arg(format!("-D__TARGET_ARCH_{}", arch.libbpf_target_arch()))
         .arg("-c")
         .arg(src)
         .arg("-o")
-        .arg(out)
+        .arg(&tmp)
         .status()
         .context("running clang")?;
     if !status.success() {
+        let _ = std::fs::remove_file(&tmp);
         bail!("clang failed on {} for {arch}", src.display());
     }
-    Ok(())
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))
 }
