@@ -9,6 +9,16 @@
 //! kernel; a lock file per (release, arch) makes concurrent runs take turns.
 //! Debian ships a stub `System.map` (the real one is in the -dbg package);
 //! the guest reads `/proc/kallsyms` instead.
+//!
+//! A cache that goes bad mends itself: `kernel.json` records the image's
+//! SHA-256 at assembly, and every use checks it; a kernel directory whose
+//! image is missing or differs, or whose `kernel.json` does not parse, is
+//! removed, said so, and fetched again. Temporary directories that an
+//! interrupted run left are removed under the lock (damaged package lists
+//! apt itself fetches again). A kernel cached before checksums were
+//! recorded gets its checksum on first use.
+//! `XTASK_KERNELS_DIR` moves the cache (default `target/kernels`); the fault
+//! tests use it to damage a copy rather than the shared cache.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,6 +60,9 @@ pub struct Kernel {
     pub image: PathBuf,
     pub config: Option<PathBuf>,
     pub system_map: Option<PathBuf>,
+    /// SHA-256 of `image` at assembly (hex); `None` for `--kernel`.
+    #[serde(default)]
+    pub image_sha256: Option<String>,
 }
 
 pub fn run(args: &KernelsArgs) -> Result<()> {
@@ -117,11 +130,15 @@ pub fn custom(arch: Arch, image: &Path) -> Result<Kernel> {
         image: image.to_path_buf(),
         config: beside("config"),
         system_map: beside("System.map"),
+        image_sha256: None,
     })
 }
 
 fn root() -> PathBuf {
-    crate::workspace_root().join("target/kernels")
+    match std::env::var_os("XTASK_KERNELS_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => crate::workspace_root().join("target/kernels"),
+    }
 }
 
 fn rel(p: &Path) -> &Path {
@@ -140,6 +157,7 @@ pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
         &dir.with_extension("lock"),
         &format!("xtask: kernels: waiting for another run fetching {release}/{arch}"),
     )?;
+    remove_leftovers(&dir)?;
     if !refresh {
         if let Some(k) = cached(&dir)? {
             return Ok(k);
@@ -159,7 +177,7 @@ pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
     let mut errors = Vec::new();
     for package in candidates.iter().take(3) {
         let done = dir.join(package);
-        let got = if done.join("kernel.json").is_file() {
+        let got = if whole(&done)?.is_some() {
             Ok(())
         } else {
             download(&apt, package, &dir, arch, release)
@@ -184,23 +202,126 @@ pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
     )
 }
 
-/// The kernel `current.json` names, if it is complete.
+/// The kernel `current.json` names, if it is complete and whole.
 fn cached(dir: &Path) -> Result<Option<Kernel>> {
     let Ok(package) = std::fs::read_to_string(dir.join("current.json")) else {
         return Ok(None);
     };
-    let k = dir.join(package.trim());
-    if k.join("kernel.json").is_file() {
-        return read_kernel(&k).map(Some);
+    let package = package.trim();
+    if package.is_empty() || package.contains('/') || package.starts_with('.') {
+        return Ok(None);
     }
+    whole(&dir.join(package))
+}
+
+/// The kernel assembled in `dir`, if there is one and it is whole:
+/// `kernel.json` parses and the image's SHA-256 is the recorded one. A
+/// damaged one is removed, saying why, so that the caller fetches it
+/// again; one without a recorded checksum (cached by an older xtask) gets
+/// it now.
+fn whole(dir: &Path) -> Result<Option<Kernel>> {
+    if !dir.join("kernel.json").is_file() {
+        return Ok(None);
+    }
+    let damage = match read_kernel(dir) {
+        Err(e) => format!("{e:#}"),
+        Ok(mut k) if k.image.is_file() => {
+            let found = sha256(&k.image)?;
+            match &k.image_sha256 {
+                Some(recorded) if *recorded == found => return Ok(Some(k)),
+                Some(recorded) => {
+                    format!("the image's SHA-256 is {found}, kernel.json recorded {recorded}")
+                }
+                None => {
+                    println!(
+                        "xtask: kernels: recording the SHA-256 of {} (cached before checksums were kept)",
+                        rel(&k.image).display()
+                    );
+                    record_sha256(dir, &found)?;
+                    k.image_sha256 = Some(found);
+                    return Ok(Some(k));
+                }
+            }
+        }
+        Ok(_) => "its image is missing".into(),
+    };
+    println!(
+        "xtask: kernels: {} is damaged ({damage}); removing it and fetching it again",
+        rel(dir).display()
+    );
+    std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(None)
 }
 
+/// Reads `<dir>/kernel.json`, with the file paths taken as `dir`'s own
+/// (the layout is fixed; the cache may have moved since it was written).
 fn read_kernel(dir: &Path) -> Result<Kernel> {
     let path = dir.join("kernel.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    let mut k: Kernel =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    k.image = dir.join("image");
+    k.config = k.config.map(|_| dir.join("config"));
+    k.system_map = k.system_map.map(|_| dir.join("System.map"));
+    Ok(k)
+}
+
+/// Adds `image_sha256` to `<dir>/kernel.json`, leaving the rest as written.
+fn record_sha256(dir: &Path, sum: &str) -> Result<()> {
+    let path = dir.join("kernel.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if let Some(fields) = json.as_object_mut() {
+        fields.insert("image_sha256".into(), sum.into());
+    }
+    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
+}
+
+/// The SHA-256 of a file, hex (`sha256sum`, from coreutils).
+fn sha256(path: &Path) -> Result<String> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("running sha256sum (coreutils)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.split_whitespace().next() {
+        Some(sum) if out.status.success() && sum.len() == 64 => Ok(sum.to_string()),
+        _ => bail!(
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+}
+
+/// Removes what an interrupted run left in `dir` (a half-assembled
+/// `.tmp-*` directory, a `current.json` being replaced); the caller holds
+/// the lock, so no live run is using them.
+fn remove_leftovers(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(".tmp-") || name.starts_with("current.tmp")) {
+            continue;
+        }
+        println!(
+            "xtask: kernels: removing {}, left by an interrupted run",
+            rel(&e.path()).display()
+        );
+        let path = e.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Downloads and unpacks `package` into `<dir>/<package>`, via a temporary
@@ -353,6 +474,7 @@ fn assemble(
         .or_else(|| pick("vmlinuz"))
         .with_context(|| format!("{package} has no /boot/vmlinu[xz]-{version}"))?;
     std::fs::rename(&image, tmp.join("image"))?;
+    let image_sha256 = Some(sha256(&tmp.join("image"))?);
     let mut kernel = Kernel {
         arch: arch.name().into(),
         release: release.name().into(),
@@ -361,6 +483,7 @@ fn assemble(
         image: done.join("image"),
         config: None,
         system_map: None,
+        image_sha256,
     };
     if let Some(c) = pick("config") {
         std::fs::rename(c, tmp.join("config"))?;
@@ -378,4 +501,89 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel directory as `unpack_into` leaves it, in a temporary
+    /// directory of the test's own.
+    fn fake_kernel(test: &str, image: &[u8]) -> (PathBuf, Kernel) {
+        let dir = std::env::temp_dir()
+            .join(format!("xtask-kernels-{test}-{}", std::process::id()))
+            .join("linux-image-1.0-test");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("image"), image).expect("image");
+        let k = Kernel {
+            arch: "x86_64".into(),
+            release: "bookworm".into(),
+            version: "1.0-test".into(),
+            package: Some("linux-image-1.0-test".into()),
+            image: PathBuf::from("/elsewhere/image"),
+            config: None,
+            system_map: None,
+            image_sha256: Some(sha256(&dir.join("image")).expect("sha256sum")),
+        };
+        let json = serde_json::to_string_pretty(&k).expect("json");
+        std::fs::write(dir.join("kernel.json"), json).expect("kernel.json");
+        (dir, k)
+    }
+
+    #[test]
+    fn a_whole_kernel_is_used_with_its_own_paths() {
+        let (dir, k) = fake_kernel("whole", b"an image");
+        let got = whole(&dir).expect("checked").expect("whole");
+        assert_eq!(got.image, dir.join("image"));
+        assert_eq!(got.image_sha256, k.image_sha256);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+    }
+
+    #[test]
+    fn a_damaged_kernel_is_removed_to_be_fetched_again() {
+        for damage in ["garbled", "truncated", "no image", "bad json"] {
+            let (dir, _) = fake_kernel("damaged", b"an image of some length");
+            match damage {
+                "garbled" => std::fs::write(dir.join("image"), b"an image of some lengtH"),
+                "truncated" => std::fs::write(dir.join("image"), b"an ima"),
+                "no image" => std::fs::remove_file(dir.join("image")),
+                _ => std::fs::write(dir.join("kernel.json"), b"{\"arch\": "),
+            }
+            .expect("damaging");
+            assert!(whole(&dir).expect("checked").is_none(), "{damage}");
+            assert!(!dir.exists(), "{damage}: the damaged kernel is removed");
+        }
+    }
+
+    #[test]
+    fn a_kernel_without_a_checksum_gets_one() {
+        let (dir, k) = fake_kernel("legacy", b"an old image");
+        let json = std::fs::read_to_string(dir.join("kernel.json")).expect("kernel.json");
+        let old = json.replace("image_sha256", "unknown_field");
+        std::fs::write(dir.join("kernel.json"), old).expect("kernel.json");
+        let got = whole(&dir).expect("checked").expect("whole");
+        assert_eq!(got.image_sha256, k.image_sha256);
+        let again = std::fs::read_to_string(dir.join("kernel.json")).expect("kernel.json");
+        assert!(again.contains("image_sha256"), "{again}");
+        assert!(
+            again.contains("/elsewhere/image"),
+            "the rest is left as written: {again}"
+        );
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_run_are_removed() {
+        let dir = std::env::temp_dir().join(format!("xtask-kernels-left-{}", std::process::id()));
+        let partial = dir.join(".tmp-linux-image-1.0-test-1");
+        std::fs::create_dir_all(&partial).expect("temp dir");
+        std::fs::write(partial.join("half.deb"), b"half").expect("half");
+        std::fs::write(dir.join("current.tmp1"), b"linux-").expect("current.tmp");
+        std::fs::write(dir.join("current.json"), b"linux-image-1.0-test").expect("current");
+        remove_leftovers(&dir).expect("removed");
+        assert!(!partial.exists() && !dir.join("current.tmp1").exists());
+        assert!(dir.join("current.json").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
