@@ -53,6 +53,7 @@ fn agent() -> ! {
         arch: plan.arch.clone(),
         kernel: sys::kernel_release(),
         cpus,
+        jit: sys::enable_jit(),
     });
     let ksyms = ksyms::Ksyms::load();
     match Arch::parse(&plan.arch) {

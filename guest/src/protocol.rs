@@ -111,6 +111,10 @@ pub enum Report {
         arch: String,
         kernel: String,
         cpus: u32,
+        /// `net.core.bpf_jit_enable` once the agent has turned the JIT on
+        /// (1), or `None` when the kernel has no JIT (the interpreter).
+        #[serde(default)]
+        jit: Option<u8>,
     },
     /// One check of the compiler's tables against the kernel.
     Table {

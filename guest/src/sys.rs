@@ -70,6 +70,25 @@ pub fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
+/// Turns the BPF JIT on, as production systems run it (Debian leaves it
+/// off by default on ppc64le, s390x and riscv64, and the riscv64 7.x
+/// verifier refuses programs calling `bpf_get_smp_processor_id` without
+/// it); the setting in force afterwards, `None` without a JIT.
+pub fn enable_jit() -> Option<u8> {
+    const PATH: &str = "/proc/sys/net/core/bpf_jit_enable";
+    let read = || {
+        std::fs::read_to_string(PATH)
+            .ok()?
+            .trim()
+            .parse::<u8>()
+            .ok()
+    };
+    if read()? == 0 {
+        let _ = std::fs::write(PATH, "1");
+    }
+    read()
+}
+
 /// The number of possible CPUs (the stride count of per-CPU map values).
 pub fn possible_cpus() -> u32 {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();

@@ -17,6 +17,10 @@ pub struct ArchResult {
     pub kernel: String,
     pub accel: String,
     pub icount: bool,
+    /// `net.core.bpf_jit_enable` in the guest (the agent turns it on);
+    /// `None`: the kernel has no JIT, programs ran in the interpreter.
+    #[serde(default)]
+    pub jit: Option<u8>,
     pub verdict: Verdict,
     pub boot_secs: f64,
     pub log: String,
@@ -87,6 +91,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         kernel: kernel.into(),
         accel: accel.into(),
         icount,
+        jit: None,
         verdict: boot.verdict,
         boot_secs: boot.secs,
         log: boot.log.display().to_string(),
@@ -112,7 +117,10 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
 
 fn absorb(r: &mut ArchResult, rep: &Report) {
     match rep {
-        Report::Boot { kernel, .. } => r.kernel = kernel.clone(),
+        Report::Boot { kernel, jit, .. } => {
+            r.kernel = kernel.clone();
+            r.jit = *jit;
+        }
         Report::Table {
             check,
             ok,
