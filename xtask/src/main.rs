@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod btf_subset;
 mod build;
 mod deps;
 mod diff;
@@ -54,6 +55,9 @@ enum Cmd {
     Qemu(qemu::QemuArgs),
     /// The QEMU matrix over arches and kernels, with reports in target/matrix/
     Matrix(matrix::MatrixArgs),
+    /// Cut fixtures/btf/kernel.btf (the structs of fixtures/btf/kernel.roots)
+    /// from a kernel's BTF
+    BtfSubset(btf_subset::BtfSubsetArgs),
 }
 
 fn main() -> Result<()> {
@@ -66,6 +70,7 @@ fn main() -> Result<()> {
         Cmd::Kernels(args) => kernels::run(&args),
         Cmd::Qemu(args) => matrix::run_qemu(&args),
         Cmd::Matrix(args) => matrix::run_matrix(&args),
+        Cmd::BtfSubset(args) => btf_subset::run(&args),
     }
 }
 

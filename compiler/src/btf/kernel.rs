@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::builder::Builder;
 use super::core::access::{resolve_path, suggest_members, FieldAccess, Step};
+use super::core::local::CoreTypes;
 use super::core::CoreError;
 use super::parse::{parse, parse_split, Btf};
 use super::types::BtfType;
@@ -233,6 +235,67 @@ impl KernelBtf {
     }
 }
 
+impl KernelBtf {
+    /// The structs and unions named in `roots`, with every member (those
+    /// of anonymous and of directly embedded named members too) and the
+    /// types those need, as raw BTF in this BTF's byte order: a small,
+    /// fixed stand-in for a kernel's types that specs compile against the
+    /// same way on any machine (`fixtures/btf`). Pointers to structs not
+    /// copied become pointers to forward declarations, as in an object.
+    pub fn subset(&self, roots: &[&str]) -> Result<Vec<u8>, CoreError> {
+        let mut core = CoreTypes::new();
+        for name in roots {
+            let root = self.composite(name)?;
+            let mut paths = Vec::new();
+            member_paths(&self.btf, root, &[], 0, &mut paths)?;
+            for path in paths {
+                let access = resolve_path(&self.btf, root, &path)?;
+                core.add_types(&self.btf, &access)?;
+            }
+        }
+        let mut b = Builder::new();
+        core.emit(&mut b)?;
+        Ok(b.finish(self.btf.endian))
+    }
+}
+
+/// Every member path of composite `id`: named members, the members of
+/// anonymous ones (reached by name, as C does), and one level into named
+/// struct members (`sock.__sk_common.skc_dport`).
+fn member_paths(
+    btf: &Btf,
+    id: u32,
+    prefix: &[Step],
+    depth: usize,
+    out: &mut Vec<Vec<Step>>,
+) -> Result<(), CoreError> {
+    let members = match btf.type_by_id(btf.resolve(id)?)? {
+        BtfType::Struct { members, .. } | BtfType::Union { members, .. } => members.clone(),
+        _ => return Ok(()),
+    };
+    for m in &members {
+        let name = btf.string_at(m.name_off)?;
+        let inner = btf.resolve(m.type_id)?;
+        let composite = matches!(
+            btf.type_by_id(inner)?,
+            BtfType::Struct { .. } | BtfType::Union { .. }
+        );
+        if name.is_empty() {
+            if composite && depth < 8 {
+                member_paths(btf, inner, prefix, depth + 1, out)?;
+            }
+            continue;
+        }
+        let mut path = prefix.to_vec();
+        path.push(Step::Member(name.to_string()));
+        if composite && prefix.is_empty() {
+            member_paths(btf, inner, &path, depth + 1, out)?;
+        }
+        out.push(path);
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, CoreError> {
     std::fs::read(path).map_err(|e| CoreError::Read {
         path: path.display().to_string(),
@@ -272,6 +335,11 @@ pub(crate) fn nearest<'a>(query: &str, candidates: impl Iterator<Item = &'a str>
             let mut score = strsim::jaro_winkler(&q, &last);
             if q.len() >= 3 && (last.contains(&q) || q.contains(&last) && last.len() >= 3) {
                 score = score.max(0.9);
+            }
+            // Short names with a swapped or mistyped letter (`pdi` for `pid`),
+            // which Jaro-Winkler scores low.
+            if strsim::osa_distance(&q, &last) <= (q.len() / 4).max(1) {
+                score = score.max(0.85);
             }
             if c.contains('.') {
                 score -= 0.01; // a direct member first
