@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use probecc::arch::{Arch, KernelVersion};
+use probecc::btf::kernel::HOST_VMLINUX;
+use probecc::lang::check::TypeSource;
 use probecc::lang::{self, diag, CompileOptions};
 
 #[derive(clap::Args, Debug)]
@@ -34,6 +36,10 @@ pub struct Args {
     /// program the kernel would reject fails the build)
     #[arg(long)]
     pub no_check: bool,
+    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
+    /// (default: /sys/kernel/btf/vmlinux when present)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
     /// Allow actions that change what the probed task does (`signal()`);
     /// the manifest lists them under "unsafe"
     #[arg(long = "unsafe")]
@@ -62,6 +68,7 @@ impl Spec {
         symbols: Option<&Path>,
         kernel: Option<KernelVersion>,
         allow_unsafe: bool,
+        btf: Option<&Path>,
     ) -> Result<Spec> {
         let src =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -85,6 +92,7 @@ impl Spec {
                 symbols,
                 kernel,
                 unsafe_actions: allow_unsafe,
+                btf: type_source(btf),
             },
             file,
         })
@@ -116,6 +124,7 @@ pub fn run(args: &Args) -> Result<()> {
         args.symbols.as_deref(),
         kernel,
         args.allow_unsafe,
+        args.btf.as_deref(),
     )?;
     let arches = Arch::parse_list(&args.arch)?;
     for &arch in &arches {
@@ -152,6 +161,18 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// verifier-sim on a freshly built object: a rejection is printed with the
 /// spec line and fails the build.
+/// The kernel types `--btf` names, or the running kernel's when it
+/// publishes them; read only if a spec uses struct types.
+pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
+    match btf {
+        Some(p) => Some(TypeSource::file(p)),
+        None => {
+            let host = Path::new(HOST_VMLINUX);
+            host.exists().then(|| TypeSource::file(host))
+        }
+    }
+}
+
 /// `--kernel`: a release such as `6.1` or `6.12.57+deb13-arm64`, if given.
 pub fn parse_kernel(arg: Option<&str>) -> Result<Option<KernelVersion>> {
     arg.map(|k| k.parse().with_context(|| format!("--kernel {k}")))

@@ -31,6 +31,10 @@ pub struct Args {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
+    /// (default: /sys/kernel/btf/vmlinux when present)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
     /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
@@ -75,6 +79,7 @@ pub fn run(args: &Args) -> Result<()> {
             args.symbols.as_deref(),
             kernel,
             args.allow_unsafe,
+            args.btf.as_deref(),
         )?;
         spec.object_bytes(arch)?
     } else {

@@ -53,6 +53,10 @@ pub struct Args {
     /// Run even what verifier-sim says the kernel would reject
     #[arg(long)]
     pub no_verify: bool,
+    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
+    /// (default: /sys/kernel/btf/vmlinux when present)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
     /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
@@ -106,6 +110,7 @@ fn artifacts(args: &Args, arch: Arch, kernel: Option<KernelVersion>) -> Result<(
             symbols: symbols(args.symbols.as_deref())?,
             kernel,
             unsafe_actions: args.allow_unsafe,
+            btf: crate::build::type_source(args.btf.as_deref()),
         };
         return match spec::compile(&src, arch, &opts) {
             Ok(a) => Ok((a.object, a.manifest)),
@@ -155,6 +160,7 @@ mod tests {
             seed: 1,
             no_verify: false,
             allow_unsafe: false,
+            btf: None,
         }
     }
 

@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::btf::core::access::FieldAccess;
+use crate::btf::core::CoreKind;
 use crate::helpers::Helper;
 use crate::insn::{self, AluOp, AtomicOp, Cond, Insn, Reg, Size};
 use crate::program::{LineInfo, MapReloc, Program};
@@ -52,6 +54,18 @@ pub enum Op {
     Label(String),
     /// The source line the following instructions come from.
     Source(SourceLine),
+    /// A one-slot instruction holding a CO-RE relocated value (an ALU
+    /// immediate or a memory offset) of a kernel struct field: the loader
+    /// patches it for the running kernel.
+    Core { insn: Insn, field: CoreField },
+}
+
+/// What a [`Op::Core`] instruction holds: `kind` of the field `access`
+/// reaches (resolved on the compile's kernel BTF).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreField {
+    pub access: FieldAccess,
+    pub kind: CoreKind,
 }
 
 /// A source position for `.BTF.ext` line info.
@@ -157,6 +171,8 @@ pub struct Assembled {
     pub lines: Vec<LineInfo>,
     /// Each label's slot index.
     pub labels: BTreeMap<String, usize>,
+    /// The CO-RE relocated instructions: (slot, field).
+    pub core: Vec<(usize, CoreField)>,
 }
 
 impl Assembled {
@@ -266,7 +282,7 @@ fn load_arg(dst: Reg, arg: &Arg) -> Vec<Op> {
 
 fn slots(op: &Op) -> usize {
     match op {
-        Op::Insn(_) | Op::Jump { .. } | Op::CallLocal { .. } => 1,
+        Op::Insn(_) | Op::Jump { .. } | Op::CallLocal { .. } | Op::Core { .. } => 1,
         Op::LdImm64 { .. } | Op::LoadMap { .. } => 2,
         Op::Label(_) | Op::Source(_) | Op::HelperCall { .. } => 0,
     }
@@ -355,6 +371,13 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                 line: s.line,
                 col: s.col,
             }),
+            Op::Core { insn: ins, field } => {
+                ins.validate()
+                    .map_err(|source| AsmError::BadInsn { op: i, source })?;
+                check_writable(i, ins)?;
+                out.core.push((pc, field.clone()));
+                out.insns.push(*ins);
+            }
             Op::Label(_) | Op::HelperCall { .. } => {}
         }
     }
@@ -410,6 +433,18 @@ pub fn reg(n: u8) -> Result<Reg, AsmError> {
 // ---------------------------------------------------------------------------
 
 /// A label at this position.
+/// `ins`, whose immediate or offset is `kind` of the kernel field `access`,
+/// relocated by the loader (CO-RE).
+pub fn core(ins: Insn, access: &FieldAccess, kind: CoreKind) -> Op {
+    Op::Core {
+        insn: ins,
+        field: CoreField {
+            access: access.clone(),
+            kind,
+        },
+    }
+}
+
 pub fn label(name: &str) -> Op {
     Op::Label(name.to_string())
 }

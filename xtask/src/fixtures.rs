@@ -60,6 +60,7 @@ pub fn options(path: &Path) -> Result<CompileOptions> {
         symbols,
         kernel: None,
         unsafe_actions: false,
+        btf: None,
     })
 }
 

@@ -195,6 +195,19 @@ pub enum ExprKind {
         ty: CastType,
         expr: Box<Expr>,
     },
+    /// `expr->member` (`arrow`) or `expr.member`: a member of a kernel
+    /// struct or union, its layout taken from the kernel's BTF.
+    Member {
+        expr: Box<Expr>,
+        member: String,
+        member_span: Span,
+        arrow: bool,
+    },
+    /// `expr[index]`: an element of an array member.
+    Index {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
 }
 
 /// bpftrace builtins.
@@ -214,6 +227,8 @@ pub enum Builtin {
     Arg(u8),
     Retval,
     Kstack,
+    /// `curtask`: the current `struct task_struct *`.
+    Curtask,
 }
 
 impl Builtin {
@@ -232,6 +247,7 @@ impl Builtin {
             "probe" => Builtin::Probe,
             "retval" => Builtin::Retval,
             "kstack" => Builtin::Kstack,
+            "curtask" => Builtin::Curtask,
             _ => {
                 let n = word.strip_prefix("arg")?;
                 if n.is_empty() || (n.len() > 1 && n.starts_with('0')) {
@@ -257,6 +273,7 @@ impl Builtin {
             Builtin::Arg(n) => format!("arg{n}"),
             Builtin::Retval => "retval".into(),
             Builtin::Kstack => "kstack".into(),
+            Builtin::Curtask => "curtask".into(),
         }
     }
 }
@@ -364,10 +381,34 @@ impl IntType {
     }
 }
 
-/// The type of a cast: an integer, or a pointer to an integer (`(uint64 *)`)
-/// that a following `*` dereferences.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The type of a cast: an integer, a pointer to an integer (`(uint64 *)`)
+/// that a following `*` dereferences, or a pointer to a kernel struct or
+/// union (`(struct file *)`), whose members `->` reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CastType {
     Int(IntType),
     Ptr(IntType),
+    Record(RecordRef),
+}
+
+/// `struct NAME` or `union NAME` behind `depth` pointers (`*` count, at
+/// least 1: a struct value cannot be cast to).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordRef {
+    pub union: bool,
+    pub name: String,
+    pub depth: u8,
+    pub span: Span,
+}
+
+impl RecordRef {
+    /// `struct file *` as C writes it.
+    pub fn c_name(&self) -> String {
+        format!(
+            "{} {} {}",
+            if self.union { "union" } else { "struct" },
+            self.name,
+            "*".repeat(self.depth as usize)
+        )
+    }
 }

@@ -17,10 +17,15 @@ pub mod attach;
 mod expr;
 pub mod format;
 pub mod ir;
+mod record;
 mod stmt;
 mod tables;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
@@ -41,7 +46,63 @@ pub struct CompileOptions {
     /// Allow actions that change what the probed task does (`signal`);
     /// `--unsafe` on the command line.
     pub unsafe_actions: bool,
+    /// The kernel types struct casts, `->` and `curtask` are checked
+    /// against (`--btf`); `None`: a spec that needs them is an error.
+    pub btf: Option<TypeSource>,
 }
+
+/// Where a spec's kernel types come from: a BTF file (the kernel's
+/// `/sys/kernel/btf/vmlinux`, or one a user names), read when a spec first
+/// needs it: most specs need none, and reading a vmlinux BTF takes longer
+/// than compiling. Clones share what was read.
+#[derive(Clone, Debug)]
+pub struct TypeSource {
+    path: PathBuf,
+    loaded: Arc<OnceLock<Result<Arc<KernelBtf>, String>>>,
+}
+
+impl TypeSource {
+    /// The BTF in `path` (raw BTF, or an ELF with a `.BTF` section).
+    pub fn file(path: impl Into<PathBuf>) -> TypeSource {
+        TypeSource {
+            path: path.into(),
+            loaded: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Types already read (named `name` in messages).
+    pub fn parsed(name: &str, btf: KernelBtf) -> TypeSource {
+        let loaded = OnceLock::new();
+        let _ = loaded.set(Ok(Arc::new(btf)));
+        TypeSource {
+            path: PathBuf::from(name),
+            loaded: Arc::new(loaded),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The types, read on the first call; why they cannot be read otherwise.
+    pub fn get(&self) -> Result<Arc<KernelBtf>, String> {
+        self.loaded
+            .get_or_init(|| {
+                KernelBtf::from_file(&self.path)
+                    .map(Arc::new)
+                    .map_err(|e| format!("reading kernel types from {}: {e}", self.path.display()))
+            })
+            .clone()
+    }
+}
+
+impl PartialEq for TypeSource {
+    fn eq(&self, other: &TypeSource) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for TypeSource {}
 
 impl Default for CompileOptions {
     fn default() -> Self {
@@ -50,6 +111,7 @@ impl Default for CompileOptions {
             symbols: None,
             kernel: None,
             unsafe_actions: false,
+            btf: None,
         }
     }
 }
@@ -366,5 +428,7 @@ fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
     candidate
 }
 
+#[cfg(test)]
+mod record_tests;
 #[cfg(test)]
 mod tests;

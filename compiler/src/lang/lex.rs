@@ -66,6 +66,10 @@ pub enum Tok {
     OpAssign(BinOp),
     PlusPlus,
     MinusMinus,
+    /// `->`: a member of the struct a pointer points to.
+    Arrow,
+    /// `.`: a member of a struct.
+    Dot,
     Eof,
 }
 
@@ -121,6 +125,8 @@ impl Tok {
             Tok::Assign => "=",
             Tok::PlusPlus => "++",
             Tok::MinusMinus => "--",
+            Tok::Arrow => "->",
+            Tok::Dot => ".",
             Tok::Ident(_)
             | Tok::Var(_)
             | Tok::Map(_)
@@ -395,9 +401,7 @@ impl<'a> Lexer<'a> {
             )
         };
         let mut d = Diagnostic::new(Span::new(start, self.pos), message).with_label(label);
-        if text.starts_with('.') {
-            d = d.with_help("struct field access is not supported; read memory with `*(uint64 *)(ptr + OFFSET)`");
-        } else if text.starts_with('\'') {
+        if text.starts_with('\'') {
             d = d.with_help("string literals use double quotes: \"...\"");
         }
         self.error(d);
@@ -644,6 +648,7 @@ fn two_char(a: u8, b: u8) -> Option<Tok> {
         (b'|', b'|') => Tok::OrOr,
         (b'+', b'+') => Tok::PlusPlus,
         (b'-', b'-') => Tok::MinusMinus,
+        (b'-', b'>') => Tok::Arrow,
         (b'+', b'=') => Tok::OpAssign(BinOp::Add),
         (b'-', b'=') => Tok::OpAssign(BinOp::Sub),
         (b'*', b'=') => Tok::OpAssign(BinOp::Mul),
@@ -681,6 +686,7 @@ fn one_char(b: u8) -> Option<Tok> {
         b'<' => Tok::Lt,
         b'>' => Tok::Gt,
         b'=' => Tok::Assign,
+        b'.' => Tok::Dot,
         _ => return None,
     })
 }
@@ -805,7 +811,7 @@ mod tests {
     #[test]
     fn operators_take_the_longest_match() {
         assert_eq!(
-            toks("<<= >>= << <= < == = != ! && & || | ++ + += -- - -= ^= ^ %= % /= / *= * ~ ? :"),
+            toks("<<= >>= << <= < == = != ! && & || | ++ + += -- - -= ^= ^ %= % /= / *= * ~ ? : -> ."),
             vec![
                 Tok::OpAssign(BinOp::Shl),
                 Tok::OpAssign(BinOp::Shr),
@@ -837,6 +843,27 @@ mod tests {
                 Tok::Tilde,
                 Tok::Question,
                 Tok::Colon,
+                Tok::Arrow,
+                Tok::Dot,
+                Tok::Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn member_access_is_arrow_and_dot_tokens() {
+        assert_eq!(
+            toks("p->f.g x-->y"),
+            vec![
+                Tok::Ident("p".into()),
+                Tok::Arrow,
+                Tok::Ident("f".into()),
+                Tok::Dot,
+                Tok::Ident("g".into()),
+                Tok::Ident("x".into()),
+                Tok::MinusMinus,
+                Tok::Gt,
+                Tok::Ident("y".into()),
                 Tok::Eof
             ]
         );
@@ -918,13 +945,13 @@ mod tests {
 
     #[test]
     fn stray_characters_are_reported_once_per_run() {
-        let (t, d) = tokenize("a #€# b . 'c'");
+        let (t, d) = tokenize("a #€# b \\ 'c'");
         let msgs: Vec<_> = d.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             msgs,
             vec![
                 "unexpected characters `#€#`",
-                "unexpected character `.`",
+                "unexpected character `\\`",
                 "unexpected character `'`",
                 "unexpected character `'`"
             ]

@@ -78,13 +78,13 @@ const OTHER_TYPES: &[&str] = &[
 /// Builtin names, for "did you mean" help.
 const BUILTINS: &[&str] = &[
     "pid", "tid", "uid", "gid", "comm", "nsecs", "cpu", "rand", "func", "probe", "retval",
-    "kstack", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5",
+    "kstack", "curtask", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5",
 ];
 
 /// bpftrace builtins probecc does not support, for a precise message.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
-    "ustack", "elapsed", "cgroup", "curtask", "username", "args", "ctx", "jiffies", "numaid",
-    "cpid", "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
+    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 ];
 
 /// Stack of the parser's thread. [`MAX_DEPTH`] levels of the deepest
@@ -1225,7 +1225,7 @@ impl<'a> Parser<'a> {
             Tok::Tilde => UnOp::BitNot,
             Tok::Star => UnOp::Deref,
             Tok::LParen => return self.paren_or_cast(),
-            _ => return self.primary(),
+            _ => return self.postfix(),
         };
         let start = self.bump().span;
         self.enter(start)?;
@@ -1242,17 +1242,17 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `(TYPE)expr`, `(TYPE *)expr` or `( expr )`; the cursor is on the `(`.
+    /// `(TYPE)expr`, `(TYPE *)expr`, `(struct NAME *)expr` or `( expr )`;
+    /// the cursor is on the `(`.
     fn paren_or_cast(&mut self) -> PResult<Expr> {
         let ty = match &self.peek_nth(1).tok {
             Tok::Ident(w) => match IntType::from_word(w) {
                 Some(ty) => ty,
-                None if matches!(w.as_str(), "struct" | "union" | "enum") => {
-                    return Err(self.err_struct_cast())
-                }
-                None => return self.primary(),
+                None if matches!(w.as_str(), "struct" | "union") => return self.record_cast(),
+                None if w == "enum" => return Err(self.err_enum_cast()),
+                None => return self.postfix(),
             },
-            _ => return self.primary(),
+            _ => return self.postfix(),
         };
         let open = self.bump().span;
         self.bump();
@@ -1280,17 +1280,171 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `(struct NAME *...)expr`; the cursor is on the `(`.
+    fn record_cast(&mut self) -> PResult<Expr> {
+        let open = self.bump().span;
+        let union = self.bump().tok == Tok::Ident("union".into());
+        let t = self.bump();
+        let Tok::Ident(name) = t.tok else {
+            return Err(self.err_record_name(t));
+        };
+        let mut depth = 0u8;
+        while self.eat(&Tok::Star).is_some() {
+            depth = depth.saturating_add(1);
+        }
+        let close = self.peek_span();
+        let record = RecordRef {
+            union,
+            name,
+            depth,
+            span: open.to(close),
+        };
+        if self.eat(&Tok::RParen).is_none() {
+            let what = format!("the cast to `{}`", record.c_name().trim_end());
+            let open = Token {
+                tok: Tok::LParen,
+                span: open,
+            };
+            let _ = self.expect_close(Tok::RParen, &open, &what);
+            return Err(Reported);
+        }
+        if depth == 0 {
+            return Err(self.err_record_value(&record));
+        }
+        let at = self.peek_span();
+        self.enter(at)?;
+        let e = self.unary();
+        self.leave();
+        let e = e?;
+        let span = open.to(e.span);
+        Ok(Expr {
+            kind: ExprKind::Cast {
+                ty: CastType::Record(record),
+                expr: Box::new(e),
+            },
+            span,
+        })
+    }
+
     #[cold]
     #[inline(never)]
-    fn err_struct_cast(&mut self) -> Reported {
+    fn err_record_name(&mut self, t: Token) -> Reported {
+        self.error(
+            Diagnostic::new(
+                t.span,
+                format!(
+                    "expected a struct or union name, found {}",
+                    t.tok.describe()
+                ),
+            )
+            .with_label("not a name")
+            .with_help("a struct cast is written `(struct file *)arg0`"),
+        );
+        Reported
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn err_record_value(&mut self, record: &RecordRef) -> Reported {
+        let kw = if record.union { "union" } else { "struct" };
+        self.error(
+            Diagnostic::new(
+                record.span,
+                format!("cannot cast to the {kw} value `{kw} {}`", record.name),
+            )
+            .with_label("not a pointer")
+            .with_help(format!(
+                "cast to a pointer and read members with `->`: `(({kw} {} *)arg0)->member`",
+                record.name
+            )),
+        );
+        Reported
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn err_enum_cast(&mut self) -> Reported {
         let t = self.peek_nth(1).clone();
-        let d = Diagnostic::new(
-            t.span,
-            format!("casts to {} types are not supported", t.tok.describe()),
-        )
-        .with_label("not an integer type")
-        .with_help("read kernel memory with an integer pointer: `*(uint64 *)(arg0 + OFFSET)`");
+        let d = Diagnostic::new(t.span, "casts to enum types are not supported")
+            .with_label("not an integer or struct type")
+            .with_help("an enum value is an integer: cast to `(int32)` or `(uint32)`");
         self.error(d);
+        Reported
+    }
+
+    /// A primary expression followed by member accesses `->m`, `.m` and
+    /// indexes `[i]`, left to right.
+    fn postfix(&mut self) -> PResult<Expr> {
+        let mut e = self.primary()?;
+        let mut entered = 0;
+        let result = loop {
+            let arrow = match self.peek() {
+                Tok::Arrow => true,
+                Tok::Dot => false,
+                Tok::LBracket => match self.index(e, &mut entered) {
+                    Ok(next) => {
+                        e = next;
+                        continue;
+                    }
+                    Err(r) => break Err(r),
+                },
+                _ => break Ok(e),
+            };
+            let op = self.bump();
+            if let Err(r) = self.enter(op.span) {
+                break Err(r);
+            }
+            entered += 1;
+            let t = self.bump();
+            let Tok::Ident(member) = t.tok else {
+                break Err(self.err_member_name(&op, t));
+            };
+            let span = e.span.to(t.span);
+            e = Expr {
+                kind: ExprKind::Member {
+                    expr: Box::new(e),
+                    member,
+                    member_span: t.span,
+                    arrow,
+                },
+                span,
+            };
+        };
+        self.depth = self.depth.saturating_sub(entered);
+        result
+    }
+
+    /// `base[index]`; the cursor is on the `[`.
+    fn index(&mut self, base: Expr, entered: &mut usize) -> PResult<Expr> {
+        let open = self.bump();
+        self.enter(open.span)?;
+        *entered += 1;
+        let index = self.nested_expr()?;
+        let close = self.expect_close(Tok::RBracket, &open, "the index")?;
+        let span = base.span.to(close.span);
+        Ok(Expr {
+            kind: ExprKind::Index {
+                expr: Box::new(base),
+                index: Box::new(index),
+            },
+            span,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn err_member_name(&mut self, op: &Token, t: Token) -> Reported {
+        self.error(
+            Diagnostic::new(
+                t.span,
+                format!(
+                    "expected a member name after {}, found {}",
+                    op.tok.describe(),
+                    t.tok.describe()
+                ),
+            )
+            .with_label("not a name"),
+        );
         Reported
     }
 
@@ -1599,6 +1753,21 @@ END { print(@bytes); clear(@lat); zero(@l); }
                 ty: CastType::Ptr(t),
                 expr,
             } => format!("(cast {}* {})", t.name(), sx(expr)),
+            ExprKind::Cast {
+                ty: CastType::Record(r),
+                expr,
+            } => format!("(cast {} {})", r.c_name().replace(' ', ""), sx(expr)),
+            ExprKind::Member {
+                expr,
+                member,
+                arrow,
+                ..
+            } => format!(
+                "({} {} {member})",
+                if *arrow { "->" } else { "." },
+                sx(expr)
+            ),
+            ExprKind::Index { expr, index } => format!("([] {} {})", sx(expr), sx(index)),
         }
     }
 
@@ -1620,8 +1789,24 @@ END { print(@bytes); clear(@lat); zero(@l); }
         e.span = Span::default();
         match &mut e.kind {
             ExprKind::Map(m) => strip_map(m),
-            ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => strip_expr(expr),
-            ExprKind::Binary { lhs, rhs, .. } => {
+            ExprKind::Unary { expr, .. } => strip_expr(expr),
+            ExprKind::Cast { expr, ty } => {
+                if let CastType::Record(r) = ty {
+                    r.span = Span::default();
+                }
+                strip_expr(expr);
+            }
+            ExprKind::Member {
+                expr, member_span, ..
+            } => {
+                *member_span = Span::default();
+                strip_expr(expr);
+            }
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Index {
+                expr: lhs,
+                index: rhs,
+            } => {
                 strip_expr(lhs);
                 strip_expr(rhs);
             }
@@ -1997,6 +2182,56 @@ END { print(@bytes); clear(@lat); zero(@l); }
     }
 
     #[test]
+    fn struct_casts_and_member_access() {
+        assert_eq!(
+            ex("((struct file *)arg0)->f_pos"),
+            "(-> (cast structfile* arg0) f_pos)"
+        );
+        // As in C, a cast applies to the whole postfix expression.
+        assert_eq!(
+            ex("(struct sock *)arg0->x"),
+            "(cast structsock* (-> arg0 x))"
+        );
+        assert_eq!(
+            ex("((struct sock *)arg0)->__sk_common.skc_dport"),
+            "(. (-> (cast structsock* arg0) __sk_common) skc_dport)"
+        );
+        assert_eq!(
+            ex("curtask->real_parent->comm[0] + 1"),
+            "(+ ([] (-> (-> curtask real_parent) comm) 0) 1)"
+        );
+        assert_eq!(ex("(union u *)$p"), "(cast unionu* $p)");
+        assert_eq!(ex("-$t->pid"), "(Neg (-> $t pid))");
+        assert_eq!(ex("*$t->ptr"), "(Deref (-> $t ptr))");
+    }
+
+    #[test]
+    fn struct_cast_errors() {
+        let d = expr_errs("(struct file)arg0");
+        assert_eq!(d, vec!["cannot cast to the struct value `struct file`"]);
+        assert_eq!(
+            expr_errs("(struct *)arg0"),
+            vec!["expected a struct or union name, found `*`"]
+        );
+        assert_eq!(
+            expr_errs("(struct file *arg0"),
+            vec!["expected `)` to close the cast to `struct file *` opened at 1:1"]
+        );
+        assert_eq!(
+            expr_errs("(enum e)arg0"),
+            vec!["casts to enum types are not supported"]
+        );
+        assert_eq!(
+            expr_errs("curtask->"),
+            vec!["expected a member name after `->`, found end of file"]
+        );
+        assert_eq!(
+            expr_errs("curtask->comm[1"),
+            vec!["expected `]` to close the index opened at 1:14"]
+        );
+    }
+
+    #[test]
     fn primaries() {
         assert_eq!(ex("1_000 + 0xff + 0"), "(+ (+ 1000 255) 0)");
         assert_eq!(ex(r#""a\tb\"\\\x41\0""#), r#""a\tb\"\\A\0""#);
@@ -2033,10 +2268,6 @@ END { print(@bytes); clear(@lat); zero(@l); }
             vec!["expected `)` to close the arguments of `printf` opened at 1:7"]
         );
         assert_eq!(
-            expr_errs("(struct task_struct *)arg0"),
-            vec!["casts to `struct` types are not supported"]
-        );
-        assert_eq!(
             expr_errs("99999999999999999999"),
             vec!["integer literal `99999999999999999999` is too large"]
         );
@@ -2049,10 +2280,10 @@ END { print(@bytes); clear(@lat); zero(@l); }
             d[0].help.as_deref(),
             Some("variables are written `$count`, maps `@count`, and calls `count(...)`")
         );
-        let d = parse_expr("curtask").unwrap_err();
+        let d = parse_expr("cgroup").unwrap_err();
         assert_eq!(
             d[0].help.as_deref(),
-            Some("`curtask` is a bpftrace builtin that probecc does not support")
+            Some("`cgroup` is a bpftrace builtin that probecc does not support")
         );
         assert_eq!(expr_errs("arg256"), vec!["unknown identifier `arg256`"]);
         assert_eq!(expr_errs("@m[]"), vec!["empty key `[]` on `@m`"]);
@@ -2509,6 +2740,29 @@ mod proptests {
                         expr: Box::new(x)
                     }
                 )),
+                (any::<bool>(), ident(), inner.clone()).prop_map(|(union, name, x)| e(
+                    ExprKind::Cast {
+                        ty: CastType::Record(RecordRef {
+                            union,
+                            name,
+                            depth: 1,
+                            span: Span::default(),
+                        }),
+                        expr: Box::new(x)
+                    }
+                )),
+                (inner.clone(), ident(), any::<bool>()).prop_map(|(x, member, arrow)| e(
+                    ExprKind::Member {
+                        expr: Box::new(x),
+                        member,
+                        member_span: Span::default(),
+                        arrow,
+                    }
+                )),
+                (inner.clone(), inner.clone()).prop_map(|(x, i)| e(ExprKind::Index {
+                    expr: Box::new(x),
+                    index: Box::new(i),
+                })),
                 (ident(), prop::collection::vec(inner, 1..3))
                     .prop_map(|(n, k)| e(ExprKind::Map(map(n, k)))),
             ]

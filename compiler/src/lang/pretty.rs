@@ -143,6 +143,21 @@ pub fn expr(e: &Expr) -> String {
 /// Precedence of unary operators and casts.
 const UNARY: u8 = 11;
 
+/// The operand of `->`, `.` or `[]`, which bind tighter than anything:
+/// parenthesised unless it is itself primary or postfix.
+fn postfix_base(e: &Expr) -> String {
+    match e.kind {
+        ExprKind::Unary { .. }
+        | ExprKind::Cast { .. }
+        | ExprKind::Binary { .. }
+        | ExprKind::Ternary { .. }
+        | ExprKind::Int(_)
+        // `@m[k]` would read as the map's key.
+        | ExprKind::Map(_) => format!("({})", expr(e)),
+        _ => expr(e),
+    }
+}
+
 /// `e` in a context that binds at `min` (0: anywhere; a ternary needs 0).
 /// `pred`: at paren depth 0 of a predicate, where every `/` that divides
 /// must be parenthesised.
@@ -176,8 +191,21 @@ fn expr_in(e: &Expr, min: u8, pred: bool) -> String {
             let ty = match ty {
                 CastType::Int(t) => t.name(),
                 CastType::Ptr(t) => format!("{} *", t.name()),
+                CastType::Record(r) => r.c_name().trim_end().to_string(),
             };
             format!("({ty}){}", expr_in(inner, UNARY, pred))
+        }
+        ExprKind::Member {
+            expr: base,
+            member,
+            arrow,
+            ..
+        } => {
+            let op = if *arrow { "->" } else { "." };
+            format!("{}{op}{member}", postfix_base(base))
+        }
+        ExprKind::Index { expr: base, index } => {
+            format!("{}[{}]", postfix_base(base), expr(index))
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let p = precedence(*op);

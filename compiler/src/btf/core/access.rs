@@ -142,8 +142,21 @@ impl FieldAccess {
     }
 
     /// The value relocation `kind` takes for this spec on `btf` (the BTF
-    /// the spec was resolved on), as libbpf computes it.
+    /// the spec was resolved on), as libbpf computes it on a machine of
+    /// `btf`'s byte order.
     pub fn value(&self, btf: &Btf, kind: CoreKind) -> Result<FieldValue, CoreError> {
+        self.value_in(btf, kind, btf.endian)
+    }
+
+    /// [`value`](Self::value) for a program of byte order `endian` (which
+    /// decides a bitfield's left shift): an s390x object compiled against
+    /// a little-endian host's BTF holds the big-endian value.
+    pub fn value_in(
+        &self,
+        btf: &Btf,
+        kind: CoreKind,
+        endian: Endian,
+    ) -> Result<FieldValue, CoreError> {
         let plain = |value: u64| FieldValue {
             value,
             mem_size: 0,
@@ -229,7 +242,7 @@ impl FieldAccess {
                 out.validate = true;
             }
             CoreKind::FieldLshiftU64 => {
-                let v = match btf.endian {
+                let v = match endian {
                     Endian::Little => 64i64 - (bit_off + bit_sz - byte_off * 8) as i64,
                     Endian::Big => ((8i64 - byte_sz as i64) * 8) + (bit_off - byte_off * 8) as i64,
                 };

@@ -27,8 +27,17 @@ pub const AGGREGATIONS: &[&str] = &[
 ];
 
 impl Checker<'_> {
-    /// Types `e`.
+    /// Types `e`; a kernel pointer becomes its address, an unsigned int.
     pub(super) fn expr(&mut self, e: &Expr) -> TExpr {
+        let t = self.expr_keep_ptr(e);
+        match t.ty {
+            Ty::Ptr(_) => TExpr::new(t.kind, Ty::Int { signed: false }, t.span),
+            _ => t,
+        }
+    }
+
+    /// Types `e`, keeping a kernel pointer's type (for `->` and variables).
+    pub(super) fn expr_keep_ptr(&mut self, e: &Expr) -> TExpr {
         let span = e.span;
         match &e.kind {
             ExprKind::Int(v) => TExpr::new(
@@ -43,6 +52,7 @@ impl Checker<'_> {
                 let size = bytes.len() as u32 + 1;
                 TExpr::new(TKind::Str(bytes), Ty::Str { size }, span)
             }
+            ExprKind::Builtin(Builtin::Curtask) => self.curtask(span),
             ExprKind::Builtin(b) => self.builtin(*b, span),
             ExprKind::Var(name) => match self.read_var(name, span) {
                 Some((idx, ty)) => TExpr::new(TKind::Var(idx), ty, span),
@@ -57,14 +67,19 @@ impl Checker<'_> {
                 args,
                 name_span,
             } => self.call_expr(name, args, *name_span, span),
-            ExprKind::Cast { ty, expr } => self.cast(*ty, expr, span),
+            ExprKind::Cast {
+                ty: CastType::Record(r),
+                expr,
+            } => self.record_cast(r, expr, span),
+            ExprKind::Cast { ty, expr } => self.cast(ty.clone(), expr, span),
+            ExprKind::Member { .. } | ExprKind::Index { .. } => self.member_read(e),
         }
     }
 
     /// Reports `t` if it is not an integer; `what` names the place.
     pub(super) fn need_int(&mut self, t: &TExpr, what: &str) -> bool {
         let msg = match t.ty {
-            Ty::Int { .. } | Ty::Error => return true,
+            Ty::Int { .. } | Ty::Ptr(_) | Ty::Error => return true,
             Ty::Str { .. } | Ty::Sym(_) => {
                 format!("{what} must be an integer, found {}", t.ty.describe())
             }
@@ -238,7 +253,9 @@ impl Checker<'_> {
         }
         let int = match ty {
             // A pointer not dereferenced is its address.
-            CastType::Ptr(_) => return TExpr::new(t.kind, Ty::Int { signed: false }, span),
+            CastType::Ptr(_) | CastType::Record(_) => {
+                return TExpr::new(t.kind, Ty::Int { signed: false }, span)
+            }
             CastType::Int(int) => int,
         };
         let rty = Ty::Int { signed: int.signed };

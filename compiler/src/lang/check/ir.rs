@@ -10,6 +10,7 @@
 //! offsets (a keyless map has one u64 key, 0); histogram maps append a u64
 //! bucket to the key.
 
+use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 use crate::lang::manifest::Action;
@@ -33,6 +34,10 @@ pub enum Ty {
     /// or probe names ([`Checked::names`]), named in user space as
     /// bpftrace names its `ksym`s and probe ids.
     Sym(Sym),
+    /// A pointer to a kernel type, by its id in the compile's kernel BTF
+    /// (`(struct file *)arg0`, `curtask`, a pointer member): an unsigned
+    /// 64-bit address whose pointee's members `->` reads.
+    Ptr(u32),
     /// The type of an expression that already produced a diagnostic.
     Error,
 }
@@ -83,6 +88,7 @@ impl Ty {
             Ty::Str { size } => format!("string[{size}]"),
             Ty::Kstack => "kstack".into(),
             Ty::Sym(s) => s.name().into(),
+            Ty::Ptr(_) => "a kernel pointer".into(),
             Ty::Error => "<error>".into(),
         }
     }
@@ -152,6 +158,25 @@ pub enum TKind {
         addr: Box<TExpr>,
         len: u32,
     },
+    /// A kernel struct field at `base + offset`, `base` a pointer to the
+    /// access's root struct; the offset (and a bitfield's size and shifts)
+    /// are CO-RE relocations the loader patches for the running kernel.
+    Field {
+        base: Box<TExpr>,
+        access: FieldAccess,
+        read: FieldRead,
+    },
+}
+
+/// How a [`TKind::Field`] is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldRead {
+    /// An integer, enum or pointer of `bytes` bytes.
+    Int { bytes: u8, signed: bool },
+    /// A bitfield: its bytes, shifted into place.
+    Bitfield { signed: bool },
+    /// A `char[size]` array, as a string of `size` bytes.
+    Chars { size: u32 },
 }
 
 impl TExpr {
@@ -185,7 +210,10 @@ impl TExpr {
                 Builtin::Arg(_) => wrapped_syscall,
                 _ => true,
             },
-            TKind::MapRead { .. } | TKind::Deref { .. } | TKind::StrRead { .. } => true,
+            TKind::MapRead { .. }
+            | TKind::Deref { .. }
+            | TKind::StrRead { .. }
+            | TKind::Field { .. } => true,
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => c(e),
             TKind::StrEq { s, .. } => c(s),
             TKind::Binary { lhs, rhs, .. } => c(lhs) || c(rhs),
@@ -202,7 +230,9 @@ impl TExpr {
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 vec![&mut **e]
             }
-            TKind::Deref { addr, .. } | TKind::StrRead { addr, .. } => vec![&mut **addr],
+            TKind::Deref { addr, .. }
+            | TKind::StrRead { addr, .. }
+            | TKind::Field { base: addr, .. } => vec![&mut **addr],
             TKind::StrEq { s, .. } => vec![&mut **s],
             TKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
             TKind::And(a, b) | TKind::Or(a, b) => vec![&mut **a, &mut **b],
@@ -219,7 +249,9 @@ impl TExpr {
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 e.visit(f)
             }
-            TKind::Deref { addr, .. } | TKind::StrRead { addr, .. } => addr.visit(f),
+            TKind::Deref { addr, .. }
+            | TKind::StrRead { addr, .. }
+            | TKind::Field { base: addr, .. } => addr.visit(f),
             TKind::StrEq { s, .. } => s.visit(f),
             TKind::Binary { lhs, rhs, .. } => {
                 lhs.visit(f);
@@ -432,6 +464,7 @@ impl KeyTy {
     pub fn of(ty: Ty) -> Option<KeyTy> {
         match ty {
             Ty::Int { signed } => Some(KeyTy::Int { signed }),
+            Ty::Ptr(_) => Some(KeyTy::Int { signed: false }),
             Ty::Str { size } => Some(KeyTy::Str { size }),
             Ty::Kstack => Some(KeyTy::Kstack),
             Ty::Sym(s) => Some(KeyTy::Sym(s)),

@@ -175,7 +175,7 @@ impl Checker<'_> {
     ) -> Option<TStmtKind> {
         match op {
             AssignOp::Set => {
-                let v = self.value_expr(value)?;
+                let v = self.value_expr(value, true)?;
                 if v.ty == Ty::Kstack {
                     self.error(Diagnostic::new(
                         v.span,
@@ -219,8 +219,9 @@ impl Checker<'_> {
         Some(TStmtKind::SetVar { var, value })
     }
 
-    /// A value that is not an aggregation (those only go to maps).
-    fn value_expr(&mut self, value: &Expr) -> Option<TExpr> {
+    /// A value that is not an aggregation (those only go to maps); a
+    /// kernel pointer keeps its type if `keep_ptr` (a variable's value).
+    fn value_expr(&mut self, value: &Expr, keep_ptr: bool) -> Option<TExpr> {
         if let ExprKind::Call { name, .. } = &value.kind {
             if AGGREGATIONS.contains(&name.as_str()) {
                 let msg = format!("{name}() can only be assigned to a map: @name = {name}(...)");
@@ -228,7 +229,11 @@ impl Checker<'_> {
                 return None;
             }
         }
-        let v = self.expr(value);
+        let v = if keep_ptr {
+            self.expr_keep_ptr(value)
+        } else {
+            self.expr(value)
+        };
         (v.ty != Ty::Error).then_some(v)
     }
 
@@ -245,7 +250,7 @@ impl Checker<'_> {
         }
         let keys = self.map_keys(mr);
         let map = self.use_map(mr, &keys);
-        let v = self.value_expr(value)?;
+        let v = self.value_expr(value, false)?;
         let kind = match v.ty {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },

@@ -120,6 +120,7 @@ impl Checker<'_> {
             (_, Ty::Error) => {}
             (Ty::Int { .. }, Ty::Int { .. }) => {}
             (Ty::Sym(a), Ty::Sym(b)) if a == b => {}
+            (Ty::Ptr(a), Ty::Ptr(b)) if a == b => {}
             (Ty::Str { size }, Ty::Str { size: n }) => {
                 if self.mode == Mode::Declare {
                     vars[idx].ty = Ty::Str { size: size.max(n) };

@@ -210,6 +210,11 @@ pub fn expr(e: TExpr) -> TExpr {
                 },
             }
         }
+        TKind::Field { base, access, read } => TKind::Field {
+            base: Box::new(expr(*base)),
+            access,
+            read,
+        },
         TKind::Deref { int: t, addr } => TKind::Deref {
             int: t,
             addr: Box::new(expr(*addr)),

@@ -5,7 +5,7 @@
 //! and the statements, each preceded by its source line for `.BTF.ext`.
 
 use crate::arch::Arch;
-use crate::asm::{self, Op};
+use crate::asm::{self, CoreField, Op};
 use crate::insn::Reg;
 use crate::kprobe::{self, KprobeProgram, EXIT_LABEL};
 use crate::lang::ast::{Builtin, Span};
@@ -52,6 +52,9 @@ pub struct Gen<'a> {
     pub span: Span,
 }
 
+/// A compiled program and its CO-RE relocated instructions (slot, field).
+pub type Generated = (Program, Vec<(usize, CoreField)>);
+
 /// Compiles one program. The ctx pointer stays in r1 when every read of it
 /// comes before the first helper call; otherwise it is saved in r6.
 pub fn program(
@@ -59,7 +62,7 @@ pub fn program(
     prog: &ProbeProgram,
     arch: Arch,
     opts: &CompileOptions,
-) -> R<Program> {
+) -> R<Generated> {
     let body = checked
         .bodies
         .get(prog.body)
@@ -85,7 +88,7 @@ fn generate(
     arch: Arch,
     opts: &CompileOptions,
     ctx: Option<Reg>,
-) -> Result<Program, (Diagnostic, bool)> {
+) -> Result<Generated, (Diagnostic, bool)> {
     let mut g = Gen {
         arch,
         checked,
@@ -114,8 +117,12 @@ fn generate(
     };
     let fail = |m: String| (g.fail(m), false);
     ops.extend(kprobe::build_kprobe_program(arch, &p).map_err(|e| fail(e.to_string()))?);
-    let code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
-    Ok(code.into_program(&prog.symbol, &prog.attach.section()))
+    let mut code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
+    let core = std::mem::take(&mut code.core);
+    Ok((
+        code.into_program(&prog.symbol, &prog.attach.section()),
+        core,
+    ))
 }
 
 /// Whether any expression reads the ctx after a helper may have run:

@@ -146,6 +146,7 @@ impl Gen<'_> {
                 self.cast(dst, *int);
             }
             TKind::Deref { int, addr } => self.deref(*int, addr, dst)?,
+            TKind::Field { base, access, read } => self.field_int(base, access, *read, dst)?,
             TKind::Str(_) | TKind::StrRead { .. } => {
                 return Err(self.fail("internal error: a string where an integer is needed"))
             }
@@ -196,10 +197,11 @@ impl Gen<'_> {
                 };
                 self.emit_all([call(h), asm::mov32_reg(dst, Reg::R0)]);
             }
-            Builtin::Nsecs | Builtin::Cpu | Builtin::Rand => {
+            Builtin::Nsecs | Builtin::Cpu | Builtin::Rand | Builtin::Curtask => {
                 let h = match b {
                     Builtin::Nsecs => Helper::KtimeGetNs,
                     Builtin::Cpu => Helper::GetSmpProcessorId,
+                    Builtin::Curtask => Helper::GetCurrentTask,
                     _ => Helper::GetPrandomU32,
                 };
                 self.emit(call(h));

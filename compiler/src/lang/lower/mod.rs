@@ -6,6 +6,7 @@
 
 mod bits;
 mod consts;
+mod field;
 mod fold;
 mod frame;
 mod gen;
@@ -18,6 +19,8 @@ mod string;
 mod vars;
 
 use crate::arch::Arch;
+use crate::asm::CoreField;
+use crate::lang::ast::Span;
 use crate::lang::check::ir::Checked;
 use crate::lang::check::CompileOptions;
 use crate::lang::diag::Diagnostic;
@@ -42,7 +45,10 @@ pub fn lower(
     object.types = layout::printf_types(checked);
     let mut diags = Vec::new();
     for p in &checked.programs {
-        match gen::program(checked, p, arch, opts) {
+        let done = gen::program(checked, p, arch, opts).and_then(|(prog, core)| {
+            record_core(&mut object, &prog.name, &core, p.span, opts).map(|()| prog)
+        });
+        match done {
             Ok(prog) => object.programs.push(prog),
             Err(d) => diags.push(d),
         }
@@ -54,6 +60,33 @@ pub fn lower(
         object,
         manifest: Manifest::build(checked, arch),
     })
+}
+
+/// Records a program's CO-RE relocations in the object, which copies the
+/// kernel types they name into its BTF.
+fn record_core(
+    object: &mut Object,
+    program: &str,
+    core: &[(usize, CoreField)],
+    span: Span,
+    opts: &CompileOptions,
+) -> Result<(), Diagnostic> {
+    if core.is_empty() {
+        return Ok(());
+    }
+    let kernel = opts
+        .btf
+        .as_ref()
+        .ok_or_else(|| Diagnostic::new(span, "internal error: CO-RE without kernel types"))?
+        .get()
+        .map_err(|e| Diagnostic::new(span, e))?;
+    for (slot, f) in core {
+        object
+            .core
+            .field(kernel.btf(), program, *slot, &f.access, f.kind)
+            .map_err(|e| Diagnostic::new(span, e.to_string()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

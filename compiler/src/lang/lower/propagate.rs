@@ -189,7 +189,7 @@ fn constants(stmts: &mut [TStmt], facts: &mut [Option<i64>]) {
         match &mut s.kind {
             TStmtKind::SetVar { var, value } => {
                 let c = match (&value.kind, value.ty) {
-                    (TKind::Int(c), Ty::Int { .. } | Ty::Sym(_)) => Some(*c),
+                    (TKind::Int(c), Ty::Int { .. } | Ty::Sym(_) | Ty::Ptr(_)) => Some(*c),
                     _ => None,
                 };
                 if let Some(f) = facts.get_mut(*var) {
@@ -298,7 +298,7 @@ fn single_reader(stmts: &[TStmt], i: usize, cont: &[usize], wrapped: bool) -> Op
     let TStmtKind::SetVar { var, value } = &stmts[i].kind else {
         return None;
     };
-    if value.has_call(wrapped) || !matches!(value.ty, Ty::Int { .. } | Ty::Sym(_)) {
+    if value.has_call(wrapped) || !matches!(value.ty, Ty::Int { .. } | Ty::Sym(_) | Ty::Ptr(_)) {
         return None;
     }
     let mut deps = vars_read(value);

@@ -10,7 +10,7 @@ use crate::asm::{self, Arg};
 use crate::helpers::Helper;
 use crate::insn::{Cond, Endian, Reg, Size};
 use crate::lang::ast::Builtin;
-use crate::lang::check::ir::{round8, TExpr, TKind, Ty};
+use crate::lang::check::ir::{round8, FieldRead, TExpr, TKind, Ty};
 
 use super::gen::{Gen, R};
 
@@ -106,6 +106,16 @@ impl Gen<'_> {
                     self.zero(dst, cap);
                 }
                 self.read_str(addr, *len, dst)?;
+            }
+            TKind::Field {
+                base,
+                access,
+                read: FieldRead::Chars { size: n },
+            } => {
+                if pad {
+                    self.zero(dst, cap);
+                }
+                self.field_chars(base, access, (*n).min(size), dst)?;
             }
             TKind::Var(i) => {
                 let slot = self.var_slot(*i)?;

@@ -26,7 +26,9 @@ pub fn registers(body: &Body, pool: &[Reg]) -> Vec<Option<Reg>> {
     let uses = use_counts(body);
     let reserve = usize::from(wants_safe_temp(&body.stmts));
     let mut order: Vec<usize> = (0..body.vars.len())
-        .filter(|&i| uses[i] > 0 && matches!(body.vars[i].ty, Ty::Int { .. } | Ty::Sym(_)))
+        .filter(|&i| {
+            uses[i] > 0 && matches!(body.vars[i].ty, Ty::Int { .. } | Ty::Sym(_) | Ty::Ptr(_))
+        })
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(uses[i]));
     let mut out = vec![None; body.vars.len()];

@@ -1,0 +1,166 @@
+//! Kernel struct fields ([`TKind::Field`](crate::lang::check::ir::TKind)):
+//! the address `base + offset`, the offset an ALU immediate the loader
+//! relocates (CO-RE `FIELD_BYTE_OFFSET`), read with
+//! `bpf_probe_read_kernel` into a stack slot. A bitfield is read as clang's
+//! `BPF_CORE_READ_BITFIELD_PROBED` reads it: its relocated byte size into a
+//! zeroed u64, shifted left and right by relocated amounts. Every value
+//! written here is the one the compile's kernel BTF gives, which libbpf
+//! checks before it patches.
+
+use std::sync::Arc;
+
+use crate::asm::{self, Arg};
+use crate::btf::core::access::FieldAccess;
+use crate::btf::core::CoreKind;
+use crate::btf::kernel::KernelBtf;
+use crate::helpers::Helper;
+use crate::insn::{self, AluOp, Reg, Size};
+use crate::lang::check::ir::{FieldRead, TExpr};
+
+use super::gen::{Gen, R};
+use super::string::Mem;
+
+impl Gen<'_> {
+    fn kernel_btf(&self) -> R<Arc<KernelBtf>> {
+        let src = self
+            .opts
+            .btf
+            .as_ref()
+            .ok_or_else(|| self.fail("internal error: a struct field without kernel types"))?;
+        src.get().map_err(|e| self.fail(e))
+    }
+
+    /// The value `kind` of `access` takes in this program (its arch's byte
+    /// order), as an immediate.
+    fn core_imm(&self, access: &FieldAccess, kind: CoreKind) -> R<i32> {
+        let k = self.kernel_btf()?;
+        let v = access
+            .value_in(k.btf(), kind, self.arch.endian())
+            .map_err(|e| self.fail(e.to_string()))?;
+        i32::try_from(v.value).map_err(|_| {
+            self.fail(format!(
+                "{} {} does not fit an immediate",
+                access.field_path(),
+                kind.name()
+            ))
+        })
+    }
+
+    /// A fresh register holding `base + offset(access)`, relocated; never
+    /// r2, which a bitfield read needs for its size.
+    fn field_addr(&mut self, base: &TExpr, access: &FieldAccess) -> R<Reg> {
+        let a = if self.frame.take(Reg::R3) {
+            Reg::R3
+        } else {
+            self.scratch()?
+        };
+        self.int(base, a)?;
+        let off = self.core_imm(access, CoreKind::FieldByteOffset)?;
+        self.emit(asm::core(
+            insn::alu64_imm(AluOp::Add, a, off),
+            access,
+            CoreKind::FieldByteOffset,
+        ));
+        Ok(a)
+    }
+
+    /// `dst = base->field` for an integer, enum, pointer or bitfield.
+    pub fn field_int(
+        &mut self,
+        base: &TExpr,
+        access: &FieldAccess,
+        read: FieldRead,
+        dst: Reg,
+    ) -> R<()> {
+        let slot = self.slot(8)?;
+        match read {
+            FieldRead::Int { bytes, signed } => {
+                let a = self.field_addr(base, access)?;
+                self.emit(asm::probe_read_kernel(
+                    asm::stack(slot),
+                    Arg::Imm(bytes.into()),
+                    a,
+                ));
+                self.frame.free(a);
+                let size = Size::from_bytes(bytes.into()).unwrap_or(Size::DW);
+                self.emit(asm::load_mem(size, dst, Reg::R10, slot));
+                if signed && bytes < 8 {
+                    let bits = 64 - i32::from(bytes) * 8;
+                    self.emit_all([asm::lsh(dst, bits), asm::arsh(dst, bits)]);
+                }
+            }
+            FieldRead::Bitfield { signed } => self.bitfield(base, access, signed, slot, dst)?,
+            FieldRead::Chars { .. } => {
+                return Err(self.fail("internal error: a char array where an integer is needed"))
+            }
+        }
+        Ok(())
+    }
+
+    fn bitfield(
+        &mut self,
+        base: &TExpr,
+        access: &FieldAccess,
+        signed: bool,
+        slot: i16,
+        dst: Reg,
+    ) -> R<()> {
+        self.emit(asm::store_imm(Size::DW, Reg::R10, slot, 0));
+        let a = self.field_addr(base, access)?;
+        let size = self.core_imm(access, CoreKind::FieldByteSize)?;
+        if !self.frame.take(Reg::R2) {
+            return Err(self.fail("internal error: r2 is busy at a bitfield read"));
+        }
+        self.emit(asm::core(
+            insn::alu64_imm(AluOp::Mov, Reg::R2, size),
+            access,
+            CoreKind::FieldByteSize,
+        ));
+        self.emit(asm::helper_call(
+            Helper::ProbeReadKernel,
+            vec![asm::stack(slot), Arg::Reg(Reg::R2), Arg::Reg(a)],
+        ));
+        self.frame.free(Reg::R2);
+        self.frame.free(a);
+        self.emit(asm::load_mem(Size::DW, dst, Reg::R10, slot));
+        let left = self.core_imm(access, CoreKind::FieldLshiftU64)?;
+        self.emit(asm::core(
+            insn::alu64_imm(AluOp::Lsh, dst, left),
+            access,
+            CoreKind::FieldLshiftU64,
+        ));
+        let right = self.core_imm(access, CoreKind::FieldRshiftU64)?;
+        let op = if signed { AluOp::Arsh } else { AluOp::Rsh };
+        self.emit(asm::core(
+            insn::alu64_imm(op, dst, right),
+            access,
+            CoreKind::FieldRshiftU64,
+        ));
+        Ok(())
+    }
+
+    /// `base->chars` (a `char[n]` member) into `dst`: at most `size` bytes
+    /// up to the first NUL (`bpf_probe_read_kernel_str`, so that what
+    /// follows the NUL stays as the caller left it: zeros in a key).
+    pub fn field_chars(
+        &mut self,
+        base: &TExpr,
+        access: &FieldAccess,
+        size: u32,
+        dst: Mem,
+    ) -> R<()> {
+        let a = self.field_addr(base, access)?;
+        let ptr = self.ptr_arg(dst, Some(a));
+        let src = if a == Reg::R1 && dst.base != Reg::R10 {
+            Reg::R3
+        } else {
+            a
+        };
+        self.emit(asm::helper_call(
+            Helper::ProbeReadKernelStr,
+            vec![ptr, Arg::Imm(size.into()), Arg::Reg(src)],
+        ));
+        self.frame.free(a);
+        Ok(())
+    }
+}
