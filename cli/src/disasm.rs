@@ -4,6 +4,7 @@
 //! them and jump targets named after the nearest symbol, so that the listing
 //! can be compared with LLVM's line by line.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -144,18 +145,55 @@ fn license(obj: &ObjectFile, out: &mut String) {
 }
 
 fn disassembly(obj: &ObjectFile, out: &mut String) {
+    let core = core_relocations(obj, out);
     // Like llvm-objdump, skip empty code sections (clang's unused `.text`).
     for section in obj.sections.iter().filter(|s| s.is_code() && s.size > 0) {
         let _ = writeln!(out, "\nDisassembly of section {}:", section.name);
         let symbols = section_symbols(obj, section);
+        let none = Vec::new();
+        let relos = core.get(&section.name).unwrap_or(&none);
         for f in obj
             .programs
             .iter()
             .filter(|f| f.section_index == section.index)
         {
-            function(obj, section, f, &symbols, out);
+            function(obj, section, f, &symbols, relos, out);
         }
     }
+}
+
+/// The CO-RE relocations of `.BTF.ext` per section: (byte offset in the
+/// section, listing). An unreadable `.BTF.ext` is said in `out`.
+fn core_relocations(obj: &ObjectFile, out: &mut String) -> HashMap<String, Vec<(u64, String)>> {
+    let mut by_section = HashMap::new();
+    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
+        return by_section;
+    };
+    let Ok(btf) = probecc::btf::parse(raw) else {
+        return by_section;
+    };
+    let parsed = match probecc::btf::ext::parse(ext, &btf) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(out, "\nCO-RE relocations: unreadable .BTF.ext: {e}");
+            return by_section;
+        }
+    };
+    for s in parsed.core_relo {
+        let list: Vec<(u64, String)> = s
+            .records
+            .iter()
+            .map(|r| {
+                let field = probecc::btf::core::record_field(&btf, r.type_id, &r.access);
+                (
+                    u64::from(r.insn_off),
+                    probecc::btf::core::listing(r.kind, &field, &r.access),
+                )
+            })
+            .collect();
+        by_section.insert(s.section, list);
+    }
+    by_section
 }
 
 /// The named symbols of a section (functions and labels), by offset: what
@@ -176,6 +214,7 @@ fn function(
     section: &Section,
     f: &Function,
     symbols: &[(u64, String)],
+    core: &[(u64, String)],
     out: &mut String,
 ) {
     let _ = writeln!(out, "\n{:016x} <{}>:", f.offset, f.name);
@@ -204,6 +243,9 @@ fn function(
                 r.kind.name(),
                 r.symbol
             );
+        }
+        for (_, listing) in core.iter().filter(|(off, _)| *off == at) {
+            let _ = writeln!(out, "\t\t{at:016x}:  {listing}");
         }
     }
 }
@@ -278,6 +320,34 @@ mod tests {
             lines: vec![],
         });
         obj
+    }
+
+    #[test]
+    fn core_relocations_are_listed_under_their_instructions() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let src = "kprobe:vfs_read { @pos = max(((struct file *)arg0)->f_pos); @t[curtask->comm] = count(); }";
+        let opts = probecc::lang::CompileOptions {
+            btf: Some(probecc::lang::check::TypeSource::file(format!(
+                "{root}/fixtures/btf/kernel.btf"
+            ))),
+            ..Default::default()
+        };
+        for arch in [Arch::X86_64, Arch::S390x] {
+            let c = probecc::lang::compile(src, arch, &opts).unwrap_or_else(|e| panic!("{e:?}"));
+            let bytes = probecc::elf::write(&c.object).unwrap();
+            let text = render(&bytes).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.contains("CO-RE <byte_off> struct file.f_pos (0:12)"))
+                .unwrap_or_else(|| panic!("{arch}: no f_pos relocation in\n{text}"));
+            // Right under the `+= offset` it relocates.
+            assert!(lines[at - 1].contains("+= 112"), "{arch}: {}", lines[at - 1]);
+            assert!(
+                text.contains("CO-RE <byte_off> struct task_struct.comm (0:125)"),
+                "{arch}: {text}"
+            );
+        }
     }
 
     #[test]

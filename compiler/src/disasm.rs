@@ -149,6 +149,10 @@ pub fn object_text(obj: &crate::program::Object) -> String {
         for r in &p.map_relocs {
             text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
         }
+        for r in obj.core.relocs().iter().filter(|r| r.program == p.name) {
+            let listing = crate::btf::core::listing(r.kind.raw(), &r.field, &r.access);
+            text += &format!("; reloc slot {} -> {listing}\n", r.insn);
+        }
     }
     text
 }

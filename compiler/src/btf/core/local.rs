@@ -106,6 +106,8 @@ pub struct CoreReloc {
     pub root: u32,
     pub access: String,
     pub kind: CoreKind,
+    /// The field as C names it, for listings: `struct task_struct.tgid`.
+    pub field: String,
 }
 
 /// The kernel types and CO-RE relocations of one object (see the module
@@ -160,6 +162,11 @@ impl CoreTypes {
             root: access.root,
             access: access.access_string(),
             kind,
+            field: format!(
+                "{}.{}",
+                super::access::type_name(kernel, access.root),
+                access.field_path()
+            ),
         });
         Ok(value)
     }

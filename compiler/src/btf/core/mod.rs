@@ -102,6 +102,23 @@ impl std::fmt::Display for CoreKind {
     }
 }
 
+/// How listings (`probecc disasm`, snapshots) show one relocation, in
+/// libbpf's words: `CO-RE <byte_off> struct task_struct.tgid (0:64)`.
+pub fn listing(kind: u32, field: &str, access: &str) -> String {
+    let kind =
+        CoreKind::from_raw(kind).map_or_else(|| format!("kind {kind}"), |k| k.name().to_string());
+    format!("CO-RE <{kind}> {field} ({access})")
+}
+
+/// The field a relocation record names, resolved on the object's own BTF:
+/// `struct task_struct.tgid`, or why it cannot be.
+pub fn record_field(btf: &crate::btf::parse::Btf, type_id: u32, access: &str) -> String {
+    match access::parse_access(btf, type_id, access) {
+        Ok(a) => format!("{}.{}", access::type_name(btf, type_id), a.field_path()),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
 /// `, did you mean `a`, `b`?` or nothing.
 fn did_you_mean(names: &[String]) -> String {
     match names {
