@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
+use probecc::lang::check::TypeSource;
 use probecc::lang::{self, diag, CompileOptions, Compiled};
 
 pub fn dir() -> PathBuf {
@@ -35,7 +36,8 @@ pub fn specs() -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// The compile options a fixture is built with: each arch's default
-/// kernel (`Arch::default_kernel`).
+/// kernel (`Arch::default_kernel`) and the kernel types of
+/// `fixtures/btf/kernel.btf` (read only by specs that use struct types).
 pub fn options(path: &Path) -> Result<CompileOptions> {
     let name = path
         .file_name()
@@ -60,7 +62,7 @@ pub fn options(path: &Path) -> Result<CompileOptions> {
         symbols,
         kernel: None,
         unsafe_actions: false,
-        btf: None,
+        btf: Some(TypeSource::file(dir().join("btf/kernel.btf"))),
     })
 }
 
