@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aya::maps::{Map, RingBuf};
 use aya::programs::KProbe;
-use aya::{Ebpf, EbpfLoader};
+use aya::{Btf, Ebpf, EbpfLoader};
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use serde_json::{json, Value};
@@ -122,15 +122,40 @@ impl Run {
     }
 }
 
-/// Loads an object with aya. The objects carry no CO-RE relocations, so
-/// the kernel's BTF is not parsed (which costs seconds per object under
-/// emulation).
+/// Loads an object with aya. Only an object with CO-RE relocations (one
+/// that reads kernel structs) has aya parse the kernel's BTF to relocate it
+/// against: that costs seconds under emulation, and a kernel without BTF
+/// cannot load such an object at all (said as such).
 pub fn load(path: &str) -> Result<Ebpf, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let kernel_btf = if has_core_relocations(&bytes) {
+        let btf = Btf::from_sys_fs().map_err(|e| {
+            format!(
+                "{path} reads kernel structs (CO-RE relocations), and this kernel has no BTF to relocate them against: /sys/kernel/btf/vmlinux: {}",
+                chain(&e)
+            )
+        })?;
+        Some(btf)
+    } else {
+        None
+    };
     EbpfLoader::new()
-        .btf(None)
+        .btf(kernel_btf.as_ref())
         .load(&bytes)
         .map_err(|e| format!("aya load {path}: {}", chain(&e)))
+}
+
+/// Whether the object's `.BTF.ext` holds CO-RE relocations.
+fn has_core_relocations(bytes: &[u8]) -> bool {
+    let Ok(obj) = probecc::elf::read(bytes) else {
+        return false;
+    };
+    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
+        return false;
+    };
+    probecc::btf::parse(raw)
+        .and_then(|btf| probecc::btf::ext::parse(ext, &btf))
+        .is_ok_and(|e| e.core_relo.iter().any(|s| !s.records.is_empty()))
 }
 
 /// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).

@@ -105,6 +105,13 @@ pub fn releases(arch: Arch, named: Option<&str>) -> Result<Vec<Release>> {
     Ok(out)
 }
 
+/// Whether the kernel publishes BTF (`CONFIG_DEBUG_INFO_BTF`), by its
+/// config; `None` without one.
+pub fn has_btf(k: &Kernel) -> Option<bool> {
+    let text = std::fs::read_to_string(k.config.as_ref()?).ok()?;
+    Some(text.lines().any(|l| l.trim() == "CONFIG_DEBUG_INFO_BTF=y"))
+}
+
 /// A user's kernel image.
 pub fn custom(arch: Arch, image: &Path) -> Result<Kernel> {
     if !image.is_file() {

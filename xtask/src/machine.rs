@@ -69,24 +69,26 @@ pub fn has_kernel(arch: Arch, release: Release) -> bool {
     !(arch == Arch::Riscv64 && release == Release::Bookworm)
 }
 
-/// The releases tested when none is named: the oldest one with a kernel;
-/// for riscv64 also sid, because trixie's riscv64 kernel (6.12) refuses
-/// kprobes at function entries (no KPROBES_ON_FTRACE) and sid's (7.x)
-/// takes them. Oldest first.
+/// The releases tested when none is named, oldest first: bookworm (6.1)
+/// and trixie (6.12), the two kernel versions objects must run on
+/// unchanged (CO-RE included); for riscv64, which bookworm lacks, trixie
+/// and sid, because trixie's riscv64 kernel refuses kprobes at function
+/// entries (no KPROBES_ON_FTRACE) and sid's (7.x) takes them.
 pub fn default_releases(arch: Arch) -> Vec<Release> {
     match arch {
         Arch::Riscv64 => vec![Release::Trixie, Release::Sid],
-        _ => vec![Release::Bookworm],
+        _ => vec![Release::Bookworm, Release::Trixie],
     }
 }
 
 /// The one release `cargo xtask qemu` boots when none is named: the
-/// newest default one, the kernel that can run the whole matrix.
+/// oldest default one (bookworm), or for riscv64 sid, the first whose
+/// kernel takes entry kprobes.
 pub fn default_release(arch: Arch) -> Release {
-    default_releases(arch)
-        .last()
-        .copied()
-        .unwrap_or(Release::Bookworm)
+    match arch {
+        Arch::Riscv64 => Release::Sid,
+        _ => Release::Bookworm,
+    }
 }
 
 /// The QEMU system emulator for `arch`.

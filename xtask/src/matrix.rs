@@ -31,7 +31,7 @@ pub struct MatrixArgs {
     #[arg(long, default_value = "all")]
     pub arch: String,
     /// Debian releases (bookworm, trixie, sid, all); default: each arch's own
-    /// (bookworm; riscv64 trixie and sid)
+    /// (bookworm and trixie; riscv64 trixie and sid)
     #[arg(long)]
     pub release: Option<String>,
     /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
@@ -288,6 +288,16 @@ fn run_one(job: &Job, opts: &RunOptions) -> Result<ArchResult> {
         .filter_map(|f| f.known_failure.clone().map(|k| (f.name.clone(), k)))
         .collect();
     result.apply_known(&known);
+    result.btf = kernels::has_btf(&job.kernel);
+    if result.btf == Some(false) {
+        let why = "the kernel has no BTF (CONFIG_DEBUG_INFO_BTF is not set), so it cannot load an object with CO-RE relocations";
+        let known: Vec<(String, String)> = staged
+            .needs_btf
+            .iter()
+            .map(|n| (n.clone(), why.to_string()))
+            .collect();
+        result.apply_known(&known);
+    }
     if let Some(reason) = staged.platform_known_failure(&job.kernel.release) {
         result.apply_platform_known(reason);
     }

@@ -86,8 +86,9 @@ pub fn markdown(results: &[ArchResult]) -> String {
     s.push_str("Guest ns are guest instructions where `icount` is yes (`-icount shift=0,sleep=off`: one ns per instruction). ");
     s.push_str("Added = median with the probe − median without, per loop iteration (a 1-byte read of /dev/zero and a 1-byte write to /dev/null), divided by the probe hits per iteration.\n\n");
     s.push_str("BPF JIT: `net.core.bpf_jit_enable` in the guest, which the agent sets to 1 where a kernel leaves it off; \"no\" means the kernel has no JIT and programs ran in the interpreter.\n\n");
-    s.push_str("| arch | kernel | accel | icount | BPF JIT | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | ours vs clang (added/hit) |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("BTF: whether the kernel has BTF (`CONFIG_DEBUG_INFO_BTF`), without which objects that read kernel structs (CO-RE) cannot load.\n\n");
+    s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | ours vs clang (added/hit) |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in results {
         let base = r
             .overhead
@@ -96,13 +97,18 @@ pub fn markdown(results: &[ArchResult]) -> String {
             .map(|x| x.median);
         let _ = writeln!(
             s,
-            "| {} | {} ({}) | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} ({}) | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} |",
             r.arch,
             r.kernel,
             r.release,
             r.accel,
             if r.icount { "yes" } else { "no" },
             r.jit.map_or("no".to_string(), |j| j.to_string()),
+            match r.btf {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?",
+            },
             r.verdict,
             attach_cell(r),
             expect_cell(r),

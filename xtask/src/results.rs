@@ -21,6 +21,10 @@ pub struct ArchResult {
     /// `None`: the kernel has no JIT, programs ran in the interpreter.
     #[serde(default)]
     pub jit: Option<u8>,
+    /// Whether the kernel has BTF (by its config; `None`: unknown), which
+    /// objects with CO-RE relocations need.
+    #[serde(default)]
+    pub btf: Option<bool>,
     pub verdict: Verdict,
     pub boot_secs: f64,
     pub log: String,
@@ -92,6 +96,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         accel: accel.into(),
         icount,
         jit: None,
+        btf: None,
         verdict: boot.verdict,
         boot_secs: boot.secs,
         log: boot.log.display().to_string(),

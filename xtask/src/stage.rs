@@ -46,6 +46,9 @@ pub struct Staged {
     pub plan: Plan,
     /// This arch's `[platform.<arch>]` entry in expectations.toml.
     platform: Option<Platform>,
+    /// The fixtures that read kernel structs: they load only on a kernel
+    /// with BTF.
+    pub needs_btf: Vec<String>,
 }
 
 impl Staged {
@@ -114,6 +117,7 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
         ..Plan::default()
     };
     let (mut declared, mut platform) = declared()?;
+    let mut needs_btf = Vec::new();
     let mut subjects = vec![Subject {
         name: "no probe".into(),
         kind: "baseline".into(),
@@ -121,7 +125,7 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
     }];
     for empty in ["empty_kprobe", "empty_kretprobe"] {
         let path = fixtures::dir().join(format!("matrix/{empty}.bt"));
-        let (object, programs) = add_spec(&mut fs, arch, empty, &path)?;
+        let (object, programs, _) = add_spec(&mut fs, arch, empty, &path)?;
         subjects.push(Subject {
             name: empty.into(),
             kind: "empty".into(),
@@ -140,9 +144,15 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
                 expectations_path().display()
             );
         };
-        let (object, programs) = add_spec(&mut fs, arch, &name, &path)?;
+        let (object, programs, core) = add_spec(&mut fs, arch, &name, &path)?;
         let unsupported = d.unsupported.get(arch.name()).cloned();
-        if unsupported.is_none() {
+        if core {
+            needs_btf.push(name.clone());
+        }
+        // A fixture that reads kernel structs is measured by no round: it
+        // loads only where the kernel has BTF, and aya parses that BTF
+        // once per load (seconds under emulation).
+        if unsupported.is_none() && !core {
             subjects.push(Subject {
                 name: name.clone(),
                 kind: "fixture".into(),
@@ -194,17 +204,19 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
         initramfs,
         plan,
         platform: platform.remove(arch.name()),
+        needs_btf,
     })
 }
 
 /// Compiles a spec the fixture way and adds object and manifest; returns
-/// the object's guest path and its programs.
+/// the object's guest path, its programs, and whether it has CO-RE
+/// relocations (reads kernel structs).
 fn add_spec(
     fs: &mut Initramfs,
     arch: Arch,
     name: &str,
     path: &Path,
-) -> Result<(String, Vec<(String, String)>)> {
+) -> Result<(String, Vec<(String, String)>, bool)> {
     let compiled = fixtures::compile(path, arch)?;
     let bytes = probecc::elf::write(&compiled.object)
         .with_context(|| format!("writing {name} for {arch}"))?;
@@ -221,7 +233,7 @@ fn add_spec(
         0o644,
         compiled.manifest.to_json().into_bytes(),
     );
-    Ok((object, programs))
+    Ok((object, programs, !compiled.object.core.is_empty()))
 }
 
 /// (symbol, section) of every global program of an object (clang's too).
