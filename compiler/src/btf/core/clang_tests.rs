@@ -1,5 +1,5 @@
 //! probecc's access strings and field values against clang's: the fixture
-//! `fixtures/c/core_access.bpf.c` is compiled by clang against a
+//! `fixtures/c/core/core_access.bpf.c` is compiled by clang against a
 //! `vmlinux.h` dumped from the host's BTF, and every CO-RE relocation clang
 //! wrote must equal what [`resolve_path`] gives for the same path on the
 //! same BTF (root, access string, kind, and the value in the instruction);
@@ -76,7 +76,7 @@ fn access_strings_and_values_equal_clangs() {
     assert!(header.status.success(), "bpftool btf dump failed");
     std::fs::write(dir.join("vmlinux.h"), &header.stdout).unwrap();
     let obj = dir.join("core_access.o");
-    let src = workspace_root().join("fixtures/c/core_access.bpf.c");
+    let src = workspace_root().join("fixtures/c/core/core_access.bpf.c");
     let out = Command::new("clang")
         .args(["-target", "bpf", "-g", "-O2", "-c"])
         .arg("-I")
