@@ -173,6 +173,19 @@ pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
     }
 }
 
+/// An object's bytes with its CO-RE relocations applied for the kernel
+/// types in `btf` (as a loader does for its kernel); unchanged without
+/// `--btf` or relocations.
+pub fn relocate_for(bytes: Vec<u8>, btf: Option<&Path>) -> Result<Vec<u8>> {
+    let Some(path) = btf else {
+        return Ok(bytes);
+    };
+    let target = probecc::btf::kernel::KernelBtf::from_file(path)
+        .with_context(|| format!("--btf {}", path.display()))?;
+    vm_tests::relocate(&bytes, &target)
+        .with_context(|| format!("relocating for {}", path.display()))
+}
+
 /// `--kernel`: a release such as `6.1` or `6.12.57+deb13-arm64`, if given.
 pub fn parse_kernel(arg: Option<&str>) -> Result<Option<KernelVersion>> {
     arg.map(|k| k.parse().with_context(|| format!("--kernel {k}")))

@@ -31,8 +31,10 @@ pub struct Args {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
-    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
-    /// (default: /sys/kernel/btf/vmlinux when present)
+    /// Kernel types (a vmlinux BTF): a spec's struct casts, `->` and
+    /// `curtask` are typed by them (default: /sys/kernel/btf/vmlinux when
+    /// present); an object's CO-RE relocations are applied for them
+    /// (default: left as compiled)
     #[arg(long)]
     pub btf: Option<PathBuf>,
     /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
@@ -83,7 +85,9 @@ pub fn run(args: &Args) -> Result<()> {
         )?;
         spec.object_bytes(arch)?
     } else {
-        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+        let bytes = std::fs::read(&args.input)
+            .with_context(|| format!("reading {}", args.input.display()))?;
+        build::relocate_for(bytes, args.btf.as_deref())?
     };
     let verdicts = verdicts(&bytes, arch, kernel.unwrap_or(arch.default_kernel()))
         .with_context(|| format!("checking {}", args.input.display()))?;

@@ -53,8 +53,10 @@ pub struct Args {
     /// Run even what verifier-sim says the kernel would reject
     #[arg(long)]
     pub no_verify: bool,
-    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
-    /// (default: /sys/kernel/btf/vmlinux when present)
+    /// Kernel types (a vmlinux BTF): a spec's struct casts, `->` and
+    /// `curtask` are typed by them (default: /sys/kernel/btf/vmlinux when
+    /// present); an object's CO-RE relocations are applied for them
+    /// (default: left as compiled)
     #[arg(long)]
     pub btf: Option<PathBuf>,
     /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
@@ -125,6 +127,7 @@ fn artifacts(args: &Args, arch: Arch, kernel: Option<KernelVersion>) -> Result<(
         };
     }
     let object = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let object = crate::build::relocate_for(object, args.btf.as_deref())?;
     let manifest_path = input.with_extension("manifest.json");
     let manifest = std::fs::read_to_string(&manifest_path).with_context(|| {
         format!(

@@ -49,7 +49,9 @@ pub enum Error {
         section: String,
         reason: String,
     },
-    #[error("{section}: the kernel would reject this program: instruction {insn} `{disasm}`: {message}")]
+    #[error(
+        "{section}: the kernel would reject this program: instruction {insn} `{disasm}`: {message}"
+    )]
     Rejected {
         section: String,
         insn: usize,

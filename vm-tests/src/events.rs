@@ -10,11 +10,16 @@
 //! describes the same memory on every architecture. `kstack` (a runner
 //! extension) lists the kernel stack `bpf_get_stackid` sees, innermost frame
 //! first, as `function` or `function+offset`; by default it is the probed
-//! function alone.
+//! function alone. `task` (a runner extension) is the address
+//! `bpf_get_current_task` (`curtask`) returns: by default
+//! `TASK_BASE + tid * 0x10000`, so `mem` can lay out a task struct there.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+
+/// Where the default `task` addresses start (a kernel-looking address).
+pub const TASK_BASE: u64 = 0xffff_8880_1000_0000;
 
 /// The first default timestamp, and the default step between events.
 pub const FIRST_NS: u64 = 1_000_000;
@@ -48,6 +53,8 @@ pub struct Event {
     pub comm: String,
     pub ns: u64,
     pub cpu: u32,
+    /// What `bpf_get_current_task` returns.
+    pub task: u64,
     pub mem: Vec<(u64, MemValue)>,
     pub kstack: Option<Vec<String>>,
 }
@@ -67,13 +74,14 @@ impl Event {
             comm: String::new(),
             ns: FIRST_NS,
             cpu: 0,
+            task: TASK_BASE + 0x1_0000,
             mem: Vec::new(),
             kstack: None,
         }
     }
 }
 
-const FIELDS: &str = "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, mem, kstack";
+const FIELDS: &str = "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, mem, kstack";
 
 /// Every event of a JSON Lines text; blank lines are skipped.
 pub fn parse(text: &str) -> Result<Vec<Event>> {
@@ -132,6 +140,7 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
     ev.uid = small("uid")?.unwrap_or(0);
     ev.gid = small("gid")?.unwrap_or(0);
     ev.cpu = small("cpu")?.unwrap_or(0);
+    ev.task = int("task")?.unwrap_or(TASK_BASE + u64::from(ev.tid) * 0x1_0000);
     ev.ns = int("ns")?.unwrap_or(default_ns);
     ev.comm = comm(obj.get("comm")).map_err(bad)?;
     ev.mem = match obj.get("mem") {

@@ -52,6 +52,8 @@ pub struct Current {
     pub mem: BTreeMap<u64, Vec<u8>>,
     pub stack: Vec<u64>,
     pub func_ip: u64,
+    /// What `bpf_get_current_task` returns.
+    pub task: u64,
 }
 
 /// Everything a run can touch.
@@ -278,6 +280,7 @@ helper_table! {
     Helper::RingbufSubmit.id() as u32 => ringbuf_submit,
     Helper::RingbufDiscard.id() as u32 => ringbuf_discard,
     Helper::GetFuncIp.id() as u32 => get_func_ip,
+    Helper::GetCurrentTask.id() as u32 => get_current_task,
     Helper::SendSignal.id() as u32 => send_signal,
 }
 
@@ -312,6 +315,10 @@ fn get_current_pid_tgid(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 
 fn get_current_uid_gid(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     with(|w| (w.cur.gid as u64) << 32 | w.cur.uid as u64)
+}
+
+fn get_current_task(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    with(|w| w.cur.task)
 }
 
 fn get_func_ip(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {

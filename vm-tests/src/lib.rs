@@ -17,6 +17,11 @@
 //! store, and everything the runner itself reads or writes in that memory
 //! uses the object's order. The same spec and events thus give the same
 //! output on all five arches.
+//!
+//! **Kernel structs**: an object's CO-RE relocations are applied for a
+//! chosen kernel BTF with [`relocate`] before loading, and an event's
+//! `mem` holds the struct bytes at the offsets that BTF gives (`task` is
+//! where `curtask` points).
 
 pub mod error;
 pub mod events;
@@ -37,5 +42,5 @@ pub mod vm;
 pub use error::{Error, Result};
 pub use events::Event;
 pub use output::Report;
-pub use runner::{Options, Program, Session};
+pub use runner::{relocate, Options, Program, Session};
 pub use vm::Engine;

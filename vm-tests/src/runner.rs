@@ -9,6 +9,8 @@
 //! the ring-buffer records it submitted become printf text.
 
 use probecc::arch::{Arch, KernelVersion};
+use probecc::btf::core::relocate::{relocate_object, OnMissing};
+use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Literal, Manifest};
 
@@ -79,6 +81,17 @@ pub struct Program {
     routes: Vec<Route>,
     /// For each manifest map, its index among the object's maps.
     map_of: Vec<usize>,
+}
+
+/// `object` with its CO-RE relocations applied for `target` (a kernel's
+/// BTF), as a loader applies them before the kernel sees the code, so that
+/// verifier-sim and the run see what that kernel would. A field `target`
+/// lacks is an error naming it. An object without relocations is returned
+/// as it is.
+pub fn relocate(object: &[u8], target: &KernelBtf) -> Result<Vec<u8>> {
+    relocate_object(object, target, OnMissing::Error)
+        .map(|(bytes, _)| bytes)
+        .map_err(|e| Error::Object(format!("CO-RE relocation: {e}")))
 }
 
 /// verifier-sim on every program: what the kernel would refuse to load, the
@@ -618,6 +631,7 @@ fn current(
         mem: merge(regions),
         stack,
         func_ip,
+        task: ev.task,
     }
 }
 

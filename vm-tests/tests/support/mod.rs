@@ -1,12 +1,14 @@
 //! Shared by the suites: the fixture specs compiled the one way the
 //! workspace compiles them (`wildcard_*` against `fixtures/symbols/vfs.map`,
-//! kernel 6.1), loaded into the runner, and their event files.
+//! kernel types from `fixtures/btf/kernel.btf`), loaded into the runner, and
+//! their event files.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use probecc::arch::Arch;
+use probecc::lang::check::TypeSource;
 use probecc::lang::CompileOptions;
 use vm_tests::spec::{self, Artifacts};
 use vm_tests::{Options, Program};
@@ -38,6 +40,7 @@ fn options(name: &str) -> CompileOptions {
     CompileOptions {
         file: format!("fixtures/specs/{name}.bt"),
         symbols,
+        btf: Some(TypeSource::file(root().join("fixtures/btf/kernel.btf"))),
         ..CompileOptions::default()
     }
 }

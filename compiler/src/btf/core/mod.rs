@@ -139,6 +139,8 @@ pub enum CoreError {
     Btf(#[from] BtfError),
     #[error("cannot read BTF from {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("the object: {0}")]
+    Object(String),
     #[error("{path} is an ELF file without a .BTF section")]
     NoBtfSection { path: String },
     #[error("no {kind} `{name}` in the kernel's BTF{}", did_you_mean(.suggestions))]

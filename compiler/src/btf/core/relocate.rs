@@ -75,7 +75,9 @@ fn target_value(
         let Some(tspec) = match_target(spec, local, tb, cand)? else {
             continue;
         };
-        let v = tspec.value(tb, kind)?;
+        // The program runs in the object's byte order (an s390x object
+        // relocated against a little-endian host's BTF for the runner).
+        let v = tspec.value_in(tb, kind, local.endian)?;
         count += 1;
         match found {
             Some((prev, bits)) if prev.value != v.value || bits != tspec.bit_offset => {
@@ -273,4 +275,43 @@ pub fn relocate_section(
         out.push(applied);
     }
     Ok(out)
+}
+
+/// An object's bytes with every CO-RE relocation of its `.BTF.ext` applied
+/// for `target`, as a loader would hand them to the kernel (what the
+/// offline runner runs and verifier-sim checks), and what was applied. An
+/// object without CO-RE relocations comes back unchanged.
+pub fn relocate_object(
+    bytes: &[u8],
+    target: &KernelBtf,
+    on_missing: OnMissing,
+) -> Result<(Vec<u8>, Vec<Applied>), CoreError> {
+    let obj = crate::elf::read(bytes).map_err(|e| CoreError::Object(e.to_string()))?;
+    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
+        return Ok((bytes.to_vec(), Vec::new()));
+    };
+    let local = crate::btf::parse(raw)?;
+    let ext = crate::btf::ext::parse(ext, &local)?;
+    let mut out = bytes.to_vec();
+    let mut applied = Vec::new();
+    for s in ext.core_relo.iter().filter(|s| !s.records.is_empty()) {
+        let section = obj.section(&s.section).ok_or_else(|| {
+            CoreError::Object(format!(
+                "CO-RE relocations for a missing section {}",
+                s.section
+            ))
+        })?;
+        let (start, len) = (section.offset as usize, section.size as usize);
+        let code = out.get(start..start.saturating_add(len)).ok_or_else(|| {
+            CoreError::Object(format!("section {} lies outside the file", s.section))
+        })?;
+        let mut insns = crate::insn::decode_all(code, obj.endian)
+            .map_err(|e| CoreError::Object(format!("section {}: {e}", s.section)))?;
+        applied.extend(relocate_section(
+            &mut insns, &s.records, &local, target, on_missing,
+        )?);
+        let patched = crate::insn::encode_all(&insns, obj.endian);
+        out[start..start + patched.len()].copy_from_slice(&patched);
+    }
+    Ok((out, applied))
 }
