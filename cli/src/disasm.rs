@@ -342,7 +342,11 @@ mod tests {
                 .position(|l| l.contains("CO-RE <byte_off> struct file.f_pos (0:12)"))
                 .unwrap_or_else(|| panic!("{arch}: no f_pos relocation in\n{text}"));
             // Right under the `+= offset` it relocates.
-            assert!(lines[at - 1].contains("+= 112"), "{arch}: {}", lines[at - 1]);
+            assert!(
+                lines[at - 1].contains("+= 112"),
+                "{arch}: {}",
+                lines[at - 1]
+            );
             assert!(
                 text.contains("CO-RE <byte_off> struct task_struct.comm (0:125)"),
                 "{arch}: {text}"
