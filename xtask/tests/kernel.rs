@@ -73,6 +73,20 @@ fn host_kernel_verifier_accepts_every_little_endian_object() {
             b.name,
             tail(&log, 10)
         );
+        // libbpf relocates every CO-RE record against the host's BTF.
+        let relocs = b.obj.core.relocs().len();
+        let patched = log
+            .lines()
+            .filter(|l| l.contains(": patched insn #"))
+            .count();
+        assert_eq!(
+            patched,
+            relocs,
+            "{}/{}: CO-RE relocations libbpf patched\n{}",
+            b.arch,
+            b.name,
+            tail(&log, 30)
+        );
     }
 }
 
