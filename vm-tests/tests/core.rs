@@ -79,3 +79,59 @@ fn objects_without_relocations_are_unchanged() {
     let a = support::compile("kprobe:vfs_read { @n = count(); }", Arch::S390x);
     assert_eq!(relocate(&a.object, &target(Some(8))).unwrap(), a.object);
 }
+
+/// A bitfield (`sk_buff.pkt_type`, 3 bits) comes out of the container
+/// bytes it shares with its neighbours, on every arch, in the bit order
+/// that arch lays bitfields in.
+#[test]
+fn bitfields_are_shifted_out_of_their_container() {
+    use probecc::btf::core::CoreKind;
+    use probecc::insn::Endian;
+    let kernel = KernelBtf::from_file(support::root().join("fixtures/btf/kernel.btf")).unwrap();
+    let field = kernel.field("sk_buff", &["pkt_type".into()]).unwrap();
+    let bits = field.bitfield.expect("pkt_type is a bitfield");
+    let size = field
+        .value(kernel.btf(), CoreKind::FieldByteSize)
+        .unwrap()
+        .value;
+    let byte_off = field
+        .value(kernel.btf(), CoreKind::FieldByteOffset)
+        .unwrap()
+        .value;
+    let within = u64::from(bits.bit_offset) - byte_off * 8;
+    let src = "kprobe:vfs_read { @t = max(((struct sk_buff *)arg0)->pkt_type); }";
+    for arch in Arch::ALL {
+        let a = support::compile(src, arch);
+        let p = Program::load(&a.object, &a.manifest, arch, Options::default()).unwrap();
+        for v in [0u64, 5, 7] {
+            let shift = match arch.endian() {
+                Endian::Little => within,
+                Endian::Big => size * 8 - within - u64::from(bits.bit_size),
+            };
+            // Neighbouring bits all set: they must not leak in.
+            let mask = ((1u64 << bits.bit_size) - 1) << shift;
+            let all = if size == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (size * 8)) - 1
+            };
+            let container = (all & !mask) | (v << shift);
+            let mut ev = Event::new("kprobe:vfs_read");
+            ev.args = vec![FILE];
+            ev.mem = vec![(
+                FILE + byte_off,
+                MemValue::Ints {
+                    width: size as usize,
+                    values: vec![container],
+                },
+            )];
+            let r = p.run(&[ev]).unwrap();
+            let m = r.maps.iter().find(|m| m.name == "@t").expect("@t");
+            assert_eq!(
+                m.entries.first().map(|e| &e.value),
+                Some(&Value::Int(i128::from(v))),
+                "{arch}: pkt_type {v}"
+            );
+        }
+    }
+}

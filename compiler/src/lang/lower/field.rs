@@ -2,8 +2,9 @@
 //! the address `base + offset`, the offset an ALU immediate the loader
 //! relocates (CO-RE `FIELD_BYTE_OFFSET`), read with
 //! `bpf_probe_read_kernel` into a stack slot. A bitfield is read as clang's
-//! `BPF_CORE_READ_BITFIELD_PROBED` reads it: its relocated byte size into a
-//! zeroed u64, shifted left and right by relocated amounts. Every value
+//! `BPF_CORE_READ_BITFIELD_PROBED` reads it: its relocated byte size into
+//! the low-order end of a zeroed u64, shifted left and right by relocated
+//! amounts. Every value
 //! written here is the one the compile's kernel BTF gives, which libbpf
 //! checks before it patches.
 
@@ -14,7 +15,7 @@ use crate::btf::core::access::FieldAccess;
 use crate::btf::core::CoreKind;
 use crate::btf::kernel::KernelBtf;
 use crate::helpers::Helper;
-use crate::insn::{self, AluOp, Reg, Size};
+use crate::insn::{self, AluOp, Endian, Reg, Size};
 use crate::lang::check::ir::{FieldRead, TExpr};
 
 use super::gen::{Gen, R};
@@ -46,14 +47,14 @@ impl Gen<'_> {
         })
     }
 
-    /// A fresh register holding `base + offset(access)`, relocated; never
-    /// r2, which a bitfield read needs for its size.
+    /// A fresh register holding `base + offset(access)`, relocated: r3, r4
+    /// or r5, never r1 or r2, which a bitfield read sets for the helper
+    /// call itself.
     fn field_addr(&mut self, base: &TExpr, access: &FieldAccess) -> R<Reg> {
-        let a = if self.frame.take(Reg::R3) {
-            Reg::R3
-        } else {
-            self.scratch()?
-        };
+        let a = [Reg::R3, Reg::R4, Reg::R5]
+            .into_iter()
+            .find(|&r| self.frame.take(r))
+            .ok_or_else(|| self.fail("internal error: no free register for a field address"))?;
         self.int(base, a)?;
         let off = self.core_imm(access, CoreKind::FieldByteOffset)?;
         self.emit(asm::core(
@@ -116,9 +117,25 @@ impl Gen<'_> {
             access,
             CoreKind::FieldByteSize,
         ));
+        // The shifts take the bytes at the u64's low-order end: on a
+        // big-endian arch they go to its last `size` bytes (as libbpf's
+        // __CORE_BITFIELD_PROBE_READ does), a size known only at load.
+        let into = match self.arch.endian() {
+            Endian::Little => asm::stack(slot),
+            Endian::Big => {
+                // r1 is the call's to clobber (a ctx still in r1 is dead
+                // past this call, as `gen` arranges).
+                self.emit_all([
+                    asm::mov_reg(Reg::R1, Reg::R10),
+                    asm::add(Reg::R1, i32::from(slot) + 8),
+                    asm::sub_reg(Reg::R1, Reg::R2),
+                ]);
+                Arg::Reg(Reg::R1)
+            }
+        };
         self.emit(asm::helper_call(
             Helper::ProbeReadKernel,
-            vec![asm::stack(slot), Arg::Reg(Reg::R2), Arg::Reg(a)],
+            vec![into, Arg::Reg(Reg::R2), Arg::Reg(a)],
         ));
         self.frame.free(Reg::R2);
         self.frame.free(a);
