@@ -292,7 +292,8 @@ fn printf_arguments_match_the_format() {
     assert_eq!(c.printfs.len(), 2);
     assert_eq!(
         c.printfs[0].args,
-        vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 10 }]
+        // str(s, 10): up to 10 characters and the NUL, as in bpftrace.
+        vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 11 }]
     );
     assert_eq!(c.printfs[1].id, 1);
 }
