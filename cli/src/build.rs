@@ -213,3 +213,47 @@ fn stem(path: &Path) -> Result<String> {
         .map(str::to_string)
         .with_context(|| format!("{} has no file name", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+    }
+
+    #[test]
+    fn objects_are_relocated_only_for_a_named_btf() {
+        let spec = Spec::load(
+            &fixture("fixtures/specs/task_fields.bt"),
+            None,
+            None,
+            false,
+            Some(&fixture("fixtures/btf/kernel.btf")),
+        )
+        .unwrap();
+        let bytes = spec.object_bytes(Arch::X86_64).unwrap();
+        assert_eq!(relocate_for(bytes.clone(), None).unwrap(), bytes);
+        // For the types it was compiled against: every value already right.
+        let same = relocate_for(bytes.clone(), Some(&fixture("fixtures/btf/kernel.btf"))).unwrap();
+        assert_eq!(same, bytes);
+        let e = relocate_for(bytes, Some(Path::new("/nonexistent/vmlinux"))).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("--btf /nonexistent/vmlinux: "),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn a_spec_without_struct_types_never_reads_the_btf() {
+        let spec = Spec::load(
+            &fixture("fixtures/specs/vfscount.bt"),
+            None,
+            None,
+            false,
+            Some(Path::new("/nonexistent/vmlinux")),
+        )
+        .unwrap();
+        spec.object_bytes(Arch::Arm64).unwrap();
+    }
+}
