@@ -3,11 +3,25 @@
 //! `j` (accepted and ignored: every argument is 64 bits wide), the flags
 //! `-`, `0`, `+`, space and `#`, a field width and `%%`.
 
+use probecc::lang::manifest::Literal;
+
 /// One printf argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arg {
     Int(u64),
     Str(String),
+}
+
+/// `fmt` applied to the literal arguments of a `BEGIN`/`END` printf.
+pub fn format_literals(fmt: &str, args: &[Literal]) -> String {
+    let args: Vec<Arg> = args
+        .iter()
+        .map(|l| match l {
+            Literal::Int(i) => Arg::Int(*i as u64),
+            Literal::Str(s) => Arg::Str(s.clone()),
+        })
+        .collect();
+    format(fmt, &args)
 }
 
 /// `fmt` applied to `args`; missing arguments print as 0 or "".

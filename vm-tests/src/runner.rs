@@ -12,7 +12,7 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::core::relocate::{relocate_object, OnMissing};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
-use probecc::lang::manifest::{Action, Literal, Manifest};
+use probecc::lang::manifest::{Action, Manifest};
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN};
@@ -482,14 +482,7 @@ impl<'p> Session<'p> {
         for a in actions {
             match a {
                 Action::Printf { format, args } => {
-                    let args: Vec<Arg> = args
-                        .iter()
-                        .map(|l| match l {
-                            Literal::Int(i) => Arg::Int(*i as u64),
-                            Literal::Str(s) => Arg::Str(s.clone()),
-                        })
-                        .collect();
-                    self.text(printf::format(format, &args));
+                    self.text(printf::format_literals(format, args));
                 }
                 Action::Print(name) => {
                     let dump = self.dump(self.manifest_map(name)?);
