@@ -218,7 +218,7 @@ pub fn map_fd(m: &Map) -> Option<RawFd> {
     Some(d.fd().as_fd().as_raw_fd())
 }
 
-fn read_maps(
+pub(crate) fn read_maps(
     ebpf: &Ebpf,
     manifest: &Manifest,
     ksyms: &Ksyms,
@@ -247,7 +247,7 @@ fn read_maps(
 }
 
 /// Every printf record waiting in the ring buffer, rendered.
-fn ring_buffer(ebpf: &mut Ebpf, manifest: &Manifest) -> Vec<String> {
+pub(crate) fn ring_buffer(ebpf: &mut Ebpf, manifest: &Manifest) -> Vec<String> {
     let Some(name) = &manifest.ringbuf else {
         return Vec::new();
     };

@@ -5,7 +5,9 @@
 //! declared expectations against the maps, measures the overhead of a
 //! probe hit, prints one `PROBECC <json>` line per result and powers off.
 //! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
-//! workload instead.
+//! workload instead. A plan with parity cases runs each spec under
+//! bpftrace and as probecc's object (`parity`, with its `pworkload` and
+//! `sh` applets).
 
 mod bpf;
 mod expect;
@@ -13,6 +15,7 @@ mod fixture;
 mod ksyms;
 mod maps;
 mod overhead;
+mod parity;
 mod printf;
 mod sys;
 mod tables;
@@ -30,6 +33,9 @@ fn main() {
         .to_string();
     if workload::APPLETS.contains(&called.as_str()) {
         std::process::exit(workload::applet(&called, &args[1..]));
+    }
+    if parity::APPLETS.contains(&called.as_str()) {
+        std::process::exit(parity::applet(&called, &args[1..]));
     }
     agent();
 }
@@ -65,6 +71,9 @@ fn agent() -> ! {
     }
     for f in &plan.fixtures {
         sys::report(&fixture::run(f, &ksyms, cpus as usize));
+    }
+    for c in &plan.parity {
+        parity::run(c, &ksyms, cpus as usize);
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);

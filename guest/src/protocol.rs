@@ -19,6 +19,59 @@ pub struct Plan {
     pub watchdog_secs: u64,
     pub fixtures: Vec<FixturePlan>,
     pub overhead: Option<OverheadPlan>,
+    /// Specs run under bpftrace and under probecc (`cargo xtask parity`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parity: Vec<ParityCase>,
+}
+
+/// One spec of the parity run: the bpftrace script and probecc's object
+/// of the same spec (paths in the guest), and the workload both run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ParityCase {
+    pub name: String,
+    /// The script bpftrace runs (`bpftrace SCRIPT -c WORKLOAD`).
+    pub script: String,
+    pub object: String,
+    pub manifest: String,
+    /// Workload commands, as in `FixturePlan::workload`.
+    pub workload: Vec<String>,
+}
+
+/// The prefix of a parity result line ([`ParityReport`]): not a
+/// [`Report`], so the matrix's readers pass over it; `cargo xtask parity`
+/// reads these lines from the console log.
+pub const PARITY_MARK: &str = "PROBECC-PARITY ";
+
+/// One parity case's result line.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ParityReport {
+    pub name: String,
+    pub bpftrace: ParitySide,
+    pub probecc: ParitySide,
+}
+
+/// What one side of a parity case printed or read.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ParitySide {
+    /// bpftrace: its stdout; probecc: empty.
+    #[serde(default)]
+    pub stdout: String,
+    /// bpftrace: its stderr; probecc: load, attach and read errors.
+    #[serde(default)]
+    pub stderr: String,
+    /// The exit status (bpftrace: minus the signal that killed it).
+    #[serde(default)]
+    pub status: i32,
+    /// probecc: every map decoded in full (`{name: [{key, value}]}`).
+    #[serde(default)]
+    pub maps: Value,
+    /// probecc: the printf lines of the ring buffer, in order.
+    #[serde(default)]
+    pub printf: Vec<String>,
+    /// The pids of the workload's processes.
+    #[serde(default)]
+    pub pids: Vec<u32>,
+    pub secs: f64,
 }
 
 /// One fixture: its object and manifest (paths in the guest), the

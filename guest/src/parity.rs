@@ -1,0 +1,247 @@
+//! Parity with bpftrace: one spec run twice on the same kernel, once as
+//! `bpftrace SCRIPT -c WORKLOAD` (bpftrace prints its maps when the
+//! workload ends) and once as probecc's object attached through aya (the
+//! fixture path), each followed by one `PROBECC-PARITY <json>` line with
+//! what bpftrace printed and what probecc's maps and ring buffer held. The
+//! host parses and compares (`cargo xtask parity`).
+//!
+//! Both sides run the workload the same way: through the `pworkload`
+//! applet, which runs the fixture's commands in order as child processes
+//! (so `dd` is `dd` under both) and writes their pids to [`PIDS`] for the
+//! host to recognise pids in keys and printf lines.
+
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use probecc::lang::manifest::Manifest;
+use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, PARITY_MARK};
+use serde_json::{json, Value};
+
+use crate::ksyms::Ksyms;
+use crate::{fixture, workload};
+
+/// The applet that runs a parity workload.
+pub const APPLET: &str = "pworkload";
+/// The applets of the parity run: `pworkload`, and `sh` for the one
+/// command bpftrace runs through a shell (see [`sh`]).
+pub const APPLETS: [&str; 2] = [APPLET, "sh"];
+/// Where `pworkload` writes the pids of the commands it ran.
+const PIDS: &str = "/tmp/parity.pids";
+const BPFTRACE: &str = "/usr/bin/bpftrace";
+/// A bpftrace run (start-up, attach, workload, exit dump) longer than this
+/// is killed.
+const BPFTRACE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The applet `name` with its arguments; the process's exit code.
+pub fn applet(name: &str, args: &[String]) -> i32 {
+    match name {
+        "sh" => sh(args),
+        _ => pworkload(args),
+    }
+}
+
+/// `sh -c 'clang-14 -Wp,-v -x c -fsyntax-only /dev/null 2>&1'`: bpftrace
+/// 0.17 asks clang for its include directories through `popen` before
+/// it resolves any cast to a pointer type (`*(uint64 *)arg2`), and
+/// crashes (SIGSEGV) when the shell or clang is missing. The guest has
+/// neither, and the answer does not matter without headers: the search
+/// list clang prints, with no directory of its own. Any other command
+/// fails.
+fn sh(args: &[String]) -> i32 {
+    match args {
+        [c, cmd] if c == "-c" && cmd.starts_with("clang") => {
+            println!("#include \"...\" search starts here:");
+            println!("#include <...> search starts here:");
+            println!(" /usr/include");
+            println!("End of search list.");
+            0
+        }
+        _ => {
+            eprintln!("sh: the guest runs only bpftrace's clang query, not {args:?}");
+            127
+        }
+    }
+}
+
+/// `pworkload CMD...`: each argument one workload command with `,` for
+/// its spaces; the process's exit code.
+fn pworkload(args: &[String]) -> i32 {
+    let mut pids = String::new();
+    let mut failed = 0;
+    for arg in args {
+        let line = arg.replace(',', " ");
+        match workload::spawn(&line, Duration::from_secs(120)) {
+            Ok(ran) => pids.push_str(&format!("{}\n", ran.pid)),
+            Err(e) => {
+                eprintln!("{APPLET}: {line}: {e}");
+                failed = 1;
+            }
+        }
+    }
+    if let Err(e) = std::fs::write(PIDS, pids) {
+        eprintln!("{APPLET}: {PIDS}: {e}");
+        failed = 1;
+    }
+    failed
+}
+
+/// The workload as `pworkload`'s arguments.
+fn applet_args(case: &ParityCase) -> Vec<String> {
+    case.workload
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+/// Runs one case on both sides and prints its result line.
+pub fn run(case: &ParityCase, ksyms: &Ksyms, cpus: usize) {
+    let report = ParityReport {
+        name: case.name.clone(),
+        bpftrace: under_bpftrace(case),
+        probecc: under_probecc(case, ksyms, cpus),
+    };
+    let json = serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(format!("{PARITY_MARK}{json}\n").as_bytes());
+    let _ = out.flush();
+}
+
+fn read_pids() -> Vec<u32> {
+    std::fs::read_to_string(PIDS)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
+/// [`BPFTRACE_TIMEOUT`].
+fn under_bpftrace(case: &ParityCase) -> ParitySide {
+    let _ = std::fs::remove_file(PIDS);
+    let t0 = Instant::now();
+    let command = format!("/bin/{APPLET} {}", applet_args(case).join(" "));
+    let spawned = Command::new(BPFTRACE)
+        .arg(&case.script)
+        .arg("-c")
+        .arg(&command)
+        .env("PATH", "/bin:/usr/bin")
+        .env("HOME", "/tmp")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut side = ParitySide::default();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            side.stderr = format!("starting {BPFTRACE}: {e}");
+            side.status = -1;
+            return side;
+        }
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let done = done.clone();
+        let pid = child.id() as i32;
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            while t.elapsed() < BPFTRACE_TIMEOUT {
+                if done.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: a plain kill of our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            true
+        })
+    };
+    let stderr = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let mut stdout = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut stdout);
+    }
+    let status = child.wait();
+    done.store(true, Ordering::Relaxed);
+    let killed = killer.join().unwrap_or(false);
+    side.stdout = stdout;
+    side.stderr = err_reader.join().unwrap_or_default();
+    if killed {
+        side.stderr.push_str(&format!(
+            "\n(killed after {} s)",
+            BPFTRACE_TIMEOUT.as_secs()
+        ));
+    }
+    side.status = match status {
+        Ok(s) => s.code().unwrap_or_else(|| -s.signal().unwrap_or(1)),
+        Err(_) => -1,
+    };
+    side.pids = read_pids();
+    side.secs = t0.elapsed().as_secs_f64();
+    side
+}
+
+/// probecc's object through aya: load, attach, `pworkload`, ring buffer,
+/// maps (every entry).
+fn under_probecc(case: &ParityCase, ksyms: &Ksyms, cpus: usize) -> ParitySide {
+    let _ = std::fs::remove_file(PIDS);
+    let t0 = Instant::now();
+    let mut side = ParitySide::default();
+    let mut errors = Vec::new();
+    if let Err(e) = attach_and_run(case, ksyms, cpus, &mut side, &mut errors) {
+        errors.push(e);
+    }
+    side.stderr = errors.join("\n");
+    side.pids = read_pids();
+    side.secs = t0.elapsed().as_secs_f64();
+    side
+}
+
+fn attach_and_run(
+    case: &ParityCase,
+    ksyms: &Ksyms,
+    cpus: usize,
+    side: &mut ParitySide,
+    errors: &mut Vec<String>,
+) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(&case.manifest).map_err(|e| format!("{}: {e}", case.manifest))?;
+    let manifest = Manifest::from_json(&text).map_err(|e| format!("{}: {e}", case.manifest))?;
+    let mut ebpf = fixture::load(&case.object)?;
+    for p in &manifest.programs {
+        if let Err(e) = fixture::attach(&mut ebpf, &p.name, &p.section) {
+            errors.push(format!("{}: {e}", p.section));
+        }
+    }
+    let status = Command::new(format!("/bin/{APPLET}"))
+        .args(applet_args(case))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("running {APPLET}: {e}"))?;
+    side.status = status.code().unwrap_or(-1);
+    side.printf = fixture::ring_buffer(&mut ebpf, &manifest);
+    let decoded = fixture::read_maps(&ebpf, &manifest, ksyms, cpus, errors);
+    let mut maps = serde_json::Map::new();
+    for (name, entries) in decoded {
+        let all: Vec<Value> = entries
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        maps.insert(name, Value::Array(all));
+    }
+    side.maps = Value::Object(maps);
+    Ok(())
+}
