@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bpftrace_out;
 mod btf_subset;
 mod build;
 mod deps;
