@@ -20,6 +20,7 @@ mod kernels;
 mod lock;
 mod machine;
 mod matrix;
+mod parity;
 mod private_apt;
 mod qemu;
 mod report;
@@ -59,6 +60,9 @@ enum Cmd {
     /// Cut fixtures/btf/kernel.btf (the structs of fixtures/btf/kernel.roots)
     /// from a kernel's BTF
     BtfSubset(btf_subset::BtfSubsetArgs),
+    /// Every fixture under bpftrace and as probecc's object in one guest;
+    /// maps compared (reports in target/parity/)
+    Parity(parity::ParityArgs),
 }
 
 fn main() -> Result<()> {
@@ -71,6 +75,7 @@ fn main() -> Result<()> {
         Cmd::Kernels(args) => kernels::run(&args),
         Cmd::Qemu(args) => matrix::run_qemu(&args),
         Cmd::Matrix(args) => matrix::run_matrix(&args),
+        Cmd::Parity(args) => parity::run(&args),
         Cmd::BtfSubset(args) => btf_subset::run(&args),
     }
 }

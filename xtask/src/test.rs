@@ -1,6 +1,7 @@
 //! `cargo xtask test`: installs the tools the tests use (see `deps`), builds
 //! every example for every arch, runs the workspace's tests, then the QEMU
-//! matrix on all five arches (`matrix::run_in_test`). Tests that
+//! matrix on all five arches (`matrix::run_in_test`) and the parity run
+//! against bpftrace on x86_64 (`parity::run_in_test`). Tests that
 //! need a tool, root or the host kernel run for real under `CI=true` and
 //! fail when a prerequisite is missing; elsewhere they skip with a reason.
 //! The fault suite (`xtask/tests/faults.rs`) boots x86_64, so its QEMU and
@@ -17,6 +18,9 @@ pub struct TestArgs {
     /// Skip the QEMU matrix
     #[arg(long)]
     pub no_matrix: bool,
+    /// Skip the parity run against bpftrace (x86_64)
+    #[arg(long)]
+    pub no_parity: bool,
     /// Extra arguments for `cargo test` (e.g. a test name filter)
     #[arg(trailing_var_arg = true)]
     pub cargo_args: Vec<String>,
@@ -47,10 +51,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
-    if args.no_matrix {
+    let matrix = if args.no_matrix {
         println!("xtask: --no-matrix: not running the QEMU matrix");
-        return Ok(());
+        Ok(())
+    } else {
+        println!("xtask: the QEMU matrix on all five arches");
+        crate::matrix::run_in_test(ci)
+    };
+    if args.no_parity {
+        println!("xtask: --no-parity: not running the parity run against bpftrace");
+        return matrix;
     }
-    println!("xtask: the QEMU matrix on all five arches");
-    crate::matrix::run_in_test(ci)
+    println!("xtask: parity with bpftrace on x86_64");
+    matrix.and(crate::parity::run_in_test(ci))
 }

@@ -1,0 +1,381 @@
+//! `cargo xtask parity [--arch A] [SPEC...]`: every fixture bpftrace 0.17
+//! accepts, run under bpftrace and as probecc's object in one guest boot
+//! of the arch's default Debian kernel, the two outputs compared entry by
+//! entry under `fixtures/parity.toml`, and the verdicts written to
+//! `target/parity/report.{json,md}` (and appended to the matrix report
+//! when `cargo xtask test` ran one). Exit status non-zero when a spec
+//! differs without a documented reason or a side fails.
+
+mod bundle;
+mod compare;
+mod report;
+mod rules;
+mod shim;
+mod stage;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
+use probecc_guest::protocol::{ParityReport, PARITY_MARK};
+
+use crate::kernels::{self, Kernel};
+use crate::lock::FileLock;
+use crate::qemu::{self, BootSpec};
+use crate::{deps, fixtures, machine};
+use compare::Normalise;
+use report::{ArchReport, SpecResult, Verdict};
+use rules::{Filter, Mode, Rule};
+
+#[derive(clap::Args)]
+pub struct ParityArgs {
+    /// Architecture (x86_64; the others report why they cannot run yet)
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// Seconds before the guest counts as hung
+    #[arg(long, default_value_t = 1800)]
+    pub timeout: u64,
+    /// Output directory (default target/parity)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fixture names (default: every fixture bpftrace 0.17 accepts)
+    pub specs: Vec<String>,
+}
+
+pub fn run(args: &ParityArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::workspace_root().join("target/parity"));
+    let mut reports = Vec::new();
+    for arch in Arch::parse_list(&args.arch)? {
+        reports.push(run_arch(arch, &args.specs, args.timeout, &out)?);
+        report::write(&out, &reports)?;
+    }
+    report::print_summary(&reports);
+    println!(
+        "xtask: parity: reports in {}/report.{{json,md}}",
+        out.display()
+    );
+    if reports.iter().any(ArchReport::failed) {
+        bail!(
+            "parity: specs differ from bpftrace (see {}/report.md)",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Parity as `cargo xtask test` runs it: x86_64, every spec. A missing
+/// prerequisite fails under CI and is skipped with the reason elsewhere.
+/// The report joins the matrix report when there is one.
+pub fn run_in_test(ci: bool) -> Result<()> {
+    let arch = Arch::X86_64;
+    let ready = deps::ensure_matrix(&[arch])
+        .and_then(|()| deps::ensure(std::slice::from_ref(&bundle::TOOL)))
+        .and_then(|()| kernels::fetch(arch, machine::default_release(arch), false).map(|_| ()));
+    if let Err(e) = ready {
+        if ci {
+            return Err(e.context("the parity run's prerequisites (CI=true)"));
+        }
+        println!("xtask: skipping the parity run (set CI=true to make this an error): {e:#}");
+        return Ok(());
+    }
+    let out = crate::workspace_root().join("target/parity");
+    let result = run(&ParityArgs {
+        arch: arch.name().into(),
+        timeout: 1800,
+        out: Some(out.clone()),
+        specs: Vec::new(),
+    });
+    join_matrix_report(&out)?;
+    result
+}
+
+/// Appends the parity report to `target/matrix/report.md`, if the matrix
+/// wrote one.
+fn join_matrix_report(parity: &Path) -> Result<()> {
+    let matrix = crate::workspace_root().join("target/matrix/report.md");
+    let (Ok(m), Ok(p)) = (
+        std::fs::read_to_string(&matrix),
+        std::fs::read_to_string(parity.join("report.md")),
+    ) else {
+        return Ok(());
+    };
+    let head = m.split("\n# Parity with bpftrace").next().unwrap_or(&m);
+    kernels::write_atomic(&matrix, format!("{}\n{p}", head.trim_end()).as_bytes())
+}
+
+/// The fixtures to run (all, or those named) with their workloads and
+/// rules.
+fn selected<'a>(
+    rules: &'a BTreeMap<String, Rule>,
+    named: &[String],
+) -> Result<Vec<stage::Fixture<'a>>> {
+    let workloads = workloads()?;
+    let specs = fixtures::specs()?;
+    for n in named {
+        if !specs.iter().any(|(s, _)| s == n) {
+            bail!("no fixture {n} in fixtures/specs");
+        }
+    }
+    let mut out = Vec::new();
+    for (name, path) in specs {
+        if !named.is_empty() && !named.contains(&name) {
+            continue;
+        }
+        let rule = rules
+            .get(&name)
+            .with_context(|| format!("{name} has no parity rule"))?;
+        let workload = workloads
+            .get(&name)
+            .cloned()
+            .with_context(|| format!("{name} has no workload in expectations.toml"))?;
+        out.push(stage::Fixture {
+            name,
+            path,
+            workload,
+            rule,
+        });
+    }
+    Ok(out)
+}
+
+/// Each fixture's `workload` in `fixtures/matrix/expectations.toml`.
+fn workloads() -> Result<BTreeMap<String, Vec<String>>> {
+    let path = fixtures::dir().join("matrix/expectations.toml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(table
+        .into_iter()
+        .filter_map(|(name, v)| {
+            let w = v.get("workload")?.as_array()?;
+            let cmds = w
+                .iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect();
+            Some((name, cmds))
+        })
+        .collect())
+}
+
+fn run_arch(arch: Arch, named: &[String], timeout: u64, out: &Path) -> Result<ArchReport> {
+    let mut report = ArchReport {
+        arch: arch.name().into(),
+        kernel: String::new(),
+        bpftrace: String::new(),
+        boot_secs: None,
+        not_run: None,
+        specs: Vec::new(),
+    };
+    if let Some(why) = bundle::unavailable(arch) {
+        report.not_run = Some(why.into());
+        return Ok(report);
+    }
+    qemu::preflight(arch, "tcg")?;
+    deps::ensure_matrix(&[arch])?;
+    let bundle = bundle::host()?;
+    let kernel = kernels::fetch(arch, machine::default_release(arch), false)?;
+    report.kernel = format!("{} ({})", kernel.version, kernel.release);
+    report.bpftrace = bundle.version.clone();
+    let rules = rules::load()?;
+    let mut fixtures = Vec::new();
+    for f in selected(&rules, named)? {
+        match &f.rule.skip {
+            Some(why) => report.specs.push(skipped(&f.name, why)),
+            None => fixtures.push(f),
+        }
+    }
+    let dir = out.join(arch.name());
+    let _lock = FileLock::acquire(
+        &out.join(format!("{}.lock", arch.name())),
+        &format!("xtask: parity: waiting for another parity run of {arch}"),
+    )?;
+    let (initramfs, cases) = stage::stage(
+        arch,
+        &bundle,
+        &fixtures,
+        timeout.saturating_sub(30).max(60),
+        &dir,
+    )?;
+    let (reports, secs) = boot(arch, &kernel, &initramfs, timeout, &dir)?;
+    report.boot_secs = Some(secs);
+    for (f, c) in fixtures.iter().zip(&cases) {
+        let r = reports.get(&f.name);
+        std::fs::write(dir.join(format!("{}.bpftrace.bt", f.name)), &c.script)?;
+        if let Some(r) = r {
+            save_raw(&dir, r)?;
+        }
+        report.specs.push(judge(f.rule, c, r));
+    }
+    report.specs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(report)
+}
+
+fn skipped(name: &str, why: &str) -> SpecResult {
+    SpecResult {
+        name: name.into(),
+        verdict: Verdict::Skipped,
+        notes: vec![why.into()],
+        diffs: Vec::new(),
+        compared: 0,
+        bpftrace_secs: 0.0,
+        probecc_secs: 0.0,
+    }
+}
+
+/// Boots and collects every parity line of the console log.
+fn boot(
+    arch: Arch,
+    kernel: &Kernel,
+    initramfs: &Path,
+    timeout: u64,
+    dir: &Path,
+) -> Result<(BTreeMap<String, ParityReport>, f64)> {
+    let label = format!("parity {arch} {}", kernel.version);
+    let bar = qemu::spinner(&label);
+    let log = dir.join(format!("{}-{}.console.log", kernel.release, kernel.version));
+    let boot = qemu::boot(
+        &BootSpec {
+            arch,
+            kernel,
+            initramfs,
+            accel: "tcg",
+            icount: false,
+            timeout: Duration::from_secs(timeout),
+            log: log.clone(),
+            append: "",
+        },
+        &bar,
+    )?;
+    bar.finish_with_message(format!("{:?} in {:.0} s", boot.verdict, boot.secs));
+    if let Some(why) = boot.verdict.failure(&boot) {
+        println!("xtask: parity: {why}; console log: {}", log.display());
+    }
+    let text =
+        std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+    let mut reports = BTreeMap::new();
+    for line in text.lines() {
+        let Some(json) = line
+            .find(PARITY_MARK)
+            .map(|i| &line[i + PARITY_MARK.len()..])
+        else {
+            continue;
+        };
+        match serde_json::from_str::<ParityReport>(json.trim_end_matches('\r')) {
+            Ok(r) => {
+                reports.insert(r.name.clone(), r);
+            }
+            Err(e) => println!("xtask: parity: unparsed result line ({e})"),
+        }
+    }
+    Ok((reports, boot.secs))
+}
+
+/// What each side printed, for reading by hand.
+fn save_raw(dir: &Path, r: &ParityReport) -> Result<()> {
+    std::fs::write(
+        dir.join(format!("{}.bpftrace.txt", r.name)),
+        &r.bpftrace.stdout,
+    )?;
+    std::fs::write(
+        dir.join(format!("{}.probecc.json", r.name)),
+        serde_json::to_string_pretty(&r.probecc)?,
+    )?;
+    Ok(())
+}
+
+/// How a case was compared, for the report.
+fn how(rule: &Rule, comm: &str) -> Vec<String> {
+    let mut notes = vec![match rule.filter {
+        Filter::Comm => format!("only comm \"{comm}\" (both sides filtered)"),
+        Filter::None => "the spec's own predicates".into(),
+    }];
+    for (map, l) in &rule.maps {
+        notes.push(format!("{map}: {} ({})", mode_name(l.compare), l.why));
+    }
+    if let Some(l) = &rule.printf {
+        notes.push(format!("printf: {} ({})", mode_name(l.compare), l.why));
+    }
+    notes
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Exact => "exact",
+        Mode::Total => "counts only",
+        Mode::Keys => "keys only",
+        Mode::Masked => "digits masked",
+        Mode::Lines => "line count only",
+        Mode::Skip => "not compared",
+    }
+}
+
+fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>) -> SpecResult {
+    let comm = stage::workload_comm(&case.plan.workload).unwrap_or_default();
+    let mut res = SpecResult {
+        name: case.plan.name.clone(),
+        verdict: Verdict::Failed,
+        notes: how(rule, &comm),
+        diffs: Vec::new(),
+        compared: 0,
+        bpftrace_secs: 0.0,
+        probecc_secs: 0.0,
+    };
+    let Some(r) = r else {
+        res.notes.push("no result line from the guest".into());
+        return res;
+    };
+    res.bpftrace_secs = r.bpftrace.secs;
+    res.probecc_secs = r.probecc.secs;
+    if r.bpftrace.status != 0 {
+        res.notes.push(format!(
+            "bpftrace exited with {}: {}",
+            r.bpftrace.status,
+            r.bpftrace.stderr.trim()
+        ));
+        return res;
+    }
+    if !r.probecc.stderr.trim().is_empty() {
+        res.notes
+            .push(format!("probecc: {}", r.probecc.stderr.trim()));
+        return res;
+    }
+    let theirs = compare::from_bpftrace(
+        &r.bpftrace.stdout,
+        &Normalise {
+            pids: &r.bpftrace.pids,
+            renames: &case.renames,
+        },
+    );
+    let ours = compare::from_probecc(
+        &r.probecc.maps,
+        &r.probecc.printf,
+        &case.manifest,
+        &Normalise {
+            pids: &r.probecc.pids,
+            renames: &[],
+        },
+    );
+    res.compared = theirs.lines.len() + theirs.blocks.iter().map(|(_, e)| e.len()).sum::<usize>();
+    if res.compared == 0 {
+        res.notes.push(
+            "bpftrace printed nothing to compare: the workload did not reach the probes".into(),
+        );
+        return res;
+    }
+    res.diffs = compare::compare(&theirs, &ours, rule);
+    res.verdict = match (&res.diffs[..], &rule.differs) {
+        ([], _) => Verdict::Equal,
+        (_, Some(why)) => {
+            res.notes.push(format!("documented difference: {why}"));
+            Verdict::Documented
+        }
+        _ => Verdict::Differs,
+    };
+    res
+}

@@ -1,0 +1,152 @@
+//! Staging a parity boot: the guest agent (with its workload applets and
+//! `pworkload`), bpftrace and its libraries (`bundle`), and per case the
+//! bpftrace script and probecc's object and manifest of the same
+//! (comm-filtered) spec, with a plan that holds only parity cases.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
+use probecc::lang::manifest::Manifest;
+use probecc::lang::{self, diag};
+use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH};
+
+use super::bundle::Bundle;
+use super::rules::{Filter, Rule};
+use super::shim;
+use crate::initramfs::Initramfs;
+use crate::{fixtures, guest_build};
+
+const DIR: &str = "/probecc/parity";
+
+/// One staged case, with what the host needs to compare it.
+pub struct Case {
+    pub plan: ParityCase,
+    pub manifest: Manifest,
+    pub renames: Vec<(String, String)>,
+    /// The text bpftrace ran (for the report).
+    pub script: String,
+}
+
+/// A fixture to stage.
+pub struct Fixture<'a> {
+    pub name: String,
+    pub path: PathBuf,
+    pub workload: Vec<String>,
+    pub rule: &'a Rule,
+}
+
+/// The comm every command of `workload` runs under.
+pub fn workload_comm(workload: &[String]) -> Result<String> {
+    let comms: BTreeSet<&str> = workload
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    match comms.into_iter().collect::<Vec<_>>()[..] {
+        [one] => Ok(one.to_string()),
+        ref many => bail!("a parity workload runs under one comm, not {many:?}"),
+    }
+}
+
+/// The spec both sides run: the fixture, filtered as its rule says.
+fn spec_text(f: &Fixture) -> Result<String> {
+    let src = std::fs::read_to_string(&f.path)
+        .with_context(|| format!("reading {}", f.path.display()))?;
+    match f.rule.filter {
+        Filter::Comm => shim::filter_comm(&src, &workload_comm(&f.workload)?),
+        Filter::None => Ok(src),
+    }
+}
+
+fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
+    let spec = spec_text(f).with_context(|| format!("parity case {}", f.name))?;
+    let opts = fixtures::options(&f.path)?;
+    let compiled = match lang::compile(&spec, arch, &opts) {
+        Ok(c) => c,
+        Err(d) => bail!(
+            "{} (parity text) for {arch}:\n{}",
+            opts.file,
+            diag::render(&opts.file, &spec, &d)
+        ),
+    };
+    let probes: Vec<String> = compiled
+        .manifest
+        .programs
+        .iter()
+        .map(|p| p.probe.clone())
+        .collect();
+    let shimmed = shim::for_bpftrace(&spec, arch, &probes)
+        .with_context(|| format!("parity case {}: bpftrace's script", f.name))?;
+    let object = format!("{DIR}/{}.o", f.name);
+    let manifest = format!("{DIR}/{}.manifest.json", f.name);
+    let script = format!("{DIR}/{}.bt", f.name);
+    fs.file(&object, 0o644, probecc::elf::write(&compiled.object)?);
+    fs.file(&manifest, 0o644, compiled.manifest.to_json().into_bytes());
+    fs.file(&script, 0o644, shimmed.text.clone().into_bytes());
+    Ok(Case {
+        plan: ParityCase {
+            name: f.name.clone(),
+            script,
+            object,
+            manifest,
+            workload: f.workload.clone(),
+        },
+        manifest: compiled.manifest,
+        renames: shimmed.renames,
+        script: shimmed.text,
+    })
+}
+
+/// Writes `<out>/initramfs.cpio.gz` and returns its path and the cases.
+pub fn stage(
+    arch: Arch,
+    bundle: &Bundle,
+    list: &[Fixture],
+    watchdog_secs: u64,
+    out: &Path,
+) -> Result<(PathBuf, Vec<Case>)> {
+    let guest = guest_build::build(arch)?;
+    let mut fs = Initramfs::default();
+    let mut dirs = BTreeSet::new();
+    for d in [
+        "/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc", DIR,
+    ] {
+        dirs.insert(d.to_string());
+    }
+    for (path, _) in &bundle.files {
+        let mut p = Path::new(path).parent();
+        while let Some(d) = p.filter(|d| d != &Path::new("/")) {
+            dirs.insert(d.display().to_string());
+            p = d.parent();
+        }
+    }
+    // Parents first: BTreeSet order puts `/a` before `/a/b`.
+    for d in &dirs {
+        fs.dir(d);
+    }
+    let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
+    fs.file("/init", 0o755, binary);
+    for applet in ["dd", "cat", "touch", "pworkload", "sh"] {
+        fs.symlink(&format!("/bin/{applet}"), "/init");
+    }
+    for (path, host) in &bundle.files {
+        let bytes = std::fs::read(host).with_context(|| format!("reading {}", host.display()))?;
+        fs.file(path, 0o755, bytes);
+    }
+    let mut cases = Vec::new();
+    for f in list {
+        cases.push(case(&mut fs, f, arch)?);
+    }
+    let plan = Plan {
+        arch: arch.name().into(),
+        watchdog_secs,
+        parity: cases.iter().map(|c| c.plan.clone()).collect(),
+        ..Plan::default()
+    };
+    fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
+    std::fs::create_dir_all(out)?;
+    let initramfs = out.join("initramfs.cpio.gz");
+    crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;
+    Ok((initramfs, cases))
+}
