@@ -125,7 +125,9 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
     }];
     for empty in ["empty_kprobe", "empty_kretprobe"] {
         let path = fixtures::dir().join(format!("matrix/{empty}.bt"));
-        let (object, programs, _) = add_spec(&mut fs, arch, empty, &path)?;
+        let Added {
+            object, programs, ..
+        } = add_spec(&mut fs, arch, empty, &path)?;
         subjects.push(Subject {
             name: empty.into(),
             kind: "empty".into(),
@@ -144,7 +146,11 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
                 expectations_path().display()
             );
         };
-        let (object, programs, core) = add_spec(&mut fs, arch, &name, &path)?;
+        let Added {
+            object,
+            programs,
+            core,
+        } = add_spec(&mut fs, arch, &name, &path)?;
         let unsupported = d.unsupported.get(arch.name()).cloned();
         if core {
             needs_btf.push(name.clone());
@@ -208,15 +214,18 @@ pub fn stage(arch: Arch, opts: &StageOptions) -> Result<Staged> {
     })
 }
 
-/// Compiles a spec the fixture way and adds object and manifest; returns
-/// the object's guest path, its programs, and whether it has CO-RE
-/// relocations (reads kernel structs).
-fn add_spec(
-    fs: &mut Initramfs,
-    arch: Arch,
-    name: &str,
-    path: &Path,
-) -> Result<(String, Vec<(String, String)>, bool)> {
+/// A spec staged in the initramfs.
+struct Added {
+    /// The object's path in the guest.
+    object: String,
+    /// (function symbol, ELF section) of each program.
+    programs: Vec<(String, String)>,
+    /// Whether it has CO-RE relocations (reads kernel structs).
+    core: bool,
+}
+
+/// Compiles a spec the fixture way and adds object and manifest.
+fn add_spec(fs: &mut Initramfs, arch: Arch, name: &str, path: &Path) -> Result<Added> {
     let compiled = fixtures::compile(path, arch)?;
     let bytes = probecc::elf::write(&compiled.object)
         .with_context(|| format!("writing {name} for {arch}"))?;
@@ -233,7 +242,11 @@ fn add_spec(
         0o644,
         compiled.manifest.to_json().into_bytes(),
     );
-    Ok((object, programs, !compiled.object.core.is_empty()))
+    Ok(Added {
+        object,
+        programs,
+        core: !compiled.object.core.is_empty(),
+    })
 }
 
 /// (symbol, section) of every global program of an object (clang's too).
