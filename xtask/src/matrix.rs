@@ -37,6 +37,10 @@ pub struct MatrixArgs {
     /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
     #[arg(long)]
     pub shard: Option<String>,
+    /// Skip the parity run against bpftrace that follows the boots (on
+    /// x86_64; the report says why the other arches have none)
+    #[arg(long)]
+    pub no_parity: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -144,6 +148,12 @@ pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
         .map(failed_message)
         .collect();
     failed.extend(errors.into_iter().map(|e| format!("not run: {e}")));
+    if !args.no_parity {
+        println!("xtask: matrix: parity with bpftrace");
+        if let Err(e) = crate::parity::run_for_matrix(&arches, &dir) {
+            failed.push(format!("parity: {e:#}"));
+        }
+    }
     if !failed.is_empty() {
         bail!("the matrix failed:\n{}", failed.join("\n"));
     }
@@ -178,6 +188,8 @@ pub fn run_in_test(ci: bool) -> Result<()> {
         arch: "all".into(),
         release: None,
         shard: None,
+        // `cargo xtask test` runs parity itself, after the matrix.
+        no_parity: true,
         run: RunFlags {
             accel: "tcg".into(),
             rounds: 5,

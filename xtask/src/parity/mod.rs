@@ -2,8 +2,9 @@
 //! accepts, run under bpftrace and as probecc's object in one guest boot
 //! of the arch's default Debian kernel, the two outputs compared entry by
 //! entry under `fixtures/parity.toml`, and the verdicts written to
-//! `target/parity/report.{json,md}` (and appended to the matrix report
-//! when `cargo xtask test` ran one). Exit status non-zero when a spec
+//! `target/parity/report.{json,md}` (and appended to the matrix report:
+//! `cargo xtask matrix` ends with this run, and `cargo xtask test` runs it
+//! after its matrix). Exit status non-zero when a spec
 //! differs without a documented reason or a side fails.
 
 mod bundle;
@@ -94,18 +95,42 @@ pub fn run_in_test(ci: bool) -> Result<()> {
     result
 }
 
+/// Parity as `cargo xtask matrix` ends: the matrix's arches (x86_64 runs;
+/// the others' reports say why they cannot yet), the report joined to the
+/// matrix report in `matrix_dir`.
+pub fn run_for_matrix(arches: &[Arch], matrix_dir: &Path) -> Result<()> {
+    let out = crate::workspace_root().join("target/parity");
+    let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+    let result = run(&ParityArgs {
+        arch: names.join(","),
+        timeout: 1800,
+        out: Some(out.clone()),
+        specs: Vec::new(),
+    });
+    join_report(&out, &matrix_dir.join("report.md"))?;
+    result
+}
+
 /// Appends the parity report to `target/matrix/report.md`, if the matrix
 /// wrote one.
 fn join_matrix_report(parity: &Path) -> Result<()> {
-    let matrix = crate::workspace_root().join("target/matrix/report.md");
+    join_report(
+        parity,
+        &crate::workspace_root().join("target/matrix/report.md"),
+    )
+}
+
+/// Appends the parity report to the matrix report `matrix`, if there is
+/// one (replacing a parity section already there).
+fn join_report(parity: &Path, matrix: &Path) -> Result<()> {
     let (Ok(m), Ok(p)) = (
-        std::fs::read_to_string(&matrix),
+        std::fs::read_to_string(matrix),
         std::fs::read_to_string(parity.join("report.md")),
     ) else {
         return Ok(());
     };
     let head = m.split("\n# Parity with bpftrace").next().unwrap_or(&m);
-    kernels::write_atomic(&matrix, format!("{}\n{p}", head.trim_end()).as_bytes())
+    kernels::write_atomic(matrix, format!("{}\n{p}", head.trim_end()).as_bytes())
 }
 
 /// The fixtures to run (all, or those named) with their workloads and
