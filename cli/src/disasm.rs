@@ -166,20 +166,15 @@ fn disassembly(obj: &ObjectFile, out: &mut String) {
 /// section, listing). An unreadable `.BTF.ext` is said in `out`.
 fn core_relocations(obj: &ObjectFile, out: &mut String) -> HashMap<String, Vec<(u64, String)>> {
     let mut by_section = HashMap::new();
-    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
-        return by_section;
-    };
-    let Ok(btf) = probecc::btf::parse(raw) else {
-        return by_section;
-    };
-    let parsed = match probecc::btf::ext::parse(ext, &btf) {
-        Ok(p) => p,
+    let (btf, sections) = match probecc::btf::core::relocate::object_relocations(obj) {
+        Ok(Some(found)) => found,
+        Ok(None) => return by_section,
         Err(e) => {
             let _ = writeln!(out, "\nCO-RE relocations: unreadable .BTF.ext: {e}");
             return by_section;
         }
     };
-    for s in parsed.core_relo {
+    for s in sections {
         let list: Vec<(u64, String)> = s
             .records
             .iter()

@@ -147,15 +147,14 @@ pub fn load(path: &str) -> Result<Ebpf, String> {
 
 /// Whether the object's `.BTF.ext` holds CO-RE relocations.
 fn has_core_relocations(bytes: &[u8]) -> bool {
-    let Ok(obj) = probecc::elf::read(bytes) else {
-        return false;
-    };
-    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
-        return false;
-    };
-    probecc::btf::parse(raw)
-        .and_then(|btf| probecc::btf::ext::parse(ext, &btf))
-        .is_ok_and(|e| e.core_relo.iter().any(|s| !s.records.is_empty()))
+    probecc::elf::read(bytes)
+        .ok()
+        .and_then(|obj| {
+            probecc::btf::core::relocate::object_relocations(&obj)
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|(_, sections)| !sections.is_empty())
 }
 
 /// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).

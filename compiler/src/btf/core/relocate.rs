@@ -16,7 +16,7 @@
 
 use super::access::{match_target, parse_access, type_name, FieldAccess, FieldValue};
 use super::{CoreError, CoreKind};
-use crate::btf::ext::CoreRecord;
+use crate::btf::ext::{CoreRecord, CoreReloSection};
 use crate::btf::kernel::KernelBtf;
 use crate::btf::parse::Btf;
 use crate::btf::types::{int_encoding, BtfType};
@@ -277,6 +277,22 @@ pub fn relocate_section(
     Ok(out)
 }
 
+/// An object's own BTF and the sections of its `.BTF.ext` that hold CO-RE
+/// relocations (the loader's view: what `relocate_object` patches, what
+/// `probecc disasm` lists); `None` for an object without `.BTF` and
+/// `.BTF.ext`.
+pub fn object_relocations(
+    obj: &crate::elf::ObjectFile,
+) -> Result<Option<(Btf, Vec<CoreReloSection>)>, CoreError> {
+    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
+        return Ok(None);
+    };
+    let local = crate::btf::parse(raw)?;
+    let mut sections = crate::btf::ext::parse(ext, &local)?.core_relo;
+    sections.retain(|s| !s.records.is_empty());
+    Ok(Some((local, sections)))
+}
+
 /// An object's bytes with every CO-RE relocation of its `.BTF.ext` applied
 /// for `target`, as a loader would hand them to the kernel (what the
 /// offline runner runs and verifier-sim checks), and what was applied. An
@@ -287,14 +303,12 @@ pub fn relocate_object(
     on_missing: OnMissing,
 ) -> Result<(Vec<u8>, Vec<Applied>), CoreError> {
     let obj = crate::elf::read(bytes).map_err(|e| CoreError::Object(e.to_string()))?;
-    let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
+    let Some((local, sections)) = object_relocations(&obj)? else {
         return Ok((bytes.to_vec(), Vec::new()));
     };
-    let local = crate::btf::parse(raw)?;
-    let ext = crate::btf::ext::parse(ext, &local)?;
     let mut out = bytes.to_vec();
     let mut applied = Vec::new();
-    for s in ext.core_relo.iter().filter(|s| !s.records.is_empty()) {
+    for s in &sections {
         let section = obj.section(&s.section).ok_or_else(|| {
             CoreError::Object(format!(
                 "CO-RE relocations for a missing section {}",
