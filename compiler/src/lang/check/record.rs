@@ -173,7 +173,7 @@ impl Checker<'_> {
                                 ),
                             )
                             .with_label("not a struct pointer")
-                            .with_help(format!("cast it: `((struct NAME *){})->{member}`", "ptr")),
+                            .with_help(format!("cast it: `((struct NAME *)ptr)->{member}`")),
                         );
                         None
                     }
