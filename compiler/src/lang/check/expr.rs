@@ -435,14 +435,13 @@ impl Checker<'_> {
             return TExpr::error(span);
         }
         let addr = self.int_expr(&args[0], "the address of str()");
-        // `len` is the bytes read with the NUL: `str(s, n)` keeps up to n
-        // characters, as bpftrace's does (it reads n + 1 bytes).
+        // `len` counts the NUL: `str(s, n)` keeps at most n - 1 characters,
+        // as bpftrace documents it and does since its fix of this
+        // off-by-one (0.23; 0.17 kept n).
         let len = match args.get(1) {
             None => Some(STR_DEFAULT),
             Some(e) => match self.expr(e).kind {
-                TKind::Int(n) if (1..=STR_MAX as i64).contains(&n) => {
-                    Some((n as u32 + 1).min(STR_MAX))
-                }
+                TKind::Int(n) if (1..=STR_MAX as i64).contains(&n) => Some(n as u32),
                 _ => {
                     let msg =
                         format!("str() length must be an integer literal from 1 to {STR_MAX}");

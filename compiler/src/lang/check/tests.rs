@@ -292,8 +292,8 @@ fn printf_arguments_match_the_format() {
     assert_eq!(c.printfs.len(), 2);
     assert_eq!(
         c.printfs[0].args,
-        // str(s, 10): up to 10 characters and the NUL, as in bpftrace.
-        vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 11 }]
+        // str(s, 10): 10 bytes with the NUL, as in bpftrace.
+        vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 10 }]
     );
     assert_eq!(c.printfs[1].id, 1);
 }
