@@ -330,6 +330,18 @@ impl Arch {
         }
     }
 
+    /// Debian's multiarch tuple: the directory (`/usr/lib/<tuple>`) that
+    /// holds this arch's shared libraries.
+    pub fn multiarch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-linux-gnu",
+            Arch::Arm64 => "aarch64-linux-gnu",
+            Arch::S390x => "s390x-linux-gnu",
+            Arch::Ppc64le => "powerpc64le-linux-gnu",
+            Arch::Riscv64 => "riscv64-linux-gnu",
+        }
+    }
+
     /// The Rust target triple of a static guest binary.
     pub fn rust_target(self) -> &'static str {
         match self {
