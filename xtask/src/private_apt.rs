@@ -129,6 +129,65 @@ impl PrivateApt {
             dir.display()
         )
     }
+
+    /// Downloads `package` and every package it depends on (not the ones
+    /// it recommends), as apt resolves them against the empty status, into
+    /// the private archive cache; returns (name, version, .deb) of each.
+    pub fn download_closure(&self, package: &str) -> Result<Vec<(String, String, PathBuf)>> {
+        let base = ["install", "-qq", "--no-install-recommends"];
+        let plan = self.run(
+            "apt-get",
+            &[&base[..], &["-s", package]].concat(),
+            &self.root,
+        )?;
+        let wanted = simulated_installs(&plan);
+        if wanted.is_empty() {
+            bail!("apt resolves `{package}` to no packages:\n{plan}");
+        }
+        self.run(
+            "apt-get",
+            &[&base[..], &["-y", "--download-only", package]].concat(),
+            &self.root,
+        )?;
+        let archives = self.root.join("archives");
+        wanted
+            .into_iter()
+            .map(|(name, version)| {
+                let deb = find_deb(&archives, &name, &version)?;
+                Ok((name, version, deb))
+            })
+            .collect()
+    }
+}
+
+/// `Inst libc6 (2.36-9+deb12u14 Debian:12.13/stable [arm64])` lines of
+/// `apt-get install -s` → (name, version).
+fn simulated_installs(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Inst ")?;
+            let (name, rest) = rest.split_once(" (")?;
+            let version = rest.split_whitespace().next()?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
+/// The .deb of (name, version) in `archives`: apt names it
+/// `NAME_VERSION_ARCH.deb` with the epoch's `:` spelled `%3a`.
+fn find_deb(archives: &Path, name: &str, version: &str) -> Result<PathBuf> {
+    let prefix = format!("{name}_{}_", version.replace(':', "%3a"));
+    for entry in std::fs::read_dir(archives)? {
+        let path = entry?.path();
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if file.starts_with(&prefix) && file.ends_with(".deb") {
+            return Ok(path);
+        }
+    }
+    bail!(
+        "apt downloaded no {prefix}*.deb into {}",
+        archives.display()
+    )
 }
 
 /// The runs of digits in `s`, for ordering versioned names.
@@ -136,4 +195,42 @@ fn numbers(s: &str) -> Vec<u64> {
     s.split(|c: char| !c.is_ascii_digit())
         .filter_map(|d| d.parse().ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_installs_give_names_and_versions() {
+        let text = "NOTE: This is only a simulation!\n\
+            Inst gcc-12-base (12.2.0-14+deb12u1 Debian:12.15/oldstable [arm64])\n\
+            Inst libgcc-s1 (12.2.0-14+deb12u1 Debian:12.15/oldstable [arm64]) []\n\
+            Inst zlib1g (1:1.2.13.dfsg-1 Debian:12.15/oldstable [arm64])\n\
+            Conf zlib1g (1:1.2.13.dfsg-1 Debian:12.15/oldstable [arm64])\n";
+        assert_eq!(
+            simulated_installs(text),
+            vec![
+                ("gcc-12-base".into(), "12.2.0-14+deb12u1".into()),
+                ("libgcc-s1".into(), "12.2.0-14+deb12u1".into()),
+                ("zlib1g".into(), "1:1.2.13.dfsg-1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn debs_are_found_by_their_escaped_epoch() {
+        let dir = std::env::temp_dir().join(format!("probecc-apt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "zlib1g_1%3a1.2.13.dfsg-1_arm64.deb",
+            "zlib1g-dev_1%3a1.2.13.dfsg-1_arm64.deb",
+        ] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let found = find_deb(&dir, "zlib1g", "1:1.2.13.dfsg-1").unwrap();
+        assert_eq!(found, dir.join("zlib1g_1%3a1.2.13.dfsg-1_arm64.deb"));
+        assert!(find_deb(&dir, "zlib1g", "1:1.2.14").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
