@@ -440,7 +440,7 @@ fn deb_lists(deb: &Path, prefix: &str) -> Result<bool> {
 }
 
 /// `dpkg-deb --fsys-tarfile DEB | tar -x MEMBER`.
-fn extract(deb: &Path, into: &Path, member: &str) -> Result<()> {
+pub fn extract(deb: &Path, into: &Path, member: &str) -> Result<()> {
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)

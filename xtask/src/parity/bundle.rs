@@ -1,111 +1,426 @@
-//! bpftrace for the guest: the binary and every shared library it loads
-//! (with the dynamic loader), at the paths `ldd` names, so that it runs
-//! in the initramfs as it runs on Debian. x86_64 takes the host's
-//! `/usr/bin/bpftrace` (Debian 12's 0.17, installed through `deps` when
-//! missing); other arches have no bundle yet (`unavailable` says why).
+//! bpftrace for the guest: Debian's `bpftrace` package of the guest's arch
+//! (bookworm's 0.17; for riscv64, which bookworm does not have, trixie's)
+//! with every package it depends on, fetched through the private apt
+//! (signature-checked) and unpacked once under
+//! `target/bpftrace/<release>/<arch>/root`. From that tree a bundle takes
+//! the binary, the dynamic loader its `PT_INTERP` names and every shared
+//! library the loader will open, found by walking `DT_NEEDED` as ld.so
+//! searches (goblin reads the ELF): `ldd` cannot run a foreign binary.
+//!
+//! The guest gets Debian's merged-/usr layout (`/lib` → `usr/lib`), so
+//! the loader finds a library by any of the paths Debian's packages and
+//! its built-in search list use.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use probecc::arch::Arch;
+use serde::{Deserialize, Serialize};
 
-use crate::deps;
+use crate::kernels;
+use crate::machine::Release;
+use crate::private_apt::PrivateApt;
 
-/// The files of one bundle: (path in the guest, bytes on the host).
+/// The files of one bundle, and the guest's merged-/usr symlinks.
 pub struct Bundle {
+    /// e.g. `bpftrace 0.17.0-1 (Debian bookworm arm64)`.
     pub version: String,
+    /// The upstream version, e.g. `0.17.0` (the rules' `bpftrace = ...`).
+    pub upstream: String,
+    /// (path in the guest, file on the host).
     pub files: Vec<(String, PathBuf)>,
+    /// (link in the guest, its target).
+    pub links: Vec<(String, String)>,
 }
 
 pub const BPFTRACE: &str = "/usr/bin/bpftrace";
 
-/// The tool that `deps` installs when the host lacks it.
-pub const TOOL: deps::Tool = deps::Tool {
-    command: "bpftrace",
-    package: "bpftrace",
-    why: "the parity run executes bpftrace 0.17 in the x86_64 guest",
-};
+/// The top-level directories that merged /usr makes symlinks into `usr/`.
+const MERGED: [&str; 3] = ["lib", "lib64", "lib32"];
 
-/// Why there is no bundle for `arch`, or `None` when there is one.
-pub fn unavailable(arch: Arch) -> Option<&'static str> {
+/// The Debian release whose bpftrace runs in `arch`'s guest (riscv64 became
+/// an official Debian arch with trixie).
+pub fn release(arch: Arch) -> Release {
     match arch {
-        Arch::X86_64 => None,
-        _ => Some(
-            "not attempted yet: only the host's own bpftrace (x86_64) is packed. Debian's \
-             bpftrace of this arch runs only with its ~25 shared libraries (LLVM 14, clang 14, \
-             z3, icu...) and the arch's dynamic loader, i.e. a whole dependency closure \
-             downloaded and unpacked through the private apt root, which fetches single \
-             packages (kernels) today; and LLVM's start-up under TCG emulation of a foreign \
-             arch would multiply the 2-4 s per spec measured on x86_64",
-        ),
+        Arch::Riscv64 => Release::Trixie,
+        _ => Release::Bookworm,
     }
 }
 
-/// The host's bpftrace and its libraries.
-pub fn host() -> Result<Bundle> {
-    deps::ensure(std::slice::from_ref(&TOOL))?;
-    let binary = which("bpftrace")?;
-    let version = output(Command::new(&binary).arg("--version"))?
-        .trim()
-        .to_string();
-    let mut files = vec![(BPFTRACE.to_string(), binary.clone())];
-    for lib in libraries(&binary)? {
-        files.push((lib.display().to_string(), lib));
-    }
-    Ok(Bundle { version, files })
+/// What `bundle.json` records of an unpacked tree.
+#[derive(Serialize, Deserialize)]
+struct Stamp {
+    /// e.g. `bpftrace 0.17.0-1 (Debian bookworm arm64)`.
+    version: String,
+    /// Debian's version of the package, e.g. `0.17.0-1`.
+    debian: String,
+    /// `name version` of every package unpacked.
+    packages: Vec<String>,
 }
 
-fn which(command: &str) -> Result<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(command))
-                .find(|p| p.is_file())
+/// The bundle for `arch`, fetching and unpacking its packages the first
+/// time.
+pub fn fetch(arch: Arch) -> Result<Bundle> {
+    let release = release(arch);
+    let dir = crate::workspace_root()
+        .join("target/bpftrace")
+        .join(release.name())
+        .join(arch.name());
+    let tree = dir.join("root");
+    let stamp_path = dir.join("bundle.json");
+    let stamp = match read_stamp(&stamp_path) {
+        Some(s) if tree.is_dir() => s,
+        _ => unpack(arch, release, &dir)?,
+    };
+    let files = closure(&tree, arch, BPFTRACE)
+        .with_context(|| format!("bpftrace's libraries in {}", tree.display()))?;
+    let links = MERGED
+        .iter()
+        .filter(|d| {
+            files
+                .iter()
+                .any(|(g, _)| g.starts_with(&format!("/usr/{d}/")))
         })
-        .with_context(|| format!("`{command}` is not on PATH"))
+        .map(|d| (format!("/{d}"), format!("usr/{d}")))
+        .collect();
+    Ok(Bundle {
+        upstream: upstream(&stamp.debian).to_string(),
+        version: stamp.version,
+        files,
+        links,
+    })
 }
 
-fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed ({})", out.status);
+/// Debian's `[epoch:]upstream[-revision]` → upstream.
+fn upstream(debian: &str) -> &str {
+    let v = debian.split_once(':').map_or(debian, |(_, v)| v);
+    v.rsplit_once('-').map_or(v, |(u, _)| u)
+}
+
+fn read_stamp(path: &Path) -> Option<Stamp> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Downloads bpftrace and its dependency closure and unpacks every package
+/// into `dir/root` (atomically: a half-unpacked tree is never used).
+fn unpack(arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
+    println!(
+        "xtask: parity: fetching Debian {release}'s bpftrace for {arch} with the packages it \
+         depends on (signature-checked apt, into {})",
+        dir.display()
+    );
+    let apt = PrivateApt::new(&dir.join("apt"), arch.debian_arch(), release.name())?;
+    apt.update()?;
+    let debs = apt.download_closure("bpftrace")?;
+    let tmp = dir.join(format!("root.tmp{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    std::fs::create_dir_all(&tmp)?;
+    let mut packages = Vec::new();
+    let mut debian = None;
+    for (name, v, deb) in &debs {
+        kernels::extract(deb, &tmp, ".")?;
+        packages.push(format!("{name} {v}"));
+        if name == "bpftrace" {
+            debian = Some(v.clone());
+        }
+    }
+    let debian = debian.context("apt's closure of bpftrace does not hold bpftrace")?;
+    let version = format!(
+        "bpftrace {debian} (Debian {release} {})",
+        arch.debian_arch()
+    );
+    let tree = dir.join("root");
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree)?;
+    }
+    std::fs::rename(&tmp, &tree)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), tree.display()))?;
+    let stamp = Stamp {
+        version,
+        debian,
+        packages,
+    };
+    kernels::write_atomic(
+        &dir.join("bundle.json"),
+        &serde_json::to_vec_pretty(&stamp)?,
+    )?;
+    println!(
+        "xtask: parity: unpacked {} packages for {}",
+        debs.len(),
+        stamp.version
+    );
+    Ok(stamp)
 }
 
-/// Every absolute path in `ldd BINARY`'s answer (libraries and loader).
-fn libraries(binary: &Path) -> Result<Vec<PathBuf>> {
-    let text = output(Command::new("ldd").arg(binary))?;
-    Ok(parse_ldd(&text))
+/// The dynamic facts of one ELF file.
+struct Dynamic {
+    interpreter: Option<String>,
+    needed: Vec<String>,
+    runpath: Vec<String>,
 }
 
-/// `libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)` and
-/// `/lib64/ld-linux-x86-64.so.2 (0x...)` → the paths.
-fn parse_ldd(text: &str) -> Vec<PathBuf> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let path = l.split_once("=> ").map_or(l, |(_, p)| p);
-            let path = path.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
+fn dynamic(path: &Path) -> Result<Dynamic> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let elf = goblin::elf::Elf::parse(&bytes)
+        .with_context(|| format!("{} is not an ELF file", path.display()))?;
+    Ok(Dynamic {
+        interpreter: elf.interpreter.map(str::to_string),
+        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
+        runpath: elf
+            .runpaths
+            .iter()
+            .chain(&elf.rpaths)
+            .flat_map(|p| p.split(':'))
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// `binary`, its loader and every library it needs (transitively), as
+/// (merged-/usr guest path, host file under `tree`).
+fn closure(tree: &Path, arch: Arch, binary: &str) -> Result<Vec<(String, PathBuf)>> {
+    let host = resolve(tree, binary).with_context(|| format!("{binary} is not in the tree"))?;
+    let top = dynamic(&host)?;
+    let mut files = BTreeMap::new();
+    files.insert(merged(binary), host);
+    let mut loader_name = None;
+    if let Some(interp) = &top.interpreter {
+        let file = resolve(tree, interp)
+            .with_context(|| format!("{binary}'s loader {interp} is not in the tree"))?;
+        files.insert(merged(interp), file);
+        loader_name = Path::new(interp).file_name().map(|n| n.to_owned());
+    }
+    let defaults = [format!("/usr/lib/{}", arch.multiarch()), "/usr/lib".into()];
+    let mut queue = vec![(binary.to_string(), top)];
+    let mut seen = BTreeSet::new();
+    while let Some((from, dyn_)) = queue.pop() {
+        let origin = Path::new(&from).parent().unwrap_or(Path::new("/"));
+        for name in &dyn_.needed {
+            if loader_name.as_deref() == Some(std::ffi::OsStr::new(name))
+                || !seen.insert(name.clone())
+            {
+                continue;
+            }
+            let dirs: Vec<String> = dyn_
+                .runpath
+                .iter()
+                .map(|d| d.replace("$ORIGIN", &origin.display().to_string()))
+                .chain(defaults.iter().cloned())
+                .collect();
+            let (guest, file) = dirs
+                .iter()
+                .find_map(|d| {
+                    let g = format!("{d}/{name}");
+                    resolve(tree, &g).map(|f| (g, f))
+                })
+                .with_context(|| {
+                    format!("{from} needs {name}, which is in none of {dirs:?} of the unpacked packages")
+                })?;
+            queue.push((guest.clone(), dynamic(&file)?));
+            files.insert(merged(&guest), file);
+        }
+    }
+    Ok(files.into_iter().collect())
+}
+
+/// `/lib/x` → `/usr/lib/x` (merged /usr); other paths as they are.
+fn merged(path: &str) -> String {
+    let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    if MERGED.contains(&top) {
+        format!("/usr{path}")
+    } else {
+        path.to_string()
+    }
+}
+
+/// The regular file that `guest` names in the unpacked `tree`, following
+/// symlinks inside the tree (absolute targets are the tree's, not the
+/// host's) and treating `/lib` and `/usr/lib` as one directory, as merged
+/// /usr does.
+fn resolve(tree: &Path, guest: &str) -> Option<PathBuf> {
+    resolve_depth(tree, Path::new(guest), 0)
+}
+
+fn resolve_depth(tree: &Path, guest: &Path, depth: u32) -> Option<PathBuf> {
+    if depth > 40 {
+        return None;
+    }
+    let text = guest.display().to_string();
+    let alternative = match text.strip_prefix("/usr") {
+        Some(rest) if MERGED.iter().any(|d| rest.starts_with(&format!("/{d}/"))) => {
+            rest.to_string()
+        }
+        _ => merged(&text),
+    };
+    walk(tree, guest, depth).or_else(|| {
+        (alternative != text)
+            .then(|| walk(tree, Path::new(&alternative), depth))
+            .flatten()
+    })
+}
+
+/// One lookup of `guest` in `tree`, component by component.
+fn walk(tree: &Path, guest: &Path, depth: u32) -> Option<PathBuf> {
+    let comps: Vec<Component> = guest.components().collect();
+    let mut cur = PathBuf::from("/");
+    for (i, c) in comps.iter().enumerate() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                cur.pop();
+            }
+            Component::Normal(n) => {
+                let next = cur.join(n);
+                let host = tree.join(next.strip_prefix("/").ok()?);
+                let meta = std::fs::symlink_metadata(&host).ok()?;
+                if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&host).ok()?;
+                    let rest: PathBuf = comps[i + 1..].iter().collect();
+                    let base = if target.is_absolute() {
+                        target
+                    } else {
+                        cur.join(target)
+                    };
+                    return resolve_depth(tree, &base.join(rest), depth + 1);
+                }
+                cur = next;
+            }
+        }
+    }
+    let host = tree.join(cur.strip_prefix("/").ok()?);
+    host.is_file().then_some(host)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree(name: &str) -> PathBuf {
+        let t = std::env::temp_dir().join(format!("probecc-bundle-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(&t).unwrap();
+        t
+    }
+
+    fn file(t: &Path, p: &str) {
+        let f = t.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, p).unwrap();
+    }
+
+    fn link(t: &Path, p: &str, target: &str) {
+        let f = t.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        symlink(target, f).unwrap();
+    }
 
     #[test]
-    fn ldd_lines_give_their_paths() {
-        let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x7f)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n\tlibmissing.so => not found\n";
-        assert_eq!(
-            parse_ldd(text),
-            vec![
-                PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1"),
-                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
-            ]
+    fn symlinks_resolve_inside_the_tree_and_lib_is_usr_lib() {
+        let t = tree("resolve");
+        file(&t, "/usr/lib/llvm-14/lib/libLLVM-14.so.1");
+        link(
+            &t,
+            "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1",
+            "../llvm-14/lib/libLLVM-14.so.1",
         );
+        file(&t, "/lib/x86_64-linux-gnu/libc.so.6");
+        link(
+            &t,
+            "/lib64/ld-linux-x86-64.so.2",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+        );
+        link(&t, "/usr/lib/loop", "loop");
+        let llvm = t.join("usr/lib/llvm-14/lib/libLLVM-14.so.1");
+        assert_eq!(
+            resolve(&t, "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1"),
+            Some(llvm.clone())
+        );
+        assert_eq!(
+            resolve(&t, "/lib/x86_64-linux-gnu/libLLVM-14.so.1"),
+            Some(llvm)
+        );
+        let libc = t.join("lib/x86_64-linux-gnu/libc.so.6");
+        assert_eq!(
+            resolve(&t, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            Some(libc.clone())
+        );
+        // An absolute target is the tree's path, never the host's.
+        assert_eq!(resolve(&t, "/lib64/ld-linux-x86-64.so.2"), Some(libc));
+        assert_eq!(resolve(&t, "/usr/lib/loop"), None);
+        assert_eq!(resolve(&t, "/usr/lib/missing.so"), None);
+        assert_eq!(
+            resolve(&t, "/usr/lib/llvm-14/lib"),
+            None,
+            "a directory is no library"
+        );
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn upstream_versions_drop_epoch_and_revision() {
+        assert_eq!(upstream("0.17.0-1"), "0.17.0");
+        assert_eq!(upstream("1:14.0.6-12"), "14.0.6");
+        assert_eq!(upstream("0.23.2"), "0.23.2");
+        assert_eq!(upstream("2.36-9+deb12u14"), "2.36");
+    }
+
+    #[test]
+    fn merged_usr_moves_only_the_library_directories() {
+        assert_eq!(
+            merged("/lib/aarch64-linux-gnu/libc.so.6"),
+            "/usr/lib/aarch64-linux-gnu/libc.so.6"
+        );
+        assert_eq!(merged("/lib64/ld64.so.2"), "/usr/lib64/ld64.so.2");
+        assert_eq!(merged("/usr/bin/bpftrace"), "/usr/bin/bpftrace");
+        assert_eq!(merged("/library/x"), "/library/x");
+    }
+
+    /// The host is a Debian tree too: the closure of a dynamically linked
+    /// host binary, found from DT_NEEDED, is what the host's loader loads.
+    #[test]
+    fn closure_of_a_host_binary_is_what_ldd_lists() {
+        let binary = "/usr/bin/apt-get";
+        let Ok(out) = std::process::Command::new("ldd").arg(binary).output() else {
+            println!("skipping: no ldd");
+            return;
+        };
+        let arch = Arch::X86_64;
+        if std::env::consts::ARCH != "x86_64" {
+            println!("skipping: the test knows the x86_64 host only");
+            return;
+        }
+        let ldd: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                let path = l.split_once("=> ").map_or(l, |(_, p)| p);
+                let path = path.split_whitespace().next()?;
+                path.starts_with('/').then(|| {
+                    Path::new(path)
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+            })
+            .collect();
+        let ours: BTreeSet<String> = closure(Path::new("/"), arch, binary)
+            .unwrap()
+            .into_iter()
+            .filter(|(g, _)| g != binary)
+            .map(|(g, _)| {
+                Path::new(&g)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert!(ldd.len() >= 4, "ldd listed {ldd:?}");
+        assert_eq!(ours, ldd);
     }
 }

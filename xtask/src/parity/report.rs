@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use probecc::arch::Arch;
 use serde::Serialize;
 
 use super::compare::Diff;
@@ -43,20 +44,44 @@ pub struct SpecResult {
 pub struct ArchReport {
     pub arch: String,
     pub kernel: String,
+    /// Why the kernel is not the arch's default release's, when it is not.
+    pub why_kernel: Option<String>,
     pub bpftrace: String,
     /// Boot to power-off, in seconds; `None` when there was no boot.
     pub boot_secs: Option<f64>,
-    /// Why the arch did not run, when it did not.
+    /// The error that stopped the arch's run (a failure), when one did.
     pub not_run: Option<String>,
     pub specs: Vec<SpecResult>,
 }
 
 impl ArchReport {
+    pub fn new(arch: Arch) -> ArchReport {
+        ArchReport {
+            arch: arch.name().into(),
+            kernel: String::new(),
+            why_kernel: None,
+            bpftrace: String::new(),
+            boot_secs: None,
+            not_run: None,
+            specs: Vec::new(),
+        }
+    }
+
+    /// The report of an arch whose run stopped with `why`.
+    pub fn not_run(arch: Arch, why: String) -> ArchReport {
+        ArchReport {
+            not_run: Some(why),
+            ..ArchReport::new(arch)
+        }
+    }
+
     /// Whether anything failed or differs without a documented reason.
     pub fn failed(&self) -> bool {
-        self.specs
-            .iter()
-            .any(|s| matches!(s.verdict, Verdict::Differs | Verdict::Failed))
+        self.not_run.is_some()
+            || self
+                .specs
+                .iter()
+                .any(|s| matches!(s.verdict, Verdict::Differs | Verdict::Failed))
     }
 }
 
@@ -84,6 +109,9 @@ pub fn markdown(reports: &[ArchReport]) -> String {
         if let Some(why) = &r.not_run {
             md.push_str(&format!("Not run: {why}\n"));
             continue;
+        }
+        if let Some(why) = &r.why_kernel {
+            md.push_str(&format!("Kernel: {why}.\n\n"));
         }
         md.push_str(&format!("bpftrace: {}", r.bpftrace));
         if let Some(s) = r.boot_secs {

@@ -60,12 +60,49 @@ pub struct Rule {
     /// The printf lines, when they do not compare exactly.
     #[serde(default)]
     pub printf: Option<Loose>,
-    /// Why bpftrace 0.17 cannot run this fixture (it is then not run).
+    /// Why bpftrace cannot run this fixture (it is then not run).
     #[serde(default)]
-    pub skip: Option<String>,
+    pub skip: Option<Reason>,
     /// A documented difference: reported side by side, not a failure.
     #[serde(default)]
-    pub differs: Option<String>,
+    pub differs: Option<Reason>,
+}
+
+/// Why, for every bpftrace version (`"why"`) or for the versions listed
+/// (`[{ bpftrace = "0.17", why = "..." }]`): the arches' Debian packages
+/// differ (riscv64 runs trixie's 0.23, the others bookworm's 0.17).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Reason {
+    Always(String),
+    Versions(Vec<ForVersion>),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForVersion {
+    /// A version or its prefix in whole components: `0.17` holds for
+    /// `0.17.0` and `0.17.1`, not `0.171`.
+    pub bpftrace: String,
+    pub why: String,
+}
+
+impl Reason {
+    /// The reason as it holds for bpftrace `version` (`0.17.0`), if it does.
+    pub fn for_version(&self, version: &str) -> Option<&str> {
+        match self {
+            Reason::Always(why) => Some(why),
+            Reason::Versions(list) => list
+                .iter()
+                .find(|v| {
+                    version == v.bpftrace
+                        || version
+                            .strip_prefix(&v.bpftrace)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+                .map(|v| v.why.as_str()),
+        }
+    }
 }
 
 impl Rule {
@@ -75,6 +112,16 @@ impl Rule {
 
     pub fn printf_mode(&self) -> Mode {
         self.printf.as_ref().map_or(Mode::Exact, |l| l.compare)
+    }
+
+    /// Why bpftrace `version` cannot run the fixture, if it cannot.
+    pub fn skip_for(&self, version: &str) -> Option<&str> {
+        self.skip.as_ref()?.for_version(version)
+    }
+
+    /// The documented difference under bpftrace `version`, if there is one.
+    pub fn differs_for(&self, version: &str) -> Option<&str> {
+        self.differs.as_ref()?.for_version(version)
     }
 }
 
@@ -111,8 +158,26 @@ pub fn load() -> Result<BTreeMap<String, Rule>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_fixture_has_a_rule() {
         super::load().expect("fixtures/parity.toml is complete and valid");
+    }
+
+    #[test]
+    fn reasons_hold_for_their_versions_only() {
+        let r: Rule = toml::from_str(
+            "filter = \"comm\"\nskip = \"never runs\"\n\
+             differs = [{ bpftrace = \"0.17\", why = \"old\" }, { bpftrace = \"0.23.2\", why = \"new\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(r.skip_for("0.27.1"), Some("never runs"));
+        assert_eq!(r.differs_for("0.17.0"), Some("old"));
+        assert_eq!(r.differs_for("0.17"), Some("old"));
+        assert_eq!(r.differs_for("0.23.2"), Some("new"));
+        assert_eq!(r.differs_for("0.23.20"), None);
+        assert_eq!(r.differs_for("0.171.0"), None);
+        assert_eq!(r.differs_for("0.24.0"), None);
     }
 }

@@ -125,6 +125,9 @@ pub fn stage(
     for d in &dirs {
         fs.dir(d);
     }
+    for (link, target) in &bundle.links {
+        fs.symlink(link, target);
+    }
     let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
     fs.file("/init", 0o755, binary);
     for applet in ["dd", "cat", "touch", "pworkload", "sh"] {
