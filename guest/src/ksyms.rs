@@ -9,7 +9,13 @@ pub struct Ksyms {
 
 impl Ksyms {
     pub fn load() -> Ksyms {
-        let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+        Ksyms::parse(&std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
+    }
+
+    /// Text symbols of kallsyms' `ADDRESS TYPE NAME` lines, sorted by
+    /// address and otherwise in the file's order (a stable sort), so that
+    /// of several names at one address the kernel's choice comes first.
+    fn parse(text: &str) -> Ksyms {
         let mut syms: Vec<(u64, String)> = text
             .lines()
             .filter_map(|l| {
@@ -20,7 +26,7 @@ impl Ksyms {
                 matches!(kind, "T" | "t" | "W" | "w").then(|| (addr, name.to_string()))
             })
             .collect();
-        syms.sort();
+        syms.sort_by_key(|(a, _)| *a);
         Ksyms { syms }
     }
 
@@ -41,12 +47,39 @@ impl Ksyms {
         v
     }
 
-    /// `symbol+0xoff` for an address, or the address in hex.
+    /// `symbol+off` for an address, or the address in hex. Where several
+    /// symbols share the address below, the first of them in kallsyms,
+    /// as the kernel's own `%pS` names it (kallsyms puts a function before
+    /// the linker's `__*_text_start` aliases at its address).
     pub fn describe(&self, addr: u64) -> String {
-        let i = self.syms.partition_point(|(a, _)| *a <= addr);
-        match i.checked_sub(1).and_then(|i| self.syms.get(i)) {
-            Some((a, n)) => format!("{n}+{}", addr - a),
-            None => format!("{addr:#x}"),
-        }
+        let below = self.syms.partition_point(|(a, _)| *a <= addr);
+        let Some(start) = below.checked_sub(1).map(|i| self.syms[i].0) else {
+            return format!("{addr:#x}");
+        };
+        let first = self.syms.partition_point(|(a, _)| *a < start);
+        format!("{}+{}", self.syms[first].1, addr - start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_named_by_the_first_of_its_aliases_in_kallsyms() {
+        let k = Ksyms::parse(
+            "ffffffff81000100 t __pfx_run_init_process\n\
+             ffffffff81000100 T __split_text_end\n\
+             ffffffff81000000 T _stext\n\
+             ffffffff81000200 D some_data\n\
+             ffffffff81000300 T do_open\n",
+        );
+        assert_eq!(k.describe(0xffffffff81000110), "__pfx_run_init_process+16");
+        assert_eq!(k.describe(0xffffffff81000100), "__pfx_run_init_process+0");
+        assert_eq!(k.describe(0xffffffff81000250), "__pfx_run_init_process+336");
+        assert_eq!(k.describe(0xffffffff81000302), "do_open+2");
+        assert_eq!(k.describe(0xffffffff81000001), "_stext+1");
+        assert_eq!(k.describe(0x10), "0x10");
+        assert!(k.contains("__split_text_end"));
     }
 }
