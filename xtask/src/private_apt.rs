@@ -116,18 +116,12 @@ impl PrivateApt {
     /// Downloads `package`'s .deb into `dir`, returning its path.
     pub fn download(&self, package: &str, dir: &Path) -> Result<PathBuf> {
         self.run("apt-get", &["download", "-qq", package], dir)?;
-        let prefix = format!("{package}_");
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with(&prefix) && name.ends_with(".deb") {
-                return Ok(path);
-            }
-        }
-        bail!(
-            "apt-get download {package} left no .deb in {}",
-            dir.display()
-        )
+        deb_named(dir, &format!("{package}_"))?.with_context(|| {
+            format!(
+                "apt-get download {package} left no .deb in {}",
+                dir.display()
+            )
+        })
     }
 
     /// Downloads `package` and every package it depends on (not the ones
@@ -177,17 +171,24 @@ fn simulated_installs(text: &str) -> Vec<(String, String)> {
 /// `NAME_VERSION_ARCH.deb` with the epoch's `:` spelled `%3a`.
 fn find_deb(archives: &Path, name: &str, version: &str) -> Result<PathBuf> {
     let prefix = format!("{name}_{}_", version.replace(':', "%3a"));
-    for entry in std::fs::read_dir(archives)? {
+    deb_named(archives, &prefix)?.with_context(|| {
+        format!(
+            "apt downloaded no {prefix}*.deb into {}",
+            archives.display()
+        )
+    })
+}
+
+/// The first `PREFIX*.deb` in `dir`.
+fn deb_named(dir: &Path, prefix: &str) -> Result<Option<PathBuf>> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if file.starts_with(&prefix) && file.ends_with(".deb") {
-            return Ok(path);
+        if file.starts_with(prefix) && file.ends_with(".deb") {
+            return Ok(Some(path));
         }
     }
-    bail!(
-        "apt downloaded no {prefix}*.deb into {}",
-        archives.display()
-    )
+    Ok(None)
 }
 
 /// The runs of digits in `s`, for ordering versioned names.
