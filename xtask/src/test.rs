@@ -4,8 +4,8 @@
 //! against bpftrace on x86_64 (`parity::run_in_test`). Tests that
 //! need a tool, root or the host kernel run for real under `CI=true` and
 //! fail when a prerequisite is missing; elsewhere they skip with a reason.
-//! The fault suite (`xtask/tests/faults.rs`) boots x86_64, so its QEMU and
-//! default kernel are made ready before the tests run.
+//! The fault suite (`xtask/tests/faults.rs`) boots x86_64, so its QEMU,
+//! default kernel and bpftrace tree are made ready before the tests run.
 
 use std::process::Command;
 
@@ -29,9 +29,11 @@ pub struct TestArgs {
 pub fn run(args: &TestArgs) -> Result<()> {
     deps::ensure(deps::TEST_TOOLS)?;
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if let Err(e) = crate::matrix::prepare(probecc::arch::Arch::X86_64) {
+    if let Err(e) = crate::parity::prepare(probecc::arch::Arch::X86_64) {
         if ci {
-            return Err(e.context("x86_64's QEMU and kernel, for the fault tests (CI=true)"));
+            return Err(
+                e.context("x86_64's QEMU, kernel and bpftrace, for the fault tests (CI=true)")
+            );
         }
         println!("xtask: the fault tests will skip (set CI=true to make this an error): {e:#}");
     }

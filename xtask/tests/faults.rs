@@ -10,6 +10,8 @@
 //!   "kernel panic" with the panic line and the console's last lines;
 //! - a damaged cached kernel (a copy of the cache, `XTASK_KERNELS_DIR`):
 //!   detected by its checksum, said so, fetched again, and the boot works;
+//! - a damaged bpftrace tree (a copy, `XTASK_BPFTRACE_DIR`, missing a
+//!   library): said so, unpacked again, and a parity case is equal;
 //! - a missing QEMU or cross linker (a PATH without it): an error naming
 //!   the command and its Debian package before any work starts;
 //! - two matrix runs on one output directory: the second waits, saying
@@ -35,6 +37,7 @@ fn xtask_cmd() -> Command {
     c.env("RUST_BACKTRACE", "0")
         .env("XTASK_NO_INSTALL", "1")
         .env_remove("XTASK_KERNELS_DIR")
+        .env_remove("XTASK_BPFTRACE_DIR")
         .stdin(Stdio::null());
     c
 }
@@ -302,6 +305,72 @@ fn a_damaged_cached_kernel_is_fetched_again() {
     assert!(stdout(&o).contains("is damaged"), "{}", text(&o));
     assert!(stdout(&o).contains("Completed in"), "{}", text(&o));
     assert_eq!(sum(&image), good);
+    assert_no_qemu(&scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The unpacked bpftrace tree of x86_64 in the shared cache.
+fn cached_bpftrace() -> Option<PathBuf> {
+    let dir = xtask::workspace_root().join("target/bpftrace/bookworm/x86_64");
+    (dir.join("bundle.json").is_file() && dir.join("root/usr/bin/bpftrace").is_file())
+        .then_some(dir)
+}
+
+#[test]
+fn a_damaged_bpftrace_tree_is_unpacked_again() {
+    if !can_boot() {
+        return;
+    }
+    let Some(original) = cached_bpftrace() else {
+        require(
+            false,
+            "no cached x86_64 bpftrace tree (`cargo xtask parity --arch x86_64` makes one)",
+        );
+        return;
+    };
+    let scratch = scratch("bpftrace");
+    let cache = scratch.join("bpftrace");
+    let arch_dir = cache.join("bookworm/x86_64");
+    std::fs::create_dir_all(arch_dir.parent().expect("a parent")).expect("the cache copy");
+    // Hard links: nothing edits a cached file in place, and the test's
+    // damage is a removal.
+    let copied = run(Command::new("cp").arg("-al").arg(&original).arg(&arch_dir));
+    assert!(copied.status.success(), "{}", text(&copied));
+    let lib = arch_dir.join("root/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1");
+    assert!(lib.exists(), "bpftrace's tree holds {}", lib.display());
+    std::fs::remove_file(&lib).expect("removing a library");
+    let left = arch_dir.join("root.tmp1");
+    std::fs::create_dir_all(&left).expect("leftover");
+
+    let out = scratch.join("out");
+    let o = run(xtask_cmd()
+        .env("XTASK_BPFTRACE_DIR", &cache)
+        .args([
+            "parity",
+            "--arch",
+            "x86_64",
+            "dd_filter",
+            "--timeout",
+            "600",
+            "--out",
+        ])
+        .arg(&out));
+    assert!(o.status.success(), "{}", text(&o));
+    let said = stdout(&o);
+    assert!(
+        said.contains("the cached bpftrace tree is damaged")
+            && said.contains("libLLVM-14.so.1")
+            && said.contains("unpacking it again"),
+        "{said}"
+    );
+    assert!(lib.exists(), "the library is back");
+    assert!(!left.exists(), "the leftover is removed");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("the parity report"))
+            .expect("JSON");
+    let spec = &report[0]["specs"][0];
+    assert_eq!(spec["name"], "dd_filter", "{report}");
+    assert_eq!(spec["verdict"], "equal", "{report}");
     assert_no_qemu(&scratch);
     let _ = std::fs::remove_dir_all(&scratch);
 }

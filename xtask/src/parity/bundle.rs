@@ -7,6 +7,9 @@
 //! library the loader will open, found by walking `DT_NEEDED` as ld.so
 //! searches (goblin reads the ELF): `ldd` cannot run a foreign binary.
 //!
+//! A cached tree that lost a file is unpacked again (`XTASK_BPFTRACE_DIR`
+//! moves the cache, for the fault tests).
+//!
 //! The guest gets Debian's merged-/usr layout (`/lib` → `usr/lib`), so
 //! the loader finds a library by any of the paths Debian's packages and
 //! its built-in search list use.
@@ -19,6 +22,7 @@ use probecc::arch::Arch;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels;
+use crate::lock::FileLock;
 use crate::machine::Release;
 use crate::private_apt::PrivateApt;
 
@@ -63,18 +67,33 @@ struct Stamp {
 /// time.
 pub fn fetch(arch: Arch) -> Result<Bundle> {
     let release = release(arch);
-    let dir = crate::workspace_root()
-        .join("target/bpftrace")
-        .join(release.name())
-        .join(arch.name());
+    let dir = root().join(release.name()).join(arch.name());
     let tree = dir.join("root");
     let stamp_path = dir.join("bundle.json");
-    let stamp = match read_stamp(&stamp_path) {
-        Some(s) if tree.is_dir() => s,
-        _ => unpack(arch, release, &dir)?,
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = FileLock::acquire(
+        &dir.join("lock"),
+        &format!("xtask: parity: waiting for another run unpacking bpftrace for {arch}"),
+    )?;
+    let cached = read_stamp(&stamp_path).filter(|_| tree.is_dir());
+    let from_cache = cached.is_some();
+    let mut stamp = match cached {
+        Some(s) => s,
+        None => unpack(arch, release, &dir)?,
     };
-    let files = closure(&tree, arch, BPFTRACE)
-        .with_context(|| format!("bpftrace's libraries in {}", tree.display()))?;
+    let files = match closure(&tree, arch, BPFTRACE) {
+        Ok(files) => files,
+        // A cached tree that lost a file (an interrupted cleanup, a
+        // hand edit) is unpacked again, once.
+        Err(e) if from_cache => {
+            println!(
+                "xtask: parity: the cached bpftrace tree is damaged ({e:#}); unpacking it again"
+            );
+            stamp = unpack(arch, release, &dir)?;
+            closure(&tree, arch, BPFTRACE)?
+        }
+        Err(e) => return Err(e),
+    };
     let links = MERGED
         .iter()
         .filter(|d| {
@@ -90,6 +109,15 @@ pub fn fetch(arch: Arch) -> Result<Bundle> {
         files,
         links,
     })
+}
+
+/// Where the unpacked trees live: `target/bpftrace`, or
+/// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
+fn root() -> PathBuf {
+    match std::env::var_os("XTASK_BPFTRACE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => crate::workspace_root().join("target/bpftrace"),
+    }
 }
 
 /// Debian's `[epoch:]upstream[-revision]` → upstream.
@@ -113,10 +141,19 @@ fn unpack(arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
     let apt = PrivateApt::new(&dir.join("apt"), arch.debian_arch(), release.name())?;
     apt.update()?;
     let debs = apt.download_closure("bpftrace")?;
-    let tmp = dir.join(format!("root.tmp{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
+    // Under the lock: any root.tmp* is what an interrupted run left.
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("root.tmp"))
+        {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("removing {}", path.display()))?;
+        }
     }
+    let tmp = dir.join(format!("root.tmp{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let mut packages = Vec::new();
     let mut debian = None;
@@ -182,6 +219,11 @@ fn dynamic(path: &Path) -> Result<Dynamic> {
 /// `binary`, its loader and every library it needs (transitively), as
 /// (merged-/usr guest path, host file under `tree`).
 fn closure(tree: &Path, arch: Arch, binary: &str) -> Result<Vec<(String, PathBuf)>> {
+    closure_of(tree, arch, binary)
+        .with_context(|| format!("bpftrace's libraries in {}", tree.display()))
+}
+
+fn closure_of(tree: &Path, arch: Arch, binary: &str) -> Result<Vec<(String, PathBuf)>> {
     let host = resolve(tree, binary).with_context(|| format!("{binary} is not in the tree"))?;
     let top = dynamic(&host)?;
     let mut files = BTreeMap::new();

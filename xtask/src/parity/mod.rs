@@ -76,6 +76,13 @@ pub fn run(args: &ParityArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a parity run of `arch` needs before it boots: QEMU, the kernel and
+/// bpftrace's tree (the fault tests use x86_64's).
+pub fn prepare(arch: Arch) -> Result<()> {
+    crate::matrix::prepare(arch)?;
+    bundle::fetch(arch).map(|_| ())
+}
+
 /// Parity as `cargo xtask test` runs it: x86_64, every spec. A missing
 /// prerequisite fails under CI and is skipped with the reason elsewhere.
 /// The report joins the matrix report when there is one.
