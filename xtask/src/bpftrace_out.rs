@@ -1,12 +1,12 @@
-//! bpftrace 0.17's text output, parsed: printf lines, and map entries as
-//! `print()` and the exit dump show them — `@x[k1, k2]: v` (integers,
-//! strings), `@s[k]: count N, average A, total T` (stats), `@h[k]:`
-//! followed by `hist`/`lhist` bucket lines (`[4, 8)   1000 |@@@|`), and
-//! keys spread over several lines (`@[` then one `kstack` frame a line,
-//! then `]: 1`). Keys stay text: bpftrace prints string parts unquoted,
-//! so `@m[a, b]` cannot be split back into parts; callers render their
-//! own keys the same way (`key_text`). Any input parses without a panic:
-//! what is not a map entry is a printf line.
+//! bpftrace's text output (0.17's; 0.23 prints these forms alike),
+//! parsed: printf lines, and map entries as `print()` and the exit dump
+//! show them — `@x[k1, k2]: v` (integers, strings), `@s[k]: count N,
+//! average A, total T` (stats), `@h[k]:` followed by `hist`/`lhist` bucket
+//! lines (`[4, 8)   1000 |@@@|`), and keys spread over several lines (`@[`
+//! then one `kstack` frame a line, then `]: 1`). Keys stay text: bpftrace
+//! prints string parts unquoted, so `@m[a, b]` cannot be split back into
+//! parts; callers render their own keys the same way (`key_text`). Any
+//! input parses without a panic: what is not a map entry is a printf line.
 
 /// One item of the output, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,15 +6,16 @@
 //!   of every kernel probe, on both sides, so that only the workload's
 //!   own processes count (not the agent, bpftrace or kernel threads);
 //! - `for_bpftrace`: bpftrace 0.17 has no `ksyscall`/`kretsyscall`, so
-//!   those attach points become `kprobe`/`kretprobe` on the arch's
-//!   syscall symbol (`__x64_sys_openat`); where syscalls have wrappers
-//!   `argN` reads the syscall argument from the user `pt_regs` the
-//!   wrapper gets (`*(uint64 *)(arg0 + 104)`), and in those blocks every
-//!   `str()` reads user memory (`str(uptr(...))`): what probecc's
-//!   syscall probes mean. `probe` names in bpftrace's output are renamed
-//!   back (`renames`). A wildcard attach point becomes the list probecc
-//!   expanded it to (from `--symbols`), so both attach to the same
-//!   functions: bpftrace would expand against the running kernel.
+//!   those attach points become (for every version alike)
+//!   `kprobe`/`kretprobe` on the arch's syscall symbol
+//!   (`__x64_sys_openat`); where syscalls have wrappers `argN` reads the
+//!   syscall argument from the user `pt_regs` the wrapper gets
+//!   (`*(uint64 *)(arg0 + 104)`), and in those blocks every `str()` reads
+//!   user memory (`str(uptr(...))`): what probecc's syscall probes mean.
+//!   `probe` names in bpftrace's output are renamed back (`renames`). A
+//!   wildcard attach point becomes the list probecc expanded it to (from
+//!   `--symbols`), so both attach to the same functions: bpftrace would
+//!   expand against the running kernel.
 
 use anyhow::{bail, Result};
 use probecc::arch::Arch;
