@@ -134,7 +134,7 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
             detail,
         } => {
             if !ok {
-                r.failures.push(format!("table check {check}: probecc::arch says {table}, the kernel says {kernel} ({detail})"));
+                r.failures.push(table_failure(check, table, kernel, detail));
             }
             r.tables.push(TableRow {
                 check: check.clone(),
@@ -181,6 +181,18 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
 }
 
 /// Median of a non-empty list (the mean of the middle two for even length).
+/// A failed table check in words: the two values that disagree, or, when
+/// the check could not measure the kernel's (an attach refused), why.
+fn table_failure(check: &str, table: &str, kernel: &str, detail: &str) -> String {
+    if table.is_empty() && kernel.is_empty() {
+        format!("table check {check} could not run: {detail}")
+    } else {
+        format!(
+            "table check {check}: probecc::arch says {table}, the kernel says {kernel} ({detail})"
+        )
+    }
+}
+
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -308,6 +320,29 @@ impl ArchResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_check_that_could_not_run_says_why_not_two_empty_values() {
+        assert_eq!(
+            table_failure(
+                "argument registers",
+                "",
+                "",
+                "attaching to do_sys_openat2: EINVAL"
+            ),
+            "table check argument registers could not run: attaching to do_sys_openat2: EINVAL"
+        );
+        assert_eq!(
+            table_failure(
+                "syscall prefix",
+                "__x64_sys_",
+                "",
+                "no __x64_sys_read in kallsyms"
+            ),
+            "table check syscall prefix: probecc::arch says __x64_sys_, the kernel says  \
+             (no __x64_sys_read in kallsyms)"
+        );
+    }
 
     #[test]
     fn median_of_odd_and_even_lists() {
