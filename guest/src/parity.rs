@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use probecc::lang::manifest::Manifest;
-use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, PARITY_MARK};
+use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, BPFTRACE, PARITY_MARK};
 use serde_json::{json, Value};
 
 use crate::ksyms::Ksyms;
@@ -31,7 +31,6 @@ pub const APPLET: &str = "pworkload";
 pub const APPLETS: [&str; 2] = [APPLET, "sh"];
 /// Where `pworkload` writes the pids of the commands it ran.
 const PIDS: &str = "/tmp/parity.pids";
-const BPFTRACE: &str = "/usr/bin/bpftrace";
 /// A bpftrace run (start-up, attach, workload, exit dump) longer than this
 /// is killed.
 const BPFTRACE_TIMEOUT: Duration = Duration::from_secs(300);

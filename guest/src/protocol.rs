@@ -37,6 +37,10 @@ pub struct ParityCase {
     pub workload: Vec<String>,
 }
 
+/// Where the guest holds bpftrace (the host packs it there, the agent
+/// runs it from there).
+pub const BPFTRACE: &str = "/usr/bin/bpftrace";
+
 /// The prefix of a parity result line ([`ParityReport`]): not a
 /// [`Report`], so the matrix's readers pass over it; `cargo xtask parity`
 /// reads these lines from the console log.

@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use probecc::arch::Arch;
+use probecc_guest::protocol::BPFTRACE;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels;
@@ -37,8 +38,6 @@ pub struct Bundle {
     /// (link in the guest, its target).
     pub links: Vec<(String, String)>,
 }
-
-pub const BPFTRACE: &str = "/usr/bin/bpftrace";
 
 /// The top-level directories that merged /usr makes symlinks into `usr/`.
 const MERGED: [&str; 3] = ["lib", "lib64", "lib32"];
