@@ -85,31 +85,21 @@ pub fn prepare(arch: Arch) -> Result<()> {
 
 /// Parity as `cargo xtask test` runs it: x86_64, every spec. A missing
 /// prerequisite fails under CI and is skipped with the reason elsewhere.
-/// The report joins the matrix report when there is one.
+/// The report joins the matrix report (`target/matrix`) when there is one.
 pub fn run_in_test(ci: bool) -> Result<()> {
     let arch = Arch::X86_64;
-    let ready = deps::ensure_matrix(&[arch])
-        .and_then(|()| kernels::fetch(arch, machine::default_release(arch), false).map(|_| ()));
-    if let Err(e) = ready {
+    if let Err(e) = prepare(arch) {
         if ci {
             return Err(e.context("the parity run's prerequisites (CI=true)"));
         }
         println!("xtask: skipping the parity run (set CI=true to make this an error): {e:#}");
         return Ok(());
     }
-    let out = crate::workspace_root().join("target/parity");
-    let result = run(&ParityArgs {
-        arch: arch.name().into(),
-        timeout: 1800,
-        out: Some(out.clone()),
-        specs: Vec::new(),
-    });
-    join_matrix_report(&out)?;
-    result
+    run_for_matrix(&[arch], &crate::workspace_root().join("target/matrix"))
 }
 
-/// Parity as `cargo xtask matrix` ends: the matrix's arches, the report
-/// joined to the matrix report in `matrix_dir`.
+/// Parity as `cargo xtask matrix` ends: the matrix's arches, every spec,
+/// the report joined to the matrix report in `matrix_dir`.
 pub fn run_for_matrix(arches: &[Arch], matrix_dir: &Path) -> Result<()> {
     let out = crate::workspace_root().join("target/parity");
     let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
@@ -121,15 +111,6 @@ pub fn run_for_matrix(arches: &[Arch], matrix_dir: &Path) -> Result<()> {
     });
     join_report(&out, &matrix_dir.join("report.md"))?;
     result
-}
-
-/// Appends the parity report to `target/matrix/report.md`, if the matrix
-/// wrote one.
-fn join_matrix_report(parity: &Path) -> Result<()> {
-    join_report(
-        parity,
-        &crate::workspace_root().join("target/matrix/report.md"),
-    )
 }
 
 /// Appends the parity report to the matrix report `matrix`, if there is
