@@ -37,8 +37,8 @@ pub struct MatrixArgs {
     /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
     #[arg(long)]
     pub shard: Option<String>,
-    /// Skip the parity run against bpftrace that follows the boots (on
-    /// x86_64; the report says why the other arches have none)
+    /// Skip the parity run against bpftrace that follows the boots (one
+    /// boot per arch of the run)
     #[arg(long)]
     pub no_parity: bool,
     #[command(flatten)]

@@ -180,7 +180,6 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
     }
 }
 
-/// Median of a non-empty list (the mean of the middle two for even length).
 /// A failed table check in words: the two values that disagree, or, when
 /// the check could not measure the kernel's (an attach refused), why.
 fn table_failure(check: &str, table: &str, kernel: &str, detail: &str) -> String {
@@ -193,6 +192,7 @@ fn table_failure(check: &str, table: &str, kernel: &str, detail: &str) -> String
     }
 }
 
+/// Median of a non-empty list (the mean of the middle two for even length).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);

@@ -4,9 +4,8 @@
 //! `bpf_probe_read_kernel` into a stack slot. A bitfield is read as clang's
 //! `BPF_CORE_READ_BITFIELD_PROBED` reads it: its relocated byte size into
 //! the low-order end of a zeroed u64, shifted left and right by relocated
-//! amounts. Every value
-//! written here is the one the compile's kernel BTF gives, which libbpf
-//! checks before it patches.
+//! amounts. Every value written here is the one the compile's kernel BTF
+//! gives, which libbpf checks before it patches.
 
 use std::sync::Arc;
 
