@@ -51,17 +51,35 @@ pub enum ProbeKind {
     End,
 }
 
+/// The probe types as written: each kind's bpftrace spelling, then its
+/// aliases. The one list that [`ProbeKind::from_word`] reads and
+/// [`ProbeKind::name`] spells with.
+pub const PROBE_TYPES: &[(&str, ProbeKind)] = &[
+    ("kprobe", ProbeKind::Kprobe),
+    ("k", ProbeKind::Kprobe),
+    ("kretprobe", ProbeKind::Kretprobe),
+    ("kr", ProbeKind::Kretprobe),
+    ("ksyscall", ProbeKind::Ksyscall),
+    ("kretsyscall", ProbeKind::Kretsyscall),
+    ("BEGIN", ProbeKind::Begin),
+    ("END", ProbeKind::End),
+];
+
 impl ProbeKind {
+    /// The kind a probe type names (`kprobe`, its alias `k`, `BEGIN`...).
+    pub fn from_word(word: &str) -> Option<ProbeKind> {
+        PROBE_TYPES
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, k)| *k)
+    }
+
     /// The bpftrace spelling (`kprobe`, `BEGIN`...).
     pub fn name(self) -> &'static str {
-        match self {
-            ProbeKind::Kprobe => "kprobe",
-            ProbeKind::Kretprobe => "kretprobe",
-            ProbeKind::Ksyscall => "ksyscall",
-            ProbeKind::Kretsyscall => "kretsyscall",
-            ProbeKind::Begin => "BEGIN",
-            ProbeKind::End => "END",
-        }
+        PROBE_TYPES
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("", |(w, _)| w)
     }
 
     /// Whether the probe fires on function return (`retval` is defined).
@@ -231,49 +249,52 @@ pub enum Builtin {
     Curtask,
 }
 
+/// The builtins as written: the one list that [`Builtin::from_word`] reads,
+/// [`Builtin::name`] spells with and "did you mean" suggests from. `argN`
+/// is read for every `N` that fits a `u8` (the checker holds it to the
+/// arch); the first six are listed to be suggested.
+pub const BUILTINS: &[(&str, Builtin)] = &[
+    ("pid", Builtin::Pid),
+    ("tid", Builtin::Tid),
+    ("uid", Builtin::Uid),
+    ("gid", Builtin::Gid),
+    ("comm", Builtin::Comm),
+    ("nsecs", Builtin::Nsecs),
+    ("cpu", Builtin::Cpu),
+    ("rand", Builtin::Rand),
+    ("func", Builtin::Func),
+    ("probe", Builtin::Probe),
+    ("retval", Builtin::Retval),
+    ("kstack", Builtin::Kstack),
+    ("curtask", Builtin::Curtask),
+    ("arg0", Builtin::Arg(0)),
+    ("arg1", Builtin::Arg(1)),
+    ("arg2", Builtin::Arg(2)),
+    ("arg3", Builtin::Arg(3)),
+    ("arg4", Builtin::Arg(4)),
+    ("arg5", Builtin::Arg(5)),
+];
+
 impl Builtin {
     /// The builtin named `word`, if it is one.
     pub fn from_word(word: &str) -> Option<Builtin> {
-        Some(match word {
-            "pid" => Builtin::Pid,
-            "tid" => Builtin::Tid,
-            "uid" => Builtin::Uid,
-            "gid" => Builtin::Gid,
-            "comm" => Builtin::Comm,
-            "nsecs" => Builtin::Nsecs,
-            "cpu" => Builtin::Cpu,
-            "rand" => Builtin::Rand,
-            "func" => Builtin::Func,
-            "probe" => Builtin::Probe,
-            "retval" => Builtin::Retval,
-            "kstack" => Builtin::Kstack,
-            "curtask" => Builtin::Curtask,
-            _ => {
-                let n = word.strip_prefix("arg")?;
-                if n.is_empty() || (n.len() > 1 && n.starts_with('0')) {
-                    return None;
-                }
-                Builtin::Arg(n.parse().ok()?)
-            }
-        })
+        if let Some((_, b)) = BUILTINS.iter().find(|(w, _)| *w == word) {
+            return Some(*b);
+        }
+        let n = word.strip_prefix("arg")?;
+        if n.is_empty() || (n.len() > 1 && n.starts_with('0')) {
+            return None;
+        }
+        Some(Builtin::Arg(n.parse().ok()?))
     }
 
     pub fn name(self) -> String {
         match self {
-            Builtin::Pid => "pid".into(),
-            Builtin::Tid => "tid".into(),
-            Builtin::Uid => "uid".into(),
-            Builtin::Gid => "gid".into(),
-            Builtin::Comm => "comm".into(),
-            Builtin::Nsecs => "nsecs".into(),
-            Builtin::Cpu => "cpu".into(),
-            Builtin::Rand => "rand".into(),
-            Builtin::Func => "func".into(),
-            Builtin::Probe => "probe".into(),
             Builtin::Arg(n) => format!("arg{n}"),
-            Builtin::Retval => "retval".into(),
-            Builtin::Kstack => "kstack".into(),
-            Builtin::Curtask => "curtask".into(),
+            _ => BUILTINS
+                .iter()
+                .find(|(_, b)| *b == self)
+                .map_or_else(String::new, |(w, _)| (*w).to_string()),
         }
     }
 }
@@ -410,5 +431,53 @@ impl RecordRef {
             self.name,
             "*".repeat(self.depth as usize)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_probe_kind_is_spelled_and_read_back() {
+        use ProbeKind::*;
+        for kind in [Kprobe, Kretprobe, Ksyscall, Kretsyscall, Begin, End] {
+            assert_eq!(ProbeKind::from_word(kind.name()), Some(kind), "{kind:?}");
+        }
+        assert_eq!(ProbeKind::Kretprobe.name(), "kretprobe");
+        assert_eq!(ProbeKind::from_word("kr"), Some(ProbeKind::Kretprobe));
+        assert_eq!(ProbeKind::from_word("uprobe"), None);
+    }
+
+    #[test]
+    fn every_builtin_is_spelled_and_read_back() {
+        use Builtin::*;
+        let all = [
+            Pid,
+            Tid,
+            Uid,
+            Gid,
+            Comm,
+            Nsecs,
+            Cpu,
+            Rand,
+            Func,
+            Probe,
+            Retval,
+            Kstack,
+            Curtask,
+            Arg(0),
+            Arg(5),
+            Arg(6),
+            Arg(255),
+        ];
+        for b in all {
+            assert_eq!(Builtin::from_word(&b.name()), Some(b), "{b:?}");
+        }
+        assert_eq!(Builtin::Curtask.name(), "curtask");
+        assert_eq!(Builtin::from_word("arg12"), Some(Arg(12)));
+        for word in ["arg", "arg01", "arg256", "args", "pids"] {
+            assert_eq!(Builtin::from_word(word), None, "{word}");
+        }
     }
 }

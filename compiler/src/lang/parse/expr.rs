@@ -5,16 +5,10 @@
 
 use super::{precedence, PResult, Parser, Reported};
 use crate::lang::ast::{
-    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp,
+    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp, BUILTINS,
 };
 use crate::lang::diag::{suggest, Diagnostic};
 use crate::lang::lex::{Tok, Token};
-
-/// Builtin names, for "did you mean" help.
-const BUILTINS: &[&str] = &[
-    "pid", "tid", "uid", "gid", "comm", "nsecs", "cpu", "rand", "func", "probe", "retval",
-    "kstack", "curtask", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5",
-];
 
 /// bpftrace builtins probecc does not support, for a precise message.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
@@ -460,7 +454,7 @@ impl Parser<'_> {
         let Tok::Ident(w) = &t.tok else {
             return Reported;
         };
-        let help = if let Some(s) = suggest(w, BUILTINS.iter().copied()) {
+        let help = if let Some(s) = suggest(w, BUILTINS.iter().map(|(name, _)| *name)) {
             format!("did you mean `{s}`?")
         } else if UNSUPPORTED_BUILTINS.contains(&w.as_str()) {
             format!("`{w}` is a bpftrace builtin that probecc does not support")

@@ -3,23 +3,9 @@
 //! and the recovery that resumes at the next probe after an error.
 
 use super::{PResult, Parser, Reported};
-use crate::lang::ast::{AttachSpec, Expr, Probe, ProbeKind, Span, Spec};
+use crate::lang::ast::{AttachSpec, Expr, Probe, ProbeKind, Span, Spec, PROBE_TYPES};
 use crate::lang::diag::{suggest, Diagnostic};
 use crate::lang::lex::{parse_int, Piece, Tok};
-
-/// The probe types, as written, with their aliases.
-const PROBE_TYPES: &[(&str, ProbeKind)] = &[
-    ("kprobe", ProbeKind::Kprobe),
-    ("k", ProbeKind::Kprobe),
-    ("kretprobe", ProbeKind::Kretprobe),
-    ("kr", ProbeKind::Kretprobe),
-    ("ksyscall", ProbeKind::Ksyscall),
-    ("kretsyscall", ProbeKind::Kretsyscall),
-    ("BEGIN", ProbeKind::Begin),
-    ("END", ProbeKind::End),
-];
-
-const SUPPORTED_TYPES: &str = "kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN, END";
 
 /// Probe types of bpftrace that probecc does not support: a statement
 /// starting with `uprobe:` is taken for the start of a probe.
@@ -162,16 +148,13 @@ impl Parser<'_> {
                 Diagnostic::new(found.span, message)
                     .with_label(format!("found {}", found.tok.describe()))
                     .with_help(format!(
-                        "a probe is `TYPE:FUNC [/predicate/] {{ ... }}`; types: {SUPPORTED_TYPES}"
+                        "a probe is `TYPE:FUNC [/predicate/] {{ ... }}`; types: {}",
+                        supported_types()
                     )),
             );
             return Err(Reported);
         };
-        let Some(kind) = PROBE_TYPES
-            .iter()
-            .find(|(w, _)| *w == word.text)
-            .map(|(_, k)| *k)
-        else {
+        let Some(kind) = ProbeKind::from_word(&word.text) else {
             self.unknown_probe_type(&word);
             self.lex.attach_rest(true);
             return Ok(None);
@@ -322,12 +305,16 @@ impl Parser<'_> {
                 .copied()
                 .find(|n| n.eq_ignore_ascii_case(&word.text))
         });
+        let supported = supported_types();
         let help = match close {
             _ if OTHER_TYPES.contains(&word.text.as_str()) => {
-                format!("probecc does not support `{}` probes; supported probe types: {SUPPORTED_TYPES}", word.text)
+                format!(
+                    "probecc does not support `{}` probes; supported probe types: {supported}",
+                    word.text
+                )
             }
-            Some(c) => format!("did you mean `{c}`? supported probe types: {SUPPORTED_TYPES}"),
-            None => format!("supported probe types: {SUPPORTED_TYPES}"),
+            Some(c) => format!("did you mean `{c}`? supported probe types: {supported}"),
+            None => format!("supported probe types: {supported}"),
         };
         self.error(
             Diagnostic::new(word.span, format!("unknown probe type `{}`", word.text))
@@ -406,12 +393,27 @@ impl Parser<'_> {
         if w == "BEGIN" || w == "END" {
             return true;
         }
-        let is_type = PROBE_TYPES.iter().any(|(t, _)| *t == w) || OTHER_TYPES.contains(&w.as_str());
+        let is_type = ProbeKind::from_word(&w).is_some() || OTHER_TYPES.contains(&w.as_str());
         // `kprobe:f` is written without spaces, unlike `c ? t : u`.
         let end = self.peek_span().end;
         let next = self.peek_nth(1);
         is_type && next.tok == Tok::Colon && next.span.start == end
     }
+}
+
+/// The supported probe types for messages, each kind's aliases in
+/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ...`.
+fn supported_types() -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut last = None;
+    for (word, kind) in PROBE_TYPES {
+        match out.last_mut() {
+            Some(prev) if last == Some(*kind) => prev.push_str(&format!(" ({word})")),
+            _ => out.push((*word).to_string()),
+        }
+        last = Some(*kind);
+    }
+    out.join(", ")
 }
 
 fn example_target(kind: ProbeKind) -> &'static str {
