@@ -31,7 +31,7 @@ use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 
-use ir::{Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
+use ir::{Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
 
 /// What `check`, `lower` and `compile` need besides the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,8 +233,8 @@ struct Checker<'a> {
     /// Variables of each probe block, kept across passes.
     vars: Vec<Vec<VarInfo>>,
     bodies: Vec<Body>,
-    begin: Vec<crate::lang::manifest::Action>,
-    end: Vec<crate::lang::manifest::Action>,
+    begin: Vec<Action>,
+    end: Vec<Action>,
     probe: ProbeCx,
     /// Index of the probe block being checked.
     block: usize,

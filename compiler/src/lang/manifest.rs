@@ -27,6 +27,9 @@ use crate::lang::check::ir::{
     Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
 };
 
+/// The actions of `BEGIN` and `END`, which the manifest lists for runners.
+pub use crate::lang::check::ir::{Action, Literal};
+
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -124,29 +127,6 @@ pub struct ArgEntry {
     pub offset: u32,
     pub size: u32,
     pub signed: bool,
-}
-
-/// A user-space action of `BEGIN` or `END`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Printf {
-        format: String,
-        args: Vec<Literal>,
-    },
-    /// Print the map (`@name`).
-    Print(String),
-    Clear(String),
-    Zero(String),
-    Exit(()),
-}
-
-/// A literal printf argument of `BEGIN`/`END`: a JSON number or string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Literal {
-    Int(i64),
-    Str(String),
 }
 
 impl Manifest {

@@ -5,10 +5,10 @@
 //! `argN`...) is named in it, as it has no meaning outside a probe.
 
 use super::format::ArgKind;
+use super::ir::{Action, Literal};
 use super::Checker;
 use crate::lang::ast::{Expr, ExprKind, Probe, ProbeKind, Span, Stmt, StmtKind, UnOp};
 use crate::lang::diag::Diagnostic;
-use crate::lang::manifest::{Action, Literal};
 
 const ALLOWED: &str = "BEGIN and END run in user space: only printf() with literal arguments, print(@m), clear(@m), zero(@m) and exit() are allowed";
 

@@ -10,10 +10,11 @@
 //! offsets (a keyless map has one u64 key, 0); histogram maps append a u64
 //! bucket to the key.
 
+use serde::{Deserialize, Serialize};
+
 use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
-use crate::lang::manifest::Action;
 use crate::maps::MapKind;
 
 /// Rounds `n` up to a multiple of 8.
@@ -739,6 +740,30 @@ pub const PRINTF_RINGBUF: &str = "printf_rb";
 pub const PRINTF_RINGBUF_BYTES: u32 = 256 * 1024;
 /// The stack-trace map `kstack` fills.
 pub const STACK_MAP: &str = "stack_traces";
+
+/// A user-space action of `BEGIN` or `END`, run by the runner (the
+/// manifest lists them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Printf {
+        format: String,
+        args: Vec<Literal>,
+    },
+    /// Print the map (`@name`).
+    Print(String),
+    Clear(String),
+    Zero(String),
+    Exit(()),
+}
+
+/// A literal printf argument of `BEGIN`/`END`: a JSON number or string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Int(i64),
+    Str(String),
+}
 
 /// A whole checked spec.
 #[derive(Clone, Debug, PartialEq, Eq)]

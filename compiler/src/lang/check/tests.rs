@@ -1,10 +1,9 @@
 //! Tests of the checker: every diagnostic with its span, map and variable
 //! consistency, arch limits, attach point expansion, BEGIN/END actions.
 
-use super::ir::{KeyTy, Sym, TStmtKind, Ty, ValueKind};
+use super::ir::{Action, KeyTy, Literal, Sym, TStmtKind, Ty, ValueKind};
 use super::*;
 use crate::lang::ast::Builtin;
-use crate::lang::manifest::{Action, Literal};
 use crate::lang::parse::parse;
 
 fn checked_with(src: &str, arch: Arch, opts: &CompileOptions) -> Result<Checked, Vec<Diagnostic>> {
