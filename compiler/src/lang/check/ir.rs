@@ -9,91 +9,22 @@
 //! `round8(N)` bytes; map keys concatenate their parts at 8-byte aligned
 //! offsets (a keyless map has one u64 key, 0); histogram maps append a u64
 //! bucket to the key.
+//!
+//! The value types are in `ty`, the maps' keys, values and layout in `map`;
+//! this module holds the typed expressions and statements, the programs,
+//! the user-space actions of `BEGIN`/`END` and the whole checked spec.
+
+mod map;
+mod ty;
 
 use serde::{Deserialize, Serialize};
 
 use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
-use crate::maps::MapKind;
 
-/// Rounds `n` up to a multiple of 8.
-pub fn round8(n: u32) -> u32 {
-    n.div_ceil(8) * 8
-}
-
-/// The type of a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Ty {
-    /// A 64-bit integer.
-    Int { signed: bool },
-    /// A NUL-terminated string of capacity `size` bytes (NUL included).
-    Str { size: u32 },
-    /// A kernel stack id from `kstack`: only usable as a map key.
-    Kstack,
-    /// `func` or `probe`: a u64 index into the object's table of function
-    /// or probe names ([`Checked::names`]), named in user space as
-    /// bpftrace names its `ksym`s and probe ids.
-    Sym(Sym),
-    /// A pointer to a kernel type, by its id in the compile's kernel BTF
-    /// (`(struct file *)arg0`, `curtask`, a pointer member): an unsigned
-    /// 64-bit address whose pointee's members `->` reads.
-    Ptr(u32),
-    /// The type of an expression that already produced a diagnostic.
-    Error,
-}
-
-/// Which name table a [`Ty::Sym`] indexes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Sym {
-    Func,
-    Probe,
-}
-
-impl Sym {
-    /// The manifest's and the messages' name: `func` or `probe`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Sym::Func => "func",
-            Sym::Probe => "probe",
-        }
-    }
-}
-
-impl Ty {
-    pub const INT: Ty = Ty::Int { signed: true };
-
-    /// Bytes this value takes in a map key, a variable or a record.
-    pub fn storage(self) -> u32 {
-        match self {
-            Ty::Str { size } => round8(size),
-            _ => 8,
-        }
-    }
-
-    pub fn is_str(self) -> bool {
-        matches!(self, Ty::Str { .. })
-    }
-
-    /// A string or a name (`func`, `probe`): what `==` compares with a
-    /// string literal and `%s` prints.
-    pub fn is_named(self) -> bool {
-        matches!(self, Ty::Str { .. } | Ty::Sym(_))
-    }
-
-    /// How messages name the type.
-    pub fn describe(self) -> String {
-        match self {
-            Ty::Int { signed: true } => "int".into(),
-            Ty::Int { signed: false } => "unsigned int".into(),
-            Ty::Str { size } => format!("string[{size}]"),
-            Ty::Kstack => "kstack".into(),
-            Ty::Sym(s) => s.name().into(),
-            Ty::Ptr(_) => "a kernel pointer".into(),
-            Ty::Error => "<error>".into(),
-        }
-    }
-}
+pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
+pub use ty::{round8, Sym, Ty};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -451,211 +382,6 @@ impl Agg {
     }
 }
 
-/// One part of a map key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyTy {
-    Int { signed: bool },
-    Str { size: u32 },
-    Kstack,
-    Sym(Sym),
-}
-
-impl KeyTy {
-    /// The key part a value of type `ty` makes, if it can be one.
-    pub fn of(ty: Ty) -> Option<KeyTy> {
-        match ty {
-            Ty::Int { signed } => Some(KeyTy::Int { signed }),
-            Ty::Ptr(_) => Some(KeyTy::Int { signed: false }),
-            Ty::Str { size } => Some(KeyTy::Str { size }),
-            Ty::Kstack => Some(KeyTy::Kstack),
-            Ty::Sym(s) => Some(KeyTy::Sym(s)),
-            Ty::Error => None,
-        }
-    }
-
-    pub fn storage(self) -> u32 {
-        match self {
-            KeyTy::Str { size } => round8(size),
-            _ => 8,
-        }
-    }
-
-    /// Whether two key parts are the same kind (string sizes may differ).
-    pub fn same_kind(self, other: KeyTy) -> bool {
-        match (self, other) {
-            (KeyTy::Sym(a), KeyTy::Sym(b)) => a == b,
-            _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            KeyTy::Int { .. } => "int",
-            KeyTy::Str { .. } => "string",
-            KeyTy::Kstack => "kstack",
-            KeyTy::Sym(s) => s.name(),
-        }
-    }
-}
-
-/// What a map holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValueKind {
-    Int { signed: bool },
-    Str { size: u32 },
-    Sym(Sym),
-    Count,
-    Sum,
-    Min,
-    Max,
-    Avg,
-    Stats,
-    Hist,
-    Lhist { min: i64, max: i64, step: i64 },
-}
-
-impl ValueKind {
-    /// The manifest's name of the kind.
-    pub fn name(self) -> &'static str {
-        match self {
-            ValueKind::Int { .. } => "int",
-            ValueKind::Str { .. } => "string",
-            ValueKind::Sym(s) => s.name(),
-            ValueKind::Count => "count",
-            ValueKind::Sum => "sum",
-            ValueKind::Min => "min",
-            ValueKind::Max => "max",
-            ValueKind::Avg => "avg",
-            ValueKind::Stats => "stats",
-            ValueKind::Hist => "hist",
-            ValueKind::Lhist { .. } => "lhist",
-        }
-    }
-
-    /// How messages name it: `int`, `string`, `count()`.
-    pub fn describe(self) -> String {
-        match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => self.name().into(),
-            other => format!("{}()", other.name()),
-        }
-    }
-
-    /// Whether two kinds are the same (string sizes and signedness may
-    /// differ; lhist bounds may not).
-    pub fn same_kind(self, other: ValueKind) -> bool {
-        match (self, other) {
-            (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
-            | (ValueKind::Sym(_), ValueKind::Sym(_)) => self == other,
-            _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
-        }
-    }
-
-    /// Aggregations are per-CPU; assigned values are shared.
-    pub fn map_kind(self) -> MapKind {
-        match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => MapKind::Hash,
-            _ => MapKind::PercpuHash,
-        }
-    }
-
-    /// Whether the key carries a trailing u64 bucket.
-    pub fn has_bucket(self) -> bool {
-        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
-    }
-
-    /// Bytes of one value: `{s64 value; u64 set}` for min/max,
-    /// `{s64 total; u64 count}` for avg/stats.
-    pub fn size(self) -> u32 {
-        match self {
-            ValueKind::Str { size } => round8(size),
-            ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
-            _ => 8,
-        }
-    }
-
-    /// Whether a probe may read the map as an integer (`@m[k]` in an
-    /// expression): ints and the single-counter aggregations, whose read
-    /// gives this CPU's value.
-    pub fn readable_int(self) -> bool {
-        matches!(
-            self,
-            ValueKind::Int { .. }
-                | ValueKind::Count
-                | ValueKind::Sum
-                | ValueKind::Min
-                | ValueKind::Max
-        )
-    }
-}
-
-/// Default max_entries of every map (bpftrace's).
-pub const MAX_ENTRIES: u32 = 4096;
-
-/// One map of the spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MapInfo {
-    /// The name without `@` (empty for `@`).
-    pub name: String,
-    pub keys: Vec<KeyTy>,
-    /// `None` until assigned; `check` fails for maps never assigned.
-    pub value: Option<ValueKind>,
-    /// The first use, which fixed the key.
-    pub first: Span,
-    /// The first assignment, which fixed the value kind.
-    pub first_value: Span,
-}
-
-impl MapInfo {
-    /// `@name`.
-    pub fn display(&self) -> String {
-        format!("@{}", self.name)
-    }
-
-    /// The ELF symbol: `AT_name`.
-    pub fn symbol(&self) -> String {
-        format!("AT_{}", self.name)
-    }
-
-    pub fn value_kind(&self) -> ValueKind {
-        self.value.unwrap_or(ValueKind::Int { signed: true })
-    }
-
-    /// Offsets of the user key parts, then of the bucket if any.
-    pub fn key_offsets(&self) -> Vec<u32> {
-        let mut off = 0;
-        let mut out = Vec::with_capacity(self.keys.len() + 1);
-        for k in &self.keys {
-            out.push(off);
-            off += k.storage();
-        }
-        if self.value_kind().has_bucket() {
-            out.push(off);
-        }
-        out
-    }
-
-    /// Bytes of the whole key.
-    pub fn key_size(&self) -> u32 {
-        let parts: u32 = self.keys.iter().map(|k| k.storage()).sum();
-        let bucket = if self.value_kind().has_bucket() { 8 } else { 0 };
-        (parts + bucket).max(8)
-    }
-
-    /// The offset of the histogram bucket in the key.
-    pub fn bucket_offset(&self) -> u32 {
-        self.keys.iter().map(|k| k.storage()).sum()
-    }
-
-    /// How messages name the key: `(string, int)`.
-    pub fn describe_keys(keys: &[KeyTy]) -> String {
-        if keys.is_empty() {
-            return "no key".into();
-        }
-        let parts: Vec<&str> = keys.iter().map(|k| k.describe()).collect();
-        format!("key ({})", parts.join(", "))
-    }
-}
-
 /// A scratch variable of one probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VarInfo {
@@ -831,33 +557,6 @@ impl Checked {
 mod tests {
     use super::*;
 
-    fn map(keys: Vec<KeyTy>, value: ValueKind) -> MapInfo {
-        MapInfo {
-            name: "m".into(),
-            keys,
-            value: Some(value),
-            first: Span::default(),
-            first_value: Span::default(),
-        }
-    }
-
-    #[test]
-    fn keys_are_eight_byte_aligned_parts() {
-        let m = map(
-            vec![KeyTy::Str { size: 10 }, KeyTy::Int { signed: true }],
-            ValueKind::Count,
-        );
-        assert_eq!(m.key_offsets(), vec![0, 16]);
-        assert_eq!(m.key_size(), 24);
-        let h = map(vec![KeyTy::Int { signed: false }], ValueKind::Hist);
-        assert_eq!(h.key_offsets(), vec![0, 8]);
-        assert_eq!(h.key_size(), 16);
-        assert_eq!(map(vec![], ValueKind::Count).key_size(), 8);
-        assert_eq!(map(vec![], ValueKind::Hist).key_size(), 8);
-        assert_eq!(MapInfo::describe_keys(&m.keys), "key (string, int)");
-        assert_eq!(MapInfo::describe_keys(&[]), "no key");
-    }
-
     #[test]
     fn printf_records_follow_the_id() {
         let p = PrintfInfo {
@@ -868,21 +567,5 @@ mod tests {
         };
         assert_eq!(p.offsets(), vec![8, 16, 32]);
         assert_eq!(p.size(), 40);
-    }
-
-    #[test]
-    fn value_kinds_name_and_size() {
-        assert_eq!(ValueKind::Min.size(), 16);
-        assert_eq!(ValueKind::Str { size: 13 }.size(), 16);
-        assert_eq!(ValueKind::Count.describe(), "count()");
-        assert_eq!(ValueKind::Int { signed: true }.describe(), "int");
-        assert!(ValueKind::Int { signed: true }.same_kind(ValueKind::Int { signed: false }));
-        let l = |min| ValueKind::Lhist {
-            min,
-            max: 10,
-            step: 1,
-        };
-        assert!(!l(0).same_kind(l(1)));
-        assert_eq!(ValueKind::Hist.map_kind(), MapKind::PercpuHash);
     }
 }

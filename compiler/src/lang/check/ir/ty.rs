@@ -1,0 +1,80 @@
+//! The types of the checked program's values, and how many bytes each
+//! takes in a map key, a variable or a record.
+
+/// Rounds `n` up to a multiple of 8.
+pub fn round8(n: u32) -> u32 {
+    n.div_ceil(8) * 8
+}
+
+/// The type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// A 64-bit integer.
+    Int { signed: bool },
+    /// A NUL-terminated string of capacity `size` bytes (NUL included).
+    Str { size: u32 },
+    /// A kernel stack id from `kstack`: only usable as a map key.
+    Kstack,
+    /// `func` or `probe`: a u64 index into the object's table of function
+    /// or probe names ([`Checked::names`](super::Checked::names)), named in user space as
+    /// bpftrace names its `ksym`s and probe ids.
+    Sym(Sym),
+    /// A pointer to a kernel type, by its id in the compile's kernel BTF
+    /// (`(struct file *)arg0`, `curtask`, a pointer member): an unsigned
+    /// 64-bit address whose pointee's members `->` reads.
+    Ptr(u32),
+    /// The type of an expression that already produced a diagnostic.
+    Error,
+}
+
+/// Which name table a [`Ty::Sym`] indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sym {
+    Func,
+    Probe,
+}
+
+impl Sym {
+    /// The manifest's and the messages' name: `func` or `probe`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sym::Func => "func",
+            Sym::Probe => "probe",
+        }
+    }
+}
+
+impl Ty {
+    pub const INT: Ty = Ty::Int { signed: true };
+
+    /// Bytes this value takes in a map key, a variable or a record.
+    pub fn storage(self) -> u32 {
+        match self {
+            Ty::Str { size } => round8(size),
+            _ => 8,
+        }
+    }
+
+    pub fn is_str(self) -> bool {
+        matches!(self, Ty::Str { .. })
+    }
+
+    /// A string or a name (`func`, `probe`): what `==` compares with a
+    /// string literal and `%s` prints.
+    pub fn is_named(self) -> bool {
+        matches!(self, Ty::Str { .. } | Ty::Sym(_))
+    }
+
+    /// How messages name the type.
+    pub fn describe(self) -> String {
+        match self {
+            Ty::Int { signed: true } => "int".into(),
+            Ty::Int { signed: false } => "unsigned int".into(),
+            Ty::Str { size } => format!("string[{size}]"),
+            Ty::Kstack => "kstack".into(),
+            Ty::Sym(s) => s.name().into(),
+            Ty::Ptr(_) => "a kernel pointer".into(),
+            Ty::Error => "<error>".into(),
+        }
+    }
+}
