@@ -18,7 +18,7 @@ use crate::insn::{self, AluOp, Endian, Reg, Size};
 use crate::lang::check::ir::{FieldRead, TExpr};
 
 use super::gen::{Gen, R};
-use super::string::Mem;
+use super::operand::Mem;
 
 impl Gen<'_> {
     fn kernel_btf(&self) -> R<Arc<KernelBtf>> {

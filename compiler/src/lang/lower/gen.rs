@@ -15,7 +15,7 @@ use crate::lang::diag::{line_col, Diagnostic};
 use crate::program::Program;
 
 use super::frame::Frame;
-use super::vars::VarLoc;
+use super::operand::VarLoc;
 
 /// Results of code generation; errors point at the statement being lowered.
 pub type R<T> = Result<T, Diagnostic>;

@@ -10,39 +10,13 @@
 
 use crate::asm::{self, Arg};
 use crate::helpers::Helper;
-use crate::insn::{self, AluOp, Cond, Reg, Size};
+use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::kprobe;
 use crate::lang::ast::{BinOp, Builtin, IntType};
 use crate::lang::check::ir::{TExpr, TKind, STACK_MAP};
 
 use super::gen::{Gen, R};
-use super::string::Mem;
-use super::vars::VarLoc;
-
-/// The right operand of an operation: an immediate or a register.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rhs {
-    Imm(i32),
-    Reg(Reg),
-}
-
-/// The ALU operation of an arithmetic operator (division and modulo are
-/// unsigned, `>>` logical, as in bpftrace).
-pub fn alu_op(op: BinOp) -> Option<AluOp> {
-    Some(match op {
-        BinOp::Add => AluOp::Add,
-        BinOp::Sub => AluOp::Sub,
-        BinOp::Mul => AluOp::Mul,
-        BinOp::Div => AluOp::Div,
-        BinOp::Mod => AluOp::Mod,
-        BinOp::BitAnd => AluOp::And,
-        BinOp::BitOr => AluOp::Or,
-        BinOp::BitXor => AluOp::Xor,
-        BinOp::Shl => AluOp::Lsh,
-        BinOp::Shr => AluOp::Rsh,
-        _ => return None,
-    })
-}
+use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
 
 fn commutative(op: AluOp) -> bool {
     matches!(
@@ -80,22 +54,6 @@ fn mirror(c: Cond) -> Cond {
         Cond::SLe => Cond::SGe,
         Cond::SGe => Cond::SLe,
         other => other,
-    }
-}
-
-/// `dst op= rhs` (64-bit).
-pub fn alu(op: AluOp, dst: Reg, rhs: Rhs) -> asm::Op {
-    match rhs {
-        Rhs::Imm(v) => asm::raw(insn::alu64_imm(op, dst, v)),
-        Rhs::Reg(r) => asm::raw(insn::alu64_reg(op, dst, r)),
-    }
-}
-
-/// `if a <cond> rhs goto target`.
-pub fn jump(cond: Cond, a: Reg, rhs: Rhs, target: &str) -> asm::Op {
-    match rhs {
-        Rhs::Imm(v) => asm::jmp_imm(cond, a, v, target),
-        Rhs::Reg(r) => asm::jmp_reg(cond, a, r, target),
     }
 }
 

@@ -15,9 +15,7 @@ use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr, TKind};
 
 use super::bits;
 use super::gen::{Gen, R};
-use super::int::{alu, alu_op, jump, Rhs};
-use super::string::Mem;
-use super::vars::VarLoc;
+use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
 
 /// An lhist's bounds, and the largest value its argument can have when it
 /// is known to be non-negative.

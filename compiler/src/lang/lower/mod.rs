@@ -1,8 +1,10 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
 //! maps and aggregations in [`maps`], printf records in [`printf`],
-//! variables in [`vars`], shared constants in [`consts`], on a [`frame`] of stack slots and registers), the maps and record types of
-//! [`layout`] — and the [`Manifest`] that describes it.
+//! variables in [`vars`], shared constants in [`consts`], on a [`frame`] of
+//! stack slots and registers, handing each other the [`operand`]s at the
+//! bottom of `lower`), the maps and record types of [`layout`] — and the
+//! [`Manifest`] that describes it.
 
 mod bits;
 mod consts;
@@ -13,6 +15,7 @@ mod gen;
 mod int;
 mod layout;
 mod maps;
+mod operand;
 mod printf;
 mod propagate;
 mod string;

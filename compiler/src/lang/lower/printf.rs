@@ -9,7 +9,7 @@ use crate::insn::{Cond, Reg, Size};
 use crate::lang::check::ir::{TExpr, PRINTF_RINGBUF};
 
 use super::gen::{Gen, R};
-use super::string::Mem;
+use super::operand::Mem;
 
 impl Gen<'_> {
     pub fn printf(&mut self, id: usize, args: &[TExpr]) -> R<()> {

@@ -13,30 +13,7 @@ use crate::lang::ast::Builtin;
 use crate::lang::check::ir::{round8, FieldRead, TExpr, TKind, Ty};
 
 use super::gen::{Gen, R};
-
-/// A place in memory: `base + off`, base r10 or a record pointer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mem {
-    pub base: Reg,
-    pub off: i16,
-}
-
-impl Mem {
-    pub fn stack(off: i16) -> Mem {
-        Mem {
-            base: Reg::R10,
-            off,
-        }
-    }
-
-    /// The place `d` bytes further.
-    pub fn at(self, d: u32) -> Mem {
-        Mem {
-            base: self.base,
-            off: self.off + d as i16,
-        }
-    }
-}
+use super::operand::Mem;
 
 /// The bytes of `chunk` as a load of its size reads them, as an immediate.
 fn chunk_imm(chunk: &[u8], endian: Endian) -> i32 {

@@ -10,15 +10,7 @@ use crate::insn::{Reg, Size};
 use crate::lang::check::ir::{Agg, Body, TExpr, TKind, TStmt, TStmtKind, Ty};
 
 use super::gen::{Gen, R};
-use super::int::{alu, alu_op};
-use super::string::Mem;
-
-/// Where a variable lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VarLoc {
-    Reg(Reg),
-    Slot(i16),
-}
+use super::operand::{alu, alu_op, Mem, VarLoc};
 
 /// The register of each variable that gets one: integer variables by
 /// descending number of uses, from `pool`, leaving `reserve` free.
@@ -213,7 +205,7 @@ impl Gen<'_> {
         }
         let boolean = match &e.kind {
             TKind::Not(_) | TKind::StrEq { .. } | TKind::And(..) | TKind::Or(..) => true,
-            TKind::Binary { op, .. } => super::int::alu_op(*op).is_none(),
+            TKind::Binary { op, .. } => alu_op(*op).is_none(),
             _ => false,
         };
         if boolean && mem.base == Reg::R10 && !e.has_call(self.wrapped()) {
