@@ -245,6 +245,8 @@ impl Gen<'_> {
     /// `*(u64 *)mem = *(uintN *)addr`, read straight into `mem` (zeroed
     /// first when narrower: the bytes land at the value's low end).
     pub fn deref_into(&mut self, bytes: u8, addr: &TExpr, mem: Mem) -> R<()> {
+        let size = Size::from_bytes(bytes.into())
+            .ok_or_else(|| self.fail(format!("internal error: a {bytes}-byte read")))?;
         if bytes < 8 {
             self.emit(asm::store_imm(Size::DW, mem.base, mem.off, 0));
         }
@@ -260,10 +262,7 @@ impl Gen<'_> {
                 a
             }
         };
-        let low = match self.arch.endian() {
-            crate::insn::Endian::Little => 0,
-            crate::insn::Endian::Big => 8 - u32::from(bytes),
-        };
+        let low = u32::from(self.arch.low_part(0, size));
         let ptr = self.ptr_arg(mem.at(low), Some(a));
         let src = if a == Reg::R1 && mem.base != Reg::R10 {
             Reg::R3
