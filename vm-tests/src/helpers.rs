@@ -17,10 +17,10 @@ use std::ops::Range;
 use probecc::helpers::Helper;
 use probecc::insn::Endian;
 
+use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 use crate::events::COMM_LEN;
 use crate::maps::{EmuMap, EAGAIN, EFAULT, EINVAL};
 use crate::memory::{self, within};
-use crate::rewrite::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 
 /// rbpf's stack size.
 const STACK: u64 = 512;
@@ -190,21 +190,21 @@ pub type HelperFn = fn(u64, u64, u64, u64, u64) -> u64;
 /// trampoline (see [`jit`]).
 macro_rules! helper_table {
     ($($id:expr => $f:ident),* $(,)?) => {
-        /// Every helper to register with rbpf for `engine`: `(id, function)`.
-        pub fn table(engine: crate::vm::Engine) -> Vec<(u32, HelperFn)> {
-            match engine {
-                crate::vm::Engine::Interpreter => vec![$(($id, $f as HelperFn)),*],
-                crate::vm::Engine::Jit => jit_table(),
-            }
+        /// Every helper to register with rbpf's interpreter: `(id, function)`.
+        pub fn table() -> Vec<(u32, HelperFn)> {
+            vec![$(($id, $f as HelperFn)),*]
         }
 
+        /// Every helper to register with rbpf's x86_64 JIT: `(id,
+        /// trampoline)`, each trampoline realigning the stack (below).
         #[cfg(target_arch = "x86_64")]
-        fn jit_table() -> Vec<(u32, HelperFn)> {
+        pub fn jit_table() -> Vec<(u32, HelperFn)> {
             vec![$(($id, jit::$f::address())),*]
         }
 
+        /// rbpf has no JIT on this host: no helpers for it.
         #[cfg(not(target_arch = "x86_64"))]
-        fn jit_table() -> Vec<(u32, HelperFn)> {
+        pub fn jit_table() -> Vec<(u32, HelperFn)> {
             Vec::new()
         }
 
@@ -286,9 +286,7 @@ helper_table! {
 
 /// Whether the runner emulates `h`.
 pub fn emulated(h: Helper) -> bool {
-    table(crate::vm::Engine::Interpreter)
-        .iter()
-        .any(|(i, _)| *i == h.id() as u32)
+    table().iter().any(|(i, _)| *i == h.id() as u32)
 }
 
 /// `signal()` (`--unsafe`): there is no task to signal offline; the call

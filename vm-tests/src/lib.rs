@@ -23,6 +23,7 @@
 //! `mem` holds the struct bytes at the offsets that BTF gives (`task` is
 //! where `curtask` points).
 
+pub mod abi;
 pub mod error;
 pub mod events;
 pub mod helpers;

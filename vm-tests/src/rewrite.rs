@@ -48,6 +48,7 @@ use probecc::disasm;
 use probecc::helpers::Helper;
 use probecc::insn::{alu, atomic, class, jmp, mode, size, src, Endian, Insn};
 
+use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 use crate::error::{Error, Result, Site};
 use crate::object::ProgramCode;
 
@@ -57,12 +58,6 @@ pub const SAVE: i16 = -512;
 pub const COUNTER: i16 = -504;
 /// The lowest stack offset a program may use.
 pub const STACK_FLOOR: i16 = -496;
-/// Runner helper: records the frame pointer (r1), returns the ctx pointer.
-pub const HELPER_FRAME: u32 = 0x7fff_ff01;
-/// Runner helper: the budget ran out in the loop closing at instruction r1.
-pub const HELPER_BUDGET: u32 = 0x7fff_ff02;
-/// Map `i` is loaded as `MAP_HANDLE + i`.
-pub const MAP_HANDLE: u64 = 0xb9f0_0000_0000_0000;
 /// rbpf's interpreter adds jump offsets in 16 bits.
 const MAX_LEN: usize = i16::MAX as usize;
 

@@ -44,7 +44,11 @@ const JIT_PAGE: usize = 4096;
 impl<'p> Vm<'p> {
     pub fn new(lowered: &'p Lowered, engine: Engine) -> Result<Vm<'p>, String> {
         let mut vm = EbpfVmMbuff::new(Some(&lowered.code)).map_err(|e| e.to_string())?;
-        for (id, f) in helpers::table(engine) {
+        let table = match engine {
+            Engine::Interpreter => helpers::table(),
+            Engine::Jit => helpers::jit_table(),
+        };
+        for (id, f) in table {
             vm.register_helper(id, f).map_err(|e| e.to_string())?;
         }
         if engine == Engine::Jit {
