@@ -27,6 +27,7 @@ mod report;
 mod results;
 mod soak;
 mod stage;
+mod stats;
 mod test;
 mod twins;
 mod verifier_bench;
