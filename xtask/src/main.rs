@@ -5,6 +5,8 @@
 //! clang and bpftrace; `verifier-diff` measures verifier-sim against the
 //! host kernel's verifier. Later issues add `kernels`, `qemu` and `matrix`.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -66,8 +68,20 @@ enum Cmd {
     Parity(parity::ParityArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
+fn main() -> ExitCode {
+    // anyhow's `Debug`, which `main() -> Result` prints, adds a backtrace
+    // whenever RUST_BACKTRACE is set; a task's error is for its user.
+    match run(Cli::parse().cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Bench(args) => bench::run(&args),
