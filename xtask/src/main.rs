@@ -1,9 +1,12 @@
 //! `cargo xtask`: the project's task runner. `build` compiles every example
-//! (and, as the language lands, every fixture spec) into
-//! `target/bpf/<arch>/<name>.o`; `test` installs what the tests need and runs
-//! them all; `bench` compares compile time, memory and code size with
-//! clang and bpftrace; `verifier-diff` measures verifier-sim against the
-//! host kernel's verifier. Later issues add `kernels`, `qemu` and `matrix`.
+//! and every fixture spec into `target/bpf/<arch>/<name>.o`; `test` installs
+//! what the tests need and runs them all; `bench` compares compile time,
+//! memory and code size with clang and bpftrace; `soak` feeds the runner and
+//! verifier-sim random input; `verifier-diff` measures verifier-sim against
+//! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
+//! kernels and boot them in QEMU; `parity` compares the fixtures with
+//! bpftrace; `btf-subset` cuts the fixtures' kernel BTF. An error is printed
+//! as its chain of causes, never a backtrace, and exits with status 1.
 
 use std::process::ExitCode;
 
