@@ -221,7 +221,7 @@ fn deb822(text: &str) -> Vec<Source> {
             continue;
         }
         let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
-        let list = |k: &str| get(k).map_or(Vec::new(), |v| words(v));
+        let list = |k: &str| get(k).map_or(Vec::new(), words);
         out.push(Source {
             types: list("types"),
             uris: list("uris"),
