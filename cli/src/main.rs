@@ -1,7 +1,8 @@
 //! `probecc`: the user-facing command. One module per subcommand, `target`
 //! for the arguments they share and `input` for what they read; this file
-//! parses the command line, runs the subcommand and turns its error into a
-//! message and an exit status: 2 for [`input::BadInput`], 1 otherwise.
+//! parses the command line (and prints completion scripts for it), runs the
+//! subcommand and turns its error into a message and an exit status: 2 for
+//! [`input::BadInput`], 1 otherwise.
 
 use std::process::ExitCode;
 
@@ -36,6 +37,12 @@ enum Command {
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
+    /// Print a completion script for a shell (e.g. `probecc completions
+    /// bash > /etc/bash_completion.d/probecc`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +52,12 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "probecc", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,6 +129,19 @@ mod tests {
             "{help}"
         );
         assert!(!help.contains("(6.1; riscv64 6.12)"), "{help}");
+    }
+
+    #[test]
+    fn completions_offer_the_arches() {
+        use clap::CommandFactory;
+        let mut script = Vec::new();
+        let shell = clap_complete::Shell::Bash;
+        clap_complete::generate(shell, &mut Cli::command(), "probecc", &mut script);
+        let script = String::from_utf8(script).unwrap();
+        assert!(
+            script.contains("x86_64 arm64 s390x ppc64le riscv64 all"),
+            "{script}"
+        );
     }
 
     #[test]
