@@ -24,8 +24,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let bytes = input::bytes(&args.obj)?;
-    let text =
-        render(&bytes).map_err(|e| BadInput::file(format!("reading {}", args.obj.display()), e))?;
+    let text = render(&bytes).map_err(|e| BadInput::file(input::reading(&args.obj), e))?;
     print_all(&text)
 }
 

@@ -50,7 +50,8 @@ impl BadInput {
     }
 }
 
-fn reading(path: &Path) -> String {
+/// "reading PATH": the context of a file that could not be read or parsed.
+pub fn reading(path: &Path) -> String {
     format!("reading {}", path.display())
 }
 

@@ -186,12 +186,11 @@ pub fn object_arch(
     bytes: &[u8],
     manifest: Option<(&Path, &Manifest)>,
 ) -> Result<Arch, BadInput> {
-    let endian = probecc::elf::byte_order(bytes)
-        .map_err(|e| BadInput::file(format!("reading {}", path.display()), e))?;
+    let endian =
+        probecc::elf::byte_order(bytes).map_err(|e| BadInput::file(input::reading(path), e))?;
     let listed = match manifest {
         Some((at, m)) => {
-            let arch = Arch::parse(&m.arch)
-                .map_err(|e| BadInput::file(format!("reading {}", at.display()), e))?;
+            let arch = Arch::parse(&m.arch).map_err(|e| BadInput::file(input::reading(at), e))?;
             Some((at, arch))
         }
         None => None,
