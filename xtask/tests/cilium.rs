@@ -38,9 +38,10 @@ struct Checked {
     load_error: Option<String>,
 }
 
-/// The checker built from `cilium/main.go`; `None` (the test skipped, or
-/// failed under CI) without Go or cilium/ebpf.
-fn checker() -> Option<PathBuf> {
+/// The checker built from `cilium/main.go` as `tmp/cilium/NAME` (a name
+/// per test: the tests run at once); `None` (the test skipped, or failed
+/// under CI) without Go or cilium/ebpf.
+fn checker(name: &str) -> Option<PathBuf> {
     if !have_tool("go")
         || !require(
             Path::new(CILIUM).is_dir(),
@@ -54,7 +55,7 @@ fn checker() -> Option<PathBuf> {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cilium");
     std::fs::create_dir_all(&tmp).expect("tmp dir");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cilium/main.go");
-    let binary = tmp.join("cilium-check");
+    let binary = tmp.join(name);
     let out = run(Command::new("go")
         .arg("build")
         .arg("-o")
@@ -99,7 +100,9 @@ fn sorted<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
 
 #[test]
 fn cilium_parses_every_x86_64_and_s390x_object() {
-    let Some(checker) = checker() else { return };
+    let Some(checker) = checker("parse") else {
+        return;
+    };
     let built = objects();
     let objects: Vec<&Built> = built
         .iter()
@@ -143,7 +146,9 @@ fn cilium_parses_every_x86_64_and_s390x_object() {
 
 #[test]
 fn cilium_loads_every_x86_64_object_into_the_kernel() {
-    let Some(checker) = checker() else { return };
+    let Some(checker) = checker("load") else {
+        return;
+    };
     if !require(is_root(), "loading into the kernel needs root") {
         return;
     }
