@@ -1,57 +1,42 @@
-//! `probecc build SPEC.bt --arch <arch|all> [-o DIR] [--symbols FILE]`:
-//! compiles a spec into `NAME.o` and `NAME.manifest.json` per arch (in DIR
-//! for one arch, in DIR/<arch>/ for `all`). Compile errors are printed with
-//! their spans, every error of the file at once, and exit with status 2.
-//! Every object is checked by verifier-sim first (`--no-check` skips it): a
-//! program the kernel would reject is reported with its spec line and
-//! nothing is written for that arch (exit status 1).
+//! `probecc build SPEC.bt [--arch <arch|all|a,b>] [-o FILE.o | -o DIR]`:
+//! compiles a spec into an object and its manifest per arch. `-o FILE.o`
+//! (one arch) writes that file and `FILE.manifest.json` beside it; any
+//! other `-o`, or an existing directory, is a directory that gets
+//! `NAME.o` and `NAME.manifest.json` (in `DIR/<arch>/` for several arches).
+//! Compile errors are printed with their spans, every error of the file at
+//! once, in colour on a terminal, and exit with status 2. Every object is
+//! checked by verifier-sim first (`--no-check` skips it): a program the
+//! kernel would reject is reported with its spec line and nothing is
+//! written for that arch (exit status 1).
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::HOST_VMLINUX;
 use probecc::lang::check::TypeSource;
 use probecc::lang::{self, diag, CompileOptions};
 
+use crate::input::{self, BadInput};
+use crate::plural;
+use crate::target::Target;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The probe specification (.bt)
     pub spec: PathBuf,
-    /// Target architecture (x86_64, arm64, s390x, ppc64le, riscv64; aliases
-    /// aarch64, powerpc64le) or `all`
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
-    /// Output directory (default: the current directory)
+    #[command(flatten)]
+    pub target: Target,
+    /// Output: a file NAME.o (one arch; its manifest NAME.manifest.json
+    /// beside it), or a directory (default: the current one)
     #[arg(short = 'o', long = "out", default_value = ".")]
     pub out: PathBuf,
-    /// A System.map or /proc/kallsyms of the target, for wildcard attach points
-    #[arg(long)]
-    pub symbols: Option<PathBuf>,
-    /// Kernel release the objects are for (syscall wrappers, pt_regs size); default:
-    /// the arch's oldest Debian kernel (6.1; riscv64 6.12)
-    #[arg(long)]
-    pub kernel: Option<String>,
     /// Skip verifier-sim (by default every program is checked and a
     /// program the kernel would reject fails the build)
     #[arg(long)]
     pub no_check: bool,
-    /// Kernel types for struct casts, `->` and `curtask`: a vmlinux BTF
-    /// (default: /sys/kernel/btf/vmlinux when present)
-    #[arg(long)]
-    pub btf: Option<PathBuf>,
-    /// Allow actions that change what the probed task does (`signal()`);
-    /// the manifest lists them under "unsafe"
-    #[arg(long = "unsafe")]
-    pub allow_unsafe: bool,
-}
-
-/// The spec had compile errors; they were printed already.
-#[derive(Debug, thiserror::Error)]
-#[error("{count} error{s} in {file}", s = if *.count == 1 { "" } else { "s" })]
-pub struct CompileFailed {
-    pub file: String,
-    pub count: usize,
 }
 
 /// A spec read from disk with its compile options.
@@ -65,24 +50,12 @@ pub struct Spec {
 impl Spec {
     pub fn load(
         path: &Path,
-        symbols: Option<&Path>,
+        symbols: Option<Vec<String>>,
         kernel: Option<KernelVersion>,
         allow_unsafe: bool,
         btf: Option<&Path>,
-    ) -> Result<Spec> {
-        let src =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let symbols = match symbols {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                Some(
-                    probecc::symbols::parse(&text)
-                        .with_context(|| format!("reading symbols from {}", p.display()))?,
-                )
-            }
-            None => None,
-        };
+    ) -> Result<Spec, BadInput> {
+        let src = input::text(path)?;
         let file = path.display().to_string();
         Ok(Spec {
             src,
@@ -98,69 +71,117 @@ impl Spec {
         })
     }
 
-    /// The compiled spec, or its diagnostics printed and [`CompileFailed`].
-    pub fn compile(&self, arch: Arch) -> Result<lang::Compiled> {
+    /// The compiled spec, or its diagnostics printed to stderr (in colour
+    /// on a terminal) and [`BadInput::Spec`].
+    pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
         lang::compile(&self.src, arch, &self.opts).map_err(|diags| {
-            eprint!("{}", diag::render(&self.file, &self.src, &diags));
-            CompileFailed {
+            let colour = if std::io::stderr().is_terminal() {
+                ColorChoice::Auto
+            } else {
+                ColorChoice::Never
+            };
+            let mut stderr = StandardStream::stderr(colour);
+            // Nowhere to report a failure to write to stderr.
+            let _ = diag::emit(&mut stderr, &self.file, &self.src, &diags);
+            BadInput::Spec {
                 file: self.file.clone(),
                 count: diags.len(),
             }
-            .into()
         })
     }
 
-    /// The object's bytes for `arch`.
-    pub fn object_bytes(&self, arch: Arch) -> Result<Vec<u8>> {
+    /// The object's bytes and the manifest's JSON for `arch`.
+    pub fn artifacts(&self, arch: Arch) -> Result<(Vec<u8>, String)> {
         let compiled = self.compile(arch)?;
-        probecc::elf::write(&compiled.object).with_context(|| format!("writing the {arch} object"))
+        Ok((object_bytes(&compiled)?, compiled.manifest.to_json()))
+    }
+}
+
+fn object_bytes(compiled: &lang::Compiled) -> Result<Vec<u8>> {
+    let arch = compiled.object.arch;
+    probecc::elf::write(&compiled.object).with_context(|| format!("writing the {arch} object"))
+}
+
+/// Where `-o` puts what is built.
+#[derive(Debug, PartialEq, Eq)]
+enum Output {
+    /// `NAME.o` and `NAME.manifest.json` in the directory (in
+    /// `<dir>/<arch>/` when `per_arch`).
+    Dir { dir: PathBuf, per_arch: bool },
+    /// The object at this path, its manifest beside it.
+    File(PathBuf),
+}
+
+impl Output {
+    /// `-o PATH` for `arches` arches: a path ending in `.o` that is not an
+    /// existing directory is the object file (one arch only); anything
+    /// else a directory.
+    fn new(out: &Path, arches: &[Arch]) -> Result<Output, BadInput> {
+        let is_file = !out.is_dir() && out.extension().is_some_and(|e| e == "o");
+        match (is_file, arches) {
+            (true, [_]) => Ok(Output::File(out.to_path_buf())),
+            (true, _) => Err(BadInput::Arguments(format!(
+                "-o {} names one object file, but {} arches are built: give a directory",
+                out.display(),
+                arches.len(),
+            ))),
+            (false, _) => Ok(Output::Dir {
+                dir: out.to_path_buf(),
+                per_arch: arches.len() > 1,
+            }),
+        }
+    }
+
+    /// The object's and the manifest's paths for `arch`.
+    fn paths(&self, name: &str, arch: Arch) -> (PathBuf, PathBuf) {
+        match self {
+            Output::File(obj) => (obj.clone(), input::manifest_path(obj)),
+            Output::Dir { dir, per_arch } => {
+                let dir = if *per_arch {
+                    dir.join(arch.name())
+                } else {
+                    dir.clone()
+                };
+                let obj = dir.join(format!("{name}.o"));
+                let manifest = input::manifest_path(&obj);
+                (obj, manifest)
+            }
+        }
     }
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let kernel = parse_kernel(args.kernel.as_deref())?;
-    let spec = Spec::load(
-        &args.spec,
-        args.symbols.as_deref(),
-        kernel,
-        args.allow_unsafe,
-        args.btf.as_deref(),
-    )?;
-    let arches = Arch::parse_list(&args.arch)?;
+    let spec = args.target.spec(&args.spec)?;
+    let arches = args.target.arches();
+    let output = Output::new(&args.out, &arches)?;
     for &arch in &arches {
-        let dir = if arches.len() > 1 {
-            args.out.join(arch.name())
-        } else {
-            args.out.clone()
-        };
         let compiled = spec.compile(arch)?;
-        let bytes = probecc::elf::write(&compiled.object)
-            .with_context(|| format!("writing the {arch} object"))?;
+        let bytes = object_bytes(&compiled)?;
         if !args.no_check {
             verify(&bytes, arch, spec.opts.kernel_for(arch))?;
         }
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let obj_path = dir.join(format!("{}.o", spec.name));
+        let (obj_path, man_path) = output.paths(&spec.name, arch);
+        if let Some(dir) = obj_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         std::fs::write(&obj_path, &bytes)
             .with_context(|| format!("writing {}", obj_path.display()))?;
-        let man_path = dir.join(format!("{}.manifest.json", spec.name));
         std::fs::write(&man_path, compiled.manifest.to_json())
             .with_context(|| format!("writing {}", man_path.display()))?;
-        let insns: usize = compiled.object.programs.iter().map(|p| p.insns.len()).sum();
+        let object = &compiled.object;
+        let insns: usize = object.programs.iter().map(|p| p.insns.len()).sum();
         println!(
-            "{}: {} programs, {} instructions, {} maps, {} bytes",
+            "{}: {}, {}, {}, {} bytes",
             obj_path.display(),
-            compiled.object.programs.len(),
-            insns,
-            compiled.object.maps.len(),
+            plural(object.programs.len(), "program"),
+            plural(insns, "instruction"),
+            plural(object.maps.len(), "map"),
             bytes.len()
         );
     }
     Ok(())
 }
 
-/// verifier-sim on a freshly built object: a rejection is printed with the
-/// spec line and fails the build.
 /// The kernel types `--btf` names, or the running kernel's when it
 /// publishes them; read only if a spec uses struct types.
 pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
@@ -173,25 +194,8 @@ pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
     }
 }
 
-/// An object's bytes with its CO-RE relocations applied for the kernel
-/// types in `btf` (as a loader does for its kernel); unchanged without
-/// `--btf` or relocations.
-pub fn relocate_for(bytes: Vec<u8>, btf: Option<&Path>) -> Result<Vec<u8>> {
-    let Some(path) = btf else {
-        return Ok(bytes);
-    };
-    let target = probecc::btf::kernel::KernelBtf::from_file(path)
-        .with_context(|| format!("--btf {}", path.display()))?;
-    vm_tests::relocate(&bytes, &target)
-        .with_context(|| format!("relocating for {}", path.display()))
-}
-
-/// `--kernel`: a release such as `6.1` or `6.12.57+deb13-arm64`, if given.
-pub fn parse_kernel(arg: Option<&str>) -> Result<Option<KernelVersion>> {
-    arg.map(|k| k.parse().with_context(|| format!("--kernel {k}")))
-        .transpose()
-}
-
+/// verifier-sim on a freshly built object: a rejection is printed with the
+/// spec line and fails the build.
 fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
     let verdicts = crate::check::verdicts(bytes, arch, kernel)
         .with_context(|| format!("checking the {arch} object"))?;
@@ -207,11 +211,11 @@ fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
     .into())
 }
 
-fn stem(path: &Path) -> Result<String> {
+fn stem(path: &Path) -> Result<String, BadInput> {
     path.file_stem()
         .and_then(|s| s.to_str())
         .map(str::to_string)
-        .with_context(|| format!("{} has no file name", path.display()))
+        .ok_or_else(|| BadInput::Arguments(format!("{} has no file name", path.display())))
 }
 
 #[cfg(test)]
@@ -220,28 +224,6 @@ mod tests {
 
     fn fixture(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-    }
-
-    #[test]
-    fn objects_are_relocated_only_for_a_named_btf() {
-        let spec = Spec::load(
-            &fixture("fixtures/specs/task_fields.bt"),
-            None,
-            None,
-            false,
-            Some(&fixture("fixtures/btf/kernel.btf")),
-        )
-        .unwrap();
-        let bytes = spec.object_bytes(Arch::X86_64).unwrap();
-        assert_eq!(relocate_for(bytes.clone(), None).unwrap(), bytes);
-        // For the types it was compiled against: every value already right.
-        let same = relocate_for(bytes.clone(), Some(&fixture("fixtures/btf/kernel.btf"))).unwrap();
-        assert_eq!(same, bytes);
-        let e = relocate_for(bytes, Some(Path::new("/nonexistent/vmlinux"))).unwrap_err();
-        assert!(
-            format!("{e:#}").starts_with("--btf /nonexistent/vmlinux: "),
-            "{e:#}"
-        );
     }
 
     #[test]
@@ -254,6 +236,37 @@ mod tests {
             Some(Path::new("/nonexistent/vmlinux")),
         )
         .unwrap();
-        spec.object_bytes(Arch::Arm64).unwrap();
+        spec.artifacts(Arch::Arm64).unwrap();
+    }
+
+    #[test]
+    fn o_names_a_file_for_one_arch_and_a_directory_otherwise() {
+        let one = [Arch::Arm64];
+        let out = Output::new(Path::new("out/vfs.o"), &one).unwrap();
+        assert_eq!(
+            out.paths("vfscount", Arch::Arm64),
+            ("out/vfs.o".into(), "out/vfs.manifest.json".into())
+        );
+        let out = Output::new(Path::new("out"), &one).unwrap();
+        assert_eq!(
+            out.paths("vfscount", Arch::Arm64),
+            ("out/vfscount.o".into(), "out/vfscount.manifest.json".into())
+        );
+        let out = Output::new(Path::new("out"), &Arch::ALL).unwrap();
+        assert_eq!(
+            out.paths("vfscount", Arch::S390x).0,
+            Path::new("out/s390x/vfscount.o")
+        );
+        // An existing directory stays one, whatever its name.
+        let dir = std::env::temp_dir().join(format!("probecc-build-{}.o", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Output::new(&dir, &one).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(out.paths("v", Arch::Arm64).0, dir.join("v.o"));
+        let e = Output::new(Path::new("x.o"), &Arch::ALL).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "-o x.o names one object file, but 5 arches are built: give a directory"
+        );
     }
 }

@@ -1,50 +1,38 @@
-//! `probecc check <OBJ.o | SPEC.bt> --arch <ARCH> [--json]`: verifier-sim on
+//! `probecc check <OBJ.o | SPEC.bt> [--arch ARCH] [--json]`: verifier-sim on
 //! every program of an object (probecc's or clang's), or of the object a
-//! spec compiles to. Exit status 0 when every program is accepted, 1 when
-//! any is rejected, 2 when the input is unusable. `probecc build` runs the
-//! same check through [`verdicts`] and [`report`].
+//! spec compiles to. An object is checked as the arch `--arch` names, else
+//! as its manifest's (`NAME.manifest.json` beside it, if there), else as
+//! its byte order's; a contradiction is refused. Exit status 0 when every
+//! program is accepted, 1 when any is rejected, 2 when the input is
+//! unusable. `probecc build` runs the same check through [`verdicts`] and
+//! [`report`].
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use probecc::arch::{Arch, KernelVersion};
 use serde::Serialize;
 use verifier_sim::Verdict;
 
-use crate::build;
+use crate::input::{self, BadInput};
+use crate::plural;
+use crate::target::{self, Target};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// An object (.o) or a probe specification (.bt)
     pub input: PathBuf,
-    /// Target architecture (x86_64, arm64, s390x, ppc64le, riscv64)
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
-    /// Kernel release to check against (syscall wrappers, pt_regs size); default:
-    /// the arch's oldest Debian kernel (6.1; riscv64 6.12)
-    #[arg(long)]
-    pub kernel: Option<String>,
-    /// A System.map or /proc/kallsyms of the target, for a spec's wildcards
-    #[arg(long)]
-    pub symbols: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
-    /// Kernel types (a vmlinux BTF): a spec's struct casts, `->` and
-    /// `curtask` are typed by them (default: /sys/kernel/btf/vmlinux when
-    /// present); an object's CO-RE relocations are applied for them
-    /// (default: left as compiled)
-    #[arg(long)]
-    pub btf: Option<PathBuf>,
-    /// Allow a spec's unsafe actions (`signal()`), as `build --unsafe`
-    #[arg(long = "unsafe")]
-    pub allow_unsafe: bool,
 }
 
 /// Some program was rejected; the verdicts were printed already.
 #[derive(Debug, thiserror::Error)]
-#[error("{rejected} of {total} programs rejected")]
+#[error("{rejected} of {} rejected", plural(*.total, "program"))]
 pub struct Rejected {
     pub rejected: usize,
     pub total: usize,
@@ -72,25 +60,31 @@ struct JsonVerdict<'a> {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let arch = Arch::parse(&args.arch)?;
-    let kernel = build::parse_kernel(args.kernel.as_deref())?;
-    let is_spec = args.input.extension().is_some_and(|e| e == "bt");
-    let bytes = if is_spec {
-        let spec = build::Spec::load(
-            &args.input,
-            args.symbols.as_deref(),
-            kernel,
-            args.allow_unsafe,
-            args.btf.as_deref(),
-        )?;
-        spec.object_bytes(arch)?
+    let given = args.target.one_arch("check")?;
+    let path = &args.input;
+    let is_spec = path.extension().is_some_and(|e| e == "bt");
+    let (bytes, arch) = if is_spec {
+        let arch = given.unwrap_or(Arch::X86_64);
+        let (bytes, _) = args.target.spec(path)?.artifacts(arch)?;
+        (bytes, arch)
     } else {
-        let bytes = std::fs::read(&args.input)
-            .with_context(|| format!("reading {}", args.input.display()))?;
-        build::relocate_for(bytes, args.btf.as_deref())?
+        let bytes = input::bytes(path)?;
+        let manifest_path = input::manifest_path(path);
+        let manifest = match manifest_path.exists() {
+            true => Some(input::manifest(&manifest_path)?.1),
+            false => None,
+        };
+        let listed = manifest.as_ref().map(|m| (manifest_path.as_path(), m));
+        let arch = target::object_arch(given, path, &bytes, listed)?;
+        (args.target.relocate(path, bytes)?, arch)
     };
-    let verdicts = verdicts(&bytes, arch, kernel.unwrap_or(arch.default_kernel()))
-        .with_context(|| format!("checking {}", args.input.display()))?;
+    let kernel = args.target.kernel.unwrap_or(arch.default_kernel());
+    // A spec's object is probecc's own: one verifier-sim cannot read is
+    // probecc's fault, not the input's.
+    let verdicts = verdicts(&bytes, arch, kernel).map_err(|e| match is_spec {
+        true => anyhow::Error::new(e).context(format!("checking the {arch} object")),
+        false => BadInput::file(format!("checking {}", path.display()), e).into(),
+    })?;
     if args.json {
         println!("{}", json(&verdicts));
     } else {
@@ -124,8 +118,10 @@ pub fn report(verdicts: &[Verdict]) -> String {
         if v.accepted {
             let _ = writeln!(
                 out,
-                "{} ({}): accepted, {} instructions processed",
-                v.section, v.name, v.processed
+                "{} ({}): accepted, {} processed",
+                v.section,
+                v.name,
+                plural(v.processed, "instruction")
             );
             continue;
         }

@@ -14,6 +14,8 @@ use probecc::elf::{Function, ObjectFile, Section};
 use probecc::insn::{Endian, Insn};
 use probecc::maps::MapKind;
 
+use crate::input::{self, BadInput};
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The object file to disassemble.
@@ -21,9 +23,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let what = || format!("reading {}", args.obj.display());
-    let bytes = std::fs::read(&args.obj).with_context(what)?;
-    let text = render(&bytes).with_context(what)?;
+    let bytes = input::bytes(&args.obj)?;
+    let text = render(&bytes).map_err(|e| BadInput::file(input::reading(&args.obj), e))?;
     print_all(&text)
 }
 

@@ -1,6 +1,8 @@
-//! `probecc`: the user-facing command. One module per subcommand; this file
-//! only parses the command line, runs the subcommand and turns its error
-//! into a message and an exit status (2 for bad input, 1 otherwise).
+//! `probecc`: the user-facing command. One module per subcommand, `target`
+//! for the arguments they share and `input` for what they read; this file
+//! parses the command line (and prints completion scripts for it), runs the
+//! subcommand and turns its error into a message and an exit status: 2 for
+//! [`input::BadInput`], 1 otherwise.
 
 use std::process::ExitCode;
 
@@ -9,12 +11,14 @@ use clap::{Parser, Subcommand};
 mod build;
 mod check;
 mod disasm;
+mod input;
 mod run;
+mod target;
 
 /// Compiles kprobe programs into BPF objects for five architectures, and
 /// inspects the objects.
 #[derive(Parser, Debug)]
-#[command(name = "probecc", version, about)]
+#[command(name = "probecc", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +37,12 @@ enum Command {
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
+    /// Print a completion script for a shell (e.g. `probecc completions
+    /// bash > /etc/bash_completion.d/probecc`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +52,12 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "probecc", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,23 +68,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// 2 when the input was unreadable or malformed, 1 for anything else.
+/// 2 when the input was unusable, 1 for anything else.
 fn exit_status(e: &anyhow::Error) -> u8 {
-    let bad_input = e.chain().any(|c| {
-        c.is::<probecc::elf::ElfError>()
-            || c.is::<probecc::btf::BtfError>()
-            || c.is::<std::io::Error>()
-            || c.is::<build::CompileFailed>()
-            || c.is::<probecc::symbols::SymbolsError>()
-            || c.is::<probecc::arch::ArchError>()
-            || c.is::<verifier_sim::CheckError>()
-            || c.is::<vm_tests::Error>()
-    });
-    if bad_input {
+    if e.chain().any(|c| c.is::<input::BadInput>()) {
         2
     } else {
         1
     }
+}
+
+/// `n noun`, the noun plural unless `n` is 1: "1 map", "2 maps".
+pub fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -77,13 +88,60 @@ mod tests {
     use anyhow::Context;
 
     #[test]
-    fn bad_input_exits_with_two() {
-        let e = Err::<(), _>(probecc::elf::ElfError::NotElf)
-            .context("reading x.o")
-            .unwrap_err();
+    fn bad_input_exits_with_two_wherever_it_is_in_the_chain() {
+        let e = Err::<(), _>(input::BadInput::file(
+            "reading x.o",
+            probecc::elf::ElfError::NotElf,
+        ))
+        .context("checking")
+        .unwrap_err();
         assert_eq!(exit_status(&e), 2);
-        assert_eq!(format!("{e:#}"), "reading x.o: not an ELF file (bad magic)");
+        assert_eq!(
+            format!("{e:#}"),
+            "checking: reading x.o: not an ELF file (bad magic)"
+        );
+        // The same library error, not from input, is probecc's own failure.
+        let e = anyhow::Error::new(probecc::elf::ElfError::NotElf).context("writing");
+        assert_eq!(exit_status(&e), 1);
         assert_eq!(exit_status(&anyhow::anyhow!("internal")), 1);
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(plural(0, "map"), "0 maps");
+        assert_eq!(plural(1, "map"), "1 map");
+        assert_eq!(plural(2, "program"), "2 programs");
+    }
+
+    #[test]
+    fn help_describes_the_command_and_lists_the_arches() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd.render_help().to_string();
+        assert!(
+            help.starts_with("Compiles kprobe programs into BPF objects"),
+            "{help}"
+        );
+        let build = cmd.find_subcommand_mut("build").expect("build");
+        let help = build.render_long_help().to_string();
+        assert!(
+            help.contains("[possible values: x86_64, arm64, s390x, ppc64le, riscv64, all]"),
+            "{help}"
+        );
+        assert!(!help.contains("(6.1; riscv64 6.12)"), "{help}");
+    }
+
+    #[test]
+    fn completions_offer_the_arches() {
+        use clap::CommandFactory;
+        let mut script = Vec::new();
+        let shell = clap_complete::Shell::Bash;
+        clap_complete::generate(shell, &mut Cli::command(), "probecc", &mut script);
+        let script = String::from_utf8(script).unwrap();
+        assert!(
+            script.contains("x86_64 arm64 s390x ppc64le riscv64 all"),
+            "{script}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! events: the JSON Lines event format, one probe hit per line, with the
-//! defaults the issue fixes: `args` all 0, `retval` 0, `pid` 1, `tid` =
+//! events: the JSON Lines event format, one probe hit per line, with these
+//! defaults: `args` all 0, `retval` 0, `pid` 1, `tid` =
 //! pid, `uid`/`gid` 0, `comm` "", `cpu` 0, `ns` = previous + 1000 starting
 //! at 1000000. Negative integers stand for their two's complement; integers
 //! may also be written as strings (`"0xffff888000001000"`).
@@ -284,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_example_parses() {
+    fn the_readme_example_parses() {
         let line = r#"{"probe": "kprobe:vfs_read", "args": [3, 4096, 100], "retval": -11, "pid": 42, "tid": 43, "uid": 1000, "gid": 1000, "comm": "bash", "ns": 1000000, "cpu": 0, "mem": {"0xffff888000001000": "2f6574630000"}}"#;
         let ev = parse_line(line, 1, 0).unwrap();
         assert_eq!(ev.args, [3, 4096, 100]);

@@ -1,7 +1,8 @@
 //! output: what a run leaves behind — every map of the manifest decoded
 //! from its bytes (per-CPU values combined as bpftrace does), the printf
 //! text, and the maps `print()` showed — and its two renderings: the JSON
-//! document of the issue and bpftrace's text.
+//! document `probecc run` prints (described in the README) and bpftrace's
+//! text.
 //!
 //! Decoding follows the manifest's layouts (see `probecc::lang::manifest`):
 //! keys as 8-byte-aligned parts, `hist`/`lhist` buckets as a trailing u64 of

@@ -22,6 +22,7 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
 use crate::deps::{self, Tool};
+use crate::stats::median_duration;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -75,12 +76,6 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
     })
 }
 
-/// The middle value (the upper one of an even count), if any.
-pub fn median<T: Ord + Copy>(mut v: Vec<T>) -> Option<T> {
-    v.sort();
-    v.get(v.len() / 2).copied()
-}
-
 /// The median wall time and largest peak RSS over `runs` runs.
 fn repeat(runs: usize, mut make: impl FnMut() -> Command) -> Result<(Duration, i64)> {
     let mut walls = Vec::with_capacity(runs);
@@ -90,7 +85,7 @@ fn repeat(runs: usize, mut make: impl FnMut() -> Command) -> Result<(Duration, i
         walls.push(s.wall);
         rss = rss.max(s.max_rss_kib);
     }
-    Ok((median(walls).unwrap_or_default(), rss))
+    Ok((median_duration(&walls).unwrap_or_default(), rss))
 }
 
 fn probecc_binary() -> Result<PathBuf> {

@@ -10,7 +10,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// A command-line tool and the Debian package that provides it.
+/// A command-line tool (or, as an absolute path, a file) and the Debian
+/// package that provides it.
 pub struct Tool {
     pub command: &'static str,
     pub package: &'static str,
@@ -38,6 +39,16 @@ pub const TEST_TOOLS: &[Tool] = &[
         command: "clang",
         package: "clang",
         why: "to build C objects that disasm must read",
+    },
+    Tool {
+        command: "go",
+        package: "golang-go",
+        why: "to build the cilium/ebpf checker (xtask/tests/cilium)",
+    },
+    Tool {
+        command: "/usr/share/gocode/src/github.com/cilium/ebpf",
+        package: "golang-github-cilium-ebpf-dev",
+        why: "cilium/ebpf, the Go loader the objects are tested with",
     },
 ];
 

@@ -1,7 +1,9 @@
 //! The fixture corpus: valid specs in `fixtures/specs`, broken ones in
 //! `fixtures/bad`, and the one rule for compiling them: `wildcard_*` specs
 //! expand against `fixtures/symbols/vfs.map`; every spec is compiled for
-//! kernel 6.1 with its path relative to the workspace as the file name.
+//! each arch's default kernel (`Arch::default_kernel`) against the kernel
+//! types of `fixtures/btf/kernel.btf`, with its path relative to the
+//! workspace as the file name.
 
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,14 @@
 //! `cargo xtask`: the project's task runner. `build` compiles every example
-//! (and, as the language lands, every fixture spec) into
-//! `target/bpf/<arch>/<name>.o`; `test` installs what the tests need and runs
-//! them all; `bench` compares compile time, memory and code size with
-//! clang and bpftrace; `verifier-diff` measures verifier-sim against the
-//! host kernel's verifier. Later issues add `kernels`, `qemu` and `matrix`.
+//! and every fixture spec into `target/bpf/<arch>/<name>.o`; `test` installs
+//! what the tests need and runs them all; `bench` compares compile time,
+//! memory and code size with clang and bpftrace; `soak` feeds the runner and
+//! verifier-sim random input; `verifier-diff` measures verifier-sim against
+//! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
+//! kernels and boot them in QEMU; `parity` compares the fixtures with
+//! bpftrace; `btf-subset` cuts the fixtures' kernel BTF. An error is printed
+//! as its chain of causes, never a backtrace, and exits with status 1.
+
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,6 +32,7 @@ mod report;
 mod results;
 mod soak;
 mod stage;
+mod stats;
 mod test;
 mod twins;
 mod verifier_bench;
@@ -65,8 +71,20 @@ enum Cmd {
     Parity(parity::ParityArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
+fn main() -> ExitCode {
+    // anyhow's `Debug`, which `main() -> Result` prints, adds a backtrace
+    // whenever RUST_BACKTRACE is set; a task's error is for its user.
+    match run(Cli::parse().cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Build(args) => build::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Bench(args) => bench::run(&args),

@@ -1,15 +1,19 @@
 //! apt with a private configuration: its own sources.list, package lists,
 //! caches and an empty dpkg status, all under one directory, so that it can
 //! fetch another architecture's packages without touching the host's dpkg or
-//! apt state. Signature checks stay on (Debian's archive keyring).
+//! apt state. Signature checks stay on (Debian's archive keyring). The
+//! mirror is the Debian archive the host's own apt sources name (deb822
+//! `*.sources` or one-line `sources.list`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-const MIRROR: &str = "http://deb.debian.org/debian";
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// The host's apt configuration directory.
+const ETC_APT: &str = "/etc/apt";
 
 /// One private apt root for (Debian arch, suite).
 pub struct PrivateApt {
@@ -27,7 +31,8 @@ impl PrivateApt {
         if !Path::new(KEYRING).is_file() {
             bail!("{KEYRING} is missing: install Debian's `debian-archive-keyring`");
         }
-        let sources = format!("deb [signed-by={KEYRING}] {MIRROR} {suite} main\n");
+        let mirror = host_mirror(Path::new(ETC_APT))?;
+        let sources = format!("deb [signed-by={KEYRING}] {mirror} {suite} main\n");
         let path = root.join("sources.list");
         std::fs::write(&path, sources).with_context(|| format!("writing {}", path.display()))?;
         Ok(PrivateApt {
@@ -154,6 +159,148 @@ impl PrivateApt {
     }
 }
 
+/// One `deb` source of an apt configuration, in either format.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Source {
+    types: Vec<String>,
+    uris: Vec<String>,
+    suites: Vec<String>,
+    components: Vec<String>,
+    signed_by: Option<String>,
+    enabled: bool,
+}
+
+impl Source {
+    /// A Debian archive (not its security archive, not another vendor's
+    /// repository) that apt can fetch any suite's `main` from: its URI if
+    /// so.
+    fn debian_archive(&self) -> Option<&str> {
+        let words = |v: &[String], w: &str| v.iter().any(|x| x == w);
+        let debian_key = self
+            .signed_by
+            .as_deref()
+            .is_none_or(|k| k.contains("debian-archive-keyring"));
+        let archive = self.suites.iter().any(|s| !s.ends_with("-security"));
+        if !(self.enabled
+            && words(&self.types, "deb")
+            && words(&self.components, "main")
+            && debian_key
+            && archive)
+        {
+            return None;
+        }
+        self.uris
+            .iter()
+            .map(String::as_str)
+            .find(|u| u.starts_with("http://") || u.starts_with("https://"))
+    }
+}
+
+/// The sources of a deb822 `*.sources` file: stanzas of `Field: value`
+/// lines (continued on indented lines) separated by blank lines.
+fn deb822(text: &str) -> Vec<Source> {
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in stanza.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = fields.last_mut() {
+                    value.push('\n');
+                    value.push_str(line.trim());
+                }
+                continue;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        let list = |k: &str| get(k).map_or(Vec::new(), words);
+        out.push(Source {
+            types: list("types"),
+            uris: list("uris"),
+            suites: list("suites"),
+            components: list("components"),
+            signed_by: get("signed-by").map(str::to_string),
+            enabled: get("enabled").is_none_or(|v| !v.eq_ignore_ascii_case("no")),
+        });
+    }
+    out
+}
+
+/// The sources of a one-line `sources.list`: `deb [OPTIONS] URI SUITE
+/// COMPONENT...`.
+fn one_line(text: &str) -> Vec<Source> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split('#').next()?.trim();
+            let (ty, rest) = line.split_once(char::is_whitespace)?;
+            let rest = rest.trim_start();
+            let (options, rest) = match rest.strip_prefix('[') {
+                Some(r) => r.split_once(']')?,
+                None => ("", rest),
+            };
+            let mut parts = words(rest).into_iter();
+            let uri = parts.next()?;
+            let suite = parts.next()?;
+            let signed_by = words(options)
+                .into_iter()
+                .find_map(|o| o.strip_prefix("signed-by=").map(str::to_string));
+            Some(Source {
+                types: vec![ty.to_string()],
+                uris: vec![uri],
+                suites: vec![suite],
+                components: parts.collect(),
+                signed_by,
+                enabled: true,
+            })
+        })
+        .collect()
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// The Debian archive mirror of the apt configuration in `etc_apt`
+/// (`sources.list`, then `sources.list.d/*.list` and `*.sources` in name
+/// order): the first source that is one.
+fn host_mirror(etc_apt: &Path) -> Result<String> {
+    let mut files = vec![etc_apt.join("sources.list")];
+    let parts = etc_apt.join("sources.list.d");
+    if let Ok(dir) = std::fs::read_dir(&parts) {
+        let mut found: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+        found.sort();
+        files.extend(found);
+    }
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let sources = match file.extension().and_then(|e| e.to_str()) {
+            Some("sources") => deb822(&text),
+            Some("list") => one_line(&text),
+            _ => continue,
+        };
+        if let Some(uri) = sources.iter().find_map(Source::debian_archive) {
+            return Ok(uri.trim_end_matches('/').to_string());
+        }
+    }
+    bail!(
+        "no Debian archive among the host's apt sources ({0}/sources.list, \
+         {0}/sources.list.d/*.sources or *.list), which the packages are \
+         downloaded from: add one, or boot a kernel you have with \
+         `--kernel PATH`, which needs no download",
+        etc_apt.display()
+    )
+}
+
 /// `Inst libc6 (2.36-9+deb12u14 Debian:12.13/stable [arm64])` lines of
 /// `apt-get install -s` → (name, version).
 fn simulated_installs(text: &str) -> Vec<(String, String)> {
@@ -201,6 +348,97 @@ fn numbers(s: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An apt configuration directory holding `files` (name, text).
+    fn etc_apt(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("probecc-etc-apt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sources.list.d")).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir
+    }
+
+    const DEB822: &str = "\
+Types: deb
+# a comment inside the stanza
+URIs: http://security.invalid/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: https://vendor.invalid/linux/debian
+Suites: bookworm
+Components: stable
+Signed-By: /etc/apt/keyrings/vendor.gpg
+
+Types: deb-src deb
+URIs: http://mirror.invalid/debian/
+Suites: bookworm bookworm-updates
+Components: main contrib
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+";
+
+    #[test]
+    fn deb822_stanzas_give_the_debian_archive() {
+        let sources = deb822(DEB822);
+        assert_eq!(sources.len(), 3);
+        assert_eq!(sources[2].types, ["deb-src", "deb"]);
+        assert_eq!(sources[2].suites, ["bookworm", "bookworm-updates"]);
+        let archives: Vec<_> = sources.iter().filter_map(Source::debian_archive).collect();
+        assert_eq!(archives, ["http://mirror.invalid/debian/"]);
+        let dir = etc_apt("deb822", &[("sources.list.d/debian.sources", DEB822)]);
+        assert_eq!(host_mirror(&dir).unwrap(), "http://mirror.invalid/debian");
+        let disabled = DEB822.replace("Types: deb-src deb", "Types: deb\nEnabled: no");
+        assert!(deb822(&disabled)
+            .iter()
+            .all(|s| s.debian_archive().is_none()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_line_sources_give_the_debian_archive() {
+        let text = "\
+# deb http://commented.invalid/debian bookworm main
+deb-src http://mirror.invalid/debian bookworm main
+deb [arch=amd64 signed-by=/etc/apt/keyrings/vendor.gpg] https://vendor.invalid/debian bookworm main
+deb http://security.invalid/debian-security bookworm-security main
+deb [arch=amd64] http://mirror.invalid/debian bookworm main contrib # trailing
+";
+        let sources = one_line(text);
+        assert_eq!(sources.len(), 4);
+        assert_eq!(
+            sources[1].signed_by.as_deref(),
+            Some("/etc/apt/keyrings/vendor.gpg")
+        );
+        assert_eq!(sources[3].components, ["main", "contrib"]);
+        let dir = etc_apt("one-line", &[("sources.list", text)]);
+        assert_eq!(host_mirror(&dir).unwrap(), "http://mirror.invalid/debian");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_debian_archive_says_what_avoids_the_download() {
+        let dir = etc_apt(
+            "none",
+            &[(
+                "sources.list.d/vendor.list",
+                "deb https://vendor.invalid/debian bookworm stable\n",
+            )],
+        );
+        let e = host_mirror(&dir).unwrap_err().to_string();
+        assert!(
+            e.starts_with("no Debian archive among the host's apt sources"),
+            "{e}"
+        );
+        assert!(e.contains("--kernel PATH"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = host_mirror(Path::new("/nonexistent/etc/apt")).unwrap_err();
+        assert!(e.to_string().contains("--kernel PATH"), "{e}");
+    }
 
     #[test]
     fn simulated_installs_give_names_and_versions() {

@@ -192,18 +192,6 @@ fn table_failure(check: &str, table: &str, kernel: &str, detail: &str) -> String
     }
 }
 
-/// Median of a non-empty list (the mean of the middle two for even length).
-pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => s[n / 2],
-        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
 fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
     let mut stats: Vec<SubjectStats> = kinds
         .iter()
@@ -217,9 +205,7 @@ fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
                     _ => None,
                 })
                 .collect();
-            if rounds.is_empty() {
-                return None;
-            }
+            let median = crate::stats::median(&rounds)?;
             let hits = reports.iter().find_map(|r| match r {
                 Report::Hits {
                     subject,
@@ -231,7 +217,7 @@ fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
                 subject: name.clone(),
                 kind: kind.clone(),
                 twin_of: twin_of.clone(),
-                median: median(&rounds),
+                median,
                 min: rounds.iter().copied().fold(f64::INFINITY, f64::min),
                 max: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 rounds,
@@ -342,12 +328,6 @@ mod tests {
             "table check syscall prefix: probecc::arch says __x64_sys_, the kernel says  \
              (no __x64_sys_read in kallsyms)"
         );
-    }
-
-    #[test]
-    fn median_of_odd_and_even_lists() {
-        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bench::median;
+use crate::stats::median_duration;
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self, AluOp, Cond, Reg, Size};
 use probecc::program::{Object, Program};
@@ -55,7 +55,11 @@ fn sim_time(bytes: &[u8], runs: usize) -> Result<(Duration, usize, usize)> {
         times.push(t.elapsed());
     }
     let accepted = verdicts.iter().filter(|v| v.accepted).count();
-    Ok((median(times).unwrap_or_default(), accepted, verdicts.len()))
+    Ok((
+        median_duration(&times).unwrap_or_default(),
+        accepted,
+        verdicts.len(),
+    ))
 }
 
 /// The kernel verifier's median time on the object at `path`: the sum of
@@ -82,7 +86,7 @@ fn kernel_time(path: &Path, runs: usize) -> Result<Option<Duration>> {
             .sum();
         times.push(Duration::from_micros(usec));
     }
-    Ok(median(times))
+    Ok(median_duration(&times))
 }
 
 fn us(d: Duration) -> String {

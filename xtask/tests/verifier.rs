@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use support::*;
 use xtask::verifier_diff::{self, corpus, Options};
 
-/// The rules of issue 5, one corpus file each.
+/// The rules verifier-sim models, one corpus file each.
 const RULES: &[&str] = &[
     "alu",
     "atomic",
@@ -55,7 +55,7 @@ fn the_corpus_covers_every_rule_with_at_least_150_programs() {
     }
     assert!(
         programs >= 150,
-        "{programs} hand-written programs; the issue asks for at least 150 with the mutants"
+        "{programs} hand-written programs; the corpus is meant to hold at least 150 with the mutants"
     );
 }
 

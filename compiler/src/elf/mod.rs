@@ -12,7 +12,7 @@
 mod read;
 mod write;
 
-pub use read::{read, Function, MapSymbol, ObjectFile, Reloc, Section, Symbol};
+pub use read::{byte_order, read, Function, MapSymbol, ObjectFile, Reloc, Section, Symbol};
 pub use write::{write, write_with_btf};
 
 use crate::insn::InsnError;

@@ -163,13 +163,22 @@ impl Section {
     }
 }
 
+/// The byte order of a BPF relocatable object, from its ELF header alone.
+pub fn byte_order(bytes: &[u8]) -> Result<Endian, ElfError> {
+    let endian = check_ident(bytes)?;
+    check_type(header(bytes)?, endianness(endian))?;
+    Ok(endian)
+}
+
+fn header(bytes: &[u8]) -> Result<&FileHeader64<Endianness>, ElfError> {
+    FileHeader64::<Endianness>::parse(bytes).map_err(|e| ElfError::BadHeader(e.to_string()))
+}
+
 /// Parses a BPF relocatable object.
 pub fn read(bytes: &[u8]) -> Result<ObjectFile, ElfError> {
-    let endian = check_ident(bytes)?;
-    let header =
-        FileHeader64::<Endianness>::parse(bytes).map_err(|e| ElfError::BadHeader(e.to_string()))?;
+    let endian = byte_order(bytes)?;
+    let header = header(bytes)?;
     let e = endianness(endian);
-    check_type(header, e)?;
     let table = section_table(header, e, bytes)?;
     let sections = read_sections(&table, e, bytes)?;
     let symbols = read_symbols(&table, e, bytes, &sections)?;

@@ -6,6 +6,7 @@
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::termcolor::WriteColor;
 use codespan_reporting::term::{self, Config};
 
 use super::ast::Span;
@@ -65,19 +66,41 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
     let config = Config::default();
     let mut out = String::new();
     for d in diags {
-        let start = d.span.start.min(src.len());
-        let end = d.span.end.clamp(start, src.len());
-        let mut cs = CsDiagnostic::error()
-            .with_message(&d.message)
-            .with_labels(vec![Label::primary((), start..end).with_message(&d.label)]);
-        if let Some(h) = &d.help {
-            cs = cs.with_notes(vec![format!("help: {h}")]);
-        }
         // Writing to a String cannot fail; the spans were clamped to the
         // source, so the file lookup cannot either.
-        let _ = term::emit_to_string(&mut out, &config, &files, &cs);
+        let _ = term::emit_to_string(&mut out, &config, &files, &codespan(src, d));
     }
     out
+}
+
+/// Writes diagnostics as [`render`] lays them out to `out`, in colour when
+/// `out` is a colour writer (a terminal's).
+pub fn emit(
+    out: &mut dyn WriteColor,
+    file: &str,
+    src: &str,
+    diags: &[Diagnostic],
+) -> std::io::Result<()> {
+    let files = SimpleFile::new(file, src);
+    let config = Config::default();
+    for d in diags {
+        term::emit_to_write_style(out, &config, &files, &codespan(src, d))
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
+/// `d` for codespan, its span clamped to the source.
+fn codespan(src: &str, d: &Diagnostic) -> CsDiagnostic<()> {
+    let start = d.span.start.min(src.len());
+    let end = d.span.end.clamp(start, src.len());
+    let cs = CsDiagnostic::error()
+        .with_message(&d.message)
+        .with_labels(vec![Label::primary((), start..end).with_message(&d.label)]);
+    match &d.help {
+        Some(h) => cs.with_notes(vec![format!("help: {h}")]),
+        None => cs,
+    }
 }
 
 /// The closest of `candidates` to `word` (edit distance at most 2, or a
@@ -123,6 +146,22 @@ mod tests {
         assert!(text.contains("^^^ not a builtin"), "{text}");
         assert!(text.contains("help: did you mean `pid`?"), "{text}");
         assert_eq!(d.line_col(src), (2, 8));
+    }
+
+    #[test]
+    fn emits_in_colour_only_to_a_colour_writer() {
+        use codespan_reporting::term::termcolor::{Ansi, NoColor};
+        let src = "kprobe:vfs_read\n{ @x = pdi; }\n";
+        let d = [Diagnostic::new(Span::new(23, 26), "unknown builtin `pdi`")];
+        let mut plain = NoColor::new(Vec::new());
+        emit(&mut plain, "t.bt", src, &d).unwrap();
+        let plain = String::from_utf8(plain.into_inner()).unwrap();
+        assert_eq!(plain, render("t.bt", src, &d));
+        let mut ansi = Ansi::new(Vec::new());
+        emit(&mut ansi, "t.bt", src, &d).unwrap();
+        let ansi = String::from_utf8(ansi.into_inner()).unwrap();
+        assert!(ansi.contains("\x1b["), "{ansi:?}");
+        assert!(ansi.contains("unknown builtin `pdi`"), "{ansi:?}");
     }
 
     #[test]

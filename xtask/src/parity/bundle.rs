@@ -5,7 +5,7 @@
 //! `target/bpftrace/<release>/<arch>/root`. From that tree a bundle takes
 //! the binary, the dynamic loader its `PT_INTERP` names and every shared
 //! library the loader will open, found by walking `DT_NEEDED` as ld.so
-//! searches (goblin reads the ELF): `ldd` cannot run a foreign binary.
+//! searches (`object` reads the ELF): `ldd` cannot run a foreign binary.
 //!
 //! A cached tree that lost a file is unpacked again (`XTASK_BPFTRACE_DIR`
 //! moves the cache, for the fault tests).
@@ -200,15 +200,44 @@ struct Dynamic {
 
 fn dynamic(path: &Path) -> Result<Dynamic> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let elf = goblin::elf::Elf::parse(&bytes)
-        .with_context(|| format!("{} is not an ELF file", path.display()))?;
+    read_dynamic(&bytes).with_context(|| format!("{} is not a 64-bit ELF file", path.display()))
+}
+
+/// `PT_INTERP`, and the `DT_NEEDED`, `DT_RUNPATH` and `DT_RPATH` entries
+/// of the dynamic section (runpath before rpath, as before).
+fn read_dynamic(bytes: &[u8]) -> object::read::Result<Dynamic> {
+    use object::elf::{FileHeader64, DT_NEEDED, DT_RPATH, DT_RUNPATH};
+    use object::read::elf::{Dyn as _, FileHeader as _, ProgramHeader as _};
+
+    let header = FileHeader64::<object::Endianness>::parse(bytes)?;
+    let e = header.endian()?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut interpreter = None;
+    for segment in header.program_headers(e, bytes)? {
+        if let Some(interp) = segment.interpreter(e, bytes)? {
+            interpreter = Some(text(interp));
+        }
+    }
+    let (mut needed, mut runpath, mut rpath) = (Vec::new(), Vec::new(), Vec::new());
+    let sections = header.sections(e, bytes)?;
+    if let Some((entries, strtab)) = sections.dynamic(e, bytes)? {
+        let strings = sections.strings(e, bytes, strtab)?;
+        for entry in entries {
+            let list = match entry.tag32(e) {
+                Some(DT_NEEDED) => &mut needed,
+                Some(DT_RUNPATH) => &mut runpath,
+                Some(DT_RPATH) => &mut rpath,
+                _ => continue,
+            };
+            list.push(text(entry.string(e, strings)?));
+        }
+    }
     Ok(Dynamic {
-        interpreter: elf.interpreter.map(str::to_string),
-        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
-        runpath: elf
-            .runpaths
+        interpreter,
+        needed,
+        runpath: runpath
             .iter()
-            .chain(&elf.rpaths)
+            .chain(&rpath)
             .flat_map(|p| p.split(':'))
             .map(str::to_string)
             .collect(),

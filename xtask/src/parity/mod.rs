@@ -51,8 +51,12 @@ pub fn run(args: &ParityArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("target/parity"));
+    // The arguments first: a misspelt name costs nothing to report, the
+    // downloads and boots before it would cost minutes.
+    let arches = Arch::parse_list(&args.arch)?;
+    known_specs(&args.specs)?;
     let mut reports = Vec::new();
-    for arch in Arch::parse_list(&args.arch)? {
+    for arch in arches {
         // One arch's failure (a download, a boot) is reported; the other
         // arches still run.
         let r = run_arch(arch, &args.specs, args.timeout, &out).unwrap_or_else(|e| {
@@ -134,11 +138,6 @@ fn selected<'a>(
 ) -> Result<Vec<stage::Fixture<'a>>> {
     let workloads = workloads()?;
     let specs = fixtures::specs()?;
-    for n in named {
-        if !specs.iter().any(|(s, _)| s == n) {
-            bail!("no fixture {n} in fixtures/specs");
-        }
-    }
     let mut out = Vec::new();
     for (name, path) in specs {
         if !named.is_empty() && !named.contains(&name) {
@@ -159,6 +158,28 @@ fn selected<'a>(
         });
     }
     Ok(out)
+}
+
+/// Every name in `named` is a fixture of `fixtures/specs`.
+fn known_specs(named: &[String]) -> Result<()> {
+    let specs = fixtures::specs()?;
+    let unknown: Vec<&str> = named
+        .iter()
+        .filter(|n| !specs.iter().any(|(s, _)| s == *n))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "no fixture {} in fixtures/specs (they are: {})",
+            unknown.join(", "),
+            specs
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Each fixture's `workload` in `fixtures/matrix/expectations.toml`.
@@ -414,4 +435,38 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
         _ => Verdict::Differs,
     };
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(arch: &str, specs: &[&str]) -> ParityArgs {
+        ParityArgs {
+            arch: arch.into(),
+            timeout: 1,
+            out: Some(std::env::temp_dir().join("xtask-parity-args")),
+            specs: specs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn bad_arguments_fail_before_any_download_or_boot() {
+        // Were the names checked after the downloads, these would take
+        // minutes or fail on the network; they fail at once, naming the
+        // argument.
+        let e = run(&args("x86_64", &["vfscount", "nosuchspec"])).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.starts_with("no fixture nosuchspec in fixtures/specs (they are: "),
+            "{text}"
+        );
+        assert!(text.contains("vfscount"), "{text}");
+        let e = run(&args("vax", &[])).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown architecture `vax`"),
+            "{e:#}"
+        );
+        assert!(known_specs(&["vfscount".into()]).is_ok());
+    }
 }

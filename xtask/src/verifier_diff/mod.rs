@@ -7,10 +7,11 @@
 //! running kernel ([`kernel`]) and its verdict and last log line are the
 //! truth that verifier-sim's verdict on the same bytes is compared with.
 //!
-//! Until the QEMU guests exist, the other four arches are measured on the
-//! same x86_64 objects with their own `pt_regs` size: the x86_64 kernel's
-//! verdict is expected, except where the kernel refused only a ctx access
-//! that fits the other arch's `pt_regs`, which no kernel here can decide.
+//! The host's x86_64 kernel is the only verifier it runs: the other four
+//! arches are measured on the same x86_64 objects with their own `pt_regs`
+//! size, the x86_64 kernel's verdict expected, except where the kernel
+//! refused only a ctx access that fits the other arch's `pt_regs`, which
+//! no kernel here can decide.
 
 pub mod corpus;
 pub mod kernel;

@@ -379,7 +379,7 @@ impl Report {
                 );
             }
         }
-        let _ = writeln!(s, "\n## The other arches, until the QEMU guests exist\n");
+        let _ = writeln!(s, "\n## The other arches, against the x86_64 kernel\n");
         let _ = writeln!(
             s,
             "The same x86_64 objects checked with each arch's sizeof(pt_regs), against the x86_64 \
