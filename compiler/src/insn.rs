@@ -127,12 +127,7 @@ pub mod pseudo {
     pub const KFUNC_CALL: u8 = 2;
 }
 
-/// Byte order of an object and of every instruction in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endian {
-    Little,
-    Big,
-}
+pub use crate::endian::Endian;
 
 /// A BPF register, r0..r10. r10 is the read-only frame pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -282,37 +277,25 @@ impl Insn {
     pub fn encode(&self, endian: Endian) -> [u8; 8] {
         let mut b = [0u8; 8];
         b[0] = self.code;
-        match endian {
-            Endian::Little => {
-                b[1] = (self.src & 0x0f) << 4 | (self.dst & 0x0f);
-                b[2..4].copy_from_slice(&self.off.to_le_bytes());
-                b[4..8].copy_from_slice(&self.imm.to_le_bytes());
-            }
-            Endian::Big => {
-                b[1] = (self.dst & 0x0f) << 4 | (self.src & 0x0f);
-                b[2..4].copy_from_slice(&self.off.to_be_bytes());
-                b[4..8].copy_from_slice(&self.imm.to_be_bytes());
-            }
-        }
+        // The register nibbles swap with the byte order; opcode and
+        // register numbers do not.
+        b[1] = match endian {
+            Endian::Little => (self.src & 0x0f) << 4 | (self.dst & 0x0f),
+            Endian::Big => (self.dst & 0x0f) << 4 | (self.src & 0x0f),
+        };
+        b[2..4].copy_from_slice(&endian.u16_bytes(self.off as u16));
+        b[4..8].copy_from_slice(&endian.u32_bytes(self.imm as u32));
         b
     }
 
     /// Decodes one slot. Any 8 bytes decode; meaning is checked elsewhere.
     pub fn decode(b: [u8; 8], endian: Endian) -> Insn {
-        let (dst, src, off, imm) = match endian {
-            Endian::Little => (
-                b[1] & 0x0f,
-                b[1] >> 4,
-                i16::from_le_bytes([b[2], b[3]]),
-                i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            ),
-            Endian::Big => (
-                b[1] >> 4,
-                b[1] & 0x0f,
-                i16::from_be_bytes([b[2], b[3]]),
-                i32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-            ),
+        let (dst, src) = match endian {
+            Endian::Little => (b[1] & 0x0f, b[1] >> 4),
+            Endian::Big => (b[1] >> 4, b[1] & 0x0f),
         };
+        let off = endian.read_u16([b[2], b[3]]) as i16;
+        let imm = endian.read_u32([b[4], b[5], b[6], b[7]]) as i32;
         Insn {
             code: b[0],
             dst,

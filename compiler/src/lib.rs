@@ -12,6 +12,7 @@ pub mod btf;
 pub mod ctype;
 pub mod disasm;
 pub mod elf;
+pub mod endian;
 pub mod event;
 pub mod examples;
 pub mod helpers;

@@ -15,7 +15,15 @@ mod write;
 pub use read::{read, Function, MapSymbol, ObjectFile, Reloc, Section, Symbol};
 pub use write::{write, write_with_btf};
 
-use crate::insn::InsnError;
+use crate::insn::{Endian, InsnError};
+
+/// The `object` crate's name for a byte order.
+fn endianness(e: Endian) -> object::Endianness {
+    match e {
+        Endian::Little => object::Endianness::Little,
+        Endian::Big => object::Endianness::Big,
+    }
+}
 
 /// `e_machine` of BPF objects.
 pub const EM_BPF: u16 = 247;
@@ -277,10 +285,7 @@ mod tests {
             let obj = plain_object(arch);
             let bytes = write_with_btf(&obj, &no_btf()).unwrap();
             assert_eq!(bytes[5], if arch == Arch::S390x { 2 } else { 1 }, "EI_DATA");
-            let machine = match arch.endian() {
-                Endian::Little => u16::from_le_bytes([bytes[18], bytes[19]]),
-                Endian::Big => u16::from_be_bytes([bytes[18], bytes[19]]),
-            };
+            let machine = arch.endian().read_u16([bytes[18], bytes[19]]);
             assert_eq!(machine, EM_BPF);
             let read = read(&bytes).unwrap();
             assert_eq!(read.endian, arch.endian());
@@ -442,11 +447,7 @@ mod tests {
     }
 
     fn put_u64(bytes: &mut [u8], at: usize, v: u64, e: Endian) {
-        let b = match e {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        };
-        bytes[at..at + 8].copy_from_slice(&b);
+        bytes[at..at + 8].copy_from_slice(&e.u64_bytes(v));
     }
 
     #[test]
