@@ -21,6 +21,7 @@ pub mod kprobe;
 pub mod lang;
 pub mod maps;
 pub mod program;
+pub mod suggest;
 pub mod symbols;
 
 pub use arch::Arch;

@@ -18,6 +18,7 @@ use super::core::local::CoreTypes;
 use super::core::CoreError;
 use super::parse::{parse, parse_split, Btf};
 use super::types::BtfType;
+use crate::suggest::nearest;
 
 /// Where the running kernel publishes its BTF.
 pub const HOST_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -212,12 +213,21 @@ impl KernelBtf {
     /// The nearest names of types of `kind` to `name`, best first (at most
     /// three).
     pub fn suggest(&self, kind: NamedKind, name: &str) -> Vec<String> {
-        let candidates = self.names.iter().filter_map(|(n, ids)| {
-            ids.iter()
-                .any(|&id| self.btf.type_by_id(id).is_ok_and(|t| kind.matches(t)))
-                .then_some(n.as_str())
-        });
+        let mut candidates: Vec<&str> = self
+            .names
+            .iter()
+            .filter_map(|(n, ids)| {
+                ids.iter()
+                    .any(|&id| self.btf.type_by_id(id).is_ok_and(|t| kind.matches(t)))
+                    .then_some(n.as_str())
+            })
+            .collect();
+        // Alphabetical, so that equally near names come in a fixed order.
+        candidates.sort_unstable();
         nearest(name, candidates)
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     /// The nearest member names to `member` in composite `id` (members of
@@ -322,42 +332,6 @@ fn btf_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], CoreError> {
         path: what.to_string(),
         reason: e.to_string(),
     })
-}
-
-/// The candidates nearest to `query`, best first, at most three: close by
-/// Jaro-Winkler similarity, or containing it (kernel names carry prefixes:
-/// `dport` → `skc_dport`). For `a.b` candidates the last part is compared.
-pub(crate) fn nearest<'a>(query: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let q = query.to_ascii_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .filter_map(|c| {
-            let last = c.rsplit('.').next().unwrap_or(c).to_ascii_lowercase();
-            let mut score = strsim::jaro_winkler(&q, &last);
-            if q.len() >= 3 && (last.contains(&q) || q.contains(&last) && last.len() >= 3) {
-                score = score.max(0.9);
-            }
-            // Short names with a swapped or mistyped letter (`pdi` for `pid`),
-            // which Jaro-Winkler scores low.
-            if strsim::osa_distance(&q, &last) <= (q.len() / 4).max(1) {
-                score = score.max(0.85);
-            }
-            if c.contains('.') {
-                score -= 0.01; // a direct member first
-            }
-            (score >= 0.84).then_some((score, c))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    let mut out: Vec<String> = vec![];
-    for (_, c) in scored {
-        if !out.iter().any(|o| o == c) {
-            out.push(c.to_string());
-        }
-        if out.len() == 3 {
-            break;
-        }
-    }
-    out
 }
 
 /// The host's kernel BTF for tests, parsed once: `None` (after printing
@@ -486,34 +460,6 @@ mod tests {
             }
             let _ = KernelBtf::parse_split(&split[..i], &base);
         }
-    }
-
-    #[test]
-    fn nearest_names() {
-        let names = [
-            "task_struct",
-            "task_group",
-            "sock",
-            "socket",
-            "sk_buff",
-            "file",
-        ];
-        assert_eq!(
-            nearest("task_strct", names.iter().copied())[0],
-            "task_struct"
-        );
-        assert_eq!(
-            nearest("sokc", names.iter().copied()),
-            vec!["sock", "socket"]
-        );
-        assert!(nearest("zzzzzz", names.iter().copied()).is_empty());
-        assert_eq!(
-            nearest(
-                "dport",
-                ["skc_dport", "__sk_common.skc_dport", "skc_num"].into_iter()
-            ),
-            vec!["skc_dport", "__sk_common.skc_dport"]
-        );
     }
 
     #[test]

@@ -23,10 +23,10 @@
 //! string gives an error, never a panic.
 
 use super::{CoreError, CoreKind};
-use crate::btf::kernel::nearest;
 use crate::btf::parse::Btf;
 use crate::btf::types::{int_encoding, BtfType, Member};
 use crate::insn::Endian;
+use crate::suggest::nearest;
 
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`: the most indices an access string has.
 pub const MAX_SPEC_LEN: usize = 64;
@@ -503,7 +503,12 @@ fn member_names(btf: &Btf, id: u32, prefix: &str, depth: usize, out: &mut Vec<St
 pub fn suggest_members(btf: &Btf, id: u32, name: &str) -> Vec<String> {
     let mut names = vec![];
     member_names(btf, id, "", 8, &mut names);
+    // Alphabetical, so that equally near names come in a fixed order.
+    names.sort_unstable();
     nearest(name, names.iter().map(String::as_str))
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 /// Resolves `path` from `root` (a struct or union, or a typedef of one) on
