@@ -13,6 +13,7 @@ pub mod ctype;
 pub mod disasm;
 pub mod elf;
 pub mod endian;
+pub mod error;
 pub mod event;
 pub mod examples;
 pub mod helpers;

@@ -80,10 +80,13 @@ impl KernelBtf {
         Ok(KernelBtf::index(btf, base.btf.count()))
     }
 
-    /// Reads `path` (raw BTF or an ELF with `.BTF`).
+    /// Reads `path` (raw BTF or an ELF with `.BTF`). Every error names
+    /// the file and keeps its cause: the I/O error, the ELF reader's, or
+    /// what is wrong with the BTF.
     pub fn from_file(path: impl AsRef<Path>) -> Result<KernelBtf, CoreError> {
-        let bytes = read(path.as_ref())?;
-        let btf = parse(btf_bytes(&bytes, &path.as_ref().display().to_string())?)?;
+        let (bytes, name) = read(path.as_ref())?;
+        let btf = parse(btf_bytes(&bytes, &name)?)
+            .map_err(|source| CoreError::Parse { path: name, source })?;
         Ok(KernelBtf::index(btf, 0))
     }
 
@@ -92,9 +95,10 @@ impl KernelBtf {
         path: impl AsRef<Path>,
         base: &KernelBtf,
     ) -> Result<KernelBtf, CoreError> {
-        let bytes = read(path.as_ref())?;
-        let raw = btf_bytes(&bytes, &path.as_ref().display().to_string())?;
-        let btf = parse_split(raw, &base.btf)?;
+        let (bytes, name) = read(path.as_ref())?;
+        let raw = btf_bytes(&bytes, &name)?;
+        let btf = parse_split(raw, &base.btf)
+            .map_err(|source| CoreError::Parse { path: name, source })?;
         Ok(KernelBtf::index(btf, base.btf.count()))
     }
 
@@ -306,11 +310,13 @@ fn member_paths(
     Ok(())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CoreError> {
-    std::fs::read(path).map_err(|e| CoreError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+/// The bytes of `path`, and its name for messages.
+fn read(path: &Path) -> Result<(Vec<u8>, String), CoreError> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => Ok((bytes, name)),
+        Err(source) => Err(CoreError::Read { path: name, source }),
+    }
 }
 
 /// `bytes` itself, or the `.BTF` section when `bytes` is an ELF file.
@@ -319,19 +325,17 @@ fn btf_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], CoreError> {
     if !bytes.starts_with(b"\x7fELF") {
         return Ok(bytes);
     }
-    let file = object::File::parse(bytes).map_err(|e| CoreError::Read {
+    let elf = |source| CoreError::Elf {
         path: what.to_string(),
-        reason: e.to_string(),
-    })?;
+        source,
+    };
+    let file = object::File::parse(bytes).map_err(elf)?;
     let section = file
         .section_by_name(".BTF")
         .ok_or_else(|| CoreError::NoBtfSection {
             path: what.to_string(),
         })?;
-    section.data().map_err(|e| CoreError::Read {
-        path: what.to_string(),
-        reason: e.to_string(),
-    })
+    section.data().map_err(elf)
 }
 
 /// The host's kernel BTF for tests, parsed once: `None` (after printing
@@ -460,6 +464,33 @@ mod tests {
             }
             let _ = KernelBtf::parse_split(&split[..i], &base);
         }
+    }
+
+    #[test]
+    fn unreadable_files_keep_their_cause() {
+        use crate::error::{caused_by, chain};
+        let dir = std::env::temp_dir().join(format!("probecc-kernel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.btf");
+        let e = KernelBtf::from_file(&missing).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+        );
+        assert!(caused_by::<std::io::Error>(&e));
+        assert!(chain(&e).starts_with(&format!("cannot read BTF from {}: ", missing.display())));
+
+        let text = dir.join("not.btf");
+        std::fs::write(&text, "[package]\nname = \"x\"\n").unwrap();
+        let e = KernelBtf::from_file(&text).unwrap_err();
+        assert!(matches!(&e, CoreError::Parse { .. }), "{e:?}");
+        assert!(caused_by::<BtfError>(&e), "{}", chain(&e));
+
+        let elf = dir.join("broken.o");
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01 not really").unwrap();
+        let e = KernelBtf::from_file(&elf).unwrap_err();
+        assert!(matches!(&e, CoreError::Elf { .. }), "{e:?}");
+        assert!(caused_by::<object::read::Error>(&e), "{}", chain(&e));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

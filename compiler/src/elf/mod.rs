@@ -107,8 +107,8 @@ pub enum ElfError {
     MapWithoutBtf(String),
     #[error("license {0:?} contains a NUL byte")]
     LicenseNul(String),
-    #[error("writing ELF: {0}")]
-    Write(String),
+    #[error("writing ELF")]
+    Write(#[from] object::write::Error),
 
     // --- reading ---
     #[error("file is {len} bytes, too short for {what} (needs {need})")]
@@ -448,6 +448,23 @@ mod tests {
 
     fn put_u64(bytes: &mut [u8], at: usize, v: u64, e: Endian) {
         bytes[at..at + 8].copy_from_slice(&e.u64_bytes(v));
+    }
+
+    #[test]
+    fn a_write_error_keeps_the_writers_cause() {
+        // The writer cannot fail on an object it built itself; a bare
+        // `object` writer for an arch it lacks stands in for its error.
+        let cause = object::write::Object::new(
+            object::BinaryFormat::Elf,
+            object::Architecture::Unknown,
+            object::Endianness::Little,
+        )
+        .write()
+        .unwrap_err();
+        let e = ElfError::from(cause);
+        assert_eq!(e.to_string(), "writing ELF");
+        assert!(crate::error::caused_by::<object::write::Error>(&e));
+        assert!(crate::error::chain(&e).starts_with("writing ELF: "));
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
     );
     add_data(&mut out, ".BTF", &btf.btf, 4, 0, None);
     add_data(&mut out, ".BTF.ext", &btf.ext, 4, 0, None);
-    out.write().map_err(|e| ElfError::Write(e.to_string()))
+    out.write().map_err(ElfError::Write)
 }
 
 /// Program and map names are symbols of one table: each must be unique, and
@@ -209,8 +209,7 @@ fn add_map_relocs(
                 r_type: elf::R_BPF_64_64,
             },
         };
-        out.add_relocation(section, reloc)
-            .map_err(|e| ElfError::Write(e.to_string()))?;
+        out.add_relocation(section, reloc)?;
     }
     Ok(())
 }

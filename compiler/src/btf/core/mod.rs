@@ -133,12 +133,32 @@ fn did_you_mean(names: &[String]) -> String {
 
 /// Everything that can go wrong resolving, copying or relocating kernel
 /// struct accesses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    /// Types that do not hold together (what a BTF parse or lookup found).
     #[error(transparent)]
     Btf(#[from] BtfError),
-    #[error("cannot read BTF from {path}: {reason}")]
-    Read { path: String, reason: String },
+    /// A file that cannot be read.
+    #[error("cannot read BTF from {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An ELF file that the ELF reader refuses.
+    #[error("cannot read BTF from {path}")]
+    Elf {
+        path: String,
+        #[source]
+        source: object::read::Error,
+    },
+    /// A file whose bytes (or `.BTF` section) are not BTF.
+    #[error("cannot read BTF from {path}")]
+    Parse {
+        path: String,
+        #[source]
+        source: BtfError,
+    },
     #[error("the object: {0}")]
     Object(String),
     #[error("{path} is an ELF file without a .BTF section")]
