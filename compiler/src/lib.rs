@@ -20,6 +20,7 @@ pub mod helpers;
 pub mod insn;
 pub mod kprobe;
 pub mod lang;
+pub mod load;
 pub mod maps;
 pub mod program;
 pub mod suggest;

@@ -151,7 +151,7 @@ fn has_core_relocations(bytes: &[u8]) -> bool {
     probecc::elf::read(bytes)
         .ok()
         .and_then(|obj| {
-            probecc::btf::core::relocate::object_relocations(&obj)
+            probecc::load::object_relocations(&obj)
                 .ok()
                 .flatten()
         })

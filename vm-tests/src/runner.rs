@@ -9,7 +9,7 @@
 //! the ring-buffer records it submitted become printf text.
 
 use probecc::arch::{Arch, KernelVersion};
-use probecc::btf::core::relocate::{relocate_object, OnMissing};
+use probecc::load::{relocate_object, OnMissing};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Manifest};
@@ -91,7 +91,7 @@ pub struct Program {
 pub fn relocate(object: &[u8], target: &KernelBtf) -> Result<Vec<u8>> {
     relocate_object(object, target, OnMissing::Error)
         .map(|(bytes, _)| bytes)
-        .map_err(|e| Error::Object(format!("CO-RE relocation: {e}")))
+        .map_err(|e| Error::Object(probecc::error::chain(&e)))
 }
 
 /// verifier-sim on every program: what the kernel would refuse to load, the

@@ -537,9 +537,9 @@ mod tests {
     use super::*;
     use crate::arch::Arch;
     use crate::btf::core::access::{resolve_path, Step};
-    use crate::btf::core::relocate::{relocate_section, OnMissing, POISON_IMM};
     use crate::btf::kernel::KernelBtf;
     use crate::insn::{self, AluOp, Endian, Reg, Size};
+    use crate::load::{relocate_section, OnMissing, POISON_IMM};
     use crate::program::{Object, Program};
 
     /// A made-up kernel: `struct task_struct { int pid; u8 flags:3; char

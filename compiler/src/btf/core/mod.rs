@@ -11,15 +11,13 @@
 //!   own `.BTF` (structs keep every member, so clang's member indices and
 //!   access strings hold; members off the path become opaque bytes) and
 //!   collects the relocation records that `ext` writes to `.BTF.ext`.
-//! - [`relocate`] patches instructions for a target BTF, as libbpf's
-//!   `bpf_core_patch_insn` does, for the offline runner and verifier-sim.
 //!
 //! Kernel BTF itself (vmlinux, split module BTF, lookups by name) is
-//! [`KernelBtf`](super::kernel::KernelBtf).
+//! [`KernelBtf`](super::kernel::KernelBtf); the loader's side, patching
+//! instructions for a target BTF as libbpf does, is [`crate::load`].
 
 pub mod access;
 pub mod local;
-pub mod relocate;
 
 #[cfg(test)]
 mod clang_tests;
@@ -159,8 +157,6 @@ pub enum CoreError {
         #[source]
         source: BtfError,
     },
-    #[error("the object: {0}")]
-    Object(String),
     #[error("{path} is an ELF file without a .BTF section")]
     NoBtfSection { path: String },
     #[error("no {kind} `{name}` in the kernel's BTF{}", did_you_mean(.suggestions))]
