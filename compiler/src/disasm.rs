@@ -1033,7 +1033,7 @@ mod tests {
             });
             let btf = EncodedBtf {
                 btf: vec![],
-                ext: vec![],
+                ext: None,
                 maps: vec![],
             };
             crate::elf::write_with_btf(&obj, &btf).expect("write")

@@ -225,7 +225,7 @@ mod tests {
     fn no_btf() -> EncodedBtf {
         EncodedBtf {
             btf: vec![],
-            ext: vec![],
+            ext: None,
             maps: vec![],
         }
     }
@@ -362,7 +362,7 @@ mod tests {
                 }]
             );
             assert_eq!(read.btf.as_deref(), Some(encoded.btf.as_slice()));
-            assert_eq!(read.btf_ext.as_deref(), Some(encoded.ext.as_slice()));
+            assert_eq!(read.btf_ext, encoded.ext);
             let btf = crate::btf::parse(read.btf.as_deref().unwrap()).unwrap();
             let names: Vec<_> = btf.maps().unwrap().into_iter().map(|m| m.name).collect();
             assert_eq!(names, ["counts", "events"]);
@@ -787,6 +787,26 @@ char _license[] SEC("license") = "GPL";
                 assert_eq!(btf.maps().unwrap()[0].max_entries, 64);
                 assert!(obj.btf_ext.is_some());
             }
+        }
+
+        /// Without functions clang writes `.BTF` and no `.BTF.ext`; so
+        /// does probecc for a spec without programs.
+        #[test]
+        fn without_functions_there_is_no_btf_ext_as_from_probecc() {
+            let Some(bytes) = compile(
+                r#"char _license[] __attribute__((section("license"), used)) = "GPL";"#,
+                "bpfel",
+            ) else {
+                return;
+            };
+            let clang = read(&bytes).unwrap();
+            assert!(clang.btf.is_some() && clang.programs.is_empty());
+            assert_eq!(clang.btf_ext, None);
+            let spec = "BEGIN { printf(\"hi\\n\"); }";
+            let c = crate::lang::compile(spec, Arch::X86_64, &Default::default()).unwrap();
+            let ours = read(&write(&c.object).unwrap()).unwrap();
+            assert!(ours.btf.is_some() && ours.programs.is_empty());
+            assert_eq!(ours.btf_ext, None);
         }
 
         /// clang leaves an empty `.text`; it holds no program.

@@ -50,7 +50,9 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
         Some("_license"),
     );
     add_data(&mut out, ".BTF", &btf.btf, 4, 0, None);
-    add_data(&mut out, ".BTF.ext", &btf.ext, 4, 0, None);
+    if let Some(ext) = &btf.ext {
+        add_data(&mut out, ".BTF.ext", ext, 4, 0, None);
+    }
     out.write().map_err(ElfError::Write)
 }
 

@@ -20,7 +20,7 @@ pub mod access;
 pub mod local;
 
 #[cfg(test)]
-mod clang_tests;
+pub(crate) mod clang_tests;
 
 use super::BtfError;
 
