@@ -150,11 +150,7 @@ pub fn load(path: &str) -> Result<Ebpf, String> {
 fn has_core_relocations(bytes: &[u8]) -> bool {
     probecc::elf::read(bytes)
         .ok()
-        .and_then(|obj| {
-            probecc::load::object_relocations(&obj)
-                .ok()
-                .flatten()
-        })
+        .and_then(|obj| probecc::load::object_relocations(&obj).ok().flatten())
         .is_some_and(|(_, sections)| !sections.is_empty())
 }
 

@@ -9,10 +9,10 @@
 //! the ring-buffer records it submitted become printf text.
 
 use probecc::arch::{Arch, KernelVersion};
-use probecc::load::{relocate_object, OnMissing};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Manifest};
+use probecc::load::{relocate_object, OnMissing};
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN};

@@ -330,7 +330,11 @@ mod tests {
             let btf = parse(&enc.btf).unwrap();
             assert_eq!(btf.maps().unwrap().len(), 3);
             assert_eq!(
-                ext::parse(enc.ext.as_deref().unwrap(), &btf).unwrap().line_info[0].records[0].col,
+                ext::parse(enc.ext.as_deref().unwrap(), &btf)
+                    .unwrap()
+                    .line_info[0]
+                    .records[0]
+                    .col,
                 2
             );
         }
