@@ -167,7 +167,7 @@ fn disassembly(obj: &ObjectFile, out: &mut String) {
 /// section, listing). An unreadable `.BTF.ext` is said in `out`.
 fn core_relocations(obj: &ObjectFile, out: &mut String) -> HashMap<String, Vec<(u64, String)>> {
     let mut by_section = HashMap::new();
-    let (btf, sections) = match probecc::btf::core::relocate::object_relocations(obj) {
+    let (btf, sections) = match probecc::load::object_relocations(obj) {
         Ok(Some(found)) => found,
         Ok(None) => return by_section,
         Err(e) => {

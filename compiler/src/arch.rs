@@ -1,12 +1,14 @@
 //! The five target architectures and everything probecc must know about each:
 //! byte order, where `struct pt_regs` keeps the argument, return-value, stack
 //! and instruction-pointer registers, how many arguments travel in registers,
-//! how syscall arguments are reached, and sizeof(pt_regs) per kernel release.
+//! how syscall arguments are reached, sizeof(pt_regs) per kernel release,
+//! the Debian releases that ship a kernel for it, and its names in Debian,
+//! libbpf and Rust.
 //!
 //! This is the one table every crate reads (compiler, verifier-sim, vm-tests,
-//! guest, xtask). The offsets are those of the kernel headers, which libbpf's
-//! `bpf_tracing.h` agrees with; the QEMU matrix checks them against real
-//! kernels.
+//! guest, xtask): [`ARCHS`], one [`ArchInfo`] row per arch. The offsets are
+//! those of the kernel headers, which libbpf's `bpf_tracing.h` agrees with;
+//! the QEMU matrix checks them against real kernels.
 
 use std::fmt;
 use std::str::FromStr;
@@ -91,82 +93,181 @@ pub enum ArchError {
     BadKernelVersion(String),
 }
 
-const X86_64_REGS: PtRegs = PtRegs {
-    // di, si, dx, cx, r8, r9
-    args: &[112, 104, 96, 88, 72, 64],
-    ret: 80,
-    sp: 152,
-    ip: 128,
-    sizes: &[(KernelVersion(0, 0), 168)],
-    // The user regs hold arg3 in r10 (the syscall ABI), not cx.
-    syscall: SyscallAbi {
-        prefix: "__x64_sys_",
-        wrapper_since: KernelVersion(4, 17),
-        args: [112, 104, 96, 56, 72, 64],
-    },
+/// A Debian release that ships a kernel for an arch, and that kernel's
+/// version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DebianKernel {
+    /// The release's code name: `bookworm`, `trixie`.
+    pub release: &'static str,
+    pub version: KernelVersion,
+}
+
+/// Everything probecc knows of one arch: one row of [`ARCHS`], which every
+/// method of [`Arch`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchInfo {
+    pub arch: Arch,
+    /// The canonical name, used for every directory, report and JSON field.
+    pub name: &'static str,
+    /// Other names users type for it.
+    pub aliases: &'static [&'static str],
+    pub endian: Endian,
+    pub regs: PtRegs,
+    /// The stable Debian releases with a kernel for this arch, oldest
+    /// first (Debian unstable, `sid`, has every arch; its kernel version
+    /// moves). The oldest one's kernel is [`Arch::default_kernel`].
+    pub debian_kernels: &'static [DebianKernel],
+    /// The `__TARGET_ARCH_*` macro value libbpf's `bpf_tracing.h` expects.
+    pub libbpf_target_arch: &'static str,
+    /// Debian's architecture name.
+    pub debian_arch: &'static str,
+    /// Debian's multiarch tuple: the directory (`/usr/lib/<tuple>`) that
+    /// holds this arch's shared libraries.
+    pub multiarch: &'static str,
+    /// The Rust target triple of a static guest binary.
+    pub rust_target: &'static str,
+}
+
+const BOOKWORM: DebianKernel = DebianKernel {
+    release: "bookworm",
+    version: KernelVersion(6, 1),
+};
+const TRIXIE: DebianKernel = DebianKernel {
+    release: "trixie",
+    version: KernelVersion(6, 12),
 };
 
-const ARM64_REGS: PtRegs = PtRegs {
-    args: &[0, 8, 16, 24, 32, 40, 48, 56],
-    ret: 0,
-    sp: 248,
-    ip: 256,
-    sizes: &[(KernelVersion(0, 0), 336)],
-    // arg0 from orig_x0, which keeps it after x0 takes the return value.
-    syscall: SyscallAbi {
-        prefix: "__arm64_sys_",
-        wrapper_since: KernelVersion(4, 19),
-        args: [272, 8, 16, 24, 32, 40],
+/// The table, one row per arch, in [`Arch::ALL`] order.
+pub const ARCHS: [ArchInfo; 5] = [
+    ArchInfo {
+        arch: Arch::X86_64,
+        name: "x86_64",
+        aliases: &["amd64", "x86-64", "x64"],
+        endian: Endian::Little,
+        regs: PtRegs {
+            // di, si, dx, cx, r8, r9
+            args: &[112, 104, 96, 88, 72, 64],
+            ret: 80,
+            sp: 152,
+            ip: 128,
+            sizes: &[(KernelVersion(0, 0), 168)],
+            // The user regs hold arg3 in r10 (the syscall ABI), not cx.
+            syscall: SyscallAbi {
+                prefix: "__x64_sys_",
+                wrapper_since: KernelVersion(4, 17),
+                args: [112, 104, 96, 56, 72, 64],
+            },
+        },
+        debian_kernels: &[BOOKWORM, TRIXIE],
+        libbpf_target_arch: "x86",
+        debian_arch: "amd64",
+        multiarch: "x86_64-linux-gnu",
+        rust_target: "x86_64-unknown-linux-gnu",
     },
-};
-
-const S390X_REGS: PtRegs = PtRegs {
-    // gprs[] begins at 24 (after args[1] and the 16-byte psw): gpr2..gpr6.
-    args: &[40, 48, 56, 64, 72],
-    ret: 40,
-    sp: 144,
-    ip: 16,
-    sizes: &[(KernelVersion(0, 0), 200)],
-    // arg0 from orig_gpr2 (offset 152): entry overwrites gpr2. arg5 in gpr7.
-    syscall: SyscallAbi {
-        prefix: "__s390x_sys_",
-        wrapper_since: KernelVersion(5, 18),
-        args: [152, 48, 56, 64, 72, 80],
+    ArchInfo {
+        arch: Arch::Arm64,
+        name: "arm64",
+        aliases: &["aarch64"],
+        endian: Endian::Little,
+        regs: PtRegs {
+            args: &[0, 8, 16, 24, 32, 40, 48, 56],
+            ret: 0,
+            sp: 248,
+            ip: 256,
+            sizes: &[(KernelVersion(0, 0), 336)],
+            // arg0 from orig_x0, which keeps it after x0 takes the return value.
+            syscall: SyscallAbi {
+                prefix: "__arm64_sys_",
+                wrapper_since: KernelVersion(4, 19),
+                args: [272, 8, 16, 24, 32, 40],
+            },
+        },
+        debian_kernels: &[BOOKWORM, TRIXIE],
+        libbpf_target_arch: "arm64",
+        debian_arch: "arm64",
+        multiarch: "aarch64-linux-gnu",
+        rust_target: "aarch64-unknown-linux-gnu",
     },
-};
-
-const PPC64LE_REGS: PtRegs = PtRegs {
-    // gpr[3]..gpr[10]
-    args: &[24, 32, 40, 48, 56, 64, 72, 80],
-    ret: 24,
-    sp: 8,
-    ip: 256,
-    sizes: &[(KernelVersion(0, 0), 384)],
-    // arg0 from orig_gpr3 (offset 272). Since 6.1 the wrappers carry no
-    // prefix; a kernel built with COMPAT=y has unwrapped `sys_*` instead,
-    // which the QEMU matrix would show (Debian's ppc64el is wrapped).
-    syscall: SyscallAbi {
-        prefix: "sys_",
-        wrapper_since: KernelVersion(6, 1),
-        args: [272, 32, 40, 48, 56, 64],
+    ArchInfo {
+        arch: Arch::S390x,
+        name: "s390x",
+        aliases: &["s390"],
+        endian: Endian::Big,
+        regs: PtRegs {
+            // gprs[] begins at 24 (after args[1] and the 16-byte psw): gpr2..gpr6.
+            args: &[40, 48, 56, 64, 72],
+            ret: 40,
+            sp: 144,
+            ip: 16,
+            sizes: &[(KernelVersion(0, 0), 200)],
+            // arg0 from orig_gpr2 (offset 152): entry overwrites gpr2. arg5 in gpr7.
+            syscall: SyscallAbi {
+                prefix: "__s390x_sys_",
+                wrapper_since: KernelVersion(5, 18),
+                args: [152, 48, 56, 64, 72, 80],
+            },
+        },
+        debian_kernels: &[BOOKWORM, TRIXIE],
+        libbpf_target_arch: "s390",
+        debian_arch: "s390x",
+        multiarch: "s390x-linux-gnu",
+        rust_target: "s390x-unknown-linux-gnu",
     },
-};
-
-const RISCV64_REGS: PtRegs = PtRegs {
-    // a0..a7
-    args: &[80, 88, 96, 104, 112, 120, 128, 136],
-    ret: 80,
-    sp: 16,
-    ip: 0,
-    sizes: &[(KernelVersion(0, 0), 288)],
-    // arg0 from orig_a0 (offset 280): entry sets a0 to -ENOSYS. Wrapped since
-    // 6.6; riscv64 objects target 6.12 by default (`Arch::default_kernel`).
-    syscall: SyscallAbi {
-        prefix: "__riscv_sys_",
-        wrapper_since: KernelVersion(6, 6),
-        args: [280, 88, 96, 104, 112, 120],
+    ArchInfo {
+        arch: Arch::Ppc64le,
+        name: "ppc64le",
+        aliases: &["powerpc64le", "ppc64el"],
+        endian: Endian::Little,
+        regs: PtRegs {
+            // gpr[3]..gpr[10]
+            args: &[24, 32, 40, 48, 56, 64, 72, 80],
+            ret: 24,
+            sp: 8,
+            ip: 256,
+            sizes: &[(KernelVersion(0, 0), 384)],
+            // arg0 from orig_gpr3 (offset 272). Since 6.1 the wrappers carry no
+            // prefix; a kernel built with COMPAT=y has unwrapped `sys_*` instead,
+            // which the QEMU matrix would show (Debian's ppc64el is wrapped).
+            syscall: SyscallAbi {
+                prefix: "sys_",
+                wrapper_since: KernelVersion(6, 1),
+                args: [272, 32, 40, 48, 56, 64],
+            },
+        },
+        debian_kernels: &[BOOKWORM, TRIXIE],
+        libbpf_target_arch: "powerpc",
+        debian_arch: "ppc64el",
+        multiarch: "powerpc64le-linux-gnu",
+        rust_target: "powerpc64le-unknown-linux-gnu",
     },
-};
+    ArchInfo {
+        arch: Arch::Riscv64,
+        name: "riscv64",
+        aliases: &["riscv"],
+        endian: Endian::Little,
+        regs: PtRegs {
+            // a0..a7
+            args: &[80, 88, 96, 104, 112, 120, 128, 136],
+            ret: 80,
+            sp: 16,
+            ip: 0,
+            sizes: &[(KernelVersion(0, 0), 288)],
+            // arg0 from orig_a0 (offset 280): entry sets a0 to -ENOSYS. Wrapped since
+            // 6.6; riscv64 objects target 6.12 by default (`Arch::default_kernel`).
+            syscall: SyscallAbi {
+                prefix: "__riscv_sys_",
+                wrapper_since: KernelVersion(6, 6),
+                args: [280, 88, 96, 104, 112, 120],
+            },
+        },
+        // An official Debian arch from trixie on: bookworm has no kernel.
+        debian_kernels: &[TRIXIE],
+        libbpf_target_arch: "riscv",
+        debian_arch: "riscv64",
+        multiarch: "riscv64-linux-gnu",
+        rust_target: "riscv64gc-unknown-linux-gnu",
+    },
+];
 
 impl Arch {
     pub const ALL: [Arch; 5] = [
@@ -177,27 +278,23 @@ impl Arch {
         Arch::Riscv64,
     ];
 
+    /// This arch's row of [`ARCHS`].
+    pub fn info(self) -> &'static ArchInfo {
+        &ARCHS[self as usize]
+    }
+
     /// The canonical name.
     pub fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-            Arch::S390x => "s390x",
-            Arch::Ppc64le => "ppc64le",
-            Arch::Riscv64 => "riscv64",
-        }
+        self.info().name
     }
 
     /// Accepts the canonical names and the aliases users type.
     pub fn parse(s: &str) -> Result<Arch, ArchError> {
-        Ok(match s {
-            "x86_64" | "amd64" | "x86-64" | "x64" => Arch::X86_64,
-            "arm64" | "aarch64" => Arch::Arm64,
-            "s390x" | "s390" => Arch::S390x,
-            "ppc64le" | "powerpc64le" | "ppc64el" => Arch::Ppc64le,
-            "riscv64" | "riscv" => Arch::Riscv64,
-            _ => return Err(ArchError::Unknown(s.to_string())),
-        })
+        ARCHS
+            .iter()
+            .find(|i| i.name == s || i.aliases.contains(&s))
+            .map(|i| i.arch)
+            .ok_or_else(|| ArchError::Unknown(s.to_string()))
     }
 
     /// The architectures a command-line `--arch` value names: `all`, one
@@ -210,20 +307,11 @@ impl Arch {
     }
 
     pub fn endian(self) -> Endian {
-        match self {
-            Arch::S390x => Endian::Big,
-            _ => Endian::Little,
-        }
+        self.info().endian
     }
 
     pub fn regs(self) -> &'static PtRegs {
-        match self {
-            Arch::X86_64 => &X86_64_REGS,
-            Arch::Arm64 => &ARM64_REGS,
-            Arch::S390x => &S390X_REGS,
-            Arch::Ppc64le => &PPC64LE_REGS,
-            Arch::Riscv64 => &RISCV64_REGS,
-        }
+        &self.info().regs
     }
 
     /// How many function arguments travel in registers.
@@ -263,14 +351,14 @@ impl Arch {
     }
 
     /// The kernel release objects target when none is named: the oldest
-    /// Debian kernel for the arch (bookworm's 6.1; trixie's 6.12 for
-    /// riscv64, which bookworm does not ship). It decides syscall
-    /// wrappers (riscv64 has them since 6.6) and the pt_regs size.
+    /// Debian kernel for the arch (the first of
+    /// [`ArchInfo::debian_kernels`]). It decides syscall wrappers (riscv64
+    /// has them since 6.6) and the pt_regs size.
     pub fn default_kernel(self) -> KernelVersion {
-        match self {
-            Arch::Riscv64 => KernelVersion(6, 12),
-            _ => KernelVersion(6, 1),
-        }
+        self.info()
+            .debian_kernels
+            .first()
+            .map_or(KernelVersion(0, 0), |k| k.version)
     }
 
     /// Whether syscall entry points of kernel `version` are wrappers taking the
@@ -302,55 +390,28 @@ impl Arch {
 
     /// clang's BPF target for this arch's objects.
     pub fn clang_target(self) -> &'static str {
-        match self.endian() {
-            Endian::Little => "bpfel",
-            Endian::Big => "bpfeb",
-        }
+        self.endian().bpf_target()
     }
 
     /// The `__TARGET_ARCH_*` macro value libbpf's `bpf_tracing.h` expects.
     pub fn libbpf_target_arch(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86",
-            Arch::Arm64 => "arm64",
-            Arch::S390x => "s390",
-            Arch::Ppc64le => "powerpc",
-            Arch::Riscv64 => "riscv",
-        }
+        self.info().libbpf_target_arch
     }
 
     /// Debian's architecture name.
     pub fn debian_arch(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "amd64",
-            Arch::Arm64 => "arm64",
-            Arch::S390x => "s390x",
-            Arch::Ppc64le => "ppc64el",
-            Arch::Riscv64 => "riscv64",
-        }
+        self.info().debian_arch
     }
 
     /// Debian's multiarch tuple: the directory (`/usr/lib/<tuple>`) that
     /// holds this arch's shared libraries.
     pub fn multiarch(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-linux-gnu",
-            Arch::Arm64 => "aarch64-linux-gnu",
-            Arch::S390x => "s390x-linux-gnu",
-            Arch::Ppc64le => "powerpc64le-linux-gnu",
-            Arch::Riscv64 => "riscv64-linux-gnu",
-        }
+        self.info().multiarch
     }
 
     /// The Rust target triple of a static guest binary.
     pub fn rust_target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-linux-gnu",
-            Arch::Arm64 => "aarch64-unknown-linux-gnu",
-            Arch::S390x => "s390x-unknown-linux-gnu",
-            Arch::Ppc64le => "powerpc64le-unknown-linux-gnu",
-            Arch::Riscv64 => "riscv64gc-unknown-linux-gnu",
-        }
+        self.info().rust_target
     }
 }
 
@@ -370,6 +431,18 @@ impl FromStr for Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_row_is_its_arch_and_every_name_is_one_arch() {
+        let mut names = std::collections::HashSet::new();
+        for a in Arch::ALL {
+            assert_eq!(a.info().arch, a);
+            for n in std::iter::once(&a.name()).chain(a.info().aliases) {
+                assert!(names.insert(*n), "{n} names two arches");
+                assert_eq!(Arch::parse(n), Ok(a));
+            }
+        }
+    }
 
     #[test]
     fn names_round_trip_and_aliases_parse() {

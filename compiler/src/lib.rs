@@ -12,14 +12,18 @@ pub mod btf;
 pub mod ctype;
 pub mod disasm;
 pub mod elf;
+pub mod endian;
+pub mod error;
 pub mod event;
 pub mod examples;
 pub mod helpers;
 pub mod insn;
 pub mod kprobe;
 pub mod lang;
+pub mod load;
 pub mod maps;
 pub mod program;
+pub mod suggest;
 pub mod symbols;
 
 pub use arch::Arch;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aya::maps::{Map, RingBuf};
 use aya::programs::KProbe;
 use aya::{Btf, Ebpf, EbpfLoader};
+use probecc::error::chain;
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use serde_json::{json, Value};
@@ -149,11 +150,7 @@ pub fn load(path: &str) -> Result<Ebpf, String> {
 fn has_core_relocations(bytes: &[u8]) -> bool {
     probecc::elf::read(bytes)
         .ok()
-        .and_then(|obj| {
-            probecc::btf::core::relocate::object_relocations(&obj)
-                .ok()
-                .flatten()
-        })
+        .and_then(|obj| probecc::load::object_relocations(&obj).ok().flatten())
         .is_some_and(|(_, sections)| !sections.is_empty())
 }
 
@@ -188,17 +185,6 @@ pub fn attach(ebpf: &mut Ebpf, name: &str, section: &str) -> Result<(), String> 
     kp.attach(&func, off)
         .map(|_| ())
         .map_err(|e| format!("aya attach {func}+{off}: {}", chain(&e)))
-}
-
-/// An error and its sources, joined.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
 
 /// The descriptor of a map aya holds.

@@ -12,9 +12,10 @@ use std::io::{Read, Write};
 use aya::programs::KProbe;
 use aya::sys::{enable_stats, Stats};
 use aya::Ebpf;
+use probecc::error::chain;
 use probecc_guest::protocol::{OverheadPlan, Report, Subject};
 
-use crate::fixture::{self, chain};
+use crate::fixture;
 use crate::sys::{monotonic_ns, report, set_comm};
 
 /// A subject ready to attach: its object loaded, programs verified.

@@ -14,7 +14,7 @@ use std::ops::Range;
 use probecc::insn::Endian;
 use probecc::maps::MapKind;
 
-use crate::memory::{self, Arena};
+use crate::memory::Arena;
 use crate::object::MapDef;
 
 pub const EINVAL: i64 = 22;
@@ -218,7 +218,7 @@ impl EmuMap {
     }
 
     fn array_index(&self, key: &[u8]) -> Option<usize> {
-        let i = memory::get_uint(key.get(..4)?, self.endian) as usize;
+        let i = self.endian.read_uint(key.get(..4)?) as usize;
         (i < self.def.max_entries as usize).then_some(i)
     }
 
@@ -299,7 +299,7 @@ impl EmuMap {
                 .map(|(k, &s)| (k.clone(), v.per_cpu(s)))
                 .collect(),
             Store::Array(v) => (0..v.slots)
-                .map(|s| (memory::put_uint(s as u64, 4, endian), v.per_cpu(s)))
+                .map(|s| (endian.uint_bytes(s as u64, 4), v.per_cpu(s)))
                 .filter(|(_, vals)| vals.iter().any(|b| b.iter().any(|&x| x != 0)))
                 .collect(),
             _ => Vec::new(),

@@ -1,8 +1,8 @@
 //! memory: the runner-owned memory programs may point into — arenas for
 //! map values and ring-buffer records, allocated once and never moved, so
 //! that their addresses can be handed to programs and registered with rbpf —
-//! and integers read and written in the object's byte order (all program
-//! memory holds values in the target's order; see `rewrite`).
+//! and the u64 slots read from it (all program memory holds values in the
+//! target's order, see `rewrite`; `Endian` converts them).
 
 use std::ops::Range;
 use std::ptr::NonNull;
@@ -103,46 +103,14 @@ pub unsafe fn write(addr: u64, data: &[u8]) {
     unsafe { std::ptr::copy(data.as_ptr(), addr as *mut u8, data.len()) }
 }
 
-/// The unsigned integer in `bytes` (1 to 8 of them) in `endian` order.
-pub fn get_uint(bytes: &[u8], endian: Endian) -> u64 {
-    let b = &bytes[..bytes.len().min(8)];
-    match endian {
-        Endian::Little => b.iter().rev().fold(0, |v, &x| v << 8 | x as u64),
-        Endian::Big => b.iter().fold(0, |v, &x| v << 8 | x as u64),
-    }
-}
-
-/// `value`'s low `n` bytes (up to 8) in `endian` order.
-pub fn put_uint(value: u64, n: usize, endian: Endian) -> Vec<u8> {
-    let n = n.min(8);
-    let le = value.to_le_bytes();
-    let mut v = le[..n].to_vec();
-    if endian == Endian::Big {
-        v.reverse();
-    }
-    v
-}
-
 /// The u64 at `off` of `bytes`, 0 where the bytes end.
 pub fn u64_at(bytes: &[u8], off: usize, endian: Endian) -> u64 {
-    bytes.get(off..off + 8).map_or(0, |b| get_uint(b, endian))
+    bytes.get(off..off + 8).map_or(0, |b| endian.read_uint(b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_round_trip_in_both_orders() {
-        for e in [Endian::Little, Endian::Big] {
-            for n in [1, 2, 4, 8] {
-                let v = 0x1122_3344_5566_7788u64 & (u64::MAX >> (64 - 8 * n));
-                assert_eq!(get_uint(&put_uint(v, n, e), e), v);
-            }
-        }
-        assert_eq!(put_uint(0x0102, 2, Endian::Big), [1, 2]);
-        assert_eq!(put_uint(0x0102, 2, Endian::Little), [2, 1]);
-    }
 
     #[test]
     fn arenas_are_zeroed_and_bounded() {

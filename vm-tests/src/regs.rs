@@ -14,7 +14,6 @@
 use probecc::arch::{Arch, KernelVersion};
 
 use crate::events::Event;
-use crate::memory::put_uint;
 
 /// Where the user `pt_regs` of a wrapped syscall lie.
 pub const USER_REGS: u64 = 0xffff_c900_0000_0000;
@@ -89,14 +88,13 @@ pub fn build(arch: Arch, kernel: KernelVersion, kind: ProbeKind, ev: &Event, ip:
 fn set(regs: &mut [u8], arch: Arch, off: u16, value: u64) {
     let off = off as usize;
     if let Some(slot) = regs.get_mut(off..off + 8) {
-        slot.copy_from_slice(&put_uint(value, 8, arch.endian()));
+        slot.copy_from_slice(&arch.endian().u64_bytes(value));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::get_uint;
     use probecc::insn::Size;
 
     #[test]
@@ -107,11 +105,11 @@ mod tests {
             let img = build(arch, KernelVersion(6, 1), ProbeKind::Kprobe, &ev, 0);
             for i in 0..5 {
                 let off = arch.arg_offset(i).unwrap() as usize;
-                let v = get_uint(&img.regs[off..off + 8], arch.endian());
+                let v = arch.endian().read_uint(&img.regs[off..off + 8]);
                 assert_eq!(v, 10 + i as u64, "{arch} arg{i}");
                 let low = arch.low_part(off as u16, Size::W) as usize;
                 assert_eq!(
-                    get_uint(&img.regs[low..low + 4], arch.endian()),
+                    arch.endian().read_uint(&img.regs[low..low + 4]),
                     10 + i as u64
                 );
             }
@@ -126,15 +124,15 @@ mod tests {
         let arch = Arch::Arm64;
         let img = build(arch, KernelVersion(6, 1), ProbeKind::Kretsyscall, &ev, 0);
         assert_eq!(
-            get_uint(&img.regs[0..8], arch.endian()),
+            arch.endian().read_uint(&img.regs[0..8]),
             99,
             "x0 holds the return value"
         );
         let img = build(arch, KernelVersion(6, 1), ProbeKind::Ksyscall, &ev, 0);
-        assert_eq!(get_uint(&img.regs[0..8], arch.endian()), USER_REGS);
+        assert_eq!(arch.endian().read_uint(&img.regs[0..8]), USER_REGS);
         let user = img.user_regs.unwrap();
-        assert_eq!(get_uint(&user[272..280], arch.endian()), 1, "orig_x0");
-        assert_eq!(get_uint(&user[16..24], arch.endian()), 3);
+        assert_eq!(arch.endian().read_uint(&user[272..280]), 1, "orig_x0");
+        assert_eq!(arch.endian().read_uint(&user[16..24]), 3);
         let old = build(
             Arch::Riscv64,
             KernelVersion(6, 1),

@@ -9,17 +9,17 @@
 //! the ring-buffer records it submitted become printf text.
 
 use probecc::arch::{Arch, KernelVersion};
-use probecc::btf::core::relocate::{relocate_object, OnMissing};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Manifest};
+use probecc::load::{relocate_object, OnMissing};
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN};
 use crate::helpers::{self, Current, Fault, World};
 use crate::ksyms::Ksyms;
 use crate::maps::EmuMap;
-use crate::memory::{put_uint, u64_at};
+use crate::memory::u64_at;
 use crate::object::Object;
 use crate::output::{c_string, Chunk, Decoder, MapDump, Names, Report};
 use crate::printf::{self, Arg};
@@ -91,7 +91,7 @@ pub struct Program {
 pub fn relocate(object: &[u8], target: &KernelBtf) -> Result<Vec<u8>> {
     relocate_object(object, target, OnMissing::Error)
         .map(|(bytes, _)| bytes)
-        .map_err(|e| Error::Object(format!("CO-RE relocation: {e}")))
+        .map_err(|e| Error::Object(probecc::error::chain(&e)))
 }
 
 /// verifier-sim on every program: what the kernel would refuse to load, the
@@ -122,8 +122,8 @@ impl Program {
         if object.endian != arch.endian() {
             return Err(Error::Object(format!(
                 "the object is {}, {arch} is {}",
-                endian_name(object.endian),
-                endian_name(arch.endian())
+                object.endian.name(),
+                arch.endian().name()
             )));
         }
         let names: Names =
@@ -184,13 +184,6 @@ impl Program {
             s.event(ev)?;
         }
         s.end()
-    }
-}
-
-fn endian_name(e: Endian) -> &'static str {
-    match e {
-        Endian::Little => "little-endian",
-        Endian::Big => "big-endian",
     }
 }
 
@@ -604,7 +597,7 @@ fn current(
                 MemValue::Bytes(b) => b.clone(),
                 MemValue::Ints { width, values } => values
                     .iter()
-                    .flat_map(|&x| put_uint(x, *width, endian))
+                    .flat_map(|&x| endian.uint_bytes(x, *width))
                     .collect(),
             };
             (*addr, bytes)

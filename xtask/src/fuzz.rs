@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use probecc::arch::{Arch, KernelVersion};
+use probecc::arch::Arch;
 use probecc::insn::{decode_all, Endian};
 use probecc::lang::{self, CompileOptions};
 
@@ -38,7 +38,7 @@ pub fn compile(data: &[u8]) {
     };
     let back = probecc::elf::read(&bytes).unwrap_or_else(|e| panic!("unreadable: {e}\n{src}"));
     assert_eq!(back.programs.len(), compiled.object.programs.len(), "{src}");
-    let verdicts = verifier_sim::check_object(&bytes, arch, KernelVersion(6, 1))
+    let verdicts = verifier_sim::check_object(&bytes, arch, arch.default_kernel())
         .unwrap_or_else(|e| panic!("verifier-sim cannot read it: {e}\n{src}"));
     for v in verdicts {
         assert!(
@@ -69,7 +69,7 @@ pub fn object(data: &[u8]) {
         }
     }
     for arch in [Arch::X86_64, Arch::S390x] {
-        let _ = verifier_sim::check_object(data, arch, KernelVersion(6, 1));
+        let _ = verifier_sim::check_object(data, arch, arch.default_kernel());
     }
     let _ = vm_tests::object::Object::parse(data);
 }
@@ -97,7 +97,8 @@ pub fn verifier(data: &[u8]) {
             max_entries: 4096,
         },
     ];
-    let v = verifier_sim::check_insns(&insns, &maps, arch_of(data), KernelVersion(6, 1));
+    let arch = arch_of(data);
+    let v = verifier_sim::check_insns(&insns, &maps, arch, arch.default_kernel());
     assert!(v.processed <= verifier_sim::verify::INSN_LIMIT + 1);
 }
 

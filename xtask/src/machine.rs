@@ -1,8 +1,9 @@
-//! The QEMU machines of the attach-and-measure matrix: for each arch, the
-//! Debian kernel flavour and releases it is tested on, the QEMU binary and
-//! the boot line that works under TCG (DESIGN.md, "verified"), and the host
-//! packages the matrix needs for it. Per-arch compiler facts (pt_regs,
-//! Debian arch names, Rust targets) stay in `probecc::arch`.
+//! The QEMU machines of the attach-and-measure matrix: for each arch, one
+//! [`Machine`] row with the Debian kernel flavour, the QEMU binary and the
+//! boot line that works under TCG (DESIGN.md, "verified"), and the host
+//! packages the matrix needs for it; and the Debian releases it is tested
+//! on. Per-arch compiler facts (pt_regs, Debian arch names, Rust targets,
+//! which Debian releases ship a kernel for it) stay in `probecc::arch`.
 
 use probecc::arch::Arch;
 
@@ -51,105 +52,205 @@ impl std::fmt::Display for Release {
     }
 }
 
+/// How the matrix runs one arch: one row of [`MACHINES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    pub arch: Arch,
+    /// The Debian kernel flavour whose meta package
+    /// (`linux-image-<flavour>`) names the current kernel.
+    pub kernel_flavour: &'static str,
+    /// The QEMU system emulator.
+    pub qemu_binary: &'static str,
+    /// The Debian package holding [`Machine::qemu_binary`].
+    pub qemu_package: &'static str,
+    /// The GNU triple of the Debian cross toolchain (`<triple>-gcc`),
+    /// `None` on the host arch.
+    pub cross_triple: Option<&'static str>,
+    /// Machine and CPU options of the verified boot line (before `-kernel`).
+    pub machine_args: &'static [&'static str],
+    /// The kernel's console device.
+    pub console: &'static str,
+    /// The first release whose kernel takes kprobes at function entries
+    /// (which needs KPROBES_ON_FTRACE on riscv64: trixie's kernel lacks it).
+    pub entry_kprobes_since: Release,
+}
+
+/// The table, one row per arch, in [`Arch::ALL`] order.
+pub const MACHINES: [Machine; 5] = [
+    Machine {
+        arch: Arch::X86_64,
+        kernel_flavour: "cloud-amd64",
+        qemu_binary: "qemu-system-x86_64",
+        qemu_package: "qemu-system-x86",
+        cross_triple: None,
+        machine_args: &["-cpu", "max"],
+        console: "ttyS0",
+        entry_kprobes_since: Release::Bookworm,
+    },
+    Machine {
+        arch: Arch::Arm64,
+        kernel_flavour: "arm64",
+        qemu_binary: "qemu-system-aarch64",
+        qemu_package: "qemu-system-arm",
+        cross_triple: Some("aarch64-linux-gnu"),
+        // pauth-impdef: QEMU's cheap pointer-authentication hash instead of
+        // QARMA, which dominates TCG time otherwise; the guest sees no
+        // difference.
+        machine_args: &["-M", "virt", "-cpu", "max,pauth-impdef=on"],
+        console: "ttyAMA0",
+        entry_kprobes_since: Release::Bookworm,
+    },
+    Machine {
+        arch: Arch::S390x,
+        kernel_flavour: "s390x",
+        qemu_binary: "qemu-system-s390x",
+        qemu_package: "qemu-system-misc",
+        cross_triple: Some("s390x-linux-gnu"),
+        machine_args: &["-M", "s390-ccw-virtio", "-cpu", "max"],
+        console: "ttysclp0",
+        entry_kprobes_since: Release::Bookworm,
+    },
+    Machine {
+        arch: Arch::Ppc64le,
+        kernel_flavour: "powerpc64le",
+        qemu_binary: "qemu-system-ppc64",
+        qemu_package: "qemu-system-ppc",
+        cross_triple: Some("powerpc64le-linux-gnu"),
+        machine_args: &["-M", "pseries", "-cpu", "power9"],
+        console: "hvc0",
+        entry_kprobes_since: Release::Bookworm,
+    },
+    Machine {
+        arch: Arch::Riscv64,
+        kernel_flavour: "riscv64",
+        qemu_binary: "qemu-system-riscv64",
+        qemu_package: "qemu-system-misc",
+        cross_triple: Some("riscv64-linux-gnu"),
+        machine_args: &["-M", "virt", "-cpu", "rv64"],
+        console: "ttyS0",
+        entry_kprobes_since: Release::Sid,
+    },
+];
+
+/// `arch`'s row of [`MACHINES`].
+pub fn machine(arch: Arch) -> &'static Machine {
+    &MACHINES[arch as usize]
+}
+
 /// The Debian kernel flavour whose meta package (`linux-image-<flavour>`)
 /// names the current kernel for `arch`.
 pub fn kernel_flavour(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "cloud-amd64",
-        Arch::Arm64 => "arm64",
-        Arch::S390x => "s390x",
-        Arch::Ppc64le => "powerpc64le",
-        Arch::Riscv64 => "riscv64",
-    }
+    machine(arch).kernel_flavour
 }
 
-/// Whether Debian `release` carries a kernel for `arch` (riscv64 is
-/// official from trixie on).
+/// Whether Debian `release` carries a kernel for `arch`: a stable release
+/// when `probecc::arch` lists it for the arch, and sid always.
 pub fn has_kernel(arch: Arch, release: Release) -> bool {
-    !(arch == Arch::Riscv64 && release == Release::Bookworm)
+    release == Release::Sid
+        || arch
+            .info()
+            .debian_kernels
+            .iter()
+            .any(|k| k.release == release.name())
 }
 
-/// The releases tested when none is named, oldest first: bookworm (6.1)
-/// and trixie (6.12), the two kernel versions objects must run on
-/// unchanged (CO-RE included); for riscv64, which bookworm lacks, trixie
-/// and sid, because trixie's riscv64 kernel refuses kprobes at function
-/// entries (no KPROBES_ON_FTRACE) and sid's (7.x) takes them.
+/// The oldest release with a kernel for `arch` (bookworm; riscv64 trixie).
+pub fn first_release(arch: Arch) -> Release {
+    Release::ALL
+        .into_iter()
+        .find(|&r| has_kernel(arch, r))
+        .unwrap_or(Release::Sid)
+}
+
+/// The releases tested when none is named, oldest first: the two oldest
+/// with a kernel for `arch`. Bookworm (6.1) and trixie (6.12) are the two
+/// kernel versions objects must run on unchanged (CO-RE included); riscv64,
+/// which bookworm lacks, gets trixie and sid, whose kernel (7.x) also takes
+/// the entry kprobes that trixie's refuses.
 pub fn default_releases(arch: Arch) -> Vec<Release> {
-    match arch {
-        Arch::Riscv64 => vec![Release::Trixie, Release::Sid],
-        _ => vec![Release::Bookworm, Release::Trixie],
-    }
+    Release::ALL
+        .into_iter()
+        .filter(|&r| has_kernel(arch, r))
+        .take(2)
+        .collect()
 }
 
-/// The one release `cargo xtask qemu` boots when none is named: the
-/// oldest default one (bookworm), or for riscv64 sid, the first whose
-/// kernel takes entry kprobes.
+/// The one release `cargo xtask qemu` boots when none is named: the oldest
+/// default one whose kernel takes entry kprobes (bookworm; riscv64 sid).
 pub fn default_release(arch: Arch) -> Release {
-    match arch {
-        Arch::Riscv64 => Release::Sid,
-        _ => Release::Bookworm,
-    }
+    let since = machine(arch).entry_kprobes_since;
+    default_releases(arch)
+        .into_iter()
+        .find(|&r| r >= since)
+        .unwrap_or(since)
 }
 
 /// The QEMU system emulator for `arch`.
 pub fn qemu_binary(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "qemu-system-x86_64",
-        Arch::Arm64 => "qemu-system-aarch64",
-        Arch::S390x => "qemu-system-s390x",
-        Arch::Ppc64le => "qemu-system-ppc64",
-        Arch::Riscv64 => "qemu-system-riscv64",
-    }
+    machine(arch).qemu_binary
 }
 
 /// The Debian package holding [`qemu_binary`].
 pub fn qemu_package(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "qemu-system-x86",
-        Arch::Arm64 => "qemu-system-arm",
-        Arch::S390x | Arch::Riscv64 => "qemu-system-misc",
-        Arch::Ppc64le => "qemu-system-ppc",
-    }
+    machine(arch).qemu_package
 }
 
 /// The GNU triple of the Debian cross toolchain (`<triple>-gcc`), `None`
 /// on the host arch.
 pub fn cross_triple(arch: Arch) -> Option<&'static str> {
-    match arch {
-        Arch::X86_64 => None,
-        Arch::Arm64 => Some("aarch64-linux-gnu"),
-        Arch::S390x => Some("s390x-linux-gnu"),
-        Arch::Ppc64le => Some("powerpc64le-linux-gnu"),
-        Arch::Riscv64 => Some("riscv64-linux-gnu"),
-    }
+    machine(arch).cross_triple
 }
 
 /// Machine and CPU options of the verified boot line (before `-kernel`).
 pub fn machine_args(arch: Arch) -> &'static [&'static str] {
-    match arch {
-        Arch::X86_64 => &["-cpu", "max"],
-        // pauth-impdef: QEMU's cheap pointer-authentication hash instead of
-        // QARMA, which dominates TCG time otherwise; the guest sees no
-        // difference.
-        Arch::Arm64 => &["-M", "virt", "-cpu", "max,pauth-impdef=on"],
-        Arch::S390x => &["-M", "s390-ccw-virtio", "-cpu", "max"],
-        Arch::Ppc64le => &["-M", "pseries", "-cpu", "power9"],
-        Arch::Riscv64 => &["-M", "virt", "-cpu", "rv64"],
-    }
+    machine(arch).machine_args
 }
 
 /// The kernel's console device.
 pub fn console(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 | Arch::Riscv64 => "ttyS0",
-        Arch::Arm64 => "ttyAMA0",
-        Arch::S390x => "ttysclp0",
-        Arch::Ppc64le => "hvc0",
-    }
+    machine(arch).console
 }
 
 /// Whether `accel` is available for `arch` on this host: KVM only for the
 /// host's own arch.
 pub fn accel_ok(arch: Arch, accel: &str) -> bool {
     accel == "tcg" || (accel == "kvm" && arch == Arch::X86_64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_row_is_its_arch() {
+        for a in Arch::ALL {
+            assert_eq!(machine(a).arch, a);
+        }
+    }
+
+    #[test]
+    fn releases_follow_the_kernels_debian_ships() {
+        let bw = [Release::Bookworm, Release::Trixie];
+        for a in [Arch::X86_64, Arch::Arm64, Arch::S390x, Arch::Ppc64le] {
+            assert_eq!(default_releases(a), bw, "{a}");
+            assert_eq!(first_release(a), Release::Bookworm, "{a}");
+            assert_eq!(default_release(a), Release::Bookworm, "{a}");
+            assert!(has_kernel(a, Release::Bookworm));
+        }
+        let rv = Arch::Riscv64;
+        assert!(!has_kernel(rv, Release::Bookworm));
+        assert!(has_kernel(rv, Release::Trixie) && has_kernel(rv, Release::Sid));
+        assert_eq!(default_releases(rv), [Release::Trixie, Release::Sid]);
+        assert_eq!(first_release(rv), Release::Trixie);
+        assert_eq!(default_release(rv), Release::Sid);
+    }
+
+    #[test]
+    fn the_default_kernel_is_that_of_the_first_default_release() {
+        for a in Arch::ALL {
+            let first = default_releases(a)[0];
+            let k = a.info().debian_kernels[0];
+            assert_eq!((first.name(), k.version), (k.release, a.default_kernel()));
+        }
+    }
 }

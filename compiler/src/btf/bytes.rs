@@ -33,19 +33,11 @@ impl Writer {
     }
 
     pub(super) fn u16(&mut self, v: u16) {
-        let b = match self.endian {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        };
-        self.buf.extend_from_slice(&b);
+        self.buf.extend_from_slice(&self.endian.u16_bytes(v));
     }
 
     pub(super) fn u32(&mut self, v: u32) {
-        let b = match self.endian {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        };
-        self.buf.extend_from_slice(&b);
+        self.buf.extend_from_slice(&self.endian.u32_bytes(v));
     }
 
     pub(super) fn i32(&mut self, v: i32) {
@@ -120,11 +112,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn u32(&mut self) -> Result<u32, BtfError> {
-        let b = self.array::<4>()?;
-        Ok(match self.endian {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        })
+        Ok(self.endian.read_u32(self.array::<4>()?))
     }
 
     pub(super) fn i32(&mut self) -> Result<i32, BtfError> {

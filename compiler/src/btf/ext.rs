@@ -8,7 +8,10 @@
 //! the end of the header); each subsection is a record size followed, per
 //! ELF section, by `{sec_name_off, num_info}` and `num_info` records. Every
 //! instruction offset is in bytes; every string lives in `.BTF`'s string
-//! table. Written in the object's byte order, like `.BTF`.
+//! table. Written in the object's byte order, like `.BTF`. An object with no
+//! record to write (no program) gets no `.BTF.ext` at all
+//! ([`ExtBuilder::is_empty`]), as from clang: libbpf refuses one that is only
+//! a header, cilium/ebpf one whose func_info or line_info has no record size.
 
 use super::builder::{Builder, MAGIC};
 use super::bytes::{endian_of_magic, section, Reader, Writer};
@@ -142,6 +145,14 @@ impl ExtBuilder {
             kind.raw(),
         ]);
         Ok(())
+    }
+
+    /// Whether no record was added: an object whose `.BTF.ext` would be
+    /// only a header, which it must then not have.
+    pub fn is_empty(&self) -> bool {
+        [&self.funcs, &self.lines, &self.cores]
+            .iter()
+            .all(|secs| secs.iter().all(|s| s.records.is_empty()))
     }
 
     /// The `.BTF.ext` section. A subsection without records is left empty
@@ -581,5 +592,72 @@ mod tests {
             parse(&bytes, &btf),
             Err(BtfError::Truncated { .. })
         ));
+    }
+}
+
+/// What libbpf (and cilium/ebpf) require of the `.BTF.ext` probecc writes.
+#[cfg(test)]
+mod loader_tests {
+    use std::process::Command;
+
+    use crate::arch::Arch;
+    use crate::btf::core::clang_tests::{have, scratch};
+    use crate::lang::{compile, CompileOptions};
+
+    /// Specs whose objects have no program, and one with programs.
+    const NO_PROGRAMS: [&str; 2] = [
+        "",
+        "BEGIN { printf(\"hi\\n\"); }\nEND { printf(\"bye\\n\"); }\n",
+    ];
+    const PROGRAMS: &str = "kprobe:vfs_read { @calls[comm] = count(); }\n";
+
+    fn object(spec: &str) -> Vec<u8> {
+        let c = compile(spec, Arch::X86_64, &CompileOptions::default()).unwrap();
+        crate::elf::write(&c.object).unwrap()
+    }
+
+    #[test]
+    fn an_object_without_programs_has_no_btf_ext() {
+        for spec in NO_PROGRAMS {
+            let obj = crate::elf::read(&object(spec)).unwrap();
+            assert!(obj.programs.is_empty(), "{spec:?}");
+            assert!(obj.btf.is_some(), "{spec:?}");
+            assert_eq!(obj.btf_ext, None, "{spec:?}: a .BTF.ext without records");
+        }
+        let obj = crate::elf::read(&object(PROGRAMS)).unwrap();
+        assert!(obj.btf_ext.is_some());
+    }
+
+    /// libbpf opens each object (`bpftool gen skeleton` does
+    /// `bpf_object__open`) and takes its `.BTF.ext`: a header-only one it
+    /// drops with "Error loading ELF section .BTF.ext: -22".
+    #[test]
+    fn libbpf_opens_objects_with_and_without_programs() {
+        if !have("bpftool") {
+            return;
+        }
+        let dir = scratch("ext-libbpf");
+        for (i, spec) in NO_PROGRAMS.iter().chain([&PROGRAMS]).enumerate() {
+            let input = dir.join(format!("in{i}.o"));
+            std::fs::write(&input, object(spec)).unwrap();
+            let out = Command::new("bpftool")
+                .args(["-d", "gen", "skeleton"])
+                .arg(&input)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{spec:?}: bpftool gen skeleton:\n{log}"
+            );
+            assert!(
+                !log.contains("Error loading ELF section"),
+                "{spec:?}: {log}"
+            );
+            // The debug log lists the sections libbpf read.
+            let has_ext = log.contains(") .BTF.ext, size");
+            assert_eq!(has_ext, spec == &PROGRAMS, "{spec:?}: {log}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

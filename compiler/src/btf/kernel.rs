@@ -18,6 +18,7 @@ use super::core::local::CoreTypes;
 use super::core::CoreError;
 use super::parse::{parse, parse_split, Btf};
 use super::types::BtfType;
+use crate::suggest::nearest;
 
 /// Where the running kernel publishes its BTF.
 pub const HOST_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -79,10 +80,13 @@ impl KernelBtf {
         Ok(KernelBtf::index(btf, base.btf.count()))
     }
 
-    /// Reads `path` (raw BTF or an ELF with `.BTF`).
+    /// Reads `path` (raw BTF or an ELF with `.BTF`). Every error names
+    /// the file and keeps its cause: the I/O error, the ELF reader's, or
+    /// what is wrong with the BTF.
     pub fn from_file(path: impl AsRef<Path>) -> Result<KernelBtf, CoreError> {
-        let bytes = read(path.as_ref())?;
-        let btf = parse(btf_bytes(&bytes, &path.as_ref().display().to_string())?)?;
+        let (bytes, name) = read(path.as_ref())?;
+        let btf = parse(btf_bytes(&bytes, &name)?)
+            .map_err(|source| CoreError::Parse { path: name, source })?;
         Ok(KernelBtf::index(btf, 0))
     }
 
@@ -91,9 +95,10 @@ impl KernelBtf {
         path: impl AsRef<Path>,
         base: &KernelBtf,
     ) -> Result<KernelBtf, CoreError> {
-        let bytes = read(path.as_ref())?;
-        let raw = btf_bytes(&bytes, &path.as_ref().display().to_string())?;
-        let btf = parse_split(raw, &base.btf)?;
+        let (bytes, name) = read(path.as_ref())?;
+        let raw = btf_bytes(&bytes, &name)?;
+        let btf = parse_split(raw, &base.btf)
+            .map_err(|source| CoreError::Parse { path: name, source })?;
         Ok(KernelBtf::index(btf, base.btf.count()))
     }
 
@@ -212,12 +217,21 @@ impl KernelBtf {
     /// The nearest names of types of `kind` to `name`, best first (at most
     /// three).
     pub fn suggest(&self, kind: NamedKind, name: &str) -> Vec<String> {
-        let candidates = self.names.iter().filter_map(|(n, ids)| {
-            ids.iter()
-                .any(|&id| self.btf.type_by_id(id).is_ok_and(|t| kind.matches(t)))
-                .then_some(n.as_str())
-        });
+        let mut candidates: Vec<&str> = self
+            .names
+            .iter()
+            .filter_map(|(n, ids)| {
+                ids.iter()
+                    .any(|&id| self.btf.type_by_id(id).is_ok_and(|t| kind.matches(t)))
+                    .then_some(n.as_str())
+            })
+            .collect();
+        // Alphabetical, so that equally near names come in a fixed order.
+        candidates.sort_unstable();
         nearest(name, candidates)
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     /// The nearest member names to `member` in composite `id` (members of
@@ -296,11 +310,13 @@ fn member_paths(
     Ok(())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CoreError> {
-    std::fs::read(path).map_err(|e| CoreError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+/// The bytes of `path`, and its name for messages.
+fn read(path: &Path) -> Result<(Vec<u8>, String), CoreError> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => Ok((bytes, name)),
+        Err(source) => Err(CoreError::Read { path: name, source }),
+    }
 }
 
 /// `bytes` itself, or the `.BTF` section when `bytes` is an ELF file.
@@ -309,55 +325,17 @@ fn btf_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], CoreError> {
     if !bytes.starts_with(b"\x7fELF") {
         return Ok(bytes);
     }
-    let file = object::File::parse(bytes).map_err(|e| CoreError::Read {
+    let elf = |source| CoreError::Elf {
         path: what.to_string(),
-        reason: e.to_string(),
-    })?;
+        source,
+    };
+    let file = object::File::parse(bytes).map_err(elf)?;
     let section = file
         .section_by_name(".BTF")
         .ok_or_else(|| CoreError::NoBtfSection {
             path: what.to_string(),
         })?;
-    section.data().map_err(|e| CoreError::Read {
-        path: what.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// The candidates nearest to `query`, best first, at most three: close by
-/// Jaro-Winkler similarity, or containing it (kernel names carry prefixes:
-/// `dport` → `skc_dport`). For `a.b` candidates the last part is compared.
-pub(crate) fn nearest<'a>(query: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let q = query.to_ascii_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .filter_map(|c| {
-            let last = c.rsplit('.').next().unwrap_or(c).to_ascii_lowercase();
-            let mut score = strsim::jaro_winkler(&q, &last);
-            if q.len() >= 3 && (last.contains(&q) || q.contains(&last) && last.len() >= 3) {
-                score = score.max(0.9);
-            }
-            // Short names with a swapped or mistyped letter (`pdi` for `pid`),
-            // which Jaro-Winkler scores low.
-            if strsim::osa_distance(&q, &last) <= (q.len() / 4).max(1) {
-                score = score.max(0.85);
-            }
-            if c.contains('.') {
-                score -= 0.01; // a direct member first
-            }
-            (score >= 0.84).then_some((score, c))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    let mut out: Vec<String> = vec![];
-    for (_, c) in scored {
-        if !out.iter().any(|o| o == c) {
-            out.push(c.to_string());
-        }
-        if out.len() == 3 {
-            break;
-        }
-    }
-    out
+    section.data().map_err(elf)
 }
 
 /// The host's kernel BTF for tests, parsed once: `None` (after printing
@@ -489,31 +467,30 @@ mod tests {
     }
 
     #[test]
-    fn nearest_names() {
-        let names = [
-            "task_struct",
-            "task_group",
-            "sock",
-            "socket",
-            "sk_buff",
-            "file",
-        ];
-        assert_eq!(
-            nearest("task_strct", names.iter().copied())[0],
-            "task_struct"
+    fn unreadable_files_keep_their_cause() {
+        use crate::error::{caused_by, chain};
+        let dir = std::env::temp_dir().join(format!("probecc-kernel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.btf");
+        let e = KernelBtf::from_file(&missing).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
         );
-        assert_eq!(
-            nearest("sokc", names.iter().copied()),
-            vec!["sock", "socket"]
-        );
-        assert!(nearest("zzzzzz", names.iter().copied()).is_empty());
-        assert_eq!(
-            nearest(
-                "dport",
-                ["skc_dport", "__sk_common.skc_dport", "skc_num"].into_iter()
-            ),
-            vec!["skc_dport", "__sk_common.skc_dport"]
-        );
+        assert!(caused_by::<std::io::Error>(&e));
+        assert!(chain(&e).starts_with(&format!("cannot read BTF from {}: ", missing.display())));
+
+        let text = dir.join("not.btf");
+        std::fs::write(&text, "[package]\nname = \"x\"\n").unwrap();
+        let e = KernelBtf::from_file(&text).unwrap_err();
+        assert!(matches!(&e, CoreError::Parse { .. }), "{e:?}");
+        assert!(caused_by::<BtfError>(&e), "{}", chain(&e));
+
+        let elf = dir.join("broken.o");
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01 not really").unwrap();
+        let e = KernelBtf::from_file(&elf).unwrap_err();
+        assert!(matches!(&e, CoreError::Elf { .. }), "{e:?}");
+        assert!(caused_by::<object::read::Error>(&e), "{}", chain(&e));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

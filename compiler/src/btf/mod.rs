@@ -218,7 +218,7 @@ mod tests {
             let (btf, ext) = match source {
                 0 | 1 => {
                     let enc = valid_blobs(if source == 1 { Arch::S390x } else { Arch::X86_64 });
-                    (enc.btf, enc.ext)
+                    (enc.btf, enc.ext.unwrap_or_default())
                 }
                 2 => (CLANG_EL.to_vec(), CLANG_EXT_EL.to_vec()),
                 _ => (CLANG_EB.to_vec(), CLANG_EXT_EB.to_vec()),
@@ -330,7 +330,11 @@ mod tests {
             let btf = parse(&enc.btf).unwrap();
             assert_eq!(btf.maps().unwrap().len(), 3);
             assert_eq!(
-                ext::parse(&enc.ext, &btf).unwrap().line_info[0].records[0].col,
+                ext::parse(enc.ext.as_deref().unwrap(), &btf)
+                    .unwrap()
+                    .line_info[0]
+                    .records[0]
+                    .col,
                 2
             );
         }

@@ -17,7 +17,11 @@ use crate::program::{LineInfo, Object, Program};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedBtf {
     pub btf: Vec<u8>,
-    pub ext: Vec<u8>,
+    /// `None` when there is no record to write (an object without
+    /// programs): libbpf refuses a `.BTF.ext` that is only a header, and
+    /// cilium/ebpf one whose func_info or line_info lacks its record size,
+    /// which libbpf refuses without records; clang writes none either.
+    pub ext: Option<Vec<u8>>,
     /// Each map's definition in `.maps`, in `Object::maps` order; the ELF
     /// writer gives each a global `STT_OBJECT` symbol there.
     pub maps: Vec<MapSlot>,
@@ -47,7 +51,7 @@ pub fn encode_object(obj: &Object) -> Result<EncodedBtf, BtfError> {
     add_core(&mut b, &mut ext, obj, &placed)?;
     Ok(EncodedBtf {
         btf: b.finish(endian),
-        ext: ext.finish(endian),
+        ext: (!ext.is_empty()).then(|| ext.finish(endian)),
         maps,
     })
 }
@@ -362,7 +366,7 @@ mod tests {
                 "int on_read(struct pt_regs *ctx)"
             );
 
-            let x = ext::parse(&enc.ext, &btf).unwrap();
+            let x = ext::parse(enc.ext.as_deref().unwrap(), &btf).unwrap();
             let funcs: Vec<_> = x
                 .func_info
                 .iter()
@@ -406,8 +410,8 @@ mod tests {
         let le = encode_object(&object(Arch::Arm64)).unwrap();
         assert_eq!(&be.btf[..4], &[0xeb, 0x9f, 0x01, 0x00]);
         assert_eq!(&le.btf[..4], &[0x9f, 0xeb, 0x01, 0x00]);
-        assert_eq!(&be.ext[..4], &[0xeb, 0x9f, 0x01, 0x00]);
-        assert_eq!(&le.ext[..4], &[0x9f, 0xeb, 0x01, 0x00]);
+        assert_eq!(&be.ext.unwrap()[..4], &[0xeb, 0x9f, 0x01, 0x00]);
+        assert_eq!(&le.ext.unwrap()[..4], &[0x9f, 0xeb, 0x01, 0x00]);
     }
 
     /// `bytes` with its 4-byte words from `from` to `to` reversed, and the
@@ -428,7 +432,8 @@ mod tests {
         let btf = parse(&le.btf).unwrap();
         let strings_at = le.btf.len() - btf.strings.len();
         assert_eq!(swap_words(&le.btf, strings_at), be.btf);
-        assert_eq!(swap_words(&le.ext, le.ext.len()), be.ext);
+        let le_ext = le.ext.unwrap();
+        assert_eq!(Some(swap_words(&le_ext, le_ext.len())), be.ext);
         assert_eq!(le.maps, be.maps);
     }
 
@@ -458,7 +463,7 @@ mod tests {
         let mut o = object(Arch::X86_64);
         o.programs[1].section = "kprobe/vfs_read".into();
         let enc = encode_object(&o).unwrap();
-        let x = ext::parse(&enc.ext, &parse(&enc.btf).unwrap()).unwrap();
+        let x = ext::parse(enc.ext.as_deref().unwrap(), &parse(&enc.btf).unwrap()).unwrap();
         let offs: Vec<u32> = x.func_info[0].records.iter().map(|r| r.insn_off).collect();
         assert_eq!(offs, vec![0, 32]);
         let loffs: Vec<u32> = x.line_info[0].records.iter().map(|r| r.insn_off).collect();

@@ -16,7 +16,7 @@ use object::read::elf::{
 use object::read::SectionIndex;
 use object::{elf, Endianness};
 
-use super::{ElfError, RelocKind, EM_BPF};
+use super::{endianness, ElfError, RelocKind, EM_BPF};
 use crate::insn::{decode_all, Endian, Insn};
 
 /// Offsets of the class and data bytes in `e_ident`.
@@ -195,13 +195,6 @@ pub fn read(bytes: &[u8]) -> Result<ObjectFile, ElfError> {
         symbols,
         programs,
     })
-}
-
-fn endianness(e: Endian) -> Endianness {
-    match e {
-        Endian::Little => Endianness::Little,
-        Endian::Big => Endianness::Big,
-    }
 }
 
 /// Magic, class and byte order, from the raw identification bytes.
@@ -740,8 +733,5 @@ fn version(
         .as_slice()
         .try_into()
         .map_err(|_| ElfError::BadVersion(data.len() as u64))?;
-    Ok(Some(match e {
-        Endianness::Little => u32::from_le_bytes(word),
-        Endianness::Big => u32::from_be_bytes(word),
-    }))
+    Ok(Some(object::Endian::read_u32(e, word)))
 }

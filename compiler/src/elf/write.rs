@@ -10,13 +10,13 @@ use object::write::{
     Object as ElfObject, Relocation, SectionId, Symbol as ElfSymbol, SymbolId, SymbolSection,
 };
 use object::{
-    elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionFlags, SectionKind,
-    SymbolFlags, SymbolKind, SymbolScope,
+    elf, Architecture, BinaryFormat, RelocationFlags, SectionFlags, SectionKind, SymbolFlags,
+    SymbolKind, SymbolScope,
 };
 
-use super::ElfError;
+use super::{endianness, ElfError};
 use crate::btf::{self, EncodedBtf, MapSlot};
-use crate::insn::{encode_all, Endian, Insn};
+use crate::insn::{encode_all, Insn};
 use crate::program::{Object, Program};
 
 /// Writes `obj` as an ELF64 relocatable BPF object in its architecture's
@@ -50,15 +50,10 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
         Some("_license"),
     );
     add_data(&mut out, ".BTF", &btf.btf, 4, 0, None);
-    add_data(&mut out, ".BTF.ext", &btf.ext, 4, 0, None);
-    out.write().map_err(|e| ElfError::Write(e.to_string()))
-}
-
-fn endianness(e: Endian) -> Endianness {
-    match e {
-        Endian::Little => Endianness::Little,
-        Endian::Big => Endianness::Big,
+    if let Some(ext) = &btf.ext {
+        add_data(&mut out, ".BTF.ext", ext, 4, 0, None);
     }
+    out.write().map_err(ElfError::Write)
 }
 
 /// Program and map names are symbols of one table: each must be unique, and
@@ -216,8 +211,7 @@ fn add_map_relocs(
                 r_type: elf::R_BPF_64_64,
             },
         };
-        out.add_relocation(section, reloc)
-            .map_err(|e| ElfError::Write(e.to_string()))?;
+        out.add_relocation(section, reloc)?;
     }
     Ok(())
 }

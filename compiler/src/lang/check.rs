@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use crate::btf::core::CoreError;
 use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
@@ -58,7 +59,36 @@ pub struct CompileOptions {
 #[derive(Clone, Debug)]
 pub struct TypeSource {
     path: PathBuf,
-    loaded: Arc<OnceLock<Result<Arc<KernelBtf>, String>>>,
+    loaded: Arc<OnceLock<Result<Arc<KernelBtf>, Arc<CoreError>>>>,
+}
+
+/// Why a [`TypeSource`]'s types cannot be read: the path, and the
+/// [`CoreError`] that reading it gave (shared by every clone of the source,
+/// and the `source()` of this error, so that a caller walking the causes
+/// finds it and what it wraps).
+#[derive(Clone, Debug)]
+pub struct TypesUnreadable {
+    pub path: PathBuf,
+    cause: Arc<CoreError>,
+}
+
+impl TypesUnreadable {
+    /// What reading the file gave.
+    pub fn cause(&self) -> &CoreError {
+        &self.cause
+    }
+}
+
+impl std::fmt::Display for TypesUnreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reading kernel types from {}", self.path.display())
+    }
+}
+
+impl std::error::Error for TypesUnreadable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.cause.as_ref())
+    }
 }
 
 impl TypeSource {
@@ -85,14 +115,18 @@ impl TypeSource {
     }
 
     /// The types, read on the first call; why they cannot be read otherwise.
-    pub fn get(&self) -> Result<Arc<KernelBtf>, String> {
+    pub fn get(&self) -> Result<Arc<KernelBtf>, TypesUnreadable> {
         self.loaded
             .get_or_init(|| {
                 KernelBtf::from_file(&self.path)
                     .map(Arc::new)
-                    .map_err(|e| format!("reading kernel types from {}: {e}", self.path.display()))
+                    .map_err(Arc::new)
             })
             .clone()
+            .map_err(|cause| TypesUnreadable {
+                path: self.path.clone(),
+                cause,
+            })
     }
 }
 

@@ -103,32 +103,9 @@ fn codespan(src: &str, d: &Diagnostic) -> CsDiagnostic<()> {
     }
 }
 
-/// The closest of `candidates` to `word` (edit distance at most 2, or a
-/// third of the word), for "did you mean" help.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance in characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+/// The closest of `candidates` to a word, for "did you mean" help: the
+/// ranking every diagnostic uses.
+pub use crate::suggest::best as suggest;
 
 #[cfg(test)]
 mod tests {

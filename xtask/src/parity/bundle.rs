@@ -1,5 +1,5 @@
-//! bpftrace for the guest: Debian's `bpftrace` package of the guest's arch
-//! (bookworm's 0.17; for riscv64, which bookworm does not have, trixie's)
+//! bpftrace for the guest: Debian's `bpftrace` package of the guest's arch,
+//! from the oldest release that has the arch (`machine::first_release`),
 //! with every package it depends on, fetched through the private apt
 //! (signature-checked) and unpacked once under
 //! `target/bpftrace/<release>/<arch>/root`. From that tree a bundle takes
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernels;
 use crate::lock::FileLock;
-use crate::machine::Release;
+use crate::machine::{self, Release};
 use crate::private_apt::PrivateApt;
 
 /// The files of one bundle, and the guest's merged-/usr symlinks.
@@ -42,15 +42,6 @@ pub struct Bundle {
 /// The top-level directories that merged /usr makes symlinks into `usr/`.
 const MERGED: [&str; 3] = ["lib", "lib64", "lib32"];
 
-/// The Debian release whose bpftrace runs in `arch`'s guest (riscv64 became
-/// an official Debian arch with trixie).
-pub fn release(arch: Arch) -> Release {
-    match arch {
-        Arch::Riscv64 => Release::Trixie,
-        _ => Release::Bookworm,
-    }
-}
-
 /// What `bundle.json` records of an unpacked tree.
 #[derive(Serialize, Deserialize)]
 struct Stamp {
@@ -65,7 +56,7 @@ struct Stamp {
 /// The bundle for `arch`, fetching and unpacking its packages the first
 /// time.
 pub fn fetch(arch: Arch) -> Result<Bundle> {
-    let release = release(arch);
+    let release = machine::first_release(arch);
     let dir = root().join(release.name()).join(arch.name());
     let tree = dir.join("root");
     let stamp_path = dir.join("bundle.json");

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::access::{parse_access, resolve_path, Step};
-use super::relocate::{relocate_section, OnMissing};
 use super::CoreKind;
 use crate::btf::kernel::{host_for_test, HOST_VMLINUX};
 use crate::insn::{class, ld_imm64_value, Insn};
+use crate::load::{relocate_section, OnMissing};
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")

@@ -11,18 +11,16 @@
 //!   own `.BTF` (structs keep every member, so clang's member indices and
 //!   access strings hold; members off the path become opaque bytes) and
 //!   collects the relocation records that `ext` writes to `.BTF.ext`.
-//! - [`relocate`] patches instructions for a target BTF, as libbpf's
-//!   `bpf_core_patch_insn` does, for the offline runner and verifier-sim.
 //!
 //! Kernel BTF itself (vmlinux, split module BTF, lookups by name) is
-//! [`KernelBtf`](super::kernel::KernelBtf).
+//! [`KernelBtf`](super::kernel::KernelBtf); the loader's side, patching
+//! instructions for a target BTF as libbpf does, is [`crate::load`].
 
 pub mod access;
 pub mod local;
-pub mod relocate;
 
 #[cfg(test)]
-mod clang_tests;
+pub(crate) mod clang_tests;
 
 use super::BtfError;
 
@@ -133,14 +131,32 @@ fn did_you_mean(names: &[String]) -> String {
 
 /// Everything that can go wrong resolving, copying or relocating kernel
 /// struct accesses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    /// Types that do not hold together (what a BTF parse or lookup found).
     #[error(transparent)]
     Btf(#[from] BtfError),
-    #[error("cannot read BTF from {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("the object: {0}")]
-    Object(String),
+    /// A file that cannot be read.
+    #[error("cannot read BTF from {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An ELF file that the ELF reader refuses.
+    #[error("cannot read BTF from {path}")]
+    Elf {
+        path: String,
+        #[source]
+        source: object::read::Error,
+    },
+    /// A file whose bytes (or `.BTF` section) are not BTF.
+    #[error("cannot read BTF from {path}")]
+    Parse {
+        path: String,
+        #[source]
+        source: BtfError,
+    },
     #[error("{path} is an ELF file without a .BTF section")]
     NoBtfSection { path: String },
     #[error("no {kind} `{name}` in the kernel's BTF{}", did_you_mean(.suggestions))]

@@ -35,7 +35,7 @@ impl Checker<'_> {
             None => Err(format!(
                 "{what} needs the kernel's types, and none were given: pass `--btf FILE` (a vmlinux BTF such as /sys/kernel/btf/vmlinux)"
             )),
-            Some(src) => src.get(),
+            Some(src) => src.get().map_err(|e| crate::error::chain(&e)),
         };
         match loaded {
             Ok(k) => Some(k),

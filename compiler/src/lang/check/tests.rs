@@ -481,3 +481,20 @@ fn positions_fall_back_to_byte_offsets_without_source() {
     let d = check(&spec, Arch::X86_64, &CompileOptions::default()).unwrap_err();
     assert!(d[0].message.contains("at byte 11"), "{}", d[0].message);
 }
+
+#[test]
+fn unreadable_types_keep_their_cause() {
+    let src = TypeSource::file("/nonexistent/vmlinux");
+    let e = src.get().unwrap_err();
+    assert!(matches!(e.cause(), CoreError::Read { .. }), "{e:?}");
+    assert!(crate::error::caused_by::<CoreError>(&e));
+    assert!(crate::error::caused_by::<std::io::Error>(&e));
+    assert!(crate::error::chain(&e).starts_with(
+        "reading kernel types from /nonexistent/vmlinux: cannot read BTF from /nonexistent/vmlinux: "
+    ));
+    let again = src.clone().get().unwrap_err();
+    assert!(
+        std::ptr::eq(e.cause(), again.cause()),
+        "clones share what was read"
+    );
+}

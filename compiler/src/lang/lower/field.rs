@@ -27,7 +27,7 @@ impl Gen<'_> {
             .btf
             .as_ref()
             .ok_or_else(|| self.fail("internal error: a struct field without kernel types"))?;
-        src.get().map_err(|e| self.fail(e))
+        src.get().map_err(|e| self.fail(crate::error::chain(&e)))
     }
 
     /// The value `kind` of `access` takes in this program (its arch's byte

@@ -82,7 +82,7 @@ fn record_core(
         .as_ref()
         .ok_or_else(|| Diagnostic::new(span, "internal error: CO-RE without kernel types"))?
         .get()
-        .map_err(|e| Diagnostic::new(span, e))?;
+        .map_err(|e| Diagnostic::new(span, crate::error::chain(&e)))?;
     for (slot, f) in core {
         object
             .core

@@ -1,12 +1,18 @@
-//! The loader's side of CO-RE, for the offline runner and verifier-sim:
-//! compute each relocation's value on a target kernel's BTF and patch the
-//! instruction, as libbpf's `bpf_core_calc_relo` and `bpf_core_patch_insn`
-//! do (ALU immediates, LDX/ST/STX offsets with the memory size adjusted
-//! for a resized unsigned integer or pointer, `ld_imm64`), including
-//! libbpf's check that the instruction holds the value the object's own
-//! BTF gives.
+//! What a loader does to an object before the kernel sees it: its CO-RE
+//! relocations applied for a target kernel's BTF, for the offline runner
+//! and verifier-sim. [`relocate_object`] takes an object's bytes, finds
+//! its relocations in `.BTF.ext` ([`object_relocations`]) and patches each
+//! section; [`relocate_section`] computes each relocation's value on the
+//! target as libbpf's `bpf_core_calc_relo` does and patches the
+//! instruction as `bpf_core_patch_insn` does (ALU immediates, LDX/ST/STX
+//! offsets with the memory size adjusted for a resized unsigned integer or
+//! pointer, `ld_imm64`), including libbpf's check that the instruction
+//! holds the value the object's own BTF gives.
 //!
-//! Written here rather than taken from `aya-obj` 0.2 (`Object::relocate_btf`)
+//! Above both `btf` (types, access paths: `btf::core::access`) and `elf`
+//! (the object's sections), which know nothing of each other here.
+//!
+//! Written here rather than taken from `aya-obj` (`Object::relocate_btf`)
 //! because that works on aya's own parse of the ELF file and its function
 //! map rather than on instructions in hand; reads no split BTF; never checks
 //! the instruction's original value; and, when a field is missing, poisons
@@ -14,13 +20,15 @@
 //! error naming it ([`OnMissing::Error`]; [`OnMissing::Poison`] does what
 //! libbpf and aya do). The tests check it against libbpf itself.
 
-use super::access::{match_target, parse_access, type_name, FieldAccess, FieldValue};
-use super::{CoreError, CoreKind};
+use crate::btf::core::access::{match_target, parse_access, type_name, FieldAccess, FieldValue};
+use crate::btf::core::{CoreError, CoreKind};
 use crate::btf::ext::{CoreRecord, CoreReloSection};
 use crate::btf::kernel::KernelBtf;
 use crate::btf::parse::Btf;
 use crate::btf::types::{int_encoding, BtfType};
-use crate::insn::{class, ld_imm64_value, size, src, Insn};
+use crate::btf::BtfError;
+use crate::elf::{ElfError, ObjectFile};
+use crate::insn::{class, ld_imm64_value, size, src, Insn, InsnError};
 
 /// libbpf's poison: `call 0xbad2310`, which the verifier reports as an
 /// unknown helper if the instruction is reachable.
@@ -277,13 +285,34 @@ pub fn relocate_section(
     Ok(out)
 }
 
+/// Why an object's relocations cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RelocateError {
+    #[error("the object")]
+    Object(#[from] ElfError),
+    #[error("the object's BTF")]
+    Btf(#[from] BtfError),
+    #[error("the object: CO-RE relocations for a missing section {0}")]
+    MissingSection(String),
+    #[error("the object: section {0} lies outside the file")]
+    SectionPastEnd(String),
+    #[error("the object: section {section}")]
+    Instructions {
+        section: String,
+        #[source]
+        source: InsnError,
+    },
+    #[error("CO-RE relocation")]
+    Relocation(#[from] CoreError),
+}
+
 /// An object's own BTF and the sections of its `.BTF.ext` that hold CO-RE
-/// relocations (the loader's view: what `relocate_object` patches, what
+/// relocations (the loader's view: what [`relocate_object`] patches, what
 /// `probecc disasm` lists); `None` for an object without `.BTF` and
 /// `.BTF.ext`.
 pub fn object_relocations(
-    obj: &crate::elf::ObjectFile,
-) -> Result<Option<(Btf, Vec<CoreReloSection>)>, CoreError> {
+    obj: &ObjectFile,
+) -> Result<Option<(Btf, Vec<CoreReloSection>)>, BtfError> {
     let (Some(raw), Some(ext)) = (&obj.btf, &obj.btf_ext) else {
         return Ok(None);
     };
@@ -301,26 +330,27 @@ pub fn relocate_object(
     bytes: &[u8],
     target: &KernelBtf,
     on_missing: OnMissing,
-) -> Result<(Vec<u8>, Vec<Applied>), CoreError> {
-    let obj = crate::elf::read(bytes).map_err(|e| CoreError::Object(e.to_string()))?;
+) -> Result<(Vec<u8>, Vec<Applied>), RelocateError> {
+    let obj = crate::elf::read(bytes)?;
     let Some((local, sections)) = object_relocations(&obj)? else {
         return Ok((bytes.to_vec(), Vec::new()));
     };
     let mut out = bytes.to_vec();
     let mut applied = Vec::new();
     for s in &sections {
-        let section = obj.section(&s.section).ok_or_else(|| {
-            CoreError::Object(format!(
-                "CO-RE relocations for a missing section {}",
-                s.section
-            ))
-        })?;
+        let section = obj
+            .section(&s.section)
+            .ok_or_else(|| RelocateError::MissingSection(s.section.clone()))?;
         let (start, len) = (section.offset as usize, section.size as usize);
-        let code = out.get(start..start.saturating_add(len)).ok_or_else(|| {
-            CoreError::Object(format!("section {} lies outside the file", s.section))
+        let code = out
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| RelocateError::SectionPastEnd(s.section.clone()))?;
+        let mut insns = crate::insn::decode_all(code, obj.endian).map_err(|source| {
+            RelocateError::Instructions {
+                section: s.section.clone(),
+                source,
+            }
         })?;
-        let mut insns = crate::insn::decode_all(code, obj.endian)
-            .map_err(|e| CoreError::Object(format!("section {}: {e}", s.section)))?;
         applied.extend(relocate_section(
             &mut insns, &s.records, &local, target, on_missing,
         )?);
@@ -328,4 +358,28 @@ pub fn relocate_object(
         out[start..start + patched.len()].copy_from_slice(&patched);
     }
     Ok((out, applied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::caused_by;
+
+    #[test]
+    fn errors_keep_their_cause() {
+        let k = KernelBtf::parse(
+            &crate::btf::builder::Builder::new().finish(crate::insn::Endian::Little),
+        )
+        .unwrap();
+        let e = relocate_object(b"not an object", &k, OnMissing::Error).unwrap_err();
+        assert!(
+            matches!(e, RelocateError::Object(ElfError::NotElf)),
+            "{e:?}"
+        );
+        assert!(caused_by::<ElfError>(&e));
+        assert_eq!(
+            crate::error::chain(&e),
+            "the object: not an ELF file (bad magic)"
+        );
+    }
 }
