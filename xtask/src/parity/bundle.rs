@@ -214,7 +214,7 @@ fn read_dynamic(bytes: &[u8]) -> object::read::Result<Dynamic> {
     if let Some((entries, strtab)) = sections.dynamic(e, bytes)? {
         let strings = sections.strings(e, bytes, strtab)?;
         for entry in entries {
-            let list = match entry.tag32(e) {
+            let list = match entry.tag32(e).map(i64::from) {
                 Some(DT_NEEDED) => &mut needed,
                 Some(DT_RUNPATH) => &mut runpath,
                 Some(DT_RPATH) => &mut rpath,
