@@ -4,7 +4,6 @@
 //! verifier-sim against the kernel (`cargo xtask verifier-diff` and its test).
 
 pub mod fixtures;
-pub mod fuzz;
 pub mod verifier_diff;
 
 /// The workspace root (the parent of xtask/).
