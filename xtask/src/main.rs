@@ -80,4 +80,4 @@ fn main() -> Result<()> {
     }
 }
 
-pub use xtask::{fixtures, workspace_root};
+pub use xtask::workspace_root;

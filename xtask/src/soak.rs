@@ -92,7 +92,7 @@ fn soak_fixture(
     rng: &mut Rng,
 ) -> Result<RunnerResult> {
     let arch = Arch::X86_64;
-    let compiled = crate::fixtures::compile(spec, arch)?;
+    let compiled = probecc_fixtures::compile(spec, arch)?;
     let bytes = probecc::elf::write(&compiled.object)?;
     let options = Options {
         budget: 100_000,
@@ -204,7 +204,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     );
     let mut programs = Vec::new();
     let mut panicked = Vec::new();
-    for (name, spec) in crate::fixtures::specs()? {
+    for (name, spec) in probecc_fixtures::specs()? {
         println!("soak: {name}");
         let r = soak_fixture(&name, &spec, args.events, &mut rng)?;
         if r.panicked {
@@ -218,7 +218,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             r.errors,
             r.first_error.unwrap_or_default().replace('|', "\\|")
         );
-        let compiled = crate::fixtures::compile(&spec, Arch::X86_64)?;
+        let compiled = probecc_fixtures::compile(&spec, Arch::X86_64)?;
         programs.extend(compiled.object.programs.into_iter().map(|p| p.insns));
     }
     println!("soak: verifier-sim on {} mutated programs", args.programs);

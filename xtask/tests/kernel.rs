@@ -107,7 +107,7 @@ fn bpftool_shows_func_keys_by_name() {
         panic!("fixtures/specs/vfscount.bt is missing");
     };
     let compiled =
-        xtask::fixtures::compile(&spec, probecc::arch::Arch::X86_64).expect("vfscount compiles");
+        probecc_fixtures::compile(&spec, probecc::arch::Arch::X86_64).expect("vfscount compiles");
     let id = compiled
         .manifest
         .funcs

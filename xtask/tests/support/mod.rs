@@ -68,13 +68,13 @@ pub fn objects() -> Vec<Built> {
 
 /// (stem, path) of every valid fixture spec, sorted.
 pub fn fixture_specs() -> Vec<(String, PathBuf)> {
-    xtask::fixtures::specs().expect("listing fixtures/specs")
+    probecc_fixtures::specs().expect("listing fixtures/specs")
 }
 
 /// Compiles a fixture as `cargo xtask build` does, panicking with the
 /// rendered diagnostics on error.
 pub fn compile_fixture(path: &Path, arch: Arch) -> Object {
-    xtask::fixtures::compile(path, arch)
+    probecc_fixtures::compile(path, arch)
         .unwrap_or_else(|e| panic!("{e:#}"))
         .object
 }
