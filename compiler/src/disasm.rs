@@ -832,7 +832,7 @@ mod tests {
         use crate::arch::Arch;
         use crate::btf::EncodedBtf;
         use crate::program::{Object, Program};
-        use probecc_test_support::XorShift64Star as Rng;
+        use probecc_test_support::{require, Need, XorShift64Star as Rng};
         use std::collections::{BTreeMap, HashMap};
         use std::process::Command;
 
@@ -994,21 +994,6 @@ mod tests {
                 .collect()
         }
 
-        fn objdump_available() -> bool {
-            let found = Command::new(OBJDUMP)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !found {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{OBJDUMP} is required in CI (install Debian's llvm-19)"
-                );
-                eprintln!("SKIPPED: {OBJDUMP} not found (install Debian's llvm-19)");
-            }
-            found
-        }
-
         fn write_object(arch: Arch, insns: &[Insn]) -> Vec<u8> {
             let mut obj = Object::new(arch);
             obj.programs.push(Program {
@@ -1057,8 +1042,9 @@ mod tests {
         }
 
         #[test]
+        #[ignore = "needs llvm-objdump-19"]
         fn unit_cases_are_what_llvm_19_prints() {
-            if !objdump_available() {
+            if !require(&[Need::Tool(OBJDUMP)]) {
                 return;
             }
             let cases = llvm19_cases();
@@ -1084,8 +1070,9 @@ mod tests {
         }
 
         #[test]
+        #[ignore = "needs llvm-objdump-19"]
         fn agrees_with_llvm_objdump_19() {
-            if !objdump_available() {
+            if !require(&[Need::Tool(OBJDUMP)]) {
                 return;
             }
             let insns = corpus();
