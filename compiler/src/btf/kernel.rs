@@ -471,13 +471,18 @@ mod tests {
     fn split_btf_errors_on_hostile_bytes_without_panicking() {
         let (base, split) = base_and_split(Endian::Little);
         let base = KernelBtf::parse(&base).unwrap();
+        assert!(KernelBtf::parse_split(&split, &base).is_ok());
         for i in 0..split.len() {
             for v in [0u8, 0xff, 7] {
                 let mut s = split.clone();
                 s[i] = v;
                 let _ = KernelBtf::parse_split(&s, &base);
             }
-            let _ = KernelBtf::parse_split(&split[..i], &base);
+            assert!(
+                KernelBtf::parse_split(&split[..i], &base).is_err(),
+                "the first {i} of {} bytes parse",
+                split.len()
+            );
         }
     }
 
