@@ -790,7 +790,7 @@ mod tests {
     }
 
     #[test]
-    fn program_text_matches_llvm_objdump_layout() {
+    fn program_text_lists_slots_bytes_and_text_and_elides_zeros() {
         let mut insns = vec![i::alu64_reg(AluOp::Mov, Reg::R6, Reg::R1)];
         insns.extend(i::ld_imm64(Reg::R1, 0));
         insns.push(Insn::default());

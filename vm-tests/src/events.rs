@@ -284,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_example_parses() {
+    fn the_readme_example_parses() {
         let line = r#"{"probe": "kprobe:vfs_read", "args": [3, 4096, 100], "retval": -11, "pid": 42, "tid": 43, "uid": 1000, "gid": 1000, "comm": "bash", "ns": 1000000, "cpu": 0, "mem": {"0xffff888000001000": "2f6574630000"}}"#;
         let ev = parse_line(line, 1, 0).unwrap();
         assert_eq!(ev.args, [3, 4096, 100]);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use probecc_test_support::{require, Need};
 use xtask::verifier_diff::{self, corpus, Options};
 
-/// The rules of issue 5, one corpus file each.
+/// The verifier rules the corpus covers, one file each.
 const RULES: &[&str] = &[
     "alu",
     "atomic",
@@ -53,7 +53,7 @@ fn the_corpus_covers_every_rule_with_at_least_150_programs() {
     }
     assert!(
         programs >= 150,
-        "{programs} hand-written programs; the issue asks for at least 150 with the mutants"
+        "{programs} hand-written programs; at least 150 are wanted beside the mutants"
     );
 }
 

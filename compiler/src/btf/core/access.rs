@@ -683,7 +683,7 @@ mod tests {
 
     #[test]
     #[ignore = "needs /sys/kernel/btf/vmlinux"]
-    fn host_paths_resolve_like_clang() {
+    fn host_paths_resolve_to_types_offsets_and_bitfields() {
         let Some(k) = host_for_test() else {
             return;
         };
