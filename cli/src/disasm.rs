@@ -287,6 +287,7 @@ mod tests {
     use probecc::insn::{self as i, AluOp, Cond, Reg, Size};
     use probecc::maps::MapDef;
     use probecc::program::{MapReloc, Object, Program};
+    use probecc_test_support::{clang, require, Need};
     use std::process::Command;
 
     fn object(arch: Arch) -> Object {
@@ -422,25 +423,12 @@ SEC("kprobe/x") int p(void *ctx) { return 0; }
 char _license[] SEC("license") = "GPL";
 "#;
 
-    fn tools_present() -> bool {
-        let ok = ["clang", "llvm-objdump"]
-            .iter()
-            .all(|t| Command::new(t).arg("--version").output().is_ok());
-        if !ok {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "clang and llvm-objdump are required in CI"
-            );
-            eprintln!("skipping: clang or llvm-objdump not found");
-        }
-        ok
-    }
-
     /// probecc's own objects list as `llvm-objdump -dr` lists them (with
     /// only forms LLVM 14 knows).
     #[test]
+    #[ignore = "needs llvm-objdump"]
     fn matches_llvm_objdump_on_probecc_objects() {
-        if !tools_present() {
+        if !require(&[Need::Tool("llvm-objdump")]) {
             return;
         }
         let dir = std::env::temp_dir().join(format!("probecc-cli-own-{}", std::process::id()));
@@ -471,8 +459,9 @@ char _license[] SEC("license") = "GPL";
     /// The listing of a clang object equals `llvm-objdump -dr`'s from the
     /// first `Disassembly of section` on.
     #[test]
+    #[ignore = "needs clang, llvm-objdump"]
     fn matches_llvm_objdump_on_clang_objects() {
-        if !tools_present() {
+        if !require(&[Need::Tool("clang"), Need::Tool("llvm-objdump")]) {
             return;
         }
         let dir = std::env::temp_dir().join(format!("probecc-cli-disasm-{}", std::process::id()));
@@ -482,25 +471,14 @@ char _license[] SEC("license") = "GPL";
             std::fs::write(&src, source).unwrap();
             for target in ["bpfel", "bpfeb"] {
                 let obj = dir.join(format!("{name}-{target}.o"));
-                let cc = Command::new("clang")
-                    .args(["-O2", "-g", "-target", target, "-c"])
-                    .arg(&src)
-                    .arg("-o")
-                    .arg(&obj)
-                    .output()
-                    .unwrap();
-                assert!(
-                    cc.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&cc.stderr)
-                );
+                let bytes = clang::compile(&src, target, &[], &obj);
                 let llvm = Command::new("llvm-objdump")
                     .arg("-dr")
                     .arg(&obj)
                     .output()
                     .unwrap();
                 let llvm = String::from_utf8(llvm.stdout).unwrap();
-                let ours = render(&std::fs::read(&obj).unwrap()).unwrap();
+                let ours = render(&bytes).unwrap();
                 let from = |s: &str| s[s.find("Disassembly of section").unwrap()..].to_string();
                 assert_eq!(from(&ours), from(&llvm), "{name} {target}");
             }

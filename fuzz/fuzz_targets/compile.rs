@@ -1,5 +1,5 @@
-//! Fuzz target `compile`: the body is `xtask::fuzz::compile`, which the corpus
-//! replay in `cargo xtask test` also runs.
+//! Fuzz target `compile`: the body is `probecc_fuzz_targets::compile`, which the
+//! corpus replay in `cargo xtask test` also runs.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| xtask::fuzz::compile(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| probecc_fuzz_targets::compile(data));

@@ -1,5 +1,5 @@
-//! Fuzz target `events`: the body is `xtask::fuzz::events`, which the corpus
-//! replay in `cargo xtask test` also runs.
+//! Fuzz target `events`: the body is `probecc_fuzz_targets::events`, which the
+//! corpus replay in `cargo xtask test` also runs.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| xtask::fuzz::events(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| probecc_fuzz_targets::events(data));

@@ -1,5 +1,5 @@
-//! Fuzz target `verifier`: the body is `xtask::fuzz::verifier`, which the corpus
-//! replay in `cargo xtask test` also runs.
+//! Fuzz target `verifier`: the body is `probecc_fuzz_targets::verifier`, which the
+//! corpus replay in `cargo xtask test` also runs.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| xtask::fuzz::verifier(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| probecc_fuzz_targets::verifier(data));

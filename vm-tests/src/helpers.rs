@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use probecc::helpers::Helper;
 use probecc::insn::Endian;
+use probecc_test_support::XorShift64Star;
 
 use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 use crate::events::COMM_LEN;
@@ -61,7 +62,8 @@ pub struct World {
     pub endian: Endian,
     pub maps: Vec<EmuMap>,
     pub cur: Current,
-    pub rng: u64,
+    /// `bpf_get_prandom_u32`'s stream, seeded per session: reproducible.
+    pub rng: XorShift64Star,
     /// r10 of the current run.
     pub frame: u64,
     pub ctx: Range<u64>,
@@ -166,16 +168,6 @@ impl World {
     fn event_tail(&self, addr: u64) -> Option<&[u8]> {
         let (start, bytes) = self.cur.mem.range(..=addr).next_back()?;
         bytes.get((addr - start) as usize..)
-    }
-
-    fn next_random(&mut self) -> u32 {
-        // xorshift64*, seeded per session: reproducible.
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
     fn record(&mut self, map: usize, bytes: Vec<u8>) {
@@ -300,7 +292,7 @@ fn ktime_get_ns(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 }
 
 fn get_prandom_u32(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
-    with(|w| w.next_random() as u64)
+    with(|w| w.rng.next_u32() as u64)
 }
 
 fn get_smp_processor_id(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {

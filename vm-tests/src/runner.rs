@@ -13,6 +13,7 @@ use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Manifest};
 use probecc::load::{relocate_object, OnMissing};
+use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN};
@@ -245,7 +246,7 @@ impl<'p> Session<'p> {
             endian,
             maps,
             cur: Current::default(),
-            rng: prog.options.seed.max(1),
+            rng: XorShift64Star::new(prog.options.seed),
             frame: 0,
             ctx: 0..0,
             ranges: Vec::new(),
@@ -555,7 +556,7 @@ fn unreachable_world() -> World {
         endian: Endian::Little,
         maps: Vec::new(),
         cur: Current::default(),
-        rng: 1,
+        rng: XorShift64Star::new(1),
         frame: 0,
         ctx: 0..0,
         ranges: Vec::new(),

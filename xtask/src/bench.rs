@@ -140,14 +140,14 @@ fn num_cpus() -> usize {
 }
 
 fn compile_time(args: &BenchArgs, probecc: &Path, work: &Path, report: &mut String) -> Result<()> {
-    let twins = crate::fixtures::dir().join("c/twins");
+    let twins = probecc_fixtures::dir().join("c/twins");
     let _ = writeln!(report, "## Compile time and peak memory\n");
     let _ = writeln!(
         report,
         "| spec | probecc, 5 arches: ms / MiB | clang -O2, 1 arch: ms / MiB | bpftrace --emit-elf, 1 arch: ms / MiB | clang ÷ probecc | bpftrace ÷ probecc |"
     );
     let _ = writeln!(report, "|---|---|---|---|---|---|");
-    for (name, spec) in crate::fixtures::specs()? {
+    for (name, spec) in probecc_fixtures::specs()? {
         let twin = twins.join(format!("{name}.bpf.c"));
         if !twin.exists() {
             continue;
@@ -229,8 +229,8 @@ fn code_size(work: &Path, report: &mut String) -> Result<()> {
     );
     let _ = writeln!(report, "|---|---|---|---|---|");
     let (mut ours_all, mut theirs_all, mut worse) = (0usize, 0usize, Vec::new());
-    for (name, spec) in crate::fixtures::specs()? {
-        let compiled = crate::fixtures::compile(&spec, Arch::X86_64)?;
+    for (name, spec) in probecc_fixtures::specs()? {
+        let compiled = probecc_fixtures::compile(&spec, Arch::X86_64)?;
         let bt_obj = work.join(format!("{name}.bpftrace.o"));
         let status = Command::new("bpftrace")
             .arg("--emit-elf")

@@ -24,7 +24,7 @@ pub struct BtfSubsetArgs {
 /// The struct names in `fixtures/btf/kernel.roots`: one per line, `#`
 /// comments.
 pub fn roots() -> Result<Vec<String>> {
-    let path = crate::fixtures::dir().join("btf/kernel.roots");
+    let path = probecc_fixtures::dir().join("btf/kernel.roots");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
@@ -46,7 +46,7 @@ pub fn run(args: &BtfSubsetArgs) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| crate::fixtures::dir().join("btf/kernel.btf"));
+        .unwrap_or_else(|| probecc_fixtures::dir().join("btf/kernel.btf"));
     std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "xtask: btf-subset: {} ({} bytes): {} from {}",

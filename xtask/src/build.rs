@@ -41,8 +41,8 @@ pub fn build_arch(arch: Arch, out: &Path) -> Result<Vec<PathBuf>> {
             (ex.build)(arch).with_context(|| format!("building example {} for {arch}", ex.name))?;
         written.push(write_object(&dir, ex.name, &obj)?);
     }
-    for (name, path) in crate::fixtures::specs()? {
-        let compiled = crate::fixtures::compile(&path, arch)?;
+    for (name, path) in probecc_fixtures::specs()? {
+        let compiled = probecc_fixtures::compile(&path, arch)?;
         written.push(write_object(&dir, &name, &compiled.object)?);
         let manifest = dir.join(format!("{name}.manifest.json"));
         std::fs::write(&manifest, compiled.manifest.to_json())

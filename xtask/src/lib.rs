@@ -1,10 +1,7 @@
-//! The parts of `cargo xtask` that its test suites share: where the
-//! fixtures are and how a fixture spec is compiled (one convention for
-//! `cargo xtask build` and every test), and the differential check of
-//! verifier-sim against the kernel (`cargo xtask verifier-diff` and its test).
+//! The parts of `cargo xtask` that its test suites share: the differential
+//! check of verifier-sim against the kernel (`cargo xtask verifier-diff`
+//! and its test).
 
-pub mod fixtures;
-pub mod fuzz;
 pub mod verifier_diff;
 
 /// The workspace root (the parent of xtask/).

@@ -98,4 +98,4 @@ fn run(cmd: Cmd) -> Result<()> {
     }
 }
 
-pub use xtask::{fixtures, workspace_root};
+pub use xtask::workspace_root;

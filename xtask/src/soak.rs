@@ -5,9 +5,9 @@
 //! `target/soak/report.md`. A run ends non-zero if anything panicked or
 //! verifier-sim ran past its instruction limit.
 //!
-//! Random inputs come from a seeded xorshift generator written here: the
-//! soak needs reproducible streams, not statistical quality, and no
-//! dependency for that.
+//! Random inputs come from the seeded xorshift64* generator of
+//! `probecc_test_support`: the soak needs reproducible streams, not
+//! statistical quality.
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,6 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::Insn;
+use probecc_test_support::XorShift64Star as Rng;
 use vm_tests::events::MemValue;
 use vm_tests::{Event, Options, Program};
 
@@ -32,22 +33,6 @@ pub struct SoakArgs {
     pub seed: u64,
 }
 
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 const COMMS: [&str; 4] = ["dd", "bash", "cat", "kworker/0:1"];
 
 /// A random event for one of `probes`: small and huge arguments, some
@@ -57,14 +42,14 @@ fn event(rng: &mut Rng, probes: &[&str], line: usize) -> Event {
     ev.line = line;
     ev.args = (0..6)
         .map(|_| match rng.below(4) {
-            0 => rng.next() % 4096,
-            1 => rng.next(),
-            _ => 0x1000 + (rng.next() % 4) * 0x100,
+            0 => rng.next_u64() % 4096,
+            1 => rng.next_u64(),
+            _ => 0x1000 + (rng.next_u64() % 4) * 0x100,
         })
         .collect();
     ev.retval = match rng.below(3) {
         0 => (-(rng.below(40) as i64)) as u64,
-        _ => rng.next() % 1_000_000,
+        _ => rng.next_u64() % 1_000_000,
     };
     ev.pid = 1 + rng.below(8) as u32;
     ev.tid = ev.pid + rng.below(2) as u32;
@@ -72,7 +57,10 @@ fn event(rng: &mut Rng, probes: &[&str], line: usize) -> Event {
     ev.comm = COMMS[rng.below(COMMS.len())].to_string();
     ev.cpu = rng.below(4) as u32;
     ev.ns = 1_000_000 + line as u64 * 1000;
-    ev.mem = vec![(0x1000, MemValue::Bytes(rng.next().to_le_bytes().repeat(8)))];
+    ev.mem = vec![(
+        0x1000,
+        MemValue::Bytes(rng.next_u64().to_le_bytes().repeat(8)),
+    )];
     ev
 }
 
@@ -92,7 +80,7 @@ fn soak_fixture(
     rng: &mut Rng,
 ) -> Result<RunnerResult> {
     let arch = Arch::X86_64;
-    let compiled = crate::fixtures::compile(spec, arch)?;
+    let compiled = probecc_fixtures::compile(spec, arch)?;
     let bytes = probecc::elf::write(&compiled.object)?;
     let options = Options {
         budget: 100_000,
@@ -139,11 +127,11 @@ fn mutate(rng: &mut Rng, insns: &[Insn]) -> Vec<Insn> {
         }
         let i = rng.below(v.len());
         match rng.below(8) {
-            0 => v[i].code = rng.next() as u8,
+            0 => v[i].code = rng.next_u64() as u8,
             1 => v[i].dst = rng.below(11) as u8,
             2 => v[i].src = rng.below(11) as u8,
-            3 => v[i].off = (rng.next() % 64) as i16 - 32,
-            4 => v[i].imm = (rng.next() % 1024) as i32 - 512,
+            3 => v[i].off = (rng.next_u64() % 64) as i16 - 32,
+            4 => v[i].imm = (rng.next_u64() % 1024) as i32 - 512,
             5 => {
                 v.remove(i);
             }
@@ -197,14 +185,14 @@ fn soak_verifier(programs: &[Vec<Insn>], n: usize, rng: &mut Rng) -> VerifierRes
 }
 
 pub fn run(args: &SoakArgs) -> Result<()> {
-    let mut rng = Rng(args.seed.max(1));
+    let mut rng = Rng::new(args.seed);
     let mut report = format!(
         "# Soak\n\n`cargo xtask soak --events {} --programs {} --seed {}`\n\n## The runner: {} random events per fixture (x86_64, interpreter)\n\n| fixture | events/s | failed events | first failure |\n|---|---|---|---|\n",
         args.events, args.programs, args.seed, args.events
     );
     let mut programs = Vec::new();
     let mut panicked = Vec::new();
-    for (name, spec) in crate::fixtures::specs()? {
+    for (name, spec) in probecc_fixtures::specs()? {
         println!("soak: {name}");
         let r = soak_fixture(&name, &spec, args.events, &mut rng)?;
         if r.panicked {
@@ -218,7 +206,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             r.errors,
             r.first_error.unwrap_or_default().replace('|', "\\|")
         );
-        let compiled = crate::fixtures::compile(&spec, Arch::X86_64)?;
+        let compiled = probecc_fixtures::compile(&spec, Arch::X86_64)?;
         programs.extend(compiled.object.programs.into_iter().map(|p| p.insns));
     }
     println!("soak: verifier-sim on {} mutated programs", args.programs);

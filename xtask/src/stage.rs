@@ -14,7 +14,8 @@ use probecc_guest::protocol::{Expectation, FixturePlan, OverheadPlan, Plan, Subj
 use serde::Deserialize;
 
 use crate::initramfs::Initramfs;
-use crate::{fixtures, guest_build, twins};
+use crate::{guest_build, twins};
+use probecc_fixtures as fixtures;
 
 /// What a staging run is asked for.
 pub struct StageOptions {

@@ -18,7 +18,7 @@ pub struct Twin {
 }
 
 pub fn build(arch: Arch) -> Result<Vec<Twin>> {
-    let src_dir = crate::fixtures::dir().join("c/twins");
+    let src_dir = probecc_fixtures::dir().join("c/twins");
     let out_dir = crate::workspace_root()
         .join("target/matrix/twins")
         .join(arch.name());

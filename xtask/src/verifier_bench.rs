@@ -113,8 +113,8 @@ pub fn run(runs: usize, work: &Path, as_root: bool, report: &mut String) -> Resu
     );
     let _ = writeln!(report, "|---|---|---|---|---|");
     let mut objects = Vec::new();
-    for (name, spec) in crate::fixtures::specs()? {
-        objects.push((name, crate::fixtures::compile(&spec, Arch::X86_64)?.object));
+    for (name, spec) in probecc_fixtures::specs()? {
+        objects.push((name, probecc_fixtures::compile(&spec, Arch::X86_64)?.object));
     }
     objects.push(("4096-instruction program".to_string(), long_program()));
     for (name, obj) in objects {

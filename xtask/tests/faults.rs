@@ -19,8 +19,9 @@
 //!
 //! After each, no QEMU process that mentions the test's directories is
 //! left. Booting needs QEMU and the cached x86_64 bookworm kernel (`cargo
-//! xtask test` prepares both): under `CI=true` their absence fails the
-//! tests, elsewhere they are skipped with the reason.
+//! xtask test` prepares both), so the tests that boot are `#[ignore]`d and
+//! run by `cargo xtask test`, under `probecc_test_support`'s rule for a
+//! missing prerequisite.
 
 mod support;
 
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use probecc_test_support::{require, Need};
 use support::*;
 
 /// The xtask binary, with the fault tests' environment.
@@ -65,13 +67,16 @@ fn cached_kernel() -> Option<PathBuf> {
     (k.join("kernel.json").is_file() && k.join("image").is_file()).then_some(k)
 }
 
-/// QEMU and the x86_64 bookworm kernel.
-fn can_boot() -> bool {
-    have_tool("qemu-system-x86_64")
-        && require(
+/// What a boot takes: QEMU and the cached x86_64 bookworm kernel.
+fn boot() -> [Need; 2] {
+    [
+        Need::Tool("qemu-system-x86_64"),
+        Need::That(
             cached_kernel().is_some(),
-            "no cached x86_64 bookworm kernel (`cargo xtask kernels --arch x86_64 --release bookworm`)",
-        )
+            "the cached x86_64 bookworm kernel (`cargo xtask kernels --arch x86_64 --release bookworm`)"
+                .into(),
+        ),
+    ]
 }
 
 /// The pids of live QEMU processes whose command line mentions `dir`.
@@ -130,8 +135,9 @@ const ONE_FIXTURE: [&str; 6] = [
 ];
 
 #[test]
+#[ignore = "boots QEMU: needs qemu-system-x86_64 and the cached x86_64 kernel"]
 fn qemu_killed_mid_run_keeps_the_results_and_says_so() {
-    if !can_boot() {
+    if !require(&boot()) {
         return;
     }
     let out = scratch("killed");
@@ -199,8 +205,9 @@ fn qemu_killed_mid_run_keeps_the_results_and_says_so() {
 }
 
 #[test]
+#[ignore = "boots QEMU: needs qemu-system-x86_64 and the cached x86_64 kernel"]
 fn a_kernel_panic_at_boot_is_named_with_the_console() {
-    if !can_boot() {
+    if !require(&boot()) {
         return;
     }
     let out = scratch("panic");
@@ -227,8 +234,9 @@ fn a_kernel_panic_at_boot_is_named_with_the_console() {
 }
 
 #[test]
+#[ignore = "boots QEMU: needs qemu-system-x86_64 and the cached x86_64 kernel"]
 fn a_damaged_cached_kernel_is_fetched_again() {
-    if !can_boot() {
+    if !require(&boot()) {
         return;
     }
     let Some(original) = cached_kernel() else {
@@ -317,17 +325,18 @@ fn cached_bpftrace() -> Option<PathBuf> {
 }
 
 #[test]
+#[ignore = "boots QEMU: needs qemu-system-x86_64, the cached x86_64 kernel and bpftrace tree"]
 fn a_damaged_bpftrace_tree_is_unpacked_again() {
-    if !can_boot() {
+    let original = cached_bpftrace();
+    let tree = Need::That(
+        original.is_some(),
+        "the cached x86_64 bpftrace tree (`cargo xtask parity --arch x86_64` makes one)".into(),
+    );
+    let [qemu, kernel] = boot();
+    if !require(&[qemu, kernel, tree]) {
         return;
     }
-    let Some(original) = cached_bpftrace() else {
-        require(
-            false,
-            "no cached x86_64 bpftrace tree (`cargo xtask parity --arch x86_64` makes one)",
-        );
-        return;
-    };
+    let original = original.expect("the tree is there: required above");
     let scratch = scratch("bpftrace");
     let cache = scratch.join("bpftrace");
     let arch_dir = cache.join("bookworm/x86_64");
@@ -432,8 +441,9 @@ fn a_missing_qemu_or_cross_linker_is_named_before_any_work() {
 }
 
 #[test]
+#[ignore = "boots QEMU: needs qemu-system-x86_64 and the cached x86_64 kernel"]
 fn two_matrix_runs_at_once_both_finish() {
-    if !can_boot() {
+    if !require(&boot()) {
         return;
     }
     let out = scratch("twice");

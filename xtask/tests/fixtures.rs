@@ -8,7 +8,7 @@ use std::path::Path;
 use probecc::arch::Arch;
 use probecc::disasm;
 use probecc::lang::{self, diag};
-use xtask::fixtures;
+use probecc_fixtures as fixtures;
 
 #[test]
 fn every_fixture_compiles_for_every_arch() {

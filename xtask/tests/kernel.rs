@@ -8,35 +8,17 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use probecc_test_support::{require, Need};
 use support::*;
 
-fn bpffs_mounted() -> bool {
-    std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")))
-}
-
-fn ensure_bpffs() -> bool {
-    if bpffs_mounted() {
-        return true;
-    }
-    let _ = std::fs::create_dir_all("/sys/fs/bpf");
-    let out = run(Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"]));
-    require(
-        out.status.success(),
-        &format!("mounting bpffs failed: {}", stderr(&out)),
-    )
-}
-
-/// bpftool, root and bpffs: what loading into the host kernel takes.
-fn can_load() -> bool {
-    have_tool("bpftool")
-        && require(is_root(), "loading into the kernel needs root")
-        && ensure_bpffs()
-}
+/// bpftool, root and bpffs (mounted if it is not): what loading into the
+/// host kernel takes.
+const LOAD: [Need; 3] = [Need::Tool("bpftool"), Need::Root, Need::Bpffs];
 
 #[test]
+#[ignore = "needs bpftool, root, bpffs"]
 fn host_kernel_verifier_accepts_every_little_endian_object() {
-    if !can_load() {
+    if !require(&LOAD) {
         return;
     }
     for b in little_endian_objects() {
@@ -99,15 +81,16 @@ fn tail(s: &str, n: usize) -> String {
 /// third-party tool shows the function: `bpftool map dump` of vfscount's
 /// map prints `"key": "ksys_read"` for the id of ksys_read.
 #[test]
+#[ignore = "needs bpftool, root, bpffs"]
 fn bpftool_shows_func_keys_by_name() {
-    if !can_load() {
+    if !require(&LOAD) {
         return;
     }
     let Some((_, spec)) = fixture_specs().into_iter().find(|(n, _)| n == "vfscount") else {
         panic!("fixtures/specs/vfscount.bt is missing");
     };
     let compiled =
-        xtask::fixtures::compile(&spec, probecc::arch::Arch::X86_64).expect("vfscount compiles");
+        probecc_fixtures::compile(&spec, probecc::arch::Arch::X86_64).expect("vfscount compiles");
     let id = compiled
         .manifest
         .funcs

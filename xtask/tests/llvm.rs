@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use probecc::Endian;
+use probecc_test_support::{clang, require, Need};
 use support::*;
 
 /// (slot, text) of every instruction line of `llvm-objdump -d`, per
@@ -105,8 +106,9 @@ fn assert_same_as_llvm(path: &Path, bytes: &[u8]) -> usize {
 }
 
 #[test]
+#[ignore = "needs llvm-objdump-19"]
 fn llvm_objdump_and_probecc_disasm_agree_on_every_example() {
-    if !have_tool(LLVM_OBJDUMP) {
+    if !require(&[Need::Tool(LLVM_OBJDUMP)]) {
         return;
     }
     let compared: usize = objects()
@@ -119,22 +121,17 @@ fn llvm_objdump_and_probecc_disasm_agree_on_every_example() {
 /// clang's objects, in both byte orders: `.text` subprograms, BPF-to-BPF
 /// calls, clang's local labels, BTF with `.rodata`-style datasecs.
 #[test]
+#[ignore = "needs clang, llvm-objdump-19"]
 fn probecc_reads_clang_objects_as_llvm_objdump_does() {
-    if !have_tool("clang") || !have_tool(LLVM_OBJDUMP) {
+    if !require(&[Need::Tool("clang"), Need::Tool(LLVM_OBJDUMP)]) {
         return;
     }
-    let src = xtask_root().join("../fixtures/c/counter.bpf.c");
+    let src = probecc_fixtures::dir().join("c/counter.bpf.c");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clang");
     std::fs::create_dir_all(&dir).expect("tmp dir");
     for target in ["bpfel", "bpfeb"] {
         let obj = dir.join(format!("counter.{target}.o"));
-        let out = run(Command::new("clang")
-            .args(["-O2", "-g", "-target", target, "-c"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj));
-        assert!(out.status.success(), "clang: {}", stderr(&out));
-        let bytes = std::fs::read(&obj).expect("reading clang's object");
+        let bytes = clang::compile(&src, target, &[], &obj);
         let n = assert_same_as_llvm(&obj, &bytes);
         assert!(n > 20, "{target}: only {n} instructions");
         let parsed = probecc::elf::read(&bytes).expect("probecc reads clang's object");
@@ -155,13 +152,10 @@ fn probecc_reads_clang_objects_as_llvm_objdump_does() {
     }
 }
 
-fn xtask_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
+#[ignore = "needs llvm-readelf"]
 fn llvm_readelf_sees_machine_bpf_and_the_byte_order() {
-    if !have_tool("llvm-readelf") {
+    if !require(&[Need::Tool("llvm-readelf")]) {
         return;
     }
     for b in objects() {

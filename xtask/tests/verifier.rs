@@ -4,12 +4,10 @@
 //! never accept what the kernel refuses, nor crash. Needs clang, bpftool
 //! and root; the report is printed whatever the outcome.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use support::*;
+use probecc_test_support::{require, Need};
 use xtask::verifier_diff::{self, corpus, Options};
 
 /// The rules verifier-sim models, one corpus file each.
@@ -60,11 +58,15 @@ fn the_corpus_covers_every_rule_with_at_least_150_programs() {
 }
 
 #[test]
+#[ignore = "needs clang, bpftool, root, bpffs"]
 fn verifier_sim_never_accepts_what_the_kernel_refuses() {
-    if !(have_tool("clang")
-        && have_tool("bpftool")
-        && require(is_root(), "loading into the kernel needs root"))
-    {
+    let needs = [
+        Need::Tool("clang"),
+        Need::Tool("bpftool"),
+        Need::Root,
+        Need::Bpffs,
+    ];
+    if !require(&needs) {
         return;
     }
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-diff");

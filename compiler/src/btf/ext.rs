@@ -470,9 +470,45 @@ mod tests {
         (b, x)
     }
 
+    /// What a `.BTF.ext` header says of the layout: the first 8 bytes
+    /// (magic, version, flags, header length), whether func_info, line_info
+    /// and the CO-RE records follow each other from offset 0, and the
+    /// func_info and line_info record sizes.
+    fn layout(b: &[u8], e: Endian) -> (Vec<u8>, bool, u32, u32) {
+        let word = |at: usize| {
+            let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            match e {
+                Endian::Little => u32::from_le_bytes(w),
+                Endian::Big => u32::from_be_bytes(w),
+            }
+        };
+        let hdr = word(4) as usize;
+        let [func_off, func_len, line_off, line_len, core_off] =
+            [8, 12, 16, 20, 24].map(|at| word(at) as usize);
+        let back_to_back =
+            func_off == 0 && line_off == func_off + func_len && core_off == line_off + line_len;
+        let records = (word(hdr + func_off), word(hdr + line_off));
+        (b[..8].to_vec(), back_to_back, records.0, records.1)
+    }
+
+    /// The header and the layout are clang's (its `.BTF.ext` of
+    /// `fixtures/btf/rich_*.btf.ext`), in both byte orders.
     #[test]
     fn header_and_layout_match_clang() {
+        let clang: [(Endian, &[u8]); 2] = [
+            (
+                Endian::Little,
+                include_bytes!("../../../fixtures/btf/rich_el.btf.ext"),
+            ),
+            (
+                Endian::Big,
+                include_bytes!("../../../fixtures/btf/rich_eb.btf.ext"),
+            ),
+        ];
         let (_, x) = sample();
+        for (e, theirs) in clang {
+            assert_eq!(layout(&x.finish(e), e), layout(theirs, e), "{e:?}");
+        }
         let le = x.finish(Endian::Little);
         assert_eq!(&le[..8], &[0x9f, 0xeb, 1, 0, 32, 0, 0, 0]);
         // func_info: 4 + 2 * (8 + 8) = 36; line_info: 4 + 8 + 2 * 16 = 44.
@@ -601,7 +637,8 @@ mod loader_tests {
     use std::process::Command;
 
     use crate::arch::Arch;
-    use crate::btf::core::clang_tests::{have, scratch};
+    use crate::btf::core::clang_tests::scratch;
+    use probecc_test_support::{require, Need};
     use crate::lang::{compile, CompileOptions};
 
     /// Specs whose objects have no program, and one with programs.
@@ -632,8 +669,9 @@ mod loader_tests {
     /// `bpf_object__open`) and takes its `.BTF.ext`: a header-only one it
     /// drops with "Error loading ELF section .BTF.ext: -22".
     #[test]
+    #[ignore = "needs bpftool"]
     fn libbpf_opens_objects_with_and_without_programs() {
-        if !have("bpftool") {
+        if !require(&[Need::Tool("bpftool")]) {
             return;
         }
         let dir = scratch("ext-libbpf");

@@ -338,27 +338,20 @@ fn btf_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8], CoreError> {
     section.data().map_err(elf)
 }
 
-/// The host's kernel BTF for tests, parsed once: `None` (after printing
-/// why) when `/sys/kernel/btf/vmlinux` is missing outside CI; under
-/// `CI=true` a missing file fails the test.
+/// The host's kernel BTF for tests (`#[ignore = "needs
+/// /sys/kernel/btf/vmlinux"]`), parsed once; `None` when the test may not
+/// go on (`probecc_test_support::require`'s rule: a missing file fails
+/// under CI).
 #[cfg(test)]
+#[track_caller]
 pub(crate) fn host_for_test() -> Option<&'static KernelBtf> {
+    use probecc_test_support::{require, Need};
     use std::sync::OnceLock;
-    static HOST: OnceLock<Option<KernelBtf>> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        match KernelBtf::host() {
-            Some(r) => Some(r.expect("host vmlinux BTF parses")),
-            None if ci => panic!("CI=true but {HOST_VMLINUX} is missing"),
-            None => {
-                eprintln!(
-                    "skipped: {HOST_VMLINUX} is missing (kernel without CONFIG_DEBUG_INFO_BTF)"
-                );
-                None
-            }
-        }
-    })
-    .as_ref()
+    static HOST: OnceLock<KernelBtf> = OnceLock::new();
+    if !require(&[Need::HostBtf]) {
+        return None;
+    }
+    Some(HOST.get_or_init(|| KernelBtf::from_file(HOST_VMLINUX).expect("host vmlinux BTF parses")))
 }
 
 #[cfg(test)]
@@ -456,13 +449,18 @@ mod tests {
     fn split_btf_errors_on_hostile_bytes_without_panicking() {
         let (base, split) = base_and_split(Endian::Little);
         let base = KernelBtf::parse(&base).unwrap();
+        assert!(KernelBtf::parse_split(&split, &base).is_ok());
         for i in 0..split.len() {
             for v in [0u8, 0xff, 7] {
                 let mut s = split.clone();
                 s[i] = v;
                 let _ = KernelBtf::parse_split(&s, &base);
             }
-            let _ = KernelBtf::parse_split(&split[..i], &base);
+            assert!(
+                KernelBtf::parse_split(&split[..i], &base).is_err(),
+                "the first {i} of {} bytes parse",
+                split.len()
+            );
         }
     }
 
@@ -494,6 +492,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs /sys/kernel/btf/vmlinux"]
     fn parses_host_vmlinux() {
         if host_for_test().is_none() {
             return;

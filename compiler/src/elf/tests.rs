@@ -483,10 +483,10 @@ proptest! {
 }
 
 mod clang {
-    //! Reads objects compiled by clang, when it is installed.
+    //! Reads objects compiled by clang.
 
     use super::*;
-    use std::process::Command;
+    use probecc_test_support::{clang, require, Need};
 
     const SOURCE: &str = include_str!("../../../fixtures/c/subprograms.bpf.c");
 
@@ -496,43 +496,14 @@ SEC("kprobe/x") int p(void *ctx) { return 0; }
 char _license[] SEC("license") = "GPL";
 "#;
 
-    fn compile(source: &str, target: &str) -> Option<Vec<u8>> {
-        if Command::new("clang").arg("--version").output().is_err() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "clang is required in CI"
-            );
-            eprintln!("skipping: clang not found");
-            return None;
-        }
-        let dir =
-            std::env::temp_dir().join(format!("probecc-elf-clang-{}-{target}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (src, obj) = (dir.join("p.c"), dir.join("p.o"));
-        std::fs::write(&src, source).unwrap();
-        let out = Command::new("clang")
-            .args(["-O2", "-g", "-target", target, "-c"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "clang: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bytes = std::fs::read(&obj).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        Some(bytes)
-    }
-
     #[test]
+    #[ignore = "needs clang"]
     fn reads_clang_objects() {
+        if !require(&[Need::Tool("clang")]) {
+            return;
+        }
         for (target, endian) in [("bpfel", Endian::Little), ("bpfeb", Endian::Big)] {
-            let Some(bytes) = compile(SOURCE, target) else {
-                return;
-            };
+            let bytes = clang::compile_source(SOURCE, target, &[]);
             let obj = read(&bytes).unwrap();
             assert_eq!(obj.endian, endian);
             let funcs: Vec<_> = obj
@@ -588,13 +559,16 @@ char _license[] SEC("license") = "GPL";
     /// Without functions clang writes `.BTF` and no `.BTF.ext`; so
     /// does probecc for a spec without programs.
     #[test]
+    #[ignore = "needs clang"]
     fn without_functions_there_is_no_btf_ext_as_from_probecc() {
-        let Some(bytes) = compile(
+        if !require(&[Need::Tool("clang")]) {
+            return;
+        }
+        let bytes = clang::compile_source(
             r#"char _license[] __attribute__((section("license"), used)) = "GPL";"#,
             "bpfel",
-        ) else {
-            return;
-        };
+            &[],
+        );
         let clang = read(&bytes).unwrap();
         assert!(clang.btf.is_some() && clang.programs.is_empty());
         assert_eq!(clang.btf_ext, None);
@@ -607,10 +581,12 @@ char _license[] SEC("license") = "GPL";
 
     /// clang leaves an empty `.text`; it holds no program.
     #[test]
+    #[ignore = "needs clang"]
     fn empty_text_is_no_program() {
-        let Some(bytes) = compile(MINIMAL, "bpf") else {
+        if !require(&[Need::Tool("clang")]) {
             return;
-        };
+        }
+        let bytes = clang::compile_source(MINIMAL, "bpf", &[]);
         let obj = read(&bytes).unwrap();
         assert_eq!(obj.section(".text").map(|s| s.size), Some(0));
         let names: Vec<_> = obj.programs.iter().map(|p| p.name.as_str()).collect();

@@ -1,14 +1,12 @@
 //! Shared by the suites: the fixture specs compiled the one way the
-//! workspace compiles them (`wildcard_*` against `fixtures/symbols/vfs.map`,
-//! kernel types from `fixtures/btf/kernel.btf`), loaded into the runner, and
-//! their event files.
+//! workspace compiles them (`probecc_fixtures`), loaded into the runner,
+//! and their event files.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use probecc::arch::Arch;
-use probecc::lang::check::TypeSource;
 use probecc::lang::CompileOptions;
 use vm_tests::spec::{self, Artifacts};
 use vm_tests::{Options, Program};
@@ -19,35 +17,20 @@ pub fn root() -> PathBuf {
 
 /// The stems of `fixtures/specs/*.bt`, sorted.
 pub fn fixtures() -> Vec<String> {
-    let dir = root().join("fixtures/specs");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    probecc_fixtures::specs()
         .expect("fixtures/specs")
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            (p.extension()? == "bt").then(|| p.file_stem()?.to_str().map(str::to_string))?
-        })
-        .collect();
-    names.sort();
-    names
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn options(name: &str) -> CompileOptions {
-    let symbols = name.starts_with("wildcard_").then(|| {
-        let text =
-            std::fs::read_to_string(root().join("fixtures/symbols/vfs.map")).expect("vfs.map");
-        probecc::symbols::parse(&text).expect("vfs.map parses")
-    });
-    CompileOptions {
-        file: format!("fixtures/specs/{name}.bt"),
-        symbols,
-        btf: Some(TypeSource::file(root().join("fixtures/btf/kernel.btf"))),
-        ..CompileOptions::default()
-    }
+    probecc_fixtures::options(&probecc_fixtures::spec_path(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn compile_fixture(name: &str, arch: Arch) -> Artifacts {
-    let src =
-        std::fs::read_to_string(root().join(format!("fixtures/specs/{name}.bt"))).expect("spec");
+    let path = probecc_fixtures::spec_path(name);
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     spec::compile(&src, arch, &options(name)).unwrap_or_else(|e| panic!("{name} for {arch}:\n{e}"))
 }
 

@@ -26,8 +26,9 @@ use probecc_guest::protocol::{ParityReport, PARITY_MARK};
 use crate::kernels::{self, Kernel};
 use crate::lock::FileLock;
 use crate::qemu::{self, BootSpec};
-use crate::{deps, fixtures, machine};
+use crate::{deps, machine};
 use compare::Normalise;
+use probecc_fixtures as fixtures;
 use report::{ArchReport, SpecResult, Verdict};
 use rules::{Filter, Mode, Rule};
 

@@ -126,7 +126,7 @@ impl Rule {
 }
 
 pub fn path() -> PathBuf {
-    crate::fixtures::dir().join("parity.toml")
+    probecc_fixtures::dir().join("parity.toml")
 }
 
 /// Every fixture's rule; a fixture of `fixtures/specs` without one is an
@@ -136,7 +136,7 @@ pub fn load() -> Result<BTreeMap<String, Rule>> {
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
     let rules: BTreeMap<String, Rule> =
         toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-    for (name, _) in crate::fixtures::specs()? {
+    for (name, _) in probecc_fixtures::specs()? {
         if !rules.contains_key(&name) {
             bail!("fixture {name} has no entry in {}", p.display());
         }

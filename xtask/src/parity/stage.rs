@@ -15,8 +15,9 @@ use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH};
 use super::bundle::Bundle;
 use super::rules::{Filter, Rule};
 use super::shim;
+use crate::guest_build;
 use crate::initramfs::Initramfs;
-use crate::{fixtures, guest_build};
+use probecc_fixtures as fixtures;
 
 const DIR: &str = "/probecc/parity";
 

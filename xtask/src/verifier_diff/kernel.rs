@@ -94,27 +94,6 @@ fn loader_message(stderr: &str) -> Option<String> {
         .map(|l| l.trim().to_string())
 }
 
-/// Whether bpffs is mounted at /sys/fs/bpf; mounts it if not.
-pub fn ensure_bpffs() -> Result<()> {
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")));
-    if mounted {
-        return Ok(());
-    }
-    std::fs::create_dir_all("/sys/fs/bpf").context("creating /sys/fs/bpf")?;
-    let out = Command::new("mount")
-        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-        .output()
-        .context("running mount")?;
-    if !out.status.success() {
-        bail!(
-            "mounting bpffs at /sys/fs/bpf failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 /// Loads `obj` with bpftool, pinning under `pin` (removed afterwards).
 /// bpftool's stderr goes to `log`, cut to its last 200 lines once read
 /// (a log of a million processed instructions runs to tens of MB).

@@ -196,7 +196,7 @@ pub fn run(opts: &Options) -> Result<report::Report> {
         entries.len(),
         started.elapsed().as_secs_f64()
     );
-    kernel::ensure_bpffs()?;
+    probecc_test_support::bpffs::ensure()?;
     let release = kernel::release();
     let version = kernel::version_of(&release).unwrap_or(KernelVersion(6, 1));
     let logs = opts.out.join("logs");

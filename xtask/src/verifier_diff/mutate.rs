@@ -1,5 +1,5 @@
 //! The mutated half of the corpus: every fixture spec compiled for x86_64
-//! (`xtask::fixtures::compile`), each program written alone as it is, then
+//! (`probecc_fixtures::compile`), each program written alone as it is, then
 //! changed by each mutation operator at an instruction a seeded generator
 //! picks. Mutations replace one slot and never touch `ld_imm64` slots, so
 //! map relocations and line info stay valid and the object writes as usual.
@@ -435,8 +435,8 @@ pub fn build(out: &std::path::Path, seed: u64, only: Option<&str>) -> Result<Vec
             });
             Ok(())
         };
-    for (stem, path) in crate::fixtures::specs()? {
-        let compiled = crate::fixtures::compile(&path, Arch::X86_64)?;
+    for (stem, path) in probecc_fixtures::specs()? {
+        let compiled = probecc_fixtures::compile(&path, Arch::X86_64)?;
         let obj = compiled.object;
         let rel = path
             .strip_prefix(&root)

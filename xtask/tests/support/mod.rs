@@ -1,7 +1,7 @@
 //! Shared pieces of the cross-crate suites: every example and fixture
-//! object written to disk, and the CI rule for prerequisites (under
-//! `CI=true` a missing tool or privilege fails the test; elsewhere the test
-//! is skipped with a reason).
+//! object written to disk, and clang's objects of `fixtures/c`. What a
+//! test needs of the machine, and the rule for a missing prerequisite, are
+//! `probecc_test_support`'s.
 
 #![allow(dead_code)]
 
@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use probecc::arch::Arch;
 use probecc::program::Object;
+use probecc_test_support::clang;
 
 pub struct Built {
     pub arch: Arch,
@@ -68,13 +69,13 @@ pub fn objects() -> Vec<Built> {
 
 /// (stem, path) of every valid fixture spec, sorted.
 pub fn fixture_specs() -> Vec<(String, PathBuf)> {
-    xtask::fixtures::specs().expect("listing fixtures/specs")
+    probecc_fixtures::specs().expect("listing fixtures/specs")
 }
 
 /// Compiles a fixture as `cargo xtask build` does, panicking with the
 /// rendered diagnostics on error.
 pub fn compile_fixture(path: &Path, arch: Arch) -> Object {
-    xtask::fixtures::compile(path, arch)
+    probecc_fixtures::compile(path, arch)
         .unwrap_or_else(|e| panic!("{e:#}"))
         .object
 }
@@ -86,37 +87,6 @@ pub fn little_endian_objects() -> Vec<Built> {
         .into_iter()
         .filter(|b| b.arch.endian() == probecc::Endian::Little)
         .collect()
-}
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Whether a prerequisite holds; when it does not, fails under CI and
-/// otherwise prints why the test is skipped.
-pub fn require(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    if in_ci() {
-        panic!("prerequisite missing under CI=true: {what} (run `cargo xtask test`, which installs it)");
-    }
-    eprintln!("SKIPPED: {what}");
-    false
-}
-
-pub fn have_tool(command: &str) -> bool {
-    require(
-        Command::new(command).arg("--version").output().is_ok(),
-        &format!("`{command}` is not installed"),
-    )
-}
-
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Runs a command and returns its output, panicking with its stderr if it
@@ -142,9 +112,9 @@ pub struct ClangObject {
 
 /// Every C file of `fixtures/c` and `fixtures/c/twins`, compiled by clang
 /// for little-endian BPF (x86_64 pt_regs accessors), under this test
-/// binary's tmp dir.
+/// binary's tmp dir (after `require(&[Need::Tool("clang")])`).
 pub fn clang_objects() -> Vec<ClangObject> {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/c");
+    let fixtures = probecc_fixtures::dir().join("c");
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clang-objects");
     std::fs::create_dir_all(&out_dir).expect("tmp dir");
     let mut sources: Vec<PathBuf> = [fixtures.clone(), fixtures.join("twins")]
@@ -162,21 +132,8 @@ pub fn clang_objects() -> Vec<ClangObject> {
                 .map(|n| n.to_string_lossy().trim_end_matches(".bpf.c").to_string())
                 .unwrap_or_default();
             let obj = out_dir.join(format!("{name}.o"));
-            let out = run(Command::new("clang")
-                .args(["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-c"])
-                .arg(&src)
-                .arg("-o")
-                .arg(&obj));
-            assert!(
-                out.status.success(),
-                "clang {}: {}",
-                src.display(),
-                stderr(&out)
-            );
-            ClangObject {
-                name,
-                bytes: std::fs::read(&obj).expect("clang's object"),
-            }
+            let bytes = clang::compile(&src, "bpfel", &["-D__TARGET_ARCH_x86"], &obj);
+            ClangObject { name, bytes }
         })
         .collect()
 }

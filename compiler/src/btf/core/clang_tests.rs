@@ -13,23 +13,7 @@ use super::CoreKind;
 use crate::btf::kernel::{host_for_test, HOST_VMLINUX};
 use crate::insn::{class, ld_imm64_value, Insn};
 use crate::load::{relocate_section, OnMissing};
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Whether `tool` runs; under CI a missing tool fails.
-pub(crate) fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(!ci(), "CI=true but {tool} is missing");
-        eprintln!("skipped: {tool} is missing");
-    }
-    ok
-}
+use probecc_test_support::{clang, require, Need};
 
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,13 +45,14 @@ fn m(name: &str) -> Step {
 }
 
 #[test]
+#[ignore = "needs /sys/kernel/btf/vmlinux, clang, bpftool"]
 fn access_strings_and_values_equal_clangs() {
+    if !require(&[Need::HostBtf, Need::Tool("clang"), Need::Tool("bpftool")]) {
+        return;
+    }
     let Some(kernel) = host_for_test() else {
         return;
     };
-    if !have("clang") || !have("bpftool") {
-        return;
-    }
     let dir = scratch("core-clang");
     let header = Command::new("bpftool")
         .args(["btf", "dump", "file", HOST_VMLINUX, "format", "c"])
@@ -77,21 +62,9 @@ fn access_strings_and_values_equal_clangs() {
     std::fs::write(dir.join("vmlinux.h"), &header.stdout).unwrap();
     let obj = dir.join("core_access.o");
     let src = workspace_root().join("fixtures/c/core/core_access.bpf.c");
-    let out = Command::new("clang")
-        .args(["-target", "bpf", "-g", "-O2", "-c"])
-        .arg("-I")
-        .arg(&dir)
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "clang: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = crate::elf::read(&std::fs::read(&obj).unwrap()).unwrap();
+    let include = format!("-I{}", dir.display());
+    let bytes = clang::compile(&src, "bpf", &[&include], &obj);
+    let file = crate::elf::read(&bytes).unwrap();
     let local = crate::btf::parse(file.btf.as_deref().unwrap()).unwrap();
     let ext = crate::btf::ext::parse(file.btf_ext.as_deref().unwrap(), &local).unwrap();
 

@@ -1,7 +1,7 @@
 //! Lowering tests: representative specs compile for all five arches and
 //! write as ELF; the x86_64 objects load into the host kernel (the real
-//! verifier) when bpftool and root are available — skipped with a printed
-//! reason otherwise, failed under `CI=true`.
+//! verifier), which needs bpftool, root and bpffs (`#[ignore]`d, and run
+//! by `cargo xtask test`: `probecc_test_support`'s rule).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::arch::Arch;
 use crate::insn::Insn;
 use crate::lang::{compile, diag, CompileOptions};
+use probecc_test_support::{require, Need};
 
 /// Specs covering every feature, by name.
 pub const SPECS: &[(&str, &str)] = &[
@@ -239,6 +240,7 @@ fn every_spec_compiles_and_writes_for_every_arch() {
 }
 
 #[test]
+#[ignore = "needs bpftool, root, bpffs"]
 fn x86_64_objects_load_into_the_host_kernel() {
     let Some(loader) = Loader::new() else { return };
     let mut failures = Vec::new();
@@ -284,36 +286,13 @@ pub struct Loader;
 static PIN: AtomicUsize = AtomicUsize::new(0);
 
 impl Loader {
-    /// A loader, or `None` (with `SKIPPED: reason` printed) when bpftool,
-    /// root or bpffs is missing; under `CI=true` that fails the test.
+    /// A loader, or `None` when the test may not go on without bpftool,
+    /// root or bpffs (`probecc_test_support::require`'s rule; bpffs is
+    /// mounted if it is not).
+    #[track_caller]
     pub fn new() -> Option<Loader> {
-        let skip = |why: &str| {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "prerequisite missing under CI=true: {why}");
-            eprintln!("SKIPPED: {why}");
-            None
-        };
-        if Command::new("bpftool").arg("--version").output().is_err() {
-            return skip("bpftool is not on PATH");
-        }
-        let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        });
-        if !root {
-            return skip("loading into the kernel needs root");
-        }
-        if !bpffs_mounted() {
-            let _ = std::fs::create_dir_all("/sys/fs/bpf");
-            let ok = Command::new("mount")
-                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return skip("bpffs is not mounted and mounting it failed");
-            }
-        }
-        Some(Loader)
+        let needs = [Need::Tool("bpftool"), Need::Root, Need::Bpffs];
+        require(&needs).then_some(Loader)
     }
 
     /// Loads `bytes`; the verifier log tail when the kernel rejects it.
@@ -341,11 +320,6 @@ impl Loader {
         }
         Ok(())
     }
-}
-
-fn bpffs_mounted() -> bool {
-    std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")))
 }
 
 #[test]

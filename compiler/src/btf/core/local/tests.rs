@@ -223,26 +223,22 @@ fn bad_relocation_targets_are_errors() {
 /// BTF, loaded by libbpf (`bpftool -d prog load`) into the host kernel:
 /// libbpf must relocate all three and the verifier accept the result.
 #[test]
+#[ignore = "needs /sys/kernel/btf/vmlinux, bpftool, root, bpffs"]
 fn libbpf_relocates_and_the_host_kernel_loads_it() {
+    use crate::btf::core::clang_tests::scratch;
+    use probecc_test_support::{require, Need};
+    let needs = [
+        Need::HostBtf,
+        Need::Tool("bpftool"),
+        Need::Root,
+        Need::Bpffs,
+    ];
+    if !require(&needs) {
+        return;
+    }
     let Some(k) = crate::btf::kernel::host_for_test() else {
         return;
     };
-    use crate::btf::core::clang_tests::{have, scratch};
-    if !have("bpftool") {
-        return;
-    }
-    let root = std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")));
-    let bpffs = std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("bpf")));
-    if !(root && bpffs) {
-        assert!(
-            std::env::var("CI").ok().as_deref() != Some("true"),
-            "CI=true without root and bpffs"
-        );
-        eprintln!("skipped: loading needs root and a mounted bpffs");
-        return;
-    }
     let task = k.struct_id("task_struct").unwrap();
     let at = |path: &[Step]| resolve_path(k.btf(), task, path).unwrap();
     let mut core = CoreTypes::new();

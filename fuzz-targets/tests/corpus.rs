@@ -9,7 +9,7 @@ use std::path::PathBuf;
 fn every_fuzz_corpus_input_passes_its_target() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/fuzz");
     let mut replayed = 0;
-    for (name, target) in xtask::fuzz::TARGETS {
+    for (name, target) in probecc_fuzz_targets::TARGETS {
         let dir = root.join(name);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

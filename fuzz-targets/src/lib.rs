@@ -1,6 +1,6 @@
 //! The fuzz targets' bodies, shared by `fuzz/` (cargo fuzz, nightly) and the
 //! corpus replay that every `cargo xtask test` runs on stable
-//! (`xtask/tests/fuzz_corpus.rs`): each takes arbitrary bytes and must
+//! (`tests/corpus.rs`): each takes arbitrary bytes and must
 //! return without panicking, whatever they hold. Besides "no panic", each
 //! checks what must hold of any input: a spec that compiles yields an object
 //! that reads back and that verifier-sim accepts; the object reader and
