@@ -136,28 +136,29 @@ pub enum CoreError {
     /// Types that do not hold together (what a BTF parse or lookup found).
     #[error(transparent)]
     Btf(#[from] BtfError),
-    /// A file that cannot be read.
-    #[error("cannot read BTF from {path}")]
+    /// A file that cannot be read. The message leaves the path to the
+    /// caller, which names the file in its own context.
+    #[error("cannot read the file")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
     /// An ELF file that the ELF reader refuses.
-    #[error("cannot read BTF from {path}")]
+    #[error("not an ELF file the reader accepts")]
     Elf {
         path: String,
         #[source]
         source: object::read::Error,
     },
     /// A file whose bytes (or `.BTF` section) are not BTF.
-    #[error("cannot read BTF from {path}")]
+    #[error("not BTF")]
     Parse {
         path: String,
         #[source]
         source: BtfError,
     },
-    #[error("{path} is an ELF file without a .BTF section")]
+    #[error("an ELF file without a .BTF section")]
     NoBtfSection { path: String },
     #[error("no {kind} `{name}` in the kernel's BTF{}", did_you_mean(.suggestions))]
     UnknownType {

@@ -490,7 +490,7 @@ fn unreadable_types_keep_their_cause() {
     assert!(crate::error::caused_by::<CoreError>(&e));
     assert!(crate::error::caused_by::<std::io::Error>(&e));
     assert!(crate::error::chain(&e).starts_with(
-        "reading kernel types from /nonexistent/vmlinux: cannot read BTF from /nonexistent/vmlinux: "
+        "reading kernel types from /nonexistent/vmlinux: cannot read the file: "
     ));
     let again = src.clone().get().unwrap_err();
     assert!(
