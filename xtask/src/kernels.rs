@@ -157,7 +157,10 @@ fn rel(p: &Path) -> &Path {
 /// (or `refresh`).
 pub fn fetch(arch: Arch, release: Release, refresh: bool) -> Result<Kernel> {
     if !machine::has_kernel(arch, release) {
-        bail!("Debian {release} has no {arch} kernel (riscv64 needs trixie or sid)");
+        bail!(
+            "Debian {release} has no {arch} kernel (the first release with one is {})",
+            machine::first_release(arch)
+        );
     }
     let dir = root().join(release.name()).join(arch.name());
     let _lock = FileLock::acquire(

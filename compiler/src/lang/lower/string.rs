@@ -17,15 +17,7 @@ use super::operand::Mem;
 
 /// The bytes of `chunk` as a load of its size reads them, as an immediate.
 fn chunk_imm(chunk: &[u8], endian: Endian) -> i32 {
-    let mut v: u64 = 0;
-    for (i, b) in chunk.iter().enumerate() {
-        let shift = match endian {
-            Endian::Little => 8 * i,
-            Endian::Big => 8 * (chunk.len() - 1 - i),
-        };
-        v |= u64::from(*b) << shift;
-    }
-    v as u32 as i32
+    endian.read_uint(chunk) as u32 as i32
 }
 
 /// Splits `n` bytes into aligned loads: 4-byte ones, then 2, then 1.
@@ -211,10 +203,7 @@ impl Gen<'_> {
         let endian = self.arch.endian();
         for (i, chunk) in data.chunks(8).enumerate() {
             let off = dst.off + 8 * i as i16;
-            let word = match endian {
-                Endian::Little => u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])),
-                Endian::Big => u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8])),
-            } as i64;
+            let word = endian.read_uint(chunk) as i64;
             if let Ok(small) = i32::try_from(word) {
                 self.emit(asm::store_imm(Size::DW, dst.base, off, small));
             } else {
