@@ -84,6 +84,15 @@ impl TypeSource {
         &self.path
     }
 
+    /// Whether the types can be had, without reading them to decide: read
+    /// already, or a file that exists.
+    pub fn available(&self) -> bool {
+        match self.loaded.get() {
+            Some(read) => read.is_ok(),
+            None => self.path.exists(),
+        }
+    }
+
     /// The types, read on the first call; why they cannot be read otherwise.
     pub fn get(&self) -> Result<Arc<KernelBtf>, String> {
         self.loaded

@@ -11,6 +11,7 @@ pub mod lex;
 pub mod lower;
 pub mod manifest;
 pub mod parse;
+pub mod preprocess;
 pub mod pretty;
 
 pub use check::{check, check_source, CompileOptions};
