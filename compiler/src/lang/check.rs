@@ -30,6 +30,8 @@ use crate::btf::kernel::KernelBtf;
 use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
+use crate::lang::preprocess::map::SourceMap;
+use crate::lang::preprocess::Preprocessed;
 
 use ir::{Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
 
@@ -147,7 +149,29 @@ pub fn check_source(
     arch: Arch,
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
-    let mut cx = Checker::new(arch, opts, source);
+    check_mapped(spec, source, &SourceMap::identity(), arch, opts)
+}
+
+/// Checks `spec`, parsed from `pre`, the preprocessed text of `source`:
+/// messages, their `line:col` and the line info are about `source`.
+pub fn check_preprocessed(
+    spec: &Spec,
+    source: &str,
+    pre: &Preprocessed,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Checked, Vec<Diagnostic>> {
+    check_mapped(spec, source, &pre.map, arch, opts)
+}
+
+fn check_mapped(
+    spec: &Spec,
+    source: &str,
+    map: &SourceMap,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let mut cx = Checker::new(arch, opts, source, map);
     let plans = cx.plan_programs(spec);
     let attach_errors = std::mem::take(&mut cx.diags);
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
@@ -157,12 +181,13 @@ pub fn check_source(
     diags.append(&mut cx.diags);
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.span.start);
-        return Err(diags);
+        return Err(map.diagnostics(diags));
     }
     let unsafe_used = unsafe_actions(&cx.bodies);
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
+        map: map.clone(),
         programs: number_bodies(plans),
         bodies: cx.bodies,
         maps: cx.maps,
@@ -231,7 +256,9 @@ struct ProbeCx {
 struct Checker<'a> {
     arch: Arch,
     opts: &'a CompileOptions,
+    /// The text as written, and the map of the spans to it.
     source: &'a str,
+    map: &'a SourceMap,
     mode: Mode,
     diags: Vec<Diagnostic>,
     maps: Vec<MapInfo>,
@@ -250,11 +277,12 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(arch: Arch, opts: &'a CompileOptions, source: &'a str) -> Self {
+    fn new(arch: Arch, opts: &'a CompileOptions, source: &'a str, map: &'a SourceMap) -> Self {
         Checker {
             arch,
             opts,
             source,
+            map,
             mode: Mode::Declare,
             diags: vec![],
             maps: vec![],
@@ -282,7 +310,7 @@ impl<'a> Checker<'a> {
         if self.source.is_empty() {
             return format!("byte {}", span.start);
         }
-        let (line, col) = line_col(self.source, span.start);
+        let (line, col) = line_col(self.source, self.map.span(span).start);
         format!("{line}:{col}")
     }
 

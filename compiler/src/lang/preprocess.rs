@@ -93,6 +93,25 @@ pub struct Preprocessed {
 /// Preprocesses `src`; every error of the file on failure, at the
 /// original text.
 pub fn preprocess(src: &str, opts: &Options) -> Result<Preprocessed, Vec<Diagnostic>> {
+    let no_directive = !src.starts_with("#!") && src.lines().all(|l| directive_at(l, 0).is_none());
+    if no_directive
+        && opts
+            .predefined
+            .iter()
+            .all(|(n, _)| !src.contains(n.as_str()))
+    {
+        // Nothing to do (the common case): no need to scan the text.
+        return Ok(Preprocessed {
+            text: src.to_string(),
+            map: SourceMap::identity(),
+            includes: Vec::new(),
+        });
+    }
+    scan_all(src, opts)
+}
+
+/// [`preprocess`] without the shortcut for text with nothing to do.
+fn scan_all(src: &str, opts: &Options) -> Result<Preprocessed, Vec<Diagnostic>> {
     let mut pp = Pre {
         src,
         out: String::with_capacity(src.len()),
@@ -278,7 +297,7 @@ impl<'a> Pre<'a> {
                 }
                 match t.src {
                     Some(s) if self.src.get(s.start..s.end) == Some(t.text.as_str()) => {
-                        self.map.copy(self.out.len(), s.start)
+                        self.map.copy_argument(self.out.len(), s.start, by)
                     }
                     _ => self.map.made_by(self.out.len(), by),
                 }

@@ -16,8 +16,9 @@ use crate::lang::diag::Diagnostic;
 /// What one piece of the output is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Origin {
-    /// Copied from the original, starting at this offset.
-    Copy(usize),
+    /// Copied from the original, starting at this offset; inside the
+    /// expansion of a macro use when it is an argument of that use.
+    Copy(usize, Option<u32>),
     /// Made by macro use number `n` (an index into `uses`).
     Use(u32),
 }
@@ -60,7 +61,13 @@ impl SourceMap {
 
     /// Records that output from `out` on is original text from `orig` on.
     pub(super) fn copy(&mut self, out: usize, orig: usize) {
-        self.push(out, Origin::Copy(orig));
+        self.push(out, Origin::Copy(orig, None));
+    }
+
+    /// Records that output from `out` on is an argument of use `n`, copied
+    /// from `orig` on.
+    pub(super) fn copy_argument(&mut self, out: usize, orig: usize, n: u32) {
+        self.push(out, Origin::Copy(orig, Some(n)));
     }
 
     /// Records a new macro use; its number for [`SourceMap::made_by`].
@@ -95,23 +102,27 @@ impl SourceMap {
             // A copy continuing the previous copy adds nothing.
             Some(Piece {
                 out: o,
-                origin: Origin::Copy(from),
-            }) if matches!(origin, Origin::Copy(to) if to >= *from && to - *from == out - *o) => {}
+                origin: Origin::Copy(from, within),
+            }) if matches!(origin, Origin::Copy(to, w) if w == *within && to >= *from && to - *from == out - *o) =>
+                {}
             _ => self.pieces.push(Piece { out, origin }),
         }
     }
 
-    /// The piece holding output offset `at`.
-    fn piece(&self, at: usize) -> Option<&Piece> {
-        let i = self.pieces.partition_point(|p| p.out <= at);
-        self.pieces.get(i.checked_sub(1)?)
+    /// The piece holding output offset `at`, and its index.
+    fn piece(&self, at: usize) -> Option<(usize, &Piece)> {
+        let i = self
+            .pieces
+            .partition_point(|p| p.out <= at)
+            .checked_sub(1)?;
+        Some((i, self.pieces.get(i)?))
     }
 
     /// The macro use that made output offset `at`, if any.
     pub fn use_at(&self, at: usize) -> Option<&MacroUse> {
-        match self.piece(at)?.origin {
+        match self.piece(at)?.1.origin {
             Origin::Use(n) => self.uses.get(n as usize),
-            Origin::Copy(_) => None,
+            Origin::Copy(..) => None,
         }
     }
 
@@ -120,27 +131,43 @@ impl SourceMap {
     pub fn offset(&self, at: usize) -> usize {
         match self.piece(at) {
             None => at,
-            Some(p) => match p.origin {
-                Origin::Copy(orig) => orig + (at - p.out),
+            Some((_, p)) => match p.origin {
+                Origin::Copy(orig, _) => orig + (at - p.out),
                 Origin::Use(n) => self.use_span(n).start,
             },
         }
     }
 
-    /// The original text of an output span: a span inside a macro's
-    /// expansion covers the macro's use.
+    /// The original text of an output span. A span inside one copied
+    /// piece (an argument of a macro included) maps exactly; a span that
+    /// reaches into a macro's expansion covers the macro's use.
     pub fn span(&self, s: Span) -> Span {
-        let start = self.offset(s.start);
         if s.end <= s.start {
+            let start = self.offset(s.start);
             return Span::new(start, start);
         }
         let last = s.end - 1;
-        let end = match self.piece(last) {
-            None => s.end,
-            Some(p) => match p.origin {
-                Origin::Copy(orig) => orig + (last - p.out) + 1,
-                Origin::Use(n) => self.use_span(n).end,
-            },
+        let (Some((i, first)), Some((j, end_piece))) = (self.piece(s.start), self.piece(last))
+        else {
+            return s;
+        };
+        let exact = |p: &Piece, at: usize| match p.origin {
+            Origin::Copy(orig, _) => orig + (at - p.out),
+            Origin::Use(n) => self.use_span(n).start,
+        };
+        if i == j {
+            if let Origin::Copy(..) = first.origin {
+                let start = exact(first, s.start);
+                return Span::new(start, start + (s.end - s.start));
+            }
+        }
+        let start = match first.origin {
+            Origin::Copy(_, Some(n)) | Origin::Use(n) => self.use_span(n).start,
+            Origin::Copy(orig, None) => orig + (s.start - first.out),
+        };
+        let end = match end_piece.origin {
+            Origin::Copy(_, Some(n)) | Origin::Use(n) => self.use_span(n).end,
+            Origin::Copy(orig, None) => orig + (last - end_piece.out) + 1,
         };
         Span::new(start, end.max(start))
     }
@@ -205,6 +232,19 @@ mod tests {
         assert_eq!(m.span(Span::new(0, 3)), Span::new(0, 6));
         assert_eq!(m.span(Span::new(5, 7)), Span::new(6, 8));
         assert_eq!(m.span(Span::new(4, 4)), Span::new(2, 2));
+        // An argument maps exactly; a span reaching past it, to the use.
+        let mut m = SourceMap::identity();
+        let n = m.add_use(MacroUse {
+            span: Span::new(0, 6),
+            name: "F".into(),
+            defined_at: None,
+        });
+        m.made_by(0, n);
+        m.copy_argument(3, 2, n);
+        m.made_by(4, n);
+        assert_eq!(m.span(Span::new(3, 4)), Span::new(2, 3));
+        assert_eq!(m.span(Span::new(3, 6)), Span::new(0, 6));
+        assert_eq!(m.offset(3), 2);
         assert!(SourceMap::identity().is_identity());
         assert_eq!(SourceMap::identity().span(Span::new(3, 9)), Span::new(3, 9));
     }

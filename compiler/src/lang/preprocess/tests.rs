@@ -382,3 +382,83 @@ fn diagnostics_in_expansions_name_the_macro() {
     );
     assert_eq!(d.notes[0].span, None);
 }
+
+// ---- through `lang::compile`: every stage's diagnostics and the line
+// info are about the text as written.
+
+fn compile_errors(src: &str) -> Vec<Diagnostic> {
+    let opts = CompileOptions::default();
+    match crate::lang::compile(src, crate::Arch::X86_64, &opts) {
+        Ok(_) => panic!("{src:?} compiled"),
+        Err(d) => d,
+    }
+}
+
+fn at(src: &str, d: &Diagnostic) -> (usize, usize, String) {
+    let (line, col) = crate::lang::diag::line_col(src, d.span.start);
+    (line, col, src[d.span.start..d.span.end].to_string())
+}
+
+#[test]
+fn parse_errors_after_an_expansion_point_into_the_original() {
+    let src = "#!/usr/bin/env bpftrace\n#define SUM(a, b) \\\n  ((a) + (b))\nkprobe:vfs_read { @x = SUM(arg0,\n  arg1); @y = 1 +; }\n";
+    let d = compile_errors(src);
+    assert_eq!(at(src, &d[0]), (5, 18, ";".to_string()), "{d:?}");
+}
+
+#[test]
+fn check_errors_in_an_expansion_point_at_the_use() {
+    let src = "#define KEY pdi\nkprobe:vfs_read { @x[KEY] = count(); }\n";
+    let d = compile_errors(src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].message, "unknown identifier `pdi`");
+    assert_eq!(at(src, &d[0]), (2, 22, "KEY".to_string()));
+    assert_eq!(d[0].notes[0].message, "expanded from macro `KEY`");
+    let rendered = crate::lang::diag::render("t.bt", src, &d);
+    assert!(rendered.contains("t.bt:2:22"), "{rendered}");
+    assert!(rendered.contains("expanded from macro `KEY`"), "{rendered}");
+    // A message citing another place cites the original too.
+    let src = "#define M(k) @m[k]\nkprobe:f { M(1) = 1; M(\"a\") = 2; }\n";
+    let d = compile_errors(src);
+    assert!(d[0].message.contains("2:12"), "{d:?}");
+}
+
+#[test]
+fn preprocessor_errors_stop_the_compile() {
+    let src = "kprobe:f { }\n#if 1\n";
+    let d = compile_errors(src);
+    assert_eq!(d[0].message, "unterminated conditional directive");
+    assert_eq!(at(src, &d[0]).0, 2);
+}
+
+#[test]
+fn line_info_shows_the_original_lines() {
+    let src = "#!/usr/bin/env bpftrace\n#define INC(m) m += 1\n\nkprobe:vfs_read\n{\n\tINC(@reads);\n\t@last = nsecs;\n}\n";
+    let opts = CompileOptions::default();
+    let c = crate::lang::compile(src, crate::Arch::X86_64, &opts).unwrap();
+    let lines: Vec<(u32, u32, &str)> = c.object.programs[0]
+        .lines
+        .iter()
+        .map(|l| (l.line, l.col, l.text.as_str()))
+        .collect();
+    assert!(lines.contains(&(6, 2, "\tINC(@reads);")), "{lines:?}");
+    assert!(lines.contains(&(7, 2, "\t@last = nsecs;")), "{lines:?}");
+}
+
+#[test]
+fn have_btf_follows_the_type_source() {
+    use crate::lang::check::TypeSource;
+    let mut opts = CompileOptions::default();
+    assert!(Options::for_compile(&opts).predefined.is_empty());
+    opts.btf = Some(TypeSource::file("/nonexistent/vmlinux"));
+    assert!(Options::for_compile(&opts).predefined.is_empty());
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/btf/kernel.btf");
+    opts.btf = Some(TypeSource::file(fixtures));
+    assert_eq!(
+        Options::for_compile(&opts).predefined,
+        [(HAVE_BTF.to_string(), "1".to_string())]
+    );
+    // Deciding does not read the file.
+    let source = opts.btf.as_ref().unwrap();
+    assert!(source.available());
+}
