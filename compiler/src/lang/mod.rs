@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod constants;
 pub mod diag;
 pub mod lex;
 pub mod lower;
