@@ -198,6 +198,11 @@ impl CoreTypes {
         Ok(())
     }
 
+    /// Copies kernel type `id` whole (an enum with its enumerators).
+    pub fn add_type(&mut self, kernel: &Btf, id: u32) -> Result<(), CoreError> {
+        self.snap(kernel, id, 0)
+    }
+
     /// Plans the copy of kernel type `id` (and what it needs).
     fn snap(&mut self, k: &Btf, id: u32, depth: usize) -> Result<(), CoreError> {
         if id == 0 || self.plans.contains_key(&id) {
