@@ -14,6 +14,7 @@
 
 mod actions;
 pub mod attach;
+mod constant;
 mod expr;
 pub mod format;
 pub mod ir;
@@ -465,6 +466,8 @@ fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
     candidate
 }
 
+#[cfg(test)]
+mod constant_tests;
 #[cfg(test)]
 mod record_tests;
 #[cfg(test)]
