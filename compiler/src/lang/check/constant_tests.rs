@@ -149,3 +149,37 @@ fn constants_in_begin_printf_are_literals() {
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0].message, "unknown identifier `AF_INTE`");
 }
+
+#[test]
+fn signal_names_come_from_the_arch_table() {
+    let opts = CompileOptions {
+        unsafe_actions: true,
+        ..options(None)
+    };
+    let number = |name: &str, arch| {
+        let src = format!("kprobe:f {{ signal(\"{name}\"); }}");
+        match checked(&src, arch, &opts) {
+            Ok(c) => match &c.bodies[0].stmts[0].kind {
+                TStmtKind::Signal { sig } => match sig.kind {
+                    TKind::Int(n) => Some(n),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Err(d) => {
+                assert_eq!(d[0].message, format!("unknown signal `{name}`"));
+                None
+            }
+        }
+    };
+    for arch in Arch::ALL {
+        assert_eq!(number("SIGKILL", arch), Some(9), "{arch}");
+        assert_eq!(number("TERM", arch), Some(15), "{arch}");
+        assert_eq!(number("SIGUSR1", arch), Some(10), "{arch}");
+        // Names of the table that are no signals.
+        assert_eq!(number("SIG_BLOCK", arch), None, "{arch}");
+        assert_eq!(number("STKSZ", arch), None, "{arch}");
+        assert_eq!(number("SIG", arch), None, "{arch}");
+        assert_eq!(number("NOPE", arch), None, "{arch}");
+    }
+}
