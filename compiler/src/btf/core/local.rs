@@ -127,6 +127,20 @@ impl CoreTypes {
         self.relocs.is_empty() && self.plans.is_empty()
     }
 
+    /// These types with the relocations of `program` only (an object cut
+    /// down to one of its programs).
+    pub fn for_program(&self, program: &str) -> CoreTypes {
+        CoreTypes {
+            plans: self.plans.clone(),
+            relocs: self
+                .relocs
+                .iter()
+                .filter(|r| r.program == program)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The relocations in the order they were added.
     pub fn relocs(&self) -> &[CoreReloc] {
         &self.relocs
@@ -639,6 +653,22 @@ mod tests {
         }];
         o.core = core;
         o
+    }
+
+    #[test]
+    fn one_program_keeps_its_own_relocations() {
+        let k = kernel(0, true);
+        let mut core = CoreTypes::new();
+        let pid = field(&k, &["pid".into()]);
+        for (prog, insn) in [("a", 0), ("b", 3), ("a", 5)] {
+            core.field(k.btf(), prog, insn, &pid, CoreKind::FieldByteOffset)
+                .unwrap();
+        }
+        let a = core.for_program("a");
+        let slots: Vec<usize> = a.relocs().iter().map(|r| r.insn).collect();
+        assert_eq!(slots, [0, 5]);
+        assert_eq!(a.plans, core.plans, "the types stay");
+        assert!(core.for_program("c").relocs().is_empty());
     }
 
     #[test]
