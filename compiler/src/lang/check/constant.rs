@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::ir::{TExpr, TKind, Ty};
-use super::Checker;
+use super::{Checker, Mode};
 use crate::btf::kernel::{nearest, KernelBtf};
 use crate::lang::ast::{IntType, Span, BUILTINS};
 use crate::lang::constants;
@@ -44,6 +44,9 @@ impl Checker<'_> {
         }
         if let Some(v) = constants::lookup(self.arch, name) {
             return Some(v);
+        }
+        if self.mode != Mode::Check {
+            return None; // reported in the check pass, nearest names and all
         }
         let mut d = Diagnostic::new(span, format!("unknown identifier `{name}`"))
             .with_label("not a builtin, constant, variable or map");
