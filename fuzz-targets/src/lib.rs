@@ -18,10 +18,27 @@ fn arch_of(data: &[u8]) -> Arch {
     all[usize::from(data.first().copied().unwrap_or(0)) % all.len()]
 }
 
-/// The lexer and parser on any text.
+/// The preprocessor, lexer and parser on any text; the preprocessor keeps
+/// the line count and maps every byte into the text.
 pub fn parse(data: &[u8]) {
+    use lang::preprocess::{preprocess, Options, HAVE_BTF};
     let src = String::from_utf8_lossy(data);
     let _ = lang::parse::parse(&src);
+    let opts = Options {
+        predefined: vec![(HAVE_BTF.to_string(), "1".to_string())],
+    };
+    if let Ok(pre) = preprocess(&src, &opts) {
+        assert_eq!(
+            pre.text.matches('\n').count(),
+            src.matches('\n').count(),
+            "lines kept\n{src}"
+        );
+        let end = pre
+            .map
+            .span(probecc::lang::ast::Span::new(0, pre.text.len()));
+        assert!(end.end <= src.len(), "mapped inside\n{src}");
+        let _ = lang::parse::parse_preprocessed(&pre, &src);
+    }
 }
 
 /// The whole pipeline: a spec that compiles writes an object that reads

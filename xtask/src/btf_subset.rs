@@ -1,8 +1,8 @@
 //! `cargo xtask btf-subset`: writes `fixtures/btf/kernel.btf`, the kernel
-//! types the fixtures and tests compile struct access against: the structs
-//! listed in `fixtures/btf/kernel.roots` with all their members, cut from a
-//! kernel's BTF (`--from`, default the running kernel's) by
-//! `KernelBtf::subset`. A fixed file keeps objects, snapshots and access
+//! types the fixtures and tests compile struct access and enum constants
+//! against: the structs listed in `fixtures/btf/kernel.roots` with all
+//! their members, and its `enum NAME` lines' enums, cut from a kernel's
+//! BTF (`--from`, default the running kernel's) by `KernelBtf::subset`. A fixed file keeps objects, snapshots and access
 //! strings the same on every machine; CO-RE relocates them for whichever
 //! kernel loads them.
 
@@ -21,8 +21,8 @@ pub struct BtfSubsetArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The struct names in `fixtures/btf/kernel.roots`: one per line, `#`
-/// comments.
+/// The roots in `fixtures/btf/kernel.roots`: a struct name or `enum NAME`
+/// per line, `#` comments.
 pub fn roots() -> Result<Vec<String>> {
     let path = probecc_fixtures::dir().join("btf/kernel.roots");
     let text =

@@ -17,6 +17,7 @@ mod bench;
 mod bpftrace_out;
 mod btf_subset;
 mod build;
+mod consts;
 mod deps;
 mod diff;
 mod guest_build;
@@ -66,6 +67,9 @@ enum Cmd {
     /// Cut fixtures/btf/kernel.btf (the structs of fixtures/btf/kernel.roots)
     /// from a kernel's BTF
     BtfSubset(btf_subset::BtfSubsetArgs),
+    /// Regenerate compiler/data/consts/<arch>.txt from each arch's kernel
+    /// headers (--check: compare instead)
+    Consts(consts::ConstsArgs),
     /// Every fixture under bpftrace and as probecc's object in one guest;
     /// maps compared (reports in target/parity/)
     Parity(parity::ParityArgs),
@@ -95,6 +99,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Matrix(args) => matrix::run_matrix(&args),
         Cmd::Parity(args) => parity::run(&args),
         Cmd::BtfSubset(args) => btf_subset::run(&args),
+        Cmd::Consts(args) => consts::run(&args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: installs the tools the tests use (see `deps`), builds
-//! every example for every arch, runs the workspace's tests, then the QEMU
+//! every example for every arch, runs the workspace's tests, checks the
+//! x86_64 constant table against its headers (`consts`), then the QEMU
 //! matrix on all five arches (`matrix::run_in_test`) and the parity run
 //! against bpftrace on x86_64 (`parity::run_in_test`). Tests that
 //! need a tool, root or the host kernel are `#[ignore]`d for a plain
@@ -69,6 +70,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
+    println!("xtask: the constant table of x86_64 against its kernel headers");
+    crate::consts::run_in_test(ci)?;
     let matrix = if args.no_matrix {
         println!("xtask: --no-matrix: not running the QEMU matrix");
         Ok(())

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::builder::Builder;
 use super::core::access::{resolve_path, suggest_members, FieldAccess, Step};
@@ -65,6 +66,9 @@ pub struct KernelBtf {
     /// Named types (struct, union, enum, typedef, fwd, int, float) by name,
     /// ids ascending.
     names: HashMap<String, Vec<u32>>,
+    /// The enumerators of every enum by name (the first of a name), built
+    /// on first use: most specs name none.
+    enumerators: OnceLock<HashMap<String, i64>>,
 }
 
 impl KernelBtf {
@@ -137,6 +141,7 @@ impl KernelBtf {
             btf,
             base_count,
             names,
+            enumerators: OnceLock::new(),
         }
     }
 
@@ -214,6 +219,48 @@ impl KernelBtf {
         })
     }
 
+    /// The value of the enumerator `name` of any enum, named or not
+    /// (`TCP_ESTABLISHED`, `BPF_MAP_TYPE_HASH`).
+    pub fn enumerator(&self, name: &str) -> Option<i64> {
+        self.enumerators().get(name).copied()
+    }
+
+    /// Every enumerator's name.
+    pub fn enumerator_names(&self) -> impl Iterator<Item = &str> {
+        self.enumerators().keys().map(String::as_str)
+    }
+
+    fn enumerators(&self) -> &HashMap<String, i64> {
+        self.enumerators.get_or_init(|| {
+            let mut all = HashMap::new();
+            for t in &self.btf.types {
+                if let BtfType::Enum { values, .. } | BtfType::Enum64 { values, .. } = t {
+                    for v in values {
+                        if let Ok(name) = self.btf.string_at(v.name_off) {
+                            all.entry(name.to_string()).or_insert(v.value);
+                        }
+                    }
+                }
+            }
+            all
+        })
+    }
+
+    /// The enum named `name`, or else the enum with an enumerator `name`
+    /// (many kernel enums have no name: `TCP_ESTABLISHED`'s).
+    pub fn enum_holding(&self, name: &str) -> Option<u32> {
+        if let Some(id) = self.find(NamedKind::Enum, name) {
+            return Some(id);
+        }
+        let id = self.btf.types.iter().position(|t| match t {
+            BtfType::Enum { values, .. } | BtfType::Enum64 { values, .. } => values
+                .iter()
+                .any(|v| self.btf.string_at(v.name_off).is_ok_and(|n| n == name)),
+            _ => false,
+        })?;
+        Some(id as u32 + 1)
+    }
+
     /// The nearest names of types of `kind` to `name`, best first (at most
     /// three).
     pub fn suggest(&self, kind: NamedKind, name: &str) -> Vec<String> {
@@ -252,13 +299,26 @@ impl KernelBtf {
 impl KernelBtf {
     /// The structs and unions named in `roots`, with every member (those
     /// of anonymous and of directly embedded named members too) and the
-    /// types those need, as raw BTF in this BTF's byte order: a small,
-    /// fixed stand-in for a kernel's types that specs compile against the
-    /// same way on any machine (`fixtures/btf`). Pointers to structs not
-    /// copied become pointers to forward declarations, as in an object.
+    /// types those need, and the enums of `enum NAME` roots (see
+    /// [`KernelBtf::enum_holding`]), as raw BTF in this BTF's byte order:
+    /// a small, fixed stand-in for a kernel's types that specs compile
+    /// against the same way on any machine (`fixtures/btf`). Pointers to
+    /// structs not copied become pointers to forward declarations, as in
+    /// an object.
     pub fn subset(&self, roots: &[&str]) -> Result<Vec<u8>, CoreError> {
         let mut core = CoreTypes::new();
         for name in roots {
+            if let Some(e) = name.strip_prefix("enum ") {
+                let id = self
+                    .enum_holding(e.trim())
+                    .ok_or_else(|| CoreError::UnknownType {
+                        kind: "enum",
+                        name: e.trim().to_string(),
+                        suggestions: self.suggest(NamedKind::Enum, e.trim()),
+                    })?;
+                core.add_type(&self.btf, id)?;
+                continue;
+            }
             let root = self.composite(name)?;
             let mut paths = Vec::new();
             member_paths(&self.btf, root, &[], 0, &mut paths)?;
@@ -354,11 +414,38 @@ pub(crate) fn host_for_test() -> Option<&'static KernelBtf> {
     Some(HOST.get_or_init(|| KernelBtf::from_file(HOST_VMLINUX).expect("host vmlinux BTF parses")))
 }
 
+/// BTF of `int` (id 1) and an enum without a name holding `values` (id
+/// 2), for tests of enumerators.
+#[cfg(test)]
+pub(crate) fn enum_builder(values: &[(&str, i64)]) -> Builder {
+    use super::builder::IntEncoding;
+    use super::types::EnumValue;
+    let mut b = Builder::new();
+    let _int = b.int("int", 4, IntEncoding::Signed);
+    let values = values
+        .iter()
+        .filter_map(|(n, value)| {
+            let name_off = b.string(n).ok()?;
+            Some(EnumValue {
+                name_off,
+                value: *value,
+            })
+        })
+        .collect();
+    let _enum = b.add(BtfType::Enum {
+        name_off: 0,
+        size: 4,
+        signed: false,
+        values,
+    });
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::builder::{Builder, IntEncoding};
     use super::super::bytes::Writer;
-    use super::super::types::Member;
+    use super::super::types::{EnumValue, Member};
     use super::super::BtfError;
     use super::*;
     use crate::insn::Endian;
@@ -412,6 +499,47 @@ mod tests {
         w.bytes(&recs);
         w.bytes(strings);
         (base, w.into_bytes())
+    }
+
+    /// An enum without a name (`A_ONE = 1`, `A_TWO = 2`), `struct s {
+    /// int a; }` and `enum color` (`RED`), in either byte order.
+    fn with_enums(e: Endian) -> KernelBtf {
+        let mut b = enum_builder(&[("A_ONE", 1), ("A_TWO", 2)]);
+        b.struct_type("s", 4, &[("a", 1, 0)]).unwrap();
+        let (name_off, red) = (b.string("color").unwrap(), b.string("RED").unwrap());
+        b.add(BtfType::Enum {
+            name_off,
+            size: 4,
+            signed: false,
+            values: vec![EnumValue {
+                name_off: red,
+                value: 0,
+            }],
+        })
+        .unwrap();
+        KernelBtf::parse(&b.finish(e)).unwrap()
+    }
+
+    #[test]
+    fn enumerators_by_name_and_enums_in_subsets() {
+        for e in [Endian::Little, Endian::Big] {
+            let k = with_enums(e);
+            assert_eq!(k.enumerator("A_TWO"), Some(2));
+            assert_eq!(k.enumerator("RED"), Some(0));
+            assert_eq!(k.enumerator("BLUE"), None);
+            let mut names: Vec<&str> = k.enumerator_names().collect();
+            names.sort();
+            assert_eq!(names, ["A_ONE", "A_TWO", "RED"]);
+            assert_eq!(k.enum_holding("A_ONE"), Some(2));
+            assert_eq!(k.enum_holding("color"), Some(4));
+            assert_eq!(k.enum_holding("s"), None);
+            let cut = KernelBtf::parse(&k.subset(&["s", "enum A_ONE"]).unwrap()).unwrap();
+            assert_eq!(cut.enumerator("A_TWO"), Some(2));
+            assert_eq!(cut.enumerator("RED"), None);
+            assert!(cut.struct_id("s").is_ok());
+            let err = k.subset(&["enum BLUE"]).unwrap_err().to_string();
+            assert!(err.contains("BLUE"), "{err}");
+        }
     }
 
     #[test]

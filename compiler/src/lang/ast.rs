@@ -187,6 +187,11 @@ pub enum ExprKind {
     Var(String),
     /// `@name[keys]` read.
     Map(MapRef),
+    /// Any other name used as a value: a constant the checker looks up
+    /// (a kernel enumerator like `TCP_ESTABLISHED`, or a kernel header's
+    /// macro like `O_CREAT`), the script's own `#define`s being expanded
+    /// already.
+    Ident(String),
     Unary {
         op: UnOp,
         expr: Box<Expr>,

@@ -14,6 +14,7 @@
 
 mod actions;
 pub mod attach;
+mod constant;
 mod expr;
 pub mod format;
 pub mod ir;
@@ -31,6 +32,8 @@ use crate::btf::kernel::KernelBtf;
 use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
+use crate::lang::preprocess::map::SourceMap;
+use crate::lang::preprocess::Preprocessed;
 
 use ir::{Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
 
@@ -114,6 +117,15 @@ impl TypeSource {
         &self.path
     }
 
+    /// Whether the types can be had, without reading them to decide: read
+    /// already, or a file that exists.
+    pub fn available(&self) -> bool {
+        match self.loaded.get() {
+            Some(read) => read.is_ok(),
+            None => self.path.exists(),
+        }
+    }
+
     /// The types, read on the first call; why they cannot be read otherwise.
     pub fn get(&self) -> Result<Arc<KernelBtf>, TypesUnreadable> {
         self.loaded
@@ -172,7 +184,29 @@ pub fn check_source(
     arch: Arch,
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
-    let mut cx = Checker::new(arch, opts, source);
+    check_mapped(spec, source, &SourceMap::identity(), arch, opts)
+}
+
+/// Checks `spec`, parsed from `pre`, the preprocessed text of `source`:
+/// messages, their `line:col` and the line info are about `source`.
+pub fn check_preprocessed(
+    spec: &Spec,
+    source: &str,
+    pre: &Preprocessed,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Checked, Vec<Diagnostic>> {
+    check_mapped(spec, source, &pre.map, arch, opts)
+}
+
+fn check_mapped(
+    spec: &Spec,
+    source: &str,
+    map: &SourceMap,
+    arch: Arch,
+    opts: &CompileOptions,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let mut cx = Checker::new(arch, opts, source, map);
     let plans = cx.plan_programs(spec);
     let attach_errors = std::mem::take(&mut cx.diags);
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
@@ -182,12 +216,13 @@ pub fn check_source(
     diags.append(&mut cx.diags);
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.span.start);
-        return Err(diags);
+        return Err(map.diagnostics(diags));
     }
     let unsafe_used = unsafe_actions(&cx.bodies);
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
+        map: map.clone(),
         programs: number_bodies(plans),
         bodies: cx.bodies,
         maps: cx.maps,
@@ -256,7 +291,9 @@ struct ProbeCx {
 struct Checker<'a> {
     arch: Arch,
     opts: &'a CompileOptions,
+    /// The text as written, and the map of the spans to it.
     source: &'a str,
+    map: &'a SourceMap,
     mode: Mode,
     diags: Vec<Diagnostic>,
     maps: Vec<MapInfo>,
@@ -275,11 +312,12 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(arch: Arch, opts: &'a CompileOptions, source: &'a str) -> Self {
+    fn new(arch: Arch, opts: &'a CompileOptions, source: &'a str, map: &'a SourceMap) -> Self {
         Checker {
             arch,
             opts,
             source,
+            map,
             mode: Mode::Declare,
             diags: vec![],
             maps: vec![],
@@ -307,7 +345,7 @@ impl<'a> Checker<'a> {
         if self.source.is_empty() {
             return format!("byte {}", span.start);
         }
-        let (line, col) = line_col(self.source, span.start);
+        let (line, col) = line_col(self.source, self.map.span(span).start);
         format!("{line}:{col}")
     }
 
@@ -462,6 +500,8 @@ fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
     candidate
 }
 
+#[cfg(test)]
+mod constant_tests;
 #[cfg(test)]
 mod record_tests;
 #[cfg(test)]

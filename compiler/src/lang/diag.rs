@@ -22,6 +22,16 @@ pub struct Diagnostic {
     pub label: String,
     /// What would be right: "did you mean `pid`?".
     pub help: Option<String>,
+    /// Further facts: at another place the error involves (where the
+    /// macro it came out of is defined), or printed after the help.
+    pub notes: Vec<Note>,
+}
+
+/// A fact about a diagnostic, labelling another place of the file or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub span: Option<Span>,
+    pub message: String,
 }
 
 impl Diagnostic {
@@ -31,6 +41,7 @@ impl Diagnostic {
             span,
             label: String::new(),
             help: None,
+            notes: Vec::new(),
         }
     }
 
@@ -41,6 +52,23 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// A note labelling another place: "`N` defined here".
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note {
+            span: Some(span),
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note {
+            span: None,
+            message: note.into(),
+        });
         self
     }
 
@@ -90,17 +118,25 @@ pub fn emit(
     Ok(())
 }
 
-/// `d` for codespan, its span clamped to the source.
+/// `d` for codespan, its spans clamped to the source: the primary label,
+/// one secondary label per related place, and the help and notes.
 fn codespan(src: &str, d: &Diagnostic) -> CsDiagnostic<()> {
-    let start = d.span.start.min(src.len());
-    let end = d.span.end.clamp(start, src.len());
-    let cs = CsDiagnostic::error()
-        .with_message(&d.message)
-        .with_labels(vec![Label::primary((), start..end).with_message(&d.label)]);
-    match &d.help {
-        Some(h) => cs.with_notes(vec![format!("help: {h}")]),
-        None => cs,
+    let range = |s: Span| {
+        let start = s.start.min(src.len());
+        start..s.end.clamp(start, src.len())
+    };
+    let mut labels = vec![Label::primary((), range(d.span)).with_message(&d.label)];
+    let mut notes: Vec<String> = d.help.iter().map(|h| format!("help: {h}")).collect();
+    for n in &d.notes {
+        match n.span {
+            Some(s) => labels.push(Label::secondary((), range(s)).with_message(&n.message)),
+            None => notes.push(format!("note: {}", n.message)),
+        }
     }
+    CsDiagnostic::error()
+        .with_message(&d.message)
+        .with_labels(labels)
+        .with_notes(notes)
 }
 
 /// The closest of `candidates` to a word, for "did you mean" help: the
@@ -139,6 +175,21 @@ mod tests {
         let ansi = String::from_utf8(ansi.into_inner()).unwrap();
         assert!(ansi.contains("\x1b["), "{ansi:?}");
         assert!(ansi.contains("unknown builtin `pdi`"), "{ansi:?}");
+    }
+
+    #[test]
+    fn related_places_and_notes_are_rendered() {
+        let src = "#define N x\nkprobe:f { @a = N; }\n";
+        let d = Diagnostic::new(Span::new(27, 28), "unknown identifier `x`")
+            .with_related(Span::new(8, 9), "expanded from macro `N`")
+            .with_note("a note");
+        let text = render("t.bt", src, &[d]);
+        assert!(text.contains("t.bt:2:16"), "{text}");
+        assert!(text.contains("- expanded from macro `N`"), "{text}");
+        assert!(text.contains("note: a note"), "{text}");
+        // A related span past the end is clamped, like the primary one.
+        let d = Diagnostic::new(Span::new(0, 1), "x").with_related(Span::new(90, 99), "far");
+        assert!(render("t.bt", src, &[d]).contains("far"));
     }
 
     #[test]

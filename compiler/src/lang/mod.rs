@@ -1,29 +1,34 @@
 //! The probe language: bpftrace-compatible specifications (`.bt` files) for
-//! kprobes and kretprobes. `parse` turns text into an [`ast::Spec`], `check`
+//! kprobes and kretprobes. `preprocess` runs the C preprocessor's
+//! directives, `parse` turns text into an [`ast::Spec`], `check`
 //! resolves names, types, maps and attach points for one arch, `lower` turns
 //! the checked spec into DSL programs, and `manifest` describes the result
 //! for the runners. Errors of every stage are [`diag::Diagnostic`]s.
 
 pub mod ast;
 pub mod check;
+pub mod constants;
 pub mod diag;
 pub mod lex;
 pub mod lower;
 pub mod manifest;
 pub mod parse;
+pub mod preprocess;
 pub mod pretty;
 
-pub use check::{check, check_source, CompileOptions};
+pub use check::{check, check_preprocessed, check_source, CompileOptions};
 pub use lower::{lower, Compiled};
 
-/// Parses, checks and lowers `src` for `arch`: the object and its manifest,
-/// or every error of the first stage that failed.
+/// Preprocesses, parses, checks and lowers `src` for `arch`: the object
+/// and its manifest, or every error of the first stage that failed, each
+/// about the text as written.
 pub fn compile(
     src: &str,
     arch: crate::Arch,
     opts: &CompileOptions,
 ) -> Result<Compiled, Vec<diag::Diagnostic>> {
-    let spec = parse::parse(src)?;
-    let checked = check_source(&spec, src, arch, opts)?;
+    let pre = preprocess::preprocess(src, &preprocess::Options::for_compile(opts))?;
+    let spec = parse::parse_preprocessed(&pre, src)?;
+    let checked = check_preprocessed(&spec, src, &pre, arch, opts)?;
     lower(&checked, arch, opts)
 }

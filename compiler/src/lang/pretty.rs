@@ -167,6 +167,7 @@ fn expr_in(e: &Expr, min: u8, pred: bool) -> String {
         ExprKind::Str(s) => string_literal(s),
         ExprKind::Builtin(b) => b.name(),
         ExprKind::Var(n) => format!("${n}"),
+        ExprKind::Ident(n) => n.clone(),
         ExprKind::Map(m) => map_ref(m),
         ExprKind::Call { name, args, .. } => {
             let args: Vec<String> = args.iter().map(expr).collect();

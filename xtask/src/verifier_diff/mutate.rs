@@ -393,6 +393,7 @@ fn text(insns: &[Insn], i: usize) -> String {
 fn alone(obj: &Object, p: &Program) -> Object {
     Object {
         programs: vec![p.clone()],
+        core: obj.core.for_program(&p.name),
         ..obj.clone()
     }
 }

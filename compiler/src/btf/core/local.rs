@@ -127,6 +127,20 @@ impl CoreTypes {
         self.relocs.is_empty() && self.plans.is_empty()
     }
 
+    /// These types with the relocations of `program` only (an object cut
+    /// down to one of its programs).
+    pub fn for_program(&self, program: &str) -> CoreTypes {
+        CoreTypes {
+            plans: self.plans.clone(),
+            relocs: self
+                .relocs
+                .iter()
+                .filter(|r| r.program == program)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The relocations in the order they were added.
     pub fn relocs(&self) -> &[CoreReloc] {
         &self.relocs
@@ -196,6 +210,11 @@ impl CoreTypes {
             }
         }
         Ok(())
+    }
+
+    /// Copies kernel type `id` whole (an enum with its enumerators).
+    pub fn add_type(&mut self, kernel: &Btf, id: u32) -> Result<(), CoreError> {
+        self.snap(kernel, id, 0)
     }
 
     /// Plans the copy of kernel type `id` (and what it needs).

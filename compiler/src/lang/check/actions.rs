@@ -1,6 +1,6 @@
 //! `BEGIN` and `END` blocks: they make no BPF program, they are user-space
 //! actions the runner performs before attaching and after detaching —
-//! `printf` with literal arguments, `print(@m)`, `clear(@m)`, `zero(@m)`
+//! `printf` with literal (or constant) arguments, `print(@m)`, `clear(@m)`, `zero(@m)`
 //! and `exit()`. Anything else is an error; a kernel builtin (`pid`,
 //! `argN`...) is named in it, as it has no meaning outside a probe.
 
@@ -106,7 +106,12 @@ impl Checker<'_> {
         }
         let mut lits = Vec::with_capacity(rest.len());
         for (c, a) in convs.iter().zip(rest) {
-            let lit = match (literal(a), c.kind) {
+            let found = match &a.kind {
+                // A constant (an unknown name is reported as such).
+                ExprKind::Ident(name) => Some(Literal::Int(self.constant_value(name, a.span)?)),
+                _ => literal(a),
+            };
+            let lit = match (found, c.kind) {
                 (Some(l @ Literal::Int(_)), ArgKind::Int)
                 | (Some(l @ Literal::Str(_)), ArgKind::Str) => l,
                 (Some(Literal::Int(_)), _) => {

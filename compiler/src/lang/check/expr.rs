@@ -59,6 +59,7 @@ impl Checker<'_> {
                 None => TExpr::error(span),
             },
             ExprKind::Map(mr) => self.map_read(mr),
+            ExprKind::Ident(name) => self.constant(name, span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, span),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
             ExprKind::Ternary { cond, then, els } => self.ternary(cond, then, els, span),

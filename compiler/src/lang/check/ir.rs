@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
+use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use ty::{round8, Sym, Ty};
@@ -496,8 +497,11 @@ pub enum Literal {
 pub struct Checked {
     /// The spec's name (the file stem).
     pub name: String,
-    /// The spec's text (empty if unknown), for line info.
+    /// The spec's text as written (empty if unknown), for line info.
     pub source: String,
+    /// Where the spans of the IR are in `source` (they are in the
+    /// preprocessed text).
+    pub map: SourceMap,
     pub programs: Vec<ProbeProgram>,
     pub bodies: Vec<Body>,
     pub maps: Vec<MapInfo>,

@@ -152,7 +152,7 @@ impl Checker<'_> {
             return None;
         };
         if let ExprKind::Str(name) = &arg.kind {
-            let Some(n) = signal_number(name) else {
+            let Some(n) = signal_number(self.arch, name) else {
                 let msg = format!("unknown signal `{name}`");
                 self.error(
                     Diagnostic::new(arg.span, msg).with_help("e.g. \"SIGKILL\", \"TERM\" or 9"),
@@ -474,14 +474,15 @@ impl Checker<'_> {
     }
 }
 
-/// The number of a signal named with or without `SIG` (the generic Linux
-/// numbering all five arches use).
-fn signal_number(name: &str) -> Option<i64> {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
+/// The number of a signal named with or without `SIG`, from the arch's
+/// kernel headers (`SIGKILL`; not `SIG_BLOCK` or `SIGSTKSZ`, which are
+/// no signals).
+fn signal_number(arch: crate::arch::Arch, name: &str) -> Option<i64> {
     let bare = name.strip_prefix("SIG").unwrap_or(name);
-    NAMES.iter().position(|n| *n == bare).map(|i| i as i64 + 1)
+    if bare.is_empty() || bare.starts_with('_') {
+        return None;
+    }
+    crate::lang::constants::uapi(arch)
+        .get(&format!("SIG{bare}"))
+        .filter(|n| (1..=64).contains(n))
 }

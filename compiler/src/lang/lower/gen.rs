@@ -203,7 +203,7 @@ impl Gen<'_> {
         if src.is_empty() {
             return None;
         }
-        let (line, col) = line_col(src, span.start);
+        let (line, col) = line_col(src, self.checked.map.span(span).start);
         let text = src.lines().nth(line - 1).unwrap_or("");
         // BTF strings end at a NUL: one inside the line would cut it (and
         // the encoder refuses it), so it shows as U+FFFD.

@@ -57,7 +57,7 @@ pub fn lower(
         }
     }
     if !diags.is_empty() {
-        return Err(diags);
+        return Err(checked.map.diagnostics(diags));
     }
     Ok(Compiled {
         object,

@@ -5,16 +5,10 @@
 
 use super::{precedence, PResult, Parser, Reported};
 use crate::lang::ast::{
-    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp, BUILTINS,
+    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp,
 };
-use crate::lang::diag::{suggest, Diagnostic};
+use crate::lang::diag::Diagnostic;
 use crate::lang::lex::{Tok, Token};
-
-/// bpftrace builtins probecc does not support, for a precise message.
-const UNSUPPORTED_BUILTINS: &[&str] = &[
-    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
-    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
-];
 
 impl Parser<'_> {
     // ---- expressions ---------------------------------------------------
@@ -410,11 +404,16 @@ impl Parser<'_> {
                 _ => return Err(Reported),
             },
             Tok::Map(_) => return self.map_expr(),
-            Tok::Ident(w) => match Builtin::from_word(w) {
-                _ if self.peek_nth(1).tok == Tok::LParen => return self.call(),
-                Some(b) => ExprKind::Builtin(b),
-                None => return Err(self.err_unknown_identifier()),
-            },
+            Tok::Ident(w) => {
+                let builtin = Builtin::from_word(w);
+                let name = builtin.is_none().then(|| w.clone());
+                match (builtin, name) {
+                    _ if self.peek_nth(1).tok == Tok::LParen => return self.call(),
+                    (Some(b), _) => ExprKind::Builtin(b),
+                    // A constant, or an unknown name: the checker decides.
+                    (None, name) => ExprKind::Ident(name.unwrap_or_default()),
+                }
+            }
             Tok::LParen => return self.parenthesised(),
             _ => return Err(self.err_expected_expr()),
         };
@@ -444,30 +443,6 @@ impl Parser<'_> {
             d = d.with_help("`++` and `--` are statements: `@n++;`");
         }
         self.error(d);
-        Reported
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn err_unknown_identifier(&mut self) -> Reported {
-        let t = self.peek_tok().clone();
-        let Tok::Ident(w) = &t.tok else {
-            return Reported;
-        };
-        let help = if let Some(s) = suggest(w, BUILTINS.iter().map(|(name, _)| *name)) {
-            format!("did you mean `{s}`?")
-        } else if UNSUPPORTED_BUILTINS.contains(&w.as_str()) {
-            format!("`{w}` is a bpftrace builtin that probecc does not support")
-        } else if IntType::from_word(w).is_some() {
-            format!("a cast is written `({w})expr`")
-        } else {
-            format!("variables are written `${w}`, maps `@{w}`, and calls `{w}(...)`")
-        };
-        self.error(
-            Diagnostic::new(t.span, format!("unknown identifier `{w}`"))
-                .with_label("not a builtin, variable or map")
-                .with_help(help),
-        );
         Reported
     }
 

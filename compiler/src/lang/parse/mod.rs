@@ -38,6 +38,8 @@ use std::collections::{HashSet, VecDeque};
 use super::ast::{BinOp, Expr, Span, Spec};
 use super::diag::{line_col, Diagnostic};
 use super::lex::{Lexer, Tok, Token, UNTERMINATED_STRING};
+use super::preprocess::map::SourceMap;
+use super::preprocess::Preprocessed;
 
 /// The deepest nesting of expressions and blocks accepted.
 pub const MAX_DEPTH: usize = 256;
@@ -52,16 +54,29 @@ const PARSER_STACK: usize = 32 << 20;
 
 /// Parses a whole `.bt` file.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    on_big_stack(|| {
-        let mut p = Parser::new(src);
-        let spec = p.spec();
-        let diags = p.finish();
-        if diags.is_empty() {
-            Ok(spec)
-        } else {
-            Err(diags)
-        }
-    })
+    on_big_stack(|| parse_here(Parser::new(src)))
+}
+
+/// Parses the preprocessed text of `original`. The tree's spans are in
+/// `pre.text` (`pre.map` takes them to the original); the errors are
+/// about the original already.
+pub fn parse_preprocessed(pre: &Preprocessed, original: &str) -> Result<Spec, Vec<Diagnostic>> {
+    let spec = on_big_stack(|| {
+        let mut p = Parser::new(&pre.text);
+        p.origin = Some((original, &pre.map));
+        parse_here(p)
+    });
+    spec.map_err(|d| pre.map.diagnostics(d))
+}
+
+fn parse_here(mut p: Parser) -> Result<Spec, Vec<Diagnostic>> {
+    let spec = p.spec();
+    let diags = p.finish();
+    if diags.is_empty() {
+        Ok(spec)
+    } else {
+        Err(diags)
+    }
 }
 
 /// Parses one expression (the whole text), for tests and tools.
@@ -136,6 +151,9 @@ struct Parser<'a> {
     no_div: bool,
     /// Where the current statement (or probe header) starts.
     stmt_start: usize,
+    /// The text as written and the map to it, when `src` is preprocessed
+    /// (for the `line:col` messages cite).
+    origin: Option<(&'a str, &'a SourceMap)>,
 }
 
 impl<'a> Parser<'a> {
@@ -152,6 +170,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             no_div: false,
             stmt_start: 0,
+            origin: None,
         }
     }
 
@@ -253,7 +272,10 @@ impl<'a> Parser<'a> {
 
     /// `line:col` of a span, for messages.
     fn lc(&self, span: Span) -> String {
-        let (l, c) = line_col(self.src, span.start);
+        let (l, c) = match self.origin {
+            Some((original, map)) => line_col(original, map.span(span).start),
+            None => line_col(self.src, span.start),
+        };
         format!("{l}:{c}")
     }
 

@@ -81,6 +81,7 @@ fn expr() -> impl Strategy<Value = Expr> {
         any::<String>().prop_map(|s| e(ExprKind::Str(s))),
         builtin().prop_map(|b| e(ExprKind::Builtin(b))),
         ident().prop_map(|n| e(ExprKind::Var(n))),
+        "[A-Z][A-Z0-9_]{0,6}".prop_map(|n| e(ExprKind::Ident(n))),
         prop_oneof![Just(String::new()), ident()].prop_map(|n| e(ExprKind::Map(map(n, vec![])))),
     ];
     leaf.prop_recursive(4, 40, 4, |inner| {

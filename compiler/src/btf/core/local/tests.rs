@@ -105,6 +105,22 @@ fn object(k: &KernelBtf, arch: Arch) -> Object {
 }
 
 #[test]
+fn one_program_keeps_its_own_relocations() {
+    let k = kernel(0, true);
+    let mut core = CoreTypes::new();
+    let pid = field(&k, &["pid".into()]);
+    for (prog, insn) in [("a", 0), ("b", 3), ("a", 5)] {
+        core.field(k.btf(), prog, insn, &pid, CoreKind::FieldByteOffset)
+            .unwrap();
+    }
+    let a = core.for_program("a");
+    let slots: Vec<usize> = a.relocs().iter().map(|r| r.insn).collect();
+    assert_eq!(slots, [0, 5]);
+    assert_eq!(a.plans, core.plans, "the types stay");
+    assert!(core.for_program("c").relocs().is_empty());
+}
+
+#[test]
 fn object_carries_minimal_types_and_records_in_both_byte_orders() {
     let k = kernel(0, true);
     for arch in [Arch::X86_64, Arch::S390x] {
