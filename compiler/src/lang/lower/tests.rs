@@ -404,3 +404,34 @@ fn comm_keys_are_zeroed_before_the_helper_fills_them() {
         );
     }
 }
+
+/// A chain through many pointers needs one address register and one slot
+/// in flight, whatever its length: every arch compiles it, verifier-sim
+/// accepts it, and the host kernel loads it.
+#[test]
+fn member_chains_of_any_length_compile() {
+    let hops = "->real_parent".repeat(12);
+    let src = format!(
+        "kprobe:vfs_read {{ $t = curtask; @p[curtask{hops}->pid, $t{hops}->tgid] = count(); \
+         @c = curtask{hops}->comm; @d = curtask->real_parent->real_parent->real_parent->mm->mmap_base; }}"
+    );
+    let opts = CompileOptions {
+        btf: Some(crate::lang::check::TypeSource::file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/btf/kernel.btf"
+        ))),
+        ..opts("chains")
+    };
+    for arch in Arch::ALL {
+        let c = compile(&src, arch, &opts)
+            .unwrap_or_else(|d| panic!("{arch}:\n{}", diag::render("chains.bt", &src, &d)));
+        let bytes = crate::elf::write(&c.object).unwrap();
+        if arch == Arch::X86_64 {
+            if let Some(loader) = Loader::new() {
+                loader
+                    .load("chains", &bytes, 1)
+                    .unwrap_or_else(|log| panic!("the kernel rejected it:\n{log}"));
+            }
+        }
+    }
+}
