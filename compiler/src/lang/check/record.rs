@@ -1,6 +1,7 @@
 //! Kernel structs in expressions: casts to struct and union pointers,
 //! `curtask`, and member reads with `->`, `.` and `[n]`, typed by the
-//! kernel's BTF (`CompileOptions::btf`).
+//! kernel's BTF (`CompileOptions::btf`). As in current bpftrace, `.` on a
+//! pointer reads through it like `->`.
 //!
 //! A member chain is resolved per pointer hop, as clang's CO-RE does it:
 //! `p->a.b[2]` is one access (`a.b[2]` from `p`'s struct, one relocated
@@ -30,7 +31,7 @@ struct Place {
 
 impl Checker<'_> {
     /// The kernel types, or an error at `span` saying why there are none.
-    fn kernel_types(&mut self, span: Span, what: &str) -> Option<Arc<KernelBtf>> {
+    pub(super) fn kernel_types(&mut self, span: Span, what: &str) -> Option<Arc<KernelBtf>> {
         let loaded = match &self.opts.btf {
             None => Err(format!(
                 "{what} needs the kernel's types, and none were given: pass `--btf FILE` (a vmlinux BTF such as /sys/kernel/btf/vmlinux)"
@@ -150,35 +151,8 @@ impl Checker<'_> {
                 expr,
                 member,
                 arrow: true,
-                ..
-            } => {
-                let base = self.expr_keep_ptr(expr);
-                match base.ty {
-                    Ty::Ptr(id) => {
-                        let root = self.struct_root(id, e.span)?;
-                        Some(Place {
-                            base,
-                            root,
-                            path: vec![Step::Member(member.clone())],
-                        })
-                    }
-                    Ty::Error => None,
-                    other => {
-                        self.error(
-                            Diagnostic::new(
-                                base.span,
-                                format!(
-                                    "`->{member}` needs a struct pointer, found {}",
-                                    other.describe()
-                                ),
-                            )
-                            .with_label("not a struct pointer")
-                            .with_help(format!("cast it: `((struct NAME *)ptr)->{member}`")),
-                        );
-                        None
-                    }
-                }
-            }
+                member_span,
+            } => self.from_pointer(expr, member, true, *member_span, e.span),
             ExprKind::Member {
                 expr,
                 member,
@@ -186,24 +160,21 @@ impl Checker<'_> {
                 member_span,
             } => {
                 if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
-                    let base = self.expr_keep_ptr(expr);
-                    if base.ty != Ty::Error {
-                        let help = match base.ty {
-                            Ty::Ptr(_) => format!("it is a pointer: `->{member}`"),
-                            _ => "`.` reads a member of a struct member: `p->s.member`".into(),
-                        };
-                        self.error(
-                            Diagnostic::new(
-                                *member_span,
-                                format!("`.{member}` needs a struct, found {}", base.ty.describe()),
-                            )
-                            .with_label("not a struct")
-                            .with_help(help),
-                        );
-                    }
-                    return None;
+                    // `.` through a pointer reads what it points to, as
+                    // bpftrace does since 0.20: `$sk.__sk_common`.
+                    return self.from_pointer(expr, member, false, *member_span, e.span);
                 }
                 let mut p = self.place(expr)?;
+                if let Some(ptr) = self.pointer_at(&p, expr.span) {
+                    // The chain so far is a pointer member: read it and go
+                    // on from what it points to.
+                    let root = self.struct_root(ptr.0, e.span)?;
+                    return Some(Place {
+                        base: ptr.1,
+                        root,
+                        path: vec![Step::Member(member.clone())],
+                    });
+                }
                 p.path.push(Step::Member(member.clone()));
                 Some(p)
             }
@@ -239,6 +210,68 @@ impl Checker<'_> {
                     }
                 }
             }
+            _ => None,
+        }
+    }
+
+    /// A new chain reading `member` of what `expr`, a struct pointer,
+    /// points to: `expr->member`, or `expr.member` (`arrow` false).
+    fn from_pointer(
+        &mut self,
+        expr: &Expr,
+        member: &str,
+        arrow: bool,
+        member_span: Span,
+        span: Span,
+    ) -> Option<Place> {
+        let base = self.expr_keep_ptr(expr);
+        match base.ty {
+            Ty::Ptr(id) => {
+                let root = self.struct_root(id, span)?;
+                Some(Place {
+                    base,
+                    root,
+                    path: vec![Step::Member(member.to_string())],
+                })
+            }
+            Ty::Error => None,
+            other => {
+                let (op, needs, at) = if arrow {
+                    ("->", "a struct pointer", base.span)
+                } else {
+                    (".", "a struct or a struct pointer", member_span)
+                };
+                self.error(
+                    Diagnostic::new(
+                        at,
+                        format!("`{op}{member}` needs {needs}, found {}", other.describe()),
+                    )
+                    .with_label("not a struct pointer")
+                    .with_help(format!("cast it: `((struct NAME *)ptr){op}{member}`")),
+                );
+                None
+            }
+        }
+    }
+
+    /// If the chain `p` ends at a pointer member: its pointee's type and
+    /// the chain read (`p` stays as it is otherwise).
+    fn pointer_at(&mut self, p: &Place, span: Span) -> Option<(u32, TExpr)> {
+        let k = self.kernel_types(span, "a struct member")?;
+        let access = resolve_path(k.btf(), p.root, &p.path).ok()?;
+        match value_of(&k, &access) {
+            Ok((read, Ty::Ptr(pointee))) => Some((
+                pointee,
+                TExpr::new(
+                    TKind::Field {
+                        base: Box::new(p.base.clone()),
+                        access,
+                        read,
+                    },
+                    Ty::Ptr(pointee),
+                    span,
+                ),
+            )),
             _ => None,
         }
     }
