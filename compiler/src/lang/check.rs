@@ -3,8 +3,10 @@
 //! ([`expr`]) and statement ([`stmt`]), keeps each map's key and value
 //! consistent over all its uses and each variable's type over its
 //! assignments ([`tables`]), and turns `BEGIN`/`END` blocks into user-space
-//! actions ([`actions`]). The result is an [`ir::Checked`] that `lower`
-//! compiles without further questions.
+//! actions ([`actions`]). The config block becomes the spec's settings
+//! ([`config`]) and top-level C definitions are checked against the
+//! kernel's types ([`cdefs`]). The result is an [`ir::Checked`] that
+//! `lower` compiles without further questions.
 //!
 //! Map and variable types are settled before errors are reported: two
 //! "declare" passes collect every assignment (so that a map read in a probe
@@ -14,6 +16,8 @@
 
 mod actions;
 pub mod attach;
+mod cdefs;
+mod config;
 mod expr;
 pub mod format;
 pub mod ir;
@@ -31,7 +35,9 @@ use crate::arch::{Arch, KernelVersion};
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 
-use ir::{Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
+use ir::{
+    Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, Settings, TStmt, TStmtKind, VarInfo,
+};
 
 /// What `check`, `lower` and `compile` need besides the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +145,9 @@ pub fn check_source(
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
     let mut cx = Checker::new(arch, opts, source);
+    cx.mode = Mode::Check;
+    cx.settings = cx.settings(spec.config.as_ref());
+    cx.c_defs(&spec.c_defs);
     let plans = cx.plan_programs(spec);
     let attach_errors = std::mem::take(&mut cx.diags);
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
@@ -161,17 +170,15 @@ pub fn check_source(
         begin: cx.begin,
         end: cx.end,
         unsafe_actions: unsafe_used,
+        settings: cx.settings,
     })
 }
 
 /// The unsafe actions the bodies use, by name.
 fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
     fn signals(stmts: &[TStmt]) -> bool {
-        stmts.iter().any(|s| match &s.kind {
-            TStmtKind::Signal { .. } => true,
-            TStmtKind::If { then, els, .. } => signals(then) || signals(els),
-            TStmtKind::Unroll { body, .. } => signals(body),
-            _ => false,
+        stmts.iter().any(|s| {
+            matches!(s.kind, TStmtKind::Signal { .. }) || s.blocks().into_iter().any(|b| signals(b))
         })
     }
     let used = bodies.iter().any(|b| signals(&b.stmts));
@@ -200,7 +207,8 @@ enum Mode {
 
 /// What one probe block of the spec becomes.
 struct Plan {
-    /// `BEGIN` or `END` (user-space actions), or `None` for kernel probes.
+    /// `BEGIN` or `END` (user-space actions), `interval` (not compiled
+    /// yet), or `None` for kernel probes.
     user: Option<ProbeKind>,
     /// The kinds of its attach points.
     kinds: Vec<ProbeKind>,
@@ -217,6 +225,11 @@ struct ProbeCx {
     /// Variables assigned so far at the top level of the block.
     top_assigned: Vec<bool>,
     depth: u32,
+    /// The `let` declarations of each enclosing block, innermost last:
+    /// name and variable index.
+    scopes: Vec<Vec<(String, usize)>>,
+    /// Loops around the statement being checked.
+    loops: u32,
 }
 
 struct Checker<'a> {
@@ -238,6 +251,10 @@ struct Checker<'a> {
     probe: ProbeCx,
     /// Index of the probe block being checked.
     block: usize,
+    /// What the config block sets.
+    settings: Settings,
+    /// The types `let` declares, by (probe block, variable).
+    decl_tys: HashMap<(usize, usize), tables::DeclTy>,
 }
 
 impl<'a> Checker<'a> {
@@ -258,6 +275,8 @@ impl<'a> Checker<'a> {
             end: vec![],
             probe: ProbeCx::default(),
             block: 0,
+            settings: Settings::default(),
+            decl_tys: HashMap::new(),
         }
     }
 
@@ -282,11 +301,22 @@ impl<'a> Checker<'a> {
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut plans = Vec::with_capacity(spec.probes.len());
         for probe in &spec.probes {
+            for a in probe
+                .attach
+                .iter()
+                .filter(|a| a.kind == ProbeKind::Interval)
+            {
+                self.diags.push(
+                    Diagnostic::new(a.span, "interval probes are not supported yet")
+                        .with_label("not supported yet")
+                        .with_help("the timed work of an interval can go in END for now"),
+                );
+            }
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut user = kinds
                 .iter()
                 .copied()
-                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End));
+                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval));
             if user.is_some() && kinds.len() > 1 {
                 // Checked as a kernel block, for its other attach points.
                 user = None;
@@ -366,6 +396,8 @@ impl<'a> Checker<'a> {
         for (i, (probe, plan)) in spec.probes.iter().zip(plans).enumerate() {
             self.block = i;
             match plan.user {
+                // Reported in plan_programs; its body is not compiled.
+                Some(ProbeKind::Interval) => {}
                 Some(kind) => self.user_block(kind, probe),
                 None => self.kernel_block(probe, plan),
             }
@@ -381,6 +413,8 @@ impl<'a> Checker<'a> {
             assigned: vec![false; nvars],
             top_assigned: vec![false; nvars],
             depth: 0,
+            scopes: vec![Vec::new()],
+            loops: 0,
         };
         let pred = probe.pred.as_ref().map(|p| {
             let t = self.expr(p);
@@ -430,5 +464,7 @@ fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
 
 #[cfg(test)]
 mod record_tests;
+#[cfg(test)]
+mod syntax_tests;
 #[cfg(test)]
 mod tests;

@@ -5,15 +5,20 @@
 //! reported once and gives [`Ty::Error`], which later checks accept, so one
 //! mistake does not cascade.
 
+use super::ir::settings::STR_MAX;
 use super::ir::{KeyTy, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
-use crate::lang::ast::{BinOp, Builtin, CastType, Expr, ExprKind, MapRef, ProbeKind, Span, UnOp};
+use crate::lang::ast::{
+    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, ProbeKind, Span, UnOp, BUILTINS,
+};
 use crate::lang::diag::{suggest, Diagnostic};
 
-/// The default and largest `str()` sizes (bpftrace's).
-pub const STR_DEFAULT: u32 = 64;
-pub const STR_MAX: u32 = 200;
+/// bpftrace builtins probecc does not support, for a precise message.
+const UNSUPPORTED_BUILTINS: &[&str] = &[
+    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
+    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+];
 
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
@@ -73,6 +78,16 @@ impl Checker<'_> {
             } => self.record_cast(r, expr, span),
             ExprKind::Cast { ty, expr } => self.cast(ty.clone(), expr, span),
             ExprKind::Member { .. } | ExprKind::Index { .. } => self.member_read(e),
+            ExprKind::Ident(w) => {
+                self.error(unknown_identifier(w, span));
+                TExpr::error(span)
+            }
+            ExprKind::Tuple(_) | ExprKind::TupleIndex { .. } => {
+                self.error(
+                    Diagnostic::new(span, "tuples are not supported yet").with_label("a tuple"),
+                );
+                TExpr::error(span)
+            }
         }
     }
 
@@ -258,6 +273,12 @@ impl Checker<'_> {
             }
             CastType::Int(int) => int,
         };
+        self.cast_int(int, t, span)
+    }
+
+    /// `t` (an integer) cast to `int`, spanning `span`: a literal
+    /// truncated, anything else wrapped in a cast.
+    pub(super) fn cast_int(&mut self, int: IntType, t: TExpr, span: Span) -> TExpr {
         let rty = Ty::Int { signed: int.signed };
         if let TKind::Int(v) = t.kind {
             return TExpr::new(TKind::Int(truncate(v, int.bytes, int.signed)), rty, span);
@@ -439,7 +460,7 @@ impl Checker<'_> {
         // as bpftrace documents it and does since its fix of this
         // off-by-one (0.23; 0.17 kept n).
         let len = match args.get(1) {
-            None => Some(STR_DEFAULT),
+            None => Some(self.settings.str_size),
             Some(e) => match self.expr(e).kind {
                 TKind::Int(n) if (1..=STR_MAX as i64).contains(&n) => Some(n as u32),
                 _ => {
@@ -503,6 +524,22 @@ impl ArgError {
             .with_help("save it in a map keyed by tid in a kprobe and read it here"),
         }
     }
+}
+
+/// "unknown identifier" with what it could be instead.
+pub(super) fn unknown_identifier(w: &str, span: Span) -> Diagnostic {
+    let help = if let Some(s) = suggest(w, BUILTINS.iter().map(|(name, _)| *name)) {
+        format!("did you mean `{s}`?")
+    } else if UNSUPPORTED_BUILTINS.contains(&w) {
+        format!("`{w}` is a bpftrace builtin that probecc does not support")
+    } else if IntType::from_word(w).is_some() {
+        format!("a cast is written `({w})expr`")
+    } else {
+        format!("variables are written `${w}`, maps `@{w}`, and calls `{w}(...)`")
+    };
+    Diagnostic::new(span, format!("unknown identifier `{w}`"))
+        .with_label("not a builtin, variable or map")
+        .with_help(help)
 }
 
 /// "unknown function" with a suggestion.

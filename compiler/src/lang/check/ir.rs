@@ -15,6 +15,7 @@
 //! the user-space actions of `BEGIN`/`END` and the whole checked spec.
 
 mod map;
+pub mod settings;
 mod ty;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
+pub use settings::{RuntimeConfig, Settings};
 pub use ty::{round8, Sym, Ty};
 
 /// A typed expression.
@@ -256,6 +258,20 @@ pub enum TStmtKind {
         count: u64,
         body: Vec<TStmt>,
     },
+    /// A bounded loop: while `cond` holds, `body` then `step` (where
+    /// `continue` goes). `while` has no step; `for ($i : a..b)` steps
+    /// `$i`.
+    Loop {
+        cond: TExpr,
+        body: Vec<TStmt>,
+        step: Vec<TStmt>,
+    },
+    /// Leaves the innermost loop.
+    Break,
+    /// Goes to the innermost loop's step.
+    Continue,
+    /// Ends the program.
+    Return,
 }
 
 impl TStmt {
@@ -273,8 +289,11 @@ impl TStmt {
             TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
             TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
             TStmtKind::Signal { sig } => vec![sig],
-            TStmtKind::If { cond, .. } => vec![cond],
-            TStmtKind::Unroll { .. } => vec![],
+            TStmtKind::If { cond, .. } | TStmtKind::Loop { cond, .. } => vec![cond],
+            TStmtKind::Unroll { .. }
+            | TStmtKind::Break
+            | TStmtKind::Continue
+            | TStmtKind::Return => vec![],
         }
     }
 
@@ -283,6 +302,17 @@ impl TStmt {
         match &mut self.kind {
             TStmtKind::If { then, els, .. } => vec![then, els],
             TStmtKind::Unroll { body, .. } => vec![body],
+            TStmtKind::Loop { body, step, .. } => vec![body, step],
+            _ => vec![],
+        }
+    }
+
+    /// The statement lists nested in this one, to read.
+    pub fn blocks(&self) -> Vec<&Vec<TStmt>> {
+        match &self.kind {
+            TStmtKind::If { then, els, .. } => vec![then, els],
+            TStmtKind::Unroll { body, .. } => vec![body],
+            TStmtKind::Loop { body, step, .. } => vec![body, step],
             _ => vec![],
         }
     }
@@ -312,6 +342,11 @@ impl TStmt {
                 then.iter().chain(els).for_each(|s| s.visit_exprs(f));
             }
             TStmtKind::Unroll { body, .. } => body.iter().for_each(|s| s.visit_exprs(f)),
+            TStmtKind::Loop { cond, body, step } => {
+                cond.visit(f);
+                body.iter().chain(step).for_each(|s| s.visit_exprs(f));
+            }
+            TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => {}
         }
     }
 }
@@ -390,6 +425,9 @@ pub struct VarInfo {
     /// Read somewhere it may not have been assigned yet on every path: the
     /// program zeroes it first (the verifier rejects uninitialised reads).
     pub needs_init: bool,
+    /// Where `let` declares it, for a variable of one block; `None` for a
+    /// variable of the whole probe (assigned without `let`).
+    pub decl: Option<Span>,
 }
 
 /// The checked block of one probe, shared by the programs its attach points
@@ -460,10 +498,9 @@ impl PrintfInfo {
     }
 }
 
-/// The ring buffer all printf records go through.
+/// The ring buffer all printf records go through (its size is
+/// [`Settings::ringbuf_bytes`]).
 pub const PRINTF_RINGBUF: &str = "printf_rb";
-/// Its size in bytes.
-pub const PRINTF_RINGBUF_BYTES: u32 = 256 * 1024;
 /// The stack-trace map `kstack` fills.
 pub const STACK_MAP: &str = "stack_traces";
 
@@ -507,6 +544,8 @@ pub struct Checked {
     /// The unsafe actions the spec uses (`signal`), allowed by
     /// [`CompileOptions::unsafe_actions`](crate::lang::check::CompileOptions).
     pub unsafe_actions: Vec<String>,
+    /// What the config block sets.
+    pub settings: Settings,
 }
 
 impl Checked {

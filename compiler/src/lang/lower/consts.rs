@@ -55,6 +55,10 @@ fn scan(checked: &Checked, stmts: &[TStmt], n: &mut Needs) {
                 scan(checked, then, n);
                 scan(checked, els, n);
             }
+            TStmtKind::Loop { body, step, .. } => {
+                scan(checked, body, n);
+                scan(checked, step, n);
+            }
             TStmtKind::Unroll { count, body } => {
                 for _ in 0..*count {
                     scan(checked, body, n);

@@ -86,6 +86,12 @@ fn stmt(mut s: TStmt) -> TStmt {
             count,
             body: body.into_iter().map(stmt).collect(),
         },
+        TStmtKind::Loop { cond, body, step } => TStmtKind::Loop {
+            cond: expr(cond),
+            body: body.into_iter().map(stmt).collect(),
+            step: step.into_iter().map(stmt).collect(),
+        },
+        k @ (TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return) => k,
     };
     s
 }

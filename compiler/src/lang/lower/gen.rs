@@ -50,6 +50,9 @@ pub struct Gen<'a> {
     ctx_lost: bool,
     /// The statement being lowered, for errors.
     pub span: Span,
+    /// The `continue` and `break` labels of the loops around the statement
+    /// being lowered, innermost last.
+    loops: Vec<(String, String)>,
 }
 
 /// A compiled program and its CO-RE relocated instructions (slot, field).
@@ -106,6 +109,7 @@ fn generate(
         called: false,
         ctx_lost: false,
         span: prog.span,
+        loops: Vec::new(),
     };
     g.body(body).map_err(|d| (d, g.ctx_lost))?;
     let mut ops = g.source_line(prog.span).into_iter().collect::<Vec<_>>();
@@ -251,6 +255,21 @@ impl Gen<'_> {
                     self.stmts(body)?;
                 }
             }
+            TStmtKind::Loop { cond, body, step } => self.loop_stmt(cond, body, step)?,
+            TStmtKind::Break | TStmtKind::Continue => {
+                let (next, end) = self
+                    .loops
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| self.fail("internal error: a jump outside a loop"))?;
+                let to = if s.kind == TStmtKind::Break {
+                    end
+                } else {
+                    next
+                };
+                self.emit(asm::jmp(&to));
+            }
+            TStmtKind::Return => self.emit(asm::jmp(EXIT_LABEL)),
         }
         self.frame.release(mark);
         Ok(())
@@ -267,6 +286,24 @@ impl Gen<'_> {
         self.int(sig, r)?;
         self.emit(asm::send_signal(r));
         self.frame.free(r);
+        Ok(())
+    }
+
+    /// `top: if !cond goto end; body; next: step; goto top; end:`, with
+    /// `continue` going to `next` and `break` to `end`. The verifier
+    /// follows the iterations; the loop must be bounded for it to accept.
+    fn loop_stmt(&mut self, cond: &TExpr, body: &[TStmt], step: &[TStmt]) -> R<()> {
+        let (top, next, end) = (self.label(), self.label(), self.label());
+        self.emit(asm::label(&top));
+        self.branch(cond, &end, false)?;
+        self.loops.push((next.clone(), end.clone()));
+        let done = self.stmts(body);
+        self.loops.pop();
+        done?;
+        self.emit(asm::label(&next));
+        self.stmts(step)?;
+        self.emit(asm::jmp(&top));
+        self.emit(asm::label(&end));
         Ok(())
     }
 

@@ -55,6 +55,13 @@ fn use_counts(body: &Body) -> Vec<usize> {
                     writes(then, counts);
                     writes(els, counts);
                 }
+                // A loop's variables are used once per iteration.
+                TStmtKind::Loop { body, step, .. } => {
+                    for _ in 0..4 {
+                        writes(body, counts);
+                        writes(step, counts);
+                    }
+                }
                 TStmtKind::Unroll { body, count } => {
                     for _ in 0..(*count).min(4) {
                         writes(body, counts);
@@ -80,6 +87,7 @@ pub(super) fn wants_safe_temp(stmts: &[TStmt]) -> bool {
         },
         TStmtKind::If { then, els, .. } => wants_safe_temp(then) || wants_safe_temp(els),
         TStmtKind::Unroll { body, .. } => wants_safe_temp(body),
+        TStmtKind::Loop { body, step, .. } => wants_safe_temp(body) || wants_safe_temp(step),
         _ => false,
     })
 }

@@ -1,20 +1,26 @@
 //! Parsing expressions: precedence climbing over the binary operators,
 //! the ternary, prefix operators and casts (to integers, integer pointers
-//! and struct or union pointers), member access and indexing, literals,
-//! variables, maps, builtins and calls.
+//! and struct or union pointers), member access, tuple elements and
+//! indexing, literals, tuples, variables, maps, builtins, calls and other
+//! identifiers (which the checker resolves).
 
 use super::{precedence, PResult, Parser, Reported};
 use crate::lang::ast::{
-    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp, BUILTINS,
+    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp,
 };
-use crate::lang::diag::{suggest, Diagnostic};
+use crate::lang::diag::Diagnostic;
 use crate::lang::lex::{Tok, Token};
 
-/// bpftrace builtins probecc does not support, for a precise message.
-const UNSUPPORTED_BUILTINS: &[&str] = &[
-    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
-    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+/// The words of statements, which start no expression.
+const KEYWORDS: &[&str] = &[
+    "if", "else", "unroll", "while", "for", "let", "break", "continue", "return", "delete",
+    "config", "macro",
 ];
+
+/// Whether `w` is a keyword of the language.
+pub(super) fn is_keyword(w: &str) -> bool {
+    KEYWORDS.contains(&w)
+}
 
 impl Parser<'_> {
     // ---- expressions ---------------------------------------------------
@@ -144,6 +150,15 @@ impl Parser<'_> {
         };
         self.depth = self.depth.saturating_sub(entered);
         result
+    }
+
+    /// A unary expression (a bound of a `for` range).
+    pub(super) fn range_operand(&mut self) -> PResult<Expr> {
+        let at = self.peek_span();
+        self.enter(at)?;
+        let e = self.unary();
+        self.leave();
+        e
     }
 
     /// Prefix operators and casts.
@@ -325,6 +340,18 @@ impl Parser<'_> {
             }
             entered += 1;
             let t = self.bump();
+            if let (false, Tok::Int(index)) = (arrow, &t.tok) {
+                let span = e.span.to(t.span);
+                e = Expr {
+                    kind: ExprKind::TupleIndex {
+                        expr: Box::new(e),
+                        index: *index,
+                        index_span: t.span,
+                    },
+                    span,
+                };
+                continue;
+            }
             let Tok::Ident(member) = t.tok else {
                 break Err(self.err_member_name(&op, t));
             };
@@ -410,11 +437,19 @@ impl Parser<'_> {
                 _ => return Err(Reported),
             },
             Tok::Map(_) => return self.map_expr(),
-            Tok::Ident(w) => match Builtin::from_word(w) {
-                _ if self.peek_nth(1).tok == Tok::LParen => return self.call(),
-                Some(b) => ExprKind::Builtin(b),
-                None => return Err(self.err_unknown_identifier()),
-            },
+            Tok::Ident(w) => {
+                let w = w.clone();
+                if is_keyword(&w) && w != "delete" {
+                    return Err(self.err_keyword());
+                }
+                if self.peek_nth(1).tok == Tok::LParen {
+                    return self.call();
+                }
+                match Builtin::from_word(&w) {
+                    Some(b) => ExprKind::Builtin(b),
+                    None => ExprKind::Ident(w),
+                }
+            }
             Tok::LParen => return self.parenthesised(),
             _ => return Err(self.err_expected_expr()),
         };
@@ -422,15 +457,46 @@ impl Parser<'_> {
         Ok(Expr { kind, span })
     }
 
-    /// `( expr )`; the span covers the parentheses.
+    /// `( expr )` or a tuple `( a, b, ... )`; the span covers the
+    /// parentheses.
     fn parenthesised(&mut self) -> PResult<Expr> {
         let open = self.bump();
         let e = self.nested_expr()?;
+        if self.peek() == &Tok::Comma {
+            let mut elems = vec![e];
+            while self.eat(&Tok::Comma).is_some() {
+                elems.push(self.nested_expr()?);
+            }
+            let close = self.expect_close(Tok::RParen, &open, "the tuple")?;
+            return Ok(Expr {
+                kind: ExprKind::Tuple(elems),
+                span: open.span.to(close.span),
+            });
+        }
         let close = self.expect_close(Tok::RParen, &open, "the parenthesis")?;
         Ok(Expr {
             kind: e.kind,
             span: open.span.to(close.span),
         })
+    }
+
+    /// A keyword where an expression should be (`else` after a broken
+    /// statement, `if` in an expression).
+    #[cold]
+    #[inline(never)]
+    fn err_keyword(&mut self) -> Reported {
+        let t = self.peek_tok().clone();
+        self.error(
+            Diagnostic::new(
+                t.span,
+                format!(
+                    "expected an expression, found the keyword {}",
+                    t.tok.describe()
+                ),
+            )
+            .with_label("a keyword"),
+        );
+        Reported
     }
 
     #[cold]
@@ -444,30 +510,6 @@ impl Parser<'_> {
             d = d.with_help("`++` and `--` are statements: `@n++;`");
         }
         self.error(d);
-        Reported
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn err_unknown_identifier(&mut self) -> Reported {
-        let t = self.peek_tok().clone();
-        let Tok::Ident(w) = &t.tok else {
-            return Reported;
-        };
-        let help = if let Some(s) = suggest(w, BUILTINS.iter().map(|(name, _)| *name)) {
-            format!("did you mean `{s}`?")
-        } else if UNSUPPORTED_BUILTINS.contains(&w.as_str()) {
-            format!("`{w}` is a bpftrace builtin that probecc does not support")
-        } else if IntType::from_word(w).is_some() {
-            format!("a cast is written `({w})expr`")
-        } else {
-            format!("variables are written `${w}`, maps `@{w}`, and calls `{w}(...)`")
-        };
-        self.error(
-            Diagnostic::new(t.span, format!("unknown identifier `{w}`"))
-                .with_label("not a builtin, variable or map")
-                .with_help(help),
-        );
         Reported
     }
 
