@@ -24,6 +24,7 @@ pub mod ir;
 mod record;
 mod stmt;
 mod tables;
+mod tuple;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -171,6 +172,7 @@ pub fn check_source(
         end: cx.end,
         unsafe_actions: unsafe_used,
         settings: cx.settings,
+        tuples: cx.tuples,
     })
 }
 
@@ -255,6 +257,8 @@ struct Checker<'a> {
     settings: Settings,
     /// The types `let` declares, by (probe block, variable).
     decl_tys: HashMap<(usize, usize), tables::DeclTy>,
+    /// The element types of each tuple type.
+    tuples: Vec<Vec<ir::Ty>>,
 }
 
 impl<'a> Checker<'a> {
@@ -277,6 +281,7 @@ impl<'a> Checker<'a> {
             block: 0,
             settings: Settings::default(),
             decl_tys: HashMap::new(),
+            tuples: Vec::new(),
         }
     }
 

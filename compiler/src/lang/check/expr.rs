@@ -82,12 +82,12 @@ impl Checker<'_> {
                 self.error(unknown_identifier(w, span));
                 TExpr::error(span)
             }
-            ExprKind::Tuple(_) | ExprKind::TupleIndex { .. } => {
-                self.error(
-                    Diagnostic::new(span, "tuples are not supported yet").with_label("a tuple"),
-                );
-                TExpr::error(span)
-            }
+            ExprKind::Tuple(elems) => self.tuple_literal(elems, span),
+            ExprKind::TupleIndex {
+                expr,
+                index,
+                index_span,
+            } => self.tuple_index(expr, *index, *index_span, span),
         }
     }
 
@@ -101,6 +101,7 @@ impl Checker<'_> {
             Ty::Kstack => {
                 format!("{what} must be an integer; kstack can only be used as a map key")
             }
+            Ty::Tuple { .. } => format!("{what} must be an integer, found a tuple"),
         };
         self.error(Diagnostic::new(t.span, msg).with_label("not an integer"));
         false
@@ -178,7 +179,7 @@ impl Checker<'_> {
     }
 
     fn map_read(&mut self, mr: &MapRef) -> TExpr {
-        let keys: Vec<TExpr> = mr.keys.iter().map(|k| self.key_expr(k)).collect();
+        let keys = self.map_key_exprs(&mr.keys);
         let idx = self.use_map(mr, &keys);
         let ty = match self.assigned_value(idx, mr.span) {
             None => Ty::Error,
@@ -198,10 +199,10 @@ impl Checker<'_> {
         TExpr::new(TKind::MapRead { map: idx, keys }, ty, mr.span)
     }
 
-    /// Types a map key part.
+    /// Types a map key part (a tuple is spread by the caller).
     pub(super) fn key_expr(&mut self, e: &Expr) -> TExpr {
         let t = self.expr(e);
-        if KeyTy::of(t.ty).is_none() && t.ty != Ty::Error {
+        if KeyTy::of(t.ty).is_none() && !matches!(t.ty, Ty::Error | Ty::Tuple { .. }) {
             self.error(Diagnostic::new(t.span, "not a valid map key"));
         }
         t

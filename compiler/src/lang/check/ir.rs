@@ -26,7 +26,7 @@ use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use settings::{RuntimeConfig, Settings};
-pub use ty::{round8, Sym, Ty};
+pub use ty::{round8, tuple_offsets, Sym, Ty};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +92,13 @@ pub enum TKind {
         addr: Box<TExpr>,
         len: u32,
     },
+    /// `(a, b, ...)`: the elements, stored one after the other.
+    Tuple(Vec<TExpr>),
+    /// Element `index` of `tuple`, a tuple variable.
+    TupleGet {
+        tuple: Box<TExpr>,
+        index: usize,
+    },
     /// A kernel struct field at `base + offset`, `base` a pointer to the
     /// access's root struct; the offset (and a bitfield's size and shifts)
     /// are CO-RE relocations the loader patches for the running kernel.
@@ -139,6 +146,8 @@ impl TExpr {
         let c = |e: &TExpr| e.has_call(wrapped_syscall);
         match &self.kind {
             TKind::Int(_) | TKind::Str(_) | TKind::Var(_) => false,
+            TKind::Tuple(elems) => elems.iter().any(c),
+            TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
                 Builtin::Func | Builtin::Probe | Builtin::Retval => false,
                 Builtin::Arg(_) => wrapped_syscall,
@@ -160,6 +169,8 @@ impl TExpr {
     pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
         match &mut self.kind {
             TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => vec![],
+            TKind::Tuple(elems) => elems.iter_mut().collect(),
+            TKind::TupleGet { tuple, .. } => vec![&mut **tuple],
             TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 vec![&mut **e]
@@ -179,6 +190,8 @@ impl TExpr {
         f(self);
         match &self.kind {
             TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => {}
+            TKind::Tuple(elems) => elems.iter().for_each(|e| e.visit(f)),
+            TKind::TupleGet { tuple, .. } => tuple.visit(f),
             TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 e.visit(f)
@@ -546,9 +559,22 @@ pub struct Checked {
     pub unsafe_actions: Vec<String>,
     /// What the config block sets.
     pub settings: Settings,
+    /// The element types of each tuple type ([`Ty::Tuple`]'s `id`).
+    pub tuples: Vec<Vec<Ty>>,
 }
 
 impl Checked {
+    /// The element types of a tuple type and their offsets.
+    pub fn tuple(&self, ty: Ty) -> Option<(&[Ty], Vec<u32>)> {
+        match ty {
+            Ty::Tuple { id, .. } => {
+                let elems = self.tuples.get(id as usize)?;
+                Some((elems, tuple_offsets(elems)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether any program uses `kstack` (the object then has [`STACK_MAP`]).
     pub fn uses_kstack(&self) -> bool {
         let mut found = false;

@@ -152,7 +152,7 @@ impl Checker<'_> {
                 member,
                 arrow: true,
                 member_span,
-            } => self.from_pointer(expr, member, true, *member_span, e.span),
+            } => self.through_pointer(expr, member, true, *member_span, e.span),
             ExprKind::Member {
                 expr,
                 member,
@@ -162,7 +162,7 @@ impl Checker<'_> {
                 if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
                     // `.` through a pointer reads what it points to, as
                     // bpftrace does since 0.20: `$sk.__sk_common`.
-                    return self.from_pointer(expr, member, false, *member_span, e.span);
+                    return self.through_pointer(expr, member, false, *member_span, e.span);
                 }
                 let mut p = self.place(expr)?;
                 if let Some(ptr) = self.pointer_at(&p, expr.span) {
@@ -216,7 +216,7 @@ impl Checker<'_> {
 
     /// A new chain reading `member` of what `expr`, a struct pointer,
     /// points to: `expr->member`, or `expr.member` (`arrow` false).
-    fn from_pointer(
+    fn through_pointer(
         &mut self,
         expr: &Expr,
         member: &str,

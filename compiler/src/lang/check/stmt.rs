@@ -554,6 +554,16 @@ impl Checker<'_> {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },
             Ty::Sym(s) => ValueKind::Sym(s),
+            Ty::Tuple { .. } => {
+                self.error(
+                    Diagnostic::new(v.span, "tuples as map values are not supported yet")
+                        .with_label("a tuple")
+                        .with_help(
+                            "store each element in a map of its own, or use the tuple as the key",
+                        ),
+                );
+                return None;
+            }
             _ => {
                 self.error(Diagnostic::new(
                     v.span,
@@ -571,7 +581,7 @@ impl Checker<'_> {
     }
 
     fn map_keys(&mut self, mr: &MapRef) -> Vec<TExpr> {
-        mr.keys.iter().map(|k| self.key_expr(k)).collect()
+        self.map_key_exprs(&mr.keys)
     }
 
     /// `@m[k] op= v`, `@m[k]++`: an int map, read-modify-write.
@@ -765,6 +775,10 @@ impl Checker<'_> {
                 return true
             }
             (_, Ty::Kstack) => "kstack can only be used as a map key".to_string(),
+            (_, Ty::Tuple { .. }) => format!(
+                "{} cannot print a tuple; pass its elements (`$t.0`, `$t.1`, ...)",
+                c.text
+            ),
             (ArgKind::Int, t) => format!("{} expects an integer, found {}", c.text, t.describe()),
             (ArgKind::Str, t) => format!("{} expects a string, found {}", c.text, t.describe()),
         };

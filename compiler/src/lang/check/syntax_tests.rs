@@ -258,3 +258,69 @@ fn lowercase_begin_and_end_are_begin_and_end() {
     assert_eq!(c.begin.len(), 1);
     assert_eq!(c.end.len(), 1);
 }
+
+#[test]
+fn tuples_spread_into_map_keys_and_give_their_elements() {
+    let c = ok(
+        "kprobe:f { $k = (pid, comm); @a[$k] = count(); @b[(pid, comm)] = count(); \
+                @c[pid, comm] = count(); $t = (arg0, str(arg1), 3); @d[$t.1] = sum($t.0); \
+                $t = (1, str(arg2, 100), 4); @e = (5, 6).1; }",
+    );
+    let keys: Vec<_> = c.maps.iter().take(3).map(|m| m.keys.clone()).collect();
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[1], keys[2]);
+    // `$t`'s string grows to the largest assigned.
+    let t = c.bodies[0].vars.iter().find(|v| v.name == "t").unwrap().ty;
+    let (elems, offsets) = c.tuple(t).unwrap();
+    assert_eq!(
+        elems,
+        [
+            Ty::Int { signed: true },
+            Ty::Str { size: 100 },
+            Ty::Int { signed: true }
+        ]
+    );
+    assert_eq!(offsets, [0, 8, 112]);
+    assert_eq!(t.storage(), 120);
+    let e = c.bodies[0].stmts.last().unwrap();
+    let TStmtKind::SetMap { value, .. } = &e.kind else {
+        panic!()
+    };
+    assert_eq!(value.kind, TKind::Int(6));
+}
+
+#[test]
+fn tuple_errors() {
+    assert_eq!(
+        messages("kprobe:f { $t = (1, 2); @m = $t.2; }"),
+        vec!["this tuple has 2 elements: `.2` is past its last, `.1`"]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m = pid.0; }"),
+        vec!["`.0` needs a tuple, found int"]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m = (1, 2); }"),
+        vec!["tuples as map values are not supported yet"]
+    );
+    assert_eq!(
+        messages("kprobe:f { printf(\"%d\\n\", (1, 2)); }"),
+        vec!["%d cannot print a tuple; pass its elements (`$t.0`, `$t.1`, ...)"]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m[(1, 2), 3] = 1; }"),
+        vec!["a tuple as one of several keys is not supported yet"]
+    );
+    assert_eq!(
+        messages("kprobe:f { $t = (1, (2, 3)); }"),
+        vec!["nested tuples are not supported yet"]
+    );
+    assert_eq!(
+        messages("kprobe:f { $t = (1, 2); $t = (comm, 2); }"),
+        vec!["variable $t holds a tuple of other elements than the one assigned here"]
+    );
+    assert_eq!(
+        messages("kprobe:f { $t = (1, 2); if ($t) { } }"),
+        vec!["an if condition must be an integer, found a tuple"]
+    );
+}

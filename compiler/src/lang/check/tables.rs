@@ -203,6 +203,22 @@ impl Checker<'_> {
             }
         };
         let old = vars[idx].ty;
+        if let (Ty::Tuple { .. }, Ty::Tuple { .. }) = (old, ty) {
+            match self.unify_tuples(old, ty) {
+                Some(t) => self.vars[self.block][idx].ty = t,
+                None => {
+                    let msg = format!(
+                        "variable ${name} holds a tuple of other elements than the one assigned here"
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("different tuple"));
+                }
+            }
+            if self.mode == Mode::Check {
+                self.mark_assigned(idx);
+            }
+            return Some((idx, value));
+        }
+        let vars = &mut self.vars[self.block];
         match (old, ty) {
             (_, Ty::Error) => {}
             (Ty::Int { .. }, Ty::Int { .. }) => {}

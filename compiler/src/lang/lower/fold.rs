@@ -221,6 +221,11 @@ pub fn expr(e: TExpr) -> TExpr {
             access,
             read,
         },
+        TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
+        TKind::TupleGet { tuple, index } => TKind::TupleGet {
+            tuple: Box::new(expr(*tuple)),
+            index,
+        },
         TKind::Deref { int: t, addr } => TKind::Deref {
             int: t,
             addr: Box::new(expr(*addr)),

@@ -177,6 +177,9 @@ impl Gen<'_> {
             VarLoc::Slot(slot) if ty.is_str() => {
                 return self.str_into(value, Mem::stack(slot), ty.storage(), true)
             }
+            VarLoc::Slot(slot) if matches!(ty, Ty::Tuple { .. }) => {
+                return self.tuple_into(value, Mem::stack(slot), ty)
+            }
             VarLoc::Slot(slot) => return self.store_int(value, Mem::stack(slot)),
             VarLoc::Reg(r) => r,
         };
