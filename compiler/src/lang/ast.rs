@@ -376,6 +376,80 @@ pub enum ExprKind {
     },
 }
 
+impl Expr {
+    /// The direct subexpressions (a map's keys included), for rewriting
+    /// in place.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::Var(_)
+            | ExprKind::Ident(_) => vec![],
+            ExprKind::Map(m) => m.keys.iter_mut().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::Member { expr, .. }
+            | ExprKind::TupleIndex { expr, .. } => vec![&mut **expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
+            ExprKind::Index { expr, index } => vec![&mut **expr, &mut **index],
+            ExprKind::Ternary { cond, then, els } => vec![&mut **cond, &mut **then, &mut **els],
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter_mut().collect(),
+        }
+    }
+}
+
+impl Stmt {
+    /// The expressions of this statement itself (an `if`'s condition, a
+    /// map's keys), not those of the blocks nested in it.
+    pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+        fn keys(m: &mut MapRef) -> Vec<&mut Expr> {
+            m.keys.iter_mut().collect()
+        }
+        match &mut self.kind {
+            StmtKind::Expr(e) => vec![e],
+            StmtKind::Assign { target, value, .. } => {
+                let mut v = match target {
+                    LValue::Map(m) => keys(m),
+                    LValue::Var { .. } => vec![],
+                };
+                v.push(value);
+                v
+            }
+            StmtKind::Incr {
+                target: LValue::Map(m),
+                ..
+            }
+            | StmtKind::Delete(m)
+            | StmtKind::ForMap { map: m, .. } => keys(m),
+            StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
+            StmtKind::Let { value, .. } => value.iter_mut().collect(),
+            StmtKind::ForRange { start, end, .. } => vec![start, end],
+            StmtKind::Incr { .. }
+            | StmtKind::Unroll { .. }
+            | StmtKind::Break
+            | StmtKind::Continue
+            | StmtKind::Return => vec![],
+        }
+    }
+
+    /// The blocks nested in this statement.
+    pub fn blocks_mut(&mut self) -> Vec<&mut Block> {
+        match &mut self.kind {
+            StmtKind::If { then, els, .. } => {
+                let mut v = vec![then];
+                v.extend(els.as_mut());
+                v
+            }
+            StmtKind::Unroll { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::ForRange { body, .. }
+            | StmtKind::ForMap { body, .. } => vec![body],
+            _ => vec![],
+        }
+    }
+}
+
 /// bpftrace builtins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Builtin {

@@ -145,6 +145,14 @@ pub fn check_source(
     arch: Arch,
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
+    let (spec, macro_uses) = match crate::lang::macros::expand(spec) {
+        Ok(x) => x,
+        Err(mut d) => {
+            d.sort_by_key(|d| d.span.start);
+            return Err(d);
+        }
+    };
+    let spec = &spec;
     let mut cx = Checker::new(arch, opts, source);
     cx.mode = Mode::Check;
     cx.settings = cx.settings(spec.config.as_ref());
@@ -158,6 +166,7 @@ pub fn check_source(
     diags.append(&mut cx.diags);
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.span.start);
+        crate::lang::macros::annotate(&mut diags, &macro_uses, source);
         return Err(diags);
     }
     let unsafe_used = unsafe_actions(&cx.bodies);
@@ -173,6 +182,7 @@ pub fn check_source(
         unsafe_actions: unsafe_used,
         settings: cx.settings,
         tuples: cx.tuples,
+        macro_uses,
     })
 }
 

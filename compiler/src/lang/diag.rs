@@ -21,6 +21,17 @@ pub struct Diagnostic {
     pub label: String,
     /// What would be right: "did you mean `pid`?".
     pub help: Option<String>,
+    /// Other places the message is about and lines of context.
+    pub notes: Vec<Note>,
+}
+
+/// More about a diagnostic than its one place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// Another place the message is about, labelled: "first defined here".
+    At(Span, String),
+    /// A line after the help: "in the expansion of macro `m`".
+    Line(String),
 }
 
 impl Diagnostic {
@@ -30,7 +41,20 @@ impl Diagnostic {
             span,
             label: String::new(),
             help: None,
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds another place the message is about.
+    pub fn with_note_at(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note::At(span, label.into()));
+        self
+    }
+
+    /// Adds a line of context.
+    pub fn with_note(mut self, line: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note::Line(line.into()));
+        self
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -67,11 +91,23 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
     for d in diags {
         let start = d.span.start.min(src.len());
         let end = d.span.end.clamp(start, src.len());
+        let mut labels = vec![Label::primary((), start..end).with_message(&d.label)];
+        let mut notes: Vec<String> = d.help.iter().map(|h| format!("help: {h}")).collect();
+        for n in &d.notes {
+            match n {
+                Note::At(span, label) => {
+                    let start = span.start.min(src.len());
+                    let end = span.end.clamp(start, src.len());
+                    labels.push(Label::secondary((), start..end).with_message(label));
+                }
+                Note::Line(line) => notes.push(format!("note: {line}")),
+            }
+        }
         let mut cs = CsDiagnostic::error()
             .with_message(&d.message)
-            .with_labels(vec![Label::primary((), start..end).with_message(&d.label)]);
-        if let Some(h) = &d.help {
-            cs = cs.with_notes(vec![format!("help: {h}")]);
+            .with_labels(labels);
+        if !notes.is_empty() {
+            cs = cs.with_notes(notes);
         }
         // Writing to a String cannot fail; the spans were clamped to the
         // source, so the file lookup cannot either.
@@ -123,6 +159,21 @@ mod tests {
         assert!(text.contains("^^^ not a builtin"), "{text}");
         assert!(text.contains("help: did you mean `pid`?"), "{text}");
         assert_eq!(d.line_col(src), (2, 8));
+    }
+
+    #[test]
+    fn related_places_and_notes_are_rendered() {
+        let src = "macro m() { @x }\nkprobe:f { m(); }\n";
+        let d = Diagnostic::new(Span::new(28, 31), "boom")
+            .with_label("here")
+            .with_note_at(Span::new(6, 7), "defined here")
+            .with_note("in the expansion of macro `m`");
+        let text = render("t.bt", src, std::slice::from_ref(&d));
+        assert!(text.contains("defined here"), "{text}");
+        assert!(
+            text.contains("note: in the expansion of macro `m`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The probe language: bpftrace-compatible specifications (`.bt` files) for
-//! kprobes and kretprobes. `parse` turns text into an [`ast::Spec`], `check`
-//! resolves names, types, maps and attach points for one arch, `lower` turns
-//! the checked spec into DSL programs, and `manifest` describes the result
-//! for the runners. Errors of every stage are [`diag::Diagnostic`]s.
+//! kprobes and kretprobes. `parse` turns text into an [`ast::Spec`],
+//! `macros` expands bpftrace's macros in it, `check` resolves names, types,
+//! maps and attach points for one arch, `lower` turns the checked spec into
+//! DSL programs, and `manifest` describes the result for the runners.
+//! Errors of every stage are [`diag::Diagnostic`]s.
 
 pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod lex;
 pub mod lower;
+pub mod macros;
 pub mod manifest;
 pub mod parse;
 pub mod pretty;
@@ -25,5 +27,8 @@ pub fn compile(
 ) -> Result<Compiled, Vec<diag::Diagnostic>> {
     let spec = parse::parse(src)?;
     let checked = check_source(&spec, src, arch, opts)?;
-    lower(&checked, arch, opts)
+    lower(&checked, arch, opts).map_err(|mut d| {
+        macros::annotate(&mut d, &checked.macro_uses, src);
+        d
+    })
 }

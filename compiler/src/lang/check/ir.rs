@@ -561,6 +561,9 @@ pub struct Checked {
     pub settings: Settings,
     /// The element types of each tuple type ([`Ty::Tuple`]'s `id`).
     pub tuples: Vec<Vec<Ty>>,
+    /// The macro expansions the programs hold, for naming them in later
+    /// diagnostics.
+    pub macro_uses: Vec<crate::lang::macros::MacroUse>,
 }
 
 impl Checked {

@@ -74,6 +74,10 @@ pub fn program(
     if !needs_ctx(body) {
         return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
     }
+    if ctx_read_in_loop(&body.stmts) {
+        // A loop runs its first read again after the calls of its body.
+        return generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d);
+    }
     match generate(checked, prog, body, arch, opts, Some(Reg::R1)) {
         Err((_, true)) => {
             generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d)
@@ -133,15 +137,33 @@ fn generate(
 /// arguments, the return value, the stack.
 fn needs_ctx(body: &Body) -> bool {
     let mut found = false;
-    let mut f = |e: &TExpr| {
-        found |= matches!(
-            e.kind,
-            TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
-        )
-    };
-    body.pred.iter().for_each(|p| p.visit(&mut f));
-    body.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+    body.pred
+        .iter()
+        .for_each(|p| p.visit(&mut |e| found |= reads_ctx(e)));
+    body.stmts
+        .iter()
+        .for_each(|s| s.visit_exprs(&mut |e| found |= reads_ctx(e)));
     found
+}
+
+/// Whether `e` itself reads the ctx.
+fn reads_ctx(e: &TExpr) -> bool {
+    matches!(
+        e.kind,
+        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
+    )
+}
+
+/// Whether a loop among `stmts` reads the ctx.
+fn ctx_read_in_loop(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Loop { .. } => {
+            let mut found = false;
+            s.visit_exprs(&mut |e| found |= reads_ctx(e));
+            found
+        }
+        _ => s.blocks().into_iter().any(|b| ctx_read_in_loop(b)),
+    })
 }
 
 impl Gen<'_> {

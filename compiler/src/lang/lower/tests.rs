@@ -198,6 +198,53 @@ END { print(@c); clear(@c); zero(@c); exit(); }"#,
     printf("%d %d\n", *(uint8 *)$a, *(uint64 *)$b);
 }"#,
     ),
+    (
+        "loops",
+        r#"kprobe:vfs_read {
+    $i = 0;
+    while ($i < 8) {
+        $i++;
+        if ($i == 2) { continue; }
+        @w[$i] = arg2 + $i;
+        if (arg1 > 0 && $i > 5) { break; }
+    }
+    for ($j : 0..4) { @f[$j] = count(); }
+    $n = arg2;
+    for ($k : 0..$n) { if ($k >= 16) { break; } @g = sum($k); }
+    $m = 0;
+    while ($m < 3) { if (@w[1] > 0) { break; } @w[1] = 1; $m++; }
+    if (pid == 1) { return; }
+    @after = count();
+}"#,
+    ),
+    (
+        "tuples",
+        r#"kprobe:vfs_read {
+    $k = (pid, comm);
+    @a[$k] = count();
+    @b[(tid, "x")] = sum(arg2);
+    $t = (arg2, str(arg1), 7);
+    @c[$t.1] = max($t.0);
+    if ($t.1 == "abc") { @d = $t.2; }
+    printf("%d %s\n", $t.0, $t.1);
+}"#,
+    ),
+    (
+        "declarations",
+        r#"config = { max_strlen = 48; max_map_keys = 1024; perf_rb_pages = 16 }
+macro twice(x) { x * 2 }
+macro count_into(@m, $v) { $v += 1; @m[$v] = count(); }
+kprobe:vfs_read {
+    let $a: uint16 = arg2;
+    let $s: string;
+    let $n;
+    if $a > 100 { $n = 1; } else { $n = 2; }
+    $s = str(arg1);
+    @s[$s] = twice($n);
+    count_into(@c, $n);
+    printf("%s\n", $s);
+}"#,
+    ),
 ];
 
 fn opts(name: &str) -> CompileOptions {
