@@ -185,6 +185,7 @@ impl Checker<'_> {
             None => Ty::Error,
             Some(ValueKind::Int { signed }) => Ty::Int { signed },
             Some(ValueKind::Str { size }) => Ty::Str { size },
+            Some(ValueKind::Sym(s)) => Ty::Sym(s),
             Some(v) if v.readable_int() => Ty::INT,
             Some(v) => {
                 let msg = format!(

@@ -377,6 +377,9 @@ fn func_and_probe_are_names_not_integers_or_strings() {
     );
     let d = errors("kprobe:f { @m[func] = 1; @m[probe] = 2; }");
     assert!(d[0].message.contains("key"), "{d:#?}");
+    // A map of names reads back names (xfsdist keys by the entry's func).
+    let c = ok("kprobe:f { @name[tid] = func; } kretprobe:f { @us[@name[tid]] = count(); }");
+    assert_eq!(c.maps[1].keys, vec![KeyTy::Sym(Sym::Func)]);
 }
 
 #[test]
