@@ -249,9 +249,12 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         agg: Agg,
     },
+    /// `delete(@m[k])`; with `ok`, that variable is set to 1 if an entry
+    /// was deleted, 0 if there was none (`$ok = delete(@m, k)`).
     Delete {
         map: usize,
         keys: Vec<TExpr>,
+        ok: Option<usize>,
     },
     /// `printf`, by index into [`Checked::printfs`].
     Printf {
@@ -288,6 +291,15 @@ pub enum TStmtKind {
 }
 
 impl TStmt {
+    /// The variable this statement itself assigns, if any.
+    pub fn assigned_var(&self) -> Option<usize> {
+        match self.kind {
+            TStmtKind::SetVar { var, .. } => Some(var),
+            TStmtKind::Delete { ok, .. } => ok,
+            _ => None,
+        }
+    }
+
     /// The expressions of this statement itself (an `if`'s condition, not
     /// the statements nested in it), for rewriting in place.
     pub fn exprs_mut(&mut self) -> Vec<&mut TExpr> {

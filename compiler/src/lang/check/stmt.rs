@@ -185,8 +185,26 @@ impl Checker<'_> {
         };
         // The value is typed before the name is declared: `let $x = $x + 1`
         // reads the outer `$x`.
+        if let Some(Expr {
+            kind: ExprKind::Call { name: f, args, .. },
+            span: at,
+        }) = value
+        {
+            if f == "delete" {
+                self.declare_var(name, span, decl)?;
+                return self.delete_into(name, span, args, *at);
+            }
+        }
         let value = match value {
-            Some(v) => Some(self.var_value(v)?),
+            Some(v) => match self.var_value(v) {
+                Some(t) => Some(t),
+                None => {
+                    if self.declare_var(name, span, decl).is_some() {
+                        self.poison_var(name, span);
+                    }
+                    return None;
+                }
+            },
             None => None,
         };
         let idx = self.declare_var(name, span, decl)?;
@@ -468,7 +486,15 @@ impl Checker<'_> {
     ) -> Option<TStmtKind> {
         match op {
             AssignOp::Set => {
-                let v = self.var_value(value)?;
+                if let ExprKind::Call { name: f, args, .. } = &value.kind {
+                    if f == "delete" {
+                        return self.delete_into(name, vspan, args, value.span);
+                    }
+                }
+                let Some(v) = self.var_value(value) else {
+                    self.poison_var(name, vspan);
+                    return None;
+                };
                 let (var, value) = self.assign_var(name, v, vspan)?;
                 Some(TStmtKind::SetVar { var, value })
             }
@@ -620,7 +646,64 @@ impl Checker<'_> {
             self.error(Diagnostic::new(mr.span, msg));
             return None;
         }
-        Some(TStmtKind::Delete { map, keys })
+        Some(TStmtKind::Delete {
+            map,
+            keys,
+            ok: None,
+        })
+    }
+
+    /// `delete(@m[k])` or `delete(@m, k)` called for its value: the map
+    /// element it names.
+    fn delete_target(&mut self, args: &[Expr], span: Span) -> Option<MapRef> {
+        match args {
+            [Expr {
+                kind: ExprKind::Map(m),
+                ..
+            }] => Some(m.clone()),
+            [Expr {
+                kind: ExprKind::Map(m),
+                ..
+            }, key]
+                if m.keys.is_empty() =>
+            {
+                Some(MapRef {
+                    keys: vec![key.clone()],
+                    span: m.span.to(key.span),
+                    ..m.clone()
+                })
+            }
+            _ => {
+                self.error(
+                    Diagnostic::new(span, "`delete` takes a map element")
+                        .with_label("not a map element")
+                        .with_help("write `delete(@m[key])` or `delete(@m, key)`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `$name = delete(...)` (`vspan` the variable): the deletion, setting
+    /// the variable to whether an entry went.
+    fn delete_into(
+        &mut self,
+        name: &str,
+        vspan: Span,
+        args: &[Expr],
+        span: Span,
+    ) -> Option<TStmtKind> {
+        let mr = self.delete_target(args, span)?;
+        let TStmtKind::Delete { map, keys, .. } = self.delete(&mr)? else {
+            return None;
+        };
+        let one = TExpr::new(TKind::Int(1), Ty::INT, span);
+        let (var, _) = self.assign_var(name, one, vspan)?;
+        Some(TStmtKind::Delete {
+            map,
+            keys,
+            ok: Some(var),
+        })
     }
 
     /// `count()`, `sum(x)`, ..., `lhist(x, min, max, step)`.

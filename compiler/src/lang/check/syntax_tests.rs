@@ -324,3 +324,32 @@ fn tuple_errors() {
         vec!["an if condition must be an integer, found a tuple"]
     );
 }
+
+#[test]
+fn delete_gives_whether_an_entry_went() {
+    let c = ok(
+        "kprobe:f { @b[tid] = 1; $gone = delete(@b, tid); let $also = delete(@b[pid]); \
+                @m[$gone, $also] = count(); }",
+    );
+    let oks: Vec<Option<usize>> = c.bodies[0]
+        .stmts
+        .iter()
+        .filter_map(|s| match s.kind {
+            TStmtKind::Delete { ok, .. } => Some(ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(oks, [Some(0), Some(1)]);
+    assert_eq!(
+        messages("kprobe:f { $x = delete(pid); }"),
+        vec!["`delete` takes a map element"]
+    );
+}
+
+#[test]
+fn a_variable_whose_value_failed_adds_no_errors_of_its_own() {
+    assert_eq!(
+        messages("kprobe:f { $a = nope(1); let $b = nope(2); @x = $a + $b; }"),
+        vec!["unknown function `nope`", "unknown function `nope`"]
+    );
+}

@@ -273,6 +273,29 @@ impl Checker<'_> {
         }
     }
 
+    /// After an assignment to `name` whose value is in error (reported):
+    /// the variable counts as assigned, so that reading it adds no error
+    /// of its own.
+    pub(super) fn poison_var(&mut self, name: &str, span: Span) {
+        let idx = match self.lookup_var(name) {
+            Some(i) => i,
+            None => {
+                let vars = &mut self.vars[self.block];
+                vars.push(VarInfo {
+                    name: name.into(),
+                    ty: Ty::Error,
+                    needs_init: false,
+                    decl: None,
+                });
+                let _ = span;
+                vars.len() - 1
+            }
+        };
+        if self.mode == Mode::Check {
+            self.mark_assigned(idx);
+        }
+    }
+
     fn mark_assigned(&mut self, idx: usize) {
         let p = &mut self.probe;
         if let Some(a) = p.assigned.get_mut(idx) {

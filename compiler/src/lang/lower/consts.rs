@@ -43,7 +43,7 @@ fn scan(checked: &Checked, stmts: &[TStmt], n: &mut Needs) {
         match &s.kind {
             TStmtKind::SetMap { map, keys, .. }
             | TStmtKind::UpdateMap { map, keys, .. }
-            | TStmtKind::Delete { map, keys } => {
+            | TStmtKind::Delete { map, keys, .. } => {
                 n.zero_key += usize::from(keyless(checked, *map, keys))
             }
             TStmtKind::Aggregate { map, keys, agg } => {

@@ -69,9 +69,10 @@ fn stmt(mut s: TStmt) -> TStmt {
             },
         },
         TStmtKind::Signal { sig } => TStmtKind::Signal { sig: expr(sig) },
-        TStmtKind::Delete { map, keys } => TStmtKind::Delete {
+        TStmtKind::Delete { map, keys, ok } => TStmtKind::Delete {
             map,
             keys: exprs(keys),
+            ok,
         },
         TStmtKind::Printf { id, args } => TStmtKind::Printf {
             id,

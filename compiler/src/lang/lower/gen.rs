@@ -268,7 +268,7 @@ impl Gen<'_> {
                 value,
             } => self.update_map(*map, keys, *op, value)?,
             TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
-            TStmtKind::Delete { map, keys } => self.delete(*map, keys)?,
+            TStmtKind::Delete { map, keys, ok } => self.delete(*map, keys, *ok)?,
             TStmtKind::Signal { sig } => self.signal(sig)?,
             TStmtKind::Printf { id, args } => self.printf(*id, args)?,
             TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,

@@ -193,9 +193,7 @@ fn decided(stmts: Vec<TStmt>) -> Vec<TStmt> {
 /// The variables the statements (and those nested in them) assign.
 fn assigned_in(stmts: &[TStmt], out: &mut Vec<usize>) {
     for s in stmts {
-        if let TStmtKind::SetVar { var, .. } = s.kind {
-            out.push(var);
-        }
+        out.extend(s.assigned_var());
         for b in s.blocks() {
             assigned_in(b, out);
         }
@@ -253,6 +251,11 @@ fn constants(stmts: &mut [TStmt], facts: &mut [Option<i64>]) {
                 constants(body, &mut inner);
                 constants(step, &mut inner);
             }
+            TStmtKind::Delete { ok: Some(var), .. } => {
+                if let Some(f) = facts.get_mut(*var) {
+                    *f = None;
+                }
+            }
             _ => {}
         }
     }
@@ -287,13 +290,10 @@ fn own_reads(s: &TStmt, var: usize) -> usize {
 
 /// Whether the statement (or one nested in it) assigns a variable of `vars`.
 fn assigns(s: &TStmt, vars: &[usize]) -> bool {
-    match &s.kind {
-        TStmtKind::SetVar { var, .. } => vars.contains(var),
-        _ => s
-            .blocks()
+    s.assigned_var().is_some_and(|v| vars.contains(&v))
+        || s.blocks()
             .into_iter()
-            .any(|b| b.iter().any(|s| assigns(s, vars))),
-    }
+            .any(|b| b.iter().any(|s| assigns(s, vars)))
 }
 
 /// What is read after the blocks nested in `stmts[i]` end: the reads of

@@ -45,12 +45,10 @@ fn use_counts(body: &Body) -> Vec<usize> {
     body.stmts.iter().for_each(|s| s.visit_exprs(&mut count));
     fn writes(stmts: &[TStmt], counts: &mut [usize]) {
         for s in stmts {
+            if let Some(c) = s.assigned_var().and_then(|v| counts.get_mut(v)) {
+                *c += 1;
+            }
             match &s.kind {
-                TStmtKind::SetVar { var, .. } => {
-                    if let Some(c) = counts.get_mut(*var) {
-                        *c += 1;
-                    }
-                }
                 TStmtKind::If { then, els, .. } => {
                     writes(then, counts);
                     writes(els, counts);
