@@ -77,6 +77,11 @@ impl Checker<'_> {
                 expr,
             } => self.record_cast(r, expr, span),
             ExprKind::Cast { ty, expr } => self.cast(ty.clone(), expr, span),
+            ExprKind::Index { expr, index }
+                if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) =>
+            {
+                self.tuple_subscript(expr, index, span)
+            }
             ExprKind::Member { .. } | ExprKind::Index { .. } => self.member_read(e),
             ExprKind::Ident(w) => {
                 self.error(unknown_identifier(w, span));

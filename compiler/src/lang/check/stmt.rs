@@ -210,9 +210,17 @@ impl Checker<'_> {
         let idx = self.declare_var(name, span, decl)?;
         let value = match (value, decl) {
             (Some(v), _) => v,
-            // A typed declaration starts at zero, as bpftrace's does.
+            // A declaration without a value starts at zero, as bpftrace's
+            // does (in each iteration of a loop around it): its declared
+            // type, or the type its assignments give it.
             (None, Some(t)) => self.zero_of(t, span),
-            (None, None) => return None,
+            (None, None) => match self.vars[self.block][idx].ty {
+                ty @ (Ty::Int { .. } | Ty::Ptr(_) | Ty::Sym(_)) => {
+                    TExpr::new(TKind::Int(0), ty, span)
+                }
+                Ty::Str { size } => TExpr::new(TKind::Str(vec![]), Ty::Str { size }, span),
+                _ => return None,
+            },
         };
         let (var, value) = self.assign_var(name, value, span)?;
         debug_assert_eq!(var, idx);

@@ -74,6 +74,43 @@ impl Checker<'_> {
     /// `base.N`.
     pub(super) fn tuple_index(&mut self, base: &Expr, index: u64, at: Span, span: Span) -> TExpr {
         let t = self.expr_keep_ptr(base);
+        self.element(t, index, at, span)
+    }
+
+    /// `base[N]` where `base` is no struct member: an element of a tuple
+    /// (bpftrace 0.25 reads tuples as arrays too).
+    pub(super) fn tuple_subscript(&mut self, base: &Expr, index: &Expr, span: Span) -> TExpr {
+        let t = self.expr_keep_ptr(base);
+        if t.ty == Ty::Error {
+            return t;
+        }
+        if !matches!(t.ty, Ty::Tuple { .. }) {
+            self.error(
+                Diagnostic::new(
+                    span,
+                    "only array members of kernel structs and tuples can be indexed",
+                )
+                .with_label("not an array member or a tuple"),
+            );
+            return TExpr::error(span);
+        }
+        let i = self.expr(index);
+        match i.kind {
+            TKind::Int(n) if n >= 0 => self.element(t, n as u64, i.span, span),
+            _ => {
+                if i.ty != Ty::Error {
+                    self.error(
+                        Diagnostic::new(i.span, "a tuple index must be a constant")
+                            .with_label("not a constant"),
+                    );
+                }
+                TExpr::error(span)
+            }
+        }
+    }
+
+    /// Element `index` of tuple `t`.
+    fn element(&mut self, t: TExpr, index: u64, at: Span, span: Span) -> TExpr {
         if t.ty == Ty::Error {
             return t;
         }
