@@ -330,6 +330,18 @@ impl Gen<'_> {
     }
 
     fn if_stmt(&mut self, cond: &TExpr, then: &[TStmt], els: &[TStmt]) -> R<()> {
+        // `if (c) { break; }` and the like: one jump where `c` holds.
+        if let ([only], []) = (then, els) {
+            let to = match &only.kind {
+                TStmtKind::Break => self.loops.last().map(|(_, end)| end.clone()),
+                TStmtKind::Continue => self.loops.last().map(|(next, _)| next.clone()),
+                TStmtKind::Return => Some(EXIT_LABEL.to_string()),
+                _ => None,
+            };
+            if let Some(to) = to {
+                return self.branch(cond, &to, true);
+            }
+        }
         let other = self.label();
         self.branch(cond, &other, false)?;
         self.stmts(then)?;
