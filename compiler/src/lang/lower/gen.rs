@@ -315,6 +315,16 @@ impl Gen<'_> {
     /// `continue` going to `next` and `break` to `end`. The verifier
     /// follows the iterations; the loop must be bounded for it to accept.
     fn loop_stmt(&mut self, cond: &TExpr, body: &[TStmt], step: &[TStmt]) -> R<()> {
+        use super::propagate::{breaks, continues, falls_through_never, returns};
+        if matches!(cond.kind, TKind::Int(c) if c != 0)
+            && !breaks(body)
+            && !breaks(step)
+            && !returns(body)
+        {
+            return Err(self.fail(
+                "this loop never ends: its condition is always true and no `break` or `return` leaves it",
+            ));
+        }
         let (top, next, end) = (self.label(), self.label(), self.label());
         self.emit(asm::label(&top));
         self.branch(cond, &end, false)?;
@@ -322,9 +332,14 @@ impl Gen<'_> {
         let done = self.stmts(body);
         self.loops.pop();
         done?;
-        self.emit(asm::label(&next));
-        self.stmts(step)?;
-        self.emit(asm::jmp(&top));
+        // A body that always leaves (ends in `break` or `return`, and no
+        // `continue` goes to the step) never runs again: no back jump,
+        // which no path would reach.
+        if !body.last().is_some_and(falls_through_never) || continues(body) {
+            self.emit(asm::label(&next));
+            self.stmts(step)?;
+            self.emit(asm::jmp(&top));
+        }
         self.emit(asm::label(&end));
         Ok(())
     }
@@ -350,7 +365,13 @@ impl Gen<'_> {
             return Ok(());
         }
         let end = self.label();
-        self.emit(asm::jmp(&end));
+        // No jump past the else branch from a branch that never gets there.
+        if !then
+            .last()
+            .is_some_and(super::propagate::falls_through_never)
+        {
+            self.emit(asm::jmp(&end));
+        }
         self.emit(asm::label(&other));
         self.stmts(els)?;
         self.emit(asm::label(&end));

@@ -155,8 +155,66 @@ fn unroll(stmts: Vec<TStmt>) -> Vec<TStmt> {
 }
 
 /// The statements with every `if` of a literal condition replaced by the
-/// branch it takes, and every loop whose condition is false dropped.
+/// branch it takes, every loop whose condition is false dropped, and what
+/// follows a statement control never leaves to the next (`break`,
+/// `continue`, `return`, a loop of a true condition no `break` leaves)
+/// dropped: the kernel refuses code no path reaches.
 fn decided(stmts: Vec<TStmt>) -> Vec<TStmt> {
+    let mut out = decide(stmts);
+    if let Some(i) = out.iter().position(falls_through_never) {
+        out.truncate(i + 1);
+    }
+    out
+}
+
+/// Whether control never goes from `s` to the statement after it.
+pub(super) fn falls_through_never(s: &TStmt) -> bool {
+    match &s.kind {
+        TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => true,
+        TStmtKind::If { then, els, .. } => {
+            then.last().is_some_and(falls_through_never)
+                && els.last().is_some_and(falls_through_never)
+        }
+        TStmtKind::Loop {
+            cond: TExpr {
+                kind: TKind::Int(c),
+                ..
+            },
+            body,
+            step,
+        } => *c != 0 && !breaks(body) && !breaks(step),
+        _ => false,
+    }
+}
+
+/// Whether a `break` among the statements leaves the loop they are the
+/// body of (one in a nested loop leaves that one).
+pub(super) fn breaks(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Break => true,
+        TStmtKind::Loop { .. } => false,
+        _ => s.blocks().into_iter().any(|b| breaks(b)),
+    })
+}
+
+/// Whether a `continue` among the statements goes to the step of the loop
+/// they are the body of.
+pub(super) fn continues(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Continue => true,
+        TStmtKind::Loop { .. } => false,
+        _ => s.blocks().into_iter().any(|b| continues(b)),
+    })
+}
+
+/// Whether a `return` is among the statements or those nested in them.
+pub(super) fn returns(stmts: &[TStmt]) -> bool {
+    stmts
+        .iter()
+        .any(|s| matches!(s.kind, TStmtKind::Return) || s.blocks().into_iter().any(|b| returns(b)))
+}
+
+fn decide(stmts: Vec<TStmt>) -> Vec<TStmt> {
     let mut out = Vec::with_capacity(stmts.len());
     for mut s in stmts {
         match s.kind {

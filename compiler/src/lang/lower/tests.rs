@@ -482,3 +482,37 @@ fn member_chains_of_any_length_compile() {
         }
     }
 }
+
+/// Code after `break`, `continue`, `return` or a loop nothing leaves is
+/// never reached and goes (the kernel refuses unreachable instructions);
+/// a loop of a true condition that nothing leaves is an error.
+#[test]
+fn unreachable_code_goes_and_endless_loops_are_errors() {
+    let src = "kprobe:vfs_read { if (pid == 1) { return; @y = 2; } \
+               $i = 0; while ($i < 4) { $i++; if ($i == 2) { continue; @z = 1; } @w = 1; } \
+               while (1) { if (arg0 > 5) { break; } if (arg1 > 5) { return; } @v = 1; break; @u = 1; } \
+               if (arg2) { @t = 1; return; } else { @s = 1; } \
+               while ($i < 8) { $i++; if (arg3) { continue; } else { break; } } \
+               if (arg4) { return; } else { return; } }";
+    for arch in Arch::ALL {
+        let c = compile_ok("unreachable", src, arch);
+        let bytes = crate::elf::write(&c.object).unwrap();
+        if arch == Arch::X86_64 {
+            if let Some(loader) = Loader::new() {
+                loader
+                    .load("unreachable", &bytes, 1)
+                    .unwrap_or_else(|log| panic!("the kernel rejected it:\n{log}"));
+            }
+        }
+    }
+    let d = compile(
+        "kprobe:f { $i = 0; while (1) { $i++; } @x = $i; }",
+        Arch::X86_64,
+        &opts("endless"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        d[0].message,
+        "this loop never ends: its condition is always true and no `break` or `return` leaves it"
+    );
+}
