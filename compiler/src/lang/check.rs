@@ -323,8 +323,7 @@ impl<'a> Checker<'a> {
             {
                 self.diags.push(
                     Diagnostic::new(a.span, "interval probes are not supported yet")
-                        .with_label("not supported yet")
-                        .with_help("the timed work of an interval can go in END for now"),
+                        .with_label("not supported yet"),
                 );
             }
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
