@@ -368,3 +368,11 @@ fn a_variable_whose_value_failed_adds_no_errors_of_its_own() {
         vec!["unknown function `nope`", "unknown function `nope`"]
     );
 }
+
+#[test]
+fn a_map_given_to_an_unknown_function_is_no_read_of_it() {
+    assert_eq!(
+        messages("kprobe:f { @m[tid] = 1; } kprobe:g /lookup(@m, tid)/ { @x = 1; }"),
+        vec!["unknown function `lookup`"]
+    );
+}
