@@ -374,6 +374,13 @@ pub enum ExprKind {
         index: u64,
         index_span: Span,
     },
+    /// `offsetof(struct NAME, member.member)`: where the member is in the
+    /// kernel's struct.
+    Offsetof {
+        record: RecordRef,
+        members: Vec<String>,
+        members_span: Span,
+    },
 }
 
 impl Expr {
@@ -385,7 +392,8 @@ impl Expr {
             | ExprKind::Str(_)
             | ExprKind::Builtin(_)
             | ExprKind::Var(_)
-            | ExprKind::Ident(_) => vec![],
+            | ExprKind::Ident(_)
+            | ExprKind::Offsetof { .. } => vec![],
             ExprKind::Map(m) => m.keys.iter_mut().collect(),
             ExprKind::Unary { expr, .. }
             | ExprKind::Cast { expr, .. }

@@ -528,6 +528,14 @@ impl Substitution {
                 ty: CastType::Record(r),
                 ..
             } => r.span = self.span,
+            ExprKind::Offsetof {
+                record,
+                members_span,
+                ..
+            } => {
+                record.span = self.span;
+                *members_span = self.span;
+            }
             _ => {}
         }
         for c in e.children_mut() {

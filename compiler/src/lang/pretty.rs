@@ -324,6 +324,13 @@ fn expr_in(e: &Expr, min: u8, pred: bool) -> String {
         ExprKind::TupleIndex {
             expr: base, index, ..
         } => format!("{}.{index}", postfix_base(base)),
+        ExprKind::Offsetof {
+            record, members, ..
+        } => format!(
+            "offsetof({}, {})",
+            record.c_name().trim_end(),
+            members.join(".")
+        ),
         ExprKind::Binary { op, lhs, rhs } => {
             let p = precedence(*op);
             let parens = p < min || (pred && *op == BinOp::Div);

@@ -88,6 +88,11 @@ impl Checker<'_> {
                 TExpr::error(span)
             }
             ExprKind::Tuple(elems) => self.tuple_literal(elems, span),
+            ExprKind::Offsetof {
+                record,
+                members,
+                members_span,
+            } => self.offsetof(record, members, *members_span, span),
             ExprKind::TupleIndex {
                 expr,
                 index,

@@ -92,6 +92,9 @@ pub enum TKind {
         addr: Box<TExpr>,
         len: u32,
     },
+    /// `offsetof(struct T, m)`: the member's byte offset, a CO-RE
+    /// relocated immediate.
+    FieldOffset(FieldAccess),
     /// `(a, b, ...)`: the elements, stored one after the other.
     Tuple(Vec<TExpr>),
     /// Element `index` of `tuple`, a tuple variable.
@@ -145,7 +148,7 @@ impl TExpr {
     pub fn has_call(&self, wrapped_syscall: bool) -> bool {
         let c = |e: &TExpr| e.has_call(wrapped_syscall);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) => false,
+            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::FieldOffset(_) => false,
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
@@ -168,7 +171,11 @@ impl TExpr {
     /// The direct subexpressions, for rewriting in place.
     pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
         match &mut self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => vec![],
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::Builtin(_)
+            | TKind::FieldOffset(_) => vec![],
             TKind::Tuple(elems) => elems.iter_mut().collect(),
             TKind::TupleGet { tuple, .. } => vec![&mut **tuple],
             TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
@@ -189,7 +196,11 @@ impl TExpr {
     pub fn visit(&self, f: &mut dyn FnMut(&TExpr)) {
         f(self);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => {}
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::Builtin(_)
+            | TKind::FieldOffset(_) => {}
             TKind::Tuple(elems) => elems.iter().for_each(|e| e.visit(f)),
             TKind::TupleGet { tuple, .. } => tuple.visit(f),
             TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),

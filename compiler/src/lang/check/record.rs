@@ -1,7 +1,8 @@
 //! Kernel structs in expressions: casts to struct and union pointers,
 //! `curtask`, and member reads with `->`, `.` and `[n]`, typed by the
 //! kernel's BTF (`CompileOptions::btf`). As in current bpftrace, `.` on a
-//! pointer reads through it like `->`.
+//! pointer reads through it like `->`. `offsetof()` gives a member's
+//! offset, relocated as a read's is.
 //!
 //! A member chain is resolved per pointer hop, as clang's CO-RE does it:
 //! `p->a.b[2]` is one access (`a.b[2]` from `p`'s struct, one relocated
@@ -79,6 +80,54 @@ impl Checker<'_> {
             return addr;
         }
         TExpr::new(addr.kind, Ty::Ptr(id), span)
+    }
+
+    /// `offsetof(struct NAME, a.b)`: the member's offset in the compile's
+    /// kernel types, relocated for the loading kernel's.
+    pub(super) fn offsetof(
+        &mut self,
+        r: &RecordRef,
+        members: &[String],
+        members_span: Span,
+        span: Span,
+    ) -> TExpr {
+        let what = format!("`{}`", r.c_name().trim_end());
+        let Some(k) = self.kernel_types(r.span, &what) else {
+            return TExpr::error(span);
+        };
+        let kind = if r.union {
+            NamedKind::Union
+        } else {
+            NamedKind::Struct
+        };
+        let id = match k.lookup(kind, &r.name) {
+            Ok(id) => id,
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(r.span, e.to_string()).with_label("not in the kernel's BTF"),
+                );
+                return TExpr::error(span);
+            }
+        };
+        let path: Vec<Step> = members.iter().map(|m| Step::Member(m.clone())).collect();
+        match resolve_path(k.btf(), id, &path) {
+            Ok(a) if a.bitfield.is_none() => {
+                TExpr::new(TKind::FieldOffset(a), Ty::Int { signed: false }, span)
+            }
+            Ok(_) => {
+                self.error(
+                    Diagnostic::new(members_span, "offsetof() of a bitfield")
+                        .with_label("a bitfield has no byte offset"),
+                );
+                TExpr::error(span)
+            }
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(members_span, e.to_string()).with_label("no such member"),
+                );
+                TExpr::error(span)
+            }
+        }
     }
 
     /// `curtask`: the current task, a `struct task_struct *` when kernel

@@ -226,3 +226,21 @@ fn struct_types_need_a_btf_source() {
     };
     assert_eq!(value.ty, Ty::Int { signed: false });
 }
+
+#[test]
+fn offsetof_is_a_relocated_offset() {
+    let v = value_of("kprobe:f { @m = offsetof(struct sock, __sk_common.skc_dport); }");
+    let TKind::FieldOffset(access) = &v.kind else {
+        panic!("{v:?}")
+    };
+    assert_eq!(access.access_string(), "0:0:2:1:0");
+    assert_eq!(v.ty, Ty::Int { signed: false });
+    let (msg, at, _) = one_error("kprobe:f { @m = offsetof(struct file, f_pso); }", &opts());
+    assert!(msg.contains("has no member `f_pso`"), "{msg}");
+    assert_eq!(at, "f_pso");
+    let (msg, _, _) = one_error(
+        "kprobe:f { @m = offsetof(struct sk_buff, pkt_type); }",
+        &opts(),
+    );
+    assert_eq!(msg, "offsetof() of a bitfield");
+}

@@ -88,6 +88,17 @@ impl Gen<'_> {
         }
     }
 
+    /// `dst = offsetof(...)`: the field's offset as a relocated `mov`.
+    pub fn field_offset(&mut self, access: &FieldAccess, dst: Reg) -> R<()> {
+        let off = self.core_imm(access, CoreKind::FieldByteOffset)?;
+        self.emit(asm::core(
+            insn::alu64_imm(AluOp::Mov, dst, off),
+            access,
+            CoreKind::FieldByteOffset,
+        ));
+        Ok(())
+    }
+
     /// `dst = base->field` for an integer, enum, pointer or bitfield.
     pub fn field_int(
         &mut self,

@@ -223,6 +223,7 @@ pub fn expr(e: TExpr) -> TExpr {
             read,
         },
         TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
+        k @ TKind::FieldOffset(_) => k,
         TKind::TupleGet { tuple, index } => TKind::TupleGet {
             tuple: Box::new(expr(*tuple)),
             index,

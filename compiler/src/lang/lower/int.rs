@@ -105,6 +105,7 @@ impl Gen<'_> {
             }
             TKind::Deref { int, addr } => self.deref(*int, addr, dst)?,
             TKind::Field { base, access, read } => self.field_int(base, access, *read, dst)?,
+            TKind::FieldOffset(access) => self.field_offset(access, dst)?,
             TKind::TupleGet { .. } => {
                 let mem = self.tuple_elem(e)?;
                 self.emit(asm::load_mem(Size::DW, dst, mem.base, mem.off));

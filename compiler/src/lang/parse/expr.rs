@@ -443,6 +443,9 @@ impl Parser<'_> {
                     return Err(self.err_keyword());
                 }
                 if self.peek_nth(1).tok == Tok::LParen {
+                    if w == "offsetof" {
+                        return self.offsetof();
+                    }
                     return self.call();
                 }
                 match Builtin::from_word(&w) {
@@ -575,6 +578,77 @@ impl Parser<'_> {
         let what = format!("{what}{name}`");
         let _ = self.expect_close(close, open, &what);
         Reported
+    }
+
+    /// `offsetof(struct NAME, member.member)`; the cursor is on `offsetof`.
+    fn offsetof(&mut self) -> PResult<Expr> {
+        let kw = self.bump();
+        let open = self.bump();
+        let help = "write `offsetof(struct task_struct, comm)`";
+        let t = self.bump();
+        let union = match &t.tok {
+            Tok::Ident(w) if w == "struct" => false,
+            Tok::Ident(w) if w == "union" => true,
+            other => {
+                self.error(
+                    Diagnostic::new(
+                        t.span,
+                        format!(
+                            "offsetof() takes a struct or union type first, found {}",
+                            other.describe()
+                        ),
+                    )
+                    .with_label("not a struct type")
+                    .with_help(help),
+                );
+                return Err(Reported);
+            }
+        };
+        let n = self.bump();
+        let Tok::Ident(name) = n.tok else {
+            return Err(self.err_record_name(n));
+        };
+        let record = RecordRef {
+            union,
+            name,
+            depth: 0,
+            span: t.span.to(n.span),
+        };
+        self.expect(
+            Tok::Comma,
+            "expected `,` after the type of offsetof()",
+            Some(help),
+        )?;
+        let mut members = Vec::new();
+        let first = self.peek_span();
+        loop {
+            let m = self.bump();
+            let Tok::Ident(member) = m.tok else {
+                self.error(
+                    Diagnostic::new(
+                        m.span,
+                        format!("expected a member name, found {}", m.tok.describe()),
+                    )
+                    .with_label("not a name")
+                    .with_help(help),
+                );
+                return Err(Reported);
+            };
+            members.push(member);
+            if self.eat(&Tok::Dot).is_none() {
+                break;
+            }
+        }
+        let members_span = first.to(self.prev.span);
+        let close = self.expect_close(Tok::RParen, &open, "the arguments of `offsetof`")?;
+        Ok(Expr {
+            kind: ExprKind::Offsetof {
+                record,
+                members,
+                members_span,
+            },
+            span: kw.span.to(close.span),
+        })
     }
 
     /// `name(args)`; the cursor is on `name`.

@@ -164,3 +164,15 @@ fn tuples_and_their_elements() {
         vec!["expected `)` to close the tuple opened at 1:1"]
     );
 }
+
+#[test]
+fn offsetof_takes_a_type_and_a_member_path() {
+    assert_eq!(
+        ex("offsetof(struct sock, __sk_common.skc_dport)"),
+        "(offsetof sock __sk_common.skc_dport)"
+    );
+    assert_eq!(
+        expr_errs("offsetof(*curtask, comm)"),
+        vec!["offsetof() takes a struct or union type first, found `*`"]
+    );
+}

@@ -167,6 +167,18 @@ fn expr() -> impl Strategy<Value = Expr> {
                 index_span: Span::default(),
             })),
             bare_ident().prop_map(|w| e(ExprKind::Ident(w))),
+            (any::<bool>(), ident(), prop::collection::vec(ident(), 1..3)).prop_map(
+                |(union, name, members)| e(ExprKind::Offsetof {
+                    record: RecordRef {
+                        union,
+                        name,
+                        depth: 0,
+                        span: Span::default(),
+                    },
+                    members,
+                    members_span: Span::default(),
+                })
+            ),
         ]
     })
 }

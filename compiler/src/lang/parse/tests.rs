@@ -96,6 +96,9 @@ pub(super) fn sx(e: &Expr) -> String {
         ExprKind::Ident(w) => format!("'{w}"),
         ExprKind::Tuple(v) => format!("(tuple {})", list(v)),
         ExprKind::TupleIndex { expr, index, .. } => format!("(.{index} {})", sx(expr)),
+        ExprKind::Offsetof {
+            record, members, ..
+        } => format!("(offsetof {} {})", record.name, members.join(".")),
     }
 }
 
@@ -156,6 +159,14 @@ fn strip_expr(e: &mut Expr) {
             strip_expr(expr);
         }
         ExprKind::Tuple(v) => v.iter_mut().for_each(strip_expr),
+        ExprKind::Offsetof {
+            record,
+            members_span,
+            ..
+        } => {
+            record.span = Span::default();
+            *members_span = Span::default();
+        }
         ExprKind::Int(_)
         | ExprKind::Str(_)
         | ExprKind::Builtin(_)
