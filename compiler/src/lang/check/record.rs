@@ -48,25 +48,33 @@ impl Checker<'_> {
         }
     }
 
-    /// `(struct NAME *)inner`.
-    pub(super) fn record_cast(&mut self, r: &RecordRef, inner: &Expr, span: Span) -> TExpr {
-        let addr = self.int_expr(inner, "the operand of a cast");
+    /// The kernel types and the id of the struct or union `r` names; an
+    /// error at `r` when there is none.
+    pub(super) fn record_type(&mut self, r: &RecordRef) -> Option<(Arc<KernelBtf>, u32)> {
         let what = format!("`{}`", r.c_name().trim_end());
-        let Some(k) = self.kernel_types(r.span, &what) else {
-            return TExpr::error(span);
-        };
+        let k = self.kernel_types(r.span, &what)?;
         let kind = if r.union {
             NamedKind::Union
         } else {
             NamedKind::Struct
         };
-        let found = k.lookup(kind, &r.name).map_err(|e| e.to_string());
-        let id = match found {
-            Ok(id) => id,
-            Err(msg) => {
-                self.error(Diagnostic::new(r.span, msg).with_label("not in the kernel's BTF"));
-                return TExpr::error(span);
+        match k.lookup(kind, &r.name) {
+            Ok(id) => Some((k, id)),
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(r.span, e.to_string()).with_label("not in the kernel's BTF"),
+                );
+                None
             }
+        }
+    }
+
+    /// `(struct NAME *)inner`.
+    pub(super) fn record_cast(&mut self, r: &RecordRef, inner: &Expr, span: Span) -> TExpr {
+        let addr = self.int_expr(inner, "the operand of a cast");
+        let what = format!("`{}`", r.c_name().trim_end());
+        let Some((_, id)) = self.record_type(r) else {
+            return TExpr::error(span);
         };
         if r.depth > 1 {
             self.error(
@@ -91,23 +99,8 @@ impl Checker<'_> {
         members_span: Span,
         span: Span,
     ) -> TExpr {
-        let what = format!("`{}`", r.c_name().trim_end());
-        let Some(k) = self.kernel_types(r.span, &what) else {
+        let Some((k, id)) = self.record_type(r) else {
             return TExpr::error(span);
-        };
-        let kind = if r.union {
-            NamedKind::Union
-        } else {
-            NamedKind::Struct
-        };
-        let id = match k.lookup(kind, &r.name) {
-            Ok(id) => id,
-            Err(e) => {
-                self.error(
-                    Diagnostic::new(r.span, e.to_string()).with_label("not in the kernel's BTF"),
-                );
-                return TExpr::error(span);
-            }
         };
         let path: Vec<Step> = members.iter().map(|m| Step::Member(m.clone())).collect();
         match resolve_path(k.btf(), id, &path) {

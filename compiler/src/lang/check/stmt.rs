@@ -9,7 +9,6 @@ use super::format::{self, ArgKind};
 use super::ir::{Agg, PrintfInfo, TExpr, TKind, TStmt, TStmtKind, Ty, ValueKind};
 use super::tables::DeclTy;
 use super::{Checker, Mode};
-use crate::btf::kernel::NamedKind;
 use crate::lang::ast::{
     AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, MapRef, Span, Stmt, StmtKind,
 };
@@ -252,33 +251,19 @@ impl Checker<'_> {
                 }
             },
             DeclType::Record(r) => {
-                let what = format!("`{}`", r.c_name().trim_end());
-                let k = self.kernel_types(r.span, &what)?;
-                let kind = if r.union {
-                    NamedKind::Union
-                } else {
-                    NamedKind::Struct
-                };
-                match k.lookup(kind, &r.name) {
-                    Ok(id) if r.depth == 1 => Some(DeclTy::Ptr(id)),
-                    Ok(_) => {
-                        self.error(
-                            Diagnostic::new(
-                                r.span,
-                                format!("variables of type {what} are not supported"),
-                            )
-                            .with_label("a pointer to a pointer"),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        self.error(
-                            Diagnostic::new(r.span, e.to_string())
-                                .with_label("not in the kernel's BTF"),
-                        );
-                        None
-                    }
+                let (_, id) = self.record_type(r)?;
+                if r.depth > 1 {
+                    let what = r.c_name();
+                    self.error(
+                        Diagnostic::new(
+                            r.span,
+                            format!("variables of type `{}` are not supported", what.trim_end()),
+                        )
+                        .with_label("a pointer to a pointer"),
+                    );
+                    return None;
                 }
+                Some(DeclTy::Ptr(id))
             }
             DeclType::Other(text) => {
                 self.error(
