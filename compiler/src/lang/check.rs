@@ -145,14 +145,22 @@ pub fn check_source(
     arch: Arch,
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
-    let (spec, macro_uses) = match crate::lang::macros::expand(spec) {
-        Ok(x) => x,
-        Err(mut d) => {
-            d.sort_by_key(|d| d.span.start);
-            return Err(d);
+    // Most specs define no macro: they are checked as parsed, uncopied.
+    let expanded;
+    let (spec, macro_uses) = if spec.macros.is_empty() {
+        (spec, Vec::new())
+    } else {
+        match crate::lang::macros::expand(spec) {
+            Ok((s, uses)) => {
+                expanded = s;
+                (&expanded, uses)
+            }
+            Err(mut d) => {
+                d.sort_by_key(|d| d.span.start);
+                return Err(d);
+            }
         }
     };
-    let spec = &spec;
     let mut cx = Checker::new(arch, opts, source);
     cx.mode = Mode::Check;
     cx.settings = cx.settings(spec.config.as_ref());
