@@ -1,4 +1,4 @@
-//! bpftrace's macros (`macro name(params) { stmts; value }`, 0.22+),
+//! bpftrace's macros (`macro name(params) { stmts; value }`, 0.24+),
 //! expanded in the syntax tree before checking, with bpftrace's rules:
 //!
 //! - a use is `name(args)`, or a bare `name` for a macro of no parameters;

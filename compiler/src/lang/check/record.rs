@@ -203,7 +203,7 @@ impl Checker<'_> {
             } => {
                 if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
                     // `.` through a pointer reads what it points to, as
-                    // bpftrace does since 0.20: `$sk.__sk_common`.
+                    // bpftrace does since 0.25: `$sk.__sk_common`.
                     return self.through_pointer(expr, member, false, *member_span, e.span);
                 }
                 let mut p = self.place(expr)?;
