@@ -13,6 +13,9 @@ struct Close<'a> {
     class: u8,
     /// Edits (insert, delete, substitute, swap two neighbours) from the query.
     edits: usize,
+    /// The same edits, counting a change of case as one: of names equally
+    /// near but for case, the one spelt as typed (`Begin` → `begin`).
+    case_edits: usize,
     /// `a.b` (a member of a member) after a direct name.
     dotted: bool,
     /// Letters shared at the start, more first.
@@ -31,8 +34,8 @@ struct Close<'a> {
 /// contains the query or is contained in it (kernel names carry prefixes:
 /// `dport` → `skc_dport`); a name within a third of the query's length in
 /// edits (at least 2, and fewer than either name has letters); a name
-/// Jaro-Winkler finds similar. Within each, fewer edits first, then a
-/// direct name before a dotted one, a longer shared beginning, a
+/// Jaro-Winkler finds similar. Within each, fewer edits first (ignoring
+/// case, then counting it), then a direct name before a dotted one, a longer shared beginning, a
 /// same-length name, greater similarity and the candidates' own order.
 /// Case is ignored, and of `a.b` candidates the last part is compared.
 pub fn nearest<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -43,7 +46,8 @@ pub fn nearest<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .into_iter()
         .enumerate()
         .filter_map(|(order, name)| {
-            let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+            let last_cased = name.rsplit('.').next().unwrap_or(name);
+            let last = last_cased.to_ascii_lowercase();
             let last_len = last.chars().count();
             let edits = strsim::osa_distance(&q, &last);
             let similarity = strsim::jaro_winkler(&q, &last);
@@ -63,6 +67,7 @@ pub fn nearest<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -
                 name,
                 class,
                 edits,
+                case_edits: strsim::osa_distance(query, last_cased),
                 dotted: name.contains('.'),
                 prefix: q
                     .chars()
@@ -79,6 +84,7 @@ pub fn nearest<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -
         (
             a.class,
             a.edits,
+            a.case_edits,
             a.dotted,
             usize::MAX - a.prefix,
             a.len_diff,
@@ -86,6 +92,7 @@ pub fn nearest<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -
             .cmp(&(
                 b.class,
                 b.edits,
+                b.case_edits,
                 b.dotted,
                 usize::MAX - b.prefix,
                 b.len_diff,

@@ -203,10 +203,7 @@ fn an_event_for_another_probe_names_its_line() {
 
 #[test]
 fn what_the_kernel_would_reject_is_refused_at_load() {
-    let ops = [
-        asm::load_mem(Size::DW, R0, R1, 400),
-        asm::exit(),
-    ];
+    let ops = [asm::load_mem(Size::DW, R0, R1, 400), asm::exit()];
     let (o, m) = build(Arch::X86_64, &ops);
     let Err(e) = Program::load(&o, &m, Arch::X86_64, Options::default()) else {
         panic!("a ctx read past pt_regs loaded");

@@ -638,8 +638,8 @@ mod loader_tests {
 
     use crate::arch::Arch;
     use crate::btf::core::clang_tests::scratch;
-    use probecc_test_support::{require, Need};
     use crate::lang::{compile, CompileOptions};
+    use probecc_test_support::{require, Need};
 
     /// Specs whose objects have no program, and one with programs.
     const NO_PROGRAMS: [&str; 2] = [

@@ -603,7 +603,11 @@ mod tests {
             matches!(&e, CoreError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
         );
         assert!(caused_by::<std::io::Error>(&e));
-        assert!(chain(&e).starts_with("cannot read the file: "), "{}", chain(&e));
+        assert!(
+            chain(&e).starts_with("cannot read the file: "),
+            "{}",
+            chain(&e)
+        );
 
         let text = dir.join("not.btf");
         std::fs::write(&text, "[package]\nname = \"x\"\n").unwrap();

@@ -341,8 +341,8 @@ mod llvm {
     use crate::arch::Arch;
     use crate::btf::EncodedBtf;
     use crate::program::{Object, Program};
-    use std::collections::{BTreeMap, HashMap};
     use probecc_test_support::{require, Need, XorShift64Star as Rng};
+    use std::collections::{BTreeMap, HashMap};
     use std::process::Command;
 
     const OBJDUMP: &str = "llvm-objdump-19";

@@ -24,10 +24,85 @@ impl Span {
     }
 }
 
-/// A whole `.bt` file.
+/// A whole `.bt` file: its probes and the top-level items before and
+/// between them.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Spec {
     pub probes: Vec<Probe>,
+    /// `config = { key = value; ... }`, before the probes.
+    pub config: Option<ConfigBlock>,
+    /// bpftrace's `macro name(params) { ... }` definitions, expanded at
+    /// their uses before checking.
+    pub macros: Vec<MacroDef>,
+    /// C struct, union and enum definitions at the top level.
+    pub c_defs: Vec<CDef>,
+}
+
+/// `config = { key = value; ... }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigBlock {
+    pub items: Vec<ConfigItem>,
+    pub span: Span,
+}
+
+/// One `key = value` of a config block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigItem {
+    pub key: String,
+    pub key_span: Span,
+    pub value: ConfigValue,
+    pub value_span: Span,
+}
+
+/// A config value as written: `64`, `"ignore"`, `ignore`, `true`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Ident(String),
+}
+
+/// `macro name(params) { stmts; value }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacroDef {
+    pub name: String,
+    pub name_span: Span,
+    pub params: Vec<MacroParam>,
+    /// The statements of the body, the value expression excluded.
+    pub body: Block,
+    /// The body's last expression when written without a `;`: the
+    /// macro's value.
+    pub value: Option<Expr>,
+    pub span: Span,
+}
+
+/// A macro parameter: `$x` (a scratch variable of the caller), `@m` (a
+/// map) or `x` (any expression, substituted where `x` is used).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacroParam {
+    pub kind: ParamKind,
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    Var,
+    Map,
+    Expr,
+}
+
+/// A C `struct`, `union` or `enum` definition at the top level, read as
+/// far as its name and its members' names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CDef {
+    /// `struct`, `union` or `enum`.
+    pub keyword: String,
+    pub name: String,
+    pub name_span: Span,
+    /// Member names (enumerator names of an enum) and their spans.
+    pub members: Vec<(String, Span)>,
+    pub span: Span,
 }
 
 /// `attach, attach /pred/ { body }`.
@@ -49,6 +124,9 @@ pub enum ProbeKind {
     Kretsyscall,
     Begin,
     End,
+    /// `interval:s:1`, `interval:100ms`: a timer of the attach point's
+    /// period.
+    Interval,
 }
 
 /// The probe types as written: each kind's bpftrace spelling, then its
@@ -62,7 +140,11 @@ pub const PROBE_TYPES: &[(&str, ProbeKind)] = &[
     ("ksyscall", ProbeKind::Ksyscall),
     ("kretsyscall", ProbeKind::Kretsyscall),
     ("BEGIN", ProbeKind::Begin),
+    ("begin", ProbeKind::Begin),
     ("END", ProbeKind::End),
+    ("end", ProbeKind::End),
+    ("interval", ProbeKind::Interval),
+    ("i", ProbeKind::Interval),
 ];
 
 impl ProbeKind {
@@ -89,13 +171,16 @@ impl ProbeKind {
 }
 
 /// One attach point: `kprobe:vfs_read`, `kprobe:do_sys_open+4`,
-/// `kretprobe:vfs_*`, `ksyscall:openat`, `BEGIN`. `target` is empty for
-/// `BEGIN`/`END` and may hold `*` wildcards.
+/// `kretprobe:vfs_*`, `ksyscall:openat`, `BEGIN`, `interval:s:1`.
+/// `target` is empty for `BEGIN`/`END`, the unit and count as written for
+/// an interval (`s:1`, `100ms`), and may hold `*` wildcards.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttachSpec {
     pub kind: ProbeKind,
     pub target: String,
     pub offset: Option<u64>,
+    /// An interval's period in nanoseconds.
+    pub period_ns: Option<u64>,
     pub span: Span,
 }
 
@@ -123,7 +208,10 @@ pub enum StmtKind {
         value: Expr,
     },
     /// `target++` / `target--` (and the prefix forms).
-    Incr { target: LValue, delta: i8 },
+    Incr {
+        target: LValue,
+        delta: i8,
+    },
     /// `delete(@m[k])`.
     Delete(MapRef),
     /// `if (cond) { ... } else { ... }`; `else if` nests an `If` in `els`.
@@ -133,7 +221,56 @@ pub enum StmtKind {
         els: Option<Block>,
     },
     /// `unroll(N) { ... }`.
-    Unroll { count: u64, body: Block },
+    Unroll {
+        count: u64,
+        body: Block,
+    },
+    /// `let $x;`, `let $x = value;`, `let $x: type = value;`: a variable
+    /// of the enclosing block.
+    Let {
+        name: String,
+        name_span: Span,
+        ty: Option<DeclType>,
+        value: Option<Expr>,
+    },
+    /// `while (cond) { ... }`.
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    /// `for ($i : start..end) { ... }`: `$i` from `start` up to `end`
+    /// (excluded), both evaluated once.
+    ForRange {
+        var: String,
+        var_span: Span,
+        start: Expr,
+        end: Expr,
+        body: Block,
+    },
+    /// `for ($kv : @map) { ... }`.
+    ForMap {
+        var: String,
+        var_span: Span,
+        map: MapRef,
+        body: Block,
+    },
+    Break,
+    Continue,
+    /// `return`: the probe's program ends here.
+    Return,
+}
+
+/// The type of a `let` declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeclType {
+    Int(IntType),
+    /// `string` or `string[N]`.
+    Str(Option<u64>),
+    /// `struct NAME *` or `union NAME *`.
+    Record(RecordRef),
+    /// A type bpftrace has that probecc does not declare variables of,
+    /// as written.
+    Other(String),
 }
 
 /// What an assignment writes.
@@ -187,11 +324,6 @@ pub enum ExprKind {
     Var(String),
     /// `@name[keys]` read.
     Map(MapRef),
-    /// Any other name used as a value: a constant the checker looks up
-    /// (a kernel enumerator like `TCP_ESTABLISHED`, or a kernel header's
-    /// macro like `O_CREAT`), the script's own `#define`s being expanded
-    /// already.
-    Ident(String),
     Unary {
         op: UnOp,
         expr: Box<Expr>,
@@ -231,6 +363,102 @@ pub enum ExprKind {
         expr: Box<Expr>,
         index: Box<Expr>,
     },
+    /// A bare identifier that is not a builtin: a macro parameter, a
+    /// macro of no parameters (both expanded before checking), or a
+    /// constant the checker looks up (a kernel enumerator like
+    /// `TCP_ESTABLISHED`, or a kernel header's macro like `O_CREAT`; the
+    /// script's own `#define`s are expanded already).
+    Ident(String),
+    /// `(a, b, ...)`: a tuple of two or more elements.
+    Tuple(Vec<Expr>),
+    /// `expr.N`: element `N` of a tuple.
+    TupleIndex {
+        expr: Box<Expr>,
+        index: u64,
+        index_span: Span,
+    },
+    /// `offsetof(struct NAME, member.member)`: where the member is in the
+    /// kernel's struct.
+    Offsetof {
+        record: RecordRef,
+        members: Vec<String>,
+        members_span: Span,
+    },
+}
+
+impl Expr {
+    /// The direct subexpressions (a map's keys included), for rewriting
+    /// in place.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::Var(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Offsetof { .. } => vec![],
+            ExprKind::Map(m) => m.keys.iter_mut().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::Member { expr, .. }
+            | ExprKind::TupleIndex { expr, .. } => vec![&mut **expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
+            ExprKind::Index { expr, index } => vec![&mut **expr, &mut **index],
+            ExprKind::Ternary { cond, then, els } => vec![&mut **cond, &mut **then, &mut **els],
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter_mut().collect(),
+        }
+    }
+}
+
+impl Stmt {
+    /// The expressions of this statement itself (an `if`'s condition, a
+    /// map's keys), not those of the blocks nested in it.
+    pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+        fn keys(m: &mut MapRef) -> Vec<&mut Expr> {
+            m.keys.iter_mut().collect()
+        }
+        match &mut self.kind {
+            StmtKind::Expr(e) => vec![e],
+            StmtKind::Assign { target, value, .. } => {
+                let mut v = match target {
+                    LValue::Map(m) => keys(m),
+                    LValue::Var { .. } => vec![],
+                };
+                v.push(value);
+                v
+            }
+            StmtKind::Incr {
+                target: LValue::Map(m),
+                ..
+            }
+            | StmtKind::Delete(m)
+            | StmtKind::ForMap { map: m, .. } => keys(m),
+            StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
+            StmtKind::Let { value, .. } => value.iter_mut().collect(),
+            StmtKind::ForRange { start, end, .. } => vec![start, end],
+            StmtKind::Incr { .. }
+            | StmtKind::Unroll { .. }
+            | StmtKind::Break
+            | StmtKind::Continue
+            | StmtKind::Return => vec![],
+        }
+    }
+
+    /// The blocks nested in this statement.
+    pub fn blocks_mut(&mut self) -> Vec<&mut Block> {
+        match &mut self.kind {
+            StmtKind::If { then, els, .. } => {
+                let mut v = vec![then];
+                v.extend(els.as_mut());
+                v
+            }
+            StmtKind::Unroll { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::ForRange { body, .. }
+            | StmtKind::ForMap { body, .. } => vec![body],
+            _ => vec![],
+        }
+    }
 }
 
 /// bpftrace builtins.
@@ -446,11 +674,21 @@ mod tests {
     #[test]
     fn every_probe_kind_is_spelled_and_read_back() {
         use ProbeKind::*;
-        for kind in [Kprobe, Kretprobe, Ksyscall, Kretsyscall, Begin, End] {
+        for kind in [
+            Kprobe,
+            Kretprobe,
+            Ksyscall,
+            Kretsyscall,
+            Begin,
+            End,
+            Interval,
+        ] {
             assert_eq!(ProbeKind::from_word(kind.name()), Some(kind), "{kind:?}");
         }
         assert_eq!(ProbeKind::Kretprobe.name(), "kretprobe");
         assert_eq!(ProbeKind::from_word("kr"), Some(ProbeKind::Kretprobe));
+        assert_eq!(ProbeKind::from_word("begin"), Some(ProbeKind::Begin));
+        assert_eq!(ProbeKind::End.name(), "END");
         assert_eq!(ProbeKind::from_word("uprobe"), None);
     }
 

@@ -3,8 +3,10 @@
 //! ([`expr`]) and statement ([`stmt`]), keeps each map's key and value
 //! consistent over all its uses and each variable's type over its
 //! assignments ([`tables`]), and turns `BEGIN`/`END` blocks into user-space
-//! actions ([`actions`]). The result is an [`ir::Checked`] that `lower`
-//! compiles without further questions.
+//! actions ([`actions`]). The config block becomes the spec's settings
+//! ([`config`]) and top-level C definitions are checked against the
+//! kernel's types ([`cdefs`]). The result is an [`ir::Checked`] that
+//! `lower` compiles without further questions.
 //!
 //! Map and variable types are settled before errors are reported: two
 //! "declare" passes collect every assignment (so that a map read in a probe
@@ -14,6 +16,8 @@
 
 mod actions;
 pub mod attach;
+mod cdefs;
+mod config;
 mod constant;
 mod expr;
 pub mod format;
@@ -21,6 +25,7 @@ pub mod ir;
 mod record;
 mod stmt;
 mod tables;
+mod tuple;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +40,9 @@ use crate::lang::diag::{line_col, Diagnostic};
 use crate::lang::preprocess::map::SourceMap;
 use crate::lang::preprocess::Preprocessed;
 
-use ir::{Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, TStmt, TStmtKind, VarInfo};
+use ir::{
+    Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, Settings, TStmt, TStmtKind, VarInfo,
+};
 
 /// What `check`, `lower` and `compile` need besides the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,7 +213,26 @@ fn check_mapped(
     arch: Arch,
     opts: &CompileOptions,
 ) -> Result<Checked, Vec<Diagnostic>> {
+    // Most specs define no macro: they are checked as parsed, uncopied.
+    let expanded;
+    let (spec, macro_uses) = if spec.macros.is_empty() {
+        (spec, Vec::new())
+    } else {
+        match crate::lang::macros::expand(spec) {
+            Ok((s, uses)) => {
+                expanded = s;
+                (&expanded, uses)
+            }
+            Err(mut d) => {
+                d.sort_by_key(|d| d.span.start);
+                return Err(d);
+            }
+        }
+    };
     let mut cx = Checker::new(arch, opts, source, map);
+    cx.mode = Mode::Check;
+    cx.settings = cx.settings(spec.config.as_ref());
+    cx.c_defs(&spec.c_defs);
     let plans = cx.plan_programs(spec);
     let attach_errors = std::mem::take(&mut cx.diags);
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
@@ -216,6 +242,7 @@ fn check_mapped(
     diags.append(&mut cx.diags);
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.span.start);
+        crate::lang::macros::annotate(&mut diags, &macro_uses, source);
         return Err(map.diagnostics(diags));
     }
     let unsafe_used = unsafe_actions(&cx.bodies);
@@ -230,17 +257,17 @@ fn check_mapped(
         begin: cx.begin,
         end: cx.end,
         unsafe_actions: unsafe_used,
+        settings: cx.settings,
+        tuples: cx.tuples,
+        macro_uses,
     })
 }
 
 /// The unsafe actions the bodies use, by name.
 fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
     fn signals(stmts: &[TStmt]) -> bool {
-        stmts.iter().any(|s| match &s.kind {
-            TStmtKind::Signal { .. } => true,
-            TStmtKind::If { then, els, .. } => signals(then) || signals(els),
-            TStmtKind::Unroll { body, .. } => signals(body),
-            _ => false,
+        stmts.iter().any(|s| {
+            matches!(s.kind, TStmtKind::Signal { .. }) || s.blocks().into_iter().any(|b| signals(b))
         })
     }
     let used = bodies.iter().any(|b| signals(&b.stmts));
@@ -269,7 +296,8 @@ enum Mode {
 
 /// What one probe block of the spec becomes.
 struct Plan {
-    /// `BEGIN` or `END` (user-space actions), or `None` for kernel probes.
+    /// `BEGIN` or `END` (user-space actions), `interval` (not compiled
+    /// yet), or `None` for kernel probes.
     user: Option<ProbeKind>,
     /// The kinds of its attach points.
     kinds: Vec<ProbeKind>,
@@ -286,6 +314,11 @@ struct ProbeCx {
     /// Variables assigned so far at the top level of the block.
     top_assigned: Vec<bool>,
     depth: u32,
+    /// The `let` declarations of each enclosing block, innermost last:
+    /// name and variable index.
+    scopes: Vec<Vec<(String, usize)>>,
+    /// Loops around the statement being checked.
+    loops: u32,
 }
 
 struct Checker<'a> {
@@ -309,6 +342,12 @@ struct Checker<'a> {
     probe: ProbeCx,
     /// Index of the probe block being checked.
     block: usize,
+    /// What the config block sets.
+    settings: Settings,
+    /// The types `let` declares, by (probe block, variable).
+    decl_tys: HashMap<(usize, usize), tables::DeclTy>,
+    /// The element types of each tuple type.
+    tuples: Vec<Vec<ir::Ty>>,
 }
 
 impl<'a> Checker<'a> {
@@ -330,6 +369,9 @@ impl<'a> Checker<'a> {
             end: vec![],
             probe: ProbeCx::default(),
             block: 0,
+            settings: Settings::default(),
+            decl_tys: HashMap::new(),
+            tuples: Vec::new(),
         }
     }
 
@@ -354,11 +396,21 @@ impl<'a> Checker<'a> {
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut plans = Vec::with_capacity(spec.probes.len());
         for probe in &spec.probes {
+            for a in probe
+                .attach
+                .iter()
+                .filter(|a| a.kind == ProbeKind::Interval)
+            {
+                self.diags.push(
+                    Diagnostic::new(a.span, "interval probes are not supported yet")
+                        .with_label("not supported yet"),
+                );
+            }
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut user = kinds
                 .iter()
                 .copied()
-                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End));
+                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval));
             if user.is_some() && kinds.len() > 1 {
                 // Checked as a kernel block, for its other attach points.
                 user = None;
@@ -438,6 +490,8 @@ impl<'a> Checker<'a> {
         for (i, (probe, plan)) in spec.probes.iter().zip(plans).enumerate() {
             self.block = i;
             match plan.user {
+                // Reported in plan_programs; its body is not compiled.
+                Some(ProbeKind::Interval) => {}
                 Some(kind) => self.user_block(kind, probe),
                 None => self.kernel_block(probe, plan),
             }
@@ -453,6 +507,8 @@ impl<'a> Checker<'a> {
             assigned: vec![false; nvars],
             top_assigned: vec![false; nvars],
             depth: 0,
+            scopes: vec![Vec::new()],
+            loops: 0,
         };
         let pred = probe.pred.as_ref().map(|p| {
             let t = self.expr(p);
@@ -504,5 +560,7 @@ fn unique_symbol(used: &mut HashMap<String, usize>, base: String) -> String {
 mod constant_tests;
 #[cfg(test)]
 mod record_tests;
+#[cfg(test)]
+mod syntax_tests;
 #[cfg(test)]
 mod tests;

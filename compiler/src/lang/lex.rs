@@ -70,6 +70,8 @@ pub enum Tok {
     Arrow,
     /// `.`: a member of a struct.
     Dot,
+    /// `..`: a range (`for ($i : 0..10)`).
+    DotDot,
     Eof,
 }
 
@@ -127,6 +129,7 @@ impl Tok {
             Tok::MinusMinus => "--",
             Tok::Arrow => "->",
             Tok::Dot => ".",
+            Tok::DotDot => "..",
             Tok::Ident(_)
             | Tok::Var(_)
             | Tok::Map(_)
@@ -155,6 +158,12 @@ pub struct Piece {
 /// The message of an unterminated string literal (the parser recognises
 /// it, to keep quiet about what the string swallowed).
 pub const UNTERMINATED_STRING: &str = "unterminated string literal";
+
+/// Words that start a probe or another top-level item without a `:`.
+pub const TOP_LEVEL_WORDS: &[&str] = &[
+    "BEGIN", "END", "begin", "end", "config", "macro", "struct", "union", "enum", "let", "fn",
+    "subprog", "import",
+];
 
 /// The largest literal, for messages.
 const U64_MAX_TEXT: &str = "18446744073709551615 (0xffffffffffffffff)";
@@ -407,12 +416,12 @@ impl<'a> Lexer<'a> {
         self.error(d);
     }
 
-    /// An integer literal: decimal or `0x` hex, `_` separators allowed.
+    /// An integer literal (see [`parse_number`]).
     fn number(&mut self) -> Tok {
         let start = self.pos;
         let text = self.word_chars();
         let span = Span::new(start, self.pos);
-        match parse_int(text) {
+        match parse_number(text) {
             Ok(v) => Tok::Int(v),
             Err(e) => {
                 self.error(e.diagnostic(text, span));
@@ -541,8 +550,9 @@ impl<'a> Lexer<'a> {
 
     // ---- attach points -------------------------------------------------
 
-    /// Whether the text at the cursor (after trivia) starts like a probe:
-    /// `word:` or `BEGIN`/`END`. Moves the cursor past trivia only.
+    /// Whether the text at the cursor (after trivia) starts like a probe
+    /// (`word:`, `BEGIN`, `end`) or another top-level item (`config`,
+    /// `macro`, `struct`...). Moves the cursor past trivia only.
     pub fn looks_like_attach(&mut self) -> bool {
         self.skip_trivia();
         let start = self.pos;
@@ -552,7 +562,7 @@ impl<'a> Lexer<'a> {
         };
         let colon = self.byte(0) == Some(b':');
         self.pos = start;
-        colon || word == "BEGIN" || word == "END"
+        colon || TOP_LEVEL_WORDS.contains(&word)
     }
 
     /// The probe type word of an attach point (`kprobe`, `BEGIN`, `uprobe`),
@@ -649,6 +659,7 @@ fn two_char(a: u8, b: u8) -> Option<Tok> {
         (b'+', b'+') => Tok::PlusPlus,
         (b'-', b'-') => Tok::MinusMinus,
         (b'-', b'>') => Tok::Arrow,
+        (b'.', b'.') => Tok::DotDot,
         (b'+', b'=') => Tok::OpAssign(BinOp::Add),
         (b'-', b'=') => Tok::OpAssign(BinOp::Sub),
         (b'*', b'=') => Tok::OpAssign(BinOp::Mul),
@@ -717,7 +728,7 @@ impl IntError {
                 Diagnostic::new(span, format!("invalid integer literal `{text}`"))
                     .with_label(format!("`{c}` is not a digit here"))
                     .with_help(
-                        "integers are decimal (`42`) or hex (`0x2a`), with optional `_` separators",
+                        "integers are decimal (`42`), hex (`0x2a`) or scientific (`1e6`), with optional `_` separators, a C suffix (`42UL`) or a duration (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`)",
                     )
             }
             IntError::LeadingZero => {
@@ -761,6 +772,73 @@ pub fn parse_int(text: &str) -> Result<u64, IntError> {
         return Err(IntError::LeadingZero);
     }
     Ok(value)
+}
+
+/// C's integer suffixes, which bpftrace reads and ignores (lower case).
+const INT_SUFFIXES: &[&str] = &["u", "l", "ul", "lu", "ll", "ull", "llu"];
+
+/// bpftrace's duration suffixes: a literal in nanoseconds.
+pub const DURATIONS: &[(&str, u64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+];
+
+/// Parses an integer literal of an expression as bpftrace reads it: a
+/// decimal or hex integer ([`parse_int`]), a decimal in scientific
+/// notation (`1e6`: the coefficient times a power of ten), then a C
+/// integer suffix (`u`, `l`, `ll`, `ul`, `ull`, any case; ignored) or a
+/// duration (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`: the value in
+/// nanoseconds, decimal only).
+pub fn parse_number(text: &str) -> Result<u64, IntError> {
+    let hex = text.starts_with("0x") || text.starts_with("0X");
+    let lower = text.to_ascii_lowercase();
+    // The longest suffix of C's that leaves digits.
+    let c_suffix = INT_SUFFIXES
+        .iter()
+        .filter(|s| lower.len() > s.len() && lower.ends_with(*s))
+        .map(|s| s.len())
+        .max();
+    if hex {
+        let body = &text[..text.len() - c_suffix.unwrap_or(0)];
+        return parse_int(body);
+    }
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(text.len());
+    let (mantissa, rest) = text.split_at(digits_end);
+    let (exponent, suffix) = match rest.strip_prefix(['e', 'E']) {
+        Some(after) if after.starts_with(|c: char| c.is_ascii_digit()) => {
+            let end = after
+                .find(|c: char| !c.is_ascii_digit() && c != '_')
+                .unwrap_or(after.len());
+            (Some(&after[..end]), &after[end..])
+        }
+        _ => (None, rest),
+    };
+    let scale = if suffix.is_empty() || INT_SUFFIXES.contains(&suffix.to_ascii_lowercase().as_str())
+    {
+        1
+    } else {
+        match DURATIONS.iter().find(|(s, _)| *s == suffix) {
+            Some((_, ns)) => *ns,
+            None => return Err(IntError::BadDigit(suffix.chars().next().unwrap_or('?'))),
+        }
+    };
+    let mut value = parse_int(mantissa)?;
+    if let Some(exp) = exponent {
+        let exp: u32 = exp
+            .replace('_', "")
+            .parse()
+            .map_err(|_| IntError::TooLarge)?;
+        let pow = 10u64.checked_pow(exp).ok_or(IntError::TooLarge)?;
+        value = value.checked_mul(pow).ok_or(IntError::TooLarge)?;
+    }
+    value.checked_mul(scale).ok_or(IntError::TooLarge)
 }
 
 /// All ordinary tokens of `src` (ending with [`Tok::Eof`]) and the lexical

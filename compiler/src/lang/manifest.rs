@@ -1,7 +1,8 @@
 //! The manifest: what a runner needs to know about a compiled spec beside
 //! its object — the programs and the probes they attach to, each map's key
-//! and value layout, every printf record format, and the user-space actions
-//! of `BEGIN` and `END`. Serialised as JSON with a stable field order.
+//! and value layout, every printf record format, the user-space actions
+//! of `BEGIN` and `END`, and what the spec's config block asks of a
+//! runtime. Serialised as JSON with a stable field order.
 //!
 //! Value encodings (per CPU for the aggregations, which a reader sums or
 //! combines over CPUs): `int` an s64/u64; `string` a NUL-terminated char
@@ -24,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::Arch;
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
+    Checked, KeyTy, MapInfo, PrintfInfo, RuntimeConfig, Sym, Ty, ValueKind, PRINTF_RINGBUF,
+    STACK_MAP,
 };
 
 /// The actions of `BEGIN` and `END`, which the manifest lists for runners.
@@ -53,6 +55,11 @@ pub struct Manifest {
     /// `--unsafe`; absent when there are none.
     #[serde(rename = "unsafe", default, skip_serializing_if = "Vec::is_empty")]
     pub unsafe_actions: Vec<String>,
+    /// What the spec's config block asks of a runtime
+    /// (`missing_probes`, `print_maps_on_exit`, `stack_mode`); absent when
+    /// it is bpftrace's default.
+    #[serde(default, skip_serializing_if = "RuntimeConfig::is_default")]
+    pub config: RuntimeConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,13 +153,18 @@ impl Manifest {
                 .collect(),
             funcs: checked.names(Sym::Func),
             probes: checked.names(Sym::Probe),
-            maps: checked.maps.iter().map(map_entry).collect(),
+            maps: checked
+                .maps
+                .iter()
+                .map(|m| map_entry(m, checked.settings.max_entries))
+                .collect(),
             printf: checked.printfs.iter().map(printf_entry).collect(),
             ringbuf: checked.uses_printf().then(|| PRINTF_RINGBUF.to_string()),
             stack_map: checked.uses_kstack().then(|| STACK_MAP.to_string()),
             begin: checked.begin.clone(),
             end: checked.end.clone(),
             unsafe_actions: checked.unsafe_actions.clone(),
+            config: checked.settings.runtime.clone(),
         }
     }
 
@@ -167,7 +179,7 @@ impl Manifest {
     }
 }
 
-fn map_entry(m: &MapInfo) -> MapEntry {
+fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
     let offsets = m.key_offsets();
     let keys = m
         .keys
@@ -194,7 +206,7 @@ fn map_entry(m: &MapInfo) -> MapEntry {
                 _ => None,
             },
         },
-        max_entries: crate::lang::check::ir::MAX_ENTRIES,
+        max_entries,
     }
 }
 

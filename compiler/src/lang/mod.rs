@@ -1,9 +1,10 @@
 //! The probe language: bpftrace-compatible specifications (`.bt` files) for
 //! kprobes and kretprobes. `preprocess` runs the C preprocessor's
-//! directives, `parse` turns text into an [`ast::Spec`], `check`
-//! resolves names, types, maps and attach points for one arch, `lower` turns
-//! the checked spec into DSL programs, and `manifest` describes the result
-//! for the runners. Errors of every stage are [`diag::Diagnostic`]s.
+//! directives, `parse` turns text into an [`ast::Spec`], `macros` expands
+//! bpftrace's macros in it, `check` resolves names, types, maps and attach
+//! points for one arch, `lower` turns the checked spec into DSL programs,
+//! and `manifest` describes the result for the runners. Errors of every
+//! stage are [`diag::Diagnostic`]s.
 
 pub mod ast;
 pub mod check;
@@ -11,6 +12,7 @@ pub mod constants;
 pub mod diag;
 pub mod lex;
 pub mod lower;
+pub mod macros;
 pub mod manifest;
 pub mod parse;
 pub mod preprocess;

@@ -33,10 +33,10 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use crate::suggest::nearest;
 use crate::lang::ast::Span;
 use crate::lang::check::CompileOptions;
 use crate::lang::diag::Diagnostic;
+use crate::suggest::nearest;
 use macros::{BodyTok, Expander, Macro, Macros, Tok};
 use map::SourceMap;
 use scan::{token_at, Kind};

@@ -9,9 +9,30 @@ use std::fmt;
 use super::ast::*;
 use super::parse::precedence;
 
-/// A whole spec as source text.
+/// A whole spec as source text: C definitions, the config block and the
+/// macros first, then the probes.
 pub fn spec(s: &Spec) -> String {
     let mut out = String::new();
+    for d in &s.c_defs {
+        c_def_into(&mut out, d);
+        out.push('\n');
+    }
+    if let Some(c) = &s.config {
+        out.push_str("config = {\n");
+        for item in &c.items {
+            let value = match &item.value {
+                ConfigValue::Int(n) => n.to_string(),
+                ConfigValue::Str(v) => string_literal(v),
+                ConfigValue::Ident(w) => w.clone(),
+            };
+            out.push_str(&format!("    {} = {value};\n", item.key));
+        }
+        out.push_str("}\n\n");
+    }
+    for m in &s.macros {
+        macro_into(&mut out, m);
+        out.push('\n');
+    }
     for (i, p) in s.probes.iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -19,6 +40,47 @@ pub fn spec(s: &Spec) -> String {
         probe_into(&mut out, p);
     }
     out
+}
+
+/// `struct NAME { ... };` with its member names (as `int NAME;`, the types
+/// not being kept).
+fn c_def_into(out: &mut String, d: &CDef) {
+    out.push_str(&format!("{} {} {{\n", d.keyword, d.name));
+    for (i, (m, _)) in d.members.iter().enumerate() {
+        if d.keyword == "enum" {
+            let sep = if i + 1 < d.members.len() { "," } else { "" };
+            out.push_str(&format!("    {m}{sep}\n"));
+        } else {
+            out.push_str(&format!("    int {m};\n"));
+        }
+    }
+    out.push_str("};\n");
+}
+
+/// `macro name(params) { stmts; value }`.
+fn macro_into(out: &mut String, m: &MacroDef) {
+    let params: Vec<String> = m
+        .params
+        .iter()
+        .map(|p| match p.kind {
+            ParamKind::Var => format!("${}", p.name),
+            ParamKind::Map => format!("@{}", p.name),
+            ParamKind::Expr => p.name.clone(),
+        })
+        .collect();
+    out.push_str(&format!("macro {}({})\n", m.name, params.join(", ")));
+    out.push_str("{\n");
+    for s in &m.body.stmts {
+        indent(out, 1);
+        stmt_into(out, s, 1);
+        out.push('\n');
+    }
+    if let Some(v) = &m.value {
+        indent(out, 1);
+        out.push_str(&expr(v));
+        out.push('\n');
+    }
+    out.push_str("}\n");
 }
 
 /// One probe as source text.
@@ -42,10 +104,11 @@ fn probe_into(out: &mut String, p: &Probe) {
     out.push('\n');
 }
 
-/// `kprobe:vfs_read`, `kprobe:do_sys_open+16`, `BEGIN`.
+/// `kprobe:vfs_read`, `kprobe:do_sys_open+16`, `BEGIN`, `interval:s:1`.
 pub fn attach_spec(a: &AttachSpec) -> String {
     match a.kind {
         ProbeKind::Begin | ProbeKind::End => a.kind.name().to_string(),
+        ProbeKind::Interval => format!("interval:{}", a.target),
         _ => match a.offset {
             Some(off) => format!("{}:{}+{off}", a.kind.name(), a.target),
             None => format!("{}:{}", a.kind.name(), a.target),
@@ -114,6 +177,51 @@ fn stmt_into(out: &mut String, s: &Stmt, level: usize) {
             out.push_str(&format!("unroll({count}) "));
             block_into(out, body, level);
         }
+        StmtKind::Let {
+            name, ty, value, ..
+        } => {
+            out.push_str(&format!("let ${name}"));
+            if let Some(ty) = ty {
+                out.push_str(&format!(": {}", decl_type(ty)));
+            }
+            if let Some(v) = value {
+                out.push_str(&format!(" = {}", expr(v)));
+            }
+            out.push(';');
+        }
+        StmtKind::While { cond, body } => {
+            out.push_str(&format!("while ({}) ", expr(cond)));
+            block_into(out, body, level);
+        }
+        StmtKind::ForRange {
+            var,
+            start,
+            end,
+            body,
+            ..
+        } => {
+            let bound = |e: &Expr| expr_in(e, UNARY, false);
+            out.push_str(&format!("for (${var} : {}..{}) ", bound(start), bound(end)));
+            block_into(out, body, level);
+        }
+        StmtKind::ForMap { var, map, body, .. } => {
+            out.push_str(&format!("for (${var} : {}) ", map_ref(map)));
+            block_into(out, body, level);
+        }
+        StmtKind::Break => out.push_str("break;"),
+        StmtKind::Continue => out.push_str("continue;"),
+        StmtKind::Return => out.push_str("return;"),
+    }
+}
+
+/// A declared type as written: `uint32`, `string[16]`, `struct sock *`.
+pub fn decl_type(t: &DeclType) -> String {
+    match t {
+        DeclType::Int(i) => i.name(),
+        DeclType::Str(None) => "string".into(),
+        DeclType::Str(Some(n)) => format!("string[{n}]"),
+        DeclType::Record(r) => r.c_name().trim_end().to_string(),
+        DeclType::Other(text) => text.clone(),
     }
 }
 
@@ -154,6 +262,7 @@ fn postfix_base(e: &Expr) -> String {
         | ExprKind::Int(_)
         // `@m[k]` would read as the map's key.
         | ExprKind::Map(_) => format!("({})", expr(e)),
+        // A tuple prints its own parentheses.
         _ => expr(e),
     }
 }
@@ -208,6 +317,20 @@ fn expr_in(e: &Expr, min: u8, pred: bool) -> String {
         ExprKind::Index { expr: base, index } => {
             format!("{}[{}]", postfix_base(base), expr(index))
         }
+        ExprKind::Tuple(elems) => {
+            let elems: Vec<String> = elems.iter().map(expr).collect();
+            format!("({})", elems.join(", "))
+        }
+        ExprKind::TupleIndex {
+            expr: base, index, ..
+        } => format!("{}.{index}", postfix_base(base)),
+        ExprKind::Offsetof {
+            record, members, ..
+        } => format!(
+            "offsetof({}, {})",
+            record.c_name().trim_end(),
+            members.join(".")
+        ),
         ExprKind::Binary { op, lhs, rhs } => {
             let p = precedence(*op);
             let parens = p < min || (pred && *op == BinOp::Div);

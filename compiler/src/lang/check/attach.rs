@@ -2,7 +2,7 @@
 //! `kretsyscall:NAME` become kprobe and kretprobe [`AttachPoint`]s (a
 //! syscall on the arch's entry symbol, `__x64_sys_openat`), with `*`
 //! wildcards expanded against the kernel symbol list (sorted, without
-//! duplicates). `BEGIN` and `END` make no program.
+//! duplicates). `BEGIN`, `END` and `interval` make no kprobe program.
 
 use crate::arch::Arch;
 use crate::kprobe::AttachPoint;
@@ -25,7 +25,7 @@ pub fn expand(
     symbols: Option<&[String]>,
 ) -> Result<Vec<Expanded>, Diagnostic> {
     let (prefix, is_return) = match spec.kind {
-        ProbeKind::Begin | ProbeKind::End => return Ok(vec![]),
+        ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval => return Ok(vec![]),
         ProbeKind::Kprobe => ("", false),
         ProbeKind::Kretprobe => ("", true),
         ProbeKind::Ksyscall => (arch.regs().syscall.prefix, false),
@@ -129,6 +129,7 @@ mod tests {
     fn spec(kind: ProbeKind, target: &str, offset: Option<u64>) -> AttachSpec {
         AttachSpec {
             kind,
+            period_ns: None,
             target: target.into(),
             offset,
             span: Span::new(0, 10),

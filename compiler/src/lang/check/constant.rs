@@ -11,10 +11,10 @@ use std::sync::Arc;
 use super::ir::{TExpr, TKind, Ty};
 use super::{Checker, Mode};
 use crate::btf::kernel::KernelBtf;
-use crate::suggest::nearest;
 use crate::lang::ast::{IntType, Span, BUILTINS};
 use crate::lang::constants;
 use crate::lang::diag::{suggest, Diagnostic};
+use crate::suggest::nearest;
 
 /// bpftrace builtins probecc does not support, for a precise message.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
@@ -83,6 +83,11 @@ impl Checker<'_> {
         }
         if IntType::from_word(name).is_some() {
             return Some(format!("a cast is written `({name})expr`"));
+        }
+        if super::expr::FUNCTIONS.contains(&name) {
+            return Some(format!(
+                "variables are written `${name}`, maps `@{name}`, and calls `{name}(...)`"
+            ));
         }
         let mut known: Vec<&str> = constants::names(self.arch).collect();
         if let Ok(Some(k)) = kernel {

@@ -5,15 +5,14 @@
 //! reported once and gives [`Ty::Error`], which later checks accept, so one
 //! mistake does not cascade.
 
+use super::ir::settings::STR_MAX;
 use super::ir::{KeyTy, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
-use crate::lang::ast::{BinOp, Builtin, CastType, Expr, ExprKind, MapRef, ProbeKind, Span, UnOp};
+use crate::lang::ast::{
+    BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, ProbeKind, Span, UnOp,
+};
 use crate::lang::diag::{suggest, Diagnostic};
-
-/// The default and largest `str()` sizes (bpftrace's).
-pub const STR_DEFAULT: u32 = 64;
-pub const STR_MAX: u32 = 200;
 
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
@@ -73,7 +72,23 @@ impl Checker<'_> {
                 expr,
             } => self.record_cast(r, expr, span),
             ExprKind::Cast { ty, expr } => self.cast(ty.clone(), expr, span),
+            ExprKind::Index { expr, index }
+                if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) =>
+            {
+                self.tuple_subscript(expr, index, span)
+            }
             ExprKind::Member { .. } | ExprKind::Index { .. } => self.member_read(e),
+            ExprKind::Tuple(elems) => self.tuple_literal(elems, span),
+            ExprKind::Offsetof {
+                record,
+                members,
+                members_span,
+            } => self.offsetof(record, members, *members_span, span),
+            ExprKind::TupleIndex {
+                expr,
+                index,
+                index_span,
+            } => self.tuple_index(expr, *index, *index_span, span),
         }
     }
 
@@ -87,6 +102,7 @@ impl Checker<'_> {
             Ty::Kstack => {
                 format!("{what} must be an integer; kstack can only be used as a map key")
             }
+            Ty::Tuple { .. } => format!("{what} must be an integer, found a tuple"),
         };
         self.error(Diagnostic::new(t.span, msg).with_label("not an integer"));
         false
@@ -164,12 +180,13 @@ impl Checker<'_> {
     }
 
     fn map_read(&mut self, mr: &MapRef) -> TExpr {
-        let keys: Vec<TExpr> = mr.keys.iter().map(|k| self.key_expr(k)).collect();
+        let keys = self.map_key_exprs(&mr.keys);
         let idx = self.use_map(mr, &keys);
         let ty = match self.assigned_value(idx, mr.span) {
             None => Ty::Error,
             Some(ValueKind::Int { signed }) => Ty::Int { signed },
             Some(ValueKind::Str { size }) => Ty::Str { size },
+            Some(ValueKind::Sym(s)) => Ty::Sym(s),
             Some(v) if v.readable_int() => Ty::INT,
             Some(v) => {
                 let msg = format!(
@@ -184,10 +201,10 @@ impl Checker<'_> {
         TExpr::new(TKind::MapRead { map: idx, keys }, ty, mr.span)
     }
 
-    /// Types a map key part.
+    /// Types a map key part (a tuple is spread by the caller).
     pub(super) fn key_expr(&mut self, e: &Expr) -> TExpr {
         let t = self.expr(e);
-        if KeyTy::of(t.ty).is_none() && t.ty != Ty::Error {
+        if KeyTy::of(t.ty).is_none() && !matches!(t.ty, Ty::Error | Ty::Tuple { .. }) {
             self.error(Diagnostic::new(t.span, "not a valid map key"));
         }
         t
@@ -259,6 +276,12 @@ impl Checker<'_> {
             }
             CastType::Int(int) => int,
         };
+        self.cast_int(int, t, span)
+    }
+
+    /// `t` (an integer) cast to `int`, spanning `span`: a literal
+    /// truncated, anything else wrapped in a cast.
+    pub(super) fn cast_int(&mut self, int: IntType, t: TExpr, span: Span) -> TExpr {
         let rty = Ty::Int { signed: int.signed };
         if let TKind::Int(v) = t.kind {
             return TExpr::new(TKind::Int(truncate(v, int.bytes, int.signed)), rty, span);
@@ -420,8 +443,12 @@ impl Checker<'_> {
             unknown_function(name, name_span)
         };
         self.error(d);
+        // A whole map given to a function (`has_key(@m, k)`) is no read of
+        // the map: typing it as one would report a key it never had.
         for a in args {
-            self.expr(a);
+            if !matches!(&a.kind, ExprKind::Map(m) if m.keys.is_empty()) {
+                self.expr(a);
+            }
         }
         TExpr::error(span)
     }
@@ -440,7 +467,7 @@ impl Checker<'_> {
         // as bpftrace documents it and does since its fix of this
         // off-by-one (0.23; 0.17 kept n).
         let len = match args.get(1) {
-            None => Some(STR_DEFAULT),
+            None => Some(self.settings.str_size),
             Some(e) => match self.expr(e).kind {
                 TKind::Int(n) if (1..=STR_MAX as i64).contains(&n) => Some(n as u32),
                 _ => {

@@ -15,6 +15,7 @@
 //! the user-space actions of `BEGIN`/`END` and the whole checked spec.
 
 mod map;
+pub mod settings;
 mod ty;
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,8 @@ use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
-pub use ty::{round8, Sym, Ty};
+pub use settings::{RuntimeConfig, Settings};
+pub use ty::{round8, tuple_offsets, Sym, Ty};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +93,16 @@ pub enum TKind {
         addr: Box<TExpr>,
         len: u32,
     },
+    /// `offsetof(struct T, m)`: the member's byte offset, a CO-RE
+    /// relocated immediate.
+    FieldOffset(FieldAccess),
+    /// `(a, b, ...)`: the elements, stored one after the other.
+    Tuple(Vec<TExpr>),
+    /// Element `index` of `tuple`, a tuple variable.
+    TupleGet {
+        tuple: Box<TExpr>,
+        index: usize,
+    },
     /// A kernel struct field at `base + offset`, `base` a pointer to the
     /// access's root struct; the offset (and a bitfield's size and shifts)
     /// are CO-RE relocations the loader patches for the running kernel.
@@ -137,7 +149,9 @@ impl TExpr {
     pub fn has_call(&self, wrapped_syscall: bool) -> bool {
         let c = |e: &TExpr| e.has_call(wrapped_syscall);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) => false,
+            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::FieldOffset(_) => false,
+            TKind::Tuple(elems) => elems.iter().any(c),
+            TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
                 Builtin::Func | Builtin::Probe | Builtin::Retval => false,
                 Builtin::Arg(_) => wrapped_syscall,
@@ -158,7 +172,13 @@ impl TExpr {
     /// The direct subexpressions, for rewriting in place.
     pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
         match &mut self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => vec![],
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::Builtin(_)
+            | TKind::FieldOffset(_) => vec![],
+            TKind::Tuple(elems) => elems.iter_mut().collect(),
+            TKind::TupleGet { tuple, .. } => vec![&mut **tuple],
             TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 vec![&mut **e]
@@ -177,7 +197,13 @@ impl TExpr {
     pub fn visit(&self, f: &mut dyn FnMut(&TExpr)) {
         f(self);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::Builtin(_) => {}
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::Builtin(_)
+            | TKind::FieldOffset(_) => {}
+            TKind::Tuple(elems) => elems.iter().for_each(|e| e.visit(f)),
+            TKind::TupleGet { tuple, .. } => tuple.visit(f),
             TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
             TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) | TKind::Cast { expr: e, .. } => {
                 e.visit(f)
@@ -235,9 +261,12 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         agg: Agg,
     },
+    /// `delete(@m[k])`; with `ok`, that variable is set to 1 if an entry
+    /// was deleted, 0 if there was none (`$ok = delete(@m, k)`).
     Delete {
         map: usize,
         keys: Vec<TExpr>,
+        ok: Option<usize>,
     },
     /// `printf`, by index into [`Checked::printfs`].
     Printf {
@@ -257,9 +286,32 @@ pub enum TStmtKind {
         count: u64,
         body: Vec<TStmt>,
     },
+    /// A bounded loop: while `cond` holds, `body` then `step` (where
+    /// `continue` goes). `while` has no step; `for ($i : a..b)` steps
+    /// `$i`.
+    Loop {
+        cond: TExpr,
+        body: Vec<TStmt>,
+        step: Vec<TStmt>,
+    },
+    /// Leaves the innermost loop.
+    Break,
+    /// Goes to the innermost loop's step.
+    Continue,
+    /// Ends the program.
+    Return,
 }
 
 impl TStmt {
+    /// The variable this statement itself assigns, if any.
+    pub fn assigned_var(&self) -> Option<usize> {
+        match self.kind {
+            TStmtKind::SetVar { var, .. } => Some(var),
+            TStmtKind::Delete { ok, .. } => ok,
+            _ => None,
+        }
+    }
+
     /// The expressions of this statement itself (an `if`'s condition, not
     /// the statements nested in it), for rewriting in place.
     pub fn exprs_mut(&mut self) -> Vec<&mut TExpr> {
@@ -274,8 +326,11 @@ impl TStmt {
             TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
             TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
             TStmtKind::Signal { sig } => vec![sig],
-            TStmtKind::If { cond, .. } => vec![cond],
-            TStmtKind::Unroll { .. } => vec![],
+            TStmtKind::If { cond, .. } | TStmtKind::Loop { cond, .. } => vec![cond],
+            TStmtKind::Unroll { .. }
+            | TStmtKind::Break
+            | TStmtKind::Continue
+            | TStmtKind::Return => vec![],
         }
     }
 
@@ -284,6 +339,17 @@ impl TStmt {
         match &mut self.kind {
             TStmtKind::If { then, els, .. } => vec![then, els],
             TStmtKind::Unroll { body, .. } => vec![body],
+            TStmtKind::Loop { body, step, .. } => vec![body, step],
+            _ => vec![],
+        }
+    }
+
+    /// The statement lists nested in this one, to read.
+    pub fn blocks(&self) -> Vec<&Vec<TStmt>> {
+        match &self.kind {
+            TStmtKind::If { then, els, .. } => vec![then, els],
+            TStmtKind::Unroll { body, .. } => vec![body],
+            TStmtKind::Loop { body, step, .. } => vec![body, step],
             _ => vec![],
         }
     }
@@ -313,6 +379,11 @@ impl TStmt {
                 then.iter().chain(els).for_each(|s| s.visit_exprs(f));
             }
             TStmtKind::Unroll { body, .. } => body.iter().for_each(|s| s.visit_exprs(f)),
+            TStmtKind::Loop { cond, body, step } => {
+                cond.visit(f);
+                body.iter().chain(step).for_each(|s| s.visit_exprs(f));
+            }
+            TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => {}
         }
     }
 }
@@ -391,6 +462,9 @@ pub struct VarInfo {
     /// Read somewhere it may not have been assigned yet on every path: the
     /// program zeroes it first (the verifier rejects uninitialised reads).
     pub needs_init: bool,
+    /// Where `let` declares it, for a variable of one block; `None` for a
+    /// variable of the whole probe (assigned without `let`).
+    pub decl: Option<Span>,
 }
 
 /// The checked block of one probe, shared by the programs its attach points
@@ -461,10 +535,9 @@ impl PrintfInfo {
     }
 }
 
-/// The ring buffer all printf records go through.
+/// The ring buffer all printf records go through (its size is
+/// [`Settings::ringbuf_bytes`]).
 pub const PRINTF_RINGBUF: &str = "printf_rb";
-/// Its size in bytes.
-pub const PRINTF_RINGBUF_BYTES: u32 = 256 * 1024;
 /// The stack-trace map `kstack` fills.
 pub const STACK_MAP: &str = "stack_traces";
 
@@ -511,9 +584,27 @@ pub struct Checked {
     /// The unsafe actions the spec uses (`signal`), allowed by
     /// [`CompileOptions::unsafe_actions`](crate::lang::check::CompileOptions).
     pub unsafe_actions: Vec<String>,
+    /// What the config block sets.
+    pub settings: Settings,
+    /// The element types of each tuple type ([`Ty::Tuple`]'s `id`).
+    pub tuples: Vec<Vec<Ty>>,
+    /// The macro expansions the programs hold, for naming them in later
+    /// diagnostics.
+    pub macro_uses: Vec<crate::lang::macros::MacroUse>,
 }
 
 impl Checked {
+    /// The element types of a tuple type and their offsets.
+    pub fn tuple(&self, ty: Ty) -> Option<(&[Ty], Vec<u32>)> {
+        match ty {
+            Ty::Tuple { id, .. } => {
+                let elems = self.tuples.get(id as usize)?;
+                Some((elems, tuple_offsets(elems)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether any program uses `kstack` (the object then has [`STACK_MAP`]).
     pub fn uses_kstack(&self) -> bool {
         let mut found = false;

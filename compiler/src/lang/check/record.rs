@@ -1,6 +1,8 @@
 //! Kernel structs in expressions: casts to struct and union pointers,
 //! `curtask`, and member reads with `->`, `.` and `[n]`, typed by the
-//! kernel's BTF (`CompileOptions::btf`).
+//! kernel's BTF (`CompileOptions::btf`). As in current bpftrace, `.` on a
+//! pointer reads through it like `->`. `offsetof()` gives a member's
+//! offset, relocated as a read's is.
 //!
 //! A member chain is resolved per pointer hop, as clang's CO-RE does it:
 //! `p->a.b[2]` is one access (`a.b[2]` from `p`'s struct, one relocated
@@ -30,7 +32,7 @@ struct Place {
 
 impl Checker<'_> {
     /// The kernel types, or an error at `span` saying why there are none.
-    fn kernel_types(&mut self, span: Span, what: &str) -> Option<Arc<KernelBtf>> {
+    pub(super) fn kernel_types(&mut self, span: Span, what: &str) -> Option<Arc<KernelBtf>> {
         let loaded = match &self.opts.btf {
             None => Err(format!(
                 "{what} needs the kernel's types, and none were given: pass `--btf FILE` (a vmlinux BTF such as /sys/kernel/btf/vmlinux)"
@@ -46,25 +48,33 @@ impl Checker<'_> {
         }
     }
 
-    /// `(struct NAME *)inner`.
-    pub(super) fn record_cast(&mut self, r: &RecordRef, inner: &Expr, span: Span) -> TExpr {
-        let addr = self.int_expr(inner, "the operand of a cast");
+    /// The kernel types and the id of the struct or union `r` names; an
+    /// error at `r` when there is none.
+    pub(super) fn record_type(&mut self, r: &RecordRef) -> Option<(Arc<KernelBtf>, u32)> {
         let what = format!("`{}`", r.c_name().trim_end());
-        let Some(k) = self.kernel_types(r.span, &what) else {
-            return TExpr::error(span);
-        };
+        let k = self.kernel_types(r.span, &what)?;
         let kind = if r.union {
             NamedKind::Union
         } else {
             NamedKind::Struct
         };
-        let found = k.lookup(kind, &r.name).map_err(|e| e.to_string());
-        let id = match found {
-            Ok(id) => id,
-            Err(msg) => {
-                self.error(Diagnostic::new(r.span, msg).with_label("not in the kernel's BTF"));
-                return TExpr::error(span);
+        match k.lookup(kind, &r.name) {
+            Ok(id) => Some((k, id)),
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(r.span, e.to_string()).with_label("not in the kernel's BTF"),
+                );
+                None
             }
+        }
+    }
+
+    /// `(struct NAME *)inner`.
+    pub(super) fn record_cast(&mut self, r: &RecordRef, inner: &Expr, span: Span) -> TExpr {
+        let addr = self.int_expr(inner, "the operand of a cast");
+        let what = format!("`{}`", r.c_name().trim_end());
+        let Some((_, id)) = self.record_type(r) else {
+            return TExpr::error(span);
         };
         if r.depth > 1 {
             self.error(
@@ -78,6 +88,39 @@ impl Checker<'_> {
             return addr;
         }
         TExpr::new(addr.kind, Ty::Ptr(id), span)
+    }
+
+    /// `offsetof(struct NAME, a.b)`: the member's offset in the compile's
+    /// kernel types, relocated for the loading kernel's.
+    pub(super) fn offsetof(
+        &mut self,
+        r: &RecordRef,
+        members: &[String],
+        members_span: Span,
+        span: Span,
+    ) -> TExpr {
+        let Some((k, id)) = self.record_type(r) else {
+            return TExpr::error(span);
+        };
+        let path: Vec<Step> = members.iter().map(|m| Step::Member(m.clone())).collect();
+        match resolve_path(k.btf(), id, &path) {
+            Ok(a) if a.bitfield.is_none() => {
+                TExpr::new(TKind::FieldOffset(a), Ty::Int { signed: false }, span)
+            }
+            Ok(_) => {
+                self.error(
+                    Diagnostic::new(members_span, "offsetof() of a bitfield")
+                        .with_label("a bitfield has no byte offset"),
+                );
+                TExpr::error(span)
+            }
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(members_span, e.to_string()).with_label("no such member"),
+                );
+                TExpr::error(span)
+            }
+        }
     }
 
     /// `curtask`: the current task, a `struct task_struct *` when kernel
@@ -150,35 +193,8 @@ impl Checker<'_> {
                 expr,
                 member,
                 arrow: true,
-                ..
-            } => {
-                let base = self.expr_keep_ptr(expr);
-                match base.ty {
-                    Ty::Ptr(id) => {
-                        let root = self.struct_root(id, e.span)?;
-                        Some(Place {
-                            base,
-                            root,
-                            path: vec![Step::Member(member.clone())],
-                        })
-                    }
-                    Ty::Error => None,
-                    other => {
-                        self.error(
-                            Diagnostic::new(
-                                base.span,
-                                format!(
-                                    "`->{member}` needs a struct pointer, found {}",
-                                    other.describe()
-                                ),
-                            )
-                            .with_label("not a struct pointer")
-                            .with_help(format!("cast it: `((struct NAME *)ptr)->{member}`")),
-                        );
-                        None
-                    }
-                }
-            }
+                member_span,
+            } => self.through_pointer(expr, member, true, *member_span, e.span),
             ExprKind::Member {
                 expr,
                 member,
@@ -186,24 +202,21 @@ impl Checker<'_> {
                 member_span,
             } => {
                 if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
-                    let base = self.expr_keep_ptr(expr);
-                    if base.ty != Ty::Error {
-                        let help = match base.ty {
-                            Ty::Ptr(_) => format!("it is a pointer: `->{member}`"),
-                            _ => "`.` reads a member of a struct member: `p->s.member`".into(),
-                        };
-                        self.error(
-                            Diagnostic::new(
-                                *member_span,
-                                format!("`.{member}` needs a struct, found {}", base.ty.describe()),
-                            )
-                            .with_label("not a struct")
-                            .with_help(help),
-                        );
-                    }
-                    return None;
+                    // `.` through a pointer reads what it points to, as
+                    // bpftrace does since 0.25: `$sk.__sk_common`.
+                    return self.through_pointer(expr, member, false, *member_span, e.span);
                 }
                 let mut p = self.place(expr)?;
+                if let Some(ptr) = self.pointer_at(&p, expr.span) {
+                    // The chain so far is a pointer member: read it and go
+                    // on from what it points to.
+                    let root = self.struct_root(ptr.0, e.span)?;
+                    return Some(Place {
+                        base: ptr.1,
+                        root,
+                        path: vec![Step::Member(member.clone())],
+                    });
+                }
                 p.path.push(Step::Member(member.clone()));
                 Some(p)
             }
@@ -239,6 +252,68 @@ impl Checker<'_> {
                     }
                 }
             }
+            _ => None,
+        }
+    }
+
+    /// A new chain reading `member` of what `expr`, a struct pointer,
+    /// points to: `expr->member`, or `expr.member` (`arrow` false).
+    fn through_pointer(
+        &mut self,
+        expr: &Expr,
+        member: &str,
+        arrow: bool,
+        member_span: Span,
+        span: Span,
+    ) -> Option<Place> {
+        let base = self.expr_keep_ptr(expr);
+        match base.ty {
+            Ty::Ptr(id) => {
+                let root = self.struct_root(id, span)?;
+                Some(Place {
+                    base,
+                    root,
+                    path: vec![Step::Member(member.to_string())],
+                })
+            }
+            Ty::Error => None,
+            other => {
+                let (op, needs, at) = if arrow {
+                    ("->", "a struct pointer", base.span)
+                } else {
+                    (".", "a struct or a struct pointer", member_span)
+                };
+                self.error(
+                    Diagnostic::new(
+                        at,
+                        format!("`{op}{member}` needs {needs}, found {}", other.describe()),
+                    )
+                    .with_label("not a struct pointer")
+                    .with_help(format!("cast it: `((struct NAME *)ptr){op}{member}`")),
+                );
+                None
+            }
+        }
+    }
+
+    /// If the chain `p` ends at a pointer member: its pointee's type and
+    /// the chain read (`p` stays as it is otherwise).
+    fn pointer_at(&mut self, p: &Place, span: Span) -> Option<(u32, TExpr)> {
+        let k = self.kernel_types(span, "a struct member")?;
+        let access = resolve_path(k.btf(), p.root, &p.path).ok()?;
+        match value_of(&k, &access) {
+            Ok((read, Ty::Ptr(pointee))) => Some((
+                pointee,
+                TExpr::new(
+                    TKind::Field {
+                        base: Box::new(p.base.clone()),
+                        access,
+                        read,
+                    },
+                    Ty::Ptr(pointee),
+                    span,
+                ),
+            )),
             _ => None,
         }
     }

@@ -155,12 +155,40 @@ fn unknown_structs_and_members_suggest_the_nearest() {
     assert!(msg.contains("skc_dport"), "{msg}");
 }
 
+/// The access strings of a chain of field reads, outermost first.
+fn hops(e: &TExpr) -> Vec<String> {
+    match &e.kind {
+        TKind::Field { base, access, .. } => {
+            let mut v = vec![access.access_string()];
+            v.extend(hops(base));
+            v
+        }
+        _ => vec![],
+    }
+}
+
+#[test]
+fn dot_reads_through_pointers_as_arrow_does() {
+    let dot = value_of("kprobe:f { $sk = (struct sock *)arg0; @m = $sk.__sk_common.skc_family; }");
+    let arrow =
+        value_of("kprobe:f { $sk = (struct sock *)arg0; @m = $sk->__sk_common.skc_family; }");
+    assert_eq!(hops(&dot), hops(&arrow));
+    assert_eq!(hops(&dot), ["0:0:3"]);
+    let dot = value_of("kprobe:f { @m = curtask.real_parent.real_parent.tgid; }");
+    let arrow = value_of("kprobe:f { @m = curtask->real_parent->real_parent->tgid; }");
+    assert_eq!(hops(&dot), hops(&arrow));
+    assert_eq!(hops(&dot), ["0:93", "0:95", "0:95"]);
+    // Through a pointer member in the middle of a chain of structs.
+    let v = value_of("kprobe:f { @m = curtask.mm.mmap_base; }");
+    assert_eq!(hops(&v), ["0:0:2", "0:61"]);
+}
+
 #[test]
 fn wrong_access_is_explained() {
-    let (msg, at, help) = one_error("kprobe:f { @m = curtask.pid; }", &opts());
-    assert_eq!(msg, "`.pid` needs a struct, found a kernel pointer");
+    let (msg, at, help) = one_error("kprobe:f { @m = arg0.pid; }", &opts());
+    assert_eq!(msg, "`.pid` needs a struct or a struct pointer, found int");
     assert_eq!(at, "pid");
-    assert_eq!(help, "it is a pointer: `->pid`");
+    assert_eq!(help, "cast it: `((struct NAME *)ptr).pid`");
     let (msg, _, _) = one_error("kprobe:f { @m = arg0->pid; }", &opts());
     assert_eq!(msg, "`->pid` needs a struct pointer, found int");
     let (msg, _, _) = one_error("kprobe:f { @m = curtask->se; }", &opts());
@@ -197,4 +225,22 @@ fn struct_types_need_a_btf_source() {
         panic!()
     };
     assert_eq!(value.ty, Ty::Int { signed: false });
+}
+
+#[test]
+fn offsetof_is_a_relocated_offset() {
+    let v = value_of("kprobe:f { @m = offsetof(struct sock, __sk_common.skc_dport); }");
+    let TKind::FieldOffset(access) = &v.kind else {
+        panic!("{v:?}")
+    };
+    assert_eq!(access.access_string(), "0:0:2:1:0");
+    assert_eq!(v.ty, Ty::Int { signed: false });
+    let (msg, at, _) = one_error("kprobe:f { @m = offsetof(struct file, f_pso); }", &opts());
+    assert!(msg.contains("has no member `f_pso`"), "{msg}");
+    assert_eq!(at, "f_pso");
+    let (msg, _, _) = one_error(
+        "kprobe:f { @m = offsetof(struct sk_buff, pkt_type); }",
+        &opts(),
+    );
+    assert_eq!(msg, "offsetof() of a bitfield");
 }

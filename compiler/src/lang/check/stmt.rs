@@ -1,12 +1,17 @@
 //! Statement checking in kernel probes: assignments to variables and maps
-//! (plain, compound, `++`/`--`), aggregations (only as `@m[k] = agg(...)`),
-//! `delete`, `printf` against its format, `if`/`else` and `unroll`.
+//! (plain, compound, `++`/`--`), `let` declarations, aggregations (only as
+//! `@m[k] = agg(...)`), `delete`, `printf` against its format, `if`/`else`,
+//! `unroll`, and the loops: `while`, `for` over a range (a loop stepping a
+//! counter), `break`, `continue` and `return`.
 
 use super::expr::{unknown_function, AGGREGATIONS, FUNCTIONS};
 use super::format::{self, ArgKind};
 use super::ir::{Agg, PrintfInfo, TExpr, TKind, TStmt, TStmtKind, Ty, ValueKind};
+use super::tables::DeclTy;
 use super::{Checker, Mode};
-use crate::lang::ast::{AssignOp, BinOp, Expr, ExprKind, LValue, MapRef, Span, Stmt, StmtKind};
+use crate::lang::ast::{
+    AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, MapRef, Span, Stmt, StmtKind,
+};
 use crate::lang::diag::Diagnostic;
 
 /// The largest `unroll` count (bpftrace's).
@@ -15,18 +20,45 @@ pub const UNROLL_MAX: u64 = 100;
 impl Checker<'_> {
     /// Checks the statements of a block; erroneous ones are dropped.
     pub(super) fn block_stmts(&mut self, stmts: &[Stmt]) -> Vec<TStmt> {
-        stmts.iter().filter_map(|s| self.stmt(s)).collect()
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            match &s.kind {
+                StmtKind::ForRange {
+                    var,
+                    var_span,
+                    start,
+                    end,
+                    body,
+                } => out.extend(self.for_range(var, *var_span, start, end, body, s.span)),
+                _ => out.extend(self.stmt(s)),
+            }
+        }
+        out
     }
 
+    /// The statements of a nested block, its `let`s scoped to it.
     fn nested(&mut self, stmts: &[Stmt]) -> Vec<TStmt> {
         self.probe.depth += 1;
+        self.probe.scopes.push(Vec::new());
         let out = self.block_stmts(stmts);
+        self.probe.scopes.pop();
         self.probe.depth -= 1;
+        out
+    }
+
+    /// The body of a loop.
+    fn loop_body(&mut self, stmts: &[Stmt]) -> Vec<TStmt> {
+        self.probe.loops += 1;
+        let out = self.nested(stmts);
+        self.probe.loops -= 1;
         out
     }
 
     fn stmt(&mut self, s: &Stmt) -> Option<TStmt> {
         let span = s.span;
+        if let Some(kind) = self.control_stmt(s) {
+            return kind.map(|kind| TStmt { kind, span });
+        }
         let kind = match &s.kind {
             StmtKind::Expr(e) => self.expr_stmt(e)?,
             StmtKind::Assign {
@@ -82,8 +114,280 @@ impl Checker<'_> {
                     body,
                 }
             }
+            _ => return None,
         };
         Some(TStmt { kind, span })
+    }
+
+    /// `let`, loops and jumps: `Some` of what the statement becomes
+    /// (`None` inside after an error), `None` for another statement.
+    fn control_stmt(&mut self, s: &Stmt) -> Option<Option<TStmtKind>> {
+        let span = s.span;
+        Some(match &s.kind {
+            StmtKind::Let {
+                name,
+                name_span,
+                ty,
+                value,
+            } => self.let_stmt(name, *name_span, ty.as_ref(), value.as_ref()),
+            StmtKind::While { cond, body } => {
+                let cond = self.int_expr(cond, "a while condition");
+                let body = self.loop_body(&body.stmts);
+                Some(TStmtKind::Loop {
+                    cond,
+                    body,
+                    step: vec![],
+                })
+            }
+            StmtKind::ForMap { map, .. } => {
+                self.error(
+                    Diagnostic::new(span, "`for` over a map is not supported yet")
+                        .with_label("iterates a map")
+                        .with_help(format!(
+                            "print the map in END instead: `print({})`",
+                            map.display_name()
+                        )),
+                );
+                None
+            }
+            StmtKind::Break | StmtKind::Continue if self.probe.loops == 0 => {
+                let word = if s.kind == StmtKind::Break {
+                    "break"
+                } else {
+                    "continue"
+                };
+                self.error(
+                    Diagnostic::new(span, format!("`{word}` outside a loop"))
+                        .with_label("no loop around it")
+                        .with_help("`break` and `continue` go inside `while` and `for`"),
+                );
+                None
+            }
+            StmtKind::Break => Some(TStmtKind::Break),
+            StmtKind::Continue => Some(TStmtKind::Continue),
+            StmtKind::Return => Some(TStmtKind::Return),
+            _ => return None,
+        })
+    }
+
+    /// `let $name[: ty] [= value]`.
+    fn let_stmt(
+        &mut self,
+        name: &str,
+        span: Span,
+        ty: Option<&DeclType>,
+        value: Option<&Expr>,
+    ) -> Option<TStmtKind> {
+        let decl = match ty {
+            Some(t) => Some(self.decl_ty(t, span)?),
+            None => None,
+        };
+        // The value is typed before the name is declared: `let $x = $x + 1`
+        // reads the outer `$x`.
+        if let Some(Expr {
+            kind: ExprKind::Call { name: f, args, .. },
+            span: at,
+        }) = value
+        {
+            if f == "delete" {
+                self.declare_var(name, span, decl)?;
+                return self.delete_into(name, span, args, *at);
+            }
+        }
+        let value = match value {
+            Some(v) => match self.var_value(v) {
+                Some(t) => Some(t),
+                None => {
+                    if self.declare_var(name, span, decl).is_some() {
+                        self.poison_var(name, span);
+                    }
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let idx = self.declare_var(name, span, decl)?;
+        let value = match (value, decl) {
+            (Some(v), _) => v,
+            // A declaration without a value starts at zero, as bpftrace's
+            // does (in each iteration of a loop around it): its declared
+            // type, or the type its assignments give it.
+            (None, Some(t)) => self.zero_of(t, span),
+            (None, None) => match self.vars[self.block][idx].ty {
+                ty @ (Ty::Int { .. } | Ty::Ptr(_) | Ty::Sym(_)) => {
+                    TExpr::new(TKind::Int(0), ty, span)
+                }
+                Ty::Str { size } => TExpr::new(TKind::Str(vec![]), Ty::Str { size }, span),
+                _ => return None,
+            },
+        };
+        let (var, value) = self.assign_var(name, value, span)?;
+        debug_assert_eq!(var, idx);
+        Some(TStmtKind::SetVar { var, value })
+    }
+
+    /// The zero value of a declared type.
+    fn zero_of(&mut self, t: DeclTy, span: Span) -> TExpr {
+        match t {
+            DeclTy::Str(size) => TExpr::new(TKind::Str(vec![]), Ty::Str { size }, span),
+            other => TExpr::new(TKind::Int(0), other.ty(), span),
+        }
+    }
+
+    /// A declared type, checked.
+    fn decl_ty(&mut self, t: &DeclType, span: Span) -> Option<DeclTy> {
+        match t {
+            DeclType::Int(i) => Some(DeclTy::Int(*i)),
+            DeclType::Str(None) => Some(DeclTy::Str(self.settings.str_size)),
+            DeclType::Str(Some(n)) => match u32::try_from(*n) {
+                Ok(n @ 1..=super::ir::settings::STR_MAX) => Some(DeclTy::Str(n)),
+                _ => {
+                    let max = super::ir::settings::STR_MAX;
+                    self.error(Diagnostic::new(
+                        span,
+                        format!("a string type holds from 1 to {max} bytes, found {n}"),
+                    ));
+                    None
+                }
+            },
+            DeclType::Record(r) => {
+                let (_, id) = self.record_type(r)?;
+                if r.depth > 1 {
+                    let what = r.c_name();
+                    self.error(
+                        Diagnostic::new(
+                            r.span,
+                            format!("variables of type `{}` are not supported", what.trim_end()),
+                        )
+                        .with_label("a pointer to a pointer"),
+                    );
+                    return None;
+                }
+                Some(DeclTy::Ptr(id))
+            }
+            DeclType::Other(text) => {
+                self.error(
+                    Diagnostic::new(
+                        span,
+                        format!("variables of type `{text}` are not supported yet"),
+                    )
+                    .with_label("not supported yet")
+                    .with_help(
+                        "declare an integer (`uint32`), `string`, `string[N]` or a struct pointer",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `for ($i : start..end) { body }`: `$i` takes each value from `start`
+    /// up to `end` (excluded), both evaluated once before the loop; the
+    /// body may change `$i` without changing the iteration. The statements:
+    /// the counter (and the bound unless it is a literal) set, then a loop
+    /// stepping the counter.
+    fn for_range(
+        &mut self,
+        var: &str,
+        var_span: Span,
+        start: &Expr,
+        end: &Expr,
+        body: &Block,
+        span: Span,
+    ) -> Vec<TStmt> {
+        let start = self.int_expr(start, "the start of a range");
+        let end = self.int_expr(end, "the end of a range");
+        if start.ty == Ty::Error || end.ty == Ty::Error {
+            return vec![];
+        }
+        let signed = matches!(
+            (start.ty, end.ty),
+            (Ty::Int { signed: true }, Ty::Int { signed: true })
+        );
+        let ty = Ty::Int { signed };
+        let int = |kind, span| TExpr::new(kind, ty, span);
+        // The counter and the bound: variables of the loop's own scope,
+        // named so that no program text can refer to them.
+        self.probe.scopes.push(Vec::new());
+        let mut stmts = Vec::new();
+        let Some((counter, set)) = self.hidden_var("range counter", var_span, start) else {
+            self.probe.scopes.pop();
+            return vec![];
+        };
+        stmts.push(set);
+        let bound = match end.kind {
+            TKind::Int(_) => end,
+            _ => match self.hidden_var("range end", end.span, end.clone()) {
+                Some((idx, set)) => {
+                    stmts.push(set);
+                    int(TKind::Var(idx), end.span)
+                }
+                None => end,
+            },
+        };
+        let cond = int(
+            TKind::Binary {
+                op: BinOp::Lt,
+                lhs: Box::new(int(TKind::Var(counter), var_span)),
+                rhs: Box::new(bound),
+                signed,
+            },
+            var_span,
+        );
+        // `$i` is the counter's value, fresh in each iteration.
+        self.probe.scopes.push(Vec::new());
+        let idx = self.declare_var(var, var_span, None);
+        let set_i =
+            idx.and_then(|_| self.assign_var(var, int(TKind::Var(counter), var_span), var_span));
+        let mut inner: Vec<TStmt> = set_i
+            .map(|(var, value)| TStmt {
+                kind: TStmtKind::SetVar { var, value },
+                span: var_span,
+            })
+            .into_iter()
+            .collect();
+        inner.extend(self.loop_body(&body.stmts));
+        self.probe.scopes.pop();
+        self.probe.scopes.pop();
+        let step = TStmt {
+            kind: TStmtKind::SetVar {
+                var: counter,
+                value: int(
+                    TKind::Binary {
+                        op: BinOp::Add,
+                        lhs: Box::new(int(TKind::Var(counter), var_span)),
+                        rhs: Box::new(int(TKind::Int(1), var_span)),
+                        signed,
+                    },
+                    var_span,
+                ),
+            },
+            span: var_span,
+        };
+        stmts.push(TStmt {
+            kind: TStmtKind::Loop {
+                cond,
+                body: inner,
+                step: vec![step],
+            },
+            span,
+        });
+        stmts
+    }
+
+    /// A variable no program text names, declared at `span` in the
+    /// current scope and set to `value`.
+    fn hidden_var(&mut self, what: &str, span: Span, value: TExpr) -> Option<(usize, TStmt)> {
+        let name = format!("<{what}>");
+        self.declare_var(&name, span, None)?;
+        let (var, value) = self.assign_var(&name, value, span)?;
+        Some((
+            var,
+            TStmt {
+                kind: TStmtKind::SetVar { var, value },
+                span,
+            },
+        ))
     }
 
     /// `printf(...)` and the user-space functions, which are only allowed
@@ -175,16 +479,17 @@ impl Checker<'_> {
     ) -> Option<TStmtKind> {
         match op {
             AssignOp::Set => {
-                let v = self.value_expr(value, true)?;
-                if v.ty == Ty::Kstack {
-                    self.error(Diagnostic::new(
-                        v.span,
-                        "kstack can only be used as a map key",
-                    ));
-                    return None;
+                if let ExprKind::Call { name: f, args, .. } = &value.kind {
+                    if f == "delete" {
+                        return self.delete_into(name, vspan, args, value.span);
+                    }
                 }
-                let var = self.assign_var(name, v.ty, vspan)?;
-                Some(TStmtKind::SetVar { var, value: v })
+                let Some(v) = self.var_value(value) else {
+                    self.poison_var(name, vspan);
+                    return None;
+                };
+                let (var, value) = self.assign_var(name, v, vspan)?;
+                Some(TStmtKind::SetVar { var, value })
             }
             AssignOp::Compound(op) => {
                 let v = self.int_expr(value, "the value of a compound assignment");
@@ -215,8 +520,21 @@ impl Checker<'_> {
             Ty::Int { signed },
             span,
         );
-        let var = self.assign_var(name, value.ty, vspan)?;
+        let (var, value) = self.assign_var(name, value, vspan)?;
         Some(TStmtKind::SetVar { var, value })
+    }
+
+    /// A value a variable can hold: not an aggregation, not a kstack.
+    fn var_value(&mut self, value: &Expr) -> Option<TExpr> {
+        let v = self.value_expr(value, true)?;
+        if v.ty == Ty::Kstack {
+            self.error(Diagnostic::new(
+                v.span,
+                "kstack can only be used as a map key",
+            ));
+            return None;
+        }
+        Some(v)
     }
 
     /// A value that is not an aggregation (those only go to maps); a
@@ -255,6 +573,16 @@ impl Checker<'_> {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },
             Ty::Sym(s) => ValueKind::Sym(s),
+            Ty::Tuple { .. } => {
+                self.error(
+                    Diagnostic::new(v.span, "tuples as map values are not supported yet")
+                        .with_label("a tuple")
+                        .with_help(
+                            "store each element in a map of its own, or use the tuple as the key",
+                        ),
+                );
+                return None;
+            }
             _ => {
                 self.error(Diagnostic::new(
                     v.span,
@@ -272,7 +600,7 @@ impl Checker<'_> {
     }
 
     fn map_keys(&mut self, mr: &MapRef) -> Vec<TExpr> {
-        mr.keys.iter().map(|k| self.key_expr(k)).collect()
+        self.map_key_exprs(&mr.keys)
     }
 
     /// `@m[k] op= v`, `@m[k]++`: an int map, read-modify-write.
@@ -311,7 +639,64 @@ impl Checker<'_> {
             self.error(Diagnostic::new(mr.span, msg));
             return None;
         }
-        Some(TStmtKind::Delete { map, keys })
+        Some(TStmtKind::Delete {
+            map,
+            keys,
+            ok: None,
+        })
+    }
+
+    /// `delete(@m[k])` or `delete(@m, k)` called for its value: the map
+    /// element it names.
+    fn delete_target(&mut self, args: &[Expr], span: Span) -> Option<MapRef> {
+        match args {
+            [Expr {
+                kind: ExprKind::Map(m),
+                ..
+            }] => Some(m.clone()),
+            [Expr {
+                kind: ExprKind::Map(m),
+                ..
+            }, key]
+                if m.keys.is_empty() =>
+            {
+                Some(MapRef {
+                    keys: vec![key.clone()],
+                    span: m.span.to(key.span),
+                    ..m.clone()
+                })
+            }
+            _ => {
+                self.error(
+                    Diagnostic::new(span, "`delete` takes a map element")
+                        .with_label("not a map element")
+                        .with_help("write `delete(@m[key])` or `delete(@m, key)`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `$name = delete(...)` (`vspan` the variable): the deletion, setting
+    /// the variable to whether an entry went.
+    fn delete_into(
+        &mut self,
+        name: &str,
+        vspan: Span,
+        args: &[Expr],
+        span: Span,
+    ) -> Option<TStmtKind> {
+        let mr = self.delete_target(args, span)?;
+        let TStmtKind::Delete { map, keys, .. } = self.delete(&mr)? else {
+            return None;
+        };
+        let one = TExpr::new(TKind::Int(1), Ty::INT, span);
+        let (var, _) = self.assign_var(name, one, vspan)?;
+        Some(TStmtKind::Delete {
+            map,
+            keys,
+            ok: Some(var),
+        })
     }
 
     /// `count()`, `sum(x)`, ..., `lhist(x, min, max, step)`.
@@ -466,6 +851,10 @@ impl Checker<'_> {
                 return true
             }
             (_, Ty::Kstack) => "kstack can only be used as a map key".to_string(),
+            (_, Ty::Tuple { .. }) => format!(
+                "{} cannot print a tuple; pass its elements (`$t.0`, `$t.1`, ...)",
+                c.text
+            ),
             (ArgKind::Int, t) => format!("{} expects an integer, found {}", c.text, t.describe()),
             (ArgKind::Str, t) => format!("{} expects a string, found {}", c.text, t.describe()),
         };

@@ -1,11 +1,13 @@
 //! The map and variable tables: a map's key parts and value kind are fixed
 //! by its first use and first assignment, every later use must agree
 //! (string sizes grow to the largest); a variable's type is fixed by its
-//! assignments and it must be assigned before it is read.
+//! declaration or its assignments and it must be assigned before it is
+//! read. A variable assigned without `let` belongs to the whole probe; one
+//! declared with `let` to its block and the blocks inside it.
 
 use super::ir::{KeyTy, MapInfo, TExpr, Ty, ValueKind, VarInfo};
 use super::{Checker, Mode};
-use crate::lang::ast::{MapRef, Span};
+use crate::lang::ast::{IntType, MapRef, Span};
 use crate::lang::diag::Diagnostic;
 
 impl Checker<'_> {
@@ -99,11 +101,95 @@ impl Checker<'_> {
         None
     }
 
-    /// The index of variable `name` of the current block, creating it with
-    /// type `ty` (declare pass) or checking `ty` against it.
-    pub(super) fn assign_var(&mut self, name: &str, ty: Ty, span: Span) -> Option<usize> {
+    /// The variable `name` denotes here: the innermost `let` of that name
+    /// in the enclosing blocks, else the probe's variable of that name.
+    pub(super) fn lookup_var(&self, name: &str) -> Option<usize> {
+        for scope in self.probe.scopes.iter().rev() {
+            if let Some((_, i)) = scope.iter().rev().find(|(n, _)| n == name) {
+                return Some(*i);
+            }
+        }
+        self.vars[self.block]
+            .iter()
+            .position(|v| v.name == name && v.decl.is_none())
+    }
+
+    /// `let $name[: ty]` at `span`: a variable of the current block,
+    /// created in the first pass, typed by `ty` when given.
+    pub(super) fn declare_var(
+        &mut self,
+        name: &str,
+        span: Span,
+        ty: Option<DeclTy>,
+    ) -> Option<usize> {
+        if let Some((_, i)) = self
+            .probe
+            .scopes
+            .last()
+            .and_then(|s| s.iter().find(|(n, _)| n == name))
+        {
+            let first = self.vars[self.block][*i].decl.unwrap_or(span);
+            let at = self.pos(first);
+            self.error(
+                Diagnostic::new(
+                    span,
+                    format!("variable ${name} is already declared in this block"),
+                )
+                .with_label("declared again")
+                .with_help(format!("it is declared at {at}; assign it without `let`")),
+            );
+            return None;
+        }
         let vars = &mut self.vars[self.block];
-        let idx = match vars.iter().position(|v| v.name == name) {
+        let idx = match vars.iter().position(|v| v.decl == Some(span)) {
+            Some(i) => i,
+            None => {
+                vars.push(VarInfo {
+                    name: name.into(),
+                    ty: ty.map_or(Ty::Error, DeclTy::ty),
+                    needs_init: false,
+                    decl: Some(span),
+                });
+                vars.len() - 1
+            }
+        };
+        if let Some(t) = ty {
+            self.decl_tys.insert((self.block, idx), t);
+        }
+        if let Some(scope) = self.probe.scopes.last_mut() {
+            scope.push((name.to_string(), idx));
+        }
+        let p = &mut self.probe;
+        if p.assigned.len() <= idx {
+            p.assigned.resize(idx + 1, false);
+            p.top_assigned.resize(idx + 1, false);
+        }
+        Some(idx)
+    }
+
+    /// The type `let` gave variable `idx`, if any.
+    pub(super) fn declared_ty(&self, idx: usize) -> Option<DeclTy> {
+        self.decl_tys.get(&(self.block, idx)).copied()
+    }
+
+    /// `$name = value`: the variable's index and the value as the
+    /// variable holds it (converted to a declared type); the variable is
+    /// created (a probe variable) in the first pass, and its type checked
+    /// against the value's.
+    pub(super) fn assign_var(
+        &mut self,
+        name: &str,
+        value: TExpr,
+        span: Span,
+    ) -> Option<(usize, TExpr)> {
+        let found = self.lookup_var(name);
+        let value = match found.and_then(|i| self.declared_ty(i)) {
+            Some(t) => self.conform(t, value, name)?,
+            None => value,
+        };
+        let ty = value.ty;
+        let vars = &mut self.vars[self.block];
+        let idx = match found {
             Some(i) => i,
             None if ty == Ty::Error => return None,
             None => {
@@ -111,11 +197,28 @@ impl Checker<'_> {
                     name: name.into(),
                     ty,
                     needs_init: false,
+                    decl: None,
                 });
                 vars.len() - 1
             }
         };
         let old = vars[idx].ty;
+        if let (Ty::Tuple { .. }, Ty::Tuple { .. }) = (old, ty) {
+            match self.unify_tuples(old, ty) {
+                Some(t) => self.vars[self.block][idx].ty = t,
+                None => {
+                    let msg = format!(
+                        "variable ${name} holds a tuple of other elements than the one assigned here"
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("different tuple"));
+                }
+            }
+            if self.mode == Mode::Check {
+                self.mark_assigned(idx);
+            }
+            return Some((idx, value));
+        }
+        let vars = &mut self.vars[self.block];
         match (old, ty) {
             (_, Ty::Error) => {}
             (Ty::Int { .. }, Ty::Int { .. }) => {}
@@ -139,7 +242,58 @@ impl Checker<'_> {
         if self.mode == Mode::Check {
             self.mark_assigned(idx);
         }
-        Some(idx)
+        Some((idx, value))
+    }
+
+    /// `value` as a variable declared `t` holds it: an integer truncated
+    /// and extended to the declared width, a string of the declared size,
+    /// an address as the declared pointer.
+    fn conform(&mut self, t: DeclTy, value: TExpr, name: &str) -> Option<TExpr> {
+        let span = value.span;
+        match (t, value.ty) {
+            (_, Ty::Error) => Some(value),
+            (DeclTy::Int(int), Ty::Int { .. } | Ty::Ptr(_)) => {
+                Some(self.cast_int(int, value, span))
+            }
+            (DeclTy::Str(size), Ty::Str { size: n }) if n <= size => {
+                Some(TExpr::new(value.kind, Ty::Str { size }, span))
+            }
+            (DeclTy::Ptr(id), Ty::Int { .. } | Ty::Ptr(_)) => {
+                Some(TExpr::new(value.kind, Ty::Ptr(id), span))
+            }
+            (t, ty) => {
+                let msg = format!(
+                    "variable ${name} is declared {} but is assigned {} here",
+                    t.describe(),
+                    ty.describe()
+                );
+                self.error(Diagnostic::new(span, msg).with_label("different type"));
+                None
+            }
+        }
+    }
+
+    /// After an assignment to `name` whose value is in error (reported):
+    /// the variable counts as assigned, so that reading it adds no error
+    /// of its own.
+    pub(super) fn poison_var(&mut self, name: &str, span: Span) {
+        let idx = match self.lookup_var(name) {
+            Some(i) => i,
+            None => {
+                let vars = &mut self.vars[self.block];
+                vars.push(VarInfo {
+                    name: name.into(),
+                    ty: Ty::Error,
+                    needs_init: false,
+                    decl: None,
+                });
+                let _ = span;
+                vars.len() - 1
+            }
+        };
+        if self.mode == Mode::Check {
+            self.mark_assigned(idx);
+        }
     }
 
     fn mark_assigned(&mut self, idx: usize) {
@@ -157,7 +311,7 @@ impl Checker<'_> {
     /// A read of variable `name`: its index and type, or a diagnostic if it
     /// is not assigned before.
     pub(super) fn read_var(&mut self, name: &str, span: Span) -> Option<(usize, Ty)> {
-        let idx = self.vars[self.block].iter().position(|v| v.name == name);
+        let idx = self.lookup_var(name);
         let assigned = idx.is_some_and(|i| self.probe.assigned.get(i).copied().unwrap_or(false));
         if self.mode == Mode::Check && !assigned {
             let msg = format!("undefined variable ${name}: it is used before it is assigned");
@@ -169,5 +323,33 @@ impl Checker<'_> {
             self.vars[self.block][idx].needs_init = true;
         }
         Some((idx, self.vars[self.block][idx].ty))
+    }
+}
+
+/// The type a `let` declares, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DeclTy {
+    Int(IntType),
+    /// A string of this capacity, NUL included.
+    Str(u32),
+    /// A pointer to the kernel type of this BTF id.
+    Ptr(u32),
+}
+
+impl DeclTy {
+    /// How messages name it: `uint32`, `string[16]`, a kernel pointer.
+    fn describe(self) -> String {
+        match self {
+            DeclTy::Int(i) => i.name(),
+            other => other.ty().describe(),
+        }
+    }
+
+    pub(super) fn ty(self) -> Ty {
+        match self {
+            DeclTy::Int(i) => Ty::Int { signed: i.signed },
+            DeclTy::Str(size) => Ty::Str { size },
+            DeclTy::Ptr(id) => Ty::Ptr(id),
+        }
     }
 }

@@ -377,6 +377,9 @@ fn func_and_probe_are_names_not_integers_or_strings() {
     );
     let d = errors("kprobe:f { @m[func] = 1; @m[probe] = 2; }");
     assert!(d[0].message.contains("key"), "{d:#?}");
+    // A map of names reads back names (xfsdist keys by the entry's func).
+    let c = ok("kprobe:f { @name[tid] = func; } kretprobe:f { @us[@name[tid]] = count(); }");
+    assert_eq!(c.maps[1].keys, vec![KeyTy::Sym(Sym::Func)]);
 }
 
 #[test]
@@ -489,9 +492,8 @@ fn unreadable_types_keep_their_cause() {
     assert!(matches!(e.cause(), CoreError::Read { .. }), "{e:?}");
     assert!(crate::error::caused_by::<CoreError>(&e));
     assert!(crate::error::caused_by::<std::io::Error>(&e));
-    assert!(crate::error::chain(&e).starts_with(
-        "reading kernel types from /nonexistent/vmlinux: cannot read the file: "
-    ));
+    assert!(crate::error::chain(&e)
+        .starts_with("reading kernel types from /nonexistent/vmlinux: cannot read the file: "));
     let again = src.clone().get().unwrap_err();
     assert!(
         std::ptr::eq(e.cause(), again.cause()),

@@ -135,6 +135,40 @@ fn integers() {
 }
 
 #[test]
+fn scientific_suffixed_and_duration_literals() {
+    assert_eq!(
+        toks("1e6 2E3 1_000_000 123UL 7u 9ll 0x10ul 0x1d 100ms 1s 3us 5ns 2m 1h 1d 1e3ms"),
+        vec![
+            Tok::Int(1_000_000),
+            Tok::Int(2_000),
+            Tok::Int(1_000_000),
+            Tok::Int(123),
+            Tok::Int(7),
+            Tok::Int(9),
+            Tok::Int(16),
+            Tok::Int(0x1d),
+            Tok::Int(100_000_000),
+            Tok::Int(1_000_000_000),
+            Tok::Int(3_000),
+            Tok::Int(5),
+            Tok::Int(120_000_000_000),
+            Tok::Int(3_600_000_000_000),
+            Tok::Int(86_400_000_000_000),
+            Tok::Int(1_000_000_000),
+            Tok::Eof
+        ]
+    );
+    assert_eq!(errors("1e20"), vec!["integer literal `1e20` is too large"]);
+    assert_eq!(errors("1e"), vec!["invalid integer literal `1e`"]);
+    assert_eq!(errors("5sec"), vec!["invalid integer literal `5sec`"]);
+    assert_eq!(errors("0x1fs"), vec!["invalid integer literal `0x1fs`"]);
+    assert_eq!(
+        toks("0..10"),
+        vec![Tok::Int(0), Tok::DotDot, Tok::Int(10), Tok::Eof]
+    );
+}
+
+#[test]
 fn strings_and_escapes() {
     assert_eq!(
         toks(r#""a\n\t\r\\\"\0\x41\101é""#),

@@ -43,7 +43,7 @@ fn scan(checked: &Checked, stmts: &[TStmt], n: &mut Needs) {
         match &s.kind {
             TStmtKind::SetMap { map, keys, .. }
             | TStmtKind::UpdateMap { map, keys, .. }
-            | TStmtKind::Delete { map, keys } => {
+            | TStmtKind::Delete { map, keys, .. } => {
                 n.zero_key += usize::from(keyless(checked, *map, keys))
             }
             TStmtKind::Aggregate { map, keys, agg } => {
@@ -54,6 +54,10 @@ fn scan(checked: &Checked, stmts: &[TStmt], n: &mut Needs) {
             TStmtKind::If { then, els, .. } => {
                 scan(checked, then, n);
                 scan(checked, els, n);
+            }
+            TStmtKind::Loop { body, step, .. } => {
+                scan(checked, body, n);
+                scan(checked, step, n);
             }
             TStmtKind::Unroll { count, body } => {
                 for _ in 0..*count {

@@ -20,6 +20,10 @@ use crate::lang::check::ir::{FieldRead, TExpr};
 use super::gen::{Gen, R};
 use super::operand::Mem;
 
+/// The registers a field address may live in: the helper's third argument
+/// first, never r1 or r2.
+const ADDR_REGS: [Reg; 4] = [Reg::R3, Reg::R4, Reg::R5, Reg::R0];
+
 impl Gen<'_> {
     fn kernel_btf(&self) -> R<Arc<KernelBtf>> {
         let src = self
@@ -46,15 +50,28 @@ impl Gen<'_> {
         })
     }
 
-    /// A fresh register holding `base + offset(access)`, relocated: r3, r4
-    /// or r5, never r1 or r2, which a bitfield read sets for the helper
-    /// call itself.
-    fn field_addr(&mut self, base: &TExpr, access: &FieldAccess) -> R<Reg> {
-        let a = [Reg::R3, Reg::R4, Reg::R5]
-            .into_iter()
-            .find(|&r| self.frame.take(r))
-            .ok_or_else(|| self.fail("internal error: no free register for a field address"))?;
+    /// A register holding `base + offset(access)`, relocated, never r1 or
+    /// r2 (a bitfield read sets those for the helper call itself): r3 when
+    /// free (the helper's third argument), else the caller's result
+    /// register `dst` when it can serve (it holds nothing until the read),
+    /// else another free one. The base is evaluated straight into it, so
+    /// its own pointer hops reuse it in turn, and the stack its evaluation
+    /// used is released: a chain of any length needs one register and one
+    /// slot per hop in flight.
+    fn field_addr(&mut self, base: &TExpr, access: &FieldAccess, dst: Option<Reg>) -> R<Reg> {
+        let a = if self.frame.take(Reg::R3) {
+            Reg::R3
+        } else if let Some(d) = dst.filter(|r| ADDR_REGS.contains(r)) {
+            d
+        } else {
+            ADDR_REGS
+                .into_iter()
+                .find(|&r| self.frame.take(r))
+                .ok_or_else(|| self.fail("internal error: no free register for a field address"))?
+        };
+        let mark = self.frame.mark();
         self.int(base, a)?;
+        self.frame.release(mark);
         let off = self.core_imm(access, CoreKind::FieldByteOffset)?;
         self.emit(asm::core(
             insn::alu64_imm(AluOp::Add, a, off),
@@ -62,6 +79,24 @@ impl Gen<'_> {
             CoreKind::FieldByteOffset,
         ));
         Ok(a)
+    }
+
+    /// Frees a field address register unless it is the caller's `dst`.
+    fn free_addr(&mut self, a: Reg, dst: Option<Reg>) {
+        if Some(a) != dst {
+            self.frame.free(a);
+        }
+    }
+
+    /// `dst = offsetof(...)`: the field's offset as a relocated `mov`.
+    pub fn field_offset(&mut self, access: &FieldAccess, dst: Reg) -> R<()> {
+        let off = self.core_imm(access, CoreKind::FieldByteOffset)?;
+        self.emit(asm::core(
+            insn::alu64_imm(AluOp::Mov, dst, off),
+            access,
+            CoreKind::FieldByteOffset,
+        ));
+        Ok(())
     }
 
     /// `dst = base->field` for an integer, enum, pointer or bitfield.
@@ -72,16 +107,16 @@ impl Gen<'_> {
         read: FieldRead,
         dst: Reg,
     ) -> R<()> {
-        let slot = self.slot(8)?;
         match read {
             FieldRead::Int { bytes, signed } => {
-                let a = self.field_addr(base, access)?;
+                let a = self.field_addr(base, access, Some(dst))?;
+                let slot = self.slot(8)?;
                 self.emit(asm::probe_read_kernel(
                     asm::stack(slot),
                     Arg::Imm(bytes.into()),
                     a,
                 ));
-                self.frame.free(a);
+                self.free_addr(a, Some(dst));
                 let size = Size::from_bytes(bytes.into()).unwrap_or(Size::DW);
                 self.emit(asm::load_mem(size, dst, Reg::R10, slot));
                 if signed && bytes < 8 {
@@ -89,7 +124,7 @@ impl Gen<'_> {
                     self.emit_all([asm::lsh(dst, bits), asm::arsh(dst, bits)]);
                 }
             }
-            FieldRead::Bitfield { signed } => self.bitfield(base, access, signed, slot, dst)?,
+            FieldRead::Bitfield { signed } => self.bitfield(base, access, signed, dst)?,
             FieldRead::Chars { .. } => {
                 return Err(self.fail("internal error: a char array where an integer is needed"))
             }
@@ -97,16 +132,10 @@ impl Gen<'_> {
         Ok(())
     }
 
-    fn bitfield(
-        &mut self,
-        base: &TExpr,
-        access: &FieldAccess,
-        signed: bool,
-        slot: i16,
-        dst: Reg,
-    ) -> R<()> {
+    fn bitfield(&mut self, base: &TExpr, access: &FieldAccess, signed: bool, dst: Reg) -> R<()> {
+        let a = self.field_addr(base, access, Some(dst))?;
+        let slot = self.slot(8)?;
         self.emit(asm::store_imm(Size::DW, Reg::R10, slot, 0));
-        let a = self.field_addr(base, access)?;
         let size = self.core_imm(access, CoreKind::FieldByteSize)?;
         if !self.frame.take(Reg::R2) {
             return Err(self.fail("internal error: r2 is busy at a bitfield read"));
@@ -137,7 +166,7 @@ impl Gen<'_> {
             vec![into, Arg::Reg(Reg::R2), Arg::Reg(a)],
         ));
         self.frame.free(Reg::R2);
-        self.frame.free(a);
+        self.free_addr(a, Some(dst));
         self.emit(asm::load_mem(Size::DW, dst, Reg::R10, slot));
         let left = self.core_imm(access, CoreKind::FieldLshiftU64)?;
         self.emit(asm::core(
@@ -165,7 +194,7 @@ impl Gen<'_> {
         size: u32,
         dst: Mem,
     ) -> R<()> {
-        let a = self.field_addr(base, access)?;
+        let a = self.field_addr(base, access, None)?;
         let ptr = self.ptr_arg(dst, Some(a));
         let src = if a == Reg::R1 && dst.base != Reg::R10 {
             Reg::R3

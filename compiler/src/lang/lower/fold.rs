@@ -69,9 +69,10 @@ fn stmt(mut s: TStmt) -> TStmt {
             },
         },
         TStmtKind::Signal { sig } => TStmtKind::Signal { sig: expr(sig) },
-        TStmtKind::Delete { map, keys } => TStmtKind::Delete {
+        TStmtKind::Delete { map, keys, ok } => TStmtKind::Delete {
             map,
             keys: exprs(keys),
+            ok,
         },
         TStmtKind::Printf { id, args } => TStmtKind::Printf {
             id,
@@ -86,6 +87,12 @@ fn stmt(mut s: TStmt) -> TStmt {
             count,
             body: body.into_iter().map(stmt).collect(),
         },
+        TStmtKind::Loop { cond, body, step } => TStmtKind::Loop {
+            cond: expr(cond),
+            body: body.into_iter().map(stmt).collect(),
+            step: step.into_iter().map(stmt).collect(),
+        },
+        k @ (TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return) => k,
     };
     s
 }
@@ -214,6 +221,12 @@ pub fn expr(e: TExpr) -> TExpr {
             base: Box::new(expr(*base)),
             access,
             read,
+        },
+        TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
+        k @ TKind::FieldOffset(_) => k,
+        TKind::TupleGet { tuple, index } => TKind::TupleGet {
+            tuple: Box::new(expr(*tuple)),
+            index,
         },
         TKind::Deref { int: t, addr } => TKind::Deref {
             int: t,

@@ -50,6 +50,9 @@ pub struct Gen<'a> {
     ctx_lost: bool,
     /// The statement being lowered, for errors.
     pub span: Span,
+    /// The `continue` and `break` labels of the loops around the statement
+    /// being lowered, innermost last.
+    loops: Vec<(String, String)>,
 }
 
 /// A compiled program and its CO-RE relocated instructions (slot, field).
@@ -70,6 +73,10 @@ pub fn program(
     let body = &super::propagate::body(body, checked, prog);
     if !needs_ctx(body) {
         return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
+    }
+    if ctx_read_in_loop(&body.stmts) {
+        // A loop runs its first read again after the calls of its body.
+        return generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d);
     }
     match generate(checked, prog, body, arch, opts, Some(Reg::R1)) {
         Err((_, true)) => {
@@ -106,6 +113,7 @@ fn generate(
         called: false,
         ctx_lost: false,
         span: prog.span,
+        loops: Vec::new(),
     };
     g.body(body).map_err(|d| (d, g.ctx_lost))?;
     let mut ops = g.source_line(prog.span).into_iter().collect::<Vec<_>>();
@@ -129,15 +137,33 @@ fn generate(
 /// arguments, the return value, the stack.
 fn needs_ctx(body: &Body) -> bool {
     let mut found = false;
-    let mut f = |e: &TExpr| {
-        found |= matches!(
-            e.kind,
-            TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
-        )
-    };
-    body.pred.iter().for_each(|p| p.visit(&mut f));
-    body.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+    body.pred
+        .iter()
+        .for_each(|p| p.visit(&mut |e| found |= reads_ctx(e)));
+    body.stmts
+        .iter()
+        .for_each(|s| s.visit_exprs(&mut |e| found |= reads_ctx(e)));
     found
+}
+
+/// Whether `e` itself reads the ctx.
+fn reads_ctx(e: &TExpr) -> bool {
+    matches!(
+        e.kind,
+        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
+    )
+}
+
+/// Whether a loop among `stmts` reads the ctx.
+fn ctx_read_in_loop(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Loop { .. } => {
+            let mut found = false;
+            s.visit_exprs(&mut |e| found |= reads_ctx(e));
+            found
+        }
+        _ => s.blocks().into_iter().any(|b| ctx_read_in_loop(b)),
+    })
 }
 
 impl Gen<'_> {
@@ -242,7 +268,7 @@ impl Gen<'_> {
                 value,
             } => self.update_map(*map, keys, *op, value)?,
             TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
-            TStmtKind::Delete { map, keys } => self.delete(*map, keys)?,
+            TStmtKind::Delete { map, keys, ok } => self.delete(*map, keys, *ok)?,
             TStmtKind::Signal { sig } => self.signal(sig)?,
             TStmtKind::Printf { id, args } => self.printf(*id, args)?,
             TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,
@@ -251,6 +277,21 @@ impl Gen<'_> {
                     self.stmts(body)?;
                 }
             }
+            TStmtKind::Loop { cond, body, step } => self.loop_stmt(cond, body, step)?,
+            TStmtKind::Break | TStmtKind::Continue => {
+                let (next, end) = self
+                    .loops
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| self.fail("internal error: a jump outside a loop"))?;
+                let to = if s.kind == TStmtKind::Break {
+                    end
+                } else {
+                    next
+                };
+                self.emit(asm::jmp(&to));
+            }
+            TStmtKind::Return => self.emit(asm::jmp(EXIT_LABEL)),
         }
         self.frame.release(mark);
         Ok(())
@@ -270,7 +311,52 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// `top: if !cond goto end; body; next: step; goto top; end:`, with
+    /// `continue` going to `next` and `break` to `end`. The verifier
+    /// follows the iterations; the loop must be bounded for it to accept.
+    fn loop_stmt(&mut self, cond: &TExpr, body: &[TStmt], step: &[TStmt]) -> R<()> {
+        use super::propagate::{breaks, continues, falls_through_never, returns};
+        if matches!(cond.kind, TKind::Int(c) if c != 0)
+            && !breaks(body)
+            && !breaks(step)
+            && !returns(body)
+        {
+            return Err(self.fail(
+                "this loop never ends: its condition is always true and no `break` or `return` leaves it",
+            ));
+        }
+        let (top, next, end) = (self.label(), self.label(), self.label());
+        self.emit(asm::label(&top));
+        self.branch(cond, &end, false)?;
+        self.loops.push((next.clone(), end.clone()));
+        let done = self.stmts(body);
+        self.loops.pop();
+        done?;
+        // A body that always leaves (ends in `break` or `return`, and no
+        // `continue` goes to the step) never runs again: no back jump,
+        // which no path would reach.
+        if !body.last().is_some_and(falls_through_never) || continues(body) {
+            self.emit(asm::label(&next));
+            self.stmts(step)?;
+            self.emit(asm::jmp(&top));
+        }
+        self.emit(asm::label(&end));
+        Ok(())
+    }
+
     fn if_stmt(&mut self, cond: &TExpr, then: &[TStmt], els: &[TStmt]) -> R<()> {
+        // `if (c) { break; }` and the like: one jump where `c` holds.
+        if let ([only], []) = (then, els) {
+            let to = match &only.kind {
+                TStmtKind::Break => self.loops.last().map(|(_, end)| end.clone()),
+                TStmtKind::Continue => self.loops.last().map(|(next, _)| next.clone()),
+                TStmtKind::Return => Some(EXIT_LABEL.to_string()),
+                _ => None,
+            };
+            if let Some(to) = to {
+                return self.branch(cond, &to, true);
+            }
+        }
         let other = self.label();
         self.branch(cond, &other, false)?;
         self.stmts(then)?;
@@ -279,7 +365,13 @@ impl Gen<'_> {
             return Ok(());
         }
         let end = self.label();
-        self.emit(asm::jmp(&end));
+        // No jump past the else branch from a branch that never gets there.
+        if !then
+            .last()
+            .is_some_and(super::propagate::falls_through_never)
+        {
+            self.emit(asm::jmp(&end));
+        }
         self.emit(asm::label(&other));
         self.stmts(els)?;
         self.emit(asm::label(&end));

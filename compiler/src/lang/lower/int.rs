@@ -105,8 +105,15 @@ impl Gen<'_> {
             }
             TKind::Deref { int, addr } => self.deref(*int, addr, dst)?,
             TKind::Field { base, access, read } => self.field_int(base, access, *read, dst)?,
-            TKind::Str(_) | TKind::StrRead { .. } => {
-                return Err(self.fail("internal error: a string where an integer is needed"))
+            TKind::FieldOffset(access) => self.field_offset(access, dst)?,
+            TKind::TupleGet { .. } => {
+                let mem = self.tuple_elem(e)?;
+                self.emit(asm::load_mem(Size::DW, dst, mem.base, mem.off));
+            }
+            TKind::Str(_) | TKind::StrRead { .. } | TKind::Tuple(_) => {
+                return Err(
+                    self.fail("internal error: a string or tuple where an integer is needed")
+                )
             }
         }
         Ok(())

@@ -9,8 +9,7 @@
 
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, MAX_ENTRIES, PRINTF_RINGBUF,
-    PRINTF_RINGBUF_BYTES, STACK_MAP,
+    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
 };
 use crate::maps::{MapDef, MapKind};
 
@@ -19,10 +18,13 @@ use crate::maps::{MapDef, MapKind};
 pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
     let mut out: Vec<MapDef> = checked.maps.iter().map(|m| map_def(checked, m)).collect();
     if checked.uses_kstack() {
-        out.push(MapDef::stack_trace(STACK_MAP, MAX_ENTRIES));
+        out.push(MapDef::stack_trace(STACK_MAP, checked.settings.max_entries));
     }
     if checked.uses_printf() {
-        out.push(MapDef::ringbuf(PRINTF_RINGBUF, PRINTF_RINGBUF_BYTES));
+        out.push(MapDef::ringbuf(
+            PRINTF_RINGBUF,
+            checked.settings.ringbuf_bytes,
+        ));
     }
     out
 }
@@ -30,9 +32,10 @@ pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
 fn map_def(checked: &Checked, m: &MapInfo) -> MapDef {
     let sym = m.symbol();
     let (key, value) = (key_type(checked, m), value_type(checked, m));
+    let entries = checked.settings.max_entries;
     match m.value_kind().map_kind() {
-        MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, MAX_ENTRIES),
-        _ => MapDef::hash(&sym, key, value, MAX_ENTRIES),
+        MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, entries),
+        _ => MapDef::hash(&sym, key, value, entries),
     }
 }
 

@@ -147,10 +147,23 @@ impl Gen<'_> {
     }
 
     /// `delete(@map[keys])`.
-    pub fn delete(&mut self, map: usize, keys: &[TExpr]) -> R<()> {
+    /// `delete(@m[keys])`, and `$ok = ...`: 1 when the helper deleted an
+    /// entry (it returns 0), 0 otherwise.
+    pub fn delete(&mut self, map: usize, keys: &[TExpr], ok: Option<usize>) -> R<()> {
         let key = self.key(map, keys)?;
         let sym = self.map_info(map)?.symbol();
         self.emit(asm::map_delete_elem(asm::map(&sym), asm::stack(key)));
+        let Some(var) = ok else { return Ok(()) };
+        let done = self.label();
+        let (set, clear) = match self.var(var)?.0 {
+            VarLoc::Reg(r) => (asm::mov(r, 1), asm::mov(r, 0)),
+            VarLoc::Slot(s) => (
+                asm::store_imm(Size::DW, Reg::R10, s, 1),
+                asm::store_imm(Size::DW, Reg::R10, s, 0),
+            ),
+        };
+        self.emit_all([set, asm::jmp_imm(Cond::Eq, Reg::R0, 0, &done), clear]);
+        self.emit(asm::label(&done));
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
 //! maps and aggregations in [`maps`], printf records in [`printf`],
-//! variables in [`vars`], shared constants in [`consts`], on a [`frame`] of
+//! variables in [`vars`] (tuples in [`tuple`]), shared constants in
+//! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
 //! bottom of `lower`), the maps and record types of [`layout`] — and the
 //! [`Manifest`] that describes it.
@@ -19,6 +20,7 @@ mod operand;
 mod printf;
 mod propagate;
 mod string;
+mod tuple;
 mod vars;
 
 use crate::arch::Arch;
@@ -57,6 +59,7 @@ pub fn lower(
         }
     }
     if !diags.is_empty() {
+        crate::lang::macros::annotate(&mut diags, &checked.macro_uses, &checked.source);
         return Err(checked.map.diagnostics(diags));
     }
     Ok(Compiled {

@@ -7,7 +7,8 @@
 //! and assignments nobody reads go. [`fold`](super::fold) runs after each
 //! step, so `$i++` in an unrolled loop becomes the literals 0, 1, 2 and a
 //! chain of `$acc op= ...` becomes one expression whose no-op masks fold
-//! away.
+//! away. Loops run their body again: what a loop assigns is no constant
+//! in it, and what it reads counts as read after each of its statements.
 //!
 //! Every rewrite keeps what the program computes: only variables are
 //! touched, expressions have no side effects, and a value moves only past
@@ -142,23 +143,78 @@ fn unroll(stmts: Vec<TStmt>) -> Vec<TStmt> {
                     out.extend(body.iter().cloned());
                 }
             }
-            TStmtKind::If { cond, then, els } => {
-                s.kind = TStmtKind::If {
-                    cond,
-                    then: unroll(then),
-                    els: unroll(els),
-                };
+            _ => {
+                for b in s.blocks_mut() {
+                    *b = unroll(std::mem::take(b));
+                }
                 out.push(s);
             }
-            _ => out.push(s),
         }
     }
     out
 }
 
 /// The statements with every `if` of a literal condition replaced by the
-/// branch it takes.
+/// branch it takes, every loop whose condition is false dropped, and what
+/// follows a statement control never leaves to the next (`break`,
+/// `continue`, `return`, a loop of a true condition no `break` leaves)
+/// dropped: the kernel refuses code no path reaches.
 fn decided(stmts: Vec<TStmt>) -> Vec<TStmt> {
+    let mut out = decide(stmts);
+    if let Some(i) = out.iter().position(falls_through_never) {
+        out.truncate(i + 1);
+    }
+    out
+}
+
+/// Whether control never goes from `s` to the statement after it.
+pub(super) fn falls_through_never(s: &TStmt) -> bool {
+    match &s.kind {
+        TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => true,
+        TStmtKind::If { then, els, .. } => {
+            then.last().is_some_and(falls_through_never)
+                && els.last().is_some_and(falls_through_never)
+        }
+        TStmtKind::Loop {
+            cond: TExpr {
+                kind: TKind::Int(c),
+                ..
+            },
+            body,
+            step,
+        } => *c != 0 && !breaks(body) && !breaks(step),
+        _ => false,
+    }
+}
+
+/// Whether a `break` among the statements leaves the loop they are the
+/// body of (one in a nested loop leaves that one).
+pub(super) fn breaks(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Break => true,
+        TStmtKind::Loop { .. } => false,
+        _ => s.blocks().into_iter().any(|b| breaks(b)),
+    })
+}
+
+/// Whether a `continue` among the statements goes to the step of the loop
+/// they are the body of.
+pub(super) fn continues(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        TStmtKind::Continue => true,
+        TStmtKind::Loop { .. } => false,
+        _ => s.blocks().into_iter().any(|b| continues(b)),
+    })
+}
+
+/// Whether a `return` is among the statements or those nested in them.
+pub(super) fn returns(stmts: &[TStmt]) -> bool {
+    stmts
+        .iter()
+        .any(|s| matches!(s.kind, TStmtKind::Return) || s.blocks().into_iter().any(|b| returns(b)))
+}
+
+fn decide(stmts: Vec<TStmt>) -> Vec<TStmt> {
     let mut out = Vec::with_capacity(stmts.len());
     for mut s in stmts {
         match s.kind {
@@ -173,16 +229,58 @@ fn decided(stmts: Vec<TStmt>) -> Vec<TStmt> {
                     out.push(s);
                 }
             },
-            _ => out.push(s),
+            TStmtKind::Loop {
+                cond:
+                    TExpr {
+                        kind: TKind::Int(0),
+                        ..
+                    },
+                ..
+            } => {}
+            _ => {
+                for b in s.blocks_mut() {
+                    *b = decided(std::mem::take(b));
+                }
+                out.push(s);
+            }
         }
     }
     out
 }
 
+/// The variables the statements (and those nested in them) assign.
+fn assigned_in(stmts: &[TStmt], out: &mut Vec<usize>) {
+    for s in stmts {
+        out.extend(s.assigned_var());
+        for b in s.blocks() {
+            assigned_in(b, out);
+        }
+    }
+}
+
+/// Whether a `break` or `continue` is among the statements: code after
+/// them may not run although code before did.
+fn jumps(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| {
+        matches!(s.kind, TStmtKind::Break | TStmtKind::Continue)
+            || s.blocks().into_iter().any(|b| jumps(b))
+    })
+}
+
 /// Replaces reads of variables known to hold a constant (`facts`) along
-/// straight-line code; an `if` keeps what both branches agree on.
+/// straight-line code; an `if` keeps what both branches agree on; a loop
+/// knows nothing of what it assigns, before (its back edge) and after.
 fn constants(stmts: &mut [TStmt], facts: &mut [Option<i64>]) {
     for s in stmts {
+        if let TStmtKind::Loop { .. } = s.kind {
+            let mut changed = Vec::new();
+            assigned_in(std::slice::from_ref(s), &mut changed);
+            for v in changed {
+                if let Some(f) = facts.get_mut(v) {
+                    *f = None;
+                }
+            }
+        }
         for e in s.exprs_mut() {
             substitute_consts(e, facts);
         }
@@ -203,6 +301,17 @@ fn constants(stmts: &mut [TStmt], facts: &mut [Option<i64>]) {
                 constants(els, &mut b);
                 for (f, (x, y)) in facts.iter_mut().zip(a.into_iter().zip(b)) {
                     *f = if x == y { x } else { None };
+                }
+            }
+            TStmtKind::Loop { body, step, .. } => {
+                // What the loop assigns is unknown throughout: forgotten above.
+                let mut inner = facts.to_vec();
+                constants(body, &mut inner);
+                constants(step, &mut inner);
+            }
+            TStmtKind::Delete { ok: Some(var), .. } => {
+                if let Some(f) = facts.get_mut(*var) {
+                    *f = None;
                 }
             }
             _ => {}
@@ -233,22 +342,28 @@ fn reads_in(stmts: &[TStmt], var: usize) -> usize {
 
 /// Reads of `var` in the statement's own expressions (an `if`'s condition).
 fn own_reads(s: &TStmt, var: usize) -> usize {
-    let nested = match &s.kind {
-        TStmtKind::If { then, els, .. } => reads_in(then, var) + reads_in(els, var),
-        TStmtKind::Unroll { body, .. } => reads_in(body, var),
-        _ => 0,
-    };
+    let nested: usize = s.blocks().into_iter().map(|b| reads_in(b, var)).sum();
     reads_in(std::slice::from_ref(s), var) - nested
 }
 
 /// Whether the statement (or one nested in it) assigns a variable of `vars`.
 fn assigns(s: &TStmt, vars: &[usize]) -> bool {
-    match &s.kind {
-        TStmtKind::SetVar { var, .. } => vars.contains(var),
-        TStmtKind::If { then, els, .. } => then.iter().chain(els).any(|s| assigns(s, vars)),
-        TStmtKind::Unroll { body, .. } => body.iter().any(|s| assigns(s, vars)),
-        _ => false,
-    }
+    s.assigned_var().is_some_and(|v| vars.contains(&v))
+        || s.blocks()
+            .into_iter()
+            .any(|b| b.iter().any(|s| assigns(s, vars)))
+}
+
+/// What is read after the blocks nested in `stmts[i]` end: the reads of
+/// the statements after it and `cont`, and for a loop its own reads too,
+/// as it runs again.
+fn after(stmts: &[TStmt], i: usize, cont: &[usize]) -> Vec<usize> {
+    let from = if matches!(stmts[i].kind, TStmtKind::Loop { .. }) {
+        i
+    } else {
+        i + 1
+    };
+    continuation(&stmts[from..], cont)
 }
 
 fn vars_read(e: &TExpr) -> Vec<usize> {
@@ -282,7 +397,7 @@ fn forward(stmts: &mut Vec<TStmt>, cont: &[usize], wrapped: bool) {
             }
             continue;
         }
-        let after = continuation(&stmts[i + 1..], cont);
+        let after = after(stmts, i, cont);
         for block in stmts[i].blocks_mut() {
             forward(block, &after, wrapped);
         }
@@ -304,10 +419,15 @@ fn single_reader(stmts: &[TStmt], i: usize, cont: &[usize], wrapped: bool) -> Op
     let mut deps = vars_read(value);
     deps.push(*var);
     let j = (i + 1..stmts.len()).find(|&j| reads_in(&stmts[j..=j], *var) > 0)?;
-    if stmts[i + 1..j].iter().any(|s| assigns(s, &deps)) {
+    if stmts[i + 1..j].iter().any(|s| assigns(s, &deps)) || jumps(&stmts[i + 1..j]) {
         return None;
     }
     let reader = &stmts[j];
+    // A loop's condition runs again after its body: the value would be
+    // computed anew each time.
+    if matches!(reader.kind, TStmtKind::Loop { .. }) {
+        return None;
+    }
     if reads_in(std::slice::from_ref(reader), *var) != 1 || own_reads(reader, *var) != 1 {
         return None;
     }
@@ -343,13 +463,14 @@ fn replace_var(e: &mut TExpr, var: usize, value: &TExpr) {
 fn drop_dead(stmts: &mut Vec<TStmt>, cont: &[usize]) {
     let mut i = 0;
     while i < stmts.len() {
-        let after = continuation(&stmts[i + 1..], cont);
         if let TStmtKind::SetVar { var, .. } = &stmts[i].kind {
-            if after.get(*var).copied().unwrap_or(0) == 0 {
+            let later = continuation(&stmts[i + 1..], cont);
+            if later.get(*var).copied().unwrap_or(0) == 0 {
                 stmts.remove(i);
                 continue;
             }
         }
+        let after = after(stmts, i, cont);
         for block in stmts[i].blocks_mut() {
             drop_dead(block, &after);
         }
@@ -516,5 +637,60 @@ mod tests {
             })
             .collect();
         assert_eq!(maps, vec![2, 3], "f takes the else branch, then @n");
+    }
+
+    /// The loop statement of a body.
+    fn the_loop(stmts: &[TStmt]) -> &TStmt {
+        stmts
+            .iter()
+            .find(|s| matches!(s.kind, TStmtKind::Loop { .. }))
+            .expect("a loop")
+    }
+
+    #[test]
+    fn what_a_loop_assigns_is_no_constant_in_it_or_after_it() {
+        let b = rewritten(
+            "kprobe:f { $i = 0; $n = 7; while ($i < $n) { $i++; } @x = $i; @y = $n; }",
+            0,
+        );
+        let TStmtKind::Loop { cond, .. } = &the_loop(&b.stmts).kind else {
+            unreachable!()
+        };
+        // `$n` never changes: its constant goes in; `$i` stays a variable.
+        let TKind::Binary { lhs, rhs, .. } = &cond.kind else {
+            panic!("{cond:?}")
+        };
+        assert!(matches!(lhs.kind, TKind::Var(0)), "{lhs:?}");
+        assert_eq!(rhs.kind, TKind::Int(7));
+        let last = b.stmts.iter().rev().nth(1).unwrap();
+        assert!(matches!(value_of(last).kind, TKind::Var(0)), "{last:?}");
+        assert_eq!(value_of(b.stmts.last().unwrap()).kind, TKind::Int(7));
+    }
+
+    #[test]
+    fn values_do_not_move_into_a_loop_or_past_a_jump() {
+        // Read in the loop's condition: computed once, before it.
+        let b = rewritten(
+            "kprobe:f { $i = 0; $a = arg0 + 1; while ($i < $a) { $i++; } }",
+            0,
+        );
+        assert!(set_vars(&b.stmts) >= 2, "{:#?}", b.stmts);
+        // A `break` between the value and its reader: after the loop the
+        // variable holds the value, so it stays where it was computed.
+        let b = rewritten(
+            "kprobe:f { $a = 0; while (1) { $a = arg0; if (arg1) { break; } @x = $a; $a = 5; } @y = $a; }",
+            0,
+        );
+        let TStmtKind::Loop { body, .. } = &the_loop(&b.stmts).kind else {
+            unreachable!()
+        };
+        assert!(
+            matches!(body[0].kind, TStmtKind::SetVar { .. }),
+            "{:#?}",
+            body
+        );
+        // A loop that never runs goes, with what only it reads.
+        let b = rewritten("kprobe:f { while (0) { @x = 1; } @y = 2; }", 0);
+        assert_eq!(b.stmts.len(), 1);
     }
 }

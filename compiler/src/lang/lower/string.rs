@@ -91,6 +91,11 @@ impl Gen<'_> {
                 self.copy(Mem::stack(slot), dst, size)?;
                 self.pad_from(dst, size, cap, pad);
             }
+            TKind::TupleGet { .. } => {
+                let src = self.tuple_elem(e)?;
+                self.copy(src, dst, size)?;
+                self.pad_from(dst, size, cap, pad);
+            }
             TKind::MapRead { map, keys } => {
                 let (null, end) = (self.label(), self.label());
                 self.map_lookup(*map, keys)?;
@@ -183,7 +188,7 @@ impl Gen<'_> {
     }
 
     /// Copies `bytes` (a multiple of 8) from `src` to `dst`.
-    fn copy(&mut self, src: Mem, dst: Mem, bytes: u32) -> R<()> {
+    pub fn copy(&mut self, src: Mem, dst: Mem, bytes: u32) -> R<()> {
         let t = self.scratch()?;
         for at in (0..bytes).step_by(8) {
             let d = at as i16;
@@ -237,6 +242,7 @@ impl Gen<'_> {
         };
         let mem = match s.kind {
             TKind::Var(i) => Mem::stack(self.var_slot(i)?),
+            TKind::TupleGet { .. } => self.tuple_elem(s)?,
             _ => {
                 let slot = self.slot(round8(size))?;
                 self.str_into(s, Mem::stack(slot), round8(size), false)?;

@@ -199,6 +199,53 @@ END { print(@c); clear(@c); zero(@c); exit(); }"#,
     printf("%d %d\n", *(uint8 *)$a, *(uint64 *)$b);
 }"#,
     ),
+    (
+        "loops",
+        r#"kprobe:vfs_read {
+    $i = 0;
+    while ($i < 8) {
+        $i++;
+        if ($i == 2) { continue; }
+        @w[$i] = arg2 + $i;
+        if (arg1 > 0 && $i > 5) { break; }
+    }
+    for ($j : 0..4) { @f[$j] = count(); }
+    $n = arg2;
+    for ($k : 0..$n) { if ($k >= 16) { break; } @g = sum($k); }
+    $m = 0;
+    while ($m < 3) { if (@w[1] > 0) { break; } @w[1] = 1; $m++; }
+    if (pid == 1) { return; }
+    @after = count();
+}"#,
+    ),
+    (
+        "tuples",
+        r#"kprobe:vfs_read {
+    $k = (pid, comm);
+    @a[$k] = count();
+    @b[(tid, "x")] = sum(arg2);
+    $t = (arg2, str(arg1), 7);
+    @c[$t.1] = max($t.0);
+    if ($t.1 == "abc") { @d = $t.2; }
+    printf("%d %s\n", $t.0, $t.1);
+}"#,
+    ),
+    (
+        "declarations",
+        r#"config = { max_strlen = 48; max_map_keys = 1024; perf_rb_pages = 16 }
+macro twice(x) { x * 2 }
+macro count_into(@m, $v) { $v += 1; @m[$v] = count(); }
+kprobe:vfs_read {
+    let $a: uint16 = arg2;
+    let $s: string;
+    let $n;
+    if $a > 100 { $n = 1; } else { $n = 2; }
+    $s = str(arg1);
+    @s[$s] = twice($n);
+    count_into(@c, $n);
+    printf("%s\n", $s);
+}"#,
+    ),
 ];
 
 fn opts(name: &str) -> CompileOptions {
@@ -377,4 +424,69 @@ fn comm_keys_are_zeroed_before_the_helper_fills_them() {
             "*(u64 *)(r10 {half}) = 0 before the call:\n{insns:#?}"
         );
     }
+}
+
+/// A chain through many pointers needs one address register and one slot
+/// in flight, whatever its length: every arch compiles it, verifier-sim
+/// accepts it, and the host kernel loads it.
+#[test]
+fn member_chains_of_any_length_compile() {
+    let hops = "->real_parent".repeat(12);
+    let src = format!(
+        "kprobe:vfs_read {{ $t = curtask; @p[curtask{hops}->pid, $t{hops}->tgid] = count(); \
+         @c = curtask{hops}->comm; @d = curtask->real_parent->real_parent->real_parent->mm->mmap_base; }}"
+    );
+    let opts = CompileOptions {
+        btf: Some(crate::lang::check::TypeSource::file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/btf/kernel.btf"
+        ))),
+        ..opts("chains")
+    };
+    for arch in Arch::ALL {
+        let c = compile(&src, arch, &opts)
+            .unwrap_or_else(|d| panic!("{arch}:\n{}", diag::render("chains.bt", &src, &d)));
+        let bytes = crate::elf::write(&c.object).unwrap();
+        if arch == Arch::X86_64 {
+            if let Some(loader) = Loader::new() {
+                loader
+                    .load("chains", &bytes, 1)
+                    .unwrap_or_else(|log| panic!("the kernel rejected it:\n{log}"));
+            }
+        }
+    }
+}
+
+/// Code after `break`, `continue`, `return` or a loop nothing leaves is
+/// never reached and goes (the kernel refuses unreachable instructions);
+/// a loop of a true condition that nothing leaves is an error.
+#[test]
+fn unreachable_code_goes_and_endless_loops_are_errors() {
+    let src = "kprobe:vfs_read { if (pid == 1) { return; @y = 2; } \
+               $i = 0; while ($i < 4) { $i++; if ($i == 2) { continue; @z = 1; } @w = 1; } \
+               while (1) { if (arg0 > 5) { break; } if (arg1 > 5) { return; } @v = 1; break; @u = 1; } \
+               if (arg2) { @t = 1; return; } else { @s = 1; } \
+               while ($i < 8) { $i++; if (arg3) { continue; } else { break; } } \
+               if (arg4) { return; } else { return; } }";
+    for arch in Arch::ALL {
+        let c = compile_ok("unreachable", src, arch);
+        let bytes = crate::elf::write(&c.object).unwrap();
+        if arch == Arch::X86_64 {
+            if let Some(loader) = Loader::new() {
+                loader
+                    .load("unreachable", &bytes, 1)
+                    .unwrap_or_else(|log| panic!("the kernel rejected it:\n{log}"));
+            }
+        }
+    }
+    let d = compile(
+        "kprobe:f { $i = 0; while (1) { $i++; } @x = $i; }",
+        Arch::X86_64,
+        &opts("endless"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        d[0].message,
+        "this loop never ends: its condition is always true and no `break` or `return` leaves it"
+    );
 }

@@ -45,15 +45,20 @@ fn use_counts(body: &Body) -> Vec<usize> {
     body.stmts.iter().for_each(|s| s.visit_exprs(&mut count));
     fn writes(stmts: &[TStmt], counts: &mut [usize]) {
         for s in stmts {
+            if let Some(c) = s.assigned_var().and_then(|v| counts.get_mut(v)) {
+                *c += 1;
+            }
             match &s.kind {
-                TStmtKind::SetVar { var, .. } => {
-                    if let Some(c) = counts.get_mut(*var) {
-                        *c += 1;
-                    }
-                }
                 TStmtKind::If { then, els, .. } => {
                     writes(then, counts);
                     writes(els, counts);
+                }
+                // A loop's variables are used once per iteration.
+                TStmtKind::Loop { body, step, .. } => {
+                    for _ in 0..4 {
+                        writes(body, counts);
+                        writes(step, counts);
+                    }
                 }
                 TStmtKind::Unroll { body, count } => {
                     for _ in 0..(*count).min(4) {
@@ -80,6 +85,7 @@ pub(super) fn wants_safe_temp(stmts: &[TStmt]) -> bool {
         },
         TStmtKind::If { then, els, .. } => wants_safe_temp(then) || wants_safe_temp(els),
         TStmtKind::Unroll { body, .. } => wants_safe_temp(body),
+        TStmtKind::Loop { body, step, .. } => wants_safe_temp(body) || wants_safe_temp(step),
         _ => false,
     })
 }
@@ -168,6 +174,9 @@ impl Gen<'_> {
         let r = match loc {
             VarLoc::Slot(slot) if ty.is_str() => {
                 return self.str_into(value, Mem::stack(slot), ty.storage(), true)
+            }
+            VarLoc::Slot(slot) if matches!(ty, Ty::Tuple { .. }) => {
+                return self.tuple_into(value, Mem::stack(slot), ty)
             }
             VarLoc::Slot(slot) => return self.store_int(value, Mem::stack(slot)),
             VarLoc::Reg(r) => r,

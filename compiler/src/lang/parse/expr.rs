@@ -1,7 +1,8 @@
 //! Parsing expressions: precedence climbing over the binary operators,
 //! the ternary, prefix operators and casts (to integers, integer pointers
-//! and struct or union pointers), member access and indexing, literals,
-//! variables, maps, builtins and calls.
+//! and struct or union pointers), member access, tuple elements and
+//! indexing, literals, tuples, variables, maps, builtins, calls and other
+//! identifiers (which the checker resolves).
 
 use super::{precedence, PResult, Parser, Reported};
 use crate::lang::ast::{
@@ -9,6 +10,17 @@ use crate::lang::ast::{
 };
 use crate::lang::diag::Diagnostic;
 use crate::lang::lex::{Tok, Token};
+
+/// The words of statements, which start no expression.
+const KEYWORDS: &[&str] = &[
+    "if", "else", "unroll", "while", "for", "let", "break", "continue", "return", "delete",
+    "config", "macro",
+];
+
+/// Whether `w` is a keyword of the language.
+pub(super) fn is_keyword(w: &str) -> bool {
+    KEYWORDS.contains(&w)
+}
 
 impl Parser<'_> {
     // ---- expressions ---------------------------------------------------
@@ -138,6 +150,15 @@ impl Parser<'_> {
         };
         self.depth = self.depth.saturating_sub(entered);
         result
+    }
+
+    /// A unary expression (a bound of a `for` range).
+    pub(super) fn range_operand(&mut self) -> PResult<Expr> {
+        let at = self.peek_span();
+        self.enter(at)?;
+        let e = self.unary();
+        self.leave();
+        e
     }
 
     /// Prefix operators and casts.
@@ -319,6 +340,18 @@ impl Parser<'_> {
             }
             entered += 1;
             let t = self.bump();
+            if let (false, Tok::Int(index)) = (arrow, &t.tok) {
+                let span = e.span.to(t.span);
+                e = Expr {
+                    kind: ExprKind::TupleIndex {
+                        expr: Box::new(e),
+                        index: *index,
+                        index_span: t.span,
+                    },
+                    span,
+                };
+                continue;
+            }
             let Tok::Ident(member) = t.tok else {
                 break Err(self.err_member_name(&op, t));
             };
@@ -405,13 +438,19 @@ impl Parser<'_> {
             },
             Tok::Map(_) => return self.map_expr(),
             Tok::Ident(w) => {
-                let builtin = Builtin::from_word(w);
-                let name = builtin.is_none().then(|| w.clone());
-                match (builtin, name) {
-                    _ if self.peek_nth(1).tok == Tok::LParen => return self.call(),
-                    (Some(b), _) => ExprKind::Builtin(b),
-                    // A constant, or an unknown name: the checker decides.
-                    (None, name) => ExprKind::Ident(name.unwrap_or_default()),
+                let w = w.clone();
+                if is_keyword(&w) && w != "delete" {
+                    return Err(self.err_keyword());
+                }
+                if self.peek_nth(1).tok == Tok::LParen {
+                    if w == "offsetof" {
+                        return self.offsetof();
+                    }
+                    return self.call();
+                }
+                match Builtin::from_word(&w) {
+                    Some(b) => ExprKind::Builtin(b),
+                    None => ExprKind::Ident(w),
                 }
             }
             Tok::LParen => return self.parenthesised(),
@@ -421,15 +460,46 @@ impl Parser<'_> {
         Ok(Expr { kind, span })
     }
 
-    /// `( expr )`; the span covers the parentheses.
+    /// `( expr )` or a tuple `( a, b, ... )`; the span covers the
+    /// parentheses.
     fn parenthesised(&mut self) -> PResult<Expr> {
         let open = self.bump();
         let e = self.nested_expr()?;
+        if self.peek() == &Tok::Comma {
+            let mut elems = vec![e];
+            while self.eat(&Tok::Comma).is_some() {
+                elems.push(self.nested_expr()?);
+            }
+            let close = self.expect_close(Tok::RParen, &open, "the tuple")?;
+            return Ok(Expr {
+                kind: ExprKind::Tuple(elems),
+                span: open.span.to(close.span),
+            });
+        }
         let close = self.expect_close(Tok::RParen, &open, "the parenthesis")?;
         Ok(Expr {
             kind: e.kind,
             span: open.span.to(close.span),
         })
+    }
+
+    /// A keyword where an expression should be (`else` after a broken
+    /// statement, `if` in an expression).
+    #[cold]
+    #[inline(never)]
+    fn err_keyword(&mut self) -> Reported {
+        let t = self.peek_tok().clone();
+        self.error(
+            Diagnostic::new(
+                t.span,
+                format!(
+                    "expected an expression, found the keyword {}",
+                    t.tok.describe()
+                ),
+            )
+            .with_label("a keyword"),
+        );
+        Reported
     }
 
     #[cold]
@@ -508,6 +578,77 @@ impl Parser<'_> {
         let what = format!("{what}{name}`");
         let _ = self.expect_close(close, open, &what);
         Reported
+    }
+
+    /// `offsetof(struct NAME, member.member)`; the cursor is on `offsetof`.
+    fn offsetof(&mut self) -> PResult<Expr> {
+        let kw = self.bump();
+        let open = self.bump();
+        let help = "write `offsetof(struct task_struct, comm)`";
+        let t = self.bump();
+        let union = match &t.tok {
+            Tok::Ident(w) if w == "struct" => false,
+            Tok::Ident(w) if w == "union" => true,
+            other => {
+                self.error(
+                    Diagnostic::new(
+                        t.span,
+                        format!(
+                            "offsetof() takes a struct or union type first, found {}",
+                            other.describe()
+                        ),
+                    )
+                    .with_label("not a struct type")
+                    .with_help(help),
+                );
+                return Err(Reported);
+            }
+        };
+        let n = self.bump();
+        let Tok::Ident(name) = n.tok else {
+            return Err(self.err_record_name(n));
+        };
+        let record = RecordRef {
+            union,
+            name,
+            depth: 0,
+            span: t.span.to(n.span),
+        };
+        self.expect(
+            Tok::Comma,
+            "expected `,` after the type of offsetof()",
+            Some(help),
+        )?;
+        let mut members = Vec::new();
+        let first = self.peek_span();
+        loop {
+            let m = self.bump();
+            let Tok::Ident(member) = m.tok else {
+                self.error(
+                    Diagnostic::new(
+                        m.span,
+                        format!("expected a member name, found {}", m.tok.describe()),
+                    )
+                    .with_label("not a name")
+                    .with_help(help),
+                );
+                return Err(Reported);
+            };
+            members.push(member);
+            if self.eat(&Tok::Dot).is_none() {
+                break;
+            }
+        }
+        let members_span = first.to(self.prev.span);
+        let close = self.expect_close(Tok::RParen, &open, "the arguments of `offsetof`")?;
+        Ok(Expr {
+            kind: ExprKind::Offsetof {
+                record,
+                members,
+                members_span,
+            },
+            span: kw.span.to(close.span),
+        })
     }
 
     /// `name(args)`; the cursor is on `name`.

@@ -1,6 +1,6 @@
 //! Tests of expression parsing: precedence and associativity, operators,
-//! casts, member access, primaries, and the message and place of each
-//! expression error.
+//! casts, member access, tuples, primaries, and the message and place of
+//! each expression error.
 
 use super::tests::{ex, expr_errs};
 
@@ -139,11 +139,42 @@ fn expression_errors() {
         expr_errs("99999999999999999999"),
         vec!["integer literal `99999999999999999999` is too large"]
     );
-    // Other names are constants, or unknown: the checker decides.
-    assert_eq!(ex("pdi + AF_INET"), "(+ 'pdi 'AF_INET)");
+    // Other identifiers are the checker's to resolve (macro parameters,
+    // macros); keywords start no expression.
+    assert_eq!(ex("pdi + 1"), "(+ 'pdi 1)");
     assert_eq!(ex("arg256"), "'arg256");
+    assert_eq!(
+        expr_errs("1 + else"),
+        vec!["expected an expression, found the keyword `else`"]
+    );
+    assert_eq!(ex("pdi + AF_INET"), "(+ 'pdi 'AF_INET)");
     assert_eq!(ex("X->y"), "(-> 'X y)");
     assert_eq!(expr_errs("@m[]"), vec!["empty key `[]` on `@m`"]);
 }
 
 // ---- statements ----
+
+#[test]
+fn tuples_and_their_elements() {
+    assert_eq!(ex("(1, pid, \"c\")"), "(tuple 1 pid \"c\")");
+    assert_eq!(ex("(1)"), "1");
+    assert_eq!(ex("$t.0 + $t.1"), "(+ (.0 $t) (.1 $t))");
+    assert_eq!(ex("$kv.0.1"), "(.1 (.0 $kv))");
+    assert_eq!(ex("@m[(1, 2)]"), "@m[(tuple 1 2)]");
+    assert_eq!(
+        expr_errs("(1, 2"),
+        vec!["expected `)` to close the tuple opened at 1:1"]
+    );
+}
+
+#[test]
+fn offsetof_takes_a_type_and_a_member_path() {
+    assert_eq!(
+        ex("offsetof(struct sock, __sk_common.skc_dport)"),
+        "(offsetof sock __sk_common.skc_dport)"
+    );
+    assert_eq!(
+        expr_errs("offsetof(*curtask, comm)"),
+        vec!["offsetof() takes a struct or union type first, found `*`"]
+    );
+}

@@ -15,17 +15,21 @@
 //! [`MAX_ERRORS`] errors.
 //!
 //! The parser is one `Parser` over the source, its methods split by what
-//! they read: `probe` (the file, probes, attach points, predicates), `stmt`
+//! they read: `probe` (the file, probes, attach points, predicates), `item`
+//! (the other top-level items: config, macros, C definitions), `stmt`
 //! (blocks and statements), `expr` (expressions). This module holds the
 //! entry points and what the three share: the token plumbing, error
 //! reporting and its limits, operator precedence.
 
 mod expr;
+mod item;
 mod probe;
 mod stmt;
 
 #[cfg(test)]
 mod expr_tests;
+#[cfg(test)]
+mod item_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -316,7 +320,7 @@ impl<'a> Parser<'a> {
             ),
         )
         .with_label(format!("found {}", found.tok.describe()));
-        if found.tok == Tok::Assign && what.starts_with("the condition") {
+        if found.tok == Tok::Assign && close == Tok::RParen {
             d = d.with_help("use `==` to compare");
         } else if close != Tok::RBrace
             && starts_expr(&found.tok)
@@ -363,8 +367,12 @@ pub fn precedence(op: BinOp) -> u8 {
     }
 }
 
-/// Whether `tok` can start an expression.
+/// Whether `tok` can start an expression (or a statement: a missing `;`
+/// before `if` is still a missing `;`; `else` starts neither).
 fn starts_expr(tok: &Tok) -> bool {
+    if matches!(tok, Tok::Ident(w) if w == "else") {
+        return false;
+    }
     matches!(
         tok,
         Tok::Ident(_)

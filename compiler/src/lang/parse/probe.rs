@@ -1,50 +1,62 @@
-//! Parsing a whole file into probes: attach points (read raw, in the
-//! lexer's attach-point mode), their probe types and offsets, predicates,
-//! and the recovery that resumes at the next probe after an error.
+//! Parsing a whole file into probes and top-level items: attach points
+//! (read raw, in the lexer's attach-point mode), their probe types,
+//! offsets and interval periods, predicates, and the recovery that resumes
+//! at the next probe after an error. The other top-level items (config,
+//! macros, C definitions) are read by `item`.
 
 use super::{PResult, Parser, Reported};
 use crate::lang::ast::{AttachSpec, Expr, Probe, ProbeKind, Span, Spec, PROBE_TYPES};
 use crate::lang::diag::{suggest, Diagnostic};
-use crate::lang::lex::{parse_int, Piece, Tok};
+use crate::lang::lex::{parse_int, Piece, Tok, DURATIONS};
 
-/// Probe types of bpftrace that probecc does not support: a statement
-/// starting with `uprobe:` is taken for the start of a probe.
-const OTHER_TYPES: &[&str] = &[
-    "uprobe",
-    "uretprobe",
-    "u",
-    "ur",
-    "tracepoint",
-    "t",
-    "rawtracepoint",
-    "rt",
-    "kfunc",
-    "kretfunc",
-    "fentry",
-    "fexit",
-    "f",
-    "fr",
-    "usdt",
-    "U",
-    "profile",
-    "p",
-    "interval",
-    "i",
-    "software",
-    "s",
-    "hardware",
-    "h",
-    "watchpoint",
-    "w",
-    "asyncwatchpoint",
-    "iter",
-    "it",
-    "self",
+/// Probe types of bpftrace that probecc does not support yet, each alias
+/// with its full name: a statement starting with `uprobe:` is taken for
+/// the start of a probe.
+const OTHER_TYPES: &[(&str, &str)] = &[
+    ("uprobe", "uprobe"),
+    ("u", "uprobe"),
+    ("uretprobe", "uretprobe"),
+    ("ur", "uretprobe"),
+    ("tracepoint", "tracepoint"),
+    ("t", "tracepoint"),
+    ("rawtracepoint", "rawtracepoint"),
+    ("rt", "rawtracepoint"),
+    ("kfunc", "kfunc"),
+    ("kretfunc", "kretfunc"),
+    ("fentry", "fentry"),
+    ("f", "fentry"),
+    ("fexit", "fexit"),
+    ("fr", "fexit"),
+    ("usdt", "usdt"),
+    ("U", "usdt"),
+    ("profile", "profile"),
+    ("p", "profile"),
+    ("software", "software"),
+    ("s", "software"),
+    ("hardware", "hardware"),
+    ("h", "hardware"),
+    ("watchpoint", "watchpoint"),
+    ("w", "watchpoint"),
+    ("asyncwatchpoint", "asyncwatchpoint"),
+    ("aw", "asyncwatchpoint"),
+    ("iter", "iter"),
+    ("it", "iter"),
+    ("self", "self"),
+    ("bench", "bench"),
+    ("test", "test"),
 ];
+
+/// The full name of a probe type probecc does not support yet.
+fn other_type(word: &str) -> Option<&'static str> {
+    OTHER_TYPES
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, full)| *full)
+}
 
 impl Parser<'_> {
     pub(super) fn spec(&mut self) -> Spec {
-        let mut probes = Vec::new();
+        let mut spec = Spec::default();
         while !self.gave_up() {
             self.rewind();
             self.lex.skip_trivia();
@@ -52,8 +64,10 @@ impl Parser<'_> {
                 break;
             }
             let before = self.position();
-            if let Some(p) = self.probe() {
-                probes.push(p);
+            if !self.top_item(&mut spec) {
+                if let Some(p) = self.probe() {
+                    spec.probes.push(p);
+                }
             }
             if self.position() <= before {
                 // Never stall: drop one token.
@@ -61,7 +75,7 @@ impl Parser<'_> {
                 self.lex.next_token();
             }
         }
-        Spec { probes }
+        spec
     }
 
     /// One probe; `None` after an error that made it unusable (reported).
@@ -161,6 +175,9 @@ impl Parser<'_> {
         };
         let mut end = word.span.end;
         let name = &word.text;
+        if kind == ProbeKind::Interval {
+            return Ok(self.interval(&word));
+        }
         if matches!(kind, ProbeKind::Begin | ProbeKind::End) {
             if let Some(t) = self.lex.attach_target() {
                 self.error(
@@ -175,6 +192,7 @@ impl Parser<'_> {
                 kind,
                 target: String::new(),
                 offset: None,
+                period_ns: None,
                 span: word.span,
             }));
         }
@@ -221,9 +239,74 @@ impl Parser<'_> {
             kind,
             target: target.text,
             offset,
+            period_ns: None,
             span,
         };
         Ok(self.attach_end(span).then_some(spec))
+    }
+
+    /// The rest of `interval:UNIT:N` or `interval:Nunit` (`word` read):
+    /// the attach point with its period, or `None` (reported).
+    fn interval(&mut self, word: &Piece) -> Option<AttachSpec> {
+        let help = "write `interval:s:1`, `interval:ms:100` or `interval:1s`";
+        let first = match self.lex.attach_target() {
+            Some(t) if !t.text.is_empty() => t,
+            other => {
+                let at = other.map_or(word.span, |t| t.span);
+                self.error(
+                    Diagnostic::new(at, format!("expected a period after `{}`", word.text))
+                        .with_label("missing period")
+                        .with_help(help),
+                );
+                self.lex.attach_rest(false);
+                return None;
+            }
+        };
+        let (unit, count, count_span, end) = match self.lex.attach_target() {
+            Some(second) => (first.text, second.text, second.span, second.span.end),
+            None => {
+                let digits = first
+                    .text
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(first.text.len());
+                let (n, u) = first.text.split_at(digits);
+                (u.to_string(), n.to_string(), first.span, first.span.end)
+            }
+        };
+        let span = Span::new(word.span.start, end);
+        let period = match (interval_unit(&unit), count.parse::<u64>()) {
+            (Some(_), Ok(0)) => Err("an interval's count must be at least 1".to_string()),
+            (Some(Unit::PerSecond), Ok(hz)) => Ok(1_000_000_000 / hz),
+            (Some(Unit::Nanos(ns)), Ok(n)) => n
+                .checked_mul(ns)
+                .ok_or_else(|| "the interval's period does not fit in 64 bits".to_string()),
+            (None, _) => Err(format!(
+                "unknown interval unit `{unit}`; units: s, ms, us, ns, m, h, d, hz"
+            )),
+            (_, Err(_)) => Err(format!("`{count}` is not an interval count")),
+        };
+        match period {
+            Ok(p) => self.attach_end(span).then(|| AttachSpec {
+                kind: ProbeKind::Interval,
+                target: self
+                    .src
+                    .get(word.span.end + 1..end)
+                    .unwrap_or("")
+                    .to_string(),
+                offset: None,
+                period_ns: Some(p.max(1)),
+                span,
+            }),
+            Err(msg) => {
+                self.error(
+                    Diagnostic::new(count_span.to(span), msg)
+                        .with_label("not a period")
+                        .with_help(help),
+                );
+                self.lex.attach_rest(false);
+                None
+            }
+        }
     }
 
     /// The value of `+OFFSET`, or `None` (reported).
@@ -298,6 +381,17 @@ impl Parser<'_> {
     }
 
     fn unknown_probe_type(&mut self, word: &Piece) {
+        if let Some(full) = other_type(&word.text) {
+            self.error(
+                Diagnostic::new(word.span, format!("`{full}` probes are not supported yet"))
+                    .with_label("not supported yet")
+                    .with_help(format!(
+                        "probecc compiles these probe types: {}",
+                        supported_types()
+                    )),
+            );
+            return;
+        }
         let names: Vec<&str> = PROBE_TYPES.iter().map(|(w, _)| *w).collect();
         let close = suggest(&word.text, names.iter().copied()).or_else(|| {
             names
@@ -307,12 +401,6 @@ impl Parser<'_> {
         });
         let supported = supported_types();
         let help = match close {
-            _ if OTHER_TYPES.contains(&word.text.as_str()) => {
-                format!(
-                    "probecc does not support `{}` probes; supported probe types: {supported}",
-                    word.text
-                )
-            }
             Some(c) => format!("did you mean `{c}`? supported probe types: {supported}"),
             None => format!("supported probe types: {supported}"),
         };
@@ -390,10 +478,10 @@ impl Parser<'_> {
         let Tok::Ident(w) = self.peek().clone() else {
             return false;
         };
-        if w == "BEGIN" || w == "END" {
+        if matches!(w.as_str(), "BEGIN" | "END" | "begin" | "end") {
             return true;
         }
-        let is_type = ProbeKind::from_word(&w).is_some() || OTHER_TYPES.contains(&w.as_str());
+        let is_type = ProbeKind::from_word(&w).is_some() || other_type(&w).is_some();
         // `kprobe:f` is written without spaces, unlike `c ? t : u`.
         let end = self.peek_span().end;
         let next = self.peek_nth(1);
@@ -402,11 +490,15 @@ impl Parser<'_> {
 }
 
 /// The supported probe types for messages, each kind's aliases in
-/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ...`.
+/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ...`. Intervals
+/// parse but do not compile yet.
 fn supported_types() -> String {
     let mut out: Vec<String> = Vec::new();
     let mut last = None;
-    for (word, kind) in PROBE_TYPES {
+    for (word, kind) in PROBE_TYPES
+        .iter()
+        .filter(|(_, k)| *k != ProbeKind::Interval)
+    {
         match out.last_mut() {
             Some(prev) if last == Some(*kind) => prev.push_str(&format!(" ({word})")),
             _ => out.push((*word).to_string()),
@@ -414,6 +506,24 @@ fn supported_types() -> String {
         last = Some(*kind);
     }
     out.join(", ")
+}
+
+/// The unit of an interval.
+enum Unit {
+    /// A period of so many nanoseconds per count.
+    Nanos(u64),
+    /// `hz`: so many times a second.
+    PerSecond,
+}
+
+fn interval_unit(unit: &str) -> Option<Unit> {
+    if unit == "hz" {
+        return Some(Unit::PerSecond);
+    }
+    DURATIONS
+        .iter()
+        .find(|(u, _)| *u == unit)
+        .map(|(_, ns)| Unit::Nanos(*ns))
 }
 
 fn example_target(kind: ProbeKind) -> &'static str {

@@ -12,6 +12,17 @@ fn ident() -> impl Strategy<Value = String> {
     "[a-z_][a-z0-9_]{0,5}"
 }
 
+/// A bare identifier that reads back as one: no builtin, keyword or type
+/// word.
+fn bare_ident() -> impl Strategy<Value = String> {
+    ident().prop_filter("a plain identifier", |w| {
+        Builtin::from_word(w).is_none()
+            && IntType::from_word(w).is_none()
+            && !super::expr::is_keyword(w)
+            && !matches!(w.as_str(), "struct" | "union" | "enum")
+    })
+}
+
 fn int_type() -> impl Strategy<Value = IntType> {
     (prop::sample::select(vec![1u8, 2, 4, 8]), any::<bool>())
         .prop_map(|(bytes, signed)| IntType { bytes, signed })
@@ -148,10 +159,42 @@ fn expr() -> impl Strategy<Value = Expr> {
                 expr: Box::new(x),
                 index: Box::new(i),
             })),
-            (ident(), prop::collection::vec(inner, 1..3))
+            (ident(), prop::collection::vec(inner.clone(), 1..3))
                 .prop_map(|(n, k)| e(ExprKind::Map(map(n, k)))),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(|v| e(ExprKind::Tuple(v))),
+            (inner, 0u64..4).prop_map(|(x, index)| e(ExprKind::TupleIndex {
+                expr: Box::new(x),
+                index,
+                index_span: Span::default(),
+            })),
+            bare_ident().prop_map(|w| e(ExprKind::Ident(w))),
+            (any::<bool>(), ident(), prop::collection::vec(ident(), 1..3)).prop_map(
+                |(union, name, members)| e(ExprKind::Offsetof {
+                    record: RecordRef {
+                        union,
+                        name,
+                        depth: 0,
+                        span: Span::default(),
+                    },
+                    members,
+                    members_span: Span::default(),
+                })
+            ),
         ]
     })
+}
+
+fn decl_type() -> impl Strategy<Value = DeclType> {
+    prop_oneof![
+        int_type().prop_map(DeclType::Int),
+        prop::option::of(1u64..300).prop_map(DeclType::Str),
+        (any::<bool>(), ident()).prop_map(|(union, name)| DeclType::Record(RecordRef {
+            union,
+            name,
+            depth: 1,
+            span: Span::default(),
+        })),
+    ]
 }
 
 fn lvalue() -> impl Strategy<Value = LValue> {
@@ -207,6 +250,19 @@ fn stmt() -> impl Strategy<Value = Stmt> {
             .prop_map(move |(target, delta)| s(StmtKind::Incr { target, delta })),
         (ident(), prop::collection::vec(expr(), 0..3))
             .prop_map(move |(n, k)| s(StmtKind::Delete(map(n, k)))),
+        (
+            ident(),
+            prop::option::of(decl_type()),
+            prop::option::of(expr())
+        )
+            .prop_map(move |(name, ty, value)| s(StmtKind::Let {
+                name,
+                name_span: Span::default(),
+                ty,
+                value,
+            })),
+        prop::sample::select(vec![StmtKind::Break, StmtKind::Continue, StmtKind::Return])
+            .prop_map(s),
     ];
     simple.prop_recursive(3, 12, 4, move |inner| {
         prop_oneof![
@@ -216,8 +272,31 @@ fn stmt() -> impl Strategy<Value = Stmt> {
                 prop::option::of(block_of(inner.clone()))
             )
                 .prop_map(move |(cond, then, els)| s(StmtKind::If { cond, then, els })),
-            (any::<u64>(), block_of(inner))
+            (any::<u64>(), block_of(inner.clone()))
                 .prop_map(move |(count, body)| s(StmtKind::Unroll { count, body })),
+            (expr(), block_of(inner.clone()))
+                .prop_map(move |(cond, body)| s(StmtKind::While { cond, body })),
+            (ident(), expr(), expr(), block_of(inner.clone())).prop_map(
+                move |(var, start, end, body)| s(StmtKind::ForRange {
+                    var,
+                    var_span: Span::default(),
+                    start,
+                    end,
+                    body,
+                })
+            ),
+            (
+                ident(),
+                ident(),
+                prop::collection::vec(expr(), 0..2),
+                block_of(inner)
+            )
+                .prop_map(move |(var, m, keys, body)| s(StmtKind::ForMap {
+                    var,
+                    var_span: Span::default(),
+                    map: map(m, keys),
+                    body,
+                })),
         ]
     })
 }
@@ -230,29 +309,75 @@ fn attach() -> impl Strategy<Value = AttachSpec> {
         ProbeKind::Kretsyscall,
         ProbeKind::Begin,
         ProbeKind::End,
+        ProbeKind::Interval,
     ]);
-    (kind, "[a-z_][a-z0-9_.*]{0,8}", any::<Option<u64>>()).prop_map(|(kind, target, offset)| {
-        match kind {
-            ProbeKind::Begin | ProbeKind::End => AttachSpec {
-                kind,
-                target: String::new(),
-                offset: None,
-                span: Span::default(),
-            },
-            ProbeKind::Kprobe if !target.contains('*') => AttachSpec {
+    let period = (
+        prop::sample::select(vec![("s", 1_000_000_000u64), ("ms", 1_000_000)]),
+        1u64..100,
+    );
+    (kind, "[a-z_][a-z0-9_.*]{0,8}", any::<Option<u64>>(), period).prop_map(
+        |(kind, target, offset, ((unit, ns), n))| {
+            let a = |target: String, offset, period_ns| AttachSpec {
                 kind,
                 target,
                 offset,
+                period_ns,
                 span: Span::default(),
-            },
-            _ => AttachSpec {
-                kind,
-                target,
-                offset: None,
-                span: Span::default(),
-            },
-        }
+            };
+            match kind {
+                ProbeKind::Begin | ProbeKind::End => a(String::new(), None, None),
+                ProbeKind::Interval => a(format!("{unit}:{n}"), None, Some(n * ns)),
+                ProbeKind::Kprobe if !target.contains('*') => a(target, offset, None),
+                _ => a(target, None, None),
+            }
+        },
+    )
+}
+
+fn config() -> impl Strategy<Value = ConfigBlock> {
+    let value = prop_oneof![
+        any::<u64>().prop_map(ConfigValue::Int),
+        any::<String>().prop_map(ConfigValue::Str),
+        ident().prop_map(ConfigValue::Ident),
+    ];
+    prop::collection::vec((ident(), value), 0..3).prop_map(|items| ConfigBlock {
+        items: items
+            .into_iter()
+            .map(|(key, value)| ConfigItem {
+                key,
+                key_span: Span::default(),
+                value,
+                value_span: Span::default(),
+            })
+            .collect(),
+        span: Span::default(),
     })
+}
+
+fn macro_def() -> impl Strategy<Value = MacroDef> {
+    let param = (
+        prop::sample::select(vec![ParamKind::Var, ParamKind::Map, ParamKind::Expr]),
+        bare_ident(),
+    )
+        .prop_map(|(kind, name)| MacroParam {
+            kind,
+            name,
+            span: Span::default(),
+        });
+    (
+        bare_ident(),
+        prop::collection::vec(param, 0..3),
+        block_of(stmt()),
+        prop::option::of(expr()),
+    )
+        .prop_map(|(name, params, body, value)| MacroDef {
+            name,
+            name_span: Span::default(),
+            params,
+            body,
+            value,
+            span: Span::default(),
+        })
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -267,7 +392,17 @@ fn spec() -> impl Strategy<Value = Spec> {
             body,
             span: Span::default(),
         });
-    prop::collection::vec(probe, 0..3).prop_map(|probes| Spec { probes })
+    (
+        prop::collection::vec(probe, 0..3),
+        prop::option::of(config()),
+        prop::collection::vec(macro_def(), 0..2),
+    )
+        .prop_map(|(probes, config, macros)| Spec {
+            probes,
+            config,
+            macros,
+            c_defs: vec![],
+        })
 }
 
 /// Pieces of the language, to build random token soups that reach

@@ -126,13 +126,13 @@ fn statement_errors() {
         "expected `}` to close the block opened at 1:10"
     );
     assert_eq!(d[0].label, "the file ends here");
-    let d = errs("kprobe:f {\n  @x = 1;\nkprobe:g { @y = 2; }\nBEGIN { @z = ; }");
+    let d = errs("kprobe:f {\n  @x = 1;\nkprobe:g { @y = 2; }\nBEGIN { @z = 1 + ; }");
     let m: Vec<_> = d.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
         m,
         vec![
             "expected `}` to close the block opened at 1:10",
-            "expected an expression after `=`"
+            "expected an expression after `+`"
         ]
     );
     assert_eq!(d[0].label, "a new probe starts here");
@@ -158,13 +158,13 @@ fn statement_errors() {
         msgs(r#"BEGIN { printf("\q"); }"#),
         vec!["unknown escape sequence `\\q` in string literal"]
     );
-    let d = errs("BEGIN { printf(\"abc); }\nEND { @x = ; }");
+    let d = errs("BEGIN { printf(\"abc); }\nEND { @x = 1 +; }");
     let m: Vec<_> = d.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
         m,
         vec![
             "unterminated string literal",
-            "expected an expression after `=`"
+            "expected an expression after `+`"
         ]
     );
     assert_eq!(d[0].span, Span::new(15, 23));
@@ -208,12 +208,12 @@ fn statement_errors() {
     );
     // if / unroll / delete.
     assert_eq!(
-        msgs("BEGIN { if pid > 1 { @x = 1; } }"),
-        vec!["expected `(` after `if`"]
+        msgs("BEGIN { if (pid > 1 { @x = 1; } }"),
+        vec!["expected `)` to close the parenthesis opened at 1:12"]
     );
     assert_eq!(
-        msgs("BEGIN { if (pid > 1 { @x = 1; } }"),
-        vec!["expected `)` to close the condition of `if` opened at 1:12"]
+        msgs("BEGIN { if { @x = 1; } }"),
+        vec!["expected a condition after `if`"]
     );
     let d = errs("BEGIN { if ($x = 1) { } }");
     assert_eq!(d[0].help.as_deref(), Some("use `==` to compare"));
@@ -236,5 +236,110 @@ fn statement_errors() {
     assert_eq!(
         msgs("BEGIN { delete @m[1]; }"),
         vec!["expected `(` after `delete`"]
+    );
+}
+
+#[test]
+fn conditions_without_parentheses() {
+    let b = body("kprobe:f { if pid > 1 { @a = 1; } else if $x { @b = 1; } else { @c = 1; } }");
+    let StmtKind::If {
+        cond,
+        els: Some(els),
+        ..
+    } = &b[0]
+    else {
+        panic!("{b:?}")
+    };
+    assert_eq!(sx(cond), "(> pid 1)");
+    assert!(matches!(
+        &els.stmts[0].kind,
+        StmtKind::If { cond, els: Some(_), .. } if sx(cond) == "$x"
+    ));
+    let b = body("kprobe:f { if (a) || b { } while $i < 3 { $i++; } }");
+    assert!(matches!(&b[0], StmtKind::If { cond, .. } if sx(cond) == "(|| 'a 'b)"));
+    assert!(
+        matches!(&b[1], StmtKind::While { cond, body } if sx(cond) == "(< $i 3)" && body.stmts.len() == 1)
+    );
+}
+
+#[test]
+fn an_error_in_a_condition_keeps_its_else() {
+    // The condition is skipped to the body, and the `else` stays part of
+    // the statement: no error about `else` itself.
+    assert_eq!(
+        msgs("kprobe:f { if (pid +) { @a = 1; } else { @b = 1; } @c = 1; }"),
+        vec!["expected an expression after `+`"]
+    );
+    assert_eq!(
+        msgs("kprobe:f { if pid + { @a = 1; } else if (x) { } else { } }"),
+        vec!["expected an expression after `+`"]
+    );
+    assert_eq!(
+        msgs("kprobe:f { if (pid) { } else if (1 +) { } else { } @x = 1 }"),
+        vec!["expected an expression after `+`"]
+    );
+}
+
+#[test]
+fn let_declarations() {
+    let b = body("kprobe:f { let $a; let $b = 1; let $c: uint16 = 2; let $d: string; let $e: string[16]; let $f: struct sock *; let $g: uint8[4]; }");
+    let decls: Vec<(String, Option<String>, bool)> = b
+        .iter()
+        .map(|s| match s {
+            StmtKind::Let {
+                name, ty, value, ..
+            } => (
+                name.clone(),
+                ty.as_ref().map(crate::lang::pretty::decl_type),
+                value.is_some(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let want = [
+        ("a", None, false),
+        ("b", None, true),
+        ("c", Some("uint16"), true),
+        ("d", Some("string"), false),
+        ("e", Some("string[16]"), false),
+        ("f", Some("struct sock *"), false),
+        ("g", Some("uint8[4]"), false),
+    ];
+    for (got, (n, t, v)) in decls.iter().zip(want) {
+        assert_eq!((got.0.as_str(), got.1.as_deref(), got.2), (n, t, v));
+    }
+    assert_eq!(
+        msgs("kprobe:f { let x = 1; }"),
+        vec!["expected a variable after `let`, found `x`"]
+    );
+}
+
+#[test]
+fn loops_and_jumps() {
+    let b = body(
+        "kprobe:f { while ($i < 10) { if ($i == 5) { break; } $i++; continue } \
+                  for ($j : 0..10) { } }",
+    );
+    assert!(matches!(&b[0], StmtKind::While { body, .. } if body.stmts.len() == 3));
+    let StmtKind::While { body: w, .. } = &b[0] else {
+        panic!()
+    };
+    assert!(matches!(w.stmts[2].kind, StmtKind::Continue));
+    assert!(matches!(&b[1], StmtKind::ForRange { var, start, end, .. }
+        if var == "j" && sx(start) == "0" && sx(end) == "10"));
+    // A bound is a unary expression: `$n + 1` is not one.
+    assert_eq!(
+        msgs("kprobe:f { for $k : (uint64)1..$n + 1 { } }"),
+        vec!["expected `{` after the head of `for`"]
+    );
+    let b = body("kprobe:f { for $k : (uint64)1..($n + 1) { } for ($kv : @m) { } for ($x : @a..@b) { } return; }");
+    assert!(matches!(&b[0], StmtKind::ForRange { start, end, .. }
+        if sx(start) == "(cast uint64 1)" && sx(end) == "(+ $n 1)"));
+    assert!(matches!(&b[1], StmtKind::ForMap { var, map, .. } if var == "kv" && map.name == "m"));
+    assert!(matches!(&b[2], StmtKind::ForRange { .. }));
+    assert!(matches!(b[3], StmtKind::Return));
+    assert_eq!(
+        msgs("kprobe:f { for (i : 0..2) { } }"),
+        vec!["expected a variable after `for`, found `i`"]
     );
 }

@@ -94,6 +94,11 @@ pub(super) fn sx(e: &Expr) -> String {
             sx(expr)
         ),
         ExprKind::Index { expr, index } => format!("([] {} {})", sx(expr), sx(index)),
+        ExprKind::Tuple(v) => format!("(tuple {})", list(v)),
+        ExprKind::TupleIndex { expr, index, .. } => format!("(.{index} {})", sx(expr)),
+        ExprKind::Offsetof {
+            record, members, ..
+        } => format!("(offsetof {} {})", record.name, members.join(".")),
     }
 }
 
@@ -147,6 +152,21 @@ fn strip_expr(e: &mut Expr) {
             *name_span = Span::default();
             args.iter_mut().for_each(strip_expr);
         }
+        ExprKind::TupleIndex {
+            expr, index_span, ..
+        } => {
+            *index_span = Span::default();
+            strip_expr(expr);
+        }
+        ExprKind::Tuple(v) => v.iter_mut().for_each(strip_expr),
+        ExprKind::Offsetof {
+            record,
+            members_span,
+            ..
+        } => {
+            record.span = Span::default();
+            *members_span = Span::default();
+        }
         ExprKind::Int(_)
         | ExprKind::Str(_)
         | ExprKind::Builtin(_)
@@ -187,6 +207,45 @@ fn strip_block(b: &mut Block) {
                 }
             }
             StmtKind::Unroll { body, .. } => strip_block(body),
+            StmtKind::While { cond, body } => {
+                strip_expr(cond);
+                strip_block(body);
+            }
+            StmtKind::Let {
+                name_span,
+                ty,
+                value,
+                ..
+            } => {
+                *name_span = Span::default();
+                if let Some(DeclType::Record(r)) = ty {
+                    r.span = Span::default();
+                }
+                value.iter_mut().for_each(strip_expr);
+            }
+            StmtKind::ForRange {
+                var_span,
+                start,
+                end,
+                body,
+                ..
+            } => {
+                *var_span = Span::default();
+                strip_expr(start);
+                strip_expr(end);
+                strip_block(body);
+            }
+            StmtKind::ForMap {
+                var_span,
+                map,
+                body,
+                ..
+            } => {
+                *var_span = Span::default();
+                strip_map(map);
+                strip_block(body);
+            }
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }
 }
@@ -201,6 +260,27 @@ pub(super) fn strip(mut s: Spec) -> Spec {
             strip_expr(e);
         }
         strip_block(&mut p.body);
+    }
+    if let Some(c) = &mut s.config {
+        c.span = Span::default();
+        for i in &mut c.items {
+            i.key_span = Span::default();
+            i.value_span = Span::default();
+        }
+    }
+    for m in &mut s.macros {
+        m.span = Span::default();
+        m.name_span = Span::default();
+        m.params.iter_mut().for_each(|p| p.span = Span::default());
+        strip_block(&mut m.body);
+        m.value.iter_mut().for_each(strip_expr);
+    }
+    for d in &mut s.c_defs {
+        d.span = Span::default();
+        d.name_span = Span::default();
+        d.members
+            .iter_mut()
+            .for_each(|(_, sp)| *sp = Span::default());
     }
     s
 }
@@ -339,22 +419,41 @@ fn attach_points() {
 fn attach_point_errors() {
     let d = errs("uprobe:/bin/bash:readline { @x = 1; }");
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].message, "unknown probe type `uprobe`");
+    assert_eq!(d[0].message, "`uprobe` probes are not supported yet");
     assert_eq!(d[0].span, Span::new(0, 6));
-    assert_eq!(d[0].label, "not a supported probe type");
+    assert_eq!(d[0].label, "not supported yet");
     assert_eq!(
         d[0].help.as_deref(),
         Some(
-            "probecc does not support `uprobe` probes; supported probe types: kprobe (k), kretprobe (kr), \
-             ksyscall, kretsyscall, BEGIN, END"
+            "probecc compiles these probe types: kprobe (k), kretprobe (kr), \
+             ksyscall, kretsyscall, BEGIN (begin), END (end)"
         )
     );
+    for (word, full) in [
+        ("t:syscalls:sys_enter_read", "tracepoint"),
+        ("ur:/bin/sh:main", "uretprobe"),
+        ("profile:hz:99", "profile"),
+        ("s:page-faults:1", "software"),
+        ("hardware:cache-misses:1000", "hardware"),
+        ("rt:sched_switch", "rawtracepoint"),
+        ("iter:task", "iter"),
+        ("kfunc:vfs_read", "kfunc"),
+        ("fentry:vfs_read", "fentry"),
+        ("usdt:/bin/x:p:q", "usdt"),
+    ] {
+        assert_eq!(
+            msgs(&format!("{word} {{ @x = 1; }}")),
+            vec![format!("`{full}` probes are not supported yet")],
+            "{word}"
+        );
+    }
     let d = errs("foo:bar { }");
     assert_eq!(d[0].message, "unknown probe type `foo`");
     assert_eq!(
         d[0].help.as_deref(),
         Some(
-            "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN, END"
+            "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN (begin), \
+             END (end)"
         )
     );
     let d = errs("kprob:vfs_read { }");
@@ -367,18 +466,18 @@ fn attach_point_errors() {
         "{:?}",
         d[0].help
     );
-    let d = errs("begin { }");
+    let d = errs("Begin { }");
     assert!(
         d[0].help
             .as_deref()
             .unwrap()
-            .starts_with("did you mean `BEGIN`?"),
+            .starts_with("did you mean `begin`?"),
         "{:?}",
         d[0].help
     );
     assert_eq!(
         msgs("tracepoint:syscalls:sys_enter_openat /pid == 1/ { @x = 1; }"),
-        vec!["unknown probe type `tracepoint`"]
+        vec!["`tracepoint` probes are not supported yet"]
     );
     assert_eq!(
         msgs("kprobe { }"),
@@ -468,7 +567,8 @@ fn predicate_errors() {
 
 #[test]
 fn errors_do_not_hide_later_errors() {
-    let src = "kprobe:f {\n  @a = 1 +;\n  @b = ];\n  @c = (1;\n  if (x) { @d = \"\\q\"; }\n}\n\
+    let src =
+        "kprobe:f {\n  @a = 1 +;\n  @b = pdi else;\n  @c = (1;\n  if (x +) { @d = \"\\q\"; }\n}\n\
                uprobe:x { }\nkprobe:g / / { @e = 1 }\nBEGIN { @f = 1 @g = 2 }\n";
     let d = errs(src);
     let got: Vec<_> = d
@@ -479,11 +579,11 @@ fn errors_do_not_hide_later_errors() {
         got,
         vec![
             (2, "expected an expression after `+`"),
-            (3, "expected an expression after `=`"),
+            (3, "expected `;` after the statement, found `else`"),
             (4, "expected `)` to close the parenthesis opened at 4:8"),
-            // `x` is a name the checker looks up; no spurious `else`.
+            (5, "expected an expression after `+`"),
             (5, "unknown escape sequence `\\q` in string literal"),
-            (7, "unknown probe type `uprobe`"),
+            (7, "`uprobe` probes are not supported yet"),
             (8, "empty predicate"),
             (9, "expected `;` between statements"),
         ]
@@ -552,4 +652,43 @@ fn error_count_is_bounded() {
     assert!(d.len() <= 2, "{d:?}");
     let d = errs(&"# x ".repeat(100_000));
     assert!(d.len() <= MAX_ERRORS + 1);
+}
+
+#[test]
+fn lowercase_begin_end_and_intervals() {
+    let s = ok(
+        "begin { } end { } interval:s:1 { } i:ms:100 { } interval:1s { } interval:250ms { } \
+                interval:hz:4 { } interval:us:7 { }",
+    );
+    let kinds: Vec<(ProbeKind, Option<u64>)> = s
+        .probes
+        .iter()
+        .map(|p| (p.attach[0].kind, p.attach[0].period_ns))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (ProbeKind::Begin, None),
+            (ProbeKind::End, None),
+            (ProbeKind::Interval, Some(1_000_000_000)),
+            (ProbeKind::Interval, Some(100_000_000)),
+            (ProbeKind::Interval, Some(1_000_000_000)),
+            (ProbeKind::Interval, Some(250_000_000)),
+            (ProbeKind::Interval, Some(250_000_000)),
+            (ProbeKind::Interval, Some(7_000)),
+        ]
+    );
+    assert_eq!(s.probes[2].attach[0].target, "s:1");
+    assert_eq!(
+        msgs("interval:parsec:1 { }"),
+        vec!["unknown interval unit `parsec`; units: s, ms, us, ns, m, h, d, hz"]
+    );
+    assert_eq!(
+        msgs("interval:s:0 { }"),
+        vec!["an interval's count must be at least 1"]
+    );
+    assert_eq!(
+        msgs("interval { }"),
+        vec!["expected a period after `interval`"]
+    );
 }

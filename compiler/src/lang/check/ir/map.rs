@@ -24,7 +24,7 @@ impl KeyTy {
             Ty::Str { size } => Some(KeyTy::Str { size }),
             Ty::Kstack => Some(KeyTy::Kstack),
             Ty::Sym(s) => Some(KeyTy::Sym(s)),
-            Ty::Error => None,
+            Ty::Tuple { .. } | Ty::Error => None,
         }
     }
 

@@ -23,8 +23,25 @@ pub enum Ty {
     /// (`(struct file *)arg0`, `curtask`, a pointer member): an unsigned
     /// 64-bit address whose pointee's members `->` reads.
     Ptr(u32),
+    /// A tuple: its element types are entry `id` of
+    /// [`Checked::tuples`](super::Checked::tuples), laid out one after the
+    /// other at 8-byte aligned offsets in `size` bytes.
+    Tuple { id: u32, size: u32 },
     /// The type of an expression that already produced a diagnostic.
     Error,
+}
+
+/// The byte offset of each element of a tuple of `elems`.
+pub fn tuple_offsets(elems: &[Ty]) -> Vec<u32> {
+    let mut off = 0;
+    elems
+        .iter()
+        .map(|t| {
+            let at = off;
+            off += t.storage();
+            at
+        })
+        .collect()
 }
 
 /// Which name table a [`Ty::Sym`] indexes.
@@ -51,6 +68,7 @@ impl Ty {
     pub fn storage(self) -> u32 {
         match self {
             Ty::Str { size } => round8(size),
+            Ty::Tuple { size, .. } => size,
             _ => 8,
         }
     }
@@ -74,6 +92,7 @@ impl Ty {
             Ty::Kstack => "kstack".into(),
             Ty::Sym(s) => s.name().into(),
             Ty::Ptr(_) => "a kernel pointer".into(),
+            Ty::Tuple { .. } => "a tuple".into(),
             Ty::Error => "<error>".into(),
         }
     }
