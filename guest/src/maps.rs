@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
-use probecc::lang::manifest::{KeyEntry, Manifest, MapEntry};
+use probecc::lang::manifest::{KeyEntry, KeyKind, Manifest, MapEntry, ValueKind};
+use probecc::maps::MapKind;
 use serde_json::{json, Value};
 
 use crate::bpf;
@@ -25,10 +26,10 @@ pub fn read(
     ksyms: &Ksyms,
     cpus: usize,
 ) -> std::io::Result<Entries> {
-    let percpu = m.kind.starts_with("percpu");
+    let percpu = m.kind == MapKind::PercpuHash;
     let stride = (m.value.size as usize).div_ceil(8) * 8;
     let slots = if percpu { cpus } else { 1 };
-    let bucketed = matches!(m.value.kind.as_str(), "hist" | "lhist");
+    let bucketed = m.value.kind.bucketed();
     let mut grouped: BTreeMap<String, (Vec<Value>, Value)> = BTreeMap::new();
     let mut dups: BTreeMap<String, usize> = BTreeMap::new();
     let mut buckets_seen: BTreeMap<(String, i64), usize> = BTreeMap::new();
@@ -120,11 +121,11 @@ fn key_part(
 ) -> Value {
     let off = k.offset as usize;
     let size = k.size.unwrap_or(8) as usize;
-    match k.kind.as_str() {
-        "string" => json!(string(key, off, size)),
-        "func" => name(&manifest.funcs, int(key, off, 8, false)),
-        "probe" => name(&manifest.probes, int(key, off, 8, false)),
-        "kstack" => stack(stacks, int(key, off, 8, false), ksyms),
+    match k.kind {
+        KeyKind::String => json!(string(key, off, size)),
+        KeyKind::Func => name(&manifest.funcs, int(key, off, 8, false)),
+        KeyKind::Probe => name(&manifest.probes, int(key, off, 8, false)),
+        KeyKind::Kstack => stack(stacks, int(key, off, 8, false), ksyms),
         _ => json!(int(key, off, size, k.signed.unwrap_or(false))),
     }
 }
@@ -158,27 +159,29 @@ fn stack(map: Option<RawFd>, id: i64, ksyms: &Ksyms) -> Value {
 fn combine(m: &MapEntry, cpus: &[&[u8]]) -> Value {
     let signed = m.value.signed.unwrap_or(true);
     let size = m.value.size as usize;
-    match m.value.kind.as_str() {
-        "count" | "sum" => json!(cpus.iter().map(|v| int(v, 0, 8, signed)).sum::<i64>()),
-        "min" | "max" => {
+    match m.value.kind {
+        ValueKind::Count | ValueKind::Sum => {
+            json!(cpus.iter().map(|v| int(v, 0, 8, signed)).sum::<i64>())
+        }
+        ValueKind::Min | ValueKind::Max => {
             let seen = cpus
                 .iter()
                 .filter(|v| int(v, 8, 8, false) != 0)
                 .map(|v| int(v, 0, 8, true));
-            let best = if m.value.kind == "min" {
+            let best = if m.value.kind == ValueKind::Min {
                 seen.min()
             } else {
                 seen.max()
             };
             best.map_or(Value::Null, |b| json!(b))
         }
-        "avg" | "stats" => {
+        ValueKind::Avg | ValueKind::Stats => {
             let total: i64 = cpus.iter().map(|v| int(v, 0, 8, true)).sum();
             let count: i64 = cpus.iter().map(|v| int(v, 8, 8, false)).sum();
             let avg = if count == 0 { 0 } else { total / count };
             json!({"count": count, "avg": avg, "total": total})
         }
-        "string" => json!(string(cpus[0], 0, size)),
+        ValueKind::String => json!(string(cpus[0], 0, size)),
         _ => json!(int(
             cpus[0],
             0,

@@ -3,7 +3,7 @@
 //! conversions (`%d %i %u %x %X %s %c %p` with `l`/`ll`, flags `-` and
 //! `0`, a width) are applied as C's printf would.
 
-use probecc::lang::manifest::{ArgEntry, Manifest};
+use probecc::lang::manifest::{ArgEntry, ArgKind, Manifest};
 
 use crate::maps::{int, string};
 
@@ -54,7 +54,7 @@ fn convert(record: &[u8], a: &ArgEntry, spec: &str) -> String {
         .parse()
         .unwrap_or(0);
     let (off, size) = (a.offset as usize, a.size as usize);
-    let body = if a.kind == "string" {
+    let body = if a.kind == ArgKind::String {
         string(record, off, size)
     } else {
         let v = int(record, off, size.min(8), a.signed);
@@ -73,7 +73,7 @@ fn convert(record: &[u8], a: &ArgEntry, spec: &str) -> String {
         &body,
         width,
         flags.contains('-'),
-        flags.contains('0') && a.kind != "string",
+        flags.contains('0') && a.kind != ArgKind::String,
     )
 }
 

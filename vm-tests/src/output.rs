@@ -13,7 +13,7 @@
 //! strings).
 
 use probecc::insn::Endian;
-use probecc::lang::manifest::{KeyEntry, LhistBounds, MapEntry};
+use probecc::lang::manifest::{KeyEntry, KeyKind, LhistBounds, MapEntry, ValueKind};
 
 use crate::ksyms::Ksyms;
 use crate::maps::EmuMap;
@@ -79,7 +79,7 @@ pub struct Entry {
 pub struct MapDump {
     pub name: String,
     /// The manifest's value kind (`count`, `hist`, ...).
-    pub kind: String,
+    pub kind: ValueKind,
     pub lhist: Option<LhistBounds>,
     pub entries: Vec<Entry>,
 }
@@ -109,7 +109,7 @@ pub struct Decoder<'a> {
 
 impl Decoder<'_> {
     pub fn map(&self, m: &MapEntry, map: &EmuMap) -> MapDump {
-        let bucketed = matches!(m.value.kind.as_str(), "hist" | "lhist");
+        let bucketed = m.value.kind.bucketed();
         let mut entries: Vec<Entry> = Vec::new();
         for (key, per_cpu) in map.entries() {
             let parts = m.keys.iter().map(|k| self.key_part(k, &key)).collect();
@@ -128,7 +128,7 @@ impl Decoder<'_> {
         entries.sort_by(|a, b| a.key.cmp(&b.key));
         MapDump {
             name: m.name.clone(),
-            kind: m.value.kind.clone(),
+            kind: m.value.kind,
             lhist: m.value.lhist,
             entries,
         }
@@ -181,11 +181,12 @@ impl Decoder<'_> {
 
     fn key_part(&self, k: &KeyEntry, key: &[u8]) -> Key {
         let off = k.offset as usize;
-        match k.kind.as_str() {
-            "int" => Key::Int(self.int(key, off, k.signed.unwrap_or(true))),
-            "string" => Key::Str(c_string(key.get(off..off + k.size.unwrap_or(0) as usize))),
-            "kstack" => Key::Stack(self.stack(u64_at(key, off, self.endian))),
-            kind => Key::Str(self.names.name(kind, u64_at(key, off, self.endian))),
+        match k.kind {
+            KeyKind::Int => Key::Int(self.int(key, off, k.signed.unwrap_or(true))),
+            KeyKind::String => Key::Str(c_string(key.get(off..off + k.size.unwrap_or(0) as usize))),
+            KeyKind::Kstack => Key::Stack(self.stack(u64_at(key, off, self.endian))),
+            KeyKind::Func => Key::Str(self.names.name("func", u64_at(key, off, self.endian))),
+            KeyKind::Probe => Key::Str(self.names.name("probe", u64_at(key, off, self.endian))),
         }
     }
 
@@ -203,14 +204,16 @@ impl Decoder<'_> {
                 .fold(0u64, u64::wrapping_add)
         };
         let first = per_cpu.first().map(Vec::as_slice).unwrap_or(&[]);
-        match m.value.kind.as_str() {
-            "int" => Value::Int(self.int(first, 0, m.value.signed.unwrap_or(true))),
-            "string" => Value::Str(c_string(Some(first))),
-            "count" => Value::Int(sum(0) as i128),
-            "sum" => Value::Int(sum(0) as i64 as i128),
-            "min" | "max" => Value::Int(self.min_max(m.value.kind == "min", per_cpu) as i128),
-            "avg" => Value::Int(avg(sum(0) as i64, sum(8)) as i128),
-            "stats" => {
+        match m.value.kind {
+            ValueKind::Int => Value::Int(self.int(first, 0, m.value.signed.unwrap_or(true))),
+            ValueKind::String => Value::Str(c_string(Some(first))),
+            ValueKind::Count => Value::Int(sum(0) as i128),
+            ValueKind::Sum => Value::Int(sum(0) as i64 as i128),
+            ValueKind::Min | ValueKind::Max => {
+                Value::Int(self.min_max(m.value.kind == ValueKind::Min, per_cpu) as i128)
+            }
+            ValueKind::Avg => Value::Int(avg(sum(0) as i64, sum(8)) as i128),
+            ValueKind::Stats => {
                 let (total, count) = (sum(0) as i64, sum(8));
                 Value::Stats {
                     count,
@@ -218,7 +221,8 @@ impl Decoder<'_> {
                     total,
                 }
             }
-            kind => Value::Str(self.names.name(kind, u64_at(first, 0, e))),
+            ValueKind::Func => Value::Str(self.names.name("func", u64_at(first, 0, e))),
+            _ => Value::Str(self.names.name("probe", u64_at(first, 0, e))),
         }
     }
 

@@ -11,7 +11,7 @@
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
-use probecc::lang::manifest::{Action, Manifest};
+use probecc::lang::manifest::{Action, ArgKind, Manifest};
 use probecc::load::{relocate_object, OnMissing};
 use probecc_test_support::XorShift64Star;
 
@@ -439,10 +439,10 @@ impl<'p> Session<'p> {
             .iter()
             .map(|a| {
                 let off = a.offset as usize;
-                match a.kind.as_str() {
-                    "string" => Arg::Str(c_string(bytes.get(off..off + a.size as usize))),
-                    "int" => Arg::Int(u64_at(bytes, off, endian)),
-                    "func" => Arg::Str(
+                match a.kind {
+                    ArgKind::String => Arg::Str(c_string(bytes.get(off..off + a.size as usize))),
+                    ArgKind::Int => Arg::Int(u64_at(bytes, off, endian)),
+                    ArgKind::Func => Arg::Str(
                         self.prog
                             .names
                             .funcs
@@ -527,7 +527,7 @@ impl<'p> Session<'p> {
             Some(m) => dec.map(&prog.manifest.maps[i], m),
             None => MapDump {
                 name: prog.manifest.maps[i].name.clone(),
-                kind: prog.manifest.maps[i].value.kind.clone(),
+                kind: prog.manifest.maps[i].value.kind,
                 lhist: None,
                 entries: Vec::new(),
             },

@@ -3,7 +3,7 @@
 //! total T` for stats, and histograms with bpftrace's bucket labels, counts
 //! and 52-column bars — each map followed by a blank line.
 
-use probecc::lang::manifest::LhistBounds;
+use probecc::lang::manifest::{LhistBounds, ValueKind};
 
 use crate::output::{Bucket, Entry, Key, MapDump, Value};
 
@@ -12,9 +12,9 @@ const BAR: usize = 52;
 /// One map, as bpftrace's `print()` and exit dump show it.
 pub fn map(m: &MapDump) -> String {
     let mut entries: Vec<&Entry> = m.entries.iter().collect();
-    if matches!(
-        m.kind.as_str(),
-        "count" | "sum" | "int" | "min" | "max" | "avg" | "stats"
+    if !matches!(
+        m.kind,
+        ValueKind::String | ValueKind::Func | ValueKind::Probe | ValueKind::Hist | ValueKind::Lhist
     ) {
         entries.sort_by_key(|e| sort_value(&e.value));
     }
@@ -141,10 +141,10 @@ fn lhist_label(b: LhistBounds, i: u64) -> String {
 mod tests {
     use super::*;
 
-    fn dump(kind: &str, entries: Vec<Entry>) -> MapDump {
+    fn dump(kind: ValueKind, entries: Vec<Entry>) -> MapDump {
         MapDump {
             name: "@m".into(),
-            kind: kind.into(),
+            kind,
             lhist: None,
             entries,
         }
@@ -156,7 +156,7 @@ mod tests {
             key: vec![Key::Str(k.into())],
             value: Value::Int(v),
         };
-        let text = map(&dump("count", vec![e("a", 5), e("b", 2)]));
+        let text = map(&dump(ValueKind::Count, vec![e("a", 5), e("b", 2)]));
         assert_eq!(text, "@m[b]: 2\n@m[a]: 5\n\n");
     }
 
@@ -169,7 +169,7 @@ mod tests {
             count,
         };
         let m = dump(
-            "hist",
+            ValueKind::Hist,
             vec![Entry {
                 key: vec![],
                 value: Value::Buckets(vec![b(4, 10), b(6, 5)]),
