@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use probecc::arch::Arch;
+use probecc_runtime::output::Style;
+use probecc_runtime::report;
 use vm_tests::{events, Engine, Options, Program};
 
 use crate::input::{self, BadInput};
@@ -72,7 +74,7 @@ pub fn run(args: &Args) -> Result<()> {
         .map_err(|e| BadInput::file(format!("in {}", args.events.display()), e))?;
     // What the events drive the program into (a fault, a loop past the
     // budget) is the input's doing too.
-    let report = program
+    let output = program
         .run(&events)
         .map_err(|e| BadInput::file(format!("running {}", args.input.display()), e))?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
@@ -81,8 +83,8 @@ pub fn run(args: &Args) -> Result<()> {
         Format::Json
     });
     match format {
-        Format::Json => println!("{}", report.to_json(false)),
-        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", report::document(&output, false)),
+        Format::Text => print!("{}", output.render(Style::Text)),
     }
     Ok(())
 }

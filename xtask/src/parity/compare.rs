@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 
 use probecc::lang::manifest::{Action, Manifest, ValueKind};
+use probecc_runtime::printf::format_literals;
 use serde::Serialize;
 use serde_json::Value as Json;
-use vm_tests::printf::format_literals;
 
 use super::rules::{Mode, Rule};
 use crate::bpftrace_out::{self, Bucket, Item, Value};
