@@ -185,6 +185,10 @@ pub fn c_string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// A raw map entry: the key's bytes and the value's bytes for each CPU
+/// (one value for a map that is not per-CPU).
+pub type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
+
 /// A decoded key and, for a histogram, its bucket.
 type RawKey = (Vec<Key>, Option<u64>);
 
@@ -257,7 +261,7 @@ impl Decoder<'_> {
     /// for a map that is not per-CPU), decoded.
     pub fn map<I>(&self, m: &MapEntry, raw: I) -> Result<MapDump, DecodeError>
     where
-        I: IntoIterator<Item = (Vec<u8>, Vec<Vec<u8>>)>,
+        I: IntoIterator<Item = RawEntry>,
     {
         let bucketed = m.value.kind.bucketed();
         let mut entries: Vec<Entry> = Vec::new();

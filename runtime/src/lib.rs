@@ -15,6 +15,8 @@ pub mod buckets;
 pub mod decode;
 pub mod json;
 pub mod ksyms;
+#[cfg(all(feature = "live", target_os = "linux"))]
+pub mod live;
 pub mod output;
 pub mod printf;
 pub mod report;
