@@ -65,6 +65,7 @@ pub struct Bucket {
 pub enum Value {
     Int(i128),
     Str(String),
+    /// An avg or stats map's state (bpftrace prints an avg map's `avg`).
     Stats {
         count: u64,
         avg: i64,
@@ -348,8 +349,7 @@ impl Decoder<'_> {
             ValueKind::Min | ValueKind::Max => {
                 Value::Int(self.min_max(m.value.kind == ValueKind::Min, per_cpu) as i128)
             }
-            ValueKind::Avg => Value::Int(avg(sum(0) as i64, sum(8)) as i128),
-            ValueKind::Stats => {
+            ValueKind::Avg | ValueKind::Stats => {
                 let (total, count) = (sum(0) as i64, sum(8));
                 Value::Stats {
                     count,

@@ -102,6 +102,7 @@ fn value(v: &Value, m: &MapDump) -> String {
     match v {
         Value::Int(i) => number(*i),
         Value::Str(s) => string(s),
+        Value::Stats { avg, .. } if m.kind == ValueKind::Avg => number(*avg as i128),
         Value::Stats { count, avg, total } => format!(
             "{{\"count\": {}, \"average\": {}, \"total\": {}}}",
             number(*count as i128),

@@ -4,7 +4,8 @@
 //! [lines]}`, plus `"print": [{"map": "@x", "entries": [...]}]` when
 //! `print()` ran. Every map after the end, entries in key order; key
 //! parts as numbers, strings (`func`/`probe` names) or a `kstack`'s frames;
-//! values as numbers, strings, `{"count", "avg", "total"}` for stats, and
+//! values as numbers, strings, `{"count", "avg", "total"}` for avg and
+//! stats, and
 //! for histograms their non-empty buckets `{"min", "max", "count"}`
 //! holding min <= v < max (`null` for an open end). The QEMU guest
 //! reports a fixture's maps in the same shape ([`entries`]).

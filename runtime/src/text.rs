@@ -27,7 +27,7 @@ pub fn map(m: &MapDump) -> String {
             let head = format!("{}{}", m.name, key(&e.key));
             match &e.value {
                 Value::Buckets(b) => format!("{head}: \n{}", histogram(b, m.lhist)),
-                v => format!("{head}: {}", scalar(v)),
+                v => format!("{head}: {}", scalar(v, m.kind)),
             }
         })
         .collect();
@@ -78,10 +78,11 @@ fn key(parts: &[Key]) -> String {
     format!("[{}]", shown.join(", "))
 }
 
-fn scalar(v: &Value) -> String {
+fn scalar(v: &Value, kind: ValueKind) -> String {
     match v {
         Value::Int(i) => i.to_string(),
         Value::Str(s) => s.clone(),
+        Value::Stats { avg, .. } if kind == ValueKind::Avg => avg.to_string(),
         Value::Stats { count, avg, total } => {
             format!("count {count}, average {avg}, total {total}")
         }

@@ -56,7 +56,11 @@ fn expected(map: &str, values: &[i64]) -> Value {
     match map {
         "@count" => int(n),
         "@sum" => int(total),
-        "@avg" => int(total.wrapping_div(n)),
+        "@avg" => Value::Stats {
+            count: n as u64,
+            avg: total.wrapping_div(n),
+            total,
+        },
         "@min" => int(*values.iter().min().unwrap_or(&0)),
         "@max" => int(*values.iter().max().unwrap_or(&0)),
         "@stats" => Value::Stats {

@@ -71,7 +71,11 @@ fn per_cpu_values_combine_as_bpftrace_combines_them() {
                 "avg",
                 16,
                 vec![w(&[10, 2]), w(&[-1i64 as u64, 1])],
-                Value::Int(3),
+                Value::Stats {
+                    count: 3,
+                    avg: 3,
+                    total: 9,
+                },
             ),
             (
                 "stats",

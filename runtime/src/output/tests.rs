@@ -173,9 +173,12 @@ fn every_kind() -> Output {
         dump(
             "@v",
             Avg,
-            vec![(vec![s("q")], int(7)), (vec![s("r")], int(2))],
+            vec![
+                (vec![s("q")], stats(1, 7, 7)),
+                (vec![s("r")], stats(1, 2, 2)),
+            ],
         ),
-        dump("@v1", Avg, vec![(vec![], int(10))]),
+        dump("@v1", Avg, vec![(vec![], stats(1, 10, 10))]),
     ];
     Output {
         chunks: vec![

@@ -6,6 +6,7 @@
 //! strays from bpftrace's format, or loses an entry, fails here.
 
 use probecc::arch::Arch;
+use probecc::lang::manifest::ValueKind;
 use probecc_runtime::decode::{Key, MapDump, Value as Decoded};
 use probecc_runtime::output::{Chunk, Output, Style};
 use vm_tests::{events, Options, Program};
@@ -49,11 +50,12 @@ fn expected_key(parts: &[Key]) -> String {
     key_text(&shown.join(", "))
 }
 
-fn expected_value(v: &Decoded) -> Value {
+fn expected_value(v: &Decoded, kind: ValueKind) -> Value {
     let int = |i: i128| i64::try_from(i).expect("a value bpftrace prints as an s64");
     match v {
         Decoded::Int(i) => Value::Int(int(*i)),
         Decoded::Str(s) => Value::Str(s.clone()),
+        Decoded::Stats { avg, .. } if kind == ValueKind::Avg => Value::Int(*avg),
         Decoded::Stats { count, avg, total } => Value::Stats {
             count: *count as i64,
             avg: *avg,
@@ -77,7 +79,7 @@ fn entries(m: &MapDump) -> Vec<Item> {
         .map(|e| Item::Entry {
             map: m.name.clone(),
             key: expected_key(&e.key),
-            value: expected_value(&e.value),
+            value: expected_value(&e.value, m.kind),
         })
         .collect()
 }
