@@ -191,7 +191,7 @@ pub fn c_string(bytes: &[u8]) -> String {
 pub type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
 
 /// A decoded key and, for a histogram, its bucket.
-type RawKey = (Vec<Key>, Option<u64>);
+type DecodedKey = (Vec<Key>, Option<u64>);
 
 /// The frames of a stack id, innermost first, or `None` if the stack map
 /// has no such stack.
@@ -268,7 +268,7 @@ impl Decoder<'_> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut position: HashMap<Vec<Key>, usize> = HashMap::new();
         // Decoded key (and bucket) → how many raw keys gave it.
-        let mut seen: HashMap<RawKey, usize> = HashMap::new();
+        let mut seen: HashMap<DecodedKey, usize> = HashMap::new();
         for (key, per_cpu) in raw {
             let parts: Vec<Key> = m.keys.iter().map(|k| self.key_part(k, &key)).collect();
             let index = bucketed.then(|| self.u64_at(&key, key.len().saturating_sub(8)));
@@ -306,7 +306,7 @@ impl Decoder<'_> {
                 }
             }
         }
-        let mut dups: Vec<(RawKey, usize)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+        let mut dups: Vec<(DecodedKey, usize)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
         dups.sort_by(|((ka, ia), na), ((kb, ib), nb)| {
             nb.cmp(na).then(key_order(ka, kb)).then(ia.cmp(ib))
         });
