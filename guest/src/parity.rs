@@ -1,7 +1,7 @@
 //! Parity with bpftrace: one spec run twice on the same kernel, once as
 //! `bpftrace SCRIPT -c WORKLOAD` (bpftrace prints its maps when the
-//! workload ends) and once as probecc's object attached through aya (the
-//! fixture path), each followed by one `PROBECC-PARITY <json>` line with
+//! workload ends) and once as probecc's object through the runtime's
+//! loader (the fixture path), each followed by one `PROBECC-PARITY <json>` line with
 //! what bpftrace printed and what probecc's maps and ring buffer held. The
 //! host parses and compares (`cargo xtask parity`).
 //!
@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use probecc::lang::manifest::Manifest;
+use probecc::error::chain;
 use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, BPFTRACE, PARITY_MARK};
-use serde_json::{json, Value};
+use probecc_runtime::ksyms::Ksyms;
+use probecc_runtime::live::Loaded;
+use serde_json::Value;
 
-use crate::ksyms::Ksyms;
 use crate::{fixture, workload};
 
 /// The applet that runs a parity workload.
@@ -97,11 +98,11 @@ fn applet_args(case: &ParityCase) -> Vec<String> {
 }
 
 /// Runs one case on both sides and prints its result line.
-pub fn run(case: &ParityCase, ksyms: &Ksyms, cpus: usize) {
+pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let report = ParityReport {
         name: case.name.clone(),
         bpftrace: under_bpftrace(case),
-        probecc: under_probecc(case, ksyms, cpus),
+        probecc: under_probecc(case, ksyms),
     };
     let json = serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     let mut out = std::io::stdout().lock();
@@ -191,14 +192,14 @@ fn under_bpftrace(case: &ParityCase) -> ParitySide {
     side
 }
 
-/// probecc's object through aya: load, attach, `pworkload`, ring buffer,
-/// maps (every entry).
-fn under_probecc(case: &ParityCase, ksyms: &Ksyms, cpus: usize) -> ParitySide {
+/// probecc's object through the runtime's loader: load, attach,
+/// `pworkload`, detach, ring buffer, maps (every entry).
+fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
     let _ = std::fs::remove_file(PIDS);
     let t0 = Instant::now();
     let mut side = ParitySide::default();
     let mut errors = Vec::new();
-    if let Err(e) = attach_and_run(case, ksyms, cpus, &mut side, &mut errors) {
+    if let Err(e) = attach_and_run(case, ksyms, &mut side, &mut errors) {
         errors.push(e);
     }
     side.stderr = errors.join("\n");
@@ -210,18 +211,14 @@ fn under_probecc(case: &ParityCase, ksyms: &Ksyms, cpus: usize) -> ParitySide {
 fn attach_and_run(
     case: &ParityCase,
     ksyms: &Ksyms,
-    cpus: usize,
     side: &mut ParitySide,
     errors: &mut Vec<String>,
 ) -> Result<(), String> {
-    let text =
-        std::fs::read_to_string(&case.manifest).map_err(|e| format!("{}: {e}", case.manifest))?;
-    let manifest = Manifest::from_json(&text).map_err(|e| format!("{}: {e}", case.manifest))?;
-    let mut ebpf = fixture::load(&case.object)?;
-    for p in &manifest.programs {
-        if let Err(e) = fixture::attach(&mut ebpf, &p.name, &p.section) {
-            errors.push(format!("{}: {e}", p.section));
-        }
+    let manifest = fixture::read_manifest(&case.manifest)?;
+    let mut object = Loaded::load_file(std::path::Path::new(&case.object))
+        .map_err(|e| format!("{}: {}", case.object, chain(&e)))?;
+    for (section, e) in object.attach_all(&manifest) {
+        errors.push(format!("{section}: {}", chain(&e)));
     }
     let status = Command::new(format!("/bin/{APPLET}"))
         .args(applet_args(case))
@@ -230,17 +227,10 @@ fn attach_and_run(
         .stderr(Stdio::null())
         .status()
         .map_err(|e| format!("running {APPLET}: {e}"))?;
+    object.detach_all();
     side.status = status.code().unwrap_or(-1);
-    side.printf = fixture::ring_buffer(&mut ebpf, &manifest);
-    let decoded = fixture::read_maps(&ebpf, &manifest, ksyms, cpus, errors);
-    let mut maps = serde_json::Map::new();
-    for (name, entries) in decoded {
-        let all: Vec<Value> = entries
-            .into_iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
-        maps.insert(name, Value::Array(all));
-    }
-    side.maps = Value::Object(maps);
+    side.printf = fixture::printf_lines(&mut object, &manifest, errors);
+    let maps = fixture::read_maps(&object, &manifest, ksyms, errors);
+    side.maps = Value::Object(maps.into_iter().collect());
     Ok(())
 }

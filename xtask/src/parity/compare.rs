@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use probecc::lang::manifest::{Action, Manifest};
+use probecc::lang::manifest::{Action, Manifest, ValueKind};
+use probecc_runtime::printf::format_literals;
 use serde::Serialize;
 use serde_json::Value as Json;
-use vm_tests::printf::format_literals;
 
 use super::rules::{Mode, Rule};
 use crate::bpftrace_out::{self, Bucket, Item, Value};
@@ -110,7 +110,7 @@ pub fn from_bpftrace(stdout: &str, n: &Normalise) -> Output {
 pub fn from_probecc(maps: &Json, printf_lines: &[String], m: &Manifest, n: &Normalise) -> Output {
     let mut state: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for entry in &m.maps {
-        let kind = entry.value.kind.as_str();
+        let kind = entry.value.kind;
         let decoded = maps
             .get(&entry.name)
             .and_then(Json::as_array)
@@ -203,10 +203,10 @@ fn part(p: &Json) -> String {
 
 /// A decoded value of a map of `kind` as bpftrace shows it; `None` for a
 /// min/max no CPU recorded.
-fn value(v: &Json, kind: &str) -> Option<Value> {
+fn value(v: &Json, kind: ValueKind) -> Option<Value> {
     let int = |k: &str| v.get(k).and_then(Json::as_i64).unwrap_or(0);
     Some(match (kind, v) {
-        ("hist" | "lhist", Json::Array(buckets)) => Value::Buckets(
+        (ValueKind::Hist | ValueKind::Lhist, Json::Array(buckets)) => Value::Buckets(
             buckets
                 .iter()
                 .map(|b| Bucket {
@@ -217,7 +217,7 @@ fn value(v: &Json, kind: &str) -> Option<Value> {
                 .filter(|b| b.count != 0)
                 .collect(),
         ),
-        ("avg", Json::Object(_)) => Value::Int(int("avg")),
+        (ValueKind::Avg, Json::Object(_)) => Value::Int(int("avg")),
         (_, Json::Object(_)) => Value::Stats {
             count: int("count"),
             avg: int("avg"),

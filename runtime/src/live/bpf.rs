@@ -1,7 +1,9 @@
-//! The guest's own minimal BPF layer: raw `bpf()` (map create, program
-//! load, map lookup and iteration) and kprobe attachment through the kprobe
-//! PMU with `perf_event_open`. The tables check uses it to load probe
-//! programs it assembles itself; the fixtures go through aya.
+//! A minimal BPF layer of raw `bpf()` commands (map create, program load,
+//! map lookup, update and iteration) and kprobe attachment through the kprobe PMU
+//! with `perf_event_open`: the loader reads maps byte for byte with it
+//! (aya's typed maps want fixed key and value types), and the QEMU guest
+//! loads the probe programs it assembles itself with it. Every descriptor
+//! is owned: dropping a [`Probe`] detaches it.
 
 use std::ffi::CString;
 use std::io;
@@ -9,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const BPF_MAP_CREATE: i32 = 0;
 const BPF_MAP_LOOKUP_ELEM: i32 = 1;
+const BPF_MAP_UPDATE_ELEM: i32 = 2;
 const BPF_MAP_GET_NEXT_KEY: i32 = 4;
 const BPF_PROG_LOAD: i32 = 5;
 pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
@@ -96,6 +99,16 @@ pub fn map_lookup(map: RawFd, key: &[u8], value: &mut [u8]) -> io::Result<()> {
     put64(&mut attr, 8, key.as_ptr() as u64);
     put64(&mut attr, 16, value.as_mut_ptr() as u64);
     sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).map(|_| ())
+}
+
+/// Sets `key` to `value` (all CPUs' values, one after the other, for a
+/// per-CPU map), creating it if need be.
+pub fn map_update(map: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let mut attr = [0u64; 4];
+    put32(&mut attr, 0, map as u32);
+    put64(&mut attr, 8, key.as_ptr() as u64);
+    put64(&mut attr, 16, value.as_ptr() as u64);
+    sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
 }
 
 /// Every key of a hash map, in the kernel's iteration order.
