@@ -298,6 +298,27 @@ mod host {
         );
     }
 
+    #[test]
+    #[ignore = "needs root"]
+    fn an_object_dropped_leaves_no_program_in_the_kernel() {
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let mut s = session("map_ops", Style::Text);
+        let manifest = s.manifest.clone();
+        let _ = s.loaded().attach_all(&manifest);
+        let ids = s.loaded().program_ids();
+        assert_eq!(ids.len(), 2, "both programs verified");
+        let listed = bpf::ids(bpf::Objects::Programs).expect("the kernel's programs");
+        assert!(
+            ids.iter().all(|i| listed.contains(i)),
+            "{ids:?} in {listed:?}"
+        );
+        drop(s);
+        let listed = bpf::ids(bpf::Objects::Programs).expect("the kernel's programs");
+        assert!(ids.iter().all(|i| !listed.contains(i)), "{ids:?} gone");
+    }
+
     const RAW_TP: &str = r#"
 #define SEC(n) __attribute__((section(n), used))
 struct {
