@@ -249,9 +249,7 @@ fn compile(
     file: String,
     name: String,
 ) -> Result<Ready> {
-    // Reading the kernel's function list costs time on a small device:
-    // only a spec with a `*` somewhere can have a wildcard.
-    let symbols = match (&args.symbols, src.contains('*')) {
+    let symbols = match (&args.symbols, has_wildcard(&src)) {
         (Some(path), _) => Some(input::symbols(path)?),
         (None, true) => kernel::traceable().ok().map(|(_, names)| names),
         (None, false) => None,
@@ -280,6 +278,21 @@ fn compile(
         object,
         manifest: compiled.manifest,
     })
+}
+
+/// Whether an attach point of `src` may be a wildcard: reading the
+/// kernel's function list costs time on a small device, so a spec without
+/// one does not. A spec that does not parse as written (its preprocessor
+/// may make attach points) may have one.
+fn has_wildcard(src: &str) -> bool {
+    match probecc::lang::parse::parse(src) {
+        Ok(spec) => spec
+            .probes
+            .iter()
+            .flat_map(|p| &p.attach)
+            .any(|a| a.target.contains('*')),
+        Err(_) => true,
+    }
 }
 
 /// An object and the manifest beside it, which must be for this kernel's

@@ -100,3 +100,13 @@ fn a_duration_must_be_positive() {
     let e = run(&args).unwrap_err();
     assert!(e.is::<BadInput>(), "{e:#}");
 }
+
+#[test]
+fn only_attach_points_make_wildcards() {
+    assert!(has_wildcard("kprobe:vfs_* { @x = count(); }"));
+    assert!(!has_wildcard("kprobe:vfs_read { @x = arg2 * 2; }"));
+    assert!(
+        has_wildcard("#define F vfs_*\nF { }"),
+        "unparsed: may be one"
+    );
+}
