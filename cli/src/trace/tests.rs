@@ -1,3 +1,8 @@
+//! `probecc trace`'s own decisions, without a kernel: where the program
+//! comes from and which arguments are parameters, the running kernel's
+//! arch for specs and objects, when the function list is read, and the
+//! arguments refused. The runs themselves are in `cli/tests/trace.rs`.
+
 use super::*;
 
 #[derive(clap::Parser)]

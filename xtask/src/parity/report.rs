@@ -120,8 +120,9 @@ fn cell(s: &str) -> String {
 pub fn markdown(reports: &[ArchReport]) -> String {
     let mut md = String::from("# Parity with bpftrace\n\n");
     md.push_str(
-        "Each spec ran once under bpftrace and once as probecc's object, on the same kernel \
-         and workload (`cargo xtask parity`; rules in `fixtures/parity.toml`).\n",
+        "Each spec ran under bpftrace, as probecc's object and under `probecc trace` (the \
+         dist binary, compiling the spec in the guest), on the same kernel and workload \
+         (`cargo xtask parity`; rules in `fixtures/parity.toml`).\n",
     );
     for r in reports {
         md.push_str(&format!("\n## {} ({})\n\n", r.arch, r.kernel));
