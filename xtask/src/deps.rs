@@ -198,7 +198,7 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
 }
 
 /// What linking a static binary for `a` needs: the C toolchain (cross for
-/// a foreign arch), its static C library, and the binutils that strip.
+/// a foreign arch) and its static C library.
 fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
     let need = |path: &str, package: &str, why: &str| Need {
         path: path.into(),
@@ -213,7 +213,6 @@ fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
                 "libc6-dev",
                 "the static C library of the guest and dist binaries",
             ),
-            need("strip", "binutils", "to strip the dist binary"),
         ],
         Some(gnu) => vec![
             need(
@@ -226,20 +225,38 @@ fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
                 &format!("libc6-dev-{}-cross", a.debian_arch()),
                 "the static C library of the guest and dist binaries",
             ),
-            need(
-                &format!("{gnu}-strip"),
-                &format!("binutils-{gnu}"),
-                "to strip the dist binary",
-            ),
         ],
     }
 }
 
-/// Installs what building static binaries for `arches` needs (cross
-/// linkers, static C libraries, rustup targets), idempotently, saying
-/// what and why first.
+/// The binutils that strip a binary for `a`.
+fn strip_need(a: probecc::arch::Arch) -> Need {
+    let (path, package) = match crate::machine::cross_triple(a) {
+        None => ("strip".to_string(), "binutils".to_string()),
+        Some(gnu) => (format!("{gnu}-strip"), format!("binutils-{gnu}")),
+    };
+    Need {
+        path,
+        package,
+        why: "to strip the dist binary".into(),
+    }
+}
+
+/// The binutils `strip` of `a`: the one for its cross triple, or the
+/// host's.
+pub fn strip_tool(a: probecc::arch::Arch) -> String {
+    strip_need(a).path
+}
+
+/// Installs what building stripped static binaries for `arches` needs
+/// (cross linkers, static C libraries, binutils, rustup targets),
+/// idempotently, saying what and why first.
 pub fn ensure_static(arches: &[probecc::arch::Arch]) -> Result<()> {
-    install_missing(arches.iter().flat_map(|&a| static_needs(a)).collect())?;
+    let needs = arches
+        .iter()
+        .flat_map(|&a| static_needs(a).into_iter().chain([strip_need(a)]))
+        .collect();
+    install_missing(needs)?;
     ensure_rust_targets(arches)
 }
 

@@ -19,7 +19,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
-use crate::{deps, guest_build, machine};
+use crate::{deps, guest_build};
 
 /// The largest binary a device should have to take.
 pub const SIZE_LIMIT: u64 = 10 << 20;
@@ -76,10 +76,7 @@ pub fn build(arch: Arch) -> Result<Built> {
         .join(arch.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("probecc");
-    let strip = match machine::cross_triple(arch) {
-        Some(gnu) => format!("{gnu}-strip"),
-        None => "strip".to_string(),
-    };
+    let strip = deps::strip_tool(arch);
     let status = Command::new(&strip)
         .arg("-o")
         .arg(&path)

@@ -219,6 +219,8 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
     report.icount = args.icount;
     qemu::preflight(arch, "tcg")?;
     deps::ensure_matrix(&[arch])?;
+    // The trace side runs the dist binary, which is stripped.
+    deps::ensure_static(&[arch])?;
     let (kernel, why_kernel) = parity_kernel(arch)?;
     report.kernel = format!("{} ({})", kernel.version, kernel.release);
     report.why_kernel = why_kernel;
