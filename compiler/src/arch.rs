@@ -14,6 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::insn::{Endian, Size};
+use crate::offsets::{decode, rules, TextRules};
 
 /// A target architecture. Canonical names are used for every directory,
 /// report and JSON field.
@@ -126,6 +127,9 @@ pub struct ArchInfo {
     pub multiarch: &'static str,
     /// The Rust target triple of a static guest binary.
     pub rust_target: &'static str,
+    /// How its kernel text splits into instructions, and where its kernel
+    /// refuses a kprobe (`kprobe:FUNC+OFFSET`): see [`crate::offsets`].
+    pub text: TextRules,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -163,6 +167,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
+        text: TextRules {
+            decoder: "iced-x86",
+            decode: decode::x86_64,
+            rules: &[rules::X86_64_ENDBR64, rules::X86_64_FENTRY],
+        },
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -187,6 +196,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
+        text: TextRules {
+            decoder: "fixed 4 bytes",
+            decode: decode::fixed4,
+            rules: &[rules::ARM64_PATCH_SITE],
+        },
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -212,6 +226,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
+        text: TextRules {
+            decoder: "2, 4 or 6 bytes from the opcode's high bits",
+            decode: decode::s390x,
+            rules: &[rules::S390X_FENTRY],
+        },
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -239,6 +258,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
+        text: TextRules {
+            decoder: "fixed 4 bytes",
+            decode: decode::fixed4,
+            rules: &[rules::PPC64LE_GLOBAL_ENTRY],
+        },
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -266,6 +290,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
+        text: TextRules {
+            decoder: "2 or 4 bytes from the low bits",
+            decode: decode::riscv64,
+            rules: &[rules::RISCV64_PATCH_SITE],
+        },
     },
 ];
 
