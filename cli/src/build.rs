@@ -80,20 +80,36 @@ impl Spec {
     /// The compiled spec, or its diagnostics printed to stderr (in colour
     /// on a terminal) and [`BadInput::Spec`].
     pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
-        lang::compile(&self.src, arch, &self.opts).map_err(|diags| {
-            let colour = if std::io::stderr().is_terminal() {
-                ColorChoice::Auto
-            } else {
-                ColorChoice::Never
-            };
-            let mut stderr = StandardStream::stderr(colour);
-            // Nowhere to report a failure to write to stderr.
-            let _ = diag::emit(&mut stderr, &self.file, &self.src, &diags);
-            BadInput::Spec {
-                file: self.file.clone(),
-                count: diags.len(),
-            }
-        })
+        lang::compile(&self.src, arch, &self.opts).map_err(|diags| self.report(&diags))
+    }
+
+    /// `diags` printed to stderr (in colour on a terminal), and the
+    /// [`BadInput::Spec`] that counts them.
+    fn report(&self, diags: &[diag::Diagnostic]) -> BadInput {
+        let colour = if std::io::stderr().is_terminal() {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        };
+        let mut stderr = StandardStream::stderr(colour);
+        // Nowhere to report a failure to write to stderr.
+        let _ = diag::emit(&mut stderr, &self.file, &self.src, diags);
+        BadInput::Spec {
+            file: self.file.clone(),
+            count: diags.len(),
+        }
+    }
+
+    /// The spec's `kprobe:FUNC+OFFSET` offsets checked against the
+    /// running kernel, whose arch is `arch`: an offset it would refuse is
+    /// a compile error ([`crate::offsets::check_spec`]).
+    pub fn check_offsets(&self, arch: Arch) -> Result<(), BadInput> {
+        let diags = crate::offsets::check_spec(&self.src, arch);
+        if diags.is_empty() {
+            Ok(())
+        } else {
+            Err(self.report(&diags))
+        }
     }
 
     /// The object's bytes and the manifest's JSON for `arch`.
@@ -161,8 +177,16 @@ pub fn run(args: &Args) -> Result<()> {
     let spec = args.target.spec(&args.spec)?;
     let arches = args.target.arches();
     let output = Output::new(&args.out, &arches)?;
+    let running = (args.target.kernel.is_none() && args.target.symbols.is_none())
+        .then(crate::offsets::running_arch)
+        .flatten();
     for &arch in &arches {
         let compiled = spec.compile(arch)?;
+        if running == Some(arch) {
+            spec.check_offsets(arch)?;
+        } else if let Some(note) = crate::offsets::unchecked_note(&spec.src, arch) {
+            eprintln!("{note}");
+        }
         let bytes = object_bytes(&compiled)?;
         if !args.no_check {
             verify(&bytes, arch, spec.opts.kernel_for(arch))?;

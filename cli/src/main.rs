@@ -13,6 +13,7 @@ mod build;
 mod check;
 mod disasm;
 mod input;
+mod offsets;
 mod run;
 mod target;
 #[cfg(target_os = "linux")]
@@ -37,6 +38,9 @@ enum Command {
     /// Check every program of an object or spec offline with verifier-sim,
     /// the kernel verifier's rules for kprobe programs.
     Check(check::Args),
+    /// List a kernel function's instruction boundaries and whether the
+    /// kernel takes a kprobe at each (`kprobe:FUNC+OFFSET`)
+    Offsets(offsets::Args),
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Offsets(args) => offsets::run(&args),
         #[cfg(target_os = "linux")]
         Command::Trace(args) => trace::run(&args),
         Command::Completions { shell } => {
