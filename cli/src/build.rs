@@ -100,11 +100,11 @@ impl Spec {
         }
     }
 
-    /// The spec's `kprobe:FUNC+OFFSET` offsets checked against the
-    /// running kernel, whose arch is `arch`: an offset it would refuse is
-    /// a compile error ([`crate::offsets::check_spec`]).
-    pub fn check_offsets(&self, arch: Arch) -> Result<(), BadInput> {
-        let diags = crate::offsets::check_spec(&self.src, arch);
+    /// The `kprobe:FUNC+OFFSET` offsets of the spec as `compiled` checked
+    /// against the running kernel, whose arch is `arch`: an offset it
+    /// would refuse is a compile error ([`crate::offsets::check_spec`]).
+    pub fn check_offsets(&self, compiled: &lang::Compiled, arch: Arch) -> Result<(), BadInput> {
+        let diags = crate::offsets::check_spec(&self.src, &sections(compiled), arch);
         if diags.is_empty() {
             Ok(())
         } else {
@@ -117,6 +117,12 @@ impl Spec {
         let compiled = self.compile(arch)?;
         Ok((object_bytes(&compiled)?, compiled.manifest.to_json()))
     }
+}
+
+/// The ELF section names of `compiled`'s programs: their attach points.
+fn sections(compiled: &lang::Compiled) -> Vec<&str> {
+    let programs = &compiled.object.programs;
+    programs.iter().map(|p| p.section.as_str()).collect()
 }
 
 /// The object `compiled` holds, as ELF bytes.
@@ -183,8 +189,8 @@ pub fn run(args: &Args) -> Result<()> {
     for &arch in &arches {
         let compiled = spec.compile(arch)?;
         if running == Some(arch) {
-            spec.check_offsets(arch)?;
-        } else if let Some(note) = crate::offsets::unchecked_note(&spec.src, arch) {
+            spec.check_offsets(&compiled, arch)?;
+        } else if let Some(note) = crate::offsets::unchecked_note(&sections(&compiled), arch) {
             eprintln!("{note}");
         }
         let bytes = object_bytes(&compiled)?;

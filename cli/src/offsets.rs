@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use probecc::arch::Arch;
-use probecc::lang::ast::ProbeKind;
+use probecc::kprobe::AttachPoint;
+use probecc::lang::ast::{ProbeKind, Span};
 use probecc::lang::diag::Diagnostic;
 use probecc::offsets::source::{self, SourceError};
 use probecc::offsets::{Offsets, Text};
@@ -215,37 +216,69 @@ fn json(func: &str, offsets: &Offsets) -> String {
     format!("{doc:#}\n")
 }
 
-/// The spec's `kprobe:FUNC+OFFSET` attach points (offset > 0) checked
-/// against the running kernel of `arch`: a diagnostic for each offset the
-/// kernel would refuse, with the reason and the nearest valid offsets. A
-/// function whose bytes cannot be read (no `/proc/kcore`, no root) is
-/// left to the kernel, with a note on stderr saying so.
-pub fn check_spec(src: &str, arch: Arch) -> Vec<Diagnostic> {
-    check_spec_with(src, arch, |func| {
+/// The `kprobe:FUNC+OFFSET` attach points (offset > 0) of a compiled
+/// spec (`src`, its programs' `sections`) checked against the running
+/// kernel of `arch`: a diagnostic for each offset the kernel would refuse,
+/// with the reason and the nearest valid offsets. A function whose bytes
+/// cannot be read (no `/proc/kcore`, no root) is left to the kernel, with
+/// a note on stderr saying so.
+pub fn check_spec(src: &str, sections: &[&str], arch: Arch) -> Vec<Diagnostic> {
+    check_spec_with(src, sections, arch, |func| {
         source::function(Path::new(source::KALLSYMS), Path::new(source::KCORE), func)
     })
+}
+
+/// The `kprobe:FUNC+OFFSET` points, offset > 0, of programs' sections
+/// (after the preprocessor, macros and wildcards: what is attached).
+fn offset_points<'a>(sections: impl IntoIterator<Item = &'a str>) -> Vec<(String, u64)> {
+    let mut points: Vec<(String, u64)> = sections
+        .into_iter()
+        .filter_map(|s| match AttachPoint::from_section(s) {
+            Ok(AttachPoint::Kprobe { func, offset }) if offset > 0 => Some((func, offset)),
+            _ => None,
+        })
+        .collect();
+    points.dedup();
+    points
+}
+
+/// Where `kprobe:func+offset` is written in `src`: its attach point in the
+/// syntax tree, else the first place the text appears, else the start.
+fn span_of(src: &str, func: &str, offset: u64) -> Span {
+    let parsed = probecc::lang::parse::parse(src).ok();
+    let attach = parsed
+        .iter()
+        .flat_map(|s| &s.probes)
+        .flat_map(|p| &p.attach);
+    let found = attach
+        .filter(|a| a.kind == ProbeKind::Kprobe)
+        .find(|a| a.target == func && a.offset == Some(offset));
+    if let Some(a) = found {
+        return a.span;
+    }
+    let text = format!("{func}+{offset}");
+    let start = src.find(&text).unwrap_or(0);
+    let end = if start == 0 && !src.starts_with(&text) {
+        0
+    } else {
+        start + text.len()
+    };
+    Span { start, end }
 }
 
 /// [`check_spec`] with the functions' bytes from `read`.
 fn check_spec_with(
     src: &str,
+    sections: &[&str],
     arch: Arch,
     mut read: impl FnMut(&str) -> Result<Vec<u8>, SourceError>,
 ) -> Vec<Diagnostic> {
-    let Ok(spec) = probecc::lang::parse::parse(src) else {
-        return Vec::new();
-    };
     let mut seen: HashMap<String, Option<Offsets>> = HashMap::new();
     let mut diags = Vec::new();
-    let points = spec.probes.iter().flat_map(|p| &p.attach);
-    for point in points.filter(|a| a.kind == ProbeKind::Kprobe) {
-        let Some(offset) = point.offset.filter(|&o| o > 0) else {
-            continue;
-        };
-        let func = &point.target;
+    for (func, offset) in offset_points(sections.iter().copied()) {
         let offsets = seen
             .entry(func.clone())
-            .or_insert_with(|| match read(func) {
+            .or_insert_with(|| match read(&func) {
                 Ok(bytes) => Some(Text::decode(arch, &bytes).offsets()),
                 Err(e) => {
                     let why = hint(&e).map(|h| format!("{h}: ")).unwrap_or_default();
@@ -259,32 +292,26 @@ fn check_spec_with(
             });
         let Some(offsets) = offsets else { continue };
         if let Err(e) = offsets.check(offset) {
-            let mut d = Diagnostic::new(
-                point.span,
+            let d = Diagnostic::new(
+                span_of(src, &func, offset),
                 format!("kprobe:{func}+{offset}: no kprobe can go there"),
             )
-            .with_label(e.to_string());
-            if !e.nearest().is_empty() {
-                d = d.with_help(format!(
-                    "`probecc offsets {func}` lists every offset of {func} with the kernel's verdict"
-                ));
-            }
+            .with_label(e.to_string())
+            .with_help(format!(
+                "`probecc offsets {func}` lists every offset of {func} with the kernel's verdict"
+            ));
             diags.push(d);
         }
     }
     diags
 }
 
-/// The note `build` prints for a spec's offsets it cannot check: built
-/// for another arch or kernel than the running one.
-pub fn unchecked_note(src: &str, arch: Arch) -> Option<String> {
-    let spec = probecc::lang::parse::parse(src).ok()?;
-    let points: Vec<String> = spec
-        .probes
-        .iter()
-        .flat_map(|p| &p.attach)
-        .filter(|a| a.kind == ProbeKind::Kprobe && a.offset.is_some_and(|o| o > 0))
-        .map(|a| format!("kprobe:{}+{}", a.target, a.offset.unwrap_or(0)))
+/// The note `build` prints for the offsets of programs' `sections` that
+/// it cannot check: built for another arch or kernel than the running one.
+pub fn unchecked_note(sections: &[&str], arch: Arch) -> Option<String> {
+    let points: Vec<String> = offset_points(sections.iter().copied())
+        .into_iter()
+        .map(|(func, offset)| format!("kprobe:{func}+{offset}"))
         .collect();
     (!points.is_empty()).then(|| {
         format!(
@@ -332,7 +359,8 @@ mod tests {
     #[test]
     fn a_refused_offset_is_a_compile_error_with_the_reason() {
         let src = "kprobe:sample_read+6,\nkprobe:sample_read+9 { @ = count(); }\n";
-        let diags = check_spec_with(src, Arch::X86_64, |_| Ok(x86()));
+        let sections = ["kprobe/sample_read+6", "kprobe/sample_read+9"];
+        let diags = check_spec_with(src, &sections, Arch::X86_64, |_| Ok(x86()));
         let text = probecc::lang::diag::render("t.bt", src, &diags);
         assert_eq!(diags.len(), 1, "{text}");
         assert!(
@@ -348,23 +376,33 @@ mod tests {
         );
         assert!(text.contains("t.bt:1:1"), "{text}");
         // Bytes that cannot be read leave the offset to the kernel.
-        let unreadable = check_spec_with(src, Arch::X86_64, |f| {
+        let unreadable = check_spec_with(src, &sections, Arch::X86_64, |f| {
             Err(SourceError::Unknown {
                 name: f.into(),
                 suggestions: vec![],
             })
         });
         assert!(unreadable.is_empty());
+        // A spec the parser alone cannot read (a macro makes the attach
+        // point) is checked by its sections; the span is found in the text.
+        let src = "#define F sample_read+6\nkprobe:F { }\n";
+        let diags = check_spec_with(src, &["kprobe/sample_read+6"], Arch::X86_64, |_| Ok(x86()));
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].span, Span { start: 10, end: 23 });
     }
 
     #[test]
     fn notes_name_every_unchecked_offset() {
-        let src = "kprobe:vfs_read+9, kprobe:vfs_write { @ = count(); }";
+        let sections = [
+            "kprobe/vfs_read+9",
+            "kprobe/vfs_write",
+            "kretprobe/vfs_read",
+        ];
         assert_eq!(
-            unchecked_note(src, Arch::Arm64).unwrap(),
+            unchecked_note(&sections, Arch::Arm64).unwrap(),
             "note: arm64: kprobe:vfs_read+9 not checked against the target kernel \
              (`probecc offsets FUNC` on it lists the valid offsets)"
         );
-        assert_eq!(unchecked_note("kprobe:vfs_read { }", Arch::Arm64), None);
+        assert_eq!(unchecked_note(&["kprobe/vfs_read"], Arch::Arm64), None);
     }
 }

@@ -272,7 +272,7 @@ fn compile(
             );
         }
     })?;
-    spec.check_offsets(running.arch)?;
+    spec.check_offsets(&compiled, running.arch)?;
     let object = build::object_bytes(&compiled)?;
     build::verify(&object, running.arch, running.version)?;
     Ok(Ready {
