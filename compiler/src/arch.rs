@@ -170,7 +170,11 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "iced-x86",
             decode: decode::x86_64,
-            rules: &[rules::X86_64_ENDBR64, rules::X86_64_FENTRY],
+            rules: &[
+                rules::X86_64_ENDBR64,
+                rules::X86_64_FENTRY,
+                rules::X86_64_TRAPS,
+            ],
         },
     },
     ArchInfo {
@@ -199,7 +203,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "fixed 4 bytes",
             decode: decode::fixed4,
-            rules: &[rules::ARM64_PATCH_SITE],
+            rules: &[rules::ARM64_PATCH_SITE, rules::ARM64_BUG],
         },
     },
     ArchInfo {
@@ -229,7 +233,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "2, 4 or 6 bytes from the opcode's high bits",
             decode: decode::s390x,
-            rules: &[rules::S390X_FENTRY],
+            rules: &[rules::S390X_FENTRY, rules::S390X_BUG],
         },
     },
     ArchInfo {
@@ -261,7 +265,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "fixed 4 bytes",
             decode: decode::fixed4,
-            rules: &[rules::PPC64LE_GLOBAL_ENTRY],
+            rules: &[rules::PPC64LE_GLOBAL_ENTRY, rules::PPC64LE_BUG],
         },
     },
     ArchInfo {
@@ -293,7 +297,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "2 or 4 bytes from the low bits",
             decode: decode::riscv64,
-            rules: &[rules::RISCV64_PATCH_SITE],
+            rules: &[rules::RISCV64_PATCH_SITE, rules::RISCV64_BUG],
         },
     },
 ];

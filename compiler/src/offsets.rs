@@ -103,6 +103,15 @@ pub enum Why {
     /// ppc64le: +0 is the global entry point; the kernel moves a probe
     /// there to the local entry point (`kprobe_lookup_name`).
     GlobalEntry,
+    /// A `BUG()`/`WARN()` trap (x86_64 `ud2`, arm64 `brk #0x800`, ppc64le
+    /// `twi 31,0,0` and `tdnei`, riscv64 `ebreak`, s390x `mc`): the kernel
+    /// refuses a kprobe at an address of its bug table (`find_bug`), and
+    /// arm64 and riscv64 refuse to step any break instruction.
+    Trap,
+    /// x86_64 `int3` (padding after a `ret` or `jmp` where straight-line
+    /// speculation is mitigated): the kernel refuses to copy it
+    /// (`__copy_instruction`: another debugger's breakpoint).
+    Int3,
     /// ppc64le: between the global and the local entry point (the
     /// `addis r2,r12` / `addi r2,r2` pair): it attaches, but calls through
     /// the local entry, nearly all of them, never pass it.
@@ -118,6 +127,8 @@ impl Why {
             Why::FtraceSite => "inside the ftrace patch site",
             Why::GlobalEntry => "the global entry point: the kernel attaches at the local one",
             Why::BeforeLocalEntry => "before the local entry point: it would never fire",
+            Why::Trap => "a BUG/WARN trap",
+            Why::Int3 => "an int3, which the kernel will not copy",
         }
     }
 
@@ -129,6 +140,8 @@ impl Why {
             Why::FtraceSite => "ftrace_site",
             Why::GlobalEntry => "global_entry",
             Why::BeforeLocalEntry => "before_local_entry",
+            Why::Trap => "trap",
+            Why::Int3 => "int3",
         }
     }
 
@@ -143,7 +156,7 @@ impl Why {
             Why::BeforeLocalEntry => {
                 "the kernel source; seen at vfs_read+4 in QEMU (ppc64le 6.1: attaches, never fires)"
             }
-            Why::Endbr64 | Why::FtraceCall | Why::GlobalEntry => {
+            Why::Endbr64 | Why::FtraceCall | Why::GlobalEntry | Why::Trap | Why::Int3 => {
                 "from the kernel source, not yet verified in QEMU"
             }
         }

@@ -21,6 +21,11 @@
 //!   `nop`), patched to `auipc t0; jalr t0`: refused past +0.
 //! - `S390X_FENTRY`: the 6-byte `brcl 0,0` (`-mnop-mcount`), patched to a
 //!   branch to ftrace: at +0, through ftrace.
+//! - Traps (`X86_64_TRAPS`, `ARM64_BUG`, `PPC64LE_BUG`, `RISCV64_BUG`,
+//!   `S390X_BUG`): each arch's `BUG()`/`WARN()` instruction
+//!   (`asm/bug.h`), refused where `check_kprobe_address_safe` finds it in
+//!   the bug table (`find_bug`); x86_64's `int3`, refused by
+//!   `__copy_instruction`.
 //! - `PPC64LE_GLOBAL_ENTRY`: `addis r2,r12,..; addi r2,r2,..` at +0, the
 //!   TOC set up for callers from another module; the local entry point is
 //!   +8. `kprobe_lookup_name` moves +0 to +8; +4 attaches but calls through
@@ -127,6 +132,62 @@ pub const PPC64LE_GLOBAL_ENTRY: Rule = Rule {
         })
     },
 };
+
+/// x86_64 `ud2`, `int3`.
+const UD2: [u8; 2] = [0x0f, 0x0b];
+const INT3: u8 = 0xcc;
+
+pub const X86_64_TRAPS: Rule = Rule {
+    name: "ud2 and int3",
+    apply: |text| {
+        let mut out = refuse_where(text, Why::Trap, |b| b == UD2);
+        out.extend(refuse_where(text, Why::Int3, |b| b == [INT3]));
+        out
+    },
+};
+
+pub const ARM64_BUG: Rule = Rule {
+    name: "brk #0x800",
+    apply: |text| refuse_words(text, |w| w == 0xd421_0000),
+};
+
+pub const PPC64LE_BUG: Rule = Rule {
+    name: "twi 31,0,0 and tdnei",
+    // twi 31,0,0 (BUG, WARN); tdi 24,rA,0 (tdnei rA,0: BUG_ON, WARN_ON).
+    apply: |text| refuse_words(text, |w| w == 0x0fe0_0000 || w & 0xffe0_ffff == 0x0b00_0000),
+};
+
+pub const RISCV64_BUG: Rule = Rule {
+    name: "ebreak and c.ebreak",
+    apply: |text| {
+        refuse_where(text, Why::Trap, |b| {
+            b == [0x73, 0, 0x10, 0] || b == [0x02, 0x90]
+        })
+    },
+};
+
+pub const S390X_BUG: Rule = Rule {
+    name: "mc 0,0",
+    apply: |text| refuse_where(text, Why::Trap, |b| b == [0xaf, 0, 0, 0]),
+};
+
+/// Every instruction whose bytes `is` takes, refused for `why`.
+fn refuse_where(text: &Text, why: Why, is: impl Fn(&[u8]) -> bool) -> Vec<(u64, Verdict)> {
+    text.insns
+        .iter()
+        .filter(|i| is(text.insn_bytes(i)))
+        .map(|i| (i.offset, Verdict::Refused(why)))
+        .collect()
+}
+
+/// Every 4-byte instruction whose word `is` takes, refused as a trap.
+fn refuse_words(text: &Text, is: impl Fn(u32) -> bool) -> Vec<(u64, Verdict)> {
+    text.insns
+        .iter()
+        .filter(|i| text.word(i.offset).is_some_and(&is))
+        .map(|i| (i.offset, Verdict::Refused(Why::Trap)))
+        .collect()
+}
 
 /// `verdicts()` where the rule's instructions are there, else none.
 fn when(found: bool, verdicts: impl FnOnce() -> Vec<(u64, Verdict)>) -> Vec<(u64, Verdict)> {

@@ -198,6 +198,50 @@ fn hand_assembled_encodings_decode_to_their_documented_lengths() {
 }
 
 #[test]
+fn bug_traps_and_int3_are_refused_on_every_arch() {
+    let refused = |arch: Arch, hex: &str| -> Vec<(u64, Why)> {
+        let bytes = hex_bytes(hex);
+        let offsets = Text::decode(arch, &bytes).offsets();
+        offsets
+            .entries
+            .iter()
+            .filter_map(|e| match e.verdict {
+                Verdict::Refused(w) => Some((e.insn.offset, w)),
+                _ => None,
+            })
+            .collect()
+    };
+    // push %rbp; ud2; int3; ret.
+    assert_eq!(
+        refused(Arch::X86_64, "55 0f 0b cc c3"),
+        [(1, Why::Trap), (3, Why::Int3)]
+    );
+    // stp; brk #0x800 (arm64's BUG_BRK_IMM); ret.
+    assert_eq!(
+        refused(Arch::Arm64, "fd 7b bf a9 00 00 21 d4 c0 03 5f d6"),
+        [(4, Why::Trap)]
+    );
+    // mflr r0; twi 31,0,0; tdnei r9,0; blr.
+    assert_eq!(
+        refused(
+            Arch::Ppc64le,
+            "a6 02 08 7c 00 00 e0 0f 00 00 09 0b 20 00 80 4e"
+        ),
+        [(4, Why::Trap), (8, Why::Trap)]
+    );
+    // c.addi sp,-16; ebreak; c.ebreak; ret.
+    assert_eq!(
+        refused(Arch::Riscv64, "41 11 73 00 10 00 02 90 82 80"),
+        [(2, Why::Trap), (6, Why::Trap)]
+    );
+    // stmg; mc 0,0; br %r14.
+    assert_eq!(
+        refused(Arch::S390x, "eb af f0 50 00 24 af 00 00 00 07 fe"),
+        [(6, Why::Trap)]
+    );
+}
+
+#[test]
 fn every_arch_row_has_a_decoder_and_its_rules() {
     let decoders: Vec<&str> = Arch::ALL.iter().map(|a| a.info().text.decoder).collect();
     assert_eq!(
