@@ -294,7 +294,7 @@ fn check_spec_with(
         if let Err(e) = offsets.check(offset) {
             let d = Diagnostic::new(
                 span_of(src, &func, offset),
-                format!("kprobe:{func}+{offset}: no kprobe can go there"),
+                format!("kprobe:{func}+{offset}: the running kernel takes no kprobe there"),
             )
             .with_label(e.to_string())
             .with_help(format!(
@@ -364,7 +364,7 @@ mod tests {
         let text = probecc::lang::diag::render("t.bt", src, &diags);
         assert_eq!(diags.len(), 1, "{text}");
         assert!(
-            text.contains("kprobe:sample_read+6: no kprobe can go there"),
+            text.contains("kprobe:sample_read+6: the running kernel takes no kprobe there"),
             "{text}"
         );
         assert!(
