@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use probecc::arch::Arch;
+use probecc::insn::Endian;
 use probecc::kprobe::AttachPoint;
 use probecc::lang::ast::{ProbeKind, Span};
 use probecc::lang::diag::Diagnostic;
@@ -142,7 +143,9 @@ pub fn running_arch() -> Option<Arch> {
 enum VmlinuxError {
     #[error(transparent)]
     Elf(#[from] object::Error),
-    #[error("its machine is not one of the five arches")]
+    #[error(
+        "it is not a 64-bit kernel of the five arches (x86_64, arm64, s390x, ppc64le, riscv64)"
+    )]
     Machine,
     #[error("it has no function symbol `{0}`")]
     NoSymbol(String),
@@ -153,16 +156,18 @@ enum VmlinuxError {
 /// `func`'s arch and bytes in a vmlinux: its symbol's address and size,
 /// the bytes from its section.
 fn vmlinux(data: &[u8], func: &str) -> Result<(Arch, Vec<u8>), VmlinuxError> {
+    use object::read::elf::FileHeader;
+    use object::Endian as _;
     use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
     let file = object::File::parse(data)?;
-    let arch = match file.architecture() {
-        object::Architecture::X86_64 => Arch::X86_64,
-        object::Architecture::Aarch64 => Arch::Arm64,
-        object::Architecture::S390x => Arch::S390x,
-        object::Architecture::PowerPc64 => Arch::Ppc64le,
-        object::Architecture::Riscv64 => Arch::Riscv64,
-        _ => return Err(VmlinuxError::Machine),
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(data)?;
+    let endian = header.endian()?;
+    let order = if endian.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
     };
+    let arch = Arch::from_elf(header.e_machine(endian), order).ok_or(VmlinuxError::Machine)?;
     let sym = file
         .symbols()
         .find(|s| s.kind() == SymbolKind::Text && s.name() == Ok(func))

@@ -127,6 +127,8 @@ pub struct ArchInfo {
     pub multiarch: &'static str,
     /// The Rust target triple of a static guest binary.
     pub rust_target: &'static str,
+    /// The ELF `e_machine` of its kernel images (a vmlinux).
+    pub elf_machine: u16,
     /// How its kernel text splits into instructions, and where its kernel
     /// refuses a kprobe (`kprobe:FUNC+OFFSET`): see [`crate::offsets`].
     pub text: TextRules,
@@ -167,6 +169,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
+        elf_machine: object::elf::EM_X86_64,
         text: TextRules {
             decoder: "iced-x86",
             decode: decode::x86_64,
@@ -200,6 +203,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
+        elf_machine: object::elf::EM_AARCH64,
         text: TextRules {
             decoder: "fixed 4 bytes",
             decode: decode::fixed4,
@@ -230,6 +234,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
+        elf_machine: object::elf::EM_S390,
         text: TextRules {
             decoder: "2, 4 or 6 bytes from the opcode's high bits",
             decode: decode::s390x,
@@ -262,6 +267,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
+        elf_machine: object::elf::EM_PPC64,
         text: TextRules {
             decoder: "fixed 4 bytes",
             decode: decode::fixed4,
@@ -294,6 +300,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
+        elf_machine: object::elf::EM_RISCV,
         text: TextRules {
             decoder: "2 or 4 bytes from the low bits",
             decode: decode::riscv64,
@@ -446,6 +453,15 @@ impl Arch {
     pub fn rust_target(self) -> &'static str {
         self.info().rust_target
     }
+
+    /// The arch of a kernel image with ELF machine `machine` and byte
+    /// order `endian`.
+    pub fn from_elf(machine: u16, endian: Endian) -> Option<Arch> {
+        ARCHS
+            .iter()
+            .find(|i| i.elf_machine == machine && i.endian == endian)
+            .map(|i| i.arch)
+    }
 }
 
 impl fmt::Display for Arch {
@@ -569,6 +585,16 @@ mod tests {
         assert_eq!(Arch::S390x.low_part(40, Size::W), 44);
         assert_eq!(Arch::S390x.low_part(40, Size::B), 47);
         assert_eq!(Arch::Arm64.low_part(8, Size::W), 8);
+    }
+
+    #[test]
+    fn elf_machines_name_their_arch_in_its_byte_order() {
+        for a in Arch::ALL {
+            assert_eq!(Arch::from_elf(a.info().elf_machine, a.endian()), Some(a));
+        }
+        // ppc64 big-endian is not ppc64le.
+        assert_eq!(Arch::from_elf(object::elf::EM_PPC64, Endian::Big), None);
+        assert_eq!(Arch::from_elf(object::elf::EM_BPF, Endian::Little), None);
     }
 
     #[test]
