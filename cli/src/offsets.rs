@@ -18,7 +18,7 @@ use probecc::kprobe::AttachPoint;
 use probecc::lang::ast::{ProbeKind, Span};
 use probecc::lang::diag::Diagnostic;
 use probecc::offsets::source::{self, SourceError};
-use probecc::offsets::{Offsets, Text};
+use probecc::offsets::{OffsetError, Offsets, Text};
 
 use crate::input::{self, BadInput};
 
@@ -276,10 +276,34 @@ fn check_spec_with(
     src: &str,
     sections: &[&str],
     arch: Arch,
-    mut read: impl FnMut(&str) -> Result<Vec<u8>, SourceError>,
+    read: impl FnMut(&str) -> Result<Vec<u8>, SourceError>,
 ) -> Vec<Diagnostic> {
+    refused(sections, arch, read)
+        .into_iter()
+        .map(|(func, offset, e)| {
+            Diagnostic::new(span_of(src, &func, offset), refusal(&func, offset))
+                .with_label(e.to_string())
+                .with_help(format!(
+                    "`probecc offsets {func}` lists every offset of {func} with the kernel's verdict"
+                ))
+        })
+        .collect()
+}
+
+fn refusal(func: &str, offset: u64) -> String {
+    format!("kprobe:{func}+{offset}: the running kernel takes no kprobe there")
+}
+
+/// The `kprobe:FUNC+OFFSET` points of `sections` that the kernel of `arch`
+/// would refuse, by the functions' bytes from `read`; a function that
+/// cannot be read is noted on stderr and left to the kernel.
+fn refused(
+    sections: &[&str],
+    arch: Arch,
+    mut read: impl FnMut(&str) -> Result<Vec<u8>, SourceError>,
+) -> Vec<(String, u64, OffsetError)> {
     let mut seen: HashMap<String, Option<Offsets>> = HashMap::new();
-    let mut diags = Vec::new();
+    let mut out = Vec::new();
     for (func, offset) in offset_points(sections.iter().copied()) {
         let offsets = seen
             .entry(func.clone())
@@ -295,20 +319,23 @@ fn check_spec_with(
                     None
                 }
             });
-        let Some(offsets) = offsets else { continue };
-        if let Err(e) = offsets.check(offset) {
-            let d = Diagnostic::new(
-                span_of(src, &func, offset),
-                format!("kprobe:{func}+{offset}: the running kernel takes no kprobe there"),
-            )
-            .with_label(e.to_string())
-            .with_help(format!(
-                "`probecc offsets {func}` lists every offset of {func} with the kernel's verdict"
-            ));
-            diags.push(d);
+        if let Some(Err(e)) = offsets.as_ref().map(|o| o.check(offset)) {
+            out.push((func, offset, e));
         }
     }
-    diags
+    out
+}
+
+/// The offsets of an object's programs (`sections`) checked against the
+/// running kernel of `arch`, as a spec's are: the first refused one as a
+/// message.
+pub fn check_object(sections: &[&str], arch: Arch) -> Result<(), String> {
+    let read =
+        |func: &str| source::function(Path::new(source::KALLSYMS), Path::new(source::KCORE), func);
+    match refused(sections, arch, read).into_iter().next() {
+        Some((func, offset, e)) => Err(format!("{}: {e}", refusal(&func, offset))),
+        None => Ok(()),
+    }
 }
 
 /// The note `build` prints for the offsets of programs' `sections` that
@@ -394,6 +421,23 @@ mod tests {
         let diags = check_spec_with(src, &["kprobe/sample_read+6"], Arch::X86_64, |_| Ok(x86()));
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].span, Span { start: 10, end: 23 });
+    }
+
+    #[test]
+    fn an_objects_refused_offset_is_one_message() {
+        let sections = ["kprobe/sample_read+9", "kprobe/sample_read+2"];
+        let found = refused(&sections, Arch::X86_64, |_| Ok(x86()));
+        let text: Vec<String> = found
+            .iter()
+            .map(|(f, o, e)| format!("{}: {e}", refusal(f, *o)))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "kprobe:sample_read+2: the running kernel takes no kprobe there: +2 is in the \
+              middle of the 4-byte instruction at +0; the nearest valid offsets are 0 and 4"
+            ]
+        );
     }
 
     #[test]

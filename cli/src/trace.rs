@@ -297,7 +297,7 @@ fn has_wildcard(src: &str) -> bool {
 }
 
 /// An object and the manifest beside it, which must be for this kernel's
-/// arch.
+/// arch, its `+OFFSET`s at places this kernel takes a kprobe.
 fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
     let manifest_path = input::manifest_path(path);
     let (_, manifest) = input::manifest(&manifest_path)?;
@@ -311,6 +311,15 @@ fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
             ),
         }
         .into());
+    }
+    let sections: Vec<&str> = manifest
+        .programs
+        .iter()
+        .map(|p| p.section.as_str())
+        .collect();
+    if let Err(problem) = crate::offsets::check_object(&sections, running.arch) {
+        let path = path.to_path_buf();
+        return Err(BadInput::Contradiction { path, problem }.into());
     }
     Ok(Ready {
         object: bytes,
