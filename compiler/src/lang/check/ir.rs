@@ -15,6 +15,7 @@
 //! the user-space actions of `BEGIN`/`END` and the whole checked spec.
 
 mod map;
+mod names;
 pub mod settings;
 mod ty;
 
@@ -26,6 +27,7 @@ use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
+pub use names::NameTable;
 pub use settings::{RuntimeConfig, Settings};
 pub use ty::{round8, tuple_offsets, Sym, Ty};
 
@@ -503,6 +505,14 @@ impl ProbeProgram {
     pub fn reads_user(&self) -> bool {
         matches!(self.kind, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)
     }
+
+    /// The value `func` or `probe` has in this program.
+    pub fn sym_value(&self, sym: Sym) -> &str {
+        match sym {
+            Sym::Func => &self.func,
+            Sym::Probe => &self.probe,
+        }
+    }
 }
 
 /// One `printf` call of a probe.
@@ -624,27 +634,22 @@ impl Checked {
     /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
     /// `probe` values of the programs, in program order.
     pub fn names(&self, sym: Sym) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for p in &self.programs {
-            let name = match sym {
-                Sym::Func => &p.func,
-                Sym::Probe => &p.probe,
-            };
-            if !out.contains(name) {
-                out.push(name.clone());
-            }
-        }
-        out
+        self.sym_table(sym).into_names()
     }
 
-    /// The id `func` or `probe` has in program `p`.
+    /// The table of [`names`](Self::names) with each name's id, built in
+    /// one pass over the programs: build it once where many programs look
+    /// their ids up.
+    pub fn sym_table(&self, sym: Sym) -> NameTable {
+        NameTable::new(self.programs.iter().map(|p| p.sym_value(sym)))
+    }
+
+    /// The id `func` or `probe` has in program `p` (one pass over the
+    /// programs: for many programs, look them up in one
+    /// [`sym_table`](Self::sym_table)).
     pub fn sym_id(&self, sym: Sym, p: &ProbeProgram) -> i64 {
-        let name = match sym {
-            Sym::Func => &p.func,
-            Sym::Probe => &p.probe,
-        };
-        let names = self.names(sym);
-        names.iter().position(|n| n == name).unwrap_or(names.len()) as i64
+        let table = self.sym_table(sym);
+        table.id(p.sym_value(sym)).unwrap_or(table.len()) as i64
     }
 }
 

@@ -49,8 +49,9 @@ pub fn lower(
     object.maps = layout::map_defs(checked);
     object.types = layout::printf_types(checked);
     let mut diags = Vec::new();
+    let shared = gen::Shared::new(checked);
     for p in &checked.programs {
-        let done = gen::program(checked, p, arch, opts).and_then(|(prog, core)| {
+        let done = gen::program(checked, &shared, p, arch, opts).and_then(|(prog, core)| {
             record_core(&mut object, &prog.name, &core, p.span, opts).map(|()| prog)
         });
         match done {
