@@ -27,7 +27,7 @@ mod stmt;
 mod tables;
 mod tuple;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -35,6 +35,7 @@ use crate::btf::core::CoreError;
 use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
+use crate::kprobe::AttachPoint;
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 use crate::lang::preprocess::map::SourceMap;
@@ -423,11 +424,14 @@ impl<'a> Checker<'a> {
                 );
             }
             let mut programs: Vec<ProbeProgram> = Vec::new();
+            // The block's attach points so far: a wildcard block has
+            // thousands, so repeats are found by hash, not by a scan.
+            let mut seen: HashSet<AttachPoint> = HashSet::new();
             for a in &probe.attach {
                 match attach::expand(a, self.arch, self.opts.symbols.as_deref()) {
                     Ok(list) => {
                         for e in list {
-                            if programs.iter().any(|p| p.attach == e.attach) {
+                            if seen.contains(&e.attach) {
                                 continue;
                             }
                             let symbol = unique_symbol(&mut used, e.attach.symbol());
@@ -448,6 +452,7 @@ impl<'a> Checker<'a> {
                                 );
                                 continue;
                             }
+                            seen.insert(e.attach.clone());
                             programs.push(ProbeProgram {
                                 func: e.attach.func().to_string(),
                                 attach: e.attach,
