@@ -536,6 +536,15 @@ fn read_functions(
     mut relocs: BTreeMap<usize, Vec<RawReloc>>,
     endian: Endian,
 ) -> Result<Vec<Function>, ElfError> {
+    // The function symbols of each section, gathered in one pass (an
+    // object has a section per program: a pass per section would cost the
+    // square of the programs).
+    let mut funcs: BTreeMap<usize, Vec<&Symbol>> = BTreeMap::new();
+    for s in symbols.iter().filter(|s| s.kind == elf::STT_FUNC) {
+        if let Some(section) = s.section {
+            funcs.entry(section).or_default().push(s);
+        }
+    }
     let mut out = Vec::new();
     for section in sections.iter().filter(|s| s.is_code()) {
         let data = section_data(table, e, bytes, sections, section.index)?;
@@ -543,7 +552,7 @@ fn read_functions(
             section: section.name.clone(),
             source,
         })?;
-        let extents = function_extents(section, symbols)?;
+        let extents = function_extents(section, funcs.remove(&section.index).unwrap_or_default())?;
         let section_relocs = relocs.remove(&section.index).unwrap_or_default();
         let mut functions = split(section, &insns, &extents);
         attach_relocs(section, &mut functions, section_relocs)?;
@@ -552,14 +561,11 @@ fn read_functions(
     Ok(out)
 }
 
-/// The functions of a code section: its `STT_FUNC` symbols in offset order
-/// (a size of 0 runs to the next function), or the whole section named after
-/// itself if it has none (and is not empty, like clang's unused `.text`).
-fn function_extents(section: &Section, symbols: &[Symbol]) -> Result<Vec<Extent>, ElfError> {
-    let mut funcs: Vec<&Symbol> = symbols
-        .iter()
-        .filter(|s| s.kind == elf::STT_FUNC && s.section == Some(section.index))
-        .collect();
+/// The functions of a code section: its `STT_FUNC` symbols (`funcs`) in
+/// offset order (a size of 0 runs to the next function), or the whole
+/// section named after itself if it has none (and is not empty, like
+/// clang's unused `.text`).
+fn function_extents(section: &Section, mut funcs: Vec<&Symbol>) -> Result<Vec<Extent>, ElfError> {
     funcs.sort_by_key(|s| (s.value, s.bind != elf::STB_GLOBAL));
     funcs.dedup_by_key(|s| s.value);
     if funcs.is_empty() && section.size == 0 {
