@@ -13,7 +13,7 @@ use object::elf::{FileHeader64, SectionHeader64, Sym64};
 use object::read::elf::{
     FileHeader, Rel as _, Rela as _, SectionHeader as _, SectionTable, Sym as _,
 };
-use object::read::SectionIndex;
+use object::read::{SectionIndex, SymbolIndex};
 use object::{elf, Endianness};
 
 use super::{endianness, ElfError, RelocKind, EM_BPF};
@@ -352,11 +352,16 @@ fn read_symbols(
             index,
             reason: err.to_string(),
         })?;
+        // Past 65,279 sections a symbol's section index is in
+        // `.symtab_shndx` (`kprobe:*` on a whole kernel makes that many).
+        let section = st
+            .symbol_section(e, sym, SymbolIndex(index))
+            .map_err(|err| ElfError::SymbolTable(format!("symbol {index}: {err}")))?;
         let mut symbol = Symbol {
             name: String::from_utf8_lossy(raw_name).into_owned(),
             kind: sym.st_type(),
             bind: sym.st_bind(),
-            section: defining_section(sym.st_shndx(e)),
+            section: section.map(|s| s.0),
             value: sym.st_value(e),
             size: sym.st_size(e),
         };
@@ -364,10 +369,6 @@ fn read_symbols(
         out.push(symbol);
     }
     Ok(out)
-}
-
-fn defining_section(shndx: u16) -> Option<usize> {
-    (shndx != elf::SHN_UNDEF && shndx < elf::SHN_LORESERVE).then_some(usize::from(shndx))
 }
 
 /// The section exists, and a function's or object's bytes lie inside it.
