@@ -40,12 +40,17 @@ fn function(i: usize) -> String {
     format!("fn_{i:05}")
 }
 
+/// The block of the body on `attach` (`kprobe:fn_00000`, `kprobe:*`).
+pub fn block(attach: &str) -> String {
+    format!("{attach}\n{BODY}")
+}
+
 /// The spec text of `n` attach points written as `form`.
 pub fn spec(n: usize, form: Form) -> String {
     match form {
-        Form::Wildcard => format!("kprobe:fn_*\n{BODY}"),
+        Form::Wildcard => block("kprobe:fn_*"),
         Form::Blocks => (0..n)
-            .map(|i| format!("kprobe:{}\n{BODY}", function(i)))
+            .map(|i| block(&format!("kprobe:{}", function(i))))
             .collect(),
     }
 }
