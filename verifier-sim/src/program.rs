@@ -63,6 +63,15 @@ pub fn gpl_compatible(license: &str) -> bool {
 
 /// Every program of the object (a function outside `.text`).
 pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
+    each_program(bytes, |p| p)
+}
+
+/// `f` of every program of the object, each linked as `f` needs it and
+/// dropped after: the object's programs are never all linked at once.
+pub fn each_program<T>(
+    bytes: &[u8],
+    mut f: impl FnMut(Program) -> T,
+) -> Result<Vec<T>, CheckError> {
     let obj = elf::read(bytes)?;
     let btf = obj.btf.as_deref().map(btf::parse).transpose()?;
     let maps = match &btf {
@@ -78,7 +87,7 @@ pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
     obj.programs
         .iter()
         .filter(|f| f.section != ".text")
-        .map(|f| link(&index, f, &maps, gpl))
+        .map(|func| link(&index, func, &maps, gpl).map(&mut f))
         .collect()
 }
 
