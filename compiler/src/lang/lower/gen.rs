@@ -151,10 +151,7 @@ fn generate(
     ops.extend(kprobe::build_kprobe_program(arch, &p).map_err(|e| fail(e.to_string()))?);
     let mut code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
     let core = std::mem::take(&mut code.core);
-    Ok((
-        code.into_program(&prog.symbol, &prog.attach.section()),
-        core,
-    ))
+    Ok((code.into_program(&prog.symbol, &prog.section()), core))
 }
 
 /// Whether any expression reads the ctx after a helper may have run:
@@ -174,7 +171,7 @@ fn needs_ctx(body: &Body) -> bool {
 fn reads_ctx(e: &TExpr) -> bool {
     matches!(
         e.kind,
-        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
+        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack | Builtin::Func)
     )
 }
 

@@ -53,6 +53,9 @@ fn int(signed: bool) -> CType {
 /// `enum func` or `enum probe`: enumerator k names id k; a `u64` where
 /// there are more names than a BTF enum holds.
 fn sym_type(checked: &Checked, s: Sym) -> CType {
+    if s == Sym::Func && checked.func_ip {
+        return CType::u64();
+    }
     let names = checked.names(s);
     if names.len() > MAX_VLEN {
         return CType::u64();

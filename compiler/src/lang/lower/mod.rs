@@ -37,6 +37,8 @@ use crate::program::Object;
 pub struct Compiled {
     pub object: Object,
     pub manifest: Manifest,
+    /// What the compiler tells but is no error ([`Checked::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Compiles every program of `checked`; every program's error on failure.
@@ -66,6 +68,7 @@ pub fn lower(
     Ok(Compiled {
         object,
         manifest: Manifest::build(checked, arch),
+        notes: checked.notes.clone(),
     })
 }
 

@@ -30,6 +30,9 @@ const ROUNDS: usize = 6;
 pub struct SymTables {
     funcs: NameTable,
     probes: NameTable,
+    /// `func` is the function's address ([`Checked::func_ip`]), left for
+    /// lowering to read with `bpf_get_func_ip`.
+    func_ip: bool,
 }
 
 impl SymTables {
@@ -37,6 +40,7 @@ impl SymTables {
         SymTables {
             funcs: checked.sym_table(Sym::Func),
             probes: checked.sym_table(Sym::Probe),
+            func_ip: checked.func_ip,
         }
     }
 
@@ -59,6 +63,9 @@ struct Names<'a> {
     tables: &'a SymTables,
     func: i64,
     probe: i64,
+    /// The function this program probes (a kprobe-multi program never
+    /// reaches here with `func` compared to a string).
+    func_name: &'a str,
 }
 
 /// `body` rewritten for program `prog`.
@@ -67,6 +74,7 @@ pub fn body(b: &Body, syms: &SymTables, prog: &ProbeProgram) -> Body {
         tables: syms,
         func: syms.id(Sym::Func, prog),
         probe: syms.id(Sym::Probe, prog),
+        func_name: &prog.func,
     };
     let mut b = b.clone();
     if let Some(p) = &mut b.pred {
@@ -122,6 +130,11 @@ fn each_expr(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
 /// `func`/`probe` as this program's ids; `func == "name"` as an id test.
 fn name_ids(e: &mut TExpr, names: &Names) {
     match &e.kind {
+        TKind::Builtin(Builtin::Func) if names.tables.func_ip => {}
+        TKind::StrEq { s, lit, eq } if names.tables.func_ip && s.ty == Ty::Sym(Sym::Func) => {
+            let same = lit.as_slice() == names.func_name.as_bytes();
+            e.kind = TKind::Int(i64::from(same == *eq));
+        }
         TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
         TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
         TKind::StrEq { s, lit, eq } => {
