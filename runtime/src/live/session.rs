@@ -67,14 +67,16 @@ impl<W: Write> Session<W> {
     }
 
     /// How many probes bpftrace says it attaches: every kprobe and
-    /// kretprobe, and BEGIN and END when they do something.
+    /// kretprobe (each function of a kprobe-multi program), and BEGIN and
+    /// END when they do something.
     pub fn probes(&self) -> usize {
-        let kprobes = self
+        let kprobes: usize = self
             .manifest
             .programs
             .iter()
             .filter(|p| is_probe(&p.section))
-            .count();
+            .map(|p| p.functions.len().max(1))
+            .sum();
         kprobes
             + usize::from(!self.manifest.begin.is_empty())
             + usize::from(!self.manifest.end.is_empty())
