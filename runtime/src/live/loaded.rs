@@ -47,6 +47,9 @@ pub struct Loaded {
     /// kprobe-multi programs attached one function at a time instead,
     /// and why.
     fallbacks: Vec<(String, String)>,
+    /// The kernel's symbols, read for the first printf record of an
+    /// object whose `func` values are addresses.
+    ksyms: Option<Ksyms>,
     /// The ring buffer, once read.
     ring: Option<(String, RingBuf<MapData>)>,
 }
@@ -168,6 +171,7 @@ impl Loaded {
             multi_progs: HashMap::new(),
             multi_links: Vec::new(),
             fallbacks: Vec::new(),
+            ksyms: None,
             ring: None,
         })
     }
@@ -462,8 +466,12 @@ impl Loaded {
             return Ok(Vec::new());
         };
         let records = self.records(ring, limit)?;
-        let ksyms = Ksyms::default();
-        self.with_decoder(manifest, &ksyms, |d| {
+        if manifest.func_ip && self.ksyms.is_none() && !records.is_empty() {
+            self.ksyms = Some(kernel::symbols());
+        }
+        let none = Ksyms::default();
+        let ksyms = self.ksyms.as_ref().unwrap_or(&none);
+        self.with_decoder(manifest, ksyms, |d| {
             records
                 .iter()
                 .map(|r| d.record(r).map_err(LiveError::from))
