@@ -3,7 +3,11 @@
 //! subprograms it calls appended and its calls pointed at them, and every
 //! map load (`R_BPF_64_64` against a `.maps` symbol) turned into a map
 //! reference (`BPF_PSEUDO_MAP_FD`, `imm` the map's index) as libbpf does.
-//! The maps come from the object's BTF; line info from `.BTF.ext`.
+//! The maps come from the object's BTF; line info from `.BTF.ext`. A
+//! `kprobe.multi/PATTERN` or `kretprobe.multi` section is a kprobe
+//! program too, which a loader loads with expected attach type
+//! `BPF_TRACE_KPROBE_MULTI`: the verifier's rules for it are a kprobe's
+//! (`pt_regs` context; its `bpf_get_func_ip` takes the same arguments).
 
 use std::collections::HashMap;
 
