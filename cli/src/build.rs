@@ -254,6 +254,8 @@ fn stem(path: &Path) -> Result<String, BadInput> {
 
 #[cfg(test)]
 mod tests {
+    use probecc::lang::manifest::Manifest;
+
     use super::*;
 
     fn fixture(rel: &str) -> PathBuf {
@@ -271,6 +273,31 @@ mod tests {
         )
         .unwrap();
         spec.artifacts(Arch::Arm64).unwrap();
+    }
+
+    #[test]
+    fn multi_auto_builds_kprobe_multi_only_where_the_arch_table_has_it() {
+        let opts = CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_write".into()]),
+            kernel: Some(KernelVersion(6, 12)),
+            ..CompileOptions::default()
+        };
+        let mut spec = Spec::new(
+            "kprobe:vfs_* { @[func] = count(); }".into(),
+            "m".into(),
+            opts,
+        );
+        spec.multi = Multi::Auto;
+        let section = |spec: &Spec, arch| {
+            let (_, manifest) = spec.artifacts(arch).unwrap();
+            Manifest::from_json(&manifest).unwrap().programs[0]
+                .section
+                .clone()
+        };
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe.multi/vfs_*");
+        assert_eq!(section(&spec, Arch::Arm64), "kprobe/vfs_read");
+        spec.multi = Multi::Never;
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe/vfs_read");
     }
 
     #[test]
