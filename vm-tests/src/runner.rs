@@ -9,6 +9,8 @@
 //! the ring-buffer records it submitted become printf text (the runtime's
 //! decoder, which also decodes the maps at `print()` and at the end).
 
+use std::collections::HashSet;
+
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
@@ -68,8 +70,18 @@ impl Options {
 /// One attach point of the spec: which program serves it.
 struct Route {
     probe: String,
+    /// A kprobe-multi program's functions' probes (`kprobe:vfs_read`),
+    /// any of which an event may name; empty for other programs.
+    multi: HashSet<String>,
     program: usize,
     kind: ProbeKind,
+}
+
+impl Route {
+    /// Whether an event of `probe` runs this route's program.
+    fn fires_on(&self, probe: &str) -> bool {
+        self.probe == probe || self.multi.contains(probe)
+    }
 }
 
 /// A loaded object, rewritten for rbpf.
@@ -200,8 +212,14 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                 })?;
             let kind = ProbeKind::of(&p.probe)
                 .ok_or_else(|| Error::Manifest(format!("unknown probe type in `{}`", p.probe)))?;
+            let prefix = p.probe.split_once(':').map_or("", |(k, _)| k);
             Ok(Route {
                 probe: p.probe.clone(),
+                multi: p
+                    .functions
+                    .iter()
+                    .map(|f| format!("{prefix}:{f}"))
+                    .collect(),
                 program,
                 kind,
             })
@@ -303,7 +321,7 @@ impl<'p> Session<'p> {
             .prog
             .routes
             .iter()
-            .filter(|r| r.probe == ev.probe)
+            .filter(|r| r.fires_on(&ev.probe))
             .collect();
         if routes.is_empty() {
             return Err(Error::Event {
