@@ -69,6 +69,9 @@ pub struct KernelBtf {
     /// The enumerators of every enum by name (the first of a name), built
     /// on first use: most specs name none.
     enumerators: OnceLock<HashMap<String, i64>>,
+    /// The FUNC records by name (the first of a name), built on first use:
+    /// only fentry and fexit attach points look functions up.
+    functions: OnceLock<HashMap<String, u32>>,
 }
 
 impl KernelBtf {
@@ -142,6 +145,7 @@ impl KernelBtf {
             base_count,
             names,
             enumerators: OnceLock::new(),
+            functions: OnceLock::new(),
         }
     }
 
@@ -239,6 +243,35 @@ impl KernelBtf {
                         if let Ok(name) = self.btf.string_at(v.name_off) {
                             all.entry(name.to_string()).or_insert(v.value);
                         }
+                    }
+                }
+            }
+            all
+        })
+    }
+
+    /// The FUNC record of the kernel function `name`, if the BTF has one.
+    pub fn function(&self, name: &str) -> Option<u32> {
+        self.functions().get(name).copied()
+    }
+
+    /// The nearest function names to `name`, best first (at most three).
+    pub fn suggest_functions(&self, name: &str) -> Vec<String> {
+        let mut candidates: Vec<&str> = self.functions().keys().map(String::as_str).collect();
+        candidates.sort_unstable();
+        nearest(name, candidates)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    fn functions(&self) -> &HashMap<String, u32> {
+        self.functions.get_or_init(|| {
+            let mut all = HashMap::new();
+            for (i, t) in self.btf.types.iter().enumerate() {
+                if let BtfType::Func { name_off, .. } = t {
+                    if let Ok(name) = self.btf.string_at(*name_off) {
+                        all.entry(name.to_string()).or_insert(i as u32 + 1);
                     }
                 }
             }
