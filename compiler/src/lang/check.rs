@@ -20,6 +20,7 @@ mod cdefs;
 mod config;
 mod constant;
 mod expr;
+pub(crate) mod fentry;
 pub mod format;
 pub mod ir;
 mod map_stmt;
@@ -320,6 +321,8 @@ struct ProbeCx {
     scopes: Vec<Vec<(String, usize)>>,
     /// Loops around the statement being checked.
     loops: u32,
+    /// The prototypes of an fentry/fexit block's functions.
+    protos: Vec<Arc<crate::btf::proto::FuncProto>>,
 }
 
 struct Checker<'a> {
@@ -407,6 +410,7 @@ impl<'a> Checker<'a> {
                         .with_label("not supported yet"),
                 );
             }
+            self.diags.extend(self.mixed_tracing(probe));
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut user = kinds
                 .iter()
@@ -449,7 +453,18 @@ impl<'a> Checker<'a> {
                                 );
                                 continue;
                             }
+                            let proto = match e.attach.is_tracing() {
+                                false => None,
+                                true => match self.tracing_proto(&e.attach, a.span) {
+                                    Ok(p) => Some(p),
+                                    Err(d) => {
+                                        self.diags.push(d);
+                                        continue;
+                                    }
+                                },
+                            };
                             programs.push(ProbeProgram {
+                                proto,
                                 func: e.attach.func().to_string(),
                                 attach: e.attach,
                                 kind: a.kind,
@@ -510,6 +525,11 @@ impl<'a> Checker<'a> {
             depth: 0,
             scopes: vec![Vec::new()],
             loops: 0,
+            protos: plan
+                .programs
+                .iter()
+                .filter_map(|p| p.proto.clone())
+                .collect(),
         };
         let pred = probe.pred.as_ref().map(|p| {
             let t = self.expr(p);

@@ -70,6 +70,28 @@ pub struct ProgramEntry {
     pub section: String,
     /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`).
     pub probe: String,
+    /// An fentry/fexit program's context: the function's arguments by
+    /// name and u64 slot, and the slot of the return value; absent for
+    /// kprobes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingCtx>,
+}
+
+/// The u64 slots of an fentry/fexit program's context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingCtx {
+    /// The arguments in order.
+    pub args: Vec<TracingArg>,
+    /// The slot after the arguments, fexit's return value.
+    pub ret_slot: usize,
+}
+
+/// One argument of an fentry/fexit program's function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingArg {
+    pub name: String,
+    /// Its (first) u64 slot in the context.
+    pub slot: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +261,17 @@ impl Manifest {
                     name: p.symbol.clone(),
                     section: p.attach.section(),
                     probe: p.probe.clone(),
+                    tracing: p.proto.as_deref().map(|f| TracingCtx {
+                        args: f
+                            .params
+                            .iter()
+                            .map(|a| TracingArg {
+                                name: a.name.clone(),
+                                slot: a.slot,
+                            })
+                            .collect(),
+                        ret_slot: f.ret_slot(),
+                    }),
                 })
                 .collect(),
             funcs: checked.names(Sym::Func),

@@ -496,6 +496,8 @@ pub struct ProbeProgram {
     /// Whether argN are read through the user `pt_regs` (ksyscall on a
     /// kernel with syscall wrappers).
     pub wrapped_syscall: bool,
+    /// An fentry/fexit program's function as its trampoline passes it.
+    pub proto: Option<std::sync::Arc<crate::btf::proto::FuncProto>>,
 }
 
 impl ProbeProgram {

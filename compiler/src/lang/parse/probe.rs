@@ -21,12 +21,6 @@ const OTHER_TYPES: &[(&str, &str)] = &[
     ("t", "tracepoint"),
     ("rawtracepoint", "rawtracepoint"),
     ("rt", "rawtracepoint"),
-    ("kfunc", "kfunc"),
-    ("kretfunc", "kretfunc"),
-    ("fentry", "fentry"),
-    ("f", "fentry"),
-    ("fexit", "fexit"),
-    ("fr", "fexit"),
     ("usdt", "usdt"),
     ("U", "usdt"),
     ("profile", "profile"),
@@ -221,6 +215,14 @@ impl Parser<'_> {
                 return Ok(None);
             }
             Some(t) => t,
+        };
+        // bpftrace's `fentry:MODULE:FUNC`: the target keeps both.
+        let target = match kind.is_tracing().then(|| self.lex.attach_target()) {
+            Some(Some(func)) => Piece {
+                text: format!("{}:{}", target.text, func.text),
+                span: target.span.to(func.span),
+            },
+            _ => target,
         };
         end = end.max(target.span.end);
         let mut offset = None;
