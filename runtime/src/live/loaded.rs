@@ -10,6 +10,8 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
+use aya::programs::fentry::FEntryLinkId;
+use aya::programs::fexit::FExitLinkId;
 use aya::programs::kprobe::KProbeLinkId;
 use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
 use aya::{Btf, Ebpf, EbpfLoader};
@@ -34,7 +36,12 @@ pub struct Loaded {
     /// Programs loaded (verified) so far.
     verified: BTreeSet<String>,
     /// Every attachment, by program.
-    links: Vec<(String, KProbeLinkId)>,
+    links: Vec<(String, Link)>,
+    /// The object's programs' ELF sections, by name: an fentry/fexit
+    /// program is loaded for the function its section names.
+    sections: Vec<(String, String)>,
+    /// The kernel's BTF, read once: CO-RE and tracing programs need it.
+    kernel_btf: Option<Btf>,
     /// The ring buffer, once read.
     ring: Option<(String, RingBuf<MapData>)>,
 }
@@ -49,7 +56,15 @@ pub struct LoadOptions {
     pub globals: Vec<(String, Vec<u8>)>,
 }
 
-/// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).
+/// One attachment, of whichever kind of program made it.
+enum Link {
+    Kprobe(KProbeLinkId),
+    Fentry(FEntryLinkId),
+    Fexit(FExitLinkId),
+}
+
+/// `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`, `fentry/FUNC` or `fexit/FUNC` →
+/// (FUNC, OFF).
 pub fn target(section: &str) -> (String, u64) {
     let rest = section.split_once('/').map_or(section, |(_, r)| r);
     match rest.split_once('+') {
@@ -58,10 +73,16 @@ pub fn target(section: &str) -> (String, u64) {
     }
 }
 
-/// Whether a program's ELF section makes it a kprobe or kretprobe, which
-/// attaching places in the kernel (other programs run on demand).
+/// Whether a program's ELF section makes it a kprobe, kretprobe, fentry
+/// or fexit program, which attaching places in the kernel (other programs
+/// run on demand).
 pub fn is_probe(section: &str) -> bool {
-    section.starts_with("kprobe/") || section.starts_with("kretprobe/")
+    section.starts_with("kprobe/") || section.starts_with("kretprobe/") || is_tracing(section)
+}
+
+/// Whether a program's ELF section makes it an fentry or fexit program.
+pub fn is_tracing(section: &str) -> bool {
+    section.starts_with("fentry/") || section.starts_with("fexit/")
 }
 
 fn parse_offset(s: &str) -> u64 {
@@ -134,7 +155,16 @@ impl Loaded {
 
     /// An object's bytes loaded with its globals set first (`options`).
     pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
-        let kernel_btf = if has_core_relocations(object) {
+        let sections: Vec<(String, String)> = probecc::elf::read(object)
+            .map(|o| {
+                o.programs
+                    .into_iter()
+                    .map(|f| (f.name, f.section))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tracing = sections.iter().any(|(_, s)| is_tracing(s));
+        let kernel_btf = if tracing || has_core_relocations(object) {
             Some(Btf::from_sys_fs().map_err(|e| LiveError::NoKernelBtf(Box::new(e)))?)
         } else {
             None
@@ -151,6 +181,8 @@ impl Loaded {
             ebpf,
             verified: BTreeSet::new(),
             links: Vec::new(),
+            sections,
+            kernel_btf,
             ring: None,
         })
     }
@@ -179,13 +211,36 @@ impl Loaded {
         if self.verified.contains(name) {
             return Ok(());
         }
+        let func = self
+            .sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| target(s).0);
         let prog = self
             .ebpf
             .program_mut(name)
             .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        let traced = || -> Result<(String, &Btf), LiveError> {
+            let func = func
+                .clone()
+                .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+            let btf = self
+                .kernel_btf
+                .as_ref()
+                .ok_or(LiveError::Kind(name.to_string()))?;
+            Ok((func, btf))
+        };
         let loaded = match prog {
             aya::programs::Program::KProbe(p) => p.load(),
             aya::programs::Program::RawTracePoint(p) => p.load(),
+            aya::programs::Program::FEntry(p) => {
+                let (func, btf) = traced()?;
+                p.load(&func, btf)
+            }
+            aya::programs::Program::FExit(p) => {
+                let (func, btf) = traced()?;
+                p.load(&func, btf)
+            }
             _ => return Err(LiveError::Kind(name.to_string())),
         };
         loaded.map_err(|e| rejection(name, e))?;
@@ -228,19 +283,27 @@ impl Loaded {
     /// kernel without kprobes, [`LiveError::NoKprobes`].
     pub fn attach(&mut self, name: &str, section: &str) -> Result<(), LiveError> {
         self.verify(name)?;
-        if !kernel::has_kprobes() {
-            return Err(LiveError::NoKprobes);
-        }
         let (func, offset) = target(section);
-        let link =
-            self.kprobe(name)?
-                .attach(&func, offset)
-                .map_err(|source| LiveError::Attach {
-                    name: name.to_string(),
-                    func,
-                    offset,
-                    source: Box::new(source),
-                })?;
+        let failed = |source: ProgramError| LiveError::Attach {
+            name: name.to_string(),
+            func: func.clone(),
+            offset,
+            source: Box::new(source),
+        };
+        let link = if is_tracing(section) {
+            // The trampoline was chosen when the kernel loaded the program.
+            match self.ebpf.program_mut(name) {
+                Some(aya::programs::Program::FEntry(p)) => p.attach().map(Link::Fentry),
+                Some(aya::programs::Program::FExit(p)) => p.attach().map(Link::Fexit),
+                _ => return Err(LiveError::Kind(name.to_string())),
+            }
+            .map_err(failed)?
+        } else {
+            if !kernel::has_kprobes() {
+                return Err(LiveError::NoKprobes);
+            }
+            Link::Kprobe(self.kprobe(name)?.attach(&func, offset).map_err(failed)?)
+        };
         self.links.push((name.to_string(), link));
         Ok(())
     }
@@ -268,10 +331,13 @@ impl Loaded {
     /// Every attachment undone; the programs stay loaded.
     pub fn detach_all(&mut self) {
         for (name, link) in std::mem::take(&mut self.links) {
-            if let Ok(kp) = self.kprobe(&name) {
-                // A link aya no longer knows is already gone.
-                let _ = kp.detach(link);
-            }
+            // A link aya no longer knows is already gone.
+            let _ = match (self.ebpf.program_mut(&name), link) {
+                (Some(aya::programs::Program::KProbe(p)), Link::Kprobe(l)) => p.detach(l),
+                (Some(aya::programs::Program::FEntry(p)), Link::Fentry(l)) => p.detach(l),
+                (Some(aya::programs::Program::FExit(p)), Link::Fexit(l)) => p.detach(l),
+                _ => Ok(()),
+            };
         }
     }
 

@@ -42,7 +42,7 @@ pub enum LiveError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
     NoProgram(String),
-    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    #[error("{0} is neither a kprobe, an fentry or fexit, nor a raw tracepoint program")]
     Kind(String),
     #[error("loading {name}")]
     ProgramLoad {
