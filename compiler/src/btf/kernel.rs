@@ -333,7 +333,8 @@ impl KernelBtf {
     /// The structs and unions named in `roots`, with every member (those
     /// of anonymous and of directly embedded named members too) and the
     /// types those need, and the enums of `enum NAME` roots (see
-    /// [`KernelBtf::enum_holding`]), as raw BTF in this BTF's byte order:
+    /// [`KernelBtf::enum_holding`]), and the functions of `func NAME`
+    /// roots with their prototypes, as raw BTF in this BTF's byte order:
     /// a small, fixed stand-in for a kernel's types that specs compile
     /// against the same way on any machine (`fixtures/btf`). Pointers to
     /// structs not copied become pointers to forward declarations, as in
@@ -341,6 +342,17 @@ impl KernelBtf {
     pub fn subset(&self, roots: &[&str]) -> Result<Vec<u8>, CoreError> {
         let mut core = CoreTypes::new();
         for name in roots {
+            if let Some(f) = name.strip_prefix("func ") {
+                let id = self
+                    .function(f.trim())
+                    .ok_or_else(|| CoreError::UnknownType {
+                        kind: "function",
+                        name: f.trim().to_string(),
+                        suggestions: self.suggest_functions(f.trim()),
+                    })?;
+                core.add_function(&self.btf, id)?;
+                continue;
+            }
             if let Some(e) = name.strip_prefix("enum ") {
                 let id = self
                     .enum_holding(e.trim())
