@@ -126,6 +126,12 @@ pub struct ArchInfo {
     pub multiarch: &'static str,
     /// The Rust target triple of a static guest binary.
     pub rust_target: &'static str,
+    /// The first kernel release whose JIT builds BPF trampolines
+    /// (`arch_prepare_bpf_trampoline`), which fentry and fexit programs
+    /// need; `None` where no release has them. From the kernel's history
+    /// (the release that merged each arch's implementation), not yet
+    /// verified in QEMU.
+    pub trampolines_since: Option<KernelVersion>,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -163,6 +169,8 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
+        // "bpf: Introduce BPF trampoline"
+        trampolines_since: Some(KernelVersion(5, 5)),
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -187,6 +195,8 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
+        // "bpf, arm64: Implement bpf_arch_text_poke() and trampoline"
+        trampolines_since: Some(KernelVersion(6, 0)),
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -212,6 +222,8 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
+        // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -239,6 +251,8 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
+        // "powerpc64/bpf: Add support for bpf trampolines"
+        trampolines_since: Some(KernelVersion(6, 13)),
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -266,6 +280,8 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
+        // "riscv, bpf: Add bpf trampoline support for RV64"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
 ];
 
@@ -361,6 +377,15 @@ impl Arch {
             .map_or(KernelVersion(0, 0), |k| k.version)
     }
 
+    /// Whether kernel `version` has BPF trampolines on this arch, so that
+    /// fentry and fexit programs can attach (see
+    /// [`ArchInfo::trampolines_since`]).
+    pub fn has_trampolines(self, version: KernelVersion) -> bool {
+        self.info()
+            .trampolines_since
+            .is_some_and(|since| version >= since)
+    }
+
     /// Whether syscall entry points of kernel `version` are wrappers taking the
     /// user `pt_regs` (see [`SyscallAbi::wrapper_since`]).
     pub fn syscall_wrapped(self, version: KernelVersion) -> bool {
@@ -431,6 +456,16 @@ impl FromStr for Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trampolines_by_arch_and_release() {
+        let at = |arch: Arch, v: (u16, u16)| arch.has_trampolines(KernelVersion(v.0, v.1));
+        assert!(at(Arch::X86_64, (6, 1)));
+        assert!(at(Arch::Arm64, (6, 1)) && !at(Arch::Arm64, (5, 15)));
+        assert!(!at(Arch::S390x, (6, 1)) && at(Arch::S390x, (6, 12)));
+        assert!(!at(Arch::Ppc64le, (6, 12)) && at(Arch::Ppc64le, (6, 13)));
+        assert!(at(Arch::Riscv64, (6, 12)));
+    }
 
     #[test]
     fn each_row_is_its_arch_and_every_name_is_one_arch() {
