@@ -28,12 +28,13 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::lang::check::ir::settings::MissingProbes;
 use probecc::lang::manifest::Manifest;
-use probecc::lang::CompileOptions;
+use probecc::lang::{AttachMode, CompileOptions};
 use probecc_runtime::live::{self, kernel, privilege, LiveError, LoadOptions, Loaded, Session};
 use probecc_runtime::output::Style;
 
 use crate::build::{self, Spec};
 use crate::input::{self, BadInput};
+use crate::target::Attach;
 use child::Held;
 
 /// How `trace` prints.
@@ -83,6 +84,11 @@ pub struct Args {
     /// Allow actions that change what the probed task does (`signal()`)
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
+    /// What `kprobe:` and `kretprobe:` attach points become: kprobes,
+    /// fentry and fexit programs, or `auto` (the default): fentry/fexit
+    /// where this kernel has BPF trampolines, kprobes where it refuses them
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = Attach::Auto)]
+    pub attach: Attach,
 }
 
 /// The longest wait between checks of the signals, the deadline and the
@@ -127,9 +133,11 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let (source, params) = source(args)?;
     let running = running()?;
-    let ready = match source {
-        Source::Spec { src, file, name } => compile(args, &running, src, file, name)?,
-        Source::Object { bytes, path } => object(&running, bytes, &path)?,
+    let mut ready = match &source {
+        Source::Spec { src, file, name } => {
+            compile(args, args.attach.into(), &running, src, file, name)?
+        }
+        Source::Object { bytes, path } => object(&running, bytes.clone(), path)?,
     };
     let missing = privilege::missing();
     if !missing.is_empty() {
@@ -144,14 +152,25 @@ pub fn run(args: &Args) -> Result<()> {
     // for globals), and runs only once every probe is attached.
     let mut command = args.command.as_deref().map(Held::spawn).transpose()?;
     let options = load_options(&ready.manifest, &params, command.as_ref().map(Held::pid));
-    let loaded = Loaded::load_with(&ready.object, &options)
-        .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
     let style = match args.format {
         Format::Text => Style::Text,
         Format::Json => Style::Json,
     };
-    let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
-    verify(&mut session, &ready)?;
+    let mut session = match (prepare(&ready, &options, style), &source) {
+        // `auto` chose fentry/fexit and this kernel refused them: kprobes
+        // do the same work.
+        (Err(e), Source::Spec { src, file, name })
+            if args.attach == Attach::Auto && has_tracing(&ready.manifest) =>
+        {
+            eprintln!(
+                "note: this kernel refused fentry/fexit ({}); attaching kprobes instead",
+                probecc::error::chain(e.as_ref())
+            );
+            ready = compile(args, AttachMode::Kprobe, &running, src, file, name)?;
+            prepare(&ready, &options, style)?
+        }
+        (other, _) => other?,
+    };
     let probes = ready
         .manifest
         .programs
@@ -176,6 +195,24 @@ pub fn run(args: &Args) -> Result<()> {
     }
     session.end()?;
     Ok(())
+}
+
+/// The object loaded and its programs verified, in a session that prints
+/// in `style`.
+fn prepare(ready: &Ready, options: &LoadOptions, style: Style) -> Result<Session<std::io::Stdout>> {
+    let loaded = Loaded::load_with(&ready.object, options)
+        .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
+    let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
+    verify(&mut session, ready)?;
+    Ok(session)
+}
+
+/// Whether any program is an fentry/fexit program.
+fn has_tracing(manifest: &Manifest) -> bool {
+    manifest
+        .programs
+        .iter()
+        .any(|p| live::is_tracing(&p.section))
 }
 
 /// The globals the object reads, set before it is loaded: the positional
@@ -244,11 +281,13 @@ fn running() -> Result<Running> {
 /// The spec compiled for the running kernel and checked by verifier-sim.
 fn compile(
     args: &Args,
+    attach: AttachMode,
     running: &Running,
-    src: String,
-    file: String,
-    name: String,
+    src: &str,
+    file: &str,
+    name: &str,
 ) -> Result<Ready> {
+    let (src, file, name) = (src.to_string(), file.to_string(), name.to_string());
     let symbols = match (&args.symbols, has_wildcard(&src)) {
         (Some(path), _) => Some(input::symbols(path)?),
         (None, true) => kernel::traceable().ok().map(|(_, names)| names),
@@ -260,6 +299,7 @@ fn compile(
         kernel: Some(running.version),
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
+        attach,
     };
     let no_btf = opts.btf.is_none();
     let spec = Spec::new(src, name, opts);

@@ -21,6 +21,8 @@ mod config;
 mod constant;
 mod expr;
 pub(crate) mod fentry;
+
+pub use fentry::AttachMode;
 pub mod format;
 pub mod ir;
 mod map_stmt;
@@ -62,6 +64,8 @@ pub struct CompileOptions {
     /// The kernel types struct casts, `->` and `curtask` are checked
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
+    /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
+    pub attach: AttachMode,
 }
 
 /// Where a spec's kernel types come from: a BTF file (the kernel's
@@ -167,6 +171,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
+            attach: AttachMode::Kprobe,
         }
     }
 }
@@ -479,6 +484,9 @@ impl<'a> Checker<'a> {
                     }
                     Err(d) => self.diags.push(d),
                 }
+            }
+            if user.is_none() {
+                self.retarget(&kinds, &mut programs);
             }
             plans.push(Plan {
                 user,

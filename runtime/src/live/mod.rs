@@ -18,7 +18,7 @@ mod session;
 
 use std::path::PathBuf;
 
-pub use loaded::{is_probe, target, LoadOptions, Loaded};
+pub use loaded::{is_probe, is_tracing, target, LoadOptions, Loaded};
 pub use session::Session;
 
 use crate::decode::DecodeError;

@@ -7,12 +7,41 @@
 
 use std::sync::Arc;
 
-use super::ir::{TExpr, TKind, Ty};
+use super::ir::{ProbeProgram, TExpr, TKind, Ty};
 use super::Checker;
 use crate::btf::proto::{self, ArgType, FuncProto};
 use crate::kprobe::AttachPoint;
-use crate::lang::ast::{Builtin, Expr, ExprKind, Span};
+use crate::lang::ast::{Builtin, Expr, ExprKind, ProbeKind, Span};
 use crate::lang::diag::Diagnostic;
+
+/// What `kprobe:` and `kretprobe:` attach points compile to (`--attach`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AttachMode {
+    /// As written: kprobes.
+    #[default]
+    Kprobe,
+    /// fentry for `kprobe:FUNC`, fexit for `kretprobe:FUNC`; a function
+    /// no trampoline can call is an error.
+    Fentry,
+    /// fentry and fexit where the target's arch and kernel release have BPF
+    /// trampolines and every function of a block has a prototype that
+    /// allows it; kprobes elsewhere, and where the release is not given.
+    Auto,
+}
+
+impl AttachMode {
+    /// The command-line spellings.
+    pub const NAMES: [&'static str; 3] = ["kprobe", "fentry", "auto"];
+
+    pub fn from_name(name: &str) -> Option<AttachMode> {
+        match name {
+            "kprobe" => Some(AttachMode::Kprobe),
+            "fentry" => Some(AttachMode::Fentry),
+            "auto" => Some(AttachMode::Auto),
+            _ => None,
+        }
+    }
+}
 
 /// The fentry (or fexit) attach point of `target`, `FUNC` or bpftrace's
 /// `MODULE:FUNC` (the kernel finds a module's function by its name).
@@ -44,6 +73,46 @@ impl Checker<'_> {
         proto::lookup(&k, at.func(), at.is_return())
             .map(Arc::new)
             .map_err(|e| Diagnostic::new(span, e.to_string()).with_label("not traceable"))
+    }
+
+    /// A block of `kprobe:`/`kretprobe:` attach points made fentry/fexit
+    /// programs as `--attach` asks: every program of the block or none
+    /// (one body reads one kind of context). Each program keeps its kind
+    /// and probe name, so the body is checked as the kprobe it was
+    /// (`argN` and `retval` untyped 64-bit values, `probe` and `func` as
+    /// they were); only where it attaches changes.
+    pub(super) fn retarget(&mut self, kinds: &[ProbeKind], programs: &mut [ProbeProgram]) {
+        let arch = self.arch;
+        let wanted = match self.opts.attach {
+            AttachMode::Kprobe => false,
+            AttachMode::Fentry => true,
+            AttachMode::Auto => self.opts.kernel.is_some_and(|k| arch.has_trampolines(k)),
+        };
+        let kprobes = |k: &ProbeKind| matches!(k, ProbeKind::Kprobe | ProbeKind::Kretprobe);
+        let at_entry = |p: &ProbeProgram| !matches!(p.attach, AttachPoint::Kprobe { offset, .. } if offset != 0);
+        if !wanted
+            || programs.is_empty()
+            || !kinds.iter().all(kprobes)
+            || !programs.iter().all(at_entry)
+        {
+            return;
+        }
+        let mut protos = Vec::with_capacity(programs.len());
+        for p in programs.iter() {
+            let at = attach_point(p.attach.func(), p.attach.is_return());
+            match self.tracing_proto(&at, p.span) {
+                Ok(proto) => protos.push((at, proto)),
+                Err(d) if self.opts.attach == AttachMode::Fentry => {
+                    self.diags.push(d.with_help("`--attach fentry` makes this kprobe an fentry program; `--attach auto` keeps it a kprobe"));
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+        for (p, (at, proto)) in programs.iter_mut().zip(protos) {
+            p.attach = at;
+            p.proto = Some(proto);
+        }
     }
 
     /// A block mixing fentry/fexit with other kinds: one body cannot read
@@ -351,6 +420,87 @@ pub(crate) mod tests {
         for (src, msg) in cases {
             assert_eq!(error_of(src), msg, "{src}");
         }
+    }
+
+    /// The sections of `src` checked for `arch` with `attach` and `kernel`.
+    fn sections_with(
+        src: &str,
+        arch: Arch,
+        attach: AttachMode,
+        kernel: Option<(u16, u16)>,
+    ) -> Vec<String> {
+        let spec = parse(src).unwrap();
+        let opts = CompileOptions {
+            attach,
+            kernel: kernel.map(|(a, b)| crate::arch::KernelVersion(a, b)),
+            ..opts()
+        };
+        let c = check_source(&spec, src, arch, &opts).unwrap_or_else(|d| panic!("{d:#?}"));
+        c.programs.iter().map(|p| p.attach.section()).collect()
+    }
+
+    #[test]
+    fn attach_modes_choose_kprobe_or_fentry() {
+        let src = "kprobe:vfs_read { @a = arg2; } kretprobe:vfs_read { @r = retval; } kprobe:vfs_write+4 { @o = 1; }";
+        let kprobes = [
+            "kprobe/vfs_read",
+            "kretprobe/vfs_read",
+            "kprobe/vfs_write+4",
+        ];
+        let fentry = ["fentry/vfs_read", "fexit/vfs_read", "kprobe/vfs_write+4"];
+        let x86 = Arch::X86_64;
+        assert_eq!(
+            sections_with(src, x86, AttachMode::Kprobe, Some((6, 1))),
+            kprobes
+        );
+        assert_eq!(sections_with(src, x86, AttachMode::Fentry, None), fentry);
+        assert_eq!(
+            sections_with(src, x86, AttachMode::Auto, Some((6, 1))),
+            fentry
+        );
+        // auto: kprobes where the release is unknown or has no trampolines.
+        assert_eq!(sections_with(src, x86, AttachMode::Auto, None), kprobes);
+        assert_eq!(
+            sections_with(src, Arch::S390x, AttachMode::Auto, Some((6, 1))),
+            kprobes
+        );
+        assert_eq!(
+            sections_with(src, Arch::S390x, AttachMode::Auto, Some((6, 12))),
+            fentry
+        );
+        // A function without a prototype: auto keeps the block a kprobe,
+        // fentry says why it cannot.
+        let missing = "kprobe:vfs_read, kprobe:no_such_fn { @a = 1; }";
+        assert_eq!(
+            sections_with(missing, x86, AttachMode::Auto, Some((6, 1))),
+            ["kprobe/vfs_read", "kprobe/no_such_fn"]
+        );
+        let spec = parse(missing).unwrap();
+        let opts = CompileOptions {
+            attach: AttachMode::Fentry,
+            ..opts()
+        };
+        let d = check_source(&spec, missing, x86, &opts).unwrap_err();
+        assert!(d[0]
+            .message
+            .starts_with("`no_such_fn` is not a function in the kernel's BTF"));
+    }
+
+    #[test]
+    fn a_kprobe_built_as_fentry_keeps_its_kind_and_probe_name() {
+        let src = "kprobe:narrow { @a = arg1; }";
+        let spec = parse(src).unwrap();
+        let opts = CompileOptions {
+            attach: AttachMode::Fentry,
+            ..opts()
+        };
+        let c = check_source(&spec, src, Arch::X86_64, &opts).unwrap();
+        let p = &c.programs[0];
+        assert_eq!(
+            (p.kind, p.probe.as_str()),
+            (ProbeKind::Kprobe, "kprobe:narrow")
+        );
+        assert_eq!(p.attach.section(), "fentry/narrow");
     }
 
     #[test]

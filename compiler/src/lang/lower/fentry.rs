@@ -25,23 +25,43 @@ impl Gen<'_> {
         let (slot, ty) = {
             let p = self.proto()?;
             let param = p.params.get(n).ok_or_else(|| {
-                self.fail(format!("internal error: `{}` has no argument {n}", p.func))
+                self.fail(format!(
+                    "`{}` takes {} arguments; as an fentry program (`--attach`) it has no arg{n}",
+                    p.func,
+                    p.params.len()
+                ))
             })?;
             (param.slot, param.ty)
         };
-        self.tracing_slot(slot, ty, dst)
+        self.tracing_slot(slot, self.as_read(ty), dst)
+    }
+
+    /// How a slot of type `ty` is read: as its C type in an fentry/fexit
+    /// block; whole, as the kprobe's 64-bit register was, in a kprobe
+    /// block built as fentry (`--attach`).
+    fn as_read(&self, ty: ArgType) -> ArgType {
+        match self.prog.kind.is_tracing() {
+            true => ty,
+            false => ArgType::Int {
+                bytes: 8,
+                signed: true,
+            },
+        }
     }
 
     /// `dst = retval` of an fexit program.
     pub(super) fn tracing_retval(&mut self, dst: Reg) -> R<()> {
         let (slot, ty) = {
             let p = self.proto()?;
-            let ty = p
-                .ret
-                .ok_or_else(|| self.fail(format!("internal error: `{}` returns void", p.func)))?;
+            let ty = p.ret.ok_or_else(|| {
+                self.fail(format!(
+                    "`{}` returns void; as an fexit program (`--attach`) it has no retval",
+                    p.func
+                ))
+            })?;
             (p.ret_slot(), ty)
         };
-        self.tracing_slot(slot, ty, dst)
+        self.tracing_slot(slot, self.as_read(ty), dst)
     }
 
     /// `dst = ctx[slot]`, narrowed to `ty`.
@@ -101,6 +121,20 @@ mod tests {
             let code = insns("fexit:vfs_read { @m = retval; }", arch);
             assert_eq!(ctx_loads(&code), [32], "{arch}: after the 4 arguments");
         }
+    }
+
+    #[test]
+    fn a_kprobe_built_as_fentry_reads_whole_slots() {
+        let opts = crate::lang::CompileOptions {
+            attach: crate::lang::AttachMode::Fentry,
+            ..opts()
+        };
+        let c = compile("kprobe:narrow { @m = arg0; }", Arch::X86_64, &opts).unwrap();
+        let code = &c.object.programs[0].insns;
+        let i = code.iter().position(|i| i.class() == class::LDX).unwrap();
+        // As the kprobe read the whole register: no narrowing after.
+        assert_eq!(code[i].off, 0);
+        assert!(code[i + 1].class() != class::ALU64 || code[i + 1].imm != 32);
     }
 
     #[test]
