@@ -492,7 +492,7 @@ impl Parser<'_> {
 }
 
 /// The supported probe types for messages, each kind's aliases in
-/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ...`. Intervals
+/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ..., fentry (f, kfunc)`. Intervals
 /// parse but do not compile yet.
 fn supported_types() -> String {
     let mut out: Vec<String> = Vec::new();
@@ -502,6 +502,9 @@ fn supported_types() -> String {
         .filter(|(_, k)| *k != ProbeKind::Interval)
     {
         match out.last_mut() {
+            Some(prev) if last == Some(*kind) && prev.ends_with(')') => {
+                prev.insert_str(prev.len() - 1, &format!(", {word}"))
+            }
             Some(prev) if last == Some(*kind) => prev.push_str(&format!(" ({word})")),
             _ => out.push((*word).to_string()),
         }

@@ -426,8 +426,8 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "probecc compiles these probe types: kprobe (k), kretprobe (kr), \
-             ksyscall, kretsyscall, BEGIN (begin), END (end), fentry (f) (kfunc), \
-             fexit (fr) (kretfunc)"
+             ksyscall, kretsyscall, BEGIN (begin), END (end), fentry (f, kfunc), \
+             fexit (fr, kretfunc)"
         )
     );
     for (word, full) in [
@@ -452,7 +452,7 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN (begin), \
-             END (end), fentry (f) (kfunc), fexit (fr) (kretfunc)"
+             END (end), fentry (f, kfunc), fexit (fr, kretfunc)"
         )
     );
     let d = errs("kprob:vfs_read { }");
