@@ -587,20 +587,15 @@ fn attach_function(arch: Arch, probe: &str, kind: ProbeKind) -> (String, u64) {
     }
 }
 
-/// The arguments of `ev` in order for a tracing program: by position, or
-/// by name placed at the manifest's positions (the rest 0).
+/// The arguments of `ev` in order for a tracing program: by position
+/// (registers beyond the function's arguments, as a kprobe-style event
+/// gives them, are not part of its context), or by name placed at the
+/// manifest's positions (the rest 0).
 fn tracing_args(ev: &Event, t: &TracingCtx) -> Result<Vec<u64>> {
     let bad = |reason: String| Error::Event {
         line: ev.line,
         reason,
     };
-    if ev.args.len() > t.args.len() {
-        return Err(bad(format!(
-            "{} arguments, but the function takes {}",
-            ev.args.len(),
-            t.args.len()
-        )));
-    }
     let mut args = ev.args.clone();
     args.resize(t.args.len(), 0);
     for (name, v) in &ev.named_args {
