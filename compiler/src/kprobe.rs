@@ -93,14 +93,15 @@ impl AttachPoint {
     /// Parses a section name back into an attach point.
     pub fn from_section(section: &str) -> Result<AttachPoint, KprobeError> {
         let bad = || KprobeError::BadSection(section.to_string());
-        let tracing: [(&str, fn(String) -> AttachPoint); 2] = [
-            ("fentry/", |func| AttachPoint::Fentry { func }),
-            ("fexit/", |func| AttachPoint::Fexit { func }),
-        ];
-        for (prefix, make) in tracing {
-            if let Some(func) = section.strip_prefix(prefix) {
-                return Ok(make(checked_func(func).map_err(|_| bad())?));
-            }
+        if let Some(func) = section.strip_prefix("fentry/") {
+            return Ok(AttachPoint::Fentry {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
+        }
+        if let Some(func) = section.strip_prefix("fexit/") {
+            return Ok(AttachPoint::Fexit {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
         }
         if let Some(func) = section.strip_prefix("kretprobe/") {
             return Ok(AttachPoint::Kretprobe {
