@@ -156,18 +156,17 @@ pub fn run(args: &Args) -> Result<()> {
         Format::Text => Style::Text,
         Format::Json => Style::Json,
     };
-    let mut session = match (prepare(&ready, &options, style), &source) {
+    let fallback = args.attach == Attach::Auto && retargeted(&ready.manifest);
+    let mut session = match (prepare(&ready, &options, style, !fallback), &source) {
         // `auto` chose fentry/fexit and this kernel refused them: kprobes
         // do the same work.
-        (Err(e), Source::Spec { src, file, name })
-            if args.attach == Attach::Auto && has_tracing(&ready.manifest) =>
-        {
+        (Err(e), Source::Spec { src, file, name }) if fallback => {
             eprintln!(
                 "note: this kernel refused fentry/fexit ({}); attaching kprobes instead",
                 probecc::error::chain(e.as_ref())
             );
             ready = compile(args, AttachMode::Kprobe, &running, src, file, name)?;
-            prepare(&ready, &options, style)?
+            prepare(&ready, &options, style, true)?
         }
         (other, _) => other?,
     };
@@ -198,21 +197,27 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// The object loaded and its programs verified, in a session that prints
-/// in `style`.
-fn prepare(ready: &Ready, options: &LoadOptions, style: Style) -> Result<Session<std::io::Stdout>> {
+/// in `style`; a refusal `explain`ed on stderr (mapped to spec lines).
+fn prepare(
+    ready: &Ready,
+    options: &LoadOptions,
+    style: Style,
+    explain: bool,
+) -> Result<Session<std::io::Stdout>> {
     let loaded = Loaded::load_with(&ready.object, options)
         .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
     let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
-    verify(&mut session, ready)?;
+    verify(&mut session, ready, explain)?;
     Ok(session)
 }
 
-/// Whether any program is an fentry/fexit program.
-fn has_tracing(manifest: &Manifest) -> bool {
-    manifest
-        .programs
-        .iter()
-        .any(|p| live::is_tracing(&p.section))
+/// Whether any `kprobe:`/`kretprobe:` block was built as fentry/fexit
+/// (`--attach`), which a kprobe build can replace.
+fn retargeted(manifest: &Manifest) -> bool {
+    manifest.programs.iter().any(|p| {
+        live::is_tracing(&p.section)
+            && (p.probe.starts_with("kprobe:") || p.probe.starts_with("kretprobe:"))
+    })
 }
 
 /// The globals the object reads, set before it is loaded: the positional
@@ -359,11 +364,11 @@ fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
 
 /// Every program through the kernel's verifier; a rejection printed with
 /// the log's last lines mapped to the spec.
-fn verify<W: Write>(session: &mut Session<W>, ready: &Ready) -> Result<()> {
+fn verify<W: Write>(session: &mut Session<W>, ready: &Ready, explain: bool) -> Result<()> {
     let Err(e) = session.loaded().verify_all(&ready.manifest) else {
         return Ok(());
     };
-    if let LiveError::Rejected { name, log, .. } = &e {
+    if let (true, LiveError::Rejected { name, log, .. }) = (explain, &e) {
         let programs = verifier_sim::program::programs(&ready.object).unwrap_or_default();
         let program = programs.iter().find(|p| &p.name == name);
         let line_of = |i: usize| program.and_then(|p| p.line_of(i)).map(str::to_string);
