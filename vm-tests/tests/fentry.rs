@@ -96,5 +96,5 @@ fn kprobe_fixtures_built_as_fentry_give_the_kprobe_output() {
         }
     }
     assert_eq!(refused, REFUSED, "refused by --attach fentry");
-    assert!(converted >= 20, "only {converted} fixtures became fentry");
+    assert!(converted >= 40, "only {converted} fixtures became fentry");
 }
