@@ -55,7 +55,10 @@ pub enum ArgType {
     /// An integer, enum or bool of `bytes` bytes.
     Int { bytes: u8, signed: bool },
     /// A pointer; `pointee` is the type id it points to (0: `void *`).
-    Ptr { pointee: u32 },
+    /// `btf_id`: it points to a struct or union, so the kernel types the
+    /// slot `PTR_TO_BTF_ID` (no arithmetic but adding constants); a
+    /// pointer to void or an integer is a number to it.
+    Ptr { pointee: u32, btf_id: bool },
     /// A struct or union passed by value, `bytes` long.
     Record { bytes: u32 },
 }
@@ -93,6 +96,13 @@ impl FuncProto {
     /// also the number of slots fentry's context has.
     pub fn ret_slot(&self) -> usize {
         self.params.last().map_or(0, |p| p.slot + p.ty.slots())
+    }
+
+    /// Whether a parameter is a pointer the kernel types `PTR_TO_BTF_ID`.
+    pub fn has_btf_pointers(&self) -> bool {
+        self.params
+            .iter()
+            .any(|p| matches!(p.ty, ArgType::Ptr { btf_id: true, .. }))
     }
 
     /// The parameter called `name`.
@@ -245,7 +255,17 @@ fn arg_type(btf: &Btf, id: u32) -> Result<Option<ArgType>, BtfError> {
                 signed: false,
             })
         }
-        BtfType::Ptr { type_id } => Some(ArgType::Ptr { pointee: *type_id }),
+        BtfType::Ptr { type_id } => {
+            let to = btf.resolve(*type_id)?;
+            let btf_id = matches!(
+                btf.type_by_id(to),
+                Ok(BtfType::Struct { .. } | BtfType::Union { .. } | BtfType::Fwd { .. })
+            );
+            Some(ArgType::Ptr {
+                pointee: *type_id,
+                btf_id,
+            })
+        }
         BtfType::Struct { size, .. } | BtfType::Union { size, .. } => {
             Some(ArgType::Record { bytes: *size })
         }
@@ -318,7 +338,8 @@ pub(crate) mod tests {
         let p = lookup(&k, "vfs_read", false).unwrap();
         let names: Vec<&str> = p.params.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["file", "buf", "count", "pos"]);
-        assert!(matches!(p.params[0].ty, ArgType::Ptr { pointee } if pointee != 0));
+        assert!(matches!(p.params[0].ty, ArgType::Ptr { pointee, btf_id: true } if pointee != 0));
+        assert!(matches!(p.params[1].ty, ArgType::Ptr { btf_id: false, .. }));
         assert_eq!(
             p.params[2].ty,
             ArgType::Int {

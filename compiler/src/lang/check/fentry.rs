@@ -251,8 +251,8 @@ impl Checker<'_> {
     fn typed(&mut self, kind: TKind, t: ArgType, span: Span, what: &str) -> TExpr {
         let ty = match t {
             ArgType::Int { signed, .. } => Ty::Int { signed },
-            ArgType::Ptr { pointee: 0 } => Ty::Int { signed: false },
-            ArgType::Ptr { pointee } => Ty::Ptr(pointee),
+            ArgType::Ptr { pointee: 0, .. } => Ty::Int { signed: false },
+            ArgType::Ptr { pointee, .. } => Ty::Ptr(pointee),
             ArgType::Record { bytes } => {
                 let msg = format!(
                     "this {what} is a {bytes}-byte struct passed by value, which probecc does not read"

@@ -501,6 +501,15 @@ pub struct ProbeProgram {
 }
 
 impl ProbeProgram {
+    /// Whether reading `argN` may call a helper: through the user
+    /// `pt_regs` of a wrapped syscall, or (`lower::fentry`) a struct
+    /// pointer slot of a kprobe built as fentry, read as a number.
+    pub fn arg_calls(&self) -> bool {
+        self.wrapped_syscall
+            || (!self.kind.is_tracing()
+                && self.proto.as_ref().is_some_and(|p| p.has_btf_pointers()))
+    }
+
     /// Whether `str()` reads user memory (syscall probes).
     pub fn reads_user(&self) -> bool {
         matches!(self.kind, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)

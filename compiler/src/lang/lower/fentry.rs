@@ -7,6 +7,7 @@
 
 use crate::asm;
 use crate::btf::proto::{ArgType, FuncProto};
+use crate::helpers::Helper;
 use crate::insn::{Reg, Size};
 
 use super::gen::{Gen, R};
@@ -38,11 +39,13 @@ impl Gen<'_> {
 
     /// How a slot of type `ty` is read: as its C type in an fentry/fexit
     /// block; whole, as the kprobe's 64-bit register was, in a kprobe
-    /// block built as fentry (`--attach`).
+    /// block built as fentry (`--attach`), where a struct pointer must be
+    /// a number (`Record` stands for "copied out", see `tracing_slot`).
     fn as_read(&self, ty: ArgType) -> ArgType {
-        match self.prog.kind.is_tracing() {
-            true => ty,
-            false => ArgType::Int {
+        match (self.prog.kind.is_tracing(), ty) {
+            (true, _) => ty,
+            (false, ArgType::Ptr { btf_id: true, .. }) => ArgType::Record { bytes: 8 },
+            (false, _) => ArgType::Int {
                 bytes: 8,
                 signed: true,
             },
@@ -64,11 +67,27 @@ impl Gen<'_> {
         self.tracing_slot(slot, self.as_read(ty), dst)
     }
 
-    /// `dst = ctx[slot]`, narrowed to `ty`.
+    /// `dst = ctx[slot]`, narrowed to `ty`. A `Record` read (a kprobe
+    /// built as fentry reading a struct pointer) copies the slot out with
+    /// `bpf_probe_read_kernel`: loaded directly, the kernel would type it
+    /// `PTR_TO_BTF_ID` and refuse the arithmetic a kprobe's number allows.
     fn tracing_slot(&mut self, slot: usize, ty: ArgType, dst: Reg) -> R<()> {
         let ctx = self.ctx_reg()?;
         let off = i16::try_from(slot * 8)
             .map_err(|_| self.fail(format!("internal error: context slot {slot}")))?;
+        if let ArgType::Record { .. } = ty {
+            let scratch = self.slot(8)?;
+            self.emit_all([
+                asm::mov_reg(Reg::R3, ctx),
+                asm::add(Reg::R3, i32::from(off)),
+                asm::helper_call(
+                    Helper::ProbeReadKernel,
+                    vec![asm::stack(scratch), asm::Arg::Imm(8), Reg::R3.into()],
+                ),
+                asm::load_mem(Size::DW, dst, Reg::R10, scratch),
+            ]);
+            return Ok(());
+        }
         self.emit(asm::load_mem(Size::DW, dst, ctx, off));
         match ty {
             ArgType::Int { bytes: 8, .. } | ArgType::Ptr { .. } | ArgType::Record { .. } => {}
@@ -135,6 +154,28 @@ mod tests {
         // As the kprobe read the whole register: no narrowing after.
         assert_eq!(code[i].off, 0);
         assert!(code[i + 1].class() != class::ALU64 || code[i + 1].imm != 32);
+    }
+
+    #[test]
+    fn a_kprobe_built_as_fentry_copies_struct_pointers_out_as_numbers() {
+        let opts = crate::lang::CompileOptions {
+            attach: crate::lang::AttachMode::Fentry,
+            ..opts()
+        };
+        let read_kernel = |src: &str| {
+            let c = compile(src, Arch::X86_64, &opts).unwrap();
+            c.object.programs[0]
+                .insns
+                .iter()
+                .any(|i| i.is_call() && i.imm == crate::helpers::Helper::ProbeReadKernel.id())
+        };
+        // `struct file *file`: the kernel would type a direct load PTR_TO_BTF_ID.
+        assert!(read_kernel("kprobe:vfs_read { @a = arg0 & 0xff; }"));
+        // `char *buf` is a number to the kernel already.
+        assert!(!read_kernel("kprobe:vfs_read { @a = arg1 & 0xff; }"));
+        // In an fentry block the struct pointer is a pointer, read directly.
+        let c = compile("fentry:vfs_read { @a = arg0; }", Arch::X86_64, &opts).unwrap();
+        assert_eq!(ctx_loads(&c.object.programs[0].insns), [0]);
     }
 
     #[test]
