@@ -139,6 +139,17 @@ pub fn run(args: &Args) -> Result<()> {
         }
         Source::Object { bytes, path } => object(&running, bytes.clone(), path)?,
     };
+    let auto = args.attach == Attach::Auto;
+    if let (true, Some(func), Source::Spec { src, file, name }) =
+        (auto, untraceable(&ready.manifest), &source)
+    {
+        // Not ftrace-able: no trampoline can attach, where a kprobe can.
+        eprintln!(
+            "note: `{func}` is not in this kernel's available_filter_functions, so no fentry/fexit \
+             can attach to it; attaching kprobes instead"
+        );
+        ready = compile(args, AttachMode::Kprobe, &running, src, file, name)?;
+    }
     let missing = privilege::missing();
     if !missing.is_empty() {
         bail!(
@@ -156,7 +167,7 @@ pub fn run(args: &Args) -> Result<()> {
         Format::Text => Style::Text,
         Format::Json => Style::Json,
     };
-    let fallback = args.attach == Attach::Auto && retargeted(&ready.manifest);
+    let fallback = auto && retargeted(&ready.manifest);
     let mut session = match (prepare(&ready, &options, style, !fallback), &source) {
         // `auto` chose fentry/fexit and this kernel refused them: kprobes
         // do the same work.
@@ -218,6 +229,25 @@ fn retargeted(manifest: &Manifest) -> bool {
         live::is_tracing(&p.section)
             && (p.probe.starts_with("kprobe:") || p.probe.starts_with("kretprobe:"))
     })
+}
+
+/// The first function a `kprobe:`/`kretprobe:` block built as fentry/fexit
+/// attaches to that this kernel's `available_filter_functions` lacks (none
+/// when the kernel publishes no such list).
+fn untraceable(manifest: &Manifest) -> Option<String> {
+    if !retargeted(manifest) {
+        return None;
+    }
+    let (path, names) = kernel::traceable().ok()?;
+    if !path.ends_with("available_filter_functions") {
+        return None;
+    }
+    manifest
+        .programs
+        .iter()
+        .filter(|p| live::is_tracing(&p.section))
+        .map(|p| live::target(&p.section).0)
+        .find(|f| names.binary_search(f).is_err())
 }
 
 /// The globals the object reads, set before it is loaded: the positional
