@@ -57,11 +57,13 @@ fn fentry_fixtures_give_the_same_output_on_every_arch_and_match_their_snapshots(
 
 /// The fixture specs `--attach fentry` refuses, and why: `args_dump`
 /// reads an argument `do_sys_openat2` does not have (a kprobe reads
-/// whatever the register holds); the wildcards match functions the fixture
+/// whatever the register holds); `kstack_opens` reads `kstack`, which
+/// starts at the trampoline in a tracing program; the wildcards match functions the fixture
 /// BTF (`fixtures/btf/kernel.roots`) does not hold (`--attach auto` keeps
 /// them kprobes).
 const REFUSED: &[&str] = &[
     "args_dump: error: `do_sys_openat2` takes 3 arguments; as an fentry program (`--attach`) it has no arg3",
+    "kstack_opens: error: kstack in an fentry/fexit program starts at the BPF trampoline, not at the probed function as a kprobe's does",
     "wildcard_mixed: error: `vfs_readv` is not a function in the kernel's BTF; did you mean vfs_read, vfs_write?",
     "wildcard_vfs_errors: error: `vfs_fsync` is not a function in the kernel's BTF",
     "wildcard_vfscount: error: `vfs_fsync` is not a function in the kernel's BTF",

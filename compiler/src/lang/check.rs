@@ -486,7 +486,7 @@ impl<'a> Checker<'a> {
                 }
             }
             if user.is_none() {
-                self.retarget(&kinds, &mut programs);
+                self.retarget(probe, &kinds, &mut programs);
             }
             plans.push(Plan {
                 user,

@@ -11,7 +11,7 @@ use super::ir::{ProbeProgram, TExpr, TKind, Ty};
 use super::Checker;
 use crate::btf::proto::{self, ArgType, FuncProto};
 use crate::kprobe::AttachPoint;
-use crate::lang::ast::{Builtin, Expr, ExprKind, ProbeKind, Span};
+use crate::lang::ast::{Builtin, Expr, ExprKind, Probe, ProbeKind, Span, Stmt};
 use crate::lang::diag::Diagnostic;
 
 /// What `kprobe:` and `kretprobe:` attach points compile to (`--attach`).
@@ -54,6 +54,22 @@ pub fn attach_point(target: &str, fexit: bool) -> AttachPoint {
     }
 }
 
+/// Whether `probe`'s predicate or body reads `kstack`.
+fn reads_kstack(probe: &Probe) -> bool {
+    fn expr(e: &mut Expr) -> bool {
+        matches!(e.kind, ExprKind::Builtin(Builtin::Kstack))
+            || e.children_mut().into_iter().any(expr)
+    }
+    fn stmt(s: &mut Stmt) -> bool {
+        s.exprs_mut().into_iter().any(expr)
+            || s.blocks_mut()
+                .into_iter()
+                .any(|b| b.stmts.iter_mut().any(stmt))
+    }
+    let mut p = probe.clone();
+    p.pred.as_mut().is_some_and(expr) || p.body.stmts.iter_mut().any(stmt)
+}
+
 impl Checker<'_> {
     /// The prototype of a tracing attach point's function, or the error
     /// saying why it cannot be traced so.
@@ -81,7 +97,12 @@ impl Checker<'_> {
     /// and probe name, so the body is checked as the kprobe it was
     /// (`argN` and `retval` untyped 64-bit values, `probe` and `func` as
     /// they were); only where it attaches changes.
-    pub(super) fn retarget(&mut self, kinds: &[ProbeKind], programs: &mut [ProbeProgram]) {
+    pub(super) fn retarget(
+        &mut self,
+        probe: &Probe,
+        kinds: &[ProbeKind],
+        programs: &mut [ProbeProgram],
+    ) {
         let arch = self.arch;
         let wanted = match self.opts.attach {
             AttachMode::Kprobe => false,
@@ -95,6 +116,21 @@ impl Checker<'_> {
             || !kinds.iter().all(kprobes)
             || !programs.iter().all(at_entry)
         {
+            return;
+        }
+        if reads_kstack(probe) {
+            // A tracing program's stack starts at the trampoline, where a
+            // kprobe's starts at the function: kstack would differ.
+            if self.opts.attach == AttachMode::Fentry {
+                self.diags.push(
+                    Diagnostic::new(
+                        probe.span,
+                        "kstack in an fentry/fexit program starts at the BPF trampoline, not at the probed function as a kprobe's does",
+                    )
+                    .with_label("reads kstack")
+                    .with_help("`--attach auto` keeps this block a kprobe"),
+                );
+            }
             return;
         }
         let mut protos = Vec::with_capacity(programs.len());
@@ -117,7 +153,7 @@ impl Checker<'_> {
 
     /// A block mixing fentry/fexit with other kinds: one body cannot read
     /// arguments from both kinds of context.
-    pub(super) fn mixed_tracing(&self, probe: &crate::lang::ast::Probe) -> Option<Diagnostic> {
+    pub(super) fn mixed_tracing(&self, probe: &Probe) -> Option<Diagnostic> {
         let tracing = probe.attach.iter().filter(|a| a.kind.is_tracing()).count();
         (tracing > 0 && tracing < probe.attach.len()).then(|| {
             Diagnostic::new(
@@ -484,6 +520,25 @@ pub(crate) mod tests {
         assert!(d[0]
             .message
             .starts_with("`no_such_fn` is not a function in the kernel's BTF"));
+    }
+
+    #[test]
+    fn a_block_reading_kstack_stays_a_kprobe() {
+        let src = "kprobe:vfs_read { if (pid > 1) { @s[kstack] = count(); } }";
+        let x86 = Arch::X86_64;
+        assert_eq!(
+            sections_with(src, x86, AttachMode::Auto, Some((6, 1))),
+            ["kprobe/vfs_read"]
+        );
+        let spec = parse(src).unwrap();
+        let opts = CompileOptions {
+            attach: AttachMode::Fentry,
+            ..opts()
+        };
+        let d = check_source(&spec, src, x86, &opts).unwrap_err();
+        assert!(d[0]
+            .message
+            .starts_with("kstack in an fentry/fexit program starts at the BPF trampoline"));
     }
 
     #[test]
