@@ -475,6 +475,17 @@ pub(crate) mod tests {
         c.programs.iter().map(|p| p.attach.section()).collect()
     }
 
+    /// The first error of `src` checked for x86_64 with `--attach fentry`.
+    fn first_fentry_error(src: &str) -> String {
+        let spec = parse(src).unwrap();
+        let opts = CompileOptions {
+            attach: AttachMode::Fentry,
+            ..opts()
+        };
+        let d = check_source(&spec, src, Arch::X86_64, &opts).unwrap_err();
+        d[0].message.clone()
+    }
+
     #[test]
     fn attach_modes_choose_kprobe_or_fentry() {
         let src = "kprobe:vfs_read { @a = arg2; } kretprobe:vfs_read { @r = retval; } kprobe:vfs_write+4 { @o = 1; }";
@@ -511,14 +522,7 @@ pub(crate) mod tests {
             sections_with(missing, x86, AttachMode::Auto, Some((6, 1))),
             ["kprobe/vfs_read", "kprobe/no_such_fn"]
         );
-        let spec = parse(missing).unwrap();
-        let opts = CompileOptions {
-            attach: AttachMode::Fentry,
-            ..opts()
-        };
-        let d = check_source(&spec, missing, x86, &opts).unwrap_err();
-        assert!(d[0]
-            .message
+        assert!(first_fentry_error(missing)
             .starts_with("`no_such_fn` is not a function in the kernel's BTF"));
     }
 
@@ -530,14 +534,7 @@ pub(crate) mod tests {
             sections_with(src, x86, AttachMode::Auto, Some((6, 1))),
             ["kprobe/vfs_read"]
         );
-        let spec = parse(src).unwrap();
-        let opts = CompileOptions {
-            attach: AttachMode::Fentry,
-            ..opts()
-        };
-        let d = check_source(&spec, src, x86, &opts).unwrap_err();
-        assert!(d[0]
-            .message
+        assert!(first_fentry_error(src)
             .starts_with("kstack in an fentry/fexit program starts at the BPF trampoline"));
     }
 
