@@ -20,6 +20,7 @@ use probecc::lang::check::TypeSource;
 use probecc::lang::{self, diag, AttachMode, CompileOptions};
 
 use crate::input::{self, BadInput};
+use crate::multi::Multi;
 use crate::plural;
 use crate::target::Target;
 
@@ -37,6 +38,11 @@ pub struct Args {
     /// program the kernel would reject fails the build)
     #[arg(long)]
     pub no_check: bool,
+    /// Compile a block of several kprobe (or kretprobe) attach points
+    /// into one kprobe-multi program: auto where the arch table says the
+    /// target release's kernel has the link
+    #[arg(long, value_enum, default_value_t = Multi::Never)]
+    pub multi: Multi,
 }
 
 /// A spec read from disk with its compile options.
@@ -45,6 +51,9 @@ pub struct Spec {
     pub file: String,
     pub name: String,
     pub opts: CompileOptions,
+    /// `--multi`, decided per arch when compiling (on top of
+    /// `opts.multi`, which a caller that knows its kernel sets itself).
+    pub multi: Multi,
 }
 
 impl Spec {
@@ -64,6 +73,7 @@ impl Spec {
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
             attach,
+            multi: false,
         };
         Ok(Spec::new(src, stem(path)?, opts))
     }
@@ -76,13 +86,25 @@ impl Spec {
             file: opts.file.clone(),
             name,
             opts,
+            multi: Multi::Never,
         }
     }
 
     /// The compiled spec, or its diagnostics printed to stderr (in colour
     /// on a terminal) and [`BadInput::Spec`].
+    /// Its notes (a block split from one kprobe-multi program, and why)
+    /// go to stderr too.
     pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
-        lang::compile(&self.src, arch, &self.opts).map_err(|diags| {
+        let multi_opts;
+        let mut opts = &self.opts;
+        if !opts.multi && self.multi.for_build(arch, opts.kernel_for(arch)) {
+            multi_opts = CompileOptions {
+                multi: true,
+                ..self.opts.clone()
+            };
+            opts = &multi_opts;
+        }
+        let compiled = lang::compile(&self.src, arch, opts).map_err(|diags| {
             let colour = if std::io::stderr().is_terminal() {
                 ColorChoice::Auto
             } else {
@@ -95,7 +117,11 @@ impl Spec {
                 file: self.file.clone(),
                 count: diags.len(),
             }
-        })
+        })?;
+        for note in &compiled.notes {
+            eprintln!("{note}");
+        }
+        Ok(compiled)
     }
 
     /// The object's bytes and the manifest's JSON for `arch`.
@@ -160,7 +186,8 @@ impl Output {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let spec = args.target.spec(&args.spec)?;
+    let mut spec = args.target.spec(&args.spec)?;
+    spec.multi = args.multi;
     let arches = args.target.arches();
     let output = Output::new(&args.out, &arches)?;
     for &arch in &arches {
@@ -229,6 +256,8 @@ fn stem(path: &Path) -> Result<String, BadInput> {
 
 #[cfg(test)]
 mod tests {
+    use probecc::lang::manifest::Manifest;
+
     use super::*;
 
     fn fixture(rel: &str) -> PathBuf {
@@ -247,6 +276,31 @@ mod tests {
         )
         .unwrap();
         spec.artifacts(Arch::Arm64).unwrap();
+    }
+
+    #[test]
+    fn multi_auto_builds_kprobe_multi_only_where_the_arch_table_has_it() {
+        let opts = CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_write".into()]),
+            kernel: Some(KernelVersion(6, 12)),
+            ..CompileOptions::default()
+        };
+        let mut spec = Spec::new(
+            "kprobe:vfs_* { @[func] = count(); }".into(),
+            "m".into(),
+            opts,
+        );
+        spec.multi = Multi::Auto;
+        let section = |spec: &Spec, arch| {
+            let (_, manifest) = spec.artifacts(arch).unwrap();
+            Manifest::from_json(&manifest).unwrap().programs[0]
+                .section
+                .clone()
+        };
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe.multi/vfs_*");
+        assert_eq!(section(&spec, Arch::Arm64), "kprobe/vfs_read");
+        spec.multi = Multi::Never;
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe/vfs_read");
     }
 
     #[test]

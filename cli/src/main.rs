@@ -13,6 +13,7 @@ mod build;
 mod check;
 mod disasm;
 mod input;
+mod multi;
 mod run;
 mod target;
 #[cfg(target_os = "linux")]

@@ -34,6 +34,7 @@ use probecc_runtime::output::Style;
 
 use crate::build::{self, Spec};
 use crate::input::{self, BadInput};
+use crate::multi::Multi;
 use crate::target::Attach;
 use child::Held;
 
@@ -89,6 +90,12 @@ pub struct Args {
     /// where this kernel has BPF trampolines, kprobes where it refuses them
     #[arg(long, value_name = "KIND", value_enum, default_value_t = Attach::Auto)]
     pub attach: Attach,
+    /// Compile a block of several kprobe (or kretprobe) attach points
+    /// into one kprobe-multi program attached by one link: auto from
+    /// Linux 5.18, falling back to one attachment per function (saying
+    /// so) where the kernel refuses the link
+    #[arg(long, value_enum, default_value_t = Multi::Auto)]
+    pub multi: Multi,
 }
 
 /// The longest wait between checks of the signals, the deadline and the
@@ -181,11 +188,12 @@ pub fn run(args: &Args) -> Result<()> {
         }
         (other, _) => other?,
     };
+    // A kprobe-multi link needs no kprobes (fprobe is ftrace's).
     let probes = ready
         .manifest
         .programs
         .iter()
-        .any(|p| live::is_probe(&p.section));
+        .any(|p| live::is_probe(&p.section) && !live::multi::is_multi(&p.section));
     if probes && !kernel::has_kprobes() {
         return Err(LiveError::NoKprobes.into());
     }
@@ -335,6 +343,7 @@ fn compile(
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
         attach,
+        multi: args.multi.for_running(running.version),
     };
     let no_btf = opts.btf.is_none();
     let spec = Spec::new(src, name, opts);
@@ -425,6 +434,12 @@ fn attaching(style: Style, n: usize) -> Result<()> {
 /// a warning or nothing when the spec's config says `missing_probes`.
 fn attach<W: Write>(session: &mut Session<W>, manifest: &Manifest) -> Result<()> {
     let failed = session.loaded().attach_all(manifest);
+    for (program, why) in session.loaded().fallbacks() {
+        eprintln!(
+            "probecc: note: {program} is attached one function at a time, not by one \
+             kprobe-multi link: {why}"
+        );
+    }
     if failed.is_empty() {
         return Ok(());
     }

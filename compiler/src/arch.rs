@@ -102,6 +102,21 @@ pub struct DebianKernel {
     pub version: KernelVersion,
 }
 
+/// Whether one Debian release's kernel for an arch has the kprobe-multi
+/// link (`BPF_TRACE_KPROBE_MULTI`: Linux 5.18 or later built with
+/// `CONFIG_FPROBE`). Read from Debian's kernel configs, unverified in
+/// QEMU: the matrix is what confirms a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KprobeMulti {
+    /// The release's code name (`sid`: Debian unstable).
+    pub release: &'static str,
+    pub supported: bool,
+}
+
+const fn multi(release: &'static str, supported: bool) -> KprobeMulti {
+    KprobeMulti { release, supported }
+}
+
 /// Everything probecc knows of one arch: one row of [`ARCHS`], which every
 /// method of [`Arch`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +132,8 @@ pub struct ArchInfo {
     /// first (Debian unstable, `sid`, has every arch; its kernel version
     /// moves). The oldest one's kernel is [`Arch::default_kernel`].
     pub debian_kernels: &'static [DebianKernel],
+    /// Which Debian releases' kernels offer the kprobe-multi link.
+    pub kprobe_multi: &'static [KprobeMulti],
     /// The `__TARGET_ARCH_*` macro value libbpf's `bpf_tracing.h` expects.
     pub libbpf_target_arch: &'static str,
     /// Debian's architecture name.
@@ -165,6 +182,7 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "x86",
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
@@ -191,6 +209,7 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", false)],
         libbpf_target_arch: "arm64",
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
@@ -218,6 +237,7 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "s390",
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
@@ -247,6 +267,7 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "powerpc",
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
@@ -276,6 +297,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // An official Debian arch from trixie on: bookworm has no kernel.
         debian_kernels: &[TRIXIE],
+        kprobe_multi: &[multi("sid", true)],
         libbpf_target_arch: "riscv",
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
@@ -386,6 +408,17 @@ impl Arch {
             .is_some_and(|since| version >= since)
     }
 
+    /// Whether the kernel of Debian `release` for this arch offers the
+    /// kprobe-multi link, as far as the table knows (`None`: a release it
+    /// has no row for).
+    pub fn kprobe_multi(self, release: &str) -> Option<bool> {
+        self.info()
+            .kprobe_multi
+            .iter()
+            .find(|k| k.release == release)
+            .map(|k| k.supported)
+    }
+
     /// Whether syscall entry points of kernel `version` are wrappers taking the
     /// user `pt_regs` (see [`SyscallAbi::wrapper_since`]).
     pub fn syscall_wrapped(self, version: KernelVersion) -> bool {
@@ -477,6 +510,22 @@ mod tests {
                 assert_eq!(Arch::parse(n), Ok(a));
             }
         }
+    }
+
+    #[test]
+    fn kprobe_multi_is_known_for_every_release_with_a_kernel() {
+        for a in Arch::ALL {
+            for k in a.info().debian_kernels {
+                let known = a.kprobe_multi(k.release).is_some();
+                // riscv64's row is sid's, whose kernel moves past trixie's.
+                assert!(known || a == Arch::Riscv64, "{a} {}", k.release);
+            }
+        }
+        assert_eq!(Arch::X86_64.kprobe_multi("trixie"), Some(true));
+        assert_eq!(Arch::X86_64.kprobe_multi("bookworm"), Some(false));
+        assert_eq!(Arch::Arm64.kprobe_multi("trixie"), Some(false));
+        assert_eq!(Arch::Riscv64.kprobe_multi("sid"), Some(true));
+        assert_eq!(Arch::S390x.kprobe_multi("buster"), None);
     }
 
     #[test]

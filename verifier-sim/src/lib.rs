@@ -82,10 +82,7 @@ pub fn check_object(
     arch: Arch,
     kernel: KernelVersion,
 ) -> Result<Vec<Verdict>, CheckError> {
-    Ok(program::programs(bytes)?
-        .iter()
-        .map(|p| check_program(p, arch, kernel))
-        .collect())
+    program::each_program(bytes, |p| check_program(&p, arch, kernel))
 }
 
 /// Checks one program.

@@ -10,6 +10,8 @@
 //! the ring-buffer records it submitted become printf text (the runtime's
 //! decoder, which also decodes the maps at `print()` and at the end).
 
+use std::collections::HashSet;
+
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
@@ -69,10 +71,20 @@ impl Options {
 /// One attach point of the spec: which program serves it.
 struct Route {
     probe: String,
+    /// A kprobe-multi program's functions' probes (`kprobe:vfs_read`),
+    /// any of which an event may name; empty for other programs.
+    multi: HashSet<String>,
     program: usize,
     kind: ProbeKind,
     /// An fentry/fexit program's argument slots (from the manifest).
     tracing: Option<TracingCtx>,
+}
+
+impl Route {
+    /// Whether an event of `probe` runs this route's program.
+    fn fires_on(&self, probe: &str) -> bool {
+        self.probe == probe || self.multi.contains(probe)
+    }
 }
 
 /// A loaded object, rewritten for rbpf.
@@ -215,8 +227,14 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                     p.name, p.section
                 )));
             }
+            let prefix = p.probe.split_once(':').map_or("", |(k, _)| k);
             Ok(Route {
                 probe: p.probe.clone(),
+                multi: p
+                    .functions
+                    .iter()
+                    .map(|f| format!("{prefix}:{f}"))
+                    .collect(),
                 program,
                 kind,
                 tracing: p.tracing.clone(),
@@ -319,7 +337,7 @@ impl<'p> Session<'p> {
             .prog
             .routes
             .iter()
-            .filter(|r| r.probe == ev.probe)
+            .filter(|r| r.fires_on(&ev.probe))
             .collect();
         if routes.is_empty() {
             return Err(Error::Event {

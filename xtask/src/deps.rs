@@ -41,6 +41,11 @@ pub const TEST_TOOLS: &[Tool] = &[
         why: "to build C objects that disasm must read",
     },
     Tool {
+        command: "valgrind",
+        package: "valgrind",
+        why: "to count the instructions a build executes (cli/tests/scale.rs)",
+    },
+    Tool {
         command: "go",
         package: "golang-go",
         why: "to build the cilium/ebpf checker (xtask/tests/cilium)",

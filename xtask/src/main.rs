@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's task runner. `build` compiles every example
 //! and every fixture spec into `target/bpf/<arch>/<name>.o`; `test` installs
 //! what the tests need and runs them all; `bench` compares compile time,
-//! memory and code size with clang and bpftrace; `soak` feeds the runner and
+//! memory and code size with clang and bpftrace and measures them for up to
+//! tens of thousands of attach points; `soak` feeds the runner and
 //! verifier-sim random input; `verifier-diff` measures verifier-sim against
 //! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
 //! kernels and boot them in QEMU; `parity` compares the fixtures with
@@ -33,6 +34,7 @@ mod private_apt;
 mod qemu;
 mod report;
 mod results;
+mod scale_bench;
 mod soak;
 mod stage;
 mod stats;

@@ -5,6 +5,7 @@
 //! decoded by the manifest beside it. Every attachment ends with the
 //! [`Loaded`] that made it — detached explicitly or when it drops, on
 //! every path, a failed attach included — and nothing is pinned.
+//! kprobe-multi programs, which aya does not load, go through [`multi`].
 //! [`Session`] runs an object as bpftrace runs a script (BEGIN, records
 //! printed as they arrive, END, the maps); [`kernel`] is what the running
 //! kernel offers, [`privilege`] whether this process may trace, and
@@ -13,13 +14,16 @@
 pub mod bpf;
 pub mod kernel;
 mod loaded;
+pub mod multi;
 pub mod privilege;
 mod session;
+pub mod tracing;
 
 use std::path::PathBuf;
 
-pub use loaded::{is_probe, is_tracing, target, LoadOptions, Loaded};
+pub use loaded::{is_probe, target, LoadOptions, Loaded};
 pub use session::Session;
+pub use tracing::is_tracing;
 
 use crate::decode::DecodeError;
 

@@ -186,7 +186,13 @@ impl Gen<'_> {
                 self.emit(asm::get_stackid(ctx, asm::map(STACK_MAP), Arg::Imm(0)));
                 self.mov(dst, Reg::R0);
             }
-            Builtin::Comm | Builtin::Func | Builtin::Probe => {
+            Builtin::Func => {
+                // Left by propagation only where `func` is an address.
+                let ctx = self.ctx_reg()?;
+                self.emit(asm::get_func_ip(ctx));
+                self.mov(dst, Reg::R0);
+            }
+            Builtin::Comm | Builtin::Probe => {
                 return Err(self.fail("internal error: a string builtin where an integer is needed"))
             }
         }
