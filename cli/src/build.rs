@@ -17,7 +17,7 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::HOST_VMLINUX;
 use probecc::lang::check::TypeSource;
-use probecc::lang::{self, diag, CompileOptions};
+use probecc::lang::{self, diag, AttachMode, CompileOptions};
 
 use crate::input::{self, BadInput};
 use crate::multi::Multi;
@@ -63,6 +63,7 @@ impl Spec {
         kernel: Option<KernelVersion>,
         allow_unsafe: bool,
         btf: Option<&Path>,
+        attach: AttachMode,
     ) -> Result<Spec, BadInput> {
         let src = input::text(path)?;
         let opts = CompileOptions {
@@ -71,6 +72,7 @@ impl Spec {
             kernel,
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
+            attach,
             multi: false,
         };
         Ok(Spec::new(src, stem(path)?, opts))
@@ -300,6 +302,7 @@ mod tests {
             None,
             false,
             Some(Path::new("/nonexistent/vmlinux")),
+            AttachMode::Kprobe,
         )
         .unwrap();
         spec.artifacts(Arch::Arm64).unwrap();

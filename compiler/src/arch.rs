@@ -149,6 +149,12 @@ pub struct ArchInfo {
     /// How its kernel text splits into instructions, and where its kernel
     /// refuses a kprobe (`kprobe:FUNC+OFFSET`): see [`crate::offsets`].
     pub text: TextRules,
+    /// The first kernel release whose JIT builds BPF trampolines
+    /// (`arch_prepare_bpf_trampoline`), which fentry and fexit programs
+    /// need; `None` where no release has them. From the kernel's history
+    /// (the release that merged each arch's implementation), not yet
+    /// verified in QEMU.
+    pub trampolines_since: Option<KernelVersion>,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -197,6 +203,8 @@ pub const ARCHS: [ArchInfo; 5] = [
                 rules::X86_64_TRAPS,
             ],
         },
+        // "bpf: Introduce BPF trampoline"
+        trampolines_since: Some(KernelVersion(5, 5)),
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -228,6 +236,8 @@ pub const ARCHS: [ArchInfo; 5] = [
             decode: decode::fixed4,
             rules: &[rules::ARM64_PATCH_SITE, rules::ARM64_BUG],
         },
+        // "bpf, arm64: Implement bpf_arch_text_poke() and trampoline"
+        trampolines_since: Some(KernelVersion(6, 0)),
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -260,6 +270,8 @@ pub const ARCHS: [ArchInfo; 5] = [
             decode: decode::s390x,
             rules: &[rules::S390X_FENTRY, rules::S390X_BUG],
         },
+        // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -294,6 +306,8 @@ pub const ARCHS: [ArchInfo; 5] = [
             decode: decode::fixed4,
             rules: &[rules::PPC64LE_GLOBAL_ENTRY, rules::PPC64LE_BUG],
         },
+        // "powerpc64/bpf: Add support for bpf trampolines"
+        trampolines_since: Some(KernelVersion(6, 13)),
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -328,6 +342,8 @@ pub const ARCHS: [ArchInfo; 5] = [
             decode: decode::riscv64,
             rules: &[rules::RISCV64_PATCH_SITE, rules::RISCV64_BUG],
         },
+        // "riscv, bpf: Add bpf trampoline support for RV64"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
 ];
 
@@ -423,6 +439,15 @@ impl Arch {
             .map_or(KernelVersion(0, 0), |k| k.version)
     }
 
+    /// Whether kernel `version` has BPF trampolines on this arch, so that
+    /// fentry and fexit programs can attach (see
+    /// [`ArchInfo::trampolines_since`]).
+    pub fn has_trampolines(self, version: KernelVersion) -> bool {
+        self.info()
+            .trampolines_since
+            .is_some_and(|since| version >= since)
+    }
+
     /// Whether the kernel of Debian `release` for this arch offers the
     /// kprobe-multi link, as far as the table knows (`None`: a release it
     /// has no row for).
@@ -513,6 +538,16 @@ impl FromStr for Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trampolines_by_arch_and_release() {
+        let at = |arch: Arch, v: (u16, u16)| arch.has_trampolines(KernelVersion(v.0, v.1));
+        assert!(at(Arch::X86_64, (6, 1)));
+        assert!(at(Arch::Arm64, (6, 1)) && !at(Arch::Arm64, (5, 15)));
+        assert!(!at(Arch::S390x, (6, 1)) && at(Arch::S390x, (6, 12)));
+        assert!(!at(Arch::Ppc64le, (6, 12)) && at(Arch::Ppc64le, (6, 13)));
+        assert!(at(Arch::Riscv64, (6, 12)));
+    }
 
     #[test]
     fn each_row_is_its_arch_and_every_name_is_one_arch() {

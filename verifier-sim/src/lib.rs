@@ -1,6 +1,7 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
-//! rules for `BPF_PROG_TYPE_KPROBE` programs offline, for any of the five
-//! arches, with the kernel's messages.
+//! rules for `BPF_PROG_TYPE_KPROBE` programs (and the fentry/fexit tracing
+//! programs that stand in for them, [`tracing`]) offline, for any of the
+//! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
 //! appended, map loads resolved against the BTF-defined maps, line info);
@@ -28,6 +29,7 @@ pub mod reg;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+pub mod tracing;
 pub mod verify;
 
 use probecc::arch::{Arch, KernelVersion};

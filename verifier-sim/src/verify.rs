@@ -45,6 +45,8 @@ pub struct Verifier<'a> {
     pub prog: &'a Program,
     pub insns: &'a [Insn],
     pub ctx_size: i64,
+    /// A tracing program (fentry, fexit): its ctx and return rules.
+    pub tracing: bool,
     pub next_id: u32,
     pub processed: usize,
     cfg: Cfg,
@@ -72,7 +74,11 @@ pub fn verify(prog: &Program, arch: Arch, kernel: KernelVersion) -> Outcome {
     let mut v = Verifier {
         prog,
         insns: &prog.insns,
-        ctx_size: i64::from(arch.pt_regs_size(kernel)),
+        ctx_size: match crate::tracing::is_tracing(&prog.section) {
+            true => crate::tracing::ctx_size(),
+            false => i64::from(arch.pt_regs_size(kernel)),
+        },
+        tracing: crate::tracing::is_tracing(&prog.section),
         next_id: 0,
         processed: 0,
         explored: (0..prog.insns.len()).map(|_| Vec::new()).collect(),
@@ -484,7 +490,10 @@ impl Verifier<'_> {
             ));
         }
         // A privileged program may return a pointer; kprobes read a number.
-        self.read(s, pc, 0)?;
+        let r0 = self.read(s, pc, 0)?;
+        if self.tracing {
+            crate::tracing::check_return(pc, &r0)?;
+        }
         Ok(Step::Done)
     }
 

@@ -20,6 +20,9 @@ mod cdefs;
 mod config;
 mod constant;
 mod expr;
+pub(crate) mod fentry;
+
+pub use fentry::AttachMode;
 pub mod format;
 pub mod ir;
 mod map_stmt;
@@ -63,6 +66,8 @@ pub struct CompileOptions {
     /// The kernel types struct casts, `->` and `curtask` are checked
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
+    /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
+    pub attach: AttachMode,
     /// Make each block of several kprobe (or kretprobe) attach points one
     /// kprobe-multi program (`--multi`), where its body allows.
     pub multi: bool,
@@ -171,6 +176,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
+            attach: AttachMode::Kprobe,
             multi: false,
         }
     }
@@ -332,6 +338,8 @@ struct ProbeCx {
     scopes: Vec<Vec<(String, usize)>>,
     /// Loops around the statement being checked.
     loops: u32,
+    /// The prototypes of an fentry/fexit block's functions.
+    protos: Vec<Arc<crate::btf::proto::FuncProto>>,
 }
 
 struct Checker<'a> {
@@ -419,6 +427,7 @@ impl<'a> Checker<'a> {
                         .with_label("not supported yet"),
                 );
             }
+            self.diags.extend(self.mixed_tracing(probe));
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut user = kinds
                 .iter()
@@ -465,7 +474,18 @@ impl<'a> Checker<'a> {
                                 continue;
                             }
                             seen.insert(e.attach.clone());
+                            let proto = match e.attach.is_tracing() {
+                                false => None,
+                                true => match self.tracing_proto(&e.attach, a.span) {
+                                    Ok(p) => Some(p),
+                                    Err(d) => {
+                                        self.diags.push(d);
+                                        continue;
+                                    }
+                                },
+                            };
                             programs.push(ProbeProgram {
+                                proto,
                                 func: e.attach.func().to_string(),
                                 attach: e.attach,
                                 kind: a.kind,
@@ -482,7 +502,12 @@ impl<'a> Checker<'a> {
                     Err(d) => self.diags.push(d),
                 }
             }
-            let multi = if self.opts.multi && user.is_none() {
+            if user.is_none() {
+                self.retarget(probe, &kinds, &mut programs);
+            }
+            // A block made fentry/fexit is not a kprobe-multi one.
+            let retargeted = programs.iter().any(|p| p.attach.is_tracing());
+            let multi = if self.opts.multi && user.is_none() && !retargeted {
                 multi::group(&probe.attach, &programs, |base| {
                     unique_symbol(&mut used, base)
                 })
@@ -535,6 +560,11 @@ impl<'a> Checker<'a> {
             depth: 0,
             scopes: vec![Vec::new()],
             loops: 0,
+            protos: plan
+                .programs
+                .iter()
+                .filter_map(|p| p.proto.clone())
+                .collect(),
         };
         let pred = probe.pred.as_ref().map(|p| {
             let t = self.expr(p);

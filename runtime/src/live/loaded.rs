@@ -12,13 +12,13 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
-use aya::programs::kprobe::KProbeLinkId;
 use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
 use aya::{Btf, Ebpf, EbpfLoader};
 use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
+use super::tracing::{self, is_tracing, Link};
 use super::{bpf, kernel, multi, possible_cpus, LiveError};
 use crate::decode::{Decoder, MapDump, RawEntry};
 use crate::ksyms::Ksyms;
@@ -36,7 +36,12 @@ pub struct Loaded {
     /// Programs loaded (verified) so far.
     verified: BTreeSet<String>,
     /// Every attachment, by program.
-    links: Vec<(String, KProbeLinkId)>,
+    links: Vec<(String, Link)>,
+    /// The object's programs' ELF sections, by name: an fentry/fexit
+    /// program is loaded for the function its section names.
+    sections: Vec<(String, String)>,
+    /// The kernel's BTF, read once: CO-RE and tracing programs need it.
+    kernel_btf: Option<Btf>,
     /// The object as compiled (CO-RE relocations applied), which
     /// kprobe-multi programs are loaded from.
     object: Vec<u8>,
@@ -64,7 +69,8 @@ pub struct LoadOptions {
     pub globals: Vec<(String, Vec<u8>)>,
 }
 
-/// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).
+/// `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`, `fentry/FUNC` or `fexit/FUNC` →
+/// (FUNC, OFF).
 pub fn target(section: &str) -> (String, u64) {
     let rest = section.split_once('/').map_or(section, |(_, r)| r);
     match rest.split_once('+') {
@@ -73,11 +79,14 @@ pub fn target(section: &str) -> (String, u64) {
     }
 }
 
-/// Whether a program's ELF section makes it a kprobe or kretprobe (a
-/// kprobe-multi one too), which attaching places in the kernel (other
-/// programs run on demand).
+/// Whether a program's ELF section makes it a kprobe, kretprobe (a
+/// kprobe-multi one too), fentry or fexit program, which attaching places in the kernel (other programs
+/// run on demand).
 pub fn is_probe(section: &str) -> bool {
-    section.starts_with("kprobe/") || section.starts_with("kretprobe/") || multi::is_multi(section)
+    section.starts_with("kprobe/")
+        || section.starts_with("kretprobe/")
+        || multi::is_multi(section)
+        || is_tracing(section)
 }
 
 fn parse_offset(s: &str) -> u64 {
@@ -150,7 +159,16 @@ impl Loaded {
 
     /// An object's bytes loaded with its globals set first (`options`).
     pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
-        let kernel_btf = if has_core_relocations(object) {
+        let sections: Vec<(String, String)> = probecc::elf::read(object)
+            .map(|o| {
+                o.programs
+                    .into_iter()
+                    .map(|f| (f.name, f.section))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tracing = sections.iter().any(|(_, s)| is_tracing(s));
+        let kernel_btf = if tracing || has_core_relocations(object) {
             Some(Btf::from_sys_fs().map_err(|e| LiveError::NoKernelBtf(Box::new(e)))?)
         } else {
             None
@@ -167,6 +185,8 @@ impl Loaded {
             ebpf,
             verified: BTreeSet::new(),
             links: Vec::new(),
+            sections,
+            kernel_btf,
             object: object.to_vec(),
             multi_progs: HashMap::new(),
             multi_links: Vec::new(),
@@ -200,10 +220,22 @@ impl Loaded {
         if self.verified.contains(name) {
             return Ok(());
         }
+        let func = self
+            .sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| target(s).0);
         let prog = self
             .ebpf
             .program_mut(name)
             .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        if let (Some(func), Some(btf)) = (&func, &self.kernel_btf) {
+            if let Some(loaded) = tracing::load(prog, func, btf) {
+                loaded.map_err(|e| rejection(name, e))?;
+                self.verified.insert(name.to_string());
+                return Ok(());
+            }
+        }
         let loaded = match prog {
             aya::programs::Program::KProbe(p) => p.load(),
             aya::programs::Program::RawTracePoint(p) => p.load(),
@@ -351,19 +383,25 @@ impl Loaded {
     /// kernel without kprobes, [`LiveError::NoKprobes`].
     pub fn attach(&mut self, name: &str, section: &str) -> Result<(), LiveError> {
         self.verify(name)?;
-        if !kernel::has_kprobes() {
-            return Err(LiveError::NoKprobes);
-        }
         let (func, offset) = target(section);
-        let link =
-            self.kprobe(name)?
-                .attach(&func, offset)
-                .map_err(|source| LiveError::Attach {
-                    name: name.to_string(),
-                    func,
-                    offset,
-                    source: Box::new(source),
-                })?;
+        let failed = |source: ProgramError| LiveError::Attach {
+            name: name.to_string(),
+            func: func.clone(),
+            offset,
+            source: Box::new(source),
+        };
+        let link = if is_tracing(section) {
+            // The trampoline was chosen when the kernel loaded the program.
+            let prog = self.ebpf.program_mut(name);
+            prog.and_then(tracing::attach)
+                .ok_or_else(|| LiveError::Kind(name.to_string()))?
+                .map_err(failed)?
+        } else {
+            if !kernel::has_kprobes() {
+                return Err(LiveError::NoKprobes);
+            }
+            Link::Kprobe(self.kprobe(name)?.attach(&func, offset).map_err(failed)?)
+        };
         self.links.push((name.to_string(), link));
         Ok(())
     }
@@ -398,9 +436,8 @@ impl Loaded {
         // Closing a kprobe-multi link detaches it.
         self.multi_links.clear();
         for (name, link) in std::mem::take(&mut self.links) {
-            if let Ok(kp) = self.kprobe(&name) {
-                // A link aya no longer knows is already gone.
-                let _ = kp.detach(link);
+            if let Some(p) = self.ebpf.program_mut(&name) {
+                tracing::detach(p, link);
             }
         }
     }

@@ -17,11 +17,13 @@ mod loaded;
 pub mod multi;
 pub mod privilege;
 mod session;
+pub mod tracing;
 
 use std::path::PathBuf;
 
 pub use loaded::{is_probe, target, LoadOptions, Loaded};
 pub use session::Session;
+pub use tracing::is_tracing;
 
 use crate::decode::DecodeError;
 
@@ -44,7 +46,7 @@ pub enum LiveError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
     NoProgram(String),
-    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    #[error("{0} is neither a kprobe, an fentry or fexit, nor a raw tracepoint program")]
     Kind(String),
     #[error("loading {name}")]
     ProgramLoad {

@@ -499,6 +499,8 @@ pub struct ProbeProgram {
     /// Whether argN are read through the user `pt_regs` (ksyscall on a
     /// kernel with syscall wrappers).
     pub wrapped_syscall: bool,
+    /// An fentry/fexit program's function as its trampoline passes it.
+    pub proto: Option<std::sync::Arc<crate::btf::proto::FuncProto>>,
     /// Set for a kprobe-multi program: one program for all of a block's
     /// functions (`attach`, `probe` and `func` are then its first's).
     pub multi: Option<MultiTarget>,
@@ -516,6 +518,15 @@ pub struct MultiTarget {
 }
 
 impl ProbeProgram {
+    /// Whether reading `argN` may call a helper: through the user
+    /// `pt_regs` of a wrapped syscall, or (`lower::fentry`) a struct
+    /// pointer slot of a kprobe built as fentry, read as a number.
+    pub fn arg_calls(&self) -> bool {
+        self.wrapped_syscall
+            || (!self.kind.is_tracing()
+                && self.proto.as_ref().is_some_and(|p| p.has_btf_pointers()))
+    }
+
     /// Whether `str()` reads user memory (syscall probes).
     pub fn reads_user(&self) -> bool {
         matches!(self.kind, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)

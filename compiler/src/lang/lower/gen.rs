@@ -239,9 +239,10 @@ impl Gen<'_> {
         out
     }
 
-    /// Whether syscall arguments are read through the user pt_regs here.
+    /// Whether reading an argument calls a helper here (syscall arguments
+    /// through the user pt_regs; see `ProbeProgram::arg_calls`).
     pub fn wrapped(&self) -> bool {
-        self.prog.wrapped_syscall
+        self.prog.arg_calls()
     }
 
     /// The source-line marker for `span`, if the source text is known.

@@ -172,6 +172,10 @@ impl Gen<'_> {
                 self.emit(call(h));
                 self.mov(dst, Reg::R0);
             }
+            Builtin::Arg(n) if self.prog.attach.is_tracing() => {
+                self.tracing_arg(n as usize, dst)?
+            }
+            Builtin::Retval if self.prog.attach.is_tracing() => self.tracing_retval(dst)?,
             Builtin::Arg(n) => self.arg(n as usize, dst)?,
             Builtin::Retval => {
                 let ctx = self.ctx_reg()?;

@@ -1,5 +1,6 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
+//! fentry/fexit arguments in [`fentry`],
 //! maps and aggregations in [`maps`], printf records in [`printf`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
@@ -9,6 +10,7 @@
 
 mod bits;
 mod consts;
+mod fentry;
 mod field;
 mod fold;
 mod frame;

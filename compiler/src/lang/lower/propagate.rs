@@ -93,7 +93,7 @@ pub fn body(b: &Body, syms: &SymTables, prog: &ProbeProgram) -> Body {
         }
         b.pred = None;
     }
-    let wrapped = prog.wrapped_syscall;
+    let wrapped = prog.arg_calls();
     for _ in 0..ROUNDS {
         let before = b.stmts.clone();
         constants(&mut b.stmts, &mut vec![None; b.vars.len()]);
