@@ -5,11 +5,13 @@
 //! and kretprobes, runs the fixture's workload, checks the declared
 //! expectations against the maps it decodes, measures the overhead of a
 //! probe hit, prints one `PROBECC <json>` line per result and powers off.
-//! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
-//! workload instead. A plan with parity cases runs each spec under
-//! bpftrace and as probecc's object (`parity`, with its `pworkload` and
-//! `sh` applets).
+//! Workloads are real commands: the plan names the guest's busybox, whose
+//! applets the agent links into `/bin` first. A plan may also ask what
+//! each spec costs under its own workload (`cost`). A plan with parity
+//! cases runs each spec under bpftrace and as probecc's object (`parity`,
+//! with its `pworkload` and `sh` applets, links to `/init`).
 
+mod cost;
 mod expect;
 mod fixture;
 mod overhead;
@@ -30,9 +32,6 @@ fn main() {
         .and_then(|a| a.rsplit('/').next())
         .unwrap_or_default()
         .to_string();
-    if workload::APPLETS.contains(&called.as_str()) {
-        std::process::exit(workload::applet(&called, &args[1..]));
-    }
     if parity::APPLETS.contains(&called.as_str()) {
         std::process::exit(parity::applet(&called, &args[1..]));
     }
@@ -53,6 +52,9 @@ fn agent() -> ! {
         }
     };
     sys::start_watchdog(plan.watchdog_secs.max(10));
+    if let Some(busybox) = &plan.busybox {
+        sys::install_busybox(busybox);
+    }
     sys::report(&Report::Boot {
         arch: plan.arch.clone(),
         kernel: sys::kernel_release(),
@@ -76,6 +78,9 @@ fn agent() -> ! {
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);
+    }
+    for c in &plan.costs {
+        cost::run(c);
     }
     sys::report(&Report::Done {
         secs: t0.elapsed().as_secs_f64(),

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
-use crate::deps::{self, Tool};
-use crate::stats::median_duration;
+use probecc_harness::stats::median_duration;
+use probecc_harness::tools::{self, Tool};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -106,7 +106,7 @@ fn ms(d: Duration) -> String {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    deps::ensure(BENCH_TOOLS)?;
+    tools::ensure_tools(BENCH_TOOLS, &crate::qemu::install())?;
     let probecc = probecc_binary()?;
     let work = crate::workspace_root().join("target/bench");
     std::fs::create_dir_all(&work)?;
@@ -127,7 +127,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     );
     compile_time(args, &probecc, &work, &mut report)?;
     code_size(&work, &mut report)?;
-    crate::verifier_bench::run(args.runs, &work, deps::is_root(), &mut report)?;
+    crate::verifier_bench::run(args.runs, &work, tools::is_root(), &mut report)?;
     let path = work.join("report.md");
     std::fs::write(&path, &report)?;
     print!("{report}");

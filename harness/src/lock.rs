@@ -10,7 +10,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 /// Holds the lock while alive; the kernel releases it when the file closes,
 /// also when the process dies.
@@ -39,9 +39,9 @@ impl FileLock {
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
             if holder.is_empty() {
-                println!("{waiting}");
+                crate::say::line(waiting);
             } else {
-                println!("{waiting} (held by {holder})");
+                crate::say::line(&format!("{waiting} (held by {holder})"));
             }
             // SAFETY: as above, now blocking.
             if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {

@@ -1,14 +1,16 @@
-//! The matrix's reports, all from one run's `ArchResult`s:
-//! `report.json` (everything), `report.md` (a table arch × kernel →
-//! attach, expectations, tables, baseline, added cost per hit of an empty
-//! kprobe and kretprobe, ours vs clang; then the per-fixture overhead and
-//! the failures) and `report.svg` (added guest instructions per hit by
-//! arch), and the summary printed at the end of a run.
+//! A run's reports, all from its `ArchResult`s: `report.json`
+//! (everything), `report.md` (a table arch × kernel → attach,
+//! expectations, tables, baseline, added cost per hit of an empty kprobe
+//! and kretprobe, ours vs clang; then per boot the overhead loop's
+//! subjects, each spec's cost under its own workload against an empty
+//! probe on its functions, the table checks and the failures) and
+//! `report.svg` (added guest instructions per hit by arch), and the
+//! summary of a run ([`summary`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 use crate::results::ArchResult;
 
@@ -19,7 +21,7 @@ pub fn write(dir: &Path, results: &[ArchResult]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results)?;
     let put = |name: &str, bytes: &[u8]| {
-        crate::kernels::write_atomic(&dir.join(name), bytes)
+        crate::files::write_atomic(&dir.join(name), bytes)
             .with_context(|| format!("writing {name}"))
     };
     put("report.json", json.as_bytes())?;
@@ -139,6 +141,23 @@ pub fn markdown(results: &[ArchResult]) -> String {
                 ratio(x.ours_vs_clang),
             );
         }
+        if !r.costs.is_empty() {
+            s.push_str("\nEach spec under its own workload (guest instructions; added per probe hit over the workload alone):\n\n");
+            s.push_str("| spec | workload alone | hits/run | spec added/hit | empty probe added/hit | spec over empty/hit | rounds |\n|---|---|---|---|---|---|---|\n");
+            for c in &r.costs {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    c.spec,
+                    num(c.baseline),
+                    c.hits.map_or("—".into(), |h| h.to_string()),
+                    num(c.added_per_hit),
+                    num(c.empty_added_per_hit),
+                    num(c.over_empty_per_hit),
+                    c.rounds
+                );
+            }
+        }
         if !r.tables.is_empty() {
             s.push_str(
                 "\n| table check | ok | probecc::arch | kernel | detail |\n|---|---|---|---|---|\n",
@@ -192,13 +211,18 @@ pub fn svg(results: &[ArchResult]) -> String {
             }
         }
     }
+    for r in results {
+        for c in &r.costs {
+            for n in [c.spec.clone(), format!("{} (empty probe)", c.spec)] {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+    }
     let max = results
         .iter()
-        .flat_map(|r| {
-            names
-                .iter()
-                .filter_map(|n| r.subject(n).and_then(|x| x.added_per_hit))
-        })
+        .flat_map(|r| names.iter().filter_map(|n| added_per_hit(r, n)))
         .fold(1.0f64, f64::max);
     let (bar_w, gap, h, top, left) = (14.0, 30.0, 300.0, 40.0, 60.0);
     let group_w = bar_w * names.len() as f64 + gap;
@@ -219,7 +243,7 @@ pub fn svg(results: &[ArchResult]) -> String {
     for (g, r) in results.iter().enumerate() {
         let x0 = left + g as f64 * group_w;
         for (i, n) in names.iter().enumerate() {
-            if let Some(v) = r.subject(n).and_then(|x| x.added_per_hit) {
+            if let Some(v) = added_per_hit(r, n) {
                 let bh = (v.max(0.0) / max) * h;
                 let _ = writeln!(
                     s,
@@ -257,29 +281,69 @@ pub fn svg(results: &[ArchResult]) -> String {
     s
 }
 
+/// A bar of the chart: an overhead subject's added cost per hit, or a
+/// spec's (`NAME`) or its empty probe's (`NAME (empty probe)`) under its
+/// own workload.
+fn added_per_hit(r: &ArchResult, name: &str) -> Option<f64> {
+    if let Some(x) = r.subject(name) {
+        return x.added_per_hit;
+    }
+    r.costs.iter().find_map(|c| {
+        if c.spec == name {
+            c.added_per_hit
+        } else if name.strip_suffix(" (empty probe)") == Some(c.spec.as_str()) {
+            c.empty_added_per_hit
+        } else {
+            None
+        }
+    })
+}
+
 /// The end-of-run summary on stdout.
 pub fn print_summary(results: &[ArchResult]) {
+    print!("{}", summary(results));
+}
+
+/// The end-of-run summary: a line per boot, then its failures, known
+/// failures, notes, each spec's cost and, for a boot that did not
+/// complete, the console's last lines.
+pub fn summary(results: &[ArchResult]) -> String {
+    let mut s = String::new();
     for r in results {
         let [att, exp, tab, kp, krp, clang] = cells(r);
-        println!(
+        let _ = writeln!(
+            s,
             "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}; \
              empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}",
             r.arch, r.kernel, r.release, r.verdict, r.boot_secs,
         );
+        for c in &r.costs {
+            let _ = writeln!(
+                s,
+                "  cost   {}: +{} per hit ({} hits a run), an empty probe on its functions +{}: \
+                 the spec's own work +{} per hit",
+                c.spec,
+                num(c.added_per_hit),
+                c.hits.map_or("no".into(), |h| h.to_string()),
+                num(c.empty_added_per_hit),
+                num(c.over_empty_per_hit),
+            );
+        }
         for f in &r.failures {
-            println!("  FAILED {}", f.replace('\n', "\n    "));
+            let _ = writeln!(s, "  FAILED {}", f.replace('\n', "\n    "));
         }
         for f in &r.known_failures {
-            println!("  known  {}", f.replace('\n', " "));
+            let _ = writeln!(s, "  known  {}", f.replace('\n', " "));
         }
         for f in &r.notes {
-            println!("  note   {f}");
+            let _ = writeln!(s, "  note   {f}");
         }
         if !r.tail.is_empty() {
-            println!("  last console lines ({}):", r.log);
+            let _ = writeln!(s, "  last console lines ({}):", r.log);
             for l in &r.tail {
-                println!("    {l}");
+                let _ = writeln!(s, "    {l}");
             }
         }
     }
+    s
 }

@@ -1,14 +1,16 @@
-//! One boot's results, digested: the table checks, each fixture's attach
-//! and expectations, and the overhead statistics (per subject: median,
-//! min and max guest ns per loop iteration over the rounds, probe hits per
-//! iteration, and the added cost per iteration and per hit over the
-//! no-probe baseline; ours against the clang twin). Everything here is
-//! computed from the `PROBECC` lines of that boot.
+//! One boot's results, digested: the table checks, each spec's attach and
+//! expectations (and what bpftrace would have printed, when asked), the
+//! overhead statistics (per subject: median, min and max guest ns per loop
+//! iteration over the rounds, probe hits per iteration, and the added cost
+//! per iteration and per hit over the no-probe baseline; ours against the
+//! clang twin), and each spec's cost under its own workload against an
+//! empty probe on the same functions. Everything here is computed from
+//! the `PROBECC` lines of that boot.
 
 use probecc_guest::protocol::Report;
 use serde::{Deserialize, Serialize};
 
-use crate::qemu::{Boot, Verdict};
+use crate::boot::{Boot, Verdict};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ArchResult {
@@ -32,6 +34,9 @@ pub struct ArchResult {
     pub tables: Vec<TableRow>,
     pub fixtures: Vec<FixtureRow>,
     pub overhead: Vec<SubjectStats>,
+    /// Each spec's cost under its own workload.
+    #[serde(default)]
+    pub costs: Vec<SpecCost>,
     /// Everything that failed, one sentence each.
     pub failures: Vec<String>,
     /// Failures of fixtures declared `known_failure` (with the reason);
@@ -64,6 +69,53 @@ pub struct FixtureRow {
     pub expectations: usize,
     pub errors: Vec<String>,
     pub not_attached: Vec<String>,
+    /// What bpftrace would have printed, when the run asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Remarks that fail nothing (a workload command that exited non-zero).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl FixtureRow {
+    /// The row of a spec that never reached the guest (it did not
+    /// compile for the arch, its object is for another).
+    pub fn failed(name: &str, why: String) -> FixtureRow {
+        FixtureRow {
+            name: name.into(),
+            ok: false,
+            attached: 0,
+            programs: 0,
+            expectations_met: 0,
+            expectations: 0,
+            errors: vec![why],
+            not_attached: Vec::new(),
+            output: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// What one spec costs under its own workload (guest instructions under
+/// `-icount`): the medians over the rounds of one workload run with
+/// nothing attached, with an empty probe on the spec's functions and with
+/// the spec, and each added cost per probe hit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpecCost {
+    pub spec: String,
+    /// The workload alone, per run.
+    pub baseline: Option<f64>,
+    /// Probe hits per workload run, of the spec and of the empty probe.
+    pub hits: Option<u64>,
+    pub empty_hits: Option<u64>,
+    /// (median with the spec − median with nothing) / hits.
+    pub added_per_hit: Option<f64>,
+    /// The same of the empty probe.
+    pub empty_added_per_hit: Option<f64>,
+    /// What the spec's own work costs per hit: `added_per_hit −
+    /// empty_added_per_hit`.
+    pub over_empty_per_hit: Option<f64>,
+    pub rounds: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -104,6 +156,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         tables: Vec::new(),
         fixtures: Vec::new(),
         overhead: Vec::new(),
+        costs: Vec::new(),
         failures: Vec::new(),
         known_failures: Vec::new(),
         notes: Vec::new(),
@@ -113,6 +166,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         absorb(&mut r, rep);
     }
     r.overhead = overhead(&boot.reports, kinds);
+    r.costs = costs(&boot.reports);
     if let Some(why) = boot.verdict.failure(boot) {
         r.failures.insert(0, why);
         r.tail = boot.tail.clone();
@@ -153,14 +207,10 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
             expectations,
             errors,
             not_attached,
+            output,
+            notes,
             ..
         } => {
-            for e in errors {
-                r.failures.push(format!("{name}: {e}"));
-            }
-            if !ok && errors.is_empty() {
-                r.failures.push(format!("{name}: failed"));
-            }
             r.fixtures.push(FixtureRow {
                 name: name.clone(),
                 ok: *ok,
@@ -170,7 +220,10 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
                 expectations: *expectations,
                 errors: errors.clone(),
                 not_attached: not_attached.clone(),
+                output: output.clone(),
+                notes: notes.clone(),
             });
+            r.add_row_failures();
         }
         Report::Error { what, error } => r.failures.push(format!("{what}: {error}")),
         Report::Watchdog { secs } => r
@@ -255,9 +308,87 @@ fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
     stats
 }
 
+/// Each spec's cost from its `Cost` and `CostHits` lines.
+fn costs(reports: &[Report]) -> Vec<SpecCost> {
+    let mut specs: Vec<&str> = Vec::new();
+    for r in reports {
+        if let Report::Cost { spec, .. } | Report::CostHits { spec, .. } = r {
+            if !specs.contains(&spec.as_str()) {
+                specs.push(spec);
+            }
+        }
+    }
+    specs
+        .into_iter()
+        .map(|name| {
+            let rounds = |subject: &str| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter_map(|r| match r {
+                        Report::Cost {
+                            spec,
+                            subject: s,
+                            ns,
+                            ..
+                        } if spec == name && s == subject => Some(*ns),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let hits = |subject: &str| {
+                reports.iter().find_map(|r| match r {
+                    Report::CostHits {
+                        spec,
+                        subject: s,
+                        hits,
+                    } if spec == name && s == subject => Some(*hits),
+                    _ => None,
+                })
+            };
+            let none = crate::stats::median(&rounds("none"));
+            let per_hit = |subject: &str| {
+                let m = crate::stats::median(&rounds(subject))?;
+                let h = hits(subject).filter(|h| *h > 0)?;
+                Some((m - none?) / h as f64)
+            };
+            let (spec, empty) = (per_hit("spec"), per_hit("empty"));
+            SpecCost {
+                spec: name.into(),
+                baseline: none,
+                hits: hits("spec"),
+                empty_hits: hits("empty"),
+                added_per_hit: spec,
+                empty_added_per_hit: empty,
+                over_empty_per_hit: spec.zip(empty).map(|(s, e)| s - e),
+                rounds: rounds("none").len(),
+            }
+        })
+        .collect()
+}
+
 impl ArchResult {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Adds a row for a spec that never reached the guest, with its
+    /// failure.
+    pub fn add_failed_row(&mut self, row: FixtureRow) {
+        self.fixtures.push(row);
+        self.add_row_failures();
+    }
+
+    /// The failures of the last row added.
+    fn add_row_failures(&mut self) {
+        let Some(row) = self.fixtures.last() else {
+            return;
+        };
+        for e in &row.errors {
+            self.failures.push(format!("{}: {e}", row.name));
+        }
+        if !row.ok && row.errors.is_empty() {
+            self.failures.push(format!("{}: failed", row.name));
+        }
     }
 
     /// Moves every failure to `known_failures` when the arch's kernel has a
