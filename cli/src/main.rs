@@ -12,6 +12,7 @@ mod build;
 mod check;
 mod disasm;
 mod input;
+mod qemu;
 mod run;
 mod target;
 
@@ -37,6 +38,10 @@ enum Command {
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
+    /// Attach specs or objects in QEMU guests of real kernels (five
+    /// arches): run workloads, print what bpftrace would, check a plan's
+    /// expectations, measure each probe hit's cost, write reports.
+    Qemu(qemu::Args),
     /// Print a completion script for a shell (e.g. `probecc completions
     /// bash > /etc/bash_completion.d/probecc`).
     Completions {
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Qemu(args) => qemu::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
