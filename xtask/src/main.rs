@@ -25,6 +25,7 @@ mod qemu;
 mod soak;
 mod test;
 mod twins;
+mod user_project;
 mod verifier_bench;
 
 #[derive(Parser)]

@@ -3,7 +3,8 @@
 //! x86_64 constant table against its headers (`consts`), then the QEMU
 //! matrix on all five arches with the parity run against bpftrace on
 //! x86_64 beside it, their boots sharing the CPUs
-//! (`qemu::run_in_test`). Tests that
+//! (`qemu::run_in_test`), and `examples/user-project` built and its
+//! matrix run on x86_64 (`user_project`). Tests that
 //! need a tool, root or the host kernel are `#[ignore]`d for a plain
 //! `cargo test`; here they run (`--include-ignored`) under
 //! `probecc_test_support`'s rule: under CI a missing prerequisite fails,
@@ -108,6 +109,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     println!("xtask: the constant table of x86_64 against its kernel headers");
     crate::consts::run_in_test(ci)?;
+    println!("xtask: examples/user-project: build --arch arm64");
+    crate::user_project::build()?;
     if args.no_parity {
         println!("xtask: --no-parity: not running the parity run against bpftrace");
     }
@@ -121,7 +124,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
         return crate::parity::run_in_test(ci, &slots);
     }
     println!("xtask: the QEMU matrix on all five arches, and parity with bpftrace on x86_64");
-    crate::qemu::run_in_test(ci, !args.no_parity)
+    let matrix = crate::qemu::run_in_test(ci, !args.no_parity);
+    println!("xtask: examples/user-project: matrix --arch x86_64");
+    let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
+        Ok(()) => crate::user_project::matrix(),
+        Err(e) if !ci => {
+            println!("xtask: skipping its matrix (set CI=true to make this an error): {e:#}");
+            Ok(())
+        }
+        Err(e) => Err(e.context("x86_64's QEMU and kernel, for examples/user-project (CI=true)")),
+    };
+    matrix.and(example)
 }
 
 /// How many tests were skipped for which missing prerequisite, and which
