@@ -347,3 +347,72 @@ pub fn summary(results: &[ArchResult]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::Verdict;
+    use crate::results::{FixtureRow, SpecCost};
+
+    fn result() -> ArchResult {
+        ArchResult {
+            arch: "x86_64".into(),
+            release: "bookworm".into(),
+            kernel: "6.1.0-50-cloud-amd64".into(),
+            accel: "tcg".into(),
+            icount: true,
+            jit: Some(1),
+            btf: Some(true),
+            verdict: Verdict::Completed,
+            boot_secs: 40.0,
+            log: "x.console.log".into(),
+            command: "qemu-system-x86_64".into(),
+            tables: Vec::new(),
+            fixtures: vec![FixtureRow::failed(
+                "opens",
+                "does not compile for x86_64:\nerror: unknown function".into(),
+            )],
+            overhead: Vec::new(),
+            costs: vec![SpecCost {
+                spec: "reads".into(),
+                baseline: Some(2_000_000.0),
+                hits: Some(1000),
+                empty_hits: Some(1000),
+                added_per_hit: Some(900.0),
+                empty_added_per_hit: Some(350.0),
+                over_empty_per_hit: Some(550.0),
+                rounds: 1,
+            }],
+            failures: vec!["opens: does not compile for x86_64:\nerror: unknown function".into()],
+            known_failures: Vec::new(),
+            notes: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_specs_cost_is_in_every_report() {
+        let r = [result()];
+        let md = markdown(&r);
+        assert!(
+            md.contains("| reads | 2000000 | 1000 | 900 | 350 | 550 | 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- opens: does not compile for x86_64: error"),
+            "{md}"
+        );
+        let svg = svg(&r);
+        assert!(svg.contains("<title>reads: 900</title>"), "{svg}");
+        assert!(
+            svg.contains("<title>reads (empty probe): 350</title>"),
+            "{svg}"
+        );
+        let text = summary(&r);
+        assert!(
+            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit"),
+            "{text}"
+        );
+        assert!(text.contains("FAILED opens: does not compile"), "{text}");
+    }
+}

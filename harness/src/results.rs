@@ -462,6 +462,42 @@ mod tests {
     }
 
     #[test]
+    fn a_specs_cost_is_over_its_workload_alone_and_its_empty_probe() {
+        let cost = |subject: &str, round, ns| Report::Cost {
+            spec: "reads".into(),
+            subject: subject.into(),
+            round,
+            ns,
+        };
+        let hits = |subject: &str, hits| Report::CostHits {
+            spec: "reads".into(),
+            subject: subject.into(),
+            hits,
+        };
+        let reports = vec![
+            hits("empty", 1000),
+            hits("spec", 1000),
+            cost("none", 0, 2_000_000.0),
+            cost("empty", 0, 2_350_000.0),
+            cost("spec", 0, 2_900_000.0),
+            cost("none", 1, 2_000_100.0),
+            cost("empty", 1, 2_350_100.0),
+            cost("spec", 1, 2_900_100.0),
+        ];
+        let c = &costs(&reports)[0];
+        assert_eq!(c.spec, "reads");
+        assert_eq!(c.rounds, 2);
+        assert_eq!(c.baseline, Some(2_000_050.0));
+        assert_eq!(c.added_per_hit, Some(900.0));
+        assert_eq!(c.empty_added_per_hit, Some(350.0));
+        assert_eq!(c.over_empty_per_hit, Some(550.0));
+        // No hits: no figure per hit, and nothing made up.
+        let none = costs(&[hits("spec", 0), cost("none", 0, 1.0), cost("spec", 0, 2.0)]);
+        assert_eq!(none[0].added_per_hit, None);
+        assert_eq!(none[0].over_empty_per_hit, None);
+    }
+
+    #[test]
     fn added_cost_is_over_the_baseline_and_per_hit() {
         let round = |s: &str, v: f64| Report::Round {
             subject: s.into(),

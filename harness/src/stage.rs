@@ -171,6 +171,10 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         plan.busybox = Some(BUSYBOX.into());
     }
     add_guest_files(&mut fs, input.guest_files)?;
+    if input.guest_files.iter().any(|f| f.dst == BUSYBOX) {
+        // The user's own busybox: its applets are the workloads' commands.
+        plan.busybox = Some(BUSYBOX.into());
+    }
     let mut failed = Vec::new();
     let mut needs_btf = Vec::new();
     let mut subjects = vec![Subject {
@@ -489,6 +493,89 @@ fn programs_of(bytes: &[u8]) -> Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory of this test's own, with `files` (name, text).
+    fn scratch(test: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("harness-stage-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_spec_that_does_not_compile_fails_its_row_and_the_rest_is_staged() {
+        let dir = scratch(
+            "plan",
+            &[
+                ("agent", "an agent"),
+                ("busybox", "a busybox"),
+                ("mytool", "a tool"),
+                ("reads.bt", "kprobe:vfs_read { @r[comm] = count(); }"),
+                ("broken.bt", "kprobe:vfs_read { @r = nosuchfunction(); }"),
+                (
+                    "plan.toml",
+                    "[reads]\nspec = \"reads.bt\"\nworkload = [\"cat -v /etc/hostname\"]\n\
+                     expect = [{ map = \"@r\" }]\n[broken]\nspec = \"broken.bt\"\n",
+                ),
+            ],
+        );
+        let plan = Plan::load(&dir.join("plan.toml")).unwrap();
+        let tool = GuestFile::parse(&format!(
+            "{}:/usr/local/bin/mytool",
+            dir.join("mytool").display()
+        ))
+        .unwrap();
+        let staged = stage(&StageInput {
+            arch: Arch::Riscv64,
+            plan: &plan,
+            only: &[],
+            compiler: &Plain::default(),
+            agent: &dir.join("agent"),
+            busybox: Some(&dir.join("busybox")),
+            guest_files: std::slice::from_ref(&tool),
+            loop_overhead: None,
+            extra_subjects: &[],
+            cost_rounds: Some(1),
+            output: true,
+            watchdog_secs: 60,
+        })
+        .unwrap();
+        assert_eq!(staged.failed.len(), 1);
+        assert_eq!(staged.failed[0].name, "broken");
+        assert!(
+            staged.failed[0].errors[0].starts_with("does not compile for riscv64:"),
+            "{:?}",
+            staged.failed[0].errors
+        );
+        assert!(staged.failed[0].errors[0].contains("nosuchfunction"));
+        let names: Vec<&str> = staged
+            .plan
+            .fixtures
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["reads"]);
+        assert!(staged.plan.fixtures[0].output);
+        assert_eq!(staged.plan.busybox.as_deref(), Some(BUSYBOX));
+        let cost = &staged.plan.costs[0];
+        assert_eq!(cost.name, "reads");
+        assert_eq!(cost.workload, ["cat -v /etc/hostname"]);
+        let kinds: Vec<&str> = cost.subjects.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["empty", "fixture"]);
+        let cpio = String::from_utf8_lossy(&staged.initramfs);
+        for path in [
+            "bin/busybox\0",
+            "usr/local/bin/mytool\0",
+            "init\0",
+            "probecc/plan.json\0",
+        ] {
+            assert!(cpio.contains(path), "{path}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn guest_files_go_to_bin_unless_placed() {
