@@ -73,9 +73,10 @@ pub struct Args {
     /// at DST (default /bin/<name>); repeatable
     #[arg(long, value_name = "SRC[:DST]")]
     pub guest_file: Vec<String>,
-    /// Rounds of each spec's cost under its workload (default 1: under
-    /// TCG the guest counts instructions exactly)
-    #[arg(long, default_value_t = 1)]
+    /// Rounds of each spec's cost under its workload (the median is
+    /// taken: under TCG the guest counts instructions, and the median of
+    /// three drops a round other work in the guest disturbed)
+    #[arg(long, default_value_t = 3)]
     pub rounds: u32,
     /// Seconds before a guest counts as hung
     #[arg(long, default_value_t = 900)]

@@ -4,8 +4,12 @@
 //! probe on the spec's functions, and with the spec, in interleaved
 //! rounds after one untimed run that warms the caches; a calibration run
 //! with the kernel's BPF run statistics counts each subject's probe hits
-//! per workload run. Every number is printed as it is measured; the host
-//! takes the medians and divides by the hits.
+//! per workload run. A workload that hits the spec's probes only a few
+//! times is run again within each timed run, up to [`MAX_RUNS`] times or
+//! [`TARGET_HITS`] hits, so that what the probes add stands out of what
+//! one run of the workload varies by. Every number is printed as it is
+//! measured (guest ns per workload run); the host takes the medians and
+//! divides by the hits.
 
 use std::time::Duration;
 
@@ -22,6 +26,10 @@ pub const NONE: &str = "none";
 
 /// One workload command may run this long.
 const TIMEOUT: Duration = Duration::from_secs(120);
+/// The probe hits a timed run aims at.
+pub const TARGET_HITS: u64 = 500;
+/// The most workload runs in one timed run.
+pub const MAX_RUNS: u64 = 30;
 
 pub fn run(plan: &CostPlan) {
     let error = |what: String, error: String| report(&Report::Error { what, error });
@@ -35,6 +43,7 @@ pub fn run(plan: &CostPlan) {
     if let Err(e) = workload_run(&plan.workload) {
         return error(format!("cost of {}: the workload", plan.name), e);
     }
+    let mut spec_hits = 0;
     match enable_stats(Stats::RunTime) {
         Ok(_stats) => {
             for (name, subject) in subjects.iter_mut() {
@@ -43,24 +52,35 @@ pub fn run(plan: &CostPlan) {
                 let ran = attached(object, s, || workload_run(&plan.workload));
                 let hits = object.run_count() - before;
                 match ran.and_then(|r| r) {
-                    Ok(_) => report(&Report::CostHits {
-                        spec: plan.name.clone(),
-                        subject: name.clone(),
-                        hits,
-                    }),
+                    Ok(_) => {
+                        spec_hits = spec_hits.max(hits);
+                        report(&Report::CostHits {
+                            spec: plan.name.clone(),
+                            subject: name.clone(),
+                            hits,
+                        })
+                    }
                     Err(e) => error(format!("cost of {}: calibrating {name}", plan.name), e),
                 }
             }
         }
         Err(e) => return error("BPF run statistics".into(), e.to_string()),
     }
+    let runs = TARGET_HITS.div_ceil(spec_hits.max(1)).clamp(1, MAX_RUNS);
+    let repeated = || -> Result<u64, String> {
+        let mut ns = 0;
+        for _ in 0..runs {
+            ns += workload_run(&plan.workload)?;
+        }
+        Ok(ns / runs)
+    };
     for round in 0..plan.rounds {
         let n = subjects.len();
         for i in 0..n {
             let (name, subject) = &mut subjects[(i + round as usize) % n];
             let timed = match subject {
-                Some((object, s)) => attached(object, s, || workload_run(&plan.workload)),
-                None => Ok(workload_run(&plan.workload)),
+                Some((object, s)) => attached(object, s, repeated),
+                None => Ok(repeated()),
             };
             match timed.and_then(|r| r) {
                 Ok(ns) => report(&Report::Cost {
@@ -68,6 +88,7 @@ pub fn run(plan: &CostPlan) {
                     subject: name.clone(),
                     round,
                     ns: ns as f64,
+                    runs,
                 }),
                 Err(e) => error(format!("cost of {}: round {round} of {name}", plan.name), e),
             }

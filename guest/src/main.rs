@@ -79,6 +79,9 @@ fn agent() -> ! {
     if let Some(o) = &plan.overhead {
         overhead::run(o);
     }
+    if !plan.costs.is_empty() {
+        sys::no_aslr();
+    }
     for c in &plan.costs {
         cost::run(c);
     }

@@ -193,6 +193,10 @@ pub struct Subject {
     pub programs: Vec<(String, String)>,
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// One console result line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -240,13 +244,16 @@ pub enum Report {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         notes: Vec<String>,
     },
-    /// One timed run of a spec's workload (`CostPlan`): guest ns with
-    /// `subject` attached (`none`: nothing).
+    /// One timed round of a spec's workload (`CostPlan`): guest ns per
+    /// workload run with `subject` attached (`none`: nothing), over `runs`
+    /// runs.
     Cost {
         spec: String,
         subject: String,
         round: u32,
         ns: f64,
+        #[serde(default = "one")]
+        runs: u64,
     },
     /// The probe hits of a subject in one run of a spec's workload.
     CostHits {

@@ -125,6 +125,12 @@ pub fn enable_jit() -> Option<u8> {
     read()
 }
 
+/// Turns address-space randomisation off, so that runs of one workload
+/// lay out their memory alike and count nearly the same instructions.
+pub fn no_aslr() {
+    let _ = std::fs::write("/proc/sys/kernel/randomize_va_space", "0");
+}
+
 /// Powers the machine off after `secs` seconds, whatever else is going on.
 pub fn start_watchdog(secs: u64) {
     std::thread::spawn(move || {

@@ -36,7 +36,7 @@
 //!     compiler: &Plain::default(),
 //!     guest_files: Vec::new(),
 //!     loop_overhead: None,
-//!     cost_rounds: Some(1),
+//!     cost_rounds: Some(3),
 //!     output: true,
 //!     extra_subjects: &matrix::no_extra_subjects,
 //! };

@@ -143,18 +143,19 @@ pub fn markdown(results: &[ArchResult]) -> String {
         }
         if !r.costs.is_empty() {
             s.push_str("\nEach spec under its own workload (guest instructions; added per probe hit over the workload alone):\n\n");
-            s.push_str("| spec | workload alone | hits/run | spec added/hit | empty probe added/hit | spec over empty/hit | rounds |\n|---|---|---|---|---|---|---|\n");
+            s.push_str("| spec | workload alone | hits/run | spec added/hit | empty probe added/hit | spec over empty/hit | ± workload's spread/hit | rounds × runs |\n|---|---|---|---|---|---|---|---|\n");
             for c in &r.costs {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     c.spec,
                     num(c.baseline),
                     c.hits.map_or("—".into(), |h| h.to_string()),
                     num(c.added_per_hit),
                     num(c.empty_added_per_hit),
                     num(c.over_empty_per_hit),
-                    c.rounds
+                    num(c.noise_per_hit),
+                    format!("{} × {}", c.rounds, c.runs)
                 );
             }
         }
@@ -321,12 +322,15 @@ pub fn summary(results: &[ArchResult]) -> String {
             let _ = writeln!(
                 s,
                 "  cost   {}: +{} per hit ({} hits a run), an empty probe on its functions +{}: \
-                 the spec's own work +{} per hit",
+                 the spec's own work +{} per hit{}",
                 c.spec,
                 num(c.added_per_hit),
                 c.hits.map_or("no".into(), |h| h.to_string()),
                 num(c.empty_added_per_hit),
                 num(c.over_empty_per_hit),
+                c.noise_per_hit
+                    .map(|n| format!(" (the workload alone varies by {n:.0} per hit)"))
+                    .unwrap_or_default(),
             );
         }
         for f in &r.failures {
@@ -381,7 +385,9 @@ mod tests {
                 added_per_hit: Some(900.0),
                 empty_added_per_hit: Some(350.0),
                 over_empty_per_hit: Some(550.0),
+                noise_per_hit: Some(3.0),
                 rounds: 1,
+                runs: 1,
             }],
             failures: vec!["opens: does not compile for x86_64:\nerror: unknown function".into()],
             known_failures: Vec::new(),
@@ -395,7 +401,7 @@ mod tests {
         let r = [result()];
         let md = markdown(&r);
         assert!(
-            md.contains("| reads | 2000000 | 1000 | 900 | 350 | 550 | 1 |"),
+            md.contains("| reads | 2000000 | 1000 | 900 | 350 | 550 | 3 | 1 × 1 |"),
             "{md}"
         );
         assert!(
@@ -410,7 +416,7 @@ mod tests {
         );
         let text = summary(&r);
         assert!(
-            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit"),
+            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit (the workload alone varies by 3 per hit)"),
             "{text}"
         );
         assert!(text.contains("FAILED opens: does not compile"), "{text}");

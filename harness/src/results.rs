@@ -115,7 +115,15 @@ pub struct SpecCost {
     /// What the spec's own work costs per hit: `added_per_hit −
     /// empty_added_per_hit`.
     pub over_empty_per_hit: Option<f64>,
+    /// How far the workload alone varied between rounds, per hit: a
+    /// figure per hit smaller than this is within the workload's own
+    /// variation (few hits, a noisy workload).
+    #[serde(default)]
+    pub noise_per_hit: Option<f64>,
     pub rounds: usize,
+    /// Workload runs per timed round (more where one run hits little).
+    #[serde(default)]
+    pub runs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -346,6 +354,12 @@ fn costs(reports: &[Report]) -> Vec<SpecCost> {
                 })
             };
             let none = crate::stats::median(&rounds("none"));
+            let spread = {
+                let r = rounds("none");
+                let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (r.len() > 1).then_some(hi - lo)
+            };
             let per_hit = |subject: &str| {
                 let m = crate::stats::median(&rounds(subject))?;
                 let h = hits(subject).filter(|h| *h > 0)?;
@@ -360,7 +374,17 @@ fn costs(reports: &[Report]) -> Vec<SpecCost> {
                 added_per_hit: spec,
                 empty_added_per_hit: empty,
                 over_empty_per_hit: spec.zip(empty).map(|(s, e)| s - e),
+                noise_per_hit: spread
+                    .zip(hits("spec").filter(|h| *h > 0))
+                    .map(|(s, h)| s / h as f64),
                 rounds: rounds("none").len(),
+                runs: reports
+                    .iter()
+                    .find_map(|r| match r {
+                        Report::Cost { spec, runs, .. } if spec == name => Some(*runs),
+                        _ => None,
+                    })
+                    .unwrap_or(1),
             }
         })
         .collect()
@@ -468,6 +492,7 @@ mod tests {
             subject: subject.into(),
             round,
             ns,
+            runs: 2,
         };
         let hits = |subject: &str, hits| Report::CostHits {
             spec: "reads".into(),
@@ -486,11 +511,12 @@ mod tests {
         ];
         let c = &costs(&reports)[0];
         assert_eq!(c.spec, "reads");
-        assert_eq!(c.rounds, 2);
+        assert_eq!((c.rounds, c.runs), (2, 2));
         assert_eq!(c.baseline, Some(2_000_050.0));
         assert_eq!(c.added_per_hit, Some(900.0));
         assert_eq!(c.empty_added_per_hit, Some(350.0));
         assert_eq!(c.over_empty_per_hit, Some(550.0));
+        assert_eq!(c.noise_per_hit, Some(0.1));
         // No hits: no figure per hit, and nothing made up.
         let none = costs(&[hits("spec", 0), cost("none", 0, 1.0), cost("spec", 0, 2.0)]);
         assert_eq!(none[0].added_per_hit, None);

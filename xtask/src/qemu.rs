@@ -65,8 +65,9 @@ pub struct RunFlags {
     /// QEMU accelerator: tcg, or kvm (x86_64 on a host with working KVM)
     #[arg(long, default_value = "tcg")]
     pub accel: String,
-    /// Interleaved overhead rounds (default: 1 under TCG, where -icount
-    /// makes every round count the same instructions; 5 under KVM)
+    /// Interleaved overhead rounds (default: 3 under TCG, where -icount
+    /// makes rounds agree to a few instructions and the median of three
+    /// drops a round something else in the guest disturbed; 5 under KVM)
     #[arg(long)]
     pub rounds: Option<u32>,
     /// Loop iterations per overhead round
@@ -129,10 +130,12 @@ impl RunFlags {
         s
     }
 
-    /// The overhead loop, unless `--no-overhead`: one round under TCG
-    /// (`-icount` makes the figure exact), five otherwise.
+    /// The overhead loop, unless `--no-overhead`: three rounds under TCG
+    /// (`-icount` makes rounds agree to a few instructions; the median of
+    /// three drops one disturbed by other work in the guest), five
+    /// otherwise.
     fn loop_overhead(&self) -> Option<LoopOverhead> {
-        let default = if self.accel == "tcg" { 1 } else { 5 };
+        let default = if self.accel == "tcg" { 3 } else { 5 };
         (!self.no_overhead).then(|| LoopOverhead {
             rounds: self.rounds.unwrap_or(default),
             iterations: self.iterations,

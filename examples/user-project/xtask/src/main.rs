@@ -140,7 +140,7 @@ fn run_matrix(arch: &str, release: Option<&str>, shard: Option<&str>, install: b
         compiler: &compiler(),
         guest_files: Vec::new(),
         loop_overhead: None,
-        cost_rounds: Some(1),
+        cost_rounds: Some(3),
         output: true,
         extra_subjects: &matrix::no_extra_subjects,
     };
