@@ -147,7 +147,7 @@ pub fn markdown(results: &[ArchResult]) -> String {
             for c in &r.costs {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} × {} |",
                     c.spec,
                     num(c.baseline),
                     c.hits.map_or("—".into(), |h| h.to_string()),
@@ -155,7 +155,8 @@ pub fn markdown(results: &[ArchResult]) -> String {
                     num(c.empty_added_per_hit),
                     num(c.over_empty_per_hit),
                     num(c.noise_per_hit),
-                    format!("{} × {}", c.rounds, c.runs)
+                    c.rounds,
+                    c.runs
                 );
             }
         }
