@@ -5,10 +5,11 @@
 //! what bpftrace printed and what probecc's maps and ring buffer held. The
 //! host parses and compares (`cargo xtask parity`).
 //!
-//! Both sides run the workload the same way: through the `pworkload`
-//! applet, which runs the fixture's commands in order as child processes
-//! (so `dd` is `dd` under both) and writes their pids to [`PIDS`] for the
-//! host to recognise pids in keys and printf lines.
+//! Both sides run the workload the same way, each from an empty `/tmp`:
+//! through the `pworkload` applet, which runs the fixture's commands in
+//! order as child processes (so `dd` is `dd` under both) and writes their
+//! pids to [`PIDS`] for the host to recognise pids in keys and printf
+//! lines.
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -110,6 +111,20 @@ pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let _ = out.flush();
 }
 
+/// Empties `/tmp` (the pids file with the rest), so that each side's
+/// workload starts where the other's did: `touch` opens a file only if
+/// it is not there yet.
+fn fresh_tmp() {
+    for e in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+        let p = e.path();
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
 fn read_pids() -> Vec<u32> {
     std::fs::read_to_string(PIDS)
         .unwrap_or_default()
@@ -121,7 +136,7 @@ fn read_pids() -> Vec<u32> {
 /// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
 /// [`BPFTRACE_TIMEOUT`].
 fn under_bpftrace(case: &ParityCase) -> ParitySide {
-    let _ = std::fs::remove_file(PIDS);
+    fresh_tmp();
     let t0 = Instant::now();
     let command = format!("/bin/{APPLET} {}", applet_args(case).join(" "));
     let spawned = Command::new(BPFTRACE)
@@ -195,7 +210,7 @@ fn under_bpftrace(case: &ParityCase) -> ParitySide {
 /// probecc's object through the runtime's loader: load, attach,
 /// `pworkload`, detach, ring buffer, maps (every entry).
 fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
-    let _ = std::fs::remove_file(PIDS);
+    fresh_tmp();
     let t0 = Instant::now();
     let mut side = ParitySide::default();
     let mut errors = Vec::new();
