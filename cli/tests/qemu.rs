@@ -5,6 +5,8 @@
 //! naming the problem, at once: before any download or boot (each run has
 //! a deadline far below a boot's time).
 
+#![cfg(feature = "qemu")]
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

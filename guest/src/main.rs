@@ -8,16 +8,19 @@
 //! Workloads are real commands: the plan names the guest's busybox, whose
 //! applets the agent links into `/bin` first. A plan may also ask what
 //! each spec costs under its own workload (`cost`). A plan with parity
-//! cases runs each spec under bpftrace and as probecc's object (`parity`,
-//! with its `pworkload` and `sh` applets, links to `/init`).
+//! cases runs each spec under bpftrace, as probecc's object and under
+//! `probecc trace` (`parity`, with its `pworkload` and `sh` applets,
+//! links to `/init`, and `parity_trace`; `tool` measures a tool's run).
 
 mod cost;
 mod expect;
 mod fixture;
 mod overhead;
 mod parity;
+mod parity_trace;
 mod sys;
 mod tables;
+mod tool;
 mod workload;
 
 use probecc::arch::Arch;

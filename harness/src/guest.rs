@@ -1,6 +1,9 @@
-//! Building the guest agent (`probecc-guest`, `/init` of every guest) as
-//! a static binary per arch: the rustup target and Debian's cross gcc as
-//! linker, with `+crt-static`, every arch of a run in one cargo
+//! Building the guest agent (`probecc-guest`, `/init` of every guest), or
+//! another binary of the probecc workspace (the `probecc` of `cargo xtask
+//! dist`), as a static executable per arch: the rustup target and
+//! Debian's cross gcc as linker, with `+crt-static` (glibc linked in),
+//! in the release profile with the same flags so they share every
+//! dependency built, every arch of a run in one cargo
 //! invocation (cargo builds the targets in parallel and its caching makes
 //! a second build a no-op; the flags are scoped to each target so host
 //! artifacts are not rebuilt). They go to the probecc workspace's own
@@ -43,6 +46,20 @@ impl GuestSource {
     /// Builds the agent for every arch of `arches` and returns each
     /// binary's path.
     pub fn build(&self, arches: &[Arch]) -> Result<BTreeMap<Arch, PathBuf>> {
+        self.build_static(arches, "probecc-guest", "probecc-guest", &[])
+    }
+
+    /// Builds binary `bin` of the workspace's package `package` for every
+    /// arch of `arches`, statically linked, with `cargo_args` (e.g.
+    /// `--no-default-features`) added to cargo's, and returns each
+    /// binary's path.
+    pub fn build_static(
+        &self,
+        arches: &[Arch],
+        package: &str,
+        bin: &str,
+        cargo_args: &[&str],
+    ) -> Result<BTreeMap<Arch, PathBuf>> {
         if !self.workspace.join("guest/Cargo.toml").is_file() {
             bail!(
                 "{} holds no guest/ to build the guest agent from (the probecc sources \
@@ -64,8 +81,11 @@ impl GuestSource {
                 "--quiet",
                 "--message-format=json-render-diagnostics",
                 "-p",
-                "probecc-guest",
+                package,
+                "--bin",
+                bin,
             ])
+            .args(cargo_args)
             .arg("--target-dir")
             .arg(&target_dir);
         let mut want = BTreeMap::new();
@@ -89,11 +109,11 @@ impl GuestSource {
         let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
-            .context("running cargo build for the guest")?;
+            .with_context(|| format!("running cargo build for {bin}"))?;
         let mut built = BTreeMap::new();
         if let Some(out) = child.stdout.take() {
             for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
-                if let Some((triple, exe)) = executable(&line) {
+                if let Some((triple, exe)) = executable(&line, bin) {
                     if let Some(&arch) = want.get(triple.as_str()) {
                         built.insert(arch, exe);
                     }
@@ -103,15 +123,12 @@ impl GuestSource {
         let status = child.wait().context("waiting for cargo build")?;
         if !status.success() {
             let names: Vec<&str> = want.keys().copied().collect();
-            bail!(
-                "building the guest for {} failed ({status})",
-                names.join(", ")
-            );
+            bail!("building {bin} for {} failed ({status})", names.join(", "));
         }
         for (triple, arch) in want {
             match built.get(&arch) {
                 Some(exe) if exe.is_file() => {}
-                _ => bail!("cargo reported no guest binary for {triple}"),
+                _ => bail!("cargo reported no {bin} binary for {triple}"),
             }
         }
         Ok(built)
@@ -119,14 +136,14 @@ impl GuestSource {
 }
 
 /// The target triple and executable of a `compiler-artifact` line of
-/// cargo's JSON messages for the agent's binary.
-fn executable(line: &str) -> Option<(String, PathBuf)> {
+/// cargo's JSON messages for binary `bin`.
+fn executable(line: &str, bin: &str) -> Option<(String, PathBuf)> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v["reason"] != "compiler-artifact" || v["target"]["name"] != "probecc-guest" {
+    if v["reason"] != "compiler-artifact" || v["target"]["name"] != bin {
         return None;
     }
     let exe = PathBuf::from(v["executable"].as_str()?);
-    // .../target/<triple>/release/probecc-guest
+    // .../target/<triple>/release/<bin>
     let triple = exe.parent()?.parent()?.file_name()?.to_str()?.to_string();
     Some((triple, exe))
 }
@@ -139,14 +156,14 @@ mod tests {
     fn the_agent_is_found_in_cargos_messages() {
         let line = r#"{"reason":"compiler-artifact","target":{"name":"probecc-guest","kind":["bin"]},"executable":"/t/s390x-unknown-linux-gnu/release/probecc-guest","fresh":true}"#;
         assert_eq!(
-            executable(line),
+            executable(line, "probecc-guest"),
             Some((
                 "s390x-unknown-linux-gnu".into(),
                 PathBuf::from("/t/s390x-unknown-linux-gnu/release/probecc-guest")
             ))
         );
         let lib = r#"{"reason":"compiler-artifact","target":{"name":"probecc","kind":["lib"]},"executable":null}"#;
-        assert_eq!(executable(lib), None);
-        assert_eq!(executable("not json"), None);
+        assert_eq!(executable(lib, "probecc-guest"), None);
+        assert_eq!(executable("not json", "probecc-guest"), None);
     }
 }

@@ -1,7 +1,8 @@
-//! What booting and building the guest needs from the host (QEMU, the
-//! cross linker and static C library, opensbi, dpkg-deb, the rustup
-//! targets), each with the Debian package that provides it, checked before
-//! any work starts. A tool already there is left alone; a missing one is
+//! What booting and building the guest (and other static binaries, such
+//! as `cargo xtask dist`'s) needs from the host (QEMU, the cross linker
+//! and static C library, binutils, opensbi, dpkg-deb, the rustup
+//! targets), each with the Debian package that provides it, checked
+//! before any work starts. A tool already there is left alone; a missing one is
 //! installed with `apt-get` when the caller allows it ([`Install::AsRoot`]
 //! and the process is root), saying so first; otherwise the error
 //! ([`Error::Missing`]) names each missing command or file, why it is
@@ -161,26 +162,7 @@ pub fn boot_needs(arches: &[Arch]) -> Vec<Need> {
             machine::qemu_package(a),
             "to boot the guest",
         ));
-        if machine::cross_triple(a).is_none() {
-            v.push(need("cc", "gcc", "to link the static guest"));
-            v.push(need(
-                &format!("/usr/lib/{}-linux-gnu/libc.a", a.name()),
-                "libc6-dev",
-                "the static C library of the guest",
-            ));
-        }
-        if let Some(gnu) = machine::cross_triple(a) {
-            v.push(need(
-                &format!("{gnu}-gcc"),
-                &format!("gcc-{gnu}"),
-                "to link the static guest",
-            ));
-            v.push(need(
-                &format!("/usr/{gnu}/lib/libc.a"),
-                &format!("libc6-dev-{}-cross", a.debian_arch()),
-                "the static C library of the guest",
-            ));
-        }
+        v.extend(static_needs(a));
         if a == Arch::Riscv64 {
             v.push(need(
                 "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
@@ -190,6 +172,65 @@ pub fn boot_needs(arches: &[Arch]) -> Vec<Need> {
         }
     }
     v
+}
+
+/// What linking a static binary for `a` needs: the C toolchain (cross for
+/// a foreign arch) and its static C library.
+fn static_needs(a: Arch) -> Vec<Need> {
+    let need = Need::new;
+    match machine::cross_triple(a) {
+        None => vec![
+            need("cc", "gcc", "to link static binaries (the guest, dist)"),
+            need(
+                &format!("/usr/lib/{}-linux-gnu/libc.a", a.name()),
+                "libc6-dev",
+                "the static C library of the guest and dist binaries",
+            ),
+        ],
+        Some(gnu) => vec![
+            need(
+                &format!("{gnu}-gcc"),
+                &format!("gcc-{gnu}"),
+                "to link static binaries (the guest, dist)",
+            ),
+            need(
+                &format!("/usr/{gnu}/lib/libc.a"),
+                &format!("libc6-dev-{}-cross", a.debian_arch()),
+                "the static C library of the guest and dist binaries",
+            ),
+        ],
+    }
+}
+
+/// The binutils that strip a binary for `a`.
+fn strip_need(a: Arch) -> Need {
+    let (path, package) = match machine::cross_triple(a) {
+        None => ("strip".to_string(), "binutils".to_string()),
+        Some(gnu) => (format!("{gnu}-strip"), format!("binutils-{gnu}")),
+    };
+    Need {
+        path,
+        package,
+        why: "to strip the dist binary".into(),
+    }
+}
+
+/// The binutils `strip` of `a`: the one for its cross triple, or the
+/// host's.
+pub fn strip_tool(a: Arch) -> String {
+    strip_need(a).path
+}
+
+/// Installs what building stripped static binaries for `arches` needs
+/// (cross linkers, static C libraries, binutils, rustup targets),
+/// idempotently, saying what and why first.
+pub fn ensure_static(arches: &[Arch], install: &Install) -> Result<()> {
+    let needs: Vec<Need> = arches
+        .iter()
+        .flat_map(|&a| static_needs(a).into_iter().chain([strip_need(a)]))
+        .collect();
+    ensure(&needs, install)?;
+    ensure_rust_targets(arches, install)
 }
 
 /// Installs what booting `arches` needs (Debian packages, and `extra`,
@@ -221,7 +262,7 @@ fn ensure_rust_targets(arches: &[Arch], install: &Install) -> Result<()> {
     }
     if let Install::Never(why) = install {
         return Err(Error::Missing(format!(
-            "the Rust target(s) {} of the static guest are not installed; run `rustup target add {}` ({why})",
+            "the Rust target(s) {} of the static binaries are not installed; run `rustup target add {}` ({why})",
             missing.join(" "),
             missing.join(" ")
         )));
@@ -229,7 +270,7 @@ fn ensure_rust_targets(arches: &[Arch], install: &Install) -> Result<()> {
     say(
         "tools",
         &format!(
-            "adding the Rust targets {} (for the static guest)",
+            "adding the Rust targets {} (for the static binaries)",
             missing.join(" ")
         ),
     );

@@ -47,7 +47,7 @@ pub struct Normalise<'a> {
 }
 
 impl Normalise<'_> {
-    fn text(&self, s: &str) -> String {
+    pub(super) fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
         for (theirs, ours) in self.renames {
             out = out.replace(theirs, ours);
@@ -153,7 +153,7 @@ pub fn from_probecc(maps: &Json, printf_lines: &[String], m: &Manifest, n: &Norm
 /// Blocks without entries go; a map without a key holding 0 counts as
 /// empty (bpftrace prints `@x: 0` for an empty scalar map, probecc's
 /// reader finds nothing).
-fn drop_zero_scalars(out: &mut Output) {
+pub(super) fn drop_zero_scalars(out: &mut Output) {
     for (_, entries) in &mut out.blocks {
         entries.retain(|k, v| !(k.is_empty() && *v == Value::Int(0)));
     }

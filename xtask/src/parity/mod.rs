@@ -1,10 +1,13 @@
-//! `cargo xtask parity [--arch A] [SPEC...]`: every fixture bpftrace
-//! accepts, run under Debian's bpftrace of the arch (its package tree and
-//! the binary's libraries: `probecc_harness::packages`, cached under
-//! `target/bpftrace`, `XTASK_BPFTRACE_DIR` moves it) and as probecc's
-//! object in one guest boot of a Debian kernel with BTF
-//! (`parity_kernel`), the two outputs compared entry by
-//! entry under `fixtures/parity.toml`, and the verdicts written to
+//! `cargo xtask parity [--arch A] [--icount] [SPEC...]`: every fixture
+//! bpftrace accepts, run under Debian's bpftrace of the arch (its package
+//! tree and the binary's libraries: `probecc_harness::packages`, cached
+//! under `target/bpftrace`, `XTASK_BPFTRACE_DIR` moves it), as probecc's
+//! object, and under `probecc trace` of the dist binary compiling the
+//! spec on the device (`trace`), in one guest boot of a Debian kernel
+//! with BTF (`parity_kernel`), each probecc side compared with bpftrace
+//! entry by entry under `fixtures/parity.toml` (the trace side with its
+//! time to `Attaching` and peak RSS beside bpftrace's; with `--icount`
+//! the guest clock counts instructions), and the verdicts written to
 //! `target/parity/report.{json,md}` (and appended to the matrix report:
 //! `cargo xtask matrix` and `cargo xtask test` run it beside their
 //! matrix, its boots sharing the CPUs with the matrix's). Exit status
@@ -16,6 +19,7 @@ mod report;
 mod rules;
 mod shim;
 mod stage;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +32,7 @@ use probecc_harness::boot::{self, BootSpec};
 use probecc_harness::kernels::{self, Kernel};
 use probecc_harness::lock::FileLock;
 use probecc_harness::matrix::{self as harness_matrix, Slots};
-use probecc_harness::{machine, packages};
+use probecc_harness::{machine, packages, tools};
 
 use compare::Normalise;
 use probecc_fixtures as fixtures;
@@ -46,6 +50,11 @@ pub struct ParityArgs {
     /// Output directory (default target/parity)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Boot with `-icount shift=0,sleep=off`: the guest's clock then
+    /// counts guest instructions (1 ns each), so times are exact and
+    /// repeatable
+    #[arg(long)]
+    pub icount: bool,
     /// Fixture names (default: every fixture, less those the rules skip)
     pub specs: Vec<String>,
 }
@@ -94,7 +103,7 @@ fn run_with(args: &ParityArgs, slots: &Slots) -> Result<()> {
         for &arch in &arches {
             let (done, out) = (&done, &out);
             s.spawn(move || {
-                let r = run_arch(arch, &args.specs, args.timeout, out, slots).unwrap_or_else(|e| {
+                let r = run_arch(arch, args, out, slots).unwrap_or_else(|e| {
                     println!("xtask: parity: {arch}: {e:#}");
                     ArchReport::not_run(arch, format!("{e:#}"))
                 });
@@ -166,6 +175,7 @@ pub fn run_for_matrix(arches: &[Arch], slots: &Slots) -> Result<()> {
             arch: names.join(","),
             timeout: 1800,
             out: Some(parity_dir()),
+            icount: false,
             specs: Vec::new(),
         },
         slots,
@@ -258,16 +268,14 @@ fn workloads() -> Result<BTreeMap<String, Vec<String>>> {
         .collect())
 }
 
-fn run_arch(
-    arch: Arch,
-    named: &[String],
-    timeout: u64,
-    out: &Path,
-    slots: &Slots,
-) -> Result<ArchReport> {
+fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<ArchReport> {
+    let (named, timeout) = (&args.specs, args.timeout);
     let mut report = ArchReport::new(arch);
+    report.icount = args.icount;
     let settings = crate::qemu::settings(out);
     harness_matrix::check_tools(&settings, &[arch])?;
+    // The trace side runs the dist binary, which is stripped.
+    tools::ensure_static(&[arch], &settings.install)?;
     let (kernel, why_kernel) = parity_kernel(arch)?;
     report.kernel = format!("{} ({})", kernel.version, kernel.release);
     report.why_kernel = why_kernel;
@@ -297,7 +305,7 @@ fn run_arch(
     )?;
     let booted = {
         let _slot = slots.take();
-        boot(arch, &kernel, &initramfs, timeout, &dir)
+        boot(arch, &kernel, &initramfs, args, &dir)
     };
     let _ = std::fs::remove_file(&initramfs);
     let (reports, secs) = booted?;
@@ -309,8 +317,12 @@ fn run_arch(
             save_raw(&dir, r)?;
         }
         report.specs.push(judge(f.rule, c, r, &bundle.upstream));
+        if let Some(t) = r.and_then(|r| trace::judge(f.rule, c, r, &bundle.upstream)) {
+            report.trace.push(t);
+        }
     }
     report.specs.sort_by(|a, b| a.name.cmp(&b.name));
+    report.trace.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
@@ -352,6 +364,8 @@ fn skipped(name: &str, why: &str) -> SpecResult {
         compared: 0,
         bpftrace_secs: 0.0,
         probecc_secs: 0.0,
+        attach_secs: None,
+        peak_rss_kb: None,
     }
 }
 
@@ -360,7 +374,7 @@ fn boot(
     arch: Arch,
     kernel: &Kernel,
     initramfs: &Path,
-    timeout: u64,
+    args: &ParityArgs,
     dir: &Path,
 ) -> Result<(BTreeMap<String, ParityReport>, f64)> {
     let label = format!("parity {arch} {}", kernel.version);
@@ -372,8 +386,8 @@ fn boot(
             kernel,
             initramfs,
             accel: "tcg",
-            icount: false,
-            timeout: Duration::from_secs(timeout),
+            icount: args.icount,
+            timeout: Duration::from_secs(args.timeout),
             log: log.clone(),
             append: "",
         },
@@ -452,6 +466,8 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
         compared: 0,
         bpftrace_secs: 0.0,
         probecc_secs: 0.0,
+        attach_secs: None,
+        peak_rss_kb: None,
     };
     let Some(r) = r else {
         res.notes.push("no result line from the guest".into());
@@ -488,6 +504,18 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
             renames: &[],
         },
     );
+    conclude(res, &theirs, &ours, rule, version)
+}
+
+/// `res` completed by comparing `theirs` (bpftrace's output) with `ours`
+/// under `rule`: what was compared, the differences, the verdict.
+fn conclude(
+    mut res: SpecResult,
+    theirs: &compare::Output,
+    ours: &compare::Output,
+    rule: &Rule,
+    version: &str,
+) -> SpecResult {
     res.compared = theirs.lines.len() + theirs.blocks.iter().map(|(_, e)| e.len()).sum::<usize>();
     if res.compared == 0 {
         res.notes.push(
@@ -495,7 +523,7 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
         );
         return res;
     }
-    res.diffs = compare::compare(&theirs, &ours, rule);
+    res.diffs = compare::compare(theirs, ours, rule);
     res.verdict = match (&res.diffs[..], rule.differs_for(version)) {
         ([], _) => Verdict::Equal,
         (_, Some(why)) => {
@@ -516,6 +544,7 @@ mod tests {
             arch: arch.into(),
             timeout: 1,
             out: Some(std::env::temp_dir().join("xtask-parity-args")),
+            icount: false,
             specs: specs.iter().map(|s| s.to_string()).collect(),
         }
     }
