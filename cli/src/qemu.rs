@@ -56,7 +56,8 @@ pub struct Args {
     /// shape of probecc's fixtures/matrix/expectations.toml
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
-    /// How programs attach: kprobe only until fentry lands (auto is kprobe)
+    /// How programs attach: kprobe (auto is kprobe); fentry is not
+    /// available yet and is refused
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     pub attach: AttachMode,
     /// Directory of the reports, console logs and initramfs
@@ -132,7 +133,8 @@ pub fn run(args: &Args) -> Result<()> {
     say::to_stderr();
     if args.attach == AttachMode::Fentry {
         return Err(BadInput::Arguments(
-            "--attach fentry: programs attach as kprobes until fentry lands; use kprobe or auto"
+            "--attach fentry is not available yet: probecc qemu attaches every program as a \
+             kprobe (--attach kprobe, or auto, which is kprobe)"
                 .into(),
         )
         .into());

@@ -1,6 +1,6 @@
 //! `probecc qemu` refusing what it cannot use: nothing to attach, a spec
-//! or plan that is not there or not a plan, `--attach fentry` (kprobes
-//! only until fentry lands), `--kernel` with several arches, a shard or
+//! or plan that is not there or not a plan, `--attach fentry` (not
+//! available yet: kprobes only), `--kernel` with several arches, a shard or
 //! guest file that makes no sense. Each exits with status 2 and a message
 //! naming the problem, at once: before any download or boot (each run has
 //! a deadline far below a boot's time).
@@ -69,7 +69,7 @@ fn what_it_cannot_use_is_refused_with_status_2_before_any_boot() {
         (&["--plan", &bad_plan, "--arch", "x86_64"], "[reads]"),
         (
             &[spec, "--arch", "x86_64", "--attach", "fentry"],
-            "attach as kprobes until fentry lands",
+            "--attach fentry is not available yet",
         ),
         (
             &[spec, "--arch", "all", "--kernel", "/etc/hostname"],
