@@ -313,10 +313,16 @@ pub fn summary(results: &[ArchResult]) -> String {
     let mut s = String::new();
     for r in results {
         let [att, exp, tab, kp, krp, clang] = cells(r);
+        // The overhead loop's figures, where it ran (a user's run
+        // measures each spec's cost instead: the `cost` lines).
+        let looped = if r.overhead.is_empty() {
+            String::new()
+        } else {
+            format!("; empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}")
+        };
         let _ = writeln!(
             s,
-            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}; \
-             empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}",
+            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}{looped}",
             r.arch, r.kernel, r.release, r.verdict, r.boot_secs,
         );
         for c in &r.costs {
@@ -357,7 +363,7 @@ pub fn summary(results: &[ArchResult]) -> String {
 mod tests {
     use super::*;
     use crate::boot::Verdict;
-    use crate::results::{FixtureRow, SpecCost};
+    use crate::results::{FixtureRow, SpecCost, SubjectStats};
 
     fn result() -> ArchResult {
         ArchResult {
@@ -421,5 +427,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("FAILED opens: does not compile"), "{text}");
+        assert!(
+            !text.contains("empty kprobe +"),
+            "no overhead loop ran, so none of its figures: {text}"
+        );
+    }
+
+    #[test]
+    fn the_summary_gives_the_overhead_loops_figures_where_it_ran() {
+        let mut r = result();
+        r.overhead.push(SubjectStats {
+            subject: "empty_kprobe".into(),
+            kind: "empty".into(),
+            twin_of: None,
+            rounds: vec![1805.0],
+            median: 1805.0,
+            min: 1805.0,
+            max: 1805.0,
+            hits_per_iteration: Some(1.0),
+            added_per_iteration: Some(346.0),
+            added_per_hit: Some(346.0),
+            ours_vs_clang: None,
+        });
+        let text = summary(&[r]);
+        assert!(
+            text.contains("tables 0/0; empty kprobe +346 / kretprobe +— per hit; ours vs clang: —"),
+            "{text}"
+        );
     }
 }
