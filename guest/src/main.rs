@@ -55,6 +55,7 @@ fn agent() -> ! {
         }
     };
     sys::start_watchdog(plan.watchdog_secs.max(10));
+    workload::open_null();
     if let Some(busybox) = &plan.busybox {
         sys::install_busybox(busybox);
     }

@@ -5,13 +5,17 @@
 //! process of its own name, so probes see the command's comm, and its pid
 //! is known. The agent waits for it blocked (never polling: under
 //! `-icount` an idle guest's clock jumps ahead, which a timed run must
-//! not count), and kills it at the timeout.
+//! not count), and kills it at the timeout. Its stdin and stdout are
+//! copies of one `/dev/null` the agent opened at boot ([`open_null`]), so
+//! starting a command opens no file while the specs are attached: a spec
+//! that counts opens sees the workload's, not the agent's.
 
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use probecc_guest::protocol::PATH;
@@ -22,6 +26,30 @@ pub struct Ran {
     /// A remark when it exited non-zero (some are meant to, like `cat
     /// /nonexistent`): the status and the first line it printed to stderr.
     pub note: Option<String>,
+}
+
+/// `/dev/null`, opened once by [`open_null`].
+static NULL: OnceLock<Option<File>> = OnceLock::new();
+
+/// Opens `/dev/null` for the workloads' stdin and stdout; called at boot,
+/// before anything is attached.
+pub fn open_null() {
+    NULL.get_or_init(|| {
+        File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .ok()
+    });
+}
+
+/// A copy (`dup`, not `open`) of the `/dev/null` opened at boot; a fresh
+/// open where there is none (a process that did not call [`open_null`]).
+fn null() -> Stdio {
+    NULL.get()
+        .and_then(|f| f.as_ref())
+        .and_then(|f| f.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from)
 }
 
 /// Runs one workload command line as a child process, killing it after
@@ -41,8 +69,8 @@ pub fn spawn(line: &str, timeout: Duration) -> Result<Ran, String> {
         .arg0(command)
         .args(args)
         .env("PATH", PATH.join(":"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdin(null())
+        .stdout(null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("starting {}: {e}", program.display()))?;
