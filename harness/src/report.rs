@@ -33,6 +33,15 @@ fn num(v: Option<f64>) -> String {
     v.map_or("—".into(), |x| format!("{x:.0}"))
 }
 
+/// A figure with its sign: `+350`, `-1092`, or `—`.
+fn signed(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.round() < 0.0 => format!("-{:.0}", -x),
+        Some(x) => format!("+{x:.0}"),
+        None => "—".into(),
+    }
+}
+
 fn ratio(v: Option<f64>) -> String {
     v.map_or("—".into(), |x| format!("{x:.2}"))
 }
@@ -328,16 +337,21 @@ pub fn summary(results: &[ArchResult]) -> String {
         for c in &r.costs {
             let _ = writeln!(
                 s,
-                "  cost   {}: +{} per hit ({} hits a run), an empty probe on its functions +{}: \
-                 the spec's own work +{} per hit{}",
+                "  cost   {}: {} per hit ({} hits a run), an empty probe on its functions {}: \
+                 the spec's own work {} per hit{}",
                 c.spec,
-                num(c.added_per_hit),
+                signed(c.added_per_hit),
                 c.hits.map_or("no".into(), |h| h.to_string()),
-                num(c.empty_added_per_hit),
-                num(c.over_empty_per_hit),
-                c.noise_per_hit
-                    .map(|n| format!(" (the workload alone varies by {n:.0} per hit)"))
-                    .unwrap_or_default(),
+                signed(c.empty_added_per_hit),
+                signed(c.over_empty_per_hit),
+                match c.noise_per_hit {
+                    Some(n) if c.within_noise() => format!(
+                        ", within the workload's own spread of {n:.0} per hit: no measurement \
+                         (a workload that hits the probes more often measures it)"
+                    ),
+                    Some(n) => format!(" (the workload alone varies by {n:.0} per hit)"),
+                    None => String::new(),
+                },
             );
         }
         for f in &r.failures {
@@ -431,6 +445,29 @@ mod tests {
             !text.contains("empty kprobe +"),
             "no overhead loop ran, so none of its figures: {text}"
         );
+    }
+
+    #[test]
+    fn a_cost_within_the_workloads_spread_is_said_to_be_no_measurement() {
+        let mut r = result();
+        let c = &mut r.costs[0];
+        c.added_per_hit = Some(171.0);
+        c.empty_added_per_hit = Some(1263.0);
+        c.over_empty_per_hit = Some(-1092.0);
+        c.noise_per_hit = Some(5044.0);
+        assert!(c.within_noise());
+        let text = summary(&[r]);
+        assert!(
+            text.contains(
+                "cost   reads: +171 per hit (1000 hits a run), an empty probe on its functions \
+                 +1263: the spec's own work -1092 per hit, within the workload's own spread of \
+                 5044 per hit: no measurement"
+            ),
+            "{text}"
+        );
+        let mut r = result();
+        r.costs[0].noise_per_hit = Some(549.0);
+        assert!(!r.costs[0].within_noise(), "550 stands out of 549");
     }
 
     #[test]

@@ -126,6 +126,18 @@ pub struct SpecCost {
     pub runs: u64,
 }
 
+impl SpecCost {
+    /// Whether the spec's own work per hit is within what the workload
+    /// alone varies by per hit: then the figure is no measurement, and a
+    /// workload that hits the probes more often is needed.
+    pub fn within_noise(&self) -> bool {
+        match (self.over_empty_per_hit, self.noise_per_hit) {
+            (Some(own), Some(noise)) => noise >= own.abs(),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SubjectStats {
     pub subject: String,
