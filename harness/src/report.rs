@@ -337,11 +337,15 @@ pub fn summary(results: &[ArchResult]) -> String {
         for c in &r.costs {
             let _ = writeln!(
                 s,
-                "  cost   {}: {} per hit ({} hits a run), an empty probe on its functions {}: \
+                "  cost   {}: {} per hit ({} a run), an empty probe on its functions {}: \
                  the spec's own work {} per hit{}",
                 c.spec,
                 signed(c.added_per_hit),
-                c.hits.map_or("no".into(), |h| h.to_string()),
+                match c.hits {
+                    Some(1) => "1 hit".into(),
+                    Some(h) => format!("{h} hits"),
+                    None => "no hits".into(),
+                },
                 signed(c.empty_added_per_hit),
                 signed(c.over_empty_per_hit),
                 match c.noise_per_hit {

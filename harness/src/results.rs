@@ -115,9 +115,10 @@ pub struct SpecCost {
     /// What the spec's own work costs per hit: `added_per_hit −
     /// empty_added_per_hit`.
     pub over_empty_per_hit: Option<f64>,
-    /// How far the workload alone varied between rounds, per hit: a
-    /// figure per hit smaller than this is within the workload's own
-    /// variation (few hits, a noisy workload).
+    /// How far a subject's rounds varied (the widest of the workload
+    /// alone, with the empty probe and with the spec), per hit: a figure
+    /// per hit smaller than this is within the workload's own variation
+    /// (few hits, a noisy workload).
     #[serde(default)]
     pub noise_per_hit: Option<f64>,
     pub rounds: usize,
@@ -366,12 +367,17 @@ fn costs(reports: &[Report]) -> Vec<SpecCost> {
                 })
             };
             let none = crate::stats::median(&rounds("none"));
-            let spread = {
-                let r = rounds("none");
-                let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                (r.len() > 1).then_some(hi - lo)
-            };
+            // The largest spread of a subject's rounds: each median the
+            // figures subtract is that uncertain.
+            let spread = ["none", "empty", "spec"]
+                .into_iter()
+                .filter_map(|subject| {
+                    let r = rounds(subject);
+                    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (r.len() > 1).then_some(hi - lo)
+                })
+                .reduce(f64::max);
             let per_hit = |subject: &str| {
                 let m = crate::stats::median(&rounds(subject))?;
                 let h = hits(subject).filter(|h| *h > 0)?;
@@ -529,6 +535,10 @@ mod tests {
         assert_eq!(c.empty_added_per_hit, Some(350.0));
         assert_eq!(c.over_empty_per_hit, Some(550.0));
         assert_eq!(c.noise_per_hit, Some(0.1));
+        // The spread is the widest of the three subjects' rounds.
+        let mut wide = reports.clone();
+        wide.push(cost("spec", 2, 2_905_000.0));
+        assert_eq!(costs(&wide)[0].noise_per_hit, Some(5.0));
         // No hits: no figure per hit, and nothing made up.
         let none = costs(&[hits("spec", 0), cost("none", 0, 1.0), cost("spec", 0, 2.0)]);
         assert_eq!(none[0].added_per_hit, None);
