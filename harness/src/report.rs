@@ -350,10 +350,10 @@ pub fn summary(results: &[ArchResult]) -> String {
                 signed(c.over_empty_per_hit),
                 match c.noise_per_hit {
                     Some(n) if c.within_noise() => format!(
-                        ", within the workload's own spread of {n:.0} per hit: no measurement \
+                        ", within its rounds' spread of {n:.0} per hit: no measurement \
                          (a workload that hits the probes more often measures it)"
                     ),
-                    Some(n) => format!(" (the workload alone varies by {n:.0} per hit)"),
+                    Some(n) => format!(" (rounds vary by {n:.0} per hit)"),
                     None => String::new(),
                 },
             );
@@ -441,7 +441,7 @@ mod tests {
         );
         let text = summary(&r);
         assert!(
-            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit (the workload alone varies by 3 per hit)"),
+            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit (rounds vary by 3 per hit)"),
             "{text}"
         );
         assert!(text.contains("FAILED opens: does not compile"), "{text}");
@@ -464,7 +464,7 @@ mod tests {
         assert!(
             text.contains(
                 "cost   reads: +171 per hit (1000 hits a run), an empty probe on its functions \
-                 +1263: the spec's own work -1092 per hit, within the workload's own spread of \
+                 +1263: the spec's own work -1092 per hit, within its rounds' spread of \
                  5044 per hit: no measurement"
             ),
             "{text}"
