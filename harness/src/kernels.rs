@@ -148,7 +148,7 @@ fn fetch(root: &Path, arch: Arch, release: Release, refresh: bool) -> Result<Ker
     let _lock = FileLock::acquire(
         &dir.with_extension("lock"),
         &format!(
-            "{}: kernels: waiting for another run fetching {release}/{arch}",
+            "{}: kernels: waiting for the fetch of {release}/{arch} under way",
             crate::say::prefix()
         ),
     )?;

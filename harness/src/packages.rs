@@ -89,7 +89,7 @@ pub fn fetch<T>(
     let _lock = FileLock::acquire(
         &dir.join("lock"),
         &format!(
-            "{}: packages: waiting for another run unpacking {package} for {arch}",
+            "{}: packages: waiting for the unpacking of {package} for {arch} under way",
             crate::say::prefix()
         ),
     )?;
