@@ -15,6 +15,8 @@ mod disasm;
 mod input;
 mod multi;
 mod offsets;
+#[cfg(feature = "qemu")]
+mod qemu;
 mod run;
 mod target;
 #[cfg(target_os = "linux")]
@@ -50,6 +52,11 @@ enum Command {
     /// exit(), --duration or the end of -c CMD
     #[cfg(target_os = "linux")]
     Trace(trace::Args),
+    /// Attach specs or objects in QEMU guests of real kernels (five
+    /// arches): run workloads, print what bpftrace would, check a plan's
+    /// expectations, measure each probe hit's cost, write reports.
+    #[cfg(feature = "qemu")]
+    Qemu(qemu::Args),
     /// Print a completion script for a shell (e.g. `probecc completions
     /// bash > /etc/bash_completion.d/probecc`).
     Completions {
@@ -68,6 +75,8 @@ fn main() -> ExitCode {
         Command::Offsets(args) => offsets::run(&args),
         #[cfg(target_os = "linux")]
         Command::Trace(args) => trace::run(&args),
+        #[cfg(feature = "qemu")]
+        Command::Qemu(args) => qemu::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -112,7 +112,7 @@ impl ValueEnum for ArchName {
 /// Parses `--arch` values as a [`ValueEnum`] (help and completion list the
 /// canonical names), accepting the aliases of `Arch::parse` too.
 #[derive(Clone)]
-struct ArchParser;
+pub struct ArchParser;
 
 impl TypedValueParser for ArchParser {
     type Value = ArchName;

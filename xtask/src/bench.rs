@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
-use crate::deps::{self, Tool};
-use crate::stats::median_duration;
+use probecc_harness::stats::median_duration;
+use probecc_harness::tools::{self, Tool};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -133,7 +133,7 @@ fn ms(d: Duration) -> String {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if !args.scale {
-        deps::ensure(BENCH_TOOLS)?;
+        tools::ensure_tools(BENCH_TOOLS, &crate::qemu::install())?;
     }
     let probecc = probecc_binary()?;
     let work = crate::workspace_root().join("target/bench");
@@ -156,7 +156,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if !args.scale {
         compile_time(args, &probecc, &work, &mut report)?;
         code_size(&work, &mut report)?;
-        crate::verifier_bench::run(args.runs, &work, deps::is_root(), &mut report)?;
+        crate::verifier_bench::run(args.runs, &work, tools::is_root(), &mut report)?;
     }
     crate::scale_bench::run(args.runs, &probecc, &work, &mut report)?;
     let path = work.join("report.md");

@@ -1,14 +1,16 @@
-//! One boot's results, digested: the table checks, each fixture's attach
-//! and expectations, and the overhead statistics (per subject: median,
-//! min and max guest ns per loop iteration over the rounds, probe hits per
-//! iteration, and the added cost per iteration and per hit over the
-//! no-probe baseline; ours against the clang twin). Everything here is
-//! computed from the `PROBECC` lines of that boot.
+//! One boot's results, digested: the table checks, each spec's attach and
+//! expectations (and what bpftrace would have printed, when asked), the
+//! overhead statistics (per subject: median, min and max guest ns per loop
+//! iteration over the rounds, probe hits per iteration, and the added cost
+//! per iteration and per hit over the no-probe baseline; ours against the
+//! clang twin), and each spec's cost under its own workload against an
+//! empty probe on the same functions. Everything here is computed from
+//! the `PROBECC` lines of that boot.
 
 use probecc_guest::protocol::Report;
 use serde::{Deserialize, Serialize};
 
-use crate::qemu::{Boot, Verdict};
+use crate::boot::{Boot, Verdict};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ArchResult {
@@ -32,6 +34,9 @@ pub struct ArchResult {
     pub tables: Vec<TableRow>,
     pub fixtures: Vec<FixtureRow>,
     pub overhead: Vec<SubjectStats>,
+    /// Each spec's cost under its own workload.
+    #[serde(default)]
+    pub costs: Vec<SpecCost>,
     /// Everything that failed, one sentence each.
     pub failures: Vec<String>,
     /// Failures of fixtures declared `known_failure` (with the reason);
@@ -64,6 +69,74 @@ pub struct FixtureRow {
     pub expectations: usize,
     pub errors: Vec<String>,
     pub not_attached: Vec<String>,
+    /// What bpftrace would have printed, when the run asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Remarks that fail nothing (a workload command that exited non-zero).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl FixtureRow {
+    /// The row of a spec that never reached the guest (it did not
+    /// compile for the arch, its object is for another).
+    pub fn failed(name: &str, why: String) -> FixtureRow {
+        FixtureRow {
+            name: name.into(),
+            ok: false,
+            attached: 0,
+            programs: 0,
+            expectations_met: 0,
+            expectations: 0,
+            errors: vec![why],
+            not_attached: Vec::new(),
+            output: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// What one spec costs under its own workload (guest instructions under
+/// `-icount`): the medians over the rounds of one workload run with
+/// nothing attached, with an empty probe on the spec's functions and with
+/// the spec, and each added cost per probe hit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpecCost {
+    pub spec: String,
+    /// The workload alone, per run.
+    pub baseline: Option<f64>,
+    /// Probe hits per workload run, of the spec and of the empty probe.
+    pub hits: Option<u64>,
+    pub empty_hits: Option<u64>,
+    /// (median with the spec − median with nothing) / hits.
+    pub added_per_hit: Option<f64>,
+    /// The same of the empty probe.
+    pub empty_added_per_hit: Option<f64>,
+    /// What the spec's own work costs per hit: `added_per_hit −
+    /// empty_added_per_hit`.
+    pub over_empty_per_hit: Option<f64>,
+    /// How far a subject's rounds varied (the widest of the workload
+    /// alone, with the empty probe and with the spec), per hit: a figure
+    /// per hit smaller than this is within the workload's own variation
+    /// (few hits, a noisy workload).
+    #[serde(default)]
+    pub noise_per_hit: Option<f64>,
+    pub rounds: usize,
+    /// Workload runs per timed round (more where one run hits little).
+    #[serde(default)]
+    pub runs: u64,
+}
+
+impl SpecCost {
+    /// Whether the spec's own work per hit is within what the workload
+    /// alone varies by per hit: then the figure is no measurement, and a
+    /// workload that hits the probes more often is needed.
+    pub fn within_noise(&self) -> bool {
+        match (self.over_empty_per_hit, self.noise_per_hit) {
+            (Some(own), Some(noise)) => noise >= own.abs(),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -104,6 +177,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         tables: Vec::new(),
         fixtures: Vec::new(),
         overhead: Vec::new(),
+        costs: Vec::new(),
         failures: Vec::new(),
         known_failures: Vec::new(),
         notes: Vec::new(),
@@ -113,6 +187,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         absorb(&mut r, rep);
     }
     r.overhead = overhead(&boot.reports, kinds);
+    r.costs = costs(&boot.reports);
     if let Some(why) = boot.verdict.failure(boot) {
         r.failures.insert(0, why);
         r.tail = boot.tail.clone();
@@ -153,14 +228,10 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
             expectations,
             errors,
             not_attached,
+            output,
+            notes,
             ..
         } => {
-            for e in errors {
-                r.failures.push(format!("{name}: {e}"));
-            }
-            if !ok && errors.is_empty() {
-                r.failures.push(format!("{name}: failed"));
-            }
             r.fixtures.push(FixtureRow {
                 name: name.clone(),
                 ok: *ok,
@@ -170,7 +241,10 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
                 expectations: *expectations,
                 errors: errors.clone(),
                 not_attached: not_attached.clone(),
+                output: output.clone(),
+                notes: notes.clone(),
             });
+            r.add_row_failures();
         }
         Report::Error { what, error } => r.failures.push(format!("{what}: {error}")),
         Report::Watchdog { secs } => r
@@ -255,9 +329,108 @@ fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
     stats
 }
 
+/// Each spec's cost from its `Cost` and `CostHits` lines.
+fn costs(reports: &[Report]) -> Vec<SpecCost> {
+    let mut specs: Vec<&str> = Vec::new();
+    for r in reports {
+        if let Report::Cost { spec, .. } | Report::CostHits { spec, .. } = r {
+            if !specs.contains(&spec.as_str()) {
+                specs.push(spec);
+            }
+        }
+    }
+    specs
+        .into_iter()
+        .map(|name| {
+            let rounds = |subject: &str| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter_map(|r| match r {
+                        Report::Cost {
+                            spec,
+                            subject: s,
+                            ns,
+                            ..
+                        } if spec == name && s == subject => Some(*ns),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let hits = |subject: &str| {
+                reports.iter().find_map(|r| match r {
+                    Report::CostHits {
+                        spec,
+                        subject: s,
+                        hits,
+                    } if spec == name && s == subject => Some(*hits),
+                    _ => None,
+                })
+            };
+            let none = crate::stats::median(&rounds("none"));
+            // The largest spread of a subject's rounds: each median the
+            // figures subtract is that uncertain.
+            let spread = ["none", "empty", "spec"]
+                .into_iter()
+                .filter_map(|subject| {
+                    let r = rounds(subject);
+                    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (r.len() > 1).then_some(hi - lo)
+                })
+                .reduce(f64::max);
+            let per_hit = |subject: &str| {
+                let m = crate::stats::median(&rounds(subject))?;
+                let h = hits(subject).filter(|h| *h > 0)?;
+                Some((m - none?) / h as f64)
+            };
+            let (spec, empty) = (per_hit("spec"), per_hit("empty"));
+            SpecCost {
+                spec: name.into(),
+                baseline: none,
+                hits: hits("spec"),
+                empty_hits: hits("empty"),
+                added_per_hit: spec,
+                empty_added_per_hit: empty,
+                over_empty_per_hit: spec.zip(empty).map(|(s, e)| s - e),
+                noise_per_hit: spread
+                    .zip(hits("spec").filter(|h| *h > 0))
+                    .map(|(s, h)| s / h as f64),
+                rounds: rounds("none").len(),
+                runs: reports
+                    .iter()
+                    .find_map(|r| match r {
+                        Report::Cost { spec, runs, .. } if spec == name => Some(*runs),
+                        _ => None,
+                    })
+                    .unwrap_or(1),
+            }
+        })
+        .collect()
+}
+
 impl ArchResult {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Adds a row for a spec that never reached the guest, with its
+    /// failure.
+    pub fn add_failed_row(&mut self, row: FixtureRow) {
+        self.fixtures.push(row);
+        self.add_row_failures();
+    }
+
+    /// The failures of the last row added.
+    fn add_row_failures(&mut self) {
+        let Some(row) = self.fixtures.last() else {
+            return;
+        };
+        for e in &row.errors {
+            self.failures.push(format!("{}: {e}", row.name));
+        }
+        if !row.ok && row.errors.is_empty() {
+            self.failures.push(format!("{}: failed", row.name));
+        }
     }
 
     /// Moves every failure to `known_failures` when the arch's kernel has a
@@ -328,6 +501,48 @@ mod tests {
             "table check syscall prefix: probecc::arch says __x64_sys_, the kernel says  \
              (no __x64_sys_read in kallsyms)"
         );
+    }
+
+    #[test]
+    fn a_specs_cost_is_over_its_workload_alone_and_its_empty_probe() {
+        let cost = |subject: &str, round, ns| Report::Cost {
+            spec: "reads".into(),
+            subject: subject.into(),
+            round,
+            ns,
+            runs: 2,
+        };
+        let hits = |subject: &str, hits| Report::CostHits {
+            spec: "reads".into(),
+            subject: subject.into(),
+            hits,
+        };
+        let reports = vec![
+            hits("empty", 1000),
+            hits("spec", 1000),
+            cost("none", 0, 2_000_000.0),
+            cost("empty", 0, 2_350_000.0),
+            cost("spec", 0, 2_900_000.0),
+            cost("none", 1, 2_000_100.0),
+            cost("empty", 1, 2_350_100.0),
+            cost("spec", 1, 2_900_100.0),
+        ];
+        let c = &costs(&reports)[0];
+        assert_eq!(c.spec, "reads");
+        assert_eq!((c.rounds, c.runs), (2, 2));
+        assert_eq!(c.baseline, Some(2_000_050.0));
+        assert_eq!(c.added_per_hit, Some(900.0));
+        assert_eq!(c.empty_added_per_hit, Some(350.0));
+        assert_eq!(c.over_empty_per_hit, Some(550.0));
+        assert_eq!(c.noise_per_hit, Some(0.1));
+        // The spread is the widest of the three subjects' rounds.
+        let mut wide = reports.clone();
+        wide.push(cost("spec", 2, 2_905_000.0));
+        assert_eq!(costs(&wide)[0].noise_per_hit, Some(5.0));
+        // No hits: no figure per hit, and nothing made up.
+        let none = costs(&[hits("spec", 0), cost("none", 0, 1.0), cost("spec", 0, 2.0)]);
+        assert_eq!(none[0].added_per_hit, None);
+        assert_eq!(none[0].over_empty_per_hit, None);
     }
 
     #[test]

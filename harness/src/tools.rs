@@ -1,61 +1,20 @@
-//! Installs what the tests need from Debian's packages, idempotently: a tool
-//! already on PATH is left alone; otherwise, as root, `apt-get` installs its
-//! package, saying so first. Without root, or with `XTASK_NO_INSTALL=1` in
-//! the environment (for machines where xtask must not run apt, and for the
-//! fault tests), it fails before any other work with an error that names
-//! each missing command or file, why it is needed and the Debian package
-//! that provides it.
+//! What booting and building the guest (and other static binaries, such
+//! as `cargo xtask dist`'s) needs from the host (QEMU, the cross linker
+//! and static C library, binutils, opensbi, dpkg-deb, the rustup
+//! targets), each with the Debian package that provides it, checked
+//! before any work starts. A tool already there is left alone; a missing one is
+//! installed with `apt-get` when the caller allows it ([`Install::AsRoot`]
+//! and the process is root), saying so first; otherwise the error
+//! ([`Error::Missing`]) names each missing command or file, why it is
+//! needed, its Debian package and the command that installs it.
 
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use probecc::arch::Arch;
 
-/// A command-line tool (or, as an absolute path, a file) and the Debian
-/// package that provides it.
-pub struct Tool {
-    pub command: &'static str,
-    pub package: &'static str,
-    pub why: &'static str,
-}
-
-/// What `cargo xtask test` needs.
-pub const TEST_TOOLS: &[Tool] = &[
-    Tool {
-        command: "llvm-objdump-19",
-        package: "llvm-19",
-        why: "the reference disassembler: LLVM 19 knows every instruction form up to cpu v4",
-    },
-    Tool {
-        command: "llvm-readelf",
-        package: "llvm",
-        why: "to check ELF headers",
-    },
-    Tool {
-        command: "bpftool",
-        package: "bpftool",
-        why: "libbpf's view of the objects and the kernel verifier",
-    },
-    Tool {
-        command: "clang",
-        package: "clang",
-        why: "to build C objects that disasm must read",
-    },
-    Tool {
-        command: "valgrind",
-        package: "valgrind",
-        why: "to count the instructions a build executes (cli/tests/scale.rs)",
-    },
-    Tool {
-        command: "go",
-        package: "golang-go",
-        why: "to build the cilium/ebpf checker (xtask/tests/cilium)",
-    },
-    Tool {
-        command: "/usr/share/gocode/src/github.com/cilium/ebpf",
-        package: "golang-github-cilium-ebpf-dev",
-        why: "cilium/ebpf, the Go loader the objects are tested with",
-    },
-];
+use crate::error::{bail, Context, Error, Result};
+use crate::machine;
+use crate::say::say;
 
 pub fn on_path(command: &str) -> bool {
     std::env::var_os("PATH")
@@ -71,24 +30,37 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Makes sure every tool is on PATH, installing the missing ones' packages.
-pub fn ensure(tools: &[Tool]) -> Result<()> {
-    install_missing(
-        tools
-            .iter()
-            .map(|t| Need {
-                path: t.command.into(),
-                package: t.package.into(),
-                why: t.why.into(),
-            })
-            .collect(),
-    )
+/// A tool known when the program is built: a command (or, as an absolute
+/// path, a file) and the Debian package that provides it.
+pub struct Tool {
+    pub command: &'static str,
+    pub package: &'static str,
+    pub why: &'static str,
+}
+
+/// [`ensure`] of `tools`.
+pub fn ensure_tools(tools: &[Tool], install: &Install) -> Result<()> {
+    let needs: Vec<Need> = tools
+        .iter()
+        .map(|t| Need::new(t.command, t.package, t.why))
+        .collect();
+    ensure(&needs, install)
+}
+
+/// Whether the harness may install what is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Install {
+    /// With `apt-get` (and `rustup target add`) when running as root.
+    AsRoot,
+    /// Never; the reason is said beside what to install (e.g.
+    /// "XTASK_NO_INSTALL is set: xtask installs nothing").
+    Never(String),
 }
 
 /// Installs the packages of the `needs` not present, saying what and why
-/// first; without root or with `XTASK_NO_INSTALL=1`, fails naming them.
-fn install_missing(needs: Vec<Need>) -> Result<()> {
-    let missing: Vec<Need> = needs.into_iter().filter(|n| !n.present()).collect();
+/// first; without root or when `install` forbids it, fails naming them.
+pub fn ensure(needs: &[Need], install: &Install) -> Result<()> {
+    let missing: Vec<&Need> = needs.iter().filter(|n| !n.present()).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -106,16 +78,23 @@ fn install_missing(needs: Vec<Need>) -> Result<()> {
         .collect::<Vec<_>>()
         .join("\n");
     let command = format!("apt-get install -y {}", packages.join(" "));
-    if no_install() {
-        bail!(
-            "{what}\ninstall it first: {command} (XTASK_NO_INSTALL is set: xtask installs nothing)"
-        );
+    if let Install::Never(why) = install {
+        return Err(Error::Missing(format!(
+            "{what}\ninstall it first: {command} ({why})"
+        )));
     }
     if !is_root() {
-        bail!("{what}\ninstall it first: sudo {command}");
+        return Err(Error::Missing(format!(
+            "{what}\ninstall it first: sudo {command}"
+        )));
     }
-    println!("xtask: {}", what.replace('\n', "\nxtask: "));
-    println!("xtask: installing {} with apt-get", packages.join(" "));
+    for line in what.lines() {
+        say("tools", line);
+    }
+    say(
+        "tools",
+        &format!("installing {} with apt-get", packages.join(" ")),
+    );
     apt(&["update", "-qq"])
         .and_then(|()| {
             let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
@@ -133,11 +112,6 @@ fn install_missing(needs: Vec<Need>) -> Result<()> {
     Ok(())
 }
 
-/// `XTASK_NO_INSTALL=1` (or any value but empty and `0`): never install.
-fn no_install() -> bool {
-    std::env::var("XTASK_NO_INSTALL").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 fn apt(args: &[&str]) -> Result<()> {
     let status = Command::new("apt-get")
         .args(args)
@@ -150,16 +124,25 @@ fn apt(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Something the QEMU matrix needs: present when `path` exists (an
-/// absolute path) or is a command on PATH; otherwise `package` brings it.
-struct Need {
-    path: String,
-    package: String,
-    why: String,
+/// Something the harness needs: present when `path` exists (an absolute
+/// path) or is a command on PATH; otherwise Debian's `package` brings it.
+#[derive(Clone, Debug)]
+pub struct Need {
+    pub path: String,
+    pub package: String,
+    pub why: String,
 }
 
 impl Need {
-    fn present(&self) -> bool {
+    pub fn new(path: &str, package: &str, why: &str) -> Need {
+        Need {
+            path: path.into(),
+            package: package.into(),
+            why: why.into(),
+        }
+    }
+
+    pub fn present(&self) -> bool {
         if self.path.starts_with('/') {
             std::path::Path::new(&self.path).exists()
         } else {
@@ -168,22 +151,11 @@ impl Need {
     }
 }
 
-/// What booting and building for `arches` needs from Debian.
-fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
-    use crate::machine;
-    let need = |path: &str, package: &str, why: &str| Need {
-        path: path.into(),
-        package: package.into(),
-        why: why.into(),
-    };
-    let mut v = vec![
-        need(
-            "clang",
-            "clang",
-            "to compile the C twins for the overhead comparison",
-        ),
-        need("dpkg-deb", "dpkg", "to unpack kernel packages"),
-    ];
+/// What building the guest for `arches` and booting them needs from
+/// Debian.
+pub fn boot_needs(arches: &[Arch]) -> Vec<Need> {
+    let need = Need::new;
+    let mut v = vec![need("dpkg-deb", "dpkg", "to unpack kernel packages")];
     for &a in arches {
         v.push(need(
             machine::qemu_binary(a),
@@ -191,7 +163,7 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
             "to boot the guest",
         ));
         v.extend(static_needs(a));
-        if a == probecc::arch::Arch::Riscv64 {
+        if a == Arch::Riscv64 {
             v.push(need(
                 "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
                 "opensbi",
@@ -204,13 +176,9 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
 
 /// What linking a static binary for `a` needs: the C toolchain (cross for
 /// a foreign arch) and its static C library.
-fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
-    let need = |path: &str, package: &str, why: &str| Need {
-        path: path.into(),
-        package: package.into(),
-        why: why.into(),
-    };
-    match crate::machine::cross_triple(a) {
+fn static_needs(a: Arch) -> Vec<Need> {
+    let need = Need::new;
+    match machine::cross_triple(a) {
         None => vec![
             need("cc", "gcc", "to link static binaries (the guest, dist)"),
             need(
@@ -235,8 +203,8 @@ fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
 }
 
 /// The binutils that strip a binary for `a`.
-fn strip_need(a: probecc::arch::Arch) -> Need {
-    let (path, package) = match crate::machine::cross_triple(a) {
+fn strip_need(a: Arch) -> Need {
+    let (path, package) = match machine::cross_triple(a) {
         None => ("strip".to_string(), "binutils".to_string()),
         Some(gnu) => (format!("{gnu}-strip"), format!("binutils-{gnu}")),
     };
@@ -249,31 +217,34 @@ fn strip_need(a: probecc::arch::Arch) -> Need {
 
 /// The binutils `strip` of `a`: the one for its cross triple, or the
 /// host's.
-pub fn strip_tool(a: probecc::arch::Arch) -> String {
+pub fn strip_tool(a: Arch) -> String {
     strip_need(a).path
 }
 
 /// Installs what building stripped static binaries for `arches` needs
 /// (cross linkers, static C libraries, binutils, rustup targets),
 /// idempotently, saying what and why first.
-pub fn ensure_static(arches: &[probecc::arch::Arch]) -> Result<()> {
-    let needs = arches
+pub fn ensure_static(arches: &[Arch], install: &Install) -> Result<()> {
+    let needs: Vec<Need> = arches
         .iter()
         .flat_map(|&a| static_needs(a).into_iter().chain([strip_need(a)]))
         .collect();
-    install_missing(needs)?;
-    ensure_rust_targets(arches)
+    ensure(&needs, install)?;
+    ensure_rust_targets(arches, install)
 }
 
-/// Installs what the matrix needs for `arches` (Debian packages and rustup
-/// targets), idempotently, saying what and why first.
-pub fn ensure_matrix(arches: &[probecc::arch::Arch]) -> Result<()> {
-    install_missing(matrix_needs(arches))?;
-    ensure_rust_targets(arches)
+/// Installs what booting `arches` needs (Debian packages, and `extra`,
+/// and the rustup targets of the guest), idempotently, saying what and
+/// why first.
+pub fn ensure_for_boot(arches: &[Arch], extra: &[Need], install: &Install) -> Result<()> {
+    let mut needs = boot_needs(arches);
+    needs.extend_from_slice(extra);
+    ensure(&needs, install)?;
+    ensure_rust_targets(arches, install)
 }
 
 /// `rustup target add` for the guest targets that are not installed.
-fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
+fn ensure_rust_targets(arches: &[Arch], install: &Install) -> Result<()> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -289,16 +260,19 @@ fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    if no_install() {
-        bail!(
-            "the Rust target(s) {} of the static binaries are not installed; run `rustup target add {}` (XTASK_NO_INSTALL is set: xtask installs nothing)",
+    if let Install::Never(why) = install {
+        return Err(Error::Missing(format!(
+            "the Rust target(s) {} of the static binaries are not installed; run `rustup target add {}` ({why})",
             missing.join(" "),
             missing.join(" ")
-        );
+        )));
     }
-    println!(
-        "xtask: adding the Rust targets {} (for the static binaries)",
-        missing.join(" ")
+    say(
+        "tools",
+        &format!(
+            "adding the Rust targets {} (for the static binaries)",
+            missing.join(" ")
+        ),
     );
     let status = Command::new("rustup")
         .args(["target", "add"])

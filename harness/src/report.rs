@@ -1,14 +1,16 @@
-//! The matrix's reports, all from one run's `ArchResult`s:
-//! `report.json` (everything), `report.md` (a table arch × kernel →
-//! attach, expectations, tables, baseline, added cost per hit of an empty
-//! kprobe and kretprobe, ours vs clang; then the per-fixture overhead and
-//! the failures) and `report.svg` (added guest instructions per hit by
-//! arch), and the summary printed at the end of a run.
+//! A run's reports, all from its `ArchResult`s: `report.json`
+//! (everything), `report.md` (a table arch × kernel → attach,
+//! expectations, tables, baseline, added cost per hit of an empty kprobe
+//! and kretprobe, ours vs clang; then per boot the overhead loop's
+//! subjects, each spec's cost under its own workload against an empty
+//! probe on its functions, the table checks and the failures) and
+//! `report.svg` (added guest instructions per hit by arch), and the
+//! summary of a run ([`summary`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 use crate::results::ArchResult;
 
@@ -19,7 +21,7 @@ pub fn write(dir: &Path, results: &[ArchResult]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results)?;
     let put = |name: &str, bytes: &[u8]| {
-        crate::kernels::write_atomic(&dir.join(name), bytes)
+        crate::files::write_atomic(&dir.join(name), bytes)
             .with_context(|| format!("writing {name}"))
     };
     put("report.json", json.as_bytes())?;
@@ -29,6 +31,15 @@ pub fn write(dir: &Path, results: &[ArchResult]) -> Result<()> {
 
 fn num(v: Option<f64>) -> String {
     v.map_or("—".into(), |x| format!("{x:.0}"))
+}
+
+/// A figure with its sign: `+350`, `-1092`, or `—`.
+fn signed(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.round() < 0.0 => format!("-{:.0}", -x),
+        Some(x) => format!("+{x:.0}"),
+        None => "—".into(),
+    }
 }
 
 fn ratio(v: Option<f64>) -> String {
@@ -139,6 +150,25 @@ pub fn markdown(results: &[ArchResult]) -> String {
                 ratio(x.ours_vs_clang),
             );
         }
+        if !r.costs.is_empty() {
+            s.push_str("\nEach spec under its own workload (guest instructions; added per probe hit over the workload alone):\n\n");
+            s.push_str("| spec | workload alone | hits/run | spec added/hit | empty probe added/hit | spec over empty/hit | ± workload's spread/hit | rounds × runs |\n|---|---|---|---|---|---|---|---|\n");
+            for c in &r.costs {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} × {} |",
+                    c.spec,
+                    num(c.baseline),
+                    c.hits.map_or("—".into(), |h| h.to_string()),
+                    num(c.added_per_hit),
+                    num(c.empty_added_per_hit),
+                    num(c.over_empty_per_hit),
+                    num(c.noise_per_hit),
+                    c.rounds,
+                    c.runs
+                );
+            }
+        }
         if !r.tables.is_empty() {
             s.push_str(
                 "\n| table check | ok | probecc::arch | kernel | detail |\n|---|---|---|---|---|\n",
@@ -192,13 +222,18 @@ pub fn svg(results: &[ArchResult]) -> String {
             }
         }
     }
+    for r in results {
+        for c in &r.costs {
+            for n in [c.spec.clone(), format!("{} (empty probe)", c.spec)] {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+    }
     let max = results
         .iter()
-        .flat_map(|r| {
-            names
-                .iter()
-                .filter_map(|n| r.subject(n).and_then(|x| x.added_per_hit))
-        })
+        .flat_map(|r| names.iter().filter_map(|n| added_per_hit(r, n)))
         .fold(1.0f64, f64::max);
     let (bar_w, gap, h, top, left) = (14.0, 30.0, 300.0, 40.0, 60.0);
     let group_w = bar_w * names.len() as f64 + gap;
@@ -219,7 +254,7 @@ pub fn svg(results: &[ArchResult]) -> String {
     for (g, r) in results.iter().enumerate() {
         let x0 = left + g as f64 * group_w;
         for (i, n) in names.iter().enumerate() {
-            if let Some(v) = r.subject(n).and_then(|x| x.added_per_hit) {
+            if let Some(v) = added_per_hit(r, n) {
                 let bh = (v.max(0.0) / max) * h;
                 let _ = writeln!(
                     s,
@@ -257,29 +292,208 @@ pub fn svg(results: &[ArchResult]) -> String {
     s
 }
 
+/// A bar of the chart: an overhead subject's added cost per hit, or a
+/// spec's (`NAME`) or its empty probe's (`NAME (empty probe)`) under its
+/// own workload.
+fn added_per_hit(r: &ArchResult, name: &str) -> Option<f64> {
+    if let Some(x) = r.subject(name) {
+        return x.added_per_hit;
+    }
+    r.costs.iter().find_map(|c| {
+        if c.spec == name {
+            c.added_per_hit
+        } else if name.strip_suffix(" (empty probe)") == Some(c.spec.as_str()) {
+            c.empty_added_per_hit
+        } else {
+            None
+        }
+    })
+}
+
 /// The end-of-run summary on stdout.
 pub fn print_summary(results: &[ArchResult]) {
+    print!("{}", summary(results));
+}
+
+/// The end-of-run summary: a line per boot, then its failures, known
+/// failures, notes, each spec's cost and, for a boot that did not
+/// complete, the console's last lines.
+pub fn summary(results: &[ArchResult]) -> String {
+    let mut s = String::new();
     for r in results {
         let [att, exp, tab, kp, krp, clang] = cells(r);
-        println!(
-            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}; \
-             empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}",
+        // The overhead loop's figures, where it ran (a user's run
+        // measures each spec's cost instead: the `cost` lines).
+        let looped = if r.overhead.is_empty() {
+            String::new()
+        } else {
+            format!("; empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}")
+        };
+        let _ = writeln!(
+            s,
+            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}{looped}",
             r.arch, r.kernel, r.release, r.verdict, r.boot_secs,
         );
+        for c in &r.costs {
+            let _ = writeln!(
+                s,
+                "  cost   {}: {} per hit ({} a run), an empty probe on its functions {}: \
+                 the spec's own work {} per hit{}",
+                c.spec,
+                signed(c.added_per_hit),
+                match c.hits {
+                    Some(1) => "1 hit".into(),
+                    Some(h) => format!("{h} hits"),
+                    None => "no hits".into(),
+                },
+                signed(c.empty_added_per_hit),
+                signed(c.over_empty_per_hit),
+                match c.noise_per_hit {
+                    Some(n) if c.within_noise() => format!(
+                        ", within its rounds' spread of {n:.0} per hit: no measurement \
+                         (a workload that hits the probes more often measures it)"
+                    ),
+                    Some(n) => format!(" (rounds vary by {n:.0} per hit)"),
+                    None => String::new(),
+                },
+            );
+        }
         for f in &r.failures {
-            println!("  FAILED {}", f.replace('\n', "\n    "));
+            let _ = writeln!(s, "  FAILED {}", f.replace('\n', "\n    "));
         }
         for f in &r.known_failures {
-            println!("  known  {}", f.replace('\n', " "));
+            let _ = writeln!(s, "  known  {}", f.replace('\n', " "));
         }
         for f in &r.notes {
-            println!("  note   {f}");
+            let _ = writeln!(s, "  note   {f}");
         }
         if !r.tail.is_empty() {
-            println!("  last console lines ({}):", r.log);
+            let _ = writeln!(s, "  last console lines ({}):", r.log);
             for l in &r.tail {
-                println!("    {l}");
+                let _ = writeln!(s, "    {l}");
             }
         }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::Verdict;
+    use crate::results::{FixtureRow, SpecCost, SubjectStats};
+
+    fn result() -> ArchResult {
+        ArchResult {
+            arch: "x86_64".into(),
+            release: "bookworm".into(),
+            kernel: "6.1.0-50-cloud-amd64".into(),
+            accel: "tcg".into(),
+            icount: true,
+            jit: Some(1),
+            btf: Some(true),
+            verdict: Verdict::Completed,
+            boot_secs: 40.0,
+            log: "x.console.log".into(),
+            command: "qemu-system-x86_64".into(),
+            tables: Vec::new(),
+            fixtures: vec![FixtureRow::failed(
+                "opens",
+                "does not compile for x86_64:\nerror: unknown function".into(),
+            )],
+            overhead: Vec::new(),
+            costs: vec![SpecCost {
+                spec: "reads".into(),
+                baseline: Some(2_000_000.0),
+                hits: Some(1000),
+                empty_hits: Some(1000),
+                added_per_hit: Some(900.0),
+                empty_added_per_hit: Some(350.0),
+                over_empty_per_hit: Some(550.0),
+                noise_per_hit: Some(3.0),
+                rounds: 1,
+                runs: 1,
+            }],
+            failures: vec!["opens: does not compile for x86_64:\nerror: unknown function".into()],
+            known_failures: Vec::new(),
+            notes: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_specs_cost_is_in_every_report() {
+        let r = [result()];
+        let md = markdown(&r);
+        assert!(
+            md.contains("| reads | 2000000 | 1000 | 900 | 350 | 550 | 3 | 1 × 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- opens: does not compile for x86_64: error"),
+            "{md}"
+        );
+        let svg = svg(&r);
+        assert!(svg.contains("<title>reads: 900</title>"), "{svg}");
+        assert!(
+            svg.contains("<title>reads (empty probe): 350</title>"),
+            "{svg}"
+        );
+        let text = summary(&r);
+        assert!(
+            text.contains("cost   reads: +900 per hit (1000 hits a run), an empty probe on its functions +350: the spec's own work +550 per hit (rounds vary by 3 per hit)"),
+            "{text}"
+        );
+        assert!(text.contains("FAILED opens: does not compile"), "{text}");
+        assert!(
+            !text.contains("empty kprobe +"),
+            "no overhead loop ran, so none of its figures: {text}"
+        );
+    }
+
+    #[test]
+    fn a_cost_within_the_workloads_spread_is_said_to_be_no_measurement() {
+        let mut r = result();
+        let c = &mut r.costs[0];
+        c.added_per_hit = Some(171.0);
+        c.empty_added_per_hit = Some(1263.0);
+        c.over_empty_per_hit = Some(-1092.0);
+        c.noise_per_hit = Some(5044.0);
+        assert!(c.within_noise());
+        let text = summary(&[r]);
+        assert!(
+            text.contains(
+                "cost   reads: +171 per hit (1000 hits a run), an empty probe on its functions \
+                 +1263: the spec's own work -1092 per hit, within its rounds' spread of \
+                 5044 per hit: no measurement"
+            ),
+            "{text}"
+        );
+        let mut r = result();
+        r.costs[0].noise_per_hit = Some(549.0);
+        assert!(!r.costs[0].within_noise(), "550 stands out of 549");
+    }
+
+    #[test]
+    fn the_summary_gives_the_overhead_loops_figures_where_it_ran() {
+        let mut r = result();
+        r.overhead.push(SubjectStats {
+            subject: "empty_kprobe".into(),
+            kind: "empty".into(),
+            twin_of: None,
+            rounds: vec![1805.0],
+            median: 1805.0,
+            min: 1805.0,
+            max: 1805.0,
+            hits_per_iteration: Some(1.0),
+            added_per_iteration: Some(346.0),
+            added_per_hit: Some(346.0),
+            ours_vs_clang: None,
+        });
+        let text = summary(&[r]);
+        assert!(
+            text.contains("tables 0/0; empty kprobe +346 / kretprobe +— per hit; ours vs clang: —"),
+            "{text}"
+        );
     }
 }

@@ -1,41 +1,59 @@
-//! bpftrace for the guest: Debian's `bpftrace` package of the guest's arch,
-//! from the oldest release that has the arch (`machine::first_release`),
-//! with every package it depends on, fetched through the private apt
+//! Debian packages for the guest: a package of the guest's arch with
+//! every package it depends on, fetched through the private apt
 //! (signature-checked) and unpacked once under
-//! `target/bpftrace/<release>/<arch>/root`. From that tree a bundle takes
-//! the binary, the dynamic loader its `PT_INTERP` names and every shared
-//! library the loader will open, found by walking `DT_NEEDED` as ld.so
-//! searches (`object` reads the ELF): `ldd` cannot run a foreign binary.
+//! `<dir>/<release>/<arch>/root` ([`fetch`]; `<dir>` is the caller's, one
+//! per package), with `bundle.json` recording what was unpacked. From such
+//! a tree a [`Bundle`] takes a dynamically linked binary, the dynamic
+//! loader its `PT_INTERP` names and every shared library the loader will
+//! open, found by walking `DT_NEEDED` as ld.so searches (`object` reads
+//! the ELF): `ldd` cannot run a foreign binary. A static binary (Debian's
+//! `busybox-static`) is one file of its tree ([`file`]).
 //!
-//! A cached tree that lost a file is unpacked again (`XTASK_BPFTRACE_DIR`
-//! moves the cache, for the fault tests).
+//! A cached tree that lost a file (what the caller's check of it finds
+//! missing) is said to be damaged and unpacked again, once. An
+//! interrupted unpack leaves only a `root.tmp*` directory, removed under
+//! the lock by the next run.
 //!
-//! The guest gets Debian's merged-/usr layout (`/lib` → `usr/lib`), so
+//! A bundle gets Debian's merged-/usr layout (`/lib` → `usr/lib`), so
 //! the loader finds a library by any of the paths Debian's packages and
 //! its built-in search list use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
 use probecc::arch::Arch;
-use probecc_guest::protocol::BPFTRACE;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels;
+use crate::error::{Context, Result};
+use crate::files::write_atomic;
 use crate::lock::FileLock;
-use crate::machine::{self, Release};
-use crate::private_apt::PrivateApt;
+use crate::machine::Release;
+use crate::private_apt::{extract, PrivateApt};
+use crate::say::say;
 
-/// The files of one bundle, and the guest's merged-/usr symlinks.
-pub struct Bundle {
+/// A package's unpacked tree.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    /// The unpacked files: the guest's `/` of the package's closure.
+    pub root: PathBuf,
     /// e.g. `bpftrace 0.17.0-1 (Debian bookworm arm64)`.
     pub version: String,
-    /// The upstream version, e.g. `0.17.0` (the rules' `bpftrace = ...`).
-    pub upstream: String,
+    /// Debian's version of the package, e.g. `0.17.0-1`.
+    pub debian: String,
+}
+
+impl Tree {
+    /// The upstream version, e.g. `0.17.0`.
+    pub fn upstream(&self) -> &str {
+        upstream(&self.debian)
+    }
+}
+
+/// A binary of a tree with the files it loads, for the guest.
+pub struct Bundle {
     /// (path in the guest, file on the host).
     pub files: Vec<(String, PathBuf)>,
-    /// (link in the guest, its target).
+    /// (link in the guest, its target): the merged-/usr symlinks.
     pub links: Vec<(String, String)>,
 }
 
@@ -53,37 +71,64 @@ struct Stamp {
     packages: Vec<String>,
 }
 
-/// The bundle for `arch`, fetching and unpacking its packages the first
-/// time.
-pub fn fetch(arch: Arch) -> Result<Bundle> {
-    let release = machine::first_release(arch);
-    let dir = root().join(release.name()).join(arch.name());
+/// `package` of Debian `release` for `arch` unpacked under
+/// `<dir>/<release>/<arch>/root` (fetched the first time), and what
+/// `check` takes from the tree; a cached tree that `check` finds damaged
+/// is unpacked again, once.
+pub fn fetch<T>(
+    dir: &Path,
+    package: &str,
+    arch: Arch,
+    release: Release,
+    check: impl Fn(&Tree) -> Result<T>,
+) -> Result<(Tree, T)> {
+    let dir = dir.join(release.name()).join(arch.name());
     let tree = dir.join("root");
     let stamp_path = dir.join("bundle.json");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let _lock = FileLock::acquire(
         &dir.join("lock"),
-        &format!("xtask: parity: waiting for another run unpacking bpftrace for {arch}"),
+        &format!(
+            "{}: packages: waiting for the unpacking of {package} for {arch} under way",
+            crate::say::prefix()
+        ),
     )?;
     let cached = read_stamp(&stamp_path).filter(|_| tree.is_dir());
     let from_cache = cached.is_some();
-    let mut stamp = match cached {
+    let stamp = match cached {
         Some(s) => s,
-        None => unpack(arch, release, &dir)?,
+        None => unpack(package, arch, release, &dir)?,
     };
-    let files = match closure(&tree, arch, BPFTRACE) {
-        Ok(files) => files,
-        // A cached tree that lost a file (an interrupted cleanup, a
-        // hand edit) is unpacked again, once.
+    let unpacked = |stamp: Stamp| Tree {
+        root: tree.clone(),
+        version: stamp.version,
+        debian: stamp.debian,
+    };
+    let t = unpacked(stamp);
+    match check(&t) {
+        Ok(v) => Ok((t, v)),
+        // A cached tree that lost a file (an interrupted cleanup, a hand
+        // edit) is unpacked again, once.
         Err(e) if from_cache => {
-            println!(
-                "xtask: parity: the cached bpftrace tree is damaged ({e:#}); unpacking it again"
+            say(
+                "packages",
+                &format!(
+                    "the cached {package} tree is damaged ({}); unpacking it again",
+                    probecc::error::chain(&e)
+                ),
             );
-            stamp = unpack(arch, release, &dir)?;
-            closure(&tree, arch, BPFTRACE)?
+            let t = unpacked(unpack(package, arch, release, &dir)?);
+            let v = check(&t)?;
+            Ok((t, v))
         }
-        Err(e) => return Err(e),
-    };
+        Err(e) => Err(e),
+    }
+}
+
+/// `binary` of `tree` with its loader and libraries, as guest files, and
+/// the merged-/usr links they need.
+pub fn bundle(tree: &Tree, arch: Arch, binary: &str) -> Result<Bundle> {
+    let files = closure(&tree.root, arch, binary)?;
     let links = MERGED
         .iter()
         .filter(|d| {
@@ -93,21 +138,33 @@ pub fn fetch(arch: Arch) -> Result<Bundle> {
         })
         .map(|d| (format!("/{d}"), format!("usr/{d}")))
         .collect();
-    Ok(Bundle {
-        upstream: upstream(&stamp.debian).to_string(),
-        version: stamp.version,
-        files,
-        links,
-    })
+    Ok(Bundle { files, links })
 }
 
-/// Where the unpacked trees live: `target/bpftrace`, or
-/// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
-fn root() -> PathBuf {
-    match std::env::var_os("XTASK_BPFTRACE_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => crate::workspace_root().join("target/bpftrace"),
-    }
+/// The regular file of `tree` at the first of `paths` (guest paths) that
+/// has one.
+pub fn file(tree: &Tree, paths: &[&str]) -> Result<PathBuf> {
+    paths
+        .iter()
+        .find_map(|p| resolve(&tree.root, p))
+        .with_context(|| format!("{} holds none of {}", tree.root.display(), paths.join(", ")))
+}
+
+/// The Debian release whose `busybox-static` every arch's guest carries:
+/// a static binary runs on any kernel, and trixie has it for all five.
+pub const BUSYBOX_RELEASE: Release = Release::Trixie;
+
+/// The static busybox of `arch` (Debian's `busybox-static`), unpacked
+/// under `<packages>/busybox-static/`.
+pub fn busybox(packages: &Path, arch: Arch) -> Result<PathBuf> {
+    let (_, file) = fetch(
+        &packages.join("busybox-static"),
+        "busybox-static",
+        arch,
+        BUSYBOX_RELEASE,
+        |tree| file(tree, &["/usr/bin/busybox", "/bin/busybox"]),
+    )?;
+    Ok(file)
 }
 
 /// Debian's `[epoch:]upstream[-revision]` → upstream.
@@ -120,17 +177,21 @@ fn read_stamp(path: &Path) -> Option<Stamp> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// Downloads bpftrace and its dependency closure and unpacks every package
-/// into `dir/root` (atomically: a half-unpacked tree is never used).
-fn unpack(arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
-    println!(
-        "xtask: parity: fetching Debian {release}'s bpftrace for {arch} with the packages it \
-         depends on (signature-checked apt, into {})",
-        dir.display()
+/// Downloads `package` and its dependency closure and unpacks every
+/// package into `dir/root` (atomically: a half-unpacked tree is never
+/// used).
+fn unpack(package: &str, arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
+    say(
+        "packages",
+        &format!(
+            "fetching Debian {release}'s {package} for {arch} with the packages it \
+             depends on (signature-checked apt, into {})",
+            dir.display()
+        ),
     );
     let apt = PrivateApt::new(&dir.join("apt"), arch.debian_arch(), release.name())?;
     apt.update()?;
-    let debs = apt.download_closure("bpftrace")?;
+    let debs = apt.download_closure(package)?;
     // Under the lock: any root.tmp* is what an interrupted run left.
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -148,15 +209,16 @@ fn unpack(arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
     let mut packages = Vec::new();
     let mut debian = None;
     for (name, v, deb) in &debs {
-        kernels::extract(deb, &tmp, ".")?;
+        extract(deb, &tmp, ".")?;
         packages.push(format!("{name} {v}"));
-        if name == "bpftrace" {
+        if name == package {
             debian = Some(v.clone());
         }
     }
-    let debian = debian.context("apt's closure of bpftrace does not hold bpftrace")?;
+    let debian =
+        debian.with_context(|| format!("apt's closure of {package} does not hold {package}"))?;
     let version = format!(
-        "bpftrace {debian} (Debian {release} {})",
+        "{package} {debian} (Debian {release} {})",
         arch.debian_arch()
     );
     let tree = dir.join("root");
@@ -170,14 +232,13 @@ fn unpack(arch: Arch, release: Release, dir: &Path) -> Result<Stamp> {
         debian,
         packages,
     };
-    kernels::write_atomic(
+    write_atomic(
         &dir.join("bundle.json"),
         &serde_json::to_vec_pretty(&stamp)?,
     )?;
-    println!(
-        "xtask: parity: unpacked {} packages for {}",
-        debs.len(),
-        stamp.version
+    say(
+        "packages",
+        &format!("unpacked {} packages for {}", debs.len(), stamp.version),
     );
     Ok(stamp)
 }
@@ -238,8 +299,11 @@ fn read_dynamic(bytes: &[u8]) -> object::read::Result<Dynamic> {
 /// `binary`, its loader and every library it needs (transitively), as
 /// (merged-/usr guest path, host file under `tree`).
 fn closure(tree: &Path, arch: Arch, binary: &str) -> Result<Vec<(String, PathBuf)>> {
+    let name = Path::new(binary)
+        .file_name()
+        .map_or(binary.into(), |n| n.to_string_lossy());
     closure_of(tree, arch, binary)
-        .with_context(|| format!("bpftrace's libraries in {}", tree.display()))
+        .with_context(|| format!("{name}'s libraries in {}", tree.display()))
 }
 
 fn closure_of(tree: &Path, arch: Arch, binary: &str) -> Result<Vec<(String, PathBuf)>> {
@@ -362,7 +426,8 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn tree(name: &str) -> PathBuf {
-        let t = std::env::temp_dir().join(format!("probecc-bundle-{name}-{}", std::process::id()));
+        let t =
+            std::env::temp_dir().join(format!("probecc-packages-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&t);
         std::fs::create_dir_all(&t).unwrap();
         t

@@ -10,7 +10,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 /// Holds the lock while alive; the kernel releases it when the file closes,
 /// also when the process dies.
@@ -37,12 +37,7 @@ impl FileLock {
         if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            if holder.is_empty() {
-                println!("{waiting}");
-            } else {
-                println!("{waiting} (held by {holder})");
-            }
+            crate::say::line(&waiting_line(waiting, holder.trim(), std::process::id()));
             // SAFETY: as above, now blocking.
             if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
                 return Err(std::io::Error::last_os_error())
@@ -63,9 +58,39 @@ impl FileLock {
     }
 }
 
+/// What a waiter says: `waiting`, and who holds the lock, from the
+/// holder's `pid N: command` line; the waiter's own pid is another part
+/// of the same run (a matrix and its parity run fetch the same kernel).
+fn waiting_line(waiting: &str, holder: &str, own_pid: u32) -> String {
+    if holder.is_empty() {
+        waiting.to_string()
+    } else if holder.starts_with(&format!("pid {own_pid}:")) {
+        format!("{waiting} (held by another part of this run)")
+    } else {
+        format!("{waiting} (held by {holder})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiter_names_the_holder_or_says_it_is_its_own_run() {
+        assert_eq!(waiting_line("w", "", 7), "w");
+        assert_eq!(
+            waiting_line("w", "pid 8: xtask matrix", 7),
+            "w (held by pid 8: xtask matrix)"
+        );
+        assert_eq!(
+            waiting_line("w", "pid 7: xtask matrix", 7),
+            "w (held by another part of this run)"
+        );
+        assert_eq!(
+            waiting_line("w", "pid 70: xtask matrix", 7),
+            "w (held by pid 70: xtask matrix)"
+        );
+    }
 
     /// A second holder in this process waits until the first is dropped
     /// (flock locks belong to open file descriptions, so two opens in one

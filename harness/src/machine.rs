@@ -7,6 +7,8 @@
 
 use probecc::arch::Arch;
 
+use crate::error::{bail, Result};
+
 /// A Debian release the matrix boots kernels of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Release {
@@ -28,17 +30,17 @@ impl Release {
         }
     }
 
-    pub fn parse(s: &str) -> anyhow::Result<Release> {
+    pub fn parse(s: &str) -> Result<Release> {
         match s {
             "bookworm" | "12" => Ok(Release::Bookworm),
             "trixie" | "13" => Ok(Release::Trixie),
             "sid" | "unstable" => Ok(Release::Sid),
-            _ => anyhow::bail!("unknown release `{s}` (expected bookworm, trixie or sid)"),
+            _ => bail!("unknown release `{s}` (expected bookworm, trixie or sid)"),
         }
     }
 
     /// `bookworm`, `trixie`, `sid`, a comma-separated list, or `all`.
-    pub fn parse_list(s: &str) -> anyhow::Result<Vec<Release>> {
+    pub fn parse_list(s: &str) -> Result<Vec<Release>> {
         if s == "all" {
             return Ok(Release::ALL.to_vec());
         }

@@ -3,12 +3,14 @@
 //! fetch another architecture's packages without touching the host's dpkg or
 //! apt state. Signature checks stay on (Debian's archive keyring). The
 //! mirror is the Debian archive the host's own apt sources name (deb822
-//! `*.sources` or one-line `sources.list`).
+//! `*.sources` or one-line `sources.list`); a host without apt, or
+//! without a Debian archive among its sources, gets [`Error::NoApt`],
+//! which says that a kernel given with `--kernel PATH` needs no download.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Error, Result};
 
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
@@ -28,8 +30,19 @@ impl PrivateApt {
             let d = root.join(sub);
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
         }
+        if !crate::tools::on_path("apt-get") {
+            return Err(Error::NoApt(format!(
+                "this host has no apt (`apt-get` is not on PATH), which fetches Debian's \
+                 {debian_arch} packages for {suite}: boot a kernel you have with \
+                 `--kernel PATH`, which needs no download"
+            )));
+        }
         if !Path::new(KEYRING).is_file() {
-            bail!("{KEYRING} is missing: install Debian's `debian-archive-keyring`");
+            return Err(Error::NoApt(format!(
+                "{KEYRING} is missing, which checks Debian's signatures: install Debian's \
+                 `debian-archive-keyring`, or boot a kernel you have with `--kernel PATH`, \
+                 which needs no download"
+            )));
         }
         let mirror = host_mirror(Path::new(ETC_APT))?;
         let sources = format!("deb [signed-by={KEYRING}] {mirror} {suite} main\n");
@@ -292,13 +305,36 @@ fn host_mirror(etc_apt: &Path) -> Result<String> {
             return Ok(uri.trim_end_matches('/').to_string());
         }
     }
-    bail!(
+    Err(Error::NoApt(format!(
         "no Debian archive among the host's apt sources ({0}/sources.list, \
          {0}/sources.list.d/*.sources or *.list), which the packages are \
          downloaded from: add one, or boot a kernel you have with \
          `--kernel PATH`, which needs no download",
         etc_apt.display()
-    )
+    )))
+}
+
+/// `dpkg-deb --fsys-tarfile DEB | tar -x MEMBER`.
+pub fn extract(deb: &Path, into: &Path, member: &str) -> Result<()> {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running dpkg-deb")?;
+    let stdout = dpkg.stdout.take().context("dpkg-deb stdout")?;
+    let tar = Command::new("tar")
+        .args(["-x", "-f", "-", "-C"])
+        .arg(into)
+        .arg(member)
+        .stdin(stdout)
+        .status()
+        .context("running tar")?;
+    let dpkg_status = dpkg.wait()?;
+    if !tar.success() || !dpkg_status.success() {
+        bail!("extracting {member} of {} failed", deb.display());
+    }
+    Ok(())
 }
 
 /// `Inst libc6 (2.36-9+deb12u14 Debian:12.13/stable [arm64])` lines of
