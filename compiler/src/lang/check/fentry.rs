@@ -54,20 +54,36 @@ pub fn attach_point(target: &str, fexit: bool) -> AttachPoint {
     }
 }
 
-/// Whether `probe`'s predicate or body reads `kstack`.
-fn reads_kstack(probe: &Probe) -> bool {
-    fn expr(e: &mut Expr) -> bool {
-        matches!(e.kind, ExprKind::Builtin(Builtin::Kstack))
-            || e.children_mut().into_iter().any(expr)
+/// Whether `probe`'s predicate or body reads a builtin `wanted` accepts.
+fn reads_builtin(probe: &Probe, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
+    fn expr(e: &mut Expr, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
+        matches!(&e.kind, ExprKind::Builtin(b) if wanted(b))
+            || e.children_mut().into_iter().any(|c| expr(c, wanted))
     }
-    fn stmt(s: &mut Stmt) -> bool {
-        s.exprs_mut().into_iter().any(expr)
+    fn stmt(s: &mut Stmt, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
+        s.exprs_mut().into_iter().any(|e| expr(e, wanted))
             || s.blocks_mut()
                 .into_iter()
-                .any(|b| b.stmts.iter_mut().any(stmt))
+                .any(|b| b.stmts.iter_mut().any(|s| stmt(s, wanted)))
     }
     let mut p = probe.clone();
-    p.pred.as_mut().is_some_and(expr) || p.body.stmts.iter_mut().any(stmt)
+    p.pred.as_mut().is_some_and(|e| expr(e, wanted))
+        || p.body.stmts.iter_mut().any(|s| stmt(s, wanted))
+}
+
+/// Whether `probe`'s predicate or body reads `kstack`.
+fn reads_kstack(probe: &Probe) -> bool {
+    reads_builtin(probe, &|b| matches!(b, Builtin::Kstack))
+}
+
+/// Whether `probe` reads an `argN` past the `params` arguments a
+/// function takes: a kprobe reads that register whatever the function
+/// is, a tracing program has no such slot.
+fn reads_arg_past(probe: &Probe, params: usize) -> bool {
+    reads_builtin(
+        probe,
+        &|b| matches!(b, Builtin::Arg(n) if usize::from(*n) >= params),
+    )
 }
 
 impl Checker<'_> {
@@ -144,6 +160,28 @@ impl Checker<'_> {
                 }
                 Err(_) => return,
             }
+        }
+        if let Some((at, proto)) = protos
+            .iter()
+            .find(|(_, proto)| reads_arg_past(probe, proto.params.len()))
+        {
+            // A kprobe reads any argument register; a tracing program has
+            // only the function's own arguments.
+            if self.opts.attach == AttachMode::Fentry {
+                self.diags.push(
+                    Diagnostic::new(
+                        probe.span,
+                        format!(
+                            "`{}` takes {} arguments, and this block reads an `argN` past them, which an fentry/fexit program has no slot for",
+                            at.func(),
+                            proto.params.len()
+                        ),
+                    )
+                    .with_label("reads an argument the function does not take")
+                    .with_help("`--attach auto` keeps this block a kprobe"),
+                );
+            }
+            return;
         }
         for (p, (at, proto)) in programs.iter_mut().zip(protos) {
             p.attach = at;
@@ -524,6 +562,30 @@ pub(crate) mod tests {
         );
         assert!(first_fentry_error(missing)
             .starts_with("`no_such_fn` is not a function in the kernel's BTF"));
+    }
+
+    #[test]
+    fn a_block_reading_an_argument_the_function_lacks_stays_a_kprobe() {
+        // vfs_read takes four arguments: arg4 is a register to a kprobe
+        // and no slot of an fentry program.
+        let src = "kprobe:vfs_read { @[arg4] = count(); }";
+        let x86 = Arch::X86_64;
+        assert_eq!(
+            sections_with(src, x86, AttachMode::Auto, Some((6, 1))),
+            ["kprobe/vfs_read"]
+        );
+        let within = "kprobe:vfs_read { @[arg3] = count(); }";
+        assert_eq!(
+            sections_with(within, x86, AttachMode::Auto, Some((6, 1))),
+            ["fentry/vfs_read"]
+        );
+        let err = first_fentry_error(src);
+        assert!(
+            err.starts_with(
+                "`vfs_read` takes 4 arguments, and this block reads an `argN` past them"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
