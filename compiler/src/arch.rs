@@ -149,11 +149,12 @@ pub struct ArchInfo {
     /// How its kernel text splits into instructions, and where its kernel
     /// refuses a kprobe (`kprobe:FUNC+OFFSET`): see [`crate::offsets`].
     pub text: TextRules,
-    /// The first kernel release whose JIT builds BPF trampolines
-    /// (`arch_prepare_bpf_trampoline`), which fentry and fexit programs
-    /// need; `None` where no release has them. From the kernel's history
-    /// (the release that merged each arch's implementation), not yet
-    /// verified in QEMU.
+    /// The first kernel release where fentry and fexit programs attach to
+    /// kernel functions: its JIT builds BPF trampolines
+    /// (`arch_prepare_bpf_trampoline`) and its ftrace calls them
+    /// (`DYNAMIC_FTRACE_WITH_DIRECT_CALLS`; without it `register_fentry`
+    /// says `ENOTSUPP`); `None` where no release has both. From the
+    /// kernel's history, each row saying how far QEMU has verified it.
     pub trampolines_since: Option<KernelVersion>,
 }
 
@@ -203,7 +204,8 @@ pub const ARCHS: [ArchInfo; 5] = [
                 rules::X86_64_TRAPS,
             ],
         },
-        // "bpf: Introduce BPF trampoline"
+        // "bpf: Introduce BPF trampoline"; bookworm's 6.1 attaches fentry
+        // and fexit to vfs_read and do_sys_openat2 (seen in QEMU).
         trampolines_since: Some(KernelVersion(5, 5)),
     },
     ArchInfo {
@@ -236,8 +238,12 @@ pub const ARCHS: [ArchInfo; 5] = [
             decode: decode::fixed4,
             rules: &[rules::ARM64_PATCH_SITE, rules::ARM64_BUG],
         },
-        // "bpf, arm64: Implement bpf_arch_text_poke() and trampoline"
-        trampolines_since: Some(KernelVersion(6, 0)),
+        // Trampolines came in 6.0 ("bpf, arm64: Implement
+        // bpf_arch_text_poke() and trampoline"), but ftrace's direct calls
+        // only in 6.4 ("arm64: ftrace: Add direct call support",
+        // 2aa6ac03516d): bookworm's 6.1 refuses fentry on vfs_read with
+        // ENOTSUPP (seen in QEMU). 6.4 onward: not yet seen in QEMU.
+        trampolines_since: Some(KernelVersion(6, 4)),
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -543,7 +549,7 @@ mod tests {
     fn trampolines_by_arch_and_release() {
         let at = |arch: Arch, v: (u16, u16)| arch.has_trampolines(KernelVersion(v.0, v.1));
         assert!(at(Arch::X86_64, (6, 1)));
-        assert!(at(Arch::Arm64, (6, 1)) && !at(Arch::Arm64, (5, 15)));
+        assert!(!at(Arch::Arm64, (6, 1)) && at(Arch::Arm64, (6, 12)));
         assert!(!at(Arch::S390x, (6, 1)) && at(Arch::S390x, (6, 12)));
         assert!(!at(Arch::Ppc64le, (6, 12)) && at(Arch::Ppc64le, (6, 13)));
         assert!(at(Arch::Riscv64, (6, 12)));
