@@ -23,6 +23,9 @@ use probecc::insn::{alu, atomic, class, jmp, mode, pseudo, Insn};
 pub struct Precision {
     pub regs: Vec<u16>,
     pub slots: BTreeSet<i64>,
+    /// A load through a pointer other than `r10` feeds something that
+    /// needs precision: it may read any slot, of any frame.
+    pub all_slots: bool,
 }
 
 const R10: u8 = 10;
@@ -38,7 +41,13 @@ pub fn slot_of(off: i64) -> i64 {
 
 /// Registers needing precision before `insn`, given those after it; fills
 /// from precise-needing loads add their slot to `slots`.
-fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) -> u16 {
+fn transfer(
+    insn: &Insn,
+    out: u16,
+    slots: &mut BTreeSet<i64>,
+    all_slots: &mut bool,
+    subprogs: bool,
+) -> u16 {
     let (d, s) = (insn.dst, insn.src);
     let x = insn.source() != 0;
     let has = |r: u8| out & bit(r) != 0;
@@ -61,6 +70,8 @@ fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) ->
         class::LDX => {
             if s == R10 && has(d) {
                 slots.insert(slot_of(i64::from(insn.off)));
+            } else if has(d) {
+                *all_slots = true;
             }
             out & !bit(d)
         }
@@ -75,7 +86,9 @@ fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) ->
             }
         }
         class::STX => {
-            if d == R10 && slots.contains(&slot_of(i64::from(insn.off))) {
+            // Through another pointer it may be any slot that needs precision.
+            let through = d != R10 && !slots.is_empty();
+            if *all_slots || through || d == R10 && slots.contains(&slot_of(i64::from(insn.off))) {
                 out | bit(s)
             } else {
                 out
@@ -117,8 +130,9 @@ pub fn analyse(insns: &[Insn], succ: &[Vec<usize>], skip: &[bool]) -> Precision 
     let subprogs = insns.iter().any(|i| i.is_call() && i.src == pseudo::CALL);
     let mut regs = vec![0u16; n];
     let mut slots = BTreeSet::new();
+    let mut all_slots = false;
     loop {
-        let before = slots.len();
+        let before = (slots.len(), all_slots);
         let mut changed = true;
         while changed {
             changed = false;
@@ -127,15 +141,19 @@ pub fn analyse(insns: &[Insn], succ: &[Vec<usize>], skip: &[bool]) -> Precision 
                     continue;
                 }
                 let out = succ[i].iter().fold(0u16, |m, &t| m | regs[t]);
-                let inn = transfer(&insns[i], out, &mut slots, subprogs);
+                let inn = transfer(&insns[i], out, &mut slots, &mut all_slots, subprogs);
                 if inn != regs[i] {
                     regs[i] = inn;
                     changed = true;
                 }
             }
         }
-        if slots.len() == before {
-            return Precision { regs, slots };
+        if (slots.len(), all_slots) == before {
+            return Precision {
+                regs,
+                slots,
+                all_slots,
+            };
         }
     }
 }

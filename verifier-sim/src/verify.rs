@@ -1,19 +1,21 @@
 //! The exploration (`do_check`): every path from the first instruction is
 //! followed with its [`State`], depth first; at prune points a state that
 //! an explored one covers stops, and a state equal to one still being
-//! explored on the same path is an infinite loop. ALU operations and
-//! conditional jumps live here; memory access in [`crate::mem`], calls in
-//! [`crate::call`].
+//! explored on the same path is an infinite loop. Global functions are
+//! then verified on their own, from their BTF argument types, and the
+//! stack of every call chain is checked ([`crate::depth`]). ALU
+//! operations, conditional jumps and BPF-to-BPF calls live here; memory
+//! access in [`crate::mem`], helper calls and callbacks in [`crate::call`].
 
-use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{alu, class, jmp, mode, pseudo, Insn};
 
 use crate::cfg::{self, Cfg};
-use crate::program::Program;
+use crate::program::{ArgType, Program};
 use crate::reg::{Ptr, PtrKind, RegState};
+use crate::release::{Change, Rules};
 use crate::scalar::{self, AluOp, Cmp, Scalar};
-use crate::state::{Need, State};
-use crate::VerifyError;
+use crate::state::{Frame, Need, State};
+use crate::{Target, VerifyError};
 
 /// The kernel's limit of processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
 pub const INSN_LIMIT: usize = 1_000_000;
@@ -47,8 +49,19 @@ pub struct Verifier<'a> {
     pub ctx_size: i64,
     pub next_id: u32,
     pub processed: usize,
+    pub rules: Rules,
+    pub target: Target,
+    /// The first instruction of each function, the entry's (0) first.
+    pub subprogs: Vec<usize>,
+    /// How deep each function's stack goes, over every path (bytes).
+    pub depth: Vec<usize>,
+    /// Instructions where a callback-calling helper is called.
+    pub callback_calls: Vec<bool>,
     cfg: Cfg,
     explored: Vec<Vec<Explored>>,
+    /// Every stack slot needs precision for pruning (a constant key
+    /// decides whether a lookup can be NULL).
+    all_slots: bool,
 }
 
 /// The result of a whole check.
@@ -57,8 +70,8 @@ pub struct Outcome {
     pub processed: usize,
 }
 
-/// Verifies `prog` for `arch` at kernel `kernel`.
-pub fn verify(prog: &Program, arch: Arch, kernel: KernelVersion) -> Outcome {
+/// Verifies `prog` for `target` (arch, kernel rules, what `.rodata` holds).
+pub fn verify(prog: &Program, target: &Target) -> Outcome {
     let args = |id: i32| probecc::helpers::proto(id).map_or(5, |p| p.args.len());
     let cfg = match cfg::analyse(&prog.insns, &args) {
         Ok(c) => c,
@@ -69,20 +82,54 @@ pub fn verify(prog: &Program, arch: Arch, kernel: KernelVersion) -> Outcome {
             }
         }
     };
+    let subprogs = crate::depth::starts(&prog.insns, &prog.funcs);
+    let callback_calls: Vec<bool> = prog
+        .insns
+        .iter()
+        .map(|i| i.is_call() && i.src == 0 && crate::call::calls_back(i.imm))
+        .collect();
+    let lookups = prog
+        .insns
+        .iter()
+        .any(|i| i.is_call() && i.src == 0 && i.imm == 1);
+    let rules = target.rules;
     let mut v = Verifier {
         prog,
         insns: &prog.insns,
-        ctx_size: i64::from(arch.pt_regs_size(kernel)),
+        ctx_size: i64::from(target.arch.pt_regs_size(rules.kernel)),
         next_id: 0,
         processed: 0,
+        rules,
+        target: *target,
+        depth: vec![0; subprogs.len()],
+        subprogs,
+        callback_calls,
         explored: (0..prog.insns.len()).map(|_| Vec::new()).collect(),
+        all_slots: lookups && rules.has(Change::ConstKeyArrayLookupNotNull),
         cfg,
     };
-    let result = v.run();
+    let result = v.run_all();
     Outcome {
         result,
         processed: v.processed,
     }
+}
+
+/// The kernel's limit of call frames (`MAX_CALL_FRAMES`).
+pub const MAX_CALL_FRAMES: usize = 8;
+
+/// Whether a call at `pc` may push one more frame.
+pub fn room_for_frame(s: &State, pc: usize) -> Result<(), VerifyError> {
+    if s.frames.len() >= MAX_CALL_FRAMES {
+        return Err(err(
+            pc,
+            format!(
+                "the call stack of {} frames is too deep !",
+                s.frames.len() + 1
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub fn err(insn: usize, message: impl Into<String>) -> VerifyError {
@@ -93,8 +140,96 @@ pub fn err(insn: usize, message: impl Into<String>) -> VerifyError {
 }
 
 impl Verifier<'_> {
-    fn run(&mut self) -> Result<(), VerifyError> {
-        let mut work = vec![Work::Explore(Box::new(State::entry()), 0)];
+    /// The entry, then each global function alone, then the limits
+    /// checked over the whole program (stack of call chains, the JIT).
+    fn run_all(&mut self) -> Result<(), VerifyError> {
+        self.run(State::entry(), 0)?;
+        for k in 1..self.subprogs.len() {
+            let start = self.subprogs[k];
+            let Some(func) = self.prog.funcs.iter().find(|f| f.start == start) else {
+                continue;
+            };
+            let Some(sig) = &func.global else { continue };
+            if !sig.returns_scalar {
+                return Err(err(
+                    start,
+                    format!(
+                        "Global function {}() doesn't return scalar. Only those are supported.",
+                        func.name
+                    ),
+                ));
+            }
+            let mut state = State::function(k);
+            for (i, arg) in sig.args.iter().enumerate().take(5) {
+                let r = match arg {
+                    ArgType::Scalar => RegState::unknown(),
+                    ArgType::Ctx => RegState::Ptr(Ptr::new(PtrKind::Ctx)),
+                    ArgType::Mem { size } => {
+                        let mut p = Ptr::new(PtrKind::Mem { size: *size });
+                        p.or_null = true;
+                        p.id = self.fresh_id();
+                        RegState::Ptr(p)
+                    }
+                    ArgType::Unsupported(t) => {
+                        return Err(err(
+                            start,
+                            format!("Arg#{i} type {t} in {}() is not supported yet.", func.name),
+                        ))
+                    }
+                };
+                state.cur_mut().regs[i + 1] = r;
+            }
+            for e in &mut self.explored {
+                e.clear();
+            }
+            self.run(state, start)?;
+        }
+        crate::depth::check(self)?;
+        self.interpreter_limits()
+    }
+
+    /// What the interpreter cannot run, refused after verification when
+    /// the JIT is off (`fixup_call_args`).
+    fn interpreter_limits(&self) -> Result<(), VerifyError> {
+        if self.rules.jit {
+            return Ok(());
+        }
+        let tail_call = self
+            .insns
+            .iter()
+            .any(|i| i.is_call() && i.src == 0 && i.imm == crate::call::TAIL_CALL);
+        if self.subprogs.len() > 1 && tail_call {
+            return Err(err(
+                0,
+                "tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls",
+            ));
+        }
+        if let Some(at) = self
+            .insns
+            .iter()
+            .position(|i| i.is_ld_imm64() && i.src == pseudo::FUNC)
+        {
+            return Err(err(at, "callbacks are not allowed in non-JITed programs"));
+        }
+        Ok(())
+    }
+
+    /// The function instruction `pc` belongs to.
+    pub fn subprog_of(&self, pc: usize) -> usize {
+        self.subprogs
+            .partition_point(|&s| s <= pc)
+            .saturating_sub(1)
+    }
+
+    /// Records that function `subprog` uses its stack `bytes` deep.
+    pub fn touch_stack(&mut self, subprog: usize, bytes: usize) {
+        if let Some(d) = self.depth.get_mut(subprog) {
+            *d = (*d).max(bytes);
+        }
+    }
+
+    fn run(&mut self, entry: State, pc: usize) -> Result<(), VerifyError> {
+        let mut work = vec![Work::Explore(Box::new(entry), pc)];
         while let Some(w) = work.pop() {
             let (mut state, mut pc) = match w {
                 Work::Explore(s, pc) => (s, pc),
@@ -106,7 +241,7 @@ impl Verifier<'_> {
                 }
             };
             loop {
-                if self.cfg.prune[pc] {
+                if self.cfg.prune[pc] || self.callback_calls[pc] {
                     match self.visit(&state, pc)? {
                         Visit::Pruned => break,
                         Visit::Recorded(k) => work.push(Work::Complete(pc, k)),
@@ -142,9 +277,15 @@ impl Verifier<'_> {
         let need = Need {
             regs: self.cfg.precision.regs[pc],
             slots: &self.cfg.precision.slots,
+            all_slots: self.cfg.precision.all_slots || self.all_slots,
         };
         for e in &self.explored[pc] {
             if e.complete && e.state.subsumes(state, live, &need) {
+                return Ok(Visit::Pruned);
+            }
+            // A callback called again with what an earlier call on this
+            // path covers adds nothing (`calls_callback`).
+            if !e.complete && self.callback_calls[pc] && e.state.subsumes(state, live, &need) {
                 return Ok(Visit::Pruned);
             }
             if !e.complete && e.state == *state {
@@ -234,10 +375,43 @@ impl Verifier<'_> {
                     format!("fd {} is not pointing to valid bpf_map", insn.imm),
                 ))
             }
+            pseudo::MAP_VALUE => {
+                let map = usize::try_from(insn.imm)
+                    .ok()
+                    .filter(|&m| m < self.prog.maps.len())
+                    .ok_or_else(|| {
+                        err(
+                            pc,
+                            format!("fd {} is not pointing to valid bpf_map", insn.imm),
+                        )
+                    })?;
+                let spec = &self.prog.maps[map];
+                if spec.map_type != crate::program::ARRAY || spec.max_entries != 1 {
+                    return Err(err(pc, "no direct value access support for this map type"));
+                }
+                let off = self.insns[pc + 1].imm as u32;
+                if off >= spec.value_size {
+                    return Err(err(
+                        pc,
+                        format!("direct value offset of {off} is not allowed"),
+                    ));
+                }
+                let mut p = Ptr::new(PtrKind::MapValue { map });
+                p.off = i64::from(off);
+                RegState::Ptr(p)
+            }
+            pseudo::FUNC => {
+                let target = pc as i64 + 1 + i64::from(insn.imm);
+                let start = usize::try_from(target)
+                    .ok()
+                    .filter(|t| self.subprogs.contains(t))
+                    .ok_or_else(|| err(pc, format!("call to invalid destination {target}")))?;
+                RegState::Ptr(Ptr::new(PtrKind::Func { start }))
+            }
             other => {
                 return Err(err(
                     pc,
-                    format!("unsupported ld_imm64 kind {other} (no global data or BTF ids here)"),
+                    format!("unsupported ld_imm64 kind {other} (no BTF ids or fd arrays here)"),
                 ))
             }
         };
@@ -320,7 +494,7 @@ impl Verifier<'_> {
             return Err(err(pc, format!("invalid shift {}", insn.imm)));
         }
         let dst = self.read(s, pc, d)?;
-        let r = self.alu_values(pc, d, aop, dst, src, is64, op)?;
+        let r = self.alu_values(pc, d, aop, dst, src, is64)?;
         self.write(s, pc, d, r)
     }
 
@@ -333,7 +507,6 @@ impl Verifier<'_> {
         dst: RegState,
         src: RegState,
         is64: bool,
-        op: u8,
     ) -> Result<RegState, VerifyError> {
         match (dst, src) {
             (RegState::Scalar(a), RegState::Scalar(b)) => Ok(RegState::Scalar(if is64 {
@@ -341,25 +514,15 @@ impl Verifier<'_> {
             } else {
                 scalar::alu32(aop, &a, &b)
             })),
-            (RegState::Ptr(p), RegState::Scalar(b)) => self.ptr_math(pc, d, aop, p, b, is64, op),
-            (RegState::Scalar(a), RegState::Ptr(p)) if aop == AluOp::Add => {
-                self.ptr_math(pc, d, aop, p, a, is64, op)
+            (RegState::Ptr(p), RegState::Scalar(b)) => {
+                self.ptr_math(pc, d, aop, p, b, is64, PtrSide::Dst)
             }
-            (RegState::Scalar(_), RegState::Ptr(_)) if !is64 => Err(err(
-                pc,
-                format!("R{d} 32-bit pointer arithmetic prohibited"),
-            )),
-            (RegState::Scalar(_), RegState::Ptr(_)) if aop == AluOp::Sub => Err(err(
-                pc,
-                format!("R{d} tried to subtract pointer from scalar"),
-            )),
-            (RegState::Scalar(_), RegState::Ptr(_)) => Err(err(pc, ptr_op_prohibited(d, aop))),
-            (RegState::Ptr(a), RegState::Ptr(b)) if aop == AluOp::Sub && is64 => {
-                if a.kind != b.kind {
-                    return Err(err(pc, format!("R{d} pointer -= pointer prohibited")));
-                }
-                Ok(RegState::unknown())
+            (RegState::Scalar(a), RegState::Ptr(p)) => {
+                self.ptr_math(pc, d, aop, p, a, is64, PtrSide::Src)
             }
+            // Two pointers: only a privileged subtraction, which gives a
+            // number (`adjust_reg_min_max_vals`).
+            (RegState::Ptr(_), RegState::Ptr(_)) if aop == AluOp::Sub => Ok(RegState::unknown()),
             (RegState::Ptr(_), RegState::Ptr(_)) => Err(err(
                 pc,
                 format!("R{d} pointer {} pointer prohibited", op_sym(aop)),
@@ -368,7 +531,8 @@ impl Verifier<'_> {
         }
     }
 
-    /// Pointer arithmetic (`adjust_ptr_min_max_vals`).
+    /// Pointer arithmetic (`adjust_ptr_min_max_vals`), in the kernel's
+    /// order of checks: 32-bit, NULL, the pointer's kind, then the operator.
     #[allow(clippy::too_many_arguments)]
     fn ptr_math(
         &mut self,
@@ -378,10 +542,14 @@ impl Verifier<'_> {
         p: Ptr,
         b: Scalar,
         is64: bool,
-        _op: u8,
+        side: PtrSide,
     ) -> Result<RegState, VerifyError> {
         let name = RegState::Ptr(p).type_name();
         if !is64 {
+            // A privileged program may subtract: a meaningless number.
+            if aop == AluOp::Sub {
+                return Ok(RegState::unknown());
+            }
             return Err(err(
                 pc,
                 format!("R{d} 32-bit pointer arithmetic prohibited"),
@@ -393,11 +561,18 @@ impl Verifier<'_> {
                 format!("R{d} pointer arithmetic on {name} prohibited, null-check it first"),
             ));
         }
-        if matches!(p.kind, PtrKind::Map { .. }) {
-            return Err(err(
-                pc,
-                format!("R{d} pointer arithmetic on {name} prohibited"),
-            ));
+        match p.kind {
+            // `map_ptr += 0` is allowed, nothing else on a map pointer.
+            PtrKind::Map { .. } if aop == AluOp::Add && b.as_const() == Some(0) => {
+                return Ok(RegState::Ptr(p))
+            }
+            PtrKind::Map { .. } | PtrKind::Func { .. } => {
+                return Err(err(
+                    pc,
+                    format!("R{d} pointer arithmetic on {name} prohibited"),
+                ))
+            }
+            _ => {}
         }
         if !matches!(aop, AluOp::Add | AluOp::Sub) {
             return Err(err(pc, ptr_op_prohibited(d, aop)));
@@ -407,6 +582,21 @@ impl Verifier<'_> {
                 pc,
                 format!("math between {name} pointer and register with unbounded min value is not allowed"),
             ));
+        }
+        if aop == AluOp::Sub {
+            if side == PtrSide::Src {
+                return Err(err(
+                    pc,
+                    format!("R{d} tried to subtract pointer from scalar"),
+                ));
+            }
+            // JITs may not cope with a frame pointer moved down by subtraction.
+            if matches!(p.kind, PtrKind::Stack { .. }) {
+                return Err(err(
+                    pc,
+                    format!("R{d} subtraction from stack pointer prohibited"),
+                ));
+            }
         }
         let mut q = p;
         match b.as_const() {
@@ -444,10 +634,7 @@ impl Verifier<'_> {
             jmp::JA => Ok(Step::Next((pc as i64 + 1 + insn.jump_offset()) as usize)),
             jmp::EXIT => self.exit(s, pc),
             jmp::CALL if insn.src == pseudo::CALL => self.call_subprog(s, pc, insn),
-            jmp::CALL if insn.src == 0 => {
-                self.call_helper(s, pc, insn.imm)?;
-                Ok(Step::Next(pc + 1))
-            }
+            jmp::CALL if insn.src == 0 => self.call_helper(s, pc, insn.imm),
             jmp::CALL => Err(err(pc, "calling kernel functions is not supported here")),
             op => {
                 let Some(cmp) = Cmp::from_bits(op) else {
@@ -460,9 +647,12 @@ impl Verifier<'_> {
 
     fn exit(&mut self, s: &mut State, pc: usize) -> Result<Step, VerifyError> {
         if s.frames.len() > 1 {
+            let r0 = s.cur().regs[0];
+            if let Some(callsite) = s.cur().callsite {
+                return self.callback_exit(s, pc, r0, callsite);
+            }
             // A subprogram's R0 goes back as it is; the caller reading it
             // uninitialised is the error (`prepare_func_exit`).
-            let r0 = s.cur().regs[0];
             if let RegState::Ptr(p) = r0 {
                 if matches!(p.kind, PtrKind::Stack { frame } if frame == s.frames.len() - 1) {
                     return Err(err(pc, "cannot return stack pointer to the caller"));
@@ -478,34 +668,130 @@ impl Verifier<'_> {
             return Ok(Step::Next(ret));
         }
         if let Some(r) = s.refs.first() {
-            return Err(err(
-                pc,
-                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
-            ));
+            let msg = if self.rules.has(Change::LeakAtExitMessage) {
+                "BPF_EXIT instruction in main prog would lead to reference leak".to_string()
+            } else {
+                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn)
+            };
+            return Err(err(pc, msg));
         }
         // A privileged program may return a pointer; kprobes read a number.
-        self.read(s, pc, 0)?;
-        Ok(Step::Done)
-    }
-
-    fn call_subprog(&mut self, s: &mut State, pc: usize, insn: &Insn) -> Result<Step, VerifyError> {
-        const MAX_CALL_FRAMES: usize = 8;
-        if s.frames.len() >= MAX_CALL_FRAMES {
+        let r0 = self.read(s, pc, 0)?;
+        if s.frames[0].subprog != 0 && !matches!(r0, RegState::Scalar(_)) {
             return Err(err(
                 pc,
                 format!(
-                    "the call stack of {} frames is too deep !",
-                    s.frames.len() + 1
+                    "At subprogram exit the register R0 is not a scalar value ({})",
+                    r0.type_name()
                 ),
             ));
         }
+        Ok(Step::Done)
+    }
+
+    /// A callback returns: R0 in [0, 1], then back to the helper's caller:
+    /// after the call (the callback ran once), or, where callbacks run any
+    /// number of times, to the call again with what this run left.
+    fn callback_exit(
+        &mut self,
+        s: &mut State,
+        pc: usize,
+        r0: RegState,
+        callsite: usize,
+    ) -> Result<Step, VerifyError> {
+        let v = match r0 {
+            RegState::NotInit => return Err(err(pc, "R0 !read_ok")),
+            RegState::Scalar(v) => v,
+            RegState::Ptr(_) => return Err(err(pc, "R0 not a scalar value")),
+        };
+        let new = self.rules.has(Change::RetvalRangeMessage);
+        // Before the retval ranges the kernel asked the tnum; since, the
+        // signed bounds.
+        let within = if new {
+            v.smin >= 0 && v.smax <= 1
+        } else {
+            crate::tnum::Tnum::range(0, 1).contains(v.t)
+        };
+        if !within {
+            let has = if v.t == crate::tnum::Tnum::UNKNOWN {
+                "has unknown scalar value".to_string()
+            } else {
+                format!("has value ({:#x}; {:#x})", v.t.value, v.t.mask)
+            };
+            let range = if new { "[0, 1]" } else { "(0x0; 0x1)" };
+            return Err(err(
+                pc,
+                format!("At callback return the register R0 {has} should have been in {range}"),
+            ));
+        }
+        let callee = s.frames.pop();
+        if self.rules.has(Change::CallbacksAnyNumberOfTimes) {
+            return Ok(Step::Next(callsite));
+        }
+        Ok(Step::Next(callee.map_or(callsite + 1, |f| f.ret)))
+    }
+
+    fn call_subprog(&mut self, s: &mut State, pc: usize, insn: &Insn) -> Result<Step, VerifyError> {
+        room_for_frame(s, pc)?;
         let target = (pc as i64 + 1 + i64::from(insn.imm)) as usize;
-        let mut callee = crate::state::Frame::new(s.frames.len(), pc + 1);
+        let sub = self.subprog_of(target);
+        let global = self
+            .prog
+            .funcs
+            .iter()
+            .find(|f| f.start == target)
+            .and_then(|f| f.global.clone());
+        if let Some(sig) = global {
+            // Verified on its own: here only the arguments are checked
+            // against its BTF types, and R0 is any number.
+            for (i, arg) in sig.args.iter().enumerate().take(5) {
+                let r = i as u8 + 1;
+                if !self.global_arg_ok(s, pc, r, arg)? {
+                    return Err(err(
+                        pc,
+                        format!("Caller passes invalid args into func#{sub}"),
+                    ));
+                }
+            }
+            let f = s.cur_mut();
+            for r in 1..=5 {
+                f.regs[r] = RegState::NotInit;
+            }
+            f.regs[0] = RegState::unknown();
+            return Ok(Step::Next(pc + 1));
+        }
+        let mut callee = Frame::new(s.frames.len(), pc + 1, sub);
         for r in 1..=5 {
             callee.regs[r] = s.cur().regs[r];
         }
         s.frames.push(callee);
         Ok(Step::Next(target))
+    }
+
+    /// Whether register `r` fits a global function's argument `arg`
+    /// (`btf_check_subprog_arg_match`).
+    fn global_arg_ok(
+        &mut self,
+        s: &mut State,
+        pc: usize,
+        r: u8,
+        arg: &ArgType,
+    ) -> Result<bool, VerifyError> {
+        let v = s.cur().regs[usize::from(r)];
+        Ok(match (arg, v) {
+            (ArgType::Scalar, RegState::Scalar(_)) => true,
+            (ArgType::Ctx, RegState::Ptr(p)) => p.kind == PtrKind::Ctx && p.off == 0,
+            (ArgType::Mem { .. }, RegState::Scalar(sc)) => sc.as_const() == Some(0),
+            (ArgType::Mem { size }, RegState::Ptr(p)) => {
+                let mut p = p;
+                p.or_null = false;
+                let mut probe = s.clone();
+                self.helper_mem(&mut probe, pc, r, p, u64::from(*size), true)
+                    .and_then(|_| self.helper_mem(&mut probe, pc, r, p, u64::from(*size), false))
+                    .is_ok()
+            }
+            _ => false,
+        })
     }
 
     fn cond(
@@ -560,37 +846,38 @@ impl Verifier<'_> {
             // Other pointer comparisons: both ways, nothing learnt.
             return Ok(Step::Fork(next, Box::new(s.clone()), taken));
         };
-        let (sa, sb) = if is32 {
-            match (narrow32(&sa), narrow32(&sb)) {
-                (Some(x), Some(y)) => (x, y),
-                _ => {
-                    if let (Some(x), Some(y)) = (sa.as_const(), sb.as_const()) {
-                        let t = scalar::holds(cmp, sext32(x, cmp), sext32(y, cmp));
-                        return Ok(Step::Next(if t { taken } else { next }));
-                    }
-                    return Ok(Step::Fork(next, Box::new(s.clone()), taken));
-                }
-            }
+        // A 32-bit jump compares the low halves. Unsigned, that is the
+        // 64-bit comparison of the zero-extended halves; signed, only when
+        // both halves are below 2^31. What it teaches goes back to a
+        // register whose upper half is known zero (the kernel's
+        // `__reg_combine_32_into_64`); of another, nothing is learnt.
+        let (la, lb) = if is32 {
+            (sa.low32(), sb.low32())
         } else {
             (sa, sb)
         };
-        match scalar::decided(&sa, cmp, &sb) {
+        if is32 && is_signed(cmp) && !(narrow32(&la) && narrow32(&lb)) {
+            if let (Some(x), Some(y)) = (la.as_const(), lb.as_const()) {
+                let t = scalar::holds(cmp, sext32(x), sext32(y));
+                return Ok(Step::Next(if t { taken } else { next }));
+            }
+            return Ok(Step::Fork(next, Box::new(s.clone()), taken));
+        }
+        match scalar::decided(&la, cmp, &lb) {
             Some(true) => return Ok(Step::Next(taken)),
             Some(false) => return Ok(Step::Next(next)),
             None => {}
         }
-        let (ta, tb) = scalar::refine(&sa, cmp, &sb);
-        let (fa, fb) = scalar::refine_not(&sa, cmp, &sb);
+        let (ta, tb) = scalar::refine(&la, cmp, &lb);
+        let (fa, fb) = scalar::refine_not(&la, cmp, &lb);
         let mut t = s.clone();
-        if !is32 || (ta.umax <= u64::from(u32::MAX)) {
+        if la == sa {
             set_scalar(&mut t, d, ta);
-            if x {
-                set_scalar(&mut t, sr, tb);
-            }
             set_scalar(s, d, fa);
-            if x {
-                set_scalar(s, sr, fb);
-            }
+        }
+        if x && lb == sb {
+            set_scalar(&mut t, sr, tb);
+            set_scalar(s, sr, fb);
         }
         let t_ok = !ta.is_empty() && !tb.is_empty();
         let f_ok = !fa.is_empty() && !fb.is_empty();
@@ -611,24 +898,31 @@ enum Visit {
     Continue,
 }
 
+/// Which operand of an ALU operation is the pointer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PtrSide {
+    Dst,
+    Src,
+}
+
 fn set_scalar(s: &mut State, r: u8, v: Scalar) {
     if r < 10 {
         s.cur_mut().regs[usize::from(r)] = RegState::Scalar(v);
     }
 }
 
-/// The scalar when its low 32 bits compare the same as all 64: a value in
-/// [0, 2^31).
-fn narrow32(s: &Scalar) -> Option<Scalar> {
-    (s.smin >= 0 && s.umax < 1 << 31).then_some(*s)
+/// Whether a zero-extended 32-bit value reads the same signed: below 2^31.
+fn narrow32(s: &Scalar) -> bool {
+    s.umax < 1 << 31
 }
 
-/// A 32-bit operand as the comparison reads it.
-fn sext32(v: u64, cmp: Cmp) -> u64 {
-    match cmp {
-        Cmp::SGt | Cmp::SGe | Cmp::SLt | Cmp::SLe => v as u32 as i32 as i64 as u64,
-        _ => u64::from(v as u32),
-    }
+fn is_signed(cmp: Cmp) -> bool {
+    matches!(cmp, Cmp::SGt | Cmp::SGe | Cmp::SLt | Cmp::SLe)
+}
+
+/// A 32-bit operand as a signed comparison reads it.
+fn sext32(v: u64) -> u64 {
+    v as u32 as i32 as i64 as u64
 }
 
 /// After a null check of `p`: every copy (same id) becomes 0 (`null`) or

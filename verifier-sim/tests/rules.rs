@@ -275,14 +275,7 @@ fn helpers_check_their_arguments() {
         i::exit(),
     ];
     accepts(&read);
-    let nongpl = Program {
-        name: "p".into(),
-        section: "kprobe/p".into(),
-        insns: read.to_vec(),
-        maps: vec![],
-        lines: vec![],
-        gpl: false,
-    };
+    let nongpl = Program::bare(&read, &[], false);
     let v = verifier_sim::check_program(&nongpl, Arch::X86_64, KernelVersion(6, 1));
     assert_eq!(
         v.message.as_deref(),
