@@ -30,6 +30,12 @@ const MAP_LOOKUP_ELEM: i32 = 1;
 const ARRAY: u32 = 2;
 const PERCPU_ARRAY: u32 = 6;
 
+/// Helpers whose result is at most their size argument, or an errno:
+/// `probe_read_str`, `get_stack`, `probe_read_user_str`, `probe_read_kernel_str`.
+const SIZED_RESULT: [i32; 4] = [45, 67, 114, 115];
+/// The largest errno (`MAX_ERRNO`).
+const MAX_ERRNO: i64 = 4095;
+
 /// Whether helper `id` calls a function it is given.
 pub fn calls_back(id: i32) -> bool {
     helpers::proto(id).is_some_and(|p| p.args.contains(&ArgKind::Func))
@@ -65,6 +71,7 @@ impl Verifier<'_> {
         let mut alloc: Option<u64> = None;
         let mut release: Option<u32> = None;
         let mut callback: Option<usize> = None;
+        let mut size_max: Option<u64> = None;
         // Read before the arguments are checked, as the kernel does
         // (`get_constant_map_key`).
         let const_key = (id == MAP_LOOKUP_ELEM
@@ -106,6 +113,7 @@ impl Verifier<'_> {
                 }
                 ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
                     let size = self.size_arg(pc, r, &v, *kind == ArgKind::ConstSizeOrZero)?;
+                    size_max = Some(size);
                     if let Some((mr, p, init)) = mem.take() {
                         self.helper_mem(s, pc, mr, p, size, init)?;
                     }
@@ -187,6 +195,14 @@ impl Verifier<'_> {
             });
         }
         let r0 = match proto.ret {
+            // At most the size asked, or an errno (`do_refine_retval_range`).
+            RetKind::Integer if SIZED_RESULT.contains(&id) => {
+                let mut v = Scalar::UNKNOWN;
+                v.smin = -MAX_ERRNO;
+                v.smax = size_max.map_or(i64::MAX, |m| m.min(i64::MAX as u64) as i64);
+                v.sync();
+                RegState::Scalar(v)
+            }
             RetKind::Integer => RegState::unknown(),
             RetKind::Void => RegState::NotInit,
             RetKind::MapValueOrNull => {
@@ -241,6 +257,15 @@ impl Verifier<'_> {
     ) -> Result<Step, VerifyError> {
         crate::verify::room_for_frame(s, pc)?;
         let caller = s.cur().regs;
+        // No more calls than the helper makes: `nr_loops`, or the map's
+        // entries (the kernel bounds `bpf_loop` alike, `callback_depth`).
+        let bound = match id {
+            LOOP => caller[1]
+                .scalar()
+                .map_or(u64::MAX, |n| n.umax.min(u64::from(u32::MAX))),
+            _ => map.map_or(u64::MAX, |m| u64::from(self.prog.maps[m].max_entries)),
+        };
+        let done = u64::from(s.cur().iterations);
         let sub = self.subprog_of(start);
         let mut callee = Frame::new(s.frames.len(), pc + 1, sub);
         callee.callsite = Some(pc);
@@ -269,7 +294,12 @@ impl Verifier<'_> {
             f.regs[r] = RegState::NotInit;
         }
         f.regs[0] = r0;
+        f.iterations = 0;
         if self.rules.has(Change::CallbacksAnyNumberOfTimes) {
+            if done >= bound {
+                *s = after;
+                return Ok(Step::Next(pc + 1));
+            }
             // The caller's registers stay as they were at the call: the
             // callback's return calls again with them.
             s.frames.push(callee);

@@ -105,6 +105,10 @@ fn transfer(
             jmp::CALL if insn.src == pseudo::CALL => (out & !0b11_1111) | 0b11_1110,
             jmp::CALL => {
                 let mut sizes = 0u16;
+                // How many times a callback runs decides what is explored.
+                if crate::call::calls_back(insn.imm) {
+                    sizes |= bit(1);
+                }
                 if let Some(p) = helpers::proto(insn.imm) {
                     for (i, k) in p.args.iter().enumerate() {
                         if matches!(

@@ -89,6 +89,9 @@ pub struct Frame {
     pub subprog: usize,
     /// For a callback's frame: the helper call that called it.
     pub callsite: Option<usize>,
+    /// How many times the callback of the helper call this frame is in
+    /// has run on this path (callbacks called any number of times).
+    pub iterations: u32,
 }
 
 impl Frame {
@@ -101,6 +104,7 @@ impl Frame {
             ret,
             subprog,
             callsite: None,
+            iterations: 0,
         }
     }
 }

@@ -143,6 +143,7 @@ impl Verifier<'_> {
     /// The entry, then each global function alone, then the limits
     /// checked over the whole program (stack of call chains, the JIT).
     fn run_all(&mut self) -> Result<(), VerifyError> {
+        self.maps_creatable()?;
         self.run(State::entry(), 0)?;
         for k in 1..self.subprogs.len() {
             let start = self.subprogs[k];
@@ -186,6 +187,25 @@ impl Verifier<'_> {
         }
         crate::depth::check(self)?;
         self.interpreter_limits()
+    }
+
+    /// Maps the kernel refuses to create fail the load before any
+    /// verification (`array_map_alloc_check`): a loader creates every map
+    /// of the object first.
+    fn maps_creatable(&self) -> Result<(), VerifyError> {
+        const ARRAYS: [u32; 3] = [crate::program::ARRAY, 3, 6];
+        for m in &self.prog.maps {
+            if ARRAYS.contains(&m.map_type) && m.key_size != 4 {
+                return Err(err(
+                    0,
+                    format!(
+                        "map '{}' cannot be created: an array map's key is 4 bytes, not {}",
+                        m.name, m.key_size
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// What the interpreter cannot run, refused after verification when
@@ -726,6 +746,8 @@ impl Verifier<'_> {
         }
         let callee = s.frames.pop();
         if self.rules.has(Change::CallbacksAnyNumberOfTimes) {
+            let caller = s.cur_mut();
+            caller.iterations = caller.iterations.saturating_add(1);
             return Ok(Step::Next(callsite));
         }
         Ok(Step::Next(callee.map_or(callsite + 1, |f| f.ret)))
@@ -871,13 +893,11 @@ impl Verifier<'_> {
         let (ta, tb) = scalar::refine(&la, cmp, &lb);
         let (fa, fb) = scalar::refine_not(&la, cmp, &lb);
         let mut t = s.clone();
-        if la == sa {
-            set_scalar(&mut t, d, ta);
-            set_scalar(s, d, fa);
-        }
-        if x && lb == sb {
-            set_scalar(&mut t, sr, tb);
-            set_scalar(s, sr, fb);
+        set_scalar(&mut t, d, learnt(&sa, &la, &ta));
+        set_scalar(s, d, learnt(&sa, &la, &fa));
+        if x {
+            set_scalar(&mut t, sr, learnt(&sb, &lb, &tb));
+            set_scalar(s, sr, learnt(&sb, &lb, &fb));
         }
         let t_ok = !ta.is_empty() && !tb.is_empty();
         let f_ok = !fa.is_empty() && !fb.is_empty();
@@ -903,6 +923,28 @@ enum Visit {
 enum PtrSide {
     Dst,
     Src,
+}
+
+/// What a register `whole` is where its compared view `view` became
+/// `now`: `now` itself when the view is the whole register; after a 32-bit
+/// jump on a register whose upper half may be set, the whole register with
+/// the low half's known bits learnt (the rest of the 64-bit knowledge is
+/// not touched).
+fn learnt(whole: &Scalar, view: &Scalar, now: &Scalar) -> Scalar {
+    if whole == view || now.is_empty() {
+        return *now;
+    }
+    const HIGH: u64 = 0xffff_ffff_0000_0000;
+    let low = now
+        .t
+        .intersect(crate::tnum::Tnum::range(now.umin, now.umax));
+    let mut r = *whole;
+    r.t = r.t.intersect(crate::tnum::Tnum {
+        value: low.value & !HIGH,
+        mask: low.mask | HIGH,
+    });
+    r.sync();
+    r
 }
 
 fn set_scalar(s: &mut State, r: u8, v: Scalar) {
