@@ -25,6 +25,8 @@ pub mod call;
 pub mod cfg;
 pub mod depth;
 pub mod encoding;
+#[cfg(test)]
+mod gen;
 pub mod mem;
 pub mod precision;
 pub mod program;
