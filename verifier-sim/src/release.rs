@@ -15,6 +15,11 @@ use probecc::arch::{Arch, KernelVersion};
 /// One change of the verifier's rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Change {
+    /// The instructions of cpu v4: sign-extending loads (`BPF_MEMSX`) and
+    /// moves, signed division and modulo, unconditional byte swaps and
+    /// 32-bit-offset jumps (`gotol`). Before, unknown opcodes or reserved
+    /// fields.
+    CpuV4,
     /// Callbacks (`bpf_loop`, `bpf_for_each_map_elem`) are verified as if
     /// called any number of times, zero included: the path after the call
     /// goes on without the callback, and each return from the callback
@@ -65,6 +70,14 @@ pub struct Entry {
 
 /// Every change, oldest first.
 pub const CHANGES: &[Entry] = &[
+    Entry {
+        change: Change::CpuV4,
+        since: KernelVersion(6, 6),
+        arches: &[],
+        needs_jit: false,
+        needs_build: false,
+        commit: "bpf: Support new sign-extension load insns, ... (the cpu v4 series)",
+    },
     Entry {
         change: Change::CallbacksAnyNumberOfTimes,
         since: KernelVersion(6, 7),
@@ -189,6 +202,7 @@ mod tests {
         assert_eq!(
             trixie.changes(),
             [
+                Change::CpuV4,
                 Change::CallbacksAnyNumberOfTimes,
                 Change::RetvalRangeMessage,
                 Change::JitStackRounding16

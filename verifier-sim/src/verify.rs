@@ -62,6 +62,9 @@ pub struct Verifier<'a> {
     /// Every stack slot needs precision for pruning (a constant key
     /// decides whether a lookup can be NULL).
     all_slots: bool,
+    /// When tracing: the state before every instruction processed, and no
+    /// pruning (every path is followed to its end).
+    trace: Option<Vec<(usize, State)>>,
 }
 
 /// The result of a whole check.
@@ -72,14 +75,32 @@ pub struct Outcome {
 
 /// Verifies `prog` for `target` (arch, kernel rules, what `.rodata` holds).
 pub fn verify(prog: &Program, target: &Target) -> Outcome {
+    verify_with(prog, target, false).0
+}
+
+/// Verifies `prog` following every path without pruning, and returns the
+/// state before each instruction processed, for tests that run programs
+/// concretely and check that every concrete state is one of these.
+/// Programs with loops may not end: give it loop-free ones.
+pub fn trace(prog: &Program, target: &Target) -> (Outcome, Vec<(usize, State)>) {
+    let (out, trace) = verify_with(prog, target, true);
+    (out, trace.unwrap_or_default())
+}
+
+fn verify_with(
+    prog: &Program,
+    target: &Target,
+    tracing: bool,
+) -> (Outcome, Option<Vec<(usize, State)>>) {
     let args = |id: i32| probecc::helpers::proto(id).map_or(5, |p| p.args.len());
     let cfg = match cfg::analyse(&prog.insns, &args) {
         Ok(c) => c,
         Err(e) => {
-            return Outcome {
+            let out = Outcome {
                 result: Err(e),
                 processed: 0,
-            }
+            };
+            return (out, tracing.then(Vec::new));
         }
     };
     let subprogs = crate::depth::starts(&prog.insns, &prog.funcs);
@@ -106,13 +127,15 @@ pub fn verify(prog: &Program, target: &Target) -> Outcome {
         callback_calls,
         explored: (0..prog.insns.len()).map(|_| Vec::new()).collect(),
         all_slots: lookups && rules.has(Change::ConstKeyArrayLookupNotNull),
+        trace: tracing.then(Vec::new),
         cfg,
     };
     let result = v.run_all();
-    Outcome {
+    let out = Outcome {
         result,
         processed: v.processed,
-    }
+    };
+    (out, v.trace)
 }
 
 /// The kernel's limit of call frames (`MAX_CALL_FRAMES`).
@@ -261,7 +284,9 @@ impl Verifier<'_> {
                 }
             };
             loop {
-                if self.cfg.prune[pc] || self.callback_calls[pc] {
+                if let Some(t) = &mut self.trace {
+                    t.push((pc, (*state).clone()));
+                } else if self.cfg.prune[pc] || self.callback_calls[pc] {
                     match self.visit(&state, pc)? {
                         Visit::Pruned => break,
                         Visit::Recorded(k) => work.push(Work::Complete(pc, k)),
@@ -351,6 +376,11 @@ impl Verifier<'_> {
 
     fn step(&mut self, s: &mut State, pc: usize) -> Result<Step, VerifyError> {
         let insn = self.insns[pc];
+        if !self.rules.has(Change::CpuV4) {
+            if let Some(msg) = crate::encoding::before_v4(&insn) {
+                return Err(err(pc, msg));
+            }
+        }
         if let Some(msg) = crate::encoding::reserved(&insn) {
             return Err(err(pc, msg));
         }
@@ -514,6 +544,20 @@ impl Verifier<'_> {
             return Err(err(pc, format!("invalid shift {}", insn.imm)));
         }
         let dst = self.read(s, pc, d)?;
+        if matches!(aop, AluOp::Div | AluOp::Mod) && insn.off == 1 {
+            // Signed division and modulo (cpu v4): known only of constants.
+            let r = match (
+                dst.scalar().and_then(Scalar::as_const),
+                src.scalar().and_then(Scalar::as_const),
+            ) {
+                (Some(a), Some(b)) => RegState::constant(signed_div(aop, a, b, is64)),
+                _ if matches!((dst, src), (RegState::Scalar(_), RegState::Scalar(_))) => {
+                    RegState::unknown()
+                }
+                _ => return Err(err(pc, ptr_op_prohibited(d, aop))),
+            };
+            return self.write(s, pc, d, r);
+        }
         let r = self.alu_values(pc, d, aop, dst, src, is64)?;
         self.write(s, pc, d, r)
     }
@@ -1054,6 +1098,30 @@ fn swap(v: u64, bits: u32, to_be: bool) -> u64 {
         16 => u64::from((low as u16).swap_bytes()),
         32 => u64::from((low as u32).swap_bytes()),
         _ => low.swap_bytes(),
+    }
+}
+
+/// `a s/ b` or `a s% b` as the CPU computes them for BPF: by zero, 0 and
+/// `a`; the most negative number divided by -1 stays itself.
+fn signed_div(op: AluOp, a: u64, b: u64, is64: bool) -> u64 {
+    if is64 {
+        let (a, b) = (a as i64, b as i64);
+        let r = match (op, b) {
+            (AluOp::Div, 0) => 0,
+            (AluOp::Mod, 0) => a,
+            (AluOp::Div, _) => a.wrapping_div(b),
+            _ => a.wrapping_rem(b),
+        };
+        r as u64
+    } else {
+        let (a, b) = (a as u32 as i32, b as u32 as i32);
+        let r = match (op, b) {
+            (AluOp::Div, 0) => 0,
+            (AluOp::Mod, 0) => a,
+            (AluOp::Div, _) => a.wrapping_div(b),
+            _ => a.wrapping_rem(b),
+        };
+        u64::from(r as u32)
     }
 }
 
