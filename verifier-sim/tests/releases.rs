@@ -8,6 +8,9 @@ use probecc::insn::{self as i, pseudo, AluOp, Cond, Insn, Reg, Size};
 use verifier_sim::program::{ArgType, Func, GlobalData, Signature};
 use verifier_sim::{check_program_for, MapSpec, Program, Rodata, Rules, Target, Verdict};
 
+mod support;
+use support::{add, mov, movr};
+
 const R0: Reg = Reg::R0;
 const R1: Reg = Reg::R1;
 const R2: Reg = Reg::R2;
@@ -38,14 +41,15 @@ fn bare(insns: &[Insn], maps: &[MapSpec]) -> Program {
     Program::bare(insns, maps, true)
 }
 
-fn mov(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Mov, r, v)
-}
-fn movr(d: Reg, s: Reg) -> Insn {
-    i::alu64_reg(AluOp::Mov, d, s)
-}
-fn add(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Add, r, v)
+/// x86_64 at `kernel` with the JIT off.
+fn interpreter(kernel: KernelVersion) -> Target {
+    Target {
+        rules: Rules {
+            jit: false,
+            ..Rules::new(Arch::X86_64, kernel)
+        },
+        ..Target::new(Arch::X86_64, kernel)
+    }
 }
 
 fn accepted(v: &Verdict) -> bool {
@@ -206,13 +210,7 @@ fn callbacks_run_once_before_6_7_and_any_number_of_times_after() {
         "At callback return the register R0 has value (0x2; 0x0) should have been in [0, 1]"
     );
     // Without the JIT the interpreter cannot call back.
-    let interp = Target {
-        rules: Rules {
-            jit: false,
-            ..Rules::new(Arch::X86_64, V6_1)
-        },
-        ..Target::new(Arch::X86_64, V6_1)
-    };
+    let interp = interpreter(V6_1);
     assert_eq!(
         check_program_for(&prog, &interp).message.as_deref(),
         Some("callbacks are not allowed in non-JITed programs")
@@ -272,13 +270,7 @@ fn tail_calls_need_less_than_256_bytes_of_frames_above() {
         "tail_calls are not allowed when call stack of previous frames is 256 bytes. Too large"
     );
     assert!(accepted(&at(&chain(224, 8, true), V6_18)));
-    let interp = Target {
-        rules: Rules {
-            jit: false,
-            ..Rules::new(Arch::X86_64, V6_1)
-        },
-        ..Target::new(Arch::X86_64, V6_1)
-    };
+    let interp = interpreter(V6_1);
     assert_eq!(
         check_program_for(&chain(32, 8, true), &interp)
             .message

@@ -5,6 +5,9 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self as i, pseudo, AluOp, AtomicOp, Cond, Insn, Reg, Size};
 use verifier_sim::{check_insns, MapSpec, Program, Verdict};
 
+mod support;
+use support::{add, mov, movr};
+
 const R0: Reg = Reg::R0;
 const R1: Reg = Reg::R1;
 const R2: Reg = Reg::R2;
@@ -47,15 +50,6 @@ fn accepts(insns: &[Insn]) {
     assert!(v.accepted, "{v:?}");
 }
 
-fn mov(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Mov, r, v)
-}
-fn movr(d: Reg, s: Reg) -> Insn {
-    i::alu64_reg(AluOp::Mov, d, s)
-}
-fn add(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Add, r, v)
-}
 fn ret0() -> [Insn; 2] {
     [mov(R0, 0), i::exit()]
 }
