@@ -671,7 +671,7 @@ impl Verifier<'_> {
                 } else {
                     p.off.checked_sub(c)
                 }
-                .filter(|o| o.abs() < 1 << 29)
+                .filter(|o| o.unsigned_abs() < 1 << 29)
                 .ok_or_else(|| {
                     err(
                         pc,
