@@ -3,8 +3,9 @@
 //! what the tests need and runs them all; `bench` compares compile time,
 //! memory and code size with clang and bpftrace; `soak` feeds the runner and
 //! verifier-sim random input; `verifier-diff` measures verifier-sim against
-//! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
-//! kernels and boot them in QEMU; `parity` compares the fixtures with
+//! the host kernel's verifier; `mutants` mutation-tests its abstract
+//! domain; `kernels`, `qemu` and `matrix` fetch Debian kernels and boot
+//! them in QEMU; `parity` compares the fixtures with
 //! bpftrace; `btf-subset` cuts the fixtures' kernel BTF. An error is printed
 //! as its chain of causes, never a backtrace, and exits with status 1.
 
@@ -26,6 +27,7 @@ mod kernels;
 mod lock;
 mod machine;
 mod matrix;
+mod mutants;
 mod parity;
 mod private_apt;
 mod qemu;
@@ -58,6 +60,9 @@ enum Cmd {
     /// verifier-sim against the host kernel's verifier on fixtures/verifier
     /// and mutated fixtures (root)
     VerifierDiff(diff::DiffArgs),
+    /// Mutation testing of verifier-sim's scalar, tnum, reg and mem with
+    /// cargo-mutants (slow; not in CI)
+    Mutants(mutants::MutantsArgs),
     /// Fetch Debian kernels for the QEMU matrix into target/kernels/
     Kernels(kernels::KernelsArgs),
     /// Boot one arch's kernel in QEMU: attach every fixture, check, measure
@@ -94,6 +99,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Soak(args) => soak::run(&args),
         Cmd::VerifierDiff(args) => diff::run(&args),
+        Cmd::Mutants(args) => mutants::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
         Cmd::Qemu(args) => matrix::run_qemu(&args),
         Cmd::Matrix(args) => matrix::run_matrix(&args),
