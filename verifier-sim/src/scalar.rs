@@ -693,4 +693,98 @@ mod tests {
         assert_eq!((wrap.smin, wrap.smax), (-19, -5));
         assert_eq!(Scalar::up_to(7).low32(), Scalar::up_to(7));
     }
+
+    /// `a` ending where `b` starts, at `k`, signed or unsigned.
+    fn touching(k: u64, below: u64, above: u64, signed_view: bool) -> (Scalar, Scalar) {
+        if signed_view {
+            let k = k as i64;
+            (
+                signed((below as i64).min(k), k),
+                signed(k, (above as i64).max(k)),
+            )
+        } else {
+            (between(below.min(k), k), between(k, above.max(k)))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Ranges that touch at one value: where an ordering's strict and
+        /// non-strict forms part, and an off-by-one in a decision shows.
+        #[test]
+        fn ranges_touching_at_one_value_compare_soundly(
+            k in value(), below in value(), above in value(), signed_view in any::<bool>(), i in 0usize..11,
+        ) {
+            let op = CMPS[i];
+            let (a, b) = touching(k, below, above, signed_view);
+            prop_assume!(in_range(&a, k) && in_range(&b, k));
+            for (x, y, l, r) in [(k, k, a, b), (k, k, b, a)] {
+                let truth = holds(op, x, y);
+                if let Some(d) = decided(&l, op, &r) {
+                    prop_assert_eq!(d, truth, "{:?} decided wrongly on {:?} {:?}", op, l, r);
+                }
+                let (rl, rr) = if truth { refine(&l, op, &r) } else { refine_not(&l, op, &r) };
+                prop_assert!(in_range(&rl, x) && in_range(&rr, y), "{op:?} {truth}: {l:?} {r:?} -> {rl:?} {rr:?}");
+            }
+        }
+    }
+
+    /// A known sign makes both views one interval (`sync`).
+    #[test]
+    fn a_known_sign_bounds_both_views() {
+        let pos = signed(5, 100);
+        assert_eq!((pos.umin, pos.umax), (5, 100));
+        let neg = signed(-100, -5);
+        assert_eq!((neg.umin, neg.umax), (-100i64 as u64, -5i64 as u64));
+        let low = between(3, 0x7fff_ffff_ffff_ffff);
+        assert_eq!((low.smin, low.smax), (3, i64::MAX));
+    }
+
+    /// Results keep the known bits of the operands' tnums.
+    #[test]
+    fn results_keep_the_tnums_known_bits() {
+        let x = alu64(AluOp::Xor, &Scalar::up_to(0xf), &Scalar::constant(0x10));
+        assert_eq!((x.t.value, x.t.mask), (0x10, 0xf));
+        assert_eq!((x.umin, x.umax), (0x10, 0x1f));
+    }
+
+    /// Each reason two values differ decides `==` alone: unsigned bounds
+    /// either way (only they, against a range across the sign bit), signed
+    /// bounds either way (only they, against a range across zero), a known
+    /// bit.
+    #[test]
+    fn each_reason_to_differ_decides_equality() {
+        let unknown_sign = signed(-5, 5);
+        let across_sign_bit = between(i64::MAX as u64, (1 << 63) + 1);
+        let cases = [
+            (between(0, 5), across_sign_bit),
+            (across_sign_bit, between(0, 5)),
+            (unknown_sign, Scalar::constant(100)),
+            (Scalar::constant(100), unknown_sign),
+            (
+                alu64(AluOp::Or, &Scalar::UNKNOWN, &Scalar::constant(1)),
+                Scalar::constant(2),
+            ),
+        ];
+        for (a, b) in cases {
+            assert_eq!(decided(&a, Cmp::Eq, &b), Some(false), "{a:?} {b:?}");
+            assert_eq!(decided(&a, Cmp::Ne, &b), Some(true), "{a:?} {b:?}");
+        }
+    }
+
+    /// At touching bounds the non-strict comparison cannot be decided false.
+    #[test]
+    fn touching_bounds_leave_non_strict_comparisons_open() {
+        let lo = Scalar::up_to(10);
+        let hi = between(10, 20);
+        assert_eq!(decided(&lo, Cmp::Ge, &hi), None);
+        assert_eq!(decided(&lo, Cmp::SGe, &hi), None);
+        assert_eq!(decided(&hi, Cmp::Le, &lo), None);
+        assert_eq!(decided(&hi, Cmp::SLe, &lo), None);
+        assert_eq!(decided(&lo, Cmp::Gt, &hi), Some(false));
+        assert_eq!(decided(&lo, Cmp::SGt, &hi), Some(false));
+        assert_eq!(decided(&hi, Cmp::Lt, &lo), Some(false));
+        assert_eq!(decided(&hi, Cmp::SLt, &lo), Some(false));
+    }
 }
