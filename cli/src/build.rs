@@ -56,19 +56,25 @@ impl Spec {
         btf: Option<&Path>,
     ) -> Result<Spec, BadInput> {
         let src = input::text(path)?;
-        let file = path.display().to_string();
-        Ok(Spec {
+        let opts = CompileOptions {
+            file: path.display().to_string(),
+            symbols,
+            kernel,
+            unsafe_actions: allow_unsafe,
+            btf: type_source(btf),
+        };
+        Ok(Spec::new(src, stem(path)?, opts))
+    }
+
+    /// The spec `src`, named `name` (its manifest's and objects' name),
+    /// compiled with `opts` (whose `file` its messages cite).
+    pub fn new(src: String, name: String, opts: CompileOptions) -> Spec {
+        Spec {
             src,
-            name: stem(path)?,
-            opts: CompileOptions {
-                file: file.clone(),
-                symbols,
-                kernel,
-                unsafe_actions: allow_unsafe,
-                btf: type_source(btf),
-            },
-            file,
-        })
+            file: opts.file.clone(),
+            name,
+            opts,
+        }
     }
 
     /// The compiled spec, or its diagnostics printed to stderr (in colour
@@ -97,7 +103,8 @@ impl Spec {
     }
 }
 
-fn object_bytes(compiled: &lang::Compiled) -> Result<Vec<u8>> {
+/// The object `compiled` holds, as ELF bytes.
+pub fn object_bytes(compiled: &lang::Compiled) -> Result<Vec<u8>> {
     let arch = compiled.object.arch;
     probecc::elf::write(&compiled.object).with_context(|| format!("writing the {arch} object"))
 }
@@ -196,7 +203,7 @@ pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
 
 /// verifier-sim on a freshly built object: a rejection is printed with the
 /// spec line and fails the build.
-fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
+pub fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
     let verdicts = crate::check::verdicts(bytes, arch, kernel)
         .with_context(|| format!("checking the {arch} object"))?;
     let rejected: Vec<_> = verdicts.iter().filter(|v| !v.accepted).cloned().collect();

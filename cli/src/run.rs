@@ -1,25 +1,33 @@
 //! `probecc run <SPEC.bt | OBJ.o> [--arch ARCH] --events FILE.jsonl
-//! [--format json|text] [--jit]`: runs a spec (compiled on the fly) or a
+//! [-f text|json|report] [--jit]`: runs a spec (compiled on the fly) or a
 //! built object with its `NAME.manifest.json` beside it, offline in rbpf,
 //! over the events of a JSON Lines file, with `BEGIN` before and `END`
-//! after them; prints the maps and printf output as JSON (the default when
-//! stdout is not a terminal) or as bpftrace prints them. An object runs as
-//! the arch its manifest names (`--arch`, if given, must agree).
+//! after them; prints the printf output and the maps as bpftrace prints
+//! them, in its text (the default, whatever stdout is) or its JSON lines,
+//! or as one report document of decoded entries (`probecc_runtime`). An
+//! object runs as the arch its manifest names (`--arch`, if given, must
+//! agree).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use probecc::arch::Arch;
+use probecc_runtime::output::Style;
+use probecc_runtime::report;
 use vm_tests::{events, Engine, Options, Program};
 
 use crate::input::{self, BadInput};
 use crate::target::{self, Target};
 
+/// How `run` prints what the run printed.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    Json,
+    /// bpftrace's text output
     Text,
+    /// bpftrace's JSON output (`bpftrace -f json`), one object a line
+    Json,
+    /// One JSON document: every map's entries by key parts, the printf lines
+    Report,
 }
 
 #[derive(clap::Args, Debug)]
@@ -31,9 +39,9 @@ pub struct Args {
     /// The events, one JSON object per line
     #[arg(long)]
     pub events: PathBuf,
-    /// Output format (default: json when stdout is not a terminal, else text)
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Run with rbpf's x86_64 JIT instead of its interpreter
     #[arg(long)]
     pub jit: bool,
@@ -72,17 +80,13 @@ pub fn run(args: &Args) -> Result<()> {
         .map_err(|e| BadInput::file(format!("in {}", args.events.display()), e))?;
     // What the events drive the program into (a fault, a loop past the
     // budget) is the input's doing too.
-    let report = program
+    let output = program
         .run(&events)
         .map_err(|e| BadInput::file(format!("running {}", args.input.display()), e))?;
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
-    match format {
-        Format::Json => println!("{}", report.to_json(false)),
-        Format::Text => print!("{}", report.to_text()),
+    match args.format {
+        Format::Text => print!("{}", output.render(Style::Text)),
+        Format::Json => print!("{}", output.render(Style::Json)),
+        Format::Report => println!("{}", report::document(&output, false)),
     }
     Ok(())
 }

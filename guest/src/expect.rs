@@ -1,14 +1,31 @@
 //! Checking a fixture's declared expectations (data from
 //! `fixtures/matrix/`, see `protocol::Expectation`) against its decoded
-//! maps and printf lines. Each failure is a sentence naming what was
-//! expected and what was found.
+//! maps (in the runtime's report shape: key parts and values as JSON) and
+//! printf lines. Each failure is a sentence naming what was expected and
+//! what was found.
 
 use std::collections::BTreeMap;
 
 use probecc_guest::protocol::Expectation;
 use serde_json::Value;
 
-use crate::maps::Entries;
+/// One decoded map: user key parts → combined value.
+pub type Entries = Vec<(Vec<Value>, Value)>;
+
+/// A map's entries from the runtime's report JSON
+/// (`[{"key": [...], "value": ...}]`).
+pub fn entries(report: &Value) -> Entries {
+    report
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let key = e["key"].as_array().cloned().unwrap_or_default();
+            (key, e["value"].clone())
+        })
+        .collect()
+}
 
 /// What a fixture produced.
 pub struct Outcome<'a> {

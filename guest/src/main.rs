@@ -1,28 +1,30 @@
 //! The guest agent: `/init` of every QEMU guest of the attach-and-measure
 //! matrix. It mounts the pseudo filesystems, checks the compiler's per-arch
-//! table against the kernel, loads every fixture object with aya, attaches
-//! its kprobes and kretprobes, runs the fixture's workload, checks the
-//! declared expectations against the maps, measures the overhead of a
+//! table against the kernel, loads every fixture object with the runtime's
+//! loader (`probecc_runtime::live`, aya underneath), attaches its kprobes
+//! and kretprobes, runs the fixture's workload, checks the declared
+//! expectations against the maps it decodes, measures the overhead of a
 //! probe hit, prints one `PROBECC <json>` line per result and powers off.
 //! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
 //! workload instead. A plan with parity cases runs each spec under
-//! bpftrace and as probecc's object (`parity`, with its `pworkload` and
-//! `sh` applets).
+//! bpftrace, as probecc's object and under `probecc trace` (`parity`,
+//! with its `pworkload` and `sh` applets, and `parity_trace`; `tool`
+//! measures a tool's run).
 
-mod bpf;
 mod expect;
 mod fixture;
-mod ksyms;
-mod maps;
 mod overhead;
 mod parity;
-mod printf;
+mod parity_trace;
 mod sys;
 mod tables;
+mod tool;
 mod workload;
 
 use probecc::arch::Arch;
 use probecc_guest::protocol::{Plan, Report, PLAN_PATH};
+use probecc_runtime::ksyms::Ksyms;
+use probecc_runtime::live;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -54,14 +56,14 @@ fn agent() -> ! {
         }
     };
     sys::start_watchdog(plan.watchdog_secs.max(10));
-    let cpus = sys::possible_cpus();
     sys::report(&Report::Boot {
         arch: plan.arch.clone(),
         kernel: sys::kernel_release(),
-        cpus,
+        cpus: live::possible_cpus() as u32,
         jit: sys::enable_jit(),
     });
-    let ksyms = ksyms::Ksyms::load();
+    // Without kallsyms (no such file), stack frames are addresses.
+    let ksyms = Ksyms::read(std::path::Path::new("/proc/kallsyms")).unwrap_or_default();
     match Arch::parse(&plan.arch) {
         Ok(arch) => tables::check(arch, &ksyms).iter().for_each(sys::report),
         Err(e) => sys::report(&Report::Error {
@@ -70,10 +72,10 @@ fn agent() -> ! {
         }),
     }
     for f in &plan.fixtures {
-        sys::report(&fixture::run(f, &ksyms, cpus as usize));
+        sys::report(&fixture::run(f, &ksyms));
     }
     for c in &plan.parity {
-        parity::run(c, &ksyms, cpus as usize);
+        parity::run(c, &ksyms);
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);

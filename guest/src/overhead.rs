@@ -9,21 +9,17 @@
 use std::fs::File;
 use std::io::{Read, Write};
 
-use aya::programs::KProbe;
 use aya::sys::{enable_stats, Stats};
-use aya::Ebpf;
 use probecc::error::chain;
 use probecc_guest::protocol::{OverheadPlan, Report, Subject};
+use probecc_runtime::live;
 
-use crate::fixture;
 use crate::sys::{monotonic_ns, report, set_comm};
 
 /// A subject ready to attach: its object loaded, programs verified.
 struct Loaded {
     subject: Subject,
-    ebpf: Option<Ebpf>,
-    /// (program name, function, offset)
-    programs: Vec<(String, String, u64)>,
+    object: Option<live::Loaded>,
 }
 
 pub fn run(plan: &OverheadPlan) {
@@ -73,27 +69,17 @@ fn load(s: &Subject) -> Result<Loaded, String> {
     if s.object.is_empty() {
         return Ok(Loaded {
             subject: s.clone(),
-            ebpf: None,
-            programs: Vec::new(),
+            object: None,
         });
     }
-    let mut ebpf = fixture::load(&s.object)?;
-    let mut programs = Vec::new();
-    for (name, section) in &s.programs {
-        let kp: &mut KProbe = ebpf
-            .program_mut(name)
-            .ok_or_else(|| format!("aya finds no program {name}"))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| chain(&e))?;
-        kp.load()
-            .map_err(|e| format!("aya load {name}: {}", chain(&e)))?;
-        let (func, off) = fixture::target(section);
-        programs.push((name.clone(), func, off));
+    let mut object = live::Loaded::load_file(std::path::Path::new(&s.object))
+        .map_err(|e| format!("{}: {}", s.object, chain(&e)))?;
+    for (name, _) in &s.programs {
+        object.verify(name).map_err(|e| chain(&e))?;
     }
     Ok(Loaded {
         subject: s.clone(),
-        ebpf: Some(ebpf),
-        programs,
+        object: Some(object),
     })
 }
 
@@ -124,35 +110,26 @@ impl Loop {
     }
 }
 
-/// Attaches every program of `s`, runs `f`, detaches.
-fn attached<T>(s: &mut Loaded, f: impl FnOnce(&mut Loaded) -> T) -> Result<T, String> {
-    let mut links = Vec::new();
-    if let Some(ebpf) = s.ebpf.as_mut() {
-        for (name, func, off) in &s.programs {
-            let kp: &mut KProbe = ebpf
-                .program_mut(name)
-                .ok_or("program vanished")?
-                .try_into()
-                .map_err(|e: aya::programs::ProgramError| chain(&e))?;
-            let link = kp
-                .attach(func, *off)
-                .map_err(|e| format!("attach {func}: {}", chain(&e)))?;
-            links.push((name.clone(), link));
-        }
-    }
-    let out = f(s);
-    if let Some(ebpf) = s.ebpf.as_mut() {
-        for (name, link) in links {
-            if let Some(Ok(kp)) = ebpf.program_mut(&name).map(<&mut KProbe>::try_from) {
-                let _ = kp.detach(link);
+/// Attaches every program of `s`, runs `f`, detaches (a failed attach
+/// detaches what was attached before it).
+fn attached<T>(s: &mut Loaded, f: impl FnOnce() -> T) -> Result<T, String> {
+    if let Some(object) = s.object.as_mut() {
+        for (name, section) in &s.subject.programs {
+            if let Err(e) = object.attach(name, section) {
+                object.detach_all();
+                return Err(chain(&e));
             }
         }
+    }
+    let out = f();
+    if let Some(object) = s.object.as_mut() {
+        object.detach_all();
     }
     Ok(out)
 }
 
 fn timed(s: &mut Loaded, io: &mut Loop, n: u64) -> Result<f64, String> {
-    attached(s, |_| {
+    attached(s, || {
         let t0 = monotonic_ns();
         io.spin(n);
         (monotonic_ns() - t0) as f64 / n as f64
@@ -172,7 +149,7 @@ fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) {
     };
     for s in loaded.iter_mut() {
         let before = run_count(s);
-        let r = attached(s, |_| io.spin(n));
+        let r = attached(s, || io.spin(n));
         let after = run_count(s);
         match r {
             Ok(()) => report(&Report::Hits {
@@ -188,9 +165,5 @@ fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) {
 }
 
 fn run_count(s: &Loaded) -> u64 {
-    let Some(ebpf) = &s.ebpf else { return 0 };
-    ebpf.programs()
-        .filter_map(|(_, p)| p.info().ok())
-        .map(|i| i.run_count())
-        .sum()
+    s.object.as_ref().map_or(0, live::Loaded::run_count)
 }

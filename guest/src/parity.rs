@@ -1,28 +1,28 @@
-//! Parity with bpftrace: one spec run twice on the same kernel, once as
+//! Parity with bpftrace: one spec run on the same kernel as
 //! `bpftrace SCRIPT -c WORKLOAD` (bpftrace prints its maps when the
-//! workload ends) and once as probecc's object attached through aya (the
-//! fixture path), each followed by one `PROBECC-PARITY <json>` line with
-//! what bpftrace printed and what probecc's maps and ring buffer held. The
-//! host parses and compares (`cargo xtask parity`).
+//! workload ends), as probecc's object through the runtime's loader (the
+//! fixture path), and as `probecc trace` of the dist binary
+//! (`parity_trace`), followed by one `PROBECC-PARITY <json>` line with
+//! what bpftrace printed, what probecc's maps and ring buffer held and
+//! what `probecc trace` printed. The host parses and compares (`cargo
+//! xtask parity`).
 //!
 //! Both sides run the workload the same way: through the `pworkload`
 //! applet, which runs the fixture's commands in order as child processes
 //! (so `dd` is `dd` under both) and writes their pids to [`PIDS`] for the
 //! host to recognise pids in keys and printf lines.
 
-use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use probecc::lang::manifest::Manifest;
+use probecc::error::chain;
 use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, BPFTRACE, PARITY_MARK};
-use serde_json::{json, Value};
+use probecc_runtime::ksyms::Ksyms;
+use probecc_runtime::live::Loaded;
+use serde_json::Value;
 
-use crate::ksyms::Ksyms;
-use crate::{fixture, workload};
+use crate::{fixture, parity_trace, tool, workload};
 
 /// The applet that runs a parity workload.
 pub const APPLET: &str = "pworkload";
@@ -30,7 +30,7 @@ pub const APPLET: &str = "pworkload";
 /// command bpftrace runs through a shell (see [`sh`]).
 pub const APPLETS: [&str; 2] = [APPLET, "sh"];
 /// Where `pworkload` writes the pids of the commands it ran.
-const PIDS: &str = "/tmp/parity.pids";
+pub const PIDS: &str = "/tmp/parity.pids";
 /// A bpftrace run (start-up, attach, workload, exit dump) longer than this
 /// is killed.
 const BPFTRACE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -96,12 +96,18 @@ fn applet_args(case: &ParityCase) -> Vec<String> {
         .collect()
 }
 
-/// Runs one case on both sides and prints its result line.
-pub fn run(case: &ParityCase, ksyms: &Ksyms, cpus: usize) {
+/// The workload as one command line (`-c` of bpftrace and probecc trace).
+pub fn applet_command(case: &ParityCase) -> String {
+    format!("/bin/{APPLET} {}", applet_args(case).join(" "))
+}
+
+/// Runs one case on every side and prints its result line.
+pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let report = ParityReport {
         name: case.name.clone(),
         bpftrace: under_bpftrace(case),
-        probecc: under_probecc(case, ksyms, cpus),
+        probecc: under_probecc(case, ksyms),
+        trace: parity_trace::run(case),
     };
     let json = serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     let mut out = std::io::stdout().lock();
@@ -109,7 +115,7 @@ pub fn run(case: &ParityCase, ksyms: &Ksyms, cpus: usize) {
     let _ = out.flush();
 }
 
-fn read_pids() -> Vec<u32> {
+pub fn read_pids() -> Vec<u32> {
     std::fs::read_to_string(PIDS)
         .unwrap_or_default()
         .lines()
@@ -118,87 +124,26 @@ fn read_pids() -> Vec<u32> {
 }
 
 /// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
-/// [`BPFTRACE_TIMEOUT`].
+/// [`BPFTRACE_TIMEOUT`], measured as `probecc trace` is.
 fn under_bpftrace(case: &ParityCase) -> ParitySide {
     let _ = std::fs::remove_file(PIDS);
-    let t0 = Instant::now();
-    let command = format!("/bin/{APPLET} {}", applet_args(case).join(" "));
-    let spawned = Command::new(BPFTRACE)
-        .arg(&case.script)
+    let mut cmd = Command::new(BPFTRACE);
+    cmd.arg(&case.script)
         .arg("-c")
-        .arg(&command)
+        .arg(applet_command(case))
         .env("PATH", "/bin:/usr/bin")
-        .env("HOME", "/tmp")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut side = ParitySide::default();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            side.stderr = format!("starting {BPFTRACE}: {e}");
-            side.status = -1;
-            return side;
-        }
-    };
-    let done = Arc::new(AtomicBool::new(false));
-    let killer = {
-        let done = done.clone();
-        let pid = child.id() as i32;
-        std::thread::spawn(move || {
-            let t = Instant::now();
-            while t.elapsed() < BPFTRACE_TIMEOUT {
-                if done.load(Ordering::Relaxed) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // SAFETY: a plain kill of our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
-        })
-    };
-    let stderr = child.stderr.take();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(mut e) = stderr {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let mut stdout = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut stdout);
-    }
-    let status = child.wait();
-    done.store(true, Ordering::Relaxed);
-    let killed = killer.join().unwrap_or(false);
-    side.stdout = stdout;
-    side.stderr = err_reader.join().unwrap_or_default();
-    if killed {
-        side.stderr.push_str(&format!(
-            "\n(killed after {} s)",
-            BPFTRACE_TIMEOUT.as_secs()
-        ));
-    }
-    side.status = match status {
-        Ok(s) => s.code().unwrap_or_else(|| -s.signal().unwrap_or(1)),
-        Err(_) => -1,
-    };
-    side.pids = read_pids();
-    side.secs = t0.elapsed().as_secs_f64();
-    side
+        .env("HOME", "/tmp");
+    tool::run(cmd, BPFTRACE_TIMEOUT).side(read_pids())
 }
 
-/// probecc's object through aya: load, attach, `pworkload`, ring buffer,
-/// maps (every entry).
-fn under_probecc(case: &ParityCase, ksyms: &Ksyms, cpus: usize) -> ParitySide {
+/// probecc's object through the runtime's loader: load, attach,
+/// `pworkload`, detach, ring buffer, maps (every entry).
+fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
     let _ = std::fs::remove_file(PIDS);
     let t0 = Instant::now();
     let mut side = ParitySide::default();
     let mut errors = Vec::new();
-    if let Err(e) = attach_and_run(case, ksyms, cpus, &mut side, &mut errors) {
+    if let Err(e) = attach_and_run(case, ksyms, &mut side, &mut errors) {
         errors.push(e);
     }
     side.stderr = errors.join("\n");
@@ -210,18 +155,14 @@ fn under_probecc(case: &ParityCase, ksyms: &Ksyms, cpus: usize) -> ParitySide {
 fn attach_and_run(
     case: &ParityCase,
     ksyms: &Ksyms,
-    cpus: usize,
     side: &mut ParitySide,
     errors: &mut Vec<String>,
 ) -> Result<(), String> {
-    let text =
-        std::fs::read_to_string(&case.manifest).map_err(|e| format!("{}: {e}", case.manifest))?;
-    let manifest = Manifest::from_json(&text).map_err(|e| format!("{}: {e}", case.manifest))?;
-    let mut ebpf = fixture::load(&case.object)?;
-    for p in &manifest.programs {
-        if let Err(e) = fixture::attach(&mut ebpf, &p.name, &p.section) {
-            errors.push(format!("{}: {e}", p.section));
-        }
+    let manifest = fixture::read_manifest(&case.manifest)?;
+    let mut object = Loaded::load_file(std::path::Path::new(&case.object))
+        .map_err(|e| format!("{}: {}", case.object, chain(&e)))?;
+    for (section, e) in object.attach_all(&manifest) {
+        errors.push(format!("{section}: {}", chain(&e)));
     }
     let status = Command::new(format!("/bin/{APPLET}"))
         .args(applet_args(case))
@@ -230,17 +171,10 @@ fn attach_and_run(
         .stderr(Stdio::null())
         .status()
         .map_err(|e| format!("running {APPLET}: {e}"))?;
+    object.detach_all();
     side.status = status.code().unwrap_or(-1);
-    side.printf = fixture::ring_buffer(&mut ebpf, &manifest);
-    let decoded = fixture::read_maps(&ebpf, &manifest, ksyms, cpus, errors);
-    let mut maps = serde_json::Map::new();
-    for (name, entries) in decoded {
-        let all: Vec<Value> = entries
-            .into_iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
-        maps.insert(name, Value::Array(all));
-    }
-    side.maps = Value::Object(maps);
+    side.printf = fixture::printf_lines(&mut object, &manifest, errors);
+    let maps = fixture::read_maps(&object, &manifest, ksyms, errors);
+    side.maps = Value::Object(maps.into_iter().collect());
     Ok(())
 }

@@ -89,21 +89,6 @@ pub fn enable_jit() -> Option<u8> {
     read()
 }
 
-/// The number of possible CPUs (the stride count of per-CPU map values).
-pub fn possible_cpus() -> u32 {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-    let mut n = 0;
-    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-        let mut ends = part.split('-').filter_map(|x| x.parse::<u32>().ok());
-        match (ends.next(), ends.next()) {
-            (Some(a), Some(b)) => n += b.saturating_sub(a) + 1,
-            (Some(_), None) => n += 1,
-            _ => {}
-        }
-    }
-    n.max(1)
-}
-
 /// Powers the machine off after `secs` seconds, whatever else is going on.
 pub fn start_watchdog(secs: u64) {
     std::thread::spawn(move || {

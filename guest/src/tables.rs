@@ -18,8 +18,8 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self, AluOp, Cond, Insn, Reg, Size};
 use probecc_guest::protocol::Report;
 
-use crate::bpf;
-use crate::ksyms::Ksyms;
+use probecc_runtime::ksyms::Ksyms;
+use probecc_runtime::live::bpf;
 
 const MAX_CTX: u16 = 1024;
 

@@ -60,6 +60,9 @@ pub enum Error {
     },
     #[error("{section}: the JIT cannot run this program: {reason}")]
     Jit { section: String, reason: String },
+    /// A map or ring-buffer record that does not decode by the manifest.
+    #[error("{0}")]
+    Decode(#[from] probecc_runtime::decode::DecodeError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

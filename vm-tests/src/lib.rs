@@ -7,8 +7,9 @@
 //! kernel's semantics (atomics, big-endian memory, an instruction budget);
 //! a [`runner::Session`] feeds [`events`] through the programs with
 //! [`regs`] built from `probecc::arch`, [`helpers`] and [`maps`] emulated
-//! as the kernel implements them, and [`output`] decodes the maps into JSON
-//! or bpftrace's [`text`].
+//! as the kernel implements them, and the maps and printf records are
+//! decoded into the runtime's `Output` (`probecc_runtime`), which prints
+//! them as bpftrace does.
 //!
 //! **Big-endian s390x objects** run with the same semantics as the
 //! little-endian four: all program memory (stack, `pt_regs`, map values,
@@ -27,21 +28,18 @@ pub mod abi;
 pub mod error;
 pub mod events;
 pub mod helpers;
-pub mod ksyms;
+pub mod kaddr;
 pub mod maps;
 pub mod memory;
 pub mod object;
-pub mod output;
-pub mod printf;
 pub mod regs;
 pub mod rewrite;
 pub mod runner;
 pub mod spec;
-pub mod text;
 pub mod vm;
 
 pub use error::{Error, Result};
 pub use events::Event;
-pub use output::Report;
+pub use probecc_runtime::output::Output;
 pub use runner::{relocate, Options, Program, Session};
 pub use vm::Engine;

@@ -1,29 +1,30 @@
 //! runner: an object and its manifest made runnable ([`Program`]), and one
 //! run over a stream of events ([`Session`]): `BEGIN` actions, every event
 //! through the programs attached to its probe (in manifest order), `END`
-//! actions, then the [`Report`].
+//! actions, then the [`Output`].
 //!
 //! Per event: the helpers' world gets the event (ids, comm, time, CPU, its
 //! memory and kernel stack), the per-CPU map memory for its CPU is made and
 //! allowed, the `pt_regs` image is built for the arch, the program runs, and
-//! the ring-buffer records it submitted become printf text.
+//! the ring-buffer records it submitted become printf text (the runtime's
+//! decoder, which also decodes the maps at `print()` and at the end).
 
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::{Action, Manifest};
 use probecc::load::{relocate_object, OnMissing};
+use probecc_runtime::decode::{Decoder, MapDump};
+use probecc_runtime::output::{Chunk, Output};
+use probecc_runtime::printf;
 use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN};
 use crate::helpers::{self, Current, Fault, World};
-use crate::ksyms::Ksyms;
+use crate::kaddr::Kaddr;
 use crate::maps::EmuMap;
-use crate::memory::u64_at;
 use crate::object::Object;
-use crate::output::{c_string, Chunk, Decoder, MapDump, Names, Report};
-use crate::printf::{self, Arg};
 use crate::regs::{self, ProbeKind, USER_REGS};
 use crate::rewrite::{self, Lowered};
 use crate::vm::{Engine, Vm};
@@ -76,7 +77,6 @@ pub struct Program {
     pub arch: Arch,
     pub object: Object,
     pub manifest: Manifest,
-    pub names: Names,
     pub options: Options,
     lowered: Vec<Lowered>,
     routes: Vec<Route>,
@@ -127,8 +127,6 @@ impl Program {
                 arch.endian().name()
             )));
         }
-        let names: Names =
-            serde_json::from_str(manifest).map_err(|e| Error::Manifest(e.to_string()))?;
         let manifest = Manifest::from_json(manifest).map_err(|e| Error::Manifest(e.to_string()))?;
         if manifest.arch != arch.name() {
             return Err(Error::Manifest(format!(
@@ -158,7 +156,6 @@ impl Program {
             arch,
             object,
             manifest,
-            names,
             options,
             lowered,
             routes,
@@ -178,7 +175,7 @@ impl Program {
     }
 
     /// BEGIN, every event, END.
-    pub fn run(&self, events: &[Event]) -> Result<Report> {
+    pub fn run(&self, events: &[Event]) -> Result<Output> {
         let mut s = self.session()?;
         s.begin()?;
         for ev in events {
@@ -217,7 +214,7 @@ pub struct Session<'p> {
     prog: &'p Program,
     vms: Vec<Vm<'p>>,
     world: Option<Box<World>>,
-    ksyms: Ksyms,
+    kaddr: Kaddr,
     chunks: Vec<Chunk>,
     exited: bool,
 }
@@ -257,7 +254,7 @@ impl<'p> Session<'p> {
             prog,
             vms,
             world: Some(Box::new(world)),
-            ksyms: Ksyms::default(),
+            kaddr: Kaddr::default(),
             chunks: Vec::new(),
             exited: false,
         };
@@ -326,10 +323,10 @@ impl<'p> Session<'p> {
         }
         self.ensure_cpu(ev.cpu);
         let (func, offset) = attach_function(self.prog.arch, &ev.probe, routes[0].kind);
-        let func_ip = self.ksyms.addr(&func);
+        let func_ip = self.kaddr.addr(&func);
         let ip = func_ip + offset;
         let stack = match &ev.kstack {
-            Some(frames) => frames.iter().map(|f| self.ksyms.addr(f)).collect(),
+            Some(frames) => frames.iter().map(|f| self.kaddr.addr(f)).collect(),
             None => vec![ip],
         };
         for r in routes {
@@ -425,61 +422,46 @@ impl<'p> Session<'p> {
         if !is_printf {
             return Ok(());
         }
-        let endian = self.prog.object.endian;
-        let id = u64_at(bytes, 0, endian);
-        let Some(entry) = m.printf.iter().find(|p| p.id as u64 == id) else {
-            return Err(Error::Run {
+        let text = self
+            .with_decoder(|d| d.record(bytes))
+            .map_err(|e| Error::Run {
                 line,
                 section: m.ringbuf.clone().unwrap_or_default(),
-                reason: format!("printf record with unknown format id {id}"),
-            });
-        };
-        let args: Vec<Arg> = entry
-            .args
-            .iter()
-            .map(|a| {
-                let off = a.offset as usize;
-                match a.kind.as_str() {
-                    "string" => Arg::Str(c_string(bytes.get(off..off + a.size as usize))),
-                    "int" => Arg::Int(u64_at(bytes, off, endian)),
-                    "func" => Arg::Str(
-                        self.prog
-                            .names
-                            .funcs
-                            .get(u64_at(bytes, off, endian) as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                    ),
-                    _ => Arg::Str(
-                        self.prog
-                            .names
-                            .probes
-                            .get(u64_at(bytes, off, endian) as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                    ),
-                }
-            })
-            .collect();
-        self.text(printf::format(&entry.format, &args));
+                reason: e.to_string(),
+            })?;
+        self.chunks.push(Chunk::Printf(text));
         Ok(())
     }
 
-    fn text(&mut self, t: String) {
-        match self.chunks.last_mut() {
-            Some(Chunk::Text(prev)) => prev.push_str(&t),
-            _ => self.chunks.push(Chunk::Text(t)),
-        }
+    /// `f` with the decoder of this session's maps and kernel addresses.
+    fn with_decoder<T>(&self, f: impl FnOnce(&Decoder) -> T) -> T {
+        let prog = self.prog;
+        let maps = self.world.as_ref().map(|w| &w.maps[..]).unwrap_or(&[]);
+        let stack_map = prog
+            .manifest
+            .stack_map
+            .as_deref()
+            .and_then(|s| prog.object.map_index(s))
+            .and_then(|i| maps.get(i));
+        let stacks = |id: u32| stack_map.and_then(|m| m.stack(id)).map(<[u64]>::to_vec);
+        let ksyms = self.kaddr.symbols();
+        f(&Decoder {
+            manifest: &prog.manifest,
+            endian: prog.object.endian,
+            ksyms: &ksyms,
+            stacks: &stacks,
+        })
     }
 
     fn actions(&mut self, actions: &[Action]) -> Result<()> {
         for a in actions {
             match a {
                 Action::Printf { format, args } => {
-                    self.text(printf::format_literals(format, args));
+                    let text = printf::format_literals(format, args);
+                    self.chunks.push(Chunk::Printf(text));
                 }
                 Action::Print(name) => {
-                    let dump = self.dump(self.manifest_map(name)?);
+                    let dump = self.dump(self.manifest_map(name)?)?;
                     self.chunks.push(Chunk::Print(dump));
                 }
                 Action::Clear(name) => {
@@ -508,41 +490,25 @@ impl<'p> Session<'p> {
             .ok_or_else(|| Error::Manifest(format!("an action names {name}, which is not a map")))
     }
 
-    fn dump(&self, i: usize) -> MapDump {
-        let prog = self.prog;
+    /// Manifest map `i`, decoded.
+    fn dump(&self, i: usize) -> Result<MapDump> {
+        let entry = &self.prog.manifest.maps[i];
         let maps = self.world.as_ref().map(|w| &w.maps[..]).unwrap_or(&[]);
-        let stacks = prog
-            .manifest
-            .stack_map
-            .as_deref()
-            .and_then(|s| prog.object.map_index(s))
-            .and_then(|i| maps.get(i));
-        let dec = Decoder {
-            endian: prog.object.endian,
-            names: &prog.names,
-            ksyms: &self.ksyms,
-            stacks,
+        let Some(map) = maps.get(self.prog.map_of[i]) else {
+            return Ok(MapDump::empty(entry));
         };
-        match maps.get(prog.map_of[i]) {
-            Some(m) => dec.map(&prog.manifest.maps[i], m),
-            None => MapDump {
-                name: prog.manifest.maps[i].name.clone(),
-                kind: prog.manifest.maps[i].value.kind.clone(),
-                lhist: None,
-                entries: Vec::new(),
-            },
-        }
+        Ok(self.with_decoder(|d| d.map(entry, map.entries()))?)
     }
 
     /// Runs the `END` actions and reports.
-    pub fn end(mut self) -> Result<Report> {
+    pub fn end(mut self) -> Result<Output> {
         self.exited = false;
         self.actions(&self.prog.manifest.end)?;
         let mut maps: Vec<MapDump> = (0..self.prog.manifest.maps.len())
             .map(|i| self.dump(i))
-            .collect();
+            .collect::<Result<_>>()?;
         maps.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Report {
+        Ok(Output {
             maps,
             chunks: self.chunks,
         })

@@ -7,11 +7,11 @@ mod support;
 use std::collections::BTreeMap;
 
 use probecc::arch::Arch;
+use probecc_runtime::decode::{Bucket, Key, Value};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use vm_tests::output::{Bucket, Key, Value};
-use vm_tests::{Event, Options, Report};
+use vm_tests::{Event, Options, Output};
 
 const COMMS: [&str; 3] = ["dd", "cat", "a-longer-name"];
 
@@ -56,7 +56,11 @@ fn expected(map: &str, values: &[i64]) -> Value {
     match map {
         "@count" => int(n),
         "@sum" => int(total),
-        "@avg" => int(total.wrapping_div(n)),
+        "@avg" => Value::Stats {
+            count: n as u64,
+            avg: total.wrapping_div(n),
+            total,
+        },
         "@min" => int(*values.iter().min().unwrap_or(&0)),
         "@max" => int(*values.iter().max().unwrap_or(&0)),
         "@stats" => Value::Stats {
@@ -68,7 +72,7 @@ fn expected(map: &str, values: &[i64]) -> Value {
     }
 }
 
-fn got(r: &Report, map: &str) -> BTreeMap<String, Value> {
+fn got(r: &Output, map: &str) -> BTreeMap<String, Value> {
     let m = r.maps.iter().find(|m| m.name == map).expect(map);
     m.entries
         .iter()

@@ -6,13 +6,13 @@
 mod support;
 
 use probecc::arch::Arch;
+use probecc_runtime::decode::Value;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use vm_tests::output::Value;
-use vm_tests::{Event, Options, Program, Report};
+use vm_tests::{Event, Options, Output, Program};
 
-fn value(r: &Report, map: &str) -> u64 {
+fn value(r: &Output, map: &str) -> u64 {
     let m = r
         .maps
         .iter()

@@ -8,8 +8,8 @@ mod support;
 use probecc::arch::Arch;
 use probecc::btf::kernel::KernelBtf;
 use probecc::btf::{Builder, IntEncoding};
+use probecc_runtime::decode::Value;
 use vm_tests::events::MemValue;
-use vm_tests::output::Value;
 use vm_tests::{relocate, Event, Options, Program};
 
 const FILE: u64 = 0xffff_8880_2000_0000;

@@ -1,20 +1,32 @@
 //! Every fixture spec runs over its event file (`fixtures/events/`) on all
 //! five arches: the outputs must be identical (cross-arch equivalence), and
-//! the x86_64 output is snapshotted, as JSON and as bpftrace text.
+//! the x86_64 output is snapshotted in the three ways `probecc run` prints
+//! it: the report document, bpftrace's text and bpftrace's JSON lines.
 
 mod support;
 
 use probecc::arch::Arch;
+use probecc_runtime::output::{Output, Style};
+use probecc_runtime::report;
 use vm_tests::{events, Options};
 
-fn outputs(name: &str, arch: Arch) -> (String, String) {
+/// The report, the text and the JSON lines of a run.
+fn renderings(r: &Output) -> (String, String, String) {
+    (
+        report::document(r, true),
+        r.render(Style::Text),
+        r.render(Style::Json),
+    )
+}
+
+fn outputs(name: &str, arch: Arch) -> (String, String, String) {
     let a = support::compile_fixture(name, arch);
     let p = support::load(&a, arch, Options::default());
     let evs = events::parse(&support::events(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let r = p
         .run(&evs)
         .unwrap_or_else(|e| panic!("{name} on {arch}: {e}"));
-    (r.to_json(true), r.to_text())
+    renderings(&r)
 }
 
 #[test]
@@ -28,13 +40,19 @@ fn every_fixture_has_an_event_file() {
 #[test]
 fn fixtures_give_the_same_output_on_every_arch_and_match_their_snapshots() {
     for name in support::fixtures() {
-        let (json, text) = outputs(&name, Arch::X86_64);
+        let x86 = outputs(&name, Arch::X86_64);
         for arch in &Arch::ALL[1..] {
-            let (j, t) = outputs(&name, *arch);
-            assert_eq!(j, json, "{name}: {arch} JSON differs from x86_64");
-            assert_eq!(t, text, "{name}: {arch} text differs from x86_64");
+            assert_eq!(
+                outputs(&name, *arch),
+                x86,
+                "{name}: {arch} differs from x86_64"
+            );
         }
-        insta::assert_snapshot!(name.as_str(), format!("{json}\n--- text ---\n{text}"));
+        let (report, text, json) = x86;
+        insta::assert_snapshot!(
+            name.as_str(),
+            format!("{report}\n--- text ---\n{text}\n--- json ---\n{json}")
+        );
     }
 }
 
@@ -61,9 +79,7 @@ fn the_jit_agrees_with_the_interpreter() {
             }
             Err(e) => panic!("{name}: {e}"),
         };
-        let (json, text) = outputs(&name, arch);
-        assert_eq!(r.to_json(true), json, "{name}");
-        assert_eq!(r.to_text(), text, "{name}");
+        assert_eq!(renderings(&r), outputs(&name, arch), "{name}");
         jitted += 1;
     }
     assert!(jitted >= 20, "only {jitted} fixtures fit the JIT");

@@ -345,3 +345,6 @@ hi 4
         }
     }
 }
+
+#[cfg(test)]
+mod rendered;

@@ -22,6 +22,7 @@ mod constant;
 mod expr;
 pub mod format;
 pub mod ir;
+mod map_stmt;
 mod record;
 mod stmt;
 mod tables;

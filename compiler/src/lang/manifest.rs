@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::Arch;
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, RuntimeConfig, Sym, Ty, ValueKind, PRINTF_RINGBUF,
-    STACK_MAP,
+    self, Checked, KeyTy, MapInfo, PrintfInfo, RuntimeConfig, Sym, Ty, PRINTF_RINGBUF, STACK_MAP,
 };
+use crate::maps::MapKind;
 
 /// The actions of `BEGIN` and `END`, which the manifest lists for runners.
 pub use crate::lang::check::ir::{Action, Literal};
@@ -78,8 +78,9 @@ pub struct MapEntry {
     pub name: String,
     /// The ELF symbol (`AT_name`).
     pub symbol: String,
-    /// `hash` or `percpu_hash`.
-    pub kind: String,
+    /// `hash` or `percpu_hash` (spelled as [`MapKind::name`]).
+    #[serde(with = "map_kind")]
+    pub kind: MapKind,
     /// The user key parts (a `hist`/`lhist` bucket follows them).
     pub keys: Vec<KeyEntry>,
     pub key_size: u32,
@@ -89,9 +90,7 @@ pub struct MapEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {
-    /// `int`, `string`, `func`, `probe` or `kstack` (a stack id of
-    /// [`Manifest::stack_map`]).
-    pub kind: String,
+    pub kind: KeyKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,9 +100,7 @@ pub struct KeyEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueEntry {
-    /// `int`, `string`, `func`, `probe`, `count`, `sum`, `min`, `max`,
-    /// `avg`, `stats`, `hist` or `lhist`.
-    pub kind: String,
+    pub kind: ValueKind,
     pub size: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed: Option<bool>,
@@ -129,11 +126,104 @@ pub struct PrintfEntry {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgEntry {
-    /// `int`, `string`, `func` or `probe`.
-    pub kind: String,
+    pub kind: ArgKind,
     pub offset: u32,
     pub size: u32,
     pub signed: bool,
+}
+
+/// What a key part holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Int,
+    String,
+    Func,
+    Probe,
+    /// A stack id of [`Manifest::stack_map`].
+    Kstack,
+}
+
+/// What a map's value holds: an assigned value or an aggregation's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    Int,
+    String,
+    Func,
+    Probe,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist,
+}
+
+impl ValueKind {
+    /// Whether the key ends in a `hist`/`lhist` bucket (a u64).
+    pub fn bucketed(self) -> bool {
+        matches!(self, ValueKind::Hist | ValueKind::Lhist)
+    }
+}
+
+/// What a printf argument holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgKind {
+    Int,
+    String,
+    Func,
+    Probe,
+}
+
+impl From<Sym> for KeyKind {
+    fn from(s: Sym) -> KeyKind {
+        match s {
+            Sym::Func => KeyKind::Func,
+            Sym::Probe => KeyKind::Probe,
+        }
+    }
+}
+
+impl From<ir::ValueKind> for ValueKind {
+    fn from(v: ir::ValueKind) -> ValueKind {
+        match v {
+            ir::ValueKind::Int { .. } => ValueKind::Int,
+            ir::ValueKind::Str { .. } => ValueKind::String,
+            ir::ValueKind::Sym(Sym::Func) => ValueKind::Func,
+            ir::ValueKind::Sym(Sym::Probe) => ValueKind::Probe,
+            ir::ValueKind::Count => ValueKind::Count,
+            ir::ValueKind::Sum => ValueKind::Sum,
+            ir::ValueKind::Min => ValueKind::Min,
+            ir::ValueKind::Max => ValueKind::Max,
+            ir::ValueKind::Avg => ValueKind::Avg,
+            ir::ValueKind::Stats => ValueKind::Stats,
+            ir::ValueKind::Hist => ValueKind::Hist,
+            ir::ValueKind::Lhist { .. } => ValueKind::Lhist,
+        }
+    }
+}
+
+/// A map kind as its name ([`MapKind::name`]), the one spelling.
+mod map_kind {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use crate::maps::MapKind;
+
+    pub fn serialize<S: Serializer>(k: &MapKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MapKind, D::Error> {
+        let name = String::deserialize(d)?;
+        MapKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| D::Error::custom(format!("unknown map kind `{name}`")))
+    }
 }
 
 impl Manifest {
@@ -191,18 +281,18 @@ fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
     MapEntry {
         name: m.display(),
         symbol: m.symbol(),
-        kind: v.map_kind().name().into(),
+        kind: v.map_kind(),
         keys,
         key_size: m.key_size(),
         value: ValueEntry {
-            kind: v.name().into(),
+            kind: v.into(),
             size: v.size(),
             signed: match v {
-                ValueKind::Int { signed } => Some(signed),
+                ir::ValueKind::Int { signed } => Some(signed),
                 _ => None,
             },
             lhist: match v {
-                ValueKind::Lhist { min, max, step } => Some(LhistBounds { min, max, step }),
+                ir::ValueKind::Lhist { min, max, step } => Some(LhistBounds { min, max, step }),
                 _ => None,
             },
         },
@@ -217,8 +307,14 @@ fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
         KeyTy::Kstack => (None, None),
         KeyTy::Sym(_) => (Some(8), None),
     };
+    let kind = match k {
+        KeyTy::Int { .. } => KeyKind::Int,
+        KeyTy::Str { .. } => KeyKind::String,
+        KeyTy::Kstack => KeyKind::Kstack,
+        KeyTy::Sym(s) => s.into(),
+    };
     KeyEntry {
-        kind: k.describe().into(),
+        kind,
         size,
         signed,
         offset,
@@ -232,11 +328,11 @@ fn printf_entry(p: &PrintfInfo) -> PrintfEntry {
         .zip(p.offsets())
         .map(|(t, offset)| ArgEntry {
             kind: match t {
-                Ty::Str { .. } => "string",
-                Ty::Sym(s) => s.name(),
-                _ => "int",
-            }
-            .into(),
+                Ty::Str { .. } => ArgKind::String,
+                Ty::Sym(Sym::Func) => ArgKind::Func,
+                Ty::Sym(Sym::Probe) => ArgKind::Probe,
+                _ => ArgKind::Int,
+            },
             offset,
             size: t.storage(),
             signed: matches!(t, Ty::Int { signed: true }),
@@ -283,5 +379,71 @@ mod tests {
         assert_eq!(k, r#"{"kind":"kstack","offset":0}"#);
         let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0)).unwrap();
         assert_eq!(k, r#"{"kind":"int","size":8,"signed":false,"offset":0}"#);
+        let k = serde_json::to_string(&key_entry(KeyTy::Sym(Sym::Probe), 8)).unwrap();
+        assert_eq!(k, r#"{"kind":"probe","size":8,"offset":8}"#);
+    }
+
+    #[test]
+    fn kinds_are_spelt_as_the_ir_names_them() {
+        use ir::ValueKind as V;
+        let lhist = V::Lhist {
+            min: 0,
+            max: 10,
+            step: 1,
+        };
+        for v in [
+            V::Int { signed: true },
+            V::Str { size: 16 },
+            V::Sym(Sym::Func),
+            V::Sym(Sym::Probe),
+            V::Count,
+            V::Sum,
+            V::Min,
+            V::Max,
+            V::Avg,
+            V::Stats,
+            V::Hist,
+            lhist,
+        ] {
+            let kind = ValueKind::from(v);
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", v.name()));
+            assert_eq!(serde_json::from_str::<ValueKind>(&json).unwrap(), kind);
+            assert_eq!(kind.bucketed(), v.has_bucket());
+        }
+        for (k, name) in [(ArgKind::Int, "int"), (ArgKind::String, "string")] {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    #[test]
+    fn a_map_kind_is_its_name_and_an_unknown_one_is_refused() {
+        let m = MapEntry {
+            name: "@x".into(),
+            symbol: "AT_x".into(),
+            kind: MapKind::Hash,
+            keys: vec![],
+            key_size: 8,
+            value: ValueEntry {
+                kind: ValueKind::Int,
+                size: 8,
+                signed: Some(true),
+                lhist: None,
+            },
+            max_entries: 1,
+        };
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["kind"], MapKind::Hash.name());
+        let mut bad = json.clone();
+        bad["kind"] = "percpu_tree".into();
+        let e = serde_json::from_value::<MapEntry>(bad).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown map kind `percpu_tree`"),
+            "{e}"
+        );
+        bad = json;
+        bad["value"]["kind"] = "median".into();
+        let e = serde_json::from_value::<MapEntry>(bad).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `median`"), "{e}");
     }
 }

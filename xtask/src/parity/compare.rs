@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use probecc::lang::manifest::{Action, Manifest};
+use probecc::lang::manifest::{Action, Manifest, ValueKind};
+use probecc_runtime::printf::format_literals;
 use serde::Serialize;
 use serde_json::Value as Json;
-use vm_tests::printf::format_literals;
 
 use super::rules::{Mode, Rule};
 use crate::bpftrace_out::{self, Bucket, Item, Value};
@@ -47,7 +47,7 @@ pub struct Normalise<'a> {
 }
 
 impl Normalise<'_> {
-    fn text(&self, s: &str) -> String {
+    pub(super) fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
         for (theirs, ours) in self.renames {
             out = out.replace(theirs, ours);
@@ -110,7 +110,7 @@ pub fn from_bpftrace(stdout: &str, n: &Normalise) -> Output {
 pub fn from_probecc(maps: &Json, printf_lines: &[String], m: &Manifest, n: &Normalise) -> Output {
     let mut state: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for entry in &m.maps {
-        let kind = entry.value.kind.as_str();
+        let kind = entry.value.kind;
         let decoded = maps
             .get(&entry.name)
             .and_then(Json::as_array)
@@ -153,7 +153,7 @@ pub fn from_probecc(maps: &Json, printf_lines: &[String], m: &Manifest, n: &Norm
 /// Blocks without entries go; a map without a key holding 0 counts as
 /// empty (bpftrace prints `@x: 0` for an empty scalar map, probecc's
 /// reader finds nothing).
-fn drop_zero_scalars(out: &mut Output) {
+pub(super) fn drop_zero_scalars(out: &mut Output) {
     for (_, entries) in &mut out.blocks {
         entries.retain(|k, v| !(k.is_empty() && *v == Value::Int(0)));
     }
@@ -203,10 +203,10 @@ fn part(p: &Json) -> String {
 
 /// A decoded value of a map of `kind` as bpftrace shows it; `None` for a
 /// min/max no CPU recorded.
-fn value(v: &Json, kind: &str) -> Option<Value> {
+fn value(v: &Json, kind: ValueKind) -> Option<Value> {
     let int = |k: &str| v.get(k).and_then(Json::as_i64).unwrap_or(0);
     Some(match (kind, v) {
-        ("hist" | "lhist", Json::Array(buckets)) => Value::Buckets(
+        (ValueKind::Hist | ValueKind::Lhist, Json::Array(buckets)) => Value::Buckets(
             buckets
                 .iter()
                 .map(|b| Bucket {
@@ -217,7 +217,7 @@ fn value(v: &Json, kind: &str) -> Option<Value> {
                 .filter(|b| b.count != 0)
                 .collect(),
         ),
-        ("avg", Json::Object(_)) => Value::Int(int("avg")),
+        (ValueKind::Avg, Json::Object(_)) => Value::Int(int("avg")),
         (_, Json::Object(_)) => Value::Stats {
             count: int("count"),
             avg: int("avg"),

@@ -6,11 +6,11 @@
 
 use super::expr::{unknown_function, AGGREGATIONS, FUNCTIONS};
 use super::format::{self, ArgKind};
-use super::ir::{Agg, PrintfInfo, TExpr, TKind, TStmt, TStmtKind, Ty, ValueKind};
+use super::ir::{PrintfInfo, TExpr, TKind, TStmt, TStmtKind, Ty};
 use super::tables::DeclTy;
 use super::{Checker, Mode};
 use crate::lang::ast::{
-    AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, MapRef, Span, Stmt, StmtKind,
+    AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, Span, Stmt, StmtKind,
 };
 use crate::lang::diag::Diagnostic;
 
@@ -539,7 +539,7 @@ impl Checker<'_> {
 
     /// A value that is not an aggregation (those only go to maps); a
     /// kernel pointer keeps its type if `keep_ptr` (a variable's value).
-    fn value_expr(&mut self, value: &Expr, keep_ptr: bool) -> Option<TExpr> {
+    pub(super) fn value_expr(&mut self, value: &Expr, keep_ptr: bool) -> Option<TExpr> {
         if let ExprKind::Call { name, .. } = &value.kind {
             if AGGREGATIONS.contains(&name.as_str()) {
                 let msg = format!("{name}() can only be assigned to a map: @name = {name}(...)");
@@ -553,223 +553,6 @@ impl Checker<'_> {
             self.expr(value)
         };
         (v.ty != Ty::Error).then_some(v)
-    }
-
-    fn assign_map_stmt(&mut self, mr: &MapRef, value: &Expr) -> Option<TStmtKind> {
-        if let ExprKind::Call { name, args, .. } = &value.kind {
-            if AGGREGATIONS.contains(&name.as_str()) {
-                let agg = self.aggregation(name, args, value.span);
-                let keys = self.map_keys(mr);
-                let map = self.use_map(mr, &keys);
-                let agg = agg?;
-                self.assign_map(map, agg.value_kind(), mr.span);
-                return Some(TStmtKind::Aggregate { map, keys, agg });
-            }
-        }
-        let keys = self.map_keys(mr);
-        let map = self.use_map(mr, &keys);
-        let v = self.value_expr(value, false)?;
-        let kind = match v.ty {
-            Ty::Int { signed } => ValueKind::Int { signed },
-            Ty::Str { size } => ValueKind::Str { size },
-            Ty::Sym(s) => ValueKind::Sym(s),
-            Ty::Tuple { .. } => {
-                self.error(
-                    Diagnostic::new(v.span, "tuples as map values are not supported yet")
-                        .with_label("a tuple")
-                        .with_help(
-                            "store each element in a map of its own, or use the tuple as the key",
-                        ),
-                );
-                return None;
-            }
-            _ => {
-                self.error(Diagnostic::new(
-                    v.span,
-                    "kstack can only be used as a map key",
-                ));
-                return None;
-            }
-        };
-        self.assign_map(map, kind, mr.span);
-        Some(TStmtKind::SetMap {
-            map,
-            keys,
-            value: v,
-        })
-    }
-
-    fn map_keys(&mut self, mr: &MapRef) -> Vec<TExpr> {
-        self.map_key_exprs(&mr.keys)
-    }
-
-    /// `@m[k] op= v`, `@m[k]++`: an int map, read-modify-write.
-    fn update_map(&mut self, mr: &MapRef, op: BinOp, v: TExpr) -> Option<TStmtKind> {
-        let keys = self.map_keys(mr);
-        let map = self.use_map(mr, &keys);
-        if matches!(op, BinOp::Div | BinOp::Mod) && matches!(v.kind, TKind::Int(0)) {
-            self.error(Diagnostic::new(v.span, "division by zero"));
-            return None;
-        }
-        if matches!(op, BinOp::Shl | BinOp::Shr)
-            && matches!(v.kind, TKind::Int(n) if !(0..64).contains(&n))
-        {
-            self.error(Diagnostic::new(v.span, "shift amount must be from 0 to 63"));
-            return None;
-        }
-        self.assign_map(map, ValueKind::Int { signed: true }, mr.span);
-        (v.ty != Ty::Error).then_some(TStmtKind::UpdateMap {
-            map,
-            keys,
-            op,
-            value: v,
-        })
-    }
-
-    fn delete(&mut self, mr: &MapRef) -> Option<TStmtKind> {
-        let keys = self.map_keys(mr);
-        let map = self.use_map(mr, &keys);
-        let value = self.assigned_value(map, mr.span)?;
-        if value.has_bucket() {
-            let msg = format!(
-                "delete() of one {} bucket is not supported; clear({}) in END instead",
-                value.describe(),
-                mr.display_name()
-            );
-            self.error(Diagnostic::new(mr.span, msg));
-            return None;
-        }
-        Some(TStmtKind::Delete {
-            map,
-            keys,
-            ok: None,
-        })
-    }
-
-    /// `delete(@m[k])` or `delete(@m, k)` called for its value: the map
-    /// element it names.
-    fn delete_target(&mut self, args: &[Expr], span: Span) -> Option<MapRef> {
-        match args {
-            [Expr {
-                kind: ExprKind::Map(m),
-                ..
-            }] => Some(m.clone()),
-            [Expr {
-                kind: ExprKind::Map(m),
-                ..
-            }, key]
-                if m.keys.is_empty() =>
-            {
-                Some(MapRef {
-                    keys: vec![key.clone()],
-                    span: m.span.to(key.span),
-                    ..m.clone()
-                })
-            }
-            _ => {
-                self.error(
-                    Diagnostic::new(span, "`delete` takes a map element")
-                        .with_label("not a map element")
-                        .with_help("write `delete(@m[key])` or `delete(@m, key)`"),
-                );
-                None
-            }
-        }
-    }
-
-    /// `$name = delete(...)` (`vspan` the variable): the deletion, setting
-    /// the variable to whether an entry went.
-    fn delete_into(
-        &mut self,
-        name: &str,
-        vspan: Span,
-        args: &[Expr],
-        span: Span,
-    ) -> Option<TStmtKind> {
-        let mr = self.delete_target(args, span)?;
-        let TStmtKind::Delete { map, keys, .. } = self.delete(&mr)? else {
-            return None;
-        };
-        let one = TExpr::new(TKind::Int(1), Ty::INT, span);
-        let (var, _) = self.assign_var(name, one, vspan)?;
-        Some(TStmtKind::Delete {
-            map,
-            keys,
-            ok: Some(var),
-        })
-    }
-
-    /// `count()`, `sum(x)`, ..., `lhist(x, min, max, step)`.
-    fn aggregation(&mut self, name: &str, args: &[Expr], span: Span) -> Option<Agg> {
-        let want = match name {
-            "count" => 0,
-            "lhist" => 4,
-            _ => 1,
-        };
-        if args.len() != want {
-            let msg = match want {
-                0 => format!("{name}() takes no arguments"),
-                1 => format!("{name}() takes 1 argument"),
-                n => format!("{name}() takes {n} arguments: {name}(value, min, max, step)"),
-            };
-            self.error(Diagnostic::new(span, msg).with_label("wrong number of arguments"));
-            args.iter().for_each(|a| {
-                self.expr(a);
-            });
-            return None;
-        }
-        if name == "count" {
-            return Some(Agg::Count);
-        }
-        let v = self.int_expr(&args[0], &format!("the argument of {name}()"));
-        let ok = v.ty != Ty::Error;
-        let agg = match name {
-            "sum" => Agg::Sum(v),
-            "min" => Agg::Min(v),
-            "max" => Agg::Max(v),
-            "avg" => Agg::Avg(v),
-            "stats" => Agg::Stats(v),
-            "hist" => Agg::Hist(v),
-            _ => self.lhist(v, &args[1..], span)?,
-        };
-        ok.then_some(agg)
-    }
-
-    fn lhist(&mut self, value: TExpr, bounds: &[Expr], span: Span) -> Option<Agg> {
-        let mut lits = Vec::with_capacity(3);
-        for b in bounds {
-            match self.expr(b).kind {
-                TKind::Int(v) => lits.push(v),
-                _ => {
-                    let d = Diagnostic::new(
-                        b.span,
-                        "lhist() bounds must be integer literals: lhist(x, min, max, step)",
-                    )
-                    .with_label("not a literal");
-                    self.error(d);
-                }
-            }
-        }
-        let [min, max, step] = lits[..] else {
-            return None;
-        };
-        if step <= 0 {
-            self.error(Diagnostic::new(
-                bounds[2].span,
-                "lhist() step must be positive",
-            ));
-            return None;
-        }
-        if max <= min {
-            self.error(Diagnostic::new(span, "lhist() min must be less than max"));
-            return None;
-        }
-        Some(Agg::Lhist {
-            value,
-            min,
-            max,
-            step,
-        })
     }
 
     /// `printf(fmt, args...)`: the format's conversions and the arguments

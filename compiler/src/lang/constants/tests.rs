@@ -1,3 +1,6 @@
+//! Tests of the constant tables: parsing, lookup per arch, and the values
+//! that differ between arches.
+
 use super::*;
 
 #[test]

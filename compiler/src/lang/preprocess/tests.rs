@@ -1,3 +1,6 @@
+//! Tests of the preprocessor: directives, macro expansion, conditionals,
+//! errors and the source map back to the text as written.
+
 use super::*;
 
 fn run(src: &str, btf: bool) -> Result<Preprocessed, Vec<Diagnostic>> {

@@ -1,21 +1,24 @@
-//! ksyms: synthetic kernel addresses for function names, so that
+//! kaddr: synthetic kernel addresses for function names, so that
 //! `bpf_get_func_ip`, the `ip` register and `bpf_get_stackid` frames carry
-//! addresses, and output turns them back into `name+offset` as bpftrace
-//! prints kernel stacks. Each name gets its own 64 KiB span above
-//! `0xffffffff81000000`, in order of first use.
+//! addresses, and a symbol table ([`Kaddr::symbols`]) that the runtime's
+//! decoder names them back by, `name+offset`, as bpftrace prints kernel
+//! stacks. Each name gets its own 64 KiB span above `0xffffffff81000000`,
+//! in order of first use.
 
 use std::collections::HashMap;
+
+use probecc_runtime::ksyms::Ksyms;
 
 const BASE: u64 = 0xffff_ffff_8100_0000;
 const SPAN: u64 = 0x1_0000;
 
 #[derive(Clone, Debug, Default)]
-pub struct Ksyms {
+pub struct Kaddr {
     names: Vec<String>,
     index: HashMap<String, usize>,
 }
 
-impl Ksyms {
+impl Kaddr {
     /// The address of `frame`: `name` or `name+offset` (decimal or 0x hex).
     pub fn addr(&mut self, frame: &str) -> u64 {
         let (name, off) = split_frame(frame);
@@ -30,13 +33,14 @@ impl Ksyms {
         BASE + i as u64 * SPAN + off.min(SPAN - 1)
     }
 
-    /// `name+offset` for an address made by [`Ksyms::addr`], hex otherwise.
-    pub fn frame(&self, addr: u64) -> String {
-        let i = addr.wrapping_sub(BASE) / SPAN;
-        match self.names.get(i as usize) {
-            Some(name) if addr >= BASE => format!("{name}+{}", (addr - BASE) % SPAN),
-            _ => format!("{addr:#x}"),
-        }
+    /// Every name given an address so far, at the start of its span.
+    pub fn symbols(&self) -> Ksyms {
+        Ksyms::from_symbols(
+            self.names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (BASE + i as u64 * SPAN, n.clone())),
+        )
     }
 }
 
@@ -62,13 +66,14 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let mut k = Ksyms::default();
+        let mut k = Kaddr::default();
         let a = k.addr("vfs_read");
         let b = k.addr("vfs_read+0x10");
         assert_eq!(b, a + 16);
-        assert_eq!(k.frame(b), "vfs_read+16");
         let c = k.addr("do_sys_openat2+7");
-        assert_eq!(k.frame(c), "do_sys_openat2+7");
-        assert_eq!(k.frame(12), "0xc");
+        let table = k.symbols();
+        assert_eq!(table.describe(b), "vfs_read+16");
+        assert_eq!(table.describe(c), "do_sys_openat2+7");
+        assert_eq!(table.describe(12), "0xc");
     }
 }

@@ -1,0 +1,66 @@
+//! What `probecc run` prints in each format, with stdout a pipe: bpftrace's
+//! text by default (as bpftrace prints, whatever stdout is), bpftrace's
+//! JSON lines with `-f json`, one report document with `--format report`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `probecc run` of the `end_print` fixture over its events, with `args`.
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_probecc"))
+        .args([
+            "run",
+            "fixtures/specs/end_print.bt",
+            "--events",
+            "fixtures/events/end_print.jsonl",
+        ])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("running probecc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "probecc run {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn text_is_the_default_even_into_a_pipe() {
+    let text = run(&[]);
+    assert_eq!(run(&["-f", "text"]), text);
+    assert!(
+        text.starts_with("@reads[bash]: 1\n@reads[cat]: 2\n@bytes: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n\n\n@bytes: 0\n@reads[bash]: 1\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_is_one_bpftrace_record_a_line() {
+    let json = run(&["-f", "json"]);
+    let types: Vec<String> = json
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON object");
+            v["type"].as_str().expect("a type").to_string()
+        })
+        .collect();
+    assert_eq!(types, ["map", "map", "map", "map"]);
+    assert!(json
+        .starts_with("{\"type\": \"map\", \"data\": {\"@reads\": {\"bash\": 1, \"cat\": 2}}}\n"));
+}
+
+#[test]
+fn report_is_one_document() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&run(&["--format", "report"])).expect("one JSON document");
+    assert_eq!(doc["maps"]["@bytes"][0]["value"], 0);
+    assert_eq!(doc["print"][0]["map"], "@reads");
+    assert_eq!(doc["maps"]["@start"], serde_json::json!([]));
+}

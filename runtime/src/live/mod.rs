@@ -1,0 +1,129 @@
+//! live (feature `live`, Linux): an object in the running kernel. Loaded
+//! through aya ([`Loaded`]): its globals set and maps created, its
+//! programs verified and attached to their kprobes and kretprobes (the
+//! kprobe PMU), its ring buffer drained and its maps read back, both
+//! decoded by the manifest beside it. Every attachment ends with the
+//! [`Loaded`] that made it — detached explicitly or when it drops, on
+//! every path, a failed attach included — and nothing is pinned.
+//! [`Session`] runs an object as bpftrace runs a script (BEGIN, records
+//! printed as they arrive, END, the maps); [`kernel`] is what the running
+//! kernel offers, [`privilege`] whether this process may trace, and
+//! [`bpf`] the raw `bpf()` layer under the map reads.
+
+pub mod bpf;
+pub mod kernel;
+mod loaded;
+pub mod privilege;
+mod session;
+
+use std::path::PathBuf;
+
+pub use loaded::{is_probe, target, LoadOptions, Loaded};
+pub use session::Session;
+
+use crate::decode::DecodeError;
+
+/// What can go wrong loading, attaching or reading an object (aya's
+/// errors boxed: they are large).
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the object reads kernel structs (CO-RE relocations), and this kernel has no BTF to \
+         relocate them against: /sys/kernel/btf/vmlinux"
+    )]
+    NoKernelBtf(#[source] Box<aya::BtfError>),
+    #[error("loading the object")]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the object has no program {0}")]
+    NoProgram(String),
+    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    Kind(String),
+    #[error("loading {name}")]
+    ProgramLoad {
+        name: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    /// The kernel's verifier refused the program; `log` is what it said.
+    #[error("the kernel's verifier rejected {name}")]
+    Rejected {
+        name: String,
+        log: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("running {name} (BPF_PROG_TEST_RUN)")]
+    Run {
+        name: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error(
+        "this kernel has no kprobes (built without CONFIG_KPROBES: there is no {})",
+        kernel::KPROBE_PMU
+    )]
+    NoKprobes,
+    #[error("attaching {name} to {func}+{offset}")]
+    Attach {
+        name: String,
+        func: String,
+        offset: u64,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error("the object has no map {0}")]
+    NoMap(String),
+    #[error("{0} is not a ring buffer")]
+    NotRingBuf(String),
+    #[error("reading map {name}")]
+    ReadMap {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing map {name}")]
+    WriteMap {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("map {name}")]
+    MapInfo {
+        name: String,
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("an action names {0}, which is not a map of the manifest")]
+    NoSuchMap(String),
+    #[error("writing the output")]
+    Output(#[source] std::io::Error),
+}
+
+impl LiveError {
+    /// The system's error under this one (an attach's `perf_event_open`
+    /// errno, a verifier's `EACCES`), if one caused it.
+    pub fn os_error(&self) -> Option<&std::io::Error> {
+        let mut at: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = at {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            at = e.source();
+        }
+        None
+    }
+}
+
+/// How many CPUs the kernel may bring up (`/sys/devices/system/cpu/
+/// possible`): a per-CPU map holds a value for each.
+pub fn possible_cpus() -> usize {
+    aya::util::nr_cpus().unwrap_or(1).max(1)
+}
