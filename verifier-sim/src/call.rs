@@ -115,6 +115,13 @@ impl Verifier<'_> {
                     let size = self.size_arg(pc, r, &v, *kind == ArgKind::ConstSizeOrZero)?;
                     size_max = Some(size);
                     if let Some((mr, p, init)) = mem.take() {
+                        // Before `UninitStackReads`, a stack buffer of a
+                        // variable size must be initialised, as if read.
+                        let variable = v.scalar().and_then(Scalar::as_const).is_none();
+                        let init = init
+                            || (variable
+                                && matches!(p.kind, PtrKind::Stack { .. })
+                                && !self.rules.has(Change::UninitStackReads));
                         self.helper_mem(s, pc, mr, p, size, init)?;
                     }
                 }

@@ -11,6 +11,7 @@
 use probecc::insn::{atomic, class, mode, size, Insn};
 
 use crate::reg::{Ptr, PtrKind, RegState};
+use crate::release::Change;
 use crate::scalar::Scalar;
 use crate::state::{Byte, Stack, State, STACK_SIZE};
 use crate::verify::{err, Verifier};
@@ -472,10 +473,24 @@ impl Verifier<'_> {
         pc: usize,
         a: &StackAccess,
     ) -> Result<RegState, VerifyError> {
+        let uninit_ok = self.rules.has(Change::UninitStackReads);
         let at = match self.stack_span(s, pc, a, Access::Read)? {
             Span::Exact(at) => at,
-            // Privileged programs may read any stack byte, written or not.
+            // Privileged programs may read any stack byte, written or not
+            // (`UninitStackReads`); before, only within the allocated stack.
             Span::Range(first, _) => {
+                let st = &s.frames[a.frame].stack;
+                if !uninit_ok && unallocated(st, first) {
+                    return Err(err(
+                        pc,
+                        format!(
+                            "invalid read from stack R{} var_off {}+0 size {}",
+                            a.r,
+                            tnum_text(&a.ptr.var),
+                            a.n
+                        ),
+                    ));
+                }
                 self.deepen(s, a.frame, first);
                 return Ok(loaded(a.n));
             }
@@ -483,6 +498,13 @@ impl Verifier<'_> {
         self.deepen(s, a.frame, at);
         let st = &s.frames[a.frame].stack;
         let n = a.n as usize;
+        if !uninit_ok && unallocated(st, at) {
+            let off = at as i64 - STACK_SIZE as i64;
+            return Err(err(
+                pc,
+                format!("invalid read from stack R{} off={off} size={n}", a.r),
+            ));
+        }
         if let Some(spilled) = st.spilled[at / 8] {
             if at % 8 == 0 && n == 8 {
                 return Ok(spilled);
@@ -569,10 +591,19 @@ impl Verifier<'_> {
                 };
                 self.deepen(s, frame, at);
                 // A helper reading stack bytes never written is allowed to a
-                // privileged program (`allow_uninit_stack`); one writing
+                // privileged program (`UninitStackReads`); one writing
                 // them leaves something unknown.
+                let end = (hi + STACK_SIZE as i64) as usize;
+                if init
+                    && !self.rules.has(Change::UninitStackReads)
+                    && unallocated(&s.frames[frame].stack, at)
+                {
+                    return Err(err(
+                        pc,
+                        format!("invalid indirect read from stack R{r} off {lo}+0 size {n}"),
+                    ));
+                }
                 if !init {
-                    let end = (hi + STACK_SIZE as i64) as usize;
                     s.frames[frame].stack.write(at, end - at, Byte::Misc);
                 }
                 Ok(())
@@ -594,4 +625,15 @@ impl Verifier<'_> {
             )),
         }
     }
+}
+
+/// Whether byte `at` lies below the stack the kernel has allocated for
+/// the frame on this path: the slots (8 bytes) down to the deepest byte
+/// written. Before `UninitStackReads`, reads there are refused; above it,
+/// a privileged program may read bytes never written.
+fn unallocated(st: &Stack, at: usize) -> bool {
+    st.bytes
+        .iter()
+        .position(|b| *b != Byte::Invalid)
+        .is_none_or(|d| at < d / 8 * 8)
 }

@@ -15,6 +15,13 @@ use probecc::arch::{Arch, KernelVersion};
 /// One change of the verifier's rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Change {
+    /// A privileged program may read stack bytes it never wrote, directly
+    /// (they read as unknown) or through a helper's memory argument, and a
+    /// helper may fill a stack buffer of a variable size. Before, each such
+    /// read is refused (`invalid read from stack`, `invalid indirect read
+    /// from stack`), and so is a variable size for a buffer the helper
+    /// writes, unless the buffer is initialised.
+    UninitStackReads,
     /// The instructions of cpu v4: sign-extending loads (`BPF_MEMSX`) and
     /// moves, signed division and modulo, unconditional byte swaps and
     /// 32-bit-offset jumps (`gotol`). Before, unknown opcodes or reserved
@@ -26,6 +33,12 @@ pub enum Change {
     /// calls it again with the caller's stack as the last call left it.
     /// Before, the callback was followed once.
     CallbacksAnyNumberOfTimes,
+    /// A comparison of two registers neither of which is a known constant
+    /// teaches both their bounds, and decides the branch when their ranges
+    /// do. Before, a branch is decided only against a constant source, what
+    /// is learnt is learnt only against a constant, and of two unknowns
+    /// only `==` and `!=` of 64 bits teach anything.
+    RangeVsRange,
     /// A callback's return value outside its range is reported as
     /// `should have been in [0, 1]`; before, as a tnum `(0x0; 0x1)`.
     RetvalRangeMessage,
@@ -71,6 +84,14 @@ pub struct Entry {
 /// Every change, oldest first.
 pub const CHANGES: &[Entry] = &[
     Entry {
+        change: Change::UninitStackReads,
+        since: KernelVersion(6, 4),
+        arches: &[],
+        needs_jit: false,
+        needs_build: false,
+        commit: "6715df8d5d24 bpf: Allow reads from uninit stack",
+    },
+    Entry {
         change: Change::CpuV4,
         since: KernelVersion(6, 6),
         arches: &[],
@@ -85,6 +106,14 @@ pub const CHANGES: &[Entry] = &[
         needs_jit: false,
         needs_build: false,
         commit: "ab5cfac139ab bpf: verify callbacks as if they are called unknown number of times",
+    },
+    Entry {
+        change: Change::RangeVsRange,
+        since: KernelVersion(6, 8),
+        arches: &[],
+        needs_jit: false,
+        needs_build: false,
+        commit: "4621202adc5b bpf: generalize reg_set_min_max() to handle non-const register comparisons; fc3615dd0ee9 bpf: generalize is_branch_taken to work with two registers",
     },
     Entry {
         change: Change::RetvalRangeMessage,
@@ -202,8 +231,10 @@ mod tests {
         assert_eq!(
             trixie.changes(),
             [
+                Change::UninitStackReads,
                 Change::CpuV4,
                 Change::CallbacksAnyNumberOfTimes,
+                Change::RangeVsRange,
                 Change::RetvalRangeMessage,
                 Change::JitStackRounding16
             ]

@@ -929,13 +929,33 @@ impl Verifier<'_> {
             }
             return Ok(Step::Fork(next, Box::new(s.clone()), taken));
         }
-        match scalar::decided(&la, cmp, &lb) {
-            Some(true) => return Ok(Step::Next(taken)),
-            Some(false) => return Ok(Step::Next(next)),
-            None => {}
+        // Before `RangeVsRange`, only a constant source decides a branch,
+        // only a constant teaches the other side, and of two unknowns only
+        // a 64-bit `==` or `!=` teaches anything.
+        let vs_range = self.rules.has(Change::RangeVsRange);
+        let (ca, cb) = (la.as_const().is_some(), lb.as_const().is_some());
+        if vs_range || cb {
+            match scalar::decided(&la, cmp, &lb) {
+                Some(true) => return Ok(Step::Next(taken)),
+                Some(false) => return Ok(Step::Next(next)),
+                None => {}
+            }
         }
-        let (ta, tb) = scalar::refine(&la, cmp, &lb);
-        let (fa, fb) = scalar::refine_not(&la, cmp, &lb);
+        let learns = vs_range || ca || cb || (!is32 && matches!(cmp, Cmp::Eq | Cmp::Ne));
+        let ((ta, tb), (fa, fb)) = if learns {
+            (
+                scalar::refine(&la, cmp, &lb),
+                scalar::refine_not(&la, cmp, &lb),
+            )
+        } else {
+            ((la, lb), (la, lb))
+        };
+        let t_ok = !ta.is_empty() && !tb.is_empty();
+        let f_ok = !fa.is_empty() && !fb.is_empty();
+        if !(vs_range || cb) && !(t_ok && f_ok) {
+            // The kernel did not decide it: both ways, nothing learnt.
+            return Ok(Step::Fork(next, Box::new(s.clone()), taken));
+        }
         let mut t = s.clone();
         set_scalar(&mut t, d, learnt(&sa, &la, &ta));
         set_scalar(s, d, learnt(&sa, &la, &fa));
@@ -943,8 +963,6 @@ impl Verifier<'_> {
             set_scalar(&mut t, sr, learnt(&sb, &lb, &tb));
             set_scalar(s, sr, learnt(&sb, &lb, &fb));
         }
-        let t_ok = !ta.is_empty() && !tb.is_empty();
-        let f_ok = !fa.is_empty() && !fb.is_empty();
         match (t_ok, f_ok) {
             (true, true) => Ok(Step::Fork(next, Box::new(t), taken)),
             (true, false) => {
