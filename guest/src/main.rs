@@ -9,7 +9,8 @@
 //! workload instead. A plan with parity cases runs each spec under
 //! bpftrace, as probecc's object and under `probecc trace` (`parity`,
 //! with its `pworkload` and `sh` applets, and `parity_trace`; `tool`
-//! measures a tool's run).
+//! measures a tool's run). A plan with verifier cases has the kernel
+//! verify each corpus program and report its verdict (`verifier`).
 
 mod expect;
 mod fixture;
@@ -19,6 +20,7 @@ mod parity_trace;
 mod sys;
 mod tables;
 mod tool;
+mod verifier;
 mod workload;
 
 use probecc::arch::Arch;
@@ -76,6 +78,9 @@ fn agent() -> ! {
     }
     for c in &plan.parity {
         parity::run(c, &ksyms);
+    }
+    for c in &plan.verifier {
+        verifier::run(c);
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);
