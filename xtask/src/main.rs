@@ -41,6 +41,7 @@ mod stats;
 mod test;
 mod twins;
 mod verifier_bench;
+mod verifier_guest;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "probecc's build and test tasks")]
