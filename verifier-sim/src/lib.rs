@@ -21,6 +21,8 @@
 //! corpus measures how often, but it must not accept what a kernel
 //! refuses.
 
+mod alu;
+mod branch;
 pub mod call;
 pub mod cfg;
 pub mod depth;
