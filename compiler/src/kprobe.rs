@@ -1,5 +1,6 @@
 //! Kprobe program building blocks over the per-arch `pt_regs` table: attach
-//! points and their section names, the prologue that loads function
+//! points (kprobes, and the fentry/fexit tracing programs that can stand in
+//! for them) and their section names, the prologue that loads function
 //! arguments into registers, the kretprobe return value, syscall arguments
 //! behind the syscall wrappers, and a whole-program builder. These are the
 //! counterparts of clj-ebpf's `kprobe-prologue`,
@@ -20,6 +21,10 @@ pub enum AttachPoint {
     Kprobe { func: String, offset: u64 },
     /// Return of `func`.
     Kretprobe { func: String },
+    /// Entry of `func` through its BPF trampoline (a tracing program).
+    Fentry { func: String },
+    /// Return of `func` through its BPF trampoline.
+    Fexit { func: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +36,7 @@ pub enum KprobeError {
     #[error("{reg} is named twice in the prologue")]
     Duplicate { reg: Reg },
     #[error(
-        "`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF or kretprobe/FUNC)"
+        "`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF, kretprobe/FUNC, fentry/FUNC or fexit/FUNC)"
     )]
     BadSection(String),
     #[error("`{0}` is not a kernel function name")]
@@ -54,12 +59,24 @@ impl AttachPoint {
 
     pub fn func(&self) -> &str {
         match self {
-            AttachPoint::Kprobe { func, .. } | AttachPoint::Kretprobe { func } => func,
+            AttachPoint::Kprobe { func, .. }
+            | AttachPoint::Kretprobe { func }
+            | AttachPoint::Fentry { func }
+            | AttachPoint::Fexit { func } => func,
         }
     }
 
     pub fn is_return(&self) -> bool {
-        matches!(self, AttachPoint::Kretprobe { .. })
+        matches!(
+            self,
+            AttachPoint::Kretprobe { .. } | AttachPoint::Fexit { .. }
+        )
+    }
+
+    /// Whether this is a tracing program on a BPF trampoline, its ctx the
+    /// function's arguments as u64 slots rather than `pt_regs`.
+    pub fn is_tracing(&self) -> bool {
+        matches!(self, AttachPoint::Fentry { .. } | AttachPoint::Fexit { .. })
     }
 
     /// The ELF section name libbpf and aya read the attach point from.
@@ -68,12 +85,24 @@ impl AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => format!("kprobe/{func}"),
             AttachPoint::Kprobe { func, offset } => format!("kprobe/{func}+{offset}"),
             AttachPoint::Kretprobe { func } => format!("kretprobe/{func}"),
+            AttachPoint::Fentry { func } => format!("fentry/{func}"),
+            AttachPoint::Fexit { func } => format!("fexit/{func}"),
         }
     }
 
     /// Parses a section name back into an attach point.
     pub fn from_section(section: &str) -> Result<AttachPoint, KprobeError> {
         let bad = || KprobeError::BadSection(section.to_string());
+        if let Some(func) = section.strip_prefix("fentry/") {
+            return Ok(AttachPoint::Fentry {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
+        }
+        if let Some(func) = section.strip_prefix("fexit/") {
+            return Ok(AttachPoint::Fexit {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
+        }
         if let Some(func) = section.strip_prefix("kretprobe/") {
             return Ok(AttachPoint::Kretprobe {
                 func: checked_func(func).map_err(|_| bad())?,
@@ -96,6 +125,8 @@ impl AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => format!("kprobe_{func}"),
             AttachPoint::Kprobe { func, offset } => format!("kprobe_{func}_{offset}"),
             AttachPoint::Kretprobe { func } => format!("kretprobe_{func}"),
+            AttachPoint::Fentry { func } => format!("fentry_{func}"),
+            AttachPoint::Fexit { func } => format!("fexit_{func}"),
         };
         base.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -110,6 +141,8 @@ impl fmt::Display for AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => write!(f, "kprobe:{func}"),
             AttachPoint::Kprobe { func, offset } => write!(f, "kprobe:{func}+{offset}"),
             AttachPoint::Kretprobe { func } => write!(f, "kretprobe:{func}"),
+            AttachPoint::Fentry { func } => write!(f, "fentry:{func}"),
+            AttachPoint::Fexit { func } => write!(f, "fexit:{func}"),
         }
     }
 }
@@ -267,6 +300,8 @@ mod tests {
             "kprobe/do_sys_openat2+4",
             "kretprobe/vfs_read",
             "kprobe/f.isra.0",
+            "fentry/vfs_read",
+            "fexit/vfs_read",
         ] {
             assert_eq!(AttachPoint::from_section(s).unwrap().section(), s);
         }
@@ -277,7 +312,14 @@ mod tests {
                 offset: 16
             }
         );
-        for bad in ["uprobe/x", "kprobe/", "kprobe/a b", "kprobe/f+x"] {
+        for bad in [
+            "uprobe/x",
+            "kprobe/",
+            "kprobe/a b",
+            "kprobe/f+x",
+            "fentry/",
+            "fexit/f+8",
+        ] {
             assert!(AttachPoint::from_section(bad).is_err(), "{bad}");
         }
         assert_eq!(AttachPoint::kprobe("f.isra.0").symbol(), "kprobe_f_isra_0");

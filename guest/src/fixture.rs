@@ -1,7 +1,8 @@
 //! One fixture end to end through the runtime's loader
 //! (`probecc_runtime::live`): load the object, attach every program to its
-//! kprobe or kretprobe, run the workload, read the printf ring buffer and
-//! the maps (decoded by the manifest), check the expectations, detach.
+//! kprobe or kretprobe, run the workload, detach, read the printf ring
+//! buffer and the maps (decoded by the manifest), check the expectations,
+//! and, when the plan asks, render what bpftrace would have printed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +11,10 @@ use std::time::Duration;
 use probecc::error::chain;
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
+use probecc_runtime::decode::MapDump;
 use probecc_runtime::ksyms::Ksyms;
 use probecc_runtime::live::Loaded;
+use probecc_runtime::output::Style;
 use probecc_runtime::report;
 use serde_json::{json, Value};
 
@@ -41,6 +44,8 @@ struct Run {
     errors: Vec<String>,
     not_attached: Vec<String>,
     maps: Value,
+    output: Option<String>,
+    notes: Vec<String>,
 }
 
 impl Run {
@@ -55,6 +60,8 @@ impl Run {
             errors: Vec::new(),
             not_attached: Vec::new(),
             maps: Value::Null,
+            output: None,
+            notes: Vec::new(),
         }
     }
 
@@ -70,6 +77,8 @@ impl Run {
             errors: self.errors,
             not_attached: self.not_attached,
             maps: self.maps,
+            output: self.output,
+            notes: self.notes,
         }
     }
 
@@ -94,14 +103,23 @@ impl Run {
             let ran = workload::spawn(line, Duration::from_secs(60))
                 .map_err(|e| format!("workload `{line}`: {e}"))?;
             pid = ran.pid;
+            self.notes.extend(ran.note);
         }
         object.detach_all();
-        let printf = printf_lines(&mut object, &manifest, &mut self.errors);
-        let decoded: BTreeMap<String, Entries> =
-            read_maps(&object, &manifest, ksyms, &mut self.errors)
-                .iter()
-                .map(|(name, entries)| (name.clone(), expect::entries(entries)))
-                .collect();
+        let texts = printf_texts(&mut object, &manifest, &mut self.errors);
+        let printf: Vec<String> = texts.concat().lines().map(str::to_string).collect();
+        let dumps = map_dumps(&object, &manifest, ksyms, &mut self.errors);
+        if f.output {
+            let mut out = Style::Text.attached_probes(self.attached);
+            out.push_str(&texts.concat());
+            let ended: Vec<MapDump> = dumps.iter().map(|(_, d)| d.clone()).collect();
+            out.push_str(&Style::Text.exit(&ended));
+            self.output = Some(out);
+        }
+        let decoded: BTreeMap<String, Entries> = dumps
+            .iter()
+            .map(|(name, d)| (name.clone(), expect::entries(&report::entries(d))))
+            .collect();
         self.maps = maps_json(&decoded, &printf);
         if f.unsupported.is_some() {
             // Declared not to work on this arch: nothing to expect.
@@ -130,6 +148,24 @@ pub fn read_manifest(path: &str) -> Result<Manifest, String> {
     Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))
 }
 
+/// Every map of the manifest as the runtime decodes it, in the
+/// manifest's order; a map that cannot be read is an error.
+fn map_dumps(
+    object: &Loaded,
+    manifest: &Manifest,
+    ksyms: &Ksyms,
+    errors: &mut Vec<String>,
+) -> Vec<(String, MapDump)> {
+    let mut out = Vec::new();
+    for m in &manifest.maps {
+        match object.map(manifest, m, ksyms) {
+            Ok(dump) => out.push((m.name.clone(), dump)),
+            Err(e) => errors.push(format!("reading {}: {}", m.name, chain(&e))),
+        }
+    }
+    out
+}
+
 /// Every map of the manifest as the runtime decodes it, in the report's
 /// shape (`[{"key": [...], "value": ...}]`, by name); a map that cannot be
 /// read is an error.
@@ -139,16 +175,18 @@ pub fn read_maps(
     ksyms: &Ksyms,
     errors: &mut Vec<String>,
 ) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    for m in &manifest.maps {
-        match object.map(manifest, m, ksyms) {
-            Ok(dump) => {
-                out.insert(m.name.clone(), report::entries(&dump));
-            }
-            Err(e) => errors.push(format!("reading {}: {}", m.name, chain(&e))),
-        }
-    }
-    out
+    map_dumps(object, manifest, ksyms, errors)
+        .into_iter()
+        .map(|(name, dump)| (name, report::entries(&dump)))
+        .collect()
+}
+
+/// The texts of the printf records waiting in the ring buffer, in order.
+fn printf_texts(object: &mut Loaded, manifest: &Manifest, errors: &mut Vec<String>) -> Vec<String> {
+    object.printf(manifest, MAX_RECORDS).unwrap_or_else(|e| {
+        errors.push(format!("the ring buffer: {}", chain(&e)));
+        Vec::new()
+    })
 }
 
 /// The printf records waiting in the ring buffer, as lines.
@@ -157,16 +195,8 @@ pub fn printf_lines(
     manifest: &Manifest,
     errors: &mut Vec<String>,
 ) -> Vec<String> {
-    match object.printf(manifest, MAX_RECORDS) {
-        Ok(texts) => {
-            let text: String = texts.concat();
-            text.lines().map(str::to_string).collect()
-        }
-        Err(e) => {
-            errors.push(format!("the ring buffer: {}", chain(&e)));
-            Vec::new()
-        }
-    }
+    let text = printf_texts(object, manifest, errors).concat();
+    text.lines().map(str::to_string).collect()
 }
 
 /// The decoded maps (at most 20 entries each) and printf lines, for the log.

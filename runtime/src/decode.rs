@@ -6,8 +6,9 @@
 //! avg/stats totals and counts added) — and ring-buffer printf records (a
 //! u64 format id, then the arguments at their offsets) into text.
 //! Integers are in the object's byte order; `func`/`probe` ids are named
-//! from the manifest's tables, `kstack` ids through the stack map and a
-//! kernel symbol table. Two raw keys that decode to one key are an error:
+//! from the manifest's tables (`func` addresses, with the manifest's
+//! `func_ip`, by the kernel symbol table), `kstack` ids through the stack
+//! map and that symbol table. Two raw keys that decode to one key are an error:
 //! the key has bytes the decoding ignores (after a string's NUL) that
 //! differ, which no loader's reading should paper over.
 
@@ -222,6 +223,17 @@ impl Decoder<'_> {
         }
     }
 
+    /// A `func` value: an id into the manifest's `funcs`, or with
+    /// `func_ip` the function's address, named by the kernel's symbols.
+    fn func(&self, v: u64) -> String {
+        if !self.manifest.func_ip {
+            return self.name(&self.manifest.funcs, "func", v);
+        }
+        self.ksyms
+            .function(v)
+            .map_or_else(|| format!("{v:#x}"), str::to_string)
+    }
+
     /// `func`/`probe` id `i` by the manifest's name tables.
     fn name(&self, table: &[String], what: &str, i: u64) -> String {
         usize::try_from(i)
@@ -241,7 +253,7 @@ impl Decoder<'_> {
                 Key::Str(c_string(key.get(off..end).unwrap_or(&[])))
             }
             KeyKind::Kstack => Key::Stack(self.stack(id)),
-            KeyKind::Func => Key::Str(self.name(&self.manifest.funcs, "func", id)),
+            KeyKind::Func => Key::Str(self.func(id)),
             KeyKind::Probe => Key::Str(self.name(&self.manifest.probes, "probe", id)),
         }
     }
@@ -357,7 +369,7 @@ impl Decoder<'_> {
                     total,
                 }
             }
-            ValueKind::Func => Value::Str(self.name(&self.manifest.funcs, "func", sum(0))),
+            ValueKind::Func => Value::Str(self.func(sum(0))),
             ValueKind::Probe => Value::Str(self.name(&self.manifest.probes, "probe", sum(0))),
             // A histogram's value is its buckets, gathered from the keys.
             ValueKind::Hist | ValueKind::Lhist => Value::Buckets(Vec::new()),
@@ -406,7 +418,7 @@ impl Decoder<'_> {
                         let end = (off + a.size as usize).min(bytes.len());
                         Arg::Str(c_string(bytes.get(off..end).unwrap_or(&[])))
                     }
-                    ArgKind::Func => Arg::Str(self.name(&self.manifest.funcs, "func", v)),
+                    ArgKind::Func => Arg::Str(self.func(v)),
                     ArgKind::Probe => Arg::Str(self.name(&self.manifest.probes, "probe", v)),
                 }
             })

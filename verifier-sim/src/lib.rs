@@ -1,6 +1,7 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
-//! rules for `BPF_PROG_TYPE_KPROBE` programs offline, for any of the five
-//! arches, with the kernel's messages.
+//! rules for `BPF_PROG_TYPE_KPROBE` programs (and the fentry/fexit tracing
+//! programs that stand in for them, [`tracing`]) offline, for any of the
+//! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
 //! and callbacks appended, map and global-data loads resolved, global
@@ -37,6 +38,7 @@ pub mod release;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+pub mod tracing;
 pub mod verify;
 
 use probecc::arch::{Arch, KernelVersion};
@@ -126,10 +128,7 @@ pub fn check_object(
 
 /// Checks every program of the object in `bytes` for `target`.
 pub fn check_object_for(bytes: &[u8], target: &Target) -> Result<Vec<Verdict>, CheckError> {
-    Ok(program::programs(bytes)?
-        .iter()
-        .map(|p| check_program_for(p, target))
-        .collect())
+    program::each_program(bytes, |p| check_program_for(&p, target))
 }
 
 /// Checks one program.

@@ -1,12 +1,12 @@
 //! Memory access (`check_mem_access`): loads, stores and atomics through a
 //! pointer register — the ctx (`struct pt_regs`, read only, aligned, inside
-//! the arch's size: `kprobe_prog_is_valid_access`), the stack (inside the
-//! frame, aligned, reads only of written bytes, spills and fills; every
-//! access deepens its function's stack), map values (global data included:
-//! `.rodata` read only, and its bytes known constants when the loader's
-//! values are given), map keys, memory and ring-buffer records (inside the
-//! object, including the range of a variable offset). Messages are the
-//! kernel's.
+//! the arch's size: `kprobe_prog_is_valid_access`; a tracing program's u64
+//! slots, `tracing`), the stack (inside the frame, aligned, reads only of
+//! written bytes, spills and fills; every access deepens its function's
+//! stack), map values (global data included: `.rodata` read only, and its
+//! bytes known constants when the loader's values are given), map keys,
+//! memory and ring-buffer records (inside the object, including the range
+//! of a variable offset). Messages are the kernel's.
 
 use probecc::insn::{atomic, class, mode, size, Insn};
 
@@ -311,7 +311,8 @@ impl Verifier<'_> {
                     || off >= self.ctx_size
                     || access == Access::Write
                     || off % n != 0
-                    || off + n > self.ctx_size;
+                    || off + n > self.ctx_size
+                    || (self.tracing && !crate::tracing::ctx_read_ok(off, n));
                 if bad {
                     return Err(err(
                         pc,

@@ -15,6 +15,13 @@
 //! Global (non-static) functions keep their BTF signature ([`Func`]): the
 //! kernel verifies them on their own, from their argument types. The maps
 //! come from the object's BTF; line info from `.BTF.ext`.
+//!
+//! A `kprobe.multi/PATTERN` or `kretprobe.multi` section is a kprobe
+//! program too, which a loader loads with expected attach type
+//! `BPF_TRACE_KPROBE_MULTI`: the verifier's rules for it are a kprobe's
+//! (`pt_regs` context; its `bpf_get_func_ip` takes the same arguments).
+
+use std::collections::HashMap;
 
 use probecc::btf::{self, Btf, BtfMap, BtfType};
 use probecc::elf::{self, Function, ObjectFile, RelocKind};
@@ -146,6 +153,15 @@ pub fn gpl_compatible(license: &str) -> bool {
 
 /// Every program of the object (a function outside `.text`).
 pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
+    each_program(bytes, |p| p)
+}
+
+/// `f` of every program of the object, each linked as `f` needs it and
+/// dropped after: the object's programs are never all linked at once.
+pub fn each_program<T>(
+    bytes: &[u8],
+    mut f: impl FnMut(Program) -> T,
+) -> Result<Vec<T>, CheckError> {
     let obj = elf::read(bytes)?;
     let btf = obj.btf.as_deref().map(btf::parse).transpose()?;
     let mut maps: Vec<MapSpec> = match &btf {
@@ -160,17 +176,59 @@ pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
     let gpl = obj.license_text().is_some_and(|l| gpl_compatible(&l));
     let object = Object {
         obj: &obj,
+        index: Index::new(&obj, ext.as_ref()),
         maps: &maps,
         globals: &globals,
         btf: btf.as_ref(),
-        ext: ext.as_ref(),
         gpl,
     };
     obj.programs
         .iter()
-        .filter(|f| f.section != ".text")
-        .map(|f| object.link(f))
+        .filter(|func| func.section != ".text")
+        .map(|func| object.link(func).map(&mut f))
         .collect()
+}
+
+/// The object's functions, symbols and line records by name or ELF
+/// section, gathered once: an object has a section per program, and
+/// linking each program by searching every section would cost the square
+/// of the programs.
+struct Index<'a> {
+    functions: HashMap<&'a str, Vec<&'a Function>>,
+    symbols: HashMap<&'a str, &'a elf::Symbol>,
+    lines: HashMap<&'a str, Vec<&'a btf::ext::LineInfoSection>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(obj: &'a ObjectFile, ext: Option<&'a btf::ext::BtfExt>) -> Index<'a> {
+        let mut functions: HashMap<&str, Vec<&Function>> = HashMap::new();
+        for f in &obj.programs {
+            functions.entry(f.section.as_str()).or_default().push(f);
+        }
+        let mut symbols = HashMap::new();
+        for s in &obj.symbols {
+            symbols.entry(s.name.as_str()).or_insert(s);
+        }
+        let mut lines: HashMap<&str, Vec<&btf::ext::LineInfoSection>> = HashMap::new();
+        for s in ext.iter().flat_map(|e| &e.line_info) {
+            lines.entry(s.section.as_str()).or_default().push(s);
+        }
+        Index {
+            functions,
+            symbols,
+            lines,
+        }
+    }
+
+    /// The functions of `section`, in the object's order.
+    fn in_section(&self, section: &str) -> impl Iterator<Item = &'a Function> + '_ {
+        self.functions.get(section).into_iter().flatten().copied()
+    }
+
+    /// The first symbol named `name`, as a search of the table finds it.
+    fn symbol(&self, name: &str) -> Option<&'a elf::Symbol> {
+        self.symbols.get(name).copied()
+    }
 }
 
 fn spec(m: BtfMap) -> MapSpec {
@@ -232,10 +290,10 @@ fn data_sections(obj: &ObjectFile, bytes: &[u8], maps: &mut Vec<MapSpec>) -> Vec
 /// What linking one program reads of the object.
 struct Object<'a> {
     obj: &'a ObjectFile,
+    index: Index<'a>,
     maps: &'a [MapSpec],
     globals: &'a [GlobalData],
     btf: Option<&'a Btf>,
-    ext: Option<&'a btf::ext::BtfExt>,
     gpl: bool,
 }
 
@@ -251,7 +309,6 @@ impl Object<'_> {
     /// The program `f` with the subprograms it reaches appended, in the
     /// order first reached.
     fn link(&self, f: &Function) -> Result<Program, CheckError> {
-        let obj = self.obj;
         let mut order: Vec<&Function> = vec![f];
         let mut uses: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut k = 0;
@@ -260,9 +317,9 @@ impl Object<'_> {
             let mut targets = Vec::new();
             for (at, insn) in func.insns.iter().enumerate() {
                 let target = if insn.is_call() && insn.src == pseudo::CALL {
-                    subprogram(obj, func, at, Use::Call)?
+                    subprogram(self.obj, &self.index, func, at, Use::Call)?
                 } else if insn.is_ld_imm64() && self.is_func_address(func, at) {
-                    subprogram(obj, func, at, Use::Address)?
+                    subprogram(self.obj, &self.index, func, at, Use::Address)?
                 } else {
                     continue;
                 };
@@ -297,7 +354,7 @@ impl Object<'_> {
                     }
                 }
             }
-            lines.extend(func_lines(func, starts[k], self.ext));
+            lines.extend(func_lines(func, starts[k], &self.index));
             insns.extend(body);
         }
         let funcs = order
@@ -335,7 +392,7 @@ impl Object<'_> {
     }
 
     fn symbol(&self, name: &str) -> Option<&elf::Symbol> {
-        self.obj.symbols.iter().find(|s| s.name == name)
+        self.index.symbol(name)
     }
 
     /// Map and global-data loads become `BPF_PSEUDO_MAP_FD` with the map's
@@ -447,6 +504,7 @@ fn arg_type(btf: &Btf, t: u32) -> ArgType {
 /// section at the call's pc-relative target.
 fn subprogram<'a>(
     obj: &'a ObjectFile,
+    index: &Index<'a>,
     from: &Function,
     at: usize,
     how: Use,
@@ -454,7 +512,7 @@ fn subprogram<'a>(
     let insn = &from.insns[at];
     let reloc = from.relocs.iter().find(|r| r.insn == at);
     let named = reloc.map(|r| r.symbol.as_str());
-    let sym = named.and_then(|n| obj.symbols.iter().find(|s| s.name == n));
+    let sym = named.and_then(|n| index.symbol(n));
     let (section, slot) = match (reloc, how) {
         (Some(_), Use::Call) => (".text".to_string(), i64::from(insn.imm) + 1),
         (Some(_), Use::Address) => {
@@ -469,7 +527,7 @@ fn subprogram<'a>(
             from.first_slot() as i64 + at as i64 + i64::from(insn.imm) + 1,
         ),
     };
-    let in_section = || obj.programs.iter().filter(|p| p.section == section);
+    let in_section = || index.in_section(&section);
     let found = match how {
         Use::Call => named
             .and_then(|n| in_section().find(|p| p.name == n))
@@ -482,13 +540,14 @@ fn subprogram<'a>(
     })
 }
 
-fn func_lines(f: &Function, base: usize, ext: Option<&btf::ext::BtfExt>) -> Vec<(usize, String)> {
-    let Some(ext) = ext else { return vec![] };
+fn func_lines(f: &Function, base: usize, index: &Index) -> Vec<(usize, String)> {
     let first = f.first_slot();
     let end = first + f.insns.len();
-    ext.line_info
-        .iter()
-        .filter(|s| s.section == f.section)
+    index
+        .lines
+        .get(f.section.as_str())
+        .into_iter()
+        .flatten()
         .flat_map(|s| &s.records)
         .filter_map(|r| {
             let slot = r.insn_off as usize / Insn::SIZE;

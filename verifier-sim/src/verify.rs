@@ -48,6 +48,8 @@ pub struct Verifier<'a> {
     pub prog: &'a Program,
     pub insns: &'a [Insn],
     pub ctx_size: i64,
+    /// A tracing program (fentry, fexit): its ctx and return rules.
+    pub tracing: bool,
     pub next_id: u32,
     pub processed: usize,
     pub rules: Rules,
@@ -63,7 +65,7 @@ pub struct Verifier<'a> {
     /// Every stack slot needs precision for pruning (a constant key
     /// decides whether a lookup can be NULL).
     all_slots: bool,
-    /// When tracing: the state before every instruction processed, and no
+    /// When recording (`trace`): the state before every instruction processed, and no
     /// pruning (every path is followed to its end).
     trace: Option<Vec<(usize, State)>>,
 }
@@ -91,7 +93,7 @@ pub fn trace(prog: &Program, target: &Target) -> (Outcome, Vec<(usize, State)>) 
 fn verify_with(
     prog: &Program,
     target: &Target,
-    tracing: bool,
+    record: bool,
 ) -> (Outcome, Option<Vec<(usize, State)>>) {
     let args = |id: i32| probecc::helpers::proto(id).map_or(5, |p| p.args.len());
     let cfg = match cfg::analyse(&prog.insns, &args) {
@@ -101,7 +103,7 @@ fn verify_with(
                 result: Err(e),
                 processed: 0,
             };
-            return (out, tracing.then(Vec::new));
+            return (out, record.then(Vec::new));
         }
     };
     let subprogs = crate::depth::starts(&prog.insns, &prog.funcs);
@@ -118,7 +120,11 @@ fn verify_with(
     let mut v = Verifier {
         prog,
         insns: &prog.insns,
-        ctx_size: i64::from(target.arch.pt_regs_size(rules.kernel)),
+        ctx_size: match crate::tracing::is_tracing(&prog.section) {
+            true => crate::tracing::ctx_size(),
+            false => i64::from(target.arch.pt_regs_size(rules.kernel)),
+        },
+        tracing: crate::tracing::is_tracing(&prog.section),
         next_id: 0,
         processed: 0,
         rules,
@@ -128,7 +134,7 @@ fn verify_with(
         callback_calls,
         explored: (0..prog.insns.len()).map(|_| Vec::new()).collect(),
         all_slots: lookups && rules.has(Change::ConstKeyArrayLookupNotNull),
-        trace: tracing.then(Vec::new),
+        trace: record.then(Vec::new),
         cfg,
     };
     let result = v.run_all();
@@ -518,6 +524,9 @@ impl Verifier<'_> {
         }
         // A privileged program may return a pointer; kprobes read a number.
         let r0 = self.read(s, pc, 0)?;
+        if s.frames[0].subprog == 0 && self.tracing {
+            crate::tracing::check_return(pc, &r0)?;
+        }
         if s.frames[0].subprog != 0 && !matches!(r0, RegState::Scalar(_)) {
             return Err(err(
                 pc,

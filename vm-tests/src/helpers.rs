@@ -421,7 +421,13 @@ fn probe_read(h: Helper, dst: u64, size: u64, src: u64) -> u64 {
         if n > 1 << 16 {
             return neg(EINVAL);
         }
-        let data = w.event_mem(src, n).map(<[u8]>::to_vec);
+        // The ctx is kernel memory too: an fentry program copies a slot
+        // out of its trampoline's argument array this way.
+        let data = match within(w.ctx.clone(), src, n) {
+            // SAFETY: inside the ctx, alive during the run.
+            true => Some(unsafe { memory::read(src, n) }),
+            false => w.event_mem(src, n).map(<[u8]>::to_vec),
+        };
         let ok = data.is_some();
         let out = data.unwrap_or_else(|| vec![0; n]);
         if !w.write(h, "destination", dst, &out) {

@@ -5,14 +5,17 @@
 //!
 //! Per event: the helpers' world gets the event (ids, comm, time, CPU, its
 //! memory and kernel stack), the per-CPU map memory for its CPU is made and
-//! allowed, the `pt_regs` image is built for the arch, the program runs, and
+//! allowed, the `pt_regs` image is built for the arch (for fentry/fexit the
+//! u64 argument slots the manifest lays out), the program runs, and
 //! the ring-buffer records it submitted become printf text (the runtime's
 //! decoder, which also decodes the maps at `print()` and at the end).
+
+use std::collections::HashSet;
 
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
-use probecc::lang::manifest::{Action, Manifest};
+use probecc::lang::manifest::{Action, Manifest, TracingCtx};
 use probecc::load::{relocate_object, OnMissing};
 use probecc_runtime::decode::{Decoder, MapDump};
 use probecc_runtime::output::{Chunk, Output};
@@ -68,8 +71,20 @@ impl Options {
 /// One attach point of the spec: which program serves it.
 struct Route {
     probe: String,
+    /// A kprobe-multi program's functions' probes (`kprobe:vfs_read`),
+    /// any of which an event may name; empty for other programs.
+    multi: HashSet<String>,
     program: usize,
     kind: ProbeKind,
+    /// An fentry/fexit program's argument slots (from the manifest).
+    tracing: Option<TracingCtx>,
+}
+
+impl Route {
+    /// Whether an event of `probe` runs this route's program.
+    fn fires_on(&self, probe: &str) -> bool {
+        self.probe == probe || self.multi.contains(probe)
+    }
 }
 
 /// A loaded object, rewritten for rbpf.
@@ -198,12 +213,31 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                 .ok_or_else(|| {
                     Error::Manifest(format!("program {} is not in the object", p.name))
                 })?;
-            let kind = ProbeKind::of(&p.probe)
-                .ok_or_else(|| Error::Manifest(format!("unknown probe type in `{}`", p.probe)))?;
+            // The section says which program type runs: a `kprobe:` spec
+            // built as fentry (`--attach`) keeps its probe name.
+            let kind = match p.section.split_once('/') {
+                Some(("fentry", _)) => Some(ProbeKind::Fentry),
+                Some(("fexit", _)) => Some(ProbeKind::Fexit),
+                _ => ProbeKind::of(&p.probe),
+            }
+            .ok_or_else(|| Error::Manifest(format!("unknown probe type in `{}`", p.probe)))?;
+            if matches!(kind, ProbeKind::Fentry | ProbeKind::Fexit) && p.tracing.is_none() {
+                return Err(Error::Manifest(format!(
+                    "program {} is {}, and the manifest gives no argument slots",
+                    p.name, p.section
+                )));
+            }
+            let prefix = p.probe.split_once(':').map_or("", |(k, _)| k);
             Ok(Route {
                 probe: p.probe.clone(),
+                multi: p
+                    .functions
+                    .iter()
+                    .map(|f| format!("{prefix}:{f}"))
+                    .collect(),
                 program,
                 kind,
+                tracing: p.tracing.clone(),
             })
         })
         .collect()
@@ -303,7 +337,7 @@ impl<'p> Session<'p> {
             .prog
             .routes
             .iter()
-            .filter(|r| r.probe == ev.probe)
+            .filter(|r| r.fires_on(&ev.probe))
             .collect();
         if routes.is_empty() {
             return Err(Error::Event {
@@ -344,6 +378,19 @@ impl<'p> Session<'p> {
         stack: Vec<u64>,
     ) -> Result<()> {
         let prog = self.prog;
+        if let Some(t) = &route.tracing {
+            let args = tracing_args(ev, t)?;
+            let slots: Vec<usize> = t.args.iter().map(|a| a.slot).collect();
+            let image =
+                regs::build_tracing(prog.arch, route.kind, &args, &slots, t.ret_slot, ev.retval);
+            return self.run_image(ev, route, image, func_ip, stack);
+        }
+        if !ev.named_args.is_empty() {
+            return Err(Error::Event {
+                line: ev.line,
+                reason: "arguments by name need an fentry or fexit program".into(),
+            });
+        }
         let limit = if route.kind.syscall() {
             prog.arch.regs().syscall.args.len()
         } else {
@@ -371,6 +418,19 @@ impl<'p> Session<'p> {
             ev,
             ip,
         );
+        self.run_image(ev, route, image, func_ip, stack)
+    }
+
+    /// Runs `route`'s program on the context `image` for `ev`.
+    fn run_image(
+        &mut self,
+        ev: &Event,
+        route: &Route,
+        image: regs::Image,
+        func_ip: u64,
+        stack: Vec<u64>,
+    ) -> Result<()> {
+        let prog = self.prog;
         let mut regs = image.regs;
         let endian = prog.object.endian;
         let mut world = self
@@ -543,6 +603,30 @@ fn attach_function(arch: Arch, probe: &str, kind: ProbeKind) -> (String, u64) {
     } else {
         (name.to_string(), off)
     }
+}
+
+/// The arguments of `ev` in order for a tracing program: by position
+/// (registers beyond the function's arguments, as a kprobe-style event
+/// gives them, are not part of its context), or by name placed at the
+/// manifest's positions (the rest 0).
+fn tracing_args(ev: &Event, t: &TracingCtx) -> Result<Vec<u64>> {
+    let bad = |reason: String| Error::Event {
+        line: ev.line,
+        reason,
+    };
+    let mut args = ev.args.clone();
+    args.resize(t.args.len(), 0);
+    for (name, v) in &ev.named_args {
+        let i = t.args.iter().position(|a| a.name == *name).ok_or_else(|| {
+            let names: Vec<&str> = t.args.iter().map(|a| a.name.as_str()).collect();
+            bad(format!(
+                "the function has no argument `{name}` (its arguments: {})",
+                names.join(", ")
+            ))
+        })?;
+        args[i] = *v;
+    }
+    Ok(args)
 }
 
 /// The helpers' view of `ev`.

@@ -11,8 +11,9 @@ use anyhow::{bail, Result};
 use probecc::arch::Arch;
 use xtask::verifier_diff::{self, mutate, report::Report, Options};
 
-use crate::deps;
-use crate::machine::{self, Release};
+use probecc_harness::machine::{self, Release};
+use probecc_harness::tools::{self, Tool};
+
 use crate::verifier_guest::{self, GuestRun};
 
 #[derive(clap::Args)]
@@ -44,13 +45,13 @@ pub struct DiffArgs {
     pub reuse: bool,
 }
 
-const TOOLS: &[deps::Tool] = &[
-    deps::Tool {
+const TOOLS: &[Tool] = &[
+    Tool {
         command: "clang",
         package: "clang",
         why: "to compile the corpus in fixtures/verifier",
     },
-    deps::Tool {
+    Tool {
         command: "bpftool",
         package: "bpftool",
         why: "to load each program into the kernel's verifier",
@@ -66,8 +67,8 @@ pub fn run(args: &DiffArgs) -> Result<()> {
     if let Some(arch) = &args.arch {
         return run_guests(args, arch, out);
     }
-    deps::ensure(TOOLS)?;
-    if !deps::is_root() {
+    tools::ensure_tools(TOOLS, &crate::qemu::install())?;
+    if !tools::is_root() {
         bail!("verifier-diff loads programs into the running kernel: run it as root");
     }
     let report = verifier_diff::run(&Options {
@@ -91,7 +92,7 @@ pub fn run(args: &DiffArgs) -> Result<()> {
 /// Every (arch, release) guest in turn, one boot each; fails if any
 /// judged a false accept or a crash, or did not run.
 fn run_guests(args: &DiffArgs, arch: &str, out: PathBuf) -> Result<()> {
-    deps::ensure(&TOOLS[..1])?;
+    tools::ensure_tools(&TOOLS[..1], &crate::qemu::install())?;
     let arches = if arch == "all" {
         Arch::ALL.to_vec()
     } else {

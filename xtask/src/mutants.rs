@@ -19,7 +19,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::deps;
+use probecc_harness::tools;
 
 #[derive(clap::Args)]
 pub struct MutantsArgs {
@@ -72,7 +72,7 @@ impl FileScore {
 
 pub fn run(args: &MutantsArgs) -> Result<()> {
     let root = xtask::workspace_root();
-    if !deps::on_path("cargo-mutants") {
+    if !tools::on_path("cargo-mutants") {
         println!("mutants: cargo-mutants is not installed; installing it with cargo install");
         let ok = Command::new("cargo")
             .args(["install", "cargo-mutants", "--locked"])

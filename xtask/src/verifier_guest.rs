@@ -5,8 +5,10 @@
 //! runtime's loader and prints its verdict and the end of its log
 //! (`probecc-guest`'s `verifier`). Those verdicts, labelled with the
 //! guest's arch, `uname -r` and JIT, are what `verifier_diff::judge`
-//! compares verifier-sim with, at that release's rules. Report, objects
-//! and console log under `<out>/<arch>-<release>/`.
+//! compares verifier-sim with, at that release's rules. The kernel, the
+//! agent, the initramfs's base and the boot are the harness's
+//! (`probecc_harness`). Report, objects and console log under
+//! `<out>/<arch>-<release>/`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +21,11 @@ use probecc_guest::protocol::{
 };
 use xtask::verifier_diff::{self, kernel, report, Entry, Judge, KernelVerdict};
 
-use crate::initramfs::Initramfs;
-use crate::kernels::{self, Kernel};
-use crate::machine::Release;
-use crate::qemu::{self, BootSpec};
-use crate::{deps, guest_build};
+use probecc_harness::boot::{self, BootSpec};
+use probecc_harness::guest::GuestSource;
+use probecc_harness::kernels::Kernel;
+use probecc_harness::machine::Release;
+use probecc_harness::{files, matrix, stage};
 
 /// Where the corpus objects sit in the guest.
 const OBJ_DIR: &str = "/probecc/vdiff";
@@ -49,8 +51,8 @@ pub struct GuestRun {
 pub fn run(g: &GuestRun) -> Result<report::Report> {
     let started = Instant::now();
     if !g.reuse {
-        qemu::preflight(g.arch, "tcg")?;
-        deps::ensure_matrix(&[g.arch])?;
+        boot::preflight(g.arch, "tcg")?;
+        matrix::check_tools(&crate::qemu::settings(&g.out), &[g.arch])?;
     }
     let dir = g
         .out
@@ -70,9 +72,9 @@ pub fn run(g: &GuestRun) -> Result<report::Report> {
             .with_context(|| format!("reading {} (--reuse needs a boot first)", log.display()))?;
         (judge_of(&text, g.arch)?, verdicts(&text))
     } else {
-        let kernel = kernels::fetch(g.arch, g.release, false)?;
+        let kernel = crate::qemu::kernel_cache().fetch(g.arch, g.release, false)?;
         let initramfs = stage(g.arch, &entries, g.timeout, &dir)?;
-        boot(g, &kernel, &initramfs, &dir)?
+        run_guest(g, &kernel, &initramfs, &dir)?
     };
     let missing = entries
         .iter()
@@ -106,15 +108,11 @@ pub fn run(g: &GuestRun) -> Result<report::Report> {
 
 /// The initramfs: the agent as `/init`, each entry's object, the plan.
 fn stage(arch: Arch, entries: &[Entry], timeout: u64, dir: &Path) -> Result<PathBuf> {
-    let guest = guest_build::build(arch)?;
-    let mut fs = Initramfs::default();
-    for d in [
-        "/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc", OBJ_DIR,
-    ] {
-        fs.dir(d);
-    }
-    let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
-    fs.file("/init", 0o755, binary);
+    let guest = GuestSource::default()
+        .build(&[arch])?
+        .remove(&arch)
+        .context("no guest agent built")?;
+    let mut fs = stage::base(&guest, &[OBJ_DIR])?;
     let mut plan = Plan {
         arch: arch.name().into(),
         watchdog_secs: timeout.saturating_sub(30).max(60),
@@ -130,39 +128,31 @@ fn stage(arch: Arch, entries: &[Entry], timeout: u64, dir: &Path) -> Result<Path
         });
     }
     fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
-    let initramfs = dir.join("initramfs.cpio.gz");
-    kernels::write_atomic(&initramfs, &fs.finish()?)?;
+    let initramfs = dir.join("initramfs.cpio");
+    files::write_atomic(&initramfs, &fs.finish()?)?;
     Ok(initramfs)
 }
 
 /// Boots the guest; its kernel as a judge and its verdict per entry name.
-fn boot(
+fn run_guest(
     g: &GuestRun,
     kernel: &Kernel,
     initramfs: &Path,
     dir: &Path,
 ) -> Result<(Judge, BTreeMap<String, VerifierReport>)> {
-    let bar = qemu::spinner(&format!("verifier-diff {} {}", g.arch, kernel.version));
     let log = dir.join("console.log");
-    let boot = qemu::boot(
-        &BootSpec {
-            arch: g.arch,
-            kernel,
-            initramfs,
-            accel: "tcg",
-            icount: false,
-            timeout: Duration::from_secs(g.timeout),
-            log: log.clone(),
-            append: "",
-        },
-        &bar,
-    )?;
-    bar.finish_with_message(format!("{:?} in {:.0} s", boot.verdict, boot.secs));
-    if let Some(why) = boot.verdict.failure(&boot) {
-        println!("verifier-diff: {why}; console log: {}", log.display());
-    }
-    let text =
-        std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+    let spec = BootSpec {
+        arch: g.arch,
+        kernel,
+        initramfs,
+        accel: "tcg",
+        icount: false,
+        timeout: Duration::from_secs(g.timeout),
+        log: log.clone(),
+        append: "",
+    };
+    let label = format!("verifier-diff {} {}", g.arch, kernel.version);
+    let (_, text) = boot::boot_logged(&spec, "verifier-diff", &label)?;
     let judge =
         judge_of(&text, g.arch).with_context(|| format!("console log: {}", log.display()))?;
     Ok((judge, verdicts(&text)))

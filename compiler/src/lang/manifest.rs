@@ -40,6 +40,11 @@ pub struct Manifest {
     pub programs: Vec<ProgramEntry>,
     /// The kernel functions a `func` value (kind `func`, a u64) indexes.
     pub funcs: Vec<String>,
+    /// `func` values are instead the probed function's address
+    /// (`bpf_get_func_ip`), named through the kernel's symbols: set when a
+    /// program is a kprobe-multi one, which cannot know its function's id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub func_ip: bool,
     /// The probes a `probe` value (kind `probe`, a u64) indexes, in
     /// bpftrace's spelling.
     pub probes: Vec<String>,
@@ -68,8 +73,36 @@ pub struct ProgramEntry {
     pub name: String,
     /// The ELF section (`kprobe/vfs_read`).
     pub section: String,
-    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`).
+    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`,
+    /// `kprobe:vfs_*` for a kprobe-multi program).
     pub probe: String,
+    /// An fentry/fexit program's context: the function's arguments by
+    /// name and u64 slot, and the slot of the return value; absent for
+    /// kprobes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingCtx>,
+    /// A kprobe-multi program's functions as the build's symbols had
+    /// them; a loader resolves a `kprobe.multi/PATTERN` section's glob
+    /// on the target instead, and attaches a bare `kprobe.multi` to these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
+}
+
+/// The u64 slots of an fentry/fexit program's context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingCtx {
+    /// The arguments in order.
+    pub args: Vec<TracingArg>,
+    /// The slot after the arguments, fexit's return value.
+    pub ret_slot: usize,
+}
+
+/// One argument of an fentry/fexit program's function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingArg {
+    pub name: String,
+    /// Its (first) u64 slot in the context.
+    pub slot: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,11 +270,24 @@ impl Manifest {
                 .iter()
                 .map(|p| ProgramEntry {
                     name: p.symbol.clone(),
-                    section: p.attach.section(),
+                    section: p.section(),
                     probe: p.probe.clone(),
+                    tracing: p.proto.as_deref().map(|f| TracingCtx {
+                        args: f
+                            .params
+                            .iter()
+                            .map(|a| TracingArg {
+                                name: a.name.clone(),
+                                slot: a.slot,
+                            })
+                            .collect(),
+                        ret_slot: f.ret_slot(),
+                    }),
+                    functions: p.multi.as_ref().map_or(Vec::new(), |m| m.funcs.clone()),
                 })
                 .collect(),
             funcs: checked.names(Sym::Func),
+            func_ip: checked.func_ip,
             probes: checked.names(Sym::Probe),
             maps: checked
                 .maps

@@ -91,6 +91,12 @@ impl Uname {
 }
 
 /// Whether kprobes can attach here: the kprobe PMU exists.
+/// The running kernel's text symbols (`/proc/kallsyms`), for naming
+/// stack frames and `func` addresses; empty where unreadable.
+pub(crate) fn symbols() -> crate::ksyms::Ksyms {
+    crate::ksyms::Ksyms::read(Path::new(KALLSYMS)).unwrap_or_default()
+}
+
 pub fn has_kprobes() -> bool {
     Path::new(KPROBE_PMU).join("type").exists()
 }

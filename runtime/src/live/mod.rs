@@ -5,6 +5,7 @@
 //! decoded by the manifest beside it. Every attachment ends with the
 //! [`Loaded`] that made it — detached explicitly or when it drops, on
 //! every path, a failed attach included — and nothing is pinned.
+//! kprobe-multi programs, which aya does not load, go through [`multi`].
 //! [`Session`] runs an object as bpftrace runs a script (BEGIN, records
 //! printed as they arrive, END, the maps); [`kernel`] is what the running
 //! kernel offers, [`privilege`] whether this process may trace, and
@@ -13,13 +14,16 @@
 pub mod bpf;
 pub mod kernel;
 mod loaded;
+pub mod multi;
 pub mod privilege;
 mod session;
+pub mod tracing;
 
 use std::path::PathBuf;
 
 pub use loaded::{is_probe, target, LoadOptions, Loaded};
 pub use session::Session;
+pub use tracing::is_tracing;
 
 use crate::decode::DecodeError;
 
@@ -42,7 +46,7 @@ pub enum LiveError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
     NoProgram(String),
-    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    #[error("{0} is neither a kprobe, an fentry or fexit, nor a raw tracepoint program")]
     Kind(String),
     #[error("loading {name}")]
     ProgramLoad {

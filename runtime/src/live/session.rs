@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use probecc::lang::manifest::{Action, Manifest, MapEntry};
 
-use super::{is_probe, LiveError, Loaded};
+use super::{is_probe, kernel, LiveError, Loaded};
 use crate::decode::MapDump;
 use crate::ksyms::Ksyms;
 use crate::output::Style;
@@ -27,9 +27,6 @@ use crate::printf;
 /// Ring-buffer records decoded at most per read, so that a flood of
 /// records still lets the caller check its signals and deadlines.
 const BATCH: usize = 4096;
-
-/// Where kernel symbols are listed, to name `kstack` frames.
-const KALLSYMS: &str = "/proc/kallsyms";
 
 /// An object running in the kernel and what it prints.
 pub struct Session<W: Write> {
@@ -67,14 +64,16 @@ impl<W: Write> Session<W> {
     }
 
     /// How many probes bpftrace says it attaches: every kprobe and
-    /// kretprobe, and BEGIN and END when they do something.
+    /// kretprobe (each function of a kprobe-multi program), and BEGIN and
+    /// END when they do something.
     pub fn probes(&self) -> usize {
-        let kprobes = self
+        let kprobes: usize = self
             .manifest
             .programs
             .iter()
             .filter(|p| is_probe(&p.section))
-            .count();
+            .map(|p| p.functions.len().max(1))
+            .sum();
         kprobes
             + usize::from(!self.manifest.begin.is_empty())
             + usize::from(!self.manifest.end.is_empty())
@@ -187,14 +186,14 @@ impl<W: Write> Session<W> {
             .ok_or_else(|| LiveError::NoSuchMap(name.to_string()))
     }
 
-    /// Map `m` read and decoded, stack frames named from kallsyms.
+    /// Map `m` read and decoded, stack frames and `func` addresses named
+    /// from kallsyms.
     fn dump(&mut self, m: &MapEntry) -> Result<MapDump, LiveError> {
-        let ksyms = match (&self.ksyms, &self.manifest.stack_map) {
-            (Some(k), _) => k,
-            (None, Some(_)) => self
-                .ksyms
-                .insert(Ksyms::read(std::path::Path::new(KALLSYMS)).unwrap_or_default()),
-            (None, None) => self.ksyms.insert(Ksyms::default()),
+        let named = self.manifest.stack_map.is_some() || self.manifest.func_ip;
+        let ksyms = match &self.ksyms {
+            Some(k) => k,
+            None if named => self.ksyms.insert(kernel::symbols()),
+            None => self.ksyms.insert(Ksyms::default()),
         };
         self.loaded.map(&self.manifest, m, ksyms)
     }
@@ -296,6 +295,39 @@ mod host {
                 format!(r#"{{"type": "map", "data": {{"@reads": {{"dd": {n}}}}}}}"#),
             ]
         );
+    }
+
+    /// A kprobe-multi object's `func` keys are addresses, named from
+    /// kallsyms at the exit dump.
+    #[test]
+    #[ignore = "needs root"]
+    fn func_addresses_of_a_kprobe_multi_object_print_as_names() {
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+        let addr = kallsyms
+            .lines()
+            .find_map(|l| l.strip_suffix(" T vfs_read"))
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+            .filter(|&a| a != 0)
+            .expect("vfs_read's address (as root)");
+        let opts = probecc::lang::CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_readv".into()]),
+            multi: true,
+            ..Default::default()
+        };
+        let compiled =
+            probecc::lang::compile("kprobe:vfs_* { @[func] = count(); }", Arch::X86_64, &opts)
+                .expect("compiles");
+        let object = probecc::elf::write(&compiled.object).expect("an object");
+        let mut loaded = Loaded::load(&object).expect("the object loads");
+        loaded.verify_all(&compiled.manifest).expect("verified");
+        let mut s = Session::new(loaded, compiled.manifest, Style::Text, Vec::new());
+        write(&mut s, "AT_", &addr.to_ne_bytes(), 1);
+        let out = String::from_utf8(s.end().expect("the end")).unwrap();
+        let n = possible_cpus();
+        assert_eq!(out.trim(), format!("@[vfs_read]: {n}"));
     }
 
     #[test]

@@ -172,6 +172,10 @@ impl Gen<'_> {
                 self.emit(call(h));
                 self.mov(dst, Reg::R0);
             }
+            Builtin::Arg(n) if self.prog.attach.is_tracing() => {
+                self.tracing_arg(n as usize, dst)?
+            }
+            Builtin::Retval if self.prog.attach.is_tracing() => self.tracing_retval(dst)?,
             Builtin::Arg(n) => self.arg(n as usize, dst)?,
             Builtin::Retval => {
                 let ctx = self.ctx_reg()?;
@@ -182,7 +186,13 @@ impl Gen<'_> {
                 self.emit(asm::get_stackid(ctx, asm::map(STACK_MAP), Arg::Imm(0)));
                 self.mov(dst, Reg::R0);
             }
-            Builtin::Comm | Builtin::Func | Builtin::Probe => {
+            Builtin::Func => {
+                // Left by propagation only where `func` is an address.
+                let ctx = self.ctx_reg()?;
+                self.emit(asm::get_func_ip(ctx));
+                self.mov(dst, Reg::R0);
+            }
+            Builtin::Comm | Builtin::Probe => {
                 return Err(self.fail("internal error: a string builtin where an integer is needed"))
             }
         }

@@ -1,5 +1,6 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
+//! fentry/fexit arguments in [`fentry`],
 //! maps and aggregations in [`maps`], printf records in [`printf`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
@@ -9,6 +10,7 @@
 
 mod bits;
 mod consts;
+mod fentry;
 mod field;
 mod fold;
 mod frame;
@@ -37,6 +39,8 @@ use crate::program::Object;
 pub struct Compiled {
     pub object: Object,
     pub manifest: Manifest,
+    /// What the compiler tells but is no error ([`Checked::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Compiles every program of `checked`; every program's error on failure.
@@ -49,8 +53,9 @@ pub fn lower(
     object.maps = layout::map_defs(checked);
     object.types = layout::printf_types(checked);
     let mut diags = Vec::new();
+    let shared = gen::Shared::new(checked);
     for p in &checked.programs {
-        let done = gen::program(checked, p, arch, opts).and_then(|(prog, core)| {
+        let done = gen::program(checked, &shared, p, arch, opts).and_then(|(prog, core)| {
             record_core(&mut object, &prog.name, &core, p.span, opts).map(|()| prog)
         });
         match done {
@@ -65,6 +70,7 @@ pub fn lower(
     Ok(Compiled {
         object,
         manifest: Manifest::build(checked, arch),
+        notes: checked.notes.clone(),
     })
 }
 
