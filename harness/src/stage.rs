@@ -439,7 +439,7 @@ fn cost_plan(
 ) -> std::result::Result<CostPlan, String> {
     let points = attach_points(&a.manifest);
     if points.is_empty() {
-        return Err("has no kprobe or kretprobe to measure".into());
+        return Err("has no kprobe, kretprobe, fentry or fexit program to measure".into());
     }
     let text = format!("{}\n{{\n}}\n", points.join(",\n"));
     let empty_name = format!("{}.empty", e.name);
@@ -469,13 +469,21 @@ fn cost_plan(
 }
 
 /// The kprobe and kretprobe attach points of a manifest's programs, in
-/// bpftrace's spelling (`kprobe:vfs_read`), each once.
+/// bpftrace's spelling (`kprobe:vfs_read`), each once. An fentry (fexit)
+/// program stands for a kprobe (kretprobe) on its function: the baseline
+/// of every spec is an empty kprobe, so that what fentry saves shows.
 fn attach_points(m: &Manifest) -> Vec<String> {
+    const KINDS: [(&str, &str); 4] = [
+        ("kprobe", "kprobe"),
+        ("kretprobe", "kretprobe"),
+        ("fentry", "kprobe"),
+        ("fexit", "kretprobe"),
+    ];
     let mut out: Vec<String> = Vec::new();
     for p in &m.programs {
-        let point = ["kprobe", "kretprobe"].iter().find_map(|kind| {
+        let point = KINDS.iter().find_map(|(section, kind)| {
             p.section
-                .strip_prefix(kind)
+                .strip_prefix(section)
                 .and_then(|r| r.strip_prefix('/'))
                 .map(|func| format!("{kind}:{func}"))
         });
@@ -622,6 +630,31 @@ mod tests {
         .unwrap();
         assert_eq!(empty.manifest.programs.len(), 2);
         assert!(empty.manifest.maps.is_empty());
+    }
+
+    #[test]
+    fn an_fentry_specs_baseline_is_an_empty_kprobe_on_its_functions() {
+        let btf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/btf/kernel.btf");
+        let opts = CompileOptions {
+            btf: Some(lang::check::TypeSource::file(btf)),
+            attach: lang::AttachMode::Fentry,
+            ..plain_options("t.bt")
+        };
+        let text = "kprobe:vfs_read { @[comm] = count(); }
+                    kretprobe:vfs_read { @r = count(); }
+";
+        let c = lang::compile(text, Arch::X86_64, &opts).unwrap();
+        let sections: Vec<&str> = c
+            .manifest
+            .programs
+            .iter()
+            .map(|p| p.section.as_str())
+            .collect();
+        assert_eq!(sections, ["fentry/vfs_read", "fexit/vfs_read"]);
+        assert_eq!(
+            attach_points(&c.manifest),
+            ["kprobe:vfs_read", "kretprobe:vfs_read"]
+        );
     }
 
     #[test]

@@ -152,11 +152,13 @@ impl Gen<'_> {
             Endian::Little => asm::stack(slot),
             Endian::Big => {
                 // r1 is the call's to clobber (a ctx still in r1 is dead
-                // past this call, as `gen` arranges).
+                // past this call, as `gen` arranges). The kernel refuses
+                // any subtraction from the frame pointer, so the offset
+                // is worked out as a number first and then added to it.
                 self.emit_all([
-                    asm::mov_reg(Reg::R1, Reg::R10),
-                    asm::add(Reg::R1, i32::from(slot) + 8),
+                    asm::mov(Reg::R1, i32::from(slot) + 8),
                     asm::sub_reg(Reg::R1, Reg::R2),
+                    asm::add_reg(Reg::R1, Reg::R10),
                 ]);
                 Arg::Reg(Reg::R1)
             }
