@@ -70,6 +70,9 @@ const ARM64_BTI: [u32; 2] = [0xd503_245f, 0xd503_24df];
 const ARM64_NOP: u32 = 0xd503_201f;
 /// `mov x9, x30`: the patch site's first instruction when traced.
 const ARM64_MOV_X9_LR: u32 = 0xaa1e_03e9;
+/// `brk #0x4` (`KPROBES_BRK_IMM`): what a kprobe armed at +0 has put in
+/// place of the site's first instruction, as `/proc/kcore` shows it.
+const ARM64_KPROBE_BRK: u32 = 0xd420_0080;
 
 pub const ARM64_PATCH_SITE: Rule = Rule {
     name: "patchable-function-entry NOPs",
@@ -81,7 +84,7 @@ pub const ARM64_PATCH_SITE: Rule = Rule {
         let first = text.word(start);
         let second = text.word(start + 4);
         let is_bl = |w: u32| w & 0xfc00_0000 == 0x9400_0000;
-        let site = matches!(first, Some(w) if w == ARM64_NOP || w == ARM64_MOV_X9_LR)
+        let site = matches!(first, Some(w) if [ARM64_NOP, ARM64_MOV_X9_LR, ARM64_KPROBE_BRK].contains(&w))
             && matches!(second, Some(w) if w == ARM64_NOP || is_bl(w));
         when(site, || refuse_inside(text, start + 8))
     },

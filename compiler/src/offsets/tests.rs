@@ -184,6 +184,11 @@ fn hand_assembled_encodings_decode_to_their_documented_lengths() {
     let arm = hex_bytes("e9 03 1e aa 00 00 00 94 fd 7b bf a9");
     let offsets = Text::decode(Arch::Arm64, &arm).offsets();
     assert_eq!(offsets.valid().collect::<Vec<_>>(), [0, 8]);
+    // The same site with a kprobe armed at +0 (brk #0x4 in place of the
+    // mov), as vfs_read read in bookworm's arm64 kernel while probed.
+    let armed = hex_bytes("80 00 20 d4 1f 20 03 d5 3f 23 03 d5");
+    let offsets = Text::decode(Arch::Arm64, &armed).offsets();
+    assert_eq!(offsets.valid().collect::<Vec<_>>(), [0, 8]);
     // A function without the site (notrace) has every boundary.
     let plain = hex_bytes("fd 7b bf a9 fd 03 00 91");
     let offsets = Text::decode(Arch::Arm64, &plain).offsets();
