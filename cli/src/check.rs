@@ -185,6 +185,39 @@ mod tests {
         probecc::elf::write(&c.object).expect("writes")
     }
 
+    /// `*bpf_map_lookup_elem(&array, &(u32)0)` without a NULL check: a
+    /// NULL dereference to 6.1 and 6.12, a value that cannot be missing to
+    /// 6.14 on.
+    fn constant_key_lookup() -> Vec<u8> {
+        use probecc::asm;
+        use probecc::insn::{Reg, Size};
+        use probecc::maps::MapDef;
+        let ops = [
+            asm::store_imm(Size::W, Reg::R10, -4, 0),
+            asm::map_lookup_elem(asm::map("a"), asm::stack(-4)),
+            asm::load_mem(Size::DW, Reg::R0, Reg::R0, 0),
+            asm::exit(),
+        ];
+        let mut obj = probecc::program::Object::new(Arch::X86_64);
+        obj.maps
+            .push(MapDef::array("a", probecc::ctype::CType::u64(), 4));
+        obj.programs.push(
+            asm::assemble(&ops)
+                .expect("assembles")
+                .into_program("p", "kprobe/vfs_read"),
+        );
+        probecc::elf::write(&obj).expect("writes")
+    }
+
+    #[test]
+    fn the_kernel_release_picks_the_verifier_rules() {
+        let bytes = constant_key_lookup();
+        for (kernel, accepted) in [((6, 1), false), ((6, 12), false), ((6, 18), true)] {
+            let v = verdicts(&bytes, Arch::X86_64, KernelVersion(kernel.0, kernel.1)).unwrap();
+            assert_eq!(v[0].accepted, accepted, "{kernel:?}: {v:?}");
+        }
+    }
+
     #[test]
     fn rejections_name_the_rule_the_instruction_and_the_spec_line() {
         let good = verdicts(&object(false), Arch::X86_64, KernelVersion(6, 1)).unwrap();

@@ -73,9 +73,11 @@ fn kernel_help() -> String {
         .map(|a| format!("{a} {}", a.default_kernel()))
         .collect();
     format!(
-        "Kernel release the objects are for, such as 6.1 or 6.12.57+deb13-arm64: it \
-         decides whether syscall probes read their arguments through a syscall \
-         wrapper's pt_regs, and the pt_regs size the checks use. Default: the arch's \
+        "Kernel release the objects are for, such as 6.1, 6.6, 6.12, 6.18 or \
+         6.12.57+deb13-arm64: it decides whether syscall probes read their arguments \
+         through a syscall wrapper's pt_regs, the pt_regs size the checks use, and \
+         which release's verifier rules they apply (constant-key array lookups, \
+         callbacks, stack rounding, cpu v4 instructions...). Default: the arch's \
          oldest Debian kernel ({})",
         defaults.join(", ")
     )

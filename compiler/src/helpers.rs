@@ -37,6 +37,10 @@ pub enum ArgKind {
     /// Passed but not checked (`ARG_DONTCARE`): `trace_printk`'s values,
     /// which the format may not use.
     Unchecked,
+    /// A function's address, the callback the helper calls (`ARG_PTR_TO_FUNC`).
+    Func,
+    /// A stack pointer or NULL, handed to the callback (`ARG_PTR_TO_STACK_OR_NULL`).
+    StackOrNull,
 }
 
 /// What a helper leaves in r0 (the kernel's `RET_*`).
@@ -121,8 +125,10 @@ helpers! {
     RingbufReserve = 131, "ringbuf_reserve", [MapPtr, ConstAllocSize, Anything] -> RingbufMemOrNull, gpl = false;
     RingbufSubmit = 132, "ringbuf_submit", [RingbufMemRelease, Anything] -> Void, gpl = false;
     RingbufDiscard = 133, "ringbuf_discard", [RingbufMemRelease, Anything] -> Void, gpl = false;
+    ForEachMapElem = 164, "for_each_map_elem", [MapPtr, Func, StackOrNull, Anything] -> Integer, gpl = false;
     GetFuncIp = 173, "get_func_ip", [Ctx] -> Integer, gpl = true;
     GetAttachCookie = 174, "get_attach_cookie", [Ctx] -> Integer, gpl = false;
+    Loop = 181, "loop", [Anything, Func, StackOrNull, Anything] -> Integer, gpl = false;
 }
 
 impl Helper {

@@ -11,6 +11,8 @@
 //! cases runs each spec under bpftrace, as probecc's object and under
 //! `probecc trace` (`parity`, with its `pworkload` and `sh` applets,
 //! links to `/init`, and `parity_trace`; `tool` measures a tool's run).
+//! A plan with verifier cases has the kernel verify each corpus program
+//! and report its verdict (`verifier`).
 
 mod cost;
 mod expect;
@@ -21,6 +23,7 @@ mod parity_trace;
 mod sys;
 mod tables;
 mod tool;
+mod verifier;
 mod workload;
 
 use probecc::arch::Arch;
@@ -79,6 +82,9 @@ fn agent() -> ! {
     }
     for c in &plan.parity {
         parity::run(c, &ksyms);
+    }
+    for c in &plan.verifier {
+        verifier::run(c);
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);

@@ -22,6 +22,10 @@ pub struct Plan {
     /// Specs run under bpftrace and under probecc (`cargo xtask parity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parity: Vec<ParityCase>,
+    /// Objects the kernel only verifies (`cargo xtask verifier-diff
+    /// --arch`): each program loaded, never attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifier: Vec<VerifierCase>,
     /// What each spec costs under its own workload, against an empty
     /// probe on the same functions (`probecc qemu`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,6 +55,40 @@ pub struct CostPlan {
     pub rounds: u32,
     pub subjects: Vec<Subject>,
 }
+
+/// One program of the verifier-diff corpus for the guest's kernel to judge.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct VerifierCase {
+    /// The corpus entry's name (unique in the plan).
+    pub name: String,
+    /// The object's path in the guest.
+    pub object: String,
+    /// The program's function symbol in the object.
+    pub program: String,
+}
+
+/// The prefix of a verifier result line ([`VerifierReport`]), which the
+/// matrix's readers pass over.
+pub const VERIFIER_MARK: &str = "PROBECC-VERIFIER ";
+
+/// The kernel's verdict on one [`VerifierCase`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierReport {
+    pub name: String,
+    pub accepted: bool,
+    /// The verifier log's last lines when the kernel refused it (at most
+    /// [`VERIFIER_LOG_LINES`]).
+    #[serde(default)]
+    pub log: String,
+    /// The loader's error when the program never reached the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<String>,
+    pub millis: u64,
+}
+
+/// How much of a refusal's verifier log a result line carries: its end,
+/// where the error is.
+pub const VERIFIER_LOG_LINES: usize = 40;
 
 /// One spec of the parity run: the bpftrace script and probecc's object
 /// of the same spec (paths in the guest), and the workload both run.

@@ -392,6 +392,21 @@ fn progress_text(r: &Report) -> String {
     }
 }
 
+/// One boot on its own under a spinner labelled `label`, a failure said
+/// under `topic` with the console log's path: the boot and the whole
+/// console log, for a caller that reads its own result lines from it.
+pub fn boot_logged(s: &BootSpec, topic: &str, label: &str) -> Result<(Boot, String)> {
+    let bar = spinner(label);
+    let b = boot(s, &bar)?;
+    bar.finish_with_message(format!("{:?} in {:.0} s", b.verdict, b.secs));
+    if let Some(why) = b.verdict.failure(&b) {
+        crate::say::say(topic, &format!("{why}; console log: {}", s.log.display()));
+    }
+    let text =
+        std::fs::read_to_string(&s.log).with_context(|| format!("reading {}", s.log.display()))?;
+    Ok((b, text))
+}
+
 /// The spinners of the boots running at once, drawn together.
 static BARS: LazyLock<MultiProgress> = LazyLock::new(MultiProgress::new);
 

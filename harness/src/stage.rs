@@ -151,15 +151,7 @@ struct Artifact {
 /// Stages `input.arch`.
 pub fn stage(input: &StageInput) -> Result<Staged> {
     let arch = input.arch;
-    let mut fs = Initramfs::default();
-    for d in [
-        "/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc", OBJ_DIR,
-    ] {
-        fs.dir(d);
-    }
-    let agent =
-        std::fs::read(input.agent).with_context(|| format!("reading {}", input.agent.display()))?;
-    fs.file("/init", 0o755, agent);
+    let mut fs = base(input.agent, &[OBJ_DIR])?;
     let mut plan = GuestPlan {
         arch: arch.name().into(),
         watchdog_secs: input.watchdog_secs,
@@ -277,6 +269,22 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         failed,
         needs_btf,
     })
+}
+
+/// What every guest's initramfs starts from: the directories the agent
+/// mounts and writes in, `dirs` (each under one of them or `/`), and the
+/// agent at `agent` as `/init`.
+pub fn base(agent: &Path, dirs: &[&str]) -> Result<Initramfs> {
+    let mut fs = Initramfs::default();
+    for d in ["/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc"]
+        .iter()
+        .chain(dirs)
+    {
+        fs.dir(d);
+    }
+    let bytes = std::fs::read(agent).with_context(|| format!("reading {}", agent.display()))?;
+    fs.file("/init", 0o755, bytes);
+    Ok(fs)
 }
 
 /// The user's files, each at its guest path (their directories made).

@@ -3,15 +3,43 @@
 //! need a GPL-compatible license, each argument must match the prototype's
 //! `ARG_*` kind, a released ring-buffer record invalidates every copy, and
 //! the result is what the prototype's `RET_*` says, with a fresh id for
-//! maybe-NULL pointers and a reference for ring-buffer records.
+//! maybe-NULL pointers and a reference for ring-buffer records (and, on
+//! releases that elide it, no NULL for an array lookup with a constant key
+//! in bounds). A tail call may not leave a reference behind. Helpers that
+//! call back (`bpf_loop`, `bpf_for_each_map_elem`) enter the callback in a
+//! frame of its own, once or any number of times as the release does.
 
 use probecc::helpers::{self, ArgKind, RetKind};
 
 use crate::reg::{Ptr, PtrKind, RegState};
+use crate::release::Change;
 use crate::scalar::Scalar;
-use crate::state::{Ref, State};
-use crate::verify::{err, Verifier};
+use crate::state::{Frame, Ref, State};
+use crate::verify::{err, Step, Verifier};
 use crate::VerifyError;
+
+/// `bpf_tail_call`'s id.
+pub const TAIL_CALL: i32 = 12;
+/// `bpf_for_each_map_elem`, `bpf_loop`.
+const FOR_EACH_MAP_ELEM: i32 = 164;
+const LOOP: i32 = 181;
+/// `bpf_map_lookup_elem`.
+const MAP_LOOKUP_ELEM: i32 = 1;
+/// `BPF_MAP_TYPE_ARRAY`, `_PERCPU_ARRAY`: lookups that cannot miss with a
+/// key in bounds.
+const ARRAY: u32 = 2;
+const PERCPU_ARRAY: u32 = 6;
+
+/// Helpers whose result is at most their size argument, or an errno:
+/// `probe_read_str`, `get_stack`, `probe_read_user_str`, `probe_read_kernel_str`.
+const SIZED_RESULT: [i32; 4] = [45, 67, 114, 115];
+/// The largest errno (`MAX_ERRNO`).
+const MAX_ERRNO: i64 = 4095;
+
+/// Whether helper `id` calls a function it is given.
+pub fn calls_back(id: i32) -> bool {
+    helpers::proto(id).is_some_and(|p| p.args.contains(&ArgKind::Func))
+}
 
 /// The last helper id of the 6.1 kernel's `enum bpf_func_id`, plus one.
 const FUNC_MAX_ID: i32 = 212;
@@ -23,7 +51,7 @@ const STACK_TRACE: u32 = 7;
 const PROG_ARRAY: u32 = 3;
 
 impl Verifier<'_> {
-    pub fn call_helper(&mut self, s: &mut State, pc: usize, id: i32) -> Result<(), VerifyError> {
+    pub fn call_helper(&mut self, s: &mut State, pc: usize, id: i32) -> Result<Step, VerifyError> {
         let Some(proto) = helpers::proto(id) else {
             let msg = if (0..FUNC_MAX_ID).contains(&id) {
                 format!("unknown func #{id}")
@@ -42,6 +70,14 @@ impl Verifier<'_> {
         let mut mem: Option<(u8, Ptr, bool)> = None;
         let mut alloc: Option<u64> = None;
         let mut release: Option<u32> = None;
+        let mut callback: Option<usize> = None;
+        let mut size_max: Option<u64> = None;
+        // Read before the arguments are checked, as the kernel does
+        // (`get_constant_map_key`).
+        let const_key = (id == MAP_LOOKUP_ELEM
+            && self.rules.has(Change::ConstKeyArrayLookupNotNull))
+        .then(|| self.constant_key(s))
+        .flatten();
         for (i, kind) in proto.args.iter().enumerate() {
             let r = i as u8 + 1;
             if *kind == ArgKind::Unchecked {
@@ -77,7 +113,15 @@ impl Verifier<'_> {
                 }
                 ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
                     let size = self.size_arg(pc, r, &v, *kind == ArgKind::ConstSizeOrZero)?;
+                    size_max = Some(size);
                     if let Some((mr, p, init)) = mem.take() {
+                        // Before `UninitStackReads`, a stack buffer of a
+                        // variable size must be initialised, as if read.
+                        let variable = v.scalar().and_then(Scalar::as_const).is_none();
+                        let init = init
+                            || (variable
+                                && matches!(p.kind, PtrKind::Stack { .. })
+                                && !self.rules.has(Change::UninitStackReads));
                         self.helper_mem(s, pc, mr, p, size, init)?;
                     }
                 }
@@ -121,7 +165,26 @@ impl Verifier<'_> {
                     }
                     other => return Err(type_err(pc, r, &other, "ringbuf_mem")),
                 },
+                ArgKind::Func => match v {
+                    RegState::Ptr(Ptr {
+                        kind: PtrKind::Func { start },
+                        ..
+                    }) => callback = Some(start),
+                    other => return Err(type_err(pc, r, &other, "func")),
+                },
+                ArgKind::StackOrNull => match v {
+                    RegState::Ptr(Ptr {
+                        kind: PtrKind::Stack { .. },
+                        or_null: false,
+                        ..
+                    }) => {}
+                    RegState::Scalar(sc) if sc.as_const() == Some(0) => {}
+                    other => return Err(type_err(pc, r, &other, "fp")),
+                },
             }
+        }
+        if id == TAIL_CALL && !s.refs.is_empty() {
+            return Err(err(pc, "tail_call would lead to reference leak"));
         }
         // After the arguments, as `check_map_func_compatibility` runs.
         if let Some(m) = map {
@@ -139,13 +202,26 @@ impl Verifier<'_> {
             });
         }
         let r0 = match proto.ret {
+            // At most the size asked, or an errno (`do_refine_retval_range`).
+            RetKind::Integer if SIZED_RESULT.contains(&id) => {
+                let mut v = Scalar::UNKNOWN;
+                v.smin = -MAX_ERRNO;
+                v.smax = size_max.map_or(i64::MAX, |m| m.min(i64::MAX as u64) as i64);
+                v.sync();
+                RegState::Scalar(v)
+            }
             RetKind::Integer => RegState::unknown(),
             RetKind::Void => RegState::NotInit,
             RetKind::MapValueOrNull => {
                 let m = map.ok_or_else(|| err(pc, "map_value_or_null without a map"))?;
+                let spec = &self.prog.maps[m];
+                let found = matches!(spec.map_type, ARRAY | PERCPU_ARRAY)
+                    && const_key.is_some_and(|k| k < u64::from(spec.max_entries));
                 let mut p = Ptr::new(PtrKind::MapValue { map: m });
-                p.or_null = true;
-                p.id = self.fresh_id();
+                if !found {
+                    p.or_null = true;
+                    p.id = self.fresh_id();
+                }
                 RegState::Ptr(p)
             }
             RetKind::RingbufMemOrNull => {
@@ -160,12 +236,119 @@ impl Verifier<'_> {
                 RegState::Ptr(p)
             }
         };
+        if let Some(start) = callback {
+            return self.enter_callback(s, pc, id, start, map, r0);
+        }
         let f = s.cur_mut();
         for r in 1..=5 {
             f.regs[r] = RegState::NotInit;
         }
         f.regs[0] = r0;
-        Ok(())
+        Ok(Step::Next(pc + 1))
+    }
+
+    /// A helper that calls `start` back: the callback's frame with the
+    /// arguments the helper gives it (`set_loop_callback_state`,
+    /// `set_map_elem_callback_state`). Followed once, the callback returns
+    /// after the call; called any number of times, the path also goes on
+    /// after the call without it, and the callback's return comes back to
+    /// the call (see [`Verifier`]'s `callback_exit`).
+    fn enter_callback(
+        &mut self,
+        s: &mut State,
+        pc: usize,
+        id: i32,
+        start: usize,
+        map: Option<usize>,
+        r0: RegState,
+    ) -> Result<Step, VerifyError> {
+        crate::verify::room_for_frame(s, pc)?;
+        let caller = s.cur().regs;
+        // No more calls than the helper makes: `nr_loops`, or the map's
+        // entries (the kernel bounds `bpf_loop` alike, `callback_depth`).
+        let bound = match id {
+            LOOP => caller[1]
+                .scalar()
+                .map_or(u64::MAX, |n| n.umax.min(u64::from(u32::MAX))),
+            _ => map.map_or(u64::MAX, |m| u64::from(self.prog.maps[m].max_entries)),
+        };
+        let done = u64::from(s.cur().iterations);
+        let sub = self.subprog_of(start);
+        let mut callee = Frame::new(s.frames.len(), pc + 1, sub);
+        callee.callsite = Some(pc);
+        match id {
+            FOR_EACH_MAP_ELEM => {
+                let m = map.unwrap_or(0);
+                callee.regs[1] = RegState::Ptr(Ptr::new(PtrKind::Map { map: m }));
+                callee.regs[2] = RegState::Ptr(Ptr::new(PtrKind::MapKey { map: m }));
+                callee.regs[3] = RegState::Ptr(Ptr::new(PtrKind::MapValue { map: m }));
+                callee.regs[4] = caller[3];
+            }
+            LOOP => {
+                callee.regs[1] = RegState::unknown();
+                callee.regs[2] = caller[3];
+            }
+            other => {
+                return Err(err(
+                    pc,
+                    format!("callbacks of helper #{other} are not modelled"),
+                ))
+            }
+        }
+        let mut after = s.clone();
+        let f = after.cur_mut();
+        for r in 1..=5 {
+            f.regs[r] = RegState::NotInit;
+        }
+        f.regs[0] = r0;
+        f.iterations = 0;
+        if self.rules.has(Change::CallbacksAnyNumberOfTimes) {
+            if done >= bound {
+                *s = after;
+                return Ok(Step::Next(pc + 1));
+            }
+            // The caller's registers stay as they were at the call: the
+            // callback's return calls again with them.
+            s.frames.push(callee);
+            return Ok(Step::Fork(start, Box::new(after), pc + 1));
+        }
+        *s = after;
+        s.frames.push(callee);
+        Ok(Step::Next(start))
+    }
+
+    /// The key `bpf_map_lookup_elem` is given in R2, when it is a known
+    /// number: zero bytes, or an 8-byte spilled constant, on the stack at a
+    /// known offset.
+    fn constant_key(&self, s: &State) -> Option<u64> {
+        let RegState::Ptr(p) = s.cur().regs[1] else {
+            return None;
+        };
+        let PtrKind::Map { map } = p.kind else {
+            return None;
+        };
+        let size = usize::try_from(self.prog.maps.get(map)?.key_size).ok()?;
+        let RegState::Ptr(k) = s.cur().regs[2] else {
+            return None;
+        };
+        let PtrKind::Stack { frame } = k.kind else {
+            return None;
+        };
+        let off = k.off + k.var.as_const()? as i64;
+        let at = crate::state::Stack::index(off)?;
+        let stack = &s.frames.get(frame)?.stack;
+        // Within one 8-byte slot, as the kernel looks.
+        if size == 0 || at % 8 + size > 8 {
+            return None;
+        }
+        let bytes = stack.bytes.get(at..at + size)?;
+        if bytes.iter().all(|b| *b == crate::state::Byte::Zero) {
+            return Some(0);
+        }
+        match stack.spilled[at / 8] {
+            Some(RegState::Scalar(v)) if size == 8 => v.as_const(),
+            _ => None,
+        }
     }
 
     /// Whether map `m` may be passed to `proto` (`check_map_func_compatibility`):

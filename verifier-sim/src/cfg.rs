@@ -31,6 +31,10 @@ fn err(insn: usize, message: impl Into<String>) -> VerifyError {
 fn successors(insns: &[Insn], i: usize) -> Vec<i64> {
     let insn = &insns[i];
     let next = i as i64 + if insn.is_ld_imm64() { 2 } else { 1 };
+    if insn.is_ld_imm64() && insn.src == pseudo::FUNC {
+        // A callback's address: its body is reached from here.
+        return vec![next, i as i64 + 1 + i64::from(insn.imm)];
+    }
     match insn.class() {
         class::JMP | class::JMP32 => match insn.op() {
             jmp::EXIT => vec![],
@@ -180,7 +184,8 @@ fn flow(insns: &[Insn], second_half: &[bool]) -> Vec<Vec<usize>> {
                 .into_iter()
                 .filter_map(|t| usize::try_from(t).ok().filter(|&t| t < n))
                 .collect();
-            if insns[i].is_call() && insns[i].src == pseudo::CALL {
+            let func_addr = insns[i].is_ld_imm64() && insns[i].src == pseudo::FUNC;
+            if func_addr || insns[i].is_call() && insns[i].src == pseudo::CALL {
                 s.truncate(1);
             }
             s

@@ -25,6 +25,26 @@ pub fn known_opcode(code: u8) -> bool {
     }
 }
 
+/// The complaint of a kernel before cpu v4 (6.6) about an instruction only
+/// cpu v4 has: sign-extending loads and moves, signed division and
+/// modulo, unconditional byte swaps, 32-bit-offset jumps.
+pub fn before_v4(insn: &Insn) -> Option<String> {
+    let class = insn.class();
+    let unknown = || Some(format!("unknown opcode {:02x}", insn.code));
+    match class {
+        class::LDX if insn.mode() == mode::MEMSX => unknown(),
+        class::ALU64 if insn.op() == alu::END => unknown(),
+        class::JMP32 if insn.op() == jmp::JA => unknown(),
+        class::ALU | class::ALU64 if insn.op() == alu::MOV && insn.off != 0 => {
+            Some("BPF_MOV uses reserved fields".into())
+        }
+        class::ALU | class::ALU64 if matches!(insn.op(), alu::DIV | alu::MOD) && insn.off != 0 => {
+            Some("BPF_ALU uses reserved fields".into())
+        }
+        _ => None,
+    }
+}
+
 /// The kernel's complaint about fields `insn`'s opcode leaves unused.
 pub fn reserved(insn: &Insn) -> Option<&'static str> {
     let x = insn.source() == src::X;

@@ -4,28 +4,37 @@
 //! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
-//! appended, map loads resolved against the BTF-defined maps, line info);
-//! [`cfg`] runs the static checks and computes prune points and register
-//! liveness; [`verify`] explores every path with a [`state::State`] of
-//! [`reg::RegState`]s (scalars as [`scalar::Scalar`] bounds over a
-//! [`tnum::Tnum`]), checking memory access in [`mem`] and helper calls in
-//! [`call`]. The per-arch `pt_regs` size comes from `probecc::arch`, the
-//! helper prototypes from `probecc::helpers`. Written here because no
-//! crate models the kernel verifier.
+//! and callbacks appended, map and global-data loads resolved, global
+//! functions' BTF signatures, line info); [`cfg`] runs the static checks
+//! and computes prune points and register liveness; [`verify`] explores
+//! every path with a [`state::State`] of [`reg::RegState`]s (scalars as
+//! [`scalar::Scalar`] bounds over a [`tnum::Tnum`]), checking memory
+//! access in [`mem`] and helper calls in [`call`], then the stack of every
+//! call chain in [`depth`]. What changed between kernel releases is the
+//! table in [`release`]; a [`Target`] names the release. The per-arch
+//! `pt_regs` size comes from `probecc::arch`, the helper prototypes from
+//! `probecc::helpers`. Written here because no crate models the kernel
+//! verifier.
 //!
 //! Where the model knows less than the kernel (no separate 32-bit bounds,
-//! no scalar ids linking copies, no variable-offset stack access, only the
-//! helpers probecc's table lists) it rejects: it may refuse what a kernel
-//! accepts, and the differential corpus measures how often, but it must
-//! not accept what a kernel refuses.
+//! no scalar ids linking copies, only the helpers probecc's table lists)
+//! it rejects: it may refuse what a kernel accepts, and the differential
+//! corpus measures how often, but it must not accept what a kernel
+//! refuses.
 
+mod alu;
+mod branch;
 pub mod call;
 pub mod cfg;
+pub mod depth;
 pub mod encoding;
+#[cfg(test)]
+mod gen;
 pub mod mem;
 pub mod precision;
 pub mod program;
 pub mod reg;
+pub mod release;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
@@ -36,6 +45,38 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::disasm;
 
 pub use program::{MapSpec, Program};
+pub use release::Rules;
+
+/// What `.rodata` holds when the program is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rodata {
+    /// Anything: a loader may set `const volatile` values before load, and
+    /// the verdict must hold for every value (loads read unknown numbers).
+    Unknown,
+    /// The bytes the object holds (a loader that sets nothing, such as
+    /// `bpftool prog load`): the kernel reads them as constants.
+    Initial,
+}
+
+/// Where a program is to be loaded: the arch, the kernel's rules, and
+/// what its read-only data will hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub arch: Arch,
+    pub rules: Rules,
+    pub rodata: Rodata,
+}
+
+impl Target {
+    /// `arch` at `kernel`, the JIT as Debian has it, `.rodata` unknown.
+    pub fn new(arch: Arch, kernel: KernelVersion) -> Target {
+        Target {
+            arch,
+            rules: Rules::new(arch, kernel),
+            rodata: Rodata::Unknown,
+        }
+    }
+}
 
 /// A rule broken at an instruction, in the kernel's words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -82,12 +123,22 @@ pub fn check_object(
     arch: Arch,
     kernel: KernelVersion,
 ) -> Result<Vec<Verdict>, CheckError> {
-    program::each_program(bytes, |p| check_program(&p, arch, kernel))
+    check_object_for(bytes, &Target::new(arch, kernel))
+}
+
+/// Checks every program of the object in `bytes` for `target`.
+pub fn check_object_for(bytes: &[u8], target: &Target) -> Result<Vec<Verdict>, CheckError> {
+    program::each_program(bytes, |p| check_program_for(&p, target))
 }
 
 /// Checks one program.
 pub fn check_program(prog: &Program, arch: Arch, kernel: KernelVersion) -> Verdict {
-    let out = verify::verify(prog, arch, kernel);
+    check_program_for(prog, &Target::new(arch, kernel))
+}
+
+/// Checks one program for `target`.
+pub fn check_program_for(prog: &Program, target: &Target) -> Verdict {
+    let out = verify::verify(prog, target);
     let mut v = Verdict {
         name: prog.name.clone(),
         section: prog.section.clone(),
@@ -115,13 +166,5 @@ pub fn check_insns(
     arch: Arch,
     kernel: KernelVersion,
 ) -> Verdict {
-    let prog = Program {
-        name: "prog".into(),
-        section: "kprobe/prog".into(),
-        insns: insns.to_vec(),
-        maps: maps.to_vec(),
-        lines: vec![],
-        gpl: true,
-    };
-    check_program(&prog, arch, kernel)
+    check_program(&Program::bare(insns, maps, true), arch, kernel)
 }

@@ -1,14 +1,17 @@
 //! Memory access (`check_mem_access`): loads, stores and atomics through a
 //! pointer register — the ctx (`struct pt_regs`, read only, aligned, inside
 //! the arch's size: `kprobe_prog_is_valid_access`; a tracing program's u64
-//! slots, `tracing`), the stack (inside the
-//! frame, aligned, reads only of written bytes, spills and fills), map
-//! values and ring-buffer records (inside the object, including the range
+//! slots, `tracing`), the stack (inside the frame, aligned, reads only of
+//! written bytes, spills and fills; every access deepens its function's
+//! stack), map values (global data included: `.rodata` read only, and its
+//! bytes known constants when the loader's values are given), map keys,
+//! memory and ring-buffer records (inside the object, including the range
 //! of a variable offset). Messages are the kernel's.
 
 use probecc::insn::{atomic, class, mode, size, Insn};
 
 use crate::reg::{Ptr, PtrKind, RegState};
+use crate::release::Change;
 use crate::scalar::Scalar;
 use crate::state::{Byte, Stack, State, STACK_SIZE};
 use crate::verify::{err, Verifier};
@@ -115,7 +118,8 @@ impl Verifier<'_> {
             }
             _ => {
                 self.check_region(pc, insn.src, &base, insn.off, n, Access::Read)?;
-                loaded(n)
+                self.frozen_value(&base, insn.off, n)
+                    .unwrap_or_else(|| loaded(n))
             }
         };
         let v = if insn.mode() == mode::MEMSX {
@@ -239,10 +243,32 @@ impl Verifier<'_> {
         Ok(())
     }
 
+    /// A load from a frozen read-only map (`.rodata`) at a known offset,
+    /// where the loader's bytes are known: that constant
+    /// (`bpf_map_direct_read`).
+    fn frozen_value(&self, p: &Ptr, insn_off: i16, n: i64) -> Option<RegState> {
+        let PtrKind::MapValue { map } = p.kind else {
+            return None;
+        };
+        let g = self.prog.global(map).filter(|g| g.read_only)?;
+        if self.target.rodata != crate::Rodata::Initial {
+            return None;
+        }
+        let at = p.off + p.var.as_const()? as i64 + i64::from(insn_off);
+        let at = usize::try_from(at).ok()?;
+        let bytes = g.init.get(at..at + n as usize)?;
+        let v = self.target.arch.endian().read_uint(bytes);
+        Some(RegState::constant(v))
+    }
+
     /// The pointer in register `r`, or the kernel's complaint about it.
     fn pointer(&self, s: &State, pc: usize, r: u8) -> Result<Ptr, VerifyError> {
         match self.read(s, pc, r)? {
-            RegState::Ptr(p) if !p.or_null && !matches!(p.kind, PtrKind::Map { .. }) => Ok(p),
+            RegState::Ptr(p)
+                if !p.or_null && !matches!(p.kind, PtrKind::Map { .. } | PtrKind::Func { .. }) =>
+            {
+                Ok(p)
+            }
             other => Err(err(
                 pc,
                 format!("R{r} invalid mem access '{}'", other.type_name()),
@@ -301,7 +327,24 @@ impl Verifier<'_> {
                     .maps
                     .get(map)
                     .map_or(0, |m| i64::from(m.value_size));
+                let read_only = self.prog.global(map).is_some_and(|g| g.read_only);
+                if read_only && access == Access::Write {
+                    return Err(err(
+                        pc,
+                        format!("write into map forbidden, value_size={size} off={off} size={n}"),
+                    ));
+                }
                 self.check_range(pc, r, p, off, n, size, "map value", "value_size")
+            }
+            PtrKind::MapKey { map } => {
+                if access == Access::Write {
+                    return Err(err(pc, format!("write to change key R{r} not allowed")));
+                }
+                let size = self.prog.maps.get(map).map_or(0, |m| i64::from(m.key_size));
+                self.check_range(pc, r, p, off, n, size, "map key", "key_size")
+            }
+            PtrKind::Mem { size } => {
+                self.check_range(pc, r, p, off, n, i64::from(size), "memory", "mem_size")
             }
             PtrKind::RingbufMem { size } => {
                 self.check_range(pc, r, p, off, n, i64::from(size), "memory", "mem_size")
@@ -418,14 +461,51 @@ impl Verifier<'_> {
         Ok(Span::Range(first, (hi + STACK_SIZE as i64) as usize))
     }
 
-    fn stack_read(&self, s: &State, pc: usize, a: &StackAccess) -> Result<RegState, VerifyError> {
+    /// Records how deep an access at stack byte `first` of frame `frame` goes.
+    fn deepen(&mut self, s: &State, frame: usize, first: usize) {
+        if let Some(f) = s.frames.get(frame) {
+            self.touch_stack(f.subprog, STACK_SIZE - first);
+        }
+    }
+
+    fn stack_read(
+        &mut self,
+        s: &State,
+        pc: usize,
+        a: &StackAccess,
+    ) -> Result<RegState, VerifyError> {
+        let uninit_ok = self.rules.has(Change::UninitStackReads);
         let at = match self.stack_span(s, pc, a, Access::Read)? {
             Span::Exact(at) => at,
-            // Privileged programs may read any stack byte, written or not.
-            Span::Range(..) => return Ok(loaded(a.n)),
+            // Privileged programs may read any stack byte, written or not
+            // (`UninitStackReads`); before, only within the allocated stack.
+            Span::Range(first, _) => {
+                let st = &s.frames[a.frame].stack;
+                if !uninit_ok && unallocated(st, first) {
+                    return Err(err(
+                        pc,
+                        format!(
+                            "invalid read from stack R{} var_off {}+0 size {}",
+                            a.r,
+                            tnum_text(&a.ptr.var),
+                            a.n
+                        ),
+                    ));
+                }
+                self.deepen(s, a.frame, first);
+                return Ok(loaded(a.n));
+            }
         };
+        self.deepen(s, a.frame, at);
         let st = &s.frames[a.frame].stack;
         let n = a.n as usize;
+        if !uninit_ok && unallocated(st, at) {
+            let off = at as i64 - STACK_SIZE as i64;
+            return Err(err(
+                pc,
+                format!("invalid read from stack R{} off={off} size={n}", a.r),
+            ));
+        }
         if let Some(spilled) = st.spilled[at / 8] {
             if at % 8 == 0 && n == 8 {
                 return Ok(spilled);
@@ -442,7 +522,7 @@ impl Verifier<'_> {
     }
 
     fn stack_write(
-        &self,
+        &mut self,
         s: &mut State,
         pc: usize,
         a: &StackAccess,
@@ -454,28 +534,7 @@ impl Verifier<'_> {
             Span::Exact(at) => (at, at + a.n as usize),
             Span::Range(lo, hi) => (lo, hi),
         };
-        let combined: usize = s
-            .frames
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let d = if i == a.frame {
-                    f.stack.depth.max(STACK_SIZE - first)
-                } else {
-                    f.stack.depth
-                };
-                d.max(1).div_ceil(32) * 32
-            })
-            .sum();
-        if combined > STACK_SIZE {
-            return Err(err(
-                pc,
-                format!(
-                    "combined stack size of {} calls is {combined}. Too large",
-                    s.frames.len()
-                ),
-            ));
-        }
+        self.deepen(s, a.frame, first);
         let st = &mut s.frames[a.frame].stack;
         let n = a.n as usize;
         let Span::Exact(at) = span else {
@@ -508,7 +567,7 @@ impl Verifier<'_> {
 
     /// A helper's memory argument: `[p, p + size)` writable or initialised.
     pub fn helper_mem(
-        &self,
+        &mut self,
         s: &mut State,
         pc: usize,
         r: u8,
@@ -531,16 +590,29 @@ impl Verifier<'_> {
                     let dir = if init { "read from" } else { "write to" };
                     return Err(err(pc, format!("invalid {dir} stack R{r} off={off} size={n}")));
                 };
+                self.deepen(s, frame, at);
                 // A helper reading stack bytes never written is allowed to a
-                // privileged program (`allow_uninit_stack`); one writing
+                // privileged program (`UninitStackReads`); one writing
                 // them leaves something unknown.
+                let end = (hi + STACK_SIZE as i64) as usize;
+                if init
+                    && !self.rules.has(Change::UninitStackReads)
+                    && unallocated(&s.frames[frame].stack, at)
+                {
+                    return Err(err(
+                        pc,
+                        format!("invalid indirect read from stack R{r} off {lo}+0 size {n}"),
+                    ));
+                }
                 if !init {
-                    let end = (hi + STACK_SIZE as i64) as usize;
                     s.frames[frame].stack.write(at, end - at, Byte::Misc);
                 }
                 Ok(())
             }
-            PtrKind::MapValue { .. } | PtrKind::RingbufMem { .. } => {
+            PtrKind::MapValue { .. }
+            | PtrKind::RingbufMem { .. }
+            | PtrKind::Mem { .. }
+            | PtrKind::MapKey { .. } => {
                 let a = if init { Access::Read } else { Access::Write };
                 self.check_region(pc, r, &p, 0, n, a)
             }
@@ -554,4 +626,15 @@ impl Verifier<'_> {
             )),
         }
     }
+}
+
+/// Whether byte `at` lies below the stack the kernel has allocated for
+/// the frame on this path: the slots (8 bytes) down to the deepest byte
+/// written. Before `UninitStackReads`, reads there are refused; above it,
+/// a privileged program may read bytes never written.
+fn unallocated(st: &Stack, at: usize) -> bool {
+    st.bytes
+        .iter()
+        .position(|b| *b != Byte::Invalid)
+        .is_none_or(|d| at < d / 8 * 8)
 }

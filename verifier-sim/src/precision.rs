@@ -16,13 +16,16 @@
 use std::collections::BTreeSet;
 
 use probecc::helpers::{self, ArgKind};
-use probecc::insn::{alu, atomic, class, jmp, mode, pseudo, Insn};
+use probecc::insn::{alu, atomic, class, jmp, mode, pseudo, size, Insn};
 
 /// Per instruction, the registers whose scalar values need precision from
 /// there on; and the `r10` offsets of 8-byte slots whose spilled scalars do.
 pub struct Precision {
     pub regs: Vec<u16>,
     pub slots: BTreeSet<i64>,
+    /// A load through a pointer other than `r10` feeds something that
+    /// needs precision: it may read any slot, of any frame.
+    pub all_slots: bool,
 }
 
 const R10: u8 = 10;
@@ -38,7 +41,14 @@ pub fn slot_of(off: i64) -> i64 {
 
 /// Registers needing precision before `insn`, given those after it; fills
 /// from precise-needing loads add their slot to `slots`.
-fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) -> u16 {
+fn transfer(
+    insn: &Insn,
+    out: u16,
+    slots: &mut BTreeSet<i64>,
+    all_slots: &mut bool,
+    subprogs: bool,
+    stack_ptrs: u16,
+) -> u16 {
     let (d, s) = (insn.dst, insn.src);
     let x = insn.source() != 0;
     let has = |r: u8| out & bit(r) != 0;
@@ -61,6 +71,8 @@ fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) ->
         class::LDX => {
             if s == R10 && has(d) {
                 slots.insert(slot_of(i64::from(insn.off)));
+            } else if has(d) && stack_ptrs & bit(s) != 0 {
+                *all_slots = true;
             }
             out & !bit(d)
         }
@@ -75,7 +87,9 @@ fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) ->
             }
         }
         class::STX => {
-            if d == R10 && slots.contains(&slot_of(i64::from(insn.off))) {
+            // Through another pointer it may be any slot that needs precision.
+            let through = d != R10 && stack_ptrs & bit(d) != 0 && !slots.is_empty();
+            if *all_slots || through || d == R10 && slots.contains(&slot_of(i64::from(insn.off))) {
                 out | bit(s)
             } else {
                 out
@@ -92,6 +106,10 @@ fn transfer(insn: &Insn, out: u16, slots: &mut BTreeSet<i64>, subprogs: bool) ->
             jmp::CALL if insn.src == pseudo::CALL => (out & !0b11_1111) | 0b11_1110,
             jmp::CALL => {
                 let mut sizes = 0u16;
+                // How many times a callback runs decides what is explored.
+                if crate::call::calls_back(insn.imm) {
+                    sizes |= bit(1);
+                }
                 if let Some(p) = helpers::proto(insn.imm) {
                     for (i, k) in p.args.iter().enumerate() {
                         if matches!(
@@ -117,8 +135,10 @@ pub fn analyse(insns: &[Insn], succ: &[Vec<usize>], skip: &[bool]) -> Precision 
     let subprogs = insns.iter().any(|i| i.is_call() && i.src == pseudo::CALL);
     let mut regs = vec![0u16; n];
     let mut slots = BTreeSet::new();
+    let mut all_slots = false;
+    let stack_ptrs = stack_pointers(insns, succ, skip);
     loop {
-        let before = slots.len();
+        let before = (slots.len(), all_slots);
         let mut changed = true;
         while changed {
             changed = false;
@@ -127,17 +147,99 @@ pub fn analyse(insns: &[Insn], succ: &[Vec<usize>], skip: &[bool]) -> Precision 
                     continue;
                 }
                 let out = succ[i].iter().fold(0u16, |m, &t| m | regs[t]);
-                let inn = transfer(&insns[i], out, &mut slots, subprogs);
+                let inn = transfer(
+                    &insns[i],
+                    out,
+                    &mut slots,
+                    &mut all_slots,
+                    subprogs,
+                    stack_ptrs[i],
+                );
                 if inn != regs[i] {
                     regs[i] = inn;
                     changed = true;
                 }
             }
         }
-        if slots.len() == before {
-            return Precision { regs, slots };
+        if (slots.len(), all_slots) == before {
+            return Precision {
+                regs,
+                slots,
+                all_slots,
+            };
         }
     }
+}
+
+/// Per instruction, the registers that may hold a pointer to a stack
+/// (forward, conservative): `r10`, copies and offsets of it, every
+/// argument at a function's or callback's entry, a BPF-to-BPF call's
+/// return value, and an 8-byte fill once any such pointer may have been
+/// spilled. Only loads and stores through these may reach a stack slot.
+fn stack_pointers(insns: &[Insn], succ: &[Vec<usize>], skip: &[bool]) -> Vec<u16> {
+    const ARGS: u16 = 0b11_1110;
+    let n = insns.len();
+    let mut at = vec![0u16; n];
+    if n > 0 {
+        at[0] = bit(R10);
+    }
+    for (i, insn) in insns.iter().enumerate() {
+        let entry = (insn.is_call() && insn.src == pseudo::CALL)
+            || (insn.is_ld_imm64() && insn.src == pseudo::FUNC);
+        let target = i as i64 + i64::from(insn.imm) + 1;
+        if entry && (0..n as i64).contains(&target) {
+            at[target as usize] |= ARGS | bit(R10);
+        }
+    }
+    let mut spilled = false;
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            if skip[i] {
+                continue;
+            }
+            let insn = &insns[i];
+            let inn = at[i];
+            let (d, s) = (insn.dst, insn.src);
+            let x = insn.source() != 0;
+            let out = match insn.class() {
+                class::ALU64 if insn.op() == alu::MOV && x => {
+                    (inn & !bit(d)) | ((inn & bit(s)) >> s << d)
+                }
+                class::ALU64 if insn.op() == alu::ADD || insn.op() == alu::SUB => {
+                    inn | if x && inn & bit(s) != 0 { bit(d) } else { 0 }
+                }
+                class::ALU | class::ALU64 | class::LD => inn & !bit(d),
+                class::LDX if spilled && insn.size() == size::DW => inn | bit(d),
+                class::LDX => inn & !bit(d),
+                class::STX => {
+                    if inn & bit(s) != 0 && !spilled {
+                        spilled = true;
+                        changed = true;
+                    }
+                    // an atomic fetch loads into the source register
+                    if insn.mode() == mode::ATOMIC && spilled {
+                        inn | bit(s)
+                    } else {
+                        inn
+                    }
+                }
+                class::JMP if insn.is_call() => {
+                    let r0 = if insn.src == pseudo::CALL { bit(0) } else { 0 };
+                    (inn & !0b11_1111) | r0
+                }
+                _ => inn,
+            };
+            for &t in &succ[i] {
+                if at[t] | out != at[t] {
+                    at[t] |= out;
+                    changed = true;
+                }
+            }
+        }
+    }
+    at
 }
 
 #[cfg(test)]
@@ -196,5 +298,25 @@ mod tests {
             0,
             "r1 is spilled to a slot a jump reads"
         );
+    }
+
+    /// A value loaded through a pointer that cannot be to the stack (a
+    /// map value, r0 of a helper) reads no slot; one loaded through a copy
+    /// of `r10` may read any.
+    #[test]
+    fn only_loads_through_stack_pointers_may_read_any_slot() {
+        let compared_after = |base: Insn| {
+            run(&[
+                base,
+                i::ldx(Size::DW, Reg::R4, Reg::R1, 0),
+                i::jmp_imm(Cond::Eq, Reg::R4, 5, 0),
+                i::alu64_imm(AluOp::Mov, Reg::R0, 0),
+                i::exit(),
+            ])
+        };
+        let through_helper_result = compared_after(i::alu64_reg(AluOp::Mov, Reg::R1, Reg::R0));
+        assert!(!through_helper_result.all_slots);
+        let through_fp_copy = compared_after(i::alu64_reg(AluOp::Mov, Reg::R1, Reg::R10));
+        assert!(through_fp_copy.all_slots);
     }
 }

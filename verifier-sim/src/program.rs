@@ -1,17 +1,29 @@
 //! A program as the kernel receives it from a loader: read from the
 //! object's bytes (probecc's ELF reader, any BPF object), with the `.text`
-//! subprograms it calls appended and its calls pointed at them, and every
-//! map load (`R_BPF_64_64` against a `.maps` symbol) turned into a map
-//! reference (`BPF_PSEUDO_MAP_FD`, `imm` the map's index) as libbpf does.
-//! The maps come from the object's BTF; line info from `.BTF.ext`. A
-//! `kprobe.multi/PATTERN` or `kretprobe.multi` section is a kprobe
+//! subprograms it calls (or passes as callbacks) appended and its calls
+//! pointed at them, as libbpf does:
+//! - a load of a `.maps` symbol (`R_BPF_64_64`) becomes a map reference
+//!   (`BPF_PSEUDO_MAP_FD`, `imm` the map's index);
+//! - a load of a global variable in `.data`, `.rodata`, `.bss` or a custom
+//!   `.data.*`/`.rodata.*` section becomes a pointer into the value of the
+//!   one-element array map libbpf makes of that section
+//!   (`BPF_PSEUDO_MAP_VALUE`, the offset in the second `imm`); `.rodata`
+//!   maps are read-only to the program and frozen ([`GlobalData`]);
+//! - a load of a function's address (a callback for `bpf_loop`) becomes
+//!   `BPF_PSEUDO_FUNC` with the relative instruction offset.
+//!
+//! Global (non-static) functions keep their BTF signature ([`Func`]): the
+//! kernel verifies them on their own, from their argument types. The maps
+//! come from the object's BTF; line info from `.BTF.ext`.
+//!
+//! A `kprobe.multi/PATTERN` or `kretprobe.multi` section is a kprobe
 //! program too, which a loader loads with expected attach type
 //! `BPF_TRACE_KPROBE_MULTI`: the verifier's rules for it are a kprobe's
 //! (`pt_regs` context; its `bpf_get_func_ip` takes the same arguments).
 
 use std::collections::HashMap;
 
-use probecc::btf::{self, BtfMap};
+use probecc::btf::{self, Btf, BtfMap, BtfType};
 use probecc::elf::{self, Function, ObjectFile, RelocKind};
 use probecc::insn::{pseudo, Insn};
 
@@ -28,6 +40,54 @@ pub struct MapSpec {
     pub max_entries: u32,
 }
 
+/// `BPF_MAP_TYPE_ARRAY`, the kind of map libbpf makes of a data section.
+pub const ARRAY: u32 = 2;
+
+/// A global-data section as the map libbpf makes of it: a one-element
+/// array whose value is the section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalData {
+    /// The index of its map in [`Program::maps`].
+    pub map: usize,
+    /// `.data`, `.rodata`, `.bss`, `.data.custom`...
+    pub section: String,
+    /// The section's bytes as the object holds them (zeros for `.bss`).
+    pub init: Vec<u8>,
+    /// `.rodata*`: `BPF_F_RDONLY_PROG` and frozen before load.
+    pub read_only: bool,
+}
+
+/// What an argument of a global function is to the kernel (`btf_prepare_func_args`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    /// An integer or enum: any scalar.
+    Scalar,
+    /// A pointer to the program's context type (`struct pt_regs`).
+    Ctx,
+    /// A pointer to `size` bytes of memory, possibly NULL (`PTR_TO_MEM | PTR_MAYBE_NULL`).
+    Mem { size: u32 },
+    /// A type the kernel does not take (the kernel's complaint names it).
+    Unsupported(String),
+}
+
+/// A function of the program other than the entry: where it starts and,
+/// for a global one, its BTF signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Func {
+    pub name: String,
+    /// Its first instruction in [`Program::insns`].
+    pub start: usize,
+    /// `Some` for a global function (BTF linkage global), verified alone.
+    pub global: Option<Signature>,
+}
+
+/// A global function's arguments and whether it returns an integer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub args: Vec<ArgType>,
+    pub returns_scalar: bool,
+}
+
 /// A program ready to check.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -38,6 +98,32 @@ pub struct Program {
     /// `file:line: text` for instructions that start a source line.
     pub lines: Vec<(usize, String)>,
     pub gpl: bool,
+    /// The data sections among [`Program::maps`].
+    pub globals: Vec<GlobalData>,
+    /// The functions appended after the entry, by start.
+    pub funcs: Vec<Func>,
+}
+
+impl Program {
+    /// A bare instruction stream with `maps` (no data sections, no
+    /// global functions, no line info).
+    pub fn bare(insns: &[Insn], maps: &[MapSpec], gpl: bool) -> Program {
+        Program {
+            name: "prog".into(),
+            section: "kprobe/prog".into(),
+            insns: insns.to_vec(),
+            maps: maps.to_vec(),
+            lines: vec![],
+            gpl,
+            globals: vec![],
+            funcs: vec![],
+        }
+    }
+
+    /// The data section whose map is `map`.
+    pub fn global(&self, map: usize) -> Option<&GlobalData> {
+        self.globals.iter().find(|g| g.map == map)
+    }
 }
 
 impl Program {
@@ -78,28 +164,38 @@ pub fn each_program<T>(
 ) -> Result<Vec<T>, CheckError> {
     let obj = elf::read(bytes)?;
     let btf = obj.btf.as_deref().map(btf::parse).transpose()?;
-    let maps = match &btf {
+    let mut maps: Vec<MapSpec> = match &btf {
         Some(b) => b.maps()?.into_iter().map(spec).collect(),
         None => Vec::new(),
     };
+    let globals = data_sections(&obj, bytes, &mut maps);
     let ext = match (&btf, &obj.btf_ext) {
         (Some(b), Some(e)) => Some(btf::ext::parse(e, b)?),
         _ => None,
     };
     let gpl = obj.license_text().is_some_and(|l| gpl_compatible(&l));
-    let index = Index::new(&obj, ext.as_ref());
+    let object = Object {
+        obj: &obj,
+        index: Index::new(&obj, ext.as_ref()),
+        maps: &maps,
+        globals: &globals,
+        btf: btf.as_ref(),
+        gpl,
+    };
     obj.programs
         .iter()
-        .filter(|f| f.section != ".text")
-        .map(|func| link(&index, func, &maps, gpl).map(&mut f))
+        .filter(|func| func.section != ".text")
+        .map(|func| object.link(func).map(&mut f))
         .collect()
 }
 
-/// The object's functions and line records by ELF section, gathered once:
-/// an object has a section per program, and linking each program by
-/// searching every section would cost the square of the programs.
+/// The object's functions, symbols and line records by name or ELF
+/// section, gathered once: an object has a section per program, and
+/// linking each program by searching every section would cost the square
+/// of the programs.
 struct Index<'a> {
     functions: HashMap<&'a str, Vec<&'a Function>>,
+    symbols: HashMap<&'a str, &'a elf::Symbol>,
     lines: HashMap<&'a str, Vec<&'a btf::ext::LineInfoSection>>,
 }
 
@@ -109,16 +205,29 @@ impl<'a> Index<'a> {
         for f in &obj.programs {
             functions.entry(f.section.as_str()).or_default().push(f);
         }
+        let mut symbols = HashMap::new();
+        for s in &obj.symbols {
+            symbols.entry(s.name.as_str()).or_insert(s);
+        }
         let mut lines: HashMap<&str, Vec<&btf::ext::LineInfoSection>> = HashMap::new();
         for s in ext.iter().flat_map(|e| &e.line_info) {
             lines.entry(s.section.as_str()).or_default().push(s);
         }
-        Index { functions, lines }
+        Index {
+            functions,
+            symbols,
+            lines,
+        }
     }
 
     /// The functions of `section`, in the object's order.
     fn in_section(&self, section: &str) -> impl Iterator<Item = &'a Function> + '_ {
         self.functions.get(section).into_iter().flatten().copied()
+    }
+
+    /// The first symbol named `name`, as a search of the table finds it.
+    fn symbol(&self, name: &str) -> Option<&'a elf::Symbol> {
+        self.symbols.get(name).copied()
     }
 }
 
@@ -132,114 +241,303 @@ fn spec(m: BtfMap) -> MapSpec {
     }
 }
 
-/// The program `f` with the subprograms it reaches appended, in the order
-/// first called.
-fn link(index: &Index, f: &Function, maps: &[MapSpec], gpl: bool) -> Result<Program, CheckError> {
-    let mut order: Vec<&Function> = vec![f];
-    let mut calls: Vec<Vec<(usize, usize)>> = Vec::new();
-    let mut k = 0;
-    while k < order.len() {
-        let func = order[k];
-        let mut targets = Vec::new();
-        for (at, insn) in func.insns.iter().enumerate() {
-            if !(insn.is_call() && insn.src == pseudo::CALL) {
-                continue;
-            }
-            let target = subprogram(index, func, at)?;
-            let idx = match order.iter().position(|o| std::ptr::eq(*o, target)) {
-                Some(i) => i,
-                None => {
-                    order.push(target);
-                    order.len() - 1
-                }
-            };
-            targets.push((at, idx));
-        }
-        calls.push(targets);
-        k += 1;
-    }
-    let mut starts = Vec::with_capacity(order.len());
-    let mut total = 0;
-    for func in &order {
-        starts.push(total);
-        total += func.insns.len();
-    }
-    let (mut insns, mut lines) = (Vec::with_capacity(total), Vec::new());
-    for (k, func) in order.iter().enumerate() {
-        let mut body = func.insns.clone();
-        resolve_maps(func, &mut body, maps)?;
-        for &(at, target) in &calls[k] {
-            body[at].imm = (starts[target] as i64 - (starts[k] + at) as i64 - 1) as i32;
-        }
-        lines.extend(func_lines(func, starts[k], index));
-        insns.extend(body);
-    }
-    Ok(Program {
-        name: f.name.clone(),
-        section: f.section.clone(),
-        insns,
-        maps: maps.to_vec(),
-        lines,
-        gpl,
-    })
+/// Whether libbpf makes a map of the section `name`
+/// (`bpf_object__init_global_data_maps`).
+fn is_data_section(name: &str) -> bool {
+    let under = |base: &str| name == base || name.starts_with(&format!("{base}."));
+    under(".data") || under(".rodata") || under(".bss")
 }
 
-/// The function the subprogram call at `at` of `from` reaches: the
-/// function its relocation names, or, without one, the function of the
-/// same section at the call's pc-relative target.
-fn subprogram<'a>(
-    index: &Index<'a>,
-    from: &Function,
-    at: usize,
-) -> Result<&'a Function, CheckError> {
-    let call = &from.insns[at];
-    let reloc = from.relocs.iter().find(|r| r.insn == at);
-    let (section, slot, named) = match reloc {
-        Some(r) => (".text", i64::from(call.imm) + 1, Some(r.symbol.as_str())),
-        None => (
-            from.section.as_str(),
-            from.first_slot() as i64 + at as i64 + i64::from(call.imm) + 1,
-            None,
-        ),
-    };
-    let in_section = || index.in_section(section);
-    let found = named
-        .and_then(|n| in_section().find(|p| p.name == n))
-        .or_else(|| in_section().find(|p| p.first_slot() as i64 == slot));
-    found.ok_or_else(|| CheckError::Unsupported {
-        program: from.name.clone(),
-        what: format!("the call at instruction {at}, which reaches no function"),
-    })
-}
-
-/// Map loads become `BPF_PSEUDO_MAP_FD` with the map's index.
-fn resolve_maps(f: &Function, body: &mut [Insn], maps: &[MapSpec]) -> Result<(), CheckError> {
-    for r in &f.relocs {
-        let insn = body[r.insn];
-        if insn.is_call() {
+/// The data sections of `obj` as array maps, appended to `maps`.
+fn data_sections(obj: &ObjectFile, bytes: &[u8], maps: &mut Vec<MapSpec>) -> Vec<GlobalData> {
+    const NOBITS: u32 = 8;
+    let mut out = Vec::new();
+    for sec in &obj.sections {
+        if !is_data_section(&sec.name) || sec.size == 0 {
             continue;
         }
-        if !insn.is_ld_imm64() || r.kind != RelocKind::Imm64 {
-            return Err(CheckError::Unsupported {
+        let Ok(size) = u32::try_from(sec.size) else {
+            continue;
+        };
+        let init = if sec.sh_type == NOBITS {
+            vec![0; size as usize]
+        } else {
+            let (Ok(at), Ok(len)) = (usize::try_from(sec.offset), usize::try_from(sec.size)) else {
+                continue;
+            };
+            match bytes.get(at..at.saturating_add(len)) {
+                Some(b) => b.to_vec(),
+                None => continue,
+            }
+        };
+        out.push(GlobalData {
+            map: maps.len(),
+            section: sec.name.clone(),
+            init,
+            read_only: sec.name.starts_with(".rodata"),
+        });
+        maps.push(MapSpec {
+            name: sec.name.clone(),
+            map_type: ARRAY,
+            key_size: 4,
+            value_size: size,
+            max_entries: 1,
+        });
+    }
+    out
+}
+
+/// What linking one program reads of the object.
+struct Object<'a> {
+    obj: &'a ObjectFile,
+    index: Index<'a>,
+    maps: &'a [MapSpec],
+    globals: &'a [GlobalData],
+    btf: Option<&'a Btf>,
+    gpl: bool,
+}
+
+/// A `.text` function a program reaches: by a call, or by loading its
+/// address.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Call,
+    Address,
+}
+
+impl Object<'_> {
+    /// The program `f` with the subprograms it reaches appended, in the
+    /// order first reached.
+    fn link(&self, f: &Function) -> Result<Program, CheckError> {
+        let mut order: Vec<&Function> = vec![f];
+        let mut uses: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut k = 0;
+        while k < order.len() {
+            let func = order[k];
+            let mut targets = Vec::new();
+            for (at, insn) in func.insns.iter().enumerate() {
+                let target = if insn.is_call() && insn.src == pseudo::CALL {
+                    subprogram(self.obj, &self.index, func, at, Use::Call)?
+                } else if insn.is_ld_imm64() && self.is_func_address(func, at) {
+                    subprogram(self.obj, &self.index, func, at, Use::Address)?
+                } else {
+                    continue;
+                };
+                let idx = match order.iter().position(|o| std::ptr::eq(*o, target)) {
+                    Some(i) => i,
+                    None => {
+                        order.push(target);
+                        order.len() - 1
+                    }
+                };
+                targets.push((at, idx));
+            }
+            uses.push(targets);
+            k += 1;
+        }
+        let mut starts = Vec::with_capacity(order.len());
+        let mut total = 0;
+        for func in &order {
+            starts.push(total);
+            total += func.insns.len();
+        }
+        let (mut insns, mut lines) = (Vec::with_capacity(total), Vec::new());
+        for (k, func) in order.iter().enumerate() {
+            let mut body = func.insns.clone();
+            self.resolve_loads(func, &mut body)?;
+            for &(at, target) in &uses[k] {
+                body[at].imm = (starts[target] as i64 - (starts[k] + at) as i64 - 1) as i32;
+                if body[at].is_ld_imm64() {
+                    body[at].src = pseudo::FUNC;
+                    if let Some(next) = body.get_mut(at + 1) {
+                        next.imm = 0;
+                    }
+                }
+            }
+            lines.extend(func_lines(func, starts[k], &self.index));
+            insns.extend(body);
+        }
+        let funcs = order
+            .iter()
+            .zip(&starts)
+            .skip(1)
+            .map(|(func, &start)| Func {
+                name: func.name.clone(),
+                start,
+                global: self.signature(func),
+            })
+            .collect();
+        Ok(Program {
+            name: f.name.clone(),
+            section: f.section.clone(),
+            insns,
+            maps: self.maps.to_vec(),
+            lines,
+            gpl: self.gpl,
+            globals: self.globals.to_vec(),
+            funcs,
+        })
+    }
+
+    /// Whether the `ld_imm64` at `at` loads the address of a function.
+    fn is_func_address(&self, func: &Function, at: usize) -> bool {
+        func.relocs.iter().any(|r| {
+            r.insn == at
+                && r.kind == RelocKind::Imm64
+                && self
+                    .symbol(&r.symbol)
+                    .and_then(|s| self.obj.sections.get(s.section?))
+                    .is_some_and(|sec| sec.is_code())
+        })
+    }
+
+    fn symbol(&self, name: &str) -> Option<&elf::Symbol> {
+        self.index.symbol(name)
+    }
+
+    /// Map and global-data loads become `BPF_PSEUDO_MAP_FD` with the map's
+    /// index, or `BPF_PSEUDO_MAP_VALUE` with the data map's index and the
+    /// variable's offset.
+    fn resolve_loads(&self, f: &Function, body: &mut [Insn]) -> Result<(), CheckError> {
+        for r in &f.relocs {
+            let insn = body[r.insn];
+            if insn.is_call() || (insn.is_ld_imm64() && self.is_func_address(f, r.insn)) {
+                continue;
+            }
+            let unsupported = |what: String| CheckError::Unsupported {
                 program: f.name.clone(),
-                what: format!(
+                what,
+            };
+            if !insn.is_ld_imm64() || r.kind != RelocKind::Imm64 || r.insn + 1 >= body.len() {
+                return Err(unsupported(format!(
                     "relocation {} against `{}` at instruction {}",
                     r.kind.name(),
                     r.symbol,
                     r.insn
-                ),
-            });
+                )));
+            }
+            if let Some(idx) = self.maps.iter().position(|m| m.name == r.symbol) {
+                if self.globals.iter().all(|g| g.map != idx) {
+                    body[r.insn].src = pseudo::MAP_FD;
+                    body[r.insn].imm = idx as i32;
+                    continue;
+                }
+            }
+            let sym = self.symbol(&r.symbol);
+            let section = sym
+                .and_then(|s| self.obj.sections.get(s.section?))
+                .map(|s| s.name.as_str());
+            let Some(data) = section.and_then(|n| self.globals.iter().find(|g| g.section == n))
+            else {
+                return Err(unsupported(format!(
+                    "a load of `{}`, which is neither a BTF-defined map nor a global variable",
+                    r.symbol
+                )));
+            };
+            let base = sym.map_or(0, |s| s.value);
+            let off = i64::from(insn.imm) + base as i64;
+            body[r.insn].src = pseudo::MAP_VALUE;
+            body[r.insn].imm = data.map as i32;
+            body[r.insn + 1].imm = i32::try_from(off)
+                .map_err(|_| unsupported(format!("the offset {off} into `{}`", data.section)))?;
         }
-        let Some(idx) = maps.iter().position(|m| m.name == r.symbol) else {
-            return Err(CheckError::Unsupported {
-                program: f.name.clone(),
-                what: format!("a load of `{}`, which is not a BTF-defined map", r.symbol),
-            });
-        };
-        body[r.insn].src = pseudo::MAP_FD;
-        body[r.insn].imm = idx as i32;
+        Ok(())
     }
-    Ok(())
+
+    /// A global function's signature from its BTF `FUNC` (linkage global).
+    fn signature(&self, f: &Function) -> Option<Signature> {
+        let btf = self.btf?;
+        if !f.global {
+            return None;
+        }
+        let id = (1..=btf.count()).find(|&id| {
+            matches!(btf.type_by_id(id), Ok(BtfType::Func { linkage: 1, .. }))
+                && btf.name_of(id).is_ok_and(|n| n == f.name)
+        })?;
+        let Ok(BtfType::Func { proto, .. }) = btf.type_by_id(id) else {
+            return None;
+        };
+        let Ok(BtfType::FuncProto { ret, params }) = btf.type_by_id(*proto) else {
+            return None;
+        };
+        let scalar = |t: u32| {
+            matches!(
+                btf.resolve(t).and_then(|r| btf.type_by_id(r)),
+                Ok(BtfType::Int { .. } | BtfType::Enum { .. } | BtfType::Enum64 { .. })
+            )
+        };
+        let args = params.iter().map(|p| arg_type(btf, p.type_id)).collect();
+        Some(Signature {
+            args,
+            returns_scalar: scalar(*ret),
+        })
+    }
+}
+
+/// What the kernel makes of a global function's parameter of BTF type `t`.
+fn arg_type(btf: &Btf, t: u32) -> ArgType {
+    let Ok(r) = btf.resolve(t) else {
+        return ArgType::Unsupported("?".into());
+    };
+    match btf.type_by_id(r) {
+        Ok(BtfType::Int { .. } | BtfType::Enum { .. } | BtfType::Enum64 { .. }) => ArgType::Scalar,
+        Ok(BtfType::Ptr { type_id }) => {
+            let pointee = btf.resolve(*type_id).unwrap_or(0);
+            let name = btf.name_of(pointee).unwrap_or("");
+            let is_struct = matches!(btf.type_by_id(pointee), Ok(BtfType::Struct { .. }));
+            if is_struct && matches!(name, "pt_regs" | "bpf_user_pt_regs_t") {
+                return ArgType::Ctx;
+            }
+            match btf.size_of(pointee) {
+                Ok(size) if pointee != 0 => ArgType::Mem { size },
+                _ => ArgType::Unsupported(name.to_string()),
+            }
+        }
+        Ok(_) => ArgType::Unsupported(btf.name_of(r).unwrap_or("").to_string()),
+        Err(_) => ArgType::Unsupported("?".into()),
+    }
+}
+
+/// The function the subprogram call (or function address load) at `at`
+/// of `from` reaches: the function its relocation names (and the offset
+/// in `imm` into its section), or, without one, the function of the same
+/// section at the call's pc-relative target.
+fn subprogram<'a>(
+    obj: &'a ObjectFile,
+    index: &Index<'a>,
+    from: &Function,
+    at: usize,
+    how: Use,
+) -> Result<&'a Function, CheckError> {
+    let insn = &from.insns[at];
+    let reloc = from.relocs.iter().find(|r| r.insn == at);
+    let named = reloc.map(|r| r.symbol.as_str());
+    let sym = named.and_then(|n| index.symbol(n));
+    let (section, slot) = match (reloc, how) {
+        (Some(_), Use::Call) => (".text".to_string(), i64::from(insn.imm) + 1),
+        (Some(_), Use::Address) => {
+            let sec = sym
+                .and_then(|s| obj.sections.get(s.section?))
+                .map_or(".text".to_string(), |s| s.name.clone());
+            let value = sym.map_or(0, |s| s.value as i64);
+            (sec, (value + i64::from(insn.imm)) / Insn::SIZE as i64)
+        }
+        (None, _) => (
+            from.section.clone(),
+            from.first_slot() as i64 + at as i64 + i64::from(insn.imm) + 1,
+        ),
+    };
+    let in_section = || index.in_section(&section);
+    let found = match how {
+        Use::Call => named
+            .and_then(|n| in_section().find(|p| p.name == n))
+            .or_else(|| in_section().find(|p| p.first_slot() as i64 == slot)),
+        Use::Address => in_section().find(|p| p.first_slot() as i64 == slot),
+    };
+    found.ok_or_else(|| CheckError::Unsupported {
+        program: from.name.clone(),
+        what: format!("the call at instruction {at}, which reaches no function"),
+    })
 }
 
 fn func_lines(f: &Function, base: usize, index: &Index) -> Vec<(usize, String)> {

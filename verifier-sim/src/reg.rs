@@ -1,5 +1,6 @@
 //! Register states (`struct bpf_reg_state`): not initialised, a scalar, or a
-//! pointer of one of the kinds a kprobe program meets, with its fixed
+//! pointer of one of the kinds a kprobe program meets (ctx, stack, map,
+//! map value and key, ring-buffer record, memory, function), with its fixed
 //! offset, a variable offset (map values), the id that null checks
 //! propagate along, and the reference it carries (ring-buffer records).
 //! Names follow the kernel's `reg_type_str`, which messages quote.
@@ -19,6 +20,12 @@ pub enum PtrKind {
     MapValue { map: usize },
     /// A ring-buffer record of `size` bytes.
     RingbufMem { size: u32 },
+    /// A key of map `map`, passed to a `bpf_for_each_map_elem` callback (read only).
+    MapKey { map: usize },
+    /// `size` bytes of memory: a global function's pointer argument.
+    Mem { size: u32 },
+    /// A function's address (`BPF_PSEUDO_FUNC`), the callback of a helper.
+    Func { start: usize },
 }
 
 /// A pointer's state.
@@ -87,6 +94,9 @@ impl RegState {
                     PtrKind::Map { .. } => "map_ptr",
                     PtrKind::MapValue { .. } => "map_value",
                     PtrKind::RingbufMem { .. } => "ringbuf_mem",
+                    PtrKind::MapKey { .. } => "map_key",
+                    PtrKind::Mem { .. } => "mem",
+                    PtrKind::Func { .. } => "func",
                 };
                 if p.or_null {
                     format!("{base}_or_null")

@@ -445,33 +445,8 @@ fn cut_endpoint(s: &mut Scalar, k: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gen::{holds as in_range, raw_member, scalar_member, value};
     use proptest::prelude::*;
-
-    fn in_range(s: &Scalar, x: u64) -> bool {
-        s.umin <= x
-            && x <= s.umax
-            && s.smin <= x as i64
-            && x as i64 <= s.smax
-            && x & !s.t.mask == s.t.value
-    }
-
-    /// A scalar and a value it holds, from a random range.
-    fn member() -> impl Strategy<Value = (Scalar, u64)> {
-        (any::<u64>(), any::<u64>(), any::<u64>(), 0usize..4).prop_map(|(a, b, p, shape)| {
-            let (lo, hi) = match shape {
-                0 => (a, a),
-                1 => (a.min(b), a.max(b)),
-                2 => (a % 4096, a % 4096 + b % 4096),
-                _ => (0, u64::MAX),
-            };
-            let mut s = Scalar::UNKNOWN;
-            s.umin = lo;
-            s.umax = hi;
-            s.sync();
-            let x = if hi == lo { lo } else { lo + p % (hi - lo) };
-            (s, x)
-        })
-    }
 
     const OPS: [AluOp; 11] = [
         AluOp::Add,
@@ -487,11 +462,29 @@ mod tests {
         AluOp::Arsh,
     ];
 
+    const CMPS: [Cmp; 11] = [
+        Cmp::Eq,
+        Cmp::Ne,
+        Cmp::Gt,
+        Cmp::Ge,
+        Cmp::Lt,
+        Cmp::Le,
+        Cmp::SGt,
+        Cmp::SGe,
+        Cmp::SLt,
+        Cmp::SLe,
+        Cmp::Set,
+    ];
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The concrete result of every operation on members lands in the
+        /// abstract result (64 and 32 bits, shift amounts in range).
         #[test]
-        fn alu_results_contain_the_real_result((a, x) in member(), (b, y) in member(), i in 0usize..11) {
+        fn alu_results_contain_the_real_result((a, x) in scalar_member(), (b, y) in scalar_member(), i in 0usize..11) {
             let op = OPS[i];
-            prop_assert!(in_range(&a, x) && in_range(&b, y));
+            prop_assert!(in_range(&a, x) && in_range(&b, y), "sync lost a member: {a:?} {x:#x} / {b:?} {y:#x}");
             let (y64, y32) = match op {
                 AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => (y % 64, y % 32),
                 _ => (y, y),
@@ -499,21 +492,66 @@ mod tests {
             let b64 = if y64 == y { b } else { Scalar::constant(y64) };
             let b32 = if y32 == y { b } else { Scalar::constant(y32) };
             let r = alu64(op, &a, &b64);
-            prop_assert!(in_range(&r, eval(op, x, y64, 64).unwrap()), "{op:?} {r:?}");
+            prop_assert!(in_range(&r, eval(op, x, y64, 64).unwrap()), "{op:?} {a:?} {b64:?} -> {r:?}");
             let r = alu32(op, &a, &b32);
-            prop_assert!(in_range(&r, eval(op, x, y32, 32).unwrap()), "{op:?}/32 {r:?}");
+            prop_assert!(in_range(&r, eval(op, x, y32, 32).unwrap()), "{op:?}/32 {a:?} {b32:?} -> {r:?}");
         }
 
+        /// A decided comparison is decided rightly, and what either branch
+        /// teaches keeps the values that take it.
         #[test]
-        fn branches_keep_the_values_that_take_them((a, x) in member(), (b, y) in member(), i in 0usize..11) {
-            let ops = [Cmp::Eq, Cmp::Ne, Cmp::Gt, Cmp::Ge, Cmp::Lt, Cmp::Le, Cmp::SGt, Cmp::SGe, Cmp::SLt, Cmp::SLe, Cmp::Set];
-            let op = ops[i];
+        fn branches_keep_the_values_that_take_them((a, x) in scalar_member(), (b, y) in scalar_member(), i in 0usize..11) {
+            prop_assert!(in_range(&a, x) && in_range(&b, y));
+            let op = CMPS[i];
             let truth = holds(op, x, y);
             if let Some(d) = decided(&a, op, &b) {
-                prop_assert_eq!(d, truth, "{:?} decided wrongly", op);
+                prop_assert_eq!(d, truth, "{:?} decided wrongly on {:?} {:?}", op, a, b);
             }
             let (ra, rb) = if truth { refine(&a, op, &b) } else { refine_not(&a, op, &b) };
-            prop_assert!(in_range(&ra, x) && in_range(&rb, y), "{op:?} {truth} {ra:?} {rb:?}");
+            prop_assert!(in_range(&ra, x) && in_range(&rb, y), "{op:?} {truth}: {a:?} {b:?} -> {ra:?} {rb:?}");
+            prop_assert!(!ra.is_empty() && !rb.is_empty());
+        }
+
+        /// The same with one side a constant, the form most jumps take.
+        #[test]
+        fn branches_against_constants_keep_their_values((a, x) in scalar_member(), k in value(), i in 0usize..11) {
+            prop_assert!(in_range(&a, x));
+            let op = CMPS[i];
+            let b = Scalar::constant(k);
+            let truth = holds(op, x, k);
+            if let Some(d) = decided(&a, op, &b) {
+                prop_assert_eq!(d, truth, "{:?} {:#x} decided wrongly on {:?}", op, k, a);
+            }
+            let (ra, rb) = if truth { refine(&a, op, &b) } else { refine_not(&a, op, &b) };
+            prop_assert!(in_range(&ra, x), "{op:?} {k:#x} {truth}: {a:?} -> {ra:?}");
+            prop_assert!(in_range(&rb, k), "{op:?} {k:#x} {truth}: the constant became {rb:?}");
+        }
+
+        /// `sync` never drops a value the bounds and the tnum both allow.
+        #[test]
+        fn sync_keeps_every_member((s, x) in raw_member()) {
+            prop_assert!(in_range(&s, x));
+            let mut t = s;
+            t.sync();
+            prop_assert!(in_range(&t, x), "{s:?} -> {t:?} lost {x:#x}");
+        }
+
+        /// A scalar that contains another holds all its members.
+        #[test]
+        fn containment_is_of_members((a, _) in scalar_member(), (b, y) in scalar_member()) {
+            prop_assume!(in_range(&b, y));
+            if a.contains(&b) {
+                prop_assert!(in_range(&a, y));
+            }
+            prop_assert!(Scalar::UNKNOWN.contains(&b));
+            prop_assert!(b.contains(&b));
+        }
+
+        /// The low half of a member is a member of the low half.
+        #[test]
+        fn low_halves_hold_low_halves((a, x) in scalar_member()) {
+            prop_assert!(in_range(&a, x));
+            prop_assert!(in_range(&a.low32(), u64::from(x as u32)));
         }
     }
 
@@ -529,5 +567,224 @@ mod tests {
             decided(&masked, Cmp::Gt, &Scalar::constant(0xff)),
             Some(false)
         );
+    }
+
+    fn between(lo: u64, hi: u64) -> Scalar {
+        let mut s = Scalar::up_to(hi);
+        s.umin = lo;
+        s.sync();
+        s
+    }
+
+    fn signed(lo: i64, hi: i64) -> Scalar {
+        let mut s = Scalar::UNKNOWN;
+        s.smin = lo;
+        s.smax = hi;
+        s.sync();
+        s
+    }
+
+    /// Each ordering teaches exactly one past (or at) the other side's
+    /// bound, on both sides, signed and unsigned: one more would claim a
+    /// value that is possible is not (an off-by-one that once survived
+    /// every test), one less would lose precision the kernel has.
+    #[test]
+    fn orderings_learn_exact_bounds() {
+        let a = Scalar::up_to(100);
+        let b = between(10, 50);
+        let (ta, tb) = refine(&a, Cmp::Gt, &b);
+        assert_eq!((ta.umin, tb.umax), (11, 50));
+        let (ta, tb) = refine(&a, Cmp::Ge, &b);
+        assert_eq!((ta.umin, tb.umax), (10, 50));
+        let (ta, tb) = refine(&b, Cmp::Gt, &Scalar::up_to(30));
+        assert_eq!((ta.umin, tb.umax), (10, 30));
+        let (ta, tb) = refine(&between(10, 20), Cmp::Gt, &between(5, 40));
+        assert_eq!((ta.umin, ta.umax, tb.umin, tb.umax), (10, 20, 5, 19));
+        let (ta, tb) = refine(&between(10, 20), Cmp::Ge, &between(5, 40));
+        assert_eq!((ta.umin, tb.umax), (10, 20));
+        let (ta, tb) = refine(&b, Cmp::Lt, &Scalar::up_to(20));
+        assert_eq!((ta.umax, tb.umin), (19, 11));
+        let (ta, tb) = refine(&b, Cmp::Le, &Scalar::up_to(20));
+        assert_eq!((ta.umax, tb.umin), (20, 10));
+        let neg = signed(-20, 20);
+        let (ta, tb) = refine(&neg, Cmp::SGt, &signed(-5, 30));
+        assert_eq!((ta.smin, tb.smax), (-4, 19));
+        let (ta, tb) = refine(&neg, Cmp::SGe, &signed(-5, 30));
+        assert_eq!((ta.smin, tb.smax), (-5, 20));
+        let (ta, tb) = refine(&neg, Cmp::SLt, &signed(-30, 3));
+        assert_eq!((ta.smax, tb.smin), (2, -19));
+        let (ta, tb) = refine(&neg, Cmp::SLe, &signed(-30, 3));
+        assert_eq!((ta.smax, tb.smin), (3, -20));
+        // Not equal to an endpoint cuts exactly that endpoint.
+        let (ta, _) = refine(&b, Cmp::Ne, &Scalar::constant(10));
+        assert_eq!((ta.umin, ta.umax), (11, 50));
+        let (ta, _) = refine(&b, Cmp::Ne, &Scalar::constant(50));
+        assert_eq!((ta.umin, ta.umax), (10, 49));
+        let (ta, _) = refine(&neg, Cmp::Ne, &Scalar::constant(-20i64 as u64));
+        assert_eq!(ta.smin, -19);
+        let (ta, _) = refine(&neg, Cmp::Ne, &Scalar::constant(20));
+        assert_eq!(ta.smax, 19);
+        // Equal: both sides become what both allow.
+        let (ta, tb) = refine(&between(10, 30), Cmp::Eq, &between(20, 40));
+        assert_eq!((ta.umin, ta.umax, tb.umin, tb.umax), (20, 30, 20, 30));
+        // JSET false: the constant's bits are zero.
+        let (ta, _) = refine_not(&Scalar::up_to(0xff), Cmp::Set, &Scalar::constant(0x0f));
+        assert_eq!((ta.t.value, ta.t.mask), (0, 0xf0));
+    }
+
+    /// Decisions at the exact boundary of two ranges.
+    #[test]
+    fn orderings_decide_at_touching_bounds() {
+        let lo = Scalar::up_to(10);
+        let hi = between(10, 20);
+        assert_eq!(decided(&hi, Cmp::Ge, &lo), Some(true));
+        assert_eq!(decided(&hi, Cmp::Gt, &lo), None);
+        assert_eq!(decided(&lo, Cmp::Le, &hi), Some(true));
+        assert_eq!(decided(&lo, Cmp::Lt, &hi), None);
+        assert_eq!(decided(&lo, Cmp::Gt, &hi), Some(false));
+        assert_eq!(decided(&hi, Cmp::Lt, &lo), Some(false));
+        assert_eq!(decided(&lo, Cmp::SGt, &hi), Some(false));
+        assert_eq!(decided(&hi, Cmp::SGe, &lo), Some(true));
+        assert_eq!(decided(&hi, Cmp::SGt, &lo), None);
+        assert_eq!(decided(&lo, Cmp::SLe, &hi), Some(true));
+        assert_eq!(decided(&lo, Cmp::SLt, &hi), None);
+        assert_eq!(decided(&hi, Cmp::SLt, &lo), Some(false));
+        let apart = between(11, 20);
+        assert_eq!(decided(&apart, Cmp::Gt, &lo), Some(true));
+        assert_eq!(decided(&lo, Cmp::Lt, &apart), Some(true));
+        assert_eq!(decided(&apart, Cmp::SGt, &lo), Some(true));
+        assert_eq!(decided(&lo, Cmp::SLt, &apart), Some(true));
+        assert_eq!(decided(&apart, Cmp::Eq, &lo), Some(false));
+        assert_eq!(decided(&apart, Cmp::Ne, &lo), Some(true));
+        assert_eq!(decided(&hi, Cmp::Eq, &lo), None);
+        assert_eq!(
+            decided(&Scalar::constant(4), Cmp::Set, &Scalar::constant(6)),
+            Some(true)
+        );
+        assert_eq!(
+            decided(&lo, Cmp::Set, &Scalar::constant(0x100)),
+            Some(false)
+        );
+    }
+
+    /// The transfer functions keep what the kernel keeps: exact bounds of
+    /// sums, differences, products and shifts of small ranges.
+    #[test]
+    fn arithmetic_on_ranges_is_exact_where_the_kernel_is() {
+        let a = between(10, 20);
+        let b = between(1, 5);
+        let s = alu64(AluOp::Add, &a, &b);
+        assert_eq!((s.umin, s.umax), (11, 25));
+        let d = alu64(AluOp::Sub, &a, &b);
+        assert_eq!((d.umin, d.umax, d.smin, d.smax), (5, 19, 5, 19));
+        let m = alu64(AluOp::Mul, &a, &b);
+        assert_eq!((m.umin, m.umax), (10, 100));
+        let l = alu64(AluOp::Lsh, &a, &Scalar::constant(2));
+        assert_eq!((l.umin, l.umax), (40, 80));
+        let r = alu64(AluOp::Rsh, &a, &Scalar::constant(1));
+        assert_eq!((r.umin, r.umax), (5, 10));
+        let n = alu64(AluOp::Arsh, &signed(-16, 16), &Scalar::constant(2));
+        assert_eq!((n.smin, n.smax), (-4, 4));
+        let o = alu64(AluOp::Or, &a, &Scalar::constant(0x100));
+        assert!(o.umin >= 0x100);
+        let w = alu32(AluOp::And, &Scalar::UNKNOWN, &Scalar::constant(0xff));
+        assert_eq!((w.umin, w.umax), (0, 0xff));
+        let wrap = alu64(AluOp::Sub, &b, &a);
+        assert_eq!((wrap.smin, wrap.smax), (-19, -5));
+        assert_eq!(Scalar::up_to(7).low32(), Scalar::up_to(7));
+    }
+
+    /// `a` ending where `b` starts, at `k`, signed or unsigned.
+    fn touching(k: u64, below: u64, above: u64, signed_view: bool) -> (Scalar, Scalar) {
+        if signed_view {
+            let k = k as i64;
+            (
+                signed((below as i64).min(k), k),
+                signed(k, (above as i64).max(k)),
+            )
+        } else {
+            (between(below.min(k), k), between(k, above.max(k)))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Ranges that touch at one value: where an ordering's strict and
+        /// non-strict forms part, and an off-by-one in a decision shows.
+        #[test]
+        fn ranges_touching_at_one_value_compare_soundly(
+            k in value(), below in value(), above in value(), signed_view in any::<bool>(), i in 0usize..11,
+        ) {
+            let op = CMPS[i];
+            let (a, b) = touching(k, below, above, signed_view);
+            prop_assume!(in_range(&a, k) && in_range(&b, k));
+            for (x, y, l, r) in [(k, k, a, b), (k, k, b, a)] {
+                let truth = holds(op, x, y);
+                if let Some(d) = decided(&l, op, &r) {
+                    prop_assert_eq!(d, truth, "{:?} decided wrongly on {:?} {:?}", op, l, r);
+                }
+                let (rl, rr) = if truth { refine(&l, op, &r) } else { refine_not(&l, op, &r) };
+                prop_assert!(in_range(&rl, x) && in_range(&rr, y), "{op:?} {truth}: {l:?} {r:?} -> {rl:?} {rr:?}");
+            }
+        }
+    }
+
+    /// A known sign makes both views one interval (`sync`).
+    #[test]
+    fn a_known_sign_bounds_both_views() {
+        let pos = signed(5, 100);
+        assert_eq!((pos.umin, pos.umax), (5, 100));
+        let neg = signed(-100, -5);
+        assert_eq!((neg.umin, neg.umax), (-100i64 as u64, -5i64 as u64));
+        let low = between(3, 0x7fff_ffff_ffff_ffff);
+        assert_eq!((low.smin, low.smax), (3, i64::MAX));
+    }
+
+    /// Results keep the known bits of the operands' tnums.
+    #[test]
+    fn results_keep_the_tnums_known_bits() {
+        let x = alu64(AluOp::Xor, &Scalar::up_to(0xf), &Scalar::constant(0x10));
+        assert_eq!((x.t.value, x.t.mask), (0x10, 0xf));
+        assert_eq!((x.umin, x.umax), (0x10, 0x1f));
+    }
+
+    /// Each reason two values differ decides `==` alone: unsigned bounds
+    /// either way (only they, against a range across the sign bit), signed
+    /// bounds either way (only they, against a range across zero), a known
+    /// bit.
+    #[test]
+    fn each_reason_to_differ_decides_equality() {
+        let unknown_sign = signed(-5, 5);
+        let across_sign_bit = between(i64::MAX as u64, (1 << 63) + 1);
+        let cases = [
+            (between(0, 5), across_sign_bit),
+            (across_sign_bit, between(0, 5)),
+            (unknown_sign, Scalar::constant(100)),
+            (Scalar::constant(100), unknown_sign),
+            (
+                alu64(AluOp::Or, &Scalar::UNKNOWN, &Scalar::constant(1)),
+                Scalar::constant(2),
+            ),
+        ];
+        for (a, b) in cases {
+            assert_eq!(decided(&a, Cmp::Eq, &b), Some(false), "{a:?} {b:?}");
+            assert_eq!(decided(&a, Cmp::Ne, &b), Some(true), "{a:?} {b:?}");
+        }
+    }
+
+    /// At touching bounds the non-strict comparison cannot be decided false.
+    #[test]
+    fn touching_bounds_leave_non_strict_comparisons_open() {
+        let lo = Scalar::up_to(10);
+        let hi = between(10, 20);
+        assert_eq!(decided(&lo, Cmp::Ge, &hi), None);
+        assert_eq!(decided(&lo, Cmp::SGe, &hi), None);
+        assert_eq!(decided(&hi, Cmp::Le, &lo), None);
+        assert_eq!(decided(&hi, Cmp::SLe, &lo), None);
+        assert_eq!(decided(&lo, Cmp::Gt, &hi), Some(false));
+        assert_eq!(decided(&lo, Cmp::SGt, &hi), Some(false));
+        assert_eq!(decided(&hi, Cmp::Lt, &lo), Some(false));
+        assert_eq!(decided(&hi, Cmp::SLt, &lo), Some(false));
     }
 }

@@ -25,13 +25,13 @@ pub enum Byte {
     Spill,
 }
 
-/// One frame's stack: byte `i` is at `r10 - 512 + i`.
+/// One frame's stack: byte `i` is at `r10 - 512 + i`. How deep a
+/// function's stack goes is the verifier's (per function, over every
+/// path), not the state's.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Stack {
     pub bytes: Vec<Byte>,
     pub spilled: Vec<Option<RegState>>,
-    /// The deepest byte used, for the combined stack size of calls.
-    pub depth: usize,
 }
 
 impl Default for Stack {
@@ -39,7 +39,6 @@ impl Default for Stack {
         Stack {
             bytes: vec![Byte::Invalid; STACK_SIZE],
             spilled: vec![None; SLOTS],
-            depth: 0,
         }
     }
 }
@@ -66,7 +65,6 @@ impl Stack {
             }
             self.bytes[i] = b;
         }
-        self.depth = self.depth.max(STACK_SIZE - at);
     }
 
     /// Spills `r` into the aligned slot at `at`.
@@ -76,7 +74,6 @@ impl Stack {
         for b in &mut self.bytes[at..at + 8] {
             *b = Byte::Spill;
         }
-        self.depth = self.depth.max(STACK_SIZE - at);
     }
 }
 
@@ -87,16 +84,27 @@ pub struct Frame {
     pub stack: Stack,
     /// Where execution continues when this frame returns.
     pub ret: usize,
+    /// The function this frame runs (its index among the program's
+    /// functions, the entry 0).
+    pub subprog: usize,
+    /// For a callback's frame: the helper call that called it.
+    pub callsite: Option<usize>,
+    /// How many times the callback of the helper call this frame is in
+    /// has run on this path (callbacks called any number of times).
+    pub iterations: u32,
 }
 
 impl Frame {
-    pub fn new(frameno: usize, ret: usize) -> Frame {
+    pub fn new(frameno: usize, ret: usize, subprog: usize) -> Frame {
         let mut regs = [RegState::NotInit; 11];
         regs[10] = RegState::Ptr(Ptr::new(PtrKind::Stack { frame: frameno }));
         Frame {
             regs,
             stack: Stack::default(),
             ret,
+            subprog,
+            callsite: None,
+            iterations: 0,
         }
     }
 }
@@ -118,10 +126,16 @@ pub struct State {
 impl State {
     /// The state at a program's first instruction: r1 the ctx.
     pub fn entry() -> State {
-        let mut f = Frame::new(0, usize::MAX);
-        f.regs[1] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
+        let mut s = State::function(0);
+        s.cur_mut().regs[1] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
+        s
+    }
+
+    /// The state at the first instruction of function `subprog` verified
+    /// on its own (a global function): no argument set yet.
+    pub fn function(subprog: usize) -> State {
         State {
-            frames: vec![f],
+            frames: vec![Frame::new(0, usize::MAX, subprog)],
             refs: vec![],
         }
     }
@@ -154,7 +168,7 @@ impl State {
         let mut ids = IdMap::default();
         let last = self.frames.len() - 1;
         for (i, (old, new)) in self.frames.iter().zip(&cur.frames).enumerate() {
-            if old.ret != new.ret {
+            if old.ret != new.ret || old.callsite != new.callsite {
                 return false;
             }
             let inner = i == last;
@@ -165,8 +179,11 @@ impl State {
                     return false;
                 }
             }
-            let slot_exact =
-                |slot: usize| !inner || need.slots.contains(&(slot as i64 * 8 - STACK_SIZE as i64));
+            let slot_exact = |slot: usize| {
+                !inner
+                    || need.all_slots
+                    || need.slots.contains(&(slot as i64 * 8 - STACK_SIZE as i64))
+            };
             if !stack_covers(&old.stack, &new.stack, &slot_exact, &mut ids) {
                 return false;
             }
@@ -183,6 +200,9 @@ impl State {
 pub struct Need<'a> {
     pub regs: u16,
     pub slots: &'a std::collections::BTreeSet<i64>,
+    /// Every slot is compared exactly (a value read through a pointer
+    /// other than `r10` needs precision, and no one knows which slot).
+    pub all_slots: bool,
 }
 
 /// A consistent renaming of ids between two states (`check_ids`).
@@ -255,6 +275,7 @@ mod tests {
         Need {
             regs: u16::MAX,
             slots: &NONE,
+            all_slots: false,
         }
     }
 
@@ -268,6 +289,7 @@ mod tests {
         let loose = Need {
             regs: 0,
             slots: &slots,
+            all_slots: false,
         };
         assert!(old.subsumes(&cur, 1 << 3, &loose));
         assert!(!old.subsumes(&cur, 1 << 3, &all()));

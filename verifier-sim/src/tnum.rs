@@ -199,44 +199,65 @@ impl Tnum {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gen::{tnum_member as member, value};
     use proptest::prelude::*;
-
-    /// A tnum and a value it contains.
-    fn member() -> impl Strategy<Value = (Tnum, u64)> {
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(v, m, pick)| {
-            let t = Tnum {
-                value: v & !m,
-                mask: m,
-            };
-            (t, t.value | (pick & m))
-        })
-    }
 
     fn holds(t: Tnum, x: u64) -> bool {
         x & !t.mask == t.value
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
         #[test]
         fn operations_are_sound((a, x) in member(), (b, y) in member(), n in 0u32..64) {
-            prop_assert!(holds(a.add(b), x.wrapping_add(y)));
-            prop_assert!(holds(a.sub(b), x.wrapping_sub(y)));
+            prop_assert!(holds(a, x) && holds(b, y));
+            prop_assert!(holds(a.add(b), x.wrapping_add(y)), "add {a:?} {b:?}");
+            prop_assert!(holds(a.sub(b), x.wrapping_sub(y)), "sub {a:?} {b:?}");
             prop_assert!(holds(a.and(b), x & y));
             prop_assert!(holds(a.or(b), x | y));
             prop_assert!(holds(a.xor(b), x ^ y));
-            prop_assert!(holds(a.mul(b), x.wrapping_mul(y)));
+            prop_assert!(holds(a.mul(b), x.wrapping_mul(y)), "mul {a:?} {b:?}");
             prop_assert!(holds(a.lshift(n), x << n));
             prop_assert!(holds(a.rshift(n), x >> n));
             prop_assert!(holds(a.arshift(n, 64), ((x as i64) >> n) as u64));
+            let n32 = n % 32;
+            let x32 = u64::from(x as u32);
+            prop_assert!(holds(a.subreg().arshift(n32, 32), u64::from(((x as u32 as i32) >> n32) as u32)));
+            prop_assert!(holds(a.subreg(), x32));
             prop_assert!(a.umin() <= x && x <= a.umax());
             prop_assert!(a.smin() <= x as i64 && x as i64 <= a.smax());
+            if holds(b, x) {
+                prop_assert!(holds(a.intersect(b), x), "intersect {a:?} {b:?}");
+            }
+            if a.contains(b) {
+                prop_assert!(holds(a, y), "{a:?} contains {b:?} but not {y:#x}");
+            }
         }
 
+        /// Every value of a range, its endpoints included, is in its tnum.
         #[test]
-        fn ranges_contain_their_members(a in any::<u64>(), b in any::<u64>(), pick in any::<u64>()) {
+        fn ranges_contain_their_members(a in value(), b in value(), pick in any::<u64>()) {
             let (lo, hi) = (a.min(b), a.max(b));
-            let x = lo + pick % (hi - lo).saturating_add(1).max(1);
-            prop_assert!(holds(Tnum::range(lo, hi), x.min(hi)));
+            let t = Tnum::range(lo, hi);
+            prop_assert!(holds(t, lo) && holds(t, hi), "{lo:#x}..{hi:#x}: {t:?}");
+            let x = lo.wrapping_add(pick % (hi - lo).saturating_add(1).max(1));
+            prop_assert!(holds(t, x.min(hi)));
+        }
+
+        /// A range's tnum is no wider than its span needs: it knows the
+        /// bits above the highest one where the endpoints differ.
+        #[test]
+        fn ranges_know_the_common_prefix(a in value(), b in value()) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let t = Tnum::range(lo, hi);
+            let span = 64 - (lo ^ hi).leading_zeros();
+            if span < 64 {
+                prop_assert_eq!(t.mask, (1u64 << span) - 1, "{:#x}..{:#x}", lo, hi);
+                prop_assert_eq!(t.value, lo & !t.mask);
+            } else {
+                prop_assert_eq!(t, Tnum::UNKNOWN);
+            }
         }
     }
 
@@ -244,10 +265,115 @@ mod tests {
     fn constants_and_containment() {
         let five = Tnum::constant(5);
         assert!(five.is_const());
+        assert!(!Tnum { value: 4, mask: 1 }.is_const());
         assert_eq!(five.add(Tnum::constant(3)), Tnum::constant(8));
+        assert_eq!(five.sub(Tnum::constant(7)), Tnum::constant(-2i64 as u64));
+        assert_eq!(five.mul(Tnum::constant(3)), Tnum::constant(15));
         assert!(Tnum::UNKNOWN.contains(five));
         assert!(!five.contains(Tnum::UNKNOWN));
+        assert!(!five.contains(Tnum::constant(4)));
+        assert!(Tnum { value: 4, mask: 1 }.contains(five));
         assert_eq!(Tnum::range(0, 7), Tnum { value: 0, mask: 7 });
+        assert_eq!(Tnum::range(8, 8), Tnum::constant(8));
+        assert_eq!(Tnum::range(4, 5), Tnum { value: 4, mask: 1 });
         assert_eq!(Tnum::UNKNOWN.and(Tnum::constant(0xff)).umax(), 0xff);
+    }
+
+    /// Exact results where the operands are nearly known: the kernel's
+    /// arithmetic keeps every known bit it can, and so must this.
+    #[test]
+    fn nearly_known_operands_keep_their_known_bits() {
+        let x = Tnum {
+            value: 0b1000,
+            mask: 0b0001,
+        }; // 8 or 9
+        assert_eq!(
+            x.add(Tnum::constant(1)),
+            Tnum {
+                value: 0b1000,
+                mask: 0b0011
+            }
+        );
+        assert_eq!(
+            x.add(Tnum::constant(2)),
+            Tnum {
+                value: 0b1010,
+                mask: 0b0001
+            }
+        );
+        assert_eq!(x.sub(Tnum::constant(8)), Tnum { value: 0, mask: 1 });
+        assert_eq!(x.or(Tnum::constant(1)), Tnum::constant(9));
+        assert_eq!(x.and(Tnum::constant(0b1110)), Tnum::constant(8));
+        assert_eq!(x.xor(Tnum::constant(0b1000)), Tnum { value: 0, mask: 1 });
+        assert_eq!(
+            x.lshift(4),
+            Tnum {
+                value: 0x80,
+                mask: 0x10
+            }
+        );
+        assert_eq!(x.rshift(3), Tnum { value: 1, mask: 0 });
+        assert_eq!(x.mul(Tnum::constant(2)), Tnum { value: 16, mask: 2 });
+        assert_eq!(x.umin(), 8);
+        assert_eq!(x.umax(), 9);
+        let neg = Tnum {
+            value: 1 << 63,
+            mask: 1,
+        };
+        assert_eq!(neg.smin(), i64::MIN);
+        assert_eq!(neg.smax(), i64::MIN + 1);
+        let sign = Tnum {
+            value: 0,
+            mask: (1 << 63) | 3,
+        };
+        assert_eq!(sign.smin(), i64::MIN);
+        assert_eq!(sign.smax(), 3);
+        assert_eq!(
+            Tnum {
+                value: 0x8000_0000,
+                mask: 1
+            }
+            .arshift(4, 32),
+            Tnum {
+                value: 0xf800_0000,
+                mask: 0
+            }
+        );
+        assert_eq!(
+            Tnum {
+                value: 0x8000_0000,
+                mask: 0x10
+            }
+            .arshift(4, 32),
+            Tnum {
+                value: 0xf800_0000,
+                mask: 1
+            }
+        );
+        assert_eq!(
+            Tnum {
+                value: 0xffff_0000_1234_0000,
+                mask: 0xff
+            }
+            .subreg(),
+            Tnum {
+                value: 0x1234_0000,
+                mask: 0xff
+            }
+        );
+        assert_eq!(
+            Tnum {
+                value: 0b100,
+                mask: 0b011
+            }
+            .intersect(Tnum {
+                value: 0b110,
+                mask: 0b001
+            }),
+            Tnum {
+                value: 0b110,
+                mask: 0b001
+            }
+        );
     }
 }

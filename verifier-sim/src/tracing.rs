@@ -64,10 +64,7 @@ mod tests {
         let prog = crate::Program {
             name: "p".into(),
             section: section.into(),
-            insns: assemble(ops).unwrap().insns,
-            maps: vec![],
-            lines: vec![],
-            gpl: true,
+            ..crate::Program::bare(&assemble(ops).unwrap().insns, &[], true)
         };
         crate::check_program(&prog, Arch::X86_64, KernelVersion(6, 1)).message
     }

@@ -5,6 +5,9 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self as i, pseudo, AluOp, AtomicOp, Cond, Insn, Reg, Size};
 use verifier_sim::{check_insns, MapSpec, Program, Verdict};
 
+mod support;
+use support::{add, mov, movr};
+
 const R0: Reg = Reg::R0;
 const R1: Reg = Reg::R1;
 const R2: Reg = Reg::R2;
@@ -32,7 +35,18 @@ fn maps() -> Vec<MapSpec> {
 }
 
 fn check(insns: &[Insn]) -> Verdict {
-    check_insns(insns, &maps(), Arch::X86_64, KernelVersion(6, 1))
+    check_at(insns, KernelVersion(6, 1))
+}
+
+fn check_at(insns: &[Insn], kernel: KernelVersion) -> Verdict {
+    check_insns(insns, &maps(), Arch::X86_64, kernel)
+}
+
+/// Refused by 6.1 with `message` at `at`, accepted by 6.18.
+fn rejects_before_accepts_after(insns: &[Insn], at: usize, message: &str) {
+    rejects(insns, at, message);
+    let v = check_at(insns, KernelVersion(6, 18));
+    assert!(v.accepted, "{v:?}");
 }
 
 fn rejects(insns: &[Insn], at: usize, message: &str) {
@@ -47,15 +61,6 @@ fn accepts(insns: &[Insn]) {
     assert!(v.accepted, "{v:?}");
 }
 
-fn mov(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Mov, r, v)
-}
-fn movr(d: Reg, s: Reg) -> Insn {
-    i::alu64_reg(AluOp::Mov, d, s)
-}
-fn add(r: Reg, v: i32) -> Insn {
-    i::alu64_imm(AluOp::Add, r, v)
-}
 fn ret0() -> [Insn; 2] {
     [mov(R0, 0), i::exit()]
 }
@@ -191,7 +196,27 @@ fn map_value_accesses_stay_inside_the_value() {
 fn the_stack_is_read_inside_the_frame() {
     // A privileged program may read bytes it never wrote (the value is
     // unknown): kprobes need CAP_PERFMON, so `allow_uninit_stack` holds.
-    accepts(&[i::ldx(Size::DW, R0, R10, -8), i::exit()]);
+    // Before 6.4 only within the stack allocated so far, the 8-byte slots
+    // down to the deepest byte written.
+    rejects_before_accepts_after(
+        &[i::ldx(Size::DW, R0, R10, -8), i::exit()],
+        0,
+        "invalid read from stack R10 off=-8 size=8",
+    );
+    rejects_before_accepts_after(
+        &[
+            i::st(Size::W, R10, -4, 1),
+            i::ldx(Size::DW, R0, R10, -16),
+            i::exit(),
+        ],
+        1,
+        "invalid read from stack R10 off=-16 size=8",
+    );
+    accepts(&[
+        i::st(Size::B, R10, -9, 1),
+        i::ldx(Size::DW, R0, R10, -16),
+        i::exit(),
+    ]);
     rejects(
         &[i::ldx(Size::DW, R0, R10, -520), i::exit()],
         0,
@@ -244,7 +269,11 @@ fn the_stack_is_read_inside_the_frame() {
 fn helpers_check_their_arguments() {
     let mut uninit_key = lookup();
     uninit_key.remove(0);
-    accepts(&prog(&[&uninit_key, &ret0()]));
+    rejects_before_accepts_after(
+        &prog(&[&uninit_key, &ret0()]),
+        4,
+        "invalid indirect read from stack R2 off -4+0 size 4",
+    );
     let mut outside = lookup();
     outside[2] = add(R2, 4);
     rejects(
@@ -275,14 +304,7 @@ fn helpers_check_their_arguments() {
         i::exit(),
     ];
     accepts(&read);
-    let nongpl = Program {
-        name: "p".into(),
-        section: "kprobe/p".into(),
-        insns: read.to_vec(),
-        maps: vec![],
-        lines: vec![],
-        gpl: false,
-    };
+    let nongpl = Program::bare(&read, &[], false);
     let v = verifier_sim::check_program(&nongpl, Arch::X86_64, KernelVersion(6, 1));
     assert_eq!(
         v.message.as_deref(),
@@ -402,13 +424,17 @@ fn atomics_on_map_values_and_the_stack() {
         i::atomic_op(Size::DW, AtomicOp::Add, R0, 0, R1),
     ];
     accepts(&prog(&[&lookup(), &add_one, &ret0()]));
-    accepts(&prog(&[
-        &[
-            mov(R2, 1),
-            i::atomic_op(Size::DW, AtomicOp::Add, R10, -8, R2),
-        ],
-        &ret0(),
-    ]));
+    rejects_before_accepts_after(
+        &prog(&[
+            &[
+                mov(R2, 1),
+                i::atomic_op(Size::DW, AtomicOp::Add, R10, -8, R2),
+            ],
+            &ret0(),
+        ]),
+        1,
+        "invalid read from stack R10 off=-8 size=8",
+    );
     let misaligned = [
         i::jmp_imm(Cond::Eq, R0, 0, 2),
         mov(R1, 1),
@@ -512,4 +538,25 @@ fn pointer_arithmetic_rules() {
         mov(R0, 0),
         i::exit(),
     ]);
+}
+
+/// Two unknown registers compared: from 6.8 (`RangeVsRange`) their ranges
+/// decide the branch (0..15 is never above 16..31), so the read of R3
+/// behind it is dead; 6.1 decides only against a constant and follows it.
+#[test]
+fn two_ranges_decide_a_branch_only_from_6_8() {
+    let insns = [
+        i::ldx(Size::DW, R2, R1, 8),
+        i::ldx(Size::DW, R1, R1, 0),
+        i::alu64_imm(AluOp::And, R1, 15),
+        i::alu64_imm(AluOp::And, R2, 15),
+        add(R2, 16),
+        mov(R0, 0),
+        i::jmp_reg(Cond::Gt, R1, R2, 1),
+        i::exit(),
+        movr(R0, R3),
+        i::exit(),
+    ];
+    rejects_before_accepts_after(&insns, 8, "R3 !read_ok");
+    assert!(check_at(&insns, KernelVersion(6, 12)).accepted);
 }

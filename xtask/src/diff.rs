@@ -2,14 +2,19 @@
 //! `xtask::verifier_diff`. Installs clang and bpftool if missing, needs
 //! root (it loads every corpus program into the running kernel), and exits
 //! non-zero when verifier-sim accepts a program the kernel refuses or
-//! crashes on one.
+//! crashes on one. With `--arch`, the judges are QEMU guests of that arch
+//! and `--release` instead (`verifier_guest`), one boot each.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use xtask::verifier_diff::{self, mutate, Options};
+use probecc::arch::Arch;
+use xtask::verifier_diff::{self, mutate, report::Report, Options};
 
+use probecc_harness::machine::{self, Release};
 use probecc_harness::tools::{self, Tool};
+
+use crate::verifier_guest::{self, GuestRun};
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -25,6 +30,19 @@ pub struct DiffArgs {
     /// A line per program, not only per disagreement
     #[arg(long, short)]
     pub verbose: bool,
+    /// Judge in QEMU guests of this arch (or `all`) instead of the host
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// The guests' Debian releases (bookworm, trixie, sid, a list, or
+    /// `all`); default: each arch's own
+    #[arg(long, requires = "arch")]
+    pub release: Option<String>,
+    /// Seconds before a guest counts as hung
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+    /// Judge again from each guest's last console log, without booting
+    #[arg(long, requires = "arch")]
+    pub reuse: bool,
 }
 
 const TOOLS: &[Tool] = &[
@@ -41,35 +59,27 @@ const TOOLS: &[Tool] = &[
 ];
 
 pub fn run(args: &DiffArgs) -> Result<()> {
-    tools::ensure_tools(TOOLS, &crate::qemu::install())?;
-    if !tools::is_root() {
-        bail!("verifier-diff loads programs into the running kernel: run it as root");
-    }
     let out = if args.out.is_absolute() {
         args.out.clone()
     } else {
         xtask::workspace_root().join(&args.out)
     };
+    if let Some(arch) = &args.arch {
+        return run_guests(args, arch, out);
+    }
+    tools::ensure_tools(TOOLS, &crate::qemu::install())?;
+    if !tools::is_root() {
+        bail!("verifier-diff loads programs into the running kernel: run it as root");
+    }
     let report = verifier_diff::run(&Options {
         out,
         only: args.only.clone(),
         seed: args.seed,
         verbose: args.verbose,
     })?;
-    let c = &report.counts;
-    println!(
-        "verifier-diff: {} programs, {} same verdict, {} false accepts, {} false rejects, {} no verdict, {} crashes; messages: {} same, {} partly, of {} rejected by both",
-        c.total,
-        c.agree,
-        c.false_accepts,
-        c.false_rejects,
-        c.sim_errors,
-        c.sim_crashes,
-        c.message_exact,
-        c.message_partial,
-        c.both_reject
-    );
+    summary("host", &report);
     if !report.passes() {
+        let c = &report.counts;
         bail!(
             "verifier-sim accepted {} program(s) the kernel refuses and crashed on {}",
             c.false_accepts,
@@ -77,4 +87,73 @@ pub fn run(args: &DiffArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Every (arch, release) guest in turn, one boot each; fails if any
+/// judged a false accept or a crash, or did not run.
+fn run_guests(args: &DiffArgs, arch: &str, out: PathBuf) -> Result<()> {
+    tools::ensure_tools(&TOOLS[..1], &crate::qemu::install())?;
+    let arches = if arch == "all" {
+        Arch::ALL.to_vec()
+    } else {
+        vec![Arch::parse(arch)?]
+    };
+    let mut failed = Vec::new();
+    for arch in arches {
+        let releases = match &args.release {
+            Some(r) => Release::parse_list(r)?,
+            None => machine::default_releases(arch),
+        };
+        for release in releases {
+            if !machine::has_kernel(arch, release) {
+                println!("verifier-diff: Debian {release} has no {arch} kernel; skipped");
+                continue;
+            }
+            let label = format!("{arch} {release}");
+            let run = GuestRun {
+                arch,
+                release,
+                out: out.clone(),
+                only: args.only.clone(),
+                seed: args.seed,
+                verbose: args.verbose,
+                timeout: args.timeout,
+                reuse: args.reuse,
+            };
+            match verifier_guest::run(&run) {
+                Ok(report) => {
+                    summary(&label, &report);
+                    if !report.passes() {
+                        failed.push(format!("{label}: false accepts or crashes"));
+                    }
+                }
+                Err(e) => {
+                    println!("verifier-diff: {label}: {e:#}");
+                    failed.push(format!("{label}: {e:#}"));
+                }
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!("verifier-diff: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+fn summary(label: &str, report: &Report) {
+    let c = &report.counts;
+    println!(
+        "verifier-diff ({label}, {}): {} programs, {} same verdict, {} false accepts, {} false rejects, {} no verdict, {} crashes, {} refused by the loader; messages: {} same, {} partly, of {} rejected by both",
+        report.judge.name,
+        c.total,
+        c.agree,
+        c.false_accepts,
+        c.false_rejects,
+        c.sim_errors,
+        c.sim_crashes,
+        c.loader_rejects,
+        c.message_exact,
+        c.message_partial,
+        c.both_reject
+    );
 }

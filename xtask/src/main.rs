@@ -4,10 +4,11 @@
 //! memory and code size with clang and bpftrace and measures them for up to
 //! tens of thousands of attach points; `soak` feeds the runner and
 //! verifier-sim random input; `verifier-diff` measures verifier-sim against
-//! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
-//! kernels and boot them in QEMU; `parity` compares the fixtures with
-//! bpftrace; `btf-subset` cuts the fixtures' kernel BTF; `dist` builds the
-//! static `probecc` binary per arch that users copy to a device. An error is printed
+//! the host kernel's verifier; `mutants` mutation-tests its abstract
+//! domain; `kernels`, `qemu` and `matrix` fetch Debian kernels and boot
+//! them in QEMU; `parity` compares the fixtures with bpftrace; `btf-subset`
+//! cuts the fixtures' kernel BTF; `dist` builds the static `probecc` binary
+//! per arch that users copy to a device. An error is printed
 //! as its chain of causes, never a backtrace, and exits with status 1.
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ mod consts;
 mod diff;
 mod dist;
 mod kernels;
+mod mutants;
 mod parity;
 mod qemu;
 mod scale_bench;
@@ -31,6 +33,7 @@ mod test;
 mod twins;
 mod user_project;
 mod verifier_bench;
+mod verifier_guest;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "probecc's build and test tasks")]
@@ -52,6 +55,9 @@ enum Cmd {
     /// verifier-sim against the host kernel's verifier on fixtures/verifier
     /// and mutated fixtures (root)
     VerifierDiff(diff::DiffArgs),
+    /// Mutation testing of verifier-sim's scalar, tnum, reg and mem with
+    /// cargo-mutants (slow; not in CI)
+    Mutants(mutants::MutantsArgs),
     /// Fetch Debian kernels for the QEMU matrix into target/kernels/
     Kernels(kernels::KernelsArgs),
     /// Boot one arch's kernel in QEMU: attach every fixture, check, measure
@@ -92,6 +98,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Soak(args) => soak::run(&args),
         Cmd::VerifierDiff(args) => diff::run(&args),
+        Cmd::Mutants(args) => mutants::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
         Cmd::Qemu(args) => qemu::run_qemu(&args),
         Cmd::Matrix(args) => qemu::run_matrix(&args),

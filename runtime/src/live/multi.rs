@@ -109,6 +109,11 @@ pub fn load(
         .find(|p| p.name == name)
         .ok_or_else(|| none(format!("the object has no program {name}")))?;
     for i in &mut prog.insns {
+        if i.is_ld_imm64() && i.src == pseudo::MAP_VALUE {
+            return Err(none(format!(
+                "{name} reads global data, which a kprobe-multi program loaded here cannot"
+            )));
+        }
         if i.is_ld_imm64() && i.src == pseudo::MAP_FD {
             let map = prog
                 .maps

@@ -378,27 +378,18 @@ fn boot(
     dir: &Path,
 ) -> Result<(BTreeMap<String, ParityReport>, f64)> {
     let label = format!("parity {arch} {}", kernel.version);
-    let bar = boot::spinner(&label);
     let log = dir.join(format!("{}-{}.console.log", kernel.release, kernel.version));
-    let boot = boot::boot(
-        &BootSpec {
-            arch,
-            kernel,
-            initramfs,
-            accel: "tcg",
-            icount: args.icount,
-            timeout: Duration::from_secs(args.timeout),
-            log: log.clone(),
-            append: "",
-        },
-        &bar,
-    )?;
-    bar.finish_with_message(format!("{:?} in {:.0} s", boot.verdict, boot.secs));
-    if let Some(why) = boot.verdict.failure(&boot) {
-        println!("xtask: parity: {why}; console log: {}", log.display());
-    }
-    let text =
-        std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+    let spec = BootSpec {
+        arch,
+        kernel,
+        initramfs,
+        accel: "tcg",
+        icount: args.icount,
+        timeout: Duration::from_secs(args.timeout),
+        log,
+        append: "",
+    };
+    let (boot, text) = boot::boot_logged(&spec, "parity", &label)?;
     let mut reports = BTreeMap::new();
     for line in text.lines() {
         let Some(json) = line

@@ -1,13 +1,19 @@
-//! The hand-written half of the corpus: `fixtures/verifier/*.c`, one file per
-//! rule, cut at its `// program: NAME` lines. Each program is compiled on its
-//! own (the file's prelude, then the program, with `#line` directives so that
-//! the object's line info names the corpus file) by clang into an object with
-//! exactly one kprobe program, so that a loader's verdict is the program's.
+//! The hand-written half of the corpus: `fixtures/verifier/*.c` (naked
+//! functions of BPF assembly, one file per rule) and
+//! `fixtures/verifier/clang/*.c` (C as kprobe authors write it, one file per
+//! construct clang emits: global data, callbacks, global functions, tail
+//! calls, call chains), each cut at its `// program: NAME` lines. Each
+//! program is compiled on its own (the file's prelude, then the program,
+//! with `#line` directives so that the object's line info names the corpus
+//! file) by clang into an object with exactly one kprobe program, so that a
+//! loader's verdict is the program's. A `// cflags: ...` line in a file's
+//! prelude adds clang options (`-mcpu=v3` for 32-bit jumps).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, ensure, Context, Result};
+use probecc::arch::Arch;
 
 use super::Entry;
 
@@ -76,29 +82,54 @@ pub fn program_source(file: &str, prelude: &str, chunk: &Chunk) -> String {
     )
 }
 
-/// The corpus files, sorted: every `*.c` of `dir`.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|x| x == "c") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
+/// The marker of extra clang options in a file's prelude.
+pub const CFLAGS: &str = "// cflags: ";
+
+/// The clang options a prelude's `// cflags:` lines add.
+pub fn cflags(prelude: &str) -> Vec<String> {
+    prelude
+        .lines()
+        .filter_map(|l| l.strip_prefix(CFLAGS))
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
+        .collect()
 }
 
-/// Compiles every program of every corpus file in `dir` into
-/// `out/obj/<rule>/<name>.o` (sources in `out/src/<rule>/`), two clang
-/// processes at a time. `only` keeps the programs whose name contains it.
-pub fn build(dir: &Path, out: &Path, only: Option<&str>) -> Result<Vec<Entry>> {
+/// The corpus files, sorted: every `*.c` of `dir`, then of `dir/clang`.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut all = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("clang")] {
+        if !d.is_dir() {
+            continue;
+        }
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "c") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        all.extend(files);
+    }
+    Ok(all)
+}
+
+/// Compiles every program of every corpus file in `dir` for `arch`'s byte
+/// order into `out/obj/<rule>/<name>.o` (sources in `out/src/<rule>/`), two
+/// clang processes at a time. `only` keeps the programs whose name contains it.
+pub fn build(dir: &Path, out: &Path, only: Option<&str>, arch: Arch) -> Result<Vec<Entry>> {
+    let target = match arch.endian() {
+        probecc::endian::Endian::Little => "bpfel",
+        probecc::endian::Endian::Big => "bpfeb",
+    };
     let root = crate::workspace_root();
     let mut jobs = Vec::new();
     for file in files(dir)? {
         let rule = file
-            .file_stem()
-            .and_then(|s| s.to_str())
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .with_extension("")
+            .to_str()
             .context("corpus file name")?
             .to_string();
         let rel = file
@@ -109,6 +140,7 @@ pub fn build(dir: &Path, out: &Path, only: Option<&str>) -> Result<Vec<Entry>> {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let (prelude, chunks) = split(&text).with_context(|| rel.clone())?;
+        let flags = cflags(&prelude);
         let src_dir = out.join("src").join(&rule);
         let obj_dir = out.join("obj").join(&rule);
         std::fs::create_dir_all(&src_dir)?;
@@ -120,6 +152,8 @@ pub fn build(dir: &Path, out: &Path, only: Option<&str>) -> Result<Vec<Entry>> {
             let src = src_dir.join(format!("{}.c", chunk.name));
             std::fs::write(&src, program_source(&rel, &prelude, &chunk))?;
             jobs.push(Job {
+                target,
+                flags: flags.clone(),
                 origin: format!("{rel}:{}", chunk.line),
                 obj: obj_dir.join(format!("{}.o", chunk.name)),
                 name: chunk.name,
@@ -149,6 +183,8 @@ pub fn build(dir: &Path, out: &Path, only: Option<&str>) -> Result<Vec<Entry>> {
 }
 
 struct Job {
+    target: &'static str,
+    flags: Vec<String>,
     name: String,
     rule: String,
     origin: String,
@@ -158,8 +194,9 @@ struct Job {
 
 fn compile(job: &Job, include: &Path) -> Result<Entry> {
     let out = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpfel", "-c", "-I"])
+        .args(["-O2", "-g", "-target", job.target, "-c", "-I"])
         .arg(include)
+        .args(&job.flags)
         .arg(&job.src)
         .arg("-o")
         .arg(&job.obj)
@@ -216,6 +253,14 @@ mod tests {
         let src = program_source("f.c", &prelude, &chunks[1]);
         assert!(src.starts_with("#line 1 \"f.c\"\n#include"));
         assert!(src.contains("#line 5 \"f.c\"\n// program: b_2\n"));
+    }
+
+    #[test]
+    fn cflags_come_from_the_prelude() {
+        let (prelude, _) =
+            split("// cflags: -mcpu=v3 -DX\n#include \"a.h\"\n// program: p\n").unwrap();
+        assert_eq!(cflags(&prelude), ["-mcpu=v3", "-DX"]);
+        assert!(cflags("#include \"a.h\"\n").is_empty());
     }
 
     #[test]

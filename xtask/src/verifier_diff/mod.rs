@@ -1,17 +1,22 @@
-//! `cargo xtask verifier-diff`: verifier-sim measured against the host
-//! kernel's verifier on a differential corpus. The corpus is
-//! `fixtures/verifier/*.c` (hand-written programs, one rule per file, each
-//! compiled by clang into an object of its own, see [`corpus`]) and the
-//! fixture specs' programs as compiled and mutated ([`mutate`]). Nothing
-//! in it says what the verdict should be: each object is loaded into the
-//! running kernel ([`kernel`]) and its verdict and last log line are the
-//! truth that verifier-sim's verdict on the same bytes is compared with.
+//! `cargo xtask verifier-diff`: verifier-sim measured against a kernel's
+//! verifier on a differential corpus. The corpus is `fixtures/verifier/*.c`
+//! (hand-written assembly, one rule per file), `fixtures/verifier/clang/*.c`
+//! (C as kprobe authors write it), each program compiled by clang into an
+//! object of its own ([`corpus`]), and the fixture specs' programs as
+//! compiled and mutated ([`mutate`]). Nothing in it says what the verdict
+//! should be: each object is loaded into a kernel and its verdict and last
+//! log line are the truth that verifier-sim's verdict on the same bytes,
+//! with that kernel's release's rules ([`verifier_sim::release`]), is
+//! compared with.
 //!
-//! The host's x86_64 kernel is the only verifier it runs: the other four
-//! arches are measured on the same x86_64 objects with their own `pt_regs`
-//! size, the x86_64 kernel's verdict expected, except where the kernel
-//! refused only a ctx access that fits the other arch's `pt_regs`, which
-//! no kernel here can decide.
+//! [`judge`] is the comparison for any kernel, given a way to load an
+//! object into it: [`run`] gives it the host's ([`kernel`]), and a QEMU
+//! guest can give it its own (the objects built for its arch with
+//! [`build_corpus`]). On the host, the other four arches are measured on
+//! the same x86_64 objects with their own `pt_regs` size, the x86_64
+//! kernel's verdict expected, except where the kernel refused only a ctx
+//! access that fits the other arch's `pt_regs`, which no kernel here can
+//! decide.
 
 pub mod corpus;
 pub mod kernel;
@@ -25,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use probecc::arch::{Arch, KernelVersion};
+use verifier_sim::{Rodata, Rules, Target};
 
 pub use kernel::KernelVerdict;
 
@@ -79,15 +85,46 @@ impl SimOutcome {
 /// How long verifier-sim may take on one object before it counts as hung.
 pub const SIM_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs verifier-sim on `bytes` for `arch` and returns its verdict on the
-/// program `name`, catching panics and giving up after [`SIM_TIMEOUT`].
-pub fn simulate(bytes: &[u8], name: &str, arch: Arch, kernel: KernelVersion) -> SimOutcome {
+/// The kernel that judges: its arch, release and whether its JIT is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judge {
+    pub arch: Arch,
+    /// major.minor of the running release.
+    pub release: KernelVersion,
+    pub jit: bool,
+    /// The full release string (`6.18.44-fc-v669`, `6.1.0-27-arm64`).
+    pub name: String,
+}
+
+impl Judge {
+    /// verifier-sim's target for this kernel's verdicts on `arch`: its
+    /// release's rules, and `.rodata` as the object holds it (the loader
+    /// sets nothing).
+    pub fn target(&self, arch: Arch) -> Target {
+        Target {
+            arch,
+            rules: Rules {
+                jit: self.jit,
+                ..Rules::new(arch, self.release)
+            },
+            rodata: Rodata::Initial,
+        }
+    }
+}
+
+/// The releases verifier-sim is also run at on the host's objects, to show
+/// which verdicts change with the release's rules (Debian's 6.1 and 6.12).
+pub const OTHER_RELEASES: [KernelVersion; 2] = [KernelVersion(6, 1), KernelVersion(6, 12)];
+
+/// Runs verifier-sim on `bytes` for `target` and returns its verdict on
+/// the program `name`, catching panics and giving up after [`SIM_TIMEOUT`].
+pub fn simulate(bytes: &[u8], name: &str, target: Target) -> SimOutcome {
     let (tx, rx) = mpsc::channel();
     let bytes = bytes.to_vec();
     let wanted = name.to_string();
     std::thread::spawn(move || {
         let r = catch_unwind(AssertUnwindSafe(|| {
-            verifier_sim::check_object(&bytes, arch, kernel)
+            verifier_sim::check_object_for(&bytes, &target)
         }));
         let _ = tx.send(r);
     });
@@ -122,6 +159,8 @@ pub struct Row {
     pub sim: SimOutcome,
     /// verifier-sim on the same bytes with each other arch's `pt_regs`.
     pub others: Vec<(Arch, SimOutcome)>,
+    /// verifier-sim on the same bytes with other releases' rules.
+    pub releases: Vec<(KernelVersion, SimOutcome)>,
 }
 
 /// What to run.
@@ -150,73 +189,65 @@ impl Options {
 
 const WORKERS: usize = 2;
 
-/// One program through the kernel and through verifier-sim for every arch.
-fn measure(i: usize, entry: &Entry, logs: &Path, version: KernelVersion) -> Result<Row> {
-    let pin = PathBuf::from(format!(
-        "/sys/fs/bpf/probecc-vdiff-{}-{i}",
-        std::process::id()
-    ));
-    let log = logs.join(format!("{}.log", entry.name));
-    let kernel = kernel::load(&entry.object, &pin, &log, Duration::from_secs(600))?;
-    let sim = simulate(&entry.bytes, &entry.program, Arch::X86_64, version);
-    let others = Arch::ALL
-        .into_iter()
-        .filter(|a| *a != Arch::X86_64)
-        .map(|a| (a, simulate(&entry.bytes, &entry.program, a, version)))
-        .collect();
-    Ok(Row {
-        entry: entry.clone(),
-        kernel,
-        sim,
-        others,
-    })
-}
+/// Loads one corpus object into the judging kernel: the entry's index (for
+/// unique pin paths) and the entry; the kernel's verdict and log.
+pub type Load<'a> = dyn Fn(usize, &Entry) -> Result<KernelVerdict> + Sync + 'a;
 
-/// The corpus directory.
-pub fn corpus_dir() -> PathBuf {
-    crate::workspace_root().join("fixtures/verifier")
-}
-
-/// Builds the whole corpus under `out`.
-pub fn build_corpus(out: &Path, only: Option<&str>, seed: u64) -> Result<Vec<Entry>> {
-    let mut entries = corpus::build(&corpus_dir(), out, only)?;
-    entries.extend(mutate::build(out, seed, only)?);
-    Ok(entries)
-}
-
-/// Builds the corpus, loads every program into the host kernel (needs root,
-/// bpftool and clang), runs verifier-sim on the same bytes, and writes
-/// `report.md` and `report.json` under `opts.out`.
-pub fn run(opts: &Options) -> Result<report::Report> {
-    let started = Instant::now();
-    std::fs::create_dir_all(&opts.out)?;
-    let entries = build_corpus(&opts.out, opts.only.as_deref(), opts.seed)?;
-    println!(
-        "verifier-diff: {} programs built in {:.1} s",
-        entries.len(),
-        started.elapsed().as_secs_f64()
-    );
-    probecc_test_support::bpffs::ensure()?;
-    let release = kernel::release();
-    let version = kernel::version_of(&release).unwrap_or(KernelVersion(6, 1));
-    let logs = opts.out.join("logs");
-    std::fs::create_dir_all(&logs)?;
+/// Every entry through the kernel (`load`) and through verifier-sim with
+/// the judge's rules; on x86_64, verifier-sim also with the other arches'
+/// `pt_regs` and at [`OTHER_RELEASES`]. Two workers; a line per
+/// disagreement (per program when `verbose`).
+pub fn judge(entries: &[Entry], judge: &Judge, load: &Load, verbose: bool) -> Result<Vec<Row>> {
+    let measure = |i: usize, entry: &Entry| -> Result<Row> {
+        let kernel = load(i, entry)?;
+        let sim = simulate(&entry.bytes, &entry.program, judge.target(judge.arch));
+        let (others, releases) = if judge.arch == Arch::X86_64 {
+            let others = Arch::ALL
+                .into_iter()
+                .filter(|a| *a != judge.arch)
+                .map(|a| (a, simulate(&entry.bytes, &entry.program, judge.target(a))))
+                .collect();
+            let releases = OTHER_RELEASES
+                .into_iter()
+                .filter(|r| *r != judge.release)
+                .map(|r| {
+                    let j = Judge {
+                        release: r,
+                        ..judge.clone()
+                    };
+                    (r, simulate(&entry.bytes, &entry.program, j.target(j.arch)))
+                })
+                .collect();
+            (others, releases)
+        } else {
+            (vec![], vec![])
+        };
+        Ok(Row {
+            entry: entry.clone(),
+            kernel,
+            sim,
+            others,
+            releases,
+        })
+    };
     // two workers, every other program each: loads are independent (one
     // pin directory per program) and the machine has two CPUs
-    let indexed: Vec<(usize, Entry)> = entries.into_iter().enumerate().collect();
     let results: Vec<Result<Vec<(usize, Row)>>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..WORKERS)
             .map(|w| {
-                let mine: Vec<&(usize, Entry)> = indexed.iter().skip(w).step_by(WORKERS).collect();
-                let logs = &logs;
+                let measure = &measure;
                 s.spawn(move || -> Result<Vec<(usize, Row)>> {
-                    mine.into_iter()
+                    entries
+                        .iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(WORKERS)
                         .map(|(i, entry)| {
-                            let row = measure(*i, entry, logs, version)?;
-                            if opts.verbose || row.sim.accepted() != Some(row.kernel.accepted) {
+                            let row = measure(i, entry)?;
+                            if verbose || row.sim.accepted() != Some(row.kernel.accepted) {
                                 println!("{}", report::one_line(&row));
                             }
-                            Ok((*i, row))
+                            Ok((i, row))
                         })
                         .collect()
                 })
@@ -235,9 +266,62 @@ pub fn run(opts: &Options) -> Result<report::Report> {
         rows.extend(r?);
     }
     rows.sort_by_key(|(i, _)| *i);
-    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    let machine = report::Machine::detect(&release);
-    let report = report::Report::new(rows, machine, version, started.elapsed());
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The corpus directory.
+pub fn corpus_dir() -> PathBuf {
+    crate::workspace_root().join("fixtures/verifier")
+}
+
+/// Builds the whole corpus for `arch` under `out`.
+pub fn build_corpus(out: &Path, only: Option<&str>, seed: u64, arch: Arch) -> Result<Vec<Entry>> {
+    let mut entries = corpus::build(&corpus_dir(), out, only, arch)?;
+    entries.extend(mutate::build(out, seed, only, arch)?);
+    Ok(entries)
+}
+
+/// The host kernel as a judge: x86_64, the running release, its JIT switch.
+pub fn host_judge() -> Judge {
+    let name = kernel::release();
+    let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
+        .map(|s| s.trim() != "0")
+        .unwrap_or(true);
+    Judge {
+        arch: Arch::X86_64,
+        release: kernel::version_of(&name).unwrap_or(KernelVersion(6, 1)),
+        jit,
+        name,
+    }
+}
+
+/// Builds the corpus, loads every program into the host kernel (needs root,
+/// bpftool and clang), runs verifier-sim on the same bytes, and writes
+/// `report.md` and `report.json` under `opts.out`.
+pub fn run(opts: &Options) -> Result<report::Report> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&opts.out)?;
+    let entries = build_corpus(&opts.out, opts.only.as_deref(), opts.seed, Arch::X86_64)?;
+    println!(
+        "verifier-diff: {} programs built in {:.1} s",
+        entries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    probecc_test_support::bpffs::ensure()?;
+    let host = host_judge();
+    let logs = opts.out.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let load = |i: usize, entry: &Entry| -> Result<KernelVerdict> {
+        let pin = PathBuf::from(format!(
+            "/sys/fs/bpf/probecc-vdiff-{}-{i}",
+            std::process::id()
+        ));
+        let log = logs.join(format!("{}.log", entry.name));
+        kernel::load(&entry.object, &pin, &log, Duration::from_secs(600))
+    };
+    let rows = judge(&entries, &host, &load, opts.verbose)?;
+    let machine = report::Machine::detect(&host.name);
+    let report = report::Report::new(rows, machine, host, started.elapsed());
     let md = opts.out.join("report.md");
     let json = opts.out.join("report.json");
     std::fs::write(&md, report.markdown())?;

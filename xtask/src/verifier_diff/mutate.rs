@@ -399,8 +399,13 @@ fn alone(obj: &Object, p: &Program) -> Object {
 }
 
 /// Every fixture spec's programs as they are, then once per operator with
-/// a mutation, for x86_64. `only` keeps the entries whose name contains it.
-pub fn build(out: &std::path::Path, seed: u64, only: Option<&str>) -> Result<Vec<Entry>> {
+/// a mutation, for `arch`. `only` keeps the entries whose name contains it.
+pub fn build(
+    out: &std::path::Path,
+    seed: u64,
+    only: Option<&str>,
+    arch: Arch,
+) -> Result<Vec<Entry>> {
     let dir = out.join("obj").join("mutants");
     std::fs::create_dir_all(&dir)?;
     let root = crate::workspace_root();
@@ -437,7 +442,7 @@ pub fn build(out: &std::path::Path, seed: u64, only: Option<&str>) -> Result<Vec
             Ok(())
         };
     for (stem, path) in probecc_fixtures::specs()? {
-        let compiled = probecc_fixtures::compile(&path, Arch::X86_64)?;
+        let compiled = probecc_fixtures::compile(&path, arch)?;
         let obj = compiled.object;
         let rel = path
             .strip_prefix(&root)

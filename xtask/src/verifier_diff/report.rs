@@ -10,7 +10,7 @@ use std::time::Duration;
 use probecc::arch::{Arch, KernelVersion};
 use serde_json::{json, Value};
 
-use super::{Row, SimOutcome};
+use super::{Judge, Row, SimOutcome};
 
 /// Where the numbers were measured.
 #[derive(Clone, Debug, Default)]
@@ -193,6 +193,8 @@ pub struct ArchCounts {
 pub struct Report {
     pub rows: Vec<Row>,
     pub machine: Machine,
+    /// The kernel whose verdicts label the rows.
+    pub judge: Judge,
     pub version: KernelVersion,
     pub elapsed: Duration,
     pub counts: Counts,
@@ -201,12 +203,8 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(
-        rows: Vec<Row>,
-        machine: Machine,
-        version: KernelVersion,
-        elapsed: Duration,
-    ) -> Report {
+    pub fn new(rows: Vec<Row>, machine: Machine, judge: Judge, elapsed: Duration) -> Report {
+        let version = judge.release;
         let mut counts = Counts::default();
         let mut by_rule: BTreeMap<String, Counts> = BTreeMap::new();
         for row in &rows {
@@ -243,6 +241,7 @@ impl Report {
         Report {
             rows,
             machine,
+            judge,
             version,
             elapsed,
             counts,
@@ -260,6 +259,26 @@ impl Report {
             .collect()
     }
 
+    /// The rows whose verifier-sim verdict differs between releases' rules.
+    pub fn release_dependent(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.releases
+                    .iter()
+                    .any(|(_, o)| o.accepted() != r.sim.accepted())
+            })
+            .collect()
+    }
+
+    /// Same verdict, as a share of all programs.
+    pub fn agreement(&self) -> f64 {
+        if self.counts.total == 0 {
+            return 0.0;
+        }
+        self.counts.agree as f64 / self.counts.total as f64
+    }
+
     /// Whether the bar holds: no false accept and no crash.
     pub fn passes(&self) -> bool {
         self.counts.false_accepts == 0 && self.counts.sim_crashes == 0
@@ -269,19 +288,34 @@ impl Report {
         let c = &self.counts;
         let mut s = String::new();
         let _ = writeln!(s, "# verifier-sim against the kernel verifier\n");
+        let rules = self.judge.target(self.judge.arch).rules;
+        let changes: Vec<String> = rules.changes().iter().map(|c| format!("{c:?}")).collect();
         let _ = writeln!(
             s,
             "Command: `cargo xtask verifier-diff` (as root). Machine: {}; kernel {}; {}; {}. \
-             verifier-sim ran with kernel version {}.{} and x86_64's pt_regs. Took {:.0} s.\n",
+             The kernel's verdicts are labelled {} {} (JIT {}); verifier-sim ran with that \
+             release's rules (changes in force: {}), `.rodata` as the objects hold it, and {}'s \
+             pt_regs. Took {:.0} s.\n",
             self.machine.cpu,
             self.machine.kernel,
             self.machine.clang,
             self.machine.bpftool,
-            self.version.0,
-            self.version.1,
+            self.judge.arch,
+            self.judge.release,
+            if self.judge.jit { "on" } else { "off" },
+            if changes.is_empty() {
+                "none".to_string()
+            } else {
+                changes.join(", ")
+            },
+            self.judge.arch,
             self.elapsed.as_secs_f64()
         );
-        let _ = writeln!(s, "## x86_64, against the host kernel\n");
+        let _ = writeln!(
+            s,
+            "## {} {}, against its kernel\n",
+            self.judge.arch, self.judge.release
+        );
         let _ = writeln!(s, "| | programs |\n|---|---|");
         let _ = writeln!(s, "| total | {} |", c.total);
         let _ = writeln!(s, "| accepted by the kernel | {} |", c.kernel_accepts);
@@ -379,6 +413,37 @@ impl Report {
                 );
             }
         }
+        let _ = writeln!(s, "\n### Verdicts that depend on the release's rules\n");
+        let dep = self.release_dependent();
+        if dep.is_empty() {
+            let _ = writeln!(s, "None.");
+        } else {
+            let mut head = format!(
+                "| program | kernel {} | verifier-sim {} |",
+                self.judge.release, self.judge.release
+            );
+            let mut rule = "|---|---|---|".to_string();
+            for (r, _) in dep[0].releases.iter() {
+                head.push_str(&format!(" verifier-sim {r} |"));
+                rule.push_str("---|");
+            }
+            let _ = writeln!(s, "{head}\n{rule}");
+            for r in dep {
+                let mut line = format!(
+                    "| {} | {} | {} |",
+                    r.entry.name,
+                    cell(&kernel_text(r)),
+                    cell(&sim_text(&r.sim))
+                );
+                for (_, o) in &r.releases {
+                    line.push_str(&format!(" {} |", cell(&sim_text(o))));
+                }
+                let _ = writeln!(s, "{line}");
+            }
+        }
+        if self.arches.iter().all(|(_, a)| a.compared == 0) {
+            return s;
+        }
         let _ = writeln!(s, "\n## The other arches, against the x86_64 kernel\n");
         let _ = writeln!(
             s,
@@ -443,11 +508,20 @@ impl Report {
                     "agree": r.sim.accepted() == Some(r.kernel.accepted),
                     "message_match": message_match(r).map(|m| format!("{m:?}").to_lowercase()),
                     "other_arches": others,
+                    "other_releases": r.releases.iter().map(|(v, o)| {
+                        (v.to_string(), sim_json(o))
+                    }).collect::<serde_json::Map<String, Value>>(),
                 })
             })
             .collect();
         let c = &self.counts;
         let doc = json!({
+            "judge": {
+                "arch": self.judge.arch.name(),
+                "release": self.judge.release.to_string(),
+                "jit": self.judge.jit,
+                "kernel": self.judge.name,
+            },
             "machine": {
                 "cpu": self.machine.cpu,
                 "kernel": self.machine.kernel,
