@@ -5,7 +5,7 @@
 //! the result is what the prototype's `RET_*` says, with a fresh id for
 //! maybe-NULL pointers and a reference for ring-buffer records.
 
-use probecc::helpers::{self, ArgKind, RetKind};
+use probecc::helpers::{self, ArgKind, Helper, RetKind};
 
 use crate::reg::{Ptr, PtrKind, RegState};
 use crate::scalar::Scalar;
@@ -32,6 +32,9 @@ impl Verifier<'_> {
             };
             return Err(err(pc, msg));
         };
+        if Helper::from_id(id).is_some_and(|h| !self.prog_type.allows(h)) {
+            return Err(err(pc, format!("unknown func bpf_{}#{id}", proto.name)));
+        }
         if proto.gpl_only && !self.prog.gpl {
             return Err(err(
                 pc,

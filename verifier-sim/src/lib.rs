@@ -1,6 +1,7 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
-//! rules for `BPF_PROG_TYPE_KPROBE` programs offline, for any of the five
-//! arches, with the kernel's messages.
+//! rules for `BPF_PROG_TYPE_KPROBE` programs (and the raw tracepoint
+//! programs a loader runs itself, [`prog_type`]) offline, for any of the
+//! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
 //! appended, map loads resolved against the BTF-defined maps, line info);
@@ -23,6 +24,7 @@ pub mod cfg;
 pub mod encoding;
 pub mod mem;
 pub mod precision;
+pub mod prog_type;
 pub mod program;
 pub mod reg;
 pub mod scalar;

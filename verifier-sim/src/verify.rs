@@ -9,6 +9,7 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{alu, class, jmp, mode, pseudo, Insn};
 
 use crate::cfg::{self, Cfg};
+use crate::prog_type::ProgType;
 use crate::program::Program;
 use crate::reg::{Ptr, PtrKind, RegState};
 use crate::scalar::{self, AluOp, Cmp, Scalar};
@@ -44,6 +45,7 @@ struct Explored {
 pub struct Verifier<'a> {
     pub prog: &'a Program,
     pub insns: &'a [Insn],
+    pub prog_type: ProgType,
     pub ctx_size: i64,
     pub next_id: u32,
     pub processed: usize,
@@ -69,10 +71,12 @@ pub fn verify(prog: &Program, arch: Arch, kernel: KernelVersion) -> Outcome {
             }
         }
     };
+    let prog_type = ProgType::of_section(&prog.section);
     let mut v = Verifier {
         prog,
         insns: &prog.insns,
-        ctx_size: i64::from(arch.pt_regs_size(kernel)),
+        prog_type,
+        ctx_size: prog_type.ctx_size(arch, kernel),
         next_id: 0,
         processed: 0,
         explored: (0..prog.insns.len()).map(|_| Vec::new()).collect(),
