@@ -1,25 +1,25 @@
 //! One fixture end to end through the runtime's loader
-//! (`probecc_runtime::live`): load the object, attach every program to its
-//! kprobe or kretprobe, run the workload, read the printf ring buffer and
-//! the maps (decoded by the manifest), check the expectations, detach.
+//! (`probecc_runtime::live`): load the object, run its BEGIN programs,
+//! attach every kprobe and kretprobe, run the workload (interval programs
+//! running at their period meanwhile), detach, run its END programs — the
+//! records of the ring buffer acted on in order throughout — read the maps
+//! (decoded by the manifest), check the expectations.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use probecc::error::chain;
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use probecc_runtime::ksyms::Ksyms;
-use probecc_runtime::live::Loaded;
+use probecc_runtime::live::{Loaded, Session};
+use probecc_runtime::output::Output;
 use probecc_runtime::report;
 use serde_json::{json, Value};
 
 use crate::expect::{self, Entries, Outcome};
 use crate::workload;
-
-/// Printf records read from the ring buffer at most, per run.
-const MAX_RECORDS: usize = 10_000;
 
 /// Runs one fixture and returns its report line.
 pub fn run(f: &FixturePlan, ksyms: &Ksyms) -> Report {
@@ -75,11 +75,17 @@ impl Run {
 
     fn go(&mut self, f: &FixturePlan, ksyms: &Ksyms) -> Result<(), String> {
         let manifest = read_manifest(&f.manifest)?;
-        let mut object = Loaded::load_file(Path::new(&f.object))
+        let object = Loaded::load_file(Path::new(&f.object))
             .map_err(|e| format!("{}: {}", f.object, chain(&e)))?;
         self.loaded = true;
-        self.programs = manifest.programs.len();
-        for (section, e) in object.attach_all(&manifest) {
+        self.programs = manifest
+            .programs
+            .iter()
+            .filter(|p| p.kind.attached())
+            .count();
+        let mut session = Session::begin(object, manifest.clone(), ksyms.clone())
+            .map_err(|e| format!("BEGIN: {}", chain(&e)))?;
+        for (section, e) in session.attach() {
             let e = format!("{section}: {}", chain(&e));
             if f.unsupported.is_some() {
                 // Declared not to work on this arch: a note, not an error.
@@ -88,20 +94,22 @@ impl Run {
                 self.errors.push(e);
             }
         }
-        self.attached = object.attached();
-        let mut pid = 0;
-        for line in &f.workload {
-            let ran = workload::spawn(line, Duration::from_secs(60))
-                .map_err(|e| format!("workload `{line}`: {e}"))?;
-            pid = ran.pid;
-        }
-        object.detach_all();
-        let printf = printf_lines(&mut object, &manifest, &mut self.errors);
-        let decoded: BTreeMap<String, Entries> =
-            read_maps(&object, &manifest, ksyms, &mut self.errors)
-                .iter()
-                .map(|(name, entries)| (name.clone(), expect::entries(entries)))
-                .collect();
+        self.attached = session.loaded().attached();
+        let pid = while_running(&mut session, || -> Result<u32, String> {
+            let mut pid = 0;
+            for line in &f.workload {
+                let ran = workload::spawn(line, Duration::from_secs(60))
+                    .map_err(|e| format!("workload `{line}`: {e}"))?;
+                pid = ran.pid;
+            }
+            Ok(pid)
+        })??;
+        let out = session.end().map_err(|e| format!("END: {}", chain(&e)))?;
+        let printf = out.lines();
+        let decoded: BTreeMap<String, Entries> = maps_of(&out)
+            .iter()
+            .map(|(name, entries)| (name.clone(), expect::entries(entries)))
+            .collect();
         self.maps = maps_json(&decoded, &printf);
         if f.unsupported.is_some() {
             // Declared not to work on this arch: nothing to expect.
@@ -130,43 +138,35 @@ pub fn read_manifest(path: &str) -> Result<Manifest, String> {
     Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))
 }
 
-/// Every map of the manifest as the runtime decodes it, in the report's
-/// shape (`[{"key": [...], "value": ...}]`, by name); a map that cannot be
-/// read is an error.
-pub fn read_maps(
-    object: &Loaded,
-    manifest: &Manifest,
-    ksyms: &Ksyms,
-    errors: &mut Vec<String>,
-) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    for m in &manifest.maps {
-        match object.map(manifest, m, ksyms) {
-            Ok(dump) => {
-                out.insert(m.name.clone(), report::entries(&dump));
-            }
-            Err(e) => errors.push(format!("reading {}: {}", m.name, chain(&e))),
-        }
-    }
-    out
+/// Every map of a run's end as the runtime decodes it, in the report's
+/// shape (`[{"key": [...], "value": ...}]`, by name).
+pub fn maps_of(out: &Output) -> BTreeMap<String, Value> {
+    out.maps
+        .iter()
+        .map(|m| (m.name.clone(), report::entries(m)))
+        .collect()
 }
 
-/// The printf records waiting in the ring buffer, as lines.
-pub fn printf_lines(
-    object: &mut Loaded,
-    manifest: &Manifest,
-    errors: &mut Vec<String>,
-) -> Vec<String> {
-    match object.printf(manifest, MAX_RECORDS) {
-        Ok(texts) => {
-            let text: String = texts.concat();
-            text.lines().map(str::to_string).collect()
+/// `work` run in a thread while the session's interval programs run at
+/// their period and its records are acted on; `work`'s result.
+pub fn while_running<T: Send>(
+    session: &mut Session,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        while !worker.is_finished() {
+            session
+                .poll()
+                .map_err(|e| format!("an interval program: {}", chain(&e)))?;
+            let soon = Instant::now() + Duration::from_millis(10);
+            let wake = session.next_due().map_or(soon, |due| due.min(soon));
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
         }
-        Err(e) => {
-            errors.push(format!("the ring buffer: {}", chain(&e)));
-            Vec::new()
-        }
-    }
+        worker
+            .join()
+            .map_err(|_| "the workload thread panicked".to_string())
+    })
 }
 
 /// The decoded maps (at most 20 entries each) and printf lines, for the log.

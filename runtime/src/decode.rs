@@ -3,11 +3,12 @@
 //! their 8-byte-aligned offsets, `hist`/`lhist` buckets from the key's
 //! trailing u64, per-CPU values combined as bpftrace combines them
 //! (counts and sums added, min/max over the CPUs that saw a value,
-//! avg/stats totals and counts added) — and ring-buffer printf records (a
-//! u64 format id, then the arguments at their offsets) into text.
-//! Integers are in the object's byte order; `func`/`probe` ids are named
-//! from the manifest's tables, `kstack` ids through the stack map and a
-//! kernel symbol table. Two raw keys that decode to one key are an error:
+//! avg/stats totals and counts added) — and ring-buffer records (a u64
+//! id of the manifest's `output` list, then the arguments at their
+//! offsets) into their entry and arguments. Integers are in the object's
+//! byte order; `func`/`probe` ids are named from the manifest's tables,
+//! `kstack` ids through their stack map and a kernel symbol table, as the
+//! stack's mode prints them ([`stack_text`]). Two raw keys that decode to one key are an error:
 //! the key has bytes the decoding ignores (after a string's NUL) that
 //! differ, which no loader's reading should paper over.
 
@@ -16,19 +17,20 @@ use std::collections::HashMap;
 
 use probecc::endian::Endian;
 use probecc::lang::manifest::{
-    ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, PrintfEntry, ValueKind,
+    ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, OutputEntry, StackEntry,
+    StackMode, ValueKind,
 };
 
 use crate::buckets::{hist_bounds, lhist_bounds};
 use crate::ksyms::Ksyms;
-use crate::printf::{self, Arg};
+use crate::printf::Arg;
 
 /// What decoding can find wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
-    #[error("a printf record with format id {id}, which the manifest does not list")]
+    #[error("a record with id {id}, which the manifest's output list does not have")]
     UnknownFormat { id: u64 },
-    #[error("a printf record of {len} bytes, shorter than the {size} of format {id}")]
+    #[error("a record of {len} bytes, shorter than the {size} of record kind {id}")]
     ShortRecord { id: u64, len: usize, size: u32 },
     #[error(
         "{map}: {count} distinct raw keys decode to the key {key} ({keys} keys so affected): \
@@ -193,9 +195,32 @@ pub type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
 /// A decoded key and, for a histogram, its bucket.
 type DecodedKey = (Vec<Key>, Option<u64>);
 
-/// The frames of a stack id, innermost first, or `None` if the stack map
-/// has no such stack.
-pub type Stacks<'a> = &'a dyn Fn(u32) -> Option<Vec<u64>>;
+/// The frames of a stack id in the named stack map, innermost first, or
+/// `None` if the map has no such stack.
+pub type Stacks<'a> = &'a dyn Fn(&str, u32) -> Option<Vec<u64>>;
+
+/// The indentation of a stack's frames in bpftrace's mode: a key's by 4
+/// spaces, a value's and a printf argument's by 8.
+const KEY_INDENT: usize = 4;
+const VALUE_INDENT: usize = 8;
+
+/// A stack as bpftrace prints it in `mode`: a newline, then a line per
+/// frame — `symbol+offset` indented by `indent` spaces (`bpftrace`), a tab,
+/// the address in hex, a space and the symbol (`perf`), or the address
+/// alone (`raw`).
+pub fn stack_text(frames: &[u64], ksyms: &Ksyms, mode: StackMode, indent: usize) -> String {
+    let mut out = String::from("\n");
+    for &ip in frames {
+        let line = match mode {
+            StackMode::Bpftrace => format!("{:indent$}{}", "", ksyms.describe(ip)),
+            StackMode::Perf => format!("\t{ip:x} {}", ksyms.describe(ip)),
+            StackMode::Raw => format!("{ip:x}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
 
 /// What decoding needs besides the bytes.
 pub struct Decoder<'a> {
@@ -240,22 +265,44 @@ impl Decoder<'_> {
                 let end = (off + k.size.unwrap_or(0) as usize).min(key.len());
                 Key::Str(c_string(key.get(off..end).unwrap_or(&[])))
             }
-            KeyKind::Kstack => Key::Stack(self.stack(id)),
+            KeyKind::Kstack => match &k.stack {
+                Some(s) if s.mode != StackMode::Bpftrace => Key::Str(stack_text(
+                    &self.frames(s, id),
+                    self.ksyms,
+                    s.mode,
+                    KEY_INDENT,
+                )),
+                s => {
+                    let frames = s.as_ref().map(|s| self.frames(s, id)).unwrap_or_default();
+                    Key::Stack(frames.iter().map(|&ip| self.ksyms.describe(ip)).collect())
+                }
+            },
             KeyKind::Func => Key::Str(self.name(&self.manifest.funcs, "func", id)),
             KeyKind::Probe => Key::Str(self.name(&self.manifest.probes, "probe", id)),
         }
     }
 
-    fn stack(&self, id: u64) -> Vec<String> {
+    /// The frames of stack `id` of `s`'s map: up to the first empty one,
+    /// at most its limit; none for an id the map lacks (a failed
+    /// `get_stackid` leaves a negative errno).
+    fn frames(&self, s: &StackEntry, id: u64) -> Vec<u64> {
         let frames = u32::try_from(id)
             .ok()
-            .and_then(|id| (self.stacks)(id))
+            .and_then(|id| (self.stacks)(&s.map, id))
             .unwrap_or_default();
         frames
-            .iter()
-            .take_while(|&&ip| ip != 0)
-            .map(|&ip| self.ksyms.describe(ip))
+            .into_iter()
+            .take_while(|&ip| ip != 0)
+            .take(s.limit as usize)
             .collect()
+    }
+
+    /// A `kstack` value (a map value or a record's argument) as text.
+    fn stack_value(&self, s: Option<&StackEntry>, id: u64) -> String {
+        match s {
+            Some(s) => stack_text(&self.frames(s, id), self.ksyms, s.mode, VALUE_INDENT),
+            None => String::new(),
+        }
     }
 
     /// Map `m`'s raw entries, each a key and its value per CPU (one value
@@ -357,6 +404,7 @@ impl Decoder<'_> {
                     total,
                 }
             }
+            ValueKind::Kstack => Value::Str(self.stack_value(m.value.stack.as_ref(), sum(0))),
             ValueKind::Func => Value::Str(self.name(&self.manifest.funcs, "func", sum(0))),
             ValueKind::Probe => Value::Str(self.name(&self.manifest.probes, "probe", sum(0))),
             // A histogram's value is its buckets, gathered from the keys.
@@ -378,12 +426,12 @@ impl Decoder<'_> {
         }
     }
 
-    /// A printf record's format and arguments.
-    pub fn record_args(&self, bytes: &[u8]) -> Result<(&PrintfEntry, Vec<Arg>), DecodeError> {
+    /// A record's entry in the manifest and its arguments.
+    pub fn record_args(&self, bytes: &[u8]) -> Result<(&OutputEntry, Vec<Arg>), DecodeError> {
         let id = self.u64_at(bytes, 0);
         let entry = self
             .manifest
-            .printf
+            .output
             .iter()
             .find(|p| p.id as u64 == id)
             .ok_or(DecodeError::UnknownFormat { id })?;
@@ -408,16 +456,11 @@ impl Decoder<'_> {
                     }
                     ArgKind::Func => Arg::Str(self.name(&self.manifest.funcs, "func", v)),
                     ArgKind::Probe => Arg::Str(self.name(&self.manifest.probes, "probe", v)),
+                    ArgKind::Kstack => Arg::Str(self.stack_value(a.stack.as_ref(), v)),
                 }
             })
             .collect();
         Ok((entry, args))
-    }
-
-    /// A printf record as the text it prints.
-    pub fn record(&self, bytes: &[u8]) -> Result<String, DecodeError> {
-        let (entry, args) = self.record_args(bytes)?;
-        Ok(printf::format(&entry.format, &args))
     }
 }
 

@@ -8,8 +8,6 @@
 //! is not a conversion is copied as it is; a conversion without its
 //! argument prints 0 or the empty string.
 
-use probecc::lang::manifest::Literal;
-
 /// One printf argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arg {
@@ -20,18 +18,6 @@ pub enum Arg {
 /// Widths and precisions above this are taken as this: a format is data,
 /// and a width of a billion would be a billion bytes.
 pub const MAX_WIDTH: usize = 1 << 16;
-
-/// `fmt` applied to the literal arguments of a `BEGIN`/`END` printf.
-pub fn format_literals(fmt: &str, args: &[Literal]) -> String {
-    let args: Vec<Arg> = args
-        .iter()
-        .map(|l| match l {
-            Literal::Int(i) => Arg::Int(*i as u64),
-            Literal::Str(s) => Arg::Str(s.clone()),
-        })
-        .collect();
-    format(fmt, &args)
-}
 
 /// `fmt` applied to `args`.
 pub fn format(fmt: &str, args: &[Arg]) -> String {

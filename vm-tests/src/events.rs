@@ -13,6 +13,8 @@
 //! function alone. `task` (a runner extension) is the address
 //! `bpf_get_current_task` (`curtask`) returns: by default
 //! `TASK_BASE + tid * 0x10000`, so `mem` can lay out a task struct there.
+//! `files` (a runner extension) maps paths to the text `cat()` finds
+//! there, from this event on.
 
 use serde_json::{Map, Value};
 
@@ -57,6 +59,8 @@ pub struct Event {
     pub task: u64,
     pub mem: Vec<(u64, MemValue)>,
     pub kstack: Option<Vec<String>>,
+    /// Files and their text, for `cat()`.
+    pub files: Vec<(String, String)>,
 }
 
 impl Event {
@@ -77,11 +81,13 @@ impl Event {
             task: TASK_BASE + 0x1_0000,
             mem: Vec::new(),
             kstack: None,
+            files: Vec::new(),
         }
     }
 }
 
-const FIELDS: &str = "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, mem, kstack";
+const FIELDS: &str =
+    "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, mem, kstack, files";
 
 /// Every event of a JSON Lines text; blank lines are skipped.
 pub fn parse(text: &str) -> Result<Vec<Event>> {
@@ -157,6 +163,15 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
         ),
         Some(_) => return Err(bad("`kstack` must be an array of frame names".into())),
         None => None,
+    };
+    ev.files = match obj.get("files") {
+        Some(Value::Object(files)) => files
+            .iter()
+            .map(|(path, text)| Some((path.clone(), text.as_str()?.to_string())))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("`files` maps paths to strings".into()))?,
+        Some(_) => return Err(bad("`files` must map paths to their text".into())),
+        None => Vec::new(),
     };
     Ok(ev)
 }

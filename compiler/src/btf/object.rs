@@ -290,7 +290,7 @@ mod tests {
             MapDef::array("config", CType::u64(), 4),
             MapDef::ringbuf("events", 1 << 16),
             MapDef::perf_event_array("perf"),
-            MapDef::stack_trace("stacks", 128),
+            MapDef::stack_trace("stacks", crate::maps::STACK_DEPTH, 128),
         ];
         o.types = vec![event()];
         o.programs = vec![

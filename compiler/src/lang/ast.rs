@@ -168,6 +168,15 @@ impl ProbeKind {
     pub fn is_return(self) -> bool {
         matches!(self, ProbeKind::Kretprobe | ProbeKind::Kretsyscall)
     }
+
+    /// Whether the loader runs the probe's program itself (`BEGIN`, `END`,
+    /// `interval`) rather than attaching it to a function.
+    pub fn runs_itself(self) -> bool {
+        matches!(
+            self,
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval
+        )
+    }
 }
 
 /// One attach point: `kprobe:vfs_read`, `kprobe:do_sys_open+4`,

@@ -2,8 +2,9 @@
 //! attach points into programs ([`attach`]), types every expression
 //! ([`expr`]) and statement ([`stmt`]), keeps each map's key and value
 //! consistent over all its uses and each variable's type over its
-//! assignments ([`tables`]), and turns `BEGIN`/`END` blocks into user-space
-//! actions ([`actions`]). The config block becomes the spec's settings
+//! assignments ([`tables`]). `BEGIN`, `END` and `interval` blocks are
+//! programs like the others, which the loader runs rather than attaches
+//! (they read no function's arguments). The config block becomes the spec's settings
 //! ([`config`]) and top-level C definitions are checked against the
 //! kernel's types ([`cdefs`]). The result is an [`ir::Checked`] that
 //! `lower` compiles without further questions.
@@ -14,7 +15,6 @@
 //! grow to the largest use), then a "check" pass reports every error of the
 //! file.
 
-mod actions;
 pub mod attach;
 mod cdefs;
 mod config;
@@ -23,6 +23,7 @@ mod expr;
 pub mod format;
 pub mod ir;
 mod map_stmt;
+mod output;
 mod record;
 mod stmt;
 mod tables;
@@ -42,7 +43,8 @@ use crate::lang::preprocess::map::SourceMap;
 use crate::lang::preprocess::Preprocessed;
 
 use ir::{
-    Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, Settings, TStmt, TStmtKind, VarInfo,
+    Body, Checked, MapInfo, OutputInfo, OutputKind, ProbeProgram, Settings, TStmt, TStmtKind,
+    VarInfo,
 };
 
 /// What `check`, `lower` and `compile` need besides the spec.
@@ -55,8 +57,8 @@ pub struct CompileOptions {
     /// The kernel the object is for (syscall wrappers, pt_regs size);
     /// `None` is the arch's [`Arch::default_kernel`].
     pub kernel: Option<KernelVersion>,
-    /// Allow actions that change what the probed task does (`signal`);
-    /// `--unsafe` on the command line.
+    /// Allow actions that change what the probed task or the system does
+    /// (`signal`, `system`); `--unsafe` on the command line.
     pub unsafe_actions: bool,
     /// The kernel types struct casts, `->` and `curtask` are checked
     /// against (`--btf`); `None`: a spec that needs them is an error.
@@ -246,7 +248,7 @@ fn check_mapped(
         crate::lang::macros::annotate(&mut diags, &macro_uses, source);
         return Err(map.diagnostics(diags));
     }
-    let unsafe_used = unsafe_actions(&cx.bodies);
+    let unsafe_used = unsafe_actions(&cx.bodies, &cx.outputs);
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
@@ -254,9 +256,7 @@ fn check_mapped(
         programs: number_bodies(plans),
         bodies: cx.bodies,
         maps: cx.maps,
-        printfs: cx.printfs,
-        begin: cx.begin,
-        end: cx.end,
+        outputs: cx.outputs,
         unsafe_actions: unsafe_used,
         settings: cx.settings,
         tuples: cx.tuples,
@@ -265,14 +265,21 @@ fn check_mapped(
 }
 
 /// The unsafe actions the bodies use, by name.
-fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
+fn unsafe_actions(bodies: &[Body], outputs: &[OutputInfo]) -> Vec<String> {
     fn signals(stmts: &[TStmt]) -> bool {
         stmts.iter().any(|s| {
             matches!(s.kind, TStmtKind::Signal { .. }) || s.blocks().into_iter().any(|b| signals(b))
         })
     }
-    let used = bodies.iter().any(|b| signals(&b.stmts));
-    used.then(|| "signal".to_string()).into_iter().collect()
+    let signal = bodies.iter().any(|b| signals(&b.stmts));
+    let system = outputs
+        .iter()
+        .any(|o| matches!(o.kind, OutputKind::System { .. }));
+    [(signal, "signal"), (system, "system")]
+        .into_iter()
+        .filter(|(used, _)| *used)
+        .map(|(_, name)| name.to_string())
+        .collect()
 }
 
 /// The longest program symbol (`kretprobe_<func>` and a uniqueness
@@ -297,9 +304,6 @@ enum Mode {
 
 /// What one probe block of the spec becomes.
 struct Plan {
-    /// `BEGIN` or `END` (user-space actions), `interval` (not compiled
-    /// yet), or `None` for kernel probes.
-    user: Option<ProbeKind>,
     /// The kinds of its attach points.
     kinds: Vec<ProbeKind>,
     programs: Vec<ProbeProgram>,
@@ -334,12 +338,10 @@ struct Checker<'a> {
     map_index: HashMap<String, usize>,
     /// Maps already reported as never assigned.
     unassigned_reported: Vec<bool>,
-    printfs: Vec<PrintfInfo>,
+    outputs: Vec<OutputInfo>,
     /// Variables of each probe block, kept across passes.
     vars: Vec<Vec<VarInfo>>,
     bodies: Vec<Body>,
-    begin: Vec<Action>,
-    end: Vec<Action>,
     probe: ProbeCx,
     /// Index of the probe block being checked.
     block: usize,
@@ -363,11 +365,9 @@ impl<'a> Checker<'a> {
             maps: vec![],
             map_index: HashMap::new(),
             unassigned_reported: vec![],
-            printfs: vec![],
+            outputs: vec![],
             vars: vec![],
             bodies: vec![],
-            begin: vec![],
-            end: vec![],
             probe: ProbeCx::default(),
             block: 0,
             settings: Settings::default(),
@@ -397,32 +397,7 @@ impl<'a> Checker<'a> {
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut plans = Vec::with_capacity(spec.probes.len());
         for probe in &spec.probes {
-            for a in probe
-                .attach
-                .iter()
-                .filter(|a| a.kind == ProbeKind::Interval)
-            {
-                self.diags.push(
-                    Diagnostic::new(a.span, "interval probes are not supported yet")
-                        .with_label("not supported yet"),
-                );
-            }
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
-            let mut user = kinds
-                .iter()
-                .copied()
-                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval));
-            if user.is_some() && kinds.len() > 1 {
-                // Checked as a kernel block, for its other attach points.
-                user = None;
-                self.diags.push(
-                    Diagnostic::new(
-                        probe.span,
-                        "BEGIN and END cannot share a block with other attach points",
-                    )
-                    .with_label("give BEGIN/END a block of their own"),
-                );
-            }
             let mut programs: Vec<ProbeProgram> = Vec::new();
             for a in &probe.attach {
                 match attach::expand(a, self.arch, self.opts.symbols.as_deref()) {
@@ -465,11 +440,7 @@ impl<'a> Checker<'a> {
                     Err(d) => self.diags.push(d),
                 }
             }
-            plans.push(Plan {
-                user,
-                kinds,
-                programs,
-            });
+            plans.push(Plan { kinds, programs });
         }
         plans
     }
@@ -477,10 +448,8 @@ impl<'a> Checker<'a> {
     /// One pass over every probe block.
     fn pass(&mut self, spec: &Spec, plans: &[Plan], mode: Mode) {
         self.mode = mode;
-        self.printfs.clear();
+        self.outputs.clear();
         self.bodies.clear();
-        self.begin.clear();
-        self.end.clear();
         self.vars.resize(spec.probes.len(), Vec::new());
         if mode == Mode::Check {
             for vars in &mut self.vars {
@@ -490,17 +459,12 @@ impl<'a> Checker<'a> {
         }
         for (i, (probe, plan)) in spec.probes.iter().zip(plans).enumerate() {
             self.block = i;
-            match plan.user {
-                // Reported in plan_programs; its body is not compiled.
-                Some(ProbeKind::Interval) => {}
-                Some(kind) => self.user_block(kind, probe),
-                None => self.kernel_block(probe, plan),
-            }
+            self.probe_block(probe, plan);
         }
     }
 
-    /// A kprobe/kretprobe/ksyscall/kretsyscall block.
-    fn kernel_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
+    /// One block and its attach points.
+    fn probe_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
         let nvars = self.vars[self.block].len();
         self.probe = ProbeCx {
             kinds: plan.kinds.clone(),
@@ -527,12 +491,11 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// The programs of every kernel block, each pointing at its block's body
-/// (bodies are numbered in block order, user blocks having none).
+/// The programs of every block, each pointing at its block's body (bodies
+/// are numbered in block order).
 fn number_bodies(plans: Vec<Plan>) -> Vec<ProbeProgram> {
     let mut out = Vec::new();
-    let kernel = plans.into_iter().filter(|p| p.user.is_none());
-    for (body, plan) in kernel.enumerate() {
+    for (body, plan) in plans.into_iter().enumerate() {
         out.extend(
             plan.programs
                 .into_iter()

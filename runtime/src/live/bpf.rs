@@ -1,5 +1,6 @@
 //! A minimal BPF layer of raw `bpf()` commands (map create, program load,
-//! map lookup, update and iteration) and kprobe attachment through the kprobe PMU
+//! map lookup, update, delete and iteration, a program's test run) and
+//! kprobe attachment through the kprobe PMU
 //! with `perf_event_open`: the loader reads maps byte for byte with it
 //! (aya's typed maps want fixed key and value types), and the QEMU guest
 //! loads the probe programs it assembles itself with it. Every descriptor
@@ -12,8 +13,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const BPF_MAP_CREATE: i32 = 0;
 const BPF_MAP_LOOKUP_ELEM: i32 = 1;
 const BPF_MAP_UPDATE_ELEM: i32 = 2;
+const BPF_MAP_DELETE_ELEM: i32 = 3;
 const BPF_MAP_GET_NEXT_KEY: i32 = 4;
 const BPF_PROG_LOAD: i32 = 5;
+const BPF_PROG_TEST_RUN: i32 = 10;
 pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 
@@ -109,6 +112,26 @@ pub fn map_update(map: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
     put64(&mut attr, 8, key.as_ptr() as u64);
     put64(&mut attr, 16, value.as_ptr() as u64);
     sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Deletes `key`.
+pub fn map_delete(map: RawFd, key: &[u8]) -> io::Result<()> {
+    let mut attr = [0u64; 4];
+    put32(&mut attr, 0, map as u32);
+    put64(&mut attr, 8, key.as_ptr() as u64);
+    sys_bpf(BPF_MAP_DELETE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Runs a raw tracepoint program once with `BPF_PROG_TEST_RUN` (kernel
+/// 5.10 on), its `u64 args[]` ctx `args`; the program's return value.
+pub fn prog_test_run(prog: RawFd, args: &[u64]) -> io::Result<u32> {
+    let mut attr = [0u64; 10];
+    put32(&mut attr, 0, prog as u32);
+    put32(&mut attr, 40, std::mem::size_of_val(args) as u32);
+    put64(&mut attr, 48, args.as_ptr() as u64);
+    sys_bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+    let bytes: &mut [u8] = bytemuck(&mut attr);
+    Ok(u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]))
 }
 
 /// Every key of a hash map, in the kernel's iteration order.

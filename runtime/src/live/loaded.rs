@@ -1,6 +1,8 @@
 //! One object loaded through aya: programs verified and attached by
-//! name and section, detached on demand and on drop; the ring buffer's
-//! records and the maps read back and decoded by the manifest.
+//! name and section (or, for the raw tracepoint programs of `BEGIN`,
+//! `END` and `interval`, run with `BPF_PROG_TEST_RUN`), detached on demand
+//! and on drop; the ring buffer's records and the maps read back and
+//! decoded by the manifest, and maps cleared or zeroed.
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};
@@ -8,7 +10,7 @@ use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
 use aya::programs::kprobe::KProbeLinkId;
-use aya::programs::KProbe;
+use aya::programs::{KProbe, Program};
 use aya::{Btf, Ebpf, EbpfLoader};
 use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
@@ -117,18 +119,44 @@ impl Loaded {
         })
     }
 
-    /// Program `name` loaded into the kernel (verified), once.
+    /// Program `name` loaded into the kernel (verified), once: a kprobe,
+    /// or a raw tracepoint program that [`Loaded::test_run`] runs.
     pub fn verify(&mut self, name: &str) -> Result<(), LiveError> {
         if self.verified.contains(name) {
             return Ok(());
         }
-        self.kprobe(name)?
-            .load()
-            .map_err(|source| LiveError::ProgramLoad {
-                name: name.to_string(),
-                source: Box::new(source),
-            })?;
+        let prog = self
+            .ebpf
+            .program_mut(name)
+            .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        let loaded = match prog {
+            Program::RawTracePoint(p) => p.load(),
+            _ => self.kprobe(name)?.load(),
+        };
+        loaded.map_err(|source| LiveError::ProgramLoad {
+            name: name.to_string(),
+            source: Box::new(source),
+        })?;
         self.verified.insert(name.to_string());
+        Ok(())
+    }
+
+    /// Raw tracepoint program `name` (a `BEGIN`, `END` or `interval`
+    /// program) verified and run once, with `BPF_PROG_TEST_RUN`.
+    pub fn test_run(&mut self, name: &str) -> Result<(), LiveError> {
+        self.verify(name)?;
+        let failed = |source| LiveError::TestRun {
+            name: name.to_string(),
+            source,
+        };
+        let prog = self
+            .ebpf
+            .program(name)
+            .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        let fd = prog
+            .fd()
+            .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
+        bpf::prog_test_run(fd.as_fd().as_raw_fd(), &[0; 12]).map_err(failed)?;
         Ok(())
     }
 
@@ -150,12 +178,13 @@ impl Loaded {
         Ok(())
     }
 
-    /// Every program of the manifest attached; the ones that failed, by
-    /// section, with why.
+    /// Every kprobe and kretprobe of the manifest attached (the programs
+    /// it runs itself are not); the ones that failed, by section, with why.
     pub fn attach_all(&mut self, manifest: &Manifest) -> Vec<(String, LiveError)> {
         manifest
             .programs
             .iter()
+            .filter(|p| p.kind.attached())
             .filter_map(|p| {
                 self.attach(&p.name, &p.section)
                     .err()
@@ -211,37 +240,17 @@ impl Loaded {
         Ok(out)
     }
 
-    /// The printf records waiting in the manifest's ring buffer, as text
-    /// (at most `limit`).
-    pub fn printf(&mut self, manifest: &Manifest, limit: usize) -> Result<Vec<String>, LiveError> {
-        let Some(ring) = &manifest.ringbuf else {
-            return Ok(Vec::new());
-        };
-        let records = self.records(ring, limit)?;
-        let ksyms = Ksyms::default();
-        self.with_decoder(manifest, &ksyms, |d| {
-            records
-                .iter()
-                .map(|r| d.record(r).map_err(LiveError::from))
-                .collect()
-        })
-    }
-
-    /// `f` with a decoder of this object's maps, its stack map read
+    /// `f` with a decoder of this object's maps, its stack maps read
     /// through aya and named by `ksyms`.
-    fn with_decoder<T>(
+    pub fn with_decoder<T>(
         &self,
         manifest: &Manifest,
         ksyms: &Ksyms,
         f: impl FnOnce(&Decoder) -> T,
     ) -> T {
-        let stack_map = manifest
-            .stack_map
-            .as_deref()
-            .and_then(|s| self.ebpf.map(s))
-            .and_then(|m| StackTraceMap::try_from(m).ok());
-        let stacks = |id: u32| -> Option<Vec<u64>> {
-            let trace = stack_map.as_ref()?.get(&id, 0).ok()?;
+        let stacks = |name: &str, id: u32| -> Option<Vec<u64>> {
+            let map = StackTraceMap::try_from(self.ebpf.map(name)?).ok()?;
+            let trace = map.get(&id, 0).ok()?;
             Some(trace.frames().iter().map(|f| f.ip).collect())
         };
         f(&Decoder {
@@ -252,8 +261,9 @@ impl Loaded {
         })
     }
 
-    /// Map `m`'s raw entries: each key and its value per CPU.
-    fn raw_entries(&self, m: &MapEntry) -> Result<Vec<RawEntry>, LiveError> {
+    /// Map `m`'s descriptor, key size, value stride (a value's bytes,
+    /// 8-byte aligned) and values per key (one per CPU for a per-CPU map).
+    fn opened(&self, m: &MapEntry) -> Result<(i32, usize, usize, usize), LiveError> {
         let data = self
             .ebpf
             .map(&m.symbol)
@@ -269,12 +279,18 @@ impl Loaded {
             MapKind::PercpuHash | MapKind::PercpuArray => possible_cpus(),
             _ => 1,
         };
+        Ok((fd, info.key_size() as usize, stride, slots))
+    }
+
+    /// Map `m`'s raw entries: each key and its value per CPU.
+    fn raw_entries(&self, m: &MapEntry) -> Result<Vec<RawEntry>, LiveError> {
+        let (fd, key_size, stride, slots) = self.opened(m)?;
         let read = |source| LiveError::ReadMap {
             name: m.name.clone(),
             source,
         };
         let mut out = Vec::new();
-        for key in bpf::map_keys(fd, info.key_size() as usize).map_err(read)? {
+        for key in bpf::map_keys(fd, key_size).map_err(read)? {
             let mut value = vec![0u8; stride * slots];
             if bpf::map_lookup(fd, &key, &mut value).is_err() {
                 continue; // deleted meanwhile
@@ -283,6 +299,40 @@ impl Loaded {
             out.push((key, per_cpu));
         }
         Ok(out)
+    }
+
+    /// Every entry of map `m` deleted (`clear()`).
+    pub fn clear(&self, m: &MapEntry) -> Result<(), LiveError> {
+        self.rewrite(m, |fd, key, _| bpf::map_delete(fd, key))
+    }
+
+    /// Every value of map `m` set to zero, on every CPU (`zero()`).
+    pub fn zero(&self, m: &MapEntry) -> Result<(), LiveError> {
+        self.rewrite(m, |fd, key, size| {
+            bpf::map_update(fd, key, &vec![0u8; size])
+        })
+    }
+
+    /// `f(fd, key, value bytes)` for every key of map `m` (its keys
+    /// taken first: `f` may delete them).
+    fn rewrite(
+        &self,
+        m: &MapEntry,
+        f: impl Fn(i32, &[u8], usize) -> std::io::Result<()>,
+    ) -> Result<(), LiveError> {
+        let (fd, key_size, stride, slots) = self.opened(m)?;
+        let failed = |source| LiveError::WriteMap {
+            name: m.name.clone(),
+            source,
+        };
+        for key in bpf::map_keys(fd, key_size).map_err(failed)? {
+            match f(fd, &key, stride * slots) {
+                // Deleted meanwhile.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                other => other.map_err(failed)?,
+            }
+        }
+        Ok(())
     }
 
     /// Map `m` read and decoded; stack frames named by `ksyms`.
@@ -380,11 +430,45 @@ mod host {
         assert_eq!(dump.entries.len(), 1);
         assert_eq!(dump.entries[0].key, [Key::Str("dd".into())]);
         assert_eq!(dump.entries[0].value, Value::Int(total));
-        let (object, manifest) = fixture("opensnoop");
-        let mut loaded = Loaded::load(&object).expect("the object loads");
+        loaded.zero(count).expect("@count zeroes");
+        let dump = loaded.map(&manifest, count, &Ksyms::default()).unwrap();
+        assert_eq!(dump.entries[0].value, Value::Int(0));
+        loaded.clear(count).expect("@count clears");
+        let dump = loaded.map(&manifest, count, &Ksyms::default()).unwrap();
+        assert!(dump.entries.is_empty());
+    }
+
+    /// BEGIN and END are raw tracepoint programs the session runs with
+    /// BPF_PROG_TEST_RUN, their records acted on in order: BEGIN's
+    /// printf, then END's printf, its print of the map, its clear.
+    #[test]
+    #[ignore = "needs root"]
+    fn begin_and_end_run_in_the_host_kernel_and_their_records_print() {
+        use crate::live::Session;
+        use crate::output::Chunk;
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let (object, manifest) = fixture("begin_end");
+        let loaded = Loaded::load(&object).expect("the object loads");
+        let mut session = Session::begin(loaded, manifest, Ksyms::default()).expect("BEGIN runs");
+        // The host kernel may have no kprobes: the attach then fails,
+        // which changes nothing here.
+        let _ = session.attach();
+        session
+            .poll()
+            .expect("no interval program, nothing waiting");
+        let out = session.end().expect("END runs");
+        let texts: Vec<&Chunk> = out.chunks.iter().collect();
         assert_eq!(
-            loaded.printf(&manifest, 100).expect("a ring buffer"),
-            Vec::<String>::new()
+            texts[..2],
+            [
+                &Chunk::Printf("counting vfs_open calls\n".into()),
+                &Chunk::Printf("done counting\n".into())
+            ]
         );
+        assert!(matches!(&out.chunks[2], Chunk::Print(m) if m.name == "@opens"));
+        assert_eq!(out.chunks.len(), 3);
+        assert!(out.maps[0].entries.is_empty(), "END cleared @opens");
     }
 }

@@ -1,18 +1,22 @@
 //! live (feature `live`, Linux): an object in the running kernel. Loaded
 //! through aya ([`Loaded`]): its maps created, its programs verified and
-//! attached to their kprobes and kretprobes (the kprobe PMU), its ring
+//! attached to their kprobes and kretprobes (the kprobe PMU) or run
+//! (`BEGIN`, `END` and `interval` programs, `BPF_PROG_TEST_RUN`), its ring
 //! buffer drained and its maps read back, both decoded by the manifest
-//! beside it. Every attachment ends with the [`Loaded`] that made it —
-//! detached explicitly or when it drops, on every path, a failed attach
-//! included — and nothing is pinned. [`bpf`] is the raw `bpf()` layer
-//! under the map reads.
+//! beside it; [`Session`] is a whole run in the manifest's order. Every
+//! attachment ends with the [`Loaded`] that made it — detached explicitly
+//! or when it drops, on every path, a failed attach included — and
+//! nothing is pinned. [`bpf`] is the raw `bpf()` layer under the map
+//! reads and writes and the test runs.
 
 pub mod bpf;
 mod loaded;
+mod session;
 
 use std::path::PathBuf;
 
 pub use loaded::{target, Loaded};
+pub use session::{Session, System};
 
 use crate::decode::DecodeError;
 
@@ -40,6 +44,18 @@ pub enum LiveError {
         name: String,
         #[source]
         source: Box<aya::programs::ProgramError>,
+    },
+    #[error("running {name} (BPF_PROG_TEST_RUN)")]
+    TestRun {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing map {name}")]
+    WriteMap {
+        name: String,
+        #[source]
+        source: std::io::Error,
     },
     #[error("loading {name}")]
     ProgramLoad {
@@ -73,6 +89,8 @@ pub enum LiveError {
     },
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
 }
 
 /// How many CPUs the kernel may bring up (`/sys/devices/system/cpu/

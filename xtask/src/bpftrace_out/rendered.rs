@@ -98,11 +98,11 @@ fn expected(out: &Output) -> Vec<Item> {
     };
     for c in &out.chunks {
         match c {
-            Chunk::Printf(t) => text.push_str(t),
             Chunk::Print(m) => {
                 flush(&mut text, &mut items);
                 items.extend(entries(m));
             }
+            other => text.push_str(&other.text()),
         }
     }
     flush(&mut text, &mut items);

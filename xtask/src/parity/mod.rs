@@ -413,6 +413,7 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
     let ours = compare::from_probecc(
         &r.probecc.maps,
         &r.probecc.printf,
+        &r.probecc.prints,
         &case.manifest,
         &Normalise {
             pids: &r.probecc.pids,

@@ -5,8 +5,8 @@
 //! reported once and gives [`Ty::Error`], which later checks accept, so one
 //! mistake does not cascade.
 
-use super::ir::settings::STR_MAX;
-use super::ir::{KeyTy, Sym, TExpr, TKind, Ty, ValueKind};
+use super::ir::settings::{StackMode, STR_MAX};
+use super::ir::{KeyTy, Stack, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
 use crate::lang::ast::{
@@ -17,7 +17,7 @@ use crate::lang::diag::{suggest, Diagnostic};
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
     "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "printf", "str", "print",
-    "clear", "zero", "exit", "delete", "signal",
+    "clear", "zero", "exit", "delete", "signal", "time", "cat", "system", "kstack",
 ];
 
 /// The aggregations, which may only be assigned to a map.
@@ -99,9 +99,7 @@ impl Checker<'_> {
             Ty::Str { .. } | Ty::Sym(_) => {
                 format!("{what} must be an integer, found {}", t.ty.describe())
             }
-            Ty::Kstack => {
-                format!("{what} must be an integer; kstack can only be used as a map key")
-            }
+            Ty::Kstack(_) => format!("{what} must be an integer, found a kstack"),
             Ty::Tuple { .. } => format!("{what} must be an integer, found a tuple"),
         };
         self.error(Diagnostic::new(t.span, msg).with_label("not an integer"));
@@ -121,9 +119,22 @@ impl Checker<'_> {
     fn builtin(&mut self, b: Builtin, span: Span) -> TExpr {
         let ty = match b {
             Builtin::Comm => Ty::Str { size: 16 },
-            Builtin::Func => Ty::Sym(Sym::Func),
+            Builtin::Func => {
+                if let Some(kind) = self.probe.kinds.iter().find(|k| k.runs_itself()) {
+                    let msg = format!(
+                        "func is not available in {} probes: they probe no function",
+                        kind.name()
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("no function here"));
+                    return TExpr::error(span);
+                }
+                Ty::Sym(Sym::Func)
+            }
             Builtin::Probe => Ty::Sym(Sym::Probe),
-            Builtin::Kstack => Ty::Kstack,
+            Builtin::Kstack => Ty::Kstack(Stack {
+                mode: self.settings.runtime.stack_mode,
+                limit: Stack::DEFAULT_LIMIT,
+            }),
             Builtin::Arg(n) => match self.arg_error(n) {
                 Some(d) => {
                     self.error(d.into_diag(span));
@@ -157,6 +168,7 @@ impl Checker<'_> {
                 ProbeKind::Kretprobe | ProbeKind::Kretsyscall => {
                     return Some(ArgError::Return { n, kind: *kind })
                 }
+                k if k.runs_itself() => return Some(ArgError::NoFunction { n, kind: *k }),
                 // Syscalls take at most 6 arguments, wherever they are read from.
                 ProbeKind::Ksyscall if self.probe.wrapped_syscall => {
                     self.arch.syscall_arg_offset(index).map(|_| ())
@@ -187,6 +199,7 @@ impl Checker<'_> {
             Some(ValueKind::Int { signed }) => Ty::Int { signed },
             Some(ValueKind::Str { size }) => Ty::Str { size },
             Some(ValueKind::Sym(s)) => Ty::Sym(s),
+            Some(ValueKind::Kstack(s)) => Ty::Kstack(s),
             Some(v) if v.readable_int() => Ty::INT,
             Some(v) => {
                 let msg = format!(
@@ -428,8 +441,10 @@ impl Checker<'_> {
 
     /// A call in an expression: only `str()` gives a value.
     fn call_expr(&mut self, name: &str, args: &[Expr], name_span: Span, span: Span) -> TExpr {
-        if name == "str" {
-            return self.str_call(args, span);
+        match name {
+            "str" => return self.str_call(args, span),
+            "kstack" => return self.kstack_call(args, span),
+            _ => {}
         }
         let d = if AGGREGATIONS.contains(&name) {
             Diagnostic::new(
@@ -492,6 +507,52 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// `kstack(mode)`, `kstack(limit)`, `kstack(mode, limit)`: the mode
+    /// `bpftrace`, `perf` or `raw`, the limit a literal from 1 to 127.
+    fn kstack_call(&mut self, args: &[Expr], span: Span) -> TExpr {
+        let mut stack = Stack {
+            mode: self.settings.runtime.stack_mode,
+            limit: Stack::DEFAULT_LIMIT,
+        };
+        let usage = "kstack() takes a mode and a limit: kstack([bpftrace|perf|raw][, 1..127])";
+        if args.is_empty() || args.len() > 2 {
+            self.error(Diagnostic::new(span, usage));
+            return TExpr::error(span);
+        }
+        for (i, a) in args.iter().enumerate() {
+            let mode = match &a.kind {
+                ExprKind::Ident(w) => match w.as_str() {
+                    "bpftrace" => Some(StackMode::Bpftrace),
+                    "perf" => Some(StackMode::Perf),
+                    "raw" => Some(StackMode::Raw),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (mode, &a.kind) {
+                (Some(m), _) if i == 0 => stack.mode = m,
+                (None, ExprKind::Int(n)) if i == args.len() - 1 => match u32::try_from(*n) {
+                    Ok(n @ 1..=Stack::DEFAULT_LIMIT) => stack.limit = n,
+                    _ => {
+                        let msg = format!(
+                            "a kstack limit is from 1 to {}, found {n}",
+                            Stack::DEFAULT_LIMIT
+                        );
+                        self.error(Diagnostic::new(a.span, msg).with_label("out of range"));
+                        return TExpr::error(span);
+                    }
+                },
+                _ => {
+                    self.error(Diagnostic::new(a.span, usage).with_label("not a mode or a limit"));
+                    return TExpr::error(span);
+                }
+            }
+        }
+        TExpr::new(TKind::Builtin(Builtin::Kstack), Ty::Kstack(stack), span)
+    }
+}
+
 /// Why `argN` is unavailable.
 enum ArgError {
     Arch {
@@ -500,6 +561,11 @@ enum ArgError {
         kind: ProbeKind,
     },
     Return {
+        n: u8,
+        kind: ProbeKind,
+    },
+    /// A `BEGIN`, `END` or `interval` probe: no function is probed.
+    NoFunction {
         n: u8,
         kind: ProbeKind,
     },
@@ -524,6 +590,11 @@ impl ArgError {
                 span,
                 format!("arg{n} is not available in {} probes: {err}", kind.name()),
             ),
+            ArgError::NoFunction { n, kind } => Diagnostic::new(
+                span,
+                format!("arg{n} is not available in {} probes: they probe no function", kind.name()),
+            )
+            .with_label("no function here"),
             ArgError::Return { n, kind } => Diagnostic::new(
                 span,
                 format!("arg{n} is not available in {} probes: arguments are only read at function entry", kind.name()),

@@ -12,13 +12,12 @@
 //!
 //! The value types are in `ty`, the maps' keys, values and layout in `map`;
 //! this module holds the typed expressions and statements, the programs,
-//! the user-space actions of `BEGIN`/`END` and the whole checked spec.
+//! the records they send user space ([`OutputInfo`]) and the whole
+//! checked spec.
 
 mod map;
 pub mod settings;
 mod ty;
-
-use serde::{Deserialize, Serialize};
 
 use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
@@ -27,7 +26,7 @@ use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use settings::{RuntimeConfig, Settings};
-pub use ty::{round8, tuple_offsets, Sym, Ty};
+pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,8 +267,9 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         ok: Option<usize>,
     },
-    /// `printf`, by index into [`Checked::printfs`].
-    Printf {
+    /// A record for user space (`printf`, `print`, `time`...), by index
+    /// into [`Checked::outputs`], with the values it carries.
+    Output {
         id: usize,
         args: Vec<TExpr>,
     },
@@ -324,7 +324,7 @@ impl TStmt {
                 keys.iter_mut().chain(agg.value_mut()).collect()
             }
             TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
-            TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
+            TStmtKind::Output { args, .. } => args.iter_mut().collect(),
             TStmtKind::Signal { sig } => vec![sig],
             TStmtKind::If { cond, .. } | TStmtKind::Loop { cond, .. } => vec![cond],
             TStmtKind::Unroll { .. }
@@ -372,7 +372,7 @@ impl TStmt {
                 }
             }
             TStmtKind::Delete { keys, .. } => keys_and(keys, f),
-            TStmtKind::Printf { args, .. } => keys_and(args, f),
+            TStmtKind::Output { args, .. } => keys_and(args, f),
             TStmtKind::Signal { sig } => sig.visit(f),
             TStmtKind::If { cond, then, els } => {
                 cond.visit(f);
@@ -505,17 +505,62 @@ impl ProbeProgram {
     }
 }
 
-/// One `printf` call of a probe.
+/// What a record asks user space to do, in the order records arrive.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PrintfInfo {
+pub enum OutputKind {
+    /// `printf(format, args...)`: the text, as C's printf makes it.
+    Printf { format: String },
+    /// `time(format)`: the wall-clock time when the record is processed,
+    /// as strftime formats it.
+    Time { format: String },
+    /// `print(@m[, top[, div]])`: the map as it is when the record is
+    /// processed; with `top`, only the last `top` entries printed (0: all),
+    /// each value divided by `div` (0: as it is).
+    Print { map: usize, top: u32, div: u32 },
+    /// `print(value)`: the one argument, and a newline.
+    Value,
+    /// `clear(@m)`: every entry deleted.
+    Clear { map: usize },
+    /// `zero(@m)`: every value set to zero.
+    Zero { map: usize },
+    /// `exit()`: no more records or events; END runs. An argument is the
+    /// exit status.
+    Exit,
+    /// `cat(format, args...)`: the named file's contents.
+    Cat { format: String },
+    /// `system(format, args...)`: the command run, its output printed
+    /// (unsafe).
+    System { format: String },
+}
+
+impl OutputKind {
+    /// The spec's name of the call.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutputKind::Printf { .. } => "printf",
+            OutputKind::Time { .. } => "time",
+            OutputKind::Print { .. } | OutputKind::Value => "print",
+            OutputKind::Clear { .. } => "clear",
+            OutputKind::Zero { .. } => "zero",
+            OutputKind::Exit => "exit",
+            OutputKind::Cat { .. } => "cat",
+            OutputKind::System { .. } => "system",
+        }
+    }
+}
+
+/// One record kind a program sends on the ring buffer: a call of the spec
+/// (`printf`, `print`, `time`...) and the types of the values it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputInfo {
     pub id: usize,
-    pub format: String,
-    /// The argument types (ints and strings).
+    pub kind: OutputKind,
+    /// The argument types.
     pub args: Vec<Ty>,
     pub span: Span,
 }
 
-impl PrintfInfo {
+impl OutputInfo {
     /// Offsets of the arguments in the record, after the u64 id.
     pub fn offsets(&self) -> Vec<u32> {
         let mut off = 8;
@@ -535,35 +580,9 @@ impl PrintfInfo {
     }
 }
 
-/// The ring buffer all printf records go through (its size is
+/// The ring buffer every record for user space goes through (its size is
 /// [`Settings::ringbuf_bytes`]).
-pub const PRINTF_RINGBUF: &str = "printf_rb";
-/// The stack-trace map `kstack` fills.
-pub const STACK_MAP: &str = "stack_traces";
-
-/// A user-space action of `BEGIN` or `END`, run by the runner (the
-/// manifest lists them).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Printf {
-        format: String,
-        args: Vec<Literal>,
-    },
-    /// Print the map (`@name`).
-    Print(String),
-    Clear(String),
-    Zero(String),
-    Exit(()),
-}
-
-/// A literal printf argument of `BEGIN`/`END`: a JSON number or string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Literal {
-    Int(i64),
-    Str(String),
-}
+pub const OUTPUT_RINGBUF: &str = "output_rb";
 
 /// A whole checked spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -578,9 +597,8 @@ pub struct Checked {
     pub programs: Vec<ProbeProgram>,
     pub bodies: Vec<Body>,
     pub maps: Vec<MapInfo>,
-    pub printfs: Vec<PrintfInfo>,
-    pub begin: Vec<Action>,
-    pub end: Vec<Action>,
+    /// The record kinds the programs send, by id.
+    pub outputs: Vec<OutputInfo>,
     /// The unsafe actions the spec uses (`signal`), allowed by
     /// [`CompileOptions::unsafe_actions`](crate::lang::check::CompileOptions).
     pub unsafe_actions: Vec<String>,
@@ -605,20 +623,28 @@ impl Checked {
         }
     }
 
-    /// Whether any program uses `kstack` (the object then has [`STACK_MAP`]).
-    pub fn uses_kstack(&self) -> bool {
-        let mut found = false;
+    /// The depths of the stacks the programs take with `kstack`, each a
+    /// stack-trace map of the object ([`Stack::map`]), in ascending order.
+    pub fn stack_limits(&self) -> Vec<u32> {
+        let mut limits = Vec::new();
         for b in &self.bodies {
-            let mut f = |e: &TExpr| found |= matches!(e.kind, TKind::Builtin(Builtin::Kstack));
+            let mut f = |e: &TExpr| {
+                if let (TKind::Builtin(Builtin::Kstack), Ty::Kstack(s)) = (&e.kind, e.ty) {
+                    limits.push(s.limit);
+                }
+            };
             b.pred.iter().for_each(|p| p.visit(&mut f));
             b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
         }
-        found
+        limits.sort_unstable();
+        limits.dedup();
+        limits
     }
 
-    /// Whether any probe program prints (the object then has [`PRINTF_RINGBUF`]).
-    pub fn uses_printf(&self) -> bool {
-        !self.printfs.is_empty()
+    /// Whether any program sends records (the object then has
+    /// [`OUTPUT_RINGBUF`]).
+    pub fn uses_output(&self) -> bool {
+        !self.outputs.is_empty()
     }
 
     /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
@@ -630,7 +656,8 @@ impl Checked {
                 Sym::Func => &p.func,
                 Sym::Probe => &p.probe,
             };
-            if !out.contains(name) {
+            // The programs a loader runs probe no function.
+            if !out.contains(name) && !name.is_empty() {
                 out.push(name.clone());
             }
         }
@@ -653,10 +680,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printf_records_follow_the_id() {
-        let p = PrintfInfo {
+    fn records_follow_the_id() {
+        let p = OutputInfo {
             id: 0,
-            format: "%d %s".into(),
+            kind: OutputKind::Printf {
+                format: "%d %s".into(),
+            },
             args: vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 5 }],
             span: Span::default(),
         };

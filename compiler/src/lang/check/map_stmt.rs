@@ -27,6 +27,9 @@ impl Checker<'_> {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },
             Ty::Sym(s) => ValueKind::Sym(s),
+            Ty::Kstack(s) => ValueKind::Kstack(s),
+            // A pointer stores its address.
+            Ty::Ptr(_) => ValueKind::Int { signed: false },
             Ty::Tuple { .. } => {
                 self.error(
                     Diagnostic::new(v.span, "tuples as map values are not supported yet")
@@ -37,13 +40,7 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            _ => {
-                self.error(Diagnostic::new(
-                    v.span,
-                    "kstack can only be used as a map key",
-                ));
-                return None;
-            }
+            Ty::Error => return None,
         };
         self.assign_map(map, kind, mr.span);
         Some(TStmtKind::SetMap {

@@ -74,7 +74,7 @@ fn stmt(mut s: TStmt) -> TStmt {
             keys: exprs(keys),
             ok,
         },
-        TStmtKind::Printf { id, args } => TStmtKind::Printf {
+        TStmtKind::Output { id, args } => TStmtKind::Output {
             id,
             args: exprs(args),
         },

@@ -1,5 +1,5 @@
 //! The code generator of one program: the state shared by the expression,
-//! string, map and printf generators ([`Gen`]), the program skeleton
+//! string, map and output-record generators ([`Gen`]), the program skeleton
 //! (ctx kept in r6 when needed, variables zeroed where the verifier would
 //! see an uninitialised read, predicate, statements, `exit:` returning 0)
 //! and the statements, each preceded by its source line for `.BTF.ext`.
@@ -270,7 +270,7 @@ impl Gen<'_> {
             TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
             TStmtKind::Delete { map, keys, ok } => self.delete(*map, keys, *ok)?,
             TStmtKind::Signal { sig } => self.signal(sig)?,
-            TStmtKind::Printf { id, args } => self.printf(*id, args)?,
+            TStmtKind::Output { id, args } => self.output(*id, args)?,
             TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,
             TStmtKind::Unroll { count, body } => {
                 for _ in 0..*count {

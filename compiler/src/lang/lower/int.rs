@@ -13,7 +13,7 @@ use crate::helpers::Helper;
 use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::kprobe;
 use crate::lang::ast::{BinOp, Builtin, IntType};
-use crate::lang::check::ir::{TExpr, TKind, STACK_MAP};
+use crate::lang::check::ir::{stack_map, TExpr, TKind, Ty};
 
 use super::gen::{Gen, R};
 use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
@@ -65,7 +65,7 @@ impl Gen<'_> {
         }
         match &e.kind {
             TKind::Int(v) => self.load_imm(dst, *v),
-            TKind::Builtin(b) => self.builtin(*b, dst)?,
+            TKind::Builtin(b) => self.builtin(*b, e.ty, dst)?,
             TKind::Var(i) => match self.var(*i)?.0 {
                 VarLoc::Reg(r) => self.mov(dst, r),
                 VarLoc::Slot(slot) => self.emit(asm::load_mem(Size::DW, dst, Reg::R10, slot)),
@@ -142,7 +142,7 @@ impl Gen<'_> {
         out
     }
 
-    fn builtin(&mut self, b: Builtin, dst: Reg) -> R<()> {
+    fn builtin(&mut self, b: Builtin, ty: Ty, dst: Reg) -> R<()> {
         let call = |h: Helper| asm::helper_call(h, vec![]);
         match b {
             Builtin::Pid | Builtin::Gid => {
@@ -179,7 +179,11 @@ impl Gen<'_> {
             }
             Builtin::Kstack => {
                 let ctx = self.ctx_reg()?;
-                self.emit(asm::get_stackid(ctx, asm::map(STACK_MAP), Arg::Imm(0)));
+                let Ty::Kstack(stack) = ty else {
+                    return Err(self.fail("internal error: kstack without its depth"));
+                };
+                let map = stack_map(stack.limit);
+                self.emit(asm::get_stackid(ctx, asm::map(&map), Arg::Imm(0)));
                 self.mov(dst, Reg::R0);
             }
             Builtin::Comm | Builtin::Func | Builtin::Probe => {

@@ -1,28 +1,34 @@
 //! The object's maps and record types as C types for BTF: each map's key
 //! (an integer, a char array, or a struct `AT_name_key` of the parts and
 //! the histogram bucket) and value (an integer, a char array, or a struct
-//! `AT_name_val` of two 64-bit fields), the stack-trace map of `kstack`,
-//! the printf ring buffer, and a struct `printf_<id>` per printf record.
+//! `AT_name_val` of two 64-bit fields), a stack-trace map per `kstack`
+//! depth, the ring buffer of records for user space, and a struct
+//! `output_<id>` per record kind.
 //! `func` and `probe` values are 8-byte enums (`enum func`, `enum probe`)
 //! whose enumerators are the names, so that `bpftool map dump` prints
 //! `vfs_read` where the map holds its id.
 
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
+    stack_map, Checked, KeyTy, MapInfo, OutputInfo, Sym, Ty, ValueKind, OUTPUT_RINGBUF,
 };
 use crate::maps::{MapDef, MapKind};
 
 /// Every map of the object: the spec's maps in order of first use, then
-/// the stack-trace map and the printf ring buffer if used.
+/// the stack-trace maps and the output ring buffer if used.
 pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
     let mut out: Vec<MapDef> = checked.maps.iter().map(|m| map_def(checked, m)).collect();
-    if checked.uses_kstack() {
-        out.push(MapDef::stack_trace(STACK_MAP, checked.settings.max_entries));
+    for limit in checked.stack_limits() {
+        let name = stack_map(limit);
+        out.push(MapDef::stack_trace(
+            &name,
+            limit,
+            checked.settings.max_entries,
+        ));
     }
-    if checked.uses_printf() {
+    if checked.uses_output() {
         out.push(MapDef::ringbuf(
-            PRINTF_RINGBUF,
+            OUTPUT_RINGBUF,
             checked.settings.ringbuf_bytes,
         ));
     }
@@ -74,7 +80,7 @@ fn key_part(checked: &Checked, k: KeyTy) -> CType {
     match k {
         KeyTy::Int { signed } => int(signed),
         KeyTy::Str { .. } => CType::char_array(k.storage()),
-        KeyTy::Kstack => CType::u64(),
+        KeyTy::Kstack(_) => CType::u64(),
         KeyTy::Sym(s) => sym_type(checked, s),
     }
 }
@@ -107,6 +113,7 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
         ValueKind::Int { signed } => int(signed),
         v @ ValueKind::Str { .. } => CType::char_array(v.size()),
         ValueKind::Sym(s) => sym_type(checked, s),
+        ValueKind::Kstack(_) => CType::u64(),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
@@ -114,16 +121,16 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
     }
 }
 
-/// The record struct of each printf.
-pub fn printf_types(checked: &Checked) -> Vec<CType> {
+/// The record struct of each output record kind.
+pub fn output_types(checked: &Checked) -> Vec<CType> {
     checked
-        .printfs
+        .outputs
         .iter()
-        .map(|p| printf_type(checked, p))
+        .map(|p| output_type(checked, p))
         .collect()
 }
 
-fn printf_type(checked: &Checked, p: &PrintfInfo) -> CType {
+fn output_type(checked: &Checked, p: &OutputInfo) -> CType {
     let mut fields = vec![("id".to_string(), CType::u64())];
     for (i, t) in p.args.iter().enumerate() {
         let ty = match t {
@@ -134,7 +141,7 @@ fn printf_type(checked: &Checked, p: &PrintfInfo) -> CType {
         };
         fields.push((format!("arg{i}"), ty));
     }
-    CType::Struct(StructType::new(&format!("printf_{}", p.id), fields))
+    CType::Struct(StructType::new(&format!("output_{}", p.id), fields))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
-//! maps and aggregations in [`maps`], printf records in [`printf`],
+//! maps and aggregations in [`maps`], records for user space in [`output`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
@@ -17,7 +17,7 @@ mod int;
 mod layout;
 mod maps;
 mod operand;
-mod printf;
+mod output;
 mod propagate;
 mod string;
 mod tuple;
@@ -47,7 +47,7 @@ pub fn lower(
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let mut object = Object::new(arch);
     object.maps = layout::map_defs(checked);
-    object.types = layout::printf_types(checked);
+    object.types = layout::output_types(checked);
     let mut diags = Vec::new();
     for p in &checked.programs {
         let done = gen::program(checked, p, arch, opts).and_then(|(prog, core)| {

@@ -2,7 +2,7 @@
 //! map holds (assigned, or an aggregation's state), and each map's final
 //! layout.
 
-use super::ty::{round8, Sym, Ty};
+use super::ty::{round8, Stack, Sym, Ty};
 use crate::lang::ast::Span;
 use crate::maps::MapKind;
 
@@ -11,7 +11,7 @@ use crate::maps::MapKind;
 pub enum KeyTy {
     Int { signed: bool },
     Str { size: u32 },
-    Kstack,
+    Kstack(Stack),
     Sym(Sym),
 }
 
@@ -22,7 +22,7 @@ impl KeyTy {
             Ty::Int { signed } => Some(KeyTy::Int { signed }),
             Ty::Ptr(_) => Some(KeyTy::Int { signed: false }),
             Ty::Str { size } => Some(KeyTy::Str { size }),
-            Ty::Kstack => Some(KeyTy::Kstack),
+            Ty::Kstack(s) => Some(KeyTy::Kstack(s)),
             Ty::Sym(s) => Some(KeyTy::Sym(s)),
             Ty::Tuple { .. } | Ty::Error => None,
         }
@@ -39,6 +39,7 @@ impl KeyTy {
     pub fn same_kind(self, other: KeyTy) -> bool {
         match (self, other) {
             (KeyTy::Sym(a), KeyTy::Sym(b)) => a == b,
+            (KeyTy::Kstack(a), KeyTy::Kstack(b)) => a == b,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -47,7 +48,7 @@ impl KeyTy {
         match self {
             KeyTy::Int { .. } => "int",
             KeyTy::Str { .. } => "string",
-            KeyTy::Kstack => "kstack",
+            KeyTy::Kstack(_) => "kstack",
             KeyTy::Sym(s) => s.name(),
         }
     }
@@ -56,9 +57,15 @@ impl KeyTy {
 /// What a map holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueKind {
-    Int { signed: bool },
-    Str { size: u32 },
+    Int {
+        signed: bool,
+    },
+    Str {
+        size: u32,
+    },
     Sym(Sym),
+    /// A stack id (`@s[tid] = kstack`).
+    Kstack(Stack),
     Count,
     Sum,
     Min,
@@ -66,7 +73,11 @@ pub enum ValueKind {
     Avg,
     Stats,
     Hist,
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 impl ValueKind {
@@ -76,6 +87,7 @@ impl ValueKind {
             ValueKind::Int { .. } => "int",
             ValueKind::Str { .. } => "string",
             ValueKind::Sym(s) => s.name(),
+            ValueKind::Kstack(_) => "kstack",
             ValueKind::Count => "count",
             ValueKind::Sum => "sum",
             ValueKind::Min => "min",
@@ -90,7 +102,10 @@ impl ValueKind {
     /// How messages name it: `int`, `string`, `count()`.
     pub fn describe(self) -> String {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => self.name().into(),
+            ValueKind::Int { .. }
+            | ValueKind::Str { .. }
+            | ValueKind::Sym(_)
+            | ValueKind::Kstack(_) => self.name().into(),
             other => format!("{}()", other.name()),
         }
     }
@@ -100,7 +115,8 @@ impl ValueKind {
     pub fn same_kind(self, other: ValueKind) -> bool {
         match (self, other) {
             (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
-            | (ValueKind::Sym(_), ValueKind::Sym(_)) => self == other,
+            | (ValueKind::Sym(_), ValueKind::Sym(_))
+            | (ValueKind::Kstack(_), ValueKind::Kstack(_)) => self == other,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -108,7 +124,10 @@ impl ValueKind {
     /// Aggregations are per-CPU; assigned values are shared.
     pub fn map_kind(self) -> MapKind {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => MapKind::Hash,
+            ValueKind::Int { .. }
+            | ValueKind::Str { .. }
+            | ValueKind::Sym(_)
+            | ValueKind::Kstack(_) => MapKind::Hash,
             _ => MapKind::PercpuHash,
         }
     }

@@ -1,6 +1,8 @@
 //! The types of the checked program's values, and how many bytes each
 //! takes in a map key, a variable or a record.
 
+use super::settings::StackMode;
+
 /// Rounds `n` up to a multiple of 8.
 pub fn round8(n: u32) -> u32 {
     n.div_ceil(8) * 8
@@ -13,8 +15,9 @@ pub enum Ty {
     Int { signed: bool },
     /// A NUL-terminated string of capacity `size` bytes (NUL included).
     Str { size: u32 },
-    /// A kernel stack id from `kstack`: only usable as a map key.
-    Kstack,
+    /// A kernel stack id from `kstack`, in the stack map of its depth;
+    /// named frame by frame in user space.
+    Kstack(Stack),
     /// `func` or `probe`: a u64 index into the object's table of function
     /// or probe names ([`Checked::names`](super::Checked::names)), named in user space as
     /// bpftrace names its `ksym`s and probe ids.
@@ -42,6 +45,35 @@ pub fn tuple_offsets(elems: &[Ty]) -> Vec<u32> {
             at
         })
         .collect()
+}
+
+/// How `kstack` takes a stack and user space prints it: `kstack`,
+/// `kstack(perf)`, `kstack(8)`, `kstack(bpftrace, 8)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Stack {
+    pub mode: StackMode,
+    /// The most frames kept (the stack map's depth).
+    pub limit: u32,
+}
+
+impl Stack {
+    /// bpftrace's depth of `kstack` without a limit.
+    pub const DEFAULT_LIMIT: u32 = 127;
+
+    /// The stack-trace map of this depth ([`stack_map`]).
+    pub fn map(self) -> String {
+        stack_map(self.limit)
+    }
+}
+
+/// The stack-trace map of stacks `limit` frames deep: `stack_traces` for
+/// `kstack`'s default depth, `stack_traces_8` for `kstack(8)`.
+pub fn stack_map(limit: u32) -> String {
+    if limit == Stack::DEFAULT_LIMIT {
+        "stack_traces".to_string()
+    } else {
+        format!("stack_traces_{limit}")
+    }
 }
 
 /// Which name table a [`Ty::Sym`] indexes.
@@ -89,7 +121,7 @@ impl Ty {
             Ty::Int { signed: true } => "int".into(),
             Ty::Int { signed: false } => "unsigned int".into(),
             Ty::Str { size } => format!("string[{size}]"),
-            Ty::Kstack => "kstack".into(),
+            Ty::Kstack(_) => "kstack".into(),
             Ty::Sym(s) => s.name().into(),
             Ty::Ptr(_) => "a kernel pointer".into(),
             Ty::Tuple { .. } => "a tuple".into(),
