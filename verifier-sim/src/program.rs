@@ -130,7 +130,7 @@ fn link(
     let (mut insns, mut lines) = (Vec::with_capacity(total), Vec::new());
     for (k, func) in order.iter().enumerate() {
         let mut body = func.insns.clone();
-        resolve_maps(func, &mut body, maps)?;
+        resolve_maps(obj, func, &mut body, maps)?;
         for &(at, target) in &calls[k] {
             body[at].imm = (starts[target] as i64 - (starts[k] + at) as i64 - 1) as i32;
         }
@@ -176,10 +176,15 @@ fn subprogram<'a>(
 }
 
 /// Map loads become `BPF_PSEUDO_MAP_FD` with the map's index.
-fn resolve_maps(f: &Function, body: &mut [Insn], maps: &[MapSpec]) -> Result<(), CheckError> {
+fn resolve_maps(
+    obj: &ObjectFile,
+    f: &Function,
+    body: &mut [Insn],
+    maps: &[MapSpec],
+) -> Result<(), CheckError> {
     for r in &f.relocs {
         let insn = body[r.insn];
-        if insn.is_call() {
+        if insn.is_call() || is_ksym(obj, r) {
             continue;
         }
         if !insn.is_ld_imm64() || r.kind != RelocKind::Imm64 {
@@ -203,6 +208,17 @@ fn resolve_maps(f: &Function, body: &mut [Insn], maps: &[MapSpec]) -> Result<(),
         body[r.insn].imm = idx as i32;
     }
     Ok(())
+}
+
+/// Whether `r` loads a kernel symbol's address: an `ld_imm64` against an
+/// undefined symbol (a `.ksyms` extern), which the loader resolves to a
+/// constant (libbpf's typeless ksyms): a scalar to the verifier.
+fn is_ksym(obj: &ObjectFile, r: &probecc::elf::Reloc) -> bool {
+    r.kind == RelocKind::Imm64
+        && obj
+            .symbols
+            .iter()
+            .any(|s| s.name == r.symbol && s.section.is_none() && s.value == 0)
 }
 
 fn func_lines(f: &Function, base: usize, ext: Option<&btf::ext::BtfExt>) -> Vec<(usize, String)> {

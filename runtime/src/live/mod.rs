@@ -35,6 +35,11 @@ pub enum LiveError {
          relocate them against: /sys/kernel/btf/vmlinux"
     )]
     NoKernelBtf(#[source] Box<aya::BtfError>),
+    #[error(
+        "the object loads the address of kernel symbol {0}, which /proc/kallsyms does not list \
+         (or lists as 0: reading it needs root)"
+    )]
+    NoKsym(String),
     #[error("loading the object")]
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
