@@ -22,8 +22,10 @@ use probecc::lang::manifest::{
 };
 
 use crate::buckets::{hist_bounds, lhist_bounds};
+use crate::host::Host;
 use crate::ksyms::Ksyms;
 use crate::printf::Arg;
+use crate::strftime;
 
 /// What decoding can find wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -226,9 +228,102 @@ pub fn stack_text(frames: &[u64], ksyms: &Ksyms, mode: StackMode, indent: usize)
 pub struct Decoder<'a> {
     pub manifest: &'a Manifest,
     pub endian: Endian,
-    /// Names kernel addresses (stack frames).
+    /// Names kernel addresses (stack frames, `ksym()`).
     pub ksyms: &'a Ksyms,
     pub stacks: Stacks<'a>,
+    /// Names users and cgroups, and the time `strftime()` counts from.
+    pub host: &'a dyn Host,
+}
+
+/// What a value whose text user space makes holds, whatever holds it (a
+/// key part, a map value, a record's argument).
+#[derive(Clone, Copy, Debug)]
+enum Named<'e> {
+    Func,
+    Probe,
+    Ksym,
+    Username,
+    Timestamp(Option<&'e str>),
+    CgroupPath,
+}
+
+/// `inet_ntop`'s text of an `ntop()` value: the u64 family, then the
+/// address bytes; empty for a family other than `AF_INET` and `AF_INET6`.
+pub fn inet(endian: Endian, bytes: &[u8]) -> String {
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    let af = bytes.get(..8).map_or(0, |b| endian.read_uint(b));
+    let addr = bytes.get(8..24).unwrap_or(&[]);
+    match (af, addr.len()) {
+        (AF_INET, 16) => format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]),
+        (AF_INET6, 16) => inet6(addr),
+        _ => String::new(),
+    }
+}
+
+/// glibc's `inet_ntop(AF_INET6)`: hex groups, the longest run of two or
+/// more zero groups as `::`, and an embedded IPv4 address for the
+/// IPv4-compatible (`::a.b.c.d`) and IPv4-mapped (`::ffff:a.b.c.d`) forms.
+fn inet6(a: &[u8]) -> String {
+    let w: Vec<u16> = a
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let (mut best, mut cur): ((usize, usize), (usize, usize)) = ((0, 0), (0, 0));
+    for (i, &x) in w.iter().enumerate() {
+        if x == 0 {
+            if cur.1 == 0 {
+                cur.0 = i;
+            }
+            cur.1 += 1;
+            if cur.1 > best.1 {
+                best = cur;
+            }
+        } else {
+            cur.1 = 0;
+        }
+    }
+    if best.1 < 2 {
+        best = (usize::MAX, 0);
+    }
+    let v4 = |out: &mut String| out.push_str(&format!("{}.{}.{}.{}", a[12], a[13], a[14], a[15]));
+    let mut out = String::new();
+    let mut i = 0;
+    while i < 8 {
+        if i == best.0 {
+            out.push(':');
+            i += best.1;
+            if i == 8 {
+                out.push(':');
+            }
+            continue;
+        }
+        if i > 0 {
+            out.push(':');
+        }
+        let embedded = i == 6 && best.0 == 0 && (best.1 == 6 || (best.1 == 5 && w[5] == 0xffff));
+        if embedded {
+            v4(&mut out);
+            break;
+        }
+        out.push_str(&format!("{:x}", w[i]));
+        i += 1;
+    }
+    out
+}
+
+/// bpftrace's `%r` of a `buf()`: printable ASCII as it is, other bytes as
+/// `\xNN`.
+pub fn hex_buffer(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (32..=126).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 impl Decoder<'_> {
@@ -245,6 +340,27 @@ impl Decoder<'_> {
         } else {
             v as i128
         }
+    }
+
+    /// The text of a value user space names.
+    fn named(&self, kind: Named, v: u64) -> String {
+        match kind {
+            Named::Func => self.name(&self.manifest.funcs, "func", v),
+            Named::Probe => self.name(&self.manifest.probes, "probe", v),
+            Named::Ksym => self.ksyms.name(v),
+            Named::Username => self.host.username(v),
+            Named::Timestamp(fmt) => {
+                strftime::format(fmt.unwrap_or("%H:%M:%S"), &self.host.boot().plus_ns(v))
+            }
+            Named::CgroupPath => self.host.cgroup_path(v),
+        }
+    }
+
+    /// A `buf()` value: its length, then its bytes.
+    fn buffer(&self, bytes: &[u8]) -> String {
+        let len = self.u64_at(bytes, 0) as usize;
+        let data = bytes.get(8..).unwrap_or(&[]);
+        hex_buffer(&data[..len.min(data.len())])
     }
 
     /// `func`/`probe` id `i` by the manifest's name tables.
@@ -277,8 +393,13 @@ impl Decoder<'_> {
                     Key::Stack(frames.iter().map(|&ip| self.ksyms.describe(ip)).collect())
                 }
             },
-            KeyKind::Func => Key::Str(self.name(&self.manifest.funcs, "func", id)),
-            KeyKind::Probe => Key::Str(self.name(&self.manifest.probes, "probe", id)),
+            KeyKind::Func => Key::Str(self.named(Named::Func, id)),
+            KeyKind::Probe => Key::Str(self.named(Named::Probe, id)),
+            KeyKind::Ksym => Key::Str(self.named(Named::Ksym, id)),
+            KeyKind::Username => Key::Str(self.named(Named::Username, id)),
+            KeyKind::Timestamp => Key::Str(self.named(Named::Timestamp(k.format.as_deref()), id)),
+            KeyKind::CgroupPath => Key::Str(self.named(Named::CgroupPath, id)),
+            KeyKind::Inet => Key::Str(inet(self.endian, key.get(off..).unwrap_or(&[]))),
         }
     }
 
@@ -405,8 +526,16 @@ impl Decoder<'_> {
                 }
             }
             ValueKind::Kstack => Value::Str(self.stack_value(m.value.stack.as_ref(), sum(0))),
-            ValueKind::Func => Value::Str(self.name(&self.manifest.funcs, "func", sum(0))),
-            ValueKind::Probe => Value::Str(self.name(&self.manifest.probes, "probe", sum(0))),
+            ValueKind::Func => Value::Str(self.named(Named::Func, sum(0))),
+            ValueKind::Probe => Value::Str(self.named(Named::Probe, sum(0))),
+            ValueKind::Ksym => Value::Str(self.named(Named::Ksym, sum(0))),
+            ValueKind::Username => Value::Str(self.named(Named::Username, sum(0))),
+            ValueKind::Timestamp => {
+                let fmt = m.value.format.as_deref();
+                Value::Str(self.named(Named::Timestamp(fmt), sum(0)))
+            }
+            ValueKind::CgroupPath => Value::Str(self.named(Named::CgroupPath, sum(0))),
+            ValueKind::Inet => Value::Str(inet(self.endian, first)),
             // A histogram's value is its buckets, gathered from the keys.
             ValueKind::Hist | ValueKind::Lhist => Value::Buckets(Vec::new()),
         }
@@ -454,9 +583,24 @@ impl Decoder<'_> {
                         let end = (off + a.size as usize).min(bytes.len());
                         Arg::Str(c_string(bytes.get(off..end).unwrap_or(&[])))
                     }
-                    ArgKind::Func => Arg::Str(self.name(&self.manifest.funcs, "func", v)),
-                    ArgKind::Probe => Arg::Str(self.name(&self.manifest.probes, "probe", v)),
+                    ArgKind::Func => Arg::Str(self.named(Named::Func, v)),
+                    ArgKind::Probe => Arg::Str(self.named(Named::Probe, v)),
+                    ArgKind::Ksym => Arg::Str(self.named(Named::Ksym, v)),
+                    ArgKind::Username => Arg::Str(self.named(Named::Username, v)),
+                    ArgKind::Timestamp => {
+                        Arg::Str(self.named(Named::Timestamp(a.format.as_deref()), v))
+                    }
+                    ArgKind::CgroupPath => Arg::Str(self.named(Named::CgroupPath, v)),
                     ArgKind::Kstack => Arg::Str(self.stack_value(a.stack.as_ref(), v)),
+                    ArgKind::Inet | ArgKind::Buf => {
+                        let end = (off + a.size as usize).min(bytes.len());
+                        let field = bytes.get(off..end).unwrap_or(&[]);
+                        Arg::Str(if a.kind == ArgKind::Inet {
+                            inet(self.endian, field)
+                        } else {
+                            self.buffer(field)
+                        })
+                    }
                 }
             })
             .collect();

@@ -4,29 +4,18 @@
 //! print as it is now (`print(@m)`), to clear or to zero; the end of the
 //! run (`exit`). The text comes from here, the same in every runner; what
 //! touches maps, the runner does with its own ([`Step`]), and what comes
-//! from the machine (the time, a file, a command's output) from its
-//! [`Host`].
+//! from the machine (the time, a file, a command's output) from the
+//! decoder's [`Host`](crate::host::Host).
 
 use probecc::lang::manifest::OutputAction;
 
 use crate::decode::{DecodeError, Decoder, MapDump, Value};
 use crate::output::Chunk;
 use crate::printf::{self, Arg};
-use crate::strftime::{self, WallTime};
+use crate::strftime;
 
 /// What `cat()` reads of a file at most (bpftrace's `max_cat_bytes`).
 pub const CAT_MAX: usize = 10_240;
-
-/// What the machine a run is on provides.
-pub trait Host {
-    /// The wall-clock time now, in the zone to print it in.
-    fn now(&self) -> WallTime;
-    /// The first `max` bytes of a file, for `cat()`; nothing if it cannot
-    /// be read.
-    fn cat(&self, path: &str, max: usize) -> String;
-    /// What a shell command prints, for `system()`.
-    fn system(&self, command: &str) -> String;
-}
 
 /// What a record asks for; maps by their index in the manifest's `maps`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,8 +43,9 @@ pub enum ExecError {
 }
 
 /// What the record `bytes` asks for.
-pub fn step(bytes: &[u8], decoder: &Decoder, host: &dyn Host) -> Result<Step, ExecError> {
+pub fn step(bytes: &[u8], decoder: &Decoder) -> Result<Step, ExecError> {
     let (entry, args) = decoder.record_args(bytes)?;
+    let host = decoder.host;
     let map = |name: &str| {
         decoder
             .manifest

@@ -16,6 +16,7 @@
 pub mod buckets;
 pub mod decode;
 pub mod exec;
+pub mod host;
 pub mod json;
 pub mod ksyms;
 #[cfg(all(feature = "live", target_os = "linux"))]

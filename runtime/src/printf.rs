@@ -1,6 +1,6 @@
 //! printf: C's printf over the arguments of a printf record, which are
 //! 64-bit integers and strings. The conversions `%d %i %u %o %x %X %c %s
-//! %p` and `%%`, with the flags `-`, `0`, `+`, space and `#`, a width, a
+//! %p`, bpftrace's `%r` (a `buf()`'s text, as `%s` prints it) and `%%`, with the flags `-`, `0`, `+`, space and `#`, a width, a
 //! precision, and the length modifiers `hh` and `h` (which narrow the
 //! value, as in C) and `l`, `ll`, `j`, `z`, `t` (which change nothing: an
 //! argument is 64 bits wide with or without them, as in bpftrace's
@@ -132,7 +132,7 @@ impl Spec {
             }
         }
         let conv = s[i..].chars().next()?;
-        if !"diouxXcsp%".contains(conv) {
+        if !"diouxXcspr%".contains(conv) {
             return None;
         }
         spec.conv = conv;

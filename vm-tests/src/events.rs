@@ -57,6 +57,9 @@ pub struct Event {
     pub cpu: u32,
     /// What `bpf_get_current_task` returns.
     pub task: u64,
+    /// What `bpf_get_current_cgroup_id` returns (1, the cgroup2 root's
+    /// id, by default).
+    pub cgroup: u64,
     pub mem: Vec<(u64, MemValue)>,
     pub kstack: Option<Vec<String>>,
     /// Files and their text, for `cat()`.
@@ -79,6 +82,7 @@ impl Event {
             ns: FIRST_NS,
             cpu: 0,
             task: TASK_BASE + 0x1_0000,
+            cgroup: 1,
             mem: Vec::new(),
             kstack: None,
             files: Vec::new(),
@@ -87,7 +91,7 @@ impl Event {
 }
 
 const FIELDS: &str =
-    "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, mem, kstack, files";
+    "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, cgroup, mem, kstack, files";
 
 /// Every event of a JSON Lines text; blank lines are skipped.
 pub fn parse(text: &str) -> Result<Vec<Event>> {
@@ -148,6 +152,7 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
     ev.cpu = small("cpu")?.unwrap_or(0);
     ev.task = int("task")?.unwrap_or(TASK_BASE + u64::from(ev.tid) * 0x1_0000);
     ev.ns = int("ns")?.unwrap_or(default_ns);
+    ev.cgroup = int("cgroup")?.unwrap_or(1);
     ev.comm = comm(obj.get("comm")).map_err(bad)?;
     ev.mem = match obj.get("mem") {
         Some(m) => memory(m).map_err(bad)?,

@@ -55,6 +55,7 @@ pub struct Current {
     pub func_ip: u64,
     /// What `bpf_get_current_task` returns.
     pub task: u64,
+    pub cgroup: u64,
 }
 
 /// Everything a run can touch.
@@ -273,6 +274,7 @@ helper_table! {
     Helper::RingbufDiscard.id() as u32 => ringbuf_discard,
     Helper::GetFuncIp.id() as u32 => get_func_ip,
     Helper::GetCurrentTask.id() as u32 => get_current_task,
+    Helper::GetCurrentCgroupId.id() as u32 => get_current_cgroup_id,
     Helper::SendSignal.id() as u32 => send_signal,
 }
 
@@ -309,6 +311,10 @@ fn get_current_uid_gid(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 
 fn get_current_task(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     with(|w| w.cur.task)
+}
+
+fn get_current_cgroup_id(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    with(|w| w.cur.cgroup)
 }
 
 fn get_func_ip(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {

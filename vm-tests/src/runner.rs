@@ -22,7 +22,8 @@ use probecc::insn::Endian;
 use probecc::lang::manifest::{Manifest, ProgramKind};
 use probecc::load::{relocate_object, OnMissing};
 use probecc_runtime::decode::{Decoder, MapDump};
-use probecc_runtime::exec::{self, Host, Step};
+use probecc_runtime::exec::{self, Step};
+use probecc_runtime::host::{self, Host};
 use probecc_runtime::output::{Chunk, Output};
 use probecc_runtime::strftime::WallTime;
 use probecc_test_support::XorShift64Star;
@@ -101,9 +102,14 @@ const RAW_TP_ARGS: usize = 96;
 /// `ns`, so that runs print the same text anywhere.
 pub const BOOT: i64 = 1_704_067_200;
 
+/// The users of an offline run whose events give no `/etc/passwd`.
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n";
+
 /// The host of an offline run: its clock is [`BOOT`] plus the time of the
-/// program running, its files are the events' `files`, and it runs no
-/// command (`system()` prints nothing).
+/// program running, its files are the events' `files`, its users those of
+/// the `/etc/passwd` among them ([`PASSWD`] without one), its cgroup 1 is
+/// the root (`unified:/`) and cgroup N another `unified:/cgN`, and it runs
+/// no command (`system()` prints nothing).
 #[derive(Clone, Debug, Default)]
 pub struct Offline {
     pub ns: u64,
@@ -113,6 +119,22 @@ pub struct Offline {
 impl Host for Offline {
     fn now(&self) -> WallTime {
         WallTime::utc_ns(i128::from(BOOT) * 1_000_000_000).plus_ns(self.ns)
+    }
+
+    fn boot(&self) -> WallTime {
+        WallTime::utc_ns(i128::from(BOOT) * 1_000_000_000)
+    }
+
+    fn username(&self, uid: u64) -> String {
+        let passwd = self.files.get("/etc/passwd").map_or(PASSWD, String::as_str);
+        host::user_in(passwd, uid)
+    }
+
+    fn cgroup_path(&self, id: u64) -> String {
+        match id {
+            1 => "unified:/".into(),
+            _ => format!("unified:/cg{id}"),
+        }
     }
 
     fn cat(&self, path: &str, max: usize) -> String {
@@ -327,7 +349,10 @@ impl<'p> Session<'p> {
             prog,
             vms,
             world: Some(Box::new(world)),
-            kaddr: Kaddr::default(),
+            kaddr: prog.object.ksyms.iter().fold(Kaddr::default(), |mut k, s| {
+                k.addr(s);
+                k
+            }),
             chunks: Vec::new(),
             exited: false,
             host: Offline::default(),
@@ -523,7 +548,7 @@ impl<'p> Session<'p> {
             reason: e,
         };
         let step = self
-            .with_decoder(|d| exec::step(bytes, d, &self.host))
+            .with_decoder(|d| exec::step(bytes, d))
             .map_err(|e| failed(e.to_string()))?;
         match step {
             Step::Print(c) => self.chunks.push(c),
@@ -558,6 +583,7 @@ impl<'p> Session<'p> {
             endian: prog.object.endian,
             ksyms: &ksyms,
             stacks: &stacks,
+            host: &self.host,
         })
     }
 
@@ -659,6 +685,7 @@ fn current(
         stack,
         func_ip,
         task: ev.task,
+        cgroup: ev.cgroup,
     }
 }
 

@@ -489,6 +489,12 @@ pub enum Builtin {
     Kstack,
     /// `curtask`: the current `struct task_struct *`.
     Curtask,
+    /// Nanoseconds since the run started (its BEGIN programs ran).
+    Elapsed,
+    /// The current task's cgroup v2 id.
+    Cgroup,
+    /// The current user, named in user space.
+    Username,
 }
 
 /// The builtins as written: the one list that [`Builtin::from_word`] reads,
@@ -509,6 +515,9 @@ pub const BUILTINS: &[(&str, Builtin)] = &[
     ("retval", Builtin::Retval),
     ("kstack", Builtin::Kstack),
     ("curtask", Builtin::Curtask),
+    ("elapsed", Builtin::Elapsed),
+    ("cgroup", Builtin::Cgroup),
+    ("username", Builtin::Username),
     ("arg0", Builtin::Arg(0)),
     ("arg1", Builtin::Arg(1)),
     ("arg2", Builtin::Arg(2)),

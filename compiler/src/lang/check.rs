@@ -21,6 +21,7 @@ mod config;
 mod constant;
 mod expr;
 pub mod format;
+mod functions;
 pub mod ir;
 mod map_stmt;
 mod output;
@@ -249,17 +250,31 @@ fn check_mapped(
         return Err(map.diagnostics(diags));
     }
     let unsafe_used = unsafe_actions(&cx.bodies, &cx.outputs);
+    let mut programs = number_bodies(plans);
+    let mut bodies = cx.bodies;
+    if uses_elapsed(&bodies) && !programs.iter().any(|p| p.kind == ProbeKind::Begin) {
+        // `elapsed` counts from the first BEGIN program: a spec without
+        // one gets an empty one.
+        programs.insert(0, begin_program(bodies.len()));
+        bodies.push(Body {
+            pred: None,
+            stmts: vec![],
+            vars: vec![],
+            span: Span::default(),
+        });
+    }
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
         map: map.clone(),
-        programs: number_bodies(plans),
-        bodies: cx.bodies,
+        programs,
+        bodies,
         maps: cx.maps,
         outputs: cx.outputs,
         unsafe_actions: unsafe_used,
         settings: cx.settings,
         tuples: cx.tuples,
+        strftime: cx.strftime,
         macro_uses,
     })
 }
@@ -280,6 +295,36 @@ fn unsafe_actions(bodies: &[Body], outputs: &[OutputInfo]) -> Vec<String> {
         .filter(|(used, _)| *used)
         .map(|(_, name)| name.to_string())
         .collect()
+}
+
+/// Whether a body reads `elapsed`.
+fn uses_elapsed(bodies: &[Body]) -> bool {
+    let mut found = false;
+    let mut f = |e: &ir::TExpr| {
+        found |= matches!(
+            e.kind,
+            ir::TKind::Builtin(crate::lang::ast::Builtin::Elapsed)
+        )
+    };
+    for b in bodies {
+        b.pred.iter().for_each(|p| p.visit(&mut f));
+        b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+    }
+    found
+}
+
+/// A BEGIN program of body `body`, which the spec did not write.
+fn begin_program(body: usize) -> ProbeProgram {
+    ProbeProgram {
+        attach: crate::kprobe::AttachPoint::Begin,
+        kind: ProbeKind::Begin,
+        probe: "BEGIN".into(),
+        func: String::new(),
+        symbol: "BEGIN".into(),
+        body,
+        span: Span::default(),
+        wrapped_syscall: false,
+    }
 }
 
 /// The longest program symbol (`kretprobe_<func>` and a uniqueness
@@ -351,6 +396,8 @@ struct Checker<'a> {
     decl_tys: HashMap<(usize, usize), tables::DeclTy>,
     /// The element types of each tuple type.
     tuples: Vec<Vec<ir::Ty>>,
+    /// The formats of `strftime()`, interned.
+    strftime: Vec<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -373,6 +420,7 @@ impl<'a> Checker<'a> {
             settings: Settings::default(),
             decl_tys: HashMap::new(),
             tuples: Vec::new(),
+            strftime: Vec::new(),
         }
     }
 

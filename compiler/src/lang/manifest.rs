@@ -145,6 +145,9 @@ pub struct KeyEntry {
     /// A `kstack`'s map and how it prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// Where a `kstack` value's frames are and how they print.
@@ -178,6 +181,9 @@ pub struct ValueEntry {
     /// A `kstack`'s map and how it prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +250,9 @@ pub struct ArgEntry {
     /// A `kstack`'s map and how it prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// What a key part holds.
@@ -254,8 +263,20 @@ pub enum KeyKind {
     String,
     Func,
     Probe,
-    /// A stack id of [`Manifest::stack_map`].
+    /// A stack id of the entry's `stack` map.
     Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
 }
 
 /// What a map's value holds: an assigned value or an aggregation's state.
@@ -268,6 +289,18 @@ pub enum ValueKind {
     Probe,
     /// A stack id of the entry's `stack` map.
     Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
     Count,
     Sum,
     Min,
@@ -295,6 +328,20 @@ pub enum ArgKind {
     Probe,
     /// A stack id of the entry's `stack` map.
     Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
+    /// `buf()`: a u64 length and the bytes, printed as `%r` does.
+    Buf,
 }
 
 impl From<Sym> for KeyKind {
@@ -302,6 +349,10 @@ impl From<Sym> for KeyKind {
         match s {
             Sym::Func => KeyKind::Func,
             Sym::Probe => KeyKind::Probe,
+            Sym::Ksym => KeyKind::Ksym,
+            Sym::Username => KeyKind::Username,
+            Sym::Timestamp(_) => KeyKind::Timestamp,
+            Sym::CgroupPath => KeyKind::CgroupPath,
         }
     }
 }
@@ -309,10 +360,15 @@ impl From<Sym> for KeyKind {
 impl From<ir::ValueKind> for ValueKind {
     fn from(v: ir::ValueKind) -> ValueKind {
         match v {
-            ir::ValueKind::Int { .. } => ValueKind::Int,
+            ir::ValueKind::Int { .. } | ir::ValueKind::Ptr(_) => ValueKind::Int,
             ir::ValueKind::Str { .. } => ValueKind::String,
             ir::ValueKind::Sym(Sym::Func) => ValueKind::Func,
             ir::ValueKind::Sym(Sym::Probe) => ValueKind::Probe,
+            ir::ValueKind::Sym(Sym::Ksym) => ValueKind::Ksym,
+            ir::ValueKind::Sym(Sym::Username) => ValueKind::Username,
+            ir::ValueKind::Sym(Sym::Timestamp(_)) => ValueKind::Timestamp,
+            ir::ValueKind::Sym(Sym::CgroupPath) => ValueKind::CgroupPath,
+            ir::ValueKind::Inet => ValueKind::Inet,
             ir::ValueKind::Kstack(_) => ValueKind::Kstack,
             ir::ValueKind::Count => ValueKind::Count,
             ir::ValueKind::Sum => ValueKind::Sum,
@@ -366,7 +422,7 @@ impl Manifest {
             maps: checked
                 .maps
                 .iter()
-                .map(|m| map_entry(m, checked.settings.max_entries))
+                .map(|m| map_entry(m, checked.settings.max_entries, &checked.strftime))
                 .collect(),
             output: checked
                 .outputs
@@ -390,13 +446,21 @@ impl Manifest {
     }
 }
 
-fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
+/// A timestamp's strftime format, of the spec's `formats`.
+fn format_of(ty: Ty, formats: &[String]) -> Option<String> {
+    match ty {
+        Ty::Sym(Sym::Timestamp(i)) => formats.get(i as usize).cloned(),
+        _ => None,
+    }
+}
+
+fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
     let offsets = m.key_offsets();
     let keys = m
         .keys
         .iter()
         .zip(&offsets)
-        .map(|(k, &offset)| key_entry(*k, offset))
+        .map(|(k, &offset)| key_entry(*k, offset, formats))
         .collect();
     let v = m.value_kind();
     MapEntry {
@@ -410,6 +474,7 @@ fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
             size: v.size(),
             signed: match v {
                 ir::ValueKind::Int { signed } => Some(signed),
+                ir::ValueKind::Ptr(_) => Some(false),
                 _ => None,
             },
             lhist: match v {
@@ -420,15 +485,19 @@ fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
                 ir::ValueKind::Kstack(s) => Some(s.into()),
                 _ => None,
             },
+            format: match v {
+                ir::ValueKind::Sym(s) => format_of(Ty::Sym(s), formats),
+                _ => None,
+            },
         },
         max_entries,
     }
 }
 
-fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
+fn key_entry(k: KeyTy, offset: u32, formats: &[String]) -> KeyEntry {
     let (size, signed) = match k {
         KeyTy::Int { signed } => (Some(8), Some(signed)),
-        KeyTy::Str { .. } => (Some(k.storage()), None),
+        KeyTy::Str { .. } | KeyTy::Inet => (Some(k.storage()), None),
         KeyTy::Kstack(_) => (None, None),
         KeyTy::Sym(_) => (Some(8), None),
     };
@@ -437,6 +506,7 @@ fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
         KeyTy::Str { .. } => KeyKind::String,
         KeyTy::Kstack(_) => KeyKind::Kstack,
         KeyTy::Sym(s) => s.into(),
+        KeyTy::Inet => KeyKind::Inet,
     };
     KeyEntry {
         kind,
@@ -447,6 +517,7 @@ fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
             KeyTy::Kstack(s) => Some(s.into()),
             _ => None,
         },
+        format: format_of(k.ty(), formats),
     }
 }
 
@@ -485,7 +556,7 @@ fn output_entry(checked: &Checked, o: &OutputInfo) -> OutputEntry {
         .args
         .iter()
         .zip(o.offsets())
-        .map(|(t, offset)| arg_entry(*t, offset))
+        .map(|(t, offset)| arg_entry(*t, offset, &checked.strftime))
         .collect();
     OutputEntry {
         id: o.id,
@@ -495,13 +566,19 @@ fn output_entry(checked: &Checked, o: &OutputInfo) -> OutputEntry {
     }
 }
 
-fn arg_entry(t: Ty, offset: u32) -> ArgEntry {
+fn arg_entry(t: Ty, offset: u32, formats: &[String]) -> ArgEntry {
     ArgEntry {
         kind: match t {
             Ty::Str { .. } => ArgKind::String,
             Ty::Sym(Sym::Func) => ArgKind::Func,
             Ty::Sym(Sym::Probe) => ArgKind::Probe,
+            Ty::Sym(Sym::Ksym) => ArgKind::Ksym,
+            Ty::Sym(Sym::Username) => ArgKind::Username,
+            Ty::Sym(Sym::Timestamp(_)) => ArgKind::Timestamp,
+            Ty::Sym(Sym::CgroupPath) => ArgKind::CgroupPath,
             Ty::Kstack(_) => ArgKind::Kstack,
+            Ty::Inet => ArgKind::Inet,
+            Ty::Buf { .. } => ArgKind::Buf,
             _ => ArgKind::Int,
         },
         offset,
@@ -511,6 +588,7 @@ fn arg_entry(t: Ty, offset: u32) -> ArgEntry {
             Ty::Kstack(s) => Some(s.into()),
             _ => None,
         },
+        format: format_of(t, formats),
     }
 }
 
@@ -527,7 +605,7 @@ mod tests {
                     format: "hi %d\n".into(),
                 },
                 size: 16,
-                args: vec![arg_entry(Ty::INT, 8)],
+                args: vec![arg_entry(Ty::INT, 8, &[])],
             },
             OutputEntry {
                 id: 1,
@@ -573,20 +651,20 @@ mod tests {
 
     #[test]
     fn key_entries_carry_what_a_reader_needs() {
-        let k = serde_json::to_string(&key_entry(KeyTy::Str { size: 10 }, 8)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Str { size: 10 }, 8, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"string","size":16,"offset":8}"#);
         let stack = Stack {
             mode: StackMode::Perf,
             limit: 8,
         };
-        let k = serde_json::to_string(&key_entry(KeyTy::Kstack(stack), 0)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Kstack(stack), 0, &[])).unwrap();
         assert_eq!(
             k,
             r#"{"kind":"kstack","offset":0,"stack":{"map":"stack_traces_8","mode":"perf","limit":8}}"#
         );
-        let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"int","size":8,"signed":false,"offset":0}"#);
-        let k = serde_json::to_string(&key_entry(KeyTy::Sym(Sym::Probe), 8)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Sym(Sym::Probe), 8, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"probe","size":8,"offset":8}"#);
     }
 
@@ -637,6 +715,7 @@ mod tests {
                 signed: Some(true),
                 lhist: None,
                 stack: None,
+                format: None,
             },
             max_entries: 1,
         };

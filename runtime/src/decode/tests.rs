@@ -42,6 +42,7 @@ fn decoder<'a>(m: &'a Manifest, endian: Endian, ksyms: &'a Ksyms) -> Decoder<'a>
         endian,
         ksyms,
         stacks: &no_stacks,
+        host: &crate::host::Fixed,
     }
 }
 

@@ -6,28 +6,8 @@ use serde_json::json;
 
 use super::*;
 use crate::decode::{Bucket, Entry, Key};
+use crate::host::Fixed;
 use crate::ksyms::Ksyms;
-
-/// A host whose clock reads 2024-02-29 13:05:09 UTC, whose files are
-/// their names reversed, and whose commands print themselves.
-struct Fixed;
-
-impl Host for Fixed {
-    fn now(&self) -> WallTime {
-        WallTime {
-            secs: 1_709_211_909,
-            nanos: 0,
-            offset: 0,
-            zone: "UTC".into(),
-        }
-    }
-    fn cat(&self, path: &str, max: usize) -> String {
-        path.chars().rev().take(max).collect()
-    }
-    fn system(&self, command: &str) -> String {
-        format!("ran {command}\n")
-    }
-}
 
 fn manifest() -> Manifest {
     let int = |offset| json!({"kind": "int", "offset": offset, "size": 8, "signed": true});
@@ -68,8 +48,9 @@ fn each_record_kind_asks_for_what_its_entry_says() {
         endian: Endian::Big,
         ksyms: &ksyms,
         stacks: &no_stacks,
+        host: &Fixed,
     };
-    let step = |bytes: &[u8]| step(bytes, &d, &Fixed);
+    let step = |bytes: &[u8]| step(bytes, &d);
     let mut printf = words(&[0]);
     printf.extend(b"dd\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
     printf.extend(words(&[-7i64 as u64]));

@@ -17,7 +17,8 @@ use probecc::lang::manifest::{Manifest, ProgramKind};
 
 use super::{LiveError, Loaded};
 use crate::decode::MapDump;
-use crate::exec::{self, Host, Step};
+use crate::exec::{self, Step};
+use crate::host::Host;
 use crate::ksyms::Ksyms;
 use crate::output::{Chunk, Output};
 use crate::strftime::WallTime;
@@ -31,7 +32,6 @@ pub struct Session {
     loaded: Loaded,
     manifest: Manifest,
     ksyms: Ksyms,
-    host: System,
     chunks: Vec<Chunk>,
     /// `exit()`'s status, once a record asked for it.
     exit: Option<i64>,
@@ -60,7 +60,6 @@ impl Session {
             loaded,
             manifest,
             ksyms,
-            host: System,
             chunks: Vec::new(),
             exit: None,
             intervals,
@@ -150,9 +149,9 @@ impl Session {
             if self.exit.is_some() {
                 continue;
             }
-            let step = self.loaded.with_decoder(&self.manifest, &self.ksyms, |d| {
-                exec::step(&record, d, &self.host)
-            })?;
+            let step = self
+                .loaded
+                .with_decoder(&self.manifest, &self.ksyms, |d| exec::step(&record, d))?;
             match step {
                 Step::Print(c) => self.chunks.push(c),
                 Step::PrintMap { map, top, div } => {
@@ -170,36 +169,82 @@ impl Session {
     }
 }
 
-/// This machine: its clock in its local zone, its files (a file that
-/// cannot be read prints nothing), its shell.
+/// This machine: its clock in its local zone, its users (`/etc/passwd`),
+/// its cgroups (the cgroup2 hierarchy under `/sys/fs/cgroup`, named
+/// `unified:/path` as bpftrace names them), its files (a file that cannot
+/// be read prints nothing), its shell.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
 
+/// The wall-clock time `since` the epoch, in this machine's local zone.
+fn local(since: Duration) -> WallTime {
+    let secs = since.as_secs() as libc::time_t;
+    // SAFETY: `tm` is plain data that localtime_r fills; both pointers
+    // are valid for the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let local = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    let zone = if local && !tm.tm_zone.is_null() {
+        // SAFETY: tm_zone points at a NUL-terminated name of the C
+        // library's zone data.
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        "UTC".to_string()
+    };
+    WallTime {
+        secs: since.as_secs() as i64,
+        nanos: since.subsec_nanos(),
+        offset: if local { tm.tm_gmtoff as i32 } else { 0 },
+        zone,
+    }
+}
+
 impl Host for System {
     fn now(&self) -> WallTime {
-        let since = SystemTime::now()
+        local(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        )
+    }
+
+    fn boot(&self) -> WallTime {
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let secs = since.as_secs() as libc::time_t;
-        // SAFETY: `tm` is plain data that localtime_r fills; both pointers
-        // are valid for the call.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        let local = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-        let zone = if local && !tm.tm_zone.is_null() {
-            // SAFETY: tm_zone points at a NUL-terminated name of the C
-            // library's zone data.
-            unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
-                .to_string_lossy()
-                .into_owned()
-        } else {
-            "UTC".to_string()
-        };
-        WallTime {
-            secs: since.as_secs() as i64,
-            nanos: since.subsec_nanos(),
-            offset: if local { tm.tm_gmtoff as i32 } else { 0 },
-            zone,
+        // SAFETY: `ts` is plain data clock_gettime fills.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let up = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        local(now.saturating_sub(up))
+    }
+
+    fn username(&self, uid: u64) -> String {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        crate::host::user_in(&passwd, uid)
+    }
+
+    fn cgroup_path(&self, id: u64) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let root = std::path::Path::new("/sys/fs/cgroup");
+        let mut todo = vec![root.to_path_buf()];
+        while let Some(dir) = todo.pop() {
+            if std::fs::metadata(&dir).is_ok_and(|m| m.ino() == id) {
+                let rel = dir.strip_prefix(root).unwrap_or(&dir);
+                return format!("unified:/{}", rel.display());
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            todo.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
         }
+        String::new()
     }
 
     fn cat(&self, path: &str, max: usize) -> String {

@@ -18,8 +18,8 @@ use crate::suggest::nearest;
 
 /// bpftrace builtins probecc does not support, for a precise message.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
-    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
-    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+    "ustack", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0", "sarg1", "sarg2", "sarg3",
+    "sarg4", "sarg5",
 ];
 
 /// The kernel BTF whose enumerators are constants: `None` when the

@@ -111,8 +111,8 @@ fn unknown_names_get_the_nearest_known_ones() {
     let help = |src: &str| errors(src, &none)[0].help.clone().unwrap_or_default();
     assert_eq!(help("kprobe:f { @x = pdi; }"), "did you mean `pid`?");
     assert_eq!(
-        help("kprobe:f { @x = cgroup; }"),
-        "`cgroup` is a bpftrace builtin that probecc does not support"
+        help("kprobe:f { @x = jiffies; }"),
+        "`jiffies` is a bpftrace builtin that probecc does not support"
     );
     assert_eq!(
         help("kprobe:f { @x = uint8; }"),

@@ -16,8 +16,34 @@ use crate::lang::diag::{suggest, Diagnostic};
 
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
-    "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "printf", "str", "print",
-    "clear", "zero", "exit", "delete", "signal", "time", "cat", "system", "kstack",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "stats",
+    "hist",
+    "lhist",
+    "printf",
+    "str",
+    "print",
+    "clear",
+    "zero",
+    "exit",
+    "delete",
+    "signal",
+    "time",
+    "cat",
+    "system",
+    "kstack",
+    "bswap",
+    "has_key",
+    "kaddr",
+    "ksym",
+    "strftime",
+    "cgroup_path",
+    "ntop",
+    "buf",
 ];
 
 /// The aggregations, which may only be assigned to a map.
@@ -100,7 +126,9 @@ impl Checker<'_> {
                 format!("{what} must be an integer, found {}", t.ty.describe())
             }
             Ty::Kstack(_) => format!("{what} must be an integer, found a kstack"),
-            Ty::Tuple { .. } => format!("{what} must be an integer, found a tuple"),
+            Ty::Tuple { .. } | Ty::Inet | Ty::Buf { .. } => {
+                format!("{what} must be an integer, found {}", t.ty.describe())
+            }
         };
         self.error(Diagnostic::new(t.span, msg).with_label("not an integer"));
         false
@@ -131,6 +159,8 @@ impl Checker<'_> {
                 Ty::Sym(Sym::Func)
             }
             Builtin::Probe => Ty::Sym(Sym::Probe),
+            Builtin::Elapsed | Builtin::Cgroup => Ty::Int { signed: false },
+            Builtin::Username => Ty::Sym(Sym::Username),
             Builtin::Kstack => Ty::Kstack(Stack {
                 mode: self.settings.runtime.stack_mode,
                 limit: Stack::DEFAULT_LIMIT,
@@ -200,6 +230,8 @@ impl Checker<'_> {
             Some(ValueKind::Str { size }) => Ty::Str { size },
             Some(ValueKind::Sym(s)) => Ty::Sym(s),
             Some(ValueKind::Kstack(s)) => Ty::Kstack(s),
+            Some(ValueKind::Inet) => Ty::Inet,
+            Some(ValueKind::Ptr(t)) => Ty::Ptr(t),
             Some(v) if v.readable_int() => Ty::INT,
             Some(v) => {
                 let msg = format!(
@@ -445,6 +477,9 @@ impl Checker<'_> {
             "str" => return self.str_call(args, span),
             "kstack" => return self.kstack_call(args, span),
             _ => {}
+        }
+        if let Some(t) = self.value_function(name, args, span) {
+            return t;
         }
         let d = if AGGREGATIONS.contains(&name) {
             Diagnostic::new(

@@ -1,5 +1,5 @@
 //! printf format strings: the conversions probecc supports (`%d %i %u %x %X
-//! %s %c %p`, with the `l`/`ll` length modifiers on the integer ones, flags
+//! %s %c %p`, and `%r` for a `buf()`, with the `l`/`ll` length modifiers on the integer ones, flags
 //! `-+ #0`, a width and a precision), and the kind of argument each takes.
 
 use std::iter::Peekable;
@@ -10,6 +10,8 @@ use std::str::CharIndices;
 pub enum ArgKind {
     Int,
     Str,
+    /// `%r`: a `buf()`, printed as bpftrace prints one.
+    Buf,
 }
 
 /// One conversion of a format.
@@ -51,9 +53,10 @@ pub fn conversions(format: &str) -> Result<Vec<Conversion>, String> {
             'd' | 'i' | 'u' | 'x' | 'X' if longs <= 2 => ArgKind::Int,
             'c' | 'p' if longs == 0 => ArgKind::Int,
             's' if longs == 0 => ArgKind::Str,
+            'r' if longs == 0 => ArgKind::Buf,
             _ => {
                 return Err(format!(
-                    "`{text}` is not a printf conversion probecc supports (%d %i %u %x %X %s %c %p, with l/ll, flags and widths)"
+                    "`{text}` is not a printf conversion probecc supports (%d %i %u %x %X %s %c %p %r, with l/ll, flags and widths)"
                 ))
             }
         };

@@ -26,7 +26,7 @@ use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use settings::{RuntimeConfig, Settings};
-pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty};
+pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty, INET_SIZE};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +110,33 @@ pub enum TKind {
         access: FieldAccess,
         read: FieldRead,
     },
+    /// `bswap(x)`: the low `bytes` bytes of `x` in the other byte order.
+    Bswap {
+        bytes: u8,
+        expr: Box<TExpr>,
+    },
+    /// `has_key(@m, k...)`: 1 if the map has the key, 0 if not.
+    HasKey {
+        map: usize,
+        keys: Vec<TExpr>,
+    },
+    /// `kaddr("sym")`: the kernel symbol's address, which the loader
+    /// resolves (a typeless `.ksyms` extern).
+    KernelAddr(String),
+    /// `ntop([af, ]addr)`: an [`Ty::Inet`] of family `af` (`AF_INET` for
+    /// an integer address, `AF_INET6` for a 16-byte array) and the
+    /// address: an integer's low 4 bytes as they are in memory, or an
+    /// array member's bytes.
+    Ntop {
+        af: Box<TExpr>,
+        addr: Box<TExpr>,
+    },
+    /// `buf(addr, len)`: up to `cap` bytes at `addr`, `len` of them.
+    Buf {
+        addr: Box<TExpr>,
+        len: Box<TExpr>,
+        cap: u32,
+    },
 }
 
 /// How a [`TKind::Field`] is read.
@@ -148,7 +175,13 @@ impl TExpr {
     pub fn has_call(&self, wrapped_syscall: bool) -> bool {
         let c = |e: &TExpr| e.has_call(wrapped_syscall);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::FieldOffset(_) => false,
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => false,
+            TKind::Bswap { expr, .. } => c(expr),
+            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } => true,
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
@@ -175,7 +208,12 @@ impl TExpr {
             | TKind::Str(_)
             | TKind::Var(_)
             | TKind::Builtin(_)
-            | TKind::FieldOffset(_) => vec![],
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => vec![],
+            TKind::Bswap { expr, .. } => vec![&mut **expr],
+            TKind::HasKey { keys, .. } => keys.iter_mut().collect(),
+            TKind::Ntop { af, addr } => vec![&mut **af, &mut **addr],
+            TKind::Buf { addr, len, .. } => vec![&mut **addr, &mut **len],
             TKind::Tuple(elems) => elems.iter_mut().collect(),
             TKind::TupleGet { tuple, .. } => vec![&mut **tuple],
             TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
@@ -200,7 +238,18 @@ impl TExpr {
             | TKind::Str(_)
             | TKind::Var(_)
             | TKind::Builtin(_)
-            | TKind::FieldOffset(_) => {}
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => {}
+            TKind::Bswap { expr, .. } => expr.visit(f),
+            TKind::HasKey { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
+            TKind::Ntop { af, addr } => {
+                af.visit(f);
+                addr.visit(f);
+            }
+            TKind::Buf { addr, len, .. } => {
+                addr.visit(f);
+                len.visit(f);
+            }
             TKind::Tuple(elems) => elems.iter().for_each(|e| e.visit(f)),
             TKind::TupleGet { tuple, .. } => tuple.visit(f),
             TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
@@ -465,6 +514,10 @@ pub struct VarInfo {
     /// Where `let` declares it, for a variable of one block; `None` for a
     /// variable of the whole probe (assigned without `let`).
     pub decl: Option<Span>,
+    /// The bytes of the integer its first assignment or declaration gives
+    /// it (a 2-byte struct field, a `(uint16)` cast), which `bswap`
+    /// swaps; 8 otherwise.
+    pub bytes: u8,
 }
 
 /// The checked block of one probe, shared by the programs its attach points
@@ -583,6 +636,9 @@ impl OutputInfo {
 /// The ring buffer every record for user space goes through (its size is
 /// [`Settings::ringbuf_bytes`]).
 pub const OUTPUT_RINGBUF: &str = "output_rb";
+/// The one-entry array of the time the run started, which the first BEGIN
+/// program sets and `elapsed` counts from.
+pub const ELAPSED_MAP: &str = "elapsed_start";
 
 /// A whole checked spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -606,6 +662,9 @@ pub struct Checked {
     pub settings: Settings,
     /// The element types of each tuple type ([`Ty::Tuple`]'s `id`).
     pub tuples: Vec<Vec<Ty>>,
+    /// The strftime formats of `strftime()` values, by [`Sym::Timestamp`]'s
+    /// index.
+    pub strftime: Vec<String>,
     /// The macro expansions the programs hold, for naming them in later
     /// diagnostics.
     pub macro_uses: Vec<crate::lang::macros::MacroUse>,
@@ -641,6 +700,18 @@ impl Checked {
         limits
     }
 
+    /// Whether any program reads `elapsed` (the object then has
+    /// [`ELAPSED_MAP`], and a BEGIN program).
+    pub fn uses_elapsed(&self) -> bool {
+        let mut found = false;
+        for b in &self.bodies {
+            let mut f = |e: &TExpr| found |= matches!(e.kind, TKind::Builtin(Builtin::Elapsed));
+            b.pred.iter().for_each(|p| p.visit(&mut f));
+            b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+        }
+        found
+    }
+
     /// Whether any program sends records (the object then has
     /// [`OUTPUT_RINGBUF`]).
     pub fn uses_output(&self) -> bool {
@@ -655,6 +726,7 @@ impl Checked {
             let name = match sym {
                 Sym::Func => &p.func,
                 Sym::Probe => &p.probe,
+                _ => continue,
             };
             // The programs a loader runs probe no function.
             if !out.contains(name) && !name.is_empty() {
@@ -669,6 +741,7 @@ impl Checked {
         let name = match sym {
             Sym::Func => &p.func,
             Sym::Probe => &p.probe,
+            _ => return 0,
         };
         let names = self.names(sym);
         names.iter().position(|n| n == name).unwrap_or(names.len()) as i64

@@ -249,9 +249,11 @@ impl Checker<'_> {
     fn printf_arg(&mut self, c: &format::Conversion, a: &TExpr) -> bool {
         let msg = match (c.kind, a.ty) {
             (_, Ty::Error) => return false,
-            (ArgKind::Int, Ty::Int { .. }) | (ArgKind::Str, Ty::Str { .. } | Ty::Sym(_)) => {
-                return true
-            }
+            (ArgKind::Int, Ty::Int { .. })
+            | (ArgKind::Str, Ty::Str { .. } | Ty::Sym(_) | Ty::Inet)
+            | (ArgKind::Buf, Ty::Buf { .. }) => return true,
+            (_, Ty::Buf { .. }) => format!("{} cannot print a buf(); use %r", c.text),
+            (ArgKind::Buf, t) => format!("%r prints a buf(), found {}", t.describe()),
             (ArgKind::Str, Ty::Kstack(_)) => return true,
             (_, Ty::Kstack(_)) => format!("{} cannot print a kstack; use %s", c.text),
             (_, Ty::Tuple { .. }) => format!(

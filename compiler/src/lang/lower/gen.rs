@@ -7,7 +7,7 @@
 use crate::arch::Arch;
 use crate::asm::{self, CoreField, Op};
 use crate::insn::Reg;
-use crate::kprobe::{self, KprobeProgram, EXIT_LABEL};
+use crate::kprobe::{self, AttachPoint, KprobeProgram, EXIT_LABEL};
 use crate::lang::ast::{Builtin, Span};
 use crate::lang::check::ir::{Body, Checked, ProbeProgram, TExpr, TKind, TStmt, TStmtKind, Ty};
 use crate::lang::check::CompileOptions;
@@ -240,6 +240,14 @@ impl Gen<'_> {
     fn body(&mut self, body: &Body) -> R<()> {
         self.place_vars(body)?;
         self.place_consts(body)?;
+        let checked = self.checked;
+        let first_begin = checked
+            .programs
+            .iter()
+            .find(|p| p.attach == AttachPoint::Begin);
+        if first_begin.is_some_and(|p| p.symbol == self.prog.symbol) && checked.uses_elapsed() {
+            self.record_start()?;
+        }
         if let Some(p) = &body.pred {
             self.span = p.span;
             self.emit_all(self.source_line(p.span));

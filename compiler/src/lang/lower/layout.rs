@@ -2,7 +2,8 @@
 //! (an integer, a char array, or a struct `AT_name_key` of the parts and
 //! the histogram bucket) and value (an integer, a char array, or a struct
 //! `AT_name_val` of two 64-bit fields), a stack-trace map per `kstack`
-//! depth, the ring buffer of records for user space, and a struct
+//! depth, the array of the time `elapsed` counts from, the ring buffer
+//! of records for user space, and a struct
 //! `output_<id>` per record kind.
 //! `func` and `probe` values are 8-byte enums (`enum func`, `enum probe`)
 //! whose enumerators are the names, so that `bpftool map dump` prints
@@ -10,7 +11,8 @@
 
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
-    stack_map, Checked, KeyTy, MapInfo, OutputInfo, Sym, Ty, ValueKind, OUTPUT_RINGBUF,
+    round8, stack_map, Checked, KeyTy, MapInfo, OutputInfo, Sym, Ty, ValueKind, ELAPSED_MAP,
+    OUTPUT_RINGBUF,
 };
 use crate::maps::{MapDef, MapKind};
 
@@ -25,6 +27,9 @@ pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
             limit,
             checked.settings.max_entries,
         ));
+    }
+    if checked.uses_elapsed() {
+        out.push(MapDef::array(ELAPSED_MAP, CType::u64(), 1));
     }
     if checked.uses_output() {
         out.push(MapDef::ringbuf(
@@ -53,13 +58,28 @@ fn int(signed: bool) -> CType {
     }
 }
 
-/// `enum func` or `enum probe`: enumerator k names id k.
+/// `enum func` or `enum probe`: enumerator k names id k; the other
+/// values user space names are u64s.
 fn sym_type(checked: &Checked, s: Sym) -> CType {
+    if !s.indexes_names() {
+        return CType::u64();
+    }
     CType::Enum {
         name: s.name().into(),
         size: 8,
         values: checked.names(s).iter().map(|n| c_identifier(n)).collect(),
     }
+}
+
+/// `struct inet { u64 af; char addr[16]; }`: an `ntop()` value.
+fn inet_type() -> CType {
+    CType::Struct(StructType::new(
+        "inet",
+        vec![
+            ("af".into(), CType::u64()),
+            ("addr".into(), CType::char_array(16)),
+        ],
+    ))
 }
 
 /// `name` as a C identifier (BTF requires one): other characters become
@@ -82,6 +102,7 @@ fn key_part(checked: &Checked, k: KeyTy) -> CType {
         KeyTy::Str { .. } => CType::char_array(k.storage()),
         KeyTy::Kstack(_) => CType::u64(),
         KeyTy::Sym(s) => sym_type(checked, s),
+        KeyTy::Inet => inet_type(),
     }
 }
 
@@ -113,7 +134,8 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
         ValueKind::Int { signed } => int(signed),
         v @ ValueKind::Str { .. } => CType::char_array(v.size()),
         ValueKind::Sym(s) => sym_type(checked, s),
-        ValueKind::Kstack(_) => CType::u64(),
+        ValueKind::Kstack(_) | ValueKind::Ptr(_) => CType::u64(),
+        ValueKind::Inet => inet_type(),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
@@ -137,6 +159,14 @@ fn output_type(checked: &Checked, p: &OutputInfo) -> CType {
             Ty::Str { .. } => CType::char_array(t.storage()),
             Ty::Int { signed } => int(*signed),
             Ty::Sym(s) => sym_type(checked, *s),
+            Ty::Inet => inet_type(),
+            Ty::Buf { size } => CType::Struct(StructType::new(
+                &format!("output_{}_buf{i}", p.id),
+                vec![
+                    ("len".into(), CType::u64()),
+                    ("data".into(), CType::char_array(round8(*size))),
+                ],
+            )),
             _ => CType::u64(),
         };
         fields.push((format!("arg{i}"), ty));

@@ -8,6 +8,7 @@
 //! [`Manifest`] that describes it.
 
 mod bits;
+mod bytes;
 mod consts;
 mod field;
 mod fold;

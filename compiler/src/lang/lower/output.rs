@@ -57,7 +57,7 @@ impl Gen<'_> {
                 base: rec,
                 off: off as i16,
             };
-            if ty.is_str() {
+            if ty.is_bytes() {
                 self.str_into(arg, at, ty.storage(), false)?;
             } else {
                 self.store_int(arg, at)?;

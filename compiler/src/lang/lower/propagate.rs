@@ -31,6 +31,8 @@ struct Names {
     probes: Vec<String>,
     func: i64,
     probe: i64,
+    /// The function this program probes.
+    func_name: String,
 }
 
 impl Names {
@@ -38,6 +40,8 @@ impl Names {
         match s {
             Sym::Func => &self.funcs,
             Sym::Probe => &self.probes,
+            // Only the name tables compare with literals.
+            _ => &[],
         }
     }
 }
@@ -49,6 +53,7 @@ pub fn body(b: &Body, checked: &Checked, prog: &ProbeProgram) -> Body {
         probes: checked.names(Sym::Probe),
         func: checked.sym_id(Sym::Func, prog),
         probe: checked.sym_id(Sym::Probe, prog),
+        func_name: prog.func.clone(),
     };
     let mut b = b.clone();
     if let Some(p) = &mut b.pred {
@@ -104,6 +109,10 @@ fn each_expr(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
 /// `func`/`probe` as this program's ids; `func == "name"` as an id test.
 fn name_ids(e: &mut TExpr, names: &Names) {
     match &e.kind {
+        // `func` where a map holds it with `ksym()`s: its address.
+        TKind::Builtin(Builtin::Func) if e.ty == Ty::Sym(Sym::Ksym) => {
+            e.kind = TKind::KernelAddr(names.func_name.clone())
+        }
         TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
         TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
         TKind::StrEq { s, lit, eq } => {

@@ -57,6 +57,7 @@ impl Gen<'_> {
         }
         let size = match e.ty {
             Ty::Str { size } => round8(size).min(cap),
+            Ty::Inet | Ty::Buf { .. } => e.ty.storage().min(cap),
             _ => return Err(self.fail("internal error: not a string")),
         };
         match &e.kind {
@@ -121,6 +122,8 @@ impl Gen<'_> {
                 self.zero(dst, cap);
                 self.emit(asm::label(&end));
             }
+            TKind::Ntop { af, addr } => self.ntop_into(af, addr, dst)?,
+            TKind::Buf { addr, len, cap: n } => self.buf_into(addr, len, *n, dst)?,
             TKind::Ternary { cond, then, els } => {
                 let (other, end) = (self.label(), self.label());
                 self.branch(cond, &other, false)?;

@@ -172,7 +172,7 @@ impl Gen<'_> {
     pub fn set_var(&mut self, var: usize, value: &TExpr) -> R<()> {
         let (loc, ty) = self.var(var)?;
         let r = match loc {
-            VarLoc::Slot(slot) if ty.is_str() => {
+            VarLoc::Slot(slot) if ty.is_bytes() => {
                 return self.str_into(value, Mem::stack(slot), ty.storage(), true)
             }
             VarLoc::Slot(slot) if matches!(ty, Ty::Tuple { .. }) => {

@@ -2,17 +2,23 @@
 //! map holds (assigned, or an aggregation's state), and each map's final
 //! layout.
 
-use super::ty::{round8, Stack, Sym, Ty};
+use super::ty::{round8, Stack, Sym, Ty, INET_SIZE};
 use crate::lang::ast::Span;
 use crate::maps::MapKind;
 
 /// One part of a map key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyTy {
-    Int { signed: bool },
-    Str { size: u32 },
+    Int {
+        signed: bool,
+    },
+    Str {
+        size: u32,
+    },
     Kstack(Stack),
     Sym(Sym),
+    /// An `ntop()` address.
+    Inet,
 }
 
 impl KeyTy {
@@ -24,14 +30,27 @@ impl KeyTy {
             Ty::Str { size } => Some(KeyTy::Str { size }),
             Ty::Kstack(s) => Some(KeyTy::Kstack(s)),
             Ty::Sym(s) => Some(KeyTy::Sym(s)),
-            Ty::Tuple { .. } | Ty::Error => None,
+            Ty::Inet => Some(KeyTy::Inet),
+            Ty::Tuple { .. } | Ty::Buf { .. } | Ty::Error => None,
         }
     }
 
     pub fn storage(self) -> u32 {
         match self {
             KeyTy::Str { size } => round8(size),
+            KeyTy::Inet => INET_SIZE,
             _ => 8,
+        }
+    }
+
+    /// The type of the value a key part holds.
+    pub fn ty(self) -> Ty {
+        match self {
+            KeyTy::Int { signed } => Ty::Int { signed },
+            KeyTy::Str { size } => Ty::Str { size },
+            KeyTy::Kstack(s) => Ty::Kstack(s),
+            KeyTy::Sym(s) => Ty::Sym(s),
+            KeyTy::Inet => Ty::Inet,
         }
     }
 
@@ -50,6 +69,7 @@ impl KeyTy {
             KeyTy::Str { .. } => "string",
             KeyTy::Kstack(_) => "kstack",
             KeyTy::Sym(s) => s.name(),
+            KeyTy::Inet => "inet",
         }
     }
 }
@@ -66,6 +86,11 @@ pub enum ValueKind {
     Sym(Sym),
     /// A stack id (`@s[tid] = kstack`).
     Kstack(Stack),
+    /// An `ntop()` address.
+    Inet,
+    /// A kernel pointer (the type id of what it points at), stored as
+    /// its address: read back, it is the pointer again.
+    Ptr(u32),
     Count,
     Sum,
     Min,
@@ -84,10 +109,11 @@ impl ValueKind {
     /// The manifest's name of the kind.
     pub fn name(self) -> &'static str {
         match self {
-            ValueKind::Int { .. } => "int",
+            ValueKind::Int { .. } | ValueKind::Ptr(_) => "int",
             ValueKind::Str { .. } => "string",
             ValueKind::Sym(s) => s.name(),
             ValueKind::Kstack(_) => "kstack",
+            ValueKind::Inet => "inet",
             ValueKind::Count => "count",
             ValueKind::Sum => "sum",
             ValueKind::Min => "min",
@@ -105,7 +131,9 @@ impl ValueKind {
             ValueKind::Int { .. }
             | ValueKind::Str { .. }
             | ValueKind::Sym(_)
-            | ValueKind::Kstack(_) => self.name().into(),
+            | ValueKind::Kstack(_)
+            | ValueKind::Inet => self.name().into(),
+            ValueKind::Ptr(_) => "a kernel pointer".into(),
             other => format!("{}()", other.name()),
         }
     }
@@ -116,7 +144,8 @@ impl ValueKind {
         match (self, other) {
             (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
             | (ValueKind::Sym(_), ValueKind::Sym(_))
-            | (ValueKind::Kstack(_), ValueKind::Kstack(_)) => self == other,
+            | (ValueKind::Kstack(_), ValueKind::Kstack(_))
+            | (ValueKind::Ptr(_), ValueKind::Ptr(_)) => self == other,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -127,7 +156,9 @@ impl ValueKind {
             ValueKind::Int { .. }
             | ValueKind::Str { .. }
             | ValueKind::Sym(_)
-            | ValueKind::Kstack(_) => MapKind::Hash,
+            | ValueKind::Kstack(_)
+            | ValueKind::Inet
+            | ValueKind::Ptr(_) => MapKind::Hash,
             _ => MapKind::PercpuHash,
         }
     }
@@ -142,6 +173,7 @@ impl ValueKind {
     pub fn size(self) -> u32 {
         match self {
             ValueKind::Str { size } => round8(size),
+            ValueKind::Inet => INET_SIZE,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
