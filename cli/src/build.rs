@@ -45,6 +45,52 @@ pub struct Spec {
     pub file: String,
     pub name: String,
     pub opts: CompileOptions,
+    /// The options for this machine's own arch when the spec has
+    /// wildcards and no `--symbols`: the running kernel's functions,
+    /// read once, on first need.
+    host: std::sync::OnceLock<Option<CompileOptions>>,
+}
+
+/// The arch this build of probecc runs on.
+pub const HOST_ARCH: Option<Arch> = if cfg!(target_arch = "x86_64") {
+    Some(Arch::X86_64)
+} else if cfg!(target_arch = "aarch64") {
+    Some(Arch::Arm64)
+} else if cfg!(target_arch = "s390x") {
+    Some(Arch::S390x)
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    Some(Arch::Ppc64le)
+} else if cfg!(target_arch = "riscv64") {
+    Some(Arch::Riscv64)
+} else {
+    None
+};
+
+/// Where the running kernel lists the functions a kprobe can attach to
+/// (tracefs, and its older place under debugfs).
+const TRACEABLE: [&str; 2] = [
+    "/sys/kernel/tracing/available_filter_functions",
+    "/sys/kernel/debug/tracing/available_filter_functions",
+];
+
+/// The running kernel's functions: the traceable ones tracefs lists, or,
+/// where tracefs is absent (or not mounted), the text symbols of
+/// `/proc/kallsyms`; `None` if neither can be read.
+pub fn running_kernel_functions() -> Option<Vec<String>> {
+    TRACEABLE
+        .iter()
+        .find_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            probecc::symbols::parse_traceable(&text).ok()
+        })
+        .or_else(|| {
+            let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+            let mut names = probecc::symbols::parse(&text).ok()?;
+            // The padding before each function (CFI, call depth
+            // tracking) has a symbol that is no function.
+            names.retain(|n| !n.starts_with("__pfx_") && !n.starts_with("__cfi_"));
+            Some(names)
+        })
 }
 
 impl Spec {
@@ -68,13 +114,33 @@ impl Spec {
                 btf: type_source(btf),
             },
             file,
+            host: std::sync::OnceLock::new(),
         })
     }
 
     /// The compiled spec, or its diagnostics printed to stderr (in colour
     /// on a terminal) and [`BadInput::Spec`].
+    /// A wildcard of a spec built for this machine's own arch without
+    /// `--symbols` expands against the running kernel's functions (as
+    /// bpftrace's does); other arches need `--symbols`.
     pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
-        lang::compile(&self.src, arch, &self.opts).map_err(|diags| {
+        let opts = match self.opts.symbols {
+            None if Some(arch) == HOST_ARCH => self
+                .host
+                .get_or_init(|| {
+                    if !lang::has_wildcards(&self.src, &self.opts) {
+                        return None;
+                    }
+                    Some(CompileOptions {
+                        symbols: running_kernel_functions(),
+                        ..self.opts.clone()
+                    })
+                })
+                .as_ref()
+                .unwrap_or(&self.opts),
+            _ => &self.opts,
+        };
+        lang::compile(&self.src, arch, opts).map_err(|diags| {
             let colour = if std::io::stderr().is_terminal() {
                 ColorChoice::Auto
             } else {

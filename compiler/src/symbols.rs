@@ -42,6 +42,23 @@ pub fn parse(text: &str) -> Result<Vec<String>, SymbolsError> {
     Ok(out)
 }
 
+/// The functions of tracefs' `available_filter_functions` (the ones a
+/// kprobe can attach to: `NAME` or `NAME [MODULE]` a line), sorted and
+/// without duplicates.
+pub fn parse_traceable(text: &str) -> Result<Vec<String>, SymbolsError> {
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err(SymbolsError::Empty);
+    }
+    Ok(out)
+}
+
 fn bad(i: usize, line: &str) -> SymbolsError {
     SymbolsError::BadLine {
         line: i + 1,
@@ -95,6 +112,17 @@ mod tests {
                     ffffffff82000000 D jiffies\nffffffffc0000000 t ext4_fn\t[ext4]\nffffffff812a0000 T vfs_read\n";
         let syms = parse(text).unwrap();
         assert_eq!(syms, ["_stext", "ext4_fn", "vfs_read", "vfs_readv"]);
+    }
+
+    #[test]
+    fn parses_available_filter_functions() {
+        let text = "vfs_read\nlookup_fast.constprop.0\next4_file_open [ext4]\nvfs_read\n";
+        let syms = parse_traceable(text).unwrap();
+        assert_eq!(
+            syms,
+            ["ext4_file_open", "lookup_fast.constprop.0", "vfs_read"]
+        );
+        assert_eq!(parse_traceable("\n"), Err(SymbolsError::Empty));
     }
 
     #[test]

@@ -97,7 +97,11 @@ fn functions(
                 spec.target
             ),
         )
-        .with_label("wildcard"));
+        .with_label("wildcard")
+        .with_help(
+            "the target kernel's System.map or /proc/kallsyms; for the machine's own arch, \
+             probecc reads the running kernel's functions itself",
+        ));
     };
     let mut found: Vec<String> = symbols::expand(&pattern, symbols)
         .into_iter()
