@@ -126,6 +126,12 @@ pub struct ArchInfo {
     pub multiarch: &'static str,
     /// The Rust target triple of a static guest binary.
     pub rust_target: &'static str,
+    /// Whether kernel and user addresses never overlap
+    /// (`ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE`): an address says which
+    /// memory it is in, so a `str()` whose kernel read fails may be a user
+    /// pointer and is read again as one. s390x's two address spaces share
+    /// their addresses.
+    pub split_address_space: bool,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -163,6 +169,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
+        split_address_space: true,
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -187,6 +194,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
+        split_address_space: true,
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -212,6 +220,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
+        split_address_space: false,
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -239,6 +248,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
+        split_address_space: true,
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -266,6 +276,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
+        split_address_space: true,
     },
 ];
 

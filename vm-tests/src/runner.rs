@@ -336,6 +336,7 @@ impl<'p> Session<'p> {
             .collect();
         let world = World {
             endian,
+            split_address_space: prog.arch.info().split_address_space,
             maps,
             cur: Current::default(),
             rng: XorShift64Star::new(prog.options.seed),
@@ -620,6 +621,7 @@ impl<'p> Session<'p> {
 fn unreachable_world() -> World {
     World {
         endian: Endian::Little,
+        split_address_space: false,
         maps: Vec::new(),
         cur: Current::default(),
         rng: XorShift64Star::new(1),
