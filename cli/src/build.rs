@@ -66,31 +66,15 @@ pub const HOST_ARCH: Option<Arch> = if cfg!(target_arch = "x86_64") {
     None
 };
 
-/// Where the running kernel lists the functions a kprobe can attach to
-/// (tracefs, and its older place under debugfs).
-const TRACEABLE: [&str; 2] = [
-    "/sys/kernel/tracing/available_filter_functions",
-    "/sys/kernel/debug/tracing/available_filter_functions",
-];
-
-/// The running kernel's functions: the traceable ones tracefs lists, or,
-/// where tracefs is absent (or not mounted), the text symbols of
-/// `/proc/kallsyms`; `None` if neither can be read.
+/// The running kernel's functions (`live::kernel::traceable`); `None` if
+/// they cannot be read, or off Linux.
 pub fn running_kernel_functions() -> Option<Vec<String>> {
-    TRACEABLE
-        .iter()
-        .find_map(|p| {
-            let text = std::fs::read_to_string(p).ok()?;
-            probecc::symbols::parse_traceable(&text).ok()
-        })
-        .or_else(|| {
-            let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-            let mut names = probecc::symbols::parse(&text).ok()?;
-            // The padding before each function (CFI, call depth
-            // tracking) has a symbol that is no function.
-            names.retain(|n| !n.starts_with("__pfx_") && !n.starts_with("__cfi_"));
-            Some(names)
-        })
+    #[cfg(target_os = "linux")]
+    return probecc_runtime::live::kernel::traceable()
+        .ok()
+        .map(|(_, names)| names);
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 impl Spec {
@@ -102,20 +86,26 @@ impl Spec {
         btf: Option<&Path>,
     ) -> Result<Spec, BadInput> {
         let src = input::text(path)?;
-        let file = path.display().to_string();
-        Ok(Spec {
+        let opts = CompileOptions {
+            file: path.display().to_string(),
+            symbols,
+            kernel,
+            unsafe_actions: allow_unsafe,
+            btf: type_source(btf),
+        };
+        Ok(Spec::new(src, stem(path)?, opts))
+    }
+
+    /// The spec `src`, named `name` (its manifest's and objects' name),
+    /// compiled with `opts` (whose `file` its messages cite).
+    pub fn new(src: String, name: String, opts: CompileOptions) -> Spec {
+        Spec {
             src,
-            name: stem(path)?,
-            opts: CompileOptions {
-                file: file.clone(),
-                symbols,
-                kernel,
-                unsafe_actions: allow_unsafe,
-                btf: type_source(btf),
-            },
-            file,
+            file: opts.file.clone(),
+            name,
+            opts,
             host: std::sync::OnceLock::new(),
-        })
+        }
     }
 
     /// The compiled spec, or its diagnostics printed to stderr (in colour
@@ -163,7 +153,8 @@ impl Spec {
     }
 }
 
-fn object_bytes(compiled: &lang::Compiled) -> Result<Vec<u8>> {
+/// The object `compiled` holds, as ELF bytes.
+pub fn object_bytes(compiled: &lang::Compiled) -> Result<Vec<u8>> {
     let arch = compiled.object.arch;
     probecc::elf::write(&compiled.object).with_context(|| format!("writing the {arch} object"))
 }
@@ -262,7 +253,7 @@ pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
 
 /// verifier-sim on a freshly built object: a rejection is printed with the
 /// spec line and fails the build.
-fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
+pub fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
     let verdicts = crate::check::verdicts(bytes, arch, kernel)
         .with_context(|| format!("checking the {arch} object"))?;
     let rejected: Vec<_> = verdicts.iter().filter(|v| !v.accepted).cloned().collect();

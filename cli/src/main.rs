@@ -1,5 +1,6 @@
-//! `probecc`: the user-facing command. One module per subcommand, `target`
-//! for the arguments they share and `input` for what they read; this file
+//! `probecc`: the user-facing command. One module per subcommand (`trace`
+//! on Linux only), `target` for the arguments they share and `input` for
+//! what they read; this file
 //! parses the command line (and prints completion scripts for it), runs the
 //! subcommand and turns its error into a message and an exit status: 2 for
 //! [`input::BadInput`], 1 otherwise.
@@ -14,9 +15,11 @@ mod disasm;
 mod input;
 mod run;
 mod target;
+#[cfg(target_os = "linux")]
+mod trace;
 
-/// Compiles kprobe programs into BPF objects for five architectures, and
-/// inspects the objects.
+/// Compiles kprobe programs into BPF objects for five architectures,
+/// inspects the objects, and traces the running kernel with them.
 #[derive(Parser, Debug)]
 #[command(name = "probecc", version)]
 struct Cli {
@@ -37,6 +40,11 @@ enum Command {
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
+    /// Compile a spec for the running kernel (or take an object), attach
+    /// it and print what it records as bpftrace does, until Ctrl-C,
+    /// exit(), --duration or the end of -c CMD
+    #[cfg(target_os = "linux")]
+    Trace(trace::Args),
     /// Print a completion script for a shell (e.g. `probecc completions
     /// bash > /etc/bash_completion.d/probecc`).
     Completions {
@@ -52,6 +60,8 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        #[cfg(target_os = "linux")]
+        Command::Trace(args) => trace::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -1,11 +1,12 @@
-//! Kernel symbol lists: the function names of a `System.map` or
-//! `/proc/kallsyms`, which wildcard attach points (`kprobe:vfs_*`) expand
-//! against, and glob matching over them.
+//! Kernel symbol lists: the function names of a `System.map`,
+//! `/proc/kallsyms` or tracefs's `available_filter_functions`, which
+//! wildcard attach points (`kprobe:vfs_*`) expand against, and glob
+//! matching over them.
 
 /// What is wrong with a symbol list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SymbolsError {
-    #[error("line {line}: expected `ADDRESS TYPE NAME [MODULE]` as in System.map or /proc/kallsyms, found `{text}`")]
+    #[error("line {line}: expected `ADDRESS TYPE NAME [MODULE]` as in System.map or /proc/kallsyms, or `NAME [MODULE]` as in available_filter_functions, found `{text}`")]
     BadLine { line: usize, text: String },
     #[error("the symbol list has no function symbols")]
     Empty,
@@ -13,12 +14,18 @@ pub enum SymbolsError {
 
 /// The text-section (function) symbols of a `System.map` or `/proc/kallsyms`
 /// text, sorted and without duplicates. Lines are `ADDRESS TYPE NAME
-/// [\[MODULE\]]`; types `t`/`T` (and weak `w`/`W`) are functions.
+/// [\[MODULE\]]`; types `t`/`T` (and weak `w`/`W`) are functions. A line
+/// `NAME [\[MODULE\]]` is a function of `available_filter_functions` (the
+/// functions the kernel can trace), so that list reads here too.
 pub fn parse(text: &str) -> Result<Vec<String>, SymbolsError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = traceable(line) {
+            out.push(name.to_string());
             continue;
         }
         let mut fields = line.split_whitespace();
@@ -42,21 +49,18 @@ pub fn parse(text: &str) -> Result<Vec<String>, SymbolsError> {
     Ok(out)
 }
 
-/// The functions of tracefs' `available_filter_functions` (the ones a
-/// kprobe can attach to: `NAME` or `NAME [MODULE]` a line), sorted and
-/// without duplicates.
-pub fn parse_traceable(text: &str) -> Result<Vec<String>, SymbolsError> {
-    let mut out: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(String::from)
-        .collect();
-    out.sort();
-    out.dedup();
-    if out.is_empty() {
-        return Err(SymbolsError::Empty);
-    }
-    Ok(out)
+/// The function of an `available_filter_functions` line: `NAME` or `NAME
+/// [MODULE]`, the name made of letters, digits, `_` and `.` (`f.isra.0`).
+fn traceable(line: &str) -> Option<&str> {
+    let mut fields = line.split_whitespace();
+    let name = fields.next()?;
+    let module = fields.next();
+    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let in_module = module.is_none_or(|m| m.starts_with('[') && m.ends_with(']'));
+    (is_name && in_module && fields.next().is_none()).then_some(name)
 }
 
 fn bad(i: usize, line: &str) -> SymbolsError {
@@ -116,13 +120,24 @@ mod tests {
 
     #[test]
     fn parses_available_filter_functions() {
-        let text = "vfs_read\nlookup_fast.constprop.0\next4_file_open [ext4]\nvfs_read\n";
-        let syms = parse_traceable(text).unwrap();
+        let text = "vfs_read\nxfs_fs_fill_super [xfs]\nvfs_read\n__x64_sys_read\nf.isra.0\n";
+        let syms = parse(text).unwrap();
         assert_eq!(
             syms,
-            ["ext4_file_open", "lookup_fast.constprop.0", "vfs_read"]
+            [
+                "__x64_sys_read",
+                "f.isra.0",
+                "vfs_read",
+                "xfs_fs_fill_super"
+            ]
         );
-        assert_eq!(parse_traceable("\n"), Err(SymbolsError::Empty));
+        // Not a name, or more than a module after it.
+        for bad in ["[workspace]", "vfs_read xfs", "vfs_read [xfs] more", "0day"] {
+            assert!(
+                matches!(parse(bad), Err(SymbolsError::BadLine { line: 1, .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

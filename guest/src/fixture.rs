@@ -14,7 +14,7 @@ use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use probecc_runtime::ksyms::Ksyms;
 use probecc_runtime::live::{Loaded, Session};
-use probecc_runtime::output::Output;
+use probecc_runtime::output::{Chunk, Output};
 use probecc_runtime::report;
 use serde_json::{json, Value};
 
@@ -83,7 +83,9 @@ impl Run {
             .iter()
             .filter(|p| p.kind.attached())
             .count();
-        let mut session = Session::begin(object, manifest.clone(), ksyms.clone())
+        let mut session = Session::collecting(object, manifest.clone(), ksyms.clone());
+        session
+            .begin()
             .map_err(|e| format!("BEGIN: {}", chain(&e)))?;
         for (section, e) in session.attach() {
             let e = format!("{section}: {}", chain(&e));
@@ -104,7 +106,9 @@ impl Run {
             }
             Ok(pid)
         })??;
-        let out = session.end().map_err(|e| format!("END: {}", chain(&e)))?;
+        let out = session
+            .output()
+            .map_err(|e| format!("END: {}", chain(&e)))?;
         let printf = out.lines();
         let decoded: BTreeMap<String, Entries> = maps_of(&out)
             .iter()
@@ -150,7 +154,7 @@ pub fn maps_of(out: &Output) -> BTreeMap<String, Value> {
 /// `work` run in a thread while the session's interval programs run at
 /// their period and its records are acted on; `work`'s result.
 pub fn while_running<T: Send>(
-    session: &mut Session,
+    session: &mut Session<Vec<Chunk>>,
     work: impl FnOnce() -> T + Send,
 ) -> Result<T, String> {
     std::thread::scope(|scope| {

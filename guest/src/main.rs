@@ -7,15 +7,18 @@
 //! probe hit, prints one `PROBECC <json>` line per result and powers off.
 //! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
 //! workload instead. A plan with parity cases runs each spec under
-//! bpftrace and as probecc's object (`parity`, with its `pworkload` and
-//! `sh` applets).
+//! bpftrace, as probecc's object and under `probecc trace` (`parity`,
+//! with its `pworkload` and `sh` applets, and `parity_trace`; `tool`
+//! measures a tool's run).
 
 mod expect;
 mod fixture;
 mod overhead;
 mod parity;
+mod parity_trace;
 mod sys;
 mod tables;
+mod tool;
 mod workload;
 
 use probecc::arch::Arch;

@@ -1,20 +1,19 @@
-//! Parity with bpftrace: one spec run twice on the same kernel, once as
+//! Parity with bpftrace: one spec run on the same kernel as
 //! `bpftrace SCRIPT -c WORKLOAD` (bpftrace prints its maps when the
-//! workload ends) and once as probecc's object through the runtime's
-//! loader (the fixture path), each followed by one `PROBECC-PARITY <json>` line with
-//! what bpftrace printed and what probecc's maps and ring buffer held. The
-//! host parses and compares (`cargo xtask parity`).
+//! workload ends), as probecc's object through the runtime's loader (the
+//! fixture path), and as `probecc trace` of the dist binary
+//! (`parity_trace`), followed by one `PROBECC-PARITY <json>` line with
+//! what bpftrace printed, what probecc's maps and ring buffer held and
+//! what `probecc trace` printed. The host parses and compares (`cargo
+//! xtask parity`).
 //!
 //! Both sides run the workload the same way: through the `pworkload`
 //! applet, which runs the fixture's commands in order as child processes
 //! (so `dd` is `dd` under both) and writes their pids to [`PIDS`] for the
 //! host to recognise pids in keys and printf lines.
 
-use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use probecc::error::chain;
@@ -24,7 +23,7 @@ use probecc_runtime::live::{Loaded, Session};
 use probecc_runtime::report;
 use serde_json::Value;
 
-use crate::{fixture, workload};
+use crate::{fixture, parity_trace, tool, workload};
 
 /// The applet that runs a parity workload.
 pub const APPLET: &str = "pworkload";
@@ -32,7 +31,7 @@ pub const APPLET: &str = "pworkload";
 /// command bpftrace runs through a shell (see [`sh`]).
 pub const APPLETS: [&str; 2] = [APPLET, "sh"];
 /// Where `pworkload` writes the pids of the commands it ran.
-const PIDS: &str = "/tmp/parity.pids";
+pub const PIDS: &str = "/tmp/parity.pids";
 /// A bpftrace run (start-up, attach, workload, exit dump) longer than this
 /// is killed.
 const BPFTRACE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -98,12 +97,18 @@ fn applet_args(case: &ParityCase) -> Vec<String> {
         .collect()
 }
 
-/// Runs one case on both sides and prints its result line.
+/// The workload as one command line (`-c` of bpftrace and probecc trace).
+pub fn applet_command(case: &ParityCase) -> String {
+    format!("/bin/{APPLET} {}", applet_args(case).join(" "))
+}
+
+/// Runs one case on every side and prints its result line.
 pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let report = ParityReport {
         name: case.name.clone(),
         bpftrace: under_bpftrace(case),
         probecc: under_probecc(case, ksyms),
+        trace: parity_trace::run(case),
     };
     let json = serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     let mut out = std::io::stdout().lock();
@@ -111,7 +116,7 @@ pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let _ = out.flush();
 }
 
-fn read_pids() -> Vec<u32> {
+pub fn read_pids() -> Vec<u32> {
     std::fs::read_to_string(PIDS)
         .unwrap_or_default()
         .lines()
@@ -120,77 +125,16 @@ fn read_pids() -> Vec<u32> {
 }
 
 /// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
-/// [`BPFTRACE_TIMEOUT`].
+/// [`BPFTRACE_TIMEOUT`], measured as `probecc trace` is.
 fn under_bpftrace(case: &ParityCase) -> ParitySide {
     let _ = std::fs::remove_file(PIDS);
-    let t0 = Instant::now();
-    let command = format!("/bin/{APPLET} {}", applet_args(case).join(" "));
-    let spawned = Command::new(BPFTRACE)
-        .arg(&case.script)
+    let mut cmd = Command::new(BPFTRACE);
+    cmd.arg(&case.script)
         .arg("-c")
-        .arg(&command)
+        .arg(applet_command(case))
         .env("PATH", "/bin:/usr/bin")
-        .env("HOME", "/tmp")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut side = ParitySide::default();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            side.stderr = format!("starting {BPFTRACE}: {e}");
-            side.status = -1;
-            return side;
-        }
-    };
-    let done = Arc::new(AtomicBool::new(false));
-    let killer = {
-        let done = done.clone();
-        let pid = child.id() as i32;
-        std::thread::spawn(move || {
-            let t = Instant::now();
-            while t.elapsed() < BPFTRACE_TIMEOUT {
-                if done.load(Ordering::Relaxed) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // SAFETY: a plain kill of our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
-        })
-    };
-    let stderr = child.stderr.take();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(mut e) = stderr {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let mut stdout = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut stdout);
-    }
-    let status = child.wait();
-    done.store(true, Ordering::Relaxed);
-    let killed = killer.join().unwrap_or(false);
-    side.stdout = stdout;
-    side.stderr = err_reader.join().unwrap_or_default();
-    if killed {
-        side.stderr.push_str(&format!(
-            "\n(killed after {} s)",
-            BPFTRACE_TIMEOUT.as_secs()
-        ));
-    }
-    side.status = match status {
-        Ok(s) => s.code().unwrap_or_else(|| -s.signal().unwrap_or(1)),
-        Err(_) => -1,
-    };
-    side.pids = read_pids();
-    side.secs = t0.elapsed().as_secs_f64();
-    side
+        .env("HOME", "/tmp");
+    tool::run(cmd, BPFTRACE_TIMEOUT).side(read_pids())
 }
 
 /// probecc's object through the runtime's session: load, BEGIN, attach,
@@ -219,7 +163,9 @@ fn attach_and_run(
     let manifest = fixture::read_manifest(&case.manifest)?;
     let object = Loaded::load_file(std::path::Path::new(&case.object))
         .map_err(|e| format!("{}: {}", case.object, chain(&e)))?;
-    let mut session = Session::begin(object, manifest, ksyms.clone())
+    let mut session = Session::collecting(object, manifest, ksyms.clone());
+    session
+        .begin()
         .map_err(|e| format!("BEGIN: {}", chain(&e)))?;
     for (section, e) in session.attach() {
         errors.push(format!("{section}: {}", chain(&e)));
@@ -233,7 +179,9 @@ fn attach_and_run(
             .status()
             .map_err(|e| format!("running {APPLET}: {e}"))
     })??;
-    let out = session.end().map_err(|e| format!("END: {}", chain(&e)))?;
+    let out = session
+        .output()
+        .map_err(|e| format!("END: {}", chain(&e)))?;
     side.status = status.code().unwrap_or(-1);
     side.printf = out.lines();
     side.prints = report::prints(&out);

@@ -35,11 +35,22 @@ pub struct ParityCase {
     pub manifest: String,
     /// Workload commands, as in `FixturePlan::workload`.
     pub workload: Vec<String>,
+    /// The spec `probecc trace` compiles on the device (the text the
+    /// object was compiled from); `None`: no trace side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
+    /// The symbol list its wildcards expand against (the one the
+    /// object's and bpftrace's attach points come from), if it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<String>,
 }
 
 /// Where the guest holds bpftrace (the host packs it there, the agent
 /// runs it from there).
 pub const BPFTRACE: &str = "/usr/bin/bpftrace";
+
+/// Where the guest holds the `probecc` dist binary (`cargo xtask dist`).
+pub const PROBECC: &str = "/bin/probecc";
 
 /// The prefix of a parity result line ([`ParityReport`]): not a
 /// [`Report`], so the matrix's readers pass over it; `cargo xtask parity`
@@ -52,6 +63,9 @@ pub struct ParityReport {
     pub name: String,
     pub bpftrace: ParitySide,
     pub probecc: ParitySide,
+    /// `probecc trace` on the device, when the case has a spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<ParitySide>,
 }
 
 /// What one side of a parity case printed or read.
@@ -80,6 +94,14 @@ pub struct ParitySide {
     #[serde(default)]
     pub pids: Vec<u32>,
     pub secs: f64,
+    /// bpftrace and `probecc trace`: seconds from the start to the
+    /// `Attaching N probes` line (guest clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_secs: Option<f64>,
+    /// bpftrace and `probecc trace`: the process's peak resident set
+    /// (`VmHWM`), in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
 }
 
 /// One fixture: its object and manifest (paths in the guest), the

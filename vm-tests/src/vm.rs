@@ -38,7 +38,8 @@ pub struct VmError {
     pub reason: String,
 }
 
-/// rbpf's JIT writes machine code into one page.
+/// rbpf's JIT (x86_64 hosts only) writes machine code into one page.
+#[cfg(target_arch = "x86_64")]
 const JIT_PAGE: usize = 4096;
 
 impl<'p> Vm<'p> {

@@ -185,26 +185,7 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
             machine::qemu_package(a),
             "to boot the guest",
         ));
-        if machine::cross_triple(a).is_none() {
-            v.push(need("cc", "gcc", "to link the static guest"));
-            v.push(need(
-                &format!("/usr/lib/{}-linux-gnu/libc.a", a.name()),
-                "libc6-dev",
-                "the static C library of the guest",
-            ));
-        }
-        if let Some(gnu) = machine::cross_triple(a) {
-            v.push(need(
-                &format!("{gnu}-gcc"),
-                &format!("gcc-{gnu}"),
-                "to link the static guest",
-            ));
-            v.push(need(
-                &format!("/usr/{gnu}/lib/libc.a"),
-                &format!("libc6-dev-{}-cross", a.debian_arch()),
-                "the static C library of the guest",
-            ));
-        }
+        v.extend(static_needs(a));
         if a == probecc::arch::Arch::Riscv64 {
             v.push(need(
                 "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
@@ -214,6 +195,69 @@ fn matrix_needs(arches: &[probecc::arch::Arch]) -> Vec<Need> {
         }
     }
     v
+}
+
+/// What linking a static binary for `a` needs: the C toolchain (cross for
+/// a foreign arch) and its static C library.
+fn static_needs(a: probecc::arch::Arch) -> Vec<Need> {
+    let need = |path: &str, package: &str, why: &str| Need {
+        path: path.into(),
+        package: package.into(),
+        why: why.into(),
+    };
+    match crate::machine::cross_triple(a) {
+        None => vec![
+            need("cc", "gcc", "to link static binaries (the guest, dist)"),
+            need(
+                &format!("/usr/lib/{}-linux-gnu/libc.a", a.name()),
+                "libc6-dev",
+                "the static C library of the guest and dist binaries",
+            ),
+        ],
+        Some(gnu) => vec![
+            need(
+                &format!("{gnu}-gcc"),
+                &format!("gcc-{gnu}"),
+                "to link static binaries (the guest, dist)",
+            ),
+            need(
+                &format!("/usr/{gnu}/lib/libc.a"),
+                &format!("libc6-dev-{}-cross", a.debian_arch()),
+                "the static C library of the guest and dist binaries",
+            ),
+        ],
+    }
+}
+
+/// The binutils that strip a binary for `a`.
+fn strip_need(a: probecc::arch::Arch) -> Need {
+    let (path, package) = match crate::machine::cross_triple(a) {
+        None => ("strip".to_string(), "binutils".to_string()),
+        Some(gnu) => (format!("{gnu}-strip"), format!("binutils-{gnu}")),
+    };
+    Need {
+        path,
+        package,
+        why: "to strip the dist binary".into(),
+    }
+}
+
+/// The binutils `strip` of `a`: the one for its cross triple, or the
+/// host's.
+pub fn strip_tool(a: probecc::arch::Arch) -> String {
+    strip_need(a).path
+}
+
+/// Installs what building stripped static binaries for `arches` needs
+/// (cross linkers, static C libraries, binutils, rustup targets),
+/// idempotently, saying what and why first.
+pub fn ensure_static(arches: &[probecc::arch::Arch]) -> Result<()> {
+    let needs = arches
+        .iter()
+        .flat_map(|&a| static_needs(a).into_iter().chain([strip_need(a)]))
+        .collect();
+    install_missing(needs)?;
+    ensure_rust_targets(arches)
 }
 
 /// Installs what the matrix needs for `arches` (Debian packages and rustup
@@ -242,13 +286,13 @@ fn ensure_rust_targets(arches: &[probecc::arch::Arch]) -> Result<()> {
     }
     if no_install() {
         bail!(
-            "the Rust target(s) {} of the static guest are not installed; run `rustup target add {}` (XTASK_NO_INSTALL is set: xtask installs nothing)",
+            "the Rust target(s) {} of the static binaries are not installed; run `rustup target add {}` (XTASK_NO_INSTALL is set: xtask installs nothing)",
             missing.join(" "),
             missing.join(" ")
         );
     }
     println!(
-        "xtask: adding the Rust targets {} (for the static guest)",
+        "xtask: adding the Rust targets {} (for the static binaries)",
         missing.join(" ")
     );
     let status = Command::new("rustup")

@@ -1,8 +1,11 @@
-//! Building the guest agent (`probecc-guest`) as a static binary for an
-//! arch: the rustup target and Debian's cross gcc as linker, with
-//! `+crt-static`. Cargo's own caching makes a second build of the same
-//! target a no-op; the flags are scoped to the target so host artifacts
-//! are not rebuilt.
+//! Building a workspace binary as a static executable for an arch: the
+//! rustup target and Debian's cross gcc as linker, with `+crt-static`
+//! (glibc linked in). The guest agent (`probecc-guest`) is built this way,
+//! and so is the `probecc` binary of `cargo xtask dist`: both in the
+//! release profile with the same flags, so they share every dependency
+//! built. Cargo's own caching makes a second build of the same target a
+//! no-op; the flags are scoped to the target so host artifacts are not
+//! rebuilt.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,6 +17,12 @@ use crate::machine;
 
 /// Builds the guest for `arch` and returns the binary's path.
 pub fn build(arch: Arch) -> Result<PathBuf> {
+    build_static(arch, "probecc-guest", "probecc-guest")
+}
+
+/// Builds binary `bin` of package `package` for `arch`, statically linked,
+/// and returns its path.
+pub fn build_static(arch: Arch, package: &str, bin: &str) -> Result<PathBuf> {
     let triple = arch.rust_target();
     let env_triple = triple.to_uppercase().replace('-', "_");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,7 +33,9 @@ pub fn build(arch: Arch) -> Result<PathBuf> {
             "--release",
             "--quiet",
             "-p",
-            "probecc-guest",
+            package,
+            "--bin",
+            bin,
             "--target",
             triple,
         ])
@@ -38,16 +49,19 @@ pub fn build(arch: Arch) -> Result<PathBuf> {
             format!("{gnu}-gcc"),
         );
     }
-    let status = cmd.status().context("running cargo build for the guest")?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("running cargo build for {bin}"))?;
     if !status.success() {
-        bail!("building the guest for {triple} failed ({status})");
+        bail!("building {bin} for {triple} failed ({status})");
     }
-    let bin = crate::workspace_root()
+    let path = crate::workspace_root()
         .join("target")
         .join(triple)
-        .join("release/probecc-guest");
-    if !bin.is_file() {
-        bail!("cargo built no {}", bin.display());
+        .join("release")
+        .join(bin);
+    if !path.is_file() {
+        bail!("cargo built no {}", path.display());
     }
-    Ok(bin)
+    Ok(path)
 }

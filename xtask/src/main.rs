@@ -5,7 +5,8 @@
 //! verifier-sim random input; `verifier-diff` measures verifier-sim against
 //! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
 //! kernels and boot them in QEMU; `parity` compares the fixtures with
-//! bpftrace; `btf-subset` cuts the fixtures' kernel BTF. An error is printed
+//! bpftrace; `btf-subset` cuts the fixtures' kernel BTF; `dist` builds the
+//! static `probecc` binary per arch that users copy to a device. An error is printed
 //! as its chain of causes, never a backtrace, and exits with status 1.
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ mod build;
 mod consts;
 mod deps;
 mod diff;
+mod dist;
 mod guest_build;
 mod initramfs;
 mod kernels;
@@ -73,6 +75,9 @@ enum Cmd {
     /// Every fixture under bpftrace and as probecc's object in one guest;
     /// maps compared (reports in target/parity/)
     Parity(parity::ParityArgs),
+    /// The whole probecc command as one static, stripped binary per arch,
+    /// in target/dist/<arch>/probecc
+    Dist(dist::DistArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +105,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Parity(args) => parity::run(&args),
         Cmd::BtfSubset(args) => btf_subset::run(&args),
         Cmd::Consts(args) => consts::run(&args),
+        Cmd::Dist(args) => dist::run(&args),
     }
 }
 

@@ -433,7 +433,7 @@ fn a_missing_qemu_or_cross_linker_is_named_before_any_work() {
     let err = fails(
         &["matrix", "--arch", "arm64"],
         &[
-            "`aarch64-linux-gnu-gcc` is missing (to link the static guest)",
+            "`aarch64-linux-gnu-gcc` is missing (to link static binaries (the guest, dist))",
             "Debian's `gcc-aarch64-linux-gnu`",
         ],
     );

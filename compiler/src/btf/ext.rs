@@ -695,4 +695,36 @@ mod loader_tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// libbpf's linker (`bpftool gen object`, what libbpf-bootstrap-style
+    /// builds use to combine objects) takes each object: it wants BTF for
+    /// every global variable, `_license` included, and a `.BTF.ext` it can
+    /// read.
+    #[test]
+    #[ignore = "needs bpftool"]
+    fn libbpfs_linker_links_objects_with_and_without_programs() {
+        if !require(&[Need::Tool("bpftool")]) {
+            return;
+        }
+        let dir = scratch("ext-link");
+        for (i, spec) in NO_PROGRAMS.iter().chain([&PROGRAMS]).enumerate() {
+            let input = dir.join(format!("in{i}.o"));
+            let output = dir.join(format!("out{i}.o"));
+            std::fs::write(&input, object(spec)).unwrap();
+            let out = Command::new("bpftool")
+                .args(["gen", "object"])
+                .arg(&output)
+                .arg(&input)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{spec:?}: bpftool gen object:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let linked = crate::elf::read(&std::fs::read(&output).unwrap()).unwrap();
+            assert_eq!(linked.license.as_deref(), Some(&b"GPL\0"[..]), "{spec:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -43,6 +43,7 @@ pub fn encode_object(obj: &Object) -> Result<EncodedBtf, BtfError> {
     let endian = obj.arch.endian();
     let mut b = Builder::new();
     let maps = add_maps(&mut b, &obj.maps)?;
+    add_license(&mut b, &obj.license)?;
     let mut ext = ExtBuilder::new();
     let placed = add_programs(&mut b, &mut ext, &obj.programs)?;
     for t in &obj.types {
@@ -154,6 +155,26 @@ fn add_ksyms(b: &mut Builder, obj: &Object) -> Result<(), BtfError> {
 
 /// The DATASEC of the kernel symbols' externs.
 pub const KSYMS_SECTION: &str = ".ksyms";
+
+/// `char _license[N]` in a `license` DATASEC, as clang describes the
+/// license: libbpf's linker (`bpftool gen object`) wants BTF for every
+/// global variable of an object it links.
+fn add_license(b: &mut Builder, license: &str) -> Result<(), BtfError> {
+    let size = license.len() as u32 + 1;
+    let char_t = b.int("char", 1, IntEncoding::Signed)?;
+    let index = b.array_index_type()?;
+    let array = b.array(char_t, index, size)?;
+    let var = b.var("_license", array, VarLinkage::GlobalAllocated)?;
+    b.datasec(
+        "license",
+        &[VarSecinfo {
+            type_id: var,
+            offset: 0,
+            size,
+        }],
+    )?;
+    Ok(())
+}
 
 /// The kernel types of `obj.core` and its CO-RE relocation records, each
 /// at its program's place in its section (`placed`: name → first slot).

@@ -1,10 +1,11 @@
 //! A minimal BPF layer of raw `bpf()` commands (map create, program load,
-//! map lookup, update, delete and iteration, a program's test run) and
-//! kprobe attachment through the kprobe PMU
-//! with `perf_event_open`: the loader reads maps byte for byte with it
-//! (aya's typed maps want fixed key and value types), and the QEMU guest
-//! loads the probe programs it assembles itself with it. Every descriptor
-//! is owned: dropping a [`Probe`] detaches it.
+//! map lookup, update, delete and iteration, the ids of the kernel's
+//! programs and links) and kprobe attachment through the kprobe PMU with
+//! `perf_event_open`: the loader reads and clears maps byte for byte with
+//! it (aya's typed maps want fixed key and value types), the QEMU guest
+//! loads the probe programs it assembles itself with it, and counts what
+//! a run left in the kernel. Every descriptor is owned: dropping a
+//! [`Probe`] detaches it.
 
 use std::ffi::CString;
 use std::io;
@@ -16,7 +17,8 @@ const BPF_MAP_UPDATE_ELEM: i32 = 2;
 const BPF_MAP_DELETE_ELEM: i32 = 3;
 const BPF_MAP_GET_NEXT_KEY: i32 = 4;
 const BPF_PROG_LOAD: i32 = 5;
-const BPF_PROG_TEST_RUN: i32 = 10;
+const BPF_PROG_GET_NEXT_ID: i32 = 11;
+const BPF_LINK_GET_NEXT_ID: i32 = 31;
 pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 
@@ -114,24 +116,47 @@ pub fn map_update(map: RawFd, key: &[u8], value: &[u8]) -> io::Result<()> {
     sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
 }
 
-/// Deletes `key`.
+/// Removes `key`; a key that is not there is not an error (the map may
+/// have lost it meanwhile).
 pub fn map_delete(map: RawFd, key: &[u8]) -> io::Result<()> {
     let mut attr = [0u64; 4];
     put32(&mut attr, 0, map as u32);
     put64(&mut attr, 8, key.as_ptr() as u64);
-    sys_bpf(BPF_MAP_DELETE_ELEM, &mut attr).map(|_| ())
+    match sys_bpf(BPF_MAP_DELETE_ELEM, &mut attr) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        r => r.map(|_| ()),
+    }
 }
 
-/// Runs a raw tracepoint program once with `BPF_PROG_TEST_RUN` (kernel
-/// 5.10 on), its `u64 args[]` ctx `args`; the program's return value.
-pub fn prog_test_run(prog: RawFd, args: &[u64]) -> io::Result<u32> {
-    let mut attr = [0u64; 10];
-    put32(&mut attr, 0, prog as u32);
-    put32(&mut attr, 40, std::mem::size_of_val(args) as u32);
-    put64(&mut attr, 48, args.as_ptr() as u64);
-    sys_bpf(BPF_PROG_TEST_RUN, &mut attr)?;
-    let bytes: &mut [u8] = bytemuck(&mut attr);
-    Ok(u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]))
+/// What the kernel holds that [`ids`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objects {
+    Programs,
+    Links,
+}
+
+/// The ids of every program or link in the kernel, ascending (what
+/// `bpftool prog show` and `link show` list).
+pub fn ids(what: Objects) -> io::Result<Vec<u32>> {
+    let cmd = match what {
+        Objects::Programs => BPF_PROG_GET_NEXT_ID,
+        Objects::Links => BPF_LINK_GET_NEXT_ID,
+    };
+    let mut out = Vec::new();
+    let mut at = 0u32;
+    loop {
+        let mut attr = [0u64; 2];
+        put32(&mut attr, 0, at);
+        match sys_bpf(cmd, &mut attr) {
+            Ok(_) => {
+                let bytes: &mut [u8] = bytemuck(&mut attr);
+                at = u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+                out.push(at);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Every key of a hash map, in the kernel's iteration order.

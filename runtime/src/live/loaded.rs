@@ -1,22 +1,23 @@
-//! One object loaded through aya: programs verified and attached by
-//! name and section (or, for the raw tracepoint programs of `BEGIN`,
-//! `END` and `interval`, run with `BPF_PROG_TEST_RUN`), detached on demand
-//! and on drop; the ring buffer's records and the maps read back and
-//! decoded by the manifest, and maps cleared or zeroed.
+//! One object loaded through aya: maps created with the globals a
+//! loader sets first, programs verified and attached by name and section,
+//! detached on demand and on drop; programs that no event triggers run
+//! once on demand (`BPF_PROG_TEST_RUN`); the ring buffer's records and the
+//! maps read back and decoded by the manifest, and maps cleared or zeroed
+//! as `clear()` and `zero()` do.
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
 use aya::programs::kprobe::KProbeLinkId;
-use aya::programs::{KProbe, Program};
+use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
 use aya::{Btf, Ebpf, EbpfLoader};
 use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
-use super::{bpf, possible_cpus, LiveError};
+use super::{bpf, kernel, possible_cpus, LiveError};
 use crate::decode::{Decoder, MapDump, RawEntry};
 use crate::ksyms::Ksyms;
 
@@ -38,6 +39,16 @@ pub struct Loaded {
     ring: Option<(String, RingBuf<MapData>)>,
 }
 
+/// What a loader sets before the kernel sees an object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Read-only globals (`.rodata`, `const volatile` in C) by symbol,
+    /// each its bytes in the kernel's byte order: the values positional
+    /// parameters and the traced command's pid take before load. A name
+    /// the object lacks is an error.
+    pub globals: Vec<(String, Vec<u8>)>,
+}
+
 /// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).
 pub fn target(section: &str) -> (String, u64) {
     let rest = section.split_once('/').map_or(section, |(_, r)| r);
@@ -45,6 +56,12 @@ pub fn target(section: &str) -> (String, u64) {
         Some((f, off)) => (f.to_string(), parse_offset(off)),
         None => (rest.to_string(), 0),
     }
+}
+
+/// Whether a program's ELF section makes it a kprobe or kretprobe, which
+/// attaching places in the kernel (other programs run on demand).
+pub fn is_probe(section: &str) -> bool {
+    section.starts_with("kprobe/") || section.starts_with("kretprobe/")
 }
 
 fn parse_offset(s: &str) -> u64 {
@@ -179,6 +196,36 @@ fn map_data(m: &Map) -> Option<&MapData> {
     }
 }
 
+/// A map as the raw layer reads it: its descriptor, key size, and the
+/// bytes of one value for every CPU slot.
+struct RawMap {
+    fd: RawFd,
+    key_size: usize,
+    /// One value's bytes, rounded up to 8 as the kernel copies per-CPU
+    /// values.
+    stride: usize,
+    /// CPUs a value is kept for: 1 unless the map is per-CPU.
+    slots: usize,
+}
+
+/// The kernel's log of a program it refused, when aya kept one.
+fn rejection(name: &str, e: ProgramError) -> LiveError {
+    match e {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => LiveError::Rejected {
+            name: name.to_string(),
+            log: verifier_log.to_string(),
+            source: io_error,
+        },
+        other => LiveError::ProgramLoad {
+            name: name.to_string(),
+            source: Box::new(other),
+        },
+    }
+}
+
 impl Loaded {
     /// An object's bytes loaded: its maps created, no program verified
     /// yet. Only an object with CO-RE relocations (one that reads kernel
@@ -186,6 +233,11 @@ impl Loaded {
     /// that costs seconds under emulation, and a kernel without BTF
     /// cannot load such an object at all.
     pub fn load(object: &[u8]) -> Result<Loaded, LiveError> {
+        Loaded::load_with(object, &LoadOptions::default())
+    }
+
+    /// An object's bytes loaded with its globals set first (`options`).
+    pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
         let resolved = resolve_ksyms(object)?;
         let object = resolved.as_deref().unwrap_or(object);
         let kernel_btf = if has_core_relocations(object) {
@@ -193,8 +245,12 @@ impl Loaded {
         } else {
             None
         };
-        let ebpf = EbpfLoader::new()
-            .btf(kernel_btf.as_ref())
+        let mut loader = EbpfLoader::new();
+        loader.btf(kernel_btf.as_ref());
+        for (name, bytes) in &options.globals {
+            loader.override_global(name.as_str(), bytes.as_slice(), true);
+        }
+        let ebpf = loader
             .load(object)
             .map_err(|e| LiveError::Load(Box::new(e)))?;
         Ok(Loaded {
@@ -219,14 +275,12 @@ impl Loaded {
             .ebpf
             .program_mut(name)
             .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
-        prog.try_into().map_err(|source| LiveError::NotKprobe {
-            name: name.to_string(),
-            source: Box::new(source),
-        })
+        prog.try_into()
+            .map_err(|_| LiveError::Kind(name.to_string()))
     }
 
-    /// Program `name` loaded into the kernel (verified), once: a kprobe,
-    /// or a raw tracepoint program that [`Loaded::test_run`] runs.
+    /// Program `name` loaded into the kernel (verified), once. A program
+    /// the verifier refuses is [`LiveError::Rejected`], with its log.
     pub fn verify(&mut self, name: &str) -> Result<(), LiveError> {
         if self.verified.contains(name) {
             return Ok(());
@@ -236,40 +290,53 @@ impl Loaded {
             .program_mut(name)
             .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
         let loaded = match prog {
-            Program::RawTracePoint(p) => p.load(),
-            _ => self.kprobe(name)?.load(),
+            aya::programs::Program::KProbe(p) => p.load(),
+            aya::programs::Program::RawTracePoint(p) => p.load(),
+            _ => return Err(LiveError::Kind(name.to_string())),
         };
-        loaded.map_err(|source| LiveError::ProgramLoad {
-            name: name.to_string(),
-            source: Box::new(source),
-        })?;
+        loaded.map_err(|e| rejection(name, e))?;
         self.verified.insert(name.to_string());
         Ok(())
     }
 
-    /// Raw tracepoint program `name` (a `BEGIN`, `END` or `interval`
-    /// program) verified and run once, with `BPF_PROG_TEST_RUN`.
-    pub fn test_run(&mut self, name: &str) -> Result<(), LiveError> {
+    /// Every program of the manifest verified, in its order; the first
+    /// the kernel refuses stops it.
+    pub fn verify_all(&mut self, manifest: &Manifest) -> Result<(), LiveError> {
+        manifest
+            .programs
+            .iter()
+            .try_for_each(|p| self.verify(&p.name))
+    }
+
+    /// Program `name` (a raw tracepoint program, which no event
+    /// triggers) verified and run once by the kernel
+    /// (`BPF_PROG_TEST_RUN`, kernel 5.10 and later): how BEGIN, END and
+    /// interval blocks compiled to programs run. Its return value.
+    pub fn run_once(&mut self, name: &str) -> Result<u32, LiveError> {
         self.verify(name)?;
-        let failed = |source| LiveError::TestRun {
-            name: name.to_string(),
-            source,
-        };
-        let prog = self
+        let prog: &mut RawTracePoint = self
             .ebpf
-            .program(name)
-            .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
-        let fd = prog
-            .fd()
-            .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
-        bpf::prog_test_run(fd.as_fd().as_raw_fd(), &[0; 12]).map_err(failed)?;
-        Ok(())
+            .program_mut(name)
+            .ok_or_else(|| LiveError::NoProgram(name.to_string()))?
+            .try_into()
+            .map_err(|_| LiveError::Kind(name.to_string()))?;
+        let run = prog
+            .test_run(RawTracePointRunOptions::new())
+            .map_err(|source| LiveError::Run {
+                name: name.to_string(),
+                source: Box::new(source),
+            })?;
+        Ok(run.return_value)
     }
 
     /// Program `name` verified and attached where its ELF `section`
-    /// (`kprobe/vfs_read`, `kretprobe/vfs_read`, `kprobe/f+8`) says.
+    /// (`kprobe/vfs_read`, `kretprobe/vfs_read`, `kprobe/f+8`) says. On a
+    /// kernel without kprobes, [`LiveError::NoKprobes`].
     pub fn attach(&mut self, name: &str, section: &str) -> Result<(), LiveError> {
         self.verify(name)?;
+        if !kernel::has_kprobes() {
+            return Err(LiveError::NoKprobes);
+        }
         let (func, offset) = target(section);
         let link =
             self.kprobe(name)?
@@ -290,7 +357,7 @@ impl Loaded {
         manifest
             .programs
             .iter()
-            .filter(|p| p.kind.attached())
+            .filter(|p| is_probe(&p.section))
             .filter_map(|p| {
                 self.attach(&p.name, &p.section)
                     .err()
@@ -324,9 +391,17 @@ impl Loaded {
             .sum()
     }
 
-    /// The records waiting in ring buffer `name`, oldest first, at most
-    /// `limit` of them.
-    pub fn records(&mut self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, LiveError> {
+    /// The ids the kernel gave the programs verified so far.
+    pub fn program_ids(&self) -> Vec<u32> {
+        self.ebpf
+            .programs()
+            .filter_map(|(_, p)| p.info().ok())
+            .map(|i| i.id())
+            .collect()
+    }
+
+    /// Ring buffer `name`, taken from aya's maps on first use.
+    fn ring(&mut self, name: &str) -> Result<&mut RingBuf<MapData>, LiveError> {
         if self.ring.as_ref().is_none_or(|(n, _)| n != name) {
             let map = self
                 .ebpf
@@ -336,12 +411,26 @@ impl Loaded {
                 RingBuf::try_from(map).map_err(|_| LiveError::NotRingBuf(name.to_string()))?;
             self.ring = Some((name.to_string(), ring));
         }
+        match self.ring.as_mut() {
+            Some((_, ring)) => Ok(ring),
+            None => Err(LiveError::NoMap(name.to_string())),
+        }
+    }
+
+    /// The descriptor of ring buffer `name`, which `poll(2)` finds
+    /// readable when records wait.
+    pub fn ring_fd(&mut self, name: &str) -> Result<RawFd, LiveError> {
+        Ok(self.ring(name)?.as_raw_fd())
+    }
+
+    /// The records waiting in ring buffer `name`, oldest first, at most
+    /// `limit` of them.
+    pub fn records(&mut self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, LiveError> {
+        let ring = self.ring(name)?;
         let mut out = Vec::new();
-        if let Some((_, ring)) = self.ring.as_mut() {
-            while out.len() < limit {
-                let Some(item) = ring.next() else { break };
-                out.push(item.to_vec());
-            }
+        while out.len() < limit {
+            let Some(item) = ring.next() else { break };
+            out.push(item.to_vec());
         }
         Ok(out)
     }
@@ -368,9 +457,8 @@ impl Loaded {
         })
     }
 
-    /// Map `m`'s descriptor, key size, value stride (a value's bytes,
-    /// 8-byte aligned) and values per key (one per CPU for a per-CPU map).
-    fn opened(&self, m: &MapEntry) -> Result<(i32, usize, usize, usize), LiveError> {
+    /// Map `m` as the raw layer reads it.
+    fn raw_map(&self, m: &MapEntry) -> Result<RawMap, LiveError> {
         let data = self
             .ebpf
             .map(&m.symbol)
@@ -380,66 +468,74 @@ impl Loaded {
             name: m.name.clone(),
             source: Box::new(source),
         })?;
-        let fd = data.fd().as_fd().as_raw_fd();
-        let stride = (info.value_size() as usize).div_ceil(8) * 8;
-        let slots = match m.kind {
-            MapKind::PercpuHash | MapKind::PercpuArray => possible_cpus(),
-            _ => 1,
-        };
-        Ok((fd, info.key_size() as usize, stride, slots))
+        Ok(RawMap {
+            fd: data.fd().as_fd().as_raw_fd(),
+            key_size: info.key_size() as usize,
+            stride: (info.value_size() as usize).div_ceil(8) * 8,
+            slots: match m.kind {
+                MapKind::PercpuHash | MapKind::PercpuArray => possible_cpus(),
+                _ => 1,
+            },
+        })
+    }
+
+    /// Map `m`'s keys, and the map they were read from.
+    fn keys(&self, m: &MapEntry) -> Result<(RawMap, Vec<Vec<u8>>), LiveError> {
+        let raw = self.raw_map(m)?;
+        let keys = bpf::map_keys(raw.fd, raw.key_size).map_err(|source| LiveError::ReadMap {
+            name: m.name.clone(),
+            source,
+        })?;
+        Ok((raw, keys))
     }
 
     /// Map `m`'s raw entries: each key and its value per CPU.
     fn raw_entries(&self, m: &MapEntry) -> Result<Vec<RawEntry>, LiveError> {
-        let (fd, key_size, stride, slots) = self.opened(m)?;
-        let read = |source| LiveError::ReadMap {
-            name: m.name.clone(),
-            source,
-        };
+        let (raw, keys) = self.keys(m)?;
         let mut out = Vec::new();
-        for key in bpf::map_keys(fd, key_size).map_err(read)? {
-            let mut value = vec![0u8; stride * slots];
-            if bpf::map_lookup(fd, &key, &mut value).is_err() {
+        for key in keys {
+            let mut value = vec![0u8; raw.stride * raw.slots];
+            if bpf::map_lookup(raw.fd, &key, &mut value).is_err() {
                 continue; // deleted meanwhile
             }
-            let per_cpu = value.chunks(stride).map(<[u8]>::to_vec).collect();
+            let per_cpu = value.chunks(raw.stride).map(<[u8]>::to_vec).collect();
             out.push((key, per_cpu));
         }
         Ok(out)
     }
 
-    /// Every entry of map `m` deleted (`clear()`).
+    /// Every entry of map `m` removed (`clear(@m)`).
     pub fn clear(&self, m: &MapEntry) -> Result<(), LiveError> {
-        self.rewrite(m, |fd, key, _| bpf::map_delete(fd, key))
-    }
-
-    /// Every value of map `m` set to zero, on every CPU (`zero()`).
-    pub fn zero(&self, m: &MapEntry) -> Result<(), LiveError> {
-        self.rewrite(m, |fd, key, size| {
-            bpf::map_update(fd, key, &vec![0u8; size])
-        })
-    }
-
-    /// `f(fd, key, value bytes)` for every key of map `m` (its keys
-    /// taken first: `f` may delete them).
-    fn rewrite(
-        &self,
-        m: &MapEntry,
-        f: impl Fn(i32, &[u8], usize) -> std::io::Result<()>,
-    ) -> Result<(), LiveError> {
-        let (fd, key_size, stride, slots) = self.opened(m)?;
-        let failed = |source| LiveError::WriteMap {
-            name: m.name.clone(),
-            source,
-        };
-        for key in bpf::map_keys(fd, key_size).map_err(failed)? {
-            match f(fd, &key, stride * slots) {
-                // Deleted meanwhile.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                other => other.map_err(failed)?,
-            }
+        let (raw, keys) = self.keys(m)?;
+        for key in keys {
+            bpf::map_delete(raw.fd, &key).map_err(|source| LiveError::WriteMap {
+                name: m.name.clone(),
+                source,
+            })?;
         }
         Ok(())
+    }
+
+    /// Every value of map `m` set to zero on every CPU, its keys kept
+    /// (`zero(@m)`).
+    pub fn zero(&self, m: &MapEntry) -> Result<(), LiveError> {
+        let (raw, keys) = self.keys(m)?;
+        let zeros = vec![0u8; raw.stride * raw.slots];
+        for key in keys {
+            bpf::map_update(raw.fd, &key, &zeros).map_err(|source| LiveError::WriteMap {
+                name: m.name.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The descriptor of the map with ELF symbol `symbol`, for tests
+    /// that write entries as a program would.
+    #[cfg(test)]
+    pub(crate) fn map_fd(&self, symbol: &str) -> RawFd {
+        let data = self.ebpf.map(symbol).and_then(map_data);
+        data.map_or(-1, |d| d.fd().as_fd().as_raw_fd())
     }
 
     /// Map `m` read and decoded; stack frames named by `ksyms`.
@@ -517,14 +613,7 @@ mod host {
             .iter()
             .find(|m| m.name == "@count")
             .expect("@count");
-        let fd = loaded
-            .ebpf
-            .map(&count.symbol)
-            .and_then(map_data)
-            .expect("the map")
-            .fd()
-            .as_fd()
-            .as_raw_fd();
+        let fd = loaded.map_fd(&count.symbol);
         let cpus = possible_cpus();
         let mut key = [0u8; 16];
         key[..2].copy_from_slice(b"dd");
@@ -558,14 +647,15 @@ mod host {
         }
         let (object, manifest) = fixture("begin_end");
         let loaded = Loaded::load(&object).expect("the object loads");
-        let mut session = Session::begin(loaded, manifest, Ksyms::default()).expect("BEGIN runs");
+        let mut session = Session::collecting(loaded, manifest, Ksyms::default());
+        session.begin().expect("BEGIN runs");
         // The host kernel may have no kprobes: the attach then fails,
         // which changes nothing here.
         let _ = session.attach();
         session
             .poll()
             .expect("no interval program, nothing waiting");
-        let out = session.end().expect("END runs");
+        let out = session.output().expect("END runs");
         let texts: Vec<&Chunk> = out.chunks.iter().collect();
         assert_eq!(
             texts[..2],
@@ -593,9 +683,9 @@ mod host {
         let (object, manifest) = fixture("named_values");
         let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
         let loaded = Loaded::load(&object).expect("the object loads");
-        let session =
-            Session::begin(loaded, manifest, Ksyms::from_kallsyms(&kallsyms)).expect("BEGIN runs");
-        let out = session.end().expect("the run ends");
+        let mut session = Session::collecting(loaded, manifest, Ksyms::from_kallsyms(&kallsyms));
+        session.begin().expect("BEGIN runs");
+        let out = session.output().expect("the run ends");
         assert_eq!(
             out.chunks.first(),
             Some(&Chunk::Printf("vfs_read is vfs_read\n".into()))

@@ -1,22 +1,30 @@
 //! live (feature `live`, Linux): an object in the running kernel. Loaded
-//! through aya ([`Loaded`]): its maps created, its programs verified and
-//! attached to their kprobes and kretprobes (the kprobe PMU) or run
-//! (`BEGIN`, `END` and `interval` programs, `BPF_PROG_TEST_RUN`), its ring
-//! buffer drained and its maps read back, both decoded by the manifest
-//! beside it; [`Session`] is a whole run in the manifest's order. Every
-//! attachment ends with the [`Loaded`] that made it — detached explicitly
-//! or when it drops, on every path, a failed attach included — and
-//! nothing is pinned. [`bpf`] is the raw `bpf()` layer under the map
-//! reads and writes and the test runs.
+//! through aya ([`Loaded`]): its globals set and maps created, its
+//! programs verified and attached to their kprobes and kretprobes (the
+//! kprobe PMU) or run once (`BEGIN`, `END` and `interval` programs,
+//! `BPF_PROG_TEST_RUN`), its ring buffer drained and its maps read back,
+//! both decoded by the manifest beside it. Every attachment ends with the
+//! [`Loaded`] that made it — detached explicitly or when it drops, on
+//! every path, a failed attach included — and nothing is pinned.
+//! [`Session`] runs an object as bpftrace runs a script, in the
+//! manifest's order (BEGIN, intervals and records as they come, END, the
+//! maps); [`System`] is the host its records' text is made with;
+//! [`kernel`] is what the running kernel offers, [`privilege`] whether
+//! this process may trace, and [`bpf`] the raw `bpf()` layer under the
+//! map reads.
 
 pub mod bpf;
+pub mod kernel;
 mod loaded;
+pub mod privilege;
 mod session;
+mod system;
 
 use std::path::PathBuf;
 
-pub use loaded::{target, Loaded};
-pub use session::{Session, System};
+pub use loaded::{is_probe, target, LoadOptions, Loaded};
+pub use session::{Printer, Session, Sink};
+pub use system::System;
 
 use crate::decode::DecodeError;
 
@@ -44,30 +52,33 @@ pub enum LiveError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
     NoProgram(String),
-    #[error("{name} is not a kprobe program")]
-    NotKprobe {
-        name: String,
-        #[source]
-        source: Box<aya::programs::ProgramError>,
-    },
-    #[error("running {name} (BPF_PROG_TEST_RUN)")]
-    TestRun {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("writing map {name}")]
-    WriteMap {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    Kind(String),
     #[error("loading {name}")]
     ProgramLoad {
         name: String,
         #[source]
         source: Box<aya::programs::ProgramError>,
     },
+    /// The kernel's verifier refused the program; `log` is what it said.
+    #[error("the kernel's verifier rejected {name}")]
+    Rejected {
+        name: String,
+        log: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("running {name} (BPF_PROG_TEST_RUN)")]
+    Run {
+        name: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error(
+        "this kernel has no kprobes (built without CONFIG_KPROBES: there is no {})",
+        kernel::KPROBE_PMU
+    )]
+    NoKprobes,
     #[error("attaching {name} to {func}+{offset}")]
     Attach {
         name: String,
@@ -86,6 +97,12 @@ pub enum LiveError {
         #[source]
         source: std::io::Error,
     },
+    #[error("writing map {name}")]
+    WriteMap {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("map {name}")]
     MapInfo {
         name: String,
@@ -96,6 +113,25 @@ pub enum LiveError {
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
+    #[error("an action names {0}, which is not a map of the manifest")]
+    NoSuchMap(String),
+    #[error("writing the output")]
+    Output(#[source] std::io::Error),
+}
+
+impl LiveError {
+    /// The system's error under this one (an attach's `perf_event_open`
+    /// errno, a verifier's `EACCES`), if one caused it.
+    pub fn os_error(&self) -> Option<&std::io::Error> {
+        let mut at: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = at {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            at = e.source();
+        }
+        None
+    }
 }
 
 /// How many CPUs the kernel may bring up (`/sys/devices/system/cpu/

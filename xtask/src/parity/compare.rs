@@ -45,7 +45,7 @@ pub struct Normalise<'a> {
 }
 
 impl Normalise<'_> {
-    fn text(&self, s: &str) -> String {
+    pub(super) fn text(&self, s: &str) -> String {
         let mut out = s.to_string();
         for (theirs, ours) in self.renames {
             out = out.replace(theirs, ours);
@@ -145,7 +145,7 @@ pub fn from_probecc(
 /// Blocks without entries go; a map without a key holding 0 counts as
 /// empty (bpftrace prints `@x: 0` for an empty scalar map, probecc's
 /// reader finds nothing).
-fn drop_zero_scalars(out: &mut Output) {
+pub(super) fn drop_zero_scalars(out: &mut Output) {
     for (_, entries) in &mut out.blocks {
         entries.retain(|k, v| !(k.is_empty() && *v == Value::Int(0)));
     }

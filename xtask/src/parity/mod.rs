@@ -1,8 +1,11 @@
-//! `cargo xtask parity [--arch A] [SPEC...]`: every fixture bpftrace
-//! accepts, run under Debian's bpftrace of the arch (`bundle`) and as
-//! probecc's object in one guest boot of a Debian kernel with BTF
-//! (`parity_kernel`), the two outputs compared entry by
-//! entry under `fixtures/parity.toml`, and the verdicts written to
+//! `cargo xtask parity [--arch A] [--icount] [SPEC...]`: every fixture
+//! bpftrace accepts, run under Debian's bpftrace of the arch (`bundle`),
+//! as probecc's object, and under `probecc trace` of the dist binary
+//! compiling the spec on the device (`trace`), in one guest boot of a
+//! Debian kernel with BTF (`parity_kernel`), each probecc side compared
+//! with bpftrace entry by entry under `fixtures/parity.toml` (the trace
+//! side with its time to `Attaching` and peak RSS beside bpftrace's; with
+//! `--icount` the guest clock counts instructions), and the verdicts written to
 //! `target/parity/report.{json,md}` (and appended to the matrix report:
 //! `cargo xtask matrix` ends with this run, and `cargo xtask test` runs it
 //! after its matrix). Exit status non-zero when a spec
@@ -14,6 +17,7 @@ mod report;
 mod rules;
 mod shim;
 mod stage;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,11 @@ pub struct ParityArgs {
     /// Output directory (default target/parity)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Boot with `-icount shift=0,sleep=off`: the guest's clock then
+    /// counts guest instructions (1 ns each), so times are exact and
+    /// repeatable
+    #[arg(long)]
+    pub icount: bool,
     /// Fixture names (default: every fixture, less those the rules skip)
     pub specs: Vec<String>,
 }
@@ -60,7 +69,7 @@ pub fn run(args: &ParityArgs) -> Result<()> {
     for arch in arches {
         // One arch's failure (a download, a boot) is reported; the other
         // arches still run.
-        let r = run_arch(arch, &args.specs, args.timeout, &out).unwrap_or_else(|e| {
+        let r = run_arch(arch, args, &out).unwrap_or_else(|e| {
             println!("xtask: parity: {arch}: {e:#}");
             ArchReport::not_run(arch, format!("{e:#}"))
         });
@@ -112,6 +121,7 @@ pub fn run_for_matrix(arches: &[Arch], matrix_dir: &Path) -> Result<()> {
         arch: names.join(","),
         timeout: 1800,
         out: Some(out.clone()),
+        icount: false,
         specs: Vec::new(),
     });
     join_report(&out, &matrix_dir.join("report.md"))?;
@@ -203,10 +213,14 @@ fn workloads() -> Result<BTreeMap<String, Vec<String>>> {
         .collect())
 }
 
-fn run_arch(arch: Arch, named: &[String], timeout: u64, out: &Path) -> Result<ArchReport> {
+fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
+    let (named, timeout) = (&args.specs, args.timeout);
     let mut report = ArchReport::new(arch);
+    report.icount = args.icount;
     qemu::preflight(arch, "tcg")?;
     deps::ensure_matrix(&[arch])?;
+    // The trace side runs the dist binary, which is stripped.
+    deps::ensure_static(&[arch])?;
     let (kernel, why_kernel) = parity_kernel(arch)?;
     report.kernel = format!("{} ({})", kernel.version, kernel.release);
     report.why_kernel = why_kernel;
@@ -232,7 +246,7 @@ fn run_arch(arch: Arch, named: &[String], timeout: u64, out: &Path) -> Result<Ar
         timeout.saturating_sub(30).max(60),
         &dir,
     )?;
-    let (reports, secs) = boot(arch, &kernel, &initramfs, timeout, &dir)?;
+    let (reports, secs) = boot(arch, &kernel, &initramfs, args, &dir)?;
     report.boot_secs = Some(secs);
     for (f, c) in fixtures.iter().zip(&cases) {
         let r = reports.get(&f.name);
@@ -241,8 +255,12 @@ fn run_arch(arch: Arch, named: &[String], timeout: u64, out: &Path) -> Result<Ar
             save_raw(&dir, r)?;
         }
         report.specs.push(judge(f.rule, c, r, &bundle.upstream));
+        if let Some(t) = r.and_then(|r| trace::judge(f.rule, c, r, &bundle.upstream)) {
+            report.trace.push(t);
+        }
     }
     report.specs.sort_by(|a, b| a.name.cmp(&b.name));
+    report.trace.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
@@ -283,6 +301,8 @@ fn skipped(name: &str, why: &str) -> SpecResult {
         compared: 0,
         bpftrace_secs: 0.0,
         probecc_secs: 0.0,
+        attach_secs: None,
+        peak_rss_kb: None,
     }
 }
 
@@ -291,7 +311,7 @@ fn boot(
     arch: Arch,
     kernel: &Kernel,
     initramfs: &Path,
-    timeout: u64,
+    args: &ParityArgs,
     dir: &Path,
 ) -> Result<(BTreeMap<String, ParityReport>, f64)> {
     let label = format!("parity {arch} {}", kernel.version);
@@ -303,8 +323,8 @@ fn boot(
             kernel,
             initramfs,
             accel: "tcg",
-            icount: false,
-            timeout: Duration::from_secs(timeout),
+            icount: args.icount,
+            timeout: Duration::from_secs(args.timeout),
             log: log.clone(),
             append: "",
         },
@@ -383,6 +403,8 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
         compared: 0,
         bpftrace_secs: 0.0,
         probecc_secs: 0.0,
+        attach_secs: None,
+        peak_rss_kb: None,
     };
     let Some(r) = r else {
         res.notes.push("no result line from the guest".into());
@@ -420,6 +442,18 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
             renames: &[],
         },
     );
+    conclude(res, &theirs, &ours, rule, version)
+}
+
+/// `res` completed by comparing `theirs` (bpftrace's output) with `ours`
+/// under `rule`: what was compared, the differences, the verdict.
+fn conclude(
+    mut res: SpecResult,
+    theirs: &compare::Output,
+    ours: &compare::Output,
+    rule: &Rule,
+    version: &str,
+) -> SpecResult {
     res.compared = theirs.lines.len() + theirs.blocks.iter().map(|(_, e)| e.len()).sum::<usize>();
     if res.compared == 0 {
         res.notes.push(
@@ -427,7 +461,7 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
         );
         return res;
     }
-    res.diffs = compare::compare(&theirs, &ours, rule);
+    res.diffs = compare::compare(theirs, ours, rule);
     res.verdict = match (&res.diffs[..], rule.differs_for(version)) {
         ([], _) => Verdict::Equal,
         (_, Some(why)) => {
@@ -448,6 +482,7 @@ mod tests {
             arch: arch.into(),
             timeout: 1,
             out: Some(std::env::temp_dir().join("xtask-parity-args")),
+            icount: false,
             specs: specs.iter().map(|s| s.to_string()).collect(),
         }
     }

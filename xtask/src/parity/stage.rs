@@ -1,7 +1,10 @@
 //! Staging a parity boot: the guest agent (with its workload applets and
-//! `pworkload`), bpftrace and its libraries (`bundle`), and per case the
-//! bpftrace script and probecc's object and manifest of the same
-//! (comm-filtered) spec, with a plan that holds only parity cases.
+//! `pworkload`), bpftrace and its libraries (`bundle`), the `probecc` dist
+//! binary (`cargo xtask dist`), and per case the bpftrace script,
+//! probecc's object and manifest of the same (comm-filtered) spec, and
+//! that spec's text (with the symbol list of its wildcards) for `probecc
+//! trace` to compile on the device; with a plan that holds only parity
+//! cases.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,13 +13,13 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 use probecc::lang::manifest::Manifest;
 use probecc::lang::{self, diag};
-use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH};
+use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH, PROBECC};
 
 use super::bundle::Bundle;
 use super::rules::{Filter, Rule};
 use super::shim;
-use crate::guest_build;
 use crate::initramfs::Initramfs;
+use crate::{dist, guest_build};
 use probecc_fixtures as fixtures;
 
 const DIR: &str = "/probecc/parity";
@@ -82,9 +85,18 @@ fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
     let object = format!("{DIR}/{}.o", f.name);
     let manifest = format!("{DIR}/{}.manifest.json", f.name);
     let script = format!("{DIR}/{}.bt", f.name);
+    let traced = format!("{DIR}/{}.trace.bt", f.name);
     fs.file(&object, 0o644, probecc::elf::write(&compiled.object)?);
     fs.file(&manifest, 0o644, compiled.manifest.to_json().into_bytes());
     fs.file(&script, 0o644, shimmed.text.clone().into_bytes());
+    fs.file(&traced, 0o644, spec.clone().into_bytes());
+    // The trace expands wildcards against the list the object's and
+    // bpftrace's attach points come from, so all three attach alike.
+    let symbols = opts.symbols.as_ref().map(|names| {
+        let path = format!("{DIR}/{}.symbols", f.name);
+        fs.file(&path, 0o644, format!("{}\n", names.join("\n")).into_bytes());
+        path
+    });
     Ok(Case {
         plan: ParityCase {
             name: f.name.clone(),
@@ -92,6 +104,8 @@ fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
             object,
             manifest,
             workload: f.workload.clone(),
+            spec: Some(traced),
+            symbols,
         },
         manifest: compiled.manifest,
         renames: shimmed.renames,
@@ -108,6 +122,7 @@ pub fn stage(
     out: &Path,
 ) -> Result<(PathBuf, Vec<Case>)> {
     let guest = guest_build::build(arch)?;
+    let probecc = dist::build(arch)?.path;
     let mut fs = Initramfs::default();
     let mut dirs = BTreeSet::new();
     for d in [
@@ -131,6 +146,9 @@ pub fn stage(
     }
     let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
     fs.file("/init", 0o755, binary);
+    let binary =
+        std::fs::read(&probecc).with_context(|| format!("reading {}", probecc.display()))?;
+    fs.file(PROBECC, 0o755, binary);
     for applet in ["dd", "cat", "touch", "pworkload", "sh"] {
         fs.symlink(&format!("/bin/{applet}"), "/init");
     }

@@ -93,7 +93,7 @@ impl Checker<'_> {
         if let Ok(Some(k)) = kernel {
             known.extend(k.enumerator_names());
         }
-        let near = nearest(name, known.into_iter());
+        let near = nearest(name, known);
         Some(match near.as_slice() {
             [] => format!(
                 "variables are written `${name}`, maps `@{name}`, and calls `{name}(...)`; constants come from `#define`, the kernel BTF's enums and the kernel headers"

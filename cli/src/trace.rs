@@ -1,0 +1,417 @@
+//! `probecc trace SPEC|OBJ [ARG...]`, `probecc trace -e 'PROGRAM' [ARG...]`,
+//! `probecc trace - [ARG...]` (the spec on stdin): a spec compiled for the
+//! running kernel (its arch and release from `uname`, its types from
+//! `/sys/kernel/btf/vmlinux`, its traceable functions for wildcards) and
+//! checked by verifier-sim, or an object with the manifest beside it,
+//! run in the kernel as bpftrace runs a script (`probecc_runtime::live`):
+//! loaded, every program verified, `Attaching N probes...`, BEGIN, the
+//! probes attached, the `-c` command released; printf output streamed as
+//! it comes; at the end (Ctrl-C, SIGTERM, `exit()`, `--duration`, or the
+//! command's exit) the probes detached, END, and the maps printed as
+//! bpftrace prints them, in its text or (`-f json`) its JSON lines.
+//!
+//! Exit status 0 after a normal end, 1 when the kernel or the machine
+//! refused (a capability, a verifier rejection, a probe that would not
+//! attach, no kprobes), 2 for bad input (the spec, the object, the
+//! arguments). Nothing stays in the kernel after any end: programs, maps
+//! and probes are descriptors of this process, nothing is pinned.
+
+mod child;
+mod explain;
+mod signals;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use probecc::arch::{Arch, KernelVersion};
+use probecc::lang::check::ir::settings::MissingProbes;
+use probecc::lang::manifest::Manifest;
+use probecc::lang::CompileOptions;
+use probecc_runtime::live::{
+    self, kernel, privilege, LiveError, LoadOptions, Loaded, Printer, Session,
+};
+use probecc_runtime::output::Style;
+
+use crate::build::{self, Spec};
+use crate::input::{self, BadInput};
+use child::Held;
+
+/// How `trace` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// bpftrace's text output
+    Text,
+    /// bpftrace's JSON output (`bpftrace -f json`), one object a line
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A probe specification, an object built by `probecc build` (its
+    /// NAME.manifest.json beside it), or `-` for a specification on
+    /// stdin; with -e, the first ARG
+    #[arg(value_name = "SPEC|OBJ")]
+    pub input: Option<String>,
+    /// Positional parameters ($1, $2, ...)
+    #[arg(value_name = "ARG")]
+    pub args: Vec<String>,
+    /// The program text itself, instead of a file
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    pub program: Option<String>,
+    /// Run CMD (split at spaces, found on PATH) once the probes are
+    /// attached, and end when it exits
+    #[arg(short = 'c', value_name = "CMD")]
+    pub command: Option<String>,
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// End after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Do not print `Attaching N probes...`
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Kernel types for a spec's struct casts, `->` and `curtask`
+    /// (default: the running kernel's /sys/kernel/btf/vmlinux)
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
+    /// A System.map, /proc/kallsyms or available_filter_functions that a
+    /// spec's wildcards expand against (default: the running kernel's
+    /// available_filter_functions, else /proc/kallsyms)
+    #[arg(long, value_name = "FILE")]
+    pub symbols: Option<PathBuf>,
+    /// Allow actions that change what the probed task does (`signal()`)
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
+}
+
+/// The longest wait between checks of the signals, the deadline and the
+/// command: a signal ends a wait at once, this bounds a race with one.
+const TICK: Duration = Duration::from_millis(200);
+
+/// The program to run: its text (from a file, `-e` or stdin) or an object.
+#[derive(Debug)]
+enum Source {
+    Spec {
+        src: String,
+        file: String,
+        name: String,
+    },
+    Object {
+        bytes: Vec<u8>,
+        path: PathBuf,
+    },
+}
+
+/// The running kernel, as a spec is compiled for it.
+#[derive(Debug)]
+struct Running {
+    arch: Arch,
+    version: KernelVersion,
+}
+
+/// What runs: the object's bytes and its manifest.
+#[derive(Debug)]
+struct Ready {
+    object: Vec<u8>,
+    manifest: Manifest,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let duration = match args.duration {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            let problem = format!("--duration {s}: not a positive number of seconds");
+            return Err(BadInput::Arguments(problem).into());
+        }
+        s => s.map(Duration::from_secs_f64),
+    };
+    let (source, params) = source(args)?;
+    let running = running()?;
+    let ready = match source {
+        Source::Spec { src, file, name } => compile(args, &running, src, file, name)?,
+        Source::Object { bytes, path } => object(&running, bytes, &path)?,
+    };
+    let missing = privilege::missing();
+    if !missing.is_empty() {
+        bail!(
+            "tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, or root); this process \
+             lacks {}",
+            missing.join(" and ")
+        );
+    }
+    signals::install();
+    // The command exists before the object is loaded (its pid is known
+    // for globals), and runs only once every probe is attached.
+    let mut command = args.command.as_deref().map(Held::spawn).transpose()?;
+    let options = load_options(&ready.manifest, &params, command.as_ref().map(Held::pid));
+    let loaded = Loaded::load_with(&ready.object, &options)
+        .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
+    let style = match args.format {
+        Format::Text => Style::Text,
+        Format::Json => Style::Json,
+    };
+    let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
+    verify(&mut session, &ready)?;
+    let probes = ready
+        .manifest
+        .programs
+        .iter()
+        .any(|p| live::is_probe(&p.section));
+    if probes && !kernel::has_kprobes() {
+        return Err(LiveError::NoKprobes.into());
+    }
+    if !args.quiet {
+        attaching(style, session.probes())?;
+    }
+    session.begin()?;
+    if !session.exited() {
+        attach(&mut session, &ready.manifest)?;
+        if let Some(c) = command.as_mut() {
+            c.release().context("releasing the -c command")?;
+        }
+        watch(&mut session, command.as_mut(), duration)?;
+    }
+    if let Some(c) = command.as_mut() {
+        c.stop();
+    }
+    session.end()?;
+    Ok(())
+}
+
+/// The globals the object reads, set before it is loaded: the positional
+/// parameters (`$1`...) and the command's pid (`cpid`), once the manifest
+/// names the globals that hold them. It names none yet, so ARGs go
+/// unused, as bpftrace leaves parameters a script does not read.
+fn load_options(_manifest: &Manifest, _params: &[String], _cpid: Option<u32>) -> LoadOptions {
+    LoadOptions::default()
+}
+
+/// The program and the positional parameters, from the arguments.
+fn source(args: &Args) -> Result<(Source, Vec<String>), BadInput> {
+    let mut params: Vec<String> = args.input.iter().chain(&args.args).cloned().collect();
+    // A program not from a file is named as bpftrace names it.
+    let unnamed = |src: String| Source::Spec {
+        src,
+        file: "stdin".into(),
+        name: "stdin".into(),
+    };
+    if let Some(text) = &args.program {
+        return Ok((unnamed(text.clone()), params));
+    }
+    if params.is_empty() {
+        return Err(BadInput::Arguments(
+            "nothing to trace: give a spec or object file, `-` for stdin, or -e PROGRAM".into(),
+        ));
+    }
+    let input = params.remove(0);
+    if input == "-" {
+        let mut src = String::new();
+        std::io::stdin()
+            .read_to_string(&mut src)
+            .map_err(|e| BadInput::file("reading the spec from stdin", e))?;
+        return Ok((unnamed(src), params));
+    }
+    let path = PathBuf::from(&input);
+    let bytes = input::bytes(&path)?;
+    if bytes.starts_with(b"\x7fELF") {
+        return Ok((Source::Object { bytes, path }, params));
+    }
+    let src = String::from_utf8(bytes).map_err(|e| BadInput::file(input::reading(&path), e))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("spec")
+        .to_string();
+    Ok((
+        Source::Spec {
+            src,
+            file: input,
+            name,
+        },
+        params,
+    ))
+}
+
+/// The arch and release of the running kernel.
+fn running() -> Result<Running> {
+    let u = kernel::uname()?;
+    Ok(Running {
+        arch: u.arch()?,
+        version: u.version()?,
+    })
+}
+
+/// The spec compiled for the running kernel and checked by verifier-sim.
+fn compile(
+    args: &Args,
+    running: &Running,
+    src: String,
+    file: String,
+    name: String,
+) -> Result<Ready> {
+    let symbols = match (&args.symbols, has_wildcard(&src)) {
+        (Some(path), _) => Some(input::symbols(path)?),
+        (None, true) => kernel::traceable().ok().map(|(_, names)| names),
+        (None, false) => None,
+    };
+    let opts = CompileOptions {
+        file,
+        symbols,
+        kernel: Some(running.version),
+        unsafe_actions: args.allow_unsafe,
+        btf: build::type_source(args.btf.as_deref()),
+    };
+    let no_btf = opts.btf.is_none();
+    let spec = Spec::new(src, name, opts);
+    let compiled = spec.compile(running.arch).inspect_err(|_| {
+        if no_btf {
+            eprintln!(
+                "note: this kernel publishes no types ({} is missing: a kernel built without \
+                 CONFIG_DEBUG_INFO_BTF); a spec that reads kernel structs needs --btf FILE",
+                probecc::btf::kernel::HOST_VMLINUX
+            );
+        }
+    })?;
+    let object = build::object_bytes(&compiled)?;
+    build::verify(&object, running.arch, running.version)?;
+    Ok(Ready {
+        object,
+        manifest: compiled.manifest,
+    })
+}
+
+/// Whether an attach point of `src` may be a wildcard: reading the
+/// kernel's function list costs time on a small device, so a spec without
+/// one does not. A spec that does not parse as written (its preprocessor
+/// may make attach points) may have one.
+fn has_wildcard(src: &str) -> bool {
+    match probecc::lang::parse::parse(src) {
+        Ok(spec) => spec
+            .probes
+            .iter()
+            .flat_map(|p| &p.attach)
+            .any(|a| a.target.contains('*')),
+        Err(_) => true,
+    }
+}
+
+/// An object and the manifest beside it, which must be for this kernel's
+/// arch.
+fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
+    let manifest_path = input::manifest_path(path);
+    let (_, manifest) = input::manifest(&manifest_path)?;
+    let arch = crate::target::object_arch(None, path, &bytes, Some((&manifest_path, &manifest)))?;
+    if arch != running.arch {
+        return Err(BadInput::Contradiction {
+            path: manifest_path,
+            problem: format!(
+                "the object is for {arch}, but this kernel runs {}",
+                running.arch
+            ),
+        }
+        .into());
+    }
+    Ok(Ready {
+        object: bytes,
+        manifest,
+    })
+}
+
+/// Every program through the kernel's verifier; a rejection printed with
+/// the log's last lines mapped to the spec.
+fn verify<W: Write>(session: &mut Session<Printer<W>>, ready: &Ready) -> Result<()> {
+    let Err(e) = session.loaded().verify_all(&ready.manifest) else {
+        return Ok(());
+    };
+    if let LiveError::Rejected { name, log, .. } = &e {
+        let programs = verifier_sim::program::programs(&ready.object).unwrap_or_default();
+        let program = programs.iter().find(|p| &p.name == name);
+        let line_of = |i: usize| program.and_then(|p| p.line_of(i)).map(str::to_string);
+        eprint!("{}", explain::rejection(log, line_of));
+    }
+    Err(e.into())
+}
+
+/// `Attaching N probes...`: on stderr in text (stdout stays the
+/// program's output), a record on stdout in JSON.
+fn attaching(style: Style, n: usize) -> Result<()> {
+    let line = style.attached_probes(n);
+    match style {
+        Style::Text => std::io::stderr().write_all(line.as_bytes()),
+        Style::Json => {
+            let mut out = std::io::stdout();
+            out.write_all(line.as_bytes()).and_then(|()| out.flush())
+        }
+    }
+    .context("writing the output")
+}
+
+/// Every probe attached; one the kernel refuses fails the trace, or is
+/// a warning or nothing when the spec's config says `missing_probes`.
+fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> Result<()> {
+    let failed = session.loaded().attach_all(manifest);
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let traceable = kernel::traceable().ok().map(|(_, names)| names);
+    let mut reasons = Vec::new();
+    for (section, e) in &failed {
+        if let LiveError::NoKprobes = e {
+            return Err(LiveError::NoKprobes.into());
+        }
+        let probe = manifest
+            .programs
+            .iter()
+            .find(|p| &p.section == section)
+            .map_or(section.as_str(), |p| p.probe.as_str());
+        let (func, _) = live::target(section);
+        reasons.push(explain::not_attached(probe, &func, e, traceable.as_deref()));
+    }
+    match manifest.config.missing_probes {
+        MissingProbes::Error => {
+            let first = reasons.remove(0);
+            for r in &reasons {
+                eprintln!("probecc: error: {r}");
+            }
+            Err(first.into())
+        }
+        MissingProbes::Warn => {
+            reasons
+                .iter()
+                .for_each(|r| eprintln!("probecc: warning: {r}"));
+            Ok(())
+        }
+        MissingProbes::Ignore => Ok(()),
+    }
+}
+
+/// Prints records as they come until the trace ends: a signal, `exit()`,
+/// the deadline, or the command's exit.
+fn watch<W: Write>(
+    session: &mut Session<Printer<W>>,
+    mut command: Option<&mut Held>,
+    duration: Option<Duration>,
+) -> Result<()> {
+    let deadline = duration.map(|d| Instant::now() + d);
+    loop {
+        if signals::stop_requested() || session.exited() {
+            return Ok(());
+        }
+        if command.as_deref_mut().is_some_and(Held::exited) {
+            return Ok(());
+        }
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return Ok(()),
+            },
+            None => TICK,
+        };
+        session.wait(left.min(TICK))?;
+    }
+}
+
+#[cfg(test)]
+mod tests;

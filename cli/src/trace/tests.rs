@@ -1,0 +1,117 @@
+//! `probecc trace`'s own decisions, without a kernel: where the program
+//! comes from and which arguments are parameters, the running kernel's
+//! arch for specs and objects, when the function list is read, and the
+//! arguments refused. The runs themselves are in `cli/tests/trace.rs`.
+
+use super::*;
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+}
+
+fn parse(words: &[&str]) -> Args {
+    use clap::Parser as _;
+    Cli::try_parse_from(std::iter::once("trace").chain(words.iter().copied()))
+        .expect("the arguments parse")
+        .args
+}
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_program_comes_from_e_a_file_or_an_object_and_the_rest_are_parameters() {
+    let (s, params) = source(&parse(&["-e", "BEGIN { exit(); }", "a", "b"])).unwrap();
+    assert!(matches!(s, Source::Spec { ref file, .. } if file == "stdin"));
+    assert_eq!(params, ["a", "b"]);
+    let spec = fixture("fixtures/specs/vfscount.bt");
+    let (s, params) = source(&parse(&[&spec, "-c", "true", "x"])).unwrap();
+    let Source::Spec { src, name, .. } = s else {
+        panic!("a spec")
+    };
+    assert!(src.contains("kprobe:vfs_"), "{src}");
+    assert_eq!(name, "vfscount");
+    assert_eq!(params, ["x"]);
+    let e = source(&parse(&[])).unwrap_err();
+    assert!(e.to_string().starts_with("nothing to trace"), "{e}");
+    let e = source(&parse(&["/nonexistent/x.bt"])).unwrap_err();
+    assert!(
+        e.to_string().starts_with("reading /nonexistent/x.bt"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_object_must_be_for_this_kernels_arch() {
+    let dir = std::env::temp_dir().join(format!("probecc-trace-arch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = CompileOptions {
+        file: "t.bt".into(),
+        ..Default::default()
+    };
+    let here = running().expect("the running kernel");
+    let other = Arch::ALL
+        .into_iter()
+        .find(|a| *a != here.arch && a.endian() == here.arch.endian())
+        .expect("another arch of this byte order");
+    let c = probecc::lang::compile("kprobe:vfs_read { @x = count(); }", other, &opts).unwrap();
+    let obj = dir.join("t.o");
+    std::fs::write(&obj, probecc::elf::write(&c.object).unwrap()).unwrap();
+    std::fs::write(dir.join("t.manifest.json"), c.manifest.to_json()).unwrap();
+    let (s, _) = source(&parse(&[obj.to_str().unwrap()])).unwrap();
+    let Source::Object { bytes, path } = s else {
+        panic!("an object")
+    };
+    let e = object(&here, bytes, &path).unwrap_err();
+    assert!(e.is::<BadInput>(), "{e:#}");
+    assert_eq!(
+        format!("{e:#}"),
+        format!(
+            "{}: the object is for {other}, but this kernel runs {}",
+            dir.join("t.manifest.json").display(),
+            here.arch
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
+    let here = running().expect("the running kernel");
+    let args = parse(&["-e", "x"]);
+    let src = "ksyscall:openat { @[comm] = count(); }".to_string();
+    let ready = compile(&args, &here, src, "stdin".into(), "stdin".into()).unwrap();
+    assert_eq!(ready.manifest.arch, here.arch.name());
+    let symbol = here.arch.syscall_symbol("openat");
+    assert_eq!(
+        ready.manifest.programs[0].section,
+        format!("kprobe/{symbol}")
+    );
+    let bad = "kprobe:vfs_read { @x = nosuchbuiltin; }".to_string();
+    let e = compile(&args, &here, bad, "stdin".into(), "stdin".into()).unwrap_err();
+    assert!(e.is::<BadInput>(), "{e:#}");
+}
+
+#[test]
+fn a_duration_must_be_positive() {
+    let args = parse(&["-e", "BEGIN { exit(); }", "--duration", "0"]);
+    let e = run(&args).unwrap_err();
+    assert!(e.is::<BadInput>(), "{e:#}");
+}
+
+#[test]
+fn only_attach_points_make_wildcards() {
+    assert!(has_wildcard("kprobe:vfs_* { @x = count(); }"));
+    assert!(!has_wildcard("kprobe:vfs_read { @x = arg2 * 2; }"));
+    assert!(
+        has_wildcard("#define F vfs_*\nF { }"),
+        "unparsed: may be one"
+    );
+}

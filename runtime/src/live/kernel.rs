@@ -1,0 +1,156 @@
+//! The running kernel, as a spec is compiled for it and attached to it:
+//! its arch and release (`uname -m`, `uname -r`), the functions it can
+//! trace (tracefs's `available_filter_functions`, else `/proc/kallsyms`),
+//! whether it has kprobes at all (the kprobe PMU that attaching goes
+//! through), and where its types are (`/sys/kernel/btf/vmlinux`).
+
+use std::ffi::CStr;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use probecc::arch::{Arch, KernelVersion};
+
+/// The kprobe PMU: a kernel without `CONFIG_KPROBES` has none, and no
+/// kprobe can attach there.
+pub const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
+
+/// Where the kernel lists the functions kprobes can attach to, where
+/// tracefs is mounted (its own mount, or under debugfs).
+const TRACEABLE: [&str; 2] = [
+    "/sys/kernel/tracing/available_filter_functions",
+    "/sys/kernel/debug/tracing/available_filter_functions",
+];
+
+/// Every kernel symbol: the list of functions when tracefs is not
+/// mounted.
+const KALLSYMS: &str = "/proc/kallsyms";
+
+/// What `uname(2)` says of the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uname {
+    /// `uname -m`: `x86_64`, `aarch64`, `s390x`, `ppc64le`, `riscv64`.
+    pub machine: String,
+    /// `uname -r`: `6.1.0-18-cloud-amd64`.
+    pub release: String,
+}
+
+/// What is wrong with the running kernel for tracing.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("uname")]
+    Uname(#[source] io::Error),
+    #[error("this machine is {0}, which probecc does not compile for")]
+    Arch(String, #[source] probecc::arch::ArchError),
+    #[error("the kernel release `{0}` has no version")]
+    Release(String, #[source] probecc::arch::ArchError),
+    #[error(
+        "the kernel lists no functions it can trace: neither tracefs's \
+         available_filter_functions nor {KALLSYMS} is readable"
+    )]
+    NoFunctions(#[source] io::Error),
+    #[error("{}", path.display())]
+    Functions {
+        path: PathBuf,
+        #[source]
+        source: probecc::symbols::SymbolsError,
+    },
+}
+
+/// `uname(2)`.
+pub fn uname() -> Result<Uname, KernelError> {
+    // SAFETY: utsname is plain data; uname fills it or fails.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid utsname to write.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Err(KernelError::Uname(io::Error::last_os_error()));
+    }
+    let field = |f: &[libc::c_char]| {
+        // SAFETY: the kernel NUL-terminates every utsname field.
+        unsafe { CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Ok(Uname {
+        machine: field(&u.machine),
+        release: field(&u.release),
+    })
+}
+
+impl Uname {
+    /// The arch this kernel runs.
+    pub fn arch(&self) -> Result<Arch, KernelError> {
+        Arch::parse(&self.machine).map_err(|e| KernelError::Arch(self.machine.clone(), e))
+    }
+
+    /// The release's version (`6.1` of `6.1.0-18-cloud-amd64`).
+    pub fn version(&self) -> Result<KernelVersion, KernelError> {
+        self.release
+            .parse()
+            .map_err(|e| KernelError::Release(self.release.clone(), e))
+    }
+}
+
+/// Whether kprobes can attach here: the kprobe PMU exists.
+pub fn has_kprobes() -> bool {
+    Path::new(KPROBE_PMU).join("type").exists()
+}
+
+/// The functions this kernel can trace, sorted, and the file they come
+/// from: `available_filter_functions` where tracefs is mounted (what
+/// bpftrace expands wildcards against), else every function of
+/// `/proc/kallsyms` (some of which the kernel refuses to probe).
+pub fn traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
+    let mut last = None;
+    for path in TRACEABLE.iter().chain([&KALLSYMS]) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let mut names =
+                    probecc::symbols::parse(&text).map_err(|source| KernelError::Functions {
+                        path: PathBuf::from(path),
+                        source,
+                    })?;
+                // kallsyms names the padding before each function (CFI,
+                // call depth tracking) too, and it is no function.
+                names.retain(|n| !n.starts_with("__pfx_") && !n.starts_with("__cfi_"));
+                return Ok((PathBuf::from(path), names));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(KernelError::NoFunctions(last.unwrap_or_else(|| {
+        io::Error::from(io::ErrorKind::NotFound)
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_kernel_is_one_probecc_compiles_for() {
+        let u = uname().expect("uname");
+        let arch = u.arch().expect("a known arch");
+        let native = match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            "powerpc64" => "ppc64le",
+            other => other,
+        };
+        assert_eq!(arch.name(), native);
+        assert!(u.version().expect("a version").0 >= 4, "{u:?}");
+    }
+
+    #[test]
+    fn an_unknown_machine_or_release_says_which() {
+        let u = Uname {
+            machine: "vax".into(),
+            release: "unknown".into(),
+        };
+        let e = u.arch().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "this machine is vax, which probecc does not compile for"
+        );
+        let e = u.version().unwrap_err();
+        assert_eq!(e.to_string(), "the kernel release `unknown` has no version");
+    }
+}
