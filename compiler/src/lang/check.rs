@@ -444,6 +444,7 @@ impl<'a> Checker<'a> {
     fn plan_programs(&mut self, spec: &Spec) -> Vec<Plan> {
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut plans = Vec::with_capacity(spec.probes.len());
+        let mut unmatched = Vec::new();
         for probe in &spec.probes {
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut programs: Vec<ProbeProgram> = Vec::new();
@@ -485,9 +486,20 @@ impl<'a> Checker<'a> {
                             });
                         }
                     }
+                    // A wildcard that matches nothing where the probe
+                    // has other attach points is left out, as bpftrace
+                    // leaves it: tools list the variants kernels name a
+                    // function by (`lookup_fast`, `lookup_fast.constprop.*`).
+                    Err(d) if probe.attach.len() > 1 && attach::is_unmatched_wildcard(a, &d) => {
+                        unmatched.push(d)
+                    }
                     Err(d) => self.diags.push(d),
                 }
             }
+            if programs.is_empty() {
+                self.diags.append(&mut unmatched);
+            }
+            unmatched.clear();
             plans.push(Plan { kinds, programs });
         }
         plans

@@ -117,10 +117,19 @@ fn functions(
                 spec.target
             ),
         )
-        .with_label("no match"));
+        .with_label(NO_MATCH));
     }
     Ok(found)
 }
+
+/// Whether `d` is [`expand`]'s refusal of `spec` as a wildcard that matched
+/// no function of the symbol list.
+pub fn is_unmatched_wildcard(spec: &AttachSpec, d: &Diagnostic) -> bool {
+    spec.target.contains('*') && d.label == NO_MATCH
+}
+
+/// The label of a wildcard that matched nothing.
+const NO_MATCH: &str = "no match";
 
 /// The name must make a section name loaders accept.
 fn valid_name(spec: &AttachSpec, at: &AttachPoint) -> Result<(), Diagnostic> {

@@ -166,6 +166,23 @@ fn wildcards_expand_against_the_symbol_list() {
         d[0].message,
         "wildcard `tcp_*` matches no function in the symbol list"
     );
+    // Beside other attach points an unmatched wildcard is left out; a
+    // probe none of whose wildcards match is still refused.
+    let c = checked_with(
+        "kprobe:vfs_read, kprobe:tcp_* { @x = 1; }",
+        Arch::X86_64,
+        &opts,
+    )
+    .unwrap();
+    let names: Vec<&str> = c.programs.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(names, ["kprobe_vfs_read"]);
+    let d = checked_with(
+        "kprobe:udp_*, kprobe:tcp_* { @x = 1; }",
+        Arch::X86_64,
+        &opts,
+    )
+    .unwrap_err();
+    assert_eq!(d.len(), 2, "{d:?}");
 }
 
 #[test]

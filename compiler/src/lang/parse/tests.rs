@@ -426,7 +426,7 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "probecc compiles these probe types: kprobe (k), kretprobe (kr), \
-             ksyscall, kretsyscall, BEGIN (begin), END (end)"
+             ksyscall, kretsyscall, BEGIN (begin), END (end), interval (i)"
         )
     );
     for (word, full) in [
@@ -453,7 +453,7 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN (begin), \
-             END (end)"
+             END (end), interval (i)"
         )
     );
     let d = errs("kprob:vfs_read { }");
