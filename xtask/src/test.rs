@@ -72,6 +72,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     println!("xtask: the constant table of x86_64 against its kernel headers");
     crate::consts::run_in_test(ci)?;
+    println!("xtask: Debian trixie's bpftrace tools, compiled as published");
+    crate::corpus::run_in_test(ci)?;
     let matrix = if args.no_matrix {
         println!("xtask: --no-matrix: not running the QEMU matrix");
         Ok(())

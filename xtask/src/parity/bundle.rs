@@ -101,6 +101,40 @@ pub fn fetch(arch: Arch) -> Result<Bundle> {
     })
 }
 
+/// The files of Debian `release`'s bpftrace package itself (its tools
+/// and examples, the same on every arch: amd64's), unpacked once under
+/// `<cache>/<release>/package/root` beside the guests' trees.
+pub fn package_tree(release: Release) -> Result<PathBuf> {
+    let dir = root().join(release.name()).join("package");
+    let tree = dir.join("root");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = FileLock::acquire(
+        &dir.join("lock"),
+        &format!("xtask: waiting for another run unpacking {release}'s bpftrace package"),
+    )?;
+    if tree.is_dir() {
+        return Ok(tree);
+    }
+    println!(
+        "xtask: fetching Debian {release}'s bpftrace package (signature-checked apt, into {})",
+        dir.display()
+    );
+    let apt = PrivateApt::new(&dir.join("apt"), "amd64", release.name())?;
+    apt.update()?;
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs)?;
+    let deb = apt.download("bpftrace", &debs)?;
+    let tmp = dir.join(format!("root.tmp{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    kernels::extract(&deb, &tmp, ".")?;
+    std::fs::rename(&tmp, &tree)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), tree.display()))?;
+    Ok(tree)
+}
+
 /// Where the unpacked trees live: `target/bpftrace`, or
 /// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
 fn root() -> PathBuf {

@@ -11,7 +11,7 @@
 //! after its matrix). Exit status non-zero when a spec
 //! differs without a documented reason or a side fails.
 
-mod bundle;
+pub mod bundle;
 mod compare;
 mod report;
 mod rules;
