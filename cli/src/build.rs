@@ -92,6 +92,7 @@ impl Spec {
             kernel,
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
+            params: Vec::new(),
         };
         Ok(Spec::new(src, stem(path)?, opts))
     }

@@ -40,6 +40,10 @@ pub struct Target {
     /// the manifest lists them under "unsafe"
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
+    /// Positional parameters for a spec's `$1`, `$2`... (`$#` is their
+    /// count), after `--`: fixed in the object, as bpftrace fixes them
+    #[arg(last = true, value_name = "ARG")]
+    pub params: Vec<String>,
 }
 
 /// `--kernel`'s full help, with every arch's default from the arch table.
@@ -150,13 +154,15 @@ impl Target {
     /// The spec at `path` with these compile options.
     pub fn spec(&self, path: &Path) -> Result<Spec, BadInput> {
         let symbols = self.symbols.as_deref().map(input::symbols).transpose()?;
-        Spec::load(
+        let mut spec = Spec::load(
             path,
             symbols,
             self.kernel,
             self.allow_unsafe,
             self.btf.as_deref(),
-        )
+        )?;
+        spec.opts.params = self.params.clone();
+        Ok(spec)
     }
 
     /// An object's bytes with its CO-RE relocations applied for the kernel

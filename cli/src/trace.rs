@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> Result<()> {
     let (source, params) = source(args)?;
     let running = running()?;
     let ready = match source {
-        Source::Spec { src, file, name } => compile(args, &running, src, file, name)?,
+        Source::Spec { src, file, name } => compile(args, &running, src, file, name, &params)?,
         Source::Object { bytes, path } => object(&running, bytes, &path)?,
     };
     let missing = privilege::missing();
@@ -180,10 +180,11 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The globals the object reads, set before it is loaded: the positional
-/// parameters (`$1`...) and the command's pid (`cpid`), once the manifest
-/// names the globals that hold them. It names none yet, so ARGs go
-/// unused, as bpftrace leaves parameters a script does not read.
+/// The globals the object reads, set before it is loaded. A spec's
+/// positional parameters (`$1`...) were fixed when it compiled, as
+/// bpftrace fixes them; an object's when it was built (`probecc build
+/// -- ARG...`), so ARGs after an object go unused, as bpftrace leaves
+/// parameters a script does not read. The manifest names no global yet.
 fn load_options(_manifest: &Manifest, _params: &[String], _cpid: Option<u32>) -> LoadOptions {
     LoadOptions::default()
 }
@@ -250,6 +251,7 @@ fn compile(
     src: String,
     file: String,
     name: String,
+    params: &[String],
 ) -> Result<Ready> {
     let symbols = match (&args.symbols, has_wildcard(&src)) {
         (Some(path), _) => Some(input::symbols(path)?),
@@ -262,6 +264,7 @@ fn compile(
         kernel: Some(running.version),
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
+        params: params.to_vec(),
     };
     let no_btf = opts.btf.is_none();
     let spec = Spec::new(src, name, opts);

@@ -310,6 +310,7 @@ fn outcome(tool: &Tool, host: &Host) -> Outcome {
             kernel: None,
             unsafe_actions: false,
             btf: host.btf.clone(),
+            params: Vec::new(),
         };
         match build(&src, arch, &opts) {
             Ok(built) => {

@@ -87,7 +87,7 @@ fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
     let here = running().expect("the running kernel");
     let args = parse(&["-e", "x"]);
     let src = "ksyscall:openat { @[comm] = count(); }".to_string();
-    let ready = compile(&args, &here, src, "stdin".into(), "stdin".into()).unwrap();
+    let ready = compile(&args, &here, src, "stdin".into(), "stdin".into(), &[]).unwrap();
     assert_eq!(ready.manifest.arch, here.arch.name());
     let symbol = here.arch.syscall_symbol("openat");
     assert_eq!(
@@ -95,7 +95,7 @@ fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
         format!("kprobe/{symbol}")
     );
     let bad = "kprobe:vfs_read { @x = nosuchbuiltin; }".to_string();
-    let e = compile(&args, &here, bad, "stdin".into(), "stdin".into()).unwrap_err();
+    let e = compile(&args, &here, bad, "stdin".into(), "stdin".into(), &[]).unwrap_err();
     assert!(e.is::<BadInput>(), "{e:#}");
 }
 

@@ -64,6 +64,9 @@ pub struct CompileOptions {
     /// The kernel types struct casts, `->` and `curtask` are checked
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
+    /// The values of the positional parameters `$1`... (`$#` is their
+    /// count), fixed when the spec compiles, as bpftrace fixes them.
+    pub params: Vec<String>,
 }
 
 /// Where a spec's kernel types come from: a BTF file (the kernel's
@@ -169,6 +172,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
+            params: Vec::new(),
         }
     }
 }
