@@ -36,6 +36,20 @@ pub struct Spec {
     pub macros: Vec<MacroDef>,
     /// C struct, union and enum definitions at the top level.
     pub c_defs: Vec<CDef>,
+    /// `let @name = hash(N);` and the like, before the probes.
+    pub map_decls: Vec<MapDecl>,
+}
+
+/// `let @name = KIND(MAX_ENTRIES);`: a map's kind and size, declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDecl {
+    /// The name without `@`.
+    pub name: String,
+    /// `hash`, `lruhash`, `percpuhash`, `percpulruhash`, `percpuarray`.
+    pub kind: String,
+    pub kind_span: Span,
+    pub max_entries: u64,
+    pub span: Span,
 }
 
 /// `config = { key = value; ... }`.

@@ -19,6 +19,7 @@ pub mod attach;
 mod cdefs;
 mod config;
 mod constant;
+mod declare;
 mod expr;
 pub mod format;
 mod functions;
@@ -246,6 +247,7 @@ fn check_mapped(
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
         cx.pass(spec, &plans, mode);
     }
+    cx.declare_maps(&spec.map_decls);
     let mut diags = attach_errors;
     diags.append(&mut cx.diags);
     if !diags.is_empty() {

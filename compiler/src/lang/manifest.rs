@@ -466,7 +466,7 @@ fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
     MapEntry {
         name: m.display(),
         symbol: m.symbol(),
-        kind: v.map_kind(),
+        kind: m.kind(),
         keys,
         key_size: m.key_size(),
         value: ValueEntry {
@@ -490,7 +490,7 @@ fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
                 _ => None,
             },
         },
-        max_entries,
+        max_entries: m.max_entries(max_entries),
     }
 }
 

@@ -24,6 +24,7 @@ impl Checker<'_> {
                     value: None,
                     first: mr.span,
                     first_value: mr.span,
+                    declared: None,
                 });
                 self.unassigned_reported.push(false);
                 self.map_index.insert(mr.name.clone(), self.maps.len() - 1);

@@ -4,6 +4,7 @@
 use super::ir::{KeyTy, OutputKind, Sym, TStmtKind, Ty, ValueKind};
 use super::*;
 use crate::kprobe::AttachPoint;
+use crate::maps::MapKind;
 use crate::lang::ast::Builtin;
 use crate::lang::ast::ProbeKind;
 use crate::lang::parse::parse;
@@ -535,5 +536,48 @@ fn unreadable_types_keep_their_cause() {
     assert!(
         std::ptr::eq(e.cause(), again.cause()),
         "clones share what was read"
+    );
+}
+
+/// A declared map takes the declared kind and size; the kind must agree
+/// with what the map holds, and be one probecc compiles.
+#[test]
+fn map_declarations_set_kind_and_size() {
+    let c = ok("let @a = lruhash(10);\nlet @b = percpuhash(20);\nlet @unused = hash(5);\n\
+                kprobe:f { @a[tid] = 1; @b[comm] = count(); @c = 1; }");
+    let kinds: Vec<(String, MapKind, u32)> = c
+        .maps
+        .iter()
+        .map(|m| (m.display(), m.kind(), m.max_entries(4096)))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("@a".to_string(), MapKind::LruHash, 10),
+            ("@b".to_string(), MapKind::PercpuHash, 20),
+            ("@c".to_string(), MapKind::Hash, 4096),
+        ]
+    );
+    let msgs = |src: &str| -> Vec<String> { errors(src).into_iter().map(|d| d.message).collect() };
+    assert_eq!(
+        msgs("let @a = hash(4);\nkprobe:f { @a = count(); }"),
+        ["`@a` is declared `hash` but holds a per-CPU aggregation"]
+    );
+    assert_eq!(
+        msgs("let @a = percpuhash(4);\nkprobe:f { @a = 1; }"),
+        ["`@a` is declared `percpuhash` but holds a value assigned to it"]
+    );
+    assert_eq!(
+        msgs("let @a = hash(4);\nlet @a = hash(5);\nlet @b = hashh(1);\nlet @c = hash(0);\n\
+              kprobe:f { @a = 1; @b = 1; @c = 1; }"),
+        [
+            "`@a` is declared twice",
+            "unknown map kind `hashh`",
+            "`@c`'s size must be 1 to 4294967295, not 0"
+        ]
+    );
+    assert_eq!(
+        errors("let @b = hashh(1);\nkprobe:f { @b = 1; }")[0].help.as_deref(),
+        Some("did you mean `hash`?")
     );
 }

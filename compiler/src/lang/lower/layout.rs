@@ -43,9 +43,10 @@ pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
 fn map_def(checked: &Checked, m: &MapInfo) -> MapDef {
     let sym = m.symbol();
     let (key, value) = (key_type(checked, m), value_type(checked, m));
-    let entries = checked.settings.max_entries;
-    match m.value_kind().map_kind() {
+    let entries = m.max_entries(checked.settings.max_entries);
+    match m.kind() {
         MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, entries),
+        MapKind::LruHash => MapDef::lru_hash(&sym, key, value, entries),
         _ => MapDef::hash(&sym, key, value, entries),
     }
 }

@@ -209,9 +209,22 @@ pub struct MapInfo {
     pub first: Span,
     /// The first assignment, which fixed the value kind.
     pub first_value: Span,
+    /// The kind and size a `let @name = KIND(N);` declared.
+    pub declared: Option<(MapKind, u32)>,
 }
 
 impl MapInfo {
+    /// The map's kind: declared, else as its value needs.
+    pub fn kind(&self) -> MapKind {
+        self.declared
+            .map_or_else(|| self.value_kind().map_kind(), |(k, _)| k)
+    }
+
+    /// The map's `max_entries`: declared, else `default`.
+    pub fn max_entries(&self, default: u32) -> u32 {
+        self.declared.map_or(default, |(_, n)| n)
+    }
+
     /// `@name`.
     pub fn display(&self) -> String {
         format!("@{}", self.name)
@@ -273,6 +286,7 @@ mod tests {
             value: Some(value),
             first: Span::default(),
             first_value: Span::default(),
+            declared: None,
         }
     }
 
