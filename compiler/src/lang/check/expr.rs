@@ -37,6 +37,7 @@ pub const FUNCTIONS: &[&str] = &[
     "system",
     "kstack",
     "bswap",
+    "strncmp",
     "has_key",
     "kaddr",
     "ksym",
@@ -347,7 +348,7 @@ impl Checker<'_> {
             return TExpr::error(span);
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) && (a.ty.is_named() || b.ty.is_named()) {
-            return self.str_compare(op == BinOp::Eq, a, b, span);
+            return self.str_compare(op == BinOp::Eq, a, b, None, span);
         }
         let what = format!("an operand of `{}`", op.symbol());
         let ok_a = self.need_int(&a, &what);
@@ -399,11 +400,28 @@ impl Checker<'_> {
         )
     }
 
-    /// `s == "lit"`, `"lit" != s`.
-    fn str_compare(&mut self, eq: bool, a: TExpr, b: TExpr, span: Span) -> TExpr {
+    /// `s == "lit"`, `"lit" != s`; with `limit`, their first `limit`
+    /// bytes at most (`strncmp`).
+    pub(super) fn str_compare(
+        &mut self,
+        eq: bool,
+        a: TExpr,
+        b: TExpr,
+        limit: Option<usize>,
+        span: Span,
+    ) -> TExpr {
+        let cut = |x: &[u8]| -> Vec<u8> {
+            let n = limit.unwrap_or(usize::MAX);
+            let end = x.iter().position(|&c| c == 0).unwrap_or(x.len());
+            x[..end.min(n)].to_vec()
+        };
         let (s, lit) = match (a.kind, b.kind) {
             (TKind::Str(x), TKind::Str(y)) => {
-                return TExpr::new(TKind::Int(((x == y) == eq) as i64), Ty::INT, span);
+                return TExpr::new(
+                    TKind::Int(((cut(&x) == cut(&y)) == eq) as i64),
+                    Ty::INT,
+                    span,
+                );
             }
             (k, TKind::Str(lit)) => (TExpr::new(k, a.ty, a.span), lit),
             (TKind::Str(lit), k) => (TExpr::new(k, b.ty, b.span), lit),
@@ -428,11 +446,21 @@ impl Checker<'_> {
             self.error(Diagnostic::new(span, msg).with_label("not a string"));
             return TExpr::error(span);
         }
+        // Past the literal's end the NUL is compared too: equal strings
+        // end there.
+        let nul = limit.is_none_or(|n| n > lit.len());
+        let lit = if nul { lit } else { cut(&lit) };
+        if !nul && matches!(s.ty, Ty::Sym(_)) {
+            let msg = format!("{} is a name, compared whole; use ==", s.ty.describe());
+            self.error(Diagnostic::new(span, msg).with_label("a prefix of a name"));
+            return TExpr::error(span);
+        }
         TExpr::new(
             TKind::StrEq {
                 s: Box::new(s),
                 lit,
                 eq,
+                nul,
             },
             Ty::INT,
             span,

@@ -24,6 +24,7 @@ impl Checker<'_> {
     ) -> Option<TExpr> {
         let t = match name {
             "bswap" => self.bswap(args, span),
+            "strncmp" => self.strncmp(args, span),
             "has_key" => self.has_key(args, span),
             "kaddr" => self.kaddr(args, span),
             "ksym" => self.named_int("ksym", Sym::Ksym, args, span),
@@ -64,6 +65,33 @@ impl Checker<'_> {
             self.error(Diagnostic::new(span, format!("{name}() takes {usage}")));
         }
         ok
+    }
+
+    /// `strncmp(a, b, n)`: 0 when the strings' first `n` bytes (up to
+    /// their NULs) are equal, else 1, as bpftrace's; one is a literal.
+    fn strncmp(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        if !self.arity(
+            "strncmp",
+            args,
+            3..=3,
+            "two strings and a length: strncmp(a, b, n)",
+            span,
+        ) {
+            return None;
+        }
+        let n = match self.expr(&args[2]).kind {
+            TKind::Int(n) if n >= 0 => n as usize,
+            _ => {
+                let msg = "strncmp()'s length must be a non-negative integer literal";
+                self.error(Diagnostic::new(args[2].span, msg).with_label("not a literal"));
+                return None;
+            }
+        };
+        let (a, b) = (self.expr(&args[0]), self.expr(&args[1]));
+        if a.ty == Ty::Error || b.ty == Ty::Error {
+            return None;
+        }
+        Some(self.str_compare(false, a, b, Some(n), span))
     }
 
     /// `bswap(x)`: `x`'s bytes reversed, over its type's width.

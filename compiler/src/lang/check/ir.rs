@@ -62,11 +62,13 @@ pub enum TKind {
         rhs: Box<TExpr>,
         signed: bool,
     },
-    /// `s == "lit"` (`eq`) or `s != "lit"`: bytes up to the literal's NUL.
+    /// `s == "lit"` (`eq`) or `s != "lit"`: the literal's bytes, and with
+    /// `nul` its NUL too (without, a prefix: `strncmp(s, "lit", n)`).
     StrEq {
         s: Box<TExpr>,
         lit: Vec<u8>,
         eq: bool,
+        nul: bool,
     },
     /// Short-circuit `&&`.
     And(Box<TExpr>, Box<TExpr>),

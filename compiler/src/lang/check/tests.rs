@@ -4,10 +4,10 @@
 use super::ir::{KeyTy, OutputKind, Sym, TStmtKind, Ty, ValueKind};
 use super::*;
 use crate::kprobe::AttachPoint;
-use crate::maps::MapKind;
 use crate::lang::ast::Builtin;
 use crate::lang::ast::ProbeKind;
 use crate::lang::parse::parse;
+use crate::maps::MapKind;
 
 fn checked_with(src: &str, arch: Arch, opts: &CompileOptions) -> Result<Checked, Vec<Diagnostic>> {
     let spec = parse(src).unwrap_or_else(|d| panic!("parse: {d:?}"));
@@ -543,8 +543,10 @@ fn unreadable_types_keep_their_cause() {
 /// with what the map holds, and be one probecc compiles.
 #[test]
 fn map_declarations_set_kind_and_size() {
-    let c = ok("let @a = lruhash(10);\nlet @b = percpuhash(20);\nlet @unused = hash(5);\n\
-                kprobe:f { @a[tid] = 1; @b[comm] = count(); @c = 1; }");
+    let c = ok(
+        "let @a = lruhash(10);\nlet @b = percpuhash(20);\nlet @unused = hash(5);\n\
+                kprobe:f { @a[tid] = 1; @b[comm] = count(); @c = 1; }",
+    );
     let kinds: Vec<(String, MapKind, u32)> = c
         .maps
         .iter()
@@ -568,8 +570,10 @@ fn map_declarations_set_kind_and_size() {
         ["`@a` is declared `percpuhash` but holds a value assigned to it"]
     );
     assert_eq!(
-        msgs("let @a = hash(4);\nlet @a = hash(5);\nlet @b = hashh(1);\nlet @c = hash(0);\n\
-              kprobe:f { @a = 1; @b = 1; @c = 1; }"),
+        msgs(
+            "let @a = hash(4);\nlet @a = hash(5);\nlet @b = hashh(1);\nlet @c = hash(0);\n\
+              kprobe:f { @a = 1; @b = 1; @c = 1; }"
+        ),
         [
             "`@a` is declared twice",
             "unknown map kind `hashh`",
@@ -577,7 +581,43 @@ fn map_declarations_set_kind_and_size() {
         ]
     );
     assert_eq!(
-        errors("let @b = hashh(1);\nkprobe:f { @b = 1; }")[0].help.as_deref(),
+        errors("let @b = hashh(1);\nkprobe:f { @b = 1; }")[0]
+            .help
+            .as_deref(),
         Some("did you mean `hash`?")
+    );
+}
+
+/// `strncmp(a, b, n)` compares the literal's first `n` bytes as a prefix,
+/// or, past the literal's end, the whole string; literals fold.
+#[test]
+fn strncmp_compares_a_prefix_or_the_whole_string() {
+    let c = ok(
+        "kprobe:f { @a = strncmp(comm, \"bash\", 2); @b = strncmp(\"bash\", comm, 9); \
+                @c = strncmp(\"abc\", \"abd\", 2); @d = strncmp(\"abc\", \"abd\", 3); }",
+    );
+    let value = |i: usize| match &c.bodies[0].stmts[i].kind {
+        TStmtKind::SetMap { value, .. } => value.kind.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        matches!(value(0), ir::TKind::StrEq { ref lit, eq: false, nul: false, .. } if lit == b"ba")
+    );
+    assert!(
+        matches!(value(1), ir::TKind::StrEq { ref lit, eq: false, nul: true, .. } if lit == b"bash")
+    );
+    assert_eq!(value(2), ir::TKind::Int(0));
+    assert_eq!(value(3), ir::TKind::Int(1));
+    let msgs: Vec<String> =
+        errors("kprobe:f { @a = strncmp(comm, \"x\"); @b = strncmp(comm, \"x\", arg0); }")
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+    assert_eq!(
+        msgs,
+        [
+            "strncmp() takes two strings and a length: strncmp(a, b, n)",
+            "strncmp()'s length must be a non-negative integer literal"
+        ]
     );
 }

@@ -265,10 +265,11 @@ pub fn expr(e: TExpr) -> TExpr {
             addr: Box::new(expr(*addr)),
             len,
         },
-        TKind::StrEq { s, lit, eq } => TKind::StrEq {
+        TKind::StrEq { s, lit, eq, nul } => TKind::StrEq {
             s: Box::new(expr(*s)),
             lit,
             eq,
+            nul,
         },
         TKind::And(a, b) => TKind::And(Box::new(expr(*a)), Box::new(expr(*b))),
         TKind::Or(a, b) => TKind::Or(Box::new(expr(*a)), Box::new(expr(*b))),

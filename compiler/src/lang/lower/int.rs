@@ -485,7 +485,7 @@ impl Gen<'_> {
                 let cond = cmp_cond(*op, *signed).unwrap_or(Cond::Eq);
                 self.compare(cond, lhs, rhs, target, when)?
             }
-            TKind::StrEq { s, lit, eq } => self.str_eq(s, lit, *eq == when, target)?,
+            TKind::StrEq { s, lit, eq, nul } => self.str_eq(s, lit, *nul, *eq == when, target)?,
             _ => {
                 let cond = if when { Cond::Ne } else { Cond::Eq };
                 if let Some(r) = self.var_reg(e) {

@@ -115,7 +115,7 @@ fn name_ids(e: &mut TExpr, names: &Names) {
         }
         TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
         TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
-        TKind::StrEq { s, lit, eq } => {
+        TKind::StrEq { s, lit, eq, .. } => {
             if let Ty::Sym(sym) = s.ty {
                 let id = names
                     .table(sym)

@@ -262,10 +262,23 @@ impl Gen<'_> {
     }
 
     /// Jumps to `target` when string `s` equals `lit` (`jump_if_equal`) or
-    /// differs from it: the bytes up to the literal's NUL.
-    pub fn str_eq(&mut self, s: &TExpr, lit: &[u8], jump_if_equal: bool, target: &str) -> R<()> {
+    /// differs from it: the literal's bytes, and with `nul` its NUL too
+    /// (without, `s` only starts with them).
+    pub fn str_eq(
+        &mut self,
+        s: &TExpr,
+        lit: &[u8],
+        nul: bool,
+        jump_if_equal: bool,
+        target: &str,
+    ) -> R<()> {
         if let Some(bytes) = self.literal_of(s) {
-            if (bytes == lit) == jump_if_equal {
+            let same = if nul {
+                bytes == lit
+            } else {
+                bytes.starts_with(lit)
+            };
+            if same == jump_if_equal {
                 self.emit(asm::jmp(target));
             }
             return Ok(());
@@ -282,9 +295,11 @@ impl Gen<'_> {
                 Mem::stack(slot)
             }
         };
-        let n = (lit.len() as u32 + 1).min(size);
         let mut want = lit.to_vec();
-        want.push(0);
+        if nul {
+            want.push(0);
+        }
+        let n = (want.len() as u32).min(size);
         let skip = self.label();
         let differ = if jump_if_equal {
             skip.clone()
