@@ -17,9 +17,10 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::HOST_VMLINUX;
 use probecc::lang::check::TypeSource;
-use probecc::lang::{self, diag, CompileOptions};
+use probecc::lang::{self, diag, AttachMode, CompileOptions};
 
 use crate::input::{self, BadInput};
+use crate::multi::Multi;
 use crate::plural;
 use crate::target::Target;
 
@@ -37,6 +38,11 @@ pub struct Args {
     /// program the kernel would reject fails the build)
     #[arg(long)]
     pub no_check: bool,
+    /// Compile a block of several kprobe (or kretprobe) attach points
+    /// into one kprobe-multi program: auto where the arch table says the
+    /// target release's kernel has the link
+    #[arg(long, value_enum, default_value_t = Multi::Never)]
+    pub multi: Multi,
 }
 
 /// A spec read from disk with its compile options.
@@ -49,6 +55,9 @@ pub struct Spec {
     /// wildcards and no `--symbols`: the running kernel's functions,
     /// read once, on first need.
     host: std::sync::OnceLock<Option<CompileOptions>>,
+    /// `--multi`, decided per arch when compiling (on top of
+    /// `opts.multi`, which a caller that knows its kernel sets itself).
+    pub multi: Multi,
 }
 
 /// The arch this build of probecc runs on.
@@ -84,6 +93,7 @@ impl Spec {
         kernel: Option<KernelVersion>,
         allow_unsafe: bool,
         btf: Option<&Path>,
+        attach: AttachMode,
     ) -> Result<Spec, BadInput> {
         let src = input::text(path)?;
         let opts = CompileOptions {
@@ -93,6 +103,8 @@ impl Spec {
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
             params: Vec::new(),
+            attach,
+            multi: false,
         };
         Ok(Spec::new(src, stem(path)?, opts))
     }
@@ -106,6 +118,7 @@ impl Spec {
             name,
             opts,
             host: std::sync::OnceLock::new(),
+            multi: Multi::Never,
         }
     }
 
@@ -113,9 +126,11 @@ impl Spec {
     /// on a terminal) and [`BadInput::Spec`].
     /// A wildcard of a spec built for this machine's own arch without
     /// `--symbols` expands against the running kernel's functions (as
-    /// bpftrace's does); other arches need `--symbols`.
+    /// bpftrace's does); other arches need `--symbols`. Its notes (a block
+    /// split from one kprobe-multi program, and why) go to stderr too.
     pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
-        let opts = match self.opts.symbols {
+        let multi_opts;
+        let mut opts = match self.opts.symbols {
             None if Some(arch) == HOST_ARCH => self
                 .host
                 .get_or_init(|| {
@@ -131,20 +146,47 @@ impl Spec {
                 .unwrap_or(&self.opts),
             _ => &self.opts,
         };
-        lang::compile(&self.src, arch, opts).map_err(|diags| {
-            let colour = if std::io::stderr().is_terminal() {
-                ColorChoice::Auto
-            } else {
-                ColorChoice::Never
+        if !opts.multi && self.multi.for_build(arch, opts.kernel_for(arch)) {
+            multi_opts = CompileOptions {
+                multi: true,
+                ..opts.clone()
             };
-            let mut stderr = StandardStream::stderr(colour);
-            // Nowhere to report a failure to write to stderr.
-            let _ = diag::emit(&mut stderr, &self.file, &self.src, &diags);
-            BadInput::Spec {
-                file: self.file.clone(),
-                count: diags.len(),
-            }
-        })
+            opts = &multi_opts;
+        }
+        let compiled = lang::compile(&self.src, arch, opts).map_err(|diags| self.report(&diags))?;
+        for note in &compiled.notes {
+            eprintln!("{note}");
+        }
+        Ok(compiled)
+    }
+
+    /// `diags` printed to stderr (in colour on a terminal), and the
+    /// [`BadInput::Spec`] that counts them.
+    fn report(&self, diags: &[diag::Diagnostic]) -> BadInput {
+        let colour = if std::io::stderr().is_terminal() {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        };
+        let mut stderr = StandardStream::stderr(colour);
+        // Nowhere to report a failure to write to stderr.
+        let _ = diag::emit(&mut stderr, &self.file, &self.src, diags);
+        BadInput::Spec {
+            file: self.file.clone(),
+            count: diags.len(),
+        }
+    }
+
+    /// The `kprobe:FUNC+OFFSET` offsets of the spec as `compiled` checked
+    /// against the running kernel, whose arch is `arch`: an offset it
+    /// would refuse is a compile error ([`crate::offsets::check_spec`]).
+    pub fn check_offsets(&self, compiled: &lang::Compiled, arch: Arch) -> Result<(), BadInput> {
+        let diags = crate::offsets::check_spec(&self.src, &sections(compiled), arch);
+        if diags.is_empty() {
+            Ok(())
+        } else {
+            Err(self.report(&diags))
+        }
     }
 
     /// The object's bytes and the manifest's JSON for `arch`.
@@ -152,6 +194,12 @@ impl Spec {
         let compiled = self.compile(arch)?;
         Ok((object_bytes(&compiled)?, compiled.manifest.to_json()))
     }
+}
+
+/// The ELF section names of `compiled`'s programs: their attach points.
+fn sections(compiled: &lang::Compiled) -> Vec<&str> {
+    let programs = &compiled.object.programs;
+    programs.iter().map(|p| p.section.as_str()).collect()
 }
 
 /// The object `compiled` holds, as ELF bytes.
@@ -209,11 +257,20 @@ impl Output {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let spec = args.target.spec(&args.spec)?;
+    let mut spec = args.target.spec(&args.spec)?;
+    spec.multi = args.multi;
     let arches = args.target.arches();
     let output = Output::new(&args.out, &arches)?;
+    let running = (args.target.kernel.is_none() && args.target.symbols.is_none())
+        .then(crate::offsets::running_arch)
+        .flatten();
     for &arch in &arches {
         let compiled = spec.compile(arch)?;
+        if running == Some(arch) {
+            spec.check_offsets(&compiled, arch)?;
+        } else if let Some(note) = crate::offsets::unchecked_note(&sections(&compiled), arch) {
+            eprintln!("{note}");
+        }
         let bytes = object_bytes(&compiled)?;
         if !args.no_check {
             verify(&bytes, arch, spec.opts.kernel_for(arch))?;
@@ -278,6 +335,8 @@ fn stem(path: &Path) -> Result<String, BadInput> {
 
 #[cfg(test)]
 mod tests {
+    use probecc::lang::manifest::Manifest;
+
     use super::*;
 
     fn fixture(rel: &str) -> PathBuf {
@@ -292,9 +351,35 @@ mod tests {
             None,
             false,
             Some(Path::new("/nonexistent/vmlinux")),
+            AttachMode::Kprobe,
         )
         .unwrap();
         spec.artifacts(Arch::Arm64).unwrap();
+    }
+
+    #[test]
+    fn multi_auto_builds_kprobe_multi_only_where_the_arch_table_has_it() {
+        let opts = CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_write".into()]),
+            kernel: Some(KernelVersion(6, 12)),
+            ..CompileOptions::default()
+        };
+        let mut spec = Spec::new(
+            "kprobe:vfs_* { @[func] = count(); }".into(),
+            "m".into(),
+            opts,
+        );
+        spec.multi = Multi::Auto;
+        let section = |spec: &Spec, arch| {
+            let (_, manifest) = spec.artifacts(arch).unwrap();
+            Manifest::from_json(&manifest).unwrap().programs[0]
+                .section
+                .clone()
+        };
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe.multi/vfs_*");
+        assert_eq!(section(&spec, Arch::Arm64), "kprobe/vfs_read");
+        spec.multi = Multi::Never;
+        assert_eq!(section(&spec, Arch::X86_64), "kprobe/vfs_read");
     }
 
     #[test]

@@ -353,6 +353,28 @@ mod tests {
     }
 
     #[test]
+    fn kprobe_multi_sections_are_listed_with_their_code() {
+        let opts = probecc::lang::CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_write".into()]),
+            multi: true,
+            ..Default::default()
+        };
+        let src = "kprobe:vfs_* { @[func] = count(); }";
+        for arch in [Arch::X86_64, Arch::S390x] {
+            let c = probecc::lang::compile(src, arch, &opts).unwrap_or_else(|e| panic!("{e:?}"));
+            let bytes = probecc::elf::write(&c.object).unwrap();
+            let text = render(&bytes).unwrap();
+            let code = text
+                .split_once("Disassembly of section kprobe.multi/vfs_*:\n")
+                .unwrap_or_else(|| panic!("{arch}: no kprobe.multi section in\n{text}"))
+                .1;
+            assert!(code.contains("<kprobe_multi_vfs__>:"), "{arch}: {code}");
+            // `func`: bpf_get_func_ip, as llvm-objdump writes the call.
+            assert!(code.contains("call 173"), "{arch}: {code}");
+        }
+    }
+
+    #[test]
     fn lists_summary_maps_and_code() {
         let bytes = probecc::elf::write(&object(Arch::S390x)).unwrap();
         let text = render(&bytes).unwrap();

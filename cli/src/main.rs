@@ -13,6 +13,10 @@ mod build;
 mod check;
 mod disasm;
 mod input;
+mod multi;
+mod offsets;
+#[cfg(feature = "qemu")]
+mod qemu;
 mod run;
 mod target;
 #[cfg(target_os = "linux")]
@@ -37,6 +41,9 @@ enum Command {
     /// Check every program of an object or spec offline with verifier-sim,
     /// the kernel verifier's rules for kprobe programs.
     Check(check::Args),
+    /// List a kernel function's instruction boundaries and whether the
+    /// kernel takes a kprobe at each (`kprobe:FUNC+OFFSET`)
+    Offsets(offsets::Args),
     /// Run a spec or object offline in rbpf over events from a JSON Lines
     /// file, as one of the five architectures.
     Run(run::Args),
@@ -45,6 +52,11 @@ enum Command {
     /// exit(), --duration or the end of -c CMD
     #[cfg(target_os = "linux")]
     Trace(trace::Args),
+    /// Attach specs or objects in QEMU guests of real kernels (five
+    /// arches): run workloads, print what bpftrace would, check a plan's
+    /// expectations, measure each probe hit's cost, write reports.
+    #[cfg(feature = "qemu")]
+    Qemu(qemu::Args),
     /// Print a completion script for a shell (e.g. `probecc completions
     /// bash > /etc/bash_completion.d/probecc`).
     Completions {
@@ -60,8 +72,11 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Offsets(args) => offsets::run(&args),
         #[cfg(target_os = "linux")]
         Command::Trace(args) => trace::run(&args),
+        #[cfg(feature = "qemu")]
+        Command::Qemu(args) => qemu::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -1,5 +1,5 @@
 //! What the objects are for: the arguments `build`, `check` and `run` share
-//! (`--arch`, `--kernel`, `--btf`, `--symbols`, `--unsafe`), flattened into
+//! (`--arch`, `--kernel`, `--btf`, `--symbols`, `--unsafe`, `--attach`), flattened into
 //! each command, and the arch of an object read from disk — `--arch`, else
 //! its manifest's, else its byte order's — refused when they contradict.
 
@@ -11,6 +11,7 @@ use clap::ValueEnum;
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::Endian;
 use probecc::lang::manifest::Manifest;
+use probecc::lang::AttachMode;
 
 use crate::build::Spec;
 use crate::input::{self, BadInput};
@@ -40,10 +41,33 @@ pub struct Target {
     /// the manifest lists them under "unsafe"
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
+    /// What `kprobe:` and `kretprobe:` attach points compile to: kprobes
+    /// (the default), fentry and fexit programs, or `auto`: fentry/fexit
+    /// where the arch and `--kernel` release have BPF trampolines
+    #[arg(long, value_name = "KIND", value_enum)]
+    pub attach: Option<Attach>,
     /// Positional parameters for a spec's `$1`, `$2`... (`$#` is their
     /// count), after `--`: fixed in the object, as bpftrace fixes them
     #[arg(last = true, value_name = "ARG")]
     pub params: Vec<String>,
+}
+
+/// `--attach`: [`AttachMode`] as the command line spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Attach {
+    Kprobe,
+    Fentry,
+    Auto,
+}
+
+impl From<Attach> for AttachMode {
+    fn from(a: Attach) -> AttachMode {
+        match a {
+            Attach::Kprobe => AttachMode::Kprobe,
+            Attach::Fentry => AttachMode::Fentry,
+            Attach::Auto => AttachMode::Auto,
+        }
+    }
 }
 
 /// `--kernel`'s full help, with every arch's default from the arch table.
@@ -92,7 +116,7 @@ impl ValueEnum for ArchName {
 /// Parses `--arch` values as a [`ValueEnum`] (help and completion list the
 /// canonical names), accepting the aliases of `Arch::parse` too.
 #[derive(Clone)]
-struct ArchParser;
+pub struct ArchParser;
 
 impl TypedValueParser for ArchParser {
     type Value = ArchName;
@@ -160,6 +184,7 @@ impl Target {
             self.kernel,
             self.allow_unsafe,
             self.btf.as_deref(),
+            self.attach.map_or(AttachMode::Kprobe, AttachMode::from),
         )?;
         spec.opts.params = self.params.clone();
         Ok(spec)

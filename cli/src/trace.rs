@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::{Arch, KernelVersion};
 use probecc::lang::check::ir::settings::MissingProbes;
 use probecc::lang::manifest::Manifest;
-use probecc::lang::CompileOptions;
+use probecc::lang::{AttachMode, CompileOptions};
 use probecc_runtime::live::{
     self, kernel, privilege, LiveError, LoadOptions, Loaded, Printer, Session,
 };
@@ -36,6 +36,8 @@ use probecc_runtime::output::Style;
 
 use crate::build::{self, Spec};
 use crate::input::{self, BadInput};
+use crate::multi::Multi;
+use crate::target::Attach;
 use child::Held;
 
 /// How `trace` prints.
@@ -85,6 +87,17 @@ pub struct Args {
     /// Allow actions that change what the probed task does (`signal()`)
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
+    /// What `kprobe:` and `kretprobe:` attach points become: kprobes,
+    /// fentry and fexit programs, or `auto` (the default): fentry/fexit
+    /// where this kernel has BPF trampolines, kprobes where it refuses them
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = Attach::Auto)]
+    pub attach: Attach,
+    /// Compile a block of several kprobe (or kretprobe) attach points
+    /// into one kprobe-multi program attached by one link: auto from
+    /// Linux 5.18, falling back to one attachment per function (saying
+    /// so) where the kernel refuses the link
+    #[arg(long, value_enum, default_value_t = Multi::Auto)]
+    pub multi: Multi,
 }
 
 /// The longest wait between checks of the signals, the deadline and the
@@ -129,10 +142,23 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let (source, params) = source(args)?;
     let running = running()?;
-    let ready = match source {
-        Source::Spec { src, file, name } => compile(args, &running, src, file, name, &params)?,
-        Source::Object { bytes, path } => object(&running, bytes, &path)?,
+    let mut ready = match &source {
+        Source::Spec { src, file, name } => {
+            compile(args, args.attach.into(), &running, src, file, name, &params)?
+        }
+        Source::Object { bytes, path } => object(&running, bytes.clone(), path)?,
     };
+    let auto = args.attach == Attach::Auto;
+    if let (true, Some(func), Source::Spec { src, file, name }) =
+        (auto, untraceable(&ready.manifest), &source)
+    {
+        // Not ftrace-able: no trampoline can attach, where a kprobe can.
+        eprintln!(
+            "note: `{func}` is not in this kernel's available_filter_functions, so no fentry/fexit \
+             can attach to it; attaching kprobes instead"
+        );
+        ready = compile(args, AttachMode::Kprobe, &running, src, file, name, &params)?;
+    }
     let missing = privilege::missing();
     if !missing.is_empty() {
         bail!(
@@ -146,19 +172,30 @@ pub fn run(args: &Args) -> Result<()> {
     // for globals), and runs only once every probe is attached.
     let mut command = args.command.as_deref().map(Held::spawn).transpose()?;
     let options = load_options(&ready.manifest, &params, command.as_ref().map(Held::pid));
-    let loaded = Loaded::load_with(&ready.object, &options)
-        .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
     let style = match args.format {
         Format::Text => Style::Text,
         Format::Json => Style::Json,
     };
-    let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
-    verify(&mut session, &ready)?;
+    let fallback = auto && retargeted(&ready.manifest);
+    let mut session = match (prepare(&ready, &options, style, !fallback), &source) {
+        // `auto` chose fentry/fexit and this kernel refused them: kprobes
+        // do the same work.
+        (Err(e), Source::Spec { src, file, name }) if fallback => {
+            eprintln!(
+                "note: this kernel refused fentry/fexit ({}); attaching kprobes instead",
+                probecc::error::chain(e.as_ref())
+            );
+            ready = compile(args, AttachMode::Kprobe, &running, src, file, name, &params)?;
+            prepare(&ready, &options, style, true)?
+        }
+        (other, _) => other?,
+    };
+    // A kprobe-multi link needs no kprobes (fprobe is ftrace's).
     let probes = ready
         .manifest
         .programs
         .iter()
-        .any(|p| live::is_probe(&p.section));
+        .any(|p| live::is_probe(&p.section) && !live::multi::is_multi(&p.section));
     if probes && !kernel::has_kprobes() {
         return Err(LiveError::NoKprobes.into());
     }
@@ -178,6 +215,49 @@ pub fn run(args: &Args) -> Result<()> {
     }
     session.end()?;
     Ok(())
+}
+
+/// The object loaded and its programs verified, in a session that prints
+/// in `style`; a refusal `explain`ed on stderr (mapped to spec lines).
+fn prepare(
+    ready: &Ready,
+    options: &LoadOptions,
+    style: Style,
+    explain: bool,
+) -> Result<Session<Printer<std::io::Stdout>>> {
+    let loaded = Loaded::load_with(&ready.object, options)
+        .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
+    let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
+    verify(&mut session, ready, explain)?;
+    Ok(session)
+}
+
+/// Whether any `kprobe:`/`kretprobe:` block was built as fentry/fexit
+/// (`--attach`), which a kprobe build can replace.
+fn retargeted(manifest: &Manifest) -> bool {
+    manifest.programs.iter().any(|p| {
+        live::is_tracing(&p.section)
+            && (p.probe.starts_with("kprobe:") || p.probe.starts_with("kretprobe:"))
+    })
+}
+
+/// The first function a `kprobe:`/`kretprobe:` block built as fentry/fexit
+/// attaches to that this kernel's `available_filter_functions` lacks (none
+/// when the kernel publishes no such list).
+fn untraceable(manifest: &Manifest) -> Option<String> {
+    if !retargeted(manifest) {
+        return None;
+    }
+    let (path, names) = kernel::traceable().ok()?;
+    if !path.ends_with("available_filter_functions") {
+        return None;
+    }
+    manifest
+        .programs
+        .iter()
+        .filter(|p| live::is_tracing(&p.section))
+        .map(|p| live::target(&p.section).0)
+        .find(|f| names.binary_search(f).is_err())
 }
 
 /// The globals the object reads, set before it is loaded. A spec's
@@ -247,12 +327,14 @@ fn running() -> Result<Running> {
 /// The spec compiled for the running kernel and checked by verifier-sim.
 fn compile(
     args: &Args,
+    attach: AttachMode,
     running: &Running,
-    src: String,
-    file: String,
-    name: String,
+    src: &str,
+    file: &str,
+    name: &str,
     params: &[String],
 ) -> Result<Ready> {
+    let (src, file, name) = (src.to_string(), file.to_string(), name.to_string());
     let symbols = match (&args.symbols, has_wildcard(&src)) {
         (Some(path), _) => Some(input::symbols(path)?),
         (None, true) => kernel::traceable().ok().map(|(_, names)| names),
@@ -265,6 +347,8 @@ fn compile(
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
         params: params.to_vec(),
+        attach,
+        multi: args.multi.for_running(running.version),
     };
     let no_btf = opts.btf.is_none();
     let spec = Spec::new(src, name, opts);
@@ -277,6 +361,7 @@ fn compile(
             );
         }
     })?;
+    spec.check_offsets(&compiled, running.arch)?;
     let object = build::object_bytes(&compiled)?;
     build::verify(&object, running.arch, running.version)?;
     Ok(Ready {
@@ -301,7 +386,7 @@ fn has_wildcard(src: &str) -> bool {
 }
 
 /// An object and the manifest beside it, which must be for this kernel's
-/// arch.
+/// arch, its `+OFFSET`s at places this kernel takes a kprobe.
 fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
     let manifest_path = input::manifest_path(path);
     let (_, manifest) = input::manifest(&manifest_path)?;
@@ -316,6 +401,15 @@ fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
         }
         .into());
     }
+    let sections: Vec<&str> = manifest
+        .programs
+        .iter()
+        .map(|p| p.section.as_str())
+        .collect();
+    if let Err(problem) = crate::offsets::check_object(&sections, running.arch) {
+        let path = path.to_path_buf();
+        return Err(BadInput::Contradiction { path, problem }.into());
+    }
     Ok(Ready {
         object: bytes,
         manifest,
@@ -324,11 +418,11 @@ fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
 
 /// Every program through the kernel's verifier; a rejection printed with
 /// the log's last lines mapped to the spec.
-fn verify<W: Write>(session: &mut Session<Printer<W>>, ready: &Ready) -> Result<()> {
+fn verify<W: Write>(session: &mut Session<Printer<W>>, ready: &Ready, explain: bool) -> Result<()> {
     let Err(e) = session.loaded().verify_all(&ready.manifest) else {
         return Ok(());
     };
-    if let LiveError::Rejected { name, log, .. } = &e {
+    if let (true, LiveError::Rejected { name, log, .. }) = (explain, &e) {
         let programs = verifier_sim::program::programs(&ready.object).unwrap_or_default();
         let program = programs.iter().find(|p| &p.name == name);
         let line_of = |i: usize| program.and_then(|p| p.line_of(i)).map(str::to_string);
@@ -355,6 +449,12 @@ fn attaching(style: Style, n: usize) -> Result<()> {
 /// a warning or nothing when the spec's config says `missing_probes`.
 fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> Result<()> {
     let failed = session.loaded().attach_all(manifest);
+    for (program, why) in session.loaded().fallbacks() {
+        eprintln!(
+            "probecc: note: {program} is attached one function at a time, not by one \
+             kprobe-multi link: {why}"
+        );
+    }
     if failed.is_empty() {
         return Ok(());
     }

@@ -14,6 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::insn::{Endian, Size};
+use crate::offsets::{decode, rules, TextRules};
 
 /// A target architecture. Canonical names are used for every directory,
 /// report and JSON field.
@@ -102,6 +103,21 @@ pub struct DebianKernel {
     pub version: KernelVersion,
 }
 
+/// Whether one Debian release's kernel for an arch has the kprobe-multi
+/// link (`BPF_TRACE_KPROBE_MULTI`: Linux 5.18 or later built with
+/// `CONFIG_FPROBE`). Read from Debian's kernel configs, unverified in
+/// QEMU: the matrix is what confirms a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KprobeMulti {
+    /// The release's code name (`sid`: Debian unstable).
+    pub release: &'static str,
+    pub supported: bool,
+}
+
+const fn multi(release: &'static str, supported: bool) -> KprobeMulti {
+    KprobeMulti { release, supported }
+}
+
 /// Everything probecc knows of one arch: one row of [`ARCHS`], which every
 /// method of [`Arch`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +133,8 @@ pub struct ArchInfo {
     /// first (Debian unstable, `sid`, has every arch; its kernel version
     /// moves). The oldest one's kernel is [`Arch::default_kernel`].
     pub debian_kernels: &'static [DebianKernel],
+    /// Which Debian releases' kernels offer the kprobe-multi link.
+    pub kprobe_multi: &'static [KprobeMulti],
     /// The `__TARGET_ARCH_*` macro value libbpf's `bpf_tracing.h` expects.
     pub libbpf_target_arch: &'static str,
     /// Debian's architecture name.
@@ -132,6 +150,17 @@ pub struct ArchInfo {
     /// pointer and is read again as one. s390x's two address spaces share
     /// their addresses.
     pub split_address_space: bool,
+    /// The ELF `e_machine` of its kernel images (a vmlinux).
+    pub elf_machine: u16,
+    /// How its kernel text splits into instructions, and where its kernel
+    /// refuses a kprobe (`kprobe:FUNC+OFFSET`): see [`crate::offsets`].
+    pub text: TextRules,
+    /// The first kernel release whose JIT builds BPF trampolines
+    /// (`arch_prepare_bpf_trampoline`), which fentry and fexit programs
+    /// need; `None` where no release has them. From the kernel's history
+    /// (the release that merged each arch's implementation), not yet
+    /// verified in QEMU.
+    pub trampolines_since: Option<KernelVersion>,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -165,11 +194,24 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "x86",
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
         split_address_space: true,
+        elf_machine: object::elf::EM_X86_64,
+        text: TextRules {
+            decoder: "iced-x86",
+            decode: decode::x86_64,
+            rules: &[
+                rules::X86_64_ENDBR64,
+                rules::X86_64_FENTRY,
+                rules::X86_64_TRAPS,
+            ],
+        },
+        // "bpf: Introduce BPF trampoline"
+        trampolines_since: Some(KernelVersion(5, 5)),
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -190,11 +232,20 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", false)],
         libbpf_target_arch: "arm64",
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
         split_address_space: true,
+        elf_machine: object::elf::EM_AARCH64,
+        text: TextRules {
+            decoder: "fixed 4 bytes",
+            decode: decode::fixed4,
+            rules: &[rules::ARM64_PATCH_SITE, rules::ARM64_BUG],
+        },
+        // "bpf, arm64: Implement bpf_arch_text_poke() and trampoline"
+        trampolines_since: Some(KernelVersion(6, 0)),
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -216,11 +267,20 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "s390",
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
         split_address_space: false,
+        elf_machine: object::elf::EM_S390,
+        text: TextRules {
+            decoder: "2, 4 or 6 bytes from the opcode's high bits",
+            decode: decode::s390x,
+            rules: &[rules::S390X_FENTRY, rules::S390X_BUG],
+        },
+        // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -244,11 +304,20 @@ pub const ARCHS: [ArchInfo; 5] = [
             },
         },
         debian_kernels: &[BOOKWORM, TRIXIE],
+        kprobe_multi: &[multi("bookworm", false), multi("trixie", true)],
         libbpf_target_arch: "powerpc",
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
         split_address_space: true,
+        elf_machine: object::elf::EM_PPC64,
+        text: TextRules {
+            decoder: "fixed 4 bytes",
+            decode: decode::fixed4,
+            rules: &[rules::PPC64LE_GLOBAL_ENTRY, rules::PPC64LE_BUG],
+        },
+        // "powerpc64/bpf: Add support for bpf trampolines"
+        trampolines_since: Some(KernelVersion(6, 13)),
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -272,11 +341,20 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // An official Debian arch from trixie on: bookworm has no kernel.
         debian_kernels: &[TRIXIE],
+        kprobe_multi: &[multi("sid", true)],
         libbpf_target_arch: "riscv",
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
         split_address_space: true,
+        elf_machine: object::elf::EM_RISCV,
+        text: TextRules {
+            decoder: "2 or 4 bytes from the low bits",
+            decode: decode::riscv64,
+            rules: &[rules::RISCV64_PATCH_SITE, rules::RISCV64_BUG],
+        },
+        // "riscv, bpf: Add bpf trampoline support for RV64"
+        trampolines_since: Some(KernelVersion(6, 3)),
     },
 ];
 
@@ -372,6 +450,26 @@ impl Arch {
             .map_or(KernelVersion(0, 0), |k| k.version)
     }
 
+    /// Whether kernel `version` has BPF trampolines on this arch, so that
+    /// fentry and fexit programs can attach (see
+    /// [`ArchInfo::trampolines_since`]).
+    pub fn has_trampolines(self, version: KernelVersion) -> bool {
+        self.info()
+            .trampolines_since
+            .is_some_and(|since| version >= since)
+    }
+
+    /// Whether the kernel of Debian `release` for this arch offers the
+    /// kprobe-multi link, as far as the table knows (`None`: a release it
+    /// has no row for).
+    pub fn kprobe_multi(self, release: &str) -> Option<bool> {
+        self.info()
+            .kprobe_multi
+            .iter()
+            .find(|k| k.release == release)
+            .map(|k| k.supported)
+    }
+
     /// Whether syscall entry points of kernel `version` are wrappers taking the
     /// user `pt_regs` (see [`SyscallAbi::wrapper_since`]).
     pub fn syscall_wrapped(self, version: KernelVersion) -> bool {
@@ -424,6 +522,15 @@ impl Arch {
     pub fn rust_target(self) -> &'static str {
         self.info().rust_target
     }
+
+    /// The arch of a kernel image with ELF machine `machine` and byte
+    /// order `endian`.
+    pub fn from_elf(machine: u16, endian: Endian) -> Option<Arch> {
+        ARCHS
+            .iter()
+            .find(|i| i.elf_machine == machine && i.endian == endian)
+            .map(|i| i.arch)
+    }
 }
 
 impl fmt::Display for Arch {
@@ -444,6 +551,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trampolines_by_arch_and_release() {
+        let at = |arch: Arch, v: (u16, u16)| arch.has_trampolines(KernelVersion(v.0, v.1));
+        assert!(at(Arch::X86_64, (6, 1)));
+        assert!(at(Arch::Arm64, (6, 1)) && !at(Arch::Arm64, (5, 15)));
+        assert!(!at(Arch::S390x, (6, 1)) && at(Arch::S390x, (6, 12)));
+        assert!(!at(Arch::Ppc64le, (6, 12)) && at(Arch::Ppc64le, (6, 13)));
+        assert!(at(Arch::Riscv64, (6, 12)));
+    }
+
+    #[test]
     fn each_row_is_its_arch_and_every_name_is_one_arch() {
         let mut names = std::collections::HashSet::new();
         for a in Arch::ALL {
@@ -453,6 +570,22 @@ mod tests {
                 assert_eq!(Arch::parse(n), Ok(a));
             }
         }
+    }
+
+    #[test]
+    fn kprobe_multi_is_known_for_every_release_with_a_kernel() {
+        for a in Arch::ALL {
+            for k in a.info().debian_kernels {
+                let known = a.kprobe_multi(k.release).is_some();
+                // riscv64's row is sid's, whose kernel moves past trixie's.
+                assert!(known || a == Arch::Riscv64, "{a} {}", k.release);
+            }
+        }
+        assert_eq!(Arch::X86_64.kprobe_multi("trixie"), Some(true));
+        assert_eq!(Arch::X86_64.kprobe_multi("bookworm"), Some(false));
+        assert_eq!(Arch::Arm64.kprobe_multi("trixie"), Some(false));
+        assert_eq!(Arch::Riscv64.kprobe_multi("sid"), Some(true));
+        assert_eq!(Arch::S390x.kprobe_multi("buster"), None);
     }
 
     #[test]
@@ -547,6 +680,16 @@ mod tests {
         assert_eq!(Arch::S390x.low_part(40, Size::W), 44);
         assert_eq!(Arch::S390x.low_part(40, Size::B), 47);
         assert_eq!(Arch::Arm64.low_part(8, Size::W), 8);
+    }
+
+    #[test]
+    fn elf_machines_name_their_arch_in_its_byte_order() {
+        for a in Arch::ALL {
+            assert_eq!(Arch::from_elf(a.info().elf_machine, a.endian()), Some(a));
+        }
+        // ppc64 big-endian is not ppc64le.
+        assert_eq!(Arch::from_elf(object::elf::EM_PPC64, Endian::Big), None);
+        assert_eq!(Arch::from_elf(object::elf::EM_BPF, Endian::Little), None);
     }
 
     #[test]

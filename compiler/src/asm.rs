@@ -185,14 +185,21 @@ pub struct Assembled {
 
 impl Assembled {
     /// Wraps the code as a program with a function symbol and section.
+    /// Its lists are cut to their length: an object keeps every program
+    /// until it is written, and a list grown by doubling holds up to twice
+    /// what it needs.
     pub fn into_program(self, name: &str, section: &str) -> Program {
+        fn fitted<T>(mut v: Vec<T>) -> Vec<T> {
+            v.shrink_to_fit();
+            v
+        }
         Program {
             name: name.to_string(),
             section: section.to_string(),
-            insns: self.insns,
-            map_relocs: self.map_relocs,
-            ksym_relocs: self.ksym_relocs,
-            lines: self.lines,
+            insns: fitted(self.insns),
+            map_relocs: fitted(self.map_relocs),
+            ksym_relocs: fitted(self.ksym_relocs),
+            lines: fitted(self.lines),
         }
     }
 }

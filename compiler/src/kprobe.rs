@@ -1,5 +1,6 @@
 //! Kprobe program building blocks over the per-arch `pt_regs` table: attach
-//! points and their section names, the prologue that loads function
+//! points (kprobes, and the fentry/fexit tracing programs that can stand in
+//! for them) and their section names, the prologue that loads function
 //! arguments into registers, the kretprobe return value, syscall arguments
 //! behind the syscall wrappers, and a whole-program builder. These are the
 //! counterparts of clj-ebpf's `kprobe-prologue`,
@@ -31,6 +32,10 @@ pub enum AttachPoint {
     End,
     /// Run every `period_ns` nanoseconds while the kprobes are attached.
     Interval { period_ns: u64 },
+    /// Entry of `func` through its BPF trampoline (a tracing program).
+    Fentry { func: String },
+    /// Return of `func` through its BPF trampoline.
+    Fexit { func: String },
 }
 
 /// The section of every program a loader runs rather than attaches.
@@ -45,7 +50,7 @@ pub enum KprobeError {
     #[error("{reg} is named twice in the prologue")]
     Duplicate { reg: Reg },
     #[error(
-        "`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF or kretprobe/FUNC)"
+        "`{0}` is not a kprobe section (expected kprobe/FUNC, kprobe/FUNC+OFF, kretprobe/FUNC, fentry/FUNC or fexit/FUNC)"
     )]
     BadSection(String),
     #[error("`{0}` is not a kernel function name")]
@@ -69,7 +74,10 @@ impl AttachPoint {
     /// The function probed; empty for the programs a loader runs.
     pub fn func(&self) -> &str {
         match self {
-            AttachPoint::Kprobe { func, .. } | AttachPoint::Kretprobe { func } => func,
+            AttachPoint::Kprobe { func, .. }
+            | AttachPoint::Kretprobe { func }
+            | AttachPoint::Fentry { func }
+            | AttachPoint::Fexit { func } => func,
             AttachPoint::Begin | AttachPoint::End | AttachPoint::Interval { .. } => "",
         }
     }
@@ -83,7 +91,16 @@ impl AttachPoint {
     }
 
     pub fn is_return(&self) -> bool {
-        matches!(self, AttachPoint::Kretprobe { .. })
+        matches!(
+            self,
+            AttachPoint::Kretprobe { .. } | AttachPoint::Fexit { .. }
+        )
+    }
+
+    /// Whether this is a tracing program on a BPF trampoline, its ctx the
+    /// function's arguments as u64 slots rather than `pt_regs`.
+    pub fn is_tracing(&self) -> bool {
+        matches!(self, AttachPoint::Fentry { .. } | AttachPoint::Fexit { .. })
     }
 
     /// The ELF section name libbpf and aya read the attach point from.
@@ -95,12 +112,24 @@ impl AttachPoint {
             AttachPoint::Begin | AttachPoint::End | AttachPoint::Interval { .. } => {
                 RUN_SECTION.to_string()
             }
+            AttachPoint::Fentry { func } => format!("fentry/{func}"),
+            AttachPoint::Fexit { func } => format!("fexit/{func}"),
         }
     }
 
     /// Parses a section name back into an attach point.
     pub fn from_section(section: &str) -> Result<AttachPoint, KprobeError> {
         let bad = || KprobeError::BadSection(section.to_string());
+        if let Some(func) = section.strip_prefix("fentry/") {
+            return Ok(AttachPoint::Fentry {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
+        }
+        if let Some(func) = section.strip_prefix("fexit/") {
+            return Ok(AttachPoint::Fexit {
+                func: checked_func(func).map_err(|_| bad())?,
+            });
+        }
         if let Some(func) = section.strip_prefix("kretprobe/") {
             return Ok(AttachPoint::Kretprobe {
                 func: checked_func(func).map_err(|_| bad())?,
@@ -126,6 +155,8 @@ impl AttachPoint {
             AttachPoint::Begin => "BEGIN".to_string(),
             AttachPoint::End => "END".to_string(),
             AttachPoint::Interval { period_ns } => format!("interval_{}", period_name(*period_ns)),
+            AttachPoint::Fentry { func } => format!("fentry_{func}"),
+            AttachPoint::Fexit { func } => format!("fexit_{func}"),
         };
         base.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -145,6 +176,8 @@ impl fmt::Display for AttachPoint {
             AttachPoint::Interval { period_ns } => {
                 write!(f, "interval:{}", period_name(*period_ns))
             }
+            AttachPoint::Fentry { func } => write!(f, "fentry:{func}"),
+            AttachPoint::Fexit { func } => write!(f, "fexit:{func}"),
         }
     }
 }
@@ -317,6 +350,8 @@ mod tests {
             "kprobe/do_sys_openat2+4",
             "kretprobe/vfs_read",
             "kprobe/f.isra.0",
+            "fentry/vfs_read",
+            "fexit/vfs_read",
         ] {
             assert_eq!(AttachPoint::from_section(s).unwrap().section(), s);
         }
@@ -327,7 +362,14 @@ mod tests {
                 offset: 16
             }
         );
-        for bad in ["uprobe/x", "kprobe/", "kprobe/a b", "kprobe/f+x"] {
+        for bad in [
+            "uprobe/x",
+            "kprobe/",
+            "kprobe/a b",
+            "kprobe/f+x",
+            "fentry/",
+            "fexit/f+8",
+        ] {
             assert!(AttachPoint::from_section(bad).is_err(), "{bad}");
         }
         assert_eq!(AttachPoint::kprobe("f.isra.0").symbol(), "kprobe_f_isra_0");

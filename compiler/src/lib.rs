@@ -22,6 +22,7 @@ pub mod kprobe;
 pub mod lang;
 pub mod load;
 pub mod maps;
+pub mod offsets;
 pub mod program;
 pub mod suggest;
 pub mod symbols;

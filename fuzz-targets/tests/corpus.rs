@@ -1,7 +1,7 @@
 //! Every fuzz target's corpus (`fixtures/fuzz/<target>/`: the seeds and
 //! every input a fuzzing run found interesting or crashing) replayed through
 //! the target's body on stable: none may panic. The fuzzers themselves run
-//! with `cargo +nightly fuzz run <target>` (see the README).
+//! with `cargo +nightly fuzz run <target>` (see docs/testing.md).
 
 use std::path::PathBuf;
 

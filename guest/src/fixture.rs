@@ -3,7 +3,8 @@
 //! attach every kprobe and kretprobe, run the workload (interval programs
 //! running at their period meanwhile), detach, run its END programs — the
 //! records of the ring buffer acted on in order throughout — read the maps
-//! (decoded by the manifest), check the expectations.
+//! (decoded by the manifest), check the expectations, and, when the plan
+//! asks, render what bpftrace would have printed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use probecc_runtime::ksyms::Ksyms;
 use probecc_runtime::live::{Loaded, Session};
-use probecc_runtime::output::{Chunk, Output};
+use probecc_runtime::output::{Chunk, Output, Style};
 use probecc_runtime::report;
 use serde_json::{json, Value};
 
@@ -41,6 +42,8 @@ struct Run {
     errors: Vec<String>,
     not_attached: Vec<String>,
     maps: Value,
+    output: Option<String>,
+    notes: Vec<String>,
 }
 
 impl Run {
@@ -55,6 +58,8 @@ impl Run {
             errors: Vec::new(),
             not_attached: Vec::new(),
             maps: Value::Null,
+            output: None,
+            notes: Vec::new(),
         }
     }
 
@@ -70,6 +75,8 @@ impl Run {
             errors: self.errors,
             not_attached: self.not_attached,
             maps: self.maps,
+            output: self.output,
+            notes: self.notes,
         }
     }
 
@@ -97,19 +104,26 @@ impl Run {
             }
         }
         self.attached = session.loaded().attached();
-        let pid = while_running(&mut session, || -> Result<u32, String> {
-            let mut pid = 0;
+        let (pid, notes) = while_running(&mut session, || -> Result<_, String> {
+            let (mut pid, mut notes) = (0, Vec::new());
             for line in &f.workload {
                 let ran = workload::spawn(line, Duration::from_secs(60))
                     .map_err(|e| format!("workload `{line}`: {e}"))?;
                 pid = ran.pid;
+                notes.extend(ran.note);
             }
-            Ok(pid)
+            Ok((pid, notes))
         })??;
+        self.notes.extend(notes);
         let out = session
             .output()
             .map_err(|e| format!("END: {}", chain(&e)))?;
         let printf = out.lines();
+        if f.output {
+            let mut text = Style::Text.attached_probes(self.attached);
+            text.push_str(&out.render(Style::Text));
+            self.output = Some(text);
+        }
         let decoded: BTreeMap<String, Entries> = maps_of(&out)
             .iter()
             .map(|(name, entries)| (name.clone(), expect::entries(entries)))

@@ -5,12 +5,14 @@
 //! and kretprobes, runs the fixture's workload, checks the declared
 //! expectations against the maps it decodes, measures the overhead of a
 //! probe hit, prints one `PROBECC <json>` line per result and powers off.
-//! Called as `dd`, `cat` or `touch` (links to `/init`), it is that
-//! workload instead. A plan with parity cases runs each spec under
-//! bpftrace, as probecc's object and under `probecc trace` (`parity`,
-//! with its `pworkload` and `sh` applets, and `parity_trace`; `tool`
-//! measures a tool's run).
+//! Workloads are real commands: the plan names the guest's busybox, whose
+//! applets the agent links into `/bin` first. A plan may also ask what
+//! each spec costs under its own workload (`cost`). A plan with parity
+//! cases runs each spec under bpftrace, as probecc's object and under
+//! `probecc trace` (`parity`, with its `pworkload` and `sh` applets,
+//! links to `/init`, and `parity_trace`; `tool` measures a tool's run).
 
+mod cost;
 mod expect;
 mod fixture;
 mod overhead;
@@ -33,9 +35,6 @@ fn main() {
         .and_then(|a| a.rsplit('/').next())
         .unwrap_or_default()
         .to_string();
-    if workload::APPLETS.contains(&called.as_str()) {
-        std::process::exit(workload::applet(&called, &args[1..]));
-    }
     if parity::APPLETS.contains(&called.as_str()) {
         std::process::exit(parity::applet(&called, &args[1..]));
     }
@@ -56,6 +55,10 @@ fn agent() -> ! {
         }
     };
     sys::start_watchdog(plan.watchdog_secs.max(10));
+    workload::open_null();
+    if let Some(busybox) = &plan.busybox {
+        sys::install_busybox(busybox);
+    }
     sys::report(&Report::Boot {
         arch: plan.arch.clone(),
         kernel: sys::kernel_release(),
@@ -79,6 +82,12 @@ fn agent() -> ! {
     }
     if let Some(o) = &plan.overhead {
         overhead::run(o);
+    }
+    if !plan.costs.is_empty() {
+        sys::no_aslr();
+    }
+    for c in &plan.costs {
+        cost::run(c);
     }
     sys::report(&Report::Done {
         secs: t0.elapsed().as_secs_f64(),

@@ -43,7 +43,8 @@ pub fn run(plan: &OverheadPlan) {
             })
         }
     };
-    calibrate(&mut loaded, &mut io, plan.calibration_iterations);
+    let hit = calibrate(&mut loaded, &mut io, plan.calibration_iterations);
+    loaded.retain(|s| s.object.is_none() || hit.contains(&s.subject.name));
     for round in 0..plan.rounds {
         // Rotate the order each round so no subject always runs first.
         let n = loaded.len().max(1);
@@ -136,15 +137,19 @@ fn timed(s: &mut Loaded, io: &mut Loop, n: u64) -> Result<f64, String> {
     })
 }
 
-/// Hits per iteration of each subject, from the programs' run counts.
-fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) {
+/// Hits per iteration of each subject, from the programs' run counts;
+/// the names of the subjects the loop hits.
+fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) -> Vec<String> {
+    let mut hit = Vec::new();
     let _stats = match enable_stats(Stats::RunTime) {
         Ok(fd) => fd,
         Err(e) => {
-            return report(&Report::Error {
+            report(&Report::Error {
                 what: "BPF run statistics".into(),
                 error: e.to_string(),
-            })
+            });
+            // Without counts every subject is timed.
+            return loaded.iter().map(|s| s.subject.name.clone()).collect();
         }
     };
     for s in loaded.iter_mut() {
@@ -152,16 +157,22 @@ fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) {
         let r = attached(s, || io.spin(n));
         let after = run_count(s);
         match r {
-            Ok(()) => report(&Report::Hits {
-                subject: s.subject.name.clone(),
-                per_iteration: (after - before) as f64 / n.max(1) as f64,
-            }),
+            Ok(()) => {
+                if after > before {
+                    hit.push(s.subject.name.clone());
+                }
+                report(&Report::Hits {
+                    subject: s.subject.name.clone(),
+                    per_iteration: (after - before) as f64 / n.max(1) as f64,
+                })
+            }
             Err(e) => report(&Report::Error {
                 what: format!("calibrating {}", s.subject.name),
                 error: e,
             }),
         }
     }
+    hit
 }
 
 fn run_count(s: &Loaded) -> u64 {

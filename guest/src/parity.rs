@@ -7,10 +7,11 @@
 //! what `probecc trace` printed. The host parses and compares (`cargo
 //! xtask parity`).
 //!
-//! Both sides run the workload the same way: through the `pworkload`
-//! applet, which runs the fixture's commands in order as child processes
-//! (so `dd` is `dd` under both) and writes their pids to [`PIDS`] for the
-//! host to recognise pids in keys and printf lines.
+//! The sides run the workload the same way, each from an empty `/tmp`:
+//! through the `pworkload` applet, which runs the fixture's commands in
+//! order as child processes (so `dd` is `dd` under each) and writes their
+//! pids to [`PIDS`] for the host to recognise pids in keys and printf
+//! lines.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -116,6 +117,20 @@ pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let _ = out.flush();
 }
 
+/// Empties `/tmp` (the pids file with the rest), so that each side's
+/// workload starts where the others' did: `touch` opens a file only if
+/// it is not there yet.
+pub fn fresh_tmp() {
+    for e in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+        let p = e.path();
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
 pub fn read_pids() -> Vec<u32> {
     std::fs::read_to_string(PIDS)
         .unwrap_or_default()
@@ -127,7 +142,7 @@ pub fn read_pids() -> Vec<u32> {
 /// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
 /// [`BPFTRACE_TIMEOUT`], measured as `probecc trace` is.
 fn under_bpftrace(case: &ParityCase) -> ParitySide {
-    let _ = std::fs::remove_file(PIDS);
+    fresh_tmp();
     let mut cmd = Command::new(BPFTRACE);
     cmd.arg(&case.script)
         .arg("-c")
@@ -141,7 +156,7 @@ fn under_bpftrace(case: &ParityCase) -> ParitySide {
 /// `pworkload`, detach, END, the records acted on in order, the maps
 /// (every entry).
 fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
-    let _ = std::fs::remove_file(PIDS);
+    fresh_tmp();
     let t0 = Instant::now();
     let mut side = ParitySide::default();
     let mut errors = Vec::new();

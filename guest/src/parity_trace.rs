@@ -13,7 +13,7 @@ use std::time::Duration;
 use probecc_guest::protocol::{ParityCase, ParitySide, PROBECC};
 use probecc_runtime::live::bpf::{self, Objects};
 
-use crate::parity::{applet_command, read_pids, PIDS};
+use crate::parity::{applet_command, fresh_tmp, read_pids};
 use crate::tool;
 
 /// A trace (compile, load, attach, workload, exit dump) longer than this
@@ -29,7 +29,7 @@ fn kernel_objects() -> (usize, usize) {
 /// `probecc trace` of the case's spec, if it has one.
 pub fn run(case: &ParityCase) -> Option<ParitySide> {
     let spec = case.spec.as_ref()?;
-    let _ = std::fs::remove_file(PIDS);
+    fresh_tmp();
     let before = kernel_objects();
     let mut cmd = Command::new(PROBECC);
     cmd.args(["trace", spec, "-f", "json", "-c", &applet_command(case)])

@@ -22,6 +22,34 @@ pub struct Plan {
     /// Specs run under bpftrace and under probecc (`cargo xtask parity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parity: Vec<ParityCase>,
+    /// What each spec costs under its own workload, against an empty
+    /// probe on the same functions (`probecc qemu`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub costs: Vec<CostPlan>,
+    /// Where busybox is in the guest: the agent links each of its applets
+    /// into `/bin` (those not there already) before anything runs, so
+    /// that workloads are real commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busybox: Option<String>,
+}
+
+/// Where the guest's commands are: what a workload's command is looked up
+/// in, in order.
+pub const PATH: [&str; 4] = ["/bin", "/sbin", "/usr/bin", "/usr/sbin"];
+
+/// What one spec costs under its own workload: `rounds` interleaved
+/// rounds of the workload with nothing attached, with `subjects` attached
+/// one at a time (an empty probe on the spec's functions, then the spec),
+/// each timed from the first command's start to the last one's end; a
+/// calibration run with the kernel's BPF run statistics counts each
+/// subject's probe hits per workload run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CostPlan {
+    /// The spec's name (a fixture of the plan).
+    pub name: String,
+    pub workload: Vec<String>,
+    pub rounds: u32,
+    pub subjects: Vec<Subject>,
 }
 
 /// One spec of the parity run: the bpftrace script and probecc's object
@@ -111,8 +139,10 @@ pub struct FixturePlan {
     pub name: String,
     pub object: String,
     pub manifest: String,
-    /// Workload commands run in order (`dd ...`, `cat ...`, `touch ...`),
-    /// emulated by the guest under the same comm.
+    /// Workload commands run in order, each a command line of the guest's
+    /// commands (busybox's applets and the files added to the guest;
+    /// words split as a shell does, with quotes: `sh -c 'a; b'`), run as
+    /// a process of that comm.
     pub workload: Vec<String>,
     pub expect: Vec<Expectation>,
     /// Why this fixture cannot work on this arch, if it cannot (e.g. a
@@ -124,6 +154,10 @@ pub struct FixturePlan {
     /// failures as known rather than failing the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_failure: Option<String>,
+    /// Whether the report carries what bpftrace would have printed
+    /// (`Report::Fixture::output`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output: bool,
 }
 
 /// One declared expectation of a fixture (data in `fixtures/matrix/`).
@@ -185,6 +219,10 @@ pub struct Subject {
     pub programs: Vec<(String, String)>,
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// One console result line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -223,6 +261,31 @@ pub enum Report {
         /// The decoded maps, for the log.
         #[serde(default)]
         maps: Value,
+        /// What bpftrace would have printed (when the plan asks): the
+        /// attach line, the printf output, every map at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
+        /// Remarks that fail nothing: a workload command that exited
+        /// non-zero, with what it said.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
+    },
+    /// One timed round of a spec's workload (`CostPlan`): guest ns per
+    /// workload run with `subject` attached (`none`: nothing), over `runs`
+    /// runs.
+    Cost {
+        spec: String,
+        subject: String,
+        round: u32,
+        ns: f64,
+        #[serde(default = "one")]
+        runs: u64,
+    },
+    /// The probe hits of a subject in one run of a spec's workload.
+    CostHits {
+        spec: String,
+        subject: String,
+        hits: u64,
     },
     /// Probe hits per loop iteration of a subject (calibration).
     Hits { subject: String, per_iteration: f64 },

@@ -52,6 +52,42 @@ fn mount(src: &str, target: &str, fs: &str) -> std::io::Result<()> {
     }
 }
 
+/// Links each applet of the busybox at `busybox` into `/bin` (those not
+/// there already: the agent's own applets stay), so that workloads are
+/// real commands; an error is reported and the run goes on.
+pub fn install_busybox(busybox: &str) {
+    let listed = std::process::Command::new(busybox)
+        .arg("--list")
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = match listed {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => {
+            return report(&Report::Error {
+                what: format!("{busybox} --list"),
+                error: format!(
+                    "{}: {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            })
+        }
+        Err(e) => {
+            return report(&Report::Error {
+                what: format!("{busybox} --list"),
+                error: e.to_string(),
+            })
+        }
+    };
+    let _ = std::fs::create_dir_all("/bin");
+    for applet in String::from_utf8_lossy(&out).split_whitespace() {
+        let link = std::path::Path::new("/bin").join(applet);
+        if !link.exists() && link.symlink_metadata().is_err() {
+            let _ = std::os::unix::fs::symlink(busybox, &link);
+        }
+    }
+}
+
 /// Prints one result line on the console, in a single write.
 pub fn report(r: &Report) {
     let json = serde_json::to_string(r).unwrap_or_else(|e| {
@@ -87,6 +123,12 @@ pub fn enable_jit() -> Option<u8> {
         let _ = std::fs::write(PATH, "1");
     }
     read()
+}
+
+/// Turns address-space randomisation off, so that runs of one workload
+/// lay out their memory alike and count nearly the same instructions.
+pub fn no_aslr() {
+    let _ = std::fs::write("/proc/sys/kernel/randomize_va_space", "0");
 }
 
 /// Powers the machine off after `secs` seconds, whatever else is going on.

@@ -1,125 +1,206 @@
-//! The deterministic workloads: `dd`, `cat` and `touch` as the fixtures'
-//! table spells them, emulated by this binary under the same comm. `/bin/dd`
-//! and friends are links to `/init`; run through them, the process's comm
-//! is the applet's name, as with the real tools, and its pid is known.
+//! Workloads: real commands of the guest (busybox's applets, linked into
+//! `/bin` at boot, and files the host added), one command line at a time,
+//! its words split as a shell splits them (quotes, backslashes; no
+//! expansion: `sh -c '...'` is there for that). Each runs as a child
+//! process of its own name, so probes see the command's comm, and its pid
+//! is known. The agent waits for it blocked (never polling: under
+//! `-icount` an idle guest's clock jumps ahead, which a timed run must
+//! not count), and kills it at the timeout. Its stdin and stdout are
+//! copies of one `/dev/null` the agent opened at boot ([`open_null`]), so
+//! starting a command opens no file while the specs are attached: a spec
+//! that counts opens sees the workload's, not the agent's.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
 
-/// The applets this binary answers to when called by that name.
-pub const APPLETS: [&str; 3] = ["dd", "cat", "touch"];
+use probecc_guest::protocol::PATH;
 
-/// A finished workload command (some are meant to fail, like
-/// `cat /nonexistent`; only the pid matters).
+/// A finished workload command.
 pub struct Ran {
     pub pid: u32,
+    /// A remark when it exited non-zero (some are meant to, like `cat
+    /// /nonexistent`): the status and the first line it printed to stderr.
+    pub note: Option<String>,
 }
 
-/// Runs one workload command line (`dd if=... of=... bs=7 count=1000`)
-/// as a child process, killing it after `timeout`.
-pub fn spawn(line: &str, timeout: Duration) -> io::Result<Ran> {
-    let mut words = line.split_whitespace();
-    let applet = words.next().unwrap_or_default();
-    if !APPLETS.contains(&applet) {
-        return Err(io::Error::other(format!(
-            "unknown workload command `{applet}`"
-        )));
-    }
-    let mut child = Command::new(format!("/bin/{applet}"))
-        .args(words)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let pid = child.id();
-    let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait()?.is_some() {
-            return Ok(Ran { pid });
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other(format!("`{line}` timed out")));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
+/// `/dev/null`, opened once by [`open_null`].
+static NULL: OnceLock<Option<File>> = OnceLock::new();
 
-/// The applet `name` with its arguments; the process's exit code.
-pub fn applet(name: &str, args: &[String]) -> i32 {
-    let r = match name {
-        "dd" => dd(args),
-        "cat" => cat(args),
-        "touch" => touch(args),
-        _ => Err(io::Error::other("unknown applet")),
-    };
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            1
-        }
-    }
-}
-
-/// `dd if=IN of=OUT bs=N [count=M]`: reads of `bs` bytes, each written
-/// out, until `count` blocks or end of input.
-fn dd(args: &[String]) -> io::Result<()> {
-    let get = |k: &str| {
-        args.iter()
-            .find_map(|a| a.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
-    };
-    let input = get("if").unwrap_or("/dev/stdin");
-    let output = get("of").unwrap_or("/dev/stdout");
-    let bs: usize = get("bs").and_then(|v| v.parse().ok()).unwrap_or(512);
-    let count: Option<u64> = get("count").and_then(|v| v.parse().ok());
-    let mut src = File::open(input)?;
-    let mut dst = File::create(output)?;
-    let mut buf = vec![0u8; bs.max(1)];
-    let mut blocks = 0u64;
-    while count.is_none_or(|c| blocks < c) {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        dst.write_all(&buf[..n])?;
-        blocks += 1;
-    }
-    Ok(())
-}
-
-/// `cat FILE...`: each file read in 128 KiB chunks to stdout; a missing
-/// file is an error after the others are done.
-fn cat(args: &[String]) -> io::Result<()> {
-    let mut failed = None;
-    let mut out = io::stdout().lock();
-    let mut buf = vec![0u8; 128 * 1024];
-    for path in args {
-        match File::open(path) {
-            Ok(mut f) => loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                out.write_all(&buf[..n])?;
-            },
-            Err(e) => failed = Some(io::Error::new(e.kind(), format!("{path}: {e}"))),
-        }
-    }
-    failed.map_or(Ok(()), Err)
-}
-
-/// `touch FILE...`: opened for writing, created with mode 0666.
-fn touch(args: &[String]) -> io::Result<()> {
-    for path in args {
-        OpenOptions::new()
+/// Opens `/dev/null` for the workloads' stdin and stdout; called at boot,
+/// before anything is attached.
+pub fn open_null() {
+    NULL.get_or_init(|| {
+        File::options()
+            .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+            .open("/dev/null")
+            .ok()
+    });
+}
+
+/// A copy (`dup`, not `open`) of the `/dev/null` opened at boot; a fresh
+/// open where there is none (a process that did not call [`open_null`]).
+fn null() -> Stdio {
+    NULL.get()
+        .and_then(|f| f.as_ref())
+        .and_then(|f| f.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
+/// Runs one workload command line as a child process, killing it after
+/// `timeout`. A command that is not in the guest is an error naming it.
+pub fn spawn(line: &str, timeout: Duration) -> Result<Ran, String> {
+    let words = words(line)?;
+    let Some((command, args)) = words.split_first() else {
+        return Err("an empty command line".into());
+    };
+    let program = find(command).ok_or_else(|| {
+        format!(
+            "no command `{command}` in the guest (busybox has no such applet; \
+             add a static binary of your own with --guest-file)"
+        )
+    })?;
+    let mut child = Command::new(&program)
+        .arg0(command)
+        .args(args)
+        .env("PATH", PATH.join(":"))
+        .stdin(null())
+        .stdout(null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", program.display()))?;
+    let pid = child.id();
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut text);
+        }
+        text
+    });
+    let (done, wait) = mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+            // SAFETY: kill(2) of our own child, which has not been reaped
+            // (the main thread is still waiting for it).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return true;
+        }
+        false
+    });
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for `{line}`: {e}"))?;
+    let _ = done.send(());
+    let killed = killer.join().unwrap_or(false);
+    let said = reader.join().unwrap_or_default();
+    if killed {
+        return Err(format!("`{line}` timed out after {} s", timeout.as_secs()));
     }
-    Ok(())
+    let note = (!status.success()).then(|| {
+        let first = said.lines().next().unwrap_or("").trim();
+        format!("`{line}` exited with {status}: {first}")
+    });
+    Ok(Ran { pid, note })
+}
+
+/// The file a command names: a path as it is, a name looked up in
+/// [`PATH`].
+fn find(command: &str) -> Option<PathBuf> {
+    if command.contains('/') {
+        let p = PathBuf::from(command);
+        return p.is_file().then_some(p);
+    }
+    PATH.iter()
+        .map(|d| Path::new(d).join(command))
+        .find(|p| p.exists())
+}
+
+/// A command line's words, split as a POSIX shell splits them: blanks
+/// separate, `'...'` keeps everything, `"..."` keeps all but `\"` and
+/// `\\`, a backslash outside quotes keeps the next character.
+pub fn words(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if let Some(w) = word.take() {
+                    out.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("an unclosed ' in `{line}`")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(format!("an unclosed \" in `{line}`")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(format!("an unclosed \" in `{line}`")),
+                    }
+                }
+            }
+            '\\' => {
+                let w = word.get_or_insert_with(String::new);
+                if let Some(c) = chars.next() {
+                    w.push(c);
+                }
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(w) = word {
+        out.push(w);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_as_a_shell_splits_them() {
+        assert_eq!(
+            words("dd if=/dev/zero  of=/dev/null bs=7").unwrap(),
+            ["dd", "if=/dev/zero", "of=/dev/null", "bs=7"]
+        );
+        assert_eq!(
+            words(r#"sh -c 'cat /etc/hostname; echo "x y"' a\ b "q\"t" ''"#).unwrap(),
+            [
+                "sh",
+                "-c",
+                r#"cat /etc/hostname; echo "x y""#,
+                "a b",
+                "q\"t",
+                ""
+            ]
+        );
+        assert!(words("sh -c 'open").unwrap_err().contains("unclosed '"));
+        assert!(words("echo \"open").unwrap_err().contains("unclosed \""));
+        assert_eq!(words("  ").unwrap(), Vec::<String>::new());
+    }
 }

@@ -6,9 +6,10 @@
 //! avg/stats totals and counts added) — and ring-buffer records (a u64
 //! id of the manifest's `output` list, then the arguments at their
 //! offsets) into their entry and arguments. Integers are in the object's
-//! byte order; `func`/`probe` ids are named from the manifest's tables,
-//! `kstack` ids through their stack map and a kernel symbol table, as the
-//! stack's mode prints them ([`stack_text`]). Two raw keys that decode to one key are an error:
+//! byte order; `func`/`probe` ids are named from the manifest's tables
+//! (`func` addresses, with the manifest's `func_ip`, by the kernel symbol
+//! table), `kstack` ids through their stack map and that symbol table, as
+//! the stack's mode prints them ([`stack_text`]). Two raw keys that decode to one key are an error:
 //! the key has bytes the decoding ignores (after a string's NUL) that
 //! differ, which no loader's reading should paper over.
 
@@ -345,7 +346,7 @@ impl Decoder<'_> {
     /// The text of a value user space names.
     fn named(&self, kind: Named, v: u64) -> String {
         match kind {
-            Named::Func => self.name(&self.manifest.funcs, "func", v),
+            Named::Func => self.func(v),
             Named::Probe => self.name(&self.manifest.probes, "probe", v),
             Named::Ksym => self.ksyms.name(v),
             Named::Username => self.host.username(v),
@@ -361,6 +362,17 @@ impl Decoder<'_> {
         let len = self.u64_at(bytes, 0) as usize;
         let data = bytes.get(8..).unwrap_or(&[]);
         hex_buffer(&data[..len.min(data.len())])
+    }
+
+    /// A `func` value: an id into the manifest's `funcs`, or with
+    /// `func_ip` the function's address, named by the kernel's symbols.
+    fn func(&self, v: u64) -> String {
+        if !self.manifest.func_ip {
+            return self.name(&self.manifest.funcs, "func", v);
+        }
+        self.ksyms
+            .function(v)
+            .map_or_else(|| format!("{v:#x}"), str::to_string)
     }
 
     /// `func`/`probe` id `i` by the manifest's name tables.

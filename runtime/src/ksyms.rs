@@ -65,12 +65,8 @@ impl Ksyms {
     /// address in hex below every symbol, `0` for 0 (as bpftrace prints an
     /// unresolved one).
     pub fn name(&self, addr: u64) -> String {
-        let below = self.syms.partition_point(|(a, _)| *a <= addr);
-        match below.checked_sub(1) {
-            Some(i) => {
-                let first = self.syms.partition_point(|(a, _)| *a < self.syms[i].0);
-                self.syms[first].1.clone()
-            }
+        match self.function(addr) {
+            Some(name) => name.to_string(),
             None if addr == 0 => "0".into(),
             None => format!("{addr:#x}"),
         }
@@ -82,12 +78,24 @@ impl Ksyms {
     /// (kallsyms puts a function before the linker's `__*_text_start`
     /// aliases at its address).
     pub fn describe(&self, addr: u64) -> String {
+        match self.holding(addr) {
+            Some((start, name)) => format!("{name}+{}", addr - start),
+            None => format!("{addr:#x}"),
+        }
+    }
+
+    /// The name of the function holding `addr` (what [`describe`](Self::describe)
+    /// names, without the offset): a `func` value that is an address.
+    pub fn function(&self, addr: u64) -> Option<&str> {
+        self.holding(addr).map(|(_, name)| name)
+    }
+
+    /// The start and name of the symbol at or below `addr`.
+    fn holding(&self, addr: u64) -> Option<(u64, &str)> {
         let below = self.syms.partition_point(|(a, _)| *a <= addr);
-        let Some(start) = below.checked_sub(1).map(|i| self.syms[i].0) else {
-            return format!("{addr:#x}");
-        };
+        let start = below.checked_sub(1).map(|i| self.syms[i].0)?;
         let first = self.syms.partition_point(|(a, _)| *a < start);
-        format!("{}+{}", self.syms[first].1, addr - start)
+        Some((start, self.syms[first].1.as_str()))
     }
 }
 
@@ -124,6 +132,8 @@ mod tests {
         assert_eq!(k.describe(0xffffffff81000302), "do_open+2");
         assert_eq!(k.describe(0xffffffff81000001), "_stext+1");
         assert_eq!(k.describe(0x10), "0x10");
+        assert_eq!(k.function(0xffffffff81000302), Some("do_open"));
+        assert_eq!(k.function(0x10), None);
         assert_eq!(k.name(0xffffffff81000302), "do_open");
         assert_eq!(k.name(0x10), "0x10");
         assert_eq!(k.name(0), "0");

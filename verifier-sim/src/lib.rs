@@ -1,6 +1,7 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
 //! rules for `BPF_PROG_TYPE_KPROBE` programs (and the raw tracepoint
-//! programs a loader runs itself, [`prog_type`]) offline, for any of the
+//! programs a loader runs itself, [`prog_type`], and the fentry/fexit
+//! tracing programs that stand in for kprobes, [`tracing`]) offline, for any of the
 //! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
@@ -30,6 +31,7 @@ pub mod reg;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+pub mod tracing;
 pub mod verify;
 
 use probecc::arch::{Arch, KernelVersion};
@@ -82,10 +84,7 @@ pub fn check_object(
     arch: Arch,
     kernel: KernelVersion,
 ) -> Result<Vec<Verdict>, CheckError> {
-    Ok(program::programs(bytes)?
-        .iter()
-        .map(|p| check_program(p, arch, kernel))
-        .collect())
+    program::each_program(bytes, |p| check_program(&p, arch, kernel))
 }
 
 /// Checks one program.

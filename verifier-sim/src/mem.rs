@@ -1,6 +1,7 @@
 //! Memory access (`check_mem_access`): loads, stores and atomics through a
 //! pointer register — the ctx (`struct pt_regs`, read only, aligned, inside
-//! the arch's size: `kprobe_prog_is_valid_access`), the stack (inside the
+//! the arch's size: `kprobe_prog_is_valid_access`; a tracing program's u64
+//! slots, `tracing`), the stack (inside the
 //! frame, aligned, reads only of written bytes, spills and fills), map
 //! values and ring-buffer records (inside the object, including the range
 //! of a variable offset). Messages are the kernel's.
@@ -284,7 +285,9 @@ impl Verifier<'_> {
                     || off >= self.ctx_size
                     || access == Access::Write
                     || off % n != 0
-                    || off + n > self.ctx_size;
+                    || off + n > self.ctx_size
+                    || (self.prog_type == crate::prog_type::ProgType::Tracing
+                        && !crate::tracing::ctx_read_ok(off, n));
                 if bad {
                     return Err(err(
                         pc,

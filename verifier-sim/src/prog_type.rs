@@ -8,26 +8,30 @@
 //! only (`raw_tp_prog_is_valid_access`), its helpers
 //! `raw_tp_prog_func_proto`: the tracing set with its own
 //! `perf_event_output`, `get_stackid` and `get_stack`, and not kprobe's
-//! `get_func_ip` and `get_attach_cookie`.
+//! `get_func_ip` and `get_attach_cookie`. An fentry/fexit program's
+//! (`BPF_PROG_TYPE_TRACING`) follows [`crate::tracing`].
 
 use probecc::arch::{Arch, KernelVersion};
 use probecc::helpers::Helper;
 
-/// `BPF_PROG_TYPE_KPROBE` or `BPF_PROG_TYPE_RAW_TRACEPOINT`.
+/// `BPF_PROG_TYPE_KPROBE`, `BPF_PROG_TYPE_RAW_TRACEPOINT` or
+/// `BPF_PROG_TYPE_TRACING`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgType {
     Kprobe,
     RawTracepoint,
+    Tracing,
 }
-
-/// `MAX_BPF_FUNC_ARGS`: the u64 arguments a raw tracepoint's ctx holds.
-const RAW_TP_ARGS: i64 = 12;
 
 impl ProgType {
     /// The type a loader gives a program of `section`: libbpf's
     /// `raw_tp`/`raw_tracepoint` prefixes (bare, or with a tracepoint
-    /// name) make a raw tracepoint; anything else is checked as a kprobe.
+    /// name) make a raw tracepoint, `fentry/` and `fexit/` a tracing
+    /// program; anything else is checked as a kprobe.
     pub fn of_section(section: &str) -> ProgType {
+        if crate::tracing::is_tracing(section) {
+            return ProgType::Tracing;
+        }
         let base = section.split('/').next().unwrap_or(section);
         match base {
             "raw_tp" | "raw_tracepoint" => ProgType::RawTracepoint,
@@ -39,14 +43,15 @@ impl ProgType {
     pub fn ctx_size(self, arch: Arch, kernel: KernelVersion) -> i64 {
         match self {
             ProgType::Kprobe => i64::from(arch.pt_regs_size(kernel)),
-            ProgType::RawTracepoint => RAW_TP_ARGS * 8,
+            // `u64 args[MAX_BPF_FUNC_ARGS]`, as a tracing program's.
+            ProgType::RawTracepoint | ProgType::Tracing => crate::tracing::ctx_size(),
         }
     }
 
     /// Whether a program of this type may call `helper`.
     pub fn allows(self, helper: Helper) -> bool {
         match self {
-            ProgType::Kprobe => true,
+            ProgType::Kprobe | ProgType::Tracing => true,
             ProgType::RawTracepoint => {
                 !matches!(helper, Helper::GetFuncIp | Helper::GetAttachCookie)
             }
@@ -67,6 +72,7 @@ mod tests {
         );
         assert_eq!(ProgType::of_section("kprobe/vfs_read"), ProgType::Kprobe);
         assert_eq!(ProgType::of_section("raw_tpx"), ProgType::Kprobe);
+        assert_eq!(ProgType::of_section("fexit/vfs_read"), ProgType::Tracing);
     }
 
     #[test]

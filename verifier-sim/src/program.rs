@@ -3,7 +3,13 @@
 //! subprograms it calls appended and its calls pointed at them, and every
 //! map load (`R_BPF_64_64` against a `.maps` symbol) turned into a map
 //! reference (`BPF_PSEUDO_MAP_FD`, `imm` the map's index) as libbpf does.
-//! The maps come from the object's BTF; line info from `.BTF.ext`.
+//! The maps come from the object's BTF; line info from `.BTF.ext`. A
+//! `kprobe.multi/PATTERN` or `kretprobe.multi` section is a kprobe
+//! program too, which a loader loads with expected attach type
+//! `BPF_TRACE_KPROBE_MULTI`: the verifier's rules for it are a kprobe's
+//! (`pt_regs` context; its `bpf_get_func_ip` takes the same arguments).
+
+use std::collections::{HashMap, HashSet};
 
 use probecc::btf::{self, BtfMap};
 use probecc::elf::{self, Function, ObjectFile, RelocKind};
@@ -61,6 +67,15 @@ pub fn gpl_compatible(license: &str) -> bool {
 
 /// Every program of the object (a function outside `.text`).
 pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
+    each_program(bytes, |p| p)
+}
+
+/// `f` of every program of the object, each linked as `f` needs it and
+/// dropped after: the object's programs are never all linked at once.
+pub fn each_program<T>(
+    bytes: &[u8],
+    mut f: impl FnMut(Program) -> T,
+) -> Result<Vec<T>, CheckError> {
     let obj = elf::read(bytes)?;
     let btf = obj.btf.as_deref().map(btf::parse).transpose()?;
     let maps = match &btf {
@@ -72,11 +87,51 @@ pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
         _ => None,
     };
     let gpl = obj.license_text().is_some_and(|l| gpl_compatible(&l));
+    let index = Index::new(&obj, ext.as_ref());
     obj.programs
         .iter()
         .filter(|f| f.section != ".text")
-        .map(|f| link(&obj, f, &maps, ext.as_ref(), gpl))
+        .map(|func| link(&index, func, &maps, gpl).map(&mut f))
         .collect()
+}
+
+/// The object's functions and line records by ELF section, gathered once:
+/// an object has a section per program, and linking each program by
+/// searching every section would cost the square of the programs.
+struct Index<'a> {
+    /// The undefined symbols (`.ksyms` externs) by name.
+    externs: HashSet<&'a str>,
+    functions: HashMap<&'a str, Vec<&'a Function>>,
+    lines: HashMap<&'a str, Vec<&'a btf::ext::LineInfoSection>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(obj: &'a ObjectFile, ext: Option<&'a btf::ext::BtfExt>) -> Index<'a> {
+        let mut functions: HashMap<&str, Vec<&Function>> = HashMap::new();
+        for f in &obj.programs {
+            functions.entry(f.section.as_str()).or_default().push(f);
+        }
+        let mut lines: HashMap<&str, Vec<&btf::ext::LineInfoSection>> = HashMap::new();
+        for s in ext.iter().flat_map(|e| &e.line_info) {
+            lines.entry(s.section.as_str()).or_default().push(s);
+        }
+        let externs = obj
+            .symbols
+            .iter()
+            .filter(|s| s.section.is_none() && s.value == 0)
+            .map(|s| s.name.as_str())
+            .collect();
+        Index {
+            externs,
+            functions,
+            lines,
+        }
+    }
+
+    /// The functions of `section`, in the object's order.
+    fn in_section(&self, section: &str) -> impl Iterator<Item = &'a Function> + '_ {
+        self.functions.get(section).into_iter().flatten().copied()
+    }
 }
 
 fn spec(m: BtfMap) -> MapSpec {
@@ -91,13 +146,7 @@ fn spec(m: BtfMap) -> MapSpec {
 
 /// The program `f` with the subprograms it reaches appended, in the order
 /// first called.
-fn link(
-    obj: &ObjectFile,
-    f: &Function,
-    maps: &[MapSpec],
-    ext: Option<&btf::ext::BtfExt>,
-    gpl: bool,
-) -> Result<Program, CheckError> {
+fn link(index: &Index, f: &Function, maps: &[MapSpec], gpl: bool) -> Result<Program, CheckError> {
     let mut order: Vec<&Function> = vec![f];
     let mut calls: Vec<Vec<(usize, usize)>> = Vec::new();
     let mut k = 0;
@@ -108,7 +157,7 @@ fn link(
             if !(insn.is_call() && insn.src == pseudo::CALL) {
                 continue;
             }
-            let target = subprogram(obj, func, at)?;
+            let target = subprogram(index, func, at)?;
             let idx = match order.iter().position(|o| std::ptr::eq(*o, target)) {
                 Some(i) => i,
                 None => {
@@ -130,11 +179,11 @@ fn link(
     let (mut insns, mut lines) = (Vec::with_capacity(total), Vec::new());
     for (k, func) in order.iter().enumerate() {
         let mut body = func.insns.clone();
-        resolve_maps(obj, func, &mut body, maps)?;
+        resolve_maps(&index.externs, func, &mut body, maps)?;
         for &(at, target) in &calls[k] {
             body[at].imm = (starts[target] as i64 - (starts[k] + at) as i64 - 1) as i32;
         }
-        lines.extend(func_lines(func, starts[k], ext));
+        lines.extend(func_lines(func, starts[k], index));
         insns.extend(body);
     }
     Ok(Program {
@@ -151,7 +200,7 @@ fn link(
 /// function its relocation names, or, without one, the function of the
 /// same section at the call's pc-relative target.
 fn subprogram<'a>(
-    obj: &'a ObjectFile,
+    index: &Index<'a>,
     from: &Function,
     at: usize,
 ) -> Result<&'a Function, CheckError> {
@@ -165,7 +214,7 @@ fn subprogram<'a>(
             None,
         ),
     };
-    let in_section = || obj.programs.iter().filter(move |p| p.section == section);
+    let in_section = || index.in_section(section);
     let found = named
         .and_then(|n| in_section().find(|p| p.name == n))
         .or_else(|| in_section().find(|p| p.first_slot() as i64 == slot));
@@ -177,14 +226,14 @@ fn subprogram<'a>(
 
 /// Map loads become `BPF_PSEUDO_MAP_FD` with the map's index.
 fn resolve_maps(
-    obj: &ObjectFile,
+    externs: &HashSet<&str>,
     f: &Function,
     body: &mut [Insn],
     maps: &[MapSpec],
 ) -> Result<(), CheckError> {
     for r in &f.relocs {
         let insn = body[r.insn];
-        if insn.is_call() || is_ksym(obj, r) {
+        if insn.is_call() || is_ksym(externs, r) {
             continue;
         }
         if !insn.is_ld_imm64() || r.kind != RelocKind::Imm64 {
@@ -213,21 +262,18 @@ fn resolve_maps(
 /// Whether `r` loads a kernel symbol's address: an `ld_imm64` against an
 /// undefined symbol (a `.ksyms` extern), which the loader resolves to a
 /// constant (libbpf's typeless ksyms): a scalar to the verifier.
-fn is_ksym(obj: &ObjectFile, r: &probecc::elf::Reloc) -> bool {
-    r.kind == RelocKind::Imm64
-        && obj
-            .symbols
-            .iter()
-            .any(|s| s.name == r.symbol && s.section.is_none() && s.value == 0)
+fn is_ksym(externs: &HashSet<&str>, r: &probecc::elf::Reloc) -> bool {
+    r.kind == RelocKind::Imm64 && externs.contains(r.symbol.as_str())
 }
 
-fn func_lines(f: &Function, base: usize, ext: Option<&btf::ext::BtfExt>) -> Vec<(usize, String)> {
-    let Some(ext) = ext else { return vec![] };
+fn func_lines(f: &Function, base: usize, index: &Index) -> Vec<(usize, String)> {
     let first = f.first_slot();
     let end = first + f.insns.len();
-    ext.line_info
-        .iter()
-        .filter(|s| s.section == f.section)
+    index
+        .lines
+        .get(f.section.as_str())
+        .into_iter()
+        .flatten()
         .flat_map(|s| &s.records)
         .filter_map(|r| {
             let slot = r.insn_off as usize / Insn::SIZE;

@@ -488,7 +488,10 @@ impl Verifier<'_> {
             ));
         }
         // A privileged program may return a pointer; kprobes read a number.
-        self.read(s, pc, 0)?;
+        let r0 = self.read(s, pc, 0)?;
+        if self.prog_type == ProgType::Tracing {
+            crate::tracing::check_return(pc, &r0)?;
+        }
         Ok(Step::Done)
     }
 

@@ -2,7 +2,9 @@
 //! defaults: `args` all 0, `retval` 0, `pid` 1, `tid` =
 //! pid, `uid`/`gid` 0, `comm` "", `cpu` 0, `ns` = previous + 1000 starting
 //! at 1000000. Negative integers stand for their two's complement; integers
-//! may also be written as strings (`"0xffff888000001000"`).
+//! may also be written as strings (`"0xffff888000001000"`). `args` may
+//! name the arguments instead (`{"count": 5}`) for fentry and fexit
+//! programs, whose manifest gives each argument's slot.
 //!
 //! `mem` maps addresses to what the probe-read helpers find there: a hex
 //! string of raw bytes, or `{"u64": [..]}` (also `u32`, `u16`, `u8`) for
@@ -47,6 +49,9 @@ pub struct Event {
     pub line: usize,
     pub probe: String,
     pub args: Vec<u64>,
+    /// Arguments by name (`"args": {"count": 5}`), for fentry and fexit
+    /// programs, whose manifest names each argument's slot.
+    pub named_args: Vec<(String, u64)>,
     pub retval: u64,
     pub pid: u32,
     pub tid: u32,
@@ -73,6 +78,7 @@ impl Event {
             line: 0,
             probe: probe.to_string(),
             args: Vec::new(),
+            named_args: Vec::new(),
             retval: 0,
             pid: 1,
             tid: 1,
@@ -141,8 +147,20 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
             })
             .transpose()
     };
-    if let Some(args) = obj.get("args") {
-        ev.args = ints(args).ok_or_else(|| bad("`args` must be an array of integers".into()))?;
+    match obj.get("args") {
+        Some(Value::Object(named)) => {
+            for (name, v) in named {
+                let v =
+                    integer(v).ok_or_else(|| bad(format!("`args.{name}` must be an integer")))?;
+                ev.named_args.push((name.clone(), v));
+            }
+        }
+        Some(args) => {
+            ev.args = ints(args).ok_or_else(|| {
+                bad("`args` must be an array of integers, or an object of them by name".into())
+            })?;
+        }
+        None => {}
     }
     ev.retval = int("retval")?.unwrap_or(0);
     ev.pid = small("pid")?.unwrap_or(1);

@@ -443,7 +443,12 @@ fn probe_read(h: Helper, dst: u64, size: u64, src: u64) -> u64 {
         if n > 1 << 16 {
             return neg(EINVAL);
         }
-        let data = if other_space(w, h, src) {
+        // The ctx is kernel memory too: an fentry program copies a slot
+        // out of its trampoline's argument array this way.
+        let data = if within(w.ctx.clone(), src, n) {
+            // SAFETY: inside the ctx, alive during the run.
+            Some(unsafe { memory::read(src, n) })
+        } else if other_space(w, h, src) {
             None
         } else {
             w.event_mem(src, n).map(<[u8]>::to_vec)

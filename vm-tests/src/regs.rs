@@ -6,6 +6,10 @@
 //! an 8-byte register written in the arch's byte order, so 4-byte reads of
 //! a low half find it at `Arch::low_part` as on the real kernel.
 //!
+//! fentry and fexit programs see no `pt_regs`: their context is the
+//! arguments' u64 slots and fexit's return value after them
+//! ([`build_tracing`]).
+//!
 //! Syscall probes on kernels with syscall wrappers see one argument, a
 //! pointer to the user `pt_regs`; that second image, holding the syscall's
 //! arguments at the arch's syscall offsets, is placed in probe-readable
@@ -27,6 +31,10 @@ pub enum ProbeKind {
     Kretprobe,
     Ksyscall,
     Kretsyscall,
+    /// An fentry program: the context is the arguments' u64 slots.
+    Fentry,
+    /// An fexit program: the arguments' slots, then the return value's.
+    Fexit,
 }
 
 impl ProbeKind {
@@ -38,12 +46,17 @@ impl ProbeKind {
             "kretprobe" | "kr" => ProbeKind::Kretprobe,
             "ksyscall" => ProbeKind::Ksyscall,
             "kretsyscall" => ProbeKind::Kretsyscall,
+            "fentry" | "f" | "kfunc" => ProbeKind::Fentry,
+            "fexit" | "fr" | "kretfunc" => ProbeKind::Fexit,
             _ => return None,
         })
     }
 
     pub fn returns(self) -> bool {
-        matches!(self, ProbeKind::Kretprobe | ProbeKind::Kretsyscall)
+        matches!(
+            self,
+            ProbeKind::Kretprobe | ProbeKind::Kretsyscall | ProbeKind::Fexit
+        )
     }
 
     pub fn syscall(self) -> bool {
@@ -85,6 +98,30 @@ pub fn build(arch: Arch, kernel: KernelVersion, kind: ProbeKind, ev: &Event, ip:
     Image { regs, user_regs }
 }
 
+/// The context of an fentry/fexit program: `slots` u64 slots in the arch's
+/// byte order, argument `i` at `arg_slots[i]` (from the manifest), and for
+/// fexit the return value at `ret_slot`.
+pub fn build_tracing(
+    arch: Arch,
+    kind: ProbeKind,
+    args: &[u64],
+    arg_slots: &[usize],
+    ret_slot: usize,
+    retval: u64,
+) -> Image {
+    let mut regs = vec![0u8; 8 * (ret_slot + 1)];
+    for (&slot, &v) in arg_slots.iter().zip(args) {
+        set(&mut regs, arch, (slot * 8) as u16, v);
+    }
+    if kind.returns() {
+        set(&mut regs, arch, (ret_slot * 8) as u16, retval);
+    }
+    Image {
+        regs,
+        user_regs: None,
+    }
+}
+
 fn set(regs: &mut [u8], arch: Arch, off: u16, value: u64) {
     let off = off as usize;
     if let Some(slot) = regs.get_mut(off..off + 8) {
@@ -96,6 +133,18 @@ fn set(regs: &mut [u8], arch: Arch, off: u16, value: u64) {
 mod tests {
     use super::*;
     use probecc::insn::Size;
+
+    #[test]
+    fn tracing_contexts_hold_the_arguments_then_the_return_value() {
+        for arch in [Arch::X86_64, Arch::S390x] {
+            let img = build_tracing(arch, ProbeKind::Fexit, &[7, 8], &[0, 1], 2, 99);
+            let slot = |i: usize| arch.endian().read_uint(&img.regs[8 * i..8 * i + 8]);
+            assert_eq!((slot(0), slot(1), slot(2)), (7, 8, 99), "{arch}");
+            let entry = build_tracing(arch, ProbeKind::Fentry, &[7, 8], &[0, 1], 2, 99);
+            assert_eq!(entry.regs.len(), 24);
+            assert_eq!(arch.endian().read_uint(&entry.regs[16..24]), 0);
+        }
+    }
 
     #[test]
     fn arguments_land_in_each_arch_s_registers() {

@@ -8,24 +8,24 @@
 //! time, CPU, its memory and kernel stack; a `begin` program runs at time
 //! 0 with the defaults of an event, an `end` one after the last event),
 //! the per-CPU map memory for its CPU is made and allowed, the ctx is
-//! built (a kprobe's `pt_regs` for the arch, a raw tracepoint's zeroed
+//! built (a kprobe's `pt_regs` for the arch, for fentry/fexit the u64
+//! argument slots the manifest lays out, a raw tracepoint's zeroed
 //! arguments), the program runs, and each ring-buffer record it submitted
 //! is acted on in order by the runtime's `exec` (text, maps printed as
 //! they are then, cleared or zeroed, `exit`), against this runner's
 //! [`Offline`] host.
 
+use std::collections::HashSet;
+
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
-use std::collections::BTreeMap;
 
 use probecc::insn::Endian;
-use probecc::lang::manifest::{Manifest, ProgramKind};
+use probecc::lang::manifest::{Manifest, ProgramKind, TracingCtx};
 use probecc::load::{relocate_object, OnMissing};
 use probecc_runtime::decode::{Decoder, MapDump};
 use probecc_runtime::exec::{self, Step};
-use probecc_runtime::host::{self, Host};
 use probecc_runtime::output::{Chunk, Output};
-use probecc_runtime::strftime::WallTime;
 use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
@@ -34,6 +34,7 @@ use crate::helpers::{self, Current, Fault, World};
 use crate::kaddr::Kaddr;
 use crate::maps::EmuMap;
 use crate::object::Object;
+use crate::offline::Offline;
 use crate::regs::{self, ProbeKind, USER_REGS};
 use crate::rewrite::{self, Lowered};
 use crate::vm::{Engine, Vm};
@@ -77,8 +78,22 @@ impl Options {
 /// One program of the spec: the probe it serves and what runs it.
 struct Route {
     probe: String,
+    /// A kprobe-multi program's functions' probes (`kprobe:vfs_read`),
+    /// any of which an event may name; empty for other programs.
+    multi: HashSet<String>,
     program: usize,
     trigger: Trigger,
+    /// An fentry/fexit program's argument slots (from the manifest).
+    tracing: Option<TracingCtx>,
+}
+
+impl Route {
+    /// Whether an event of `probe` runs this route's program (never a
+    /// `begin` or `end` one).
+    fn fires_on(&self, probe: &str) -> bool {
+        !matches!(self.trigger, Trigger::Begin | Trigger::End)
+            && (self.probe == probe || self.multi.contains(probe))
+    }
 }
 
 /// What runs a program.
@@ -96,60 +111,6 @@ enum Trigger {
 
 /// The ctx a raw tracepoint program gets: `u64 args[12]`, all zero.
 const RAW_TP_ARGS: usize = 96;
-
-/// The wall-clock time the offline runner's kernel booted at (2024-01-01
-/// 00:00:00 UTC): `time()` and `strftime()` print this plus the event's
-/// `ns`, so that runs print the same text anywhere.
-pub const BOOT: i64 = 1_704_067_200;
-
-/// The users of an offline run whose events give no `/etc/passwd`.
-pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n";
-
-/// The host of an offline run: its clock is [`BOOT`] plus the time of the
-/// program running, its files are the events' `files`, its users those of
-/// the `/etc/passwd` among them ([`PASSWD`] without one), its cgroup 1 is
-/// the root (`unified:/`) and cgroup N another `unified:/cgN`, and it runs
-/// no command (`system()` prints nothing).
-#[derive(Clone, Debug, Default)]
-pub struct Offline {
-    pub ns: u64,
-    pub files: BTreeMap<String, String>,
-}
-
-impl Host for Offline {
-    fn now(&self) -> WallTime {
-        WallTime::utc_ns(i128::from(BOOT) * 1_000_000_000).plus_ns(self.ns)
-    }
-
-    fn boot(&self) -> WallTime {
-        WallTime::utc_ns(i128::from(BOOT) * 1_000_000_000)
-    }
-
-    fn username(&self, uid: u64) -> String {
-        let passwd = self.files.get("/etc/passwd").map_or(PASSWD, String::as_str);
-        host::user_in(passwd, uid)
-    }
-
-    fn cgroup_path(&self, id: u64) -> String {
-        match id {
-            1 => "unified:/".into(),
-            _ => format!("unified:/cg{id}"),
-        }
-    }
-
-    fn cat(&self, path: &str, max: usize) -> String {
-        let text = self.files.get(path).map_or("", String::as_str);
-        let mut end = text.len().min(max);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text[..end].to_string()
-    }
-
-    fn system(&self, _: &str) -> String {
-        String::new()
-    }
-}
 
 /// A loaded object, rewritten for rbpf.
 pub struct Program {
@@ -286,16 +247,41 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                 ProgramKind::Begin => Trigger::Begin,
                 ProgramKind::End => Trigger::End,
                 ProgramKind::Interval { .. } => Trigger::Interval,
-                ProgramKind::Kprobe | ProgramKind::Kretprobe => {
-                    Trigger::Probe(ProbeKind::of(&p.probe).ok_or_else(|| {
+                ProgramKind::Kprobe
+                | ProgramKind::Kretprobe
+                | ProgramKind::Fentry
+                | ProgramKind::Fexit => {
+                    // The section says which program type runs: a
+                    // `kprobe:` spec built as fentry (`--attach`) keeps
+                    // its probe name.
+                    let kind = match p.section.split_once('/') {
+                        Some(("fentry", _)) => Some(ProbeKind::Fentry),
+                        Some(("fexit", _)) => Some(ProbeKind::Fexit),
+                        _ => ProbeKind::of(&p.probe),
+                    }
+                    .ok_or_else(|| {
                         Error::Manifest(format!("unknown probe type in `{}`", p.probe))
-                    })?)
+                    })?;
+                    if matches!(kind, ProbeKind::Fentry | ProbeKind::Fexit) && p.tracing.is_none() {
+                        return Err(Error::Manifest(format!(
+                            "program {} is {}, and the manifest gives no argument slots",
+                            p.name, p.section
+                        )));
+                    }
+                    Trigger::Probe(kind)
                 }
             };
+            let prefix = p.probe.split_once(':').map_or("", |(k, _)| k);
             Ok(Route {
                 probe: p.probe.clone(),
+                multi: p
+                    .functions
+                    .iter()
+                    .map(|f| format!("{prefix}:{f}"))
+                    .collect(),
                 program,
                 trigger,
+                tracing: p.tracing.clone(),
             })
         })
         .collect()
@@ -419,7 +405,7 @@ impl<'p> Session<'p> {
             .prog
             .routes
             .iter()
-            .filter(|r| r.probe == ev.probe && !matches!(r.trigger, Trigger::Begin | Trigger::End))
+            .filter(|r| r.fires_on(&ev.probe))
             .collect();
         if routes.is_empty() {
             return Err(Error::Event {
@@ -466,30 +452,45 @@ impl<'p> Session<'p> {
         stack: Vec<u64>,
     ) -> Result<()> {
         let prog = self.prog;
-        let (mut regs, user_regs) = match route.trigger {
-            Trigger::Probe(kind) => {
-                let limit = if kind.syscall() {
-                    prog.arch.regs().syscall.args.len()
-                } else {
-                    prog.arch.regs().args.len()
-                };
-                if ev.args.len() > limit && !kind.returns() {
-                    return Err(Error::Event {
-                        line: ev.line,
-                        reason: format!(
-                            "{} arguments, but {} passes {limit} in registers to {} probes",
-                            ev.args.len(),
-                            prog.arch,
-                            if kind.syscall() { "syscall" } else { "kprobe" }
-                        ),
-                    });
+        let image = match route.trigger {
+            Trigger::Probe(kind) => match &route.tracing {
+                Some(t) => {
+                    let args = tracing_args(ev, t)?;
+                    let slots: Vec<usize> = t.args.iter().map(|a| a.slot).collect();
+                    regs::build_tracing(prog.arch, kind, &args, &slots, t.ret_slot, ev.retval)
                 }
-                let image =
-                    regs::build(prog.arch, prog.options.kernel_for(prog.arch), kind, ev, ip);
-                (image.regs, image.user_regs)
-            }
-            _ => (vec![0u8; RAW_TP_ARGS], None),
+                None => {
+                    if !ev.named_args.is_empty() {
+                        return Err(Error::Event {
+                            line: ev.line,
+                            reason: "arguments by name need an fentry or fexit program".into(),
+                        });
+                    }
+                    let limit = if kind.syscall() {
+                        prog.arch.regs().syscall.args.len()
+                    } else {
+                        prog.arch.regs().args.len()
+                    };
+                    if ev.args.len() > limit && !kind.returns() {
+                        return Err(Error::Event {
+                            line: ev.line,
+                            reason: format!(
+                                "{} arguments, but {} passes {limit} in registers to {} probes",
+                                ev.args.len(),
+                                prog.arch,
+                                if kind.syscall() { "syscall" } else { "kprobe" }
+                            ),
+                        });
+                    }
+                    regs::build(prog.arch, prog.options.kernel_for(prog.arch), kind, ev, ip)
+                }
+            },
+            _ => regs::Image {
+                regs: vec![0u8; RAW_TP_ARGS],
+                user_regs: None,
+            },
         };
+        let (mut regs, user_regs) = (image.regs, image.user_regs);
         let endian = prog.object.endian;
         let mut world = self
             .world
@@ -645,6 +646,30 @@ fn attach_function(arch: Arch, probe: &str, kind: ProbeKind) -> (String, u64) {
     } else {
         (name.to_string(), off)
     }
+}
+
+/// The arguments of `ev` in order for a tracing program: by position
+/// (registers beyond the function's arguments, as a kprobe-style event
+/// gives them, are not part of its context), or by name placed at the
+/// manifest's positions (the rest 0).
+fn tracing_args(ev: &Event, t: &TracingCtx) -> Result<Vec<u64>> {
+    let bad = |reason: String| Error::Event {
+        line: ev.line,
+        reason,
+    };
+    let mut args = ev.args.clone();
+    args.resize(t.args.len(), 0);
+    for (name, v) in &ev.named_args {
+        let i = t.args.iter().position(|a| a.name == *name).ok_or_else(|| {
+            let names: Vec<&str> = t.args.iter().map(|a| a.name.as_str()).collect();
+            bad(format!(
+                "the function has no argument `{name}` (its arguments: {})",
+                names.join(", ")
+            ))
+        })?;
+        args[i] = *v;
+    }
+    Ok(args)
 }
 
 /// The helpers' view of `ev`.

@@ -10,6 +10,9 @@
 //!   bpftrace 0.17's object for the same spec, where bpftrace accepts it.
 //! - Verification time: verifier-sim against the host kernel's verifier on
 //!   the same objects ([`crate::verifier_bench`]).
+//! - Attach points at scale: time and memory per attach point for 100 to
+//!   10,000 attach points and for `kprobe:*` on the host's kallsyms
+//!   ([`crate::scale_bench`]; alone with `--scale`, which needs no peer).
 //!
 //! The report goes to stdout and `target/bench/report.md`.
 
@@ -21,14 +24,17 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
-use crate::deps::{self, Tool};
-use crate::stats::median_duration;
+use probecc_harness::stats::median_duration;
+use probecc_harness::tools::{self, Tool};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// Runs of each command (the median is reported)
     #[arg(long, default_value_t = 21)]
     pub runs: usize,
+    /// Only the attach points at scale (neither clang nor bpftrace needed)
+    #[arg(long)]
+    pub scale: bool,
 }
 
 const BENCH_TOOLS: &[Tool] = &[
@@ -44,11 +50,25 @@ const BENCH_TOOLS: &[Tool] = &[
     },
 ];
 
-/// One process run: wall time and peak resident memory.
+/// One process run: wall time, CPU time (user + system) and peak resident
+/// memory.
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
+    cpu: Duration,
     max_rss_kib: i64,
+}
+
+/// Runs of one command: median wall and CPU times, the largest peak RSS.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub max_rss_kib: i64,
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
 /// Runs `cmd` to completion and measures it; a failing command is an error
@@ -72,20 +92,26 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
     }
     Ok(Sample {
         wall,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss,
     })
 }
 
-/// The median wall time and largest peak RSS over `runs` runs.
-fn repeat(runs: usize, mut make: impl FnMut() -> Command) -> Result<(Duration, i64)> {
-    let mut walls = Vec::with_capacity(runs);
+/// `runs` runs of the command `make` builds.
+pub fn repeat(runs: usize, mut make: impl FnMut() -> Command) -> Result<Measured> {
+    let (mut walls, mut cpus) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let mut rss = 0;
     for _ in 0..runs {
         let s = measure(&mut make())?;
         walls.push(s.wall);
+        cpus.push(s.cpu);
         rss = rss.max(s.max_rss_kib);
     }
-    Ok((median_duration(&walls).unwrap_or_default(), rss))
+    Ok(Measured {
+        wall: median_duration(&walls).unwrap_or_default(),
+        cpu: median_duration(&cpus).unwrap_or_default(),
+        max_rss_kib: rss,
+    })
 }
 
 fn probecc_binary() -> Result<PathBuf> {
@@ -106,7 +132,9 @@ fn ms(d: Duration) -> String {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    deps::ensure(BENCH_TOOLS)?;
+    if !args.scale {
+        tools::ensure_tools(BENCH_TOOLS, &crate::qemu::install())?;
+    }
     let probecc = probecc_binary()?;
     let work = crate::workspace_root().join("target/bench");
     std::fs::create_dir_all(&work)?;
@@ -125,9 +153,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         num_cpus(),
         args.runs
     );
-    compile_time(args, &probecc, &work, &mut report)?;
-    code_size(&work, &mut report)?;
-    crate::verifier_bench::run(args.runs, &work, deps::is_root(), &mut report)?;
+    if !args.scale {
+        compile_time(args, &probecc, &work, &mut report)?;
+        code_size(&work, &mut report)?;
+        crate::verifier_bench::run(args.runs, &work, tools::is_root(), &mut report)?;
+    }
+    crate::scale_bench::run(args.runs, &probecc, &work, &mut report)?;
     let path = work.join("report.md");
     std::fs::write(&path, &report)?;
     print!("{report}");
@@ -153,7 +184,7 @@ fn compile_time(args: &BenchArgs, probecc: &Path, work: &Path, report: &mut Stri
             continue;
         }
         let out = work.join(&name);
-        let (p_ms, p_rss) = repeat(args.runs, || {
+        let ours = repeat(args.runs, || {
             let mut c = Command::new(probecc);
             c.arg("build")
                 .arg(&spec)
@@ -161,7 +192,7 @@ fn compile_time(args: &BenchArgs, probecc: &Path, work: &Path, report: &mut Stri
                 .arg(&out);
             c
         })?;
-        let (c_ms, c_rss) = repeat(args.runs, || {
+        let clang = repeat(args.runs, || {
             let mut c = Command::new("clang");
             c.args(["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-c"])
                 .arg(&twin)
@@ -169,7 +200,7 @@ fn compile_time(args: &BenchArgs, probecc: &Path, work: &Path, report: &mut Stri
                 .arg(out.with_extension("clang.o"));
             c
         })?;
-        let (b_ms, b_rss) = repeat(args.runs, || {
+        let bpftrace = repeat(args.runs, || {
             let mut c = Command::new("bpftrace");
             c.arg("--emit-elf")
                 .arg(out.with_extension("bpftrace.o"))
@@ -180,14 +211,14 @@ fn compile_time(args: &BenchArgs, probecc: &Path, work: &Path, report: &mut Stri
         let _ = writeln!(
             report,
             "| {name} | {} / {:.1} | {} / {:.1} | {} / {:.1} | {:.1}× | {:.1}× |",
-            ms(p_ms),
-            p_rss as f64 / 1024.0,
-            ms(c_ms),
-            c_rss as f64 / 1024.0,
-            ms(b_ms),
-            b_rss as f64 / 1024.0,
-            ratio(c_ms, p_ms),
-            ratio(b_ms, p_ms)
+            ms(ours.wall),
+            ours.max_rss_kib as f64 / 1024.0,
+            ms(clang.wall),
+            clang.max_rss_kib as f64 / 1024.0,
+            ms(bpftrace.wall),
+            bpftrace.max_rss_kib as f64 / 1024.0,
+            ratio(clang.wall, ours.wall),
+            ratio(bpftrace.wall, ours.wall)
         );
     }
     let _ = writeln!(report);

@@ -23,8 +23,9 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 use probecc::lang::constants;
 
-use crate::machine::Release;
-use crate::private_apt::PrivateApt;
+use probecc_harness::machine::Release;
+use probecc_harness::private_apt::{self, PrivateApt};
+use probecc_harness::tools::{self, Tool};
 
 #[derive(clap::Args)]
 pub struct ConstsArgs {
@@ -197,18 +198,21 @@ const FAMILIES: &[Family] = &[
 ];
 
 pub fn run(args: &ConstsArgs) -> Result<()> {
-    crate::deps::ensure(&[
-        crate::deps::Tool {
-            command: "clang",
-            package: "clang",
-            why: "to evaluate the kernel headers' constants for each arch",
-        },
-        crate::deps::Tool {
-            command: "dpkg-deb",
-            package: "dpkg",
-            why: "to unpack linux-libc-dev",
-        },
-    ])?;
+    tools::ensure_tools(
+        &[
+            Tool {
+                command: "clang",
+                package: "clang",
+                why: "to evaluate the kernel headers' constants for each arch",
+            },
+            Tool {
+                command: "dpkg-deb",
+                package: "dpkg",
+                why: "to unpack linux-libc-dev",
+            },
+        ],
+        &crate::qemu::install(),
+    )?;
     let mut stale = Vec::new();
     for arch in Arch::parse_list(&args.arch)? {
         let fresh = generate(arch)?;
@@ -343,7 +347,7 @@ fn headers(arch: Arch) -> Result<(PathBuf, String)> {
         std::fs::remove_dir_all(&root)?;
     }
     std::fs::create_dir_all(&root)?;
-    crate::kernels::extract(&deb, &root, "./usr")?;
+    private_apt::extract(&deb, &root, "./usr")?;
     Ok((root, version))
 }
 

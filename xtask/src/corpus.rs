@@ -1,7 +1,7 @@
 //! `cargo xtask corpus`: the bpftrace tools Debian ships, compiled as
 //! published. For each release, its `bpftrace` package (fetched once
 //! through the private apt into the parity run's bpftrace cache,
-//! `parity::bundle::package_tree`) gives every `sbin/*.bt` tool and every
+//! `probecc_harness::packages::package_tree`) gives every `sbin/*.bt` tool and every
 //! `examples/*.bt`. Each is classified (kprobe scope: every probe a
 //! kprobe, kretprobe, ksyscall, kretsyscall, BEGIN, END or interval),
 //! compiled for all five arches with the host's kernel types and, for
@@ -25,7 +25,8 @@ use probecc::arch::Arch;
 use probecc::lang::check::TypeSource;
 use probecc::lang::{self, CompileOptions};
 
-use crate::machine::Release;
+use probecc_harness::machine::Release;
+use probecc_harness::packages::package_tree;
 
 #[derive(clap::Args)]
 pub struct CorpusArgs {
@@ -190,13 +191,16 @@ const TARGET_PERCENT: f64 = 95.0;
 /// Without its prerequisites (the package cannot be fetched) it says so,
 /// or fails under CI=true.
 pub fn run_in_test(ci: bool) -> Result<()> {
-    let tree = match crate::parity::bundle::package_tree(Release::Trixie) {
+    let tree = match package_tree(&crate::parity::bpftrace_dir(), "bpftrace", Release::Trixie) {
         Ok(t) => t,
         Err(e) if !ci => {
             println!("xtask: corpus: not run (set CI=true to make this an error): {e:#}");
             return Ok(());
         }
-        Err(e) => return Err(e.context("trixie's bpftrace package, for the corpus (CI=true)")),
+        Err(e) => {
+            let e = anyhow::Error::new(e);
+            return Err(e.context("trixie's bpftrace package, for the corpus (CI=true)"));
+        }
     };
     let run = release_run(Release::Trixie, &tree, &Host::new())?;
     let s = run.summary();
@@ -225,7 +229,7 @@ fn runs(releases: &[Release], host: &Host) -> Result<Vec<ReleaseRun>> {
     releases
         .iter()
         .map(|&release| {
-            let tree = crate::parity::bundle::package_tree(release)?;
+            let tree = package_tree(&crate::parity::bpftrace_dir(), "bpftrace", release)?;
             release_run(release, &tree, host)
         })
         .collect()
@@ -325,6 +329,8 @@ fn outcome(tool: &Tool, host: &Host) -> Outcome {
             unsafe_actions: false,
             btf: host.btf.clone(),
             params: Vec::new(),
+            attach: lang::AttachMode::Kprobe,
+            multi: false,
         };
         match build(&src, arch, &opts) {
             Ok(built) => {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use xtask::verifier_diff::{self, mutate, Options};
 
-use crate::deps;
+use probecc_harness::tools::{self, Tool};
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -27,13 +27,13 @@ pub struct DiffArgs {
     pub verbose: bool,
 }
 
-const TOOLS: &[deps::Tool] = &[
-    deps::Tool {
+const TOOLS: &[Tool] = &[
+    Tool {
         command: "clang",
         package: "clang",
         why: "to compile the corpus in fixtures/verifier",
     },
-    deps::Tool {
+    Tool {
         command: "bpftool",
         package: "bpftool",
         why: "to load each program into the kernel's verifier",
@@ -41,8 +41,8 @@ const TOOLS: &[deps::Tool] = &[
 ];
 
 pub fn run(args: &DiffArgs) -> Result<()> {
-    deps::ensure(TOOLS)?;
-    if !deps::is_root() {
+    tools::ensure_tools(TOOLS, &crate::qemu::install())?;
+    if !tools::is_root() {
         bail!("verifier-diff loads programs into the running kernel: run it as root");
     }
     let out = if args.out.is_absolute() {

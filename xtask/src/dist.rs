@@ -1,17 +1,18 @@
 //! `cargo xtask dist --arch <arch|all|a,b>`: the whole `probecc` command
-//! (build, check, run, disasm, trace) as one static, stripped executable
-//! per arch in `target/dist/<arch>/probecc`, to copy to a device.
+//! (build, check, run, disasm, trace; not `qemu`, whose QEMU guests a
+//! device does not boot) as one static, stripped executable per arch in
+//! `target/dist/<arch>/probecc`, to copy to a device.
 //!
 //! Static glibc, not musl: Rust has no prebuilt musl standard library for
 //! s390x (`s390x-unknown-linux-musl` is not a rustup target), while the
 //! five `*-linux-gnu` targets and Debian's cross gcc with its static
 //! glibc (`+crt-static`) cover every arch, and the QEMU guests' agent is
-//! already built exactly so (`guest_build`, which this shares, with its
-//! dependencies built once). What static glibc cannot do fully (NSS:
+//! already built exactly so (`probecc_harness::guest`, which this shares,
+//! with its dependencies built once). What static glibc cannot do fully (NSS:
 //! user and host name lookups) probecc does not ask of it, so the binary
 //! runs on any Linux of its arch. What the build needs (rustup targets, cross linkers,
 //! static C libraries, binutils to strip) is installed first, as the
-//! matrix's is (`deps`).
+//! matrix's is (`probecc_harness::tools`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,7 +20,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 
-use crate::{deps, guest_build};
+use probecc_harness::guest::GuestSource;
+use probecc_harness::tools;
 
 /// The largest binary a device should have to take.
 pub const SIZE_LIMIT: u64 = 10 << 20;
@@ -41,7 +43,7 @@ pub struct Built {
 
 pub fn run(args: &DistArgs) -> Result<()> {
     let arches = Arch::parse_list(&args.arch)?;
-    deps::ensure_static(&arches)?;
+    tools::ensure_static(&arches, &crate::qemu::install())?;
     let mut built = Vec::new();
     for arch in arches {
         let b = build(arch)?;
@@ -68,15 +70,23 @@ pub fn run(args: &DistArgs) -> Result<()> {
 }
 
 /// `target/dist/<arch>/probecc`, built and stripped (its prerequisites
-/// must be installed: [`deps::ensure_static`]).
+/// must be installed: [`tools::ensure_static`]).
 pub fn build(arch: Arch) -> Result<Built> {
-    let built = guest_build::build_static(arch, "probecc-cli", "probecc")?;
+    let built = GuestSource::default()
+        .build_static(
+            &[arch],
+            "probecc-cli",
+            "probecc",
+            &["--no-default-features"],
+        )?
+        .remove(&arch)
+        .context("cargo built no probecc")?;
     let dir = crate::workspace_root()
         .join("target/dist")
         .join(arch.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("probecc");
-    let strip = deps::strip_tool(arch);
+    let strip = tools::strip_tool(arch);
     let status = Command::new(&strip)
         .arg("-o")
         .arg(&path)

@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's task runner. `build` compiles every example
 //! and every fixture spec into `target/bpf/<arch>/<name>.o`; `test` installs
 //! what the tests need and runs them all; `bench` compares compile time,
-//! memory and code size with clang and bpftrace; `soak` feeds the runner and
+//! memory and code size with clang and bpftrace and measures them for up to
+//! tens of thousands of attach points; `soak` feeds the runner and
 //! verifier-sim random input; `verifier-diff` measures verifier-sim against
 //! the host kernel's verifier; `kernels`, `qemu` and `matrix` fetch Debian
 //! kernels and boot them in QEMU; `parity` compares the fixtures with
@@ -20,25 +21,16 @@ mod btf_subset;
 mod build;
 mod consts;
 mod corpus;
-mod deps;
 mod diff;
 mod dist;
-mod guest_build;
-mod initramfs;
 mod kernels;
-mod lock;
-mod machine;
-mod matrix;
 mod parity;
-mod private_apt;
 mod qemu;
-mod report;
-mod results;
+mod scale_bench;
 mod soak;
-mod stage;
-mod stats;
 mod test;
 mod twins;
+mod user_project;
 mod verifier_bench;
 
 #[derive(Parser)]
@@ -66,7 +58,7 @@ enum Cmd {
     /// Boot one arch's kernel in QEMU: attach every fixture, check, measure
     Qemu(qemu::QemuArgs),
     /// The QEMU matrix over arches and kernels, with reports in target/matrix/
-    Matrix(matrix::MatrixArgs),
+    Matrix(qemu::MatrixArgs),
     /// Cut fixtures/btf/kernel.btf (the structs of fixtures/btf/kernel.roots)
     /// from a kernel's BTF
     BtfSubset(btf_subset::BtfSubsetArgs),
@@ -85,6 +77,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    probecc_harness::say::set_prefix("xtask");
     // anyhow's `Debug`, which `main() -> Result` prints, adds a backtrace
     // whenever RUST_BACKTRACE is set; a task's error is for its user.
     match run(Cli::parse().cmd) {
@@ -104,8 +97,8 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Soak(args) => soak::run(&args),
         Cmd::VerifierDiff(args) => diff::run(&args),
         Cmd::Kernels(args) => kernels::run(&args),
-        Cmd::Qemu(args) => matrix::run_qemu(&args),
-        Cmd::Matrix(args) => matrix::run_matrix(&args),
+        Cmd::Qemu(args) => qemu::run_qemu(&args),
+        Cmd::Matrix(args) => qemu::run_matrix(&args),
         Cmd::Parity(args) => parity::run(&args),
         Cmd::BtfSubset(args) => btf_subset::run(&args),
         Cmd::Consts(args) => consts::run(&args),

@@ -1,34 +1,27 @@
-//! Booting one guest: the verified QEMU line for the arch (`machine`),
-//! the kernel and the staged initramfs, the whole console kept in a log
-//! under `target/`, the agent's `PROBECC` lines parsed as they arrive, and
-//! a verdict: completed, kernel panic, hang (killed at the timeout), or a
-//! guest that reported nothing. QEMU never outlives this process: it is
-//! killed when its guard drops (every return path, errors included), and
-//! the kernel kills it if xtask itself dies (`PR_SET_PDEATHSIG`, which
-//! covers Ctrl-C too).
-//!
-//! Faults are reported, not lost: QEMU killed from outside or exiting
-//! early ends the boot as incomplete (or silent) with the results already
-//! read and how QEMU ended (`Boot::ended`: "killed by signal 9"); a panic
-//! keeps the panic line (`Boot::panic`). `--append` adds kernel
-//! command-line arguments, which is also how a boot failure is provoked on
-//! purpose (`--append rdinit=/nonexistent` panics: no init).
+//! `cargo xtask qemu` (one arch, one kernel) and `cargo xtask matrix`
+//! (every arch and its default releases, or a shard of them): the
+//! project's fixtures run through the harness (`probecc_harness`), with
+//! the project's settings — the plan is `fixtures/matrix/expectations.toml`
+//! over `fixtures/specs`, compiled the fixture way; kernels under
+//! `target/kernels` (`XTASK_KERNELS_DIR` moves them; the fault tests damage
+//! a copy there), packages under `target/packages`, reports in
+//! `target/matrix` (`--out`); the overhead loop with the clang twins as
+//! extra subjects; tools installed when missing unless
+//! `XTASK_NO_INSTALL=1`. The matrix ends with the parity run, its boots
+//! sharing the CPUs with the matrix's. Exit status non-zero when anything
+//! failed.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{bail, Result};
 use probecc::arch::Arch;
-use probecc_guest::protocol::{Report, MARK};
-use serde::Serialize;
-
-use crate::kernels::Kernel;
-use crate::machine;
+use probecc_harness::kernels::KernelCache;
+use probecc_harness::matrix::{self, Options, Outcome, Releases, Settings, Slots};
+use probecc_harness::plan::Plan;
+use probecc_harness::report;
+use probecc_harness::stage::{self, LoopOverhead};
+use probecc_harness::tools::{Install, Need};
 
 #[derive(clap::Args)]
 pub struct QemuArgs {
@@ -46,15 +39,37 @@ pub struct QemuArgs {
     pub run: RunFlags,
 }
 
+#[derive(clap::Args)]
+pub struct MatrixArgs {
+    /// Architectures (comma-separated, or all)
+    #[arg(long, default_value = "all")]
+    pub arch: String,
+    /// Debian releases (bookworm, trixie, sid, all); default: each arch's own
+    /// (bookworm and trixie; riscv64 trixie and sid)
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Skip the parity run against bpftrace that runs beside the boots (one
+    /// boot per arch of the run)
+    #[arg(long)]
+    pub no_parity: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
 /// The flags `qemu` and `matrix` share.
 #[derive(clap::Args)]
 pub struct RunFlags {
     /// QEMU accelerator: tcg, or kvm (x86_64 on a host with working KVM)
     #[arg(long, default_value = "tcg")]
     pub accel: String,
-    /// Interleaved overhead rounds
-    #[arg(long, default_value_t = 5)]
-    pub rounds: u32,
+    /// Interleaved overhead rounds (default: 3 under TCG, where -icount
+    /// makes rounds agree to a few instructions and the median of three
+    /// drops a round something else in the guest disturbed; 5 under KVM)
+    #[arg(long)]
+    pub rounds: Option<u32>,
     /// Loop iterations per overhead round
     #[arg(long, default_value_t = 2000)]
     pub iterations: u64,
@@ -71,8 +86,12 @@ pub struct RunFlags {
     /// boot)
     #[arg(long, default_value = "")]
     pub append: String,
-    /// Directory of the initramfs, console logs and reports (one run at a
-    /// time per directory and arch; others wait); default target/matrix
+    /// Boots at once (default: the machine's CPUs)
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Directory of the initramfs, console logs and reports (one matrix
+    /// run at a time per directory, one boot per kernel; others wait);
+    /// default target/matrix
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -86,417 +105,257 @@ impl RunFlags {
     }
 
     /// `--only` as a list (empty: all fixtures).
-    pub fn only_list(&self) -> Vec<String> {
+    fn only_list(&self) -> Vec<String> {
         self.only
             .as_deref()
             .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
             .unwrap_or_default()
     }
-}
 
-/// How a boot ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The agent printed `done`.
-    Completed,
-    /// The kernel panicked.
-    Panic,
-    /// Still running at the timeout; killed.
-    Hang,
-    /// QEMU ended without a single result line.
-    Silent,
-    /// The agent's watchdog powered it off.
-    Watchdog,
-    /// QEMU ended after some results but before `done`.
-    Incomplete,
-}
+    /// `--jobs`, or one boot per CPU.
+    pub fn slots(&self) -> Slots {
+        match self.jobs {
+            Some(n) => Slots::new(n),
+            None => Slots::per_cpu(),
+        }
+    }
 
-impl Verdict {
-    /// What went wrong, for a failure line; `None` for `Completed`.
-    pub fn failure(self, boot: &Boot) -> Option<String> {
-        let ended = boot
-            .ended
-            .as_deref()
-            .map(|e| format!("; QEMU {e}"))
-            .unwrap_or_default();
-        let n = boot.reports.len();
-        Some(match self {
-            Verdict::Completed => return None,
-            Verdict::Panic => format!(
-                "kernel panic: {}",
-                boot.panic.as_deref().unwrap_or("(no panic line)")
-            ),
-            Verdict::Hang => format!(
-                "the guest hung: no `done` within {:.0} s; QEMU killed",
-                boot.secs
-            ),
-            Verdict::Silent => {
-                format!("the guest reported nothing before QEMU ended{ended}")
-            }
-            Verdict::Watchdog => "the guest's watchdog powered it off".into(),
-            Verdict::Incomplete => format!(
-                "the guest did not complete: QEMU ended after {n} result line(s), before `done`{ended}"
-            ),
+    /// The harness's settings for this project and these flags.
+    fn settings(&self, reports: bool) -> Settings {
+        let mut s = settings(&self.out_dir());
+        s.accel = self.accel.clone();
+        s.timeout = Duration::from_secs(self.timeout);
+        s.append = self.append.clone();
+        s.reports = reports;
+        s
+    }
+
+    /// The overhead loop, unless `--no-overhead`: three rounds under TCG
+    /// (`-icount` makes rounds agree to a few instructions; the median of
+    /// three drops one disturbed by other work in the guest), five
+    /// otherwise.
+    fn loop_overhead(&self) -> Option<LoopOverhead> {
+        let default = if self.accel == "tcg" { 3 } else { 5 };
+        (!self.no_overhead).then(|| LoopOverhead {
+            rounds: self.rounds.unwrap_or(default),
+            iterations: self.iterations,
         })
     }
 }
 
-/// What one boot produced.
-pub struct Boot {
-    pub verdict: Verdict,
-    pub reports: Vec<Report>,
-    pub log: PathBuf,
-    pub tail: Vec<String>,
-    pub secs: f64,
-    pub command: String,
-    /// How QEMU ended when it ended by itself, if not with status 0:
-    /// "killed by signal 9", "exited with status 1".
-    pub ended: Option<String>,
-    /// The kernel's panic line, if it panicked.
-    pub panic: Option<String>,
+/// The kernel cache: `XTASK_KERNELS_DIR`, or `target/kernels`.
+pub fn kernel_cache() -> KernelCache {
+    KernelCache::new(env_dir("XTASK_KERNELS_DIR", "target/kernels"))
 }
 
-/// How to boot.
-pub struct BootSpec<'a> {
-    pub arch: Arch,
-    pub kernel: &'a Kernel,
-    pub initramfs: &'a Path,
-    pub accel: &'a str,
-    /// `-icount shift=0,sleep=off`: guest ns = guest instructions.
-    pub icount: bool,
-    pub timeout: Duration,
-    pub log: PathBuf,
-    /// Extra kernel command-line arguments.
-    pub append: &'a str,
-}
-
-/// The QEMU command line.
-pub fn command(s: &BootSpec) -> Command {
-    let mut c = Command::new(machine::qemu_binary(s.arch));
-    c.args(["-accel", s.accel]);
-    if s.accel == "kvm" {
-        c.args(["-cpu", "host"]);
-    } else {
-        c.args(machine::machine_args(s.arch));
-    }
-    c.args(["-m", "1024", "-smp", "1", "-nographic", "-no-reboot"]);
-    if s.icount {
-        c.args(["-icount", "shift=0,sleep=off"]);
-    }
-    c.arg("-kernel").arg(&s.kernel.image);
-    c.arg("-initrd").arg(s.initramfs);
-    let mut append = format!(
-        "console={} panic=-1 quiet loglevel=4",
-        machine::console(s.arch)
-    );
-    if !s.append.trim().is_empty() {
-        append.push(' ');
-        append.push_str(s.append.trim());
-    }
-    c.args(["-append", &append]);
-    c
-}
-
-/// Kills and reaps QEMU when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// `$var` when set and not empty, else `default` under the workspace.
+pub fn env_dir(var: &str, default: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => crate::workspace_root().join(default),
     }
 }
 
-fn spawn(mut cmd: Command, arch: Arch) -> Result<Guard> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill
-    // this child if its parent dies.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().with_context(|| {
-        format!(
-            "starting `{}` (Debian's `{}`)",
-            machine::qemu_binary(arch),
-            machine::qemu_package(arch)
-        )
-    })?;
-    Ok(Guard(child))
-}
-
-/// Boots and watches the guest until it ends or times out.
-pub fn boot(s: &BootSpec, bar: &ProgressBar) -> Result<Boot> {
-    let cmd = command(s);
-    let command = format!("{cmd:?}").replace('"', "");
-    if let Some(dir) = s.log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut log =
-        std::fs::File::create(&s.log).with_context(|| format!("creating {}", s.log.display()))?;
-    writeln!(log, "# {command}")?;
-    let mut guard = spawn(cmd, s.arch)?;
-    let (tx, rx) = mpsc::channel::<String>();
-    for stream in [
-        guard
-            .0
-            .stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
-        guard
-            .0
-            .stderr
-            .take()
-            .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
-                let text = String::from_utf8_lossy(&line)
-                    .trim_end_matches('\r')
-                    .to_string();
-                if tx.send(text).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-    let t0 = Instant::now();
-    let mut watch = Watch::default();
-    let mut closed = false;
-    let ended = loop {
-        let left = s.timeout.saturating_sub(t0.elapsed());
-        if left.is_zero() {
-            break false;
+/// What xtask may install: nothing under `XTASK_NO_INSTALL=1` (any value
+/// but empty and `0`), else whatever is missing, as root.
+pub fn install() -> Install {
+    match std::env::var("XTASK_NO_INSTALL") {
+        Ok(v) if !v.is_empty() && v != "0" => {
+            Install::Never("XTASK_NO_INSTALL is set: xtask installs nothing".into())
         }
-        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
-            Ok(line) => {
-                writeln!(log, "{line}")?;
-                watch.line(&line, bar);
-                if watch.panicked && watch.panic_lines > 40 {
-                    break true;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => bar.tick(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                closed = true;
-                break true;
-            }
+        _ => Install::AsRoot,
+    }
+}
+
+/// The project's settings of the harness, writing to `out`.
+pub fn settings(out: &Path) -> Settings {
+    let mut s = Settings::new(&crate::workspace_root().join("target"), out);
+    s.kernels = kernel_cache();
+    s.install = install();
+    s.extra_needs = vec![Need::new(
+        "clang",
+        "clang",
+        "to compile the C twins for the overhead comparison",
+    )];
+    s
+}
+
+/// The fixtures' plan: `fixtures/matrix/expectations.toml`, a table per
+/// spec of `fixtures/specs`, every spec declared.
+pub fn fixtures_plan() -> Result<Plan> {
+    let path = probecc_fixtures::dir().join("matrix/expectations.toml");
+    let plan = Plan::load_with_specs(&path, &probecc_fixtures::dir().join("specs"))?;
+    for (name, _) in probecc_fixtures::specs()? {
+        if plan.entry(&name).is_none() {
+            bail!(
+                "fixture {name} declares no expectations in {}",
+                path.display()
+            );
         }
+    }
+    Ok(plan)
+}
+
+/// Fixtures compile the one fixture way (`probecc_fixtures::compile`).
+struct Fixtures;
+
+impl stage::Compiler for Fixtures {
+    fn compile(&self, spec: &Path, arch: Arch) -> Result<probecc::lang::Compiled, String> {
+        probecc_fixtures::compile(spec, arch).map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// Runs the fixtures on `targets`, `slots` boots at a time.
+fn run_fixtures(
+    flags: &RunFlags,
+    reports: bool,
+    targets: &[matrix::Target],
+    slots: &Slots,
+) -> Result<Outcome> {
+    let plan = fixtures_plan()?;
+    let only = flags.only_list();
+    let unknown: Vec<&String> = only.iter().filter(|n| plan.entry(n).is_none()).collect();
+    if !unknown.is_empty() {
+        bail!("--only: no fixture {unknown:?} in fixtures/specs");
+    }
+    let options = Options {
+        plan: &plan,
+        only,
+        compiler: &Fixtures,
+        guest_files: Vec::new(),
+        loop_overhead: flags.loop_overhead(),
+        cost_rounds: None,
+        output: false,
+        extra_subjects: &crate::twins::subjects,
     };
-    // The console closed: QEMU is ending by itself; say how, if oddly.
-    let how = if closed { exit_of(&mut guard.0) } else { None };
-    drop(guard);
-    let verdict = watch.verdict(ended);
-    if let Some(how) = &how {
-        writeln!(log, "# QEMU {how}")?;
-    }
-    writeln!(
-        log,
-        "# verdict: {verdict:?} after {:.1} s",
-        t0.elapsed().as_secs_f64()
+    let settings = flags.settings(reports);
+    Ok(matrix::run(&settings, &options, targets, slots)?)
+}
+
+pub fn run_qemu(args: &QemuArgs) -> Result<()> {
+    let arch = Arch::parse(&args.arch)?;
+    let targets = matrix::targets(
+        &[arch],
+        args.release.as_deref(),
+        Releases::One,
+        args.kernel.as_deref(),
     )?;
-    Ok(Boot {
-        verdict,
-        reports: watch.reports,
-        log: s.log.clone(),
-        tail: watch.tail.into_iter().collect(),
-        secs: t0.elapsed().as_secs_f64(),
-        command,
-        ended: how,
-        panic: watch.panic_line,
-    })
-}
-
-/// How a QEMU whose output closed ended, waiting a little for it: `None`
-/// for status 0 (the guest powered off) or when it is still running (the
-/// guard kills it).
-fn exit_of(child: &mut Child) -> Option<String> {
-    use std::os::unix::process::ExitStatusExt;
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(3) {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return match (status.code(), status.signal()) {
-                    (Some(0), _) => None,
-                    (Some(code), _) => Some(format!("exited with status {code}")),
-                    (None, Some(sig)) => Some(format!("was killed by signal {sig}")),
-                    (None, None) => Some(format!("ended: {status}")),
-                };
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// What the console has said so far.
-#[derive(Default)]
-struct Watch {
-    reports: Vec<Report>,
-    tail: std::collections::VecDeque<String>,
-    panicked: bool,
-    panic_line: Option<String>,
-    panic_lines: usize,
-    done: bool,
-    watchdog: bool,
-}
-
-impl Watch {
-    fn line(&mut self, line: &str, bar: &ProgressBar) {
-        self.tail.push_back(printable(line));
-        if self.tail.len() > 30 {
-            self.tail.pop_front();
-        }
-        if self.panicked {
-            self.panic_lines += 1;
-        }
-        if let Some(at) = line.find("Kernel panic") {
-            self.panicked = true;
-            if self.panic_line.is_none() {
-                self.panic_line = Some(line[at..].trim().to_string());
-            }
-        }
-        let Some(json) = line.find(MARK).map(|i| &line[i + MARK.len()..]) else {
-            return;
-        };
-        match serde_json::from_str::<Report>(json) {
-            Ok(r) => {
-                let text = progress_text(&r);
-                // Without a terminal the spinner is hidden: say the
-                // milestones as plain lines instead.
-                if bar.is_hidden() && !matches!(r, Report::Round { .. } | Report::Hits { .. }) {
-                    println!("{}: {text}", bar.prefix());
-                }
-                bar.set_message(text);
-                self.done |= matches!(r, Report::Done { .. });
-                self.watchdog |= matches!(r, Report::Watchdog { .. });
-                self.reports.push(r);
-            }
-            Err(e) => bar.println(format!("unparsed result line ({e}): {json}")),
-        }
-    }
-
-    fn verdict(&self, ended: bool) -> Verdict {
-        if self.panicked {
-            Verdict::Panic
-        } else if self.done {
-            Verdict::Completed
-        } else if self.watchdog {
-            Verdict::Watchdog
-        } else if !ended {
-            Verdict::Hang
-        } else if self.reports.is_empty() {
-            Verdict::Silent
-        } else {
-            Verdict::Incomplete
-        }
-    }
-}
-
-/// A console line without terminal escape sequences and control
-/// characters (the firmware clears the screen), for the tail shown in
-/// messages; the log keeps the line as it came.
-fn printable(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters final-byte; otherwise ESC and one char.
-            if chars.next_if_eq(&'[').is_some() {
-                while chars.next().is_some_and(|p| !('@'..='~').contains(&p)) {}
-            } else {
-                chars.next();
-            }
-        } else if !c.is_control() || c == '\t' {
-            out.push(c);
-        }
-    }
-    out.trim_end().to_string()
-}
-
-fn progress_text(r: &Report) -> String {
-    match r {
-        Report::Boot { kernel, .. } => format!("booted {kernel}; checking the tables"),
-        Report::Table { check, .. } => format!("tables: {check}"),
-        Report::Fixture { name, ok, .. } => {
-            format!("attaching: {name} {}", if *ok { "ok" } else { "FAILED" })
-        }
-        Report::Hits { subject, .. } => format!("measuring: calibrated {subject}"),
-        Report::Round { subject, round, .. } => format!("measuring: round {} {subject}", round + 1),
-        Report::Error { what, .. } => format!("error: {what}"),
-        Report::Watchdog { .. } => "watchdog fired".into(),
-        Report::Done { .. } => "done".into(),
-    }
-}
-
-/// A spinner for one phase.
-pub fn spinner(prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    let style = ProgressStyle::with_template("{spinner} [{elapsed:>4}] {prefix}: {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    bar.set_style(style);
-    bar.set_prefix(prefix.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-/// The check that an arch can boot here: QEMU present, accel usable.
-pub fn preflight(arch: Arch, accel: &str) -> Result<()> {
-    if !machine::accel_ok(arch, accel) {
-        bail!("--accel {accel} is not available for {arch} here (use tcg)");
+    let outcome = run_fixtures(&args.run, false, &targets, &args.run.slots())?;
+    report::print_summary(&outcome.results);
+    let failed = outcome.failures();
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printable_drops_escapes_and_controls() {
-        assert_eq!(
-            printable("\x1bc\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16)\r"),
-            "SeaBIOS (version 1.16)"
-        );
-        assert_eq!(
-            printable("[    1.7] Kernel panic"),
-            "[    1.7] Kernel panic"
-        );
+pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
+    let arches = Arch::parse_list(&args.arch)?;
+    let targets = matrix::targets(&arches, args.release.as_deref(), Releases::Defaults, None)?;
+    let targets = matrix::shard(targets, args.shard.as_deref())?;
+    let mut ran: Vec<Arch> = targets.iter().map(|t| t.arch).collect();
+    ran.dedup();
+    let slots = args.run.slots();
+    let dir = args.run.out_dir();
+    let (outcome, parity) = std::thread::scope(|s| {
+        let parity =
+            (!args.no_parity).then(|| s.spawn(|| crate::parity::run_for_matrix(&ran, &slots)));
+        let outcome = run_fixtures(&args.run, true, &targets, &slots);
+        (outcome, parity.map(|p| p.join()))
+    });
+    let outcome = outcome?;
+    report::print_summary(&outcome.results);
+    println!(
+        "xtask: matrix: reports in {}/report.{{json,md,svg}}",
+        dir.display()
+    );
+    let mut failed = outcome.failures();
+    if let Some(parity) = parity {
+        let parity = parity.unwrap_or_else(|_| Err(anyhow::anyhow!("the parity run panicked")));
+        crate::parity::join_report(&dir.join("report.md"))?;
+        if let Err(e) = parity {
+            failed.push(format!("parity: {e:#}"));
+        }
     }
+    if !failed.is_empty() {
+        bail!("the matrix failed:\n{}", failed.join("\n"));
+    }
+    Ok(())
+}
 
-    /// A console that ends without `done`: the results read are kept and
-    /// the verdict says how; a panic keeps its line.
-    #[test]
-    fn verdicts_of_consoles_that_end_early() {
-        let bar = ProgressBar::hidden();
-        let mut w = Watch::default();
-        w.line(
-            r#"PROBECC {"kind":"boot","arch":"x86_64","kernel":"6.1","cpus":1}"#,
-            &bar,
-        );
-        assert_eq!(w.verdict(true), Verdict::Incomplete);
-        assert_eq!(w.verdict(false), Verdict::Hang);
-        assert_eq!(w.reports.len(), 1);
-        w.line(
-            "[    1.76] Kernel panic - not syncing: No working init found.",
-            &bar,
-        );
-        assert_eq!(w.verdict(true), Verdict::Panic);
-        assert_eq!(
-            w.panic_line.as_deref(),
-            Some("Kernel panic - not syncing: No working init found.")
-        );
-        assert_eq!(Watch::default().verdict(true), Verdict::Silent);
+/// What booting `arch` on its default kernel needs: the tools (installed
+/// when missing and allowed), the kernel and busybox (fetched).
+pub fn prepare(arch: Arch) -> Result<()> {
+    let s = settings(&RunFlags::default_out());
+    matrix::check_tools(&s, &[arch])?;
+    s.kernels
+        .fetch(arch, probecc_harness::machine::default_release(arch), false)?;
+    probecc_harness::packages::busybox(&s.packages, arch)?;
+    Ok(())
+}
+
+impl RunFlags {
+    fn default_out() -> PathBuf {
+        crate::workspace_root().join("target/matrix")
+    }
+}
+
+/// The matrix as `cargo xtask test` runs it: every arch on its default
+/// kernels, and parity on x86_64 beside it (unless `parity` is false).
+/// A missing prerequisite (QEMU, cross linker, a kernel that does not
+/// download) fails under CI and is skipped with the reason elsewhere.
+pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
+    let prepared = Arch::ALL.iter().try_for_each(|&a| {
+        let s = settings(&RunFlags::default_out());
+        matrix::check_tools(&s, &[a])?;
+        probecc_harness::machine::default_releases(a)
+            .into_iter()
+            .try_for_each(|r| s.kernels.fetch(a, r, false).map(|_| ()))
+            .map_err(anyhow::Error::from)
+    });
+    if let Err(e) = prepared {
+        if ci {
+            return Err(e.context("the QEMU matrix's prerequisites (CI=true)"));
+        }
+        println!("xtask: skipping the QEMU matrix (set CI=true to make this an error): {e:#}");
+        return if parity {
+            crate::parity::run_in_test(ci, &Slots::per_cpu())
+        } else {
+            Ok(())
+        };
+    }
+    let flags = RunFlags {
+        accel: "tcg".into(),
+        rounds: None,
+        iterations: 2000,
+        timeout: 900,
+        only: None,
+        no_overhead: false,
+        append: String::new(),
+        jobs: None,
+        out: None,
+    };
+    let targets = matrix::targets(&Arch::ALL, None, Releases::Defaults, None)?;
+    let slots = flags.slots();
+    let (outcome, parity) = std::thread::scope(|s| {
+        let parity = parity.then(|| s.spawn(|| crate::parity::run_in_test(ci, &slots)));
+        let outcome = run_fixtures(&flags, true, &targets, &slots);
+        (outcome, parity.map(|p| p.join()))
+    });
+    let outcome = outcome?;
+    report::print_summary(&outcome.results);
+    let failed = outcome.failures();
+    let matrix = if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("the matrix failed:\n{}", failed.join("\n")))
+    };
+    match parity {
+        None => matrix,
+        Some(p) => {
+            let p = p.unwrap_or_else(|_| Err(anyhow::anyhow!("the parity run panicked")));
+            crate::parity::join_report(&flags.out_dir().join("report.md"))?;
+            matrix.and(p)
+        }
     }
 }

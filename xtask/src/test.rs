@@ -1,8 +1,10 @@
 //! `cargo xtask test`: installs the tools the tests use (see `deps`), builds
 //! every example for every arch, runs the workspace's tests, checks the
 //! x86_64 constant table against its headers (`consts`), then the QEMU
-//! matrix on all five arches (`matrix::run_in_test`) and the parity run
-//! against bpftrace on x86_64 (`parity::run_in_test`). Tests that
+//! matrix on all five arches with the parity run against bpftrace on
+//! x86_64 beside it, their boots sharing the CPUs
+//! (`qemu::run_in_test`), and `examples/user-project` built and its
+//! matrix run on x86_64 (`user_project`). Tests that
 //! need a tool, root or the host kernel are `#[ignore]`d for a plain
 //! `cargo test`; here they run (`--include-ignored`) under
 //! `probecc_test_support`'s rule: under CI a missing prerequisite fails,
@@ -13,8 +15,48 @@
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use probecc_harness::tools::{self, Tool};
 
-use crate::{build, deps};
+use crate::build;
+
+/// What `cargo xtask test` needs.
+const TEST_TOOLS: &[Tool] = &[
+    Tool {
+        command: "llvm-objdump-19",
+        package: "llvm-19",
+        why: "the reference disassembler: LLVM 19 knows every instruction form up to cpu v4",
+    },
+    Tool {
+        command: "llvm-readelf",
+        package: "llvm",
+        why: "to check ELF headers",
+    },
+    Tool {
+        command: "bpftool",
+        package: "bpftool",
+        why: "libbpf's view of the objects and the kernel verifier",
+    },
+    Tool {
+        command: "clang",
+        package: "clang",
+        why: "to build C objects that disasm must read",
+    },
+    Tool {
+        command: "valgrind",
+        package: "valgrind",
+        why: "to count the instructions a build executes (cli/tests/scale.rs)",
+    },
+    Tool {
+        command: "go",
+        package: "golang-go",
+        why: "to build the cilium/ebpf checker (xtask/tests/cilium)",
+    },
+    Tool {
+        command: "/usr/share/gocode/src/github.com/cilium/ebpf",
+        package: "golang-github-cilium-ebpf-dev",
+        why: "cilium/ebpf, the Go loader the objects are tested with",
+    },
+];
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -30,7 +72,7 @@ pub struct TestArgs {
 }
 
 pub fn run(args: &TestArgs) -> Result<()> {
-    deps::ensure(deps::TEST_TOOLS)?;
+    tools::ensure_tools(TEST_TOOLS, &crate::qemu::install())?;
     let ci = probecc_test_support::in_ci();
     if let Err(e) = crate::parity::prepare(probecc::arch::Arch::X86_64) {
         if ci {
@@ -74,19 +116,32 @@ pub fn run(args: &TestArgs) -> Result<()> {
     crate::consts::run_in_test(ci)?;
     println!("xtask: Debian trixie's bpftrace tools, compiled as published");
     crate::corpus::run_in_test(ci)?;
-    let matrix = if args.no_matrix {
-        println!("xtask: --no-matrix: not running the QEMU matrix");
-        Ok(())
-    } else {
-        println!("xtask: the QEMU matrix on all five arches");
-        crate::matrix::run_in_test(ci)
-    };
+    println!("xtask: examples/user-project: build --arch arm64");
+    crate::user_project::build()?;
     if args.no_parity {
         println!("xtask: --no-parity: not running the parity run against bpftrace");
-        return matrix;
     }
-    println!("xtask: parity with bpftrace on x86_64");
-    matrix.and(crate::parity::run_in_test(ci))
+    if args.no_matrix {
+        println!("xtask: --no-matrix: not running the QEMU matrix");
+        if args.no_parity {
+            return Ok(());
+        }
+        println!("xtask: parity with bpftrace on x86_64");
+        let slots = probecc_harness::matrix::Slots::per_cpu();
+        return crate::parity::run_in_test(ci, &slots);
+    }
+    println!("xtask: the QEMU matrix on all five arches, and parity with bpftrace on x86_64");
+    let matrix = crate::qemu::run_in_test(ci, !args.no_parity);
+    println!("xtask: examples/user-project: matrix --arch x86_64");
+    let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
+        Ok(()) => crate::user_project::matrix(),
+        Err(e) if !ci => {
+            println!("xtask: skipping its matrix (set CI=true to make this an error): {e:#}");
+            Ok(())
+        }
+        Err(e) => Err(e.context("x86_64's QEMU and kernel, for examples/user-project (CI=true)")),
+    };
+    matrix.and(example)
 }
 
 /// How many tests were skipped for which missing prerequisite, and which

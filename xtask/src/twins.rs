@@ -3,13 +3,36 @@
 //! both from `probecc::arch`) into `target/matrix/twins/<arch>/`, for the
 //! overhead comparison. An object newer than its sources is reused; one is
 //! compiled to a temporary name and renamed into place, so a concurrent
-//! run never reads a half-written object.
+//! run never reads a half-written object. They join the harness's
+//! overhead loop as the caller's subjects ([`subjects`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
+use probecc_harness::stage::ExtraSubject;
+
+/// The twins of `arch` as overhead subjects (kind `clang`), each named
+/// `<fixture> (clang)`.
+pub fn subjects(arch: Arch) -> probecc_harness::Result<Vec<ExtraSubject>> {
+    let failed = |e: anyhow::Error| probecc_harness::Error::Failed(format!("{e:#}"));
+    build(arch)
+        .map_err(failed)?
+        .into_iter()
+        .map(|t| {
+            let object = std::fs::read(&t.object)
+                .with_context(|| format!("reading {}", t.object.display()))
+                .map_err(failed)?;
+            Ok(ExtraSubject {
+                name: format!("{} (clang)", t.fixture),
+                kind: "clang".into(),
+                twin_of: Some(t.fixture),
+                object,
+            })
+        })
+        .collect()
+}
 
 /// A compiled twin: the fixture it mirrors and its object.
 pub struct Twin {

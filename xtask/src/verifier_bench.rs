@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::stats::median_duration;
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self, AluOp, Cond, Reg, Size};
 use probecc::program::{Object, Program};
+use probecc_harness::stats::median_duration;
 
 const KERNEL: KernelVersion = KernelVersion(6, 1);
 

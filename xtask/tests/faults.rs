@@ -146,7 +146,7 @@ fn qemu_killed_mid_run_keeps_the_results_and_says_so() {
     let mut child = xtask_cmd()
         .arg("matrix")
         .args(ONE_FIXTURE)
-        .args(["--rounds", "30", "--out"])
+        .args(["--no-parity", "--rounds", "30", "--out"])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -431,7 +431,7 @@ fn a_missing_qemu_or_cross_linker_is_named_before_any_work() {
     );
     fake_tools(&bin, &["qemu-system-aarch64"]);
     let err = fails(
-        &["matrix", "--arch", "arm64"],
+        &["matrix", "--no-parity", "--arch", "arm64"],
         &[
             "`aarch64-linux-gnu-gcc` is missing (to link static binaries (the guest, dist))",
             "Debian's `gcc-aarch64-linux-gnu`",
@@ -451,7 +451,7 @@ fn two_matrix_runs_at_once_both_finish() {
         xtask_cmd()
             .arg("matrix")
             .args(ONE_FIXTURE)
-            .args(["--no-overhead", "--timeout", "300", "--out"])
+            .args(["--no-parity", "--no-overhead", "--timeout", "300", "--out"])
             .arg(&out)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -128,3 +128,45 @@ fn bpftool_shows_func_keys_by_name() {
         "the key should print as the function's name: {dumped}"
     );
 }
+
+/// libbpf loads kprobe-multi objects (`probecc build --multi`): a
+/// `kprobe.multi/PATTERN` section and a bare `kretprobe.multi` one, each
+/// loaded for `BPF_TRACE_KPROBE_MULTI` and verified by the host kernel.
+#[test]
+#[ignore = "needs bpftool, root, bpffs"]
+fn libbpf_loads_kprobe_multi_objects() {
+    if !require(&LOAD) {
+        return;
+    }
+    let opts = probecc::lang::CompileOptions {
+        symbols: Some(
+            ["vfs_read", "vfs_readv", "vfs_write"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        multi: true,
+        ..Default::default()
+    };
+    let src = "kprobe:vfs_* { @[func] = count(); }\n\
+               kretprobe:vfs_read, kretprobe:vfs_write { @r[func] = sum(retval); }";
+    let compiled = probecc::lang::compile(src, probecc::arch::Arch::X86_64, &opts)
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let dir = std::env::temp_dir().join(format!("probecc-multi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let obj = dir.join("multi.o");
+    std::fs::write(
+        &obj,
+        probecc::elf::write(&compiled.object).expect("an object"),
+    )
+    .expect("writing the object");
+    let pin = format!("/sys/fs/bpf/probecc-multi-{}", std::process::id());
+    let out = run(Command::new("bpftool")
+        .args(["-d", "prog", "loadall"])
+        .arg(&obj)
+        .arg(&pin));
+    let pinned = std::fs::read_dir(&pin).map(|d| d.count()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&pin);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", tail(&stderr(&out), 40));
+    assert_eq!(pinned, 2, "{}", tail(&stderr(&out), 40));
+}

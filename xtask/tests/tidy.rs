@@ -3,8 +3,10 @@
 //! what it owns; no header speaks of the work items the code was written
 //! for, only of what it does; `ARCHITECTURE.md` names every
 //! crate and every top-level module of each; no source file is longer than
-//! [`MAX_LINES`] outside its `#[cfg(test)]` modules. Each test prints every
-//! violation it finds at once, one per line.
+//! [`MAX_LINES`] outside its `#[cfg(test)]` modules; the README stays a
+//! first page ([`MAX_README_BYTES`]) and every relative link of it and of
+//! `docs/` leads to a file that exists. Each test prints every violation it
+//! finds at once, one per line.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,10 @@ use std::path::{Path, PathBuf};
 /// The longest a source file may be, test modules not counted: past it a
 /// file is more than a newcomer can hold.
 const MAX_LINES: usize = 800;
+
+/// The README is a newcomer's first page: what probecc is, the two
+/// commands, a tour. References and measured tables go to `docs/`.
+const MAX_README_BYTES: usize = 12_000;
 
 fn root() -> PathBuf {
     let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -257,6 +263,56 @@ fn no_source_file_is_over_the_limit() {
     report("source files over the limit", &violations);
 }
 
+/// The relative targets of a Markdown text's inline links `[text](target)`,
+/// anchors and web addresses left out.
+fn relative_links(text: &str) -> Vec<String> {
+    text.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
+        .map(|target| target.split('#').next().unwrap_or("").to_string())
+        .filter(|target| !target.is_empty() && !target.contains("://"))
+        .collect()
+}
+
+/// The README and every page of `docs/`.
+fn markdown_pages() -> Vec<PathBuf> {
+    let root = root();
+    let mut pages = vec![root.join("README.md")];
+    if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
+        pages.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "md")),
+        );
+    }
+    pages
+}
+
+#[test]
+fn the_readme_is_a_first_page_and_its_links_lead_somewhere() {
+    let mut violations = Vec::new();
+    let readme = root().join("README.md");
+    let size = read(&readme).len();
+    if size > MAX_README_BYTES {
+        violations.push(format!(
+            "README.md: {size} bytes, over {MAX_README_BYTES}: move reference text to docs/"
+        ));
+    }
+    for page in markdown_pages() {
+        let dir = page.parent().unwrap_or(Path::new("."));
+        for link in relative_links(&read(&page)) {
+            if !dir.join(&link).exists() {
+                violations.push(format!(
+                    "{}: link to {link}, which does not exist",
+                    relative(&page)
+                ));
+            }
+        }
+    }
+    report("problems with the README and docs/", &violations);
+}
+
 #[test]
 fn the_checks_see_what_they_check() {
     // Each helper on a small sample, so that a check that passes does so
@@ -281,4 +337,9 @@ fn the_checks_see_what_they_check() {
     assert!(all_rust_files().len() > 100);
     assert!(members().iter().any(|m| m.name == "probecc"));
     assert!(top_level_modules(&root().join("compiler")).contains(&"lang".to_string()));
+    assert_eq!(
+        relative_links("See [a](docs/a.md#x), [b](https://e.org/b) and [c](../c.md)."),
+        ["docs/a.md", "../c.md"]
+    );
+    assert!(markdown_pages().len() > 5);
 }

@@ -86,17 +86,37 @@ fn an_object_must_be_for_this_kernels_arch() {
 fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
     let here = running().expect("the running kernel");
     let args = parse(&["-e", "x"]);
-    let src = "ksyscall:openat { @[comm] = count(); }".to_string();
-    let ready = compile(&args, &here, src, "stdin".into(), "stdin".into(), &[]).unwrap();
+    let src = "ksyscall:openat { @[comm] = count(); }";
+    let ready = compile(&args, AttachMode::Auto, &here, src, "stdin", "stdin", &[]).unwrap();
     assert_eq!(ready.manifest.arch, here.arch.name());
     let symbol = here.arch.syscall_symbol("openat");
     assert_eq!(
         ready.manifest.programs[0].section,
         format!("kprobe/{symbol}")
     );
-    let bad = "kprobe:vfs_read { @x = nosuchbuiltin; }".to_string();
-    let e = compile(&args, &here, bad, "stdin".into(), "stdin".into(), &[]).unwrap_err();
+    let bad = "kprobe:vfs_read { @x = nosuchbuiltin; }";
+    let e = compile(&args, AttachMode::Auto, &here, bad, "stdin", "stdin", &[]).unwrap_err();
     assert!(e.is::<BadInput>(), "{e:#}");
+}
+
+#[test]
+fn auto_makes_kprobes_fentry_where_this_kernel_has_trampolines_and_types() {
+    let here = running().expect("the running kernel");
+    let args = parse(&["-e", "x"]);
+    let src = "kprobe:vfs_read { @[comm] = count(); }";
+    let section = |attach| {
+        let ready = compile(&args, attach, &here, src, "stdin", "stdin", &[]).unwrap();
+        ready.manifest.programs[0].section.clone()
+    };
+    let fentry = here.arch.has_trampolines(here.version)
+        && Path::new(probecc::btf::kernel::HOST_VMLINUX).exists();
+    let expected = if fentry {
+        "fentry/vfs_read"
+    } else {
+        "kprobe/vfs_read"
+    };
+    assert_eq!(section(AttachMode::Auto), expected);
+    assert_eq!(section(AttachMode::Kprobe), "kprobe/vfs_read");
 }
 
 #[test]

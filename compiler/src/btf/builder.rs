@@ -23,6 +23,9 @@ pub const MAGIC: u16 = 0xeb9f;
 pub const HEADER_LEN: u32 = 24;
 /// The largest type id the kernel accepts (`BTF_MAX_TYPE`).
 pub const MAX_TYPE_ID: usize = 0x000f_ffff;
+/// The most members, enumerators or parameters one type holds (`vlen` is
+/// 16 bits).
+pub const MAX_VLEN: usize = 0xffff;
 
 /// How the bits of an INT are interpreted. The kernel takes one at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +98,7 @@ impl Builder {
         if let Some(&bad) = ty.referenced_ids().iter().find(|&&r| r > count) {
             return Err(BtfError::TypeIdOutOfRange { id: bad, count });
         }
-        if ty.vlen() > 0xffff {
+        if ty.vlen() > MAX_VLEN {
             return Err(BtfError::TooManyEntries {
                 kind: ty.kind_name(),
                 count: ty.vlen(),

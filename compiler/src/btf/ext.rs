@@ -13,6 +13,8 @@
 //! ([`ExtBuilder::is_empty`]), as from clang: libbpf refuses one that is only
 //! a header, cilium/ebpf one whose func_info or line_info has no record size.
 
+use std::collections::HashMap;
+
 use super::builder::{Builder, MAGIC};
 use super::bytes::{endian_of_magic, section, Reader, Writer};
 use super::core::CoreKind;
@@ -54,27 +56,42 @@ pub struct SourceLine<'a> {
     pub col: u32,
 }
 
-/// Collects func_info and line_info records; strings go to the [`Builder`]'s
-/// table.
+/// One subsection's records, grouped by ELF section in the order the
+/// sections first appear, with each section's place indexed: an object
+/// has a section per program, and each program adds records to its own.
 #[derive(Clone, Debug, Default)]
-pub struct ExtBuilder {
-    funcs: Vec<SecRecords>,
-    lines: Vec<SecRecords>,
-    cores: Vec<SecRecords>,
+struct Subsection {
+    secs: Vec<SecRecords>,
+    /// `name_off` → index into `secs`.
+    index: HashMap<u32, usize>,
 }
 
-fn section_records(secs: &mut Vec<SecRecords>, name_off: u32) -> &mut SecRecords {
-    let pos = match secs.iter().position(|s| s.name_off == name_off) {
-        Some(p) => p,
-        None => {
+impl Subsection {
+    /// The records of the section named at `name_off`.
+    fn records(&mut self, name_off: u32) -> &mut Vec<Vec<u32>> {
+        let secs = &mut self.secs;
+        let pos = *self.index.entry(name_off).or_insert_with(|| {
             secs.push(SecRecords {
                 name_off,
                 records: vec![],
             });
             secs.len() - 1
-        }
-    };
-    &mut secs[pos]
+        });
+        &mut secs[pos].records
+    }
+
+    fn is_empty(&self) -> bool {
+        self.secs.iter().all(|s| s.records.is_empty())
+    }
+}
+
+/// Collects func_info and line_info records; strings go to the [`Builder`]'s
+/// table.
+#[derive(Clone, Debug, Default)]
+pub struct ExtBuilder {
+    funcs: Subsection,
+    lines: Subsection,
+    cores: Subsection,
 }
 
 impl ExtBuilder {
@@ -92,9 +109,7 @@ impl ExtBuilder {
         type_id: u32,
     ) -> Result<(), BtfError> {
         let sec = b.string(section)?;
-        section_records(&mut self.funcs, sec)
-            .records
-            .push(vec![insn_off, type_id]);
+        self.funcs.records(sec).push(vec![insn_off, type_id]);
         Ok(())
     }
 
@@ -118,8 +133,8 @@ impl ExtBuilder {
         let file_off = b.string(file)?;
         let line_off = b.string(text)?;
         let line_col = line.min(MAX_LINE) << 10 | col.min(MAX_COL);
-        section_records(&mut self.lines, sec)
-            .records
+        self.lines
+            .records(sec)
             .push(vec![insn_off, file_off, line_off, line_col]);
         Ok(())
     }
@@ -138,12 +153,9 @@ impl ExtBuilder {
     ) -> Result<(), BtfError> {
         let sec = b.string(section)?;
         let access_off = b.string(access)?;
-        section_records(&mut self.cores, sec).records.push(vec![
-            insn_off,
-            type_id,
-            access_off,
-            kind.raw(),
-        ]);
+        self.cores
+            .records(sec)
+            .push(vec![insn_off, type_id, access_off, kind.raw()]);
         Ok(())
     }
 
@@ -152,15 +164,15 @@ impl ExtBuilder {
     pub fn is_empty(&self) -> bool {
         [&self.funcs, &self.lines, &self.cores]
             .iter()
-            .all(|secs| secs.iter().all(|s| s.records.is_empty()))
+            .all(|sub| sub.is_empty())
     }
 
     /// The `.BTF.ext` section. A subsection without records is left empty
     /// (length 0), which libbpf and the kernel take as absent.
     pub fn finish(&self, endian: Endian) -> Vec<u8> {
-        let funcs = subsection(&self.funcs, FUNC_INFO_REC_SIZE, endian);
-        let lines = subsection(&self.lines, LINE_INFO_REC_SIZE, endian);
-        let cores = subsection(&self.cores, CORE_RELO_REC_SIZE, endian);
+        let funcs = subsection(&self.funcs.secs, FUNC_INFO_REC_SIZE, endian);
+        let lines = subsection(&self.lines.secs, LINE_INFO_REC_SIZE, endian);
+        let cores = subsection(&self.cores.secs, CORE_RELO_REC_SIZE, endian);
         let mut w = Writer::new(endian);
         w.u16(MAGIC);
         w.u8(1);

@@ -69,6 +69,9 @@ pub struct KernelBtf {
     /// The enumerators of every enum by name (the first of a name), built
     /// on first use: most specs name none.
     enumerators: OnceLock<HashMap<String, i64>>,
+    /// The FUNC records by name (the first of a name), built on first use:
+    /// only fentry and fexit attach points look functions up.
+    functions: OnceLock<HashMap<String, u32>>,
 }
 
 impl KernelBtf {
@@ -142,6 +145,7 @@ impl KernelBtf {
             base_count,
             names,
             enumerators: OnceLock::new(),
+            functions: OnceLock::new(),
         }
     }
 
@@ -246,6 +250,35 @@ impl KernelBtf {
         })
     }
 
+    /// The FUNC record of the kernel function `name`, if the BTF has one.
+    pub fn function(&self, name: &str) -> Option<u32> {
+        self.functions().get(name).copied()
+    }
+
+    /// The nearest function names to `name`, best first (at most three).
+    pub fn suggest_functions(&self, name: &str) -> Vec<String> {
+        let mut candidates: Vec<&str> = self.functions().keys().map(String::as_str).collect();
+        candidates.sort_unstable();
+        nearest(name, candidates)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    fn functions(&self) -> &HashMap<String, u32> {
+        self.functions.get_or_init(|| {
+            let mut all = HashMap::new();
+            for (i, t) in self.btf.types.iter().enumerate() {
+                if let BtfType::Func { name_off, .. } = t {
+                    if let Ok(name) = self.btf.string_at(*name_off) {
+                        all.entry(name.to_string()).or_insert(i as u32 + 1);
+                    }
+                }
+            }
+            all
+        })
+    }
+
     /// The enum named `name`, or else the enum with an enumerator `name`
     /// (many kernel enums have no name: `TCP_ESTABLISHED`'s).
     pub fn enum_holding(&self, name: &str) -> Option<u32> {
@@ -300,7 +333,8 @@ impl KernelBtf {
     /// The structs and unions named in `roots`, with every member (those
     /// of anonymous and of directly embedded named members too) and the
     /// types those need, and the enums of `enum NAME` roots (see
-    /// [`KernelBtf::enum_holding`]), as raw BTF in this BTF's byte order:
+    /// [`KernelBtf::enum_holding`]), and the functions of `func NAME`
+    /// roots with their prototypes, as raw BTF in this BTF's byte order:
     /// a small, fixed stand-in for a kernel's types that specs compile
     /// against the same way on any machine (`fixtures/btf`). Pointers to
     /// structs not copied become pointers to forward declarations, as in
@@ -308,6 +342,17 @@ impl KernelBtf {
     pub fn subset(&self, roots: &[&str]) -> Result<Vec<u8>, CoreError> {
         let mut core = CoreTypes::new();
         for name in roots {
+            if let Some(f) = name.strip_prefix("func ") {
+                let id = self
+                    .function(f.trim())
+                    .ok_or_else(|| CoreError::UnknownType {
+                        kind: "function",
+                        name: f.trim().to_string(),
+                        suggestions: self.suggest_functions(f.trim()),
+                    })?;
+                core.add_function(&self.btf, id)?;
+                continue;
+            }
             if let Some(e) = name.strip_prefix("enum ") {
                 let id = self
                     .enum_holding(e.trim())

@@ -8,6 +8,8 @@
 //! - [`Builder`] ([`builder`]) encodes types; [`lower`] adds [`CType`]s to it.
 //! - [`encode_object`] ([`object`]) is what the ELF writer calls: the maps as
 //!   libbpf expects them in `.maps`, a FUNC per program, `.BTF.ext`.
+//! - [`proto`] gives a kernel function's prototype as fentry and fexit
+//!   programs see it (argument slots, types, the return value's slot).
 //! - [`parse`] reads `.BTF` (clang's too) into a [`Btf`] with lookups,
 //!   C formatting ([`format`]) and map definitions ([`Btf::maps`]); [`ext`]
 //!   reads and writes `.BTF.ext`.
@@ -24,6 +26,7 @@ mod lower;
 pub mod map_defs;
 pub mod object;
 pub mod parse;
+pub mod proto;
 pub mod strings;
 pub mod types;
 

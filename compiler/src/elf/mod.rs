@@ -85,7 +85,7 @@ impl RelocKind {
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
     // --- writing ---
-    #[error("encoding BTF: {0}")]
+    #[error("encoding BTF")]
     Btf(#[from] crate::btf::BtfError),
     #[error("program `{0}` has no instructions")]
     EmptyProgram(String),

@@ -13,7 +13,7 @@ use object::elf::{FileHeader64, SectionHeader64, Sym64};
 use object::read::elf::{
     FileHeader, Rel as _, Rela as _, SectionHeader as _, SectionTable, Sym as _,
 };
-use object::read::SectionIndex;
+use object::read::{SectionIndex, SymbolIndex};
 use object::{elf, Endianness};
 
 use super::{endianness, ElfError, RelocKind, EM_BPF};
@@ -352,11 +352,16 @@ fn read_symbols(
             index,
             reason: err.to_string(),
         })?;
+        // Past 65,279 sections a symbol's section index is in
+        // `.symtab_shndx` (`kprobe:*` on a whole kernel makes that many).
+        let section = st
+            .symbol_section(e, sym, SymbolIndex(index))
+            .map_err(|err| ElfError::SymbolTable(format!("symbol {index}: {err}")))?;
         let mut symbol = Symbol {
             name: String::from_utf8_lossy(raw_name).into_owned(),
             kind: sym.st_type(),
             bind: sym.st_bind(),
-            section: defining_section(sym.st_shndx(e)),
+            section: section.map(|s| s.0),
             value: sym.st_value(e),
             size: sym.st_size(e),
         };
@@ -364,10 +369,6 @@ fn read_symbols(
         out.push(symbol);
     }
     Ok(out)
-}
-
-fn defining_section(shndx: u16) -> Option<usize> {
-    (shndx != elf::SHN_UNDEF && shndx < elf::SHN_LORESERVE).then_some(usize::from(shndx))
 }
 
 /// The section exists, and a function's or object's bytes lie inside it.
@@ -536,6 +537,15 @@ fn read_functions(
     mut relocs: BTreeMap<usize, Vec<RawReloc>>,
     endian: Endian,
 ) -> Result<Vec<Function>, ElfError> {
+    // The function symbols of each section, gathered in one pass (an
+    // object has a section per program: a pass per section would cost the
+    // square of the programs).
+    let mut funcs: BTreeMap<usize, Vec<&Symbol>> = BTreeMap::new();
+    for s in symbols.iter().filter(|s| s.kind == elf::STT_FUNC) {
+        if let Some(section) = s.section {
+            funcs.entry(section).or_default().push(s);
+        }
+    }
     let mut out = Vec::new();
     for section in sections.iter().filter(|s| s.is_code()) {
         let data = section_data(table, e, bytes, sections, section.index)?;
@@ -543,7 +553,7 @@ fn read_functions(
             section: section.name.clone(),
             source,
         })?;
-        let extents = function_extents(section, symbols)?;
+        let extents = function_extents(section, funcs.remove(&section.index).unwrap_or_default())?;
         let section_relocs = relocs.remove(&section.index).unwrap_or_default();
         let mut functions = split(section, &insns, &extents);
         attach_relocs(section, &mut functions, section_relocs)?;
@@ -552,14 +562,11 @@ fn read_functions(
     Ok(out)
 }
 
-/// The functions of a code section: its `STT_FUNC` symbols in offset order
-/// (a size of 0 runs to the next function), or the whole section named after
-/// itself if it has none (and is not empty, like clang's unused `.text`).
-fn function_extents(section: &Section, symbols: &[Symbol]) -> Result<Vec<Extent>, ElfError> {
-    let mut funcs: Vec<&Symbol> = symbols
-        .iter()
-        .filter(|s| s.kind == elf::STT_FUNC && s.section == Some(section.index))
-        .collect();
+/// The functions of a code section: its `STT_FUNC` symbols (`funcs`) in
+/// offset order (a size of 0 runs to the next function), or the whole
+/// section named after itself if it has none (and is not empty, like
+/// clang's unused `.text`).
+fn function_extents(section: &Section, mut funcs: Vec<&Symbol>) -> Result<Vec<Extent>, ElfError> {
     funcs.sort_by_key(|s| (s.value, s.bind != elf::STB_GLOBAL));
     funcs.dedup_by_key(|s| s.value);
     if funcs.is_empty() && section.size == 0 {

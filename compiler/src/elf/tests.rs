@@ -456,6 +456,28 @@ fn sections_without_function_symbols_are_one_program() {
     assert_eq!(names, [("kprobe/vfs_read", 6), ("kretprobe/vfs_read", 2)]);
 }
 
+#[test]
+fn symbols_past_the_16_bit_section_indexes_keep_their_sections() {
+    // More sections than `st_shndx` can number (SHN_LORESERVE is 0xff00):
+    // the last programs' indexes are in `.symtab_shndx`.
+    let n = 0xff00 + 10;
+    let ret = vec![i::alu64_imm(AluOp::Mov, Reg::R0, 0), i::exit()];
+    let mut obj = Object::new(Arch::S390x);
+    for k in 0..n {
+        let (name, section) = (format!("f{k}"), format!("kprobe/f{k}"));
+        obj.programs
+            .push(program(&name, &section, ret.clone(), vec![]));
+    }
+    let parsed = read(&write_with_btf(&obj, &no_btf()).unwrap()).unwrap();
+    assert_eq!(parsed.programs.len(), n);
+    let last = &parsed.programs[n - 1];
+    assert_eq!(
+        (last.name.as_str(), last.section.as_str()),
+        ("f65289", "kprobe/f65289")
+    );
+    assert!(last.section_index > 0xff00, "{}", last.section_index);
+}
+
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
     let base = prop::sample::select(vec![valid(Arch::X86_64), valid(Arch::S390x)]);
     (

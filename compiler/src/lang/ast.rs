@@ -141,6 +141,11 @@ pub enum ProbeKind {
     /// `interval:s:1`, `interval:100ms`: a timer of the attach point's
     /// period.
     Interval,
+    /// `fentry:FUNC`: a tracing program called from FUNC's BPF trampoline
+    /// on entry, its arguments typed by FUNC's BTF prototype.
+    Fentry,
+    /// `fexit:FUNC`: the same on return, with the arguments and `retval`.
+    Fexit,
 }
 
 /// The probe types as written: each kind's bpftrace spelling, then its
@@ -159,6 +164,12 @@ pub const PROBE_TYPES: &[(&str, ProbeKind)] = &[
     ("end", ProbeKind::End),
     ("interval", ProbeKind::Interval),
     ("i", ProbeKind::Interval),
+    ("fentry", ProbeKind::Fentry),
+    ("f", ProbeKind::Fentry),
+    ("kfunc", ProbeKind::Fentry),
+    ("fexit", ProbeKind::Fexit),
+    ("fr", ProbeKind::Fexit),
+    ("kretfunc", ProbeKind::Fexit),
 ];
 
 impl ProbeKind {
@@ -180,7 +191,16 @@ impl ProbeKind {
 
     /// Whether the probe fires on function return (`retval` is defined).
     pub fn is_return(self) -> bool {
-        matches!(self, ProbeKind::Kretprobe | ProbeKind::Kretsyscall)
+        matches!(
+            self,
+            ProbeKind::Kretprobe | ProbeKind::Kretsyscall | ProbeKind::Fexit
+        )
+    }
+
+    /// Whether the program is a tracing program on a BPF trampoline
+    /// (fentry, fexit), its context the function's arguments.
+    pub fn is_tracing(self) -> bool {
+        matches!(self, ProbeKind::Fentry | ProbeKind::Fexit)
     }
 
     /// Whether the loader runs the probe's program itself (`BEGIN`, `END`,
@@ -714,6 +734,8 @@ mod tests {
             Begin,
             End,
             Interval,
+            Fentry,
+            Fexit,
         ] {
             assert_eq!(ProbeKind::from_word(kind.name()), Some(kind), "{kind:?}");
         }

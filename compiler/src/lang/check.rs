@@ -21,17 +21,21 @@ mod config;
 mod constant;
 mod declare;
 mod expr;
+pub(crate) mod fentry;
+
+pub use fentry::AttachMode;
 pub mod format;
 mod functions;
 pub mod ir;
 mod map_stmt;
+mod multi;
 mod output;
 mod record;
 mod stmt;
 mod tables;
 mod tuple;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -39,6 +43,7 @@ use crate::btf::core::CoreError;
 use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
+use crate::kprobe::AttachPoint;
 use crate::lang::ast::{ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 use crate::lang::preprocess::map::SourceMap;
@@ -68,6 +73,11 @@ pub struct CompileOptions {
     /// The values of the positional parameters `$1`... (`$#` is their
     /// count), fixed when the spec compiles, as bpftrace fixes them.
     pub params: Vec<String>,
+    /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
+    pub attach: AttachMode,
+    /// Make each block of several kprobe (or kretprobe) attach points one
+    /// kprobe-multi program (`--multi`), where its body allows.
+    pub multi: bool,
 }
 
 /// Where a spec's kernel types come from: a BTF file (the kernel's
@@ -174,6 +184,8 @@ impl Default for CompileOptions {
             unsafe_actions: false,
             btf: None,
             params: Vec::new(),
+            attach: AttachMode::Kprobe,
+            multi: false,
         }
     }
 }
@@ -256,7 +268,7 @@ fn check_mapped(
         return Err(map.diagnostics(diags));
     }
     let unsafe_used = unsafe_actions(&cx.bodies, &cx.outputs);
-    let mut programs = number_bodies(plans);
+    let (mut programs, notes) = number_bodies(plans, &cx.bodies, (&opts.file, source, map));
     let mut bodies = cx.bodies;
     if uses_elapsed(&bodies) && !programs.iter().any(|p| p.kind == ProbeKind::Begin) {
         // `elapsed` counts from the first BEGIN program: a spec without
@@ -273,7 +285,9 @@ fn check_mapped(
         name: spec_name(&opts.file),
         source: source.to_string(),
         map: map.clone(),
+        func_ip: programs.iter().any(|p| p.multi.is_some()),
         programs,
+        notes,
         bodies,
         maps: cx.maps,
         outputs: cx.outputs,
@@ -330,6 +344,8 @@ fn begin_program(body: usize) -> ProbeProgram {
         body,
         span: Span::default(),
         wrapped_syscall: false,
+        proto: None,
+        multi: None,
     }
 }
 
@@ -358,6 +374,9 @@ struct Plan {
     /// The kinds of its attach points.
     kinds: Vec<ProbeKind>,
     programs: Vec<ProbeProgram>,
+    /// The one kprobe-multi program that can stand for `programs`
+    /// ([`CompileOptions::multi`]), unless its body needs them apart.
+    multi: Option<ProbeProgram>,
 }
 
 /// The probe being checked.
@@ -375,6 +394,8 @@ struct ProbeCx {
     scopes: Vec<Vec<(String, usize)>>,
     /// Loops around the statement being checked.
     loops: u32,
+    /// The prototypes of an fentry/fexit block's functions.
+    protos: Vec<Arc<crate::btf::proto::FuncProto>>,
 }
 
 struct Checker<'a> {
@@ -452,13 +473,17 @@ impl<'a> Checker<'a> {
         let mut plans = Vec::with_capacity(spec.probes.len());
         let mut unmatched = Vec::new();
         for probe in &spec.probes {
+            self.diags.extend(self.mixed_tracing(probe));
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
             let mut programs: Vec<ProbeProgram> = Vec::new();
+            // The block's attach points so far: a wildcard block has
+            // thousands, so repeats are found by hash, not by a scan.
+            let mut seen: HashSet<AttachPoint> = HashSet::new();
             for a in &probe.attach {
                 match attach::expand(a, self.arch, self.opts.symbols.as_deref()) {
                     Ok(list) => {
                         for e in list {
-                            if programs.iter().any(|p| p.attach == e.attach) {
+                            if seen.contains(&e.attach) {
                                 continue;
                             }
                             let symbol = unique_symbol(&mut used, e.attach.symbol());
@@ -479,7 +504,19 @@ impl<'a> Checker<'a> {
                                 );
                                 continue;
                             }
+                            seen.insert(e.attach.clone());
+                            let proto = match e.attach.is_tracing() {
+                                false => None,
+                                true => match self.tracing_proto(&e.attach, a.span) {
+                                    Ok(p) => Some(p),
+                                    Err(d) => {
+                                        self.diags.push(d);
+                                        continue;
+                                    }
+                                },
+                            };
                             programs.push(ProbeProgram {
+                                proto,
                                 func: e.attach.func().to_string(),
                                 attach: e.attach,
                                 kind: a.kind,
@@ -489,6 +526,7 @@ impl<'a> Checker<'a> {
                                 span: a.span,
                                 wrapped_syscall: a.kind == ProbeKind::Ksyscall
                                     && self.arch.syscall_wrapped(self.opts.kernel_for(self.arch)),
+                                multi: None,
                             });
                         }
                     }
@@ -506,7 +544,21 @@ impl<'a> Checker<'a> {
                 self.diags.append(&mut unmatched);
             }
             unmatched.clear();
-            plans.push(Plan { kinds, programs });
+            self.retarget(probe, &kinds, &mut programs);
+            // A block made fentry/fexit is not a kprobe-multi one.
+            let retargeted = programs.iter().any(|p| p.attach.is_tracing());
+            let multi = if self.opts.multi && !retargeted {
+                multi::group(&probe.attach, &programs, |base| {
+                    unique_symbol(&mut used, base)
+                })
+            } else {
+                None
+            };
+            plans.push(Plan {
+                kinds,
+                programs,
+                multi,
+            });
         }
         plans
     }
@@ -540,6 +592,11 @@ impl<'a> Checker<'a> {
             depth: 0,
             scopes: vec![Vec::new()],
             loops: 0,
+            protos: plan
+                .programs
+                .iter()
+                .filter_map(|p| p.proto.clone())
+                .collect(),
         };
         let pred = probe.pred.as_ref().map(|p| {
             let t = self.expr(p);
@@ -558,17 +615,33 @@ impl<'a> Checker<'a> {
 }
 
 /// The programs of every block, each pointing at its block's body (bodies
-/// are numbered in block order).
-fn number_bodies(plans: Vec<Plan>) -> Vec<ProbeProgram> {
+/// are numbered in block order): a block's one kprobe-multi program where
+/// it has one and its body allows, and a note for each block whose body
+/// split it, saying why.
+fn number_bodies(
+    plans: Vec<Plan>,
+    bodies: &[Body],
+    (file, source, map): (&str, &str, &SourceMap),
+) -> (Vec<ProbeProgram>, Vec<String>) {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     for (body, plan) in plans.into_iter().enumerate() {
-        out.extend(
-            plan.programs
-                .into_iter()
-                .map(|p| ProbeProgram { body, ..p }),
-        );
+        let split = bodies.get(body).and_then(multi::split_reason);
+        let programs = match (plan.multi, split) {
+            (Some(m), None) => vec![m],
+            (Some(m), Some((span, why))) => {
+                let (line, col) = line_col(source, map.span(span).start);
+                notes.push(format!(
+                    "{file}:{line}:{col}: note: {} is not one kprobe-multi program: {why}",
+                    m.probe
+                ));
+                plan.programs
+            }
+            (None, _) => plan.programs,
+        };
+        out.extend(programs.into_iter().map(|p| ProbeProgram { body, ..p }));
     }
-    out
+    (out, notes)
 }
 
 /// `base`, or `base_2`, `base_3`... whichever is still free.

@@ -78,13 +78,56 @@ impl Diagnostic {
     }
 }
 
-/// 1-based line and column (in characters) of byte offset `at`.
+/// 1-based line and column (in characters) of byte offset `at`. For many
+/// offsets into one text, build its [`Lines`] once.
 pub fn line_col(src: &str, at: usize) -> (usize, usize) {
-    let at = at.min(src.len());
-    let before = src.get(..at).unwrap_or(src);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+    Lines::new(src).line_col(at)
+}
+
+/// Where the lines of a text start: one pass over the text, then the line
+/// of an offset is a binary search, so lowering a spec of thousands of
+/// statements finds each one's line without counting from the top.
+#[derive(Clone, Debug)]
+pub struct Lines<'a> {
+    src: &'a str,
+    /// The byte offset of each line's first byte; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(src: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { src, starts }
+    }
+
+    /// 1-based line and column (in characters) of byte offset `at`; an
+    /// offset past the end, or inside a character, is the end.
+    pub fn line_col(&self, at: usize) -> (usize, usize) {
+        let mut at = at.min(self.src.len());
+        if !self.src.is_char_boundary(at) {
+            at = self.src.len();
+        }
+        let line = self.starts.partition_point(|&s| s <= at);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let col = self.src.get(start..at).map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The text of 1-based line `n` without its line ending (`\n` or
+    /// `\r\n`), as [`str::lines`] gives it; empty past the last line.
+    pub fn line(&self, n: usize) -> &'a str {
+        let Some(&start) = n.checked_sub(1).and_then(|i| self.starts.get(i)) else {
+            return "";
+        };
+        let end = self.starts.get(n).copied().unwrap_or(self.src.len());
+        let text = self.src.get(start..end).unwrap_or("");
+        match text.strip_suffix('\n') {
+            Some(t) => t.strip_suffix('\r').unwrap_or(t),
+            None => text,
+        }
+    }
 }
 
 /// Renders diagnostics as `error: message` / `--> file:line:col` / the line
@@ -159,6 +202,25 @@ mod tests {
         assert!(text.contains("^^^ not a builtin"), "{text}");
         assert!(text.contains("help: did you mean `pid`?"), "{text}");
         assert_eq!(d.line_col(src), (2, 8));
+    }
+
+    #[test]
+    fn lines_agree_with_counting_from_the_top() {
+        let src = "kprobe:f\r\n{ @x = 1; }\n\n  é$y = 2;\nlast\r";
+        let lines = Lines::new(src);
+        for at in 0..=src.len() + 2 {
+            let before = src.get(..at.min(src.len())).unwrap_or(src);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            assert_eq!(lines.line_col(at), (line, col), "offset {at}");
+        }
+        for n in 0usize..8 {
+            let want = n
+                .checked_sub(1)
+                .and_then(|i| src.lines().nth(i))
+                .unwrap_or("");
+            assert_eq!(lines.line(n), want, "line {n}");
+        }
     }
 
     #[test]

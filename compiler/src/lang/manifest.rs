@@ -50,6 +50,11 @@ pub struct Manifest {
     pub programs: Vec<ProgramEntry>,
     /// The kernel functions a `func` value (kind `func`, a u64) indexes.
     pub funcs: Vec<String>,
+    /// `func` values are instead the probed function's address
+    /// (`bpf_get_func_ip`), named through the kernel's symbols: set when a
+    /// program is a kprobe-multi one, which cannot know its function's id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub func_ip: bool,
     /// The probes a `probe` value (kind `probe`, a u64) indexes, in
     /// bpftrace's spelling.
     pub probes: Vec<String>,
@@ -75,11 +80,22 @@ pub struct ProgramEntry {
     pub name: String,
     /// The ELF section (`kprobe/vfs_read`, `raw_tp`).
     pub section: String,
-    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`, `BEGIN`).
+    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`, `BEGIN`,
+    /// `kprobe:vfs_*` for a kprobe-multi program).
     pub probe: String,
     /// What the program is: attached, or run by the runner.
     #[serde(flatten)]
     pub kind: ProgramKind,
+    /// An fentry/fexit program's context: the function's arguments by
+    /// name and u64 slot, and the slot of the return value; absent for
+    /// kprobes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingCtx>,
+    /// A kprobe-multi program's functions as the build's symbols had
+    /// them; a loader resolves a `kprobe.multi/PATTERN` section's glob
+    /// on the target instead, and attaches a bare `kprobe.multi` to these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
 }
 
 /// What a program is, and so what a runner does with it.
@@ -90,6 +106,10 @@ pub enum ProgramKind {
     Kprobe,
     /// Attached to its section's function return.
     Kretprobe,
+    /// Attached to its function's entry through a BPF trampoline.
+    Fentry,
+    /// Attached to its function's return through a BPF trampoline.
+    Fexit,
     /// Run once, before any kprobe is attached.
     Begin,
     /// Run once, after every kprobe is detached.
@@ -104,6 +124,8 @@ impl ProgramKind {
         match at {
             AttachPoint::Kprobe { .. } => ProgramKind::Kprobe,
             AttachPoint::Kretprobe { .. } => ProgramKind::Kretprobe,
+            AttachPoint::Fentry { .. } => ProgramKind::Fentry,
+            AttachPoint::Fexit { .. } => ProgramKind::Fexit,
             AttachPoint::Begin => ProgramKind::Begin,
             AttachPoint::End => ProgramKind::End,
             AttachPoint::Interval { period_ns } => ProgramKind::Interval {
@@ -114,8 +136,28 @@ impl ProgramKind {
 
     /// Whether the program is attached (rather than run by the runner).
     pub fn attached(self) -> bool {
-        matches!(self, ProgramKind::Kprobe | ProgramKind::Kretprobe)
+        matches!(
+            self,
+            ProgramKind::Kprobe | ProgramKind::Kretprobe | ProgramKind::Fentry | ProgramKind::Fexit
+        )
     }
+}
+
+/// The u64 slots of an fentry/fexit program's context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingCtx {
+    /// The arguments in order.
+    pub args: Vec<TracingArg>,
+    /// The slot after the arguments, fexit's return value.
+    pub ret_slot: usize,
+}
+
+/// One argument of an fentry/fexit program's function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingArg {
+    pub name: String,
+    /// Its (first) u64 slot in the context.
+    pub slot: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,12 +454,25 @@ impl Manifest {
                 .iter()
                 .map(|p| ProgramEntry {
                     name: p.symbol.clone(),
-                    section: p.attach.section(),
+                    section: p.section(),
                     probe: p.probe.clone(),
                     kind: ProgramKind::of(&p.attach),
+                    tracing: p.proto.as_deref().map(|f| TracingCtx {
+                        args: f
+                            .params
+                            .iter()
+                            .map(|a| TracingArg {
+                                name: a.name.clone(),
+                                slot: a.slot,
+                            })
+                            .collect(),
+                        ret_slot: f.ret_slot(),
+                    }),
+                    functions: p.multi.as_ref().map_or(Vec::new(), |m| m.funcs.clone()),
                 })
                 .collect(),
             funcs: checked.names(Sym::Func),
+            func_ip: checked.func_ip,
             probes: checked.names(Sym::Probe),
             maps: checked
                 .maps
@@ -638,6 +693,8 @@ mod tests {
             kind: ProgramKind::Interval {
                 period_ns: 1_000_000_000,
             },
+            tracing: None,
+            functions: Vec::new(),
         };
         let json = serde_json::to_string(&every).unwrap();
         assert_eq!(
@@ -647,6 +704,9 @@ mod tests {
         assert_eq!(serde_json::from_str::<ProgramEntry>(&json).unwrap(), every);
         assert!(!every.kind.attached());
         assert!(ProgramKind::of(&AttachPoint::kretprobe("f")).attached());
+        let fexit = AttachPoint::Fexit { func: "f".into() };
+        assert_eq!(ProgramKind::of(&fexit), ProgramKind::Fexit);
+        assert!(ProgramKind::Fexit.attached());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod parse;
 pub mod preprocess;
 pub mod pretty;
 
-pub use check::{check, check_preprocessed, check_source, CompileOptions};
+pub use check::{check, check_preprocessed, check_source, AttachMode, CompileOptions};
 pub use lower::{lower, Compiled};
 
 /// Whether `src` has a wildcard attach point (`kprobe:vfs_*`), which

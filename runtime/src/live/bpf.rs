@@ -1,7 +1,7 @@
 //! A minimal BPF layer of raw `bpf()` commands (map create, program load,
 //! map lookup, update, delete and iteration, the ids of the kernel's
-//! programs and links) and kprobe attachment through the kprobe PMU with
-//! `perf_event_open`: the loader reads and clears maps byte for byte with
+//! programs and links, the kprobe-multi link) and kprobe attachment
+//! through the kprobe PMU with `perf_event_open`: the loader reads and clears maps byte for byte with
 //! it (aya's typed maps want fixed key and value types), the QEMU guest
 //! loads the probe programs it assembles itself with it, and counts what
 //! a run left in the kernel. Every descriptor is owned: dropping a
@@ -19,6 +19,11 @@ const BPF_MAP_GET_NEXT_KEY: i32 = 4;
 const BPF_PROG_LOAD: i32 = 5;
 const BPF_PROG_GET_NEXT_ID: i32 = 11;
 const BPF_LINK_GET_NEXT_ID: i32 = 31;
+const BPF_LINK_CREATE: i32 = 28;
+/// `BPF_TRACE_KPROBE_MULTI` of `enum bpf_attach_type`.
+pub const BPF_TRACE_KPROBE_MULTI: u32 = 42;
+/// `BPF_F_KPROBE_MULTI_RETURN`: the link's functions' returns.
+const BPF_F_KPROBE_MULTI_RETURN: u32 = 1;
 pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 
@@ -79,6 +84,16 @@ pub fn map_create(kind: u32, key_size: u32, value_size: u32, max: u32) -> io::Re
 
 /// Loads a kprobe program; a rejection carries the verifier's log.
 pub fn prog_load(insns: &[u8], want_log: bool) -> Result<OwnedFd, (io::Error, String)> {
+    prog_load_for(insns, 0, want_log)
+}
+
+/// Loads a kprobe program for `expected_attach_type` (0, or
+/// [`BPF_TRACE_KPROBE_MULTI`], which the kprobe-multi link requires).
+pub fn prog_load_for(
+    insns: &[u8],
+    expected_attach_type: u32,
+    want_log: bool,
+) -> Result<OwnedFd, (io::Error, String)> {
     let license = b"GPL\0";
     let mut log = vec![0u8; if want_log { 1 << 16 } else { 0 }];
     let mut attr = [0u64; 20];
@@ -91,6 +106,7 @@ pub fn prog_load(insns: &[u8], want_log: bool) -> Result<OwnedFd, (io::Error, St
         put32(&mut attr, 28, log.len() as u32);
         put64(&mut attr, 32, log.as_mut_ptr() as u64);
     }
+    put32(&mut attr, 68, expected_attach_type);
     sys_bpf(BPF_PROG_LOAD, &mut attr).map(fd).map_err(|e| {
         let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
         (e, String::from_utf8_lossy(&log[..end]).into_owned())
@@ -238,4 +254,31 @@ pub fn attach_kprobe(prog: &OwnedFd, func: &str, retprobe: bool) -> io::Result<P
         }
     }
     Ok(Probe { _event: event })
+}
+
+/// One kprobe-multi link (`BPF_LINK_CREATE`, `BPF_TRACE_KPROBE_MULTI`,
+/// Linux 5.18+ with `CONFIG_FPROBE`) of `prog` (loaded for that attach
+/// type) on every function of `funcs` (their entries, or their returns);
+/// closing it detaches them all.
+pub fn link_kprobe_multi(prog: &OwnedFd, funcs: &[String], retprobe: bool) -> io::Result<OwnedFd> {
+    let names = funcs
+        .iter()
+        .map(|f| CString::new(f.as_str()).map_err(io::Error::other))
+        .collect::<io::Result<Vec<_>>>()?;
+    let syms: Vec<u64> = names.iter().map(|n| n.as_ptr() as u64).collect();
+    let mut attr = [0u64; 8];
+    put32(&mut attr, 0, prog.as_raw_fd() as u32);
+    put32(&mut attr, 8, BPF_TRACE_KPROBE_MULTI);
+    put32(
+        &mut attr,
+        16,
+        if retprobe {
+            BPF_F_KPROBE_MULTI_RETURN
+        } else {
+            0
+        },
+    );
+    put32(&mut attr, 20, syms.len() as u32);
+    put64(&mut attr, 24, syms.as_ptr() as u64);
+    sys_bpf(BPF_LINK_CREATE, &mut attr).map(fd)
 }

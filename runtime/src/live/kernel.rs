@@ -23,7 +23,7 @@ const TRACEABLE: [&str; 2] = [
 
 /// Every kernel symbol: the list of functions when tracefs is not
 /// mounted.
-const KALLSYMS: &str = "/proc/kallsyms";
+pub(super) const KALLSYMS: &str = "/proc/kallsyms";
 
 /// What `uname(2)` says of the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +88,12 @@ impl Uname {
             .parse()
             .map_err(|e| KernelError::Release(self.release.clone(), e))
     }
+}
+
+/// The running kernel's text symbols (`/proc/kallsyms`), for naming
+/// stack frames and `func` addresses; empty where unreadable.
+pub(crate) fn symbols() -> crate::ksyms::Ksyms {
+    crate::ksyms::Ksyms::read(Path::new(KALLSYMS)).unwrap_or_default()
 }
 
 /// Whether kprobes can attach here: the kprobe PMU exists.

@@ -1,23 +1,26 @@
 //! One object loaded through aya: maps created with the globals a
 //! loader sets first, programs verified and attached by name and section,
-//! detached on demand and on drop; programs that no event triggers run
+//! detached on demand and on drop (kprobe-multi programs through
+//! [`multi`](super::multi), one link each where the kernel has it, else
+//! one attachment per function, and why); programs that no event triggers run
 //! once on demand (`BPF_PROG_TEST_RUN`); the ring buffer's records and the
 //! maps read back and decoded by the manifest, and maps cleared or zeroed
 //! as `clear()` and `zero()` do.
 
-use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::collections::{BTreeSet, HashMap};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
-use aya::programs::kprobe::KProbeLinkId;
 use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
 use aya::{Btf, Ebpf, EbpfLoader};
 use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
-use super::{bpf, kernel, possible_cpus, LiveError};
+use super::prepare::{has_core_relocations, resolve_ksyms};
+use super::tracing::{self, is_tracing, Link};
+use super::{bpf, kernel, multi, possible_cpus, LiveError};
 use crate::decode::{Decoder, MapDump, RawEntry};
 use crate::ksyms::Ksyms;
 
@@ -34,7 +37,22 @@ pub struct Loaded {
     /// Programs loaded (verified) so far.
     verified: BTreeSet<String>,
     /// Every attachment, by program.
-    links: Vec<(String, KProbeLinkId)>,
+    links: Vec<(String, Link)>,
+    /// The object's programs' ELF sections, by name: an fentry/fexit
+    /// program is loaded for the function its section names.
+    sections: Vec<(String, String)>,
+    /// The kernel's BTF, read once: CO-RE and tracing programs need it.
+    kernel_btf: Option<Btf>,
+    /// The object as compiled (CO-RE relocations applied), which
+    /// kprobe-multi programs are loaded from.
+    object: Vec<u8>,
+    /// kprobe-multi programs loaded for the kprobe-multi link, by name.
+    multi_progs: HashMap<String, OwnedFd>,
+    /// kprobe-multi links: program, link, how many functions.
+    multi_links: Vec<(String, OwnedFd, usize)>,
+    /// kprobe-multi programs attached one function at a time instead,
+    /// and why.
+    fallbacks: Vec<(String, String)>,
     /// The ring buffer, once read.
     ring: Option<(String, RingBuf<MapData>)>,
 }
@@ -49,7 +67,8 @@ pub struct LoadOptions {
     pub globals: Vec<(String, Vec<u8>)>,
 }
 
-/// `kprobe/FUNC[+OFF]` or `kretprobe/FUNC` → (FUNC, OFF).
+/// `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`, `fentry/FUNC` or `fexit/FUNC` →
+/// (FUNC, OFF).
 pub fn target(section: &str) -> (String, u64) {
     let rest = section.split_once('/').map_or(section, |(_, r)| r);
     match rest.split_once('+') {
@@ -58,128 +77,19 @@ pub fn target(section: &str) -> (String, u64) {
     }
 }
 
-/// Whether a program's ELF section makes it a kprobe or kretprobe, which
-/// attaching places in the kernel (other programs run on demand).
+/// Whether a program's ELF section makes it a kprobe, kretprobe (a kprobe-multi
+/// one too), fentry or fexit program, which attaching places (others run on demand).
 pub fn is_probe(section: &str) -> bool {
-    section.starts_with("kprobe/") || section.starts_with("kretprobe/")
+    section.starts_with("kprobe/")
+        || section.starts_with("kretprobe/")
+        || multi::is_multi(section)
+        || is_tracing(section)
 }
 
 fn parse_offset(s: &str) -> u64 {
     match s.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).unwrap_or(0),
         None => s.parse().unwrap_or(0),
-    }
-}
-
-/// Whether the object's `.BTF.ext` holds CO-RE relocations.
-fn has_core_relocations(bytes: &[u8]) -> bool {
-    probecc::elf::read(bytes)
-        .ok()
-        .and_then(|obj| probecc::load::object_relocations(&obj).ok().flatten())
-        .is_some_and(|(_, sections)| !sections.is_empty())
-}
-
-/// The object with the address of each kernel symbol it loads (an
-/// `ld_imm64` relocated against an undefined `.ksyms` extern, as libbpf
-/// resolves a typeless ksym) written into the instruction from
-/// `/proc/kallsyms`, and its BTF made one the kernel takes
-/// ([`sanitize_extern_vars`]); `None` if it loads none. aya leaves such
-/// relocations alone.
-fn resolve_ksyms(object: &[u8]) -> Result<Option<Vec<u8>>, LiveError> {
-    let Ok(obj) = probecc::elf::read(object) else {
-        return Ok(None);
-    };
-    let externs: Vec<(u64, &str)> = obj
-        .programs
-        .iter()
-        .flat_map(|f| f.relocs.iter().map(move |r| (f.section_index, r)))
-        .filter(|(_, r)| {
-            obj.symbols
-                .iter()
-                .any(|s| s.name == r.symbol && s.section.is_none() && s.value == 0)
-        })
-        .filter_map(|(section, r)| {
-            let base = obj.sections.get(section)?.offset;
-            Some((base + r.offset, r.symbol.as_str()))
-        })
-        .collect();
-    if externs.is_empty() {
-        return Ok(None);
-    }
-    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-    let mut bytes = object.to_vec();
-    if let Some(btf) = obj.section(".BTF") {
-        let (start, size) = (btf.offset as usize, btf.size as usize);
-        if let Some(section) = bytes.get_mut(start..start + size) {
-            sanitize_extern_vars(section, obj.endian);
-        }
-    }
-    for (at, name) in externs {
-        let addr = crate::ksyms::address_in(&kallsyms, name)
-            .filter(|&a| a != 0)
-            .ok_or_else(|| LiveError::NoKsym(name.to_string()))?;
-        let at = at as usize;
-        // imm of the ld_imm64's two slots: the low, then the high half.
-        for (slot, half) in [(at + 4, addr as u32), (at + 12, (addr >> 32) as u32)] {
-            if let Some(imm) = bytes.get_mut(slot..slot + 4) {
-                imm.copy_from_slice(&obj.endian.u32_bytes(half));
-            }
-        }
-    }
-    Ok(Some(bytes))
-}
-
-/// The extern VARs of a BTF (`.ksyms`: type void, extern linkage, as
-/// clang writes them and libbpf wants them) made static `int`s in place,
-/// as libbpf does before it hands the BTF to the kernel, which refuses
-/// extern VARs. aya does not, and a BTF the kernel refused leaves aya
-/// creating the maps with its type ids and no BTF fd: every map fails.
-/// A BTF that does not parse, or has no INT, is left as it is.
-fn sanitize_extern_vars(btf: &mut [u8], endian: Endian) {
-    const KIND_INT: u32 = 1;
-    const KIND_VAR: u32 = 14;
-    const EXTERN: u32 = 2;
-    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
-        let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-        Some(match endian {
-            Endian::Little => u32::from_le_bytes(w),
-            Endian::Big => u32::from_be_bytes(w),
-        })
-    };
-    let (Some(hdr_len), Some(type_off), Some(type_len)) =
-        (u32_at(btf, 4), u32_at(btf, 8), u32_at(btf, 12))
-    else {
-        return;
-    };
-    let start = (hdr_len + type_off) as usize;
-    let end = start + type_len as usize;
-    let (mut at, mut id, mut int, mut vars) = (start, 1u32, None, Vec::new());
-    while at + 12 <= end {
-        let Some(info) = u32_at(btf, at + 4) else {
-            return;
-        };
-        let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
-        let extra = match kind {
-            KIND_INT | KIND_VAR | 17 => 4, // INT, VAR, DECL_TAG
-            3 => 12,                       // ARRAY
-            4 | 5 | 15 | 19 => 12 * vlen,  // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => 8 * vlen,            // ENUM, FUNC_PROTO
-            2 | 7..=12 | 16 | 18 => 0,     // PTR, FWD, TYPEDEF, qualifiers, FUNC, FLOAT, TYPE_TAG
-            _ => return,
-        } as usize;
-        if kind == KIND_INT && int.is_none() {
-            int = Some(id);
-        }
-        if kind == KIND_VAR && u32_at(btf, at + 12) == Some(EXTERN) {
-            vars.push(at);
-        }
-        at += 12 + extra;
-        id += 1;
-    }
-    let Some(int) = int else { return };
-    for var in vars {
-        btf[var + 8..var + 12].copy_from_slice(&endian.u32_bytes(int));
-        btf[var + 12..var + 16].copy_from_slice(&endian.u32_bytes(0));
     }
 }
 
@@ -240,7 +150,16 @@ impl Loaded {
     pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
         let resolved = resolve_ksyms(object)?;
         let object = resolved.as_deref().unwrap_or(object);
-        let kernel_btf = if has_core_relocations(object) {
+        let sections: Vec<(String, String)> = probecc::elf::read(object)
+            .map(|o| {
+                o.programs
+                    .into_iter()
+                    .map(|f| (f.name, f.section))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tracing = sections.iter().any(|(_, s)| is_tracing(s));
+        let kernel_btf = if tracing || has_core_relocations(object) {
             Some(Btf::from_sys_fs().map_err(|e| LiveError::NoKernelBtf(Box::new(e)))?)
         } else {
             None
@@ -251,12 +170,18 @@ impl Loaded {
             loader.override_global(name.as_str(), bytes.as_slice(), true);
         }
         let ebpf = loader
-            .load(object)
+            .load(&multi::for_aya(object))
             .map_err(|e| LiveError::Load(Box::new(e)))?;
         Ok(Loaded {
             ebpf,
             verified: BTreeSet::new(),
             links: Vec::new(),
+            sections,
+            kernel_btf,
+            object: object.to_vec(),
+            multi_progs: HashMap::new(),
+            multi_links: Vec::new(),
+            fallbacks: Vec::new(),
             ring: None,
         })
     }
@@ -285,10 +210,22 @@ impl Loaded {
         if self.verified.contains(name) {
             return Ok(());
         }
+        let func = self
+            .sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| target(s).0);
         let prog = self
             .ebpf
             .program_mut(name)
             .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        if let (Some(func), Some(btf)) = (&func, &self.kernel_btf) {
+            if let Some(loaded) = tracing::load(prog, func, btf) {
+                loaded.map_err(|e| rejection(name, e))?;
+                self.verified.insert(name.to_string());
+                return Ok(());
+            }
+        }
         let loaded = match prog {
             aya::programs::Program::KProbe(p) => p.load(),
             aya::programs::Program::RawTracePoint(p) => p.load(),
@@ -302,10 +239,112 @@ impl Loaded {
     /// Every program of the manifest verified, in its order; the first
     /// the kernel refuses stops it.
     pub fn verify_all(&mut self, manifest: &Manifest) -> Result<(), LiveError> {
-        manifest
-            .programs
+        manifest.programs.iter().try_for_each(|p| {
+            if multi::is_multi(&p.section) {
+                self.verify_multi(&p.name)
+            } else {
+                self.verify(&p.name)
+            }
+        })
+    }
+
+    /// kprobe-multi program `name` loaded for the kprobe-multi link; where
+    /// this kernel cannot load it so (no such attach type, a program this
+    /// loader cannot link), loaded as a plain kprobe instead, and why kept.
+    fn verify_multi(&mut self, name: &str) -> Result<(), LiveError> {
+        if self.multi_progs.contains_key(name) || self.verified.contains(name) {
+            return Ok(());
+        }
+        let object = match self.relocated() {
+            Ok(o) => o,
+            Err(why) => {
+                self.fallbacks.push((name.to_string(), why));
+                return self.verify(name);
+            }
+        };
+        match multi::load(&object, name, |symbol| self.fd_of(symbol), NATIVE) {
+            Ok(fd) => {
+                self.multi_progs.insert(name.to_string(), fd);
+                Ok(())
+            }
+            Err((source, log)) if !log.is_empty() => Err(LiveError::Rejected {
+                name: name.to_string(),
+                log,
+                source,
+            }),
+            Err((e, _)) => {
+                self.fallbacks.push((
+                    name.to_string(),
+                    format!("loading it for the kprobe-multi link: {e}"),
+                ));
+                self.verify(name)
+            }
+        }
+    }
+
+    /// The object with its CO-RE relocations applied for this kernel.
+    fn relocated(&self) -> Result<Vec<u8>, String> {
+        if !has_core_relocations(&self.object) {
+            return Ok(self.object.clone());
+        }
+        let target = probecc::btf::kernel::KernelBtf::from_file(probecc::btf::kernel::HOST_VMLINUX)
+            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+        probecc::load::relocate_object(&self.object, &target, probecc::load::OnMissing::Poison)
+            .map(|(bytes, _)| bytes)
+            .map_err(|e| format!("relocating the object: {e}"))
+    }
+
+    /// kprobe-multi program `name` (section `section`) attached: one link
+    /// on `funcs`, or each function on its own where the kernel refuses
+    /// the link (and why kept in [`fallbacks`](Self::fallbacks)).
+    fn attach_multi(
+        &mut self,
+        name: &str,
+        section: &str,
+        funcs: &[String],
+    ) -> Vec<(String, LiveError)> {
+        if let Err(e) = self.verify_multi(name) {
+            return vec![(section.to_string(), e)];
+        }
+        if let Some(prog) = self.multi_progs.get(name) {
+            match bpf::link_kprobe_multi(prog, funcs, multi::is_return(section)) {
+                Ok(link) => {
+                    self.multi_links.push((name.to_string(), link, funcs.len()));
+                    return Vec::new();
+                }
+                Err(e) => self
+                    .fallbacks
+                    .push((name.to_string(), format!("the kprobe-multi link: {e}"))),
+            }
+        }
+        if !kernel::has_kprobes() {
+            return vec![(section.to_string(), LiveError::NoKprobes)];
+        }
+        let kind = if multi::is_return(section) {
+            "kretprobe"
+        } else {
+            "kprobe"
+        };
+        funcs
             .iter()
-            .try_for_each(|p| self.verify(&p.name))
+            .filter_map(|f| {
+                let one = format!("{kind}/{f}");
+                self.attach(name, &one).err().map(|e| (one, e))
+            })
+            .collect()
+    }
+
+    /// The kprobe-multi programs attached one function at a time instead
+    /// of by one link, and why.
+    pub fn fallbacks(&self) -> &[(String, String)] {
+        &self.fallbacks
+    }
+
+    /// How many kprobe-multi links are in place, and the functions they
+    /// hold.
+    pub fn multi_links(&self) -> (usize, usize) {
+        let funcs = self.multi_links.iter().map(|(_, _, n)| n).sum();
+        (self.multi_links.len(), funcs)
     }
 
     /// Program `name` (a raw tracepoint program, which no event
@@ -334,19 +373,25 @@ impl Loaded {
     /// kernel without kprobes, [`LiveError::NoKprobes`].
     pub fn attach(&mut self, name: &str, section: &str) -> Result<(), LiveError> {
         self.verify(name)?;
-        if !kernel::has_kprobes() {
-            return Err(LiveError::NoKprobes);
-        }
         let (func, offset) = target(section);
-        let link =
-            self.kprobe(name)?
-                .attach(&func, offset)
-                .map_err(|source| LiveError::Attach {
-                    name: name.to_string(),
-                    func,
-                    offset,
-                    source: Box::new(source),
-                })?;
+        let failed = |source: ProgramError| LiveError::Attach {
+            name: name.to_string(),
+            func: func.clone(),
+            offset,
+            source: Box::new(source),
+        };
+        let link = if is_tracing(section) {
+            // The trampoline was chosen when the kernel loaded the program.
+            let prog = self.ebpf.program_mut(name);
+            prog.and_then(tracing::attach)
+                .ok_or_else(|| LiveError::Kind(name.to_string()))?
+                .map_err(failed)?
+        } else {
+            if !kernel::has_kprobes() {
+                return Err(LiveError::NoKprobes);
+            }
+            Link::Kprobe(self.kprobe(name)?.attach(&func, offset).map_err(failed)?)
+        };
         self.links.push((name.to_string(), link));
         Ok(())
     }
@@ -354,29 +399,35 @@ impl Loaded {
     /// Every kprobe and kretprobe of the manifest attached (the programs
     /// it runs itself are not); the ones that failed, by section, with why.
     pub fn attach_all(&mut self, manifest: &Manifest) -> Vec<(String, LiveError)> {
-        manifest
-            .programs
-            .iter()
-            .filter(|p| is_probe(&p.section))
-            .filter_map(|p| {
-                self.attach(&p.name, &p.section)
-                    .err()
-                    .map(|e| (p.section.clone(), e))
-            })
-            .collect()
+        let mut traceable: Option<Vec<String>> = None;
+        let mut failed = Vec::new();
+        for p in &manifest.programs {
+            if multi::is_multi(&p.section) {
+                let known = traceable
+                    .get_or_insert_with(|| kernel::traceable().map(|(_, n)| n).unwrap_or_default());
+                let funcs = multi::functions(&p.section, &p.functions, known);
+                failed.extend(self.attach_multi(&p.name, &p.section, &funcs));
+            } else if is_probe(&p.section) {
+                if let Err(e) = self.attach(&p.name, &p.section) {
+                    failed.push((p.section.clone(), e));
+                }
+            }
+        }
+        failed
     }
 
-    /// How many attachments are in place.
+    /// How many attachments are in place (a kprobe-multi link is one).
     pub fn attached(&self) -> usize {
-        self.links.len()
+        self.links.len() + self.multi_links.len()
     }
 
     /// Every attachment undone; the programs stay loaded.
     pub fn detach_all(&mut self) {
+        // Closing a kprobe-multi link detaches it.
+        self.multi_links.clear();
         for (name, link) in std::mem::take(&mut self.links) {
-            if let Ok(kp) = self.kprobe(&name) {
-                // A link aya no longer knows is already gone.
-                let _ = kp.detach(link);
+            if let Some(p) = self.ebpf.program_mut(&name) {
+                tracing::detach(p, link);
             }
         }
     }
@@ -534,8 +585,13 @@ impl Loaded {
     /// that write entries as a program would.
     #[cfg(test)]
     pub(crate) fn map_fd(&self, symbol: &str) -> RawFd {
+        self.fd_of(symbol).unwrap_or(-1)
+    }
+
+    /// The descriptor of the map with ELF symbol `symbol`.
+    fn fd_of(&self, symbol: &str) -> Option<RawFd> {
         let data = self.ebpf.map(symbol).and_then(map_data);
-        data.map_or(-1, |d| d.fd().as_fd().as_raw_fd())
+        data.map(|d| d.fd().as_fd().as_raw_fd())
     }
 
     /// Map `m` read and decoded; stack frames named by `ksyms`.
@@ -690,5 +746,67 @@ mod host {
             out.chunks.first(),
             Some(&Chunk::Printf("vfs_read is vfs_read\n".into()))
         );
+    }
+}
+
+/// kprobe-multi programs in the host kernel: loaded for the link by the
+/// runtime itself (aya 0.14 cannot), attached by one link where the
+/// kernel has `CONFIG_FPROBE`, else one function at a time, saying why.
+#[cfg(all(test, target_arch = "x86_64"))]
+mod host_multi {
+    use probecc::arch::Arch;
+    use probecc::lang::CompileOptions;
+    use probecc_test_support::{require, Need};
+
+    use super::*;
+
+    #[test]
+    #[ignore = "needs root"]
+    fn a_kprobe_multi_program_loads_for_the_link_and_attaches_or_says_why_not() {
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let opts = CompileOptions {
+            symbols: Some(vec![
+                "vfs_read".into(),
+                "vfs_readv".into(),
+                "vfs_write".into(),
+            ]),
+            multi: true,
+            ..CompileOptions::default()
+        };
+        let src = "kprobe:vfs_read* { @[func] = count(); }";
+        let compiled = probecc::lang::compile(src, Arch::X86_64, &opts).expect("compiles");
+        let manifest = compiled.manifest;
+        assert_eq!(manifest.programs[0].section, "kprobe.multi/vfs_read*");
+        let object = probecc::elf::write(&compiled.object).expect("an object");
+        let mut loaded = Loaded::load(&object).expect("aya reads the renamed sections");
+        loaded
+            .verify_all(&manifest)
+            .expect("the verifier accepts it");
+        let name = &manifest.programs[0].name;
+        assert!(
+            loaded.multi_progs.contains_key(name),
+            "loaded for the kprobe-multi link: {:?}",
+            loaded.fallbacks()
+        );
+        let failed = loaded.attach_all(&manifest);
+        let (links, _) = loaded.multi_links();
+        if links == 0 {
+            // No fprobe here: the link was refused, and that is said.
+            assert!(
+                loaded
+                    .fallbacks()
+                    .iter()
+                    .any(|(p, why)| p == name && why.starts_with("the kprobe-multi link: ")),
+                "{:?}",
+                loaded.fallbacks()
+            );
+        } else {
+            assert_eq!(links, 1);
+            assert!(failed.is_empty(), "{failed:?}");
+        }
+        loaded.detach_all();
+        assert_eq!(loaded.attached(), 0);
     }
 }

@@ -6,6 +6,8 @@
 //! both decoded by the manifest beside it. Every attachment ends with the
 //! [`Loaded`] that made it — detached explicitly or when it drops, on
 //! every path, a failed attach included — and nothing is pinned.
+//! kprobe-multi programs, which aya does not load, go through [`multi`],
+//! fentry/fexit ones through [`tracing`].
 //! [`Session`] runs an object as bpftrace runs a script, in the
 //! manifest's order (BEGIN, intervals and records as they come, END, the
 //! maps); [`System`] is the host its records' text is made with;
@@ -16,15 +18,19 @@
 pub mod bpf;
 pub mod kernel;
 mod loaded;
+pub mod multi;
+mod prepare;
 pub mod privilege;
 mod session;
 mod system;
+pub mod tracing;
 
 use std::path::PathBuf;
 
 pub use loaded::{is_probe, target, LoadOptions, Loaded};
 pub use session::{Printer, Session, Sink};
 pub use system::System;
+pub use tracing::is_tracing;
 
 use crate::decode::DecodeError;
 
@@ -52,7 +58,7 @@ pub enum LiveError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
     NoProgram(String),
-    #[error("{0} is neither a kprobe nor a raw tracepoint program")]
+    #[error("{0} is neither a kprobe, an fentry or fexit, nor a raw tracepoint program")]
     Kind(String),
     #[error("loading {name}")]
     ProgramLoad {

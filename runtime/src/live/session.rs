@@ -12,12 +12,11 @@
 //! batch); a `Vec<Chunk>` keeps it for a caller that judges the run.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use probecc::lang::manifest::{Manifest, ProgramKind};
 
-use super::{LiveError, Loaded};
+use super::{kernel, LiveError, Loaded};
 use crate::decode::MapDump;
 use crate::exec::{self, Step};
 use crate::ksyms::Ksyms;
@@ -26,10 +25,6 @@ use crate::output::{Chunk, Output, Style};
 /// Ring-buffer records acted on per batch at most, so that a flood of
 /// records still lets the caller check its signals and deadlines.
 const BATCH: usize = 4096;
-
-/// Where kernel symbols are listed, to name `kstack` frames and `ksym()`
-/// values.
-const KALLSYMS: &str = "/proc/kallsyms";
 
 /// Where what a run shows goes.
 pub trait Sink {
@@ -162,9 +157,11 @@ impl<S: Sink> Session<S> {
     }
 
     /// How many probes bpftrace says it attaches: every kprobe and
-    /// kretprobe, and each BEGIN, END and interval block.
+    /// kretprobe (each function of a kprobe-multi program), and each
+    /// BEGIN, END and interval block.
     pub fn probes(&self) -> usize {
-        self.manifest.programs.len()
+        let programs = self.manifest.programs.iter();
+        programs.map(|p| p.functions.len().max(1)).sum()
     }
 
     /// Whether an `exit()` ran: the caller ends the run.
@@ -287,15 +284,16 @@ impl<S: Sink> Session<S> {
     }
 
     /// The kernel symbols, read from kallsyms on first need: when the
-    /// manifest names a stack or a value `ksym()` made.
+    /// manifest names a stack or a value `ksym()` made, or its `func`
+    /// values are addresses.
     fn ksyms(&mut self) -> &Ksyms {
         let needed = self.ksyms.is_none() && {
             let json = self.manifest.to_json();
-            json.contains(r#""stack""#) || json.contains(r#""ksym""#)
+            self.manifest.func_ip || json.contains(r#""stack""#) || json.contains(r#""ksym""#)
         };
         self.ksyms.get_or_insert_with(|| {
             if needed {
-                Ksyms::read(Path::new(KALLSYMS)).unwrap_or_default()
+                kernel::symbols()
             } else {
                 Ksyms::default()
             }
@@ -438,6 +436,39 @@ mod host {
                 format!(r#"{{"type": "map", "data": {{"@reads": {{"dd": {n}}}}}}}"#),
             ]
         );
+    }
+
+    /// A kprobe-multi object's `func` keys are addresses, named from
+    /// kallsyms at the exit dump.
+    #[test]
+    #[ignore = "needs root"]
+    fn func_addresses_of_a_kprobe_multi_object_print_as_names() {
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+        let addr = kallsyms
+            .lines()
+            .find_map(|l| l.strip_suffix(" T vfs_read"))
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+            .filter(|&a| a != 0)
+            .expect("vfs_read's address (as root)");
+        let opts = probecc::lang::CompileOptions {
+            symbols: Some(vec!["vfs_read".into(), "vfs_readv".into()]),
+            multi: true,
+            ..Default::default()
+        };
+        let compiled =
+            probecc::lang::compile("kprobe:vfs_* { @[func] = count(); }", Arch::X86_64, &opts)
+                .expect("compiles");
+        let object = probecc::elf::write(&compiled.object).expect("an object");
+        let mut loaded = Loaded::load(&object).expect("the object loads");
+        loaded.verify_all(&compiled.manifest).expect("verified");
+        let mut s = Session::new(loaded, compiled.manifest, Style::Text, Vec::new());
+        write(&mut s, "AT_", &addr.to_ne_bytes(), 1);
+        let out = String::from_utf8(s.end().expect("the end")).unwrap();
+        let n = possible_cpus();
+        assert_eq!(out.trim(), format!("@[vfs_read]: {n}"));
     }
 
     #[test]

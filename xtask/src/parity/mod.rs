@@ -1,17 +1,19 @@
 //! `cargo xtask parity [--arch A] [--icount] [SPEC...]`: every fixture
-//! bpftrace accepts, run under Debian's bpftrace of the arch (`bundle`),
-//! as probecc's object, and under `probecc trace` of the dist binary
-//! compiling the spec on the device (`trace`), in one guest boot of a
-//! Debian kernel with BTF (`parity_kernel`), each probecc side compared
-//! with bpftrace entry by entry under `fixtures/parity.toml` (the trace
-//! side with its time to `Attaching` and peak RSS beside bpftrace's; with
-//! `--icount` the guest clock counts instructions), and the verdicts written to
+//! bpftrace accepts, run under Debian's bpftrace of the arch (its package
+//! tree and the binary's libraries: `probecc_harness::packages`, cached
+//! under `target/bpftrace`, `XTASK_BPFTRACE_DIR` moves it), as probecc's
+//! object, and under `probecc trace` of the dist binary compiling the
+//! spec on the device (`trace`), in one guest boot of a Debian kernel
+//! with BTF (`parity_kernel`), each probecc side compared with bpftrace
+//! entry by entry under `fixtures/parity.toml` (the trace side with its
+//! time to `Attaching` and peak RSS beside bpftrace's; with `--icount`
+//! the guest clock counts instructions), and the verdicts written to
 //! `target/parity/report.{json,md}` (and appended to the matrix report:
-//! `cargo xtask matrix` ends with this run, and `cargo xtask test` runs it
-//! after its matrix). Exit status non-zero when a spec
-//! differs without a documented reason or a side fails.
+//! `cargo xtask matrix` and `cargo xtask test` run it beside their
+//! matrix, its boots sharing the CPUs with the matrix's). Exit status
+//! non-zero when a spec differs without a documented reason or a side
+//! fails.
 
-pub mod bundle;
 mod compare;
 mod report;
 mod rules;
@@ -25,12 +27,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
-use probecc_guest::protocol::{ParityReport, PARITY_MARK};
+use probecc_guest::protocol::{ParityReport, BPFTRACE, PARITY_MARK};
+use probecc_harness::boot::{self, BootSpec};
+use probecc_harness::kernels::{self, Kernel};
+use probecc_harness::lock::FileLock;
+use probecc_harness::matrix::{self as harness_matrix, Slots};
+use probecc_harness::{machine, packages, tools};
 
-use crate::kernels::{self, Kernel};
-use crate::lock::FileLock;
-use crate::qemu::{self, BootSpec};
-use crate::{deps, machine};
 use compare::Normalise;
 use probecc_fixtures as fixtures;
 use report::{ArchReport, SpecResult, Verdict};
@@ -56,26 +59,77 @@ pub struct ParityArgs {
     pub specs: Vec<String>,
 }
 
+/// The unpacked bpftrace of an arch and the files its binary loads.
+pub struct Bundle {
+    /// e.g. `bpftrace 0.17.0-1 (Debian bookworm arm64)`.
+    pub version: String,
+    /// The upstream version, e.g. `0.17.0` (the rules' `bpftrace = ...`).
+    pub upstream: String,
+    pub files: packages::Bundle,
+}
+
+/// Where Debian's bpftrace packages are unpacked: `target/bpftrace`, or
+/// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
+pub fn bpftrace_dir() -> PathBuf {
+    crate::qemu::env_dir("XTASK_BPFTRACE_DIR", "target/bpftrace")
+}
+
+/// Debian's bpftrace of `arch`, from the oldest release that has the arch
+/// (`machine::first_release`), under `target/bpftrace` or
+/// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
+fn bundle(arch: Arch) -> Result<Bundle> {
+    let dir = bpftrace_dir();
+    let release = machine::first_release(arch);
+    let (tree, files) = packages::fetch(&dir, "bpftrace", arch, release, |t| {
+        packages::bundle(t, arch, BPFTRACE)
+    })?;
+    Ok(Bundle {
+        upstream: tree.upstream().to_string(),
+        version: tree.version,
+        files,
+    })
+}
+
 pub fn run(args: &ParityArgs) -> Result<()> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("target/parity"));
+    run_with(args, &Slots::per_cpu())
+}
+
+/// `cargo xtask parity`, its boots taking `slots`.
+fn run_with(args: &ParityArgs, slots: &Slots) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(parity_dir);
     // The arguments first: a misspelt name costs nothing to report, the
     // downloads and boots before it would cost minutes.
     let arches = Arch::parse_list(&args.arch)?;
     known_specs(&args.specs)?;
     let mut reports = Vec::new();
-    for arch in arches {
-        // One arch's failure (a download, a boot) is reported; the other
-        // arches still run.
-        let r = run_arch(arch, args, &out).unwrap_or_else(|e| {
-            println!("xtask: parity: {arch}: {e:#}");
-            ArchReport::not_run(arch, format!("{e:#}"))
-        });
-        reports.push(r);
-        report::write(&out, &reports)?;
-    }
+    // The arches at once, each boot taking one of `slots`. One arch's
+    // failure (a download, a boot) is reported; the others still run.
+    let done: std::sync::Mutex<Vec<(Arch, ArchReport)>> = Default::default();
+    std::thread::scope(|s| {
+        for &arch in &arches {
+            let (done, out) = (&done, &out);
+            s.spawn(move || {
+                let r = run_arch(arch, args, out, slots).unwrap_or_else(|e| {
+                    println!("xtask: parity: {arch}: {e:#}");
+                    ArchReport::not_run(arch, format!("{e:#}"))
+                });
+                let mut all = done.lock().unwrap_or_else(|p| p.into_inner());
+                all.push((arch, r));
+                all.sort_by_key(|(a, _)| *a as usize);
+                let rs: Vec<&ArchReport> = all.iter().map(|(_, r)| r).collect();
+                if let Err(e) = report::write(out, &rs) {
+                    println!("xtask: parity: writing the report: {e:#}");
+                }
+            });
+        }
+    });
+    reports.extend(
+        done.into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .map(|(_, r)| r),
+    );
+    report::write(&out, &reports.iter().collect::<Vec<_>>())?;
     report::print_summary(&reports);
     println!(
         "xtask: parity: reports in {}/report.{{json,md}}",
@@ -90,17 +144,22 @@ pub fn run(args: &ParityArgs) -> Result<()> {
     Ok(())
 }
 
+/// `target/parity`, where the matrix's parity run writes.
+fn parity_dir() -> PathBuf {
+    crate::workspace_root().join("target/parity")
+}
+
 /// What a parity run of `arch` needs before it boots: QEMU, the kernel and
 /// bpftrace's tree (the fault tests use x86_64's).
 pub fn prepare(arch: Arch) -> Result<()> {
-    crate::matrix::prepare(arch)?;
-    bundle::fetch(arch).map(|_| ())
+    crate::qemu::prepare(arch)?;
+    bundle(arch).map(|_| ())
 }
 
-/// Parity as `cargo xtask test` runs it: x86_64, every spec. A missing
-/// prerequisite fails under CI and is skipped with the reason elsewhere.
-/// The report joins the matrix report (`target/matrix`) when there is one.
-pub fn run_in_test(ci: bool) -> Result<()> {
+/// Parity as `cargo xtask test` runs it: x86_64, every spec, its boot
+/// taking one of `slots`. A missing prerequisite fails under CI and is
+/// skipped with the reason elsewhere.
+pub fn run_in_test(ci: bool, slots: &Slots) -> Result<()> {
     let arch = Arch::X86_64;
     if let Err(e) = prepare(arch) {
         if ci {
@@ -109,36 +168,38 @@ pub fn run_in_test(ci: bool) -> Result<()> {
         println!("xtask: skipping the parity run (set CI=true to make this an error): {e:#}");
         return Ok(());
     }
-    run_for_matrix(&[arch], &crate::workspace_root().join("target/matrix"))
+    run_for_matrix(&[arch], slots)
 }
 
-/// Parity as `cargo xtask matrix` ends: the matrix's arches, every spec,
-/// the report joined to the matrix report in `matrix_dir`.
-pub fn run_for_matrix(arches: &[Arch], matrix_dir: &Path) -> Result<()> {
-    let out = crate::workspace_root().join("target/parity");
+/// Parity as `cargo xtask matrix` runs it beside its boots: the matrix's
+/// arches, every spec, into `target/parity` (`join_report` adds it to the
+/// matrix report once the matrix is done).
+pub fn run_for_matrix(arches: &[Arch], slots: &Slots) -> Result<()> {
     let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
-    let result = run(&ParityArgs {
-        arch: names.join(","),
-        timeout: 1800,
-        out: Some(out.clone()),
-        icount: false,
-        specs: Vec::new(),
-    });
-    join_report(&out, &matrix_dir.join("report.md"))?;
-    result
+    run_with(
+        &ParityArgs {
+            arch: names.join(","),
+            timeout: 1800,
+            out: Some(parity_dir()),
+            icount: false,
+            specs: Vec::new(),
+        },
+        slots,
+    )
 }
 
-/// Appends the parity report to the matrix report `matrix`, if there is
-/// one (replacing a parity section already there).
-fn join_report(parity: &Path, matrix: &Path) -> Result<()> {
+/// Appends the parity report to the matrix report `matrix`, if both are
+/// there (replacing a parity section already there).
+pub fn join_report(matrix: &Path) -> Result<()> {
     let (Ok(m), Ok(p)) = (
         std::fs::read_to_string(matrix),
-        std::fs::read_to_string(parity.join("report.md")),
+        std::fs::read_to_string(parity_dir().join("report.md")),
     ) else {
         return Ok(());
     };
     let head = m.split("\n# Parity with bpftrace").next().unwrap_or(&m);
-    kernels::write_atomic(matrix, format!("{}\n{p}", head.trim_end()).as_bytes())
+    probecc_harness::files::write_atomic(matrix, format!("{}\n{p}", head.trim_end()).as_bytes())?;
+    Ok(())
 }
 
 /// The fixtures to run (all, or those named) with their workloads and
@@ -213,14 +274,14 @@ fn workloads() -> Result<BTreeMap<String, Vec<String>>> {
         .collect())
 }
 
-fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
+fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<ArchReport> {
     let (named, timeout) = (&args.specs, args.timeout);
     let mut report = ArchReport::new(arch);
     report.icount = args.icount;
-    qemu::preflight(arch, "tcg")?;
-    deps::ensure_matrix(&[arch])?;
+    let settings = crate::qemu::settings(out);
+    harness_matrix::check_tools(&settings, &[arch])?;
     // The trace side runs the dist binary, which is stripped.
-    deps::ensure_static(&[arch])?;
+    tools::ensure_static(&[arch], &settings.install)?;
     let (kernel, why_kernel) = parity_kernel(arch)?;
     report.kernel = format!("{} ({})", kernel.version, kernel.release);
     report.why_kernel = why_kernel;
@@ -229,7 +290,7 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
         &out.join(format!("{}.lock", arch.name())),
         &format!("xtask: parity: waiting for another parity run of {arch}"),
     )?;
-    let bundle = bundle::fetch(arch)?;
+    let bundle = bundle(arch)?;
     report.bpftrace = bundle.version.clone();
     let rules = rules::load()?;
     let mut fixtures = Vec::new();
@@ -239,14 +300,21 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
             None => fixtures.push(f),
         }
     }
+    let busybox = packages::busybox(&settings.packages, arch)?;
     let (initramfs, cases) = stage::stage(
         arch,
         &bundle,
+        &busybox,
         &fixtures,
         timeout.saturating_sub(30).max(60),
         &dir,
     )?;
-    let (reports, secs) = boot(arch, &kernel, &initramfs, args, &dir)?;
+    let booted = {
+        let _slot = slots.take();
+        boot(arch, &kernel, &initramfs, args, &dir)
+    };
+    let _ = std::fs::remove_file(&initramfs);
+    let (reports, secs) = booted?;
     report.boot_secs = Some(secs);
     for (f, c) in fixtures.iter().zip(&cases) {
         let r = reports.get(&f.name);
@@ -270,8 +338,9 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path) -> Result<ArchReport> {
 /// (`linux/types.h`), which the guest does not carry, so the parity run
 /// takes the next default release whose kernel has BTF, and says why.
 fn parity_kernel(arch: Arch) -> Result<(Kernel, Option<String>)> {
+    let cache = crate::qemu::kernel_cache();
     let first = machine::default_release(arch);
-    let kernel = kernels::fetch(arch, first, false)?;
+    let kernel = cache.fetch(arch, first, false)?;
     if kernels::has_btf(&kernel) != Some(false) {
         return Ok((kernel, None));
     }
@@ -279,7 +348,7 @@ fn parity_kernel(arch: Arch) -> Result<(Kernel, Option<String>)> {
         if release == first {
             continue;
         }
-        let other = kernels::fetch(arch, release, false)?;
+        let other = cache.fetch(arch, release, false)?;
         if kernels::has_btf(&other) == Some(true) {
             let why = format!(
                 "{first}'s {} has no BTF; without it bpftrace needs the kernel's headers, \
@@ -315,9 +384,9 @@ fn boot(
     dir: &Path,
 ) -> Result<(BTreeMap<String, ParityReport>, f64)> {
     let label = format!("parity {arch} {}", kernel.version);
-    let bar = qemu::spinner(&label);
+    let bar = boot::spinner(&label);
     let log = dir.join(format!("{}-{}.console.log", kernel.release, kernel.version));
-    let boot = qemu::boot(
+    let boot = boot::boot(
         &BootSpec {
             arch,
             kernel,

@@ -104,20 +104,21 @@ impl ArchReport {
     }
 }
 
-pub fn write(dir: &Path, reports: &[ArchReport]) -> Result<()> {
+pub fn write(dir: &Path, reports: &[&ArchReport]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    crate::kernels::write_atomic(
+    probecc_harness::files::write_atomic(
         &dir.join("report.json"),
         serde_json::to_string_pretty(reports)?.as_bytes(),
     )?;
-    crate::kernels::write_atomic(&dir.join("report.md"), markdown(reports).as_bytes())
+    probecc_harness::files::write_atomic(&dir.join("report.md"), markdown(reports).as_bytes())?;
+    Ok(())
 }
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', "<br>")
 }
 
-pub fn markdown(reports: &[ArchReport]) -> String {
+pub fn markdown(reports: &[&ArchReport]) -> String {
     let mut md = String::from("# Parity with bpftrace\n\n");
     md.push_str(
         "Each spec ran under bpftrace, as probecc's object and under `probecc trace` (the \

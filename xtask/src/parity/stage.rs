@@ -1,10 +1,10 @@
-//! Staging a parity boot: the guest agent (with its workload applets and
-//! `pworkload`), bpftrace and its libraries (`bundle`), the `probecc` dist
-//! binary (`cargo xtask dist`), and per case the bpftrace script,
-//! probecc's object and manifest of the same (comm-filtered) spec, and
-//! that spec's text (with the symbol list of its wildcards) for `probecc
-//! trace` to compile on the device; with a plan that holds only parity
-//! cases.
+//! Staging a parity boot: the guest agent (with its `pworkload` and `sh`
+//! applets), busybox (the workloads' commands), bpftrace and its
+//! libraries (`Bundle`), the `probecc` dist binary (`cargo xtask dist`),
+//! and per case the bpftrace script, probecc's object and manifest of the
+//! same (comm-filtered) spec, and that spec's text (with the symbol list
+//! of its wildcards) for `probecc trace` to compile on the device; with a
+//! plan that holds only parity cases.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -15,11 +15,13 @@ use probecc::lang::manifest::Manifest;
 use probecc::lang::{self, diag};
 use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH, PROBECC};
 
-use super::bundle::Bundle;
+use probecc_harness::guest::GuestSource;
+use probecc_harness::initramfs::Initramfs;
+use probecc_harness::stage::BUSYBOX;
+
 use super::rules::{Filter, Rule};
-use super::shim;
-use crate::initramfs::Initramfs;
-use crate::{dist, guest_build};
+use super::{shim, Bundle};
+use crate::dist;
 use probecc_fixtures as fixtures;
 
 const DIR: &str = "/probecc/parity";
@@ -113,15 +115,20 @@ fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
     })
 }
 
-/// Writes `<out>/initramfs.cpio.gz` and returns its path and the cases.
+/// Writes `<out>/initramfs-<pid>.cpio` and returns its path and the
+/// cases.
 pub fn stage(
     arch: Arch,
     bundle: &Bundle,
+    busybox: &Path,
     list: &[Fixture],
     watchdog_secs: u64,
     out: &Path,
 ) -> Result<(PathBuf, Vec<Case>)> {
-    let guest = guest_build::build(arch)?;
+    let guest = GuestSource::default()
+        .build(&[arch])?
+        .remove(&arch)
+        .context("no guest agent built")?;
     let probecc = dist::build(arch)?.path;
     let mut fs = Initramfs::default();
     let mut dirs = BTreeSet::new();
@@ -130,7 +137,7 @@ pub fn stage(
     ] {
         dirs.insert(d.to_string());
     }
-    for (path, _) in &bundle.files {
+    for (path, _) in &bundle.files.files {
         let mut p = Path::new(path).parent();
         while let Some(d) = p.filter(|d| d != &Path::new("/")) {
             dirs.insert(d.display().to_string());
@@ -141,7 +148,7 @@ pub fn stage(
     for d in &dirs {
         fs.dir(d);
     }
-    for (link, target) in &bundle.links {
+    for (link, target) in &bundle.files.links {
         fs.symlink(link, target);
     }
     let binary = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
@@ -149,10 +156,14 @@ pub fn stage(
     let binary =
         std::fs::read(&probecc).with_context(|| format!("reading {}", probecc.display()))?;
     fs.file(PROBECC, 0o755, binary);
-    for applet in ["dd", "cat", "touch", "pworkload", "sh"] {
+    // The agent's applets first: busybox's are linked only where no file
+    // is (its `sh` would not answer bpftrace's clang query).
+    for applet in ["pworkload", "sh"] {
         fs.symlink(&format!("/bin/{applet}"), "/init");
     }
-    for (path, host) in &bundle.files {
+    let bb = std::fs::read(busybox).with_context(|| format!("reading {}", busybox.display()))?;
+    fs.file(BUSYBOX, 0o755, bb);
+    for (path, host) in &bundle.files.files {
         let bytes = std::fs::read(host).with_context(|| format!("reading {}", host.display()))?;
         fs.file(path, 0o755, bytes);
     }
@@ -164,11 +175,12 @@ pub fn stage(
         arch: arch.name().into(),
         watchdog_secs,
         parity: cases.iter().map(|c| c.plan.clone()).collect(),
+        busybox: Some(BUSYBOX.into()),
         ..Plan::default()
     };
     fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
     std::fs::create_dir_all(out)?;
-    let initramfs = out.join("initramfs.cpio.gz");
-    crate::kernels::write_atomic(&initramfs, &fs.finish()?)?;
+    let initramfs = out.join(format!("initramfs-{}.cpio", std::process::id()));
+    probecc_harness::files::write_atomic(&initramfs, &fs.finish()?)?;
     Ok((initramfs, cases))
 }

@@ -79,6 +79,17 @@ enum Plan {
     Ptr(u32),
     /// A pointer to a struct or union: to its FWD (`None`: `void *`).
     PtrFwd(Option<(String, bool)>),
+    /// A kernel function (its name, FUNC_PROTO and linkage).
+    Func {
+        name: String,
+        proto: u32,
+        linkage: u32,
+    },
+    /// A prototype: return type and named parameters.
+    FuncProto {
+        ret: u32,
+        params: Vec<(String, u32)>,
+    },
     Array {
         elem: u32,
         nelems: u32,
@@ -116,6 +127,10 @@ pub struct CoreReloc {
 pub struct CoreTypes {
     plans: BTreeMap<u32, Plan>,
     relocs: Vec<CoreReloc>,
+    /// Types first planned for a function ([`CoreTypes::add_function`]):
+    /// emitted after the others, so that adding functions to a cut leaves
+    /// the ids of its other types as they were.
+    late: BTreeSet<u32>,
 }
 
 impl CoreTypes {
@@ -132,6 +147,7 @@ impl CoreTypes {
     pub fn for_program(&self, program: &str) -> CoreTypes {
         CoreTypes {
             plans: self.plans.clone(),
+            late: self.late.clone(),
             relocs: self
                 .relocs
                 .iter()
@@ -215,6 +231,22 @@ impl CoreTypes {
     /// Copies kernel type `id` whole (an enum with its enumerators).
     pub fn add_type(&mut self, kernel: &Btf, id: u32) -> Result<(), CoreError> {
         self.snap(kernel, id, 0)
+    }
+
+    /// Plans the copy of kernel FUNC `id`, its prototype and the types of
+    /// its parameters and return value (struct pointers as pointers to
+    /// forward declarations).
+    pub fn add_function(&mut self, kernel: &Btf, id: u32) -> Result<(), CoreError> {
+        let before: BTreeSet<u32> = self.plans.keys().copied().collect();
+        self.snap(kernel, id, 0)?;
+        let added: Vec<u32> = self
+            .plans
+            .keys()
+            .copied()
+            .filter(|k| !before.contains(k))
+            .collect();
+        self.late.extend(added);
+        Ok(())
     }
 
     /// Plans the copy of kernel type `id` (and what it needs).
@@ -345,11 +377,31 @@ impl CoreTypes {
                 self.snap(k, *type_id, depth + 1)?;
                 Plan::Alias(*type_id)
             }
-            BtfType::Func { .. }
-            | BtfType::FuncProto { .. }
-            | BtfType::Var { .. }
-            | BtfType::Datasec { .. }
-            | BtfType::DeclTag { .. } => Plan::Void,
+            BtfType::Func {
+                name_off,
+                proto,
+                linkage,
+            } => {
+                self.snap(k, *proto, depth + 1)?;
+                Plan::Func {
+                    name: name(*name_off)?,
+                    proto: *proto,
+                    linkage: *linkage,
+                }
+            }
+            BtfType::FuncProto { ret, params } => {
+                self.snap(k, *ret, depth + 1)?;
+                let mut copied = Vec::with_capacity(params.len());
+                for p in params {
+                    self.snap(k, p.type_id, depth + 1)?;
+                    copied.push((name(p.name_off)?, p.type_id));
+                }
+                Plan::FuncProto {
+                    ret: *ret,
+                    params: copied,
+                }
+            }
+            BtfType::Var { .. } | BtfType::Datasec { .. } | BtfType::DeclTag { .. } => Plan::Void,
         };
         self.plans.insert(id, plan);
         Ok(())
@@ -358,7 +410,8 @@ impl CoreTypes {
     /// Adds the copied types to `b`; returns each kernel id's local id.
     pub fn emit(&self, b: &mut Builder) -> Result<HashMap<u32, u32>, BtfError> {
         let mut ids = HashMap::new();
-        for &id in self.plans.keys() {
+        let early = self.plans.keys().filter(|id| !self.late.contains(id));
+        for &id in early.chain(&self.late) {
             self.emit_id(b, id, &mut ids, 0)?;
         }
         Ok(ids)
@@ -523,6 +576,29 @@ impl CoreTypes {
                 b.add(BtfType::Restrict { type_id: t })?
             }
             Plan::Alias(t) => sub(b, *t)?,
+            Plan::Func {
+                name,
+                proto,
+                linkage,
+            } => {
+                let proto = sub(b, *proto)?;
+                let name_off = b.string(name)?;
+                b.add(BtfType::Func {
+                    name_off,
+                    proto,
+                    linkage: *linkage,
+                })?
+            }
+            Plan::FuncProto { ret, params } => {
+                let ret = sub(b, *ret)?;
+                let mut out = Vec::with_capacity(params.len());
+                for (pname, t) in params {
+                    let type_id = sub(b, *t)?;
+                    let name_off = b.string(pname)?;
+                    out.push(crate::btf::types::Param { name_off, type_id });
+                }
+                b.add(BtfType::FuncProto { ret, params: out })?
+            }
         };
         ids.insert(id, local);
         Ok(local)

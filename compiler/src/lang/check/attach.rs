@@ -2,8 +2,9 @@
 //! `kretsyscall:NAME` become kprobe and kretprobe [`AttachPoint`]s (a
 //! syscall on the arch's entry symbol, `__x64_sys_openat`), with `*`
 //! wildcards expanded against the kernel symbol list (sorted, without
-//! duplicates). `BEGIN`, `END` and `interval` become the programs a
-//! loader runs itself ([`AttachPoint::Begin`] and the others).
+//! duplicates). `fentry:[MODULE:]F` and `fexit:[MODULE:]F` become fentry
+//! and fexit attach points. `BEGIN`, `END` and `interval` become the
+//! programs a loader runs itself ([`AttachPoint::Begin`] and the others).
 
 use crate::arch::Arch;
 use crate::kprobe::AttachPoint;
@@ -38,6 +39,7 @@ pub fn expand(
         ProbeKind::Kretprobe => ("", true),
         ProbeKind::Ksyscall => (arch.regs().syscall.prefix, false),
         ProbeKind::Kretsyscall => (arch.regs().syscall.prefix, true),
+        ProbeKind::Fentry | ProbeKind::Fexit => ("", spec.kind == ProbeKind::Fexit),
     };
     let offset = spec.offset.unwrap_or(0);
     if offset != 0 && spec.kind != ProbeKind::Kprobe {
@@ -49,7 +51,9 @@ pub fn expand(
     }
     let mut out = Vec::new();
     for func in functions(spec, prefix, symbols)? {
-        let attach = if is_return {
+        let attach = if spec.kind.is_tracing() {
+            super::fentry::attach_point(&func, is_return)
+        } else if is_return {
             AttachPoint::Kretprobe { func: func.clone() }
         } else {
             AttachPoint::Kprobe {

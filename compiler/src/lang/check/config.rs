@@ -2,7 +2,7 @@
 //! bpftrace 0.20 to 0.27 is known by name (in any case, with or without
 //! the `BPFTRACE_` prefix, as bpftrace reads them), its value checked;
 //! those that change what probecc compiles or what a runtime does become
-//! [`Settings`], the others are accepted and change nothing (README,
+//! [`Settings`], the others are accepted and change nothing (docs/language.md,
 //! "Differences from bpftrace"). An unknown name is an error naming the
 //! nearest known one.
 

@@ -104,7 +104,11 @@ impl Checker<'_> {
             {
                 self.tuple_subscript(expr, index, span)
             }
-            ExprKind::Member { .. } | ExprKind::Index { .. } => self.member_read(e),
+            ExprKind::Member { .. } => match self.tracing_args_member(e) {
+                Some(arg) => arg,
+                None => self.member_read(e),
+            },
+            ExprKind::Index { .. } => self.member_read(e),
             ExprKind::Tuple(elems) => self.tuple_literal(elems, span),
             ExprKind::Offsetof {
                 record,
@@ -166,6 +170,8 @@ impl Checker<'_> {
                 mode: self.settings.runtime.stack_mode,
                 limit: Stack::DEFAULT_LIMIT,
             }),
+            Builtin::Arg(n) if self.in_tracing_block() => return self.tracing_arg(n, span),
+            Builtin::Retval if self.in_tracing_block() => return self.tracing_retval(span),
             Builtin::Arg(n) => match self.arg_error(n) {
                 Some(d) => {
                     self.error(d.into_diag(span));

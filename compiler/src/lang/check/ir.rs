@@ -16,6 +16,7 @@
 //! checked spec.
 
 mod map;
+mod names;
 pub mod settings;
 mod ty;
 
@@ -25,6 +26,7 @@ use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
+pub use names::NameTable;
 pub use settings::{RuntimeConfig, Settings};
 pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty, INET_SIZE};
 
@@ -187,7 +189,8 @@ impl TExpr {
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
-                Builtin::Func | Builtin::Probe | Builtin::Retval => false,
+                // `func` may be `bpf_get_func_ip` (Checked::func_ip).
+                Builtin::Probe | Builtin::Retval => false,
                 Builtin::Arg(_) => wrapped_syscall,
                 _ => true,
             },
@@ -551,12 +554,66 @@ pub struct ProbeProgram {
     /// Whether argN are read through the user `pt_regs` (ksyscall on a
     /// kernel with syscall wrappers).
     pub wrapped_syscall: bool,
+    /// An fentry/fexit program's function as its trampoline passes it.
+    pub proto: Option<std::sync::Arc<crate::btf::proto::FuncProto>>,
+    /// Set for a kprobe-multi program: one program for all of a block's
+    /// functions (`attach`, `probe` and `func` are then its first's).
+    pub multi: Option<MultiTarget>,
+}
+
+/// What one kprobe-multi program attaches to: libbpf's glob, which a
+/// loader resolves on the target kernel, or (several attach points
+/// written out) the functions themselves, which the loader names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiTarget {
+    /// The block's one wildcard (`vfs_*`); `None` for a list.
+    pub pattern: Option<String>,
+    /// The functions it matched at build time, or the list.
+    pub funcs: Vec<String>,
 }
 
 impl ProbeProgram {
+    /// Whether reading `argN` may call a helper: through the user
+    /// `pt_regs` of a wrapped syscall, or (`lower::fentry`) a struct
+    /// pointer slot of a kprobe built as fentry, read as a number.
+    pub fn arg_calls(&self) -> bool {
+        self.wrapped_syscall
+            || (!self.kind.is_tracing()
+                && self.proto.as_ref().is_some_and(|p| p.has_btf_pointers()))
+    }
+
     /// Whether `str()` reads user memory (syscall probes).
     pub fn reads_user(&self) -> bool {
         matches!(self.kind, ProbeKind::Ksyscall | ProbeKind::Kretsyscall)
+    }
+
+    /// The ELF section: the attach point's (`kprobe/vfs_read`), or for a
+    /// kprobe-multi program libbpf's `kprobe.multi/PATTERN` or
+    /// `kretprobe.multi/PATTERN` (bare `kprobe.multi` for a list, which
+    /// libbpf loads without attaching).
+    pub fn section(&self) -> String {
+        let Some(m) = &self.multi else {
+            return self.attach.section();
+        };
+        let kind = if self.attach.is_return() {
+            "kretprobe"
+        } else {
+            "kprobe"
+        };
+        match &m.pattern {
+            Some(p) => format!("{kind}.multi/{p}"),
+            None => format!("{kind}.multi"),
+        }
+    }
+
+    /// The value `func` or `probe` has in this program; `None` for the
+    /// other kinds of [`Sym`], which name no program.
+    pub fn sym_value(&self, sym: Sym) -> Option<&str> {
+        match sym {
+            Sym::Func => Some(&self.func),
+            Sym::Probe => Some(&self.probe),
+            _ => None,
+        }
     }
 }
 
@@ -670,6 +727,15 @@ pub struct Checked {
     /// The macro expansions the programs hold, for naming them in later
     /// diagnostics.
     pub macro_uses: Vec<crate::lang::macros::MacroUse>,
+    /// Whether `func` values are the probed function's address
+    /// (`bpf_get_func_ip`, named in user space), as they are in an object
+    /// with a kprobe-multi program; otherwise ids into
+    /// [`names`](Self::names).
+    pub func_ip: bool,
+    /// What a reader should know but is no error: why a block that could
+    /// have been one kprobe-multi program was split (`file:line:col:
+    /// note: ...`).
+    pub notes: Vec<String>,
 }
 
 impl Checked {
@@ -718,35 +784,6 @@ impl Checked {
     /// [`OUTPUT_RINGBUF`]).
     pub fn uses_output(&self) -> bool {
         !self.outputs.is_empty()
-    }
-
-    /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
-    /// `probe` values of the programs, in program order.
-    pub fn names(&self, sym: Sym) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for p in &self.programs {
-            let name = match sym {
-                Sym::Func => &p.func,
-                Sym::Probe => &p.probe,
-                _ => continue,
-            };
-            // The programs a loader runs probe no function.
-            if !out.contains(name) && !name.is_empty() {
-                out.push(name.clone());
-            }
-        }
-        out
-    }
-
-    /// The id `func` or `probe` has in program `p`.
-    pub fn sym_id(&self, sym: Sym, p: &ProbeProgram) -> i64 {
-        let name = match sym {
-            Sym::Func => &p.func,
-            Sym::Probe => &p.probe,
-            _ => return 0,
-        };
-        let names = self.names(sym);
-        names.iter().position(|n| n == name).unwrap_or(names.len()) as i64
     }
 }
 

@@ -201,7 +201,9 @@ impl Checker<'_> {
                 arrow: false,
                 member_span,
             } => {
-                if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
+                if !matches!(expr.kind, ExprKind::Member { .. } | ExprKind::Index { .. })
+                    || self.is_tracing_args(expr)
+                {
                     // `.` through a pointer reads what it points to, as
                     // bpftrace does since 0.25: `$sk.__sk_common`.
                     return self.through_pointer(expr, member, false, *member_span, e.span);

@@ -11,11 +11,12 @@ use crate::kprobe::{self, AttachPoint, KprobeProgram, EXIT_LABEL};
 use crate::lang::ast::{Builtin, Span};
 use crate::lang::check::ir::{Body, Checked, ProbeProgram, TExpr, TKind, TStmt, TStmtKind, Ty};
 use crate::lang::check::CompileOptions;
-use crate::lang::diag::{line_col, Diagnostic};
+use crate::lang::diag::{Diagnostic, Lines};
 use crate::program::Program;
 
 use super::frame::Frame;
 use super::operand::VarLoc;
+use super::propagate::SymTables;
 
 /// Results of code generation; errors point at the statement being lowered.
 pub type R<T> = Result<T, Diagnostic>;
@@ -23,9 +24,37 @@ pub type R<T> = Result<T, Diagnostic>;
 /// Where the ctx pointer is kept when it is read after a helper call.
 pub const CTX_SAVED: Reg = Reg::R6;
 
+/// What every program of a spec looks up, built once per object (a
+/// lookup built per program would make lowering grow with the square of
+/// the attach points).
+pub struct Shared<'a> {
+    pub syms: SymTables,
+    /// The line starts of [`Checked::source`], for line info.
+    pub lines: Lines<'a>,
+    /// The symbol of the program that records the start `elapsed` counts
+    /// from (the first BEGIN program), when a program reads `elapsed`.
+    pub elapsed_start: Option<&'a str>,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(checked: &'a Checked) -> Shared<'a> {
+        Shared {
+            syms: SymTables::new(checked),
+            lines: Lines::new(&checked.source),
+            elapsed_start: checked
+                .programs
+                .iter()
+                .find(|p| p.attach == AttachPoint::Begin)
+                .filter(|_| checked.uses_elapsed())
+                .map(|p| p.symbol.as_str()),
+        }
+    }
+}
+
 pub struct Gen<'a> {
     pub arch: Arch,
     pub checked: &'a Checked,
+    shared: &'a Shared<'a>,
     pub prog: &'a ProbeProgram,
     pub opts: &'a CompileOptions,
     pub ops: Vec<Op>,
@@ -62,6 +91,7 @@ pub type Generated = (Program, Vec<(usize, CoreField)>);
 /// comes before the first helper call; otherwise it is saved in r6.
 pub fn program(
     checked: &Checked,
+    shared: &Shared,
     prog: &ProbeProgram,
     arch: Arch,
     opts: &CompileOptions,
@@ -70,17 +100,18 @@ pub fn program(
         .bodies
         .get(prog.body)
         .ok_or_else(|| Diagnostic::new(prog.span, "internal error: program without a body"))?;
-    let body = &super::propagate::body(body, checked, prog);
+    let body = &super::propagate::body(body, &shared.syms, prog);
     if !needs_ctx(body) {
-        return generate(checked, prog, body, arch, opts, None).map_err(|(d, _)| d);
+        return generate(checked, shared, prog, body, arch, opts, None).map_err(|(d, _)| d);
     }
     if ctx_read_in_loop(&body.stmts) {
         // A loop runs its first read again after the calls of its body.
-        return generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d);
+        return generate(checked, shared, prog, body, arch, opts, Some(CTX_SAVED))
+            .map_err(|(d, _)| d);
     }
-    match generate(checked, prog, body, arch, opts, Some(Reg::R1)) {
+    match generate(checked, shared, prog, body, arch, opts, Some(Reg::R1)) {
         Err((_, true)) => {
-            generate(checked, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d)
+            generate(checked, shared, prog, body, arch, opts, Some(CTX_SAVED)).map_err(|(d, _)| d)
         }
         other => other.map_err(|(d, _)| d),
     }
@@ -90,6 +121,7 @@ pub fn program(
 /// being lost from r1.
 fn generate(
     checked: &Checked,
+    shared: &Shared,
     prog: &ProbeProgram,
     body: &Body,
     arch: Arch,
@@ -99,6 +131,7 @@ fn generate(
     let mut g = Gen {
         arch,
         checked,
+        shared,
         prog,
         opts,
         ops: Vec::new(),
@@ -127,10 +160,7 @@ fn generate(
     ops.extend(kprobe::build_kprobe_program(arch, &p).map_err(|e| fail(e.to_string()))?);
     let mut code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
     let core = std::mem::take(&mut code.core);
-    Ok((
-        code.into_program(&prog.symbol, &prog.attach.section()),
-        core,
-    ))
+    Ok((code.into_program(&prog.symbol, &prog.section()), core))
 }
 
 /// Whether any expression reads the ctx after a helper may have run:
@@ -150,7 +180,7 @@ fn needs_ctx(body: &Body) -> bool {
 fn reads_ctx(e: &TExpr) -> bool {
     matches!(
         e.kind,
-        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack)
+        TKind::Builtin(Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack | Builtin::Func)
     )
 }
 
@@ -218,9 +248,10 @@ impl Gen<'_> {
         out
     }
 
-    /// Whether syscall arguments are read through the user pt_regs here.
+    /// Whether reading an argument calls a helper here (syscall arguments
+    /// through the user pt_regs; see `ProbeProgram::arg_calls`).
     pub fn wrapped(&self) -> bool {
-        self.prog.wrapped_syscall
+        self.prog.arg_calls()
     }
 
     /// The source-line marker for `span`, if the source text is known.
@@ -229,8 +260,9 @@ impl Gen<'_> {
         if src.is_empty() {
             return None;
         }
-        let (line, col) = line_col(src, self.checked.map.span(span).start);
-        let text = src.lines().nth(line - 1).unwrap_or("");
+        let lines = &self.shared.lines;
+        let (line, col) = lines.line_col(self.checked.map.span(span).start);
+        let text = lines.line(line);
         // BTF strings end at a NUL: one inside the line would cut it (and
         // the encoder refuses it), so it shows as U+FFFD.
         let text = text.replace('\0', "\u{fffd}");
@@ -240,12 +272,7 @@ impl Gen<'_> {
     fn body(&mut self, body: &Body) -> R<()> {
         self.place_vars(body)?;
         self.place_consts(body)?;
-        let checked = self.checked;
-        let first_begin = checked
-            .programs
-            .iter()
-            .find(|p| p.attach == AttachPoint::Begin);
-        if first_begin.is_some_and(|p| p.symbol == self.prog.symbol) && checked.uses_elapsed() {
+        if self.shared.elapsed_start == Some(self.prog.symbol.as_str()) {
             self.record_start()?;
         }
         if let Some(p) = &body.pred {

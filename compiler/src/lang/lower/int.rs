@@ -202,6 +202,10 @@ impl Gen<'_> {
                 self.emit_all([call(Helper::GetCurrentUidGid), asm::mov32_reg(dst, Reg::R0)]);
             }
             Builtin::Elapsed => self.elapsed(dst)?,
+            Builtin::Arg(n) if self.prog.attach.is_tracing() => {
+                self.tracing_arg(n as usize, dst)?
+            }
+            Builtin::Retval if self.prog.attach.is_tracing() => self.tracing_retval(dst)?,
             Builtin::Arg(n) => self.arg(n as usize, dst)?,
             Builtin::Retval => {
                 let ctx = self.ctx_reg()?;
@@ -216,7 +220,13 @@ impl Gen<'_> {
                 self.emit(asm::get_stackid(ctx, asm::map(&map), Arg::Imm(0)));
                 self.mov(dst, Reg::R0);
             }
-            Builtin::Comm | Builtin::Func | Builtin::Probe => {
+            Builtin::Func => {
+                // Left by propagation only where `func` is an address.
+                let ctx = self.ctx_reg()?;
+                self.emit(asm::get_func_ip(ctx));
+                self.mov(dst, Reg::R0);
+            }
+            Builtin::Comm | Builtin::Probe => {
                 return Err(self.fail("internal error: a string builtin where an integer is needed"))
             }
         }

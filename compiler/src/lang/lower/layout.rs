@@ -7,8 +7,11 @@
 //! `output_<id>` per record kind.
 //! `func` and `probe` values are 8-byte enums (`enum func`, `enum probe`)
 //! whose enumerators are the names, so that `bpftool map dump` prints
-//! `vfs_read` where the map holds its id.
+//! `vfs_read` where the map holds its id; beyond the enumerators one BTF
+//! enum holds (65,535: `kprobe:*` on a whole kernel has more), a plain
+//! `u64`, named by the manifest alone.
 
+use crate::btf::builder::MAX_VLEN;
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
     round8, stack_map, Checked, KeyTy, MapInfo, OutputInfo, Sym, Ty, ValueKind, ELAPSED_MAP,
@@ -59,16 +62,21 @@ fn int(signed: bool) -> CType {
     }
 }
 
-/// `enum func` or `enum probe`: enumerator k names id k; the other
-/// values user space names are u64s.
+/// `enum func` or `enum probe`: enumerator k names id k; a `u64` where
+/// there are more names than a BTF enum holds, and for the other values
+/// user space names.
 fn sym_type(checked: &Checked, s: Sym) -> CType {
-    if !s.indexes_names() {
+    if !s.indexes_names() || (s == Sym::Func && checked.func_ip) {
+        return CType::u64();
+    }
+    let names = checked.names(s);
+    if names.len() > MAX_VLEN {
         return CType::u64();
     }
     CType::Enum {
         name: s.name().into(),
         size: 8,
-        values: checked.names(s).iter().map(|n| c_identifier(n)).collect(),
+        values: names.iter().map(|n| c_identifier(n)).collect(),
     }
 }
 
@@ -177,7 +185,33 @@ fn output_type(checked: &Checked, p: &OutputInfo) -> CType {
 
 #[cfg(test)]
 mod tests {
-    use super::c_identifier;
+    use super::*;
+    use crate::arch::Arch;
+    use crate::lang::check::{check, CompileOptions};
+    use crate::lang::parse::parse;
+    use crate::maps::Slot;
+
+    /// The key type of the one map of `kprobe:f* { @[func] = count(); }`
+    /// expanded against `n` functions.
+    fn func_key(n: usize) -> Option<Slot> {
+        let spec = parse("kprobe:f* { @[func] = count(); }").unwrap();
+        let opts = CompileOptions {
+            symbols: Some((0..n).map(|i| format!("f{i}")).collect()),
+            ..CompileOptions::default()
+        };
+        let c = check(&spec, Arch::X86_64, &opts).unwrap_or_else(|d| panic!("{d:#?}"));
+        assert_eq!(c.programs.len(), n);
+        map_defs(&c).remove(0).key
+    }
+
+    #[test]
+    fn names_are_an_enum_while_btf_can_hold_them() {
+        let Some(Slot::Typed(CType::Enum { name, values, .. })) = func_key(MAX_VLEN) else {
+            panic!("not an enum");
+        };
+        assert_eq!((name.as_str(), values.len()), ("func", MAX_VLEN));
+        assert_eq!(func_key(MAX_VLEN + 1), Some(Slot::Typed(CType::u64())));
+    }
 
     #[test]
     fn names_become_c_identifiers() {

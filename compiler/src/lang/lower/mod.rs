@@ -1,5 +1,6 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
+//! fentry/fexit arguments in [`fentry`],
 //! maps and aggregations in [`maps`], records for user space in [`output`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
@@ -10,6 +11,7 @@
 mod bits;
 mod bytes;
 mod consts;
+mod fentry;
 mod field;
 mod fold;
 mod frame;
@@ -38,6 +40,8 @@ use crate::program::Object;
 pub struct Compiled {
     pub object: Object,
     pub manifest: Manifest,
+    /// What the compiler tells but is no error ([`Checked::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Compiles every program of `checked`; every program's error on failure.
@@ -50,8 +54,9 @@ pub fn lower(
     object.maps = layout::map_defs(checked);
     object.types = layout::output_types(checked);
     let mut diags = Vec::new();
+    let shared = gen::Shared::new(checked);
     for p in &checked.programs {
-        let done = gen::program(checked, p, arch, opts).and_then(|(prog, core)| {
+        let done = gen::program(checked, &shared, p, arch, opts).and_then(|(prog, core)| {
             record_core(&mut object, &prog.name, &core, p.span, opts).map(|()| prog)
         });
         match done {
@@ -66,6 +71,7 @@ pub fn lower(
     Ok(Compiled {
         object,
         manifest: Manifest::build(checked, arch),
+        notes: checked.notes.clone(),
     })
 }
 

@@ -16,7 +16,7 @@
 
 use crate::lang::ast::{BinOp, Builtin};
 use crate::lang::check::ir::{
-    Body, Checked, ProbeProgram, Sym, TExpr, TKind, TStmt, TStmtKind, Ty,
+    Body, Checked, NameTable, ProbeProgram, Sym, TExpr, TKind, TStmt, TStmtKind, Ty,
 };
 
 use super::fold;
@@ -25,35 +25,60 @@ use super::fold;
 /// fixtures settle in two.
 const ROUNDS: usize = 6;
 
-/// The names `func` and `probe` index, and this program's values.
-struct Names {
-    funcs: Vec<String>,
-    probes: Vec<String>,
-    func: i64,
-    probe: i64,
-    /// The function this program probes.
-    func_name: String,
+/// The names `func` and `probe` index, built once for all the programs
+/// of a spec.
+pub struct SymTables {
+    funcs: NameTable,
+    probes: NameTable,
+    /// `func` is the function's address ([`Checked::func_ip`]), left for
+    /// lowering to read with `bpf_get_func_ip`.
+    func_ip: bool,
 }
 
-impl Names {
-    fn table(&self, s: Sym) -> &[String] {
+impl SymTables {
+    pub fn new(checked: &Checked) -> SymTables {
+        SymTables {
+            funcs: checked.sym_table(Sym::Func),
+            probes: checked.sym_table(Sym::Probe),
+            func_ip: checked.func_ip,
+        }
+    }
+
+    /// The table of `s`; only the name tables compare with literals.
+    fn table(&self, s: Sym) -> Option<&NameTable> {
         match s {
-            Sym::Func => &self.funcs,
-            Sym::Probe => &self.probes,
-            // Only the name tables compare with literals.
-            _ => &[],
+            Sym::Func => Some(&self.funcs),
+            Sym::Probe => Some(&self.probes),
+            _ => None,
+        }
+    }
+
+    /// The id `func` or `probe` has in `prog`.
+    fn id(&self, s: Sym, prog: &ProbeProgram) -> i64 {
+        match (self.table(s), prog.sym_value(s)) {
+            (Some(t), Some(v)) => t.id(v).unwrap_or(t.len()) as i64,
+            _ => 0,
         }
     }
 }
 
+/// The name tables, and this program's values.
+struct Names<'a> {
+    tables: &'a SymTables,
+    func: i64,
+    probe: i64,
+    /// The function this program probes (a kprobe-multi program never
+    /// reaches here with `func` compared to a string).
+    func_name: &'a str,
+}
+
 /// `body` rewritten for program `prog`.
-pub fn body(b: &Body, checked: &Checked, prog: &ProbeProgram) -> Body {
+pub fn body(b: &Body, syms: &SymTables, prog: &ProbeProgram) -> Body {
     let names = Names {
-        funcs: checked.names(Sym::Func),
-        probes: checked.names(Sym::Probe),
-        func: checked.sym_id(Sym::Func, prog),
-        probe: checked.sym_id(Sym::Probe, prog),
-        func_name: prog.func.clone(),
+        tables: syms,
+        func: syms.id(Sym::Func, prog),
+        probe: syms.id(Sym::Probe, prog),
+        func_name: &prog.func,
     };
     let mut b = b.clone();
     if let Some(p) = &mut b.pred {
@@ -72,7 +97,7 @@ pub fn body(b: &Body, checked: &Checked, prog: &ProbeProgram) -> Body {
         }
         b.pred = None;
     }
-    let wrapped = prog.wrapped_syscall;
+    let wrapped = prog.arg_calls();
     for _ in 0..ROUNDS {
         let before = b.stmts.clone();
         constants(&mut b.stmts, &mut vec![None; b.vars.len()]);
@@ -109,18 +134,22 @@ fn each_expr(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
 /// `func`/`probe` as this program's ids; `func == "name"` as an id test.
 fn name_ids(e: &mut TExpr, names: &Names) {
     match &e.kind {
+        TKind::Builtin(Builtin::Func) if names.tables.func_ip => {}
         // `func` where a map holds it with `ksym()`s: its address.
         TKind::Builtin(Builtin::Func) if e.ty == Ty::Sym(Sym::Ksym) => {
-            e.kind = TKind::KernelAddr(names.func_name.clone())
+            e.kind = TKind::KernelAddr(names.func_name.to_string())
+        }
+        TKind::StrEq { s, lit, eq, .. } if names.tables.func_ip && s.ty == Ty::Sym(Sym::Func) => {
+            let same = lit.as_slice() == names.func_name.as_bytes();
+            e.kind = TKind::Int(i64::from(same == *eq));
         }
         TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
         TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
         TKind::StrEq { s, lit, eq, .. } => {
             if let Ty::Sym(sym) = s.ty {
-                let id = names
-                    .table(sym)
-                    .iter()
-                    .position(|n| n.as_bytes() == lit.as_slice());
+                let id = std::str::from_utf8(lit)
+                    .ok()
+                    .and_then(|lit| names.tables.table(sym)?.id(lit));
                 let (s, eq) = ((**s).clone(), *eq);
                 e.kind = match id {
                     Some(id) => TKind::Binary {
@@ -500,7 +529,7 @@ mod tests {
         let c = check(&spec, Arch::X86_64, &CompileOptions::default())
             .unwrap_or_else(|d| panic!("{d:#?}"));
         let p = &c.programs[prog];
-        body(&c.bodies[p.body], &c, p)
+        body(&c.bodies[p.body], &SymTables::new(&c), p)
     }
 
     fn set_vars(stmts: &[TStmt]) -> usize {

@@ -21,12 +21,6 @@ const OTHER_TYPES: &[(&str, &str)] = &[
     ("t", "tracepoint"),
     ("rawtracepoint", "rawtracepoint"),
     ("rt", "rawtracepoint"),
-    ("kfunc", "kfunc"),
-    ("kretfunc", "kretfunc"),
-    ("fentry", "fentry"),
-    ("f", "fentry"),
-    ("fexit", "fexit"),
-    ("fr", "fexit"),
     ("usdt", "usdt"),
     ("U", "usdt"),
     ("profile", "profile"),
@@ -221,6 +215,14 @@ impl Parser<'_> {
                 return Ok(None);
             }
             Some(t) => t,
+        };
+        // bpftrace's `fentry:MODULE:FUNC`: the target keeps both.
+        let target = match kind.is_tracing().then(|| self.lex.attach_target()) {
+            Some(Some(func)) => Piece {
+                text: format!("{}:{}", target.text, func.text),
+                span: target.span.to(func.span),
+            },
+            _ => target,
         };
         end = end.max(target.span.end);
         let mut offset = None;
@@ -490,13 +492,16 @@ impl Parser<'_> {
 }
 
 /// The supported probe types for messages, each kind's aliases in
-/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ...`. Intervals
+/// parentheses: `kprobe (k), kretprobe (kr), ksyscall, ..., fentry (f, kfunc)`. Intervals
 /// parse but do not compile yet.
 fn supported_types() -> String {
     let mut out: Vec<String> = Vec::new();
     let mut last = None;
     for (word, kind) in PROBE_TYPES {
         match out.last_mut() {
+            Some(prev) if last == Some(*kind) && prev.ends_with(')') => {
+                prev.insert_str(prev.len() - 1, &format!(", {word}"))
+            }
             Some(prev) if last == Some(*kind) => prev.push_str(&format!(" ({word})")),
             _ => out.push((*word).to_string()),
         }

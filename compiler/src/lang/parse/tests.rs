@@ -426,7 +426,8 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "probecc compiles these probe types: kprobe (k), kretprobe (kr), \
-             ksyscall, kretsyscall, BEGIN (begin), END (end), interval (i)"
+             ksyscall, kretsyscall, BEGIN (begin), END (end), interval (i), \
+             fentry (f, kfunc), fexit (fr, kretfunc)"
         )
     );
     for (word, full) in [
@@ -437,8 +438,6 @@ fn attach_point_errors() {
         ("hardware:cache-misses:1000", "hardware"),
         ("rt:sched_switch", "rawtracepoint"),
         ("iter:task", "iter"),
-        ("kfunc:vfs_read", "kfunc"),
-        ("fentry:vfs_read", "fentry"),
         ("usdt:/bin/x:p:q", "usdt"),
     ] {
         assert_eq!(
@@ -453,7 +452,7 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN (begin), \
-             END (end), interval (i)"
+             END (end), interval (i), fentry (f, kfunc), fexit (fr, kretfunc)"
         )
     );
     let d = errs("kprob:vfs_read { }");

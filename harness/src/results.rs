@@ -1,0 +1,582 @@
+//! One boot's results, digested: the table checks, each spec's attach and
+//! expectations (and what bpftrace would have printed, when asked), the
+//! overhead statistics (per subject: median, min and max guest ns per loop
+//! iteration over the rounds, probe hits per iteration, and the added cost
+//! per iteration and per hit over the no-probe baseline; ours against the
+//! clang twin), and each spec's cost under its own workload against an
+//! empty probe on the same functions. Everything here is computed from
+//! the `PROBECC` lines of that boot.
+
+use probecc_guest::protocol::Report;
+use serde::{Deserialize, Serialize};
+
+use crate::boot::{Boot, Verdict};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ArchResult {
+    pub arch: String,
+    pub release: String,
+    pub kernel: String,
+    pub accel: String,
+    pub icount: bool,
+    /// `net.core.bpf_jit_enable` in the guest (the agent turns it on);
+    /// `None`: the kernel has no JIT, programs ran in the interpreter.
+    #[serde(default)]
+    pub jit: Option<u8>,
+    /// Whether the kernel has BTF (by its config; `None`: unknown), which
+    /// objects with CO-RE relocations need.
+    #[serde(default)]
+    pub btf: Option<bool>,
+    pub verdict: Verdict,
+    pub boot_secs: f64,
+    pub log: String,
+    pub command: String,
+    pub tables: Vec<TableRow>,
+    pub fixtures: Vec<FixtureRow>,
+    pub overhead: Vec<SubjectStats>,
+    /// Each spec's cost under its own workload.
+    #[serde(default)]
+    pub costs: Vec<SpecCost>,
+    /// Everything that failed, one sentence each.
+    pub failures: Vec<String>,
+    /// Failures of fixtures declared `known_failure` (with the reason);
+    /// they do not fail the run.
+    #[serde(default)]
+    pub known_failures: Vec<String>,
+    /// Remarks, e.g. a known failure that passed this time.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The console's last lines when the boot did not complete.
+    pub tail: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableRow {
+    pub check: String,
+    pub ok: bool,
+    pub table: String,
+    pub kernel: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FixtureRow {
+    pub name: String,
+    pub ok: bool,
+    pub attached: usize,
+    pub programs: usize,
+    pub expectations_met: usize,
+    pub expectations: usize,
+    pub errors: Vec<String>,
+    pub not_attached: Vec<String>,
+    /// What bpftrace would have printed, when the run asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Remarks that fail nothing (a workload command that exited non-zero).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl FixtureRow {
+    /// The row of a spec that never reached the guest (it did not
+    /// compile for the arch, its object is for another).
+    pub fn failed(name: &str, why: String) -> FixtureRow {
+        FixtureRow {
+            name: name.into(),
+            ok: false,
+            attached: 0,
+            programs: 0,
+            expectations_met: 0,
+            expectations: 0,
+            errors: vec![why],
+            not_attached: Vec::new(),
+            output: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// What one spec costs under its own workload (guest instructions under
+/// `-icount`): the medians over the rounds of one workload run with
+/// nothing attached, with an empty probe on the spec's functions and with
+/// the spec, and each added cost per probe hit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpecCost {
+    pub spec: String,
+    /// The workload alone, per run.
+    pub baseline: Option<f64>,
+    /// Probe hits per workload run, of the spec and of the empty probe.
+    pub hits: Option<u64>,
+    pub empty_hits: Option<u64>,
+    /// (median with the spec − median with nothing) / hits.
+    pub added_per_hit: Option<f64>,
+    /// The same of the empty probe.
+    pub empty_added_per_hit: Option<f64>,
+    /// What the spec's own work costs per hit: `added_per_hit −
+    /// empty_added_per_hit`.
+    pub over_empty_per_hit: Option<f64>,
+    /// How far a subject's rounds varied (the widest of the workload
+    /// alone, with the empty probe and with the spec), per hit: a figure
+    /// per hit smaller than this is within the workload's own variation
+    /// (few hits, a noisy workload).
+    #[serde(default)]
+    pub noise_per_hit: Option<f64>,
+    pub rounds: usize,
+    /// Workload runs per timed round (more where one run hits little).
+    #[serde(default)]
+    pub runs: u64,
+}
+
+impl SpecCost {
+    /// Whether the spec's own work per hit is within what the workload
+    /// alone varies by per hit: then the figure is no measurement, and a
+    /// workload that hits the probes more often is needed.
+    pub fn within_noise(&self) -> bool {
+        match (self.over_empty_per_hit, self.noise_per_hit) {
+            (Some(own), Some(noise)) => noise >= own.abs(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubjectStats {
+    pub subject: String,
+    pub kind: String,
+    pub twin_of: Option<String>,
+    pub rounds: Vec<f64>,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub hits_per_iteration: Option<f64>,
+    /// Median minus the baseline's median, per loop iteration.
+    pub added_per_iteration: Option<f64>,
+    /// `added_per_iteration / hits_per_iteration`.
+    pub added_per_hit: Option<f64>,
+    /// For a fixture with a clang twin: our added cost per hit over clang's.
+    pub ours_vs_clang: Option<f64>,
+}
+
+/// Subject kinds, from the plan, by subject name.
+pub type Kinds = Vec<(String, String, Option<String>)>;
+
+pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds) -> ArchResult {
+    let (arch, release, kernel, accel, icount) = header;
+    let mut r = ArchResult {
+        arch: arch.into(),
+        release: release.into(),
+        kernel: kernel.into(),
+        accel: accel.into(),
+        icount,
+        jit: None,
+        btf: None,
+        verdict: boot.verdict,
+        boot_secs: boot.secs,
+        log: boot.log.display().to_string(),
+        command: boot.command.clone(),
+        tables: Vec::new(),
+        fixtures: Vec::new(),
+        overhead: Vec::new(),
+        costs: Vec::new(),
+        failures: Vec::new(),
+        known_failures: Vec::new(),
+        notes: Vec::new(),
+        tail: Vec::new(),
+    };
+    for rep in &boot.reports {
+        absorb(&mut r, rep);
+    }
+    r.overhead = overhead(&boot.reports, kinds);
+    r.costs = costs(&boot.reports);
+    if let Some(why) = boot.verdict.failure(boot) {
+        r.failures.insert(0, why);
+        r.tail = boot.tail.clone();
+    }
+    r
+}
+
+fn absorb(r: &mut ArchResult, rep: &Report) {
+    match rep {
+        Report::Boot { kernel, jit, .. } => {
+            r.kernel = kernel.clone();
+            r.jit = *jit;
+        }
+        Report::Table {
+            check,
+            ok,
+            table,
+            kernel,
+            detail,
+        } => {
+            if !ok {
+                r.failures.push(table_failure(check, table, kernel, detail));
+            }
+            r.tables.push(TableRow {
+                check: check.clone(),
+                ok: *ok,
+                table: table.clone(),
+                kernel: kernel.clone(),
+                detail: detail.clone(),
+            });
+        }
+        Report::Fixture {
+            name,
+            ok,
+            attached,
+            programs,
+            expectations_met,
+            expectations,
+            errors,
+            not_attached,
+            output,
+            notes,
+            ..
+        } => {
+            r.fixtures.push(FixtureRow {
+                name: name.clone(),
+                ok: *ok,
+                attached: *attached,
+                programs: *programs,
+                expectations_met: *expectations_met,
+                expectations: *expectations,
+                errors: errors.clone(),
+                not_attached: not_attached.clone(),
+                output: output.clone(),
+                notes: notes.clone(),
+            });
+            r.add_row_failures();
+        }
+        Report::Error { what, error } => r.failures.push(format!("{what}: {error}")),
+        Report::Watchdog { secs } => r
+            .failures
+            .push(format!("the guest's watchdog fired after {secs} s")),
+        _ => {}
+    }
+}
+
+/// A failed table check in words: the two values that disagree, or, when
+/// the check could not measure the kernel's (an attach refused), why.
+fn table_failure(check: &str, table: &str, kernel: &str, detail: &str) -> String {
+    if table.is_empty() && kernel.is_empty() {
+        format!("table check {check} could not run: {detail}")
+    } else {
+        format!(
+            "table check {check}: probecc::arch says {table}, the kernel says {kernel} ({detail})"
+        )
+    }
+}
+
+fn overhead(reports: &[Report], kinds: &Kinds) -> Vec<SubjectStats> {
+    let mut stats: Vec<SubjectStats> = kinds
+        .iter()
+        .filter_map(|(name, kind, twin_of)| {
+            let rounds: Vec<f64> = reports
+                .iter()
+                .filter_map(|r| match r {
+                    Report::Round {
+                        subject, ns_per_op, ..
+                    } if subject == name => Some(*ns_per_op),
+                    _ => None,
+                })
+                .collect();
+            let median = crate::stats::median(&rounds)?;
+            let hits = reports.iter().find_map(|r| match r {
+                Report::Hits {
+                    subject,
+                    per_iteration,
+                } if subject == name => Some(*per_iteration),
+                _ => None,
+            });
+            Some(SubjectStats {
+                subject: name.clone(),
+                kind: kind.clone(),
+                twin_of: twin_of.clone(),
+                median,
+                min: rounds.iter().copied().fold(f64::INFINITY, f64::min),
+                max: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                rounds,
+                hits_per_iteration: hits,
+                added_per_iteration: None,
+                added_per_hit: None,
+                ours_vs_clang: None,
+            })
+        })
+        .collect();
+    let base = stats
+        .iter()
+        .find(|s| s.kind == "baseline")
+        .map(|s| s.median);
+    for s in &mut stats {
+        if let (Some(b), true) = (base, s.kind != "baseline") {
+            let added = s.median - b;
+            s.added_per_iteration = Some(added);
+            s.added_per_hit = s.hits_per_iteration.filter(|h| *h > 0.0).map(|h| added / h);
+        }
+    }
+    let clang: Vec<(String, Option<f64>)> = stats
+        .iter()
+        .filter(|s| s.kind == "clang")
+        .filter_map(|s| s.twin_of.clone().map(|t| (t, s.added_per_hit)))
+        .collect();
+    for s in &mut stats {
+        if let Some((_, Some(c))) = clang
+            .iter()
+            .find(|(t, _)| *t == s.subject && s.kind == "fixture")
+        {
+            s.ours_vs_clang = s.added_per_hit.filter(|_| *c > 0.0).map(|o| o / c);
+        }
+    }
+    stats
+}
+
+/// Each spec's cost from its `Cost` and `CostHits` lines.
+fn costs(reports: &[Report]) -> Vec<SpecCost> {
+    let mut specs: Vec<&str> = Vec::new();
+    for r in reports {
+        if let Report::Cost { spec, .. } | Report::CostHits { spec, .. } = r {
+            if !specs.contains(&spec.as_str()) {
+                specs.push(spec);
+            }
+        }
+    }
+    specs
+        .into_iter()
+        .map(|name| {
+            let rounds = |subject: &str| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter_map(|r| match r {
+                        Report::Cost {
+                            spec,
+                            subject: s,
+                            ns,
+                            ..
+                        } if spec == name && s == subject => Some(*ns),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let hits = |subject: &str| {
+                reports.iter().find_map(|r| match r {
+                    Report::CostHits {
+                        spec,
+                        subject: s,
+                        hits,
+                    } if spec == name && s == subject => Some(*hits),
+                    _ => None,
+                })
+            };
+            let none = crate::stats::median(&rounds("none"));
+            // The largest spread of a subject's rounds: each median the
+            // figures subtract is that uncertain.
+            let spread = ["none", "empty", "spec"]
+                .into_iter()
+                .filter_map(|subject| {
+                    let r = rounds(subject);
+                    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (r.len() > 1).then_some(hi - lo)
+                })
+                .reduce(f64::max);
+            let per_hit = |subject: &str| {
+                let m = crate::stats::median(&rounds(subject))?;
+                let h = hits(subject).filter(|h| *h > 0)?;
+                Some((m - none?) / h as f64)
+            };
+            let (spec, empty) = (per_hit("spec"), per_hit("empty"));
+            SpecCost {
+                spec: name.into(),
+                baseline: none,
+                hits: hits("spec"),
+                empty_hits: hits("empty"),
+                added_per_hit: spec,
+                empty_added_per_hit: empty,
+                over_empty_per_hit: spec.zip(empty).map(|(s, e)| s - e),
+                noise_per_hit: spread
+                    .zip(hits("spec").filter(|h| *h > 0))
+                    .map(|(s, h)| s / h as f64),
+                rounds: rounds("none").len(),
+                runs: reports
+                    .iter()
+                    .find_map(|r| match r {
+                        Report::Cost { spec, runs, .. } if spec == name => Some(*runs),
+                        _ => None,
+                    })
+                    .unwrap_or(1),
+            }
+        })
+        .collect()
+}
+
+impl ArchResult {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// Adds a row for a spec that never reached the guest, with its
+    /// failure.
+    pub fn add_failed_row(&mut self, row: FixtureRow) {
+        self.fixtures.push(row);
+        self.add_row_failures();
+    }
+
+    /// The failures of the last row added.
+    fn add_row_failures(&mut self) {
+        let Some(row) = self.fixtures.last() else {
+            return;
+        };
+        for e in &row.errors {
+            self.failures.push(format!("{}: {e}", row.name));
+        }
+        if !row.ok && row.errors.is_empty() {
+            self.failures.push(format!("{}: failed", row.name));
+        }
+    }
+
+    /// Moves every failure to `known_failures` when the arch's kernel has a
+    /// declared defect that explains them (`reason`); notes a clean pass.
+    pub fn apply_platform_known(&mut self, reason: &str) {
+        if self.failures.is_empty() {
+            self.notes.push(format!(
+                "passed despite the platform's known failure ({reason})"
+            ));
+            return;
+        }
+        let n = self.failures.len();
+        let first: Vec<String> = self.failures.drain(..).take(5).collect();
+        self.known_failures.push(format!(
+            "{n} failures, known for this kernel: {reason}. The first: {}",
+            first.join("; ")
+        ));
+    }
+
+    /// Moves the failures of fixtures with a declared known defect
+    /// (`(fixture, reason)`) to `known_failures`; notes those that passed.
+    pub fn apply_known(&mut self, known: &[(String, String)]) {
+        for (name, reason) in known {
+            let prefix = format!("{name}: ");
+            let (theirs, rest): (Vec<String>, Vec<String>) = self
+                .failures
+                .drain(..)
+                .partition(|f| f.starts_with(&prefix));
+            self.failures = rest;
+            if !theirs.is_empty() {
+                self.known_failures
+                    .push(format!("{name} (known: {reason}): {}", theirs.join("; ")));
+            } else if self.fixtures.iter().any(|f| f.name == *name && f.ok) {
+                self.notes.push(format!(
+                    "{name} passed despite its known failure ({reason})"
+                ));
+            }
+        }
+    }
+
+    pub fn subject(&self, name: &str) -> Option<&SubjectStats> {
+        self.overhead.iter().find(|s| s.subject == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_check_that_could_not_run_says_why_not_two_empty_values() {
+        assert_eq!(
+            table_failure(
+                "argument registers",
+                "",
+                "",
+                "attaching to do_sys_openat2: EINVAL"
+            ),
+            "table check argument registers could not run: attaching to do_sys_openat2: EINVAL"
+        );
+        assert_eq!(
+            table_failure(
+                "syscall prefix",
+                "__x64_sys_",
+                "",
+                "no __x64_sys_read in kallsyms"
+            ),
+            "table check syscall prefix: probecc::arch says __x64_sys_, the kernel says  \
+             (no __x64_sys_read in kallsyms)"
+        );
+    }
+
+    #[test]
+    fn a_specs_cost_is_over_its_workload_alone_and_its_empty_probe() {
+        let cost = |subject: &str, round, ns| Report::Cost {
+            spec: "reads".into(),
+            subject: subject.into(),
+            round,
+            ns,
+            runs: 2,
+        };
+        let hits = |subject: &str, hits| Report::CostHits {
+            spec: "reads".into(),
+            subject: subject.into(),
+            hits,
+        };
+        let reports = vec![
+            hits("empty", 1000),
+            hits("spec", 1000),
+            cost("none", 0, 2_000_000.0),
+            cost("empty", 0, 2_350_000.0),
+            cost("spec", 0, 2_900_000.0),
+            cost("none", 1, 2_000_100.0),
+            cost("empty", 1, 2_350_100.0),
+            cost("spec", 1, 2_900_100.0),
+        ];
+        let c = &costs(&reports)[0];
+        assert_eq!(c.spec, "reads");
+        assert_eq!((c.rounds, c.runs), (2, 2));
+        assert_eq!(c.baseline, Some(2_000_050.0));
+        assert_eq!(c.added_per_hit, Some(900.0));
+        assert_eq!(c.empty_added_per_hit, Some(350.0));
+        assert_eq!(c.over_empty_per_hit, Some(550.0));
+        assert_eq!(c.noise_per_hit, Some(0.1));
+        // The spread is the widest of the three subjects' rounds.
+        let mut wide = reports.clone();
+        wide.push(cost("spec", 2, 2_905_000.0));
+        assert_eq!(costs(&wide)[0].noise_per_hit, Some(5.0));
+        // No hits: no figure per hit, and nothing made up.
+        let none = costs(&[hits("spec", 0), cost("none", 0, 1.0), cost("spec", 0, 2.0)]);
+        assert_eq!(none[0].added_per_hit, None);
+        assert_eq!(none[0].over_empty_per_hit, None);
+    }
+
+    #[test]
+    fn added_cost_is_over_the_baseline_and_per_hit() {
+        let round = |s: &str, v: f64| Report::Round {
+            subject: s.into(),
+            round: 0,
+            ns_per_op: v,
+        };
+        let reports = vec![
+            round("no probe", 1000.0),
+            round("no probe", 1010.0),
+            round("no probe", 990.0),
+            round("x", 1600.0),
+            round("x (clang)", 1400.0),
+            Report::Hits {
+                subject: "x".into(),
+                per_iteration: 2.0,
+            },
+            Report::Hits {
+                subject: "x (clang)".into(),
+                per_iteration: 2.0,
+            },
+        ];
+        let kinds = vec![
+            ("no probe".into(), "baseline".into(), None),
+            ("x".into(), "fixture".into(), None),
+            ("x (clang)".into(), "clang".into(), Some("x".into())),
+        ];
+        let s = overhead(&reports, &kinds);
+        assert_eq!(s[0].median, 1000.0);
+        assert_eq!(s[1].added_per_iteration, Some(600.0));
+        assert_eq!(s[1].added_per_hit, Some(300.0));
+        assert_eq!(s[2].added_per_hit, Some(200.0));
+        assert_eq!(s[1].ours_vs_clang, Some(1.5));
+    }
+}

@@ -1,0 +1,639 @@
+//! Staging one arch's guest: the static agent as `/init`, the arch's
+//! busybox (its applets become the workloads' commands), the user's own
+//! files, every spec of the plan compiled for the arch (or its object
+//! taken) with its manifest, the overhead subjects, the expectations —
+//! all in one guest plan and one initramfs. Both kernels of an arch boot
+//! the same initramfs.
+//!
+//! A spec that does not compile for the arch (or an object that is not
+//! for it) does not stop the others: it becomes a failed row with the
+//! error ([`Staged::failed`]) and the boot goes on without it.
+
+use std::path::{Path, PathBuf};
+
+use probecc::arch::Arch;
+use probecc::lang::manifest::Manifest;
+use probecc::lang::{self, CompileOptions, Compiled};
+use probecc_guest::protocol::{
+    CostPlan, FixturePlan, OverheadPlan, Plan as GuestPlan, Subject, PLAN_PATH,
+};
+
+use crate::error::{bail, Context, Result};
+use crate::initramfs::Initramfs;
+use crate::plan::{Entry, Plan, Source};
+use crate::results::FixtureRow;
+
+/// Where objects and manifests go in the guest.
+const OBJ_DIR: &str = "/probecc/objects";
+/// Where busybox goes in the guest.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// The overhead baseline: an empty kprobe on the loop's read.
+const EMPTY_KPROBE: &str = include_str!("../specs/empty_kprobe.bt");
+/// The overhead baseline: an empty kretprobe on the loop's read.
+const EMPTY_KRETPROBE: &str = include_str!("../specs/empty_kretprobe.bt");
+
+/// How a plan's specs become objects: compiled on the host for an arch.
+/// An error is the rendered diagnostics (it fails that spec's row).
+pub trait Compiler: Sync {
+    fn compile(&self, spec: &Path, arch: Arch) -> std::result::Result<Compiled, String>;
+}
+
+/// Specs compiled with plain options: the arch's default kernel, kernel
+/// types from `btf` (a vmlinux BTF) if given.
+#[derive(Clone, Debug, Default)]
+pub struct Plain {
+    pub btf: Option<PathBuf>,
+}
+
+impl Compiler for Plain {
+    fn compile(&self, spec: &Path, arch: Arch) -> std::result::Result<Compiled, String> {
+        let src = std::fs::read_to_string(spec)
+            .map_err(|e| format!("reading {}: {e}", spec.display()))?;
+        let opts = CompileOptions {
+            btf: self.btf.as_ref().map(lang::check::TypeSource::file),
+            ..plain_options(&spec.display().to_string())
+        };
+        lang::compile(&src, arch, &opts).map_err(|d| lang::diag::render(&opts.file, &src, &d))
+    }
+}
+
+/// A file of the user's for the guest (`--guest-file SRC[:DST]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestFile {
+    pub src: PathBuf,
+    /// Its path in the guest (default `/bin/<file name>`).
+    pub dst: String,
+}
+
+impl GuestFile {
+    /// `SRC[:DST]`.
+    pub fn parse(s: &str) -> Result<GuestFile> {
+        let (src, dst) = match s.split_once(':') {
+            Some((src, dst)) => (src, Some(dst)),
+            None => (s, None),
+        };
+        let src = PathBuf::from(src);
+        let dst = match dst {
+            Some(d) if d.starts_with('/') => d.to_string(),
+            Some(d) => bail!("--guest-file {s}: the guest path `{d}` is not absolute"),
+            None => {
+                let name = src
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .with_context(|| format!("--guest-file {s}: no file name"))?;
+                format!("/bin/{name}")
+            }
+        };
+        Ok(GuestFile { src, dst })
+    }
+}
+
+/// An overhead subject the caller adds (the project's clang twins).
+#[derive(Clone, Debug)]
+pub struct ExtraSubject {
+    pub name: String,
+    pub kind: String,
+    pub twin_of: Option<String>,
+    pub object: Vec<u8>,
+}
+
+/// The overhead loop's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopOverhead {
+    pub rounds: u32,
+    pub iterations: u64,
+}
+
+/// What staging one arch takes.
+pub struct StageInput<'a> {
+    pub arch: Arch,
+    pub plan: &'a Plan,
+    /// The plan's entries to run (all when empty).
+    pub only: &'a [String],
+    pub compiler: &'a dyn Compiler,
+    /// The agent binary for the arch.
+    pub agent: &'a Path,
+    /// The arch's static busybox.
+    pub busybox: Option<&'a Path>,
+    pub guest_files: &'a [GuestFile],
+    /// The overhead loop over the empty probes and the specs, if any.
+    pub loop_overhead: Option<LoopOverhead>,
+    pub extra_subjects: &'a [ExtraSubject],
+    /// Rounds of each spec's cost under its own workload, if measured.
+    pub cost_rounds: Option<u32>,
+    /// Whether the guest renders what bpftrace would print.
+    pub output: bool,
+    pub watchdog_secs: u64,
+}
+
+/// One arch staged.
+pub struct Staged {
+    pub arch: Arch,
+    /// The initramfs (an uncompressed cpio archive).
+    pub initramfs: Vec<u8>,
+    pub plan: GuestPlan,
+    /// The entries that could not be staged for the arch, as failed rows.
+    pub failed: Vec<FixtureRow>,
+    /// The entries that read kernel structs: they load only on a kernel
+    /// with BTF.
+    pub needs_btf: Vec<String>,
+}
+
+/// An entry's object for one arch.
+struct Artifact {
+    object: Vec<u8>,
+    manifest: Manifest,
+    /// Whether it has CO-RE relocations (reads kernel structs).
+    core: bool,
+}
+
+/// Stages `input.arch`.
+pub fn stage(input: &StageInput) -> Result<Staged> {
+    let arch = input.arch;
+    let mut fs = Initramfs::default();
+    for d in [
+        "/bin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/probecc", OBJ_DIR,
+    ] {
+        fs.dir(d);
+    }
+    let agent =
+        std::fs::read(input.agent).with_context(|| format!("reading {}", input.agent.display()))?;
+    fs.file("/init", 0o755, agent);
+    let mut plan = GuestPlan {
+        arch: arch.name().into(),
+        watchdog_secs: input.watchdog_secs,
+        ..GuestPlan::default()
+    };
+    if let Some(bb) = input.busybox {
+        let bytes = std::fs::read(bb).with_context(|| format!("reading {}", bb.display()))?;
+        fs.file(BUSYBOX, 0o755, bytes);
+        plan.busybox = Some(BUSYBOX.into());
+    }
+    add_guest_files(&mut fs, input.guest_files)?;
+    if input.guest_files.iter().any(|f| f.dst == BUSYBOX) {
+        // The user's own busybox: its applets are the workloads' commands.
+        plan.busybox = Some(BUSYBOX.into());
+    }
+    let mut failed = Vec::new();
+    let mut needs_btf = Vec::new();
+    let mut subjects = vec![Subject {
+        name: "no probe".into(),
+        kind: "baseline".into(),
+        ..Subject::default()
+    }];
+    for (name, text) in [
+        ("empty_kprobe", EMPTY_KPROBE),
+        ("empty_kretprobe", EMPTY_KRETPROBE),
+    ] {
+        let a = builtin(name, text, arch)?;
+        let object = add(&mut fs, name, &a);
+        subjects.push(Subject {
+            name: name.into(),
+            kind: "empty".into(),
+            object,
+            programs: programs(&a.manifest),
+            twin_of: None,
+        });
+    }
+    for e in &input.plan.entries {
+        if !input.only.is_empty() && !input.only.contains(&e.name) {
+            continue;
+        }
+        let a = match artifact(e, arch, input.compiler) {
+            Ok(a) => a,
+            Err(why) => {
+                failed.push(FixtureRow::failed(&e.name, why));
+                continue;
+            }
+        };
+        let unsupported = e.unsupported.get(arch.name()).cloned();
+        if a.core {
+            needs_btf.push(e.name.clone());
+        }
+        let object = add(&mut fs, &e.name, &a);
+        // A spec that reads kernel structs is measured by no round: it
+        // loads only where the kernel has BTF, and aya parses that BTF
+        // once per load (seconds under emulation).
+        let measured = unsupported.is_none() && !a.core;
+        if measured {
+            subjects.push(Subject {
+                name: e.name.clone(),
+                kind: "fixture".into(),
+                object: object.clone(),
+                programs: programs(&a.manifest),
+                twin_of: None,
+            });
+        }
+        if let (Some(rounds), true, false) = (input.cost_rounds, measured, e.workload.is_empty()) {
+            match cost_plan(&mut fs, e, &a, &object, arch, rounds) {
+                Ok(c) => plan.costs.push(c),
+                Err(why) => failed.push(FixtureRow::failed(&e.name, why)),
+            }
+        }
+        plan.fixtures.push(FixturePlan {
+            name: e.name.clone(),
+            manifest: manifest_path(&e.name),
+            object,
+            workload: e.workload.clone(),
+            expect: e.expect.clone(),
+            unsupported,
+            known_failure: e.known_failure.clone(),
+            output: input.output,
+        });
+    }
+    for t in input.extra_subjects {
+        if !t
+            .twin_of
+            .as_ref()
+            .is_none_or(|f| plan.fixtures.iter().any(|p| &p.name == f))
+        {
+            continue;
+        }
+        let programs = programs_of(&t.object)?;
+        let object = format!("{OBJ_DIR}/{}.{}.o", file_name(&t.name), t.kind);
+        fs.file(&object, 0o644, t.object.clone());
+        subjects.push(Subject {
+            name: t.name.clone(),
+            kind: t.kind.clone(),
+            object,
+            programs,
+            twin_of: t.twin_of.clone(),
+        });
+    }
+    if let Some(o) = input.loop_overhead {
+        plan.overhead = Some(OverheadPlan {
+            iterations: o.iterations,
+            rounds: o.rounds,
+            calibration_iterations: 200,
+            subjects,
+        });
+    }
+    fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
+    Ok(Staged {
+        arch,
+        initramfs: fs.finish()?,
+        plan,
+        failed,
+        needs_btf,
+    })
+}
+
+/// The user's files, each at its guest path (their directories made).
+fn add_guest_files(fs: &mut Initramfs, files: &[GuestFile]) -> Result<()> {
+    for f in files {
+        let bytes = std::fs::read(&f.src)
+            .with_context(|| format!("--guest-file: reading {}", f.src.display()))?;
+        let mut dirs = Vec::new();
+        let mut p = Path::new(&f.dst).parent();
+        while let Some(d) = p.filter(|d| *d != Path::new("/")) {
+            dirs.push(d.display().to_string());
+            p = d.parent();
+        }
+        for d in dirs.iter().rev() {
+            if !fs.has(d) {
+                fs.dir(d);
+            }
+        }
+        fs.file(&f.dst, 0o755, bytes);
+    }
+    Ok(())
+}
+
+/// The guest path of an entry's manifest.
+fn manifest_path(name: &str) -> String {
+    format!("{OBJ_DIR}/{}.manifest.json", file_name(name))
+}
+
+/// A name as a file name of the guest (no `/`).
+fn file_name(name: &str) -> String {
+    name.replace(['/', ' '], "_")
+}
+
+/// Adds an artifact's object and manifest; the object's guest path.
+fn add(fs: &mut Initramfs, name: &str, a: &Artifact) -> String {
+    let object = format!("{OBJ_DIR}/{}.o", file_name(name));
+    fs.file(&object, 0o644, a.object.clone());
+    fs.file(
+        &manifest_path(name),
+        0o644,
+        a.manifest.to_json().into_bytes(),
+    );
+    object
+}
+
+/// (function symbol, ELF section) of each program of a manifest.
+fn programs(m: &Manifest) -> Vec<(String, String)> {
+    m.programs
+        .iter()
+        .map(|p| (p.name.clone(), p.section.clone()))
+        .collect()
+}
+
+/// Plain options for the spec `file`: the arch's default kernel, no
+/// kernel types.
+fn plain_options(file: &str) -> CompileOptions {
+    CompileOptions {
+        file: file.into(),
+        symbols: None,
+        kernel: None,
+        unsafe_actions: false,
+        btf: None,
+        params: Vec::new(),
+        attach: lang::AttachMode::Kprobe,
+        multi: false,
+    }
+}
+
+/// One of the harness's own specs compiled for `arch`.
+fn builtin(name: &str, text: &str, arch: Arch) -> Result<Artifact> {
+    let opts = plain_options(&format!("{name}.bt"));
+    match lang::compile(text, arch, &opts) {
+        Ok(c) => artifact_of(c),
+        Err(d) => bail!(
+            "the harness's {name}.bt for {arch}:\n{}",
+            lang::diag::render(&opts.file, text, &d)
+        ),
+    }
+}
+
+fn artifact_of(c: Compiled) -> Result<Artifact> {
+    let object = probecc::elf::write(&c.object)
+        .with_context(|| format!("writing {} for {}", c.manifest.name, c.object.arch))?;
+    Ok(Artifact {
+        core: !c.object.core.is_empty(),
+        object,
+        manifest: c.manifest,
+    })
+}
+
+/// An entry's object for `arch`: its spec compiled, or its object read
+/// (with the manifest beside it); the error is the row's failure.
+fn artifact(
+    e: &Entry,
+    arch: Arch,
+    compiler: &dyn Compiler,
+) -> std::result::Result<Artifact, String> {
+    let path = e.source.path_for(arch);
+    match &e.source {
+        Source::Spec(_) => {
+            let c = compiler
+                .compile(&path, arch)
+                .map_err(|d| format!("does not compile for {arch}:\n{}", d.trim_end()))?;
+            artifact_of(c).map_err(|e| probecc::error::chain(&e))
+        }
+        Source::Object(raw) => read_object(&path, arch, raw.to_string_lossy().contains("{arch}")),
+    }
+}
+
+/// A `.o` and its manifest, refused when it is built for another arch.
+fn read_object(path: &Path, arch: Arch, per_arch: bool) -> std::result::Result<Artifact, String> {
+    let object = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let mpath = path.with_extension("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|e| {
+        format!(
+            "reading its manifest {} (`probecc build` writes it beside the object): {e}",
+            mpath.display()
+        )
+    })?;
+    let manifest = Manifest::from_json(&text).map_err(|e| format!("{}: {e}", mpath.display()))?;
+    if manifest.arch != arch.name() {
+        let hint = if per_arch {
+            String::new()
+        } else {
+            " (give the spec, or one object per arch with `{arch}` in its path)".into()
+        };
+        return Err(format!(
+            "{} is built for {}, not {arch}{hint}",
+            path.display(),
+            manifest.arch
+        ));
+    }
+    let core = probecc::elf::read(&object)
+        .ok()
+        .and_then(|o| probecc::load::object_relocations(&o).ok().flatten())
+        .is_some_and(|(_, sections)| !sections.is_empty());
+    Ok(Artifact {
+        object,
+        manifest,
+        core,
+    })
+}
+
+/// What measuring an entry's cost stages: an empty probe on each of its
+/// kprobe and kretprobe functions, and the entry itself.
+fn cost_plan(
+    fs: &mut Initramfs,
+    e: &Entry,
+    a: &Artifact,
+    object: &str,
+    arch: Arch,
+    rounds: u32,
+) -> std::result::Result<CostPlan, String> {
+    let points = attach_points(&a.manifest);
+    if points.is_empty() {
+        return Err("has no kprobe or kretprobe to measure".into());
+    }
+    let text = format!("{}\n{{\n}}\n", points.join(",\n"));
+    let empty_name = format!("{}.empty", e.name);
+    let empty = builtin(&empty_name, &text, arch).map_err(|e| probecc::error::chain(&e))?;
+    let empty_object = add(fs, &empty_name, &empty);
+    Ok(CostPlan {
+        name: e.name.clone(),
+        workload: e.workload.clone(),
+        rounds,
+        subjects: vec![
+            Subject {
+                name: "empty".into(),
+                kind: "empty".into(),
+                object: empty_object,
+                programs: programs(&empty.manifest),
+                twin_of: None,
+            },
+            Subject {
+                name: "spec".into(),
+                kind: "fixture".into(),
+                object: object.into(),
+                programs: programs(&a.manifest),
+                twin_of: None,
+            },
+        ],
+    })
+}
+
+/// The kprobe and kretprobe attach points of a manifest's programs, in
+/// bpftrace's spelling (`kprobe:vfs_read`), each once.
+fn attach_points(m: &Manifest) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &m.programs {
+        let point = ["kprobe", "kretprobe"].iter().find_map(|kind| {
+            p.section
+                .strip_prefix(kind)
+                .and_then(|r| r.strip_prefix('/'))
+                .map(|func| format!("{kind}:{func}"))
+        });
+        if let Some(point) = point.filter(|p| !out.contains(p)) {
+            out.push(point);
+        }
+    }
+    out
+}
+
+/// (symbol, section) of every global kprobe program of an object
+/// (clang's too).
+fn programs_of(bytes: &[u8]) -> Result<Vec<(String, String)>> {
+    let obj = probecc::elf::read(bytes).context("reading an overhead subject's object")?;
+    Ok(obj
+        .programs
+        .iter()
+        .filter(|f| {
+            f.global && (f.section.starts_with("kprobe/") || f.section.starts_with("kretprobe/"))
+        })
+        .map(|f| (f.name.clone(), f.section.clone()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of this test's own, with `files` (name, text).
+    fn scratch(test: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("harness-stage-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_spec_that_does_not_compile_fails_its_row_and_the_rest_is_staged() {
+        let dir = scratch(
+            "plan",
+            &[
+                ("agent", "an agent"),
+                ("busybox", "a busybox"),
+                ("mytool", "a tool"),
+                ("reads.bt", "kprobe:vfs_read { @r[comm] = count(); }"),
+                ("broken.bt", "kprobe:vfs_read { @r = nosuchfunction(); }"),
+                (
+                    "plan.toml",
+                    "[reads]\nspec = \"reads.bt\"\nworkload = [\"cat -v /etc/hostname\"]\n\
+                     expect = [{ map = \"@r\" }]\n[broken]\nspec = \"broken.bt\"\n",
+                ),
+            ],
+        );
+        let plan = Plan::load(&dir.join("plan.toml")).unwrap();
+        let tool = GuestFile::parse(&format!(
+            "{}:/usr/local/bin/mytool",
+            dir.join("mytool").display()
+        ))
+        .unwrap();
+        let staged = stage(&StageInput {
+            arch: Arch::Riscv64,
+            plan: &plan,
+            only: &[],
+            compiler: &Plain::default(),
+            agent: &dir.join("agent"),
+            busybox: Some(&dir.join("busybox")),
+            guest_files: std::slice::from_ref(&tool),
+            loop_overhead: None,
+            extra_subjects: &[],
+            cost_rounds: Some(1),
+            output: true,
+            watchdog_secs: 60,
+        })
+        .unwrap();
+        assert_eq!(staged.failed.len(), 1);
+        assert_eq!(staged.failed[0].name, "broken");
+        assert!(
+            staged.failed[0].errors[0].starts_with("does not compile for riscv64:"),
+            "{:?}",
+            staged.failed[0].errors
+        );
+        assert!(staged.failed[0].errors[0].contains("nosuchfunction"));
+        let names: Vec<&str> = staged
+            .plan
+            .fixtures
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["reads"]);
+        assert!(staged.plan.fixtures[0].output);
+        assert_eq!(staged.plan.busybox.as_deref(), Some(BUSYBOX));
+        let cost = &staged.plan.costs[0];
+        assert_eq!(cost.name, "reads");
+        assert_eq!(cost.workload, ["cat -v /etc/hostname"]);
+        let kinds: Vec<&str> = cost.subjects.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["empty", "fixture"]);
+        let cpio = String::from_utf8_lossy(&staged.initramfs);
+        for path in [
+            "bin/busybox\0",
+            "usr/local/bin/mytool\0",
+            "init\0",
+            "probecc/plan.json\0",
+        ] {
+            assert!(cpio.contains(path), "{path}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn guest_files_go_to_bin_unless_placed() {
+        assert_eq!(
+            GuestFile::parse("target/x/mytool").unwrap(),
+            GuestFile {
+                src: "target/x/mytool".into(),
+                dst: "/bin/mytool".into()
+            }
+        );
+        assert_eq!(
+            GuestFile::parse("a/data.txt:/etc/data.txt").unwrap().dst,
+            "/etc/data.txt"
+        );
+        let e = GuestFile::parse("a:etc/x").unwrap_err();
+        assert!(e.to_string().contains("not absolute"), "{e}");
+    }
+
+    #[test]
+    fn empty_probes_mirror_the_specs_functions() {
+        let text = "kprobe:vfs_read { @[comm] = count(); }\n\
+                    kretprobe:vfs_read { @r = count(); }\n\
+                    kprobe:vfs_read /pid == 1/ { @p = count(); }\n";
+        let c = lang::compile(text, Arch::Arm64, &plain_options("t.bt")).unwrap();
+        assert_eq!(
+            attach_points(&c.manifest),
+            ["kprobe:vfs_read", "kretprobe:vfs_read"]
+        );
+        let empty = builtin(
+            "t.empty",
+            "kprobe:vfs_read,\nkretprobe:vfs_read\n{\n}\n",
+            Arch::Arm64,
+        )
+        .unwrap();
+        assert_eq!(empty.manifest.programs.len(), 2);
+        assert!(empty.manifest.maps.is_empty());
+    }
+
+    #[test]
+    fn an_object_for_another_arch_fails_its_row_saying_so() {
+        let dir = std::env::temp_dir().join(format!("harness-stage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = lang::compile(
+            "kprobe:vfs_read { @c = count(); }",
+            Arch::X86_64,
+            &plain_options("c.bt"),
+        )
+        .unwrap();
+        let obj = dir.join("c.o");
+        std::fs::write(&obj, probecc::elf::write(&c.object).unwrap()).unwrap();
+        std::fs::write(dir.join("c.manifest.json"), c.manifest.to_json()).unwrap();
+        assert!(read_object(&obj, Arch::X86_64, false).is_ok());
+        let e = read_object(&obj, Arch::S390x, false).err().unwrap();
+        assert!(e.contains("is built for x86_64, not s390x"), "{e}");
+        assert!(e.contains("{arch}"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
