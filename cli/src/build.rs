@@ -51,9 +51,39 @@ pub struct Spec {
     pub file: String,
     pub name: String,
     pub opts: CompileOptions,
+    /// The options for this machine's own arch when the spec has
+    /// wildcards and no `--symbols`: the running kernel's functions,
+    /// read once, on first need.
+    host: std::sync::OnceLock<Option<CompileOptions>>,
     /// `--multi`, decided per arch when compiling (on top of
     /// `opts.multi`, which a caller that knows its kernel sets itself).
     pub multi: Multi,
+}
+
+/// The arch this build of probecc runs on.
+pub const HOST_ARCH: Option<Arch> = if cfg!(target_arch = "x86_64") {
+    Some(Arch::X86_64)
+} else if cfg!(target_arch = "aarch64") {
+    Some(Arch::Arm64)
+} else if cfg!(target_arch = "s390x") {
+    Some(Arch::S390x)
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    Some(Arch::Ppc64le)
+} else if cfg!(target_arch = "riscv64") {
+    Some(Arch::Riscv64)
+} else {
+    None
+};
+
+/// The running kernel's functions (`live::kernel::traceable`); `None` if
+/// they cannot be read, or off Linux.
+pub fn running_kernel_functions() -> Option<Vec<String>> {
+    #[cfg(target_os = "linux")]
+    return probecc_runtime::live::kernel::traceable()
+        .ok()
+        .map(|(_, names)| names);
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 impl Spec {
@@ -72,6 +102,7 @@ impl Spec {
             kernel,
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
+            params: Vec::new(),
             attach,
             multi: false,
         };
@@ -86,21 +117,39 @@ impl Spec {
             file: opts.file.clone(),
             name,
             opts,
+            host: std::sync::OnceLock::new(),
             multi: Multi::Never,
         }
     }
 
     /// The compiled spec, or its diagnostics printed to stderr (in colour
     /// on a terminal) and [`BadInput::Spec`].
-    /// Its notes (a block split from one kprobe-multi program, and why)
-    /// go to stderr too.
+    /// A wildcard of a spec built for this machine's own arch without
+    /// `--symbols` expands against the running kernel's functions (as
+    /// bpftrace's does); other arches need `--symbols`. Its notes (a block
+    /// split from one kprobe-multi program, and why) go to stderr too.
     pub fn compile(&self, arch: Arch) -> Result<lang::Compiled, BadInput> {
         let multi_opts;
-        let mut opts = &self.opts;
+        let mut opts = match self.opts.symbols {
+            None if Some(arch) == HOST_ARCH => self
+                .host
+                .get_or_init(|| {
+                    if !lang::has_wildcards(&self.src, &self.opts) {
+                        return None;
+                    }
+                    Some(CompileOptions {
+                        symbols: running_kernel_functions(),
+                        ..self.opts.clone()
+                    })
+                })
+                .as_ref()
+                .unwrap_or(&self.opts),
+            _ => &self.opts,
+        };
         if !opts.multi && self.multi.for_build(arch, opts.kernel_for(arch)) {
             multi_opts = CompileOptions {
                 multi: true,
-                ..self.opts.clone()
+                ..opts.clone()
             };
             opts = &multi_opts;
         }

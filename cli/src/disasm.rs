@@ -314,6 +314,7 @@ mod tests {
                 insn: 3,
                 map: "counts".into(),
             }],
+            ksym_relocs: vec![],
             lines: vec![],
         });
         obj

@@ -46,6 +46,10 @@ pub struct Target {
     /// where the arch and `--kernel` release have BPF trampolines
     #[arg(long, value_name = "KIND", value_enum)]
     pub attach: Option<Attach>,
+    /// Positional parameters for a spec's `$1`, `$2`... (`$#` is their
+    /// count), after `--`: fixed in the object, as bpftrace fixes them
+    #[arg(last = true, value_name = "ARG")]
+    pub params: Vec<String>,
 }
 
 /// `--attach`: [`AttachMode`] as the command line spells it.
@@ -176,14 +180,16 @@ impl Target {
     /// The spec at `path` with these compile options.
     pub fn spec(&self, path: &Path) -> Result<Spec, BadInput> {
         let symbols = self.symbols.as_deref().map(input::symbols).transpose()?;
-        Spec::load(
+        let mut spec = Spec::load(
             path,
             symbols,
             self.kernel,
             self.allow_unsafe,
             self.btf.as_deref(),
             self.attach.map_or(AttachMode::Kprobe, AttachMode::from),
-        )
+        )?;
+        spec.opts.params = self.params.clone();
+        Ok(spec)
     }
 
     /// An object's bytes with its CO-RE relocations applied for the kernel

@@ -29,7 +29,9 @@ use probecc::arch::{Arch, KernelVersion};
 use probecc::lang::check::ir::settings::MissingProbes;
 use probecc::lang::manifest::Manifest;
 use probecc::lang::{AttachMode, CompileOptions};
-use probecc_runtime::live::{self, kernel, privilege, LiveError, LoadOptions, Loaded, Session};
+use probecc_runtime::live::{
+    self, kernel, privilege, LiveError, LoadOptions, Loaded, Printer, Session,
+};
 use probecc_runtime::output::Style;
 
 use crate::build::{self, Spec};
@@ -142,7 +144,7 @@ pub fn run(args: &Args) -> Result<()> {
     let running = running()?;
     let mut ready = match &source {
         Source::Spec { src, file, name } => {
-            compile(args, args.attach.into(), &running, src, file, name)?
+            compile(args, args.attach.into(), &running, src, file, name, &params)?
         }
         Source::Object { bytes, path } => object(&running, bytes.clone(), path)?,
     };
@@ -155,7 +157,7 @@ pub fn run(args: &Args) -> Result<()> {
             "note: `{func}` is not in this kernel's available_filter_functions, so no fentry/fexit \
              can attach to it; attaching kprobes instead"
         );
-        ready = compile(args, AttachMode::Kprobe, &running, src, file, name)?;
+        ready = compile(args, AttachMode::Kprobe, &running, src, file, name, &params)?;
     }
     let missing = privilege::missing();
     if !missing.is_empty() {
@@ -183,7 +185,7 @@ pub fn run(args: &Args) -> Result<()> {
                 "note: this kernel refused fentry/fexit ({}); attaching kprobes instead",
                 probecc::error::chain(e.as_ref())
             );
-            ready = compile(args, AttachMode::Kprobe, &running, src, file, name)?;
+            ready = compile(args, AttachMode::Kprobe, &running, src, file, name, &params)?;
             prepare(&ready, &options, style, true)?
         }
         (other, _) => other?,
@@ -222,7 +224,7 @@ fn prepare(
     options: &LoadOptions,
     style: Style,
     explain: bool,
-) -> Result<Session<std::io::Stdout>> {
+) -> Result<Session<Printer<std::io::Stdout>>> {
     let loaded = Loaded::load_with(&ready.object, options)
         .map_err(|e| anyhow::Error::new(e).context("loading the object"))?;
     let mut session = Session::new(loaded, ready.manifest.clone(), style, std::io::stdout());
@@ -258,10 +260,11 @@ fn untraceable(manifest: &Manifest) -> Option<String> {
         .find(|f| names.binary_search(f).is_err())
 }
 
-/// The globals the object reads, set before it is loaded: the positional
-/// parameters (`$1`...) and the command's pid (`cpid`), once the manifest
-/// names the globals that hold them. It names none yet, so ARGs go
-/// unused, as bpftrace leaves parameters a script does not read.
+/// The globals the object reads, set before it is loaded. A spec's
+/// positional parameters (`$1`...) were fixed when it compiled, as
+/// bpftrace fixes them; an object's when it was built (`probecc build
+/// -- ARG...`), so ARGs after an object go unused, as bpftrace leaves
+/// parameters a script does not read. The manifest names no global yet.
 fn load_options(_manifest: &Manifest, _params: &[String], _cpid: Option<u32>) -> LoadOptions {
     LoadOptions::default()
 }
@@ -329,6 +332,7 @@ fn compile(
     src: &str,
     file: &str,
     name: &str,
+    params: &[String],
 ) -> Result<Ready> {
     let (src, file, name) = (src.to_string(), file.to_string(), name.to_string());
     let symbols = match (&args.symbols, has_wildcard(&src)) {
@@ -342,6 +346,7 @@ fn compile(
         kernel: Some(running.version),
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
+        params: params.to_vec(),
         attach,
         multi: args.multi.for_running(running.version),
     };
@@ -413,7 +418,7 @@ fn object(running: &Running, bytes: Vec<u8>, path: &Path) -> Result<Ready> {
 
 /// Every program through the kernel's verifier; a rejection printed with
 /// the log's last lines mapped to the spec.
-fn verify<W: Write>(session: &mut Session<W>, ready: &Ready, explain: bool) -> Result<()> {
+fn verify<W: Write>(session: &mut Session<Printer<W>>, ready: &Ready, explain: bool) -> Result<()> {
     let Err(e) = session.loaded().verify_all(&ready.manifest) else {
         return Ok(());
     };
@@ -442,7 +447,7 @@ fn attaching(style: Style, n: usize) -> Result<()> {
 
 /// Every probe attached; one the kernel refuses fails the trace, or is
 /// a warning or nothing when the spec's config says `missing_probes`.
-fn attach<W: Write>(session: &mut Session<W>, manifest: &Manifest) -> Result<()> {
+fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> Result<()> {
     let failed = session.loaded().attach_all(manifest);
     for (program, why) in session.loaded().fallbacks() {
         eprintln!(
@@ -488,7 +493,7 @@ fn attach<W: Write>(session: &mut Session<W>, manifest: &Manifest) -> Result<()>
 /// Prints records as they come until the trace ends: a signal, `exit()`,
 /// the deadline, or the command's exit.
 fn watch<W: Write>(
-    session: &mut Session<W>,
+    session: &mut Session<Printer<W>>,
     mut command: Option<&mut Held>,
     duration: Option<Duration>,
 ) -> Result<()> {

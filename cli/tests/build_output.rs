@@ -1,7 +1,9 @@
 //! Where `probecc build` writes and what it says: `-o FILE.o` is that
 //! file with `FILE.manifest.json` beside it, an existing directory stays a
 //! directory whatever its name, several arches go to `DIR/<arch>/`, and
-//! the summary line counts in the singular for one.
+//! the summary line counts in the singular for one. A wildcard expands
+//! against the running kernel's functions for the machine's own arch,
+//! and needs `--symbols` for another.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +52,44 @@ fn o_names_the_object_file_for_one_arch() {
     assert!(
         stdout.ends_with(&format!(" instructions, 1 map, {} bytes\n", bytes.len())),
         "{stdout}"
+    );
+}
+
+/// `kprobe:vfs_read*` without `--symbols`: built for this machine's arch
+/// from the running kernel's functions (where it lists them), refused for
+/// another arch with the reason.
+#[test]
+fn wildcards_expand_against_the_running_kernel_for_its_own_arch() {
+    let dir = scratch("build-wildcard");
+    let spec = dir.join("w.bt");
+    std::fs::write(&spec, "kprobe:vfs_read* { @[func] = count(); }\n").expect("spec");
+    let readable = [
+        "/sys/kernel/tracing/available_filter_functions",
+        "/proc/kallsyms",
+    ]
+    .iter()
+    .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("vfs_read")));
+    if cfg!(target_arch = "x86_64") && readable {
+        let stdout = build(&[&spec, Path::new("-o"), &dir.join("w.o")]);
+        assert!(stdout.contains(" programs, "), "{stdout}");
+    }
+    let other = if cfg!(target_arch = "s390x") {
+        "x86_64"
+    } else {
+        "s390x"
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_probecc"))
+        .args(["build", "--arch", other])
+        .arg(&spec)
+        .arg("-o")
+        .arg(dir.join("other.o"))
+        .output()
+        .expect("running probecc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("wildcard `vfs_read*` needs a symbol list: pass --symbols"),
+        "{stderr}"
     );
 }
 

@@ -64,3 +64,34 @@ fn report_is_one_document() {
     assert_eq!(doc["print"][0]["map"], "@reads");
     assert_eq!(doc["maps"]["@start"], serde_json::json!([]));
 }
+
+/// `probecc run SPEC -- ARG...` fixes `$1`, `str($2)` and `$#` when the
+/// spec compiles: reads of more than `$1` bytes counted, keyed by the
+/// second parameter (the events read 7, 0 and 4096 bytes).
+#[test]
+fn positional_parameters_follow_the_double_dash() {
+    let run = |params: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_probecc"))
+            .args([
+                "run",
+                "fixtures/specs/positional.bt",
+                "--events",
+                "fixtures/events/positional.jsonl",
+                "--",
+            ])
+            .args(params)
+            .current_dir(root())
+            .output()
+            .expect("running probecc");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run(&["5", "small"]), "\n\n@big[small]: 2\n@params: 2\n");
+    assert_eq!(run(&["100", "x", "y"]), "\n\n@big[x]: 1\n@params: 3\n");
+    // None given: 0 and "", as bpftrace defaults them.
+    assert_eq!(run(&[]), "\n\n@big[]: 2\n@params: 0\n");
+}

@@ -88,6 +88,27 @@ fn begin_and_end_print_as_bpftrace_prints_them() {
     assert_eq!(r.stdout, "{\"type\":\"attached_probes\", \"count\":1}\n");
 }
 
+/// BEGIN's state, read and changed by an interval block at its period,
+/// its `exit()` ending the trace, then END and the maps' dump.
+#[test]
+#[ignore = "needs root"]
+fn interval_blocks_run_at_their_period_between_begin_and_end() {
+    if !require(&[Need::Root]) {
+        return;
+    }
+    let spec = "BEGIN { @n = 10; } interval:ms:50 { @n += 1; printf(\"tick %d\\n\", @n); \
+                if (@n == 13) { exit(); } } END { printf(\"end %d\\n\", @n); }";
+    let started = std::time::Instant::now();
+    let r = trace(&["-q", "-e", spec, "--duration", "10"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "tick 11\ntick 12\ntick 13\nend 13\n\n\n@n: 13\n");
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(150) && took < std::time::Duration::from_secs(5),
+        "three 50 ms periods took {took:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs root"]
 fn output_streams_and_sigint_ends_the_trace_with_end() {

@@ -144,6 +144,12 @@ pub struct ArchInfo {
     pub multiarch: &'static str,
     /// The Rust target triple of a static guest binary.
     pub rust_target: &'static str,
+    /// Whether kernel and user addresses never overlap
+    /// (`ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE`): an address says which
+    /// memory it is in, so a `str()` whose kernel read fails may be a user
+    /// pointer and is read again as one. s390x's two address spaces share
+    /// their addresses.
+    pub split_address_space: bool,
     /// The ELF `e_machine` of its kernel images (a vmlinux).
     pub elf_machine: u16,
     /// How its kernel text splits into instructions, and where its kernel
@@ -194,6 +200,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
+        split_address_space: true,
         elf_machine: object::elf::EM_X86_64,
         text: TextRules {
             decoder: "iced-x86",
@@ -232,6 +239,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "arm64",
         multiarch: "aarch64-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
+        split_address_space: true,
         elf_machine: object::elf::EM_AARCH64,
         text: TextRules {
             decoder: "fixed 4 bytes",
@@ -270,6 +278,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "s390x",
         multiarch: "s390x-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
+        split_address_space: false,
         elf_machine: object::elf::EM_S390,
         text: TextRules {
             decoder: "2, 4 or 6 bytes from the opcode's high bits",
@@ -306,6 +315,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "ppc64el",
         multiarch: "powerpc64le-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
+        split_address_space: true,
         elf_machine: object::elf::EM_PPC64,
         text: TextRules {
             decoder: "fixed 4 bytes",
@@ -342,6 +352,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         debian_arch: "riscv64",
         multiarch: "riscv64-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
+        split_address_space: true,
         elf_machine: object::elf::EM_RISCV,
         text: TextRules {
             decoder: "2 or 4 bytes from the low bits",

@@ -17,7 +17,7 @@ use crate::btf::core::access::FieldAccess;
 use crate::btf::core::CoreKind;
 use crate::helpers::Helper;
 use crate::insn::{self, AluOp, AtomicOp, Cond, Insn, Reg, Size};
-use crate::program::{LineInfo, MapReloc, Program};
+use crate::program::{KsymReloc, LineInfo, MapReloc, Program};
 
 mod helper_calls;
 pub use helper_calls::*;
@@ -48,6 +48,9 @@ pub enum Op {
     LdImm64 { dst: Reg, src: u8, imm: u64 },
     /// `dst = map` by name: an `ld_imm64` that the loader relocates.
     LoadMap { dst: Reg, map: String },
+    /// `dst = &symbol`, a kernel symbol's address: an `ld_imm64` that the
+    /// loader resolves.
+    LoadKsym { dst: Reg, symbol: String },
     /// A jump whose offset is the distance to `target`.
     Jump { insn: Insn, target: String },
     /// A BPF-to-BPF call of the code at `target`.
@@ -172,6 +175,7 @@ pub enum AsmError {
 pub struct Assembled {
     pub insns: Vec<Insn>,
     pub map_relocs: Vec<MapReloc>,
+    pub ksym_relocs: Vec<KsymReloc>,
     pub lines: Vec<LineInfo>,
     /// Each label's slot index.
     pub labels: BTreeMap<String, usize>,
@@ -194,6 +198,7 @@ impl Assembled {
             section: section.to_string(),
             insns: fitted(self.insns),
             map_relocs: fitted(self.map_relocs),
+            ksym_relocs: fitted(self.ksym_relocs),
             lines: fitted(self.lines),
         }
     }
@@ -294,7 +299,7 @@ fn load_arg(dst: Reg, arg: &Arg) -> Vec<Op> {
 fn slots(op: &Op) -> usize {
     match op {
         Op::Insn(_) | Op::Jump { .. } | Op::CallLocal { .. } | Op::Core { .. } => 1,
-        Op::LdImm64 { .. } | Op::LoadMap { .. } => 2,
+        Op::LdImm64 { .. } | Op::LoadMap { .. } | Op::LoadKsym { .. } => 2,
         Op::Label(_) | Op::Source(_) | Op::HelperCall { .. } => 0,
     }
 }
@@ -359,6 +364,13 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                 out.map_relocs.push(MapReloc {
                     insn: pc,
                     map: map.clone(),
+                });
+                out.insns.extend(insn::ld_imm64(*dst, 0));
+            }
+            Op::LoadKsym { dst, symbol } => {
+                out.ksym_relocs.push(KsymReloc {
+                    insn: pc,
+                    symbol: symbol.clone(),
                 });
                 out.insns.extend(insn::ld_imm64(*dst, 0));
             }
@@ -566,6 +578,15 @@ pub fn ld_imm64(dst: Reg, imm: u64) -> Op {
         dst,
         src: insn::pseudo::NONE,
         imm,
+    }
+}
+
+/// `dst = &symbol`: the address of a kernel symbol, an `ld_imm64`
+/// relocated against an extern the loader resolves.
+pub fn ld_ksym(dst: Reg, symbol: &str) -> Op {
+    Op::LoadKsym {
+        dst,
+        symbol: symbol.to_string(),
     }
 }
 

@@ -140,7 +140,8 @@ pub fn program_text(insns: &[Insn], endian: Endian) -> String {
 
 /// The listing of every program of an object before it is written: for each,
 /// `section <symbol>:`, its instructions as [`program_text`] prints them, and
-/// its map relocations as `; reloc slot N -> map`.
+/// its map relocations as `; reloc slot N -> map`, its kernel symbol
+/// addresses as `; reloc slot N -> ksym sym`.
 pub fn object_text(obj: &crate::program::Object) -> String {
     let mut text = String::new();
     for p in &obj.programs {
@@ -148,6 +149,9 @@ pub fn object_text(obj: &crate::program::Object) -> String {
         text += &program_text(&p.insns, obj.arch.endian());
         for r in &p.map_relocs {
             text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
+        }
+        for r in &p.ksym_relocs {
+            text += &format!("; reloc slot {} -> ksym {}\n", r.insn, r.symbol);
         }
         for r in obj.core.relocs().iter().filter(|r| r.program == p.name) {
             let listing = crate::btf::core::listing(r.kind.raw(), &r.field, &r.access);

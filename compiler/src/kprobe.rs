@@ -14,18 +14,32 @@ use crate::asm::{self, Op};
 use crate::helpers::Helper;
 use crate::insn::{Reg, Size};
 
-/// Where a program attaches.
+/// Where a program attaches, or what runs it: the kprobes fire on their
+/// function; the programs of `BEGIN`, `END` and `interval` blocks attach
+/// nowhere (raw tracepoint programs in a bare `raw_tp` section, which
+/// libbpf does not auto-attach) and are run by the loader with
+/// `BPF_PROG_TEST_RUN`: `BEGIN` before any kprobe is attached, `interval`
+/// ones at their period, `END` after the last kprobe is detached.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AttachPoint {
     /// Entry of `func`, or `offset` bytes into it.
     Kprobe { func: String, offset: u64 },
     /// Return of `func`.
     Kretprobe { func: String },
+    /// Run once before any kprobe is attached.
+    Begin,
+    /// Run once after every kprobe is detached.
+    End,
+    /// Run every `period_ns` nanoseconds while the kprobes are attached.
+    Interval { period_ns: u64 },
     /// Entry of `func` through its BPF trampoline (a tracing program).
     Fentry { func: String },
     /// Return of `func` through its BPF trampoline.
     Fexit { func: String },
 }
+
+/// The section of every program a loader runs rather than attaches.
+pub const RUN_SECTION: &str = "raw_tp";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KprobeError {
@@ -57,13 +71,23 @@ impl AttachPoint {
         AttachPoint::Kretprobe { func: func.into() }
     }
 
+    /// The function probed; empty for the programs a loader runs.
     pub fn func(&self) -> &str {
         match self {
             AttachPoint::Kprobe { func, .. }
             | AttachPoint::Kretprobe { func }
             | AttachPoint::Fentry { func }
             | AttachPoint::Fexit { func } => func,
+            AttachPoint::Begin | AttachPoint::End | AttachPoint::Interval { .. } => "",
         }
+    }
+
+    /// Whether this is a kprobe or kretprobe (not a program the loader runs).
+    pub fn is_kprobe(&self) -> bool {
+        matches!(
+            self,
+            AttachPoint::Kprobe { .. } | AttachPoint::Kretprobe { .. }
+        )
     }
 
     pub fn is_return(&self) -> bool {
@@ -85,6 +109,9 @@ impl AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => format!("kprobe/{func}"),
             AttachPoint::Kprobe { func, offset } => format!("kprobe/{func}+{offset}"),
             AttachPoint::Kretprobe { func } => format!("kretprobe/{func}"),
+            AttachPoint::Begin | AttachPoint::End | AttachPoint::Interval { .. } => {
+                RUN_SECTION.to_string()
+            }
             AttachPoint::Fentry { func } => format!("fentry/{func}"),
             AttachPoint::Fexit { func } => format!("fexit/{func}"),
         }
@@ -125,6 +152,9 @@ impl AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => format!("kprobe_{func}"),
             AttachPoint::Kprobe { func, offset } => format!("kprobe_{func}_{offset}"),
             AttachPoint::Kretprobe { func } => format!("kretprobe_{func}"),
+            AttachPoint::Begin => "BEGIN".to_string(),
+            AttachPoint::End => "END".to_string(),
+            AttachPoint::Interval { period_ns } => format!("interval_{}", period_name(*period_ns)),
             AttachPoint::Fentry { func } => format!("fentry_{func}"),
             AttachPoint::Fexit { func } => format!("fexit_{func}"),
         };
@@ -141,10 +171,30 @@ impl fmt::Display for AttachPoint {
             AttachPoint::Kprobe { func, offset: 0 } => write!(f, "kprobe:{func}"),
             AttachPoint::Kprobe { func, offset } => write!(f, "kprobe:{func}+{offset}"),
             AttachPoint::Kretprobe { func } => write!(f, "kretprobe:{func}"),
+            AttachPoint::Begin => write!(f, "BEGIN"),
+            AttachPoint::End => write!(f, "END"),
+            AttachPoint::Interval { period_ns } => {
+                write!(f, "interval:{}", period_name(*period_ns))
+            }
             AttachPoint::Fentry { func } => write!(f, "fentry:{func}"),
             AttachPoint::Fexit { func } => write!(f, "fexit:{func}"),
         }
     }
+}
+
+/// A period in the largest unit that divides it: `1s`, `100ms`, `7us`.
+fn period_name(ns: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let (div, unit) = UNITS
+        .into_iter()
+        .find(|(d, _)| ns % d == 0 && ns > 0)
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", ns / div)
 }
 
 fn parse_offset(s: &str) -> Option<u64> {
@@ -323,6 +373,27 @@ mod tests {
             assert!(AttachPoint::from_section(bad).is_err(), "{bad}");
         }
         assert_eq!(AttachPoint::kprobe("f.isra.0").symbol(), "kprobe_f_isra_0");
+    }
+
+    #[test]
+    fn programs_a_loader_runs_share_the_raw_tp_section() {
+        let every = AttachPoint::Interval {
+            period_ns: 100_000_000,
+        };
+        for (at, symbol) in [
+            (AttachPoint::Begin, "BEGIN"),
+            (AttachPoint::End, "END"),
+            (every.clone(), "interval_100ms"),
+        ] {
+            assert_eq!(at.section(), RUN_SECTION);
+            assert_eq!(at.symbol(), symbol);
+            assert!(!at.is_kprobe());
+            assert_eq!(at.func(), "");
+        }
+        assert_eq!(every.to_string(), "interval:100ms");
+        assert_eq!(period_name(1_000_000_000), "1s");
+        assert_eq!(period_name(1_500), "1500ns");
+        assert!(AttachPoint::kretprobe("f").is_kprobe());
     }
 
     #[test]

@@ -138,13 +138,14 @@ impl MapDef {
             max_entries: 0,
         }
     }
-    /// A stack-trace map holding up to `max_entries` stacks of [`STACK_DEPTH`] frames.
-    pub fn stack_trace(name: &str, max_entries: u32) -> MapDef {
+    /// A stack-trace map holding up to `max_entries` stacks of `depth`
+    /// frames (at most [`STACK_DEPTH`]).
+    pub fn stack_trace(name: &str, depth: u32, max_entries: u32) -> MapDef {
         MapDef {
             name: name.into(),
             kind: MapKind::StackTrace,
             key: Some(Slot::Sized(4)),
-            value: Some(Slot::Sized(8 * STACK_DEPTH)),
+            value: Some(Slot::Sized(8 * depth.min(STACK_DEPTH))),
             max_entries,
         }
     }

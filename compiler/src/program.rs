@@ -18,6 +18,8 @@ pub struct Program {
     pub insns: Vec<Insn>,
     /// `ld_imm64` slots that load a map, by map name.
     pub map_relocs: Vec<MapReloc>,
+    /// `ld_imm64` slots that load a kernel symbol's address.
+    pub ksym_relocs: Vec<KsymReloc>,
     /// Source lines for `.BTF.ext` line info, in ascending slot order.
     pub lines: Vec<LineInfo>,
 }
@@ -28,6 +30,31 @@ pub struct Program {
 pub struct MapReloc {
     pub insn: usize,
     pub map: String,
+}
+
+/// An `ld_imm64` at slot `insn` that must load the address of kernel symbol
+/// `symbol`: written as an `R_BPF_64_64` relocation against an undefined
+/// symbol described in BTF as a typeless extern of `.ksyms` (clang's
+/// `extern const void symbol __ksym;`), which libbpf resolves from
+/// `/proc/kallsyms` at load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KsymReloc {
+    pub insn: usize,
+    pub symbol: String,
+}
+
+impl Object {
+    /// The kernel symbols the programs load the address of, each once, in
+    /// order of first use.
+    pub fn ksyms(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in self.programs.iter().flat_map(|p| &p.ksym_relocs) {
+            if !out.contains(&r.symbol.as_str()) {
+                out.push(&r.symbol);
+            }
+        }
+        out
+    }
 }
 
 /// The source line that instruction slot `insn` (and those after it, up to the

@@ -1,28 +1,26 @@
 //! One fixture end to end through the runtime's loader
-//! (`probecc_runtime::live`): load the object, attach every program to its
-//! kprobe or kretprobe, run the workload, detach, read the printf ring
-//! buffer and the maps (decoded by the manifest), check the expectations,
-//! and, when the plan asks, render what bpftrace would have printed.
+//! (`probecc_runtime::live`): load the object, run its BEGIN programs,
+//! attach every kprobe and kretprobe, run the workload (interval programs
+//! running at their period meanwhile), detach, run its END programs — the
+//! records of the ring buffer acted on in order throughout — read the maps
+//! (decoded by the manifest), check the expectations, and, when the plan
+//! asks, render what bpftrace would have printed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use probecc::error::chain;
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
-use probecc_runtime::decode::MapDump;
 use probecc_runtime::ksyms::Ksyms;
-use probecc_runtime::live::Loaded;
-use probecc_runtime::output::Style;
+use probecc_runtime::live::{Loaded, Session};
+use probecc_runtime::output::{Chunk, Output, Style};
 use probecc_runtime::report;
 use serde_json::{json, Value};
 
 use crate::expect::{self, Entries, Outcome};
 use crate::workload;
-
-/// Printf records read from the ring buffer at most, per run.
-const MAX_RECORDS: usize = 10_000;
 
 /// Runs one fixture and returns its report line.
 pub fn run(f: &FixturePlan, ksyms: &Ksyms) -> Report {
@@ -84,11 +82,19 @@ impl Run {
 
     fn go(&mut self, f: &FixturePlan, ksyms: &Ksyms) -> Result<(), String> {
         let manifest = read_manifest(&f.manifest)?;
-        let mut object = Loaded::load_file(Path::new(&f.object))
+        let object = Loaded::load_file(Path::new(&f.object))
             .map_err(|e| format!("{}: {}", f.object, chain(&e)))?;
         self.loaded = true;
-        self.programs = manifest.programs.len();
-        for (section, e) in object.attach_all(&manifest) {
+        self.programs = manifest
+            .programs
+            .iter()
+            .filter(|p| p.kind.attached())
+            .count();
+        let mut session = Session::collecting(object, manifest.clone(), ksyms.clone());
+        session
+            .begin()
+            .map_err(|e| format!("BEGIN: {}", chain(&e)))?;
+        for (section, e) in session.attach() {
             let e = format!("{section}: {}", chain(&e));
             if f.unsupported.is_some() {
                 // Declared not to work on this arch: a note, not an error.
@@ -97,28 +103,30 @@ impl Run {
                 self.errors.push(e);
             }
         }
-        self.attached = object.attached();
-        let mut pid = 0;
-        for line in &f.workload {
-            let ran = workload::spawn(line, Duration::from_secs(60))
-                .map_err(|e| format!("workload `{line}`: {e}"))?;
-            pid = ran.pid;
-            self.notes.extend(ran.note);
-        }
-        object.detach_all();
-        let texts = printf_texts(&mut object, &manifest, &mut self.errors);
-        let printf: Vec<String> = texts.concat().lines().map(str::to_string).collect();
-        let dumps = map_dumps(&object, &manifest, ksyms, &mut self.errors);
+        self.attached = session.loaded().attached();
+        let (pid, notes) = while_running(&mut session, || -> Result<_, String> {
+            let (mut pid, mut notes) = (0, Vec::new());
+            for line in &f.workload {
+                let ran = workload::spawn(line, Duration::from_secs(60))
+                    .map_err(|e| format!("workload `{line}`: {e}"))?;
+                pid = ran.pid;
+                notes.extend(ran.note);
+            }
+            Ok((pid, notes))
+        })??;
+        self.notes.extend(notes);
+        let out = session
+            .output()
+            .map_err(|e| format!("END: {}", chain(&e)))?;
+        let printf = out.lines();
         if f.output {
-            let mut out = Style::Text.attached_probes(self.attached);
-            out.push_str(&texts.concat());
-            let ended: Vec<MapDump> = dumps.iter().map(|(_, d)| d.clone()).collect();
-            out.push_str(&Style::Text.exit(&ended));
-            self.output = Some(out);
+            let mut text = Style::Text.attached_probes(self.attached);
+            text.push_str(&out.render(Style::Text));
+            self.output = Some(text);
         }
-        let decoded: BTreeMap<String, Entries> = dumps
+        let decoded: BTreeMap<String, Entries> = maps_of(&out)
             .iter()
-            .map(|(name, d)| (name.clone(), expect::entries(&report::entries(d))))
+            .map(|(name, entries)| (name.clone(), expect::entries(entries)))
             .collect();
         self.maps = maps_json(&decoded, &printf);
         if f.unsupported.is_some() {
@@ -148,55 +156,35 @@ pub fn read_manifest(path: &str) -> Result<Manifest, String> {
     Manifest::from_json(&text).map_err(|e| format!("{path}: {e}"))
 }
 
-/// Every map of the manifest as the runtime decodes it, in the
-/// manifest's order; a map that cannot be read is an error.
-fn map_dumps(
-    object: &Loaded,
-    manifest: &Manifest,
-    ksyms: &Ksyms,
-    errors: &mut Vec<String>,
-) -> Vec<(String, MapDump)> {
-    let mut out = Vec::new();
-    for m in &manifest.maps {
-        match object.map(manifest, m, ksyms) {
-            Ok(dump) => out.push((m.name.clone(), dump)),
-            Err(e) => errors.push(format!("reading {}: {}", m.name, chain(&e))),
-        }
-    }
-    out
-}
-
-/// Every map of the manifest as the runtime decodes it, in the report's
-/// shape (`[{"key": [...], "value": ...}]`, by name); a map that cannot be
-/// read is an error.
-pub fn read_maps(
-    object: &Loaded,
-    manifest: &Manifest,
-    ksyms: &Ksyms,
-    errors: &mut Vec<String>,
-) -> BTreeMap<String, Value> {
-    map_dumps(object, manifest, ksyms, errors)
-        .into_iter()
-        .map(|(name, dump)| (name, report::entries(&dump)))
+/// Every map of a run's end as the runtime decodes it, in the report's
+/// shape (`[{"key": [...], "value": ...}]`, by name).
+pub fn maps_of(out: &Output) -> BTreeMap<String, Value> {
+    out.maps
+        .iter()
+        .map(|m| (m.name.clone(), report::entries(m)))
         .collect()
 }
 
-/// The texts of the printf records waiting in the ring buffer, in order.
-fn printf_texts(object: &mut Loaded, manifest: &Manifest, errors: &mut Vec<String>) -> Vec<String> {
-    object.printf(manifest, MAX_RECORDS).unwrap_or_else(|e| {
-        errors.push(format!("the ring buffer: {}", chain(&e)));
-        Vec::new()
+/// `work` run in a thread while the session's interval programs run at
+/// their period and its records are acted on; `work`'s result.
+pub fn while_running<T: Send>(
+    session: &mut Session<Vec<Chunk>>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        while !worker.is_finished() {
+            session
+                .poll()
+                .map_err(|e| format!("an interval program: {}", chain(&e)))?;
+            let soon = Instant::now() + Duration::from_millis(10);
+            let wake = session.next_due().map_or(soon, |due| due.min(soon));
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+        worker
+            .join()
+            .map_err(|_| "the workload thread panicked".to_string())
     })
-}
-
-/// The printf records waiting in the ring buffer, as lines.
-pub fn printf_lines(
-    object: &mut Loaded,
-    manifest: &Manifest,
-    errors: &mut Vec<String>,
-) -> Vec<String> {
-    let text = printf_texts(object, manifest, errors).concat();
-    text.lines().map(str::to_string).collect()
 }
 
 /// The decoded maps (at most 20 entries each) and printf lines, for the log.

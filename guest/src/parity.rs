@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use probecc::error::chain;
 use probecc_guest::protocol::{ParityCase, ParityReport, ParitySide, BPFTRACE, PARITY_MARK};
 use probecc_runtime::ksyms::Ksyms;
-use probecc_runtime::live::Loaded;
+use probecc_runtime::live::{Loaded, Session};
+use probecc_runtime::report;
 use serde_json::Value;
 
 use crate::{fixture, parity_trace, tool, workload};
@@ -151,8 +152,9 @@ fn under_bpftrace(case: &ParityCase) -> ParitySide {
     tool::run(cmd, BPFTRACE_TIMEOUT).side(read_pids())
 }
 
-/// probecc's object through the runtime's loader: load, attach,
-/// `pworkload`, detach, ring buffer, maps (every entry).
+/// probecc's object through the runtime's session: load, BEGIN, attach,
+/// `pworkload`, detach, END, the records acted on in order, the maps
+/// (every entry).
 fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
     fresh_tmp();
     let t0 = Instant::now();
@@ -174,22 +176,30 @@ fn attach_and_run(
     errors: &mut Vec<String>,
 ) -> Result<(), String> {
     let manifest = fixture::read_manifest(&case.manifest)?;
-    let mut object = Loaded::load_file(std::path::Path::new(&case.object))
+    let object = Loaded::load_file(std::path::Path::new(&case.object))
         .map_err(|e| format!("{}: {}", case.object, chain(&e)))?;
-    for (section, e) in object.attach_all(&manifest) {
+    let mut session = Session::collecting(object, manifest, ksyms.clone());
+    session
+        .begin()
+        .map_err(|e| format!("BEGIN: {}", chain(&e)))?;
+    for (section, e) in session.attach() {
         errors.push(format!("{section}: {}", chain(&e)));
     }
-    let status = Command::new(format!("/bin/{APPLET}"))
-        .args(applet_args(case))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("running {APPLET}: {e}"))?;
-    object.detach_all();
+    let status = fixture::while_running(&mut session, || {
+        Command::new(format!("/bin/{APPLET}"))
+            .args(applet_args(case))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("running {APPLET}: {e}"))
+    })??;
+    let out = session
+        .output()
+        .map_err(|e| format!("END: {}", chain(&e)))?;
     side.status = status.code().unwrap_or(-1);
-    side.printf = fixture::printf_lines(&mut object, &manifest, errors);
-    let maps = fixture::read_maps(&object, &manifest, ksyms, errors);
-    side.maps = Value::Object(maps.into_iter().collect());
+    side.printf = out.lines();
+    side.prints = report::prints(&out);
+    side.maps = Value::Object(fixture::maps_of(&out).into_iter().collect());
     Ok(())
 }

@@ -149,9 +149,13 @@ pub struct ParitySide {
     /// probecc: every map decoded in full (`{name: [{key, value}]}`).
     #[serde(default)]
     pub maps: Value,
-    /// probecc: the printf lines of the ring buffer, in order.
+    /// probecc: the text lines its records printed (printf, time, ...),
+    /// in order.
     #[serde(default)]
     pub printf: Vec<String>,
+    /// probecc: each map `print()` showed, in order (`{map, entries}`).
+    #[serde(default)]
+    pub prints: Vec<Value>,
     /// The pids of the workload's processes.
     #[serde(default)]
     pub pids: Vec<u32>,

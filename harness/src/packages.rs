@@ -141,6 +141,47 @@ pub fn bundle(tree: &Tree, arch: Arch, binary: &str) -> Result<Bundle> {
     Ok(Bundle { files, links })
 }
 
+/// The files of Debian `release`'s `package` itself, without the
+/// packages it depends on (a package whose files are the same on every
+/// arch: amd64's), unpacked once under `<dir>/<release>/package/root`
+/// beside the guests' trees.
+pub fn package_tree(dir: &Path, package: &str, release: Release) -> Result<PathBuf> {
+    let dir = dir.join(release.name()).join("package");
+    let tree = dir.join("root");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = FileLock::acquire(
+        &dir.join("lock"),
+        &format!(
+            "{}: packages: waiting for the unpacking of {release}'s {package} under way",
+            crate::say::prefix()
+        ),
+    )?;
+    if tree.is_dir() {
+        return Ok(tree);
+    }
+    say(
+        "packages",
+        &format!(
+            "fetching Debian {release}'s {package} package (signature-checked apt, into {})",
+            dir.display()
+        ),
+    );
+    let apt = PrivateApt::new(&dir.join("apt"), "amd64", release.name())?;
+    apt.update()?;
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
+    let deb = apt.download(package, &debs)?;
+    let tmp = dir.join(format!("root.tmp{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    extract(&deb, &tmp, ".")?;
+    std::fs::rename(&tmp, &tree)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), tree.display()))?;
+    Ok(tree)
+}
+
 /// The regular file of `tree` at the first of `paths` (guest paths) that
 /// has one.
 pub fn file(tree: &Tree, paths: &[&str]) -> Result<PathBuf> {

@@ -347,6 +347,7 @@ fn plain_options(file: &str) -> CompileOptions {
         kernel: None,
         unsafe_actions: false,
         btf: None,
+        params: Vec::new(),
         attach: lang::AttachMode::Kprobe,
         multi: false,
     }

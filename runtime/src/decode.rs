@@ -3,12 +3,13 @@
 //! their 8-byte-aligned offsets, `hist`/`lhist` buckets from the key's
 //! trailing u64, per-CPU values combined as bpftrace combines them
 //! (counts and sums added, min/max over the CPUs that saw a value,
-//! avg/stats totals and counts added) — and ring-buffer printf records (a
-//! u64 format id, then the arguments at their offsets) into text.
-//! Integers are in the object's byte order; `func`/`probe` ids are named
-//! from the manifest's tables (`func` addresses, with the manifest's
-//! `func_ip`, by the kernel symbol table), `kstack` ids through the stack
-//! map and that symbol table. Two raw keys that decode to one key are an error:
+//! avg/stats totals and counts added) — and ring-buffer records (a u64
+//! id of the manifest's `output` list, then the arguments at their
+//! offsets) into their entry and arguments. Integers are in the object's
+//! byte order; `func`/`probe` ids are named from the manifest's tables
+//! (`func` addresses, with the manifest's `func_ip`, by the kernel symbol
+//! table), `kstack` ids through their stack map and that symbol table, as
+//! the stack's mode prints them ([`stack_text`]). Two raw keys that decode to one key are an error:
 //! the key has bytes the decoding ignores (after a string's NUL) that
 //! differ, which no loader's reading should paper over.
 
@@ -17,19 +18,22 @@ use std::collections::HashMap;
 
 use probecc::endian::Endian;
 use probecc::lang::manifest::{
-    ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, PrintfEntry, ValueKind,
+    ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, OutputEntry, StackEntry,
+    StackMode, ValueKind,
 };
 
 use crate::buckets::{hist_bounds, lhist_bounds};
+use crate::host::Host;
 use crate::ksyms::Ksyms;
-use crate::printf::{self, Arg};
+use crate::printf::Arg;
+use crate::strftime;
 
 /// What decoding can find wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
-    #[error("a printf record with format id {id}, which the manifest does not list")]
+    #[error("a record with id {id}, which the manifest's output list does not have")]
     UnknownFormat { id: u64 },
-    #[error("a printf record of {len} bytes, shorter than the {size} of format {id}")]
+    #[error("a record of {len} bytes, shorter than the {size} of record kind {id}")]
     ShortRecord { id: u64, len: usize, size: u32 },
     #[error(
         "{map}: {count} distinct raw keys decode to the key {key} ({keys} keys so affected): \
@@ -194,17 +198,133 @@ pub type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
 /// A decoded key and, for a histogram, its bucket.
 type DecodedKey = (Vec<Key>, Option<u64>);
 
-/// The frames of a stack id, innermost first, or `None` if the stack map
-/// has no such stack.
-pub type Stacks<'a> = &'a dyn Fn(u32) -> Option<Vec<u64>>;
+/// The frames of a stack id in the named stack map, innermost first, or
+/// `None` if the map has no such stack.
+pub type Stacks<'a> = &'a dyn Fn(&str, u32) -> Option<Vec<u64>>;
+
+/// The indentation of a stack's frames in bpftrace's mode: a key's by 4
+/// spaces, a value's and a printf argument's by 8.
+const KEY_INDENT: usize = 4;
+const VALUE_INDENT: usize = 8;
+
+/// A stack as bpftrace prints it in `mode`: a newline, then a line per
+/// frame — `symbol+offset` indented by `indent` spaces (`bpftrace`), a tab,
+/// the address in hex, a space and the symbol (`perf`), or the address
+/// alone (`raw`).
+pub fn stack_text(frames: &[u64], ksyms: &Ksyms, mode: StackMode, indent: usize) -> String {
+    let mut out = String::from("\n");
+    for &ip in frames {
+        let line = match mode {
+            StackMode::Bpftrace => format!("{:indent$}{}", "", ksyms.describe(ip)),
+            StackMode::Perf => format!("\t{ip:x} {}", ksyms.describe(ip)),
+            StackMode::Raw => format!("{ip:x}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
 
 /// What decoding needs besides the bytes.
 pub struct Decoder<'a> {
     pub manifest: &'a Manifest,
     pub endian: Endian,
-    /// Names kernel addresses (stack frames).
+    /// Names kernel addresses (stack frames, `ksym()`).
     pub ksyms: &'a Ksyms,
     pub stacks: Stacks<'a>,
+    /// Names users and cgroups, and the time `strftime()` counts from.
+    pub host: &'a dyn Host,
+}
+
+/// What a value whose text user space makes holds, whatever holds it (a
+/// key part, a map value, a record's argument).
+#[derive(Clone, Copy, Debug)]
+enum Named<'e> {
+    Func,
+    Probe,
+    Ksym,
+    Username,
+    Timestamp(Option<&'e str>),
+    CgroupPath,
+}
+
+/// `inet_ntop`'s text of an `ntop()` value: the u64 family, then the
+/// address bytes; empty for a family other than `AF_INET` and `AF_INET6`.
+pub fn inet(endian: Endian, bytes: &[u8]) -> String {
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    let af = bytes.get(..8).map_or(0, |b| endian.read_uint(b));
+    let addr = bytes.get(8..24).unwrap_or(&[]);
+    match (af, addr.len()) {
+        (AF_INET, 16) => format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]),
+        (AF_INET6, 16) => inet6(addr),
+        _ => String::new(),
+    }
+}
+
+/// glibc's `inet_ntop(AF_INET6)`: hex groups, the longest run of two or
+/// more zero groups as `::`, and an embedded IPv4 address for the
+/// IPv4-compatible (`::a.b.c.d`) and IPv4-mapped (`::ffff:a.b.c.d`) forms.
+fn inet6(a: &[u8]) -> String {
+    let w: Vec<u16> = a
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let (mut best, mut cur): ((usize, usize), (usize, usize)) = ((0, 0), (0, 0));
+    for (i, &x) in w.iter().enumerate() {
+        if x == 0 {
+            if cur.1 == 0 {
+                cur.0 = i;
+            }
+            cur.1 += 1;
+            if cur.1 > best.1 {
+                best = cur;
+            }
+        } else {
+            cur.1 = 0;
+        }
+    }
+    if best.1 < 2 {
+        best = (usize::MAX, 0);
+    }
+    let v4 = |out: &mut String| out.push_str(&format!("{}.{}.{}.{}", a[12], a[13], a[14], a[15]));
+    let mut out = String::new();
+    let mut i = 0;
+    while i < 8 {
+        if i == best.0 {
+            out.push(':');
+            i += best.1;
+            if i == 8 {
+                out.push(':');
+            }
+            continue;
+        }
+        if i > 0 {
+            out.push(':');
+        }
+        let embedded = i == 6 && best.0 == 0 && (best.1 == 6 || (best.1 == 5 && w[5] == 0xffff));
+        if embedded {
+            v4(&mut out);
+            break;
+        }
+        out.push_str(&format!("{:x}", w[i]));
+        i += 1;
+    }
+    out
+}
+
+/// bpftrace's `%r` of a `buf()`: printable ASCII as it is, other bytes as
+/// `\xNN`.
+pub fn hex_buffer(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (32..=126).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 impl Decoder<'_> {
@@ -221,6 +341,27 @@ impl Decoder<'_> {
         } else {
             v as i128
         }
+    }
+
+    /// The text of a value user space names.
+    fn named(&self, kind: Named, v: u64) -> String {
+        match kind {
+            Named::Func => self.func(v),
+            Named::Probe => self.name(&self.manifest.probes, "probe", v),
+            Named::Ksym => self.ksyms.name(v),
+            Named::Username => self.host.username(v),
+            Named::Timestamp(fmt) => {
+                strftime::format(fmt.unwrap_or("%H:%M:%S"), &self.host.boot().plus_ns(v))
+            }
+            Named::CgroupPath => self.host.cgroup_path(v),
+        }
+    }
+
+    /// A `buf()` value: its length, then its bytes.
+    fn buffer(&self, bytes: &[u8]) -> String {
+        let len = self.u64_at(bytes, 0) as usize;
+        let data = bytes.get(8..).unwrap_or(&[]);
+        hex_buffer(&data[..len.min(data.len())])
     }
 
     /// A `func` value: an id into the manifest's `funcs`, or with
@@ -252,22 +393,49 @@ impl Decoder<'_> {
                 let end = (off + k.size.unwrap_or(0) as usize).min(key.len());
                 Key::Str(c_string(key.get(off..end).unwrap_or(&[])))
             }
-            KeyKind::Kstack => Key::Stack(self.stack(id)),
-            KeyKind::Func => Key::Str(self.func(id)),
-            KeyKind::Probe => Key::Str(self.name(&self.manifest.probes, "probe", id)),
+            KeyKind::Kstack => match &k.stack {
+                Some(s) if s.mode != StackMode::Bpftrace => Key::Str(stack_text(
+                    &self.frames(s, id),
+                    self.ksyms,
+                    s.mode,
+                    KEY_INDENT,
+                )),
+                s => {
+                    let frames = s.as_ref().map(|s| self.frames(s, id)).unwrap_or_default();
+                    Key::Stack(frames.iter().map(|&ip| self.ksyms.describe(ip)).collect())
+                }
+            },
+            KeyKind::Func => Key::Str(self.named(Named::Func, id)),
+            KeyKind::Probe => Key::Str(self.named(Named::Probe, id)),
+            KeyKind::Ksym => Key::Str(self.named(Named::Ksym, id)),
+            KeyKind::Username => Key::Str(self.named(Named::Username, id)),
+            KeyKind::Timestamp => Key::Str(self.named(Named::Timestamp(k.format.as_deref()), id)),
+            KeyKind::CgroupPath => Key::Str(self.named(Named::CgroupPath, id)),
+            KeyKind::Inet => Key::Str(inet(self.endian, key.get(off..).unwrap_or(&[]))),
         }
     }
 
-    fn stack(&self, id: u64) -> Vec<String> {
+    /// The frames of stack `id` of `s`'s map: up to the first empty one,
+    /// at most its limit; none for an id the map lacks (a failed
+    /// `get_stackid` leaves a negative errno).
+    fn frames(&self, s: &StackEntry, id: u64) -> Vec<u64> {
         let frames = u32::try_from(id)
             .ok()
-            .and_then(|id| (self.stacks)(id))
+            .and_then(|id| (self.stacks)(&s.map, id))
             .unwrap_or_default();
         frames
-            .iter()
-            .take_while(|&&ip| ip != 0)
-            .map(|&ip| self.ksyms.describe(ip))
+            .into_iter()
+            .take_while(|&ip| ip != 0)
+            .take(s.limit as usize)
             .collect()
+    }
+
+    /// A `kstack` value (a map value or a record's argument) as text.
+    fn stack_value(&self, s: Option<&StackEntry>, id: u64) -> String {
+        match s {
+            Some(s) => stack_text(&self.frames(s, id), self.ksyms, s.mode, VALUE_INDENT),
+            None => String::new(),
+        }
     }
 
     /// Map `m`'s raw entries, each a key and its value per CPU (one value
@@ -369,8 +537,17 @@ impl Decoder<'_> {
                     total,
                 }
             }
-            ValueKind::Func => Value::Str(self.func(sum(0))),
-            ValueKind::Probe => Value::Str(self.name(&self.manifest.probes, "probe", sum(0))),
+            ValueKind::Kstack => Value::Str(self.stack_value(m.value.stack.as_ref(), sum(0))),
+            ValueKind::Func => Value::Str(self.named(Named::Func, sum(0))),
+            ValueKind::Probe => Value::Str(self.named(Named::Probe, sum(0))),
+            ValueKind::Ksym => Value::Str(self.named(Named::Ksym, sum(0))),
+            ValueKind::Username => Value::Str(self.named(Named::Username, sum(0))),
+            ValueKind::Timestamp => {
+                let fmt = m.value.format.as_deref();
+                Value::Str(self.named(Named::Timestamp(fmt), sum(0)))
+            }
+            ValueKind::CgroupPath => Value::Str(self.named(Named::CgroupPath, sum(0))),
+            ValueKind::Inet => Value::Str(inet(self.endian, first)),
             // A histogram's value is its buckets, gathered from the keys.
             ValueKind::Hist | ValueKind::Lhist => Value::Buckets(Vec::new()),
         }
@@ -390,12 +567,12 @@ impl Decoder<'_> {
         }
     }
 
-    /// A printf record's format and arguments.
-    pub fn record_args(&self, bytes: &[u8]) -> Result<(&PrintfEntry, Vec<Arg>), DecodeError> {
+    /// A record's entry in the manifest and its arguments.
+    pub fn record_args(&self, bytes: &[u8]) -> Result<(&OutputEntry, Vec<Arg>), DecodeError> {
         let id = self.u64_at(bytes, 0);
         let entry = self
             .manifest
-            .printf
+            .output
             .iter()
             .find(|p| p.id as u64 == id)
             .ok_or(DecodeError::UnknownFormat { id })?;
@@ -418,18 +595,28 @@ impl Decoder<'_> {
                         let end = (off + a.size as usize).min(bytes.len());
                         Arg::Str(c_string(bytes.get(off..end).unwrap_or(&[])))
                     }
-                    ArgKind::Func => Arg::Str(self.func(v)),
-                    ArgKind::Probe => Arg::Str(self.name(&self.manifest.probes, "probe", v)),
+                    ArgKind::Func => Arg::Str(self.named(Named::Func, v)),
+                    ArgKind::Probe => Arg::Str(self.named(Named::Probe, v)),
+                    ArgKind::Ksym => Arg::Str(self.named(Named::Ksym, v)),
+                    ArgKind::Username => Arg::Str(self.named(Named::Username, v)),
+                    ArgKind::Timestamp => {
+                        Arg::Str(self.named(Named::Timestamp(a.format.as_deref()), v))
+                    }
+                    ArgKind::CgroupPath => Arg::Str(self.named(Named::CgroupPath, v)),
+                    ArgKind::Kstack => Arg::Str(self.stack_value(a.stack.as_ref(), v)),
+                    ArgKind::Inet | ArgKind::Buf => {
+                        let end = (off + a.size as usize).min(bytes.len());
+                        let field = bytes.get(off..end).unwrap_or(&[]);
+                        Arg::Str(if a.kind == ArgKind::Inet {
+                            inet(self.endian, field)
+                        } else {
+                            self.buffer(field)
+                        })
+                    }
                 }
             })
             .collect();
         Ok((entry, args))
-    }
-
-    /// A printf record as the text it prints.
-    pub fn record(&self, bytes: &[u8]) -> Result<String, DecodeError> {
-        let (entry, args) = self.record_args(bytes)?;
-        Ok(printf::format(&entry.format, &args))
     }
 }
 

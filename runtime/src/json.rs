@@ -15,6 +15,7 @@
 use probecc::lang::manifest::ValueKind;
 
 use crate::decode::{filled, Bucket, Entry, MapDump, Value};
+use crate::output::Chunk;
 use crate::text;
 
 /// `s` as a JSON string, escaped as bpftrace escapes it: `"`, `\`, `\n`,
@@ -48,7 +49,32 @@ pub fn number(v: i128) -> String {
 
 /// One printf's text.
 pub fn printf(text: &str) -> String {
-    format!("{{\"type\": \"printf\", \"data\": {}}}\n", string(text))
+    message("printf", &string(text))
+}
+
+/// `{"type": TYPE, "data": DATA}` and a newline.
+fn message(kind: &str, data: &str) -> String {
+    format!("{{\"type\": \"{kind}\", \"data\": {data}}}\n")
+}
+
+/// One chunk of output: `printf`, `time`, `cat`, `syscall` (system) and
+/// `value` messages, or a map.
+pub fn chunk(c: &Chunk) -> String {
+    match c {
+        Chunk::Printf(t) => printf(t),
+        Chunk::Time(t) => message("time", &string(t)),
+        Chunk::Cat(t) => message("cat", &string(t)),
+        Chunk::System(t) => message("syscall", &string(t)),
+        Chunk::Print(m) => map(m),
+        Chunk::Value(v) => {
+            let data = match v {
+                Value::Int(i) => number(*i),
+                Value::Str(s) => string(s),
+                other => string(text::value(other).trim_end()),
+            };
+            message("value", &data)
+        }
+    }
 }
 
 /// `{"type":"attached_probes", "count":N}`

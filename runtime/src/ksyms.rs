@@ -61,6 +61,17 @@ impl Ksyms {
         v
     }
 
+    /// The symbol an address is in, without the offset (`ksym()`); the
+    /// address in hex below every symbol, `0` for 0 (as bpftrace prints an
+    /// unresolved one).
+    pub fn name(&self, addr: u64) -> String {
+        match self.function(addr) {
+            Some(name) => name.to_string(),
+            None if addr == 0 => "0".into(),
+            None => format!("{addr:#x}"),
+        }
+    }
+
     /// `symbol+offset` (decimal) for an address, or the address in hex
     /// below every symbol. Where several symbols share the address below,
     /// the first of them in the table, as the kernel's `%pS` names it
@@ -88,6 +99,19 @@ impl Ksyms {
     }
 }
 
+/// The address kallsyms lists for `name`, of any type (data symbols too,
+/// as a `.ksyms` extern may name them), if it lists one.
+pub fn address_in(kallsyms: &str, name: &str) -> Option<u64> {
+    kallsyms.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let addr = f.next()?;
+        let _kind = f.next()?;
+        (f.next()? == name)
+            .then(|| u64::from_str_radix(addr, 16).ok())
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +134,13 @@ mod tests {
         assert_eq!(k.describe(0x10), "0x10");
         assert_eq!(k.function(0xffffffff81000302), Some("do_open"));
         assert_eq!(k.function(0x10), None);
+        assert_eq!(k.name(0xffffffff81000302), "do_open");
+        assert_eq!(k.name(0x10), "0x10");
+        assert_eq!(k.name(0), "0");
+        let text = "ffffffff81000200 D some_data\nffffffff81000300 T do_open\t[ext4]\n";
+        assert_eq!(address_in(text, "some_data"), Some(0xffffffff81000200));
+        assert_eq!(address_in(text, "do_open"), Some(0xffffffff81000300));
+        assert_eq!(address_in(text, "missing"), None);
         assert!(k.contains("__split_text_end"));
         assert!(!k.contains("some_data"));
         assert_eq!(k.ending_with("_open"), ["do_open"]);

@@ -1,10 +1,12 @@
 //! probecc-runtime: what a probecc object produces, made readable — its
 //! maps and ring-buffer records decoded by the manifest beside it
 //! ([`decode`], naming kernel addresses with [`ksyms`] and buckets with
-//! [`buckets`]), printf records formatted as C does ([`printf`]), and the
-//! whole printed as bpftrace prints it, in its text ([`text`]) or its JSON
-//! lines ([`json`]), or as one JSON document of decoded entries
-//! ([`report`]); [`output`] is what a run printed, in order.
+//! [`buckets`]), each record acted on in arrival order ([`exec`]: printf
+//! text formatted as C does, [`printf`]; times as strftime does,
+//! [`strftime`]; maps to print, clear or zero), and the whole printed as
+//! bpftrace prints it, in its text ([`text`]) or its JSON lines
+//! ([`json`]), or as one JSON document of decoded entries ([`report`]);
+//! [`output`] is what a run printed, in order.
 //!
 //! The offline runner (vm-tests, `probecc run`) and the QEMU guest agent
 //! both print through this crate. With the `live` feature (Linux), [`live`]
@@ -13,6 +15,8 @@
 
 pub mod buckets;
 pub mod decode;
+pub mod exec;
+pub mod host;
 pub mod json;
 pub mod ksyms;
 #[cfg(all(feature = "live", target_os = "linux"))]
@@ -20,4 +24,5 @@ pub mod live;
 pub mod output;
 pub mod printf;
 pub mod report;
+pub mod strftime;
 pub mod text;

@@ -1,10 +1,11 @@
-//! What a run printed, in order — each printf's text and each map
-//! `print()` showed — and every map when it ended ([`Output`]); and the
-//! two ways bpftrace prints it ([`Style`]): its text, or its JSON lines.
+//! What a run printed, in order — each record's text (`printf`, `time`,
+//! `cat`, `system`, `print` of a value) and each map `print()` showed —
+//! and every map when it ended ([`Output`]); and the two ways bpftrace
+//! prints it ([`Style`]): its text, or its JSON lines.
 //! A loader that streams calls the style's methods as things happen; a
 //! run that is over renders its whole [`Output`].
 
-use crate::decode::MapDump;
+use crate::decode::{MapDump, Value};
 use crate::{json, text};
 
 /// One thing a run printed before it ended.
@@ -14,6 +15,25 @@ pub enum Chunk {
     Printf(String),
     /// A map as `print()` showed it.
     Print(MapDump),
+    /// `time()`'s text.
+    Time(String),
+    /// A file's contents, from `cat()`.
+    Cat(String),
+    /// A command's output, from `system()`.
+    System(String),
+    /// A value `print()` showed.
+    Value(Value),
+}
+
+impl Chunk {
+    /// The chunk as bpftrace's text shows it.
+    pub fn text(&self) -> String {
+        match self {
+            Chunk::Printf(t) | Chunk::Time(t) | Chunk::Cat(t) | Chunk::System(t) => t.clone(),
+            Chunk::Print(m) => text::map(m),
+            Chunk::Value(v) => text::value(v),
+        }
+    }
 }
 
 /// Everything a run printed.
@@ -36,9 +56,14 @@ pub enum Style {
 impl Style {
     /// One printf's text.
     pub fn printf(self, text: &str) -> String {
+        self.chunk(&Chunk::Printf(text.to_string()))
+    }
+
+    /// One chunk of output.
+    pub fn chunk(self, c: &Chunk) -> String {
         match self {
-            Style::Text => text.to_string(),
-            Style::Json => json::printf(text),
+            Style::Text => c.text(),
+            Style::Json => json::chunk(c),
         }
     }
 
@@ -78,27 +103,20 @@ impl Style {
 impl Output {
     /// The whole run in `style`, as bpftrace would have printed it.
     pub fn render(&self, style: Style) -> String {
-        let mut out = String::new();
-        for c in &self.chunks {
-            match c {
-                Chunk::Printf(t) => out.push_str(&style.printf(t)),
-                Chunk::Print(m) => out.push_str(&style.print(m)),
-            }
-        }
+        let mut out: String = self.chunks.iter().map(|c| style.chunk(c)).collect();
         out.push_str(&style.exit(&self.maps));
         out
     }
 
-    /// The printf text, line by line (a last line without its newline
-    /// included).
-    pub fn printf_lines(&self) -> Vec<String> {
+    /// The text of every chunk but the maps `print()` showed, line by line
+    /// (a last line without its newline included): what printf, time,
+    /// cat, system and `print` of a value wrote, in order.
+    pub fn lines(&self) -> Vec<String> {
         let text: String = self
             .chunks
             .iter()
-            .filter_map(|c| match c {
-                Chunk::Printf(t) => Some(t.as_str()),
-                Chunk::Print(_) => None,
-            })
+            .filter(|c| !matches!(c, Chunk::Print(_)))
+            .map(Chunk::text)
             .collect();
         text.split_inclusive('\n')
             .map(|l| l.strip_suffix('\n').unwrap_or(l).to_string())

@@ -1,14 +1,12 @@
 //! printf: C's printf over the arguments of a printf record, which are
 //! 64-bit integers and strings. The conversions `%d %i %u %o %x %X %c %s
-//! %p` and `%%`, with the flags `-`, `0`, `+`, space and `#`, a width, a
+//! %p`, bpftrace's `%r` (a `buf()`'s text, as `%s` prints it) and `%%`, with the flags `-`, `0`, `+`, space and `#`, a width, a
 //! precision, and the length modifiers `hh` and `h` (which narrow the
 //! value, as in C) and `l`, `ll`, `j`, `z`, `t` (which change nothing: an
 //! argument is 64 bits wide with or without them, as in bpftrace's
 //! printf). `%p` is glibc's: `0x` and the hex digits, `(nil)` for 0. What
 //! is not a conversion is copied as it is; a conversion without its
 //! argument prints 0 or the empty string.
-
-use probecc::lang::manifest::Literal;
 
 /// One printf argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,18 +18,6 @@ pub enum Arg {
 /// Widths and precisions above this are taken as this: a format is data,
 /// and a width of a billion would be a billion bytes.
 pub const MAX_WIDTH: usize = 1 << 16;
-
-/// `fmt` applied to the literal arguments of a `BEGIN`/`END` printf.
-pub fn format_literals(fmt: &str, args: &[Literal]) -> String {
-    let args: Vec<Arg> = args
-        .iter()
-        .map(|l| match l {
-            Literal::Int(i) => Arg::Int(*i as u64),
-            Literal::Str(s) => Arg::Str(s.clone()),
-        })
-        .collect();
-    format(fmt, &args)
-}
 
 /// `fmt` applied to `args`.
 pub fn format(fmt: &str, args: &[Arg]) -> String {
@@ -146,7 +132,7 @@ impl Spec {
             }
         }
         let conv = s[i..].chars().next()?;
-        if !"diouxXcsp%".contains(conv) {
+        if !"diouxXcspr%".contains(conv) {
             return None;
         }
         spec.conv = conv;

@@ -1,7 +1,8 @@
 //! The report: a run as one JSON document of decoded entries, for tests
 //! and tools that want key parts rather than bpftrace's text —
 //! `{"maps": {"@name": [{"key": [parts], "value": v}]}, "printf":
-//! [lines]}`, plus `"print": [{"map": "@x", "entries": [...]}]` when
+//! [lines]}` (the lines of printf and the other text records,
+//! [`Output::lines`]), plus `"print": [{"map": "@x", "entries": [...]}]` when
 //! `print()` ran. Every map after the end, entries in key order; key
 //! parts as numbers, strings (`func`/`probe` names) or a `kstack`'s frames;
 //! values as numbers, strings, `{"count", "avg", "total"}` for avg and
@@ -98,6 +99,28 @@ pub fn entries(m: &MapDump) -> Json {
     serde_json::to_value(json_entries(m)).unwrap_or(Json::Null)
 }
 
+/// Each map `print()` showed, in order: `[{"map": "@x", "entries":
+/// [...]}]`.
+pub fn prints(out: &Output) -> Vec<Json> {
+    json_prints(out)
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or(Json::Null))
+        .collect()
+}
+
+fn json_prints(out: &Output) -> Vec<JsonPrint<'_>> {
+    out.chunks
+        .iter()
+        .filter_map(|c| match c {
+            Chunk::Print(m) => Some(JsonPrint {
+                map: &m.name,
+                entries: json_entries(m),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The whole run as one document; `pretty` indents it.
 pub fn document(out: &Output, pretty: bool) -> String {
     let doc = Document {
@@ -106,18 +129,8 @@ pub fn document(out: &Output, pretty: bool) -> String {
             .iter()
             .map(|m| (m.name.as_str(), json_entries(m)))
             .collect(),
-        printf: out.printf_lines(),
-        print: out
-            .chunks
-            .iter()
-            .filter_map(|c| match c {
-                Chunk::Print(m) => Some(JsonPrint {
-                    map: &m.name,
-                    entries: json_entries(m),
-                }),
-                Chunk::Printf(_) => None,
-            })
-            .collect(),
+        printf: out.lines(),
+        print: json_prints(out),
     };
     let text = if pretty {
         serde_json::to_string_pretty(&doc)

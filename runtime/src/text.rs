@@ -46,6 +46,16 @@ pub fn exit(maps: &[MapDump]) -> String {
     out
 }
 
+/// A value `print()` showed: its text and a newline.
+pub fn value(v: &Value) -> String {
+    let text = match v {
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) => s.clone(),
+        other => scalar(other, ValueKind::Stats),
+    };
+    format!("{text}\n")
+}
+
 /// `Attaching N probes...`
 pub fn attached_probes(n: usize) -> String {
     let s = if n == 1 { "" } else { "s" };

@@ -9,7 +9,7 @@
 //! call back (`bpf_loop`, `bpf_for_each_map_elem`) enter the callback in a
 //! frame of its own, once or any number of times as the release does.
 
-use probecc::helpers::{self, ArgKind, RetKind};
+use probecc::helpers::{self, ArgKind, Helper, RetKind};
 
 use crate::reg::{Ptr, PtrKind, RegState};
 use crate::release::Change;
@@ -60,6 +60,9 @@ impl Verifier<'_> {
             };
             return Err(err(pc, msg));
         };
+        if Helper::from_id(id).is_some_and(|h| !self.prog_type.allows(h)) {
+            return Err(err(pc, format!("unknown func bpf_{}#{id}", proto.name)));
+        }
         if proto.gpl_only && !self.prog.gpl {
             return Err(err(
                 pc,

@@ -1,6 +1,7 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
-//! rules for `BPF_PROG_TYPE_KPROBE` programs (and the fentry/fexit tracing
-//! programs that stand in for them, [`tracing`]) offline, for any of the
+//! rules for `BPF_PROG_TYPE_KPROBE` programs (and the raw tracepoint
+//! programs a loader runs itself, [`prog_type`], and the fentry/fexit
+//! tracing programs that stand in for kprobes, [`tracing`]) offline, for any of the
 //! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
@@ -32,6 +33,7 @@ pub mod encoding;
 mod gen;
 pub mod mem;
 pub mod precision;
+pub mod prog_type;
 pub mod program;
 pub mod reg;
 pub mod release;

@@ -312,7 +312,8 @@ impl Verifier<'_> {
                     || access == Access::Write
                     || off % n != 0
                     || off + n > self.ctx_size
-                    || (self.tracing && !crate::tracing::ctx_read_ok(off, n));
+                    || (self.prog_type == crate::prog_type::ProgType::Tracing
+                        && !crate::tracing::ctx_read_ok(off, n));
                 if bad {
                     return Err(err(
                         pc,

@@ -395,13 +395,26 @@ impl Object<'_> {
         self.index.symbol(name)
     }
 
+    /// Whether `r` loads a typeless kernel symbol (a `.ksyms` extern, an
+    /// undefined symbol): the loader writes the symbol's address in, a
+    /// number to the verifier, so the load is left as it is.
+    fn is_ksym(&self, r: &elf::Reloc) -> bool {
+        r.kind == RelocKind::Imm64
+            && self
+                .symbol(&r.symbol)
+                .is_some_and(|s| s.section.is_none() && s.value == 0)
+    }
+
     /// Map and global-data loads become `BPF_PSEUDO_MAP_FD` with the map's
     /// index, or `BPF_PSEUDO_MAP_VALUE` with the data map's index and the
     /// variable's offset.
     fn resolve_loads(&self, f: &Function, body: &mut [Insn]) -> Result<(), CheckError> {
         for r in &f.relocs {
             let insn = body[r.insn];
-            if insn.is_call() || (insn.is_ld_imm64() && self.is_func_address(f, r.insn)) {
+            if insn.is_call()
+                || (insn.is_ld_imm64() && self.is_func_address(f, r.insn))
+                || self.is_ksym(r)
+            {
                 continue;
             }
             let unsupported = |what: String| CheckError::Unsupported {

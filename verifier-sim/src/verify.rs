@@ -11,6 +11,7 @@
 use probecc::insn::{class, jmp, mode, pseudo, Insn};
 
 use crate::cfg::{self, Cfg};
+use crate::prog_type::ProgType;
 use crate::program::{ArgType, Program};
 use crate::reg::{Ptr, PtrKind, RegState};
 use crate::release::{Change, Rules};
@@ -47,9 +48,8 @@ struct Explored {
 pub struct Verifier<'a> {
     pub prog: &'a Program,
     pub insns: &'a [Insn],
+    pub prog_type: ProgType,
     pub ctx_size: i64,
-    /// A tracing program (fentry, fexit): its ctx and return rules.
-    pub tracing: bool,
     pub next_id: u32,
     pub processed: usize,
     pub rules: Rules,
@@ -117,14 +117,12 @@ fn verify_with(
         .iter()
         .any(|i| i.is_call() && i.src == 0 && i.imm == 1);
     let rules = target.rules;
+    let prog_type = ProgType::of_section(&prog.section);
     let mut v = Verifier {
         prog,
         insns: &prog.insns,
-        ctx_size: match crate::tracing::is_tracing(&prog.section) {
-            true => crate::tracing::ctx_size(),
-            false => i64::from(target.arch.pt_regs_size(rules.kernel)),
-        },
-        tracing: crate::tracing::is_tracing(&prog.section),
+        prog_type,
+        ctx_size: prog_type.ctx_size(target.arch, rules.kernel),
         next_id: 0,
         processed: 0,
         rules,
@@ -524,7 +522,7 @@ impl Verifier<'_> {
         }
         // A privileged program may return a pointer; kprobes read a number.
         let r0 = self.read(s, pc, 0)?;
-        if s.frames[0].subprog == 0 && self.tracing {
+        if s.frames[0].subprog == 0 && self.prog_type == ProgType::Tracing {
             crate::tracing::check_return(pc, &r0)?;
         }
         if s.frames[0].subprog != 0 && !matches!(r0, RegState::Scalar(_)) {

@@ -124,6 +124,41 @@ fn ctx_reads_are_bounded_by_the_arch_pt_regs() {
     );
 }
 
+/// A raw tracepoint program (the `raw_tp` section of BEGIN, END and
+/// interval blocks): a 96-byte read-only ctx of u64 arguments, and the
+/// tracing helpers without kprobe's `get_func_ip`.
+fn raw_tp(insns: &[Insn]) -> Verdict {
+    let prog = Program {
+        name: "BEGIN".into(),
+        section: "raw_tp".into(),
+        ..Program::bare(insns, &maps(), true)
+    };
+    verifier_sim::check_program(&prog, Arch::X86_64, KernelVersion(6, 1))
+}
+
+#[test]
+fn raw_tracepoints_read_u64_arguments_and_call_the_tracing_helpers() {
+    assert!(raw_tp(&[i::ldx(Size::DW, R0, R1, 88), i::exit()]).accepted);
+    let v = raw_tp(&[i::ldx(Size::DW, R0, R1, 96), i::exit()]);
+    assert_eq!(
+        v.message.as_deref(),
+        Some("invalid bpf_context access off=96 size=8")
+    );
+    let v = raw_tp(&prog(&[&[i::stx(Size::DW, R1, 0, R1)], &ret0()]));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("invalid bpf_context access off=0 size=8")
+    );
+    let func_ip = prog(&[&[i::call_helper(173)], &ret0()]);
+    assert!(check(&func_ip).accepted, "a kprobe may call get_func_ip");
+    let v = raw_tp(&func_ip);
+    assert_eq!(
+        v.message.as_deref(),
+        Some("unknown func bpf_get_func_ip#173")
+    );
+    assert!(raw_tp(&prog(&[&[i::call_helper(5)], &ret0()])).accepted);
+}
+
 #[test]
 fn map_values_need_a_null_check() {
     let deref = [i::ldx(Size::DW, R0, R0, 0), i::exit()];

@@ -15,6 +15,8 @@
 //! function alone. `task` (a runner extension) is the address
 //! `bpf_get_current_task` (`curtask`) returns: by default
 //! `TASK_BASE + tid * 0x10000`, so `mem` can lay out a task struct there.
+//! `files` (a runner extension) maps paths to the text `cat()` finds
+//! there, from this event on.
 
 use serde_json::{Map, Value};
 
@@ -60,8 +62,13 @@ pub struct Event {
     pub cpu: u32,
     /// What `bpf_get_current_task` returns.
     pub task: u64,
+    /// What `bpf_get_current_cgroup_id` returns (1, the cgroup2 root's
+    /// id, by default).
+    pub cgroup: u64,
     pub mem: Vec<(u64, MemValue)>,
     pub kstack: Option<Vec<String>>,
+    /// Files and their text, for `cat()`.
+    pub files: Vec<(String, String)>,
 }
 
 impl Event {
@@ -81,13 +88,16 @@ impl Event {
             ns: FIRST_NS,
             cpu: 0,
             task: TASK_BASE + 0x1_0000,
+            cgroup: 1,
             mem: Vec::new(),
             kstack: None,
+            files: Vec::new(),
         }
     }
 }
 
-const FIELDS: &str = "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, mem, kstack";
+const FIELDS: &str =
+    "probe, args, retval, pid, tid, uid, gid, comm, ns, cpu, task, cgroup, mem, kstack, files";
 
 /// Every event of a JSON Lines text; blank lines are skipped.
 pub fn parse(text: &str) -> Result<Vec<Event>> {
@@ -160,6 +170,7 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
     ev.cpu = small("cpu")?.unwrap_or(0);
     ev.task = int("task")?.unwrap_or(TASK_BASE + u64::from(ev.tid) * 0x1_0000);
     ev.ns = int("ns")?.unwrap_or(default_ns);
+    ev.cgroup = int("cgroup")?.unwrap_or(1);
     ev.comm = comm(obj.get("comm")).map_err(bad)?;
     ev.mem = match obj.get("mem") {
         Some(m) => memory(m).map_err(bad)?,
@@ -175,6 +186,15 @@ pub fn parse_line(raw: &str, line: usize, default_ns: u64) -> Result<Event> {
         ),
         Some(_) => return Err(bad("`kstack` must be an array of frame names".into())),
         None => None,
+    };
+    ev.files = match obj.get("files") {
+        Some(Value::Object(files)) => files
+            .iter()
+            .map(|(path, text)| Some((path.clone(), text.as_str()?.to_string())))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("`files` maps paths to strings".into()))?,
+        Some(_) => return Err(bad("`files` must map paths to their text".into())),
+        None => Vec::new(),
     };
     Ok(ev)
 }

@@ -55,11 +55,16 @@ pub struct Current {
     pub func_ip: u64,
     /// What `bpf_get_current_task` returns.
     pub task: u64,
+    pub cgroup: u64,
 }
 
 /// Everything a run can touch.
 pub struct World {
     pub endian: Endian,
+    /// Whether the arch's kernel and user addresses never overlap: a
+    /// kernel read of a user address (the lower half) fails, and a user
+    /// read of a kernel one, as they do in its kernel.
+    pub split_address_space: bool,
     pub maps: Vec<EmuMap>,
     pub cur: Current,
     /// `bpf_get_prandom_u32`'s stream, seeded per session: reproducible.
@@ -273,6 +278,7 @@ helper_table! {
     Helper::RingbufDiscard.id() as u32 => ringbuf_discard,
     Helper::GetFuncIp.id() as u32 => get_func_ip,
     Helper::GetCurrentTask.id() as u32 => get_current_task,
+    Helper::GetCurrentCgroupId.id() as u32 => get_current_cgroup_id,
     Helper::SendSignal.id() as u32 => send_signal,
 }
 
@@ -309,6 +315,10 @@ fn get_current_uid_gid(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 
 fn get_current_task(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     with(|w| w.cur.task)
+}
+
+fn get_current_cgroup_id(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    with(|w| w.cur.cgroup)
 }
 
 fn get_func_ip(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
@@ -414,6 +424,18 @@ fn get_current_comm(buf: u64, size: u64, _: u64, _: u64, _: u64) -> u64 {
     })
 }
 
+/// Whether `h` cannot read `src` on this arch: the address is in the
+/// other address space.
+fn other_space(w: &World, h: Helper, src: u64) -> bool {
+    let kernel_address = src >> 63 == 1;
+    w.split_address_space
+        && match h {
+            Helper::ProbeReadKernel | Helper::ProbeReadKernelStr => !kernel_address,
+            Helper::ProbeReadUser | Helper::ProbeReadUserStr => kernel_address,
+            _ => false,
+        }
+}
+
 /// The kernel zeroes the destination when the source faults.
 fn probe_read(h: Helper, dst: u64, size: u64, src: u64) -> u64 {
     with(|w| {
@@ -423,10 +445,13 @@ fn probe_read(h: Helper, dst: u64, size: u64, src: u64) -> u64 {
         }
         // The ctx is kernel memory too: an fentry program copies a slot
         // out of its trampoline's argument array this way.
-        let data = match within(w.ctx.clone(), src, n) {
+        let data = if within(w.ctx.clone(), src, n) {
             // SAFETY: inside the ctx, alive during the run.
-            true => Some(unsafe { memory::read(src, n) }),
-            false => w.event_mem(src, n).map(<[u8]>::to_vec),
+            Some(unsafe { memory::read(src, n) })
+        } else if other_space(w, h, src) {
+            None
+        } else {
+            w.event_mem(src, n).map(<[u8]>::to_vec)
         };
         let ok = data.is_some();
         let out = data.unwrap_or_else(|| vec![0; n]);
@@ -450,7 +475,11 @@ fn probe_read_str(h: Helper, dst: u64, size: u64, src: u64) -> u64 {
             return if n == 0 { 0 } else { neg(EINVAL) };
         }
         let mut out = vec![0u8; n];
-        let tail = w.event_tail(src).unwrap_or(&[]);
+        let tail = if other_space(w, h, src) {
+            &[]
+        } else {
+            w.event_tail(src).unwrap_or(&[])
+        };
         let limit = n - 1;
         let nul = tail.iter().take(limit).position(|&c| c == 0);
         let result = match nul {

@@ -32,6 +32,7 @@ pub mod kaddr;
 pub mod maps;
 pub mod memory;
 pub mod object;
+pub mod offline;
 pub mod regs;
 pub mod rewrite;
 pub mod runner;

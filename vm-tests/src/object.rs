@@ -3,7 +3,11 @@
 //! order, every program (one per `STT_FUNC` symbol of an executable section)
 //! with its instructions decoded in that order, the maps that the `.maps`
 //! BTF defines, and which `ld_imm64` of a program loads which map (its
-//! `R_BPF_64_64` relocations).
+//! `R_BPF_64_64` relocations). An `ld_imm64` relocated against an
+//! undefined symbol loads a kernel symbol's address (a `.ksyms` extern):
+//! it is resolved here as a loader would, to the symbol's synthetic
+//! address ([`Kaddr`]: the externs come first, in the order the object
+//! relocates them).
 
 use goblin::elf::section_header::{SHF_EXECINSTR, SHT_PROGBITS};
 use goblin::elf::sym::STT_FUNC;
@@ -12,6 +16,7 @@ use probecc::insn::{self, Endian, Insn};
 use probecc::maps::MapKind;
 
 use crate::error::{Error, Result};
+use crate::kaddr::Kaddr;
 
 const EM_BPF: u16 = 247;
 
@@ -42,6 +47,8 @@ pub struct Object {
     pub endian: Endian,
     pub programs: Vec<ProgramCode>,
     pub maps: Vec<MapDef>,
+    /// The kernel symbols the programs load the address of, in order.
+    pub ksyms: Vec<String>,
 }
 
 impl Object {
@@ -60,6 +67,8 @@ impl Object {
         };
         let maps = read_maps(&elf, bytes)?;
         let mut programs = Vec::new();
+        let mut kaddr = Kaddr::default();
+        let mut ksyms = Vec::new();
         for (idx, sh) in elf.section_headers.iter().enumerate() {
             let executable =
                 sh.sh_type == SHT_PROGBITS && sh.sh_flags & u64::from(SHF_EXECINSTR) != 0;
@@ -72,9 +81,27 @@ impl Object {
                 .unwrap_or("?")
                 .to_string();
             let data = section_bytes(bytes, sh.sh_offset, sh.sh_size, &section)?;
-            let insns = insn::decode_all(data, endian)
+            let mut insns = insn::decode_all(data, endian)
                 .map_err(|e| Error::Object(format!("section {section}: {e}")))?;
-            let refs = map_relocations(&elf, idx, &maps, &section)?;
+            let (refs, externs) = map_relocations(&elf, idx, &maps, &section)?;
+            for (off, name) in externs {
+                let addr = kaddr.addr(&name);
+                if !ksyms.contains(&name) {
+                    ksyms.push(name.clone());
+                }
+                let i = (off / 8) as usize;
+                match insns.get_mut(i..i + 2) {
+                    Some([lo, hi]) if lo.is_ld_imm64() => {
+                        lo.imm = addr as u32 as i32;
+                        hi.imm = (addr >> 32) as u32 as i32;
+                    }
+                    _ => {
+                        return Err(Error::Object(format!(
+                            "section {section}: the relocation against `{name}` at offset {off} is on no ld_imm64"
+                        )))
+                    }
+                }
+            }
             programs.extend(split_programs(&elf, idx, &section, &insns, &refs));
         }
         if programs.is_empty() {
@@ -84,6 +111,7 @@ impl Object {
             endian,
             programs,
             maps,
+            ksyms,
         })
     }
 
@@ -130,14 +158,18 @@ fn read_maps(elf: &Elf, bytes: &[u8]) -> Result<Vec<MapDef>> {
 }
 
 /// `(byte offset in the section, map index)` of the map relocations that
-/// apply to section `target`.
+/// apply to section `target`, and `(byte offset, symbol)` of those against
+/// an undefined symbol (a kernel symbol's address).
+type Relocations = (Vec<(u64, usize)>, Vec<(u64, String)>);
+
 fn map_relocations(
     elf: &Elf,
     target: usize,
     maps: &[MapDef],
     section: &str,
-) -> Result<Vec<(u64, usize)>> {
+) -> Result<Relocations> {
     let mut refs = Vec::new();
+    let mut externs = Vec::new();
     for (rel_idx, relocs) in &elf.shdr_relocs {
         let applies = elf
             .section_headers
@@ -147,11 +179,14 @@ fn map_relocations(
             continue;
         }
         for r in relocs.iter() {
-            let name = elf
-                .syms
-                .get(r.r_sym)
+            let sym = elf.syms.get(r.r_sym);
+            let name = sym
                 .and_then(|s| elf.strtab.get_at(s.st_name))
                 .unwrap_or("?");
+            if sym.is_some_and(|s| s.st_shndx == 0) {
+                externs.push((r.r_offset, name.to_string()));
+                continue;
+            }
             let map = maps.iter().position(|m| m.name == name).ok_or_else(|| {
                 Error::Object(format!(
                     "section {section}: relocation at offset {} refers to `{name}`, which is not a map",
@@ -161,7 +196,7 @@ fn map_relocations(
             refs.push((r.r_offset, map));
         }
     }
-    Ok(refs)
+    Ok((refs, externs))
 }
 
 /// The programs of one section: one per function symbol, or the whole

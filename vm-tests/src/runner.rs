@@ -1,33 +1,40 @@
 //! runner: an object and its manifest made runnable ([`Program`]), and one
-//! run over a stream of events ([`Session`]): `BEGIN` actions, every event
-//! through the programs attached to its probe (in manifest order), `END`
-//! actions, then the [`Output`].
+//! run over a stream of events ([`Session`]): the `begin` programs, every
+//! event through the programs of its probe (in manifest order: kprobes,
+//! and `interval` programs for an event naming one, `interval:s:1`), the
+//! `end` programs, then the [`Output`].
 //!
-//! Per event: the helpers' world gets the event (ids, comm, time, CPU, its
-//! memory and kernel stack), the per-CPU map memory for its CPU is made and
-//! allowed, the `pt_regs` image is built for the arch (for fentry/fexit the
-//! u64 argument slots the manifest lays out), the program runs, and
-//! the ring-buffer records it submitted become printf text (the runtime's
-//! decoder, which also decodes the maps at `print()` and at the end).
+//! Per run of a program: the helpers' world gets the event (ids, comm,
+//! time, CPU, its memory and kernel stack; a `begin` program runs at time
+//! 0 with the defaults of an event, an `end` one after the last event),
+//! the per-CPU map memory for its CPU is made and allowed, the ctx is
+//! built (a kprobe's `pt_regs` for the arch, for fentry/fexit the u64
+//! argument slots the manifest lays out, a raw tracepoint's zeroed
+//! arguments), the program runs, and each ring-buffer record it submitted
+//! is acted on in order by the runtime's `exec` (text, maps printed as
+//! they are then, cleared or zeroed, `exit`), against this runner's
+//! [`Offline`] host.
 
 use std::collections::HashSet;
 
 use probecc::arch::{Arch, KernelVersion};
 use probecc::btf::kernel::KernelBtf;
+
 use probecc::insn::Endian;
-use probecc::lang::manifest::{Action, Manifest, TracingCtx};
+use probecc::lang::manifest::{Manifest, ProgramKind, TracingCtx};
 use probecc::load::{relocate_object, OnMissing};
 use probecc_runtime::decode::{Decoder, MapDump};
+use probecc_runtime::exec::{self, Step};
 use probecc_runtime::output::{Chunk, Output};
-use probecc_runtime::printf;
 use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
-use crate::events::{Event, MemValue, COMM_LEN};
+use crate::events::{Event, MemValue, COMM_LEN, NS_STEP};
 use crate::helpers::{self, Current, Fault, World};
 use crate::kaddr::Kaddr;
 use crate::maps::EmuMap;
 use crate::object::Object;
+use crate::offline::Offline;
 use crate::regs::{self, ProbeKind, USER_REGS};
 use crate::rewrite::{self, Lowered};
 use crate::vm::{Engine, Vm};
@@ -68,24 +75,42 @@ impl Options {
     }
 }
 
-/// One attach point of the spec: which program serves it.
+/// One program of the spec: the probe it serves and what runs it.
 struct Route {
     probe: String,
     /// A kprobe-multi program's functions' probes (`kprobe:vfs_read`),
     /// any of which an event may name; empty for other programs.
     multi: HashSet<String>,
     program: usize,
-    kind: ProbeKind,
+    trigger: Trigger,
     /// An fentry/fexit program's argument slots (from the manifest).
     tracing: Option<TracingCtx>,
 }
 
 impl Route {
-    /// Whether an event of `probe` runs this route's program.
+    /// Whether an event of `probe` runs this route's program (never a
+    /// `begin` or `end` one).
     fn fires_on(&self, probe: &str) -> bool {
-        self.probe == probe || self.multi.contains(probe)
+        !matches!(self.trigger, Trigger::Begin | Trigger::End)
+            && (self.probe == probe || self.multi.contains(probe))
     }
 }
+
+/// What runs a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// An event of its probe, with that kind of `pt_regs`.
+    Probe(ProbeKind),
+    /// The start of the run.
+    Begin,
+    /// The end of the run.
+    End,
+    /// An event naming its probe (`interval:s:1`): one tick.
+    Interval,
+}
+
+/// The ctx a raw tracepoint program gets: `u64 args[12]`, all zero.
+const RAW_TP_ARGS: usize = 96;
 
 /// A loaded object, rewritten for rbpf.
 pub struct Program {
@@ -180,7 +205,12 @@ impl Program {
 
     /// The probes events may name.
     pub fn probes(&self) -> Vec<&str> {
-        let mut p: Vec<&str> = self.routes.iter().map(|r| r.probe.as_str()).collect();
+        let mut p: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|r| matches!(r.trigger, Trigger::Probe(_) | Trigger::Interval))
+            .map(|r| r.probe.as_str())
+            .collect();
         p.dedup();
         p
     }
@@ -213,20 +243,34 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                 .ok_or_else(|| {
                     Error::Manifest(format!("program {} is not in the object", p.name))
                 })?;
-            // The section says which program type runs: a `kprobe:` spec
-            // built as fentry (`--attach`) keeps its probe name.
-            let kind = match p.section.split_once('/') {
-                Some(("fentry", _)) => Some(ProbeKind::Fentry),
-                Some(("fexit", _)) => Some(ProbeKind::Fexit),
-                _ => ProbeKind::of(&p.probe),
-            }
-            .ok_or_else(|| Error::Manifest(format!("unknown probe type in `{}`", p.probe)))?;
-            if matches!(kind, ProbeKind::Fentry | ProbeKind::Fexit) && p.tracing.is_none() {
-                return Err(Error::Manifest(format!(
-                    "program {} is {}, and the manifest gives no argument slots",
-                    p.name, p.section
-                )));
-            }
+            let trigger = match p.kind {
+                ProgramKind::Begin => Trigger::Begin,
+                ProgramKind::End => Trigger::End,
+                ProgramKind::Interval { .. } => Trigger::Interval,
+                ProgramKind::Kprobe
+                | ProgramKind::Kretprobe
+                | ProgramKind::Fentry
+                | ProgramKind::Fexit => {
+                    // The section says which program type runs: a
+                    // `kprobe:` spec built as fentry (`--attach`) keeps
+                    // its probe name.
+                    let kind = match p.section.split_once('/') {
+                        Some(("fentry", _)) => Some(ProbeKind::Fentry),
+                        Some(("fexit", _)) => Some(ProbeKind::Fexit),
+                        _ => ProbeKind::of(&p.probe),
+                    }
+                    .ok_or_else(|| {
+                        Error::Manifest(format!("unknown probe type in `{}`", p.probe))
+                    })?;
+                    if matches!(kind, ProbeKind::Fentry | ProbeKind::Fexit) && p.tracing.is_none() {
+                        return Err(Error::Manifest(format!(
+                            "program {} is {}, and the manifest gives no argument slots",
+                            p.name, p.section
+                        )));
+                    }
+                    Trigger::Probe(kind)
+                }
+            };
             let prefix = p.probe.split_once(':').map_or("", |(k, _)| k);
             Ok(Route {
                 probe: p.probe.clone(),
@@ -236,7 +280,7 @@ fn routes(object: &Object, manifest: &Manifest) -> Result<Vec<Route>> {
                     .map(|f| format!("{prefix}:{f}"))
                     .collect(),
                 program,
-                kind,
+                trigger,
                 tracing: p.tracing.clone(),
             })
         })
@@ -251,6 +295,9 @@ pub struct Session<'p> {
     kaddr: Kaddr,
     chunks: Vec<Chunk>,
     exited: bool,
+    host: Offline,
+    /// The time of the last event.
+    last_ns: u64,
 }
 
 impl<'p> Session<'p> {
@@ -275,6 +322,7 @@ impl<'p> Session<'p> {
             .collect();
         let world = World {
             endian,
+            split_address_space: prog.arch.info().split_address_space,
             maps,
             cur: Current::default(),
             rng: XorShift64Star::new(prog.options.seed),
@@ -288,9 +336,14 @@ impl<'p> Session<'p> {
             prog,
             vms,
             world: Some(Box::new(world)),
-            kaddr: Kaddr::default(),
+            kaddr: prog.object.ksyms.iter().fold(Kaddr::default(), |mut k, s| {
+                k.addr(s);
+                k
+            }),
             chunks: Vec::new(),
             exited: false,
+            host: Offline::default(),
+            last_ns: 0,
         };
         let fixed: Vec<_> = s.world_mut().maps.iter().flat_map(EmuMap::ranges).collect();
         s.allow(fixed);
@@ -322,14 +375,29 @@ impl<'p> Session<'p> {
         self.allow(new);
     }
 
-    /// Runs the `BEGIN` actions.
+    /// Runs the `begin` programs, in order, at time 0.
     pub fn begin(&mut self) -> Result<()> {
-        self.actions(&self.prog.manifest.begin)
+        let mut ev = Event::new("BEGIN");
+        ev.ns = 0;
+        self.run_all(Trigger::Begin, &ev)
     }
 
-    /// Runs `ev` through every program attached to its probe. After an
-    /// `exit()` in `BEGIN`, events are ignored.
+    /// Runs every program of `trigger` with `ev` as the current event.
+    fn run_all(&mut self, trigger: Trigger, ev: &Event) -> Result<()> {
+        let prog = self.prog;
+        for r in prog.routes.iter().filter(|r| r.trigger == trigger) {
+            self.run_one(ev, r, 0, 0, vec![])?;
+        }
+        Ok(())
+    }
+
+    /// Runs `ev` through every program of its probe. After an `exit()`,
+    /// events are ignored.
     pub fn event(&mut self, ev: &Event) -> Result<()> {
+        self.last_ns = self.last_ns.max(ev.ns);
+        self.host
+            .files
+            .extend(ev.files.iter().map(|(p, t)| (p.clone(), t.clone())));
         if self.exited {
             return Ok(());
         }
@@ -356,7 +424,13 @@ impl<'p> Session<'p> {
             });
         }
         self.ensure_cpu(ev.cpu);
-        let (func, offset) = attach_function(self.prog.arch, &ev.probe, routes[0].kind);
+        let Trigger::Probe(kind) = routes[0].trigger else {
+            for r in routes {
+                self.run_one(ev, r, 0, 0, vec![])?;
+            }
+            return Ok(());
+        };
+        let (func, offset) = attach_function(self.prog.arch, &ev.probe, kind);
         let func_ip = self.kaddr.addr(&func);
         let ip = func_ip + offset;
         let stack = match &ev.kstack {
@@ -378,66 +452,51 @@ impl<'p> Session<'p> {
         stack: Vec<u64>,
     ) -> Result<()> {
         let prog = self.prog;
-        if let Some(t) = &route.tracing {
-            let args = tracing_args(ev, t)?;
-            let slots: Vec<usize> = t.args.iter().map(|a| a.slot).collect();
-            let image =
-                regs::build_tracing(prog.arch, route.kind, &args, &slots, t.ret_slot, ev.retval);
-            return self.run_image(ev, route, image, func_ip, stack);
-        }
-        if !ev.named_args.is_empty() {
-            return Err(Error::Event {
-                line: ev.line,
-                reason: "arguments by name need an fentry or fexit program".into(),
-            });
-        }
-        let limit = if route.kind.syscall() {
-            prog.arch.regs().syscall.args.len()
-        } else {
-            prog.arch.regs().args.len()
-        };
-        if ev.args.len() > limit && !route.kind.returns() {
-            return Err(Error::Event {
-                line: ev.line,
-                reason: format!(
-                    "{} arguments, but {} passes {limit} in registers to {} probes",
-                    ev.args.len(),
-                    prog.arch,
-                    if route.kind.syscall() {
-                        "syscall"
-                    } else {
-                        "kprobe"
+        let image = match route.trigger {
+            Trigger::Probe(kind) => match &route.tracing {
+                Some(t) => {
+                    let args = tracing_args(ev, t)?;
+                    let slots: Vec<usize> = t.args.iter().map(|a| a.slot).collect();
+                    regs::build_tracing(prog.arch, kind, &args, &slots, t.ret_slot, ev.retval)
+                }
+                None => {
+                    if !ev.named_args.is_empty() {
+                        return Err(Error::Event {
+                            line: ev.line,
+                            reason: "arguments by name need an fentry or fexit program".into(),
+                        });
                     }
-                ),
-            });
-        }
-        let image = regs::build(
-            prog.arch,
-            prog.options.kernel_for(prog.arch),
-            route.kind,
-            ev,
-            ip,
-        );
-        self.run_image(ev, route, image, func_ip, stack)
-    }
-
-    /// Runs `route`'s program on the context `image` for `ev`.
-    fn run_image(
-        &mut self,
-        ev: &Event,
-        route: &Route,
-        image: regs::Image,
-        func_ip: u64,
-        stack: Vec<u64>,
-    ) -> Result<()> {
-        let prog = self.prog;
-        let mut regs = image.regs;
+                    let limit = if kind.syscall() {
+                        prog.arch.regs().syscall.args.len()
+                    } else {
+                        prog.arch.regs().args.len()
+                    };
+                    if ev.args.len() > limit && !kind.returns() {
+                        return Err(Error::Event {
+                            line: ev.line,
+                            reason: format!(
+                                "{} arguments, but {} passes {limit} in registers to {} probes",
+                                ev.args.len(),
+                                prog.arch,
+                                if kind.syscall() { "syscall" } else { "kprobe" }
+                            ),
+                        });
+                    }
+                    regs::build(prog.arch, prog.options.kernel_for(prog.arch), kind, ev, ip)
+                }
+            },
+            _ => regs::Image {
+                regs: vec![0u8; RAW_TP_ARGS],
+                user_regs: None,
+            },
+        };
+        let (mut regs, user_regs) = (image.regs, image.user_regs);
         let endian = prog.object.endian;
         let mut world = self
             .world
             .take()
             .unwrap_or_else(|| Box::new(unreachable_world()));
-        world.cur = current(ev, endian, image.user_regs, func_ip, stack);
+        world.cur = current(ev, endian, user_regs, func_ip, stack);
         world.ctx = regs.as_ptr() as u64..regs.as_ptr() as u64 + regs.len() as u64;
         world.fault = None;
         helpers::enter(world);
@@ -469,27 +528,46 @@ impl<'p> Session<'p> {
         if let Some(f) = fault {
             return Err(fault_error(ev.line, code, f, prog.options.budget));
         }
+        self.host.ns = ev.ns;
         for (map, bytes) in records {
             self.record(ev.line, map, &bytes)?;
         }
         Ok(())
     }
 
-    /// A ring-buffer record: printf output if it came on the printf ring.
+    /// A ring-buffer record of the output ring, acted on; after `exit()`,
+    /// none is.
     fn record(&mut self, line: usize, map: usize, bytes: &[u8]) -> Result<()> {
-        let m = &self.prog.manifest;
-        let is_printf = m.ringbuf.as_deref() == Some(self.prog.object.maps[map].name.as_str());
-        if !is_printf {
+        let prog = self.prog;
+        let m = &prog.manifest;
+        let is_output = m.ringbuf.as_deref() == Some(prog.object.maps[map].name.as_str());
+        if !is_output || self.exited {
             return Ok(());
         }
-        let text = self
-            .with_decoder(|d| d.record(bytes))
-            .map_err(|e| Error::Run {
-                line,
-                section: m.ringbuf.clone().unwrap_or_default(),
-                reason: e.to_string(),
-            })?;
-        self.chunks.push(Chunk::Printf(text));
+        let failed = |e: String| Error::Run {
+            line,
+            section: m.ringbuf.clone().unwrap_or_default(),
+            reason: e,
+        };
+        let step = self
+            .with_decoder(|d| exec::step(bytes, d))
+            .map_err(|e| failed(e.to_string()))?;
+        match step {
+            Step::Print(c) => self.chunks.push(c),
+            Step::PrintMap { map, top, div } => {
+                let dump = self.dump(map)?;
+                self.chunks.push(Chunk::Print(dump.shown(top, div)));
+            }
+            Step::Clear(map) => {
+                let i = prog.map_of[map];
+                self.world_mut().maps[i].clear();
+            }
+            Step::Zero(map) => {
+                let i = prog.map_of[map];
+                self.world_mut().maps[i].zero();
+            }
+            Step::Exit(_) => self.exited = true,
+        }
         Ok(())
     }
 
@@ -497,57 +575,18 @@ impl<'p> Session<'p> {
     fn with_decoder<T>(&self, f: impl FnOnce(&Decoder) -> T) -> T {
         let prog = self.prog;
         let maps = self.world.as_ref().map(|w| &w.maps[..]).unwrap_or(&[]);
-        let stack_map = prog
-            .manifest
-            .stack_map
-            .as_deref()
-            .and_then(|s| prog.object.map_index(s))
-            .and_then(|i| maps.get(i));
-        let stacks = |id: u32| stack_map.and_then(|m| m.stack(id)).map(<[u64]>::to_vec);
+        let stacks = |name: &str, id: u32| {
+            let map = prog.object.map_index(name).and_then(|i| maps.get(i))?;
+            map.stack(id).map(<[u64]>::to_vec)
+        };
         let ksyms = self.kaddr.symbols();
         f(&Decoder {
             manifest: &prog.manifest,
             endian: prog.object.endian,
             ksyms: &ksyms,
             stacks: &stacks,
+            host: &self.host,
         })
-    }
-
-    fn actions(&mut self, actions: &[Action]) -> Result<()> {
-        for a in actions {
-            match a {
-                Action::Printf { format, args } => {
-                    let text = printf::format_literals(format, args);
-                    self.chunks.push(Chunk::Printf(text));
-                }
-                Action::Print(name) => {
-                    let dump = self.dump(self.manifest_map(name)?)?;
-                    self.chunks.push(Chunk::Print(dump));
-                }
-                Action::Clear(name) => {
-                    let i = self.prog.map_of[self.manifest_map(name)?];
-                    self.world_mut().maps[i].clear();
-                }
-                Action::Zero(name) => {
-                    let i = self.prog.map_of[self.manifest_map(name)?];
-                    self.world_mut().maps[i].zero();
-                }
-                Action::Exit(()) => {
-                    self.exited = true;
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn manifest_map(&self, name: &str) -> Result<usize> {
-        self.prog
-            .manifest
-            .maps
-            .iter()
-            .position(|m| m.name == name)
-            .ok_or_else(|| Error::Manifest(format!("an action names {name}, which is not a map")))
     }
 
     /// Manifest map `i`, decoded.
@@ -560,10 +599,13 @@ impl<'p> Session<'p> {
         Ok(self.with_decoder(|d| d.map(entry, map.entries()))?)
     }
 
-    /// Runs the `END` actions and reports.
+    /// Runs the `end` programs (after an `exit()` too), after the last
+    /// event, and reports.
     pub fn end(mut self) -> Result<Output> {
         self.exited = false;
-        self.actions(&self.prog.manifest.end)?;
+        let mut ev = Event::new("END");
+        ev.ns = self.last_ns.saturating_add(NS_STEP);
+        self.run_all(Trigger::End, &ev)?;
         let mut maps: Vec<MapDump> = (0..self.prog.manifest.maps.len())
             .map(|i| self.dump(i))
             .collect::<Result<_>>()?;
@@ -580,6 +622,7 @@ impl<'p> Session<'p> {
 fn unreachable_world() -> World {
     World {
         endian: Endian::Little,
+        split_address_space: false,
         maps: Vec::new(),
         cur: Current::default(),
         rng: XorShift64Star::new(1),
@@ -669,6 +712,7 @@ fn current(
         stack,
         func_ip,
         task: ev.task,
+        cgroup: ev.cgroup,
     }
 }
 

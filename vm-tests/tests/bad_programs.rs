@@ -18,8 +18,8 @@ fn build(arch: Arch, ops: &[Op]) -> (Vec<u8>, String) {
     obj.programs.push(code.into_program("prog", SECTION));
     let bytes = probecc::elf::write(&obj).expect("writes");
     let manifest = format!(
-        r#"{{"name": "bad", "arch": "{arch}", "programs": [{{"name": "prog", "section": "{SECTION}", "probe": "kprobe:vfs_read"}}],
-            "maps": [], "printf": [], "ringbuf": null, "stack_map": null, "begin": [], "end": [], "funcs": [], "probes": []}}"#
+        r#"{{"name": "bad", "arch": "{arch}", "programs": [{{"name": "prog", "section": "{SECTION}", "probe": "kprobe:vfs_read", "kind": "kprobe"}}],
+            "maps": [], "output": [], "ringbuf": null, "funcs": [], "probes": []}}"#
     );
     (bytes, manifest)
 }

@@ -75,7 +75,19 @@ pub fn parse(text: &str) -> Vec<Item> {
         let value = if rest.is_empty() {
             let (buckets, used) = buckets(&lines[i..]);
             i += used;
-            Value::Buckets(buckets)
+            // A value over several lines, a kstack's indented frames, is
+            // no histogram: the frames are its text.
+            let frames = lines[i..]
+                .iter()
+                .take_while(|l| used == 0 && l.starts_with([' ', '\t']) && !l.trim().is_empty())
+                .count();
+            if frames > 0 {
+                let text = format!("\n{}\n", lines[i..i + frames].join("\n"));
+                i += frames;
+                Value::Str(text)
+            } else {
+                Value::Buckets(buckets)
+            }
         } else {
             scalar(rest)
         };

@@ -21,6 +21,7 @@ mod bpftrace_out;
 mod btf_subset;
 mod build;
 mod consts;
+mod corpus;
 mod diff;
 mod dist;
 mod kernels;
@@ -73,6 +74,9 @@ enum Cmd {
     /// Every fixture under bpftrace and as probecc's object in one guest;
     /// maps compared (reports in target/parity/)
     Parity(parity::ParityArgs),
+    /// Debian's bpftrace tools compiled as published for all five arches,
+    /// the kprobe-scope ones loaded (report in target/corpus/)
+    Corpus(corpus::CorpusArgs),
     /// The whole probecc command as one static, stripped binary per arch,
     /// in target/dist/<arch>/probecc
     Dist(dist::DistArgs),
@@ -106,6 +110,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::BtfSubset(args) => btf_subset::run(&args),
         Cmd::Consts(args) => consts::run(&args),
         Cmd::Dist(args) => dist::run(&args),
+        Cmd::Corpus(args) => corpus::run(&args),
     }
 }
 

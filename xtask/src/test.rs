@@ -114,6 +114,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     println!("xtask: the constant table of x86_64 against its kernel headers");
     crate::consts::run_in_test(ci)?;
+    println!("xtask: Debian trixie's bpftrace tools, compiled as published");
+    crate::corpus::run_in_test(ci)?;
     println!("xtask: examples/user-project: build --arch arm64");
     crate::user_project::build()?;
     if args.no_parity {

@@ -40,6 +40,7 @@ pub fn long_program() -> Object {
         section: "kprobe/vfs_read".into(),
         insns,
         map_relocs: vec![],
+        ksym_relocs: vec![],
         lines: vec![],
     });
     obj

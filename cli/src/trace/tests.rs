@@ -87,7 +87,7 @@ fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
     let here = running().expect("the running kernel");
     let args = parse(&["-e", "x"]);
     let src = "ksyscall:openat { @[comm] = count(); }";
-    let ready = compile(&args, AttachMode::Auto, &here, src, "stdin", "stdin").unwrap();
+    let ready = compile(&args, AttachMode::Auto, &here, src, "stdin", "stdin", &[]).unwrap();
     assert_eq!(ready.manifest.arch, here.arch.name());
     let symbol = here.arch.syscall_symbol("openat");
     assert_eq!(
@@ -95,7 +95,7 @@ fn a_spec_is_compiled_for_the_running_kernels_arch_and_checked() {
         format!("kprobe/{symbol}")
     );
     let bad = "kprobe:vfs_read { @x = nosuchbuiltin; }";
-    let e = compile(&args, AttachMode::Auto, &here, bad, "stdin", "stdin").unwrap_err();
+    let e = compile(&args, AttachMode::Auto, &here, bad, "stdin", "stdin", &[]).unwrap_err();
     assert!(e.is::<BadInput>(), "{e:#}");
 }
 
@@ -105,7 +105,7 @@ fn auto_makes_kprobes_fentry_where_this_kernel_has_trampolines_and_types() {
     let args = parse(&["-e", "x"]);
     let src = "kprobe:vfs_read { @[comm] = count(); }";
     let section = |attach| {
-        let ready = compile(&args, attach, &here, src, "stdin", "stdin").unwrap();
+        let ready = compile(&args, attach, &here, src, "stdin", "stdin", &[]).unwrap();
         ready.manifest.programs[0].section.clone()
     };
     let fentry = here.arch.has_trampolines(here.version)

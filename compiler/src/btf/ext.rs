@@ -654,10 +654,7 @@ mod loader_tests {
     use probecc_test_support::{require, Need};
 
     /// Specs whose objects have no program, and one with programs.
-    const NO_PROGRAMS: [&str; 2] = [
-        "",
-        "BEGIN { printf(\"hi\\n\"); }\nEND { printf(\"bye\\n\"); }\n",
-    ];
+    const NO_PROGRAMS: [&str; 2] = ["", "config = { max_strlen = 8 }\n"];
     const PROGRAMS: &str = "kprobe:vfs_read { @calls[comm] = count(); }\n";
 
     fn object(spec: &str) -> Vec<u8> {

@@ -50,6 +50,7 @@ pub fn encode_object(obj: &Object) -> Result<EncodedBtf, BtfError> {
         b.ctype(t)?;
     }
     add_core(&mut b, &mut ext, obj, &placed)?;
+    add_ksyms(&mut b, obj)?;
     Ok(EncodedBtf {
         btf: b.finish(endian),
         ext: (!ext.is_empty()).then(|| ext.finish(endian)),
@@ -131,6 +132,29 @@ fn add_maps(b: &mut Builder, maps: &[MapDef]) -> Result<Vec<MapSlot>, BtfError> 
     }
     Ok(slots)
 }
+
+/// The `.ksyms` externs the programs load the address of, as clang
+/// describes `extern const void sym __ksym;`: a VAR of type void with
+/// extern linkage per symbol in a `.ksyms` DATASEC (8 bytes each: the
+/// section has no ELF counterpart whose size a loader could take).
+fn add_ksyms(b: &mut Builder, obj: &Object) -> Result<(), BtfError> {
+    let mut vars = Vec::new();
+    for (i, name) in obj.ksyms().into_iter().enumerate() {
+        let var = b.var(name, 0, VarLinkage::Extern)?;
+        vars.push(VarSecinfo {
+            type_id: var,
+            offset: i as u32 * 8,
+            size: 8,
+        });
+    }
+    if !vars.is_empty() {
+        b.datasec(KSYMS_SECTION, &vars)?;
+    }
+    Ok(())
+}
+
+/// The DATASEC of the kernel symbols' externs.
+pub const KSYMS_SECTION: &str = ".ksyms";
 
 /// `char _license[N]` in a `license` DATASEC, as clang describes the
 /// license: libbpf's linker (`bpftool gen object`) wants BTF for every
@@ -300,6 +324,7 @@ mod tests {
             section: section.into(),
             insns,
             map_relocs: vec![],
+            ksym_relocs: vec![],
             lines,
         }
     }
@@ -311,7 +336,7 @@ mod tests {
             MapDef::array("config", CType::u64(), 4),
             MapDef::ringbuf("events", 1 << 16),
             MapDef::perf_event_array("perf"),
-            MapDef::stack_trace("stacks", 128),
+            MapDef::stack_trace("stacks", crate::maps::STACK_DEPTH, 128),
         ];
         o.types = vec![event()];
         o.programs = vec![

@@ -510,6 +510,7 @@ mod llvm {
             section: "kprobe/f".into(),
             insns: insns.to_vec(),
             map_relocs: vec![],
+            ksym_relocs: vec![],
             lines: vec![],
         });
         let btf = EncodedBtf {

@@ -16,6 +16,7 @@ fn program(name: &str, section: &str, insns: Vec<Insn>, map_relocs: Vec<MapReloc
         section: section.into(),
         insns,
         map_relocs,
+        ksym_relocs: vec![],
         lines: vec![],
     }
 }

@@ -1,6 +1,8 @@
 //! The ELF writer: one executable section per program section name, `.maps`
 //! with a symbol per map at the slot the BTF encoder chose, `R_BPF_64_64`
-//! relocations for map loads, `license`, `.BTF` and `.BTF.ext`. Symbol and
+//! relocations for map loads and, against undefined symbols, for kernel
+//! symbols' addresses (`.ksyms` externs), `license`, `.BTF` and
+//! `.BTF.ext`. Symbol and
 //! string tables and the local-first symbol order come from the `object`
 //! crate's writer.
 
@@ -38,8 +40,13 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
     );
     let placed = add_programs(&mut out, obj)?;
     let maps = add_maps(&mut out, obj, &btf.maps)?;
+    let ksyms: BTreeMap<String, SymbolId> = obj
+        .ksyms()
+        .into_iter()
+        .map(|name| (name.to_string(), out.add_symbol(undefined(name))))
+        .collect();
     for (program, (section, base)) in obj.programs.iter().zip(&placed) {
-        add_map_relocs(&mut out, program, *section, *base, &maps)?;
+        add_imm64_relocs(&mut out, program, *section, *base, &maps, &ksyms)?;
     }
     add_data(
         &mut out,
@@ -184,28 +191,55 @@ fn add_maps(
     Ok(symbols)
 }
 
-fn add_map_relocs(
+/// A global symbol of no section: an extern the loader resolves.
+fn undefined(name: &str) -> ElfSymbol {
+    ElfSymbol {
+        name: name.as_bytes().to_vec(),
+        value: 0,
+        size: 0,
+        kind: SymbolKind::Unknown,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Undefined,
+        flags: SymbolFlags::None,
+    }
+}
+
+/// The `R_BPF_64_64` relocations of program `p`'s `ld_imm64`s: against
+/// each map it loads and each kernel symbol it loads the address of.
+fn add_imm64_relocs(
     out: &mut ElfObject,
     p: &Program,
     section: SectionId,
     base: u64,
     maps: &BTreeMap<String, SymbolId>,
+    ksyms: &BTreeMap<String, SymbolId>,
 ) -> Result<(), ElfError> {
-    for r in &p.map_relocs {
-        if !is_complete_ld_imm64(&p.insns, r.insn) {
-            return Err(ElfError::MapRelocNotLdImm64 {
+    let targets = p
+        .map_relocs
+        .iter()
+        .map(|r| {
+            let symbol = maps.get(&r.map).ok_or_else(|| ElfError::UnknownMap {
                 program: p.name.clone(),
                 slot: r.insn,
+                map: r.map.clone(),
+            });
+            (r.insn, symbol)
+        })
+        .chain(p.ksym_relocs.iter().filter_map(|r| {
+            // Every extern has its symbol: `ksyms` holds them all.
+            Some((r.insn, Ok(ksyms.get(&r.symbol)?)))
+        }));
+    for (slot, symbol) in targets {
+        if !is_complete_ld_imm64(&p.insns, slot) {
+            return Err(ElfError::MapRelocNotLdImm64 {
+                program: p.name.clone(),
+                slot,
             });
         }
-        let symbol = *maps.get(&r.map).ok_or_else(|| ElfError::UnknownMap {
-            program: p.name.clone(),
-            slot: r.insn,
-            map: r.map.clone(),
-        })?;
         let reloc = Relocation {
-            offset: base + (r.insn * Insn::SIZE) as u64,
-            symbol,
+            offset: base + (slot * Insn::SIZE) as u64,
+            symbol: *symbol?,
             addend: 0,
             flags: RelocationFlags::Elf {
                 r_type: elf::R_BPF_64_64,

@@ -36,6 +36,20 @@ pub struct Spec {
     pub macros: Vec<MacroDef>,
     /// C struct, union and enum definitions at the top level.
     pub c_defs: Vec<CDef>,
+    /// `let @name = hash(N);` and the like, before the probes.
+    pub map_decls: Vec<MapDecl>,
+}
+
+/// `let @name = KIND(MAX_ENTRIES);`: a map's kind and size, declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDecl {
+    /// The name without `@`.
+    pub name: String,
+    /// `hash`, `lruhash`, `percpuhash`, `percpulruhash`, `percpuarray`.
+    pub kind: String,
+    pub kind_span: Span,
+    pub max_entries: u64,
+    pub span: Span,
 }
 
 /// `config = { key = value; ... }`.
@@ -187,6 +201,15 @@ impl ProbeKind {
     /// (fentry, fexit), its context the function's arguments.
     pub fn is_tracing(self) -> bool {
         matches!(self, ProbeKind::Fentry | ProbeKind::Fexit)
+    }
+
+    /// Whether the loader runs the probe's program itself (`BEGIN`, `END`,
+    /// `interval`) rather than attaching it to a function.
+    pub fn runs_itself(self) -> bool {
+        matches!(
+            self,
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval
+        )
     }
 }
 
@@ -500,6 +523,12 @@ pub enum Builtin {
     Kstack,
     /// `curtask`: the current `struct task_struct *`.
     Curtask,
+    /// Nanoseconds since the run started (its BEGIN programs ran).
+    Elapsed,
+    /// The current task's cgroup v2 id.
+    Cgroup,
+    /// The current user, named in user space.
+    Username,
 }
 
 /// The builtins as written: the one list that [`Builtin::from_word`] reads,
@@ -520,6 +549,9 @@ pub const BUILTINS: &[(&str, Builtin)] = &[
     ("retval", Builtin::Retval),
     ("kstack", Builtin::Kstack),
     ("curtask", Builtin::Curtask),
+    ("elapsed", Builtin::Elapsed),
+    ("cgroup", Builtin::Cgroup),
+    ("username", Builtin::Username),
     ("arg0", Builtin::Arg(0)),
     ("arg1", Builtin::Arg(1)),
     ("arg2", Builtin::Arg(2)),
@@ -702,6 +734,8 @@ mod tests {
             Begin,
             End,
             Interval,
+            Fentry,
+            Fexit,
         ] {
             assert_eq!(ProbeKind::from_word(kind.name()), Some(kind), "{kind:?}");
         }

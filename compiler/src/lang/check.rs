@@ -2,8 +2,9 @@
 //! attach points into programs ([`attach`]), types every expression
 //! ([`expr`]) and statement ([`stmt`]), keeps each map's key and value
 //! consistent over all its uses and each variable's type over its
-//! assignments ([`tables`]), and turns `BEGIN`/`END` blocks into user-space
-//! actions ([`actions`]). The config block becomes the spec's settings
+//! assignments ([`tables`]). `BEGIN`, `END` and `interval` blocks are
+//! programs like the others, which the loader runs rather than attaches
+//! (they read no function's arguments). The config block becomes the spec's settings
 //! ([`config`]) and top-level C definitions are checked against the
 //! kernel's types ([`cdefs`]). The result is an [`ir::Checked`] that
 //! `lower` compiles without further questions.
@@ -14,19 +15,21 @@
 //! grow to the largest use), then a "check" pass reports every error of the
 //! file.
 
-mod actions;
 pub mod attach;
 mod cdefs;
 mod config;
 mod constant;
+mod declare;
 mod expr;
 pub(crate) mod fentry;
 
 pub use fentry::AttachMode;
 pub mod format;
+mod functions;
 pub mod ir;
 mod map_stmt;
 mod multi;
+mod output;
 mod record;
 mod stmt;
 mod tables;
@@ -47,7 +50,8 @@ use crate::lang::preprocess::map::SourceMap;
 use crate::lang::preprocess::Preprocessed;
 
 use ir::{
-    Action, Body, Checked, MapInfo, PrintfInfo, ProbeProgram, Settings, TStmt, TStmtKind, VarInfo,
+    Body, Checked, MapInfo, OutputInfo, OutputKind, ProbeProgram, Settings, TStmt, TStmtKind,
+    VarInfo,
 };
 
 /// What `check`, `lower` and `compile` need besides the spec.
@@ -60,12 +64,15 @@ pub struct CompileOptions {
     /// The kernel the object is for (syscall wrappers, pt_regs size);
     /// `None` is the arch's [`Arch::default_kernel`].
     pub kernel: Option<KernelVersion>,
-    /// Allow actions that change what the probed task does (`signal`);
-    /// `--unsafe` on the command line.
+    /// Allow actions that change what the probed task or the system does
+    /// (`signal`, `system`); `--unsafe` on the command line.
     pub unsafe_actions: bool,
     /// The kernel types struct casts, `->` and `curtask` are checked
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
+    /// The values of the positional parameters `$1`... (`$#` is their
+    /// count), fixed when the spec compiles, as bpftrace fixes them.
+    pub params: Vec<String>,
     /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
     pub attach: AttachMode,
     /// Make each block of several kprobe (or kretprobe) attach points one
@@ -176,6 +183,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
+            params: Vec::new(),
             attach: AttachMode::Kprobe,
             multi: false,
         }
@@ -251,6 +259,7 @@ fn check_mapped(
     for mode in [Mode::Declare, Mode::Declare, Mode::Check] {
         cx.pass(spec, &plans, mode);
     }
+    cx.declare_maps(&spec.map_decls);
     let mut diags = attach_errors;
     diags.append(&mut cx.diags);
     if !diags.is_empty() {
@@ -258,8 +267,20 @@ fn check_mapped(
         crate::lang::macros::annotate(&mut diags, &macro_uses, source);
         return Err(map.diagnostics(diags));
     }
-    let unsafe_used = unsafe_actions(&cx.bodies);
-    let (programs, notes) = number_bodies(plans, &cx.bodies, (&opts.file, source, map));
+    let unsafe_used = unsafe_actions(&cx.bodies, &cx.outputs);
+    let (mut programs, notes) = number_bodies(plans, &cx.bodies, (&opts.file, source, map));
+    let mut bodies = cx.bodies;
+    if uses_elapsed(&bodies) && !programs.iter().any(|p| p.kind == ProbeKind::Begin) {
+        // `elapsed` counts from the first BEGIN program: a spec without
+        // one gets an empty one.
+        programs.insert(0, begin_program(bodies.len()));
+        bodies.push(Body {
+            pred: None,
+            stmts: vec![],
+            vars: vec![],
+            span: Span::default(),
+        });
+    }
     Ok(Checked {
         name: spec_name(&opts.file),
         source: source.to_string(),
@@ -267,27 +288,65 @@ fn check_mapped(
         func_ip: programs.iter().any(|p| p.multi.is_some()),
         programs,
         notes,
-        bodies: cx.bodies,
+        bodies,
         maps: cx.maps,
-        printfs: cx.printfs,
-        begin: cx.begin,
-        end: cx.end,
+        outputs: cx.outputs,
         unsafe_actions: unsafe_used,
         settings: cx.settings,
         tuples: cx.tuples,
+        strftime: cx.strftime,
         macro_uses,
     })
 }
 
 /// The unsafe actions the bodies use, by name.
-fn unsafe_actions(bodies: &[Body]) -> Vec<String> {
+fn unsafe_actions(bodies: &[Body], outputs: &[OutputInfo]) -> Vec<String> {
     fn signals(stmts: &[TStmt]) -> bool {
         stmts.iter().any(|s| {
             matches!(s.kind, TStmtKind::Signal { .. }) || s.blocks().into_iter().any(|b| signals(b))
         })
     }
-    let used = bodies.iter().any(|b| signals(&b.stmts));
-    used.then(|| "signal".to_string()).into_iter().collect()
+    let signal = bodies.iter().any(|b| signals(&b.stmts));
+    let system = outputs
+        .iter()
+        .any(|o| matches!(o.kind, OutputKind::System { .. }));
+    [(signal, "signal"), (system, "system")]
+        .into_iter()
+        .filter(|(used, _)| *used)
+        .map(|(_, name)| name.to_string())
+        .collect()
+}
+
+/// Whether a body reads `elapsed`.
+fn uses_elapsed(bodies: &[Body]) -> bool {
+    let mut found = false;
+    let mut f = |e: &ir::TExpr| {
+        found |= matches!(
+            e.kind,
+            ir::TKind::Builtin(crate::lang::ast::Builtin::Elapsed)
+        )
+    };
+    for b in bodies {
+        b.pred.iter().for_each(|p| p.visit(&mut f));
+        b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+    }
+    found
+}
+
+/// A BEGIN program of body `body`, which the spec did not write.
+fn begin_program(body: usize) -> ProbeProgram {
+    ProbeProgram {
+        attach: crate::kprobe::AttachPoint::Begin,
+        kind: ProbeKind::Begin,
+        probe: "BEGIN".into(),
+        func: String::new(),
+        symbol: "BEGIN".into(),
+        body,
+        span: Span::default(),
+        wrapped_syscall: false,
+        proto: None,
+        multi: None,
+    }
 }
 
 /// The longest program symbol (`kretprobe_<func>` and a uniqueness
@@ -312,9 +371,6 @@ enum Mode {
 
 /// What one probe block of the spec becomes.
 struct Plan {
-    /// `BEGIN` or `END` (user-space actions), `interval` (not compiled
-    /// yet), or `None` for kernel probes.
-    user: Option<ProbeKind>,
     /// The kinds of its attach points.
     kinds: Vec<ProbeKind>,
     programs: Vec<ProbeProgram>,
@@ -354,12 +410,10 @@ struct Checker<'a> {
     map_index: HashMap<String, usize>,
     /// Maps already reported as never assigned.
     unassigned_reported: Vec<bool>,
-    printfs: Vec<PrintfInfo>,
+    outputs: Vec<OutputInfo>,
     /// Variables of each probe block, kept across passes.
     vars: Vec<Vec<VarInfo>>,
     bodies: Vec<Body>,
-    begin: Vec<Action>,
-    end: Vec<Action>,
     probe: ProbeCx,
     /// Index of the probe block being checked.
     block: usize,
@@ -369,6 +423,8 @@ struct Checker<'a> {
     decl_tys: HashMap<(usize, usize), tables::DeclTy>,
     /// The element types of each tuple type.
     tuples: Vec<Vec<ir::Ty>>,
+    /// The formats of `strftime()`, interned.
+    strftime: Vec<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -383,16 +439,15 @@ impl<'a> Checker<'a> {
             maps: vec![],
             map_index: HashMap::new(),
             unassigned_reported: vec![],
-            printfs: vec![],
+            outputs: vec![],
             vars: vec![],
             bodies: vec![],
-            begin: vec![],
-            end: vec![],
             probe: ProbeCx::default(),
             block: 0,
             settings: Settings::default(),
             decl_tys: HashMap::new(),
             tuples: Vec::new(),
+            strftime: Vec::new(),
         }
     }
 
@@ -416,34 +471,10 @@ impl<'a> Checker<'a> {
     fn plan_programs(&mut self, spec: &Spec) -> Vec<Plan> {
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut plans = Vec::with_capacity(spec.probes.len());
+        let mut unmatched = Vec::new();
         for probe in &spec.probes {
-            for a in probe
-                .attach
-                .iter()
-                .filter(|a| a.kind == ProbeKind::Interval)
-            {
-                self.diags.push(
-                    Diagnostic::new(a.span, "interval probes are not supported yet")
-                        .with_label("not supported yet"),
-                );
-            }
             self.diags.extend(self.mixed_tracing(probe));
             let kinds: Vec<ProbeKind> = probe.attach.iter().map(|a| a.kind).collect();
-            let mut user = kinds
-                .iter()
-                .copied()
-                .find(|k| matches!(k, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval));
-            if user.is_some() && kinds.len() > 1 {
-                // Checked as a kernel block, for its other attach points.
-                user = None;
-                self.diags.push(
-                    Diagnostic::new(
-                        probe.span,
-                        "BEGIN and END cannot share a block with other attach points",
-                    )
-                    .with_label("give BEGIN/END a block of their own"),
-                );
-            }
             let mut programs: Vec<ProbeProgram> = Vec::new();
             // The block's attach points so far: a wildcard block has
             // thousands, so repeats are found by hash, not by a scan.
@@ -499,15 +530,24 @@ impl<'a> Checker<'a> {
                             });
                         }
                     }
+                    // A wildcard that matches nothing where the probe
+                    // has other attach points is left out, as bpftrace
+                    // leaves it: tools list the variants kernels name a
+                    // function by (`lookup_fast`, `lookup_fast.constprop.*`).
+                    Err(d) if probe.attach.len() > 1 && attach::is_unmatched_wildcard(a, &d) => {
+                        unmatched.push(d)
+                    }
                     Err(d) => self.diags.push(d),
                 }
             }
-            if user.is_none() {
-                self.retarget(probe, &kinds, &mut programs);
+            if programs.is_empty() {
+                self.diags.append(&mut unmatched);
             }
+            unmatched.clear();
+            self.retarget(probe, &kinds, &mut programs);
             // A block made fentry/fexit is not a kprobe-multi one.
             let retargeted = programs.iter().any(|p| p.attach.is_tracing());
-            let multi = if self.opts.multi && user.is_none() && !retargeted {
+            let multi = if self.opts.multi && !retargeted {
                 multi::group(&probe.attach, &programs, |base| {
                     unique_symbol(&mut used, base)
                 })
@@ -515,7 +555,6 @@ impl<'a> Checker<'a> {
                 None
             };
             plans.push(Plan {
-                user,
                 kinds,
                 programs,
                 multi,
@@ -527,10 +566,8 @@ impl<'a> Checker<'a> {
     /// One pass over every probe block.
     fn pass(&mut self, spec: &Spec, plans: &[Plan], mode: Mode) {
         self.mode = mode;
-        self.printfs.clear();
+        self.outputs.clear();
         self.bodies.clear();
-        self.begin.clear();
-        self.end.clear();
         self.vars.resize(spec.probes.len(), Vec::new());
         if mode == Mode::Check {
             for vars in &mut self.vars {
@@ -540,17 +577,12 @@ impl<'a> Checker<'a> {
         }
         for (i, (probe, plan)) in spec.probes.iter().zip(plans).enumerate() {
             self.block = i;
-            match plan.user {
-                // Reported in plan_programs; its body is not compiled.
-                Some(ProbeKind::Interval) => {}
-                Some(kind) => self.user_block(kind, probe),
-                None => self.kernel_block(probe, plan),
-            }
+            self.probe_block(probe, plan);
         }
     }
 
-    /// A kprobe/kretprobe/ksyscall/kretsyscall block.
-    fn kernel_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
+    /// One block and its attach points.
+    fn probe_block(&mut self, probe: &crate::lang::ast::Probe, plan: &Plan) {
         let nvars = self.vars[self.block].len();
         self.probe = ProbeCx {
             kinds: plan.kinds.clone(),
@@ -582,10 +614,10 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// The programs of every kernel block, each pointing at its block's body
-/// (bodies are numbered in block order, user blocks having none): a
-/// block's one kprobe-multi program where it has one and its body allows,
-/// and a note for each block whose body split it, saying why.
+/// The programs of every block, each pointing at its block's body (bodies
+/// are numbered in block order): a block's one kprobe-multi program where
+/// it has one and its body allows, and a note for each block whose body
+/// split it, saying why.
 fn number_bodies(
     plans: Vec<Plan>,
     bodies: &[Body],
@@ -593,8 +625,7 @@ fn number_bodies(
 ) -> (Vec<ProbeProgram>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
-    let kernel = plans.into_iter().filter(|p| p.user.is_none());
-    for (body, plan) in kernel.enumerate() {
+    for (body, plan) in plans.into_iter().enumerate() {
         let split = bodies.get(body).and_then(multi::split_reason);
         let programs = match (plan.multi, split) {
             (Some(m), None) => vec![m],

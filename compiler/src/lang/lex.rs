@@ -28,6 +28,8 @@ pub enum Tok {
     Ident(String),
     /// `$name` (the name without `$`).
     Var(String),
+    /// A positional parameter: `$1` is 1; `$#` (their count) is 0.
+    Param(u32),
     /// `@name` or `@` (the name without `@`, empty for `@`).
     Map(String),
     Int(u64),
@@ -85,6 +87,8 @@ impl Tok {
         match self {
             Tok::Ident(w) => format!("`{w}`"),
             Tok::Var(n) => format!("`${n}`"),
+            Tok::Param(0) => "`$#`".to_string(),
+            Tok::Param(n) => format!("`${n}`"),
             Tok::Map(n) => format!("`@{n}`"),
             Tok::Int(v) => format!("`{v}`"),
             Tok::Str(_) => "a string literal".into(),
@@ -135,6 +139,7 @@ impl Tok {
             Tok::DotDot => "..",
             Tok::Ident(_)
             | Tok::Var(_)
+            | Tok::Param(_)
             | Tok::Map(_)
             | Tok::Int(_)
             | Tok::Str(_)
@@ -300,7 +305,24 @@ impl<'a> Lexer<'a> {
                 b'"' => self.string(),
                 b'$' => {
                     self.pos += 1;
+                    if self.src.as_bytes().get(self.pos) == Some(&b'#') {
+                        self.pos += 1;
+                        return Token {
+                            tok: Tok::Param(0),
+                            span: Span::new(start, self.pos),
+                        };
+                    }
                     let name = self.word_chars();
+                    let number = name
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0 && !name.starts_with('0'));
+                    if let Some(n) = number {
+                        return Token {
+                            tok: Tok::Param(n),
+                            span: Span::new(start, self.pos),
+                        };
+                    }
                     if name.is_empty() {
                         self.error(
                             Diagnostic::new(
@@ -315,11 +337,14 @@ impl<'a> Lexer<'a> {
                             Diagnostic::new(
                                 Span::new(start, self.pos),
                                 format!(
-                                    "positional parameters such as `${name}` are not supported"
+                                    "`${name}` is neither a variable nor a positional parameter"
                                 ),
                             )
-                            .with_label("positional parameter")
-                            .with_help("variable names start with a letter or `_`"),
+                            .with_label("not a name")
+                            .with_help(
+                                "variable names start with a letter or `_`; positional \
+                                 parameters are `$1`, `$2`... and `$#`",
+                            ),
                         );
                     }
                     Tok::Var(name.to_string())

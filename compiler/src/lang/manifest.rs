@@ -1,8 +1,16 @@
 //! The manifest: what a runner needs to know about a compiled spec beside
-//! its object — the programs and the probes they attach to, each map's key
-//! and value layout, every printf record format, the user-space actions
-//! of `BEGIN` and `END`, and what the spec's config block asks of a
-//! runtime. Serialised as JSON with a stable field order.
+//! its object — the programs, what each is (`kind`: a kprobe or kretprobe
+//! to attach; `begin`, `end` or `interval` with its period, which the
+//! runner runs itself with `BPF_PROG_TEST_RUN`), each map's key and value
+//! layout, every record kind the programs send user space (`output`: what
+//! to do with it and its arguments' layout), and what the spec's config
+//! block asks of a runtime. Serialised as JSON with a stable field order.
+//!
+//! A runner runs the `begin` programs in order before attaching any
+//! kprobe, each `interval` program at its period while they are attached,
+//! and the `end` programs after the last is detached; it acts on the
+//! records of the ring buffer in the order they arrive (a `print` of a
+//! map prints the map as it is then), and at the end prints every map.
 //!
 //! Value encodings (per CPU for the aggregations, which a reader sums or
 //! combines over CPUs): `int` an s64/u64; `string` a NUL-terminated char
@@ -18,19 +26,21 @@
 //! Every key part is at an 8-byte aligned `offset`; a keyless map's key is
 //! a u64 0.
 //!
-//! A printf record is a u64 format id followed by the arguments at their
-//! `offset`s: ints 8 bytes, strings their `size` (a multiple of 8).
+//! A record is a u64 id into [`Manifest::output`] followed by the
+//! arguments at their `offset`s: ints 8 bytes, strings their `size` (a
+//! multiple of 8), `kstack` a stack id of its `stack` map.
 
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Arch;
+use crate::kprobe::AttachPoint;
 use crate::lang::check::ir::{
-    self, Checked, KeyTy, MapInfo, PrintfInfo, RuntimeConfig, Sym, Ty, PRINTF_RINGBUF, STACK_MAP,
+    self, Checked, KeyTy, MapInfo, OutputInfo, OutputKind, RuntimeConfig, Stack, Sym, Ty,
+    OUTPUT_RINGBUF,
 };
 use crate::maps::MapKind;
 
-/// The actions of `BEGIN` and `END`, which the manifest lists for runners.
-pub use crate::lang::check::ir::{Action, Literal};
+pub use crate::lang::check::ir::settings::StackMode;
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,15 +59,12 @@ pub struct Manifest {
     /// bpftrace's spelling.
     pub probes: Vec<String>,
     pub maps: Vec<MapEntry>,
-    pub printf: Vec<PrintfEntry>,
-    /// The ring buffer printf records arrive on, if any probe prints.
+    /// The record kinds the programs send, by id.
+    pub output: Vec<OutputEntry>,
+    /// The ring buffer records arrive on, if any program sends one.
     pub ringbuf: Option<String>,
-    /// The stack-trace map `kstack` keys refer to, if any probe uses it.
-    pub stack_map: Option<String>,
-    pub begin: Vec<Action>,
-    pub end: Vec<Action>,
-    /// Unsafe actions the programs take (`signal`), compiled only with
-    /// `--unsafe`; absent when there are none.
+    /// Unsafe actions the programs take (`signal`, `system`), compiled only
+    /// with `--unsafe`; absent when there are none.
     #[serde(rename = "unsafe", default, skip_serializing_if = "Vec::is_empty")]
     pub unsafe_actions: Vec<String>,
     /// What the spec's config block asks of a runtime
@@ -71,11 +78,14 @@ pub struct Manifest {
 pub struct ProgramEntry {
     /// The function symbol.
     pub name: String,
-    /// The ELF section (`kprobe/vfs_read`).
+    /// The ELF section (`kprobe/vfs_read`, `raw_tp`).
     pub section: String,
-    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`,
+    /// bpftrace's spelling (`kprobe:vfs_read`, `ksyscall:openat`, `BEGIN`,
     /// `kprobe:vfs_*` for a kprobe-multi program).
     pub probe: String,
+    /// What the program is: attached, or run by the runner.
+    #[serde(flatten)]
+    pub kind: ProgramKind,
     /// An fentry/fexit program's context: the function's arguments by
     /// name and u64 slot, and the slot of the return value; absent for
     /// kprobes.
@@ -86,6 +96,51 @@ pub struct ProgramEntry {
     /// on the target instead, and attaches a bare `kprobe.multi` to these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<String>,
+}
+
+/// What a program is, and so what a runner does with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ProgramKind {
+    /// Attached to its section's function entry (ksyscall ones too).
+    Kprobe,
+    /// Attached to its section's function return.
+    Kretprobe,
+    /// Attached to its function's entry through a BPF trampoline.
+    Fentry,
+    /// Attached to its function's return through a BPF trampoline.
+    Fexit,
+    /// Run once, before any kprobe is attached.
+    Begin,
+    /// Run once, after every kprobe is detached.
+    End,
+    /// Run every `period_ns` nanoseconds while the kprobes are attached.
+    Interval { period_ns: u64 },
+}
+
+impl ProgramKind {
+    /// The kind of a program at `at`.
+    pub fn of(at: &AttachPoint) -> ProgramKind {
+        match at {
+            AttachPoint::Kprobe { .. } => ProgramKind::Kprobe,
+            AttachPoint::Kretprobe { .. } => ProgramKind::Kretprobe,
+            AttachPoint::Fentry { .. } => ProgramKind::Fentry,
+            AttachPoint::Fexit { .. } => ProgramKind::Fexit,
+            AttachPoint::Begin => ProgramKind::Begin,
+            AttachPoint::End => ProgramKind::End,
+            AttachPoint::Interval { period_ns } => ProgramKind::Interval {
+                period_ns: *period_ns,
+            },
+        }
+    }
+
+    /// Whether the program is attached (rather than run by the runner).
+    pub fn attached(self) -> bool {
+        matches!(
+            self,
+            ProgramKind::Kprobe | ProgramKind::Kretprobe | ProgramKind::Fentry | ProgramKind::Fexit
+        )
+    }
 }
 
 /// The u64 slots of an fentry/fexit program's context.
@@ -129,6 +184,32 @@ pub struct KeyEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed: Option<bool>,
     pub offset: u32,
+    /// A `kstack`'s map and how it prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// Where a `kstack` value's frames are and how they print.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackEntry {
+    /// The stack-trace map the id is a key of.
+    pub map: String,
+    pub mode: StackMode,
+    /// The most frames the map keeps.
+    pub limit: u32,
+}
+
+impl From<Stack> for StackEntry {
+    fn from(s: Stack) -> StackEntry {
+        StackEntry {
+            map: s.map(),
+            mode: s.mode,
+            limit: s.limit,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +220,12 @@ pub struct ValueEntry {
     pub signed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lhist: Option<LhistBounds>,
+    /// A `kstack`'s map and how it prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,13 +235,52 @@ pub struct LhistBounds {
     pub step: i64,
 }
 
+/// One record kind: what user space does with it, and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrintfEntry {
+pub struct OutputEntry {
     pub id: usize,
-    pub format: String,
+    #[serde(flatten)]
+    pub action: OutputAction,
     /// Bytes of one record.
     pub size: u32,
     pub args: Vec<ArgEntry>,
+}
+
+/// What user space does with a record, in bpftrace's terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutputAction {
+    /// Print the arguments through the format, as C's printf does.
+    Printf { format: String },
+    /// Print the wall-clock time now through the strftime format.
+    Time { format: String },
+    /// Print the map as it is now: only the last `top` entries of its
+    /// printed order when `top` is not 0, each value divided by `div`
+    /// when it is not 0.
+    Print {
+        map: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        top: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        div: u32,
+    },
+    /// Print the one argument, and a newline.
+    Value,
+    /// Delete every entry of the map.
+    Clear { map: String },
+    /// Set every value of the map to zero.
+    Zero { map: String },
+    /// Stop: act on no more records, run END, print the maps. An argument
+    /// is the exit status.
+    Exit,
+    /// Print the contents of the file the format names.
+    Cat { format: String },
+    /// Run the command the format makes and print its output (unsafe).
+    System { format: String },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +289,12 @@ pub struct ArgEntry {
     pub offset: u32,
     pub size: u32,
     pub signed: bool,
+    /// A `kstack`'s map and how it prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackEntry>,
+    /// A `timestamp`'s strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// What a key part holds.
@@ -173,8 +305,20 @@ pub enum KeyKind {
     String,
     Func,
     Probe,
-    /// A stack id of [`Manifest::stack_map`].
+    /// A stack id of the entry's `stack` map.
     Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
 }
 
 /// What a map's value holds: an assigned value or an aggregation's state.
@@ -185,6 +329,20 @@ pub enum ValueKind {
     String,
     Func,
     Probe,
+    /// A stack id of the entry's `stack` map.
+    Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
     Count,
     Sum,
     Min,
@@ -202,7 +360,7 @@ impl ValueKind {
     }
 }
 
-/// What a printf argument holds.
+/// What a record's argument holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArgKind {
@@ -210,6 +368,22 @@ pub enum ArgKind {
     String,
     Func,
     Probe,
+    /// A stack id of the entry's `stack` map.
+    Kstack,
+    /// A kernel address, printed as the symbol it is in.
+    Ksym,
+    /// A uid, printed as its user's name.
+    Username,
+    /// Nanoseconds since boot, printed through the entry's strftime
+    /// `format`.
+    Timestamp,
+    /// A cgroup id, printed as its path.
+    CgroupPath,
+    /// `ntop()`: a u64 address family and 16 bytes of address, printed as
+    /// `inet_ntop` does.
+    Inet,
+    /// `buf()`: a u64 length and the bytes, printed as `%r` does.
+    Buf,
 }
 
 impl From<Sym> for KeyKind {
@@ -217,6 +391,10 @@ impl From<Sym> for KeyKind {
         match s {
             Sym::Func => KeyKind::Func,
             Sym::Probe => KeyKind::Probe,
+            Sym::Ksym => KeyKind::Ksym,
+            Sym::Username => KeyKind::Username,
+            Sym::Timestamp(_) => KeyKind::Timestamp,
+            Sym::CgroupPath => KeyKind::CgroupPath,
         }
     }
 }
@@ -224,10 +402,16 @@ impl From<Sym> for KeyKind {
 impl From<ir::ValueKind> for ValueKind {
     fn from(v: ir::ValueKind) -> ValueKind {
         match v {
-            ir::ValueKind::Int { .. } => ValueKind::Int,
+            ir::ValueKind::Int { .. } | ir::ValueKind::Ptr(_) => ValueKind::Int,
             ir::ValueKind::Str { .. } => ValueKind::String,
             ir::ValueKind::Sym(Sym::Func) => ValueKind::Func,
             ir::ValueKind::Sym(Sym::Probe) => ValueKind::Probe,
+            ir::ValueKind::Sym(Sym::Ksym) => ValueKind::Ksym,
+            ir::ValueKind::Sym(Sym::Username) => ValueKind::Username,
+            ir::ValueKind::Sym(Sym::Timestamp(_)) => ValueKind::Timestamp,
+            ir::ValueKind::Sym(Sym::CgroupPath) => ValueKind::CgroupPath,
+            ir::ValueKind::Inet => ValueKind::Inet,
+            ir::ValueKind::Kstack(_) => ValueKind::Kstack,
             ir::ValueKind::Count => ValueKind::Count,
             ir::ValueKind::Sum => ValueKind::Sum,
             ir::ValueKind::Min => ValueKind::Min,
@@ -272,6 +456,7 @@ impl Manifest {
                     name: p.symbol.clone(),
                     section: p.section(),
                     probe: p.probe.clone(),
+                    kind: ProgramKind::of(&p.attach),
                     tracing: p.proto.as_deref().map(|f| TracingCtx {
                         args: f
                             .params
@@ -292,13 +477,14 @@ impl Manifest {
             maps: checked
                 .maps
                 .iter()
-                .map(|m| map_entry(m, checked.settings.max_entries))
+                .map(|m| map_entry(m, checked.settings.max_entries, &checked.strftime))
                 .collect(),
-            printf: checked.printfs.iter().map(printf_entry).collect(),
-            ringbuf: checked.uses_printf().then(|| PRINTF_RINGBUF.to_string()),
-            stack_map: checked.uses_kstack().then(|| STACK_MAP.to_string()),
-            begin: checked.begin.clone(),
-            end: checked.end.clone(),
+            output: checked
+                .outputs
+                .iter()
+                .map(|o| output_entry(checked, o))
+                .collect(),
+            ringbuf: checked.uses_output().then(|| OUTPUT_RINGBUF.to_string()),
             unsafe_actions: checked.unsafe_actions.clone(),
             config: checked.settings.runtime.clone(),
         }
@@ -315,19 +501,27 @@ impl Manifest {
     }
 }
 
-fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
+/// A timestamp's strftime format, of the spec's `formats`.
+fn format_of(ty: Ty, formats: &[String]) -> Option<String> {
+    match ty {
+        Ty::Sym(Sym::Timestamp(i)) => formats.get(i as usize).cloned(),
+        _ => None,
+    }
+}
+
+fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
     let offsets = m.key_offsets();
     let keys = m
         .keys
         .iter()
         .zip(&offsets)
-        .map(|(k, &offset)| key_entry(*k, offset))
+        .map(|(k, &offset)| key_entry(*k, offset, formats))
         .collect();
     let v = m.value_kind();
     MapEntry {
         name: m.display(),
         symbol: m.symbol(),
-        kind: v.map_kind(),
+        kind: m.kind(),
         keys,
         key_size: m.key_size(),
         value: ValueEntry {
@@ -335,60 +529,121 @@ fn map_entry(m: &MapInfo, max_entries: u32) -> MapEntry {
             size: v.size(),
             signed: match v {
                 ir::ValueKind::Int { signed } => Some(signed),
+                ir::ValueKind::Ptr(_) => Some(false),
                 _ => None,
             },
             lhist: match v {
                 ir::ValueKind::Lhist { min, max, step } => Some(LhistBounds { min, max, step }),
                 _ => None,
             },
+            stack: match v {
+                ir::ValueKind::Kstack(s) => Some(s.into()),
+                _ => None,
+            },
+            format: match v {
+                ir::ValueKind::Sym(s) => format_of(Ty::Sym(s), formats),
+                _ => None,
+            },
         },
-        max_entries,
+        max_entries: m.max_entries(max_entries),
     }
 }
 
-fn key_entry(k: KeyTy, offset: u32) -> KeyEntry {
+fn key_entry(k: KeyTy, offset: u32, formats: &[String]) -> KeyEntry {
     let (size, signed) = match k {
         KeyTy::Int { signed } => (Some(8), Some(signed)),
-        KeyTy::Str { .. } => (Some(k.storage()), None),
-        KeyTy::Kstack => (None, None),
+        KeyTy::Str { .. } | KeyTy::Inet => (Some(k.storage()), None),
+        KeyTy::Kstack(_) => (None, None),
         KeyTy::Sym(_) => (Some(8), None),
     };
     let kind = match k {
         KeyTy::Int { .. } => KeyKind::Int,
         KeyTy::Str { .. } => KeyKind::String,
-        KeyTy::Kstack => KeyKind::Kstack,
+        KeyTy::Kstack(_) => KeyKind::Kstack,
         KeyTy::Sym(s) => s.into(),
+        KeyTy::Inet => KeyKind::Inet,
     };
     KeyEntry {
         kind,
         size,
         signed,
         offset,
+        stack: match k {
+            KeyTy::Kstack(s) => Some(s.into()),
+            _ => None,
+        },
+        format: format_of(k.ty(), formats),
     }
 }
 
-fn printf_entry(p: &PrintfInfo) -> PrintfEntry {
-    let args = p
+fn output_entry(checked: &Checked, o: &OutputInfo) -> OutputEntry {
+    let map = |m: usize| {
+        checked
+            .maps
+            .get(m)
+            .map(MapInfo::display)
+            .unwrap_or_default()
+    };
+    let action = match &o.kind {
+        OutputKind::Printf { format } => OutputAction::Printf {
+            format: format.clone(),
+        },
+        OutputKind::Time { format } => OutputAction::Time {
+            format: format.clone(),
+        },
+        OutputKind::Print { map: m, top, div } => OutputAction::Print {
+            map: map(*m),
+            top: *top,
+            div: *div,
+        },
+        OutputKind::Value => OutputAction::Value,
+        OutputKind::Clear { map: m } => OutputAction::Clear { map: map(*m) },
+        OutputKind::Zero { map: m } => OutputAction::Zero { map: map(*m) },
+        OutputKind::Exit => OutputAction::Exit,
+        OutputKind::Cat { format } => OutputAction::Cat {
+            format: format.clone(),
+        },
+        OutputKind::System { format } => OutputAction::System {
+            format: format.clone(),
+        },
+    };
+    let args = o
         .args
         .iter()
-        .zip(p.offsets())
-        .map(|(t, offset)| ArgEntry {
-            kind: match t {
-                Ty::Str { .. } => ArgKind::String,
-                Ty::Sym(Sym::Func) => ArgKind::Func,
-                Ty::Sym(Sym::Probe) => ArgKind::Probe,
-                _ => ArgKind::Int,
-            },
-            offset,
-            size: t.storage(),
-            signed: matches!(t, Ty::Int { signed: true }),
-        })
+        .zip(o.offsets())
+        .map(|(t, offset)| arg_entry(*t, offset, &checked.strftime))
         .collect();
-    PrintfEntry {
-        id: p.id,
-        format: p.format.clone(),
-        size: p.size(),
+    OutputEntry {
+        id: o.id,
+        action,
+        size: o.size(),
         args,
+    }
+}
+
+fn arg_entry(t: Ty, offset: u32, formats: &[String]) -> ArgEntry {
+    ArgEntry {
+        kind: match t {
+            Ty::Str { .. } => ArgKind::String,
+            Ty::Sym(Sym::Func) => ArgKind::Func,
+            Ty::Sym(Sym::Probe) => ArgKind::Probe,
+            Ty::Sym(Sym::Ksym) => ArgKind::Ksym,
+            Ty::Sym(Sym::Username) => ArgKind::Username,
+            Ty::Sym(Sym::Timestamp(_)) => ArgKind::Timestamp,
+            Ty::Sym(Sym::CgroupPath) => ArgKind::CgroupPath,
+            Ty::Kstack(_) => ArgKind::Kstack,
+            Ty::Inet => ArgKind::Inet,
+            Ty::Buf { .. } => ArgKind::Buf,
+            _ => ArgKind::Int,
+        },
+        offset,
+        size: t.storage(),
+        signed: matches!(t, Ty::Int { signed: true }),
+        stack: match t {
+            Ty::Kstack(s) => Some(s.into()),
+            _ => None,
+        },
+        format: format_of(t, formats),
     }
 }
 
@@ -397,35 +652,79 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actions_serialise_as_documented() {
-        let acts = vec![
-            Action::Printf {
-                format: "hi %d %s\n".into(),
-                args: vec![Literal::Int(-1), Literal::Str("x".into())],
+    fn records_and_programs_serialise_as_documented() {
+        let outputs = vec![
+            OutputEntry {
+                id: 0,
+                action: OutputAction::Printf {
+                    format: "hi %d\n".into(),
+                },
+                size: 16,
+                args: vec![arg_entry(Ty::INT, 8, &[])],
             },
-            Action::Print("@x".into()),
-            Action::Clear("@x".into()),
-            Action::Zero("@".into()),
-            Action::Exit(()),
+            OutputEntry {
+                id: 1,
+                action: OutputAction::Print {
+                    map: "@x".into(),
+                    top: 0,
+                    div: 0,
+                },
+                size: 8,
+                args: vec![],
+            },
+            OutputEntry {
+                id: 2,
+                action: OutputAction::Exit,
+                size: 8,
+                args: vec![],
+            },
         ];
-        let json = serde_json::to_string(&acts).unwrap();
+        let json = serde_json::to_string(&outputs).unwrap();
         assert_eq!(
             json,
-            r#"[{"printf":{"format":"hi %d %s\n","args":[-1,"x"]}},{"print":"@x"},{"clear":"@x"},{"zero":"@"},{"exit":null}]"#
+            r#"[{"id":0,"kind":"printf","format":"hi %d\n","size":16,"args":[{"kind":"int","offset":8,"size":8,"signed":true}]},{"id":1,"kind":"print","map":"@x","size":8,"args":[]},{"id":2,"kind":"exit","size":8,"args":[]}]"#
         );
-        let back: Vec<Action> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, acts);
+        let back: Vec<OutputEntry> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, outputs);
+        let every = ProgramEntry {
+            name: "interval_1s".into(),
+            section: "raw_tp".into(),
+            probe: "interval:s:1".into(),
+            kind: ProgramKind::Interval {
+                period_ns: 1_000_000_000,
+            },
+            tracing: None,
+            functions: Vec::new(),
+        };
+        let json = serde_json::to_string(&every).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"interval_1s","section":"raw_tp","probe":"interval:s:1","kind":"interval","period_ns":1000000000}"#
+        );
+        assert_eq!(serde_json::from_str::<ProgramEntry>(&json).unwrap(), every);
+        assert!(!every.kind.attached());
+        assert!(ProgramKind::of(&AttachPoint::kretprobe("f")).attached());
+        let fexit = AttachPoint::Fexit { func: "f".into() };
+        assert_eq!(ProgramKind::of(&fexit), ProgramKind::Fexit);
+        assert!(ProgramKind::Fexit.attached());
     }
 
     #[test]
     fn key_entries_carry_what_a_reader_needs() {
-        let k = serde_json::to_string(&key_entry(KeyTy::Str { size: 10 }, 8)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Str { size: 10 }, 8, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"string","size":16,"offset":8}"#);
-        let k = serde_json::to_string(&key_entry(KeyTy::Kstack, 0)).unwrap();
-        assert_eq!(k, r#"{"kind":"kstack","offset":0}"#);
-        let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0)).unwrap();
+        let stack = Stack {
+            mode: StackMode::Perf,
+            limit: 8,
+        };
+        let k = serde_json::to_string(&key_entry(KeyTy::Kstack(stack), 0, &[])).unwrap();
+        assert_eq!(
+            k,
+            r#"{"kind":"kstack","offset":0,"stack":{"map":"stack_traces_8","mode":"perf","limit":8}}"#
+        );
+        let k = serde_json::to_string(&key_entry(KeyTy::Int { signed: false }, 0, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"int","size":8,"signed":false,"offset":0}"#);
-        let k = serde_json::to_string(&key_entry(KeyTy::Sym(Sym::Probe), 8)).unwrap();
+        let k = serde_json::to_string(&key_entry(KeyTy::Sym(Sym::Probe), 8, &[])).unwrap();
         assert_eq!(k, r#"{"kind":"probe","size":8,"offset":8}"#);
     }
 
@@ -475,6 +774,8 @@ mod tests {
                 size: 8,
                 signed: Some(true),
                 lhist: None,
+                stack: None,
+                format: None,
             },
             max_entries: 1,
         };

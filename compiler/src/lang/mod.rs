@@ -21,6 +21,21 @@ pub mod pretty;
 pub use check::{check, check_preprocessed, check_source, AttachMode, CompileOptions};
 pub use lower::{lower, Compiled};
 
+/// Whether `src` has a wildcard attach point (`kprobe:vfs_*`), which
+/// expands against a symbol list; `false` if it does not parse (compiling
+/// it says why).
+pub fn has_wildcards(src: &str, opts: &CompileOptions) -> bool {
+    let Ok(pre) = preprocess::preprocess(src, &preprocess::Options::for_compile(opts)) else {
+        return false;
+    };
+    parse::parse_preprocessed(&pre, src).is_ok_and(|spec| {
+        spec.probes
+            .iter()
+            .flat_map(|p| &p.attach)
+            .any(|a| a.target.contains('*'))
+    })
+}
+
 /// Preprocesses, parses, checks and lowers `src` for `arch`: the object
 /// and its manifest, or every error of the first stage that failed, each
 /// about the text as written.
@@ -30,7 +45,7 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<Compiled, Vec<diag::Diagnostic>> {
     let pre = preprocess::preprocess(src, &preprocess::Options::for_compile(opts))?;
-    let spec = parse::parse_preprocessed(&pre, src)?;
+    let spec = parse::parse_with_params(&pre, src, &opts.params)?;
     let checked = check_preprocessed(&spec, src, &pre, arch, opts)?;
     lower(&checked, arch, opts)
 }

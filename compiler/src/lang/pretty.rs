@@ -33,6 +33,15 @@ pub fn spec(s: &Spec) -> String {
         macro_into(&mut out, m);
         out.push('\n');
     }
+    for d in &s.map_decls {
+        out.push_str(&format!(
+            "let @{} = {}({});\n",
+            d.name, d.kind, d.max_entries
+        ));
+    }
+    if !s.map_decls.is_empty() {
+        out.push('\n');
+    }
     for (i, p) in s.probes.iter().enumerate() {
         if i > 0 {
             out.push('\n');

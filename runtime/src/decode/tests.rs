@@ -5,7 +5,7 @@ use serde_json::json;
 use super::*;
 
 /// A manifest with one map of `value` (JSON of a `ValueEntry`) keyed by
-/// `keys`, and a printf format.
+/// `keys`, and a printf record kind.
 pub(crate) fn manifest(keys: serde_json::Value, value: serde_json::Value) -> Manifest {
     let key_size = keys.as_array().map_or(0, |k| k.len() * 8).max(8);
     serde_json::from_value(json!({
@@ -14,12 +14,12 @@ pub(crate) fn manifest(keys: serde_json::Value, value: serde_json::Value) -> Man
         "probes": ["kprobe:vfs_read", "kprobe:vfs_write"],
         "maps": [{"name": "@m", "symbol": "AT_m", "kind": "percpu_hash", "keys": keys,
                   "key_size": key_size, "value": value, "max_entries": 16}],
-        "printf": [{"id": 0, "format": "%s %d %s|%-6s|\n", "size": 48, "args": [
+        "output": [{"id": 0, "kind": "printf", "format": "%s %d %s|%-6s|\n", "size": 48, "args": [
             {"kind": "string", "offset": 8, "size": 16, "signed": false},
             {"kind": "int", "offset": 24, "size": 8, "signed": true},
             {"kind": "func", "offset": 32, "size": 8, "signed": false},
             {"kind": "probe", "offset": 40, "size": 8, "signed": false}]}],
-        "ringbuf": "printf", "stack_map": null, "begin": [], "end": []
+        "ringbuf": "output_rb"
     }))
     .expect("a valid manifest")
 }
@@ -32,7 +32,7 @@ fn value(kind: &str, size: u32) -> serde_json::Value {
     json!({"kind": kind, "size": size})
 }
 
-fn no_stacks(_: u32) -> Option<Vec<u64>> {
+fn no_stacks(_: &str, _: u32) -> Option<Vec<u64>> {
     None
 }
 
@@ -42,6 +42,7 @@ fn decoder<'a>(m: &'a Manifest, endian: Endian, ksyms: &'a Ksyms) -> Decoder<'a>
         endian,
         ksyms,
         stacks: &no_stacks,
+        host: &crate::host::Fixed,
     }
 }
 
@@ -159,17 +160,17 @@ fn two_raw_keys_decoding_alike_are_an_error() {
 
 #[test]
 fn names_and_stacks_are_looked_up() {
+    let stack = json!({"map": "stack_traces", "mode": "bpftrace", "limit": 127});
     let keys = json!([{"kind": "func", "size": 8, "offset": 0},
-                      {"kind": "kstack", "offset": 8}]);
+                      {"kind": "kstack", "offset": 8, "stack": stack}]);
     let m = manifest(keys, value("count", 8));
     let ksyms = Ksyms::from_symbols([(0x1000, "a".into()), (0x2000, "b".into())]);
-    let stacks = |id: u32| (id == 3).then(|| vec![0x2004, 0x1010, 0]);
+    let stacks =
+        |map: &str, id: u32| (map == "stack_traces" && id == 3).then(|| vec![0x2004, 0x1010, 0]);
     let e = Endian::Little;
     let d = Decoder {
-        manifest: &m,
-        endian: e,
-        ksyms: &ksyms,
         stacks: &stacks,
+        ..decoder(&m, e, &ksyms)
     };
     let raw = vec![
         (words(e, &[0, 3]), vec![words(e, &[1])]),
@@ -187,6 +188,37 @@ fn names_and_stacks_are_looked_up() {
             Key::Stack(vec!["b+4".into(), "a+16".into()]),
         ]
     );
+    assert_eq!(
+        stack_text(&[0x2004, 0x1010], &ksyms, StackMode::Bpftrace, 8),
+        "\n        b+4\n        a+16\n"
+    );
+    assert_eq!(
+        stack_text(&[0x2004], &ksyms, StackMode::Perf, 8),
+        "\n\t2004 b+4\n"
+    );
+    assert_eq!(stack_text(&[0x2004], &ksyms, StackMode::Raw, 8), "\n2004\n");
+}
+
+#[test]
+fn a_stack_keeps_at_most_its_limit_of_frames_and_prints_in_its_mode() {
+    let stack = json!({"map": "stack_traces_1", "mode": "perf", "limit": 1});
+    let m = manifest(
+        json!([{"kind": "kstack", "offset": 0, "stack": stack}]),
+        json!({"kind": "kstack", "size": 8, "stack": stack}),
+    );
+    let ksyms = Ksyms::from_symbols([(0x1000, "a".into())]);
+    let stacks = |map: &str, _: u32| (map == "stack_traces_1").then(|| vec![0x1001, 0x1002]);
+    let e = Endian::Little;
+    let d = Decoder {
+        stacks: &stacks,
+        ..decoder(&m, e, &ksyms)
+    };
+    let dump = d
+        .map(&m.maps[0], vec![(words(e, &[7]), vec![words(e, &[7])])])
+        .unwrap();
+    let frame = "\n\t1001 a+1\n".to_string();
+    assert_eq!(dump.entries[0].key, [Key::Str(frame.clone())]);
+    assert_eq!(dump.entries[0].value, Value::Str(frame));
 }
 
 #[test]
@@ -260,7 +292,7 @@ fn maps_print_in_bpftrace_order() {
 }
 
 #[test]
-fn printf_records_are_formatted_with_names() {
+fn records_give_their_arguments_with_names() {
     let m = manifest(int_key(), value("count", 8));
     let k = Ksyms::default();
     for e in [Endian::Little, Endian::Big] {
@@ -268,12 +300,19 @@ fn printf_records_are_formatted_with_names() {
         let mut record = words(e, &[0]);
         record.extend(b"dd\0garbage\0\0\0\0\0\0");
         record.extend(words(e, &[-3i64 as u64, 1, 0]));
+        let (entry, args) = d.record_args(&record).unwrap();
+        assert_eq!(entry.id, 0);
         assert_eq!(
-            d.record(&record).unwrap(),
-            "dd -3 vfs_write|kprobe:vfs_read|\n"
+            args,
+            [
+                Arg::Str("dd".into()),
+                Arg::Int(-3i64 as u64),
+                Arg::Str("vfs_write".into()),
+                Arg::Str("kprobe:vfs_read".into())
+            ]
         );
         assert_eq!(
-            d.record(&record[..40]).unwrap_err(),
+            d.record_args(&record[..40]).unwrap_err(),
             DecodeError::ShortRecord {
                 id: 0,
                 len: 40,
@@ -281,7 +320,7 @@ fn printf_records_are_formatted_with_names() {
             }
         );
         assert_eq!(
-            d.record(&words(e, &[4])).unwrap_err(),
+            d.record_args(&words(e, &[4])).unwrap_err(),
             DecodeError::UnknownFormat { id: 4 }
         );
     }

@@ -23,7 +23,7 @@ const TRACEABLE: [&str; 2] = [
 
 /// Every kernel symbol: the list of functions when tracefs is not
 /// mounted.
-const KALLSYMS: &str = "/proc/kallsyms";
+pub(super) const KALLSYMS: &str = "/proc/kallsyms";
 
 /// What `uname(2)` says of the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,13 +90,13 @@ impl Uname {
     }
 }
 
-/// Whether kprobes can attach here: the kprobe PMU exists.
 /// The running kernel's text symbols (`/proc/kallsyms`), for naming
 /// stack frames and `func` addresses; empty where unreadable.
 pub(crate) fn symbols() -> crate::ksyms::Ksyms {
     crate::ksyms::Ksyms::read(Path::new(KALLSYMS)).unwrap_or_default()
 }
 
+/// Whether kprobes can attach here: the kprobe PMU exists.
 pub fn has_kprobes() -> bool {
     Path::new(KPROBE_PMU).join("type").exists()
 }
@@ -110,11 +110,14 @@ pub fn traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
     for path in TRACEABLE.iter().chain([&KALLSYMS]) {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let names =
+                let mut names =
                     probecc::symbols::parse(&text).map_err(|source| KernelError::Functions {
                         path: PathBuf::from(path),
                         source,
                     })?;
+                // kallsyms names the padding before each function (CFI,
+                // call depth tracking) too, and it is no function.
+                names.retain(|n| !n.starts_with("__pfx_") && !n.starts_with("__cfi_"));
                 return Ok((PathBuf::from(path), names));
             }
             Err(e) => last = Some(e),

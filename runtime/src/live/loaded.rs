@@ -18,6 +18,7 @@ use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
+use super::prepare::{has_core_relocations, resolve_ksyms};
 use super::tracing::{self, is_tracing, Link};
 use super::{bpf, kernel, multi, possible_cpus, LiveError};
 use crate::decode::{Decoder, MapDump, RawEntry};
@@ -52,9 +53,6 @@ pub struct Loaded {
     /// kprobe-multi programs attached one function at a time instead,
     /// and why.
     fallbacks: Vec<(String, String)>,
-    /// The kernel's symbols, read for the first printf record of an
-    /// object whose `func` values are addresses.
-    ksyms: Option<Ksyms>,
     /// The ring buffer, once read.
     ring: Option<(String, RingBuf<MapData>)>,
 }
@@ -79,9 +77,8 @@ pub fn target(section: &str) -> (String, u64) {
     }
 }
 
-/// Whether a program's ELF section makes it a kprobe, kretprobe (a
-/// kprobe-multi one too), fentry or fexit program, which attaching places in the kernel (other programs
-/// run on demand).
+/// Whether a program's ELF section makes it a kprobe, kretprobe (a kprobe-multi
+/// one too), fentry or fexit program, which attaching places (others run on demand).
 pub fn is_probe(section: &str) -> bool {
     section.starts_with("kprobe/")
         || section.starts_with("kretprobe/")
@@ -94,14 +91,6 @@ fn parse_offset(s: &str) -> u64 {
         Some(h) => u64::from_str_radix(h, 16).unwrap_or(0),
         None => s.parse().unwrap_or(0),
     }
-}
-
-/// Whether the object's `.BTF.ext` holds CO-RE relocations.
-fn has_core_relocations(bytes: &[u8]) -> bool {
-    probecc::elf::read(bytes)
-        .ok()
-        .and_then(|obj| probecc::load::object_relocations(&obj).ok().flatten())
-        .is_some_and(|(_, sections)| !sections.is_empty())
 }
 
 /// The data of a map aya holds as a hash, array or stack map.
@@ -159,6 +148,8 @@ impl Loaded {
 
     /// An object's bytes loaded with its globals set first (`options`).
     pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
+        let resolved = resolve_ksyms(object)?;
+        let object = resolved.as_deref().unwrap_or(object);
         let sections: Vec<(String, String)> = probecc::elf::read(object)
             .map(|o| {
                 o.programs
@@ -191,7 +182,6 @@ impl Loaded {
             multi_progs: HashMap::new(),
             multi_links: Vec::new(),
             fallbacks: Vec::new(),
-            ksyms: None,
             ring: None,
         })
     }
@@ -406,8 +396,8 @@ impl Loaded {
         Ok(())
     }
 
-    /// Every kprobe and kretprobe program of the manifest attached; the
-    /// ones that failed, by section, with why.
+    /// Every kprobe and kretprobe of the manifest attached (the programs
+    /// it runs itself are not); the ones that failed, by section, with why.
     pub fn attach_all(&mut self, manifest: &Manifest) -> Vec<(String, LiveError)> {
         let mut traceable: Option<Vec<String>> = None;
         let mut failed = Vec::new();
@@ -496,41 +486,17 @@ impl Loaded {
         Ok(out)
     }
 
-    /// The printf records waiting in the manifest's ring buffer, as text
-    /// (at most `limit`).
-    pub fn printf(&mut self, manifest: &Manifest, limit: usize) -> Result<Vec<String>, LiveError> {
-        let Some(ring) = &manifest.ringbuf else {
-            return Ok(Vec::new());
-        };
-        let records = self.records(ring, limit)?;
-        if manifest.func_ip && self.ksyms.is_none() && !records.is_empty() {
-            self.ksyms = Some(kernel::symbols());
-        }
-        let none = Ksyms::default();
-        let ksyms = self.ksyms.as_ref().unwrap_or(&none);
-        self.with_decoder(manifest, ksyms, |d| {
-            records
-                .iter()
-                .map(|r| d.record(r).map_err(LiveError::from))
-                .collect()
-        })
-    }
-
-    /// `f` with a decoder of this object's maps, its stack map read
+    /// `f` with a decoder of this object's maps, its stack maps read
     /// through aya and named by `ksyms`.
-    fn with_decoder<T>(
+    pub fn with_decoder<T>(
         &self,
         manifest: &Manifest,
         ksyms: &Ksyms,
         f: impl FnOnce(&Decoder) -> T,
     ) -> T {
-        let stack_map = manifest
-            .stack_map
-            .as_deref()
-            .and_then(|s| self.ebpf.map(s))
-            .and_then(|m| StackTraceMap::try_from(m).ok());
-        let stacks = |id: u32| -> Option<Vec<u64>> {
-            let trace = stack_map.as_ref()?.get(&id, 0).ok()?;
+        let stacks = |name: &str, id: u32| -> Option<Vec<u64>> {
+            let map = StackTraceMap::try_from(self.ebpf.map(name)?).ok()?;
+            let trace = map.get(&id, 0).ok()?;
             Some(trace.frames().iter().map(|f| f.ip).collect())
         };
         f(&Decoder {
@@ -538,6 +504,7 @@ impl Loaded {
             endian: NATIVE,
             ksyms,
             stacks: &stacks,
+            host: &super::System,
         })
     }
 
@@ -715,11 +682,69 @@ mod host {
         assert_eq!(dump.entries.len(), 1);
         assert_eq!(dump.entries[0].key, [Key::Str("dd".into())]);
         assert_eq!(dump.entries[0].value, Value::Int(total));
-        let (object, manifest) = fixture("opensnoop");
-        let mut loaded = Loaded::load(&object).expect("the object loads");
+        loaded.zero(count).expect("@count zeroes");
+        let dump = loaded.map(&manifest, count, &Ksyms::default()).unwrap();
+        assert_eq!(dump.entries[0].value, Value::Int(0));
+        loaded.clear(count).expect("@count clears");
+        let dump = loaded.map(&manifest, count, &Ksyms::default()).unwrap();
+        assert!(dump.entries.is_empty());
+    }
+
+    /// BEGIN and END are raw tracepoint programs the session runs with
+    /// BPF_PROG_TEST_RUN, their records acted on in order: BEGIN's
+    /// printf, then END's printf, its print of the map, its clear.
+    #[test]
+    #[ignore = "needs root"]
+    fn begin_and_end_run_in_the_host_kernel_and_their_records_print() {
+        use crate::live::Session;
+        use crate::output::Chunk;
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let (object, manifest) = fixture("begin_end");
+        let loaded = Loaded::load(&object).expect("the object loads");
+        let mut session = Session::collecting(loaded, manifest, Ksyms::default());
+        session.begin().expect("BEGIN runs");
+        // The host kernel may have no kprobes: the attach then fails,
+        // which changes nothing here.
+        let _ = session.attach();
+        session
+            .poll()
+            .expect("no interval program, nothing waiting");
+        let out = session.output().expect("END runs");
+        let texts: Vec<&Chunk> = out.chunks.iter().collect();
         assert_eq!(
-            loaded.printf(&manifest, 100).expect("a ring buffer"),
-            Vec::<String>::new()
+            texts[..2],
+            [
+                &Chunk::Printf("counting vfs_open calls\n".into()),
+                &Chunk::Printf("done counting\n".into())
+            ]
+        );
+        assert!(matches!(&out.chunks[2], Chunk::Print(m) if m.name == "@opens"));
+        assert_eq!(out.chunks.len(), 3);
+        assert!(out.maps[0].entries.is_empty(), "END cleared @opens");
+    }
+
+    /// An object that loads a kernel symbol's address (`kaddr()`, a
+    /// `.ksyms` extern) loads through aya with the address written in
+    /// from /proc/kallsyms: BEGIN prints the name `ksym()` gives it back.
+    #[test]
+    #[ignore = "needs root"]
+    fn kernel_symbol_addresses_are_resolved_from_kallsyms() {
+        use crate::live::Session;
+        use crate::output::Chunk;
+        if !require(&[Need::Root]) {
+            return;
+        }
+        let (object, manifest) = fixture("named_values");
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+        let loaded = Loaded::load(&object).expect("the object loads");
+        let mut session = Session::collecting(loaded, manifest, Ksyms::from_kallsyms(&kallsyms));
+        session.begin().expect("BEGIN runs");
+        let out = session.output().expect("the run ends");
+        assert_eq!(
+            out.chunks.first(),
+            Some(&Chunk::Printf("vfs_read is vfs_read\n".into()))
         );
     }
 }

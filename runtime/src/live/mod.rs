@@ -1,28 +1,35 @@
 //! live (feature `live`, Linux): an object in the running kernel. Loaded
 //! through aya ([`Loaded`]): its globals set and maps created, its
 //! programs verified and attached to their kprobes and kretprobes (the
-//! kprobe PMU), its ring buffer drained and its maps read back, both
-//! decoded by the manifest beside it. Every attachment ends with the
+//! kprobe PMU) or run once (`BEGIN`, `END` and `interval` programs,
+//! `BPF_PROG_TEST_RUN`), its ring buffer drained and its maps read back,
+//! both decoded by the manifest beside it. Every attachment ends with the
 //! [`Loaded`] that made it — detached explicitly or when it drops, on
 //! every path, a failed attach included — and nothing is pinned.
-//! kprobe-multi programs, which aya does not load, go through [`multi`].
-//! [`Session`] runs an object as bpftrace runs a script (BEGIN, records
-//! printed as they arrive, END, the maps); [`kernel`] is what the running
-//! kernel offers, [`privilege`] whether this process may trace, and
-//! [`bpf`] the raw `bpf()` layer under the map reads.
+//! kprobe-multi programs, which aya does not load, go through [`multi`],
+//! fentry/fexit ones through [`tracing`].
+//! [`Session`] runs an object as bpftrace runs a script, in the
+//! manifest's order (BEGIN, intervals and records as they come, END, the
+//! maps); [`System`] is the host its records' text is made with;
+//! [`kernel`] is what the running kernel offers, [`privilege`] whether
+//! this process may trace, and [`bpf`] the raw `bpf()` layer under the
+//! map reads.
 
 pub mod bpf;
 pub mod kernel;
 mod loaded;
 pub mod multi;
+mod prepare;
 pub mod privilege;
 mod session;
+mod system;
 pub mod tracing;
 
 use std::path::PathBuf;
 
 pub use loaded::{is_probe, target, LoadOptions, Loaded};
-pub use session::Session;
+pub use session::{Printer, Session, Sink};
+pub use system::System;
 pub use tracing::is_tracing;
 
 use crate::decode::DecodeError;
@@ -42,6 +49,11 @@ pub enum LiveError {
          relocate them against: /sys/kernel/btf/vmlinux"
     )]
     NoKernelBtf(#[source] Box<aya::BtfError>),
+    #[error(
+        "the object loads the address of kernel symbol {0}, which /proc/kallsyms does not list \
+         (or lists as 0: reading it needs root)"
+    )]
+    NoKsym(String),
     #[error("loading the object")]
     Load(#[source] Box<aya::EbpfError>),
     #[error("the object has no program {0}")]
@@ -105,6 +117,8 @@ pub enum LiveError {
     },
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     #[error("an action names {0}, which is not a map of the manifest")]
     NoSuchMap(String),
     #[error("writing the output")]

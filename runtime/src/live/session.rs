@@ -1,56 +1,149 @@
-//! A live run, as bpftrace runs a script: BEGIN first, before any probe
-//! can fire; then, while the caller keeps the probes attached, every
-//! ring-buffer record printed as it arrives ([`Session::wait`]); at the
-//! end the probes detached, the records still waiting printed, END, and
-//! every map printed as bpftrace prints it when it exits. Output goes to
-//! a writer in bpftrace's text or JSON lines ([`Style`]), flushed after
-//! each batch so that a reader sees it as it happens.
-//!
-//! Where BEGIN, END and interval blocks run: today BEGIN and END are the
-//! manifest's user-space actions, executed by [`Session::begin`] and
-//! [`Session::end`]; blocks compiled to programs run there too, through
-//! `Loaded::run_once` (`BPF_PROG_TEST_RUN`), and interval blocks from the
-//! caller's loop between calls to [`Session::wait`], whose timeout is the
-//! time to the next period.
+//! A live run, as bpftrace runs a script and as the manifest says a
+//! runner makes it: the `begin` programs run once (`BPF_PROG_TEST_RUN`)
+//! before any probe can fire; then, while the caller keeps the probes
+//! attached, each `interval` program run at its period and every
+//! ring-buffer record acted on as it arrives ([`Session::wait`]); at the
+//! end the probes detached, the records still waiting acted on, the `end`
+//! programs run and their records acted on, and every map read. A record
+//! is acted on by the runtime's `exec`: its text shown, a map printed as
+//! it is then, cleared or zeroed, `exit()` ending the run (END still
+//! runs). What is shown goes to a [`Sink`]: a [`Printer`] writes
+//! bpftrace's text or JSON lines as it happens (flushed after each
+//! batch); a `Vec<Chunk>` keeps it for a caller that judges the run.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use probecc::lang::manifest::{Action, Manifest, MapEntry};
+use probecc::lang::manifest::{Manifest, ProgramKind};
 
-use super::{is_probe, kernel, LiveError, Loaded};
+use super::{kernel, LiveError, Loaded};
 use crate::decode::MapDump;
+use crate::exec::{self, Step};
 use crate::ksyms::Ksyms;
-use crate::output::Style;
-use crate::printf;
+use crate::output::{Chunk, Output, Style};
 
-/// Ring-buffer records decoded at most per read, so that a flood of
+/// Ring-buffer records acted on per batch at most, so that a flood of
 /// records still lets the caller check its signals and deadlines.
 const BATCH: usize = 4096;
 
-/// An object running in the kernel and what it prints.
-pub struct Session<W: Write> {
-    loaded: Loaded,
-    manifest: Manifest,
-    style: Style,
-    out: W,
-    /// Kernel symbols, read when a stack is first printed.
-    ksyms: Option<Ksyms>,
-    /// An `exit()` ran.
-    exited: bool,
+/// Where what a run shows goes.
+pub trait Sink {
+    /// One thing shown, in order.
+    fn chunk(&mut self, c: Chunk) -> Result<(), LiveError>;
+    /// A batch ended: what was shown should be visible now.
+    fn flush(&mut self) -> Result<(), LiveError> {
+        Ok(())
+    }
 }
 
-impl<W: Write> Session<W> {
+/// A run's output kept, in order.
+impl Sink for Vec<Chunk> {
+    fn chunk(&mut self, c: Chunk) -> Result<(), LiveError> {
+        self.push(c);
+        Ok(())
+    }
+}
+
+/// A run's output written as bpftrace writes it.
+pub struct Printer<W: Write> {
+    pub style: Style,
+    pub out: W,
+}
+
+impl<W: Write> Printer<W> {
+    fn write(&mut self, text: &str) -> Result<(), LiveError> {
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(LiveError::Output)
+    }
+}
+
+impl<W: Write> Sink for Printer<W> {
+    fn chunk(&mut self, c: Chunk) -> Result<(), LiveError> {
+        let text = self.style.chunk(&c);
+        self.write(&text)
+    }
+
+    fn flush(&mut self) -> Result<(), LiveError> {
+        self.out.flush().map_err(LiveError::Output)
+    }
+}
+
+/// An object running in the kernel and where what it shows goes.
+pub struct Session<S: Sink> {
+    loaded: Loaded,
+    manifest: Manifest,
+    sink: S,
+    /// Kernel symbols, read when first needed (a stack or a `ksym()`
+    /// value to name), unless given.
+    ksyms: Option<Ksyms>,
+    /// `exit()`'s status, once a record asked for it.
+    exit: Option<i64>,
+    /// Each interval program, its period and when it runs next.
+    intervals: Vec<(String, Duration, Instant)>,
+}
+
+impl<W: Write> Session<Printer<W>> {
     /// A session of an object loaded (its programs verified or not yet),
     /// printing to `out` in `style`.
-    pub fn new(loaded: Loaded, manifest: Manifest, style: Style, out: W) -> Session<W> {
+    pub fn new(loaded: Loaded, manifest: Manifest, style: Style, out: W) -> Session<Printer<W>> {
+        Session::with_sink(loaded, manifest, Printer { style, out })
+    }
+
+    /// The end of the run ([`Session::finish`]), then every map (by name)
+    /// as bpftrace prints them when it exits, unless the spec's config
+    /// turned that off. The writer, flushed.
+    pub fn end(self) -> Result<W, LiveError> {
+        let print = self.manifest.config.print_maps_on_exit;
+        let (mut printer, maps) = self.finish()?;
+        if print {
+            let text = printer.style.exit(&maps);
+            printer.write(&text)?;
+        }
+        printer.flush()?;
+        Ok(printer.out)
+    }
+}
+
+impl Session<Vec<Chunk>> {
+    /// A session that keeps what the run shows, naming kernel symbols by
+    /// `ksyms`.
+    pub fn collecting(loaded: Loaded, manifest: Manifest, ksyms: Ksyms) -> Session<Vec<Chunk>> {
+        let mut s = Session::with_sink(loaded, manifest, Vec::new());
+        s.ksyms = Some(ksyms);
+        s
+    }
+
+    /// The end of the run ([`Session::finish`]): everything it showed and
+    /// its maps.
+    pub fn output(self) -> Result<Output, LiveError> {
+        let (chunks, maps) = self.finish()?;
+        Ok(Output { chunks, maps })
+    }
+}
+
+impl<S: Sink> Session<S> {
+    /// A session of an object loaded, showing what it does to `sink`.
+    pub fn with_sink(loaded: Loaded, manifest: Manifest, sink: S) -> Session<S> {
+        let now = Instant::now();
+        let intervals = manifest
+            .programs
+            .iter()
+            .filter_map(|p| match p.kind {
+                ProgramKind::Interval { period_ns } => {
+                    let period = Duration::from_nanos(period_ns.max(1));
+                    Some((p.name.clone(), period, now + period))
+                }
+                _ => None,
+            })
+            .collect();
         Session {
             loaded,
             manifest,
-            style,
-            out,
+            sink,
             ksyms: None,
-            exited: false,
+            exit: None,
+            intervals,
         }
     }
 
@@ -64,144 +157,192 @@ impl<W: Write> Session<W> {
     }
 
     /// How many probes bpftrace says it attaches: every kprobe and
-    /// kretprobe (each function of a kprobe-multi program), and BEGIN and
-    /// END when they do something.
+    /// kretprobe (each function of a kprobe-multi program), and each
+    /// BEGIN, END and interval block.
     pub fn probes(&self) -> usize {
-        let kprobes: usize = self
-            .manifest
-            .programs
-            .iter()
-            .filter(|p| is_probe(&p.section))
-            .map(|p| p.functions.len().max(1))
-            .sum();
-        kprobes
-            + usize::from(!self.manifest.begin.is_empty())
-            + usize::from(!self.manifest.end.is_empty())
+        let programs = self.manifest.programs.iter();
+        programs.map(|p| p.functions.len().max(1)).sum()
     }
 
     /// Whether an `exit()` ran: the caller ends the run.
     pub fn exited(&self) -> bool {
-        self.exited
+        self.exit.is_some()
     }
 
-    /// BEGIN: run before the probes are attached, so that its effects
-    /// come before anything a probe does.
+    /// `exit()`'s status, once a record asked for it.
+    pub fn exit_status(&self) -> Option<i64> {
+        self.exit
+    }
+
+    /// BEGIN: the `begin` programs run, in order, each one's records
+    /// acted on before the next runs; call it before the probes are
+    /// attached, so that its effects come before anything a probe does.
+    /// The intervals' periods start now.
     pub fn begin(&mut self) -> Result<(), LiveError> {
-        let begin = std::mem::take(&mut self.manifest.begin);
-        let ran = self.actions(&begin);
-        self.manifest.begin = begin;
-        ran
+        self.run_all(ProgramKind::Begin)?;
+        let now = Instant::now();
+        for (_, period, next) in &mut self.intervals {
+            *next = now + *period;
+        }
+        Ok(())
     }
 
-    /// Waits up to `timeout` for ring-buffer records and prints those
-    /// that came (all of them, in batches); a signal ends the wait early.
-    /// How many were printed.
+    /// Every kprobe and kretprobe attached; the ones that failed, by
+    /// section, with why.
+    pub fn attach(&mut self) -> Vec<(String, LiveError)> {
+        self.loaded.attach_all(&self.manifest)
+    }
+
+    /// Waits up to `timeout` for ring-buffer records (less if an interval
+    /// program is due sooner), runs the interval programs that are due,
+    /// and acts on the records waiting; a signal ends the wait early.
+    /// How many records were acted on.
     pub fn wait(&mut self, timeout: Duration) -> Result<usize, LiveError> {
+        let timeout = match self.next_due() {
+            Some(due) => timeout.min(due.saturating_duration_since(Instant::now())),
+            None => timeout,
+        };
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        let Some(ring) = self.manifest.ringbuf.clone() else {
-            // Nothing prints from the kernel: only the time passes.
-            // SAFETY: poll with no descriptors is a sleep a signal ends.
-            unsafe { libc::poll(std::ptr::null_mut(), 0, ms) };
-            return Ok(0);
-        };
-        let mut pfd = libc::pollfd {
-            fd: self.loaded.ring_fd(&ring)?,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; EINTR (a signal) returns early, which
-        // is what the caller wants.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
-        self.drain()
-    }
-
-    /// Every record waiting in the ring buffer printed, in order.
-    fn drain(&mut self) -> Result<usize, LiveError> {
-        let mut total = 0;
-        loop {
-            let texts = self.loaded.printf(&self.manifest, BATCH)?;
-            for t in &texts {
-                self.write(&self.style.printf(t))?;
+        match self.manifest.ringbuf.clone() {
+            None => {
+                // Nothing comes from the kernel: only the time passes.
+                // SAFETY: poll with no descriptors is a sleep a signal ends.
+                unsafe { libc::poll(std::ptr::null_mut(), 0, ms) };
             }
-            total += texts.len();
-            if texts.len() < BATCH {
-                break;
+            Some(ring) => {
+                let mut pfd = libc::pollfd {
+                    fd: self.loaded.ring_fd(&ring)?,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd; EINTR (a signal) returns
+                // early, which is what the caller wants.
+                unsafe { libc::poll(&mut pfd, 1, ms) };
             }
         }
-        self.out.flush().map_err(LiveError::Output)?;
-        Ok(total)
+        self.poll()
     }
 
-    /// The end of the run: every probe detached, the records still
-    /// waiting printed, END, then every map (by name) as bpftrace prints
-    /// them when it exits, unless the spec's config turned that off. The
-    /// writer, flushed.
-    pub fn end(mut self) -> Result<W, LiveError> {
+    /// The interval programs that are due run (each once, however late),
+    /// and the waiting records are acted on; how many.
+    pub fn poll(&mut self) -> Result<usize, LiveError> {
+        let now = Instant::now();
+        let mut total = 0;
+        for i in 0..self.intervals.len() {
+            let (name, period, next) = self.intervals[i].clone();
+            if next <= now && self.exit.is_none() {
+                self.loaded.run_once(&name)?;
+                self.intervals[i].2 = next.max(now - period) + period;
+                total += self.drain()?;
+            }
+        }
+        Ok(total + self.drain()?)
+    }
+
+    /// When the next interval program is due, if there is one.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.intervals.iter().map(|(_, _, next)| *next).min()
+    }
+
+    /// The run ended: the probes detached, the waiting records acted on,
+    /// the `end` programs run (after an `exit()` too, as bpftrace's END)
+    /// and their records acted on; the sink and every map, by name.
+    pub fn finish(mut self) -> Result<(S, Vec<MapDump>), LiveError> {
         self.loaded.detach_all();
         self.drain()?;
-        let end = std::mem::take(&mut self.manifest.end);
-        self.exited = false;
-        self.actions(&end)?;
-        if self.manifest.config.print_maps_on_exit {
-            let mut maps = Vec::new();
-            for m in self.manifest.maps.clone() {
-                maps.push(self.dump(&m)?);
-            }
-            maps.sort_by(|a, b| a.name.cmp(&b.name));
-            self.write(&self.style.exit(&maps))?;
+        self.exit = None;
+        self.run_all(ProgramKind::End)?;
+        self.ksyms();
+        let ksyms = self.ksyms.take().unwrap_or_default();
+        let mut maps: Vec<MapDump> = Vec::with_capacity(self.manifest.maps.len());
+        for m in &self.manifest.maps {
+            maps.push(self.loaded.map(&self.manifest, m, &ksyms)?);
         }
-        self.out.flush().map_err(LiveError::Output)?;
-        Ok(self.out)
+        maps.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sink.flush()?;
+        Ok((self.sink, maps))
     }
 
-    /// BEGIN's or END's actions, in order, up to an `exit()`.
-    fn actions(&mut self, actions: &[Action]) -> Result<(), LiveError> {
-        for a in actions {
-            match a {
-                Action::Printf { format, args } => {
-                    let text = printf::format_literals(format, args);
-                    self.write(&self.style.printf(&text))?;
-                }
-                Action::Print(name) => {
-                    let dump = self.dump(&self.map_entry(name)?)?;
-                    self.write(&self.style.print(&dump))?;
-                }
-                Action::Clear(name) => self.loaded.clear(&self.map_entry(name)?)?,
-                Action::Zero(name) => self.loaded.zero(&self.map_entry(name)?)?,
-                Action::Exit(()) => {
-                    self.exited = true;
-                    break;
-                }
-            }
-        }
-        self.out.flush().map_err(LiveError::Output)
-    }
-
-    fn map_entry(&self, name: &str) -> Result<MapEntry, LiveError> {
-        self.manifest
-            .maps
+    /// The programs of `kind` run in manifest order, each one's records
+    /// acted on before the next runs; none after an `exit()`.
+    fn run_all(&mut self, kind: ProgramKind) -> Result<(), LiveError> {
+        let names: Vec<String> = self
+            .manifest
+            .programs
             .iter()
-            .find(|m| m.name == name)
-            .cloned()
-            .ok_or_else(|| LiveError::NoSuchMap(name.to_string()))
+            .filter(|p| p.kind == kind)
+            .map(|p| p.name.clone())
+            .collect();
+        for name in names {
+            if self.exit.is_some() {
+                break;
+            }
+            self.loaded.run_once(&name)?;
+            self.drain()?;
+        }
+        Ok(())
     }
 
-    /// Map `m` read and decoded, stack frames and `func` addresses named
-    /// from kallsyms.
-    fn dump(&mut self, m: &MapEntry) -> Result<MapDump, LiveError> {
-        let named = self.manifest.stack_map.is_some() || self.manifest.func_ip;
-        let ksyms = match &self.ksyms {
-            Some(k) => k,
-            None if named => self.ksyms.insert(kernel::symbols()),
-            None => self.ksyms.insert(Ksyms::default()),
+    /// The kernel symbols, read from kallsyms on first need: when the
+    /// manifest names a stack or a value `ksym()` made, or its `func`
+    /// values are addresses.
+    fn ksyms(&mut self) -> &Ksyms {
+        let needed = self.ksyms.is_none() && {
+            let json = self.manifest.to_json();
+            self.manifest.func_ip || json.contains(r#""stack""#) || json.contains(r#""ksym""#)
         };
-        self.loaded.map(&self.manifest, m, ksyms)
+        self.ksyms.get_or_insert_with(|| {
+            if needed {
+                kernel::symbols()
+            } else {
+                Ksyms::default()
+            }
+        })
     }
 
-    fn write(&mut self, text: &str) -> Result<(), LiveError> {
-        self.out
-            .write_all(text.as_bytes())
-            .map_err(LiveError::Output)
+    /// Every record waiting in the ring buffer acted on, in order, in
+    /// batches; after `exit()` they are dropped. How many.
+    fn drain(&mut self) -> Result<usize, LiveError> {
+        let Some(ring) = self.manifest.ringbuf.clone() else {
+            return Ok(0);
+        };
+        self.ksyms();
+        let ksyms = self.ksyms.take().unwrap_or_default();
+        let acted = self.act(&ring, &ksyms);
+        self.ksyms = Some(ksyms);
+        let n = acted?;
+        self.sink.flush()?;
+        Ok(n)
+    }
+
+    fn act(&mut self, ring: &str, ksyms: &Ksyms) -> Result<usize, LiveError> {
+        let mut total = 0;
+        loop {
+            let records = self.loaded.records(ring, BATCH)?;
+            for record in &records {
+                if self.exit.is_some() {
+                    continue;
+                }
+                let step = self
+                    .loaded
+                    .with_decoder(&self.manifest, ksyms, |d| exec::step(record, d))?;
+                match step {
+                    Step::Print(c) => self.sink.chunk(c)?,
+                    Step::PrintMap { map, top, div } => {
+                        let m = &self.manifest.maps[map];
+                        let dump = self.loaded.map(&self.manifest, m, ksyms)?;
+                        self.sink.chunk(Chunk::Print(dump.shown(top, div)))?;
+                    }
+                    Step::Clear(map) => self.loaded.clear(&self.manifest.maps[map])?,
+                    Step::Zero(map) => self.loaded.zero(&self.manifest.maps[map])?,
+                    Step::Exit(code) => self.exit = Some(code),
+                }
+            }
+            total += records.len();
+            if records.len() < BATCH {
+                return Ok(total);
+            }
+        }
     }
 }
 
@@ -217,7 +358,7 @@ mod host {
     use super::*;
     use crate::live::{bpf, possible_cpus};
 
-    fn session(name: &str, style: Style) -> Session<Vec<u8>> {
+    fn session(name: &str, style: Style) -> Session<Printer<Vec<u8>>> {
         let path = probecc_fixtures::spec_path(name);
         let compiled =
             probecc_fixtures::compile(&path, Arch::X86_64).expect("the fixture compiles");
@@ -231,7 +372,7 @@ mod host {
 
     /// Adds `per_cpu` to every CPU's u64 at `key` of map `symbol`, as
     /// `count()` and `sum()` do.
-    fn write(s: &mut Session<Vec<u8>>, symbol: &str, key: &[u8], per_cpu: u64) {
+    fn write(s: &mut Session<Printer<Vec<u8>>>, symbol: &str, key: &[u8], per_cpu: u64) {
         let fd = s.loaded().map_fd(symbol);
         let values: Vec<u8> = (0..possible_cpus())
             .flat_map(|_| per_cpu.to_ne_bytes())
@@ -248,7 +389,7 @@ mod host {
         let mut s = session("begin_end", Style::Text);
         assert_eq!(s.probes(), 3, "vfs_open, BEGIN and END");
         s.begin().expect("BEGIN runs");
-        assert_eq!(s.out, b"counting vfs_open calls\n");
+        assert_eq!(s.sink.out, b"counting vfs_open calls\n");
         let manifest = s.manifest.clone();
         let failed = s.loaded().attach_all(&manifest);
         assert!(

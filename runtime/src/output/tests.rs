@@ -214,9 +214,45 @@ fn json_lines_are_what_bpftrace_writes() {
 }
 
 #[test]
-fn printf_lines_split_the_text_at_newlines() {
+fn lines_split_the_text_at_newlines() {
     assert_eq!(
-        every_kind().printf_lines(),
+        every_kind().lines(),
         ["hi 4|   ab|7   |", "no newlineend \"q\"\t"]
+    );
+}
+
+/// The text records besides printf: `time()`, `cat()` and `system()` print
+/// their text as it is, `print()` of a value the value and a newline; in
+/// JSON each is a message of its type (`syscall` for system), the value
+/// a number where it is one.
+#[test]
+fn text_records_print_as_bpftrace_prints_them() {
+    let out = Output {
+        chunks: vec![
+            Chunk::Time("12:00:01 ".into()),
+            Chunk::Printf("load\n".into()),
+            Chunk::Cat("0.01 0.02\n".into()),
+            Chunk::System("ok\n".into()),
+            Chunk::Value(Value::Int(-5)),
+            Chunk::Value(Value::Str("vfs_read".into())),
+        ],
+        maps: vec![],
+    };
+    assert_eq!(
+        out.render(Style::Text),
+        "12:00:01 load\n0.01 0.02\nok\n-5\nvfs_read\n\n\n"
+    );
+    assert_eq!(
+        out.render(Style::Json),
+        "{\"type\": \"time\", \"data\": \"12:00:01 \"}\n\
+         {\"type\": \"printf\", \"data\": \"load\\n\"}\n\
+         {\"type\": \"cat\", \"data\": \"0.01 0.02\\n\"}\n\
+         {\"type\": \"syscall\", \"data\": \"ok\\n\"}\n\
+         {\"type\": \"value\", \"data\": -5}\n\
+         {\"type\": \"value\", \"data\": \"vfs_read\"}\n"
+    );
+    assert_eq!(
+        out.lines(),
+        ["12:00:01 load", "0.01 0.02", "ok", "-5", "vfs_read"]
     );
 }

@@ -52,12 +52,6 @@ fn conversions_match_c() {
 }
 
 #[test]
-fn literals_format_as_arguments_do() {
-    let args = [Literal::Int(-3), Literal::Str("x".into())];
-    assert_eq!(format_literals("%d %s\n", &args), "-3 x\n");
-}
-
-#[test]
 fn a_huge_width_is_capped() {
     let out = format("%99999999999999999999d", &[i(1)]);
     assert_eq!(out.len(), MAX_WIDTH);

@@ -54,7 +54,12 @@ fn expected_value(v: &Decoded, kind: ValueKind) -> Value {
     let int = |i: i128| i64::try_from(i).expect("a value bpftrace prints as an s64");
     match v {
         Decoded::Int(i) => Value::Int(int(*i)),
-        Decoded::Str(s) => Value::Str(s.clone()),
+        // A named value that is a number (`ksym(0)` prints `0`) reads
+        // back as the number bpftrace's text shows.
+        Decoded::Str(s) => match s.parse() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Str(s.clone()),
+        },
         Decoded::Stats { avg, .. } if kind == ValueKind::Avg => Value::Int(*avg),
         Decoded::Stats { count, avg, total } => Value::Stats {
             count: *count as i64,
@@ -98,11 +103,11 @@ fn expected(out: &Output) -> Vec<Item> {
     };
     for c in &out.chunks {
         match c {
-            Chunk::Printf(t) => text.push_str(t),
             Chunk::Print(m) => {
                 flush(&mut text, &mut items);
                 items.extend(entries(m));
             }
+            other => text.push_str(&other.text()),
         }
     }
     flush(&mut text, &mut items);

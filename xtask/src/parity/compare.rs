@@ -4,17 +4,15 @@
 //! sorted by name) — then compared map by map under the fixture's rule.
 //!
 //! bpftrace's side is its parsed stdout (`bpftrace_out`). probecc's side
-//! is built from what the guest read (the maps after the workload, the
-//! ring buffer's printf lines) and the manifest's BEGIN/END actions, run
-//! here as probecc's loaders run them: BEGIN printf, then the probes'
-//! lines, then END printf, `print`, `clear`, `zero`, then the dump.
+//! is what the guest's run printed through the runtime (its records acted
+//! on in order: the text lines, the maps `print()` showed) and the maps
+//! as the run ended.
 //! Workload pids become `$pid` and bpftrace's syscall probe names are
 //! renamed back to `ksyscall:`/`kretsyscall:` on both sides alike.
 
 use std::collections::BTreeMap;
 
-use probecc::lang::manifest::{Action, Manifest, ValueKind};
-use probecc_runtime::printf::format_literals;
+use probecc::lang::manifest::{Manifest, MapEntry, ValueKind};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -105,47 +103,41 @@ pub fn from_bpftrace(stdout: &str, n: &Normalise) -> Output {
     out
 }
 
-/// probecc's maps and printf lines, with the manifest's BEGIN and END
-/// actions applied, in the compared shape.
-pub fn from_probecc(maps: &Json, printf_lines: &[String], m: &Manifest, n: &Normalise) -> Output {
-    let mut state: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    for entry in &m.maps {
+/// probecc's side in the compared shape: the text lines of its records
+/// in order (BEGIN's and END's among them), the maps `print()` showed in
+/// order, then every map as it ended (END's `clear` and `zero` already
+/// applied where the run acted on them).
+pub fn from_probecc(
+    maps: &Json,
+    lines: &[String],
+    prints: &[Json],
+    m: &Manifest,
+    n: &Normalise,
+) -> Output {
+    let decoded = |entry: &MapEntry, entries: Option<&Json>| -> BTreeMap<String, Value> {
         let kind = entry.value.kind;
-        let decoded = maps
-            .get(&entry.name)
+        entries
             .and_then(Json::as_array)
             .map(|a| a.as_slice())
-            .unwrap_or_default();
-        let values = decoded
+            .unwrap_or_default()
             .iter()
             .filter_map(|e| Some((n.text(&key(e.get("key")?)), value(e.get("value")?, kind)?)))
-            .collect();
-        state.insert(entry.name.clone(), values);
-    }
+            .collect()
+    };
     let mut out = Output::default();
-    out.lines.extend(action_lines(&m.begin));
-    out.lines.extend(printf_lines.iter().map(|l| n.text(l)));
-    for a in &m.end {
-        match a {
-            Action::Printf { .. } => out.lines.extend(action_lines(std::slice::from_ref(a))),
-            Action::Print(name) => {
-                let entries = state.get(name).cloned().unwrap_or_default();
-                out.blocks.push((name.clone(), entries));
-            }
-            Action::Clear(name) => {
-                state.insert(name.clone(), BTreeMap::new());
-            }
-            Action::Zero(name) => {
-                if let Some(e) = state.get_mut(name) {
-                    e.values_mut().for_each(zero);
-                }
-            }
-            Action::Exit(()) => {}
+    out.lines.extend(lines.iter().map(|l| n.text(l)));
+    for p in prints {
+        let name = p.get("map").and_then(Json::as_str).unwrap_or_default();
+        if let Some(entry) = m.maps.iter().find(|e| e.name == name) {
+            out.blocks
+                .push((name.to_string(), decoded(entry, p.get("entries"))));
         }
     }
-    for (name, entries) in state {
-        out.blocks.push((name, entries));
+    let mut state: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for entry in &m.maps {
+        state.insert(entry.name.clone(), decoded(entry, maps.get(&entry.name)));
     }
+    out.blocks.extend(state);
     drop_zero_scalars(&mut out);
     out
 }
@@ -158,29 +150,6 @@ pub(super) fn drop_zero_scalars(out: &mut Output) {
         entries.retain(|k, v| !(k.is_empty() && *v == Value::Int(0)));
     }
     out.blocks.retain(|(_, e)| !e.is_empty());
-}
-
-fn zero(v: &mut Value) {
-    *v = match v {
-        Value::Int(_) => Value::Int(0),
-        Value::Stats { .. } => Value::Stats {
-            count: 0,
-            avg: 0,
-            total: 0,
-        },
-        Value::Buckets(_) => Value::Buckets(Vec::new()),
-        Value::Str(_) => Value::Str(String::new()),
-    }
-}
-
-fn action_lines(actions: &[Action]) -> Vec<String> {
-    let mut text = String::new();
-    for a in actions {
-        if let Action::Printf { format, args } = a {
-            text.push_str(&format_literals(format, args));
-        }
-    }
-    text.lines().map(str::to_string).collect()
 }
 
 /// A decoded key as bpftrace prints it: parts joined by `, `, a stack one

@@ -68,11 +68,17 @@ pub struct Bundle {
     pub files: packages::Bundle,
 }
 
+/// Where Debian's bpftrace packages are unpacked: `target/bpftrace`, or
+/// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
+pub fn bpftrace_dir() -> PathBuf {
+    crate::qemu::env_dir("XTASK_BPFTRACE_DIR", "target/bpftrace")
+}
+
 /// Debian's bpftrace of `arch`, from the oldest release that has the arch
 /// (`machine::first_release`), under `target/bpftrace` or
 /// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
 fn bundle(arch: Arch) -> Result<Bundle> {
-    let dir = crate::qemu::env_dir("XTASK_BPFTRACE_DIR", "target/bpftrace");
+    let dir = bpftrace_dir();
     let release = machine::first_release(arch);
     let (tree, files) = packages::fetch(&dir, "bpftrace", arch, release, |t| {
         packages::bundle(t, arch, BPFTRACE)
@@ -489,6 +495,7 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
     let ours = compare::from_probecc(
         &r.probecc.maps,
         &r.probecc.printf,
+        &r.probecc.prints,
         &case.manifest,
         &Normalise {
             pids: &r.probecc.pids,

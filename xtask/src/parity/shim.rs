@@ -58,8 +58,10 @@ fn parsed(src: &str, what: &str) -> Result<Spec> {
     }
 }
 
+/// BEGIN, END and interval blocks, which no workload process runs: the
+/// comm filter leaves them alone.
 fn is_user_space(kind: ProbeKind) -> bool {
-    matches!(kind, ProbeKind::Begin | ProbeKind::End)
+    kind.runs_itself()
 }
 
 /// The spec with `comm == "<comm>"` ANDed into every kernel probe's

@@ -8,7 +8,11 @@
 // It prints one JSON object per object: its path, its byte order, its
 // programs and maps as cilium sees them, whether it loaded, and the errors.
 // Loading takes KernelTypes from BTF because cilium 0.9.1 cannot read a
-// vmlinux with BTF_KIND_ENUM64 (kernels from 6.0 on) for CO-RE.
+// vmlinux with BTF_KIND_ENUM64 (kernels from 6.0 on) for CO-RE. cilium
+// 0.9.1 knows only `raw_tp/NAME` sections, so it leaves the programs of a
+// bare `raw_tp` section (BEGIN, END, interval) of unspecified type, which
+// NewCollection skips: their type is set here, as a user of the manifest
+// does, and every program must then be in the collection.
 package main
 
 import (
@@ -58,6 +62,11 @@ func check(path string, load bool, kernelTypes *btf.Spec) result {
 	if !load {
 		return r
 	}
+	for _, p := range spec.Programs {
+		if p.SectionName == "raw_tp" && p.Type == ebpf.UnspecifiedProgram {
+			p.Type = ebpf.RawTracepoint
+		}
+	}
 	opts := ebpf.CollectionOptions{
 		Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes, LogSize: 1 << 22},
 	}
@@ -66,7 +75,12 @@ func check(path string, load bool, kernelTypes *btf.Spec) result {
 		r.LoadError = err.Error()
 		return r
 	}
-	coll.Close()
+	defer coll.Close()
+	if len(coll.Programs) != len(spec.Programs) {
+		r.LoadError = fmt.Sprintf("%d of %d programs loaded: %v",
+			len(coll.Programs), len(spec.Programs), keys(coll.Programs))
+		return r
+	}
 	r.Loaded = true
 	return r
 }

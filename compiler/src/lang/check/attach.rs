@@ -3,8 +3,8 @@
 //! syscall on the arch's entry symbol, `__x64_sys_openat`), with `*`
 //! wildcards expanded against the kernel symbol list (sorted, without
 //! duplicates). `fentry:[MODULE:]F` and `fexit:[MODULE:]F` become fentry
-//! and fexit attach points. `BEGIN`, `END` and `interval` make no kprobe
-//! program.
+//! and fexit attach points. `BEGIN`, `END` and `interval` become the
+//! programs a loader runs itself ([`AttachPoint::Begin`] and the others).
 
 use crate::arch::Arch;
 use crate::kprobe::AttachPoint;
@@ -26,8 +26,15 @@ pub fn expand(
     arch: Arch,
     symbols: Option<&[String]>,
 ) -> Result<Vec<Expanded>, Diagnostic> {
+    let run = |attach: AttachPoint, probe: String| Ok(vec![Expanded { attach, probe }]);
     let (prefix, is_return) = match spec.kind {
-        ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval => return Ok(vec![]),
+        ProbeKind::Begin => return run(AttachPoint::Begin, spec.kind.name().into()),
+        ProbeKind::End => return run(AttachPoint::End, spec.kind.name().into()),
+        ProbeKind::Interval => {
+            let period_ns = spec.period_ns.unwrap_or(1_000_000_000);
+            let probe = format!("interval:{}", spec.target);
+            return run(AttachPoint::Interval { period_ns }, probe);
+        }
         ProbeKind::Kprobe => ("", false),
         ProbeKind::Kretprobe => ("", true),
         ProbeKind::Ksyscall => (arch.regs().syscall.prefix, false),
@@ -94,7 +101,11 @@ fn functions(
                 spec.target
             ),
         )
-        .with_label("wildcard"));
+        .with_label("wildcard")
+        .with_help(
+            "the target kernel's System.map or /proc/kallsyms; for the machine's own arch, \
+             probecc reads the running kernel's functions itself",
+        ));
     };
     let mut found: Vec<String> = symbols::expand(&pattern, symbols)
         .into_iter()
@@ -110,10 +121,19 @@ fn functions(
                 spec.target
             ),
         )
-        .with_label("no match"));
+        .with_label(NO_MATCH));
     }
     Ok(found)
 }
+
+/// Whether `d` is [`expand`]'s refusal of `spec` as a wildcard that matched
+/// no function of the symbol list.
+pub fn is_unmatched_wildcard(spec: &AttachSpec, d: &Diagnostic) -> bool {
+    spec.target.contains('*') && d.label == NO_MATCH
+}
+
+/// The label of a wildcard that matched nothing.
+const NO_MATCH: &str = "no match";
 
 /// The name must make a section name loaders accept.
 fn valid_name(spec: &AttachSpec, at: &AttachPoint) -> Result<(), Diagnostic> {
@@ -173,9 +193,15 @@ mod tests {
         assert_eq!(e[0].attach.section(), "kretprobe/vfs_read");
         let err = expand(&spec(ProbeKind::Kretprobe, "f", Some(4)), Arch::Arm64, None).unwrap_err();
         assert_eq!(err.message, "kretprobe probes do not take an offset");
-        assert!(expand(&spec(ProbeKind::Begin, "", None), Arch::Arm64, None)
-            .unwrap()
-            .is_empty());
+        let begin = expand(&spec(ProbeKind::Begin, "", None), Arch::Arm64, None).unwrap();
+        assert_eq!(begin[0].attach, AttachPoint::Begin);
+        assert_eq!(begin[0].probe, "BEGIN");
+        let mut every = spec(ProbeKind::Interval, "ms:100", None);
+        every.period_ns = Some(100_000_000);
+        let e = expand(&every, Arch::Arm64, None).unwrap();
+        let period_ns = 100_000_000;
+        assert_eq!(e[0].attach, AttachPoint::Interval { period_ns });
+        assert_eq!(e[0].probe, "interval:ms:100");
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::suggest::nearest;
 
 /// bpftrace builtins probecc does not support, for a precise message.
 const UNSUPPORTED_BUILTINS: &[&str] = &[
-    "ustack", "elapsed", "cgroup", "username", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0",
-    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+    "ustack", "args", "ctx", "jiffies", "numaid", "cpid", "sarg0", "sarg1", "sarg2", "sarg3",
+    "sarg4", "sarg5",
 ];
 
 /// The kernel BTF whose enumerators are constants: `None` when the
@@ -93,7 +93,7 @@ impl Checker<'_> {
         if let Ok(Some(k)) = kernel {
             known.extend(k.enumerator_names());
         }
-        let near = nearest(name, known.into_iter());
+        let near = nearest(name, known);
         Some(match near.as_slice() {
             [] => format!(
                 "variables are written `${name}`, maps `@{name}`, and calls `{name}(...)`; constants come from `#define`, the kernel BTF's enums and the kernel headers"

@@ -5,8 +5,8 @@
 //! reported once and gives [`Ty::Error`], which later checks accept, so one
 //! mistake does not cascade.
 
-use super::ir::settings::STR_MAX;
-use super::ir::{KeyTy, Sym, TExpr, TKind, Ty, ValueKind};
+use super::ir::settings::{StackMode, STR_MAX};
+use super::ir::{KeyTy, Stack, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
 use crate::lang::ast::{
@@ -16,8 +16,35 @@ use crate::lang::diag::{suggest, Diagnostic};
 
 /// Functions a probe may call somewhere, for "did you mean".
 pub const FUNCTIONS: &[&str] = &[
-    "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "printf", "str", "print",
-    "clear", "zero", "exit", "delete", "signal",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "stats",
+    "hist",
+    "lhist",
+    "printf",
+    "str",
+    "print",
+    "clear",
+    "zero",
+    "exit",
+    "delete",
+    "signal",
+    "time",
+    "cat",
+    "system",
+    "kstack",
+    "bswap",
+    "strncmp",
+    "has_key",
+    "kaddr",
+    "ksym",
+    "strftime",
+    "cgroup_path",
+    "ntop",
+    "buf",
 ];
 
 /// The aggregations, which may only be assigned to a map.
@@ -103,10 +130,10 @@ impl Checker<'_> {
             Ty::Str { .. } | Ty::Sym(_) => {
                 format!("{what} must be an integer, found {}", t.ty.describe())
             }
-            Ty::Kstack => {
-                format!("{what} must be an integer; kstack can only be used as a map key")
+            Ty::Kstack(_) => format!("{what} must be an integer, found a kstack"),
+            Ty::Tuple { .. } | Ty::Inet | Ty::Buf { .. } => {
+                format!("{what} must be an integer, found {}", t.ty.describe())
             }
-            Ty::Tuple { .. } => format!("{what} must be an integer, found a tuple"),
         };
         self.error(Diagnostic::new(t.span, msg).with_label("not an integer"));
         false
@@ -125,9 +152,24 @@ impl Checker<'_> {
     fn builtin(&mut self, b: Builtin, span: Span) -> TExpr {
         let ty = match b {
             Builtin::Comm => Ty::Str { size: 16 },
-            Builtin::Func => Ty::Sym(Sym::Func),
+            Builtin::Func => {
+                if let Some(kind) = self.probe.kinds.iter().find(|k| k.runs_itself()) {
+                    let msg = format!(
+                        "func is not available in {} probes: they probe no function",
+                        kind.name()
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("no function here"));
+                    return TExpr::error(span);
+                }
+                Ty::Sym(Sym::Func)
+            }
             Builtin::Probe => Ty::Sym(Sym::Probe),
-            Builtin::Kstack => Ty::Kstack,
+            Builtin::Elapsed | Builtin::Cgroup => Ty::Int { signed: false },
+            Builtin::Username => Ty::Sym(Sym::Username),
+            Builtin::Kstack => Ty::Kstack(Stack {
+                mode: self.settings.runtime.stack_mode,
+                limit: Stack::DEFAULT_LIMIT,
+            }),
             Builtin::Arg(n) if self.in_tracing_block() => return self.tracing_arg(n, span),
             Builtin::Retval if self.in_tracing_block() => return self.tracing_retval(span),
             Builtin::Arg(n) => match self.arg_error(n) {
@@ -163,6 +205,7 @@ impl Checker<'_> {
                 ProbeKind::Kretprobe | ProbeKind::Kretsyscall => {
                     return Some(ArgError::Return { n, kind: *kind })
                 }
+                k if k.runs_itself() => return Some(ArgError::NoFunction { n, kind: *k }),
                 // Syscalls take at most 6 arguments, wherever they are read from.
                 ProbeKind::Ksyscall if self.probe.wrapped_syscall => {
                     self.arch.syscall_arg_offset(index).map(|_| ())
@@ -193,6 +236,9 @@ impl Checker<'_> {
             Some(ValueKind::Int { signed }) => Ty::Int { signed },
             Some(ValueKind::Str { size }) => Ty::Str { size },
             Some(ValueKind::Sym(s)) => Ty::Sym(s),
+            Some(ValueKind::Kstack(s)) => Ty::Kstack(s),
+            Some(ValueKind::Inet) => Ty::Inet,
+            Some(ValueKind::Ptr(t)) => Ty::Ptr(t),
             Some(v) if v.readable_int() => Ty::INT,
             Some(v) => {
                 let msg = format!(
@@ -308,7 +354,7 @@ impl Checker<'_> {
             return TExpr::error(span);
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) && (a.ty.is_named() || b.ty.is_named()) {
-            return self.str_compare(op == BinOp::Eq, a, b, span);
+            return self.str_compare(op == BinOp::Eq, a, b, None, span);
         }
         let what = format!("an operand of `{}`", op.symbol());
         let ok_a = self.need_int(&a, &what);
@@ -360,11 +406,28 @@ impl Checker<'_> {
         )
     }
 
-    /// `s == "lit"`, `"lit" != s`.
-    fn str_compare(&mut self, eq: bool, a: TExpr, b: TExpr, span: Span) -> TExpr {
+    /// `s == "lit"`, `"lit" != s`; with `limit`, their first `limit`
+    /// bytes at most (`strncmp`).
+    pub(super) fn str_compare(
+        &mut self,
+        eq: bool,
+        a: TExpr,
+        b: TExpr,
+        limit: Option<usize>,
+        span: Span,
+    ) -> TExpr {
+        let cut = |x: &[u8]| -> Vec<u8> {
+            let n = limit.unwrap_or(usize::MAX);
+            let end = x.iter().position(|&c| c == 0).unwrap_or(x.len());
+            x[..end.min(n)].to_vec()
+        };
         let (s, lit) = match (a.kind, b.kind) {
             (TKind::Str(x), TKind::Str(y)) => {
-                return TExpr::new(TKind::Int(((x == y) == eq) as i64), Ty::INT, span);
+                return TExpr::new(
+                    TKind::Int(((cut(&x) == cut(&y)) == eq) as i64),
+                    Ty::INT,
+                    span,
+                );
             }
             (k, TKind::Str(lit)) => (TExpr::new(k, a.ty, a.span), lit),
             (TKind::Str(lit), k) => (TExpr::new(k, b.ty, b.span), lit),
@@ -389,11 +452,21 @@ impl Checker<'_> {
             self.error(Diagnostic::new(span, msg).with_label("not a string"));
             return TExpr::error(span);
         }
+        // Past the literal's end the NUL is compared too: equal strings
+        // end there.
+        let nul = limit.is_none_or(|n| n > lit.len());
+        let lit = if nul { lit } else { cut(&lit) };
+        if !nul && matches!(s.ty, Ty::Sym(_)) {
+            let msg = format!("{} is a name, compared whole; use ==", s.ty.describe());
+            self.error(Diagnostic::new(span, msg).with_label("a prefix of a name"));
+            return TExpr::error(span);
+        }
         TExpr::new(
             TKind::StrEq {
                 s: Box::new(s),
                 lit,
                 eq,
+                nul,
             },
             Ty::INT,
             span,
@@ -434,8 +507,13 @@ impl Checker<'_> {
 
     /// A call in an expression: only `str()` gives a value.
     fn call_expr(&mut self, name: &str, args: &[Expr], name_span: Span, span: Span) -> TExpr {
-        if name == "str" {
-            return self.str_call(args, span);
+        match name {
+            "str" => return self.str_call(args, span),
+            "kstack" => return self.kstack_call(args, span),
+            _ => {}
+        }
+        if let Some(t) = self.value_function(name, args, span) {
+            return t;
         }
         let d = if AGGREGATIONS.contains(&name) {
             Diagnostic::new(
@@ -498,6 +576,52 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// `kstack(mode)`, `kstack(limit)`, `kstack(mode, limit)`: the mode
+    /// `bpftrace`, `perf` or `raw`, the limit a literal from 1 to 127.
+    fn kstack_call(&mut self, args: &[Expr], span: Span) -> TExpr {
+        let mut stack = Stack {
+            mode: self.settings.runtime.stack_mode,
+            limit: Stack::DEFAULT_LIMIT,
+        };
+        let usage = "kstack() takes a mode and a limit: kstack([bpftrace|perf|raw][, 1..127])";
+        if args.is_empty() || args.len() > 2 {
+            self.error(Diagnostic::new(span, usage));
+            return TExpr::error(span);
+        }
+        for (i, a) in args.iter().enumerate() {
+            let mode = match &a.kind {
+                ExprKind::Ident(w) => match w.as_str() {
+                    "bpftrace" => Some(StackMode::Bpftrace),
+                    "perf" => Some(StackMode::Perf),
+                    "raw" => Some(StackMode::Raw),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (mode, &a.kind) {
+                (Some(m), _) if i == 0 => stack.mode = m,
+                (None, ExprKind::Int(n)) if i == args.len() - 1 => match u32::try_from(*n) {
+                    Ok(n @ 1..=Stack::DEFAULT_LIMIT) => stack.limit = n,
+                    _ => {
+                        let msg = format!(
+                            "a kstack limit is from 1 to {}, found {n}",
+                            Stack::DEFAULT_LIMIT
+                        );
+                        self.error(Diagnostic::new(a.span, msg).with_label("out of range"));
+                        return TExpr::error(span);
+                    }
+                },
+                _ => {
+                    self.error(Diagnostic::new(a.span, usage).with_label("not a mode or a limit"));
+                    return TExpr::error(span);
+                }
+            }
+        }
+        TExpr::new(TKind::Builtin(Builtin::Kstack), Ty::Kstack(stack), span)
+    }
+}
+
 /// Why `argN` is unavailable.
 enum ArgError {
     Arch {
@@ -506,6 +630,11 @@ enum ArgError {
         kind: ProbeKind,
     },
     Return {
+        n: u8,
+        kind: ProbeKind,
+    },
+    /// A `BEGIN`, `END` or `interval` probe: no function is probed.
+    NoFunction {
         n: u8,
         kind: ProbeKind,
     },
@@ -530,6 +659,11 @@ impl ArgError {
                 span,
                 format!("arg{n} is not available in {} probes: {err}", kind.name()),
             ),
+            ArgError::NoFunction { n, kind } => Diagnostic::new(
+                span,
+                format!("arg{n} is not available in {} probes: they probe no function", kind.name()),
+            )
+            .with_label("no function here"),
             ArgError::Return { n, kind } => Diagnostic::new(
                 span,
                 format!("arg{n} is not available in {} probes: arguments are only read at function entry", kind.name()),

@@ -1,5 +1,5 @@
 //! printf format strings: the conversions probecc supports (`%d %i %u %x %X
-//! %s %c %p`, with the `l`/`ll` length modifiers on the integer ones, flags
+//! %s %c %p`, and `%r` for a `buf()`, with the `l`/`ll` length modifiers on the integer ones, flags
 //! `-+ #0`, a width and a precision), and the kind of argument each takes.
 
 use std::iter::Peekable;
@@ -10,6 +10,8 @@ use std::str::CharIndices;
 pub enum ArgKind {
     Int,
     Str,
+    /// `%r`: a `buf()`, printed as bpftrace prints one.
+    Buf,
 }
 
 /// One conversion of a format.
@@ -39,7 +41,15 @@ pub fn conversions(format: &str) -> Result<Vec<Conversion>, String> {
             chars.next();
             skip(&mut chars, |c| c.is_ascii_digit());
         }
-        let longs = skip(&mut chars, |c| c == 'l');
+        // A length modifier (`hh`, `h`, `l`, `ll`, `j`, `z`, `t`), as C's
+        // printf takes them: the renderer narrows the value to it.
+        // `longs` counts the modifier's letters; more than two (`hhh`,
+        // `lll`, `jj`) is no modifier C has.
+        let longs = match chars.peek().map(|&(_, c)| c) {
+            Some('h') => skip(&mut chars, |c| c == 'h'),
+            Some('j' | 'z' | 't') => 2 * skip(&mut chars, |c| "jzt".contains(c)) - 1,
+            _ => skip(&mut chars, |c| c == 'l'),
+        };
         let Some((i, conv)) = chars.next() else {
             return Err(format!(
                 "`{}` at the end of the format is an incomplete conversion",
@@ -48,12 +58,13 @@ pub fn conversions(format: &str) -> Result<Vec<Conversion>, String> {
         };
         let text = &format[start..i + conv.len_utf8()];
         let kind = match conv {
-            'd' | 'i' | 'u' | 'x' | 'X' if longs <= 2 => ArgKind::Int,
+            'd' | 'i' | 'u' | 'o' | 'x' | 'X' if longs <= 2 => ArgKind::Int,
             'c' | 'p' if longs == 0 => ArgKind::Int,
             's' if longs == 0 => ArgKind::Str,
+            'r' if longs == 0 => ArgKind::Buf,
             _ => {
                 return Err(format!(
-                    "`{text}` is not a printf conversion probecc supports (%d %i %u %x %X %s %c %p, with l/ll, flags and widths)"
+                    "`{text}` is not a printf conversion probecc supports (%d %i %u %o %x %X %s %c %p %r, with hh/h/l/ll/j/z/t, flags and widths)"
                 ))
             }
         };
@@ -114,6 +125,12 @@ mod tests {
         assert!(e.starts_with("`%f` is not a printf conversion"), "{e}");
         assert!(conversions("%lls").is_err());
         assert!(conversions("%lllu").is_err());
+        // C's other length modifiers, which the renderer narrows by.
+        let ok = kinds("%hhd %hu %jd %zu %td %o");
+        assert!(ok.iter().all(|(_, k)| *k == ArgKind::Int), "{ok:?}");
+        for bad in ["%hhhd", "%jjd", "%hs", "%zs"] {
+            assert!(conversions(bad).is_err(), "{bad}");
+        }
         let e = conversions("abc %-5").unwrap_err();
         assert!(e.contains("incomplete"), "{e}");
     }

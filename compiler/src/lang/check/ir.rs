@@ -12,14 +12,13 @@
 //!
 //! The value types are in `ty`, the maps' keys, values and layout in `map`;
 //! this module holds the typed expressions and statements, the programs,
-//! the user-space actions of `BEGIN`/`END` and the whole checked spec.
+//! the records they send user space ([`OutputInfo`]) and the whole
+//! checked spec.
 
 mod map;
 mod names;
 pub mod settings;
 mod ty;
-
-use serde::{Deserialize, Serialize};
 
 use crate::btf::core::access::FieldAccess;
 use crate::kprobe::AttachPoint;
@@ -29,7 +28,7 @@ use crate::lang::preprocess::map::SourceMap;
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use names::NameTable;
 pub use settings::{RuntimeConfig, Settings};
-pub use ty::{round8, tuple_offsets, Sym, Ty};
+pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty, INET_SIZE};
 
 /// A typed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,11 +64,13 @@ pub enum TKind {
         rhs: Box<TExpr>,
         signed: bool,
     },
-    /// `s == "lit"` (`eq`) or `s != "lit"`: bytes up to the literal's NUL.
+    /// `s == "lit"` (`eq`) or `s != "lit"`: the literal's bytes, and with
+    /// `nul` its NUL too (without, a prefix: `strncmp(s, "lit", n)`).
     StrEq {
         s: Box<TExpr>,
         lit: Vec<u8>,
         eq: bool,
+        nul: bool,
     },
     /// Short-circuit `&&`.
     And(Box<TExpr>, Box<TExpr>),
@@ -113,6 +114,33 @@ pub enum TKind {
         access: FieldAccess,
         read: FieldRead,
     },
+    /// `bswap(x)`: the low `bytes` bytes of `x` in the other byte order.
+    Bswap {
+        bytes: u8,
+        expr: Box<TExpr>,
+    },
+    /// `has_key(@m, k...)`: 1 if the map has the key, 0 if not.
+    HasKey {
+        map: usize,
+        keys: Vec<TExpr>,
+    },
+    /// `kaddr("sym")`: the kernel symbol's address, which the loader
+    /// resolves (a typeless `.ksyms` extern).
+    KernelAddr(String),
+    /// `ntop([af, ]addr)`: an [`Ty::Inet`] of family `af` (`AF_INET` for
+    /// an integer address, `AF_INET6` for a 16-byte array) and the
+    /// address: an integer's low 4 bytes as they are in memory, or an
+    /// array member's bytes.
+    Ntop {
+        af: Box<TExpr>,
+        addr: Box<TExpr>,
+    },
+    /// `buf(addr, len)`: up to `cap` bytes at `addr`, `len` of them.
+    Buf {
+        addr: Box<TExpr>,
+        len: Box<TExpr>,
+        cap: u32,
+    },
 }
 
 /// How a [`TKind::Field`] is read.
@@ -151,7 +179,13 @@ impl TExpr {
     pub fn has_call(&self, wrapped_syscall: bool) -> bool {
         let c = |e: &TExpr| e.has_call(wrapped_syscall);
         match &self.kind {
-            TKind::Int(_) | TKind::Str(_) | TKind::Var(_) | TKind::FieldOffset(_) => false,
+            TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Var(_)
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => false,
+            TKind::Bswap { expr, .. } => c(expr),
+            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } => true,
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
@@ -179,7 +213,12 @@ impl TExpr {
             | TKind::Str(_)
             | TKind::Var(_)
             | TKind::Builtin(_)
-            | TKind::FieldOffset(_) => vec![],
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => vec![],
+            TKind::Bswap { expr, .. } => vec![&mut **expr],
+            TKind::HasKey { keys, .. } => keys.iter_mut().collect(),
+            TKind::Ntop { af, addr } => vec![&mut **af, &mut **addr],
+            TKind::Buf { addr, len, .. } => vec![&mut **addr, &mut **len],
             TKind::Tuple(elems) => elems.iter_mut().collect(),
             TKind::TupleGet { tuple, .. } => vec![&mut **tuple],
             TKind::MapRead { keys, .. } => keys.iter_mut().collect(),
@@ -204,7 +243,18 @@ impl TExpr {
             | TKind::Str(_)
             | TKind::Var(_)
             | TKind::Builtin(_)
-            | TKind::FieldOffset(_) => {}
+            | TKind::FieldOffset(_)
+            | TKind::KernelAddr(_) => {}
+            TKind::Bswap { expr, .. } => expr.visit(f),
+            TKind::HasKey { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
+            TKind::Ntop { af, addr } => {
+                af.visit(f);
+                addr.visit(f);
+            }
+            TKind::Buf { addr, len, .. } => {
+                addr.visit(f);
+                len.visit(f);
+            }
             TKind::Tuple(elems) => elems.iter().for_each(|e| e.visit(f)),
             TKind::TupleGet { tuple, .. } => tuple.visit(f),
             TKind::MapRead { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
@@ -271,8 +321,9 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         ok: Option<usize>,
     },
-    /// `printf`, by index into [`Checked::printfs`].
-    Printf {
+    /// A record for user space (`printf`, `print`, `time`...), by index
+    /// into [`Checked::outputs`], with the values it carries.
+    Output {
         id: usize,
         args: Vec<TExpr>,
     },
@@ -327,7 +378,7 @@ impl TStmt {
                 keys.iter_mut().chain(agg.value_mut()).collect()
             }
             TStmtKind::Delete { keys, .. } => keys.iter_mut().collect(),
-            TStmtKind::Printf { args, .. } => args.iter_mut().collect(),
+            TStmtKind::Output { args, .. } => args.iter_mut().collect(),
             TStmtKind::Signal { sig } => vec![sig],
             TStmtKind::If { cond, .. } | TStmtKind::Loop { cond, .. } => vec![cond],
             TStmtKind::Unroll { .. }
@@ -375,7 +426,7 @@ impl TStmt {
                 }
             }
             TStmtKind::Delete { keys, .. } => keys_and(keys, f),
-            TStmtKind::Printf { args, .. } => keys_and(args, f),
+            TStmtKind::Output { args, .. } => keys_and(args, f),
             TStmtKind::Signal { sig } => sig.visit(f),
             TStmtKind::If { cond, then, els } => {
                 cond.visit(f);
@@ -468,6 +519,10 @@ pub struct VarInfo {
     /// Where `let` declares it, for a variable of one block; `None` for a
     /// variable of the whole probe (assigned without `let`).
     pub decl: Option<Span>,
+    /// The bytes of the integer its first assignment or declaration gives
+    /// it (a 2-byte struct field, a `(uint16)` cast), which `bswap`
+    /// swaps; 8 otherwise.
+    pub bytes: u8,
 }
 
 /// The checked block of one probe, shared by the programs its attach points
@@ -551,26 +606,73 @@ impl ProbeProgram {
         }
     }
 
-    /// The value `func` or `probe` has in this program.
-    pub fn sym_value(&self, sym: Sym) -> &str {
+    /// The value `func` or `probe` has in this program; `None` for the
+    /// other kinds of [`Sym`], which name no program.
+    pub fn sym_value(&self, sym: Sym) -> Option<&str> {
         match sym {
-            Sym::Func => &self.func,
-            Sym::Probe => &self.probe,
+            Sym::Func => Some(&self.func),
+            Sym::Probe => Some(&self.probe),
+            _ => None,
         }
     }
 }
 
-/// One `printf` call of a probe.
+/// What a record asks user space to do, in the order records arrive.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PrintfInfo {
+pub enum OutputKind {
+    /// `printf(format, args...)`: the text, as C's printf makes it.
+    Printf { format: String },
+    /// `time(format)`: the wall-clock time when the record is processed,
+    /// as strftime formats it.
+    Time { format: String },
+    /// `print(@m[, top[, div]])`: the map as it is when the record is
+    /// processed; with `top`, only the last `top` entries printed (0: all),
+    /// each value divided by `div` (0: as it is).
+    Print { map: usize, top: u32, div: u32 },
+    /// `print(value)`: the one argument, and a newline.
+    Value,
+    /// `clear(@m)`: every entry deleted.
+    Clear { map: usize },
+    /// `zero(@m)`: every value set to zero.
+    Zero { map: usize },
+    /// `exit()`: no more records or events; END runs. An argument is the
+    /// exit status.
+    Exit,
+    /// `cat(format, args...)`: the named file's contents.
+    Cat { format: String },
+    /// `system(format, args...)`: the command run, its output printed
+    /// (unsafe).
+    System { format: String },
+}
+
+impl OutputKind {
+    /// The spec's name of the call.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutputKind::Printf { .. } => "printf",
+            OutputKind::Time { .. } => "time",
+            OutputKind::Print { .. } | OutputKind::Value => "print",
+            OutputKind::Clear { .. } => "clear",
+            OutputKind::Zero { .. } => "zero",
+            OutputKind::Exit => "exit",
+            OutputKind::Cat { .. } => "cat",
+            OutputKind::System { .. } => "system",
+        }
+    }
+}
+
+/// One record kind a program sends on the ring buffer: a call of the spec
+/// (`printf`, `print`, `time`...) and the types of the values it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputInfo {
     pub id: usize,
-    pub format: String,
-    /// The argument types (ints and strings).
+    pub kind: OutputKind,
+    /// The argument types.
     pub args: Vec<Ty>,
     pub span: Span,
 }
 
-impl PrintfInfo {
+impl OutputInfo {
     /// Offsets of the arguments in the record, after the u64 id.
     pub fn offsets(&self) -> Vec<u32> {
         let mut off = 8;
@@ -590,35 +692,12 @@ impl PrintfInfo {
     }
 }
 
-/// The ring buffer all printf records go through (its size is
+/// The ring buffer every record for user space goes through (its size is
 /// [`Settings::ringbuf_bytes`]).
-pub const PRINTF_RINGBUF: &str = "printf_rb";
-/// The stack-trace map `kstack` fills.
-pub const STACK_MAP: &str = "stack_traces";
-
-/// A user-space action of `BEGIN` or `END`, run by the runner (the
-/// manifest lists them).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Printf {
-        format: String,
-        args: Vec<Literal>,
-    },
-    /// Print the map (`@name`).
-    Print(String),
-    Clear(String),
-    Zero(String),
-    Exit(()),
-}
-
-/// A literal printf argument of `BEGIN`/`END`: a JSON number or string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Literal {
-    Int(i64),
-    Str(String),
-}
+pub const OUTPUT_RINGBUF: &str = "output_rb";
+/// The one-entry array of the time the run started, which the first BEGIN
+/// program sets and `elapsed` counts from.
+pub const ELAPSED_MAP: &str = "elapsed_start";
 
 /// A whole checked spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -633,9 +712,8 @@ pub struct Checked {
     pub programs: Vec<ProbeProgram>,
     pub bodies: Vec<Body>,
     pub maps: Vec<MapInfo>,
-    pub printfs: Vec<PrintfInfo>,
-    pub begin: Vec<Action>,
-    pub end: Vec<Action>,
+    /// The record kinds the programs send, by id.
+    pub outputs: Vec<OutputInfo>,
     /// The unsafe actions the spec uses (`signal`), allowed by
     /// [`CompileOptions::unsafe_actions`](crate::lang::check::CompileOptions).
     pub unsafe_actions: Vec<String>,
@@ -643,6 +721,9 @@ pub struct Checked {
     pub settings: Settings,
     /// The element types of each tuple type ([`Ty::Tuple`]'s `id`).
     pub tuples: Vec<Vec<Ty>>,
+    /// The strftime formats of `strftime()` values, by [`Sym::Timestamp`]'s
+    /// index.
+    pub strftime: Vec<String>,
     /// The macro expansions the programs hold, for naming them in later
     /// diagnostics.
     pub macro_uses: Vec<crate::lang::macros::MacroUse>,
@@ -669,41 +750,40 @@ impl Checked {
         }
     }
 
-    /// Whether any program uses `kstack` (the object then has [`STACK_MAP`]).
-    pub fn uses_kstack(&self) -> bool {
+    /// The depths of the stacks the programs take with `kstack`, each a
+    /// stack-trace map of the object ([`Stack::map`]), in ascending order.
+    pub fn stack_limits(&self) -> Vec<u32> {
+        let mut limits = Vec::new();
+        for b in &self.bodies {
+            let mut f = |e: &TExpr| {
+                if let (TKind::Builtin(Builtin::Kstack), Ty::Kstack(s)) = (&e.kind, e.ty) {
+                    limits.push(s.limit);
+                }
+            };
+            b.pred.iter().for_each(|p| p.visit(&mut f));
+            b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
+        }
+        limits.sort_unstable();
+        limits.dedup();
+        limits
+    }
+
+    /// Whether any program reads `elapsed` (the object then has
+    /// [`ELAPSED_MAP`], and a BEGIN program).
+    pub fn uses_elapsed(&self) -> bool {
         let mut found = false;
         for b in &self.bodies {
-            let mut f = |e: &TExpr| found |= matches!(e.kind, TKind::Builtin(Builtin::Kstack));
+            let mut f = |e: &TExpr| found |= matches!(e.kind, TKind::Builtin(Builtin::Elapsed));
             b.pred.iter().for_each(|p| p.visit(&mut f));
             b.stmts.iter().for_each(|s| s.visit_exprs(&mut f));
         }
         found
     }
 
-    /// Whether any probe program prints (the object then has [`PRINTF_RINGBUF`]).
-    pub fn uses_printf(&self) -> bool {
-        !self.printfs.is_empty()
-    }
-
-    /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
-    /// `probe` values of the programs, in program order.
-    pub fn names(&self, sym: Sym) -> Vec<String> {
-        self.sym_table(sym).into_names()
-    }
-
-    /// The table of [`names`](Self::names) with each name's id, built in
-    /// one pass over the programs: build it once where many programs look
-    /// their ids up.
-    pub fn sym_table(&self, sym: Sym) -> NameTable {
-        NameTable::new(self.programs.iter().map(|p| p.sym_value(sym)))
-    }
-
-    /// The id `func` or `probe` has in program `p` (one pass over the
-    /// programs: for many programs, look them up in one
-    /// [`sym_table`](Self::sym_table)).
-    pub fn sym_id(&self, sym: Sym, p: &ProbeProgram) -> i64 {
-        let table = self.sym_table(sym);
-        table.id(p.sym_value(sym)).unwrap_or(table.len()) as i64
+    /// Whether any program sends records (the object then has
+    /// [`OUTPUT_RINGBUF`]).
+    pub fn uses_output(&self) -> bool {
+        !self.outputs.is_empty()
     }
 }
 
@@ -712,10 +792,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printf_records_follow_the_id() {
-        let p = PrintfInfo {
+    fn records_follow_the_id() {
+        let p = OutputInfo {
             id: 0,
-            format: "%d %s".into(),
+            kind: OutputKind::Printf {
+                format: "%d %s".into(),
+            },
             args: vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 5 }],
             span: Span::default(),
         };

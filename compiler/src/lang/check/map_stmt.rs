@@ -3,9 +3,9 @@
 //! with `lhist`'s bounds.
 
 use super::expr::AGGREGATIONS;
-use super::ir::{Agg, TExpr, TKind, TStmtKind, Ty, ValueKind};
+use super::ir::{Agg, Sym, TExpr, TKind, TStmtKind, Ty, ValueKind};
 use super::Checker;
-use crate::lang::ast::{BinOp, Expr, ExprKind, MapRef, Span};
+use crate::lang::ast::{BinOp, Builtin, Expr, ExprKind, MapRef, Span};
 use crate::lang::diag::Diagnostic;
 
 impl Checker<'_> {
@@ -22,11 +22,29 @@ impl Checker<'_> {
         }
         let keys = self.map_keys(mr);
         let map = self.use_map(mr, &keys);
-        let v = self.value_expr(value, false)?;
+        let mut v = self.value_expr(value, true)?;
+        if v.kind == TKind::Builtin(Builtin::Func)
+            && self.maps[map].value == Some(ValueKind::Sym(Sym::Ksym))
+        {
+            // Stored as its address, which `ksym()` names (lowering
+            // resolves it to the program's function).
+            v.ty = Ty::Sym(Sym::Ksym);
+        }
         let kind = match v.ty {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str { size } => ValueKind::Str { size },
             Ty::Sym(s) => ValueKind::Sym(s),
+            Ty::Kstack(s) => ValueKind::Kstack(s),
+            Ty::Inet => ValueKind::Inet,
+            Ty::Buf { .. } => {
+                self.error(
+                    Diagnostic::new(v.span, "buf() values can only be printed yet (%r)")
+                        .with_label("a buffer"),
+                );
+                return None;
+            }
+            // A pointer stores its address, and reads back as the pointer.
+            Ty::Ptr(t) => ValueKind::Ptr(t),
             Ty::Tuple { .. } => {
                 self.error(
                     Diagnostic::new(v.span, "tuples as map values are not supported yet")
@@ -37,13 +55,7 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            _ => {
-                self.error(Diagnostic::new(
-                    v.span,
-                    "kstack can only be used as a map key",
-                ));
-                return None;
-            }
+            Ty::Error => return None,
         };
         self.assign_map(map, kind, mr.span);
         Some(TStmtKind::SetMap {

@@ -1,14 +1,15 @@
-//! Statement checking in kernel probes: assignments to variables and maps
-//! (plain, compound, `++`/`--`), `let` declarations, aggregations (only as
-//! `@m[k] = agg(...)`), `delete`, `printf` against its format, `if`/`else`,
-//! `unroll`, and the loops: `while`, `for` over a range (a loop stepping a
-//! counter), `break`, `continue` and `return`.
+//! Statement checking: assignments to variables and maps (plain,
+//! compound, `++`/`--`), `let` declarations, aggregations (only as
+//! `@m[k] = agg(...)`), `delete`, the calls that send records to user
+//! space (`check::output`), `signal`, `if`/`else`, `unroll`, and the
+//! loops: `while`, `for` over a range (a loop stepping a counter),
+//! `break`, `continue` and `return`.
 
 use super::expr::{unknown_function, AGGREGATIONS, FUNCTIONS};
-use super::format::{self, ArgKind};
-use super::ir::{PrintfInfo, TExpr, TKind, TStmt, TStmtKind, Ty};
+use super::ir::{OutputKind, TExpr, TKind, TStmt, TStmtKind, Ty};
+use super::output::OUTPUT_CALLS;
 use super::tables::DeclTy;
-use super::{Checker, Mode};
+use super::Checker;
 use crate::lang::ast::{
     AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, Span, Stmt, StmtKind,
 };
@@ -30,7 +31,21 @@ impl Checker<'_> {
                     end,
                     body,
                 } => out.extend(self.for_range(var, *var_span, start, end, body, s.span)),
-                _ => out.extend(self.stmt(s)),
+                _ => {
+                    let t = self.stmt(s);
+                    // `exit()` also ends the program, as bpftrace's does.
+                    let exits = t.as_ref().is_some_and(|t| {
+                        matches!(&t.kind, TStmtKind::Output { id, .. }
+                            if self.outputs.get(*id).is_some_and(|o| o.kind == OutputKind::Exit))
+                    });
+                    out.extend(t);
+                    if exits {
+                        out.push(TStmt {
+                            kind: TStmtKind::Return,
+                            span: s.span,
+                        });
+                    }
+                }
             }
         }
         out
@@ -406,13 +421,8 @@ impl Checker<'_> {
             return None;
         };
         match name.as_str() {
-            "printf" => self.printf(args, e.span),
+            n if OUTPUT_CALLS.contains(&n) => self.output_call(n, args, e.span),
             "signal" => self.signal(args, e.span),
-            "print" | "clear" | "zero" | "exit" => {
-                let msg = format!("{name}() is only supported in BEGIN and END probes");
-                self.error(Diagnostic::new(e.span, msg).with_label("runs in user space"));
-                None
-            }
             n if AGGREGATIONS.contains(&n) || n == "str" => {
                 self.expr(e);
                 if n == "str" {
@@ -524,17 +534,9 @@ impl Checker<'_> {
         Some(TStmtKind::SetVar { var, value })
     }
 
-    /// A value a variable can hold: not an aggregation, not a kstack.
+    /// A value a variable can hold: not an aggregation.
     fn var_value(&mut self, value: &Expr) -> Option<TExpr> {
-        let v = self.value_expr(value, true)?;
-        if v.ty == Ty::Kstack {
-            self.error(Diagnostic::new(
-                v.span,
-                "kstack can only be used as a map key",
-            ));
-            return None;
-        }
-        Some(v)
+        self.value_expr(value, true)
     }
 
     /// A value that is not an aggregation (those only go to maps); a
@@ -553,96 +555,6 @@ impl Checker<'_> {
             self.expr(value)
         };
         (v.ty != Ty::Error).then_some(v)
-    }
-
-    /// `printf(fmt, args...)`: the format's conversions and the arguments
-    /// must agree in number and kind.
-    fn printf(&mut self, args: &[Expr], span: Span) -> Option<TStmtKind> {
-        let (format, convs) = self.printf_format(args, span)?;
-        let targs: Vec<TExpr> = args[1..].iter().map(|a| self.expr(a)).collect();
-        if convs.len() != targs.len() {
-            let msg = format!(
-                "printf format string has {} conversion{} but {} argument{} given",
-                convs.len(),
-                if convs.len() == 1 { "" } else { "s" },
-                targs.len(),
-                if targs.len() == 1 { " is" } else { "s are" }
-            );
-            self.error(Diagnostic::new(span, msg).with_label("arguments do not match the format"));
-            return None;
-        }
-        let mut ok = true;
-        for (c, a) in convs.iter().zip(&targs) {
-            ok &= self.printf_arg(c, a);
-        }
-        if !ok {
-            return None;
-        }
-        let id = self.printfs.len();
-        if self.mode == Mode::Check {
-            self.printfs.push(PrintfInfo {
-                id,
-                format,
-                args: targs.iter().map(|a| a.ty).collect(),
-                span,
-            });
-        } else {
-            self.printfs.push(PrintfInfo {
-                id,
-                format,
-                args: vec![],
-                span,
-            });
-        }
-        Some(TStmtKind::Printf { id, args: targs })
-    }
-
-    /// The format literal of a printf and its conversions.
-    pub(super) fn printf_format(
-        &mut self,
-        args: &[Expr],
-        span: Span,
-    ) -> Option<(String, Vec<format::Conversion>)> {
-        let Some(Expr {
-            kind: ExprKind::Str(fmt),
-            span: fspan,
-        }) = args.first()
-        else {
-            self.error(
-                Diagnostic::new(
-                    span,
-                    "printf() needs a format string literal as its first argument",
-                )
-                .with_label("no format"),
-            );
-            return None;
-        };
-        match format::conversions(fmt) {
-            Ok(c) => Some((fmt.clone(), c)),
-            Err(msg) => {
-                self.error(Diagnostic::new(*fspan, msg).with_label("in this format"));
-                None
-            }
-        }
-    }
-
-    /// Whether argument `a` suits conversion `c` (reported if not).
-    fn printf_arg(&mut self, c: &format::Conversion, a: &TExpr) -> bool {
-        let msg = match (c.kind, a.ty) {
-            (_, Ty::Error) => return false,
-            (ArgKind::Int, Ty::Int { .. }) | (ArgKind::Str, Ty::Str { .. } | Ty::Sym(_)) => {
-                return true
-            }
-            (_, Ty::Kstack) => "kstack can only be used as a map key".to_string(),
-            (_, Ty::Tuple { .. }) => format!(
-                "{} cannot print a tuple; pass its elements (`$t.0`, `$t.1`, ...)",
-                c.text
-            ),
-            (ArgKind::Int, t) => format!("{} expects an integer, found {}", c.text, t.describe()),
-            (ArgKind::Str, t) => format!("{} expects a string, found {}", c.text, t.describe()),
-        };
-        self.error(Diagnostic::new(a.span, msg).with_label("wrong kind of argument"));
-        false
     }
 }
 

@@ -6,6 +6,7 @@
 use super::ir::settings::{MissingProbes, StackMode};
 use super::ir::{TKind, TStmt, TStmtKind, Ty};
 use super::*;
+use crate::kprobe::AttachPoint;
 use crate::lang::parse::parse;
 
 fn checked(src: &str) -> Result<Checked, Vec<Diagnostic>> {
@@ -205,10 +206,10 @@ fn bare_identifiers_are_unknown_unless_a_macro_makes_them() {
     let d = checked("kprobe:f { @x = pdi + 1; }").unwrap_err();
     assert_eq!(d[0].message, "unknown identifier `pdi`");
     assert_eq!(d[0].help.as_deref(), Some("did you mean `pid`?"));
-    let d = checked("kprobe:f { @x = cgroup; }").unwrap_err();
+    let d = checked("kprobe:f { @x = jiffies; }").unwrap_err();
     assert_eq!(
         d[0].help.as_deref(),
-        Some("`cgroup` is a bpftrace builtin that probecc does not support")
+        Some("`jiffies` is a bpftrace builtin that probecc does not support")
     );
     let d = checked("kprobe:f { @x = count; }").unwrap_err();
     assert_eq!(
@@ -247,18 +248,19 @@ fn c_definitions_are_checked_against_the_kernel_types() {
 }
 
 #[test]
-fn interval_probes_are_not_compiled_yet() {
-    let d =
-        checked("kprobe:f { @x = count(); } interval:s:1 { print(@x); clear(@x); }").unwrap_err();
-    assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!(d[0].message, "interval probes are not supported yet");
+fn interval_probes_are_programs_with_their_period() {
+    let c = ok("kprobe:f { @x = count(); } interval:s:1 { print(@x); clear(@x); }");
+    let period_ns = 1_000_000_000;
+    assert_eq!(c.programs[1].attach, AttachPoint::Interval { period_ns });
+    assert_eq!(c.programs[1].probe, "interval:s:1");
+    assert_eq!(c.programs[1].symbol, "interval_1s");
 }
 
 #[test]
 fn lowercase_begin_and_end_are_begin_and_end() {
     let c = ok("begin { printf(\"hi\\n\"); } kprobe:f { @x = count(); } end { print(@x); }");
-    assert_eq!(c.begin.len(), 1);
-    assert_eq!(c.end.len(), 1);
+    let first = (&c.programs[0].attach, &c.programs[2].attach);
+    assert_eq!(first, (&AttachPoint::Begin, &AttachPoint::End));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! read. A variable assigned without `let` belongs to the whole probe; one
 //! declared with `let` to its block and the blocks inside it.
 
-use super::ir::{KeyTy, MapInfo, TExpr, Ty, ValueKind, VarInfo};
+use super::ir::{KeyTy, MapInfo, Sym, TExpr, Ty, ValueKind, VarInfo};
 use super::{Checker, Mode};
 use crate::lang::ast::{IntType, MapRef, Span};
 use crate::lang::diag::Diagnostic;
@@ -24,6 +24,7 @@ impl Checker<'_> {
                     value: None,
                     first: mr.span,
                     first_value: mr.span,
+                    declared: None,
                 });
                 self.unassigned_reported.push(false);
                 self.map_index.insert(mr.name.clone(), self.maps.len() - 1);
@@ -63,6 +64,13 @@ impl Checker<'_> {
             map.first_value = span;
             return;
         };
+        // `func` is the probed function's address where a map also holds
+        // `ksym()`s (bpftrace's `@name[0] = ksym(0)` idiom): one kind.
+        let (func, ksym) = (ValueKind::Sym(Sym::Func), ValueKind::Sym(Sym::Ksym));
+        if (old, kind) == (func, ksym) || (old, kind) == (ksym, func) {
+            map.value = Some(ksym);
+            return;
+        }
         if !old.same_kind(kind) {
             let msg = format!(
                 "map {} is assigned {} here but {} at {}",
@@ -149,6 +157,10 @@ impl Checker<'_> {
                     ty: ty.map_or(Ty::Error, DeclTy::ty),
                     needs_init: false,
                     decl: Some(span),
+                    bytes: match ty {
+                        Some(DeclTy::Int(i)) => i.bytes,
+                        _ => 8,
+                    },
                 });
                 vars.len() - 1
             }
@@ -188,6 +200,7 @@ impl Checker<'_> {
             None => value,
         };
         let ty = value.ty;
+        let bytes = self.int_width(&value);
         let vars = &mut self.vars[self.block];
         let idx = match found {
             Some(i) => i,
@@ -198,6 +211,7 @@ impl Checker<'_> {
                     ty,
                     needs_init: false,
                     decl: None,
+                    bytes,
                 });
                 vars.len() - 1
             }
@@ -224,9 +238,15 @@ impl Checker<'_> {
             (Ty::Int { .. }, Ty::Int { .. }) => {}
             (Ty::Sym(a), Ty::Sym(b)) if a == b => {}
             (Ty::Ptr(a), Ty::Ptr(b)) if a == b => {}
+            (Ty::Inet, Ty::Inet) => {}
             (Ty::Str { size }, Ty::Str { size: n }) => {
                 if self.mode == Mode::Declare {
                     vars[idx].ty = Ty::Str { size: size.max(n) };
+                }
+            }
+            (Ty::Buf { size }, Ty::Buf { size: n }) => {
+                if self.mode == Mode::Declare {
+                    vars[idx].ty = Ty::Buf { size: size.max(n) };
                 }
             }
             (Ty::Error, _) => vars[idx].ty = ty,
@@ -286,6 +306,7 @@ impl Checker<'_> {
                     ty: Ty::Error,
                     needs_init: false,
                     decl: None,
+                    bytes: 8,
                 });
                 let _ = span;
                 vars.len() - 1

@@ -1,10 +1,13 @@
 //! Tests of the checker: every diagnostic with its span, map and variable
 //! consistency, arch limits, attach point expansion, BEGIN/END actions.
 
-use super::ir::{Action, KeyTy, Literal, Sym, TStmtKind, Ty, ValueKind};
+use super::ir::{KeyTy, OutputKind, Sym, TStmtKind, Ty, ValueKind};
 use super::*;
+use crate::kprobe::AttachPoint;
 use crate::lang::ast::Builtin;
+use crate::lang::ast::ProbeKind;
 use crate::lang::parse::parse;
+use crate::maps::MapKind;
 
 fn checked_with(src: &str, arch: Arch, opts: &CompileOptions) -> Result<Checked, Vec<Diagnostic>> {
     let spec = parse(src).unwrap_or_else(|d| panic!("parse: {d:?}"));
@@ -164,6 +167,23 @@ fn wildcards_expand_against_the_symbol_list() {
         d[0].message,
         "wildcard `tcp_*` matches no function in the symbol list"
     );
+    // Beside other attach points an unmatched wildcard is left out; a
+    // probe none of whose wildcards match is still refused.
+    let c = checked_with(
+        "kprobe:vfs_read, kprobe:tcp_* { @x = 1; }",
+        Arch::X86_64,
+        &opts,
+    )
+    .unwrap();
+    let names: Vec<&str> = c.programs.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(names, ["kprobe_vfs_read"]);
+    let d = checked_with(
+        "kprobe:udp_*, kprobe:tcp_* { @x = 1; }",
+        Arch::X86_64,
+        &opts,
+    )
+    .unwrap_err();
+    assert_eq!(d.len(), 2, "{d:?}");
 }
 
 #[test]
@@ -288,13 +308,13 @@ fn printf_arguments_match_the_format() {
         "printf() needs a format string literal as its first argument"
     );
     let c = ok("kprobe:f { printf(\"%d %s %s\\n\", pid, comm, str(arg0, 10)); printf(\"x\"); }");
-    assert_eq!(c.printfs.len(), 2);
+    assert_eq!(c.outputs.len(), 2);
     assert_eq!(
-        c.printfs[0].args,
+        c.outputs[0].args,
         // str(s, 10): 10 bytes with the NUL, as in bpftrace.
         vec![Ty::INT, Ty::Str { size: 16 }, Ty::Str { size: 10 }]
     );
-    assert_eq!(c.printfs[1].id, 1);
+    assert_eq!(c.outputs[1].id, 1);
 }
 
 #[test]
@@ -319,10 +339,7 @@ fn strings_where_integers_are_needed() {
     let (msg, _) = one_error("kprobe:f { @x = str(arg0, 500); }");
     assert_eq!(msg, "str() length must be an integer literal from 1 to 200");
     let (msg, _) = one_error("kprobe:f { @x = kstack + 1; }");
-    assert!(
-        msg.contains("kstack can only be used as a map key"),
-        "{msg}"
-    );
+    assert_eq!(msg, "an operand of `+` must be an integer, found a kstack");
     let (msg, _) = one_error("kprobe:f { @x = 5 / 0; }");
     assert_eq!(msg, "division by zero");
     let (msg, at) = one_error("kprobe:f { @x = arg0 << 64; }");
@@ -367,7 +384,7 @@ fn func_and_probe_are_names_not_integers_or_strings() {
     assert_eq!(c.names(Sym::Probe), ["kprobe:f", "kprobe:g"]);
     assert_eq!(c.sym_id(Sym::Probe, &c.programs[1]), 1);
     assert_eq!(
-        c.printfs[0].args,
+        c.outputs[0].args,
         vec![Ty::Sym(Sym::Func), Ty::Sym(Sym::Probe)]
     );
     let (msg, at) = one_error("kprobe:f { @x = func + 1; }");
@@ -407,60 +424,81 @@ fn unroll_limits() {
 }
 
 #[test]
-fn user_space_functions_are_only_for_begin_and_end() {
-    let (msg, _) = one_error("kprobe:f { exit(); }");
-    assert_eq!(msg, "exit() is only supported in BEGIN and END probes");
-    let (msg, at) = one_error("kprobe:f { @x = 1; } BEGIN { @y = pid; }");
+fn begin_end_and_interval_blocks_are_programs_without_a_function() {
+    let (msg, at) = one_error("BEGIN { printf(\"%d\\n\", arg0); }");
     assert_eq!(
         msg,
-        "pid is not available in BEGIN and END: they run in user space, outside any probe"
+        "arg0 is not available in BEGIN probes: they probe no function"
     );
-    assert_eq!(at, "pid");
-    let (msg, _) = one_error("BEGIN { printf(\"%d\\n\", arg0); }");
+    assert_eq!(at, "arg0");
+    let (msg, _) = one_error("END { @f = func; }");
+    assert_eq!(
+        msg,
+        "func is not available in END probes: they probe no function"
+    );
+    let (msg, _) = one_error("interval:s:1 { @r = retval; }");
     assert!(
-        msg.starts_with("arg0 is not available in BEGIN and END"),
+        msg.starts_with("retval is only available in kretprobe"),
         "{msg}"
     );
-    let (msg, _) = one_error("kprobe:f { @x = 1; } END { @x = 2; }");
-    assert!(msg.starts_with("BEGIN and END run in user space"), "{msg}");
-    let (msg, _) = one_error("kprobe:f { @x = 1; } END { printf(\"%d\\n\", @x); }");
+    let (msg, _) = one_error("BEGIN, kprobe:f { @x = arg0; }");
     assert_eq!(
         msg,
-        "printf() in BEGIN and END takes only literal arguments"
+        "arg0 is not available in BEGIN probes: they probe no function"
     );
     let (msg, _) = one_error("END { printf(\"%s\\n\", 1); }");
     assert_eq!(msg, "%s expects a string, found int");
     let (msg, _) = one_error("END { print(@nothing); }");
-    assert_eq!(msg, "map @nothing is never assigned in a probe");
-    let (msg, _) = one_error("BEGIN, kprobe:f { @x = 1; }");
-    assert_eq!(
-        msg,
-        "BEGIN and END cannot share a block with other attach points"
-    );
-    let (msg, _) = one_error("BEGIN /1/ { exit(); }");
-    assert_eq!(msg, "BEGIN takes no predicate");
+    assert_eq!(msg, "map @nothing is never assigned");
+    let c = ok("BEGIN /1/ { @start = nsecs; @pid = pid; } END { printf(\"%d\\n\", @start); }");
+    let kinds: Vec<ProbeKind> = c.programs.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, [ProbeKind::Begin, ProbeKind::End]);
+    assert_eq!(c.programs[0].attach, AttachPoint::Begin);
+    assert!(c.names(Sym::Func).is_empty(), "no function is probed");
+    assert_eq!(c.names(Sym::Probe), ["BEGIN", "END"]);
 }
 
 #[test]
-fn begin_and_end_become_actions() {
-    let c = ok("BEGIN { printf(\"hi %d %s\\n\", -3, \"x\"); }\n\
-                kprobe:f { @c = count(); }\n\
-                END { print(@c); clear(@c); zero(@c); exit(); }");
-    assert!(c.programs.len() == 1 && c.bodies.len() == 1);
-    let hi = Action::Printf {
-        format: "hi %d %s\n".into(),
-        args: vec![Literal::Int(-3), Literal::Str("x".into())],
-    };
-    assert_eq!(c.begin, vec![hi]);
+fn output_calls_are_records_in_any_probe() {
+    let c = ok("BEGIN { printf(\"hi %d %s\\n\", -3, \"x\"); time(); }\n\
+                kprobe:f { @c = count(); print(@c, 3); exit(); @d = 1; }\n\
+                interval:ms:100 { time(\"%H\"); clear(@c); zero(@c); print(5); }");
+    assert_eq!(c.programs.len(), 3);
+    let kinds: Vec<&OutputKind> = c.outputs.iter().map(|o| &o.kind).collect();
     assert_eq!(
-        c.end,
-        vec![
-            Action::Print("@c".into()),
-            Action::Clear("@c".into()),
-            Action::Zero("@c".into()),
-            Action::Exit(()),
+        kinds,
+        [
+            &OutputKind::Printf {
+                format: "hi %d %s\n".into()
+            },
+            &OutputKind::Time {
+                format: "%H:%M:%S\n".into()
+            },
+            &OutputKind::Print {
+                map: 0,
+                top: 3,
+                div: 0
+            },
+            &OutputKind::Exit,
+            &OutputKind::Time {
+                format: "%H".into()
+            },
+            &OutputKind::Clear { map: 0 },
+            &OutputKind::Zero { map: 0 },
+            &OutputKind::Value,
         ]
     );
+    assert_eq!(c.outputs[0].args, [Ty::INT, Ty::Str { size: 2 }]);
+    // exit() ends the program: what follows it is not reached.
+    let kprobe = &c.bodies[c.programs[1].body].stmts;
+    assert!(matches!(kprobe[3].kind, TStmtKind::Return), "{kprobe:#?}");
+    let (msg, _) = one_error("kprobe:f { system(\"ls\"); }");
+    assert_eq!(
+        msg,
+        "system() is an unsafe action: it runs a command on this machine"
+    );
+    let (msg, _) = one_error("kprobe:f { @x = 1; print(@x, pid); }");
+    assert_eq!(msg, "print()'s top and div must be integer literals");
 }
 
 #[test]
@@ -498,5 +536,88 @@ fn unreadable_types_keep_their_cause() {
     assert!(
         std::ptr::eq(e.cause(), again.cause()),
         "clones share what was read"
+    );
+}
+
+/// A declared map takes the declared kind and size; the kind must agree
+/// with what the map holds, and be one probecc compiles.
+#[test]
+fn map_declarations_set_kind_and_size() {
+    let c = ok(
+        "let @a = lruhash(10);\nlet @b = percpuhash(20);\nlet @unused = hash(5);\n\
+                kprobe:f { @a[tid] = 1; @b[comm] = count(); @c = 1; }",
+    );
+    let kinds: Vec<(String, MapKind, u32)> = c
+        .maps
+        .iter()
+        .map(|m| (m.display(), m.kind(), m.max_entries(4096)))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("@a".to_string(), MapKind::LruHash, 10),
+            ("@b".to_string(), MapKind::PercpuHash, 20),
+            ("@c".to_string(), MapKind::Hash, 4096),
+        ]
+    );
+    let msgs = |src: &str| -> Vec<String> { errors(src).into_iter().map(|d| d.message).collect() };
+    assert_eq!(
+        msgs("let @a = hash(4);\nkprobe:f { @a = count(); }"),
+        ["`@a` is declared `hash` but holds a per-CPU aggregation"]
+    );
+    assert_eq!(
+        msgs("let @a = percpuhash(4);\nkprobe:f { @a = 1; }"),
+        ["`@a` is declared `percpuhash` but holds a value assigned to it"]
+    );
+    assert_eq!(
+        msgs(
+            "let @a = hash(4);\nlet @a = hash(5);\nlet @b = hashh(1);\nlet @c = hash(0);\n\
+              kprobe:f { @a = 1; @b = 1; @c = 1; }"
+        ),
+        [
+            "`@a` is declared twice",
+            "unknown map kind `hashh`",
+            "`@c`'s size must be 1 to 4294967295, not 0"
+        ]
+    );
+    assert_eq!(
+        errors("let @b = hashh(1);\nkprobe:f { @b = 1; }")[0]
+            .help
+            .as_deref(),
+        Some("did you mean `hash`?")
+    );
+}
+
+/// `strncmp(a, b, n)` compares the literal's first `n` bytes as a prefix,
+/// or, past the literal's end, the whole string; literals fold.
+#[test]
+fn strncmp_compares_a_prefix_or_the_whole_string() {
+    let c = ok(
+        "kprobe:f { @a = strncmp(comm, \"bash\", 2); @b = strncmp(\"bash\", comm, 9); \
+                @c = strncmp(\"abc\", \"abd\", 2); @d = strncmp(\"abc\", \"abd\", 3); }",
+    );
+    let value = |i: usize| match &c.bodies[0].stmts[i].kind {
+        TStmtKind::SetMap { value, .. } => value.kind.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        matches!(value(0), ir::TKind::StrEq { ref lit, eq: false, nul: false, .. } if lit == b"ba")
+    );
+    assert!(
+        matches!(value(1), ir::TKind::StrEq { ref lit, eq: false, nul: true, .. } if lit == b"bash")
+    );
+    assert_eq!(value(2), ir::TKind::Int(0));
+    assert_eq!(value(3), ir::TKind::Int(1));
+    let msgs: Vec<String> =
+        errors("kprobe:f { @a = strncmp(comm, \"x\"); @b = strncmp(comm, \"x\", arg0); }")
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+    assert_eq!(
+        msgs,
+        [
+            "strncmp() takes two strings and a length: strncmp(a, b, n)",
+            "strncmp()'s length must be a non-negative integer literal"
+        ]
     );
 }

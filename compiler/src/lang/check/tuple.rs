@@ -45,20 +45,25 @@ impl Checker<'_> {
         for e in elems {
             let t = self.expr_keep_ptr(e);
             match t.ty {
-                Ty::Int { .. } | Ty::Str { .. } | Ty::Sym(_) | Ty::Ptr(_) => {}
+                Ty::Int { .. }
+                | Ty::Str { .. }
+                | Ty::Sym(_)
+                | Ty::Ptr(_)
+                | Ty::Kstack(_)
+                | Ty::Inet => {}
+                Ty::Buf { .. } => {
+                    self.error(Diagnostic::new(
+                        t.span,
+                        "buf() values can only be printed yet (%r)",
+                    ));
+                    ok = false;
+                }
                 Ty::Error => ok = false,
                 Ty::Tuple { .. } => {
                     self.error(
                         Diagnostic::new(t.span, "nested tuples are not supported yet")
                             .with_label("a tuple in a tuple"),
                     );
-                    ok = false;
-                }
-                Ty::Kstack => {
-                    self.error(Diagnostic::new(
-                        t.span,
-                        "kstack can only be used as a map key",
-                    ));
                     ok = false;
                 }
             }

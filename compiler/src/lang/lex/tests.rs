@@ -218,9 +218,16 @@ fn stray_characters_are_reported_once_per_run() {
 fn variables_and_maps_need_names() {
     assert_eq!(errors("$ "), vec!["expected a variable name after `$`"]);
     assert_eq!(
-        errors("$1"),
-        vec!["positional parameters such as `$1` are not supported"]
+        errors("$1x"),
+        vec!["`$1x` is neither a variable nor a positional parameter"]
     );
+    assert_eq!(
+        errors("$01"),
+        vec!["`$01` is neither a variable nor a positional parameter"]
+    );
+    let (t, _) = tokenize("$1 $12 $#");
+    let toks: Vec<&Tok> = t.iter().map(|t| &t.tok).collect();
+    assert_eq!(toks[..3], [&Tok::Param(1), &Tok::Param(12), &Tok::Param(0)]);
     assert_eq!(errors("@1x"), vec!["map name `@1x` starts with a digit"]);
 }
 

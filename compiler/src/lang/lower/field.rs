@@ -196,6 +196,19 @@ impl Gen<'_> {
         size: u32,
         dst: Mem,
     ) -> R<()> {
+        self.field_bytes(base, access, size, dst, Helper::ProbeReadKernelStr)
+    }
+
+    /// `size` bytes of `base->member` into `dst` with `helper` (a string
+    /// read, or `bpf_probe_read_kernel` for all of them).
+    pub fn field_bytes(
+        &mut self,
+        base: &TExpr,
+        access: &FieldAccess,
+        size: u32,
+        dst: Mem,
+        helper: Helper,
+    ) -> R<()> {
         let a = self.field_addr(base, access, None)?;
         let ptr = self.ptr_arg(dst, Some(a));
         let src = if a == Reg::R1 && dst.base != Reg::R10 {
@@ -204,7 +217,7 @@ impl Gen<'_> {
             a
         };
         self.emit(asm::helper_call(
-            Helper::ProbeReadKernelStr,
+            helper,
             vec![ptr, Arg::Imm(size.into()), Arg::Reg(src)],
         ));
         self.frame.free(a);

@@ -74,7 +74,7 @@ fn stmt(mut s: TStmt) -> TStmt {
             keys: exprs(keys),
             ok,
         },
-        TStmtKind::Printf { id, args } => TStmtKind::Printf {
+        TStmtKind::Output { id, args } => TStmtKind::Output {
             id,
             args: exprs(args),
         },
@@ -150,6 +150,12 @@ fn left_identity(op: BinOp, c: i64) -> bool {
     }
 }
 
+/// The low `bytes` bytes of `v` in the other byte order, zero-extended.
+pub fn swapped(v: i64, bytes: u8) -> i64 {
+    let bits = u32::from(bytes.clamp(1, 8)) * 8;
+    ((v as u64).swap_bytes() >> (64 - bits)) as i64
+}
+
 /// `x` standing for `e`: it keeps `e`'s type and span.
 fn as_whole(mut x: TExpr, e: &TExpr) -> TExpr {
     x.ty = e.ty;
@@ -223,7 +229,30 @@ pub fn expr(e: TExpr) -> TExpr {
             read,
         },
         TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
-        k @ TKind::FieldOffset(_) => k,
+        k @ (TKind::FieldOffset(_) | TKind::KernelAddr(_)) => k,
+        TKind::Bswap { bytes, expr: x } => {
+            let x = expr(*x);
+            match lit(&x) {
+                Some(v) => TKind::Int(swapped(v, bytes)),
+                None => TKind::Bswap {
+                    bytes,
+                    expr: Box::new(x),
+                },
+            }
+        }
+        TKind::HasKey { map, keys } => TKind::HasKey {
+            map,
+            keys: exprs(keys),
+        },
+        TKind::Ntop { af, addr } => TKind::Ntop {
+            af: Box::new(expr(*af)),
+            addr: Box::new(expr(*addr)),
+        },
+        TKind::Buf { addr, len, cap } => TKind::Buf {
+            addr: Box::new(expr(*addr)),
+            len: Box::new(expr(*len)),
+            cap,
+        },
         TKind::TupleGet { tuple, index } => TKind::TupleGet {
             tuple: Box::new(expr(*tuple)),
             index,
@@ -236,10 +265,11 @@ pub fn expr(e: TExpr) -> TExpr {
             addr: Box::new(expr(*addr)),
             len,
         },
-        TKind::StrEq { s, lit, eq } => TKind::StrEq {
+        TKind::StrEq { s, lit, eq, nul } => TKind::StrEq {
             s: Box::new(expr(*s)),
             lit,
             eq,
+            nul,
         },
         TKind::And(a, b) => TKind::And(Box::new(expr(*a)), Box::new(expr(*b))),
         TKind::Or(a, b) => TKind::Or(Box::new(expr(*a)), Box::new(expr(*b))),

@@ -1,5 +1,5 @@
 //! The code generator of one program: the state shared by the expression,
-//! string, map and printf generators ([`Gen`]), the program skeleton
+//! string, map and output-record generators ([`Gen`]), the program skeleton
 //! (ctx kept in r6 when needed, variables zeroed where the verifier would
 //! see an uninitialised read, predicate, statements, `exit:` returning 0)
 //! and the statements, each preceded by its source line for `.BTF.ext`.
@@ -7,7 +7,7 @@
 use crate::arch::Arch;
 use crate::asm::{self, CoreField, Op};
 use crate::insn::Reg;
-use crate::kprobe::{self, KprobeProgram, EXIT_LABEL};
+use crate::kprobe::{self, AttachPoint, KprobeProgram, EXIT_LABEL};
 use crate::lang::ast::{Builtin, Span};
 use crate::lang::check::ir::{Body, Checked, ProbeProgram, TExpr, TKind, TStmt, TStmtKind, Ty};
 use crate::lang::check::CompileOptions;
@@ -31,6 +31,9 @@ pub struct Shared<'a> {
     pub syms: SymTables,
     /// The line starts of [`Checked::source`], for line info.
     pub lines: Lines<'a>,
+    /// The symbol of the program that records the start `elapsed` counts
+    /// from (the first BEGIN program), when a program reads `elapsed`.
+    pub elapsed_start: Option<&'a str>,
 }
 
 impl<'a> Shared<'a> {
@@ -38,6 +41,12 @@ impl<'a> Shared<'a> {
         Shared {
             syms: SymTables::new(checked),
             lines: Lines::new(&checked.source),
+            elapsed_start: checked
+                .programs
+                .iter()
+                .find(|p| p.attach == AttachPoint::Begin)
+                .filter(|_| checked.uses_elapsed())
+                .map(|p| p.symbol.as_str()),
         }
     }
 }
@@ -263,6 +272,9 @@ impl Gen<'_> {
     fn body(&mut self, body: &Body) -> R<()> {
         self.place_vars(body)?;
         self.place_consts(body)?;
+        if self.shared.elapsed_start == Some(self.prog.symbol.as_str()) {
+            self.record_start()?;
+        }
         if let Some(p) = &body.pred {
             self.span = p.span;
             self.emit_all(self.source_line(p.span));
@@ -293,7 +305,7 @@ impl Gen<'_> {
             TStmtKind::Aggregate { map, keys, agg } => self.aggregate(*map, keys, agg)?,
             TStmtKind::Delete { map, keys, ok } => self.delete(*map, keys, *ok)?,
             TStmtKind::Signal { sig } => self.signal(sig)?,
-            TStmtKind::Printf { id, args } => self.printf(*id, args)?,
+            TStmtKind::Output { id, args } => self.output(*id, args)?,
             TStmtKind::If { cond, then, els } => self.if_stmt(cond, then, els)?,
             TStmtKind::Unroll { count, body } => {
                 for _ in 0..*count {

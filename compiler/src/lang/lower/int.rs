@@ -10,10 +10,11 @@
 
 use crate::asm::{self, Arg};
 use crate::helpers::Helper;
+use crate::insn::Endian;
 use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::kprobe;
 use crate::lang::ast::{BinOp, Builtin, IntType};
-use crate::lang::check::ir::{TExpr, TKind, STACK_MAP};
+use crate::lang::check::ir::{stack_map, TExpr, TKind, Ty, ELAPSED_MAP};
 
 use super::gen::{Gen, R};
 use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
@@ -65,7 +66,7 @@ impl Gen<'_> {
         }
         match &e.kind {
             TKind::Int(v) => self.load_imm(dst, *v),
-            TKind::Builtin(b) => self.builtin(*b, dst)?,
+            TKind::Builtin(b) => self.builtin(*b, e.ty, dst)?,
             TKind::Var(i) => match self.var(*i)?.0 {
                 VarLoc::Reg(r) => self.mov(dst, r),
                 VarLoc::Slot(slot) => self.emit(asm::load_mem(Size::DW, dst, Reg::R10, slot)),
@@ -110,10 +111,34 @@ impl Gen<'_> {
                 let mem = self.tuple_elem(e)?;
                 self.emit(asm::load_mem(Size::DW, dst, mem.base, mem.off));
             }
-            TKind::Str(_) | TKind::StrRead { .. } | TKind::Tuple(_) => {
-                return Err(
-                    self.fail("internal error: a string or tuple where an integer is needed")
-                )
+            TKind::Bswap { bytes, expr } => {
+                self.int(expr, dst)?;
+                let bits = i32::from(*bytes) * 8;
+                // BPF_END converts from the CPU's order: to the other one
+                // is a swap.
+                self.emit(match self.arch.endian() {
+                    Endian::Little => asm::to_be(dst, bits),
+                    Endian::Big => asm::to_le(dst, bits),
+                });
+            }
+            TKind::HasKey { map, keys } => {
+                let found = self.label();
+                self.map_lookup(*map, keys)?;
+                self.emit_all([
+                    asm::jmp_imm(Cond::Eq, Reg::R0, 0, &found),
+                    asm::mov(Reg::R0, 1),
+                    asm::label(&found),
+                ]);
+                self.mov(dst, Reg::R0);
+            }
+            TKind::KernelAddr(sym) => self.emit(asm::ld_ksym(dst, sym)),
+            TKind::Str(_)
+            | TKind::StrRead { .. }
+            | TKind::Tuple(_)
+            | TKind::Ntop { .. }
+            | TKind::Buf { .. } => {
+                return Err(self
+                    .fail("internal error: a string, tuple or buffer where an integer is needed"))
             }
         }
         Ok(())
@@ -142,7 +167,7 @@ impl Gen<'_> {
         out
     }
 
-    fn builtin(&mut self, b: Builtin, dst: Reg) -> R<()> {
+    fn builtin(&mut self, b: Builtin, ty: Ty, dst: Reg) -> R<()> {
         let call = |h: Helper| asm::helper_call(h, vec![]);
         match b {
             Builtin::Pid | Builtin::Gid => {
@@ -162,16 +187,21 @@ impl Gen<'_> {
                 };
                 self.emit_all([call(h), asm::mov32_reg(dst, Reg::R0)]);
             }
-            Builtin::Nsecs | Builtin::Cpu | Builtin::Rand | Builtin::Curtask => {
+            Builtin::Nsecs | Builtin::Cpu | Builtin::Rand | Builtin::Curtask | Builtin::Cgroup => {
                 let h = match b {
                     Builtin::Nsecs => Helper::KtimeGetNs,
                     Builtin::Cpu => Helper::GetSmpProcessorId,
                     Builtin::Curtask => Helper::GetCurrentTask,
+                    Builtin::Cgroup => Helper::GetCurrentCgroupId,
                     _ => Helper::GetPrandomU32,
                 };
                 self.emit(call(h));
                 self.mov(dst, Reg::R0);
             }
+            Builtin::Username => {
+                self.emit_all([call(Helper::GetCurrentUidGid), asm::mov32_reg(dst, Reg::R0)]);
+            }
+            Builtin::Elapsed => self.elapsed(dst)?,
             Builtin::Arg(n) if self.prog.attach.is_tracing() => {
                 self.tracing_arg(n as usize, dst)?
             }
@@ -183,7 +213,11 @@ impl Gen<'_> {
             }
             Builtin::Kstack => {
                 let ctx = self.ctx_reg()?;
-                self.emit(asm::get_stackid(ctx, asm::map(STACK_MAP), Arg::Imm(0)));
+                let Ty::Kstack(stack) = ty else {
+                    return Err(self.fail("internal error: kstack without its depth"));
+                };
+                let map = stack_map(stack.limit);
+                self.emit(asm::get_stackid(ctx, asm::map(&map), Arg::Imm(0)));
                 self.mov(dst, Reg::R0);
             }
             Builtin::Func => {
@@ -196,6 +230,42 @@ impl Gen<'_> {
                 return Err(self.fail("internal error: a string builtin where an integer is needed"))
             }
         }
+        Ok(())
+    }
+
+    /// `dst = elapsed`: now minus the time the first BEGIN program stored
+    /// (0 if none ran).
+    fn elapsed(&mut self, dst: Reg) -> R<()> {
+        let slot = self.slot(8)?;
+        let skip = self.label();
+        self.emit_all([
+            asm::store_imm(Size::DW, Reg::R10, slot, 0),
+            asm::map_lookup_elem(asm::map(ELAPSED_MAP), asm::stack(slot)),
+            asm::jmp_imm(Cond::Eq, Reg::R0, 0, &skip),
+            asm::load_mem(Size::DW, Reg::R0, Reg::R0, 0),
+            asm::label(&skip),
+            asm::store_mem(Size::DW, Reg::R10, slot, Reg::R0),
+            asm::helper_call(Helper::KtimeGetNs, vec![]),
+        ]);
+        let t = if dst == Reg::R1 { Reg::R2 } else { Reg::R1 };
+        self.emit_all([
+            asm::load_mem(Size::DW, t, Reg::R10, slot),
+            asm::sub_reg(Reg::R0, t),
+        ]);
+        self.mov(dst, Reg::R0);
+        Ok(())
+    }
+
+    /// Stores the time the run starts at, for `elapsed`: the first BEGIN
+    /// program's first statement.
+    pub fn record_start(&mut self) -> R<()> {
+        let (key, now) = (self.slot(8)?, self.slot(8)?);
+        self.emit_all([
+            asm::helper_call(Helper::KtimeGetNs, vec![]),
+            asm::store_mem(Size::DW, Reg::R10, now, Reg::R0),
+            asm::store_imm(Size::DW, Reg::R10, key, 0),
+            asm::map_update_elem(asm::map(ELAPSED_MAP), asm::stack(key), asm::stack(now), 0),
+        ]);
         Ok(())
     }
 
@@ -425,7 +495,7 @@ impl Gen<'_> {
                 let cond = cmp_cond(*op, *signed).unwrap_or(Cond::Eq);
                 self.compare(cond, lhs, rhs, target, when)?
             }
-            TKind::StrEq { s, lit, eq } => self.str_eq(s, lit, *eq == when, target)?,
+            TKind::StrEq { s, lit, eq, nul } => self.str_eq(s, lit, *nul, *eq == when, target)?,
             _ => {
                 let cond = if when { Cond::Ne } else { Cond::Eq };
                 if let Some(r) = self.var_reg(e) {

@@ -1,8 +1,10 @@
 //! The object's maps and record types as C types for BTF: each map's key
 //! (an integer, a char array, or a struct `AT_name_key` of the parts and
 //! the histogram bucket) and value (an integer, a char array, or a struct
-//! `AT_name_val` of two 64-bit fields), the stack-trace map of `kstack`,
-//! the printf ring buffer, and a struct `printf_<id>` per printf record.
+//! `AT_name_val` of two 64-bit fields), a stack-trace map per `kstack`
+//! depth, the array of the time `elapsed` counts from, the ring buffer
+//! of records for user space, and a struct
+//! `output_<id>` per record kind.
 //! `func` and `probe` values are 8-byte enums (`enum func`, `enum probe`)
 //! whose enumerators are the names, so that `bpftool map dump` prints
 //! `vfs_read` where the map holds its id; beyond the enumerators one BTF
@@ -12,20 +14,29 @@
 use crate::btf::builder::MAX_VLEN;
 use crate::ctype::{CType, StructType};
 use crate::lang::check::ir::{
-    Checked, KeyTy, MapInfo, PrintfInfo, Sym, Ty, ValueKind, PRINTF_RINGBUF, STACK_MAP,
+    round8, stack_map, Checked, KeyTy, MapInfo, OutputInfo, Sym, Ty, ValueKind, ELAPSED_MAP,
+    OUTPUT_RINGBUF,
 };
 use crate::maps::{MapDef, MapKind};
 
 /// Every map of the object: the spec's maps in order of first use, then
-/// the stack-trace map and the printf ring buffer if used.
+/// the stack-trace maps and the output ring buffer if used.
 pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
     let mut out: Vec<MapDef> = checked.maps.iter().map(|m| map_def(checked, m)).collect();
-    if checked.uses_kstack() {
-        out.push(MapDef::stack_trace(STACK_MAP, checked.settings.max_entries));
+    for limit in checked.stack_limits() {
+        let name = stack_map(limit);
+        out.push(MapDef::stack_trace(
+            &name,
+            limit,
+            checked.settings.max_entries,
+        ));
     }
-    if checked.uses_printf() {
+    if checked.uses_elapsed() {
+        out.push(MapDef::array(ELAPSED_MAP, CType::u64(), 1));
+    }
+    if checked.uses_output() {
         out.push(MapDef::ringbuf(
-            PRINTF_RINGBUF,
+            OUTPUT_RINGBUF,
             checked.settings.ringbuf_bytes,
         ));
     }
@@ -35,9 +46,10 @@ pub fn map_defs(checked: &Checked) -> Vec<MapDef> {
 fn map_def(checked: &Checked, m: &MapInfo) -> MapDef {
     let sym = m.symbol();
     let (key, value) = (key_type(checked, m), value_type(checked, m));
-    let entries = checked.settings.max_entries;
-    match m.value_kind().map_kind() {
+    let entries = m.max_entries(checked.settings.max_entries);
+    match m.kind() {
         MapKind::PercpuHash => MapDef::percpu_hash(&sym, key, value, entries),
+        MapKind::LruHash => MapDef::lru_hash(&sym, key, value, entries),
         _ => MapDef::hash(&sym, key, value, entries),
     }
 }
@@ -51,9 +63,10 @@ fn int(signed: bool) -> CType {
 }
 
 /// `enum func` or `enum probe`: enumerator k names id k; a `u64` where
-/// there are more names than a BTF enum holds.
+/// there are more names than a BTF enum holds, and for the other values
+/// user space names.
 fn sym_type(checked: &Checked, s: Sym) -> CType {
-    if s == Sym::Func && checked.func_ip {
+    if !s.indexes_names() || (s == Sym::Func && checked.func_ip) {
         return CType::u64();
     }
     let names = checked.names(s);
@@ -65,6 +78,17 @@ fn sym_type(checked: &Checked, s: Sym) -> CType {
         size: 8,
         values: names.iter().map(|n| c_identifier(n)).collect(),
     }
+}
+
+/// `struct inet { u64 af; char addr[16]; }`: an `ntop()` value.
+fn inet_type() -> CType {
+    CType::Struct(StructType::new(
+        "inet",
+        vec![
+            ("af".into(), CType::u64()),
+            ("addr".into(), CType::char_array(16)),
+        ],
+    ))
 }
 
 /// `name` as a C identifier (BTF requires one): other characters become
@@ -85,8 +109,9 @@ fn key_part(checked: &Checked, k: KeyTy) -> CType {
     match k {
         KeyTy::Int { signed } => int(signed),
         KeyTy::Str { .. } => CType::char_array(k.storage()),
-        KeyTy::Kstack => CType::u64(),
+        KeyTy::Kstack(_) => CType::u64(),
         KeyTy::Sym(s) => sym_type(checked, s),
+        KeyTy::Inet => inet_type(),
     }
 }
 
@@ -118,6 +143,8 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
         ValueKind::Int { signed } => int(signed),
         v @ ValueKind::Str { .. } => CType::char_array(v.size()),
         ValueKind::Sym(s) => sym_type(checked, s),
+        ValueKind::Kstack(_) | ValueKind::Ptr(_) => CType::u64(),
+        ValueKind::Inet => inet_type(),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
@@ -125,27 +152,35 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
     }
 }
 
-/// The record struct of each printf.
-pub fn printf_types(checked: &Checked) -> Vec<CType> {
+/// The record struct of each output record kind.
+pub fn output_types(checked: &Checked) -> Vec<CType> {
     checked
-        .printfs
+        .outputs
         .iter()
-        .map(|p| printf_type(checked, p))
+        .map(|p| output_type(checked, p))
         .collect()
 }
 
-fn printf_type(checked: &Checked, p: &PrintfInfo) -> CType {
+fn output_type(checked: &Checked, p: &OutputInfo) -> CType {
     let mut fields = vec![("id".to_string(), CType::u64())];
     for (i, t) in p.args.iter().enumerate() {
         let ty = match t {
             Ty::Str { .. } => CType::char_array(t.storage()),
             Ty::Int { signed } => int(*signed),
             Ty::Sym(s) => sym_type(checked, *s),
+            Ty::Inet => inet_type(),
+            Ty::Buf { size } => CType::Struct(StructType::new(
+                &format!("output_{}_buf{i}", p.id),
+                vec![
+                    ("len".into(), CType::u64()),
+                    ("data".into(), CType::char_array(round8(*size))),
+                ],
+            )),
             _ => CType::u64(),
         };
         fields.push((format!("arg{i}"), ty));
     }
-    CType::Struct(StructType::new(&format!("printf_{}", p.id), fields))
+    CType::Struct(StructType::new(&format!("output_{}", p.id), fields))
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ impl Gen<'_> {
         for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {
             let at = Mem::stack(slot).at(off);
             match part {
-                KeyTy::Str { .. } => self.str_into(k, at, part.storage(), true)?,
+                KeyTy::Str { .. } | KeyTy::Inet => self.str_into(k, at, part.storage(), true)?,
                 _ => self.store_int(k, at)?,
             }
         }
@@ -110,7 +110,7 @@ impl Gen<'_> {
     pub fn set_map(&mut self, map: usize, keys: &[TExpr], value: &TExpr) -> R<()> {
         let vsize = self.map_info(map)?.value_kind().size();
         let val = self.slot(vsize)?;
-        if value.ty.is_str() {
+        if value.ty.is_bytes() {
             self.str_into(value, Mem::stack(val), vsize, true)?;
         } else {
             self.store_int(value, Mem::stack(val))?;
@@ -242,7 +242,7 @@ impl Gen<'_> {
         for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {
             let at = Mem::stack(slot).at(off);
             match part {
-                KeyTy::Str { .. } => self.str_into(k, at, part.storage(), true)?,
+                KeyTy::Str { .. } | KeyTy::Inet => self.str_into(k, at, part.storage(), true)?,
                 _ => self.store_int(k, at)?,
             }
         }

@@ -1,7 +1,7 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
 //! fentry/fexit arguments in [`fentry`],
-//! maps and aggregations in [`maps`], printf records in [`printf`],
+//! maps and aggregations in [`maps`], records for user space in [`output`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
@@ -9,6 +9,7 @@
 //! [`Manifest`] that describes it.
 
 mod bits;
+mod bytes;
 mod consts;
 mod fentry;
 mod field;
@@ -19,7 +20,7 @@ mod int;
 mod layout;
 mod maps;
 mod operand;
-mod printf;
+mod output;
 mod propagate;
 mod string;
 mod tuple;
@@ -51,7 +52,7 @@ pub fn lower(
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let mut object = Object::new(arch);
     object.maps = layout::map_defs(checked);
-    object.types = layout::printf_types(checked);
+    object.types = layout::output_types(checked);
     let mut diags = Vec::new();
     let shared = gen::Shared::new(checked);
     for p in &checked.programs {

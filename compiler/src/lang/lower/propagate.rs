@@ -44,17 +44,21 @@ impl SymTables {
         }
     }
 
-    fn table(&self, s: Sym) -> &NameTable {
+    /// The table of `s`; only the name tables compare with literals.
+    fn table(&self, s: Sym) -> Option<&NameTable> {
         match s {
-            Sym::Func => &self.funcs,
-            Sym::Probe => &self.probes,
+            Sym::Func => Some(&self.funcs),
+            Sym::Probe => Some(&self.probes),
+            _ => None,
         }
     }
 
     /// The id `func` or `probe` has in `prog`.
     fn id(&self, s: Sym, prog: &ProbeProgram) -> i64 {
-        let t = self.table(s);
-        t.id(prog.sym_value(s)).unwrap_or(t.len()) as i64
+        match (self.table(s), prog.sym_value(s)) {
+            (Some(t), Some(v)) => t.id(v).unwrap_or(t.len()) as i64,
+            _ => 0,
+        }
     }
 }
 
@@ -131,17 +135,21 @@ fn each_expr(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
 fn name_ids(e: &mut TExpr, names: &Names) {
     match &e.kind {
         TKind::Builtin(Builtin::Func) if names.tables.func_ip => {}
-        TKind::StrEq { s, lit, eq } if names.tables.func_ip && s.ty == Ty::Sym(Sym::Func) => {
+        // `func` where a map holds it with `ksym()`s: its address.
+        TKind::Builtin(Builtin::Func) if e.ty == Ty::Sym(Sym::Ksym) => {
+            e.kind = TKind::KernelAddr(names.func_name.to_string())
+        }
+        TKind::StrEq { s, lit, eq, .. } if names.tables.func_ip && s.ty == Ty::Sym(Sym::Func) => {
             let same = lit.as_slice() == names.func_name.as_bytes();
             e.kind = TKind::Int(i64::from(same == *eq));
         }
         TKind::Builtin(Builtin::Func) => e.kind = TKind::Int(names.func),
         TKind::Builtin(Builtin::Probe) => e.kind = TKind::Int(names.probe),
-        TKind::StrEq { s, lit, eq } => {
+        TKind::StrEq { s, lit, eq, .. } => {
             if let Ty::Sym(sym) = s.ty {
                 let id = std::str::from_utf8(lit)
                     .ok()
-                    .and_then(|lit| names.tables.table(sym).id(lit));
+                    .and_then(|lit| names.tables.table(sym)?.id(lit));
                 let (s, eq) = ((**s).clone(), *eq);
                 e.kind = match id {
                     Some(id) => TKind::Binary {

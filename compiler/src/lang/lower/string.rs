@@ -57,6 +57,7 @@ impl Gen<'_> {
         }
         let size = match e.ty {
             Ty::Str { size } => round8(size).min(cap),
+            Ty::Inet | Ty::Buf { .. } => e.ty.storage().min(cap),
             _ => return Err(self.fail("internal error: not a string")),
         };
         match &e.kind {
@@ -121,6 +122,8 @@ impl Gen<'_> {
                 self.zero(dst, cap);
                 self.emit(asm::label(&end));
             }
+            TKind::Ntop { af, addr } => self.ntop_into(af, addr, dst)?,
+            TKind::Buf { addr, len, cap: n } => self.buf_into(addr, len, *n, dst)?,
             TKind::Ternary { cond, then, els } => {
                 let (other, end) = (self.label(), self.label());
                 self.branch(cond, &other, false)?;
@@ -135,15 +138,30 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// `probe_read_{kernel,user}_str(dst, len, addr)`.
+    /// `str(addr, len)` into `dst`: user memory in syscall probes;
+    /// elsewhere kernel memory, and where the arch's kernel and user
+    /// addresses never overlap, a failed kernel read is retried as a user
+    /// read (the address was a user pointer: bpftrace's `str()` of an
+    /// untyped address reads it with `bpf_probe_read_str`, which picks the
+    /// memory by the address). On s390x an address says nothing of its
+    /// memory, and the read stays a kernel read.
     fn read_str(&mut self, addr: &TExpr, len: u32, dst: Mem) -> R<()> {
-        let helper = if self.prog.reads_user() {
+        let user = self.prog.reads_user();
+        let helper = if user {
             Helper::ProbeReadUserStr
         } else {
             Helper::ProbeReadKernelStr
         };
+        let retry = !user && self.arch.info().split_address_space;
         let t = self.scratch()?;
         self.int(addr, t)?;
+        let held = if retry {
+            let slot = self.slot(8)?;
+            self.emit(asm::store_mem(Size::DW, Reg::R10, slot, t));
+            Some(slot)
+        } else {
+            None
+        };
         let ptr = self.ptr_arg(dst, Some(t));
         // ptr_arg moved the address out of r1 if it was there.
         let src = if t == Reg::R1 && dst.base != Reg::R10 {
@@ -156,6 +174,21 @@ impl Gen<'_> {
             vec![ptr, Arg::Imm(len.into()), Arg::Reg(src)],
         ));
         self.frame.free(t);
+        if let Some(slot) = held {
+            let done = self.label();
+            self.emit_all([
+                asm::jmp_imm(Cond::SGe, Reg::R0, 0, &done),
+                asm::load_mem(Size::DW, Reg::R3, Reg::R10, slot),
+            ]);
+            let ptr = self.ptr_arg(dst, None);
+            self.emit_all([
+                asm::helper_call(
+                    Helper::ProbeReadUserStr,
+                    vec![ptr, Arg::Imm(len.into()), Arg::Reg(Reg::R3)],
+                ),
+                asm::label(&done),
+            ]);
+        }
         Ok(())
     }
 
@@ -229,10 +262,23 @@ impl Gen<'_> {
     }
 
     /// Jumps to `target` when string `s` equals `lit` (`jump_if_equal`) or
-    /// differs from it: the bytes up to the literal's NUL.
-    pub fn str_eq(&mut self, s: &TExpr, lit: &[u8], jump_if_equal: bool, target: &str) -> R<()> {
+    /// differs from it: the literal's bytes, and with `nul` its NUL too
+    /// (without, `s` only starts with them).
+    pub fn str_eq(
+        &mut self,
+        s: &TExpr,
+        lit: &[u8],
+        nul: bool,
+        jump_if_equal: bool,
+        target: &str,
+    ) -> R<()> {
         if let Some(bytes) = self.literal_of(s) {
-            if (bytes == lit) == jump_if_equal {
+            let same = if nul {
+                bytes == lit
+            } else {
+                bytes.starts_with(lit)
+            };
+            if same == jump_if_equal {
                 self.emit(asm::jmp(target));
             }
             return Ok(());
@@ -249,9 +295,11 @@ impl Gen<'_> {
                 Mem::stack(slot)
             }
         };
-        let n = (lit.len() as u32 + 1).min(size);
         let mut want = lit.to_vec();
-        want.push(0);
+        if nul {
+            want.push(0);
+        }
+        let n = (want.len() as u32).min(size);
         let skip = self.label();
         let differ = if jump_if_equal {
             skip.clone()

@@ -23,6 +23,7 @@ impl Gen<'_> {
                     let at = dst.at(off);
                     match t {
                         Ty::Str { size } => self.str_into(v, at, t.storage().max(size), true)?,
+                        Ty::Inet => self.str_into(v, at, t.storage(), true)?,
                         _ => self.store_int(v, at)?,
                     }
                 }

@@ -1,5 +1,5 @@
 //! Scratch variables: integers live in callee-saved registers, the most
-//! used first (keeping one free for printf records and values held across
+//! used first (keeping one free for output records and values held across
 //! helper calls when the program needs that), the rest and strings in
 //! stack slots. A register variable is used in place as an operand, a
 //! store source or a helper argument, and assigned without a round trip
@@ -73,11 +73,11 @@ fn use_counts(body: &Body) -> Vec<usize> {
     counts
 }
 
-/// Whether statements hold a value in a callee-saved register: printf
+/// Whether statements hold a value in a callee-saved register: output
 /// records, aggregated values, read-modify-write updates.
 pub(super) fn wants_safe_temp(stmts: &[TStmt]) -> bool {
     stmts.iter().any(|s| match &s.kind {
-        TStmtKind::Printf { .. } => true,
+        TStmtKind::Output { args, .. } => !args.is_empty(),
         TStmtKind::UpdateMap { value, .. } => needs_holding(value),
         TStmtKind::Aggregate { agg, .. } => match agg {
             Agg::Count | Agg::Hist(_) | Agg::Lhist { .. } => false,
@@ -172,7 +172,7 @@ impl Gen<'_> {
     pub fn set_var(&mut self, var: usize, value: &TExpr) -> R<()> {
         let (loc, ty) = self.var(var)?;
         let r = match loc {
-            VarLoc::Slot(slot) if ty.is_str() => {
+            VarLoc::Slot(slot) if ty.is_bytes() => {
                 return self.str_into(value, Mem::stack(slot), ty.storage(), true)
             }
             VarLoc::Slot(slot) if matches!(ty, Ty::Tuple { .. }) => {

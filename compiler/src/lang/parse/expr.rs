@@ -9,7 +9,7 @@ use crate::lang::ast::{
     BinOp, Builtin, CastType, Expr, ExprKind, IntType, MapRef, RecordRef, Span, UnOp,
 };
 use crate::lang::diag::Diagnostic;
-use crate::lang::lex::{Tok, Token};
+use crate::lang::lex::{parse_int, Tok, Token};
 
 /// The words of statements, which start no expression.
 const KEYWORDS: &[&str] = &[
@@ -421,6 +421,10 @@ impl Parser<'_> {
         let span = self.peek_span();
         let kind = match self.peek() {
             Tok::Int(v) => ExprKind::Int(*v),
+            Tok::Param(n) => {
+                let n = *n;
+                self.param(n)
+            }
             Tok::Str(_) | Tok::Var(_) => match self.bump().tok {
                 Tok::Str(s) => {
                     return Ok(Expr {
@@ -652,7 +656,48 @@ impl Parser<'_> {
     }
 
     /// `name(args)`; the cursor is on `name`.
+    /// A positional parameter's value, as bpftrace fixes it: `$#` the
+    /// count, `$N` its number, or its text where it is not one (a missing
+    /// one is 0).
+    fn param(&self, n: u32) -> ExprKind {
+        if n == 0 {
+            return ExprKind::Int(self.params.len() as u64);
+        }
+        match self.params.get(n as usize - 1) {
+            None => ExprKind::Int(0),
+            Some(text) => match parse_int(text.trim()) {
+                Ok(v) => ExprKind::Int(v),
+                Err(_) => ExprKind::Str(text.clone()),
+            },
+        }
+    }
+
+    /// `str($N)`: the parameter's text as written (`""` when missing).
+    fn str_of_param(&mut self) -> Option<Expr> {
+        let [name, open, param, close] = [0, 1, 2, 3].map(|i| self.peek_nth(i).tok.clone());
+        let (Tok::Ident(name), Tok::LParen, Tok::Param(n), Tok::RParen) =
+            (name, open, param, close)
+        else {
+            return None;
+        };
+        if name != "str" || n == 0 {
+            return None;
+        }
+        let start = self.peek_span();
+        for _ in 0..4 {
+            self.bump();
+        }
+        let text = self.params.get(n as usize - 1).cloned().unwrap_or_default();
+        Some(Expr {
+            kind: ExprKind::Str(text),
+            span: start.to(self.prev.span),
+        })
+    }
+
     fn call(&mut self) -> PResult<Expr> {
+        if let Some(e) = self.str_of_param() {
+            return Ok(e);
+        }
         let t = self.bump();
         let Tok::Ident(name) = t.tok else {
             return Err(Reported);

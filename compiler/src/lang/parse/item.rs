@@ -1,12 +1,13 @@
 //! Parsing the top-level items other than probes: the `config = { ... }`
 //! block, bpftrace's `macro` definitions, C `struct`/`union`/`enum`
-//! definitions (their names and member names), and the items of newer
-//! bpftrace probecc does not compile yet (map declarations, functions,
-//! imports), each reported as what it is.
+//! definitions (their names and member names), map declarations
+//! (`let @m = hash(N);`), and the items of newer bpftrace probecc does not
+//! compile yet (functions, imports), each reported as what it is.
 
 use super::{PResult, Parser, Reported};
 use crate::lang::ast::{
-    CDef, ConfigBlock, ConfigItem, ConfigValue, MacroDef, MacroParam, ParamKind, Span, Spec,
+    CDef, ConfigBlock, ConfigItem, ConfigValue, MacroDef, MacroParam, MapDecl, ParamKind, Span,
+    Spec,
 };
 use crate::lang::diag::Diagnostic;
 use crate::lang::lex::{Tok, Token};
@@ -55,13 +56,10 @@ impl Parser<'_> {
                     spec.c_defs.push(d);
                 }
             }
-            ("let", Tok::Map(name)) => {
-                let name = name.clone();
-                self.unsupported_item(
-                    &format!("map declarations (`let @{name} = ...`) are not supported yet"),
-                    "probecc makes each map from its uses; assign it in a probe: `@m[k] = v`",
-                );
-            }
+            ("let", Tok::Map(_)) => match self.map_decl() {
+                Ok(d) => spec.map_decls.push(d),
+                Err(Reported) => self.skip_item(),
+            },
             ("fn" | "subprog", Tok::Ident(_)) => self.unsupported_item(
                 &format!("functions (`{word} NAME(...)`) are not supported yet"),
                 "write the code in the probe, or as a `macro`",
@@ -75,6 +73,43 @@ impl Parser<'_> {
         true
     }
 
+    /// `let @name = KIND(MAX_ENTRIES);`.
+    fn map_decl(&mut self) -> PResult<MapDecl> {
+        let kw = self.bump();
+        let map = self.bump();
+        let Tok::Map(name) = map.tok else {
+            return Err(Reported);
+        };
+        let help = "write `let @name = hash(1024);` (or lruhash, percpuhash)";
+        self.expect(Tok::Assign, "expected `=` after the map's name", Some(help))?;
+        let kind = self.bump();
+        let Tok::Ident(kind_name) = kind.tok else {
+            let d = Diagnostic::new(kind.span, "expected a map kind such as `hash(1024)`");
+            self.error(d.with_label("not a map kind").with_help(help));
+            return Err(Reported);
+        };
+        self.expect(Tok::LParen, "expected `(` and the map's size", Some(help))?;
+        let size = self.bump();
+        let Tok::Int(max_entries) = size.tok else {
+            let d = Diagnostic::new(size.span, "expected the map's size, a number");
+            self.error(d.with_label("not a number").with_help(help));
+            return Err(Reported);
+        };
+        self.expect(Tok::RParen, "expected `)` after the map's size", Some(help))?;
+        let end = self.expect(
+            Tok::Semi,
+            "expected `;` after the map declaration",
+            Some(help),
+        )?;
+        Ok(MapDecl {
+            name,
+            kind: kind_name,
+            kind_span: kind.span,
+            max_entries,
+            span: kw.span.to(end.span),
+        })
+    }
+
     /// Reports an item probecc does not compile and skips it: to its `;`,
     /// or past its `{ ... }` body.
     fn unsupported_item(&mut self, message: &str, help: &str) {
@@ -84,6 +119,12 @@ impl Parser<'_> {
                 .with_label("not supported yet")
                 .with_help(help),
         );
+        self.skip_item();
+    }
+
+    /// Skips the rest of a top-level item: to its `;`, or past its
+    /// `{ ... }` body.
+    fn skip_item(&mut self) {
         let mut depth = 0usize;
         loop {
             match self.peek() {

@@ -115,13 +115,23 @@ fn newer_items_are_named_and_skipped() {
     assert_eq!(
         m,
         vec![
-            "map declarations (`let @m = ...`) are not supported yet",
             "functions (`fn NAME(...)`) are not supported yet",
             "imports are not supported yet",
         ]
     );
     assert_eq!(
         msgs("kprobe:f { let @m = 1; }"),
-        vec!["map declarations (`let @m = ...`) are not supported yet"]
+        vec!["a map declaration (`let @m = ...`) inside a probe"]
+    );
+    let s = ok("let @m = lruhash(100);\nlet @ = percpuhash(0x10);\nkprobe:f { @m[1] = 2; }");
+    let decls: Vec<(&str, &str, u64)> = s
+        .map_decls
+        .iter()
+        .map(|d| (d.name.as_str(), d.kind.as_str(), d.max_entries))
+        .collect();
+    assert_eq!(decls, [("m", "lruhash", 100), ("", "percpuhash", 16)]);
+    assert_eq!(
+        msgs("let @m = hash;\nkprobe:f { }"),
+        vec!["expected `(` and the map's size"]
     );
 }

@@ -65,9 +65,22 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
 /// `pre.text` (`pre.map` takes them to the original); the errors are
 /// about the original already.
 pub fn parse_preprocessed(pre: &Preprocessed, original: &str) -> Result<Spec, Vec<Diagnostic>> {
+    parse_with_params(pre, original, &[])
+}
+
+/// [`parse_preprocessed`], the positional parameters `$1`... taking the
+/// values of `params` (as bpftrace fixes them when it compiles: a number
+/// is an integer, other text a string, a missing one `0`, or `""` in
+/// `str()`; `$#` is their count).
+pub fn parse_with_params(
+    pre: &Preprocessed,
+    original: &str,
+    params: &[String],
+) -> Result<Spec, Vec<Diagnostic>> {
     let spec = on_big_stack(|| {
         let mut p = Parser::new(&pre.text);
         p.origin = Some((original, &pre.map));
+        p.params = params;
         parse_here(p)
     });
     spec.map_err(|d| pre.map.diagnostics(d))
@@ -158,6 +171,8 @@ struct Parser<'a> {
     /// The text as written and the map to it, when `src` is preprocessed
     /// (for the `line:col` messages cite).
     origin: Option<(&'a str, &'a SourceMap)>,
+    /// The positional parameters `$1`... and `$#` stand for.
+    params: &'a [String],
 }
 
 impl<'a> Parser<'a> {
@@ -175,6 +190,7 @@ impl<'a> Parser<'a> {
             no_div: false,
             stmt_start: 0,
             origin: None,
+            params: &[],
         }
     }
 
@@ -377,6 +393,7 @@ fn starts_expr(tok: &Tok) -> bool {
         tok,
         Tok::Ident(_)
             | Tok::Var(_)
+            | Tok::Param(_)
             | Tok::Map(_)
             | Tok::Int(_)
             | Tok::Str(_)

@@ -497,10 +497,7 @@ impl Parser<'_> {
 fn supported_types() -> String {
     let mut out: Vec<String> = Vec::new();
     let mut last = None;
-    for (word, kind) in PROBE_TYPES
-        .iter()
-        .filter(|(_, k)| *k != ProbeKind::Interval)
-    {
+    for (word, kind) in PROBE_TYPES {
         match out.last_mut() {
             Some(prev) if last == Some(*kind) && prev.ends_with(')') => {
                 prev.insert_str(prev.len() - 1, &format!(", {word}"))

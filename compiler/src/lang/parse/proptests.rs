@@ -402,6 +402,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             config,
             macros,
             c_defs: vec![],
+            map_decls: vec![],
         })
 }
 

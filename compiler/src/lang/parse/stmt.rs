@@ -525,11 +525,11 @@ impl Parser<'_> {
                 self.error(
                     Diagnostic::new(
                         kw.span.to(var.span),
-                        format!("map declarations (`let @{n} = ...`) are not supported yet"),
+                        format!("a map declaration (`let @{n} = ...`) inside a probe"),
                     )
                     .with_label("a map declaration")
                     .with_help(
-                        "probecc makes each map from its uses; assign it in a probe: `@m[k] = v`",
+                        "declare maps at the top level, before the probes: `let @m = hash(1024);`",
                     ),
                 );
                 return Err(Reported);

@@ -426,8 +426,8 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "probecc compiles these probe types: kprobe (k), kretprobe (kr), \
-             ksyscall, kretsyscall, BEGIN (begin), END (end), fentry (f, kfunc), \
-             fexit (fr, kretfunc)"
+             ksyscall, kretsyscall, BEGIN (begin), END (end), interval (i), \
+             fentry (f, kfunc), fexit (fr, kretfunc)"
         )
     );
     for (word, full) in [
@@ -452,7 +452,7 @@ fn attach_point_errors() {
         d[0].help.as_deref(),
         Some(
             "supported probe types: kprobe (k), kretprobe (kr), ksyscall, kretsyscall, BEGIN (begin), \
-             END (end), fentry (f, kfunc), fexit (fr, kretfunc)"
+             END (end), interval (i), fentry (f, kfunc), fexit (fr, kretfunc)"
         )
     );
     let d = errs("kprob:vfs_read { }");
@@ -689,5 +689,35 @@ fn lowercase_begin_end_and_intervals() {
     assert_eq!(
         msgs("interval { }"),
         vec!["expected a period after `interval`"]
+    );
+}
+
+/// `$N` is its parameter's number, or its text where it is not one; a
+/// missing one is 0, or `""` in `str()`; `$#` is their count.
+#[test]
+fn positional_parameters_take_their_values() {
+    let src = "BEGIN { @a = $1; @b = str($2); @c = $#; @d = $3; @e = str($3); @f = $2; }";
+    let pre = crate::lang::preprocess::preprocess(src, &Default::default()).unwrap();
+    let params = ["0x10".to_string(), "eth0".to_string()];
+    let spec = crate::lang::parse::parse_with_params(&pre, src, &params).unwrap();
+    let values: Vec<ExprKind> = spec.probes[0]
+        .body
+        .stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Assign { value, .. } => Some(value.kind.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ExprKind::Int(16),
+            ExprKind::Str("eth0".into()),
+            ExprKind::Int(2),
+            ExprKind::Int(0),
+            ExprKind::Str(String::new()),
+            ExprKind::Str("eth0".into()),
+        ]
     );
 }

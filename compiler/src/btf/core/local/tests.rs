@@ -98,6 +98,7 @@ fn object(k: &KernelBtf, arch: Arch) -> Object {
         section: "kprobe/f".into(),
         insns,
         map_relocs: vec![],
+        ksym_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;
@@ -306,6 +307,7 @@ fn libbpf_relocates_and_the_host_kernel_loads_it() {
         section: "kprobe/do_nanosleep".into(),
         insns,
         map_relocs: vec![],
+        ksym_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;

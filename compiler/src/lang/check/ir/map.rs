@@ -2,17 +2,23 @@
 //! map holds (assigned, or an aggregation's state), and each map's final
 //! layout.
 
-use super::ty::{round8, Sym, Ty};
+use super::ty::{round8, Stack, Sym, Ty, INET_SIZE};
 use crate::lang::ast::Span;
 use crate::maps::MapKind;
 
 /// One part of a map key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyTy {
-    Int { signed: bool },
-    Str { size: u32 },
-    Kstack,
+    Int {
+        signed: bool,
+    },
+    Str {
+        size: u32,
+    },
+    Kstack(Stack),
     Sym(Sym),
+    /// An `ntop()` address.
+    Inet,
 }
 
 impl KeyTy {
@@ -22,16 +28,29 @@ impl KeyTy {
             Ty::Int { signed } => Some(KeyTy::Int { signed }),
             Ty::Ptr(_) => Some(KeyTy::Int { signed: false }),
             Ty::Str { size } => Some(KeyTy::Str { size }),
-            Ty::Kstack => Some(KeyTy::Kstack),
+            Ty::Kstack(s) => Some(KeyTy::Kstack(s)),
             Ty::Sym(s) => Some(KeyTy::Sym(s)),
-            Ty::Tuple { .. } | Ty::Error => None,
+            Ty::Inet => Some(KeyTy::Inet),
+            Ty::Tuple { .. } | Ty::Buf { .. } | Ty::Error => None,
         }
     }
 
     pub fn storage(self) -> u32 {
         match self {
             KeyTy::Str { size } => round8(size),
+            KeyTy::Inet => INET_SIZE,
             _ => 8,
+        }
+    }
+
+    /// The type of the value a key part holds.
+    pub fn ty(self) -> Ty {
+        match self {
+            KeyTy::Int { signed } => Ty::Int { signed },
+            KeyTy::Str { size } => Ty::Str { size },
+            KeyTy::Kstack(s) => Ty::Kstack(s),
+            KeyTy::Sym(s) => Ty::Sym(s),
+            KeyTy::Inet => Ty::Inet,
         }
     }
 
@@ -39,6 +58,7 @@ impl KeyTy {
     pub fn same_kind(self, other: KeyTy) -> bool {
         match (self, other) {
             (KeyTy::Sym(a), KeyTy::Sym(b)) => a == b,
+            (KeyTy::Kstack(a), KeyTy::Kstack(b)) => a == b,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -47,8 +67,9 @@ impl KeyTy {
         match self {
             KeyTy::Int { .. } => "int",
             KeyTy::Str { .. } => "string",
-            KeyTy::Kstack => "kstack",
+            KeyTy::Kstack(_) => "kstack",
             KeyTy::Sym(s) => s.name(),
+            KeyTy::Inet => "inet",
         }
     }
 }
@@ -56,9 +77,20 @@ impl KeyTy {
 /// What a map holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueKind {
-    Int { signed: bool },
-    Str { size: u32 },
+    Int {
+        signed: bool,
+    },
+    Str {
+        size: u32,
+    },
     Sym(Sym),
+    /// A stack id (`@s[tid] = kstack`).
+    Kstack(Stack),
+    /// An `ntop()` address.
+    Inet,
+    /// A kernel pointer (the type id of what it points at), stored as
+    /// its address: read back, it is the pointer again.
+    Ptr(u32),
     Count,
     Sum,
     Min,
@@ -66,16 +98,22 @@ pub enum ValueKind {
     Avg,
     Stats,
     Hist,
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 impl ValueKind {
     /// The manifest's name of the kind.
     pub fn name(self) -> &'static str {
         match self {
-            ValueKind::Int { .. } => "int",
+            ValueKind::Int { .. } | ValueKind::Ptr(_) => "int",
             ValueKind::Str { .. } => "string",
             ValueKind::Sym(s) => s.name(),
+            ValueKind::Kstack(_) => "kstack",
+            ValueKind::Inet => "inet",
             ValueKind::Count => "count",
             ValueKind::Sum => "sum",
             ValueKind::Min => "min",
@@ -90,7 +128,12 @@ impl ValueKind {
     /// How messages name it: `int`, `string`, `count()`.
     pub fn describe(self) -> String {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => self.name().into(),
+            ValueKind::Int { .. }
+            | ValueKind::Str { .. }
+            | ValueKind::Sym(_)
+            | ValueKind::Kstack(_)
+            | ValueKind::Inet => self.name().into(),
+            ValueKind::Ptr(_) => "a kernel pointer".into(),
             other => format!("{}()", other.name()),
         }
     }
@@ -100,7 +143,9 @@ impl ValueKind {
     pub fn same_kind(self, other: ValueKind) -> bool {
         match (self, other) {
             (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
-            | (ValueKind::Sym(_), ValueKind::Sym(_)) => self == other,
+            | (ValueKind::Sym(_), ValueKind::Sym(_))
+            | (ValueKind::Kstack(_), ValueKind::Kstack(_))
+            | (ValueKind::Ptr(_), ValueKind::Ptr(_)) => self == other,
             _ => std::mem::discriminant(&self) == std::mem::discriminant(&other),
         }
     }
@@ -108,7 +153,12 @@ impl ValueKind {
     /// Aggregations are per-CPU; assigned values are shared.
     pub fn map_kind(self) -> MapKind {
         match self {
-            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Sym(_) => MapKind::Hash,
+            ValueKind::Int { .. }
+            | ValueKind::Str { .. }
+            | ValueKind::Sym(_)
+            | ValueKind::Kstack(_)
+            | ValueKind::Inet
+            | ValueKind::Ptr(_) => MapKind::Hash,
             _ => MapKind::PercpuHash,
         }
     }
@@ -123,6 +173,7 @@ impl ValueKind {
     pub fn size(self) -> u32 {
         match self {
             ValueKind::Str { size } => round8(size),
+            ValueKind::Inet => INET_SIZE,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
@@ -158,9 +209,22 @@ pub struct MapInfo {
     pub first: Span,
     /// The first assignment, which fixed the value kind.
     pub first_value: Span,
+    /// The kind and size a `let @name = KIND(N);` declared.
+    pub declared: Option<(MapKind, u32)>,
 }
 
 impl MapInfo {
+    /// The map's kind: declared, else as its value needs.
+    pub fn kind(&self) -> MapKind {
+        self.declared
+            .map_or_else(|| self.value_kind().map_kind(), |(k, _)| k)
+    }
+
+    /// The map's `max_entries`: declared, else `default`.
+    pub fn max_entries(&self, default: u32) -> u32 {
+        self.declared.map_or(default, |(_, n)| n)
+    }
+
     /// `@name`.
     pub fn display(&self) -> String {
         format!("@{}", self.name)
@@ -222,6 +286,7 @@ mod tests {
             value: Some(value),
             first: Span::default(),
             first_value: Span::default(),
+            declared: None,
         }
     }
 

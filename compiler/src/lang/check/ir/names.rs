@@ -3,9 +3,12 @@
 //! one is a single pass and a lookup is a hash probe. Wildcards expand to
 //! tens of thousands of programs; every program looks its names up, and a
 //! search of a list per lookup would make a spec's compile time grow with
-//! the square of its attach points.
+//! the square of its attach points. The tables of a spec are its
+//! programs' distinct `func` and `probe` values ([`Checked::sym_table`]).
 
 use std::collections::HashMap;
+
+use super::{Checked, ProbeProgram, Sym};
 
 /// Distinct names, each with its id: its position in first-seen order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +58,36 @@ impl NameTable {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+}
+
+impl Checked {
+    /// The names a [`Ty::Sym`] of `sym` indexes: the distinct `func` or
+    /// `probe` values of the programs, in program order.
+    pub fn names(&self, sym: Sym) -> Vec<String> {
+        self.sym_table(sym).into_names()
+    }
+
+    /// The table of [`names`](Self::names) with each name's id, built in
+    /// one pass over the programs: build it once where many programs look
+    /// their ids up.
+    pub fn sym_table(&self, sym: Sym) -> NameTable {
+        // The programs a loader runs probe no function.
+        let values = self.programs.iter().filter_map(|p| p.sym_value(sym));
+        NameTable::new(values.filter(|v| !v.is_empty()))
+    }
+
+    /// The id `func` or `probe` has in program `p` (one pass over the
+    /// programs: for many programs, look them up in one
+    /// [`sym_table`](Self::sym_table)).
+    pub fn sym_id(&self, sym: Sym, p: &ProbeProgram) -> i64 {
+        match p.sym_value(sym) {
+            Some(v) => {
+                let table = self.sym_table(sym);
+                table.id(v).unwrap_or(table.len()) as i64
+            }
+            None => 0,
+        }
     }
 }
 

@@ -81,7 +81,7 @@ pub enum MissingProbes {
 }
 
 /// bpftrace's `stack_mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StackMode {
     /// One frame per line, indented.
