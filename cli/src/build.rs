@@ -58,6 +58,10 @@ pub struct Spec {
     /// `--multi`, decided per arch when compiling (on top of
     /// `opts.multi`, which a caller that knows its kernel sets itself).
     pub multi: Multi,
+    /// Whether the notes of blocks kept out of one kprobe-multi program
+    /// are printed: not where `--multi auto` chose the link, since
+    /// nothing the user asked for is then left undone.
+    pub notes: bool,
 }
 
 /// The arch this build of probecc runs on.
@@ -119,6 +123,7 @@ impl Spec {
             opts,
             host: std::sync::OnceLock::new(),
             multi: Multi::Never,
+            notes: true,
         }
     }
 
@@ -154,7 +159,7 @@ impl Spec {
             opts = &multi_opts;
         }
         let compiled = lang::compile(&self.src, arch, opts).map_err(|diags| self.report(&diags))?;
-        for note in &compiled.notes {
+        for note in compiled.notes.iter().filter(|_| self.notes) {
             eprintln!("{note}");
         }
         Ok(compiled)

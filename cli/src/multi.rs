@@ -5,7 +5,8 @@
 use probecc::arch::{Arch, KernelVersion};
 
 /// The first kernel with the kprobe-multi link (it also needs
-/// `CONFIG_FPROBE`, which the running kernel shows only when attaching).
+/// `CONFIG_FPROBE`: a kernel built without it refuses the link with
+/// `EOPNOTSUPP`, as Debian's 6.1 kernels do).
 const FIRST: KernelVersion = KernelVersion(5, 18);
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,13 +38,14 @@ impl Multi {
     }
 
     /// For the running kernel of release `version`: `auto` from 5.18 on
-    /// (the runtime falls back to one attachment per function, saying
+    /// where `has_fprobe` finds the kernel built with fprobes (the
+    /// runtime still falls back to one attachment per function, saying
     /// so, where the kernel then refuses the link).
-    pub fn for_running(self, version: KernelVersion) -> bool {
+    pub fn for_running(self, version: KernelVersion, has_fprobe: impl FnOnce() -> bool) -> bool {
         match self {
             Multi::Always => true,
             Multi::Never => false,
-            Multi::Auto => version >= FIRST,
+            Multi::Auto => version >= FIRST && has_fprobe(),
         }
     }
 }
@@ -61,8 +63,11 @@ mod tests {
         assert!(!Multi::Auto.for_build(Arch::X86_64, KernelVersion(6, 5)));
         assert!(Multi::Always.for_build(Arch::Arm64, bookworm));
         assert!(!Multi::Never.for_build(Arch::X86_64, trixie));
-        assert!(Multi::Auto.for_running(KernelVersion(5, 18)));
-        assert!(!Multi::Auto.for_running(KernelVersion(5, 17)));
-        assert!(!Multi::Never.for_running(KernelVersion(6, 18)));
+        let (yes, no) = (|| true, || false);
+        assert!(Multi::Auto.for_running(KernelVersion(5, 18), yes));
+        assert!(!Multi::Auto.for_running(KernelVersion(5, 17), yes));
+        assert!(!Multi::Auto.for_running(KernelVersion(6, 1), no));
+        assert!(Multi::Always.for_running(KernelVersion(6, 1), no));
+        assert!(!Multi::Never.for_running(KernelVersion(6, 18), yes));
     }
 }

@@ -348,10 +348,13 @@ fn compile(
         btf: build::type_source(args.btf.as_deref()),
         params: params.to_vec(),
         attach,
-        multi: args.multi.for_running(running.version),
+        multi: args
+            .multi
+            .for_running(running.version, kernel::has_kprobe_multi),
     };
     let no_btf = opts.btf.is_none();
-    let spec = Spec::new(src, name, opts);
+    let mut spec = Spec::new(src, name, opts);
+    spec.notes = args.multi != Multi::Auto;
     let compiled = spec.compile(running.arch).inspect_err(|_| {
         if no_btf {
             eprintln!(

@@ -213,7 +213,16 @@ fn a_failed_attach_leaves_nothing_behind_and_never_starts_the_command() {
     let before = kernel_objects(name);
     let (pins, events) = pins_and_events();
     let sleeper = format!("sleep 29.{}", std::process::id());
-    let r = trace(&["-e", &spec, "-c", &format!("touch {}", mark.display())]);
+    // Kprobes as written: `--attach auto` would try fentry first, and the
+    // subject here is what a refused kprobe attach leaves behind.
+    let r = trace(&[
+        "--attach",
+        "kprobe",
+        "-e",
+        &spec,
+        "-c",
+        &format!("touch {}", mark.display()),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let kprobes = Path::new("/sys/bus/event_source/devices/kprobe/type").exists();
     if !kprobes {

@@ -101,6 +101,23 @@ pub fn has_kprobes() -> bool {
     Path::new(KPROBE_PMU).join("type").exists()
 }
 
+/// Whether this kernel can attach a kprobe-multi link: it was built with
+/// fprobes (`CONFIG_FPROBE`), whose `register_fprobe` kallsyms lists.
+/// Without them the link is refused with `EOPNOTSUPP`, as libbpf's and
+/// bpftrace's feature probes find by trying.
+pub fn has_kprobe_multi() -> bool {
+    std::fs::read_to_string(KALLSYMS).is_ok_and(|text| lists_function(&text, "register_fprobe"))
+}
+
+/// Whether kallsyms' `text` has a function named `name`.
+fn lists_function(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        let (_, kind, sym) = (f.next(), f.next(), f.next());
+        sym == Some(name) && kind.is_some_and(|k| k.eq_ignore_ascii_case("t"))
+    })
+}
+
 /// The functions this kernel can trace, sorted, and the file they come
 /// from: `available_filter_functions` where tracefs is mounted (what
 /// bpftrace expands wildcards against), else every function of
@@ -131,6 +148,16 @@ pub fn traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_function_is_found_by_its_whole_name_and_kind() {
+        let text = "ffffffff81000000 T register_fprobe\n\
+                    ffffffff81000100 t unregister_fprobe_x\n";
+        assert!(lists_function(text, "register_fprobe"));
+        assert!(!lists_function(text, "unregister_fprobe"));
+        assert!(!lists_function("0 D register_fprobe\n", "register_fprobe"));
+        assert!(!lists_function("", "register_fprobe"));
+    }
 
     #[test]
     fn this_kernel_is_one_probecc_compiles_for() {
