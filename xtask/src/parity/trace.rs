@@ -56,17 +56,23 @@ fn value(record: &str, kind: Option<ValueKind>, v: &Json) -> Option<Value> {
             avg: s.get("average").and_then(int)?,
             total: s.get("total").and_then(int)?,
         },
-        (_, Json::String(s))
-            if !matches!(
-                kind,
-                Some(ValueKind::String | ValueKind::Func | ValueKind::Probe)
-            ) =>
-        {
-            Value::Int(s.parse().ok()?)
-        }
-        (_, Json::String(s)) => Value::Str(s.clone()),
+        // Text that reads as a number compares as one, as bpftrace's text
+        // output parses (a year of strftime, a count), but for a string,
+        // func or probe; any other text (a date, a stack, a name) as text.
+        (_, Json::String(s)) => match s.parse() {
+            Ok(i) if !text(kind) => Value::Int(i),
+            _ => Value::Str(s.clone()),
+        },
         (_, v) => Value::Int(int(v)?),
     })
+}
+
+/// Whether values of `kind` are text even where they read as a number.
+fn text(kind: Option<ValueKind>) -> bool {
+    matches!(
+        kind,
+        Some(ValueKind::String | ValueKind::Func | ValueKind::Probe)
+    )
 }
 
 /// Whether a record's value is the map's one value (a map without a key)
@@ -98,7 +104,8 @@ pub fn from_json(stdout: &str, m: &Manifest, n: &Normalise) -> Output {
         let kind = record.get("type").and_then(Json::as_str).unwrap_or("");
         let data = record.get("data");
         match (kind, data) {
-            ("printf", Some(Json::String(text))) => printed.push_str(text),
+            // time() prints where printf does, in its own record type.
+            ("printf" | "time", Some(Json::String(text))) => printed.push_str(text),
             ("map" | "hist" | "stats", Some(Json::Object(maps))) => {
                 for (name, v) in maps {
                     let vk = m
@@ -243,6 +250,43 @@ mod tests {
         // A differing count shows.
         let other = json.replace("\"dd,77\": 3", "\"dd,77\": 4");
         assert_ne!(from_json(&other, &manifest(), &n), theirs);
+    }
+
+    #[test]
+    fn time_prints_as_printf_does_and_text_values_stay_text() {
+        let opts = probecc::lang::CompileOptions {
+            file: "t.bt".into(),
+            ..Default::default()
+        };
+        let src = "kprobe:vfs_read { time(\"%Y \"); printf(\"read\\n\"); \
+                   @d = strftime(\"%Y\", nsecs); @c = count(); }";
+        let m = probecc::lang::compile(src, probecc::arch::Arch::X86_64, &opts)
+            .expect("compiles")
+            .manifest;
+        let json = "{\"type\": \"time\", \"data\": \"2026 \"}\n\
+                    {\"type\": \"printf\", \"data\": \"read\\n\"}\n\
+                    {\"type\": \"map\", \"data\": {\"@c\": 3}}\n\
+                    {\"type\": \"map\", \"data\": {\"@d\": \"2026\"}}\n";
+        let n = Normalise {
+            pids: &[],
+            renames: &[],
+        };
+        let text = "Attaching 1 probe...\n2026 read\n\n\n@c: 3\n\n@d: 2026\n";
+        let ours = from_json(json, &m, &n);
+        assert_eq!(ours.lines, ["2026 read"]);
+        assert_eq!(ours, squashed(compare::from_bpftrace(text, &n)));
+        // A date that is no number is kept as text, not dropped.
+        let dated = json.replace("\"@d\": \"2026\"", "\"@d\": \"2026-12-07\"");
+        let d = from_json(&dated, &m, &n);
+        let d = d
+            .blocks
+            .iter()
+            .find(|(name, _)| name == "@d")
+            .map(|(_, e)| e);
+        assert_eq!(
+            d.and_then(|e| e.get("")),
+            Some(&Value::Str("2026-12-07".into()))
+        );
     }
 
     #[test]
