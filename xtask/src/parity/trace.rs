@@ -104,8 +104,9 @@ pub fn from_json(stdout: &str, m: &Manifest, n: &Normalise) -> Output {
         let kind = record.get("type").and_then(Json::as_str).unwrap_or("");
         let data = record.get("data");
         match (kind, data) {
-            // time() prints where printf does, in its own record type.
-            ("printf" | "time", Some(Json::String(text))) => printed.push_str(text),
+            // time() and cat() print where printf does, each in a record
+            // type of its own.
+            ("printf" | "time" | "cat", Some(Json::String(text))) => printed.push_str(text),
             ("map" | "hist" | "stats", Some(Json::Object(maps))) => {
                 for (name, v) in maps {
                     let vk = m
@@ -253,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn time_prints_as_printf_does_and_text_values_stay_text() {
+    fn time_and_cat_print_as_printf_does_and_text_values_stay_text() {
         let opts = probecc::lang::CompileOptions {
             file: "t.bt".into(),
             ..Default::default()
@@ -265,15 +266,16 @@ mod tests {
             .manifest;
         let json = "{\"type\": \"time\", \"data\": \"2026 \"}\n\
                     {\"type\": \"printf\", \"data\": \"read\\n\"}\n\
+                    {\"type\": \"cat\", \"data\": \"vm\\n\"}\n\
                     {\"type\": \"map\", \"data\": {\"@c\": 3}}\n\
                     {\"type\": \"map\", \"data\": {\"@d\": \"2026\"}}\n";
         let n = Normalise {
             pids: &[],
             renames: &[],
         };
-        let text = "Attaching 1 probe...\n2026 read\n\n\n@c: 3\n\n@d: 2026\n";
+        let text = "Attaching 1 probe...\n2026 read\nvm\n\n\n@c: 3\n\n@d: 2026\n";
         let ours = from_json(json, &m, &n);
-        assert_eq!(ours.lines, ["2026 read"]);
+        assert_eq!(ours.lines, ["2026 read", "vm"]);
         assert_eq!(ours, squashed(compare::from_bpftrace(text, &n)));
         // A date that is no number is kept as text, not dropped.
         let dated = json.replace("\"@d\": \"2026\"", "\"@d\": \"2026-12-07\"");

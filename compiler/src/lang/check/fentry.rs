@@ -54,13 +54,12 @@ pub fn attach_point(target: &str, fexit: bool) -> AttachPoint {
     }
 }
 
-/// Whether `probe`'s predicate or body reads a builtin `wanted` accepts.
-fn reads_builtin(probe: &Probe, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
-    fn expr(e: &mut Expr, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
-        matches!(&e.kind, ExprKind::Builtin(b) if wanted(b))
-            || e.children_mut().into_iter().any(|c| expr(c, wanted))
+/// Whether `probe`'s predicate or body has an expression `wanted` accepts.
+fn reads(probe: &Probe, wanted: &dyn Fn(&ExprKind) -> bool) -> bool {
+    fn expr(e: &mut Expr, wanted: &dyn Fn(&ExprKind) -> bool) -> bool {
+        wanted(&e.kind) || e.children_mut().into_iter().any(|c| expr(c, wanted))
     }
-    fn stmt(s: &mut Stmt, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
+    fn stmt(s: &mut Stmt, wanted: &dyn Fn(&ExprKind) -> bool) -> bool {
         s.exprs_mut().into_iter().any(|e| expr(e, wanted))
             || s.blocks_mut()
                 .into_iter()
@@ -71,18 +70,23 @@ fn reads_builtin(probe: &Probe, wanted: &dyn Fn(&Builtin) -> bool) -> bool {
         || p.body.stmts.iter_mut().any(|s| stmt(s, wanted))
 }
 
-/// Whether `probe`'s predicate or body reads `kstack`.
+/// Whether `probe`'s predicate or body reads `kstack`, bare or as
+/// `kstack(MODE, N)`.
 fn reads_kstack(probe: &Probe) -> bool {
-    reads_builtin(probe, &|b| matches!(b, Builtin::Kstack))
+    reads(probe, &|k| match k {
+        ExprKind::Builtin(b) => matches!(b, Builtin::Kstack),
+        ExprKind::Call { name, .. } => name == "kstack",
+        _ => false,
+    })
 }
 
 /// Whether `probe` reads an `argN` past the `params` arguments a
 /// function takes: a kprobe reads that register whatever the function
 /// is, a tracing program has no such slot.
 fn reads_arg_past(probe: &Probe, params: usize) -> bool {
-    reads_builtin(
+    reads(
         probe,
-        &|b| matches!(b, Builtin::Arg(n) if usize::from(*n) >= params),
+        &|k| matches!(k, ExprKind::Builtin(Builtin::Arg(n)) if usize::from(*n) >= params),
     )
 }
 
@@ -585,6 +589,15 @@ pub(crate) mod tests {
                 "`vfs_read` takes 4 arguments, and this block reads an `argN` past them"
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_block_calling_kstack_with_a_mode_stays_a_kprobe() {
+        let src = "kprobe:vfs_read { @s[kstack(perf, 3)] = count(); }";
+        assert_eq!(
+            sections_with(src, Arch::X86_64, AttachMode::Auto, Some((6, 1))),
+            ["kprobe/vfs_read"]
         );
     }
 
