@@ -57,12 +57,13 @@ fn fentry_fixtures_give_the_same_output_on_every_arch_and_match_their_snapshots(
 
 /// The fixture specs `--attach fentry` refuses, and why: `args_dump`
 /// reads an argument `do_sys_openat2` does not have (a kprobe reads
-/// whatever the register holds); `kstack_opens` reads `kstack`, which
-/// starts at the trampoline in a tracing program; the wildcards match functions the fixture
-/// BTF (`fixtures/btf/kernel.roots`) does not hold (`--attach auto` keeps
+/// whatever the register holds); `kstack_modes` and `kstack_opens` read
+/// `kstack`, which starts at the trampoline in a tracing program; the
+/// wildcards match functions the fixture BTF (`fixtures/btf/kernel.roots`) does not hold (`--attach auto` keeps
 /// them kprobes).
 const REFUSED: &[&str] = &[
     "args_dump: error: `do_sys_openat2` takes 3 arguments, and this block reads an `argN` past them, which an fentry/fexit program has no slot for",
+    "kstack_modes: error: kstack in an fentry/fexit program starts at the BPF trampoline, not at the probed function as a kprobe's does",
     "kstack_opens: error: kstack in an fentry/fexit program starts at the BPF trampoline, not at the probed function as a kprobe's does",
     "wildcard_mixed: error: `vfs_readv` is not a function in the kernel's BTF; did you mean vfs_read, vfs_write?",
     "wildcard_vfs_errors: error: `vfs_fsync` is not a function in the kernel's BTF",
