@@ -334,8 +334,16 @@ fn add(fs: &mut Initramfs, name: &str, a: &Artifact) -> String {
 fn programs(m: &Manifest) -> Vec<(String, String)> {
     m.programs
         .iter()
+        .filter(|p| !is_run_not_attached(&p.section))
         .map(|p| (p.name.clone(), p.section.clone()))
         .collect()
+}
+
+/// Whether a program of `section` is run by the loader rather than
+/// attached (the bare `raw_tp` programs of BEGIN, END and interval): a
+/// cost subject attaches only what a probe hit runs.
+fn is_run_not_attached(section: &str) -> bool {
+    section == "raw_tp" || section == "raw_tracepoint"
 }
 
 /// Plain options for the spec `file`: the arch's default kernel, no
@@ -611,6 +619,15 @@ mod tests {
         );
         let e = GuestFile::parse("a:etc/x").unwrap_err();
         assert!(e.to_string().contains("not absolute"), "{e}");
+    }
+
+    #[test]
+    fn a_cost_subject_attaches_only_its_probes_not_begin_or_end() {
+        let text = "BEGIN { @s = 1; } kprobe:vfs_read { @c = count(); } END { @e = 2; }";
+        let c = lang::compile(text, Arch::X86_64, &plain_options("t.bt")).unwrap();
+        assert_eq!(c.manifest.programs.len(), 3);
+        let sections: Vec<String> = programs(&c.manifest).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(sections, ["kprobe/vfs_read"]);
     }
 
     #[test]
