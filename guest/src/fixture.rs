@@ -124,7 +124,7 @@ impl Run {
             text.push_str(&out.render(Style::Text));
             self.output = Some(text);
         }
-        let decoded: BTreeMap<String, Entries> = maps_of(&out)
+        let decoded: BTreeMap<String, Entries> = maps_as_shown(&out)
             .iter()
             .map(|(name, entries)| (name.clone(), expect::entries(entries)))
             .collect();
@@ -163,6 +163,20 @@ pub fn maps_of(out: &Output) -> BTreeMap<String, Value> {
         .iter()
         .map(|m| (m.name.clone(), report::entries(m)))
         .collect()
+}
+
+/// Every map as the run showed it, which is what expectations are about:
+/// a map the program `print()`s is taken as its last `print()` showed it
+/// (END or an interval block often prints a map and then clears or zeroes
+/// it, as bpftrace's tools do), any other map as it was when the run ended.
+pub fn maps_as_shown(out: &Output) -> BTreeMap<String, Value> {
+    let mut maps = maps_of(out);
+    for chunk in &out.chunks {
+        if let Chunk::Print(m) = chunk {
+            maps.insert(m.name.clone(), report::entries(m));
+        }
+    }
+    maps
 }
 
 /// `work` run in a thread while the session's interval programs run at
@@ -205,4 +219,45 @@ fn maps_json(decoded: &BTreeMap<String, Entries>, printf: &[String]) -> Value {
         );
     }
     Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probecc::lang::manifest::ValueKind;
+    use probecc_runtime::decode::{Entry, Key, MapDump, Value as MapValue};
+
+    fn dump(name: &str, entries: &[(&str, i128)]) -> MapDump {
+        MapDump {
+            name: name.into(),
+            kind: ValueKind::Int,
+            keyless: false,
+            lhist: None,
+            entries: entries
+                .iter()
+                .map(|(k, v)| Entry {
+                    key: vec![Key::Str(k.to_string())],
+                    value: MapValue::Int(*v),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_printed_map_is_taken_as_its_last_print_showed_it() {
+        let out = Output {
+            chunks: vec![
+                Chunk::Print(dump("@opens", &[("cat", 1)])),
+                Chunk::Printf("between\n".into()),
+                Chunk::Print(dump("@opens", &[("cat", 3)])),
+            ],
+            // END cleared @opens and zeroed nothing else; @other was never printed.
+            maps: vec![dump("@opens", &[]), dump("@other", &[("dd", 7)])],
+        };
+        let shown = maps_as_shown(&out);
+        assert_eq!(shown["@opens"], json!([{"key": ["cat"], "value": 3}]));
+        assert_eq!(shown["@other"], json!([{"key": ["dd"], "value": 7}]));
+        // The final state stays what maps_of reports.
+        assert_eq!(maps_of(&out)["@opens"], json!([]));
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use probecc_guest::protocol::{Report, MARK};
@@ -30,6 +31,11 @@ pub fn mount_all() {
     }
     let _ = std::fs::create_dir_all("/etc");
     let _ = std::fs::write("/etc/hostname", "probecc-guest\n");
+    // A Debian system's root account, so that `username` names uid 0 as
+    // it does on a device (bpftrace and the runtime read /etc/passwd).
+    if !Path::new("/etc/passwd").exists() {
+        let _ = std::fs::write("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    }
 }
 
 fn mount(src: &str, target: &str, fs: &str) -> std::io::Result<()> {
