@@ -39,7 +39,25 @@ pub struct Outcome<'a> {
 pub fn check(e: &Expectation, o: &Outcome) -> Result<(), String> {
     let what = describe(e);
     let got = observed(e, o).map_err(|why| format!("{what}: {why}"))?;
-    compare(e, got).map_err(|want| format!("{what}: expected {want}, found {got}"))
+    compare(e, got).map_err(|want| format!("{what}: expected {want}, found {got}"))?;
+    match &e.same_as {
+        None => Ok(()),
+        Some(other) => same_as(e, other, got, o).map_err(|why| format!("{what}: {why}")),
+    }
+}
+
+/// `Ok` if the same key (field, bucket) of map `other` holds `got` too.
+fn same_as(e: &Expectation, other: &str, got: i64, o: &Outcome) -> Result<(), String> {
+    let theirs = Expectation {
+        map: Some(other.to_string()),
+        ..e.clone()
+    };
+    let want = observed(&theirs, o).map_err(|why| format!("{other}: {why}"))?;
+    if want == got {
+        Ok(())
+    } else {
+        Err(format!("expected {want} as in {other}, found {got}"))
+    }
 }
 
 fn describe(e: &Expectation) -> String {
@@ -147,9 +165,8 @@ fn compare(e: &Expectation, got: i64) -> Result<(), String> {
         want.push(format!("<= {v}"));
         ok &= got <= v;
     }
-    let least = e
-        .at_least
-        .or((e.equals.is_none() && e.at_most.is_none()).then_some(1));
+    let bounded = e.equals.is_some() || e.at_most.is_some() || e.same_as.is_some();
+    let least = e.at_least.or((!bounded).then_some(1));
     if let Some(v) = least {
         want.push(format!(">= {v}"));
         ok &= got >= v;
@@ -158,5 +175,70 @@ fn compare(e: &Expectation, got: i64) -> Result<(), String> {
         Ok(())
     } else {
         Err(want.join(" and "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcome_check(e: &Expectation, maps: &BTreeMap<String, Entries>) -> Result<(), String> {
+        let o = Outcome {
+            maps,
+            printf: &[],
+            pid: 1,
+            uid: 0,
+        };
+        check(e, &o)
+    }
+
+    fn maps(entry: i64, hits: i64) -> BTreeMap<String, Entries> {
+        let one = |v: i64| vec![(vec![json!("dd")], json!(v))];
+        BTreeMap::from([
+            ("@entry".to_string(), one(entry)),
+            ("@hits".to_string(), one(hits)),
+        ])
+    }
+
+    fn same_as_entry() -> Expectation {
+        Expectation {
+            map: Some("@hits".into()),
+            key: Some(vec![json!("dd")]),
+            same_as: Some("@entry".into()),
+            ..Expectation::default()
+        }
+    }
+
+    #[test]
+    fn same_as_holds_when_both_maps_counted_alike() {
+        assert_eq!(outcome_check(&same_as_entry(), &maps(1000, 1000)), Ok(()));
+    }
+
+    #[test]
+    fn same_as_names_both_counts_when_they_differ() {
+        let e = outcome_check(&same_as_entry(), &maps(1000, 998)).unwrap_err();
+        assert!(e.contains("expected 1000 as in @entry, found 998"), "{e}");
+    }
+
+    #[test]
+    fn same_as_alone_does_not_also_demand_at_least_one() {
+        assert_eq!(outcome_check(&same_as_entry(), &maps(0, 0)), Ok(()));
+        let with_floor = Expectation {
+            at_least: Some(1000),
+            ..same_as_entry()
+        };
+        assert!(outcome_check(&with_floor, &maps(5, 5)).is_err());
+    }
+
+    #[test]
+    fn same_as_a_map_without_the_key_says_so() {
+        let mut m = maps(1, 1);
+        m.insert("@entry".into(), Vec::new());
+        let e = outcome_check(&same_as_entry(), &m).unwrap_err();
+        assert!(
+            e.contains("@entry") && e.contains("no entry with that key"),
+            "{e}"
+        );
     }
 }

@@ -20,6 +20,7 @@ use probecc_runtime::report;
 use serde_json::{json, Value};
 
 use crate::expect::{self, Entries, Outcome};
+use crate::offsets;
 use crate::workload;
 
 /// Runs one fixture and returns its report line.
@@ -81,7 +82,15 @@ impl Run {
     }
 
     fn go(&mut self, f: &FixturePlan, ksyms: &Ksyms) -> Result<(), String> {
-        let manifest = read_manifest(&f.manifest)?;
+        let mut manifest = read_manifest(&f.manifest)?;
+        let placed = offsets::place(&mut manifest, f.first_valid_offset);
+        self.notes.extend(placed.notes);
+        if !placed.refused.is_empty() {
+            if f.unsupported.is_none() {
+                return Err(placed.refused.join("; "));
+            }
+            self.not_attached.extend(placed.refused);
+        }
         let object = Loaded::load_file(Path::new(&f.object))
             .map_err(|e| format!("{}: {}", f.object, chain(&e)))?;
         self.loaded = true;

@@ -17,6 +17,7 @@
 mod cost;
 mod expect;
 mod fixture;
+mod offsets;
 mod overhead;
 mod parity;
 mod parity_trace;

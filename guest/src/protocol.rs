@@ -192,6 +192,12 @@ pub struct FixturePlan {
     /// failures as known rather than failing the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_failure: Option<String>,
+    /// Whether each `kprobe:FUNC+OFFSET` program attaches at FUNC's first
+    /// valid offset past its entry in the guest's kernel (what `probecc
+    /// offsets FUNC --valid` lists first past 0 and the ftrace site) instead
+    /// of the section's offset, which is then only checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_valid_offset: bool,
     /// Whether the report carries what bpftrace would have printed
     /// (`Report::Fixture::output`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -208,7 +214,8 @@ pub struct FixturePlan {
 ///
 /// Key parts are JSON values; the strings `$pid` and `$uid` stand for the
 /// workload's pid and uid. The comparison is `equals`, `at_least`,
-/// `at_most` (all that are given), or `at_least = 1` if none is.
+/// `at_most`, `same_as` (the same key's value, field and bucket in the map
+/// it names) (all that are given), or `at_least = 1` if none is.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
@@ -228,6 +235,8 @@ pub struct Expectation {
     pub at_least: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_most: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 /// The overhead measurement: a tight loop of 1-byte reads from /dev/zero

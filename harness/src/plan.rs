@@ -10,6 +10,9 @@
 //! expect = [{ map = "@bytes", key = ["dd"], at_least = 7000 }]
 //! unsupported = { riscv64 = "why" }   # optional
 //! known_failure = "why"               # optional
+//! first_valid_offset = true           # optional: FUNC+OFFSET probes attach
+//!                                     # at the guest kernel's first valid
+//!                                     # offset of FUNC instead
 //!
 //! [platform.riscv64]                  # optional: a kernel's known defect
 //! releases = ["trixie"]
@@ -73,6 +76,9 @@ pub struct Entry {
     /// A known defect that makes the spec fail: its failures are reported
     /// as known and do not fail the run.
     pub known_failure: Option<String>,
+    /// `kprobe:FUNC+OFFSET` programs attach at the first valid offset of
+    /// FUNC past its entry in each guest's kernel, not the spec's offset.
+    pub first_valid_offset: bool,
 }
 
 /// A known defect of an arch's kernel that fails a boot's checks.
@@ -105,6 +111,8 @@ struct Declared {
     unsupported: BTreeMap<String, String>,
     #[serde(default)]
     known_failure: Option<String>,
+    #[serde(default)]
+    first_valid_offset: bool,
 }
 
 impl Plan {
@@ -147,6 +155,7 @@ impl Plan {
                 expect: d.expect,
                 unsupported: d.unsupported,
                 known_failure: d.known_failure,
+                first_valid_offset: d.first_valid_offset,
             });
         }
         Ok(Plan { entries, platform })
@@ -172,6 +181,7 @@ impl Plan {
                 expect: Vec::new(),
                 unsupported: BTreeMap::new(),
                 known_failure: None,
+                first_valid_offset: false,
             });
         }
         Ok(Plan {
@@ -216,6 +226,8 @@ unsupported = { s390x = "not there" }
 
 [fixture]
 known_failure = "a known defect"
+first_valid_offset = true
+expect = [{ map = "@hits", key = ["dd"], same_as = "@entry" }]
 "#;
 
     #[test]
@@ -236,6 +248,8 @@ known_failure = "a known defect"
         let f = plan.entry("fixture").unwrap();
         assert_eq!(f.source, Source::Spec("/specs/fixture.bt".into()));
         assert_eq!(f.known_failure.as_deref(), Some("a known defect"));
+        assert!(f.first_valid_offset && !reads.first_valid_offset);
+        assert_eq!(f.expect[0].same_as.as_deref(), Some("@entry"));
         assert_eq!(
             plan.platform_known_failure(Arch::Riscv64, "trixie"),
             Some("no entry kprobes")

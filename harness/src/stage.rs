@@ -231,6 +231,7 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
             expect: e.expect.clone(),
             unsupported,
             known_failure: e.known_failure.clone(),
+            first_valid_offset: e.first_valid_offset,
             output: input.output,
         });
     }
