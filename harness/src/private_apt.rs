@@ -44,6 +44,14 @@ impl PrivateApt {
                  which needs no download"
             )));
         }
+        // An empty dpkg status of its own: apt takes its frontend lock
+        // beside the status file, so with `/dev/null` every private root
+        // would share `/dev/lock-frontend` and fetches for two arches at
+        // once would refuse each other.
+        let status = root.join("status");
+        if !status.exists() {
+            std::fs::write(&status, "").with_context(|| format!("writing {}", status.display()))?;
+        }
         let mirror = host_mirror(Path::new(ETC_APT))?;
         let sources = format!("deb [signed-by={KEYRING}] {mirror} {suite} main\n");
         let path = root.join("sources.list");
@@ -64,7 +72,7 @@ impl PrivateApt {
             format!("Dir::State::Lists={r}/lists"),
             format!("Dir::Etc::SourceList={r}/sources.list"),
             "Dir::Etc::SourceParts=/dev/null".into(),
-            "Dir::State::status=/dev/null".into(),
+            format!("Dir::State::status={r}/status"),
             format!("Dir::Cache={r}/cache"),
             format!("Dir::Cache::Archives={r}/archives"),
             "APT::Sandbox::User=root".into(),
@@ -474,6 +482,30 @@ deb [arch=amd64] http://mirror.invalid/debian bookworm main contrib # trailing
         std::fs::remove_dir_all(&dir).unwrap();
         let e = host_mirror(Path::new("/nonexistent/etc/apt")).unwrap_err();
         assert!(e.to_string().contains("--kernel PATH"), "{e}");
+    }
+
+    #[test]
+    fn each_root_has_its_own_dpkg_status_and_so_its_own_lock() {
+        let options = |root: &str| {
+            PrivateApt {
+                root: root.into(),
+                debian_arch: "arm64".into(),
+            }
+            .options()
+        };
+        let (a, b) = (options("/r/a"), options("/r/b"));
+        assert!(
+            a.contains(&"Dir::State::status=/r/a/status".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            b.contains(&"Dir::State::status=/r/b/status".to_string()),
+            "{b:?}"
+        );
+        assert!(
+            !a.iter().any(|o| o.starts_with("Dir::State::status=/dev/")),
+            "{a:?}"
+        );
     }
 
     #[test]
