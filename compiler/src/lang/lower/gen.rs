@@ -68,6 +68,9 @@ pub struct Gen<'a> {
     pub zero_key: Option<i16>,
     /// A 16-byte slot whose second u64 is 1 for the whole program.
     pub one_pair: Option<i16>,
+    /// Keys the body's statements build alike, built once per hit
+    /// (`consts::SharedKey`).
+    pub shared_keys: Vec<super::consts::SharedKey>,
     /// A callee-saved register holding 1 for the whole program, if spared.
     pub one_reg: Option<Reg>,
     /// The register holding the ctx pointer: r1 as the program received
@@ -141,6 +144,7 @@ fn generate(
         labels: 0,
         zero_key: None,
         one_pair: None,
+        shared_keys: Vec::new(),
         one_reg: None,
         ctx: ctx.unwrap_or(CTX_SAVED),
         called: false,
@@ -282,6 +286,7 @@ impl Gen<'_> {
             self.branch(p, EXIT_LABEL, false)?;
             self.frame.release(mark);
         }
+        self.share_keys(&body.stmts)?;
         self.stmts(&body.stmts)
     }
 

@@ -49,7 +49,7 @@ impl Gen<'_> {
 
     /// A key buffer of map `map`, filled from `keys` (the bucket of a
     /// histogram, if any, is left to the caller).
-    fn key(&mut self, map: usize, keys: &[TExpr]) -> R<i16> {
+    pub(super) fn key(&mut self, map: usize, keys: &[TExpr]) -> R<i16> {
         let info = self.map_info(map)?.clone();
         if info.keys.is_empty() && !info.value_kind().has_bucket() {
             if let Some(z) = self.zero_key {
@@ -58,6 +58,11 @@ impl Gen<'_> {
             let slot = self.slot(8)?;
             self.emit(asm::store_imm(Size::DW, Reg::R10, slot, 0));
             return Ok(slot);
+        }
+        if !info.value_kind().has_bucket() {
+            if let Some(k) = self.shared_keys.iter().find(|k| k.is(&info.keys, keys)) {
+                return Ok(k.slot);
+            }
         }
         let slot = self.slot(info.key_size())?;
         for ((k, part), off) in keys.iter().zip(&info.keys).zip(info.key_offsets()) {

@@ -426,6 +426,47 @@ fn comm_keys_are_zeroed_before_the_helper_fills_them() {
     }
 }
 
+/// Statements at the top of a body that key maps alike with invariant
+/// parts share one key a hit; a histogram (whose bucket goes into the key)
+/// and a statement that may not run build their own.
+#[test]
+fn keys_built_alike_at_the_top_of_a_body_are_built_once() {
+    let comm_calls = |src: &str| {
+        let c = crate::lang::compile(src, Arch::X86_64, &opts("shared")).expect("compiles");
+        let insns = &c.object.programs[0].insns;
+        insns.iter().filter(|i| i.is_call() && i.imm == 16).count()
+    };
+    let two = "kprobe:vfs_write { @count[comm] = count(); @sum[comm] = sum(arg2); }";
+    assert_eq!(comm_calls(two), 1);
+    let three = "kprobe:vfs_write { @a[comm] = count(); @b[comm] = 1; @c[comm] += arg2; }";
+    assert_eq!(comm_calls(three), 1);
+    let with_hist =
+        "kprobe:vfs_write { @a[comm] = count(); @b[comm] = count(); @h[comm] = hist(arg2); }";
+    assert_eq!(comm_calls(with_hist), 2);
+    let nested = "kprobe:vfs_write { @a[comm] = count(); if (arg2 > 1) { @b[comm] = count(); } }";
+    assert_eq!(comm_calls(nested), 2);
+    // Different parts, or the same parts in maps keyed differently, share nothing.
+    let differ = "kprobe:vfs_write { @a[comm, pid] = count(); @b[pid, comm] = count(); }";
+    assert_eq!(comm_calls(differ), 2);
+    // The shared key is built after the predicate: a filtered hit builds none.
+    let c = crate::lang::compile(
+        "kprobe:vfs_write /pid == 1/ { @a[comm] = count(); @b[comm] = count(); }",
+        Arch::X86_64,
+        &opts("shared"),
+    )
+    .expect("compiles");
+    let insns = &c.object.programs[0].insns;
+    let pid = insns
+        .iter()
+        .position(|i| i.is_call() && i.imm == 14)
+        .expect("get_current_pid_tgid");
+    let comm = insns
+        .iter()
+        .position(|i| i.is_call() && i.imm == 16)
+        .expect("get_current_comm");
+    assert!(pid < comm, "{insns:#?}");
+}
+
 /// A chain through many pointers needs one address register and one slot
 /// in flight, whatever its length: every arch compiles it, verifier-sim
 /// accepts it, and the host kernel loads it.
