@@ -346,7 +346,7 @@ fn compile(
         kernel: Some(running.version),
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
-        params: params.to_vec(),
+        params: Some(params.to_vec()),
         attach,
         multi: args
             .multi

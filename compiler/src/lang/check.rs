@@ -71,8 +71,10 @@ pub struct CompileOptions {
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
     /// The values of the positional parameters `$1`... (`$#` is their
-    /// count), fixed when the spec compiles, as bpftrace fixes them.
-    pub params: Vec<String>,
+    /// count), fixed when the spec compiles, as bpftrace fixes them; `None`:
+    /// none given, and the parameters the spec reads are read-only globals
+    /// a loader sets before load (`lang::check::ir::param`).
+    pub params: Option<Vec<String>>,
     /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
     pub attach: AttachMode,
     /// Make each block of several kprobe (or kretprobe) attach points one
@@ -183,7 +185,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
-            params: Vec::new(),
+            params: None,
             attach: AttachMode::Kprobe,
             multi: false,
         }
