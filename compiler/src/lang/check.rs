@@ -44,7 +44,7 @@ use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
 use crate::kprobe::AttachPoint;
-use crate::lang::ast::{ProbeKind, Span, Spec};
+use crate::lang::ast::{Expr, ExprKind, ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 use crate::lang::preprocess::map::SourceMap;
 use crate::lang::preprocess::Preprocessed;
@@ -458,6 +458,19 @@ impl<'a> Checker<'a> {
         if self.mode == Mode::Check {
             self.diags.push(d);
         }
+    }
+
+    /// Reports `d`, that `e` is not the literal its place needs; a
+    /// positional parameter read at run time is told how to fix it.
+    fn not_literal(&mut self, e: &Expr, d: Diagnostic) {
+        let d = match e.kind {
+            ExprKind::Param(_) | ExprKind::ParamStr(_) => d.with_help(
+                "with no values given when the spec compiles, positional parameters are read \
+                 at run time; give them here with `probecc build SPEC -- ARG...`",
+            ),
+            _ => d,
+        };
+        self.error(d);
     }
 
     /// `line:col` of a span, for messages that cite another place.

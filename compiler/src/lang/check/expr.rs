@@ -571,7 +571,8 @@ impl Checker<'_> {
                 _ => {
                     let msg =
                         format!("str() length must be an integer literal from 1 to {STR_MAX}");
-                    self.error(Diagnostic::new(e.span, msg).with_label("not a literal in range"));
+                    let d = Diagnostic::new(e.span, msg).with_label("not a literal in range");
+                    self.not_literal(e, d);
                     None
                 }
             },

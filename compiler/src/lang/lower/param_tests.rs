@@ -247,3 +247,23 @@ fn btf_describes_them_as_const_volatile_globals() {
         );
     }
 }
+
+/// Where a literal is needed, a parameter read at run time is an error
+/// that says to give its value when compiling; given, it compiles.
+#[test]
+fn a_parameter_where_a_literal_is_needed_must_be_given_when_compiling() {
+    let src = "kprobe:vfs_read { @h = lhist(arg2, 0, $1, 1); @s[str(arg1, $2)] = count(); }";
+    let d = compile(src, Arch::X86_64, &CompileOptions::default()).unwrap_err();
+    let helps: Vec<Option<&str>> = d.iter().map(|d| d.help.as_deref()).collect();
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(
+        helps
+            .iter()
+            .all(|h| h.is_some_and(|h| h.ends_with("`probecc build SPEC -- ARG...`"))),
+        "{helps:?}"
+    );
+    assert!(build(src, Arch::X86_64, Some(&["100", "8"]))
+        .object
+        .globals
+        .is_empty());
+}
