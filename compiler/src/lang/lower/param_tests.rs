@@ -267,3 +267,98 @@ fn a_parameter_where_a_literal_is_needed_must_be_given_when_compiling() {
         .globals
         .is_empty());
 }
+
+/// `$#`, `$1` and `str($1)` declared as a libbpf user declares them, read
+/// by one program, for clang.
+const GLOBALS_C: &str = r#"
+typedef unsigned long long u64;
+typedef long long s64;
+#define SEC(n) __attribute__((section(n), used))
+const volatile u64 probecc_argc = 0;
+const volatile s64 probecc_arg1 = 0;
+const volatile char probecc_arg1_str[64] = {};
+SEC("kprobe/vfs_read") int kprobe_vfs_read(void *ctx)
+{
+	return probecc_argc + probecc_arg1 + probecc_arg1_str[0];
+}
+char _license[] SEC("license") = "GPL";
+"#;
+
+/// An object's read-only globals as `(section type, flags, size, align)`
+/// of `.rodata`, each symbol's `(name, kind, bind, value, size)`, each
+/// VAR's declaration as C with its linkage, and each relocated load's
+/// `(symbol, src, imm, next imm)`, sorted.
+type Described = (
+    (u32, u64, u64, u64),
+    Vec<(String, u8, u8, u64, u64)>,
+    Vec<(String, u32)>,
+    Vec<(String, u8, i32, i32)>,
+);
+
+fn describe(bytes: &[u8]) -> Described {
+    let obj = elf::read(bytes).unwrap();
+    let sec = obj.section(".rodata").expect(".rodata");
+    let mut symbols: Vec<_> = obj
+        .symbols
+        .iter()
+        .filter(|s| s.section == Some(sec.index) && !s.name.starts_with('.'))
+        .map(|s| (s.name.clone(), s.kind, s.bind, s.value, s.size))
+        .collect();
+    symbols.sort();
+    let btf = btf::parse(obj.btf.as_deref().unwrap()).unwrap();
+    let (_, datasec) = btf.datasec(".rodata").expect("a .rodata DATASEC");
+    let BtfType::Datasec { vars, .. } = datasec else {
+        panic!("not a DATASEC")
+    };
+    let mut declared: Vec<_> = vars
+        .iter()
+        .map(|v| {
+            let BtfType::Var { linkage, .. } = btf.type_by_id(v.type_id).unwrap() else {
+                panic!("not a VAR")
+            };
+            (btf.format_type(v.type_id).unwrap(), *linkage)
+        })
+        .collect();
+    declared.sort();
+    let mut loads: Vec<_> = obj
+        .programs
+        .iter()
+        .flat_map(|p| {
+            p.relocs
+                .iter()
+                .filter(|r| r.symbol.starts_with("probecc_"))
+                .map(|r| {
+                    let (lo, hi) = (p.insns[r.insn], p.insns[r.insn + 1]);
+                    (r.symbol.clone(), lo.src, lo.imm, hi.imm)
+                })
+        })
+        .collect();
+    loads.sort();
+    loads.dedup();
+    (
+        (sec.sh_type, sec.flags, sec.size, sec.align),
+        symbols,
+        declared,
+        loads,
+    )
+}
+
+/// The same globals compiled by clang: the same section, symbols, BTF
+/// declarations and relocated loads.
+#[test]
+#[ignore = "needs clang"]
+fn globals_match_clangs_const_volatile_ones() {
+    use probecc_test_support::{clang, require, Need};
+    if !require(&[Need::Tool("clang")]) {
+        return;
+    }
+    let ours = build(
+        "kprobe:vfs_read { @a = $#; @b = $1; @c[str($1)] = 1; }",
+        Arch::X86_64,
+        None,
+    );
+    let ours = describe(&elf::write(&ours.object).unwrap());
+    let theirs = describe(&clang::compile_source(GLOBALS_C, "bpfel", &[]));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.1.len(), 3);
+}
