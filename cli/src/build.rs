@@ -106,7 +106,7 @@ impl Spec {
             kernel,
             unsafe_actions: allow_unsafe,
             btf: type_source(btf),
-            params: Vec::new(),
+            params: None,
             attach,
             multi: false,
         };

@@ -1,6 +1,9 @@
 //! `probecc run <SPEC.bt | OBJ.o> [--arch ARCH] --events FILE.jsonl
-//! [-f text|json|report] [--jit]`: runs a spec (compiled on the fly) or a
-//! built object with its `NAME.manifest.json` beside it, offline in rbpf,
+//! [-f text|json|report] [--jit] [-- ARG...]`: runs a spec (compiled on
+//! the fly, its positional parameters fixed by the ARGs, or read from
+//! read-only globals, all zero, without any) or a built object with its
+//! `NAME.manifest.json` beside it (its read-only globals set from the ARGs
+//! as a loader sets them before load), offline in rbpf,
 //! over the events of a JSON Lines file, with `BEGIN` before and `END`
 //! after them; prints the printf output and the maps as bpftrace prints
 //! them, in its text (the default, whatever stdout is) or its JSON lines,
@@ -13,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use probecc::arch::Arch;
 use probecc_runtime::output::Style;
-use probecc_runtime::report;
+use probecc_runtime::{params, report};
 use vm_tests::{events, Engine, Options, Program};
 
 use crate::input::{self, BadInput};
@@ -73,7 +76,15 @@ pub fn run(args: &Args) -> Result<()> {
             Engine::Interpreter
         },
     };
-    let program = Program::load(&object, &manifest, arch, options)
+    let mut program = Program::load(&object, &manifest, arch, options)
+        .map_err(|e| BadInput::file(format!("loading {}", args.input.display()), e))?;
+    // An object built without ARGs reads its positional parameters from
+    // read-only globals, set from the ARGs after `--` as a loader sets
+    // them (a spec's ARGs were fixed when it compiled: nothing to set).
+    let globals = params::globals(&program.manifest, &args.target.params, arch.endian())
+        .map_err(|e| BadInput::Arguments(e.to_string()))?;
+    program
+        .set_globals(&globals)
         .map_err(|e| BadInput::file(format!("loading {}", args.input.display()), e))?;
     let text = input::text(&args.events)?;
     let events = events::parse(&text)

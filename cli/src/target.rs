@@ -47,7 +47,9 @@ pub struct Target {
     #[arg(long, value_name = "KIND", value_enum)]
     pub attach: Option<Attach>,
     /// Positional parameters for a spec's `$1`, `$2`... (`$#` is their
-    /// count), after `--`: fixed in the object, as bpftrace fixes them
+    /// count), after `--`: fixed in the object, as bpftrace fixes them.
+    /// Without any, the object reads them from read-only globals a loader
+    /// sets (`.rodata`, named in the manifest's `globals`)
     #[arg(last = true, value_name = "ARG")]
     pub params: Vec<String>,
 }
@@ -188,7 +190,8 @@ impl Target {
             self.btf.as_deref(),
             self.attach.map_or(AttachMode::Kprobe, AttachMode::from),
         )?;
-        spec.opts.params = self.params.clone();
+        // No ARG: the parameters the spec reads are globals a loader sets.
+        spec.opts.params = (!self.params.is_empty()).then(|| self.params.clone());
         Ok(spec)
     }
 

@@ -171,7 +171,12 @@ pub fn run(args: &Args) -> Result<()> {
     // The command exists before the object is loaded (its pid is known
     // for globals), and runs only once every probe is attached.
     let mut command = args.command.as_deref().map(Held::spawn).transpose()?;
-    let options = load_options(&ready.manifest, &params, command.as_ref().map(Held::pid));
+    let options = load_options(
+        &ready.manifest,
+        &params,
+        running.arch,
+        command.as_ref().map(Held::pid),
+    )?;
     let style = match args.format {
         Format::Text => Style::Text,
         Format::Json => Style::Json,
@@ -260,13 +265,23 @@ fn untraceable(manifest: &Manifest) -> Option<String> {
         .find(|f| names.binary_search(f).is_err())
 }
 
-/// The globals the object reads, set before it is loaded. A spec's
-/// positional parameters (`$1`...) were fixed when it compiled, as
-/// bpftrace fixes them; an object's when it was built (`probecc build
-/// -- ARG...`), so ARGs after an object go unused, as bpftrace leaves
-/// parameters a script does not read. The manifest names no global yet.
-fn load_options(_manifest: &Manifest, _params: &[String], _cpid: Option<u32>) -> LoadOptions {
-    LoadOptions::default()
+/// The globals the object reads, set before it is loaded: the positional
+/// parameters (`$1`, `str($1)`, `$#`) an object built without ARGs reads
+/// at run time, from the ARGs after it (`probecc_runtime::params`: a
+/// number where `$N` is an integer, an error naming `$N` where it is not).
+/// A spec's were fixed when it compiled, as bpftrace fixes them, and an
+/// object's when it was built with `probecc build -- ARG...`: its manifest
+/// lists no global, and ARGs go unused, as bpftrace leaves parameters a
+/// script does not read.
+fn load_options(
+    manifest: &Manifest,
+    params: &[String],
+    arch: Arch,
+    _cpid: Option<u32>,
+) -> Result<LoadOptions, BadInput> {
+    let globals = probecc_runtime::params::globals(manifest, params, arch.endian())
+        .map_err(|e| BadInput::Arguments(e.to_string()))?;
+    Ok(LoadOptions { globals })
 }
 
 /// The program and the positional parameters, from the arguments.
@@ -346,7 +361,7 @@ fn compile(
         kernel: Some(running.version),
         unsafe_actions: args.allow_unsafe,
         btf: build::type_source(args.btf.as_deref()),
-        params: params.to_vec(),
+        params: Some(params.to_vec()),
         attach,
         multi: args
             .multi

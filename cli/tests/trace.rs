@@ -88,6 +88,66 @@ fn begin_and_end_print_as_bpftrace_prints_them() {
     assert_eq!(r.stdout, "{\"type\":\"attached_probes\", \"count\":1}\n");
 }
 
+/// An object built without ARGs reads its positional parameters from
+/// read-only globals, which `trace OBJ ARG...` sets before the kernel
+/// loads it (`$1` as a number, `str($2)`, `$#`); a spec's ARGs are fixed
+/// when it compiles, with the same output.
+#[test]
+#[ignore = "needs root"]
+fn an_objects_parameters_are_the_args_after_it() {
+    if !require(&[Need::Root]) {
+        return;
+    }
+    let dir = scratch("params");
+    let spec = dir.join("params.bt");
+    std::fs::write(
+        &spec,
+        r#"BEGIN { printf("%d %s %d\n", $1, str($2), $#); exit(); }"#,
+    )
+    .expect("writing the spec");
+    let (spec, object) = (
+        spec.display().to_string(),
+        dir.join("params.o").display().to_string(),
+    );
+    let built = finish(
+        start(
+            env!("CARGO_BIN_EXE_probecc"),
+            &["build", &spec, "-o", &object],
+        ),
+        "probecc build",
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let r = trace(&["-q", &object, "42", "hello", "extra"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "42 hello 3\n\n\n"),
+        "{}",
+        r.stderr
+    );
+    let r = trace(&["-q", &object, "--", "-7"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "-7  1\n\n\n"),
+        "{}",
+        r.stderr
+    );
+    let r = trace(&["-q", &spec, "42", "hello", "extra"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "42 hello 3\n\n\n"),
+        "{}",
+        r.stderr
+    );
+    let r = trace(&["-q", &object, "nope"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("$1 used numerically but given \"nope\""),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// BEGIN's state, read and changed by an interval block at its period,
 /// its `exit()` ending the trace, then END and the maps' dump.
 #[test]

@@ -17,7 +17,7 @@ use crate::btf::core::access::FieldAccess;
 use crate::btf::core::CoreKind;
 use crate::helpers::Helper;
 use crate::insn::{self, AluOp, AtomicOp, Cond, Insn, Reg, Size};
-use crate::program::{KsymReloc, LineInfo, MapReloc, Program};
+use crate::program::{GlobalReloc, KsymReloc, LineInfo, MapReloc, Program};
 
 mod helper_calls;
 pub use helper_calls::*;
@@ -51,6 +51,9 @@ pub enum Op {
     /// `dst = &symbol`, a kernel symbol's address: an `ld_imm64` that the
     /// loader resolves.
     LoadKsym { dst: Reg, symbol: String },
+    /// `dst = &global`, a read-only global's address: an `ld_imm64` that
+    /// the loader relocates into its `.rodata` map.
+    LoadGlobal { dst: Reg, global: String },
     /// A jump whose offset is the distance to `target`.
     Jump { insn: Insn, target: String },
     /// A BPF-to-BPF call of the code at `target`.
@@ -176,6 +179,7 @@ pub struct Assembled {
     pub insns: Vec<Insn>,
     pub map_relocs: Vec<MapReloc>,
     pub ksym_relocs: Vec<KsymReloc>,
+    pub global_relocs: Vec<GlobalReloc>,
     pub lines: Vec<LineInfo>,
     /// Each label's slot index.
     pub labels: BTreeMap<String, usize>,
@@ -199,6 +203,7 @@ impl Assembled {
             insns: fitted(self.insns),
             map_relocs: fitted(self.map_relocs),
             ksym_relocs: fitted(self.ksym_relocs),
+            global_relocs: fitted(self.global_relocs),
             lines: fitted(self.lines),
         }
     }
@@ -299,7 +304,7 @@ fn load_arg(dst: Reg, arg: &Arg) -> Vec<Op> {
 fn slots(op: &Op) -> usize {
     match op {
         Op::Insn(_) | Op::Jump { .. } | Op::CallLocal { .. } | Op::Core { .. } => 1,
-        Op::LdImm64 { .. } | Op::LoadMap { .. } | Op::LoadKsym { .. } => 2,
+        Op::LdImm64 { .. } | Op::LoadMap { .. } | Op::LoadKsym { .. } | Op::LoadGlobal { .. } => 2,
         Op::Label(_) | Op::Source(_) | Op::HelperCall { .. } => 0,
     }
 }
@@ -371,6 +376,15 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                 out.ksym_relocs.push(KsymReloc {
                     insn: pc,
                     symbol: symbol.clone(),
+                });
+                out.insns.extend(insn::ld_imm64(*dst, 0));
+            }
+            Op::LoadGlobal { dst, global } => {
+                // As clang emits a `const volatile` global's address: src 0,
+                // imm 0 and a relocation against its symbol.
+                out.global_relocs.push(GlobalReloc {
+                    insn: pc,
+                    global: global.clone(),
                 });
                 out.insns.extend(insn::ld_imm64(*dst, 0));
             }
@@ -587,6 +601,15 @@ pub fn ld_ksym(dst: Reg, symbol: &str) -> Op {
     Op::LoadKsym {
         dst,
         symbol: symbol.to_string(),
+    }
+}
+
+/// `dst = &global`: the address of a read-only global in `.rodata`, an
+/// `ld_imm64` relocated against its symbol.
+pub fn ld_global(dst: Reg, global: &str) -> Op {
+    Op::LoadGlobal {
+        dst,
+        global: global.to_string(),
     }
 }
 

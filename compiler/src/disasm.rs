@@ -140,7 +140,8 @@ pub fn program_text(insns: &[Insn], endian: Endian) -> String {
 
 /// The listing of every program of an object before it is written: for each,
 /// `section <symbol>:`, its instructions as [`program_text`] prints them, and
-/// its map relocations as `; reloc slot N -> map`, its kernel symbol
+/// its map relocations as `; reloc slot N -> map`, its read-only globals'
+/// addresses as `; reloc slot N -> global name`, its kernel symbol
 /// addresses as `; reloc slot N -> ksym sym`.
 pub fn object_text(obj: &crate::program::Object) -> String {
     let mut text = String::new();
@@ -149,6 +150,9 @@ pub fn object_text(obj: &crate::program::Object) -> String {
         text += &program_text(&p.insns, obj.arch.endian());
         for r in &p.map_relocs {
             text += &format!("; reloc slot {} -> {}\n", r.insn, r.map);
+        }
+        for r in &p.global_relocs {
+            text += &format!("; reloc slot {} -> global {}\n", r.insn, r.global);
         }
         for r in &p.ksym_relocs {
             text += &format!("; reloc slot {} -> ksym {}\n", r.insn, r.symbol);

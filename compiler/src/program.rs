@@ -1,6 +1,7 @@
 //! What an object holds before it is written: programs (assembled
 //! instructions with their map references and source lines), maps, extra
-//! record types, and the license. `elf` writes an [`Object`] to bytes.
+//! record types, read-only globals (`.rodata`), and the license. `elf`
+//! writes an [`Object`] to bytes.
 
 use crate::arch::Arch;
 use crate::ctype::CType;
@@ -20,6 +21,8 @@ pub struct Program {
     pub map_relocs: Vec<MapReloc>,
     /// `ld_imm64` slots that load a kernel symbol's address.
     pub ksym_relocs: Vec<KsymReloc>,
+    /// `ld_imm64` slots that load the address of a read-only global.
+    pub global_relocs: Vec<GlobalReloc>,
     /// Source lines for `.BTF.ext` line info, in ascending slot order.
     pub lines: Vec<LineInfo>,
 }
@@ -43,7 +46,78 @@ pub struct KsymReloc {
     pub symbol: String,
 }
 
+/// An `ld_imm64` at slot `insn` that must load the address of the
+/// read-only global `global` ([`Global`]): written as clang writes a load of
+/// a `const volatile` global, src 0 and imm 0 with an `R_BPF_64_64`
+/// relocation against the global's symbol in `.rodata`, from which the
+/// loader sets `BPF_PSEUDO_MAP_VALUE`, the `.rodata` map and the offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalReloc {
+    pub insn: usize,
+    pub global: String,
+}
+
+/// A read-only global variable, `const volatile` in C: `ty.size()` bytes
+/// of `.rodata` at `offset`, zero in the object. A loader may set it before
+/// load (libbpf's skeleton `rodata`, aya's `EbpfLoader::set_global`); the
+/// kernel then freezes the map, and programs read the value set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// The ELF symbol and BTF VAR name.
+    pub name: String,
+    /// Its place in `.rodata`, a multiple of 8.
+    pub offset: u32,
+    pub ty: GlobalType,
+}
+
+/// What a [`Global`] holds, as C declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalType {
+    /// `const volatile u64`.
+    U64,
+    /// `const volatile s64`.
+    S64,
+    /// `const volatile char[n]`, `n` a multiple of 8.
+    Chars(u32),
+}
+
+impl GlobalType {
+    /// Its size in bytes.
+    pub fn size(self) -> u32 {
+        match self {
+            GlobalType::U64 | GlobalType::S64 => 8,
+            GlobalType::Chars(n) => n,
+        }
+    }
+}
+
+/// The name of the section read-only globals live in.
+pub const RODATA: &str = ".rodata";
+
+/// Globals of these names and types laid out in `.rodata` in this order,
+/// each at the next 8-byte aligned offset.
+pub fn lay_out_globals(decls: impl IntoIterator<Item = (String, GlobalType)>) -> Vec<Global> {
+    let mut offset = 0;
+    decls
+        .into_iter()
+        .map(|(name, ty)| {
+            let g = Global { name, offset, ty };
+            offset = (offset + ty.size()).next_multiple_of(8);
+            g
+        })
+        .collect()
+}
+
 impl Object {
+    /// The size of `.rodata`: the end of its last global (0 without any).
+    pub fn rodata_size(&self) -> u32 {
+        self.globals
+            .iter()
+            .map(|g| g.offset + g.ty.size())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The kernel symbols the programs load the address of, each once, in
     /// order of first use.
     pub fn ksyms(&self) -> Vec<&str> {
@@ -85,6 +159,9 @@ pub struct Object {
     /// Kernel types and CO-RE relocations of kernel struct accesses:
     /// written to `.BTF` and `.BTF.ext` for the loader to re-target.
     pub core: crate::btf::core::local::CoreTypes,
+    /// Read-only globals in `.rodata`, laid out in this order; no
+    /// `.rodata` section without any.
+    pub globals: Vec<Global>,
 }
 
 impl Object {
@@ -96,6 +173,7 @@ impl Object {
             types: vec![],
             license: "GPL".into(),
             core: Default::default(),
+            globals: vec![],
         }
     }
 

@@ -356,7 +356,7 @@ fn plain_options(file: &str) -> CompileOptions {
         kernel: None,
         unsafe_actions: false,
         btf: None,
-        params: Vec::new(),
+        params: None,
         attach: lang::AttachMode::Kprobe,
         multi: false,
     }

@@ -6,7 +6,9 @@
 //! [`strftime`]; maps to print, clear or zero), and the whole printed as
 //! bpftrace prints it, in its text ([`text`]) or its JSON lines
 //! ([`json`]), or as one JSON document of decoded entries ([`report`]);
-//! [`output`] is what a run printed, in order.
+//! [`output`] is what a run printed, in order; [`params`] makes the
+//! read-only globals of the positional parameters a loader sets from a
+//! command line's arguments.
 //!
 //! The offline runner (vm-tests, `probecc run`) and the QEMU guest agent
 //! both print through this crate. With the `live` feature (Linux), [`live`]
@@ -22,6 +24,7 @@ pub mod ksyms;
 #[cfg(all(feature = "live", target_os = "linux"))]
 pub mod live;
 pub mod output;
+pub mod params;
 pub mod printf;
 pub mod report;
 pub mod strftime;

@@ -35,6 +35,7 @@ pub mod object;
 pub mod offline;
 pub mod regs;
 pub mod rewrite;
+pub mod rodata;
 pub mod runner;
 pub mod spec;
 pub mod vm;

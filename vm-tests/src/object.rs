@@ -7,7 +7,10 @@
 //! undefined symbol loads a kernel symbol's address (a `.ksyms` extern):
 //! it is resolved here as a loader would, to the symbol's synthetic
 //! address ([`Kaddr`]: the externs come first, in the order the object
-//! relocates them).
+//! relocates them). An `ld_imm64` relocated against a symbol of `.rodata`
+//! loads the address of a read-only global (`const volatile`): it is kept
+//! as its offset there, which the runner points into its own copy of the
+//! section (as libbpf points it into the `.rodata` map's value).
 
 use goblin::elf::section_header::{SHF_EXECINSTR, SHT_PROGBITS};
 use goblin::elf::sym::STT_FUNC;
@@ -39,6 +42,17 @@ pub struct ProgramCode {
     pub insns: Vec<Insn>,
     /// `(instruction index, map index)` for every map load.
     pub map_refs: Vec<(usize, usize)>,
+    /// `(instruction index, offset in .rodata)` for every load of a
+    /// read-only global's address (the instruction's `imm` not added).
+    pub rodata_refs: Vec<(usize, u64)>,
+}
+
+/// `.rodata`: its bytes as the object holds them, and its symbols.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rodata {
+    pub bytes: Vec<u8>,
+    /// `(name, offset, size)` of each global.
+    pub symbols: Vec<(String, u64, u64)>,
 }
 
 /// The parts of an object the runner uses.
@@ -49,6 +63,8 @@ pub struct Object {
     pub maps: Vec<MapDef>,
     /// The kernel symbols the programs load the address of, in order.
     pub ksyms: Vec<String>,
+    /// The read-only globals' section, if the object has one.
+    pub rodata: Option<Rodata>,
 }
 
 impl Object {
@@ -66,6 +82,7 @@ impl Object {
             Endian::Big
         };
         let maps = read_maps(&elf, bytes)?;
+        let rodata = read_rodata(&elf, bytes)?;
         let mut programs = Vec::new();
         let mut kaddr = Kaddr::default();
         let mut ksyms = Vec::new();
@@ -83,7 +100,13 @@ impl Object {
             let data = section_bytes(bytes, sh.sh_offset, sh.sh_size, &section)?;
             let mut insns = insn::decode_all(data, endian)
                 .map_err(|e| Error::Object(format!("section {section}: {e}")))?;
-            let (refs, externs) = map_relocations(&elf, idx, &maps, &section)?;
+            let target = Target {
+                index: idx,
+                name: &section,
+                maps: &maps,
+                rodata: rodata.as_ref().map(|(i, _)| *i),
+            };
+            let (refs, externs) = map_relocations(&elf, &target)?;
             for (off, name) in externs {
                 let addr = kaddr.addr(&name);
                 if !ksyms.contains(&name) {
@@ -112,6 +135,7 @@ impl Object {
             programs,
             maps,
             ksyms,
+            rodata: rodata.map(|(_, r)| r),
         })
     }
 
@@ -157,24 +181,67 @@ fn read_maps(elf: &Elf, bytes: &[u8]) -> Result<Vec<MapDef>> {
         .collect()
 }
 
-/// `(byte offset in the section, map index)` of the map relocations that
-/// apply to section `target`, and `(byte offset, symbol)` of those against
-/// an undefined symbol (a kernel symbol's address).
-type Relocations = (Vec<(u64, usize)>, Vec<(u64, String)>);
+/// `.rodata`'s section index and contents, if the object has one.
+fn read_rodata(elf: &Elf, bytes: &[u8]) -> Result<Option<(usize, Rodata)>> {
+    let Some((index, sh)) = elf
+        .section_headers
+        .iter()
+        .enumerate()
+        .find(|(_, sh)| elf.shdr_strtab.get_at(sh.sh_name) == Some(".rodata"))
+    else {
+        return Ok(None);
+    };
+    let data = section_bytes(bytes, sh.sh_offset, sh.sh_size, ".rodata")?.to_vec();
+    let symbols = elf
+        .syms
+        .iter()
+        .filter(|s| s.st_shndx == index && s.st_name != 0)
+        .map(|s| {
+            let name = elf.strtab.get_at(s.st_name).unwrap_or("?").to_string();
+            (name, s.st_value, s.st_size)
+        })
+        .collect();
+    Ok(Some((
+        index,
+        Rodata {
+            bytes: data,
+            symbols,
+        },
+    )))
+}
 
-fn map_relocations(
-    elf: &Elf,
-    target: usize,
-    maps: &[MapDef],
-    section: &str,
-) -> Result<Relocations> {
+/// `(byte offset in the section, what it loads)` of the relocations that
+/// apply to a section, and `(byte offset, symbol)` of those against an
+/// undefined symbol (a kernel symbol's address).
+type Relocations = (Vec<(u64, Load)>, Vec<(u64, String)>);
+
+/// What a relocated `ld_imm64` loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    /// A map, by index.
+    Map(usize),
+    /// The address of a read-only global, by offset in `.rodata`.
+    Rodata(u64),
+}
+
+/// The section relocations apply to, and what they may load.
+struct Target<'a> {
+    index: usize,
+    name: &'a str,
+    maps: &'a [MapDef],
+    /// `.rodata`'s section index.
+    rodata: Option<usize>,
+}
+
+fn map_relocations(elf: &Elf, target: &Target) -> Result<Relocations> {
+    let (maps, section) = (target.maps, target.name);
     let mut refs = Vec::new();
     let mut externs = Vec::new();
     for (rel_idx, relocs) in &elf.shdr_relocs {
         let applies = elf
             .section_headers
             .get(*rel_idx)
-            .is_some_and(|sh| sh.sh_info as usize == target);
+            .is_some_and(|sh| sh.sh_info as usize == target.index);
         if !applies {
             continue;
         }
@@ -187,13 +254,17 @@ fn map_relocations(
                 externs.push((r.r_offset, name.to_string()));
                 continue;
             }
+            if let Some(s) = sym.filter(|s| Some(s.st_shndx) == target.rodata) {
+                refs.push((r.r_offset, Load::Rodata(s.st_value)));
+                continue;
+            }
             let map = maps.iter().position(|m| m.name == name).ok_or_else(|| {
                 Error::Object(format!(
                     "section {section}: relocation at offset {} refers to `{name}`, which is not a map",
                     r.r_offset
                 ))
             })?;
-            refs.push((r.r_offset, map));
+            refs.push((r.r_offset, Load::Map(map)));
         }
     }
     Ok((refs, externs))
@@ -206,7 +277,7 @@ fn split_programs(
     shndx: usize,
     section: &str,
     insns: &[Insn],
-    refs: &[(u64, usize)],
+    refs: &[(u64, Load)],
 ) -> Vec<ProgramCode> {
     let mut funcs: Vec<(usize, usize, String)> = elf
         .syms
@@ -232,11 +303,22 @@ fn split_programs(
         .filter_map(|(start, len, symbol)| {
             let end = start.checked_add(len)?.min(insns.len());
             let code = insns.get(start..end)?.to_vec();
+            let inside = |off: u64| {
+                let i = (off / 8) as usize;
+                (i >= start && i < end).then(|| i - start)
+            };
             let map_refs = refs
                 .iter()
-                .filter_map(|&(off, map)| {
-                    let i = (off / 8) as usize;
-                    (i >= start && i < end).then(|| (i - start, map))
+                .filter_map(|&(off, load)| match load {
+                    Load::Map(map) => Some((inside(off)?, map)),
+                    Load::Rodata(_) => None,
+                })
+                .collect();
+            let rodata_refs = refs
+                .iter()
+                .filter_map(|&(off, load)| match load {
+                    Load::Rodata(at) => Some((inside(off)?, at)),
+                    Load::Map(_) => None,
                 })
                 .collect();
             Some(ProgramCode {
@@ -244,6 +326,7 @@ fn split_programs(
                 symbol,
                 insns: code,
                 map_refs,
+                rodata_refs,
             })
         })
         .collect()

@@ -39,7 +39,10 @@
 //!
 //! The scratch slots are the lowest 16 bytes of the 512-byte stack; a
 //! program whose stack reaches below `r10 - 496` is refused. Map loads
-//! (`ld_imm64` with a map relocation) become a handle helpers recognise.
+//! (`ld_imm64` with a map relocation) become a handle helpers recognise;
+//! loads of a read-only global's address, the address of its bytes in the
+//! runner's copy of `.rodata` (as the kernel's `BPF_PSEUDO_MAP_VALUE`
+//! becomes the map value's address).
 //! cpu-v4 forms rbpf lacks (sign-extending loads and moves, signed division,
 //! `gotol` targets beyond 32K, `may_goto`, BPF-to-BPF calls) are refused
 //! with an error naming the instruction.
@@ -82,18 +85,22 @@ enum Out {
 struct Builder<'p> {
     prog: &'p ProgramCode,
     endian: Endian,
+    /// The address of the runner's copy of `.rodata`.
+    rodata: u64,
     out: Vec<(Out, Option<usize>)>,
     start: Vec<usize>,
     cur: Option<usize>,
 }
 
 /// Rewrites `prog` (instructions in `endian` order) for rbpf; `budget` is
-/// the instruction budget of one run.
-pub fn lower(prog: &ProgramCode, endian: Endian, budget: u32) -> Result<Lowered> {
+/// the instruction budget of one run; its loads of `.rodata` globals point
+/// into the runner's copy of the section at `rodata` (an address).
+pub fn lower(prog: &ProgramCode, endian: Endian, budget: u32, rodata: u64) -> Result<Lowered> {
     check_stack(prog)?;
     let mut b = Builder {
         prog,
         endian,
+        rodata,
         out: Vec::new(),
         start: vec![0; prog.insns.len() + 1],
         cur: None,
@@ -289,6 +296,14 @@ impl Builder<'_> {
         let mut hi = self.prog.insns[i + 1];
         if let Some(&(_, map)) = self.prog.map_refs.iter().find(|(at, _)| *at == i) {
             let v = MAP_HANDLE + map as u64;
+            lo = ins(x.code, x.dst, 0, 0, v as u32 as i32);
+            hi = ins(0, 0, 0, 0, (v >> 32) as u32 as i32);
+        } else if let Some(&(_, at)) = self.prog.rodata_refs.iter().find(|(a, _)| *a == i) {
+            // As libbpf: the offset is the symbol's plus the instruction's imm.
+            let v = self
+                .rodata
+                .wrapping_add(at)
+                .wrapping_add(i64::from(x.imm) as u64);
             lo = ins(x.code, x.dst, 0, 0, v as u32 as i32);
             hi = ins(0, 0, 0, 0, (v >> 32) as u32 as i32);
         } else if x.src != 0 {

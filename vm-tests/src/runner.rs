@@ -37,6 +37,7 @@ use crate::object::Object;
 use crate::offline::Offline;
 use crate::regs::{self, ProbeKind, USER_REGS};
 use crate::rewrite::{self, Lowered};
+use crate::rodata::Rodata;
 use crate::vm::{Engine, Vm};
 
 /// How a run goes.
@@ -122,6 +123,9 @@ pub struct Program {
     routes: Vec<Route>,
     /// For each manifest map, its index among the object's maps.
     map_of: Vec<usize>,
+    /// The runner's copy of `.rodata`, which the code's loads of
+    /// read-only globals point into.
+    rodata: Rodata,
 }
 
 /// `object` with its CO-RE relocations applied for `target` (a kernel's
@@ -174,10 +178,11 @@ impl Program {
                 manifest.arch
             )));
         }
+        let rodata = Rodata::new(object.rodata.as_ref());
         let lowered = object
             .programs
             .iter()
-            .map(|p| rewrite::lower(p, object.endian, options.budget))
+            .map(|p| rewrite::lower(p, object.endian, options.budget, rodata.addr()))
             .collect::<Result<Vec<_>>>()?;
         let routes = routes(&object, &manifest)?;
         let map_of = manifest
@@ -200,7 +205,14 @@ impl Program {
             lowered,
             routes,
             map_of,
+            rodata,
         })
+    }
+
+    /// Sets read-only globals before any run, as a loader sets them before
+    /// load: `(symbol, bytes)`, each the size of its `.rodata` symbol.
+    pub fn set_globals(&mut self, globals: &[(String, Vec<u8>)]) -> Result<()> {
+        self.rodata.set(globals)
     }
 
     /// The probes events may name.
@@ -345,7 +357,8 @@ impl<'p> Session<'p> {
             host: Offline::default(),
             last_ns: 0,
         };
-        let fixed: Vec<_> = s.world_mut().maps.iter().flat_map(EmuMap::ranges).collect();
+        let mut fixed: Vec<_> = s.world_mut().maps.iter().flat_map(EmuMap::ranges).collect();
+        fixed.extend(prog.rodata.range());
         s.allow(fixed);
         s.ensure_cpu(0);
         Ok(s)

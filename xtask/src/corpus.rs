@@ -328,7 +328,9 @@ fn outcome(tool: &Tool, host: &Host) -> Outcome {
             kernel: None,
             unsafe_actions: false,
             btf: host.btf.clone(),
-            params: Vec::new(),
+            // As bpftrace compiles a tool run without arguments: `$N` is 0
+            // where the tool needs a literal (lhist bounds, str() lengths).
+            params: Some(Vec::new()),
             attach: lang::AttachMode::Kprobe,
             multi: false,
         };

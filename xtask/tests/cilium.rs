@@ -163,7 +163,10 @@ fn cilium_parses_every_x86_64_and_s390x_object() {
                 r.programs
             ));
         }
-        let maps = sorted(b.obj.maps.iter().map(|m| &m.name));
+        // Read-only globals are the `.rodata` map, as for libbpf.
+        let rodata = ".rodata".to_string();
+        let globals = (!b.obj.globals.is_empty()).then_some(&rodata);
+        let maps = sorted(b.obj.maps.iter().map(|m| &m.name).chain(globals));
         if r.maps != maps {
             failures.push(format!("{what}: maps {:?}, not {maps:?}", r.maps));
         }

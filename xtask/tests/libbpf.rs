@@ -1,6 +1,7 @@
 //! probecc's little-endian objects as libbpf sees them (through bpftool):
-//! it opens each one (`gen skeleton`) and prints the maps' key and value
-//! types from the BTF (`btf dump file`).
+//! it opens each one (`gen skeleton`: its maps, and its read-only globals
+//! as the `.rodata` map a skeleton sets) and prints the maps' key and
+//! value types from the BTF (`btf dump file`).
 
 mod support;
 
@@ -47,6 +48,18 @@ fn libbpf_opens_every_little_endian_object() {
                 b.name,
                 m.name
             );
+        }
+        // Read-only globals: libbpf's `.rodata` map, typed by the DATASEC.
+        if !obj.globals.is_empty() {
+            let rodata = skel
+                .split_once(&format!("struct {}__rodata {{", b.name))
+                .and_then(|(_, rest)| rest.split_once("} *rodata;"))
+                .map(|(fields, _)| fields)
+                .unwrap_or_else(|| panic!("{}: no rodata in the skeleton:\n{skel}", b.name));
+            for g in &obj.globals {
+                assert!(rodata.contains(&g.name), "{}: {}", b.name, g.name);
+            }
+            assert!(skel.contains("struct bpf_map *rodata;"), "{}", b.name);
         }
     }
 }

@@ -135,3 +135,39 @@ fn only_attach_points_make_wildcards() {
         "unparsed: may be one"
     );
 }
+
+/// An object built without ARGs gets the ARGs after it as its globals,
+/// in the running arch's byte order; text for an integer parameter is
+/// bad input naming it. A spec's ARGs were fixed when it compiled: its
+/// manifest lists no global, and nothing is set.
+#[test]
+fn load_options_set_an_objects_globals_from_its_args() {
+    use probecc::lang::{compile, CompileOptions};
+    let src = "kprobe:vfs_read /arg2 > $1/ { @[str($2)] = count(); }";
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let built = |params: Option<Vec<String>>| {
+        let opts = CompileOptions {
+            params,
+            ..CompileOptions::default()
+        };
+        compile(src, Arch::S390x, &opts).expect("compiles").manifest
+    };
+    let runtime = built(None);
+    let o = load_options(&runtime, &args(&["7", "eth0"]), Arch::S390x, None).unwrap();
+    assert_eq!(
+        o.globals,
+        [
+            ("probecc_arg1".to_string(), 7u64.to_be_bytes().to_vec()),
+            ("probecc_arg2_str".to_string(), {
+                let mut s = b"eth0".to_vec();
+                s.resize(64, 0);
+                s
+            }),
+        ]
+    );
+    let e = load_options(&runtime, &args(&["eth0"]), Arch::S390x, None).unwrap_err();
+    assert_eq!(e.to_string(), "$1 used numerically but given \"eth0\"");
+    let fixed = built(Some(args(&["7", "eth0"])));
+    let o = load_options(&fixed, &args(&["7", "eth0"]), Arch::S390x, None).unwrap();
+    assert!(o.globals.is_empty());
+}

@@ -1,7 +1,10 @@
 //! The BTF of a whole [`Object`]: its maps as clang declares them for libbpf
 //! (`.maps` DATASEC → VAR → anonymous STRUCT of `__uint`/`__type` members),
 //! one FUNC per program with the prototype `int f(struct pt_regs *ctx)`, its
-//! record types, and the `.BTF.ext` func and line records of its programs.
+//! record types, its read-only globals as clang describes `const volatile`
+//! ones (`.rodata` DATASEC → VAR → CONST → VOLATILE → the type, a char
+//! array's qualifiers on its elements), and the `.BTF.ext` func and line
+//! records of its programs.
 
 use std::collections::HashMap;
 
@@ -10,8 +13,9 @@ use super::ext::{ExtBuilder, SourceLine};
 use super::map_defs::MAPS_SECTION;
 use super::types::VarSecinfo;
 use super::BtfError;
+use crate::ctype::CType;
 use crate::maps::{MapDef, Slot};
-use crate::program::{LineInfo, Object, Program};
+use crate::program::{GlobalType, LineInfo, Object, Program, RODATA};
 
 /// What the ELF writer puts in `.BTF`, `.BTF.ext` and `.maps`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +55,7 @@ pub fn encode_object(obj: &Object) -> Result<EncodedBtf, BtfError> {
     }
     add_core(&mut b, &mut ext, obj, &placed)?;
     add_ksyms(&mut b, obj)?;
+    add_globals(&mut b, obj)?;
     Ok(EncodedBtf {
         btf: b.finish(endian),
         ext: (!ext.is_empty()).then(|| ext.finish(endian)),
@@ -149,6 +154,40 @@ fn add_ksyms(b: &mut Builder, obj: &Object) -> Result<(), BtfError> {
     }
     if !vars.is_empty() {
         b.datasec(KSYMS_SECTION, &vars)?;
+    }
+    Ok(())
+}
+
+/// The read-only globals: a VAR of global linkage each, typed `const
+/// volatile` as clang types them, in a `.rodata` DATASEC at their offsets
+/// (libbpf makes the `.rodata` map's value type of it, and looks each VAR
+/// up by its ELF symbol).
+fn add_globals(b: &mut Builder, obj: &Object) -> Result<(), BtfError> {
+    let mut vars = Vec::with_capacity(obj.globals.len());
+    for g in &obj.globals {
+        let qualified = |b: &mut Builder, t: &CType| -> Result<u32, BtfError> {
+            let id = b.ctype(t)?;
+            let volatile = b.volatile_type(id)?;
+            b.const_type(volatile)
+        };
+        let ty = match g.ty {
+            GlobalType::U64 => qualified(b, &CType::u64())?,
+            GlobalType::S64 => qualified(b, &CType::s64())?,
+            GlobalType::Chars(n) => {
+                let elem = qualified(b, &CType::char())?;
+                let index = b.array_index_type()?;
+                b.array(elem, index, n)?
+            }
+        };
+        let var = b.var(&g.name, ty, VarLinkage::GlobalAllocated)?;
+        vars.push(VarSecinfo {
+            type_id: var,
+            offset: g.offset,
+            size: g.ty.size(),
+        });
+    }
+    if !vars.is_empty() {
+        b.datasec(RODATA, &vars)?;
     }
     Ok(())
 }
@@ -325,6 +364,7 @@ mod tests {
             insns,
             map_relocs: vec![],
             ksym_relocs: vec![],
+            global_relocs: vec![],
             lines,
         }
     }

@@ -100,6 +100,14 @@ pub enum ElfError {
         map: String,
     },
     #[error(
+        "program `{program}`: slot {slot} loads the global `{global}`, which the object does not define"
+    )]
+    UnknownGlobal {
+        program: String,
+        slot: usize,
+        global: String,
+    },
+    #[error(
         "program `{program}`: map relocation at slot {slot} is not on an ld_imm64 instruction"
     )]
     MapRelocNotLdImm64 { program: String, slot: usize },

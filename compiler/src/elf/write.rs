@@ -1,6 +1,8 @@
 //! The ELF writer: one executable section per program section name, `.maps`
 //! with a symbol per map at the slot the BTF encoder chose, `R_BPF_64_64`
-//! relocations for map loads and, against undefined symbols, for kernel
+//! relocations for map loads, for read-only globals' addresses (`.rodata`,
+//! zero-filled, a global `STT_OBJECT` per global, as clang writes `const
+//! volatile` globals) and, against undefined symbols, for kernel
 //! symbols' addresses (`.ksyms` externs), `license`, `.BTF` and
 //! `.BTF.ext`. Symbol and
 //! string tables and the local-first symbol order come from the `object`
@@ -19,7 +21,7 @@ use object::{
 use super::{endianness, ElfError};
 use crate::btf::{self, EncodedBtf, MapSlot};
 use crate::insn::{encode_all, Insn};
-use crate::program::{Object, Program};
+use crate::program::{Object, Program, RODATA};
 
 /// Writes `obj` as an ELF64 relocatable BPF object in its architecture's
 /// byte order, with BTF from the BTF encoder.
@@ -40,13 +42,19 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
     );
     let placed = add_programs(&mut out, obj)?;
     let maps = add_maps(&mut out, obj, &btf.maps)?;
+    let globals = add_globals(&mut out, obj);
     let ksyms: BTreeMap<String, SymbolId> = obj
         .ksyms()
         .into_iter()
         .map(|name| (name.to_string(), out.add_symbol(undefined(name))))
         .collect();
     for (program, (section, base)) in obj.programs.iter().zip(&placed) {
-        add_imm64_relocs(&mut out, program, *section, *base, &maps, &ksyms)?;
+        let targets = Targets {
+            maps: &maps,
+            ksyms: &ksyms,
+            globals: &globals,
+        };
+        add_imm64_relocs(&mut out, program, *section, *base, &targets)?;
     }
     add_data(
         &mut out,
@@ -71,7 +79,8 @@ fn check_names(obj: &Object) -> Result<(), ElfError> {
         .programs
         .iter()
         .map(|p| &p.name)
-        .chain(obj.maps.iter().map(|m| &m.name));
+        .chain(obj.maps.iter().map(|m| &m.name))
+        .chain(obj.globals.iter().map(|g| &g.name));
     for name in names.chain(std::iter::once(&"_license".to_string())) {
         if !seen.insert(name.clone()) {
             return Err(ElfError::DuplicateSymbol(name.clone()));
@@ -191,6 +200,40 @@ fn add_maps(
     Ok(symbols)
 }
 
+/// `.rodata`: zero-filled, one global `STT_OBJECT` per read-only global at
+/// its offset (no section without any).
+fn add_globals(out: &mut ElfObject, obj: &Object) -> BTreeMap<String, SymbolId> {
+    let mut symbols = BTreeMap::new();
+    if obj.globals.is_empty() {
+        return symbols;
+    }
+    let id = section_with_flags(
+        out,
+        RODATA,
+        SectionKind::Elf(elf::SHT_PROGBITS),
+        elf::SHF_ALLOC,
+    );
+    out.set_section_data(id, vec![0u8; obj.rodata_size() as usize], 8);
+    for g in &obj.globals {
+        let sym = global(
+            &g.name,
+            u64::from(g.offset),
+            u64::from(g.ty.size()),
+            SymbolKind::Data,
+            id,
+        );
+        symbols.insert(g.name.clone(), out.add_symbol(sym));
+    }
+    symbols
+}
+
+/// The symbols an `ld_imm64` may be relocated against, by name.
+struct Targets<'a> {
+    maps: &'a BTreeMap<String, SymbolId>,
+    ksyms: &'a BTreeMap<String, SymbolId>,
+    globals: &'a BTreeMap<String, SymbolId>,
+}
+
 /// A global symbol of no section: an extern the loader resolves.
 fn undefined(name: &str) -> ElfSymbol {
     ElfSymbol {
@@ -206,29 +249,40 @@ fn undefined(name: &str) -> ElfSymbol {
 }
 
 /// The `R_BPF_64_64` relocations of program `p`'s `ld_imm64`s: against
-/// each map it loads and each kernel symbol it loads the address of.
+/// each map it loads, each read-only global and each kernel symbol it
+/// loads the address of.
 fn add_imm64_relocs(
     out: &mut ElfObject,
     p: &Program,
     section: SectionId,
     base: u64,
-    maps: &BTreeMap<String, SymbolId>,
-    ksyms: &BTreeMap<String, SymbolId>,
+    to: &Targets,
 ) -> Result<(), ElfError> {
     let targets = p
         .map_relocs
         .iter()
         .map(|r| {
-            let symbol = maps.get(&r.map).ok_or_else(|| ElfError::UnknownMap {
+            let symbol = to.maps.get(&r.map).ok_or_else(|| ElfError::UnknownMap {
                 program: p.name.clone(),
                 slot: r.insn,
                 map: r.map.clone(),
             });
             (r.insn, symbol)
         })
+        .chain(p.global_relocs.iter().map(|r| {
+            let symbol = to
+                .globals
+                .get(&r.global)
+                .ok_or_else(|| ElfError::UnknownGlobal {
+                    program: p.name.clone(),
+                    slot: r.insn,
+                    global: r.global.clone(),
+                });
+            (r.insn, symbol)
+        }))
         .chain(p.ksym_relocs.iter().filter_map(|r| {
             // Every extern has its symbol: `ksyms` holds them all.
-            Some((r.insn, Ok(ksyms.get(&r.symbol)?)))
+            Some((r.insn, Ok(to.ksyms.get(&r.symbol)?)))
         }));
     for (slot, symbol) in targets {
         if !is_complete_ld_imm64(&p.insns, slot) {

@@ -365,6 +365,12 @@ pub enum ExprKind {
     Builtin(Builtin),
     /// `$name`.
     Var(String),
+    /// `$N`, or `$#` (`0`), when no value is given at compile time: read
+    /// at run time from a read-only global a loader sets.
+    Param(u32),
+    /// `str($N)` when no value is given at compile time: the parameter's
+    /// text, read at run time from a read-only global a loader sets.
+    ParamStr(u32),
     /// `@name[keys]` read.
     Map(MapRef),
     Unary {
@@ -438,6 +444,8 @@ impl Expr {
             | ExprKind::Str(_)
             | ExprKind::Builtin(_)
             | ExprKind::Var(_)
+            | ExprKind::Param(_)
+            | ExprKind::ParamStr(_)
             | ExprKind::Ident(_)
             | ExprKind::Offsetof { .. } => vec![],
             ExprKind::Map(m) => m.keys.iter_mut().collect(),

@@ -44,7 +44,7 @@ use crate::btf::kernel::KernelBtf;
 
 use crate::arch::{Arch, KernelVersion};
 use crate::kprobe::AttachPoint;
-use crate::lang::ast::{ProbeKind, Span, Spec};
+use crate::lang::ast::{Expr, ExprKind, ProbeKind, Span, Spec};
 use crate::lang::diag::{line_col, Diagnostic};
 use crate::lang::preprocess::map::SourceMap;
 use crate::lang::preprocess::Preprocessed;
@@ -71,8 +71,10 @@ pub struct CompileOptions {
     /// against (`--btf`); `None`: a spec that needs them is an error.
     pub btf: Option<TypeSource>,
     /// The values of the positional parameters `$1`... (`$#` is their
-    /// count), fixed when the spec compiles, as bpftrace fixes them.
-    pub params: Vec<String>,
+    /// count), fixed when the spec compiles, as bpftrace fixes them; `None`:
+    /// none given, and the parameters the spec reads are read-only globals
+    /// a loader sets before load (`lang::check::ir::param`).
+    pub params: Option<Vec<String>>,
     /// What `kprobe:` and `kretprobe:` attach points become (`--attach`).
     pub attach: AttachMode,
     /// Make each block of several kprobe (or kretprobe) attach points one
@@ -183,7 +185,7 @@ impl Default for CompileOptions {
             kernel: None,
             unsafe_actions: false,
             btf: None,
-            params: Vec::new(),
+            params: None,
             attach: AttachMode::Kprobe,
             multi: false,
         }
@@ -456,6 +458,19 @@ impl<'a> Checker<'a> {
         if self.mode == Mode::Check {
             self.diags.push(d);
         }
+    }
+
+    /// Reports `d`, that `e` is not the literal its place needs; a
+    /// positional parameter read at run time is told how to fix it.
+    fn not_literal(&mut self, e: &Expr, d: Diagnostic) {
+        let d = match e.kind {
+            ExprKind::Param(_) | ExprKind::ParamStr(_) => d.with_help(
+                "with no values given when the spec compiles, positional parameters are read \
+                 at run time; give them here with `probecc build SPEC -- ARG...`",
+            ),
+            _ => d,
+        };
+        self.error(d);
     }
 
     /// `line:col` of a span, for messages that cite another place.

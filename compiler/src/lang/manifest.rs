@@ -3,8 +3,10 @@
 //! to attach; `begin`, `end` or `interval` with its period, which the
 //! runner runs itself with `BPF_PROG_TEST_RUN`), each map's key and value
 //! layout, every record kind the programs send user space (`output`: what
-//! to do with it and its arguments' layout), and what the spec's config
-//! block asks of a runtime. Serialised as JSON with a stable field order.
+//! to do with it and its arguments' layout), what the spec's config
+//! block asks of a runtime, and the read-only globals a loader sets
+//! before load (`globals`: the positional parameters read at run time).
+//! Serialised as JSON with a stable field order.
 //!
 //! A runner runs the `begin` programs in order before attaching any
 //! kprobe, each `interval` program at its period while they are attached,
@@ -72,6 +74,30 @@ pub struct Manifest {
     /// it is bpftrace's default.
     #[serde(default, skip_serializing_if = "RuntimeConfig::is_default")]
     pub config: RuntimeConfig,
+    /// The read-only globals (`.rodata`) a loader sets before load: the
+    /// positional parameters the programs read at run time; absent when
+    /// there are none (no parameter read, or their values fixed when the
+    /// spec compiled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<GlobalEntry>,
+}
+
+/// One read-only global a loader sets: the ELF symbol (aya's
+/// `EbpfLoader::set_global`, a libbpf skeleton's `rodata` member), its
+/// place in `.rodata`, and what to put there. Each is zero in the object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalEntry {
+    pub symbol: String,
+    /// Which positional parameter: `N` of `$N`, 0 for `$#`.
+    pub param: u32,
+    /// `int`: the parameter's text as an s64 (as bpftrace reads a number;
+    /// text that is none is an error); `str`: the text, cut to `size - 1`
+    /// bytes, NUL-padded to `size`; `count`: the number of parameters, a
+    /// u64. Integers in the target's byte order.
+    pub kind: ir::ParamKind,
+    /// Its offset in `.rodata`.
+    pub offset: u32,
+    pub size: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -486,6 +512,17 @@ impl Manifest {
                 .collect(),
             ringbuf: checked.uses_output().then(|| OUTPUT_RINGBUF.to_string()),
             unsafe_actions: checked.unsafe_actions.clone(),
+            globals: checked
+                .param_globals()
+                .into_iter()
+                .map(|(p, g)| GlobalEntry {
+                    symbol: g.name,
+                    param: p.number(),
+                    kind: p.kind(),
+                    offset: g.offset,
+                    size: g.ty.size(),
+                })
+                .collect(),
             config: checked.settings.runtime.clone(),
         }
     }

@@ -45,7 +45,7 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<Compiled, Vec<diag::Diagnostic>> {
     let pre = preprocess::preprocess(src, &preprocess::Options::for_compile(opts))?;
-    let spec = parse::parse_with_params(&pre, src, &opts.params)?;
+    let spec = parse::parse_with_params(&pre, src, opts.params.as_deref())?;
     let checked = check_preprocessed(&spec, src, &pre, arch, opts)?;
     lower(&checked, arch, opts)
 }

@@ -285,6 +285,9 @@ fn expr_in(e: &Expr, min: u8, pred: bool) -> String {
         ExprKind::Str(s) => string_literal(s),
         ExprKind::Builtin(b) => b.name(),
         ExprKind::Var(n) => format!("${n}"),
+        ExprKind::Param(0) => "$#".into(),
+        ExprKind::Param(n) => format!("${n}"),
+        ExprKind::ParamStr(n) => format!("str(${n})"),
         ExprKind::Ident(n) => n.clone(),
         ExprKind::Map(m) => map_ref(m),
         ExprKind::Call { name, args, .. } => {

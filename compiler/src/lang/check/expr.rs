@@ -6,7 +6,7 @@
 //! mistake does not cascade.
 
 use super::ir::settings::{StackMode, STR_MAX};
-use super::ir::{KeyTy, Stack, Sym, TExpr, TKind, Ty, ValueKind};
+use super::ir::{KeyTy, Param, Stack, Sym, TExpr, TKind, Ty, ValueKind};
 use super::Checker;
 use crate::arch::ArchError;
 use crate::lang::ast::{
@@ -84,6 +84,20 @@ impl Checker<'_> {
                 Some((idx, ty)) => TExpr::new(TKind::Var(idx), ty, span),
                 None => TExpr::error(span),
             },
+            // Signed, as the literals bpftrace makes of them are.
+            ExprKind::Param(0) => {
+                TExpr::new(TKind::Param(Param::Count), Ty::Int { signed: true }, span)
+            }
+            ExprKind::Param(n) => {
+                TExpr::new(TKind::Param(Param::Int(*n)), Ty::Int { signed: true }, span)
+            }
+            ExprKind::ParamStr(n) => TExpr::new(
+                TKind::Param(Param::Str(*n)),
+                Ty::Str {
+                    size: self.settings.str_size,
+                },
+                span,
+            ),
             ExprKind::Map(mr) => self.map_read(mr),
             ExprKind::Ident(name) => self.constant(name, span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, span),
@@ -557,7 +571,8 @@ impl Checker<'_> {
                 _ => {
                     let msg =
                         format!("str() length must be an integer literal from 1 to {STR_MAX}");
-                    self.error(Diagnostic::new(e.span, msg).with_label("not a literal in range"));
+                    let d = Diagnostic::new(e.span, msg).with_label("not a literal in range");
+                    self.not_literal(e, d);
                     None
                 }
             },

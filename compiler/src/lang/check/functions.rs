@@ -83,7 +83,8 @@ impl Checker<'_> {
             TKind::Int(n) if n >= 0 => n as usize,
             _ => {
                 let msg = "strncmp()'s length must be a non-negative integer literal";
-                self.error(Diagnostic::new(args[2].span, msg).with_label("not a literal"));
+                let d = Diagnostic::new(args[2].span, msg).with_label("not a literal");
+                self.not_literal(&args[2], d);
                 return None;
             }
         };

@@ -17,6 +17,7 @@
 
 mod map;
 mod names;
+pub mod param;
 pub mod settings;
 mod ty;
 
@@ -27,6 +28,7 @@ use crate::lang::preprocess::map::SourceMap;
 
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use names::NameTable;
+pub use param::{Param, ParamKind};
 pub use settings::{RuntimeConfig, Settings};
 pub use ty::{round8, stack_map, tuple_offsets, Stack, Sym, Ty, INET_SIZE};
 
@@ -47,6 +49,9 @@ pub enum TKind {
     Builtin(Builtin),
     /// A scratch variable, by index into [`Body::vars`].
     Var(usize),
+    /// A positional parameter read at run time from its read-only global
+    /// ([`param`]).
+    Param(Param),
     /// A map read, by index into [`Checked::maps`].
     MapRead {
         map: usize,
@@ -182,6 +187,7 @@ impl TExpr {
             TKind::Int(_)
             | TKind::Str(_)
             | TKind::Var(_)
+            | TKind::Param(_)
             | TKind::FieldOffset(_)
             | TKind::KernelAddr(_) => false,
             TKind::Bswap { expr, .. } => c(expr),
@@ -212,6 +218,7 @@ impl TExpr {
             TKind::Int(_)
             | TKind::Str(_)
             | TKind::Var(_)
+            | TKind::Param(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
             | TKind::KernelAddr(_) => vec![],
@@ -242,6 +249,7 @@ impl TExpr {
             TKind::Int(_)
             | TKind::Str(_)
             | TKind::Var(_)
+            | TKind::Param(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
             | TKind::KernelAddr(_) => {}

@@ -212,7 +212,7 @@ impl Checker<'_> {
                         "lhist() bounds must be integer literals: lhist(x, min, max, step)",
                     )
                     .with_label("not a literal");
-                    self.error(d);
+                    self.not_literal(b, d);
                 }
             }
         }

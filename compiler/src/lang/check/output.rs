@@ -109,7 +109,8 @@ impl Checker<'_> {
                     TKind::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => *slot = n as u32,
                     _ => {
                         let msg = "print()'s top and div must be integer literals";
-                        self.error(Diagnostic::new(a.span, msg).with_label("not a literal"));
+                        let d = Diagnostic::new(a.span, msg).with_label("not a literal");
+                        self.not_literal(a, d);
                         return None;
                     }
                 }

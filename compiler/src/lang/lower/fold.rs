@@ -305,7 +305,11 @@ pub fn expr(e: TExpr) -> TExpr {
             rhs,
             signed,
         } => return binary(op, expr(*lhs), expr(*rhs), signed, &shell),
-        k @ (TKind::Int(_) | TKind::Str(_) | TKind::Builtin(_) | TKind::Var(_)) => k,
+        k @ (TKind::Int(_)
+        | TKind::Str(_)
+        | TKind::Builtin(_)
+        | TKind::Var(_)
+        | TKind::Param(_)) => k,
     };
     TExpr { kind, ty, span }
 }

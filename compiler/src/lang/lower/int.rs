@@ -14,7 +14,7 @@ use crate::insn::Endian;
 use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::kprobe;
 use crate::lang::ast::{BinOp, Builtin, IntType};
-use crate::lang::check::ir::{stack_map, TExpr, TKind, Ty, ELAPSED_MAP};
+use crate::lang::check::ir::{stack_map, Param, TExpr, TKind, Ty, ELAPSED_MAP};
 
 use super::gen::{Gen, R};
 use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
@@ -132,7 +132,12 @@ impl Gen<'_> {
                 self.mov(dst, Reg::R0);
             }
             TKind::KernelAddr(sym) => self.emit(asm::ld_ksym(dst, sym)),
-            TKind::Str(_)
+            TKind::Param(p @ (Param::Int(_) | Param::Count)) => self.emit_all([
+                asm::ld_global(dst, &p.symbol()),
+                asm::load_mem(Size::DW, dst, dst, 0),
+            ]),
+            TKind::Param(Param::Str(_))
+            | TKind::Str(_)
             | TKind::StrRead { .. }
             | TKind::Tuple(_)
             | TKind::Ntop { .. }

@@ -5,8 +5,9 @@
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
-//! bottom of `lower`), the maps and record types of [`layout`] — and the
-//! [`Manifest`] that describes it.
+//! bottom of `lower`), the maps and record types of [`layout`], the
+//! read-only globals of the positional parameters read at run time
+//! (`check::ir::param`) — and the [`Manifest`] that describes it.
 
 mod bits;
 mod bytes;
@@ -53,6 +54,11 @@ pub fn lower(
     let mut object = Object::new(arch);
     object.maps = layout::map_defs(checked);
     object.types = layout::output_types(checked);
+    object.globals = checked
+        .param_globals()
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect();
     let mut diags = Vec::new();
     let shared = gen::Shared::new(checked);
     for p in &checked.programs {
@@ -102,5 +108,7 @@ fn record_core(
     Ok(())
 }
 
+#[cfg(test)]
+mod param_tests;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! Strings: written straight into their destination (a stack slot, a map
 //! key or value buffer, a ring-buffer record) rather than copied around —
 //! `comm` with `get_current_comm`, `str()` with `probe_read_*_str`,
-//! literals with immediate stores, variables and map values by 8-byte
-//! copies. Destinations that become map keys or values are zero-padded so
+//! literals with immediate stores, variables, map values and `str($N)`'s
+//! read-only global by 8-byte copies. Destinations that become map keys or values are zero-padded so
 //! equal strings hash equal. Comparison with a literal loads 4/2/1-byte
 //! chunks up to the literal's NUL and compares them as immediates.
 
@@ -10,7 +10,7 @@ use crate::asm::{self, Arg};
 use crate::helpers::Helper;
 use crate::insn::{Cond, Endian, Reg, Size};
 use crate::lang::ast::Builtin;
-use crate::lang::check::ir::{round8, FieldRead, TExpr, TKind, Ty};
+use crate::lang::check::ir::{round8, FieldRead, Param, TExpr, TKind, Ty};
 
 use super::gen::{Gen, R};
 use super::operand::Mem;
@@ -95,6 +95,15 @@ impl Gen<'_> {
             TKind::TupleGet { .. } => {
                 let src = self.tuple_elem(e)?;
                 self.copy(src, dst, size)?;
+                self.pad_from(dst, size, cap, pad);
+            }
+            TKind::Param(p @ Param::Str(_)) => {
+                // Its global holds round8(size) bytes, NUL-padded.
+                let t = self.scratch()?;
+                self.emit(asm::ld_global(t, &p.symbol()));
+                let copied = self.hold(t, |g| g.copy(Mem { base: t, off: 0 }, dst, size));
+                self.frame.free(t);
+                copied?;
                 self.pad_from(dst, size, cap, pad);
             }
             TKind::MapRead { map, keys } => {

@@ -658,12 +658,15 @@ impl Parser<'_> {
     /// `name(args)`; the cursor is on `name`.
     /// A positional parameter's value, as bpftrace fixes it: `$#` the
     /// count, `$N` its number, or its text where it is not one (a missing
-    /// one is 0).
+    /// one is 0); with no values given, the parameter read at run time.
     fn param(&self, n: u32) -> ExprKind {
+        let Some(params) = self.params else {
+            return ExprKind::Param(n);
+        };
         if n == 0 {
-            return ExprKind::Int(self.params.len() as u64);
+            return ExprKind::Int(params.len() as u64);
         }
-        match self.params.get(n as usize - 1) {
+        match params.get(n as usize - 1) {
             None => ExprKind::Int(0),
             Some(text) => match parse_int(text.trim()) {
                 Ok(v) => ExprKind::Int(v),
@@ -672,7 +675,8 @@ impl Parser<'_> {
         }
     }
 
-    /// `str($N)`: the parameter's text as written (`""` when missing).
+    /// `str($N)`: the parameter's text as written (`""` when missing), or
+    /// with no values given, read at run time.
     fn str_of_param(&mut self) -> Option<Expr> {
         let [name, open, param, close] = [0, 1, 2, 3].map(|i| self.peek_nth(i).tok.clone());
         let (Tok::Ident(name), Tok::LParen, Tok::Param(n), Tok::RParen) =
@@ -687,9 +691,12 @@ impl Parser<'_> {
         for _ in 0..4 {
             self.bump();
         }
-        let text = self.params.get(n as usize - 1).cloned().unwrap_or_default();
+        let kind = match self.params {
+            Some(params) => ExprKind::Str(params.get(n as usize - 1).cloned().unwrap_or_default()),
+            None => ExprKind::ParamStr(n),
+        };
         Some(Expr {
-            kind: ExprKind::Str(text),
+            kind,
             span: start.to(self.prev.span),
         })
     }

@@ -65,17 +65,19 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
 /// `pre.text` (`pre.map` takes them to the original); the errors are
 /// about the original already.
 pub fn parse_preprocessed(pre: &Preprocessed, original: &str) -> Result<Spec, Vec<Diagnostic>> {
-    parse_with_params(pre, original, &[])
+    parse_with_params(pre, original, Some(&[]))
 }
 
 /// [`parse_preprocessed`], the positional parameters `$1`... taking the
-/// values of `params` (as bpftrace fixes them when it compiles: a number
-/// is an integer, other text a string, a missing one `0`, or `""` in
-/// `str()`; `$#` is their count).
+/// values of `params` where given (as bpftrace fixes them when it
+/// compiles: a number is an integer, other text a string, a missing one
+/// `0`, or `""` in `str()`; `$#` is their count); with `None`, they are
+/// [`ExprKind::Param`](crate::lang::ast::ExprKind::Param) and
+/// [`ParamStr`](crate::lang::ast::ExprKind::ParamStr), read at run time.
 pub fn parse_with_params(
     pre: &Preprocessed,
     original: &str,
-    params: &[String],
+    params: Option<&[String]>,
 ) -> Result<Spec, Vec<Diagnostic>> {
     let spec = on_big_stack(|| {
         let mut p = Parser::new(&pre.text);
@@ -171,8 +173,9 @@ struct Parser<'a> {
     /// The text as written and the map to it, when `src` is preprocessed
     /// (for the `line:col` messages cite).
     origin: Option<(&'a str, &'a SourceMap)>,
-    /// The positional parameters `$1`... and `$#` stand for.
-    params: &'a [String],
+    /// The values the positional parameters `$1`... and `$#` stand for;
+    /// `None`: none given, they are read at run time.
+    params: Option<&'a [String]>,
 }
 
 impl<'a> Parser<'a> {
@@ -190,7 +193,7 @@ impl<'a> Parser<'a> {
             no_div: false,
             stmt_start: 0,
             origin: None,
-            params: &[],
+            params: Some(&[]),
         }
     }
 

@@ -60,6 +60,8 @@ pub(super) fn sx(e: &Expr) -> String {
         ExprKind::Str(s) => format!("{s:?}"),
         ExprKind::Builtin(b) => b.name(),
         ExprKind::Var(n) => format!("${n}"),
+        ExprKind::Param(n) => format!("(param {n})"),
+        ExprKind::ParamStr(n) => format!("(param-str {n})"),
         ExprKind::Ident(n) => format!("'{n}"),
         ExprKind::Map(m) if m.keys.is_empty() => format!("@{}", m.name),
         ExprKind::Map(m) => format!("@{}[{}]", m.name, list(&m.keys)),
@@ -171,6 +173,8 @@ fn strip_expr(e: &mut Expr) {
         | ExprKind::Str(_)
         | ExprKind::Builtin(_)
         | ExprKind::Var(_)
+        | ExprKind::Param(_)
+        | ExprKind::ParamStr(_)
         | ExprKind::Ident(_) => {}
     }
 }
@@ -692,6 +696,33 @@ fn lowercase_begin_end_and_intervals() {
     );
 }
 
+/// With no values given, `$N`, `str($N)` and `$#` stay parameters, read
+/// at run time; `str($N, len)` is `str()` of the integer `$N`.
+#[test]
+fn positional_parameters_without_values_are_read_at_run_time() {
+    let src = "BEGIN { @a = $1; @b = str($2); @c = $#; @d = str($1, 4); }";
+    let pre = crate::lang::preprocess::preprocess(src, &Default::default()).unwrap();
+    let spec = crate::lang::parse::parse_with_params(&pre, src, None).unwrap();
+    let values: Vec<String> = spec.probes[0]
+        .body
+        .stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Assign { value, .. } => Some(sx(value)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "(param 1)",
+            "(param-str 2)",
+            "(param 0)",
+            "(str (param 1) 4)"
+        ]
+    );
+}
+
 /// `$N` is its parameter's number, or its text where it is not one; a
 /// missing one is 0, or `""` in `str()`; `$#` is their count.
 #[test]
@@ -699,7 +730,7 @@ fn positional_parameters_take_their_values() {
     let src = "BEGIN { @a = $1; @b = str($2); @c = $#; @d = $3; @e = str($3); @f = $2; }";
     let pre = crate::lang::preprocess::preprocess(src, &Default::default()).unwrap();
     let params = ["0x10".to_string(), "eth0".to_string()];
-    let spec = crate::lang::parse::parse_with_params(&pre, src, &params).unwrap();
+    let spec = crate::lang::parse::parse_with_params(&pre, src, Some(&params)).unwrap();
     let values: Vec<ExprKind> = spec.probes[0]
         .body
         .stmts
