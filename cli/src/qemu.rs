@@ -114,6 +114,15 @@ struct Specs {
 }
 
 impl Compiler for Specs {
+    /// The empty fentry and fexit baselines are built with the types the
+    /// specs are (`--btf`, else the host's own).
+    fn types(&self) -> Option<PathBuf> {
+        let host = Path::new("/sys/kernel/btf/vmlinux");
+        self.btf
+            .clone()
+            .or_else(|| host.exists().then(|| host.to_path_buf()))
+    }
+
     fn compile(&self, path: &Path, arch: Arch) -> Result<Compiled, String> {
         let spec = Spec::load(
             path,

@@ -14,7 +14,7 @@ use probecc::error::chain;
 use probecc::lang::manifest::Manifest;
 use probecc_guest::protocol::{FixturePlan, Report};
 use probecc_runtime::ksyms::Ksyms;
-use probecc_runtime::live::{Loaded, Session};
+use probecc_runtime::live::{kernel, Loaded, Session};
 use probecc_runtime::output::{Chunk, Output, Style};
 use probecc_runtime::report;
 use serde_json::{json, Value};
@@ -25,12 +25,43 @@ use crate::workload;
 
 /// Runs one fixture and returns its report line.
 pub fn run(f: &FixturePlan, ksyms: &Ksyms) -> Report {
+    if f.tracing {
+        if let Err(why) = tracing_possible() {
+            return Report::Unavailable {
+                what: f.name.clone(),
+                why,
+            };
+        }
+    }
     let mut r = Run::new(f);
     if let Err(e) = r.go(f, ksyms) {
         r.errors.push(e);
     }
     r.report()
 }
+
+/// Whether this kernel can run fentry/fexit programs, by the arch table
+/// (`trampolines_since`; the host checks the table against what the empty
+/// fentry subject met) and its BTF, which a tracing program's attach
+/// target is found in.
+fn tracing_possible() -> Result<(), String> {
+    let uname = kernel::uname().map_err(|e| chain(&e))?;
+    let arch = uname.arch().map_err(|e| chain(&e))?;
+    let version = uname.version().map_err(|e| chain(&e))?;
+    if !arch.has_trampolines(version) {
+        let since = arch.info().trampolines_since;
+        return Err(match since {
+            Some(v) => format!("{arch} has BPF trampolines from {v}, this kernel is {version}"),
+            None => format!("{arch} has no BPF trampolines"),
+        });
+    }
+    if !Path::new(BTF).exists() {
+        return Err(format!("this kernel has no BTF ({BTF})"));
+    }
+    Ok(())
+}
+
+const BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// What a fixture run gathers for its report.
 struct Run {

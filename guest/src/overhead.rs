@@ -28,10 +28,7 @@ pub fn run(plan: &OverheadPlan) {
     for s in &plan.subjects {
         match load(s) {
             Ok(l) => loaded.push(l),
-            Err(e) => report(&Report::Error {
-                what: format!("overhead subject {}", s.name),
-                error: e,
-            }),
+            Err(e) => report(&refused(s, format!("overhead subject {}", s.name), e)),
         }
     }
     let mut io = match Loop::open() {
@@ -166,13 +163,28 @@ fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) -> Vec<String> {
                     per_iteration: (after - before) as f64 / n.max(1) as f64,
                 })
             }
-            Err(e) => report(&Report::Error {
-                what: format!("calibrating {}", s.subject.name),
-                error: e,
-            }),
+            Err(e) => report(&refused(
+                &s.subject,
+                format!("calibrating {}", s.subject.name),
+                e,
+            )),
         }
     }
     hit
+}
+
+/// A subject's load or attach refused: unavailable for a tracing subject
+/// (a kernel without trampolines refuses fentry, which the host checks
+/// against the arch table), an error for any other.
+fn refused(s: &Subject, what: String, error: String) -> Report {
+    if s.tracing {
+        Report::Unavailable {
+            what: s.name.clone(),
+            why: error,
+        }
+    } else {
+        Report::Error { what, error }
+    }
 }
 
 fn run_count(s: &Loaded) -> u64 {

@@ -198,6 +198,12 @@ pub struct FixturePlan {
     /// of the section's offset, which is then only checked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub first_valid_offset: bool,
+    /// The fixture built with `kprobe:`/`kretprobe:` as fentry/fexit
+    /// (`--attach fentry`): run only where the kernel has BPF trampolines
+    /// and BTF (the arch table's `trampolines_since`), else reported as
+    /// [`Report::Unavailable`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracing: bool,
     /// Whether the report carries what bpftrace would have printed
     /// (`Report::Fixture::output`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -264,6 +270,11 @@ pub struct Subject {
     /// The object's programs: (function symbol, ELF section).
     #[serde(default)]
     pub programs: Vec<(String, String)>,
+    /// fentry/fexit programs, which a kernel without BPF trampolines (or
+    /// without BTF) refuses: their refusal is [`Report::Unavailable`],
+    /// not an error, and the host checks it against the arch table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracing: bool,
 }
 
 fn one() -> u64 {
@@ -344,6 +355,9 @@ pub enum Report {
     },
     /// An error outside any fixture (the overhead run, the plan).
     Error { what: String, error: String },
+    /// A tracing subject or fixture this kernel cannot run: the kernel's
+    /// refusal, or why the agent did not try (no trampolines, no BTF).
+    Unavailable { what: String, why: String },
     /// The guest's watchdog fired.
     Watchdog { secs: u64 },
     /// Everything ran; the guest powers off.

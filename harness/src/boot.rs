@@ -387,6 +387,7 @@ fn progress_text(r: &Report) -> String {
             ..
         } => format!("cost of {spec}: round {} {subject}", round + 1),
         Report::Error { what, .. } => format!("error: {what}"),
+        Report::Unavailable { what, .. } => format!("not on this kernel: {what}"),
         Report::Watchdog { .. } => "watchdog fired".into(),
         Report::Done { .. } => "done".into(),
     }

@@ -606,6 +606,7 @@ fn boot_one(
             .collect();
         result.apply_known(&known);
     }
+    result.check_trampolines(arch);
     if let Some(reason) = options.plan.platform_known_failure(arch, &k.release) {
         result.apply_platform_known(reason);
     }
@@ -616,7 +617,12 @@ fn boot_one(
                 .push(format!("{} not checked on {arch}: {why}", f.name));
         }
     }
-    let ran: Vec<&str> = result.fixtures.iter().map(|f| f.name.as_str()).collect();
+    let ran: Vec<&str> = result
+        .fixtures
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(result.unavailable.iter().map(|u| u.what.as_str()))
+        .collect();
     let missing: Vec<String> = staged
         .plan
         .fixtures

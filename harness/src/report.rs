@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::{Context, Result};
 
-use crate::results::ArchResult;
+use crate::results::{ArchResult, FixtureRow};
 
 /// Writes the three reports, each through a temporary file renamed into
 /// place: the matrix rewrites them after every boot, so a run that is
@@ -61,6 +61,48 @@ fn cells(r: &ArchResult) -> [String; 6] {
     ]
 }
 
+/// The fentry/fexit cells: empty fentry and fexit added per hit (or why
+/// the kernel has none), fentry over kprobe, and the fixtures that ran
+/// built as fentry/fexit.
+fn tracing_cells(r: &ArchResult) -> [String; 4] {
+    let per_hit = |n: &str| r.subject(n).and_then(|x| x.added_per_hit);
+    let added = |n: &str| match (per_hit(n), r.unavailable(n)) {
+        (Some(x), _) => format!("{x:.0}"),
+        (None, Some(_)) => "none".into(),
+        (None, None) => "—".into(),
+    };
+    let ratio_cell = ratio(
+        per_hit("empty_fentry")
+            .zip(per_hit("empty_kprobe"))
+            .map(|(f, k)| f / k),
+    );
+    let as_fentry: Vec<&FixtureRow> = r
+        .fixtures
+        .iter()
+        .filter(|f| f.name.ends_with(crate::stage::AS_FENTRY))
+        .collect();
+    let fixtures = if as_fentry.is_empty() {
+        let none = r
+            .unavailable
+            .iter()
+            .any(|u| u.what.ends_with(crate::stage::AS_FENTRY));
+        if none {
+            "none".into()
+        } else {
+            "—".into()
+        }
+    } else {
+        let ok = as_fentry.iter().filter(|f| f.ok).count();
+        format!("{ok}/{}", as_fentry.len())
+    };
+    [
+        added("empty_fentry"),
+        added("empty_fexit"),
+        ratio_cell,
+        fixtures,
+    ]
+}
+
 /// "attached/programs" over all fixtures.
 fn attach_cell(r: &ArchResult) -> String {
     let a: usize = r.fixtures.iter().map(|f| f.attached).sum();
@@ -98,17 +140,19 @@ pub fn markdown(results: &[ArchResult]) -> String {
     s.push_str("Added = median with the probe − median without, per loop iteration (a 1-byte read of /dev/zero and a 1-byte write to /dev/null), divided by the probe hits per iteration.\n\n");
     s.push_str("BPF JIT: `net.core.bpf_jit_enable` in the guest, which the agent sets to 1 where a kernel leaves it off; \"no\" means the kernel has no JIT and programs ran in the interpreter.\n\n");
     s.push_str("BTF: whether the kernel has BTF (`CONFIG_DEBUG_INFO_BTF`), without which objects that read kernel structs (CO-RE) cannot load.\n\n");
-    s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | ours vs clang (added/hit) |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("fentry columns: the empty fentry and fexit programs on the same read (\"none\": the kernel has no BPF trampolines, or no BTF; the notes say which), fentry's added cost over the empty kprobe's, and the fixtures built as fentry/fexit (`--attach fentry`) meeting the same expectations.\n\n");
+    s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | empty fentry added/hit | empty fexit added/hit | fentry / kprobe | fixtures as fentry | ours vs clang (added/hit) |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in results {
         let base = r
             .overhead
             .iter()
             .find(|x| x.kind == "baseline")
             .map(|x| x.median);
+        let [fentry, fexit, fentry_ratio, as_fentry] = tracing_cells(r);
         let _ = writeln!(
             s,
-            "| {} | {} ({}) | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} ({}) | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.arch,
             r.kernel,
             r.release,
@@ -127,6 +171,10 @@ pub fn markdown(results: &[ArchResult]) -> String {
             num(base),
             num(r.subject("empty_kprobe").and_then(|x| x.added_per_hit)),
             num(r.subject("empty_kretprobe").and_then(|x| x.added_per_hit)),
+            fentry,
+            fexit,
+            fentry_ratio,
+            as_fentry,
             clang_cell(r),
         );
     }
@@ -327,11 +375,20 @@ pub fn summary(results: &[ArchResult]) -> String {
         let looped = if r.overhead.is_empty() {
             String::new()
         } else {
-            format!("; empty kprobe +{kp} / kretprobe +{krp} per hit; ours vs clang: {clang}")
+            let [fe, fx, fr, _] = tracing_cells(r);
+            format!(
+                "; empty kprobe +{kp} / kretprobe +{krp} / fentry {fe} / fexit {fx} per hit \
+                 (fentry/kprobe {fr}); ours vs clang: {clang}"
+            )
+        };
+        let as_fentry = match tracing_cells(r) {
+            [_, _, _, f] if f == "—" => String::new(),
+            [_, _, _, f] => format!(" (as fentry: {f})"),
         };
         let _ = writeln!(
             s,
-            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}; tables {tab}{looped}",
+            "{} {} ({}): {:?} in {:.0} s; attached {att}; expectations {exp}{as_fentry}; \
+             tables {tab}{looped}",
             r.arch, r.kernel, r.release, r.verdict, r.boot_secs,
         );
         for c in &r.costs {
@@ -417,8 +474,61 @@ mod tests {
             failures: vec!["opens: does not compile for x86_64:\nerror: unknown function".into()],
             known_failures: Vec::new(),
             notes: Vec::new(),
+            unavailable: Vec::new(),
             tail: Vec::new(),
         }
+    }
+
+    fn stats(subject: &str, added_per_hit: f64) -> SubjectStats {
+        SubjectStats {
+            subject: subject.into(),
+            kind: "empty".into(),
+            twin_of: None,
+            rounds: vec![1000.0],
+            median: 1000.0,
+            min: 1000.0,
+            max: 1000.0,
+            hits_per_iteration: Some(1.0),
+            added_per_iteration: Some(added_per_hit),
+            added_per_hit: Some(added_per_hit),
+            ours_vs_clang: None,
+        }
+    }
+
+    #[test]
+    fn fentry_columns_give_its_cost_beside_kprobes_or_say_none() {
+        let mut r = result();
+        r.overhead = vec![
+            stats("no probe", 0.0),
+            stats("empty_kprobe", 400.0),
+            stats("empty_kretprobe", 900.0),
+            stats("empty_fentry", 100.0),
+            stats("empty_fexit", 150.0),
+        ];
+        r.fixtures.push(FixtureRow {
+            ok: true,
+            ..FixtureRow::failed("reads@fentry", String::new())
+        });
+        assert_eq!(
+            tracing_cells(&r),
+            ["100", "150", "0.25", "1/1"].map(String::from)
+        );
+        assert!(
+            summary(&[r.clone()]).contains("fentry 100 / fexit 150 per hit (fentry/kprobe 0.25)")
+        );
+        let mut none = result();
+        none.overhead = vec![stats("empty_kprobe", 400.0)];
+        none.unavailable = ["empty_fentry", "empty_fexit", "reads@fentry"]
+            .map(|w| crate::results::Unavailable {
+                what: w.into(),
+                why: "ENOTSUPP".into(),
+            })
+            .to_vec();
+        assert_eq!(
+            tracing_cells(&none),
+            ["none", "none", "—", "none"].map(String::from)
+        );
+        assert!(markdown(&[none]).contains("| none | none | — | none |"));
     }
 
     #[test]
@@ -492,7 +602,10 @@ mod tests {
         });
         let text = summary(&[r]);
         assert!(
-            text.contains("tables 0/0; empty kprobe +346 / kretprobe +— per hit; ours vs clang: —"),
+            text.contains(
+                "expectations 0/1 fixtures; tables 0/0; empty kprobe +346 / kretprobe +— / \
+                 fentry — / fexit — per hit (fentry/kprobe —); ours vs clang: —"
+            ),
             "{text}"
         );
     }

@@ -7,6 +7,7 @@
 //! empty probe on the same functions. Everything here is computed from
 //! the `PROBECC` lines of that boot.
 
+use probecc::arch::{Arch, KernelVersion};
 use probecc_guest::protocol::Report;
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +47,24 @@ pub struct ArchResult {
     /// Remarks, e.g. a known failure that passed this time.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The tracing (fentry/fexit) subjects and fixtures this kernel could
+    /// not run, each with the kernel's refusal or why none was tried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Unavailable>,
     /// The console's last lines when the boot did not complete.
     pub tail: Vec<String>,
 }
+
+/// A tracing subject or fixture the kernel could not run, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unavailable {
+    pub what: String,
+    pub why: String,
+}
+
+/// The overhead baseline whose load and attach prove that a kernel has BPF
+/// trampolines (or that it has none).
+pub const EMPTY_FENTRY: &str = "empty_fentry";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableRow {
@@ -181,6 +197,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         failures: Vec::new(),
         known_failures: Vec::new(),
         notes: Vec::new(),
+        unavailable: Vec::new(),
         tail: Vec::new(),
     };
     for rep in &boot.reports {
@@ -247,6 +264,10 @@ fn absorb(r: &mut ArchResult, rep: &Report) {
             r.add_row_failures();
         }
         Report::Error { what, error } => r.failures.push(format!("{what}: {error}")),
+        Report::Unavailable { what, why } => r.unavailable.push(Unavailable {
+            what: what.clone(),
+            why: why.clone(),
+        }),
         Report::Watchdog { secs } => r
             .failures
             .push(format!("the guest's watchdog fired after {secs} s")),
@@ -474,11 +495,149 @@ impl ArchResult {
     pub fn subject(&self, name: &str) -> Option<&SubjectStats> {
         self.overhead.iter().find(|s| s.subject == name)
     }
+
+    /// Why the kernel could not run `what` (a tracing subject or fixture).
+    pub fn unavailable(&self, what: &str) -> Option<&str> {
+        self.unavailable
+            .iter()
+            .find(|u| u.what == what)
+            .map(|u| u.why.as_str())
+    }
+
+    /// Holds the arch table's fact of BPF trampolines (`has_trampolines`
+    /// for this kernel's version, and BTF, which a tracing program's
+    /// target is found in) against what the kernel did with the empty
+    /// fentry baseline: refused where the table says it has them, or run
+    /// where the table says it has none, is a failure naming both. Where
+    /// the table and the kernel agree on none, a note says why.
+    pub fn check_trampolines(&mut self, arch: Arch) {
+        let Ok(version) = self.kernel.parse::<KernelVersion>() else {
+            return;
+        };
+        let ran = self
+            .subject(EMPTY_FENTRY)
+            .is_some_and(|s| s.hits_per_iteration.is_some());
+        let refused = self.unavailable(EMPTY_FENTRY).map(str::to_string);
+        if !ran && refused.is_none() {
+            return; // No overhead run: nothing to hold the table against.
+        }
+        let since = arch
+            .info()
+            .trampolines_since
+            .map_or("never".to_string(), |v| format!("from {v}"));
+        let btf = self.btf != Some(false);
+        let expected = arch.has_trampolines(version) && btf;
+        match (expected, refused) {
+            (true, Some(why)) => self.failures.push(format!(
+                "{EMPTY_FENTRY}: the arch table says {arch} {version} has BPF trampolines \
+                 ({since}), but the kernel refused it: {why}"
+            )),
+            (false, None) => self.failures.push(format!(
+                "{EMPTY_FENTRY}: the arch table says {arch} {version} has no BPF trampolines \
+                 ({since}){}, but the kernel ran it: the table is wrong",
+                if btf {
+                    ""
+                } else {
+                    " and the kernel has no BTF"
+                }
+            )),
+            (false, Some(why)) => self.notes.push(format!(
+                "fentry/fexit not on this kernel ({}): {why}",
+                if btf {
+                    format!("{arch} has BPF trampolines {since}")
+                } else {
+                    "no BTF".to_string()
+                }
+            )),
+            (true, None) => {}
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A completed boot of `kernel` with the empty fentry baseline run
+    /// (calibrated and timed) or refused.
+    fn fentry_boot(kernel: &str, fentry_ran: bool) -> ArchResult {
+        let mut reports = vec![Report::Boot {
+            arch: "arm64".into(),
+            kernel: kernel.into(),
+            cpus: 2,
+            jit: Some(1),
+        }];
+        if fentry_ran {
+            reports.extend([
+                Report::Hits {
+                    subject: EMPTY_FENTRY.into(),
+                    per_iteration: 1.0,
+                },
+                Report::Round {
+                    subject: EMPTY_FENTRY.into(),
+                    round: 0,
+                    ns_per_op: 1100.0,
+                },
+            ]);
+        } else {
+            reports.push(Report::Unavailable {
+                what: EMPTY_FENTRY.into(),
+                why: "attaching: Unknown error 524".into(),
+            });
+        }
+        let boot = Boot {
+            verdict: Verdict::Completed,
+            reports,
+            log: "x.log".into(),
+            tail: Vec::new(),
+            secs: 1.0,
+            command: String::new(),
+            ended: None,
+            panic: None,
+        };
+        let kinds = vec![(EMPTY_FENTRY.to_string(), "empty".to_string(), None)];
+        let mut r = digest(&boot, ("arm64", "r", kernel, "tcg", true), &kinds);
+        r.btf = Some(true);
+        r
+    }
+
+    #[test]
+    fn trampolines_are_held_against_the_arch_table() {
+        // arm64 has them from 6.4: 6.1 refusing fentry agrees, with a note.
+        let mut old = fentry_boot("6.1.0-50-arm64", false);
+        old.check_trampolines(Arch::Arm64);
+        assert!(old.failures.is_empty(), "{:?}", old.failures);
+        assert!(
+            old.notes[0].contains("arm64 has BPF trampolines from 6.4"),
+            "{:?}",
+            old.notes
+        );
+        assert!(old.notes[0].contains("524"), "{:?}", old.notes);
+        // 6.12 refusing it contradicts the table.
+        let mut new = fentry_boot("6.12.117+deb13-arm64", false);
+        new.check_trampolines(Arch::Arm64);
+        assert!(
+            new.failures[0].contains("says arm64 6.12 has BPF trampolines"),
+            "{:?}",
+            new.failures
+        );
+        // 6.1 running it contradicts the table the other way.
+        let mut ran = fentry_boot("6.1.0-50-arm64", true);
+        ran.check_trampolines(Arch::Arm64);
+        assert!(
+            ran.failures[0].contains("the table is wrong"),
+            "{:?}",
+            ran.failures
+        );
+        // Without BTF no kernel can, whatever its trampolines.
+        let mut no_btf = fentry_boot("6.12.117+deb13-arm64", false);
+        no_btf.btf = Some(false);
+        no_btf.check_trampolines(Arch::Arm64);
+        assert!(no_btf.failures.is_empty() && no_btf.notes[0].contains("no BTF"));
+        let mut fine = fentry_boot("6.12.117+deb13-arm64", true);
+        fine.check_trampolines(Arch::Arm64);
+        assert!(fine.failures.is_empty() && fine.notes.is_empty());
+    }
 
     #[test]
     fn a_table_check_that_could_not_run_says_why_not_two_empty_values() {

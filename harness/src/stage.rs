@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use probecc::arch::Arch;
-use probecc::lang::manifest::Manifest;
+use probecc::lang::manifest::{Manifest, ProgramKind};
 use probecc::lang::{self, CompileOptions, Compiled};
 use probecc_guest::protocol::{
     CostPlan, FixturePlan, OverheadPlan, Plan as GuestPlan, Subject, PLAN_PATH,
@@ -32,11 +32,38 @@ pub const BUSYBOX: &str = "/bin/busybox";
 const EMPTY_KPROBE: &str = include_str!("../specs/empty_kprobe.bt");
 /// The overhead baseline: an empty kretprobe on the loop's read.
 const EMPTY_KRETPROBE: &str = include_str!("../specs/empty_kretprobe.bt");
+/// The overhead baselines where the kernel has BPF trampolines: an empty
+/// fentry and an empty fexit program on the loop's read.
+const EMPTY_FENTRY: &str = include_str!("../specs/empty_fentry.bt");
+const EMPTY_FEXIT: &str = include_str!("../specs/empty_fexit.bt");
+
+/// The suffix of a fixture's name when it runs built as fentry/fexit.
+pub const AS_FENTRY: &str = "@fentry";
 
 /// How a plan's specs become objects: compiled on the host for an arch.
 /// An error is the rendered diagnostics (it fails that spec's row).
 pub trait Compiler: Sync {
     fn compile(&self, spec: &Path, arch: Arch) -> std::result::Result<Compiled, String>;
+
+    /// The spec built with its `kprobe:`/`kretprobe:` attach points as
+    /// fentry/fexit (`--attach fentry`), so that a run attaches it both
+    /// ways; `None` (the default) runs it one way only. A spec that cannot
+    /// be built so (`kstack`, an `argN` past the prototype) is an error
+    /// here and simply runs one way.
+    fn compile_fentry(
+        &self,
+        _spec: &Path,
+        _arch: Arch,
+    ) -> Option<std::result::Result<Compiled, String>> {
+        None
+    }
+
+    /// The kernel types (a vmlinux BTF) the harness's empty fentry and
+    /// fexit baselines are built with; `None` (the default) leaves them
+    /// out.
+    fn types(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Specs compiled with plain options: the arch's default kernel, kernel
@@ -47,6 +74,10 @@ pub struct Plain {
 }
 
 impl Compiler for Plain {
+    fn types(&self) -> Option<PathBuf> {
+        self.btf.clone()
+    }
+
     fn compile(&self, spec: &Path, arch: Arch) -> std::result::Result<Compiled, String> {
         let src = std::fs::read_to_string(spec)
             .map_err(|e| format!("reading {}: {e}", spec.display()))?;
@@ -174,19 +205,25 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         kind: "baseline".into(),
         ..Subject::default()
     }];
-    for (name, text) in [
+    // The empty fentry and fexit need the kernel's types (the function's
+    // prototype), which the compiler may not have.
+    let types = input.compiler.types();
+    let tracing = [("empty_fentry", EMPTY_FENTRY), ("empty_fexit", EMPTY_FEXIT)];
+    let empties = [
         ("empty_kprobe", EMPTY_KPROBE),
         ("empty_kretprobe", EMPTY_KRETPROBE),
-    ] {
-        let a = builtin(name, text, arch)?;
+    ]
+    .into_iter()
+    .map(|e| (e, None))
+    .chain(
+        types
+            .iter()
+            .flat_map(|btf| tracing.map(|e| (e, Some(btf.as_path())))),
+    );
+    for ((name, text), btf) in empties {
+        let a = builtin_with(name, text, arch, btf)?;
         let object = add(&mut fs, name, &a);
-        subjects.push(Subject {
-            name: name.into(),
-            kind: "empty".into(),
-            object,
-            programs: programs(&a.manifest),
-            twin_of: None,
-        });
+        subjects.push(subject(name, "empty", object, &a.manifest, btf.is_some()));
     }
     for e in &input.plan.entries {
         if !input.only.is_empty() && !input.only.contains(&e.name) {
@@ -209,13 +246,13 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         // once per load (seconds under emulation).
         let measured = unsupported.is_none() && !a.core;
         if measured {
-            subjects.push(Subject {
-                name: e.name.clone(),
-                kind: "fixture".into(),
-                object: object.clone(),
-                programs: programs(&a.manifest),
-                twin_of: None,
-            });
+            subjects.push(subject(
+                e.name.clone(),
+                "fixture",
+                object.clone(),
+                &a.manifest,
+                false,
+            ));
         }
         if let (Some(rounds), true, false) = (input.cost_rounds, measured, e.workload.is_empty()) {
             match cost_plan(&mut fs, e, &a, &object, arch, rounds) {
@@ -232,8 +269,30 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
             unsupported,
             known_failure: e.known_failure.clone(),
             first_valid_offset: e.first_valid_offset,
+            tracing: false,
             output: input.output,
         });
+        if let Some(f) = as_fentry(e, arch, input.compiler) {
+            let name = format!("{}{AS_FENTRY}", e.name);
+            let object = add(&mut fs, &name, &f);
+            if measured && !f.core {
+                subjects.push(subject(
+                    name.clone(),
+                    "fixture",
+                    object.clone(),
+                    &f.manifest,
+                    true,
+                ));
+            }
+            let last = plan.fixtures.last().cloned();
+            plan.fixtures.extend(last.map(|k| FixturePlan {
+                name: name.clone(),
+                manifest: manifest_path(&name),
+                object,
+                tracing: true,
+                ..k
+            }));
+        }
     }
     for t in input.extra_subjects {
         if !t
@@ -252,6 +311,7 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
             object,
             programs,
             twin_of: t.twin_of.clone(),
+            tracing: false,
         });
     }
     if let Some(o) = input.loop_overhead {
@@ -362,9 +422,54 @@ fn plain_options(file: &str) -> CompileOptions {
     }
 }
 
+/// An overhead subject: an object of ours and its attached programs.
+fn subject(
+    name: impl Into<String>,
+    kind: &str,
+    object: impl Into<String>,
+    m: &Manifest,
+    tracing: bool,
+) -> Subject {
+    Subject {
+        name: name.into(),
+        kind: kind.into(),
+        object: object.into(),
+        programs: programs(m),
+        twin_of: None,
+        tracing,
+    }
+}
+
+/// An entry's spec built as fentry/fexit, where the compiler builds
+/// specs so and the result has a tracing program (a spec of syscall or
+/// offset probes only stays kprobes: nothing to compare).
+fn as_fentry(e: &Entry, arch: Arch, compiler: &dyn Compiler) -> Option<Artifact> {
+    let Source::Spec(_) = &e.source else {
+        return None;
+    };
+    let c = compiler
+        .compile_fentry(&e.source.path_for(arch), arch)?
+        .ok()?;
+    let tracing = c
+        .manifest
+        .programs
+        .iter()
+        .any(|p| matches!(p.kind, ProgramKind::Fentry | ProgramKind::Fexit));
+    tracing.then(|| artifact_of(c).ok()).flatten()
+}
+
 /// One of the harness's own specs compiled for `arch`.
 fn builtin(name: &str, text: &str, arch: Arch) -> Result<Artifact> {
-    let opts = plain_options(&format!("{name}.bt"));
+    builtin_with(name, text, arch, None)
+}
+
+/// One of the harness's own specs compiled for `arch` with the kernel
+/// types of `btf`, if given.
+fn builtin_with(name: &str, text: &str, arch: Arch, btf: Option<&Path>) -> Result<Artifact> {
+    let opts = CompileOptions {
+        btf: btf.map(lang::check::TypeSource::file),
+        ..plain_options(&format!("{name}.bt"))
+    };
     match lang::compile(text, arch, &opts) {
         Ok(c) => artifact_of(c),
         Err(d) => bail!(
@@ -460,20 +565,8 @@ fn cost_plan(
         workload: e.workload.clone(),
         rounds,
         subjects: vec![
-            Subject {
-                name: "empty".into(),
-                kind: "empty".into(),
-                object: empty_object,
-                programs: programs(&empty.manifest),
-                twin_of: None,
-            },
-            Subject {
-                name: "spec".into(),
-                kind: "fixture".into(),
-                object: object.into(),
-                programs: programs(&a.manifest),
-                twin_of: None,
-            },
+            subject("empty", "empty", empty_object, &empty.manifest, false),
+            subject("spec", "fixture", object, &a.manifest, false),
         ],
     })
 }
@@ -531,6 +624,98 @@ mod tests {
             std::fs::write(dir.join(name), text).unwrap();
         }
         dir
+    }
+
+    /// Builds specs both ways, with the fixtures' kernel types.
+    struct BothWays(Plain);
+
+    impl Compiler for BothWays {
+        fn compile(&self, spec: &Path, arch: Arch) -> std::result::Result<Compiled, String> {
+            self.0.compile(spec, arch)
+        }
+
+        fn compile_fentry(
+            &self,
+            spec: &Path,
+            arch: Arch,
+        ) -> Option<std::result::Result<Compiled, String>> {
+            let src = std::fs::read_to_string(spec).ok()?;
+            let opts = CompileOptions {
+                btf: self.0.btf.as_ref().map(lang::check::TypeSource::file),
+                attach: lang::AttachMode::Fentry,
+                ..plain_options("spec.bt")
+            };
+            Some(lang::compile(&src, arch, &opts).map_err(|d| format!("{d:?}")))
+        }
+
+        fn types(&self) -> Option<PathBuf> {
+            self.0.types()
+        }
+    }
+
+    #[test]
+    fn a_compiler_that_builds_both_ways_stages_fentry_twins_and_baselines() {
+        let dir = scratch(
+            "both",
+            &[
+                ("agent", "an agent"),
+                ("reads.bt", "kprobe:vfs_read { @r[comm] = count(); }"),
+                ("opens.bt", "ksyscall:openat { @o = count(); }"),
+                (
+                    "plan.toml",
+                    "[reads]\nspec = \"reads.bt\"\nworkload = [\"true\"]\n\
+                     [opens]\nspec = \"opens.bt\"\nworkload = [\"true\"]\n",
+                ),
+            ],
+        );
+        let plan = Plan::load(&dir.join("plan.toml")).unwrap();
+        let btf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/btf/kernel.btf");
+        let staged = stage(&StageInput {
+            arch: Arch::S390x,
+            plan: &plan,
+            only: &[],
+            compiler: &BothWays(Plain { btf: Some(btf) }),
+            agent: &dir.join("agent"),
+            busybox: None,
+            guest_files: &[],
+            loop_overhead: Some(LoopOverhead {
+                rounds: 1,
+                iterations: 10,
+            }),
+            extra_subjects: &[],
+            cost_rounds: None,
+            output: false,
+            watchdog_secs: 60,
+        })
+        .unwrap();
+        let fixtures: Vec<(&str, bool)> = staged
+            .plan
+            .fixtures
+            .iter()
+            .map(|f| (f.name.as_str(), f.tracing))
+            .collect();
+        // A syscall probe stays a kprobe built either way: no twin.
+        assert_eq!(
+            fixtures,
+            [("opens", false), ("reads", false), ("reads@fentry", true)]
+        );
+        let twin = &staged.plan.fixtures[2];
+        assert_eq!(twin.workload, ["true"]);
+        let overhead = &staged.plan.overhead.as_ref().unwrap().subjects;
+        let subjects: Vec<(&str, bool)> = overhead
+            .iter()
+            .map(|s| (s.name.as_str(), s.tracing))
+            .collect();
+        for want in [
+            ("empty_fentry", true),
+            ("empty_fexit", true),
+            ("reads@fentry", true),
+            ("empty_kprobe", false),
+        ] {
+            assert!(subjects.contains(&want), "{want:?} in {subjects:?}");
+        }
+        let fentry = overhead.iter().find(|s| s.name == "empty_fentry").unwrap();
+        assert_eq!(fentry.programs[0].1, "fentry/vfs_read");
     }
 
     #[test]

@@ -203,6 +203,20 @@ impl stage::Compiler for Fixtures {
     fn compile(&self, spec: &Path, arch: Arch) -> Result<probecc::lang::Compiled, String> {
         probecc_fixtures::compile(spec, arch).map_err(|e| format!("{e:#}"))
     }
+
+    /// Every fixture runs both ways, as kprobes and as fentry/fexit.
+    fn compile_fentry(
+        &self,
+        spec: &Path,
+        arch: Arch,
+    ) -> Option<Result<probecc::lang::Compiled, String>> {
+        let fentry = probecc::lang::AttachMode::Fentry;
+        Some(probecc_fixtures::compile_as(spec, arch, fentry).map_err(|e| format!("{e:#}")))
+    }
+
+    fn types(&self) -> Option<PathBuf> {
+        Some(probecc_fixtures::btf())
+    }
 }
 
 /// Runs the fixtures on `targets`, `slots` boots at a time.
