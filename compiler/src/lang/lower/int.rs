@@ -16,6 +16,7 @@ use crate::kprobe;
 use crate::lang::ast::{BinOp, Builtin, IntType};
 use crate::lang::check::ir::{stack_map, Param, TExpr, TKind, Ty, ELAPSED_MAP};
 
+use super::bits;
 use super::gen::{Gen, R};
 use super::operand::{alu, alu_op, jump, Mem, Rhs, VarLoc};
 
@@ -102,7 +103,9 @@ impl Gen<'_> {
             }
             TKind::Cast { int, expr } => {
                 self.int(expr, dst)?;
-                self.cast(dst, *int);
+                if !fits(expr, *int) {
+                    self.cast(dst, *int);
+                }
             }
             TKind::Deref { int, addr } => self.deref(*int, addr, dst)?,
             TKind::Field { base, access, read } => self.field_int(base, access, *read, dst)?,
@@ -292,6 +295,7 @@ impl Gen<'_> {
     }
 
     /// Truncates and extends `dst` to the cast's type.
+    /// Truncates (zero- or sign-extends) `dst` to `int`.
     fn cast(&mut self, dst: Reg, int: IntType) {
         let bits = i32::from(int.bytes) * 8;
         match (int.bytes, int.signed) {
@@ -555,4 +559,13 @@ mod tests {
         assert_eq!(cmp_cond(BinOp::Add, true), None);
         assert_eq!(alu_op(BinOp::Shr), Some(AluOp::Rsh));
     }
+}
+
+/// Whether `e`'s value is already what a cast to `int` makes of it: every
+/// bit that may be set lies below the width (below the sign bit, for a
+/// signed cast), as after an equal or narrower cast (`let $x: uint16 =
+/// (uint16)arg2` masks once).
+fn fits(e: &TExpr, int: IntType) -> bool {
+    let width = u32::from(int.bytes) * 8 - u32::from(int.signed);
+    width >= 64 || bits::maybe_ones(e) >> width == 0
 }

@@ -426,6 +426,44 @@ fn comm_keys_are_zeroed_before_the_helper_fills_them() {
     }
 }
 
+/// A cast of a value that already fits emits nothing: the typed `let` of a
+/// cast masks once, and a wider cast of a narrow one not at all.
+#[test]
+fn a_cast_of_a_value_that_fits_is_free() {
+    let masks = |src: &str| {
+        let c = crate::lang::compile(src, Arch::X86_64, &opts("casts")).expect("compiles");
+        let insns = &c.object.programs[0].insns;
+        insns
+            .iter()
+            .filter(|i| i.code == 0x57 && i.imm == 0xffff)
+            .count()
+    };
+    assert_eq!(
+        masks("kprobe:vfs_read { let $s: uint16 = (uint16)arg2; @m = max($s); }"),
+        1
+    );
+    assert_eq!(
+        masks("kprobe:vfs_read { @m = max((uint32)(uint16)arg2); }"),
+        1
+    );
+    assert_eq!(
+        masks("kprobe:vfs_read { @m = max((uint16)arg2 + (uint16)arg1); }"),
+        2
+    );
+    // A signed cast of a value whose sign bit may be set still extends.
+    let c = crate::lang::compile(
+        "kprobe:vfs_read { @m = max((int16)(uint16)arg2); }",
+        Arch::X86_64,
+        &opts("casts"),
+    )
+    .expect("compiles");
+    let arsh = c.object.programs[0]
+        .insns
+        .iter()
+        .any(|i| i.code == 0xc7 && i.imm == 48);
+    assert!(arsh, "int16 of a uint16 sign-extends");
+}
+
 /// Statements at the top of a body that key maps alike with invariant
 /// parts share one key a hit; a histogram (whose bucket goes into the key)
 /// and a statement that may not run build their own.
