@@ -36,7 +36,11 @@ pub fn run(case: &ParityCase) -> Option<ParitySide> {
         .env("PATH", "/bin:/usr/bin")
         .env("HOME", "/tmp");
     if let Some(symbols) = &case.symbols {
-        cmd.args(["--symbols", symbols]);
+        // One program per listed function: a kprobe-multi section keeps
+        // the spec's glob, which a loader resolves against the running
+        // kernel (more vfs_* functions are traceable on some arches than
+        // the list the object and bpftrace attach to).
+        cmd.args(["--symbols", symbols, "--multi", "never"]);
     }
     let mut side = tool::run(cmd, TIMEOUT).side(read_pids());
     let after = kernel_objects();

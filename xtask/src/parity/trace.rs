@@ -169,13 +169,18 @@ pub fn judge(rule: &Rule, case: &Case, r: &ParityReport, version: &str) -> Optio
             .push(format!("bpftrace exited with {}", r.bpftrace.status));
         return Some(res);
     }
-    if trace.status != 0 || !trace.stderr.trim().is_empty() {
-        res.notes.push(format!(
-            "probecc trace exited with {}: {}",
-            trace.status,
-            trace.stderr.trim()
-        ));
-        return Some(res);
+    match stderr_notes(&trace.stderr) {
+        Some(notes) if trace.status == 0 => res
+            .notes
+            .extend(notes.iter().map(|n| format!("probecc trace said {n}"))),
+        _ => {
+            res.notes.push(format!(
+                "probecc trace exited with {}: {}",
+                trace.status,
+                trace.stderr.trim()
+            ));
+            return Some(res);
+        }
     }
     let theirs = squashed(compare::from_bpftrace(
         &r.bpftrace.stdout,
@@ -193,6 +198,17 @@ pub fn judge(rule: &Rule, case: &Case, r: &ParityReport, version: &str) -> Optio
         },
     );
     Some(super::conclude(res, &theirs, &ours, rule, version))
+}
+
+/// The trace's notes (`note: ...`: the fall back from fentry to kprobes on
+/// a kernel that refused fentry, say), when every line it wrote to stderr
+/// is one; `None` when another line says something went wrong.
+fn stderr_notes(stderr: &str) -> Option<Vec<&str>> {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .all(|l| l.starts_with("note: "))
+        .then_some(lines)
 }
 
 /// A measure of both runs, when both have it.
@@ -288,6 +304,17 @@ mod tests {
         assert_eq!(
             d.and_then(|e| e.get("")),
             Some(&Value::Str("2026-12-07".into()))
+        );
+    }
+
+    #[test]
+    fn notes_on_stderr_are_notes_and_anything_else_a_failure() {
+        assert_eq!(stderr_notes(""), Some(vec![]));
+        let fell_back = "note: this kernel refused fentry/fexit (...); attaching kprobes instead\n";
+        assert_eq!(stderr_notes(fell_back).map(|n| n.len()), Some(1));
+        assert_eq!(
+            stderr_notes(&format!("{fell_back}error: attaching failed\n")),
+            None
         );
     }
 
