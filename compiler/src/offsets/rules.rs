@@ -9,7 +9,8 @@
 //! kprobe at `vfs_read+4`) and which are not yet verified there.
 //!
 //! - `ENDBR64` (x86_64): `arch_adjust_kprobe_addr` moves a probe at +0 or
-//!   +4 of a function that begins with `endbr64` to +4.
+//!   +4 of a function that begins with `endbr64` to +4; a sealed one (the
+//!   4-byte NOP the kernel writes over it) is taken alike.
 //! - `FENTRY` (x86_64): the 5-byte `__fentry__` call (a NOP until traced)
 //!   at +0, or after `endbr64`: a kprobe there goes through ftrace.
 //! - `ARM64_PATCH_SITE`: `-fpatchable-function-entry=2`'s two NOPs (after
@@ -18,7 +19,9 @@
 //!   ftrace record's address (`EINVAL`); the rule refuses every boundary
 //!   of the site past +0.
 //! - `RISCV64_PATCH_SITE`: the 8 bytes of NOPs (four `c.nop`, or two
-//!   `nop`), patched to `auipc t0; jalr t0`: refused past +0.
+//!   `nop`), patched to `auipc t0; jalr t0`, or with an `ebreak` at +0
+//!   where another kprobe is armed there: refused past +0 (it runs after
+//!   `RISCV64_BUG`, so that such an `ebreak` is not taken for a trap).
 //! - `S390X_FENTRY`: the 6-byte `brcl 0,0` (`-mnop-mcount`), patched to a
 //!   branch to ftrace: at +0, through ftrace.
 //! - Traps (`X86_64_TRAPS`, `ARM64_BUG`, `PPC64LE_BUG`, `RISCV64_BUG`,
@@ -35,6 +38,17 @@ use super::{Rule, Text, Verdict, Why};
 
 /// `endbr64`.
 const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+/// A sealed `endbr64`: where IBT is built in, the kernel overwrites the
+/// `endbr64` of every function whose address is never taken with this
+/// 4-byte NOP (`ENDBR_POISON`, `osp nopl (%rax)`; `apply_seal_endbr`), and
+/// the `__fentry__` site still follows it at +4 (seen in Debian trixie's
+/// x86_64 6.12: `vfs_read` begins `66 0f 1f 00`, then the call).
+const ENDBR_POISON: [u8; 4] = [0x66, 0x0f, 0x1f, 0x00];
+
+/// Whether a function begins with `endbr64`, sealed or not.
+fn starts_with_endbr(bytes: &[u8]) -> bool {
+    bytes.starts_with(&ENDBR64) || bytes.starts_with(&ENDBR_POISON)
+}
 /// The 5-byte NOP the kernel patches `__fentry__` calls into.
 const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 /// `call rel32`.
@@ -43,7 +57,7 @@ const CALL: u8 = 0xe8;
 pub const X86_64_ENDBR64: Rule = Rule {
     name: "endbr64 at entry",
     apply: |text| {
-        when(text.bytes.starts_with(&ENDBR64), || {
+        when(starts_with_endbr(text.bytes), || {
             vec![(0, Verdict::Note(Why::Endbr64))]
         })
     },
@@ -52,11 +66,7 @@ pub const X86_64_ENDBR64: Rule = Rule {
 pub const X86_64_FENTRY: Rule = Rule {
     name: "__fentry__ call site",
     apply: |text| {
-        let at = if text.bytes.starts_with(&ENDBR64) {
-            4
-        } else {
-            0
-        };
+        let at = if starts_with_endbr(text.bytes) { 4 } else { 0 };
         let site = text.bytes.get(at..at + 5);
         let is_site = site.is_some_and(|s| s == NOP5 || s[0] == CALL);
         when(is_site, || {
@@ -93,6 +103,11 @@ pub const ARM64_PATCH_SITE: Rule = Rule {
 /// riscv64 `c.nop`, `nop` (`addi x0, x0, 0`).
 const RISCV_C_NOP: [u8; 2] = [0x01, 0x00];
 const RISCV_NOP: u32 = 0x0000_0013;
+/// `ebreak` and `c.ebreak`: what a kprobe armed at +0 has put in place of
+/// the site's first NOP, as `/proc/kcore` shows it (seen in Debian sid's
+/// riscv64 7.2: `vfs_read` read `ebreak; nop` with a kprobe at +0).
+const RISCV_EBREAK: u32 = 0x0010_0073;
+const RISCV_C_EBREAK: [u8; 2] = [0x02, 0x90];
 /// The patch site's 8 bytes.
 const RISCV_SITE: u64 = 8;
 
@@ -101,12 +116,19 @@ pub const RISCV64_PATCH_SITE: Rule = Rule {
     apply: |text| {
         let is_auipc_t0 = |w: u32| w & 0xfff == 0x297;
         let is_jalr_t0 = |w: u32| w & 0x707f == 0x67 && (w >> 15) & 0x1f == 5;
-        let nops = text.bytes.get(..8).is_some_and(|b| {
-            b.chunks(2).all(|h| h == RISCV_C_NOP)
-                || (text.word(0) == Some(RISCV_NOP) && text.word(4) == Some(RISCV_NOP))
-        });
+        let c_nops = |b: &[u8]| b.chunks(2).all(|h| h == RISCV_C_NOP);
+        let site = text.bytes.get(..8);
+        let nops = site.is_some_and(c_nops)
+            || (text.word(0) == Some(RISCV_NOP) && text.word(4) == Some(RISCV_NOP));
         let call = text.word(0).is_some_and(is_auipc_t0) && text.word(4).is_some_and(is_jalr_t0);
-        when(nops || call, || refuse_inside(text, RISCV_SITE))
+        let armed = (text.word(0) == Some(RISCV_EBREAK) && text.word(4) == Some(RISCV_NOP))
+            || site.is_some_and(|b| b[..2] == RISCV_C_EBREAK && c_nops(&b[2..]));
+        when(nops || call || armed, || {
+            let mut v = refuse_inside(text, RISCV_SITE);
+            // Another kprobe's breakpoint, not a BUG() trap: +0 stays open.
+            v.push((0, Verdict::Ok));
+            v
+        })
     },
 };
 

@@ -290,3 +290,37 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .map(|h| u8::from_str_radix(h, 16).unwrap())
         .collect()
 }
+
+/// `vfs_read` of every kernel of the QEMU matrix, as its guest read it
+/// (`fixtures/offsets/ARCH-KERNEL-vfs_read.hex`): every byte decodes, +4
+/// is refused where the matrix saw the kernel refuse it (or never fire),
+/// and the first plain offset is the one the guest attached at and counted
+/// as often as the entry probe (docs/offsets.md).
+#[test]
+fn every_matrix_kernels_vfs_read_decodes_and_gives_the_offset_its_guest_proved() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/offsets");
+    // (file, arch, first plain offset, +4 refused)
+    let kernels = [
+        ("x86_64-6.1.0-50-cloud-amd64", Arch::X86_64, 5, true),
+        ("x86_64-6.12.117+deb13-cloud-amd64", Arch::X86_64, 9, false),
+        ("arm64-6.1.0-50-arm64", Arch::Arm64, 8, true),
+        ("arm64-6.12.117+deb13-arm64", Arch::Arm64, 8, true),
+        ("s390x-6.1.0-50-s390x", Arch::S390x, 6, true),
+        ("s390x-6.12.107+deb13-s390x", Arch::S390x, 6, true),
+        ("ppc64le-6.1.0-50-powerpc64le", Arch::Ppc64le, 8, true),
+        ("ppc64le-6.12.107+deb13-powerpc64le", Arch::Ppc64le, 8, true),
+        ("riscv64-6.12.117+deb13-riscv64", Arch::Riscv64, 8, true),
+        ("riscv64-7.2.13+deb14-riscv64", Arch::Riscv64, 8, true),
+    ];
+    for (name, arch, first, four_refused) in kernels {
+        let path = dir.join(format!("{name}-vfs_read.hex"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let hex: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        let bytes = hex_bytes(&hex.join(" "));
+        let offsets = Text::decode(arch, &bytes).offsets();
+        assert_eq!(offsets.decoded, bytes.len() as u64, "{name}: every byte decodes");
+        assert_eq!(offsets.first_plain(), Some(first), "{name}");
+        assert_eq!(offsets.check(4).is_err(), four_refused, "{name}: +4");
+        assert!(offsets.check(0).is_ok(), "{name}: +0 takes a kprobe");
+    }
+}
