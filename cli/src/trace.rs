@@ -142,9 +142,14 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let (source, params) = source(args)?;
     let running = running()?;
+    // Without a JIT there are no trampolines, whatever the release.
+    let mode = match args.attach {
+        Attach::Auto if !live::kernel::has_jit() => AttachMode::Kprobe,
+        a => a.into(),
+    };
     let mut ready = match &source {
         Source::Spec { src, file, name } => {
-            compile(args, args.attach.into(), &running, src, file, name, &params)?
+            compile(args, mode, &running, src, file, name, &params)?
         }
         Source::Object { bytes, path } => object(&running, bytes.clone(), path)?,
     };

@@ -42,8 +42,8 @@ pub fn run(f: &FixturePlan, ksyms: &Ksyms) -> Report {
 
 /// Whether this kernel can run fentry/fexit programs, by the arch table
 /// (`trampolines_since`; the host checks the table against what the empty
-/// fentry subject met) and its BTF, which a tracing program's attach
-/// target is found in.
+/// fentry subject met), its BTF, which a tracing program's attach target
+/// is found in, and its BPF JIT, which builds the trampolines.
 fn tracing_possible() -> Result<(), String> {
     let uname = kernel::uname().map_err(|e| chain(&e))?;
     let arch = uname.arch().map_err(|e| chain(&e))?;
@@ -57,6 +57,12 @@ fn tracing_possible() -> Result<(), String> {
     }
     if !Path::new(BTF).exists() {
         return Err(format!("this kernel has no BTF ({BTF})"));
+    }
+    if !kernel::has_jit() {
+        return Err(format!(
+            "this kernel has no BPF JIT ({}), which builds trampolines",
+            kernel::JIT_SYSCTL
+        ));
     }
     Ok(())
 }

@@ -526,7 +526,14 @@ impl ArchResult {
             .trampolines_since
             .map_or("never".to_string(), |v| format!("from {v}"));
         let btf = self.btf != Some(false);
-        let expected = arch.has_trampolines(version) && btf;
+        // Trampolines are JIT-built: a kernel without a JIT has none.
+        let jit = self.jit.is_some();
+        let expected = arch.has_trampolines(version) && btf && jit;
+        let lacks = match (btf, jit) {
+            (false, _) => Some("no BTF"),
+            (_, false) => Some("no BPF JIT, which builds trampolines"),
+            _ => None,
+        };
         match (expected, refused) {
             (true, Some(why)) => self.failures.push(format!(
                 "{EMPTY_FENTRY}: the arch table says {arch} {version} has BPF trampolines \
@@ -535,19 +542,16 @@ impl ArchResult {
             (false, None) => self.failures.push(format!(
                 "{EMPTY_FENTRY}: the arch table says {arch} {version} has no BPF trampolines \
                  ({since}){}, but the kernel ran it: the table is wrong",
-                if btf {
-                    ""
-                } else {
-                    " and the kernel has no BTF"
-                }
+                lacks
+                    .map(|l| format!(" and the kernel has {l}"))
+                    .unwrap_or_default()
             )),
             (false, Some(why)) => self.notes.push(format!(
                 "fentry/fexit not on this kernel ({}): {why}",
-                if btf {
-                    format!("{arch} has BPF trampolines {since}")
-                } else {
-                    "no BTF".to_string()
-                }
+                lacks.map_or_else(
+                    || format!("{arch} has BPF trampolines {since}"),
+                    str::to_string
+                )
             )),
             (true, None) => {}
         }
@@ -634,6 +638,11 @@ mod tests {
         no_btf.btf = Some(false);
         no_btf.check_trampolines(Arch::Arm64);
         assert!(no_btf.failures.is_empty() && no_btf.notes[0].contains("no BTF"));
+        // Nor without a JIT, which builds them (Debian's s390x).
+        let mut no_jit = fentry_boot("6.12.107+deb13-s390x", false);
+        no_jit.jit = None;
+        no_jit.check_trampolines(Arch::S390x);
+        assert!(no_jit.failures.is_empty() && no_jit.notes[0].contains("no BPF JIT"));
         let mut fine = fentry_boot("6.12.117+deb13-arm64", true);
         fine.check_trampolines(Arch::Arm64);
         assert!(fine.failures.is_empty() && fine.notes.is_empty());

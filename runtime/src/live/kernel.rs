@@ -101,6 +101,17 @@ pub fn has_kprobes() -> bool {
     Path::new(KPROBE_PMU).join("type").exists()
 }
 
+/// Where a kernel built with a BPF JIT (`CONFIG_BPF_JIT`) says whether
+/// it is on.
+pub const JIT_SYSCTL: &str = "/proc/sys/net/core/bpf_jit_enable";
+
+/// Whether this kernel has a BPF JIT, which fentry and fexit need: a BPF
+/// trampoline is JIT-built code (Debian's s390x kernels have none, and
+/// refuse an fentry program's load with `ENOMEM`).
+pub fn has_jit() -> bool {
+    Path::new(JIT_SYSCTL).exists()
+}
+
 /// Whether this kernel can attach a kprobe-multi link: it was built with
 /// fprobes (`CONFIG_FPROBE`), whose `register_fprobe` kallsyms lists.
 /// Without them the link is refused with `EOPNOTSUPP`, as libbpf's and
