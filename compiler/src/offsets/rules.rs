@@ -19,7 +19,8 @@
 //!   ftrace record's address (`EINVAL`); the rule refuses every boundary
 //!   of the site past +0.
 //! - `RISCV64_PATCH_SITE`: the 8 bytes of NOPs (four `c.nop`, or two
-//!   `nop`), patched to `auipc t0; jalr t0`, or with an `ebreak` at +0
+//!   `nop`), patched to `auipc t0; jalr t0` (from 6.16 the `auipc` stays
+//!   and only the `jalr` and a NOP swap), or with an `ebreak` at +0
 //!   where another kprobe is armed there: refused past +0 (it runs after
 //!   `RISCV64_BUG`, so that such an `ebreak` is not taken for a trap).
 //! - `S390X_FENTRY`: the 6-byte `brcl 0,0` (`-mnop-mcount`), patched to a
@@ -120,7 +121,10 @@ pub const RISCV64_PATCH_SITE: Rule = Rule {
         let site = text.bytes.get(..8);
         let nops = site.is_some_and(c_nops)
             || (text.word(0) == Some(RISCV_NOP) && text.word(4) == Some(RISCV_NOP));
-        let call = text.word(0).is_some_and(is_auipc_t0) && text.word(4).is_some_and(is_jalr_t0);
+        // Patched, or (from 6.16, whose ftrace patches the `jalr` alone)
+        // its `auipc` kept with a NOP after it while nothing traces it.
+        let call = text.word(0).is_some_and(is_auipc_t0)
+            && text.word(4).is_some_and(|w| is_jalr_t0(w) || w == RISCV_NOP);
         let armed = (text.word(0) == Some(RISCV_EBREAK) && text.word(4) == Some(RISCV_NOP))
             || site.is_some_and(|b| b[..2] == RISCV_C_EBREAK && c_nops(&b[2..]));
         when(nops || call || armed, || {

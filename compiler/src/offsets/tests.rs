@@ -168,7 +168,12 @@ fn hand_assembled_encodings_decode_to_their_documented_lengths() {
     // recognised as the unpatched c.nop one is.
     let patched = hex_bytes("97 02 00 00 e7 82 02 00 41 11");
     let nops = hex_bytes("13 00 00 00 13 00 00 00 41 11");
-    for site in [patched, nops] {
+    // 6.16 on: the auipc stays, a NOP stands for the jalr while untraced.
+    let auipc_nop = hex_bytes("97 02 00 00 13 00 00 00 41 11");
+    // A kprobe armed at +0 has put ebreak (or c.ebreak) there.
+    let armed = hex_bytes("73 00 10 00 13 00 00 00 41 11");
+    let armed_c = hex_bytes("02 90 01 00 01 00 01 00 41 11");
+    for site in [patched, nops, auipc_nop, armed, armed_c] {
         let offsets = Text::decode(Arch::Riscv64, &site).offsets();
         assert_eq!(
             offsets.check(4).unwrap_err().to_string(),
@@ -318,7 +323,11 @@ fn every_matrix_kernels_vfs_read_decodes_and_gives_the_offset_its_guest_proved()
         let hex: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         let bytes = hex_bytes(&hex.join(" "));
         let offsets = Text::decode(arch, &bytes).offsets();
-        assert_eq!(offsets.decoded, bytes.len() as u64, "{name}: every byte decodes");
+        assert_eq!(
+            offsets.decoded,
+            bytes.len() as u64,
+            "{name}: every byte decodes"
+        );
         assert_eq!(offsets.first_plain(), Some(first), "{name}");
         assert_eq!(offsets.check(4).is_err(), four_refused, "{name}: +4");
         assert!(offsets.check(0).is_ok(), "{name}: +0 takes a kprobe");
