@@ -357,7 +357,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         text: TextRules {
             decoder: "2 or 4 bytes from the low bits",
             decode: decode::riscv64,
-            rules: &[rules::RISCV64_PATCH_SITE, rules::RISCV64_BUG],
+            rules: &[rules::RISCV64_BUG, rules::RISCV64_PATCH_SITE],
         },
         // "riscv, bpf: Add bpf trampoline support for RV64"
         trampolines_since: Some(KernelVersion(6, 3)),

@@ -156,9 +156,19 @@ impl Why {
             Why::BeforeLocalEntry => {
                 "the kernel source; seen at vfs_read+4 in QEMU (ppc64le 6.1: attaches, never fires)"
             }
-            Why::Endbr64 | Why::FtraceCall | Why::GlobalEntry | Why::Trap | Why::Int3 => {
-                "from the kernel source, not yet verified in QEMU"
+            Why::FtraceCall => {
+                "the kernel source; seen in QEMU (x86_64 6.1 and 6.12, s390x 6.1 and 6.12: \
+                 a kprobe at the site attaches and counts every call)"
             }
+            Why::Endbr64 => {
+                "the kernel source; seen sealed (66 0f 1f 00) at vfs_read+0 in QEMU (x86_64 6.12), \
+                 where a kprobe at +0 attaches"
+            }
+            Why::GlobalEntry => {
+                "the kernel source; seen in QEMU (ppc64le 6.1 and 6.12: a kprobe at +0 counts \
+                 what one at the local entry, +8, counts)"
+            }
+            Why::Trap | Why::Int3 => "from the kernel source, not yet verified in QEMU",
         }
     }
 }
