@@ -317,8 +317,12 @@ fn tuple_errors() {
         vec!["`.0` needs a tuple, found int"]
     );
     assert_eq!(
-        messages("kprobe:f { @m = (1, 2); }"),
-        vec!["tuples as map values are not supported yet"]
+        messages("kprobe:f { @m = (1, 2); @m = (comm, 2); }"),
+        vec!["map @m is assigned a tuple of other elements here than at 1:12"]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m[1] = (1, comm); @n = @m[1].0; }"),
+        vec!["elements are only read from tuple variables and literals"]
     );
     assert_eq!(
         messages("kprobe:f { printf(\"%d\\n\", (1, 2)); }"),

@@ -2,8 +2,9 @@
 //! table (a [`Ty::Tuple`] names its entry and its size), `$t.N` element
 //! reads, tuple variables (their string sizes growing to the largest
 //! assigned), and tuples as map keys: `@m[(a, b)]` and `@m[$t]` are
-//! bpftrace's `@m[a, b]`. A tuple is not an integer, a map value or a
-//! printf argument (its elements are).
+//! bpftrace's `@m[a, b]`. A tuple is a map value (`@m[k] = (a, b)`) and
+//! a `print()`'s argument, but not an integer or a printf argument (its
+//! elements are).
 
 use super::ir::{tuple_offsets, TExpr, TKind, Ty};
 use super::{Checker, Mode};
