@@ -45,6 +45,7 @@ pub const FUNCTIONS: &[&str] = &[
     "cgroup_path",
     "ntop",
     "buf",
+    "len",
 ];
 
 /// The aggregations, which may only be assigned to a map.

@@ -3,7 +3,8 @@
 //! `kaddr("sym")` (an address the loader resolves), `ksym(addr)`,
 //! `strftime(fmt, nsecs)` and `cgroup_path(id)` (numbers that user space
 //! names: [`Sym`]), `ntop([af, ]addr)` (an [`Ty::Inet`]) and
-//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`).
+//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`); `len()`, refused
+//! with why.
 
 use super::ir::{FieldRead, Sym, TExpr, TKind, Ty};
 use super::Checker;
@@ -32,6 +33,7 @@ impl Checker<'_> {
             "strftime" => self.strftime(args, span),
             "ntop" => self.ntop(args, span),
             "buf" => self.buf(args, span),
+            "len" => self.len(args, span),
             _ => return None,
         };
         Some(t.unwrap_or_else(|| TExpr::error(span)))
@@ -139,6 +141,41 @@ impl Checker<'_> {
         let keys = self.map_key_exprs(&r.keys);
         let map = self.use_map(&r, &keys);
         Some(TExpr::new(TKind::HasKey { map, keys }, Ty::INT, span))
+    }
+
+    /// `len(@m)`, `len(kstack)`: refused with why. bpftrace counts a
+    /// map's elements with `bpf_for_each_map_elem` and a callback
+    /// subprogram, which probecc does not emit; a `kstack` here is an id
+    /// of a stack map, whose depth only user space knows.
+    fn len(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        if !self.arity("len", args, 1..=1, "one map or stack: len(@m)", span) {
+            return None;
+        }
+        let d = match &args[0].kind {
+            ExprKind::Map(m) if m.keys.is_empty() => Diagnostic::new(
+                span,
+                "len() of a map is not supported yet: bpftrace counts its elements with bpf_for_each_map_elem's callback, a subprogram probecc does not emit",
+            )
+            .with_label("not supported yet")
+            .with_help(format!(
+                "count the elements yourself: `@n++` where a new key is assigned, or print {} in END",
+                m.display_name()
+            )),
+            _ => {
+                let t = self.expr(&args[0]);
+                if t.ty == Ty::Error {
+                    return None;
+                }
+                let what = if matches!(t.ty, Ty::Kstack(_)) {
+                    "len() of a kstack is not supported yet: the stack is an id of a stack map, whose depth only user space sees"
+                } else {
+                    "len() takes a map or a stack: len(@m)"
+                };
+                Diagnostic::new(args[0].span, what).with_label(t.ty.describe())
+            }
+        };
+        self.error(d);
+        None
     }
 
     /// `kaddr("sym")`.

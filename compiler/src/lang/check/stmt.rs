@@ -156,7 +156,10 @@ impl Checker<'_> {
             }
             StmtKind::ForMap { map, .. } => {
                 self.error(
-                    Diagnostic::new(span, "`for` over a map is not supported yet")
+                    Diagnostic::new(
+                        span,
+                        "`for` over a map is not supported yet: bpftrace runs its body as bpf_for_each_map_elem's callback, a subprogram probecc does not emit",
+                    )
                         .with_label("iterates a map")
                         .with_help(format!(
                             "print the map in END instead: `print({})`",

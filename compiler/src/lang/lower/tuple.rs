@@ -91,15 +91,25 @@ impl Gen<'_> {
     }
 
     /// Where element `index` of a tuple variable is, for a
-    /// [`TKind::TupleGet`].
+    /// [`TKind::TupleGet`]; of a map's tuple (`@m[k].0`), in a copy of the
+    /// value on the stack (zeros for a missing entry).
     pub fn tuple_elem(&mut self, e: &TExpr) -> R<Mem> {
         let TKind::TupleGet { tuple, index } = &e.kind else {
             return Err(self.fail("internal error: not a tuple element"));
         };
-        let TKind::Var(v) = tuple.kind else {
-            return Err(self.fail("internal error: an element of a tuple that is not a variable"));
+        let (base, ty) = match tuple.kind {
+            TKind::Var(v) => (Mem::stack(self.var_slot(v)?), self.var(v)?.1),
+            TKind::MapRead { .. } => {
+                let slot = self.slot(tuple.ty.storage())?;
+                self.tuple_into(tuple, Mem::stack(slot), tuple.ty)?;
+                (Mem::stack(slot), tuple.ty)
+            }
+            _ => {
+                return Err(self.fail(
+                    "internal error: an element of a tuple that is neither a variable nor a map value",
+                ))
+            }
         };
-        let (_, ty) = self.var(v)?;
         let offsets = self
             .checked
             .tuple(ty)
@@ -109,6 +119,6 @@ impl Gen<'_> {
             .get(*index)
             .copied()
             .ok_or_else(|| self.fail("internal error: a tuple element past the end"))?;
-        Ok(Mem::stack(self.var_slot(v)?).at(off))
+        Ok(base.at(off))
     }
 }
