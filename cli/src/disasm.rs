@@ -315,6 +315,7 @@ mod tests {
                 map: "counts".into(),
             }],
             ksym_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![],
         });
         obj

@@ -30,7 +30,7 @@ use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN, NS_STEP};
-use crate::helpers::{self, Current, Fault, World};
+use crate::helpers::{self, Callback, Current, Fault, World};
 use crate::kaddr::Kaddr;
 use crate::maps::EmuMap;
 use crate::object::Object;
@@ -331,6 +331,7 @@ impl<'p> Session<'p> {
             ranges: Vec::new(),
             records: Vec::new(),
             fault: None,
+            callbacks: callbacks(prog),
         };
         let mut s = Session {
             prog,
@@ -631,7 +632,30 @@ fn unreachable_world() -> World {
         ranges: Vec::new(),
         records: Vec::new(),
         fault: None,
+        callbacks: Vec::new(),
     }
+}
+
+/// How each subprogram of `prog` runs as a callback: in an interpreter of
+/// its own (a JIT page per call would be waste), with the given memory.
+fn callbacks(prog: &Program) -> Vec<Option<Callback>> {
+    prog.object
+        .programs
+        .iter()
+        .zip(&prog.lowered)
+        .map(|(code, lowered)| {
+            if !code.is_subprogram() {
+                return None;
+            }
+            let lowered = lowered.clone();
+            let run: Callback = std::rc::Rc::new(move |args, ranges| {
+                let mut vm = Vm::new(&lowered, Engine::Interpreter)?;
+                ranges.iter().for_each(|r| vm.allow(r.clone()));
+                vm.run(args).map_err(|e| e.reason)
+            });
+            Some(run)
+        })
+        .collect()
 }
 
 /// The kernel function a probe sits on and the offset into it.

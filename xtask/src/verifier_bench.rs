@@ -41,6 +41,7 @@ pub fn long_program() -> Object {
         insns,
         map_relocs: vec![],
         ksym_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     });
     obj

@@ -161,6 +161,7 @@ mod tests {
             insns: vec![insn::alu64_imm(insn::AluOp::Mov, Reg::R0, 0), insn::exit()],
             map_relocs: vec![],
             ksym_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![line],
         }];
         encode_object(&o).unwrap()

@@ -511,6 +511,7 @@ mod llvm {
             insns: insns.to_vec(),
             map_relocs: vec![],
             ksym_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![],
         });
         let btf = EncodedBtf {

@@ -17,6 +17,7 @@ fn program(name: &str, section: &str, insns: Vec<Insn>, map_relocs: Vec<MapReloc
         insns,
         map_relocs,
         ksym_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }
 }

@@ -3,8 +3,8 @@
 //! `kaddr("sym")` (an address the loader resolves), `ksym(addr)`,
 //! `strftime(fmt, nsecs)` and `cgroup_path(id)` (numbers that user space
 //! names: [`Sym`]), `ntop([af, ]addr)` (an [`Ty::Inet`]) and
-//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`); `len()`, refused
-//! with why.
+//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`); `len(@m)`, a
+//! map's number of entries.
 
 use super::ir::{FieldRead, Sym, TExpr, TKind, Ty};
 use super::Checker;
@@ -143,24 +143,31 @@ impl Checker<'_> {
         Some(TExpr::new(TKind::HasKey { map, keys }, Ty::INT, span))
     }
 
-    /// `len(@m)`, `len(kstack)`: refused with why. bpftrace counts a
-    /// map's elements with `bpf_for_each_map_elem` and a callback
-    /// subprogram, which probecc does not emit; a `kstack` here is an id
-    /// of a stack map, whose depth only user space knows.
+    /// `len(@m)`: the number of the map's entries; `len(kstack)` is
+    /// refused with why (a `kstack` here is an id of a stack map, whose
+    /// depth only user space knows).
     fn len(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
         if !self.arity("len", args, 1..=1, "one map or stack: len(@m)", span) {
             return None;
         }
         let d = match &args[0].kind {
-            ExprKind::Map(m) if m.keys.is_empty() => Diagnostic::new(
-                span,
-                "len() of a map is not supported yet: bpftrace counts its elements with bpf_for_each_map_elem's callback, a subprogram probecc does not emit",
-            )
-            .with_label("not supported yet")
-            .with_help(format!(
-                "count the elements yourself: `@n++` where a new key is assigned, or print {} in END",
-                m.display_name()
-            )),
+            ExprKind::Map(m) if m.keys.is_empty() => {
+                let map = self.map_index.get(&m.name).copied();
+                let Some(map) = map.filter(|&i| self.maps[i].value.is_some()) else {
+                    let msg = format!("map {} is never assigned", m.display_name());
+                    self.error(Diagnostic::new(m.span, msg).with_label("unknown map"));
+                    return None;
+                };
+                if !self.arch.info().jit_by_default {
+                    let msg = format!(
+                        "len() of a map needs bpf_for_each_map_elem's callback, which {}'s kernels refuse: they run BPF in the interpreter (`callbacks are not allowed in non-JITed programs`)",
+                        self.arch
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("a callback"));
+                    return None;
+                }
+                return Some(TExpr::new(TKind::MapLen(map), Ty::INT, span));
+            }
             _ => {
                 let t = self.expr(&args[0]);
                 if t.ty == Ty::Error {

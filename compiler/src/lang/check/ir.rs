@@ -127,6 +127,9 @@ pub enum TKind {
     /// `kaddr("sym")`: the kernel symbol's address, which the loader
     /// resolves (a typeless `.ksyms` extern).
     KernelAddr(String),
+    /// `len(@m)`: the number of entries of map `m`, counted by
+    /// `bpf_for_each_map_elem`'s callback.
+    MapLen(usize),
     /// `ntop([af, ]addr)`: an [`Ty::Inet`] of family `af` (`AF_INET` for
     /// an integer address, `AF_INET6` for a 16-byte array) and the
     /// address: an integer's low 4 bytes as they are in memory, or an
@@ -185,7 +188,9 @@ impl TExpr {
             | TKind::FieldOffset(_)
             | TKind::KernelAddr(_) => false,
             TKind::Bswap { expr, .. } => c(expr),
-            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } => true,
+            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } | TKind::MapLen(_) => {
+                true
+            }
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
@@ -214,7 +219,8 @@ impl TExpr {
             | TKind::Var(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
-            | TKind::KernelAddr(_) => vec![],
+            | TKind::KernelAddr(_)
+            | TKind::MapLen(_) => vec![],
             TKind::Bswap { expr, .. } => vec![&mut **expr],
             TKind::HasKey { keys, .. } => keys.iter_mut().collect(),
             TKind::Ntop { af, addr } => vec![&mut **af, &mut **addr],
@@ -244,7 +250,8 @@ impl TExpr {
             | TKind::Var(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
-            | TKind::KernelAddr(_) => {}
+            | TKind::KernelAddr(_)
+            | TKind::MapLen(_) => {}
             TKind::Bswap { expr, .. } => expr.visit(f),
             TKind::HasKey { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
             TKind::Ntop { af, addr } => {

@@ -198,7 +198,6 @@ fn loops_become_bounded_loops() {
     assert_eq!(
         messages("kprobe:f { @m[1] = 2; @n = len(@m); @s = len(kstack); @i = len(1); }"),
         vec![
-            "len() of a map is not supported yet: bpftrace counts its elements with bpf_for_each_map_elem's callback, a subprogram probecc does not emit",
             "len() of a kstack is not supported yet: the stack is an id of a stack map, whose depth only user space sees",
             "len() takes a map or a stack: len(@m)",
         ]

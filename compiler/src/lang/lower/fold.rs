@@ -229,7 +229,7 @@ pub fn expr(e: TExpr) -> TExpr {
             read,
         },
         TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
-        k @ (TKind::FieldOffset(_) | TKind::KernelAddr(_)) => k,
+        k @ (TKind::FieldOffset(_) | TKind::KernelAddr(_) | TKind::MapLen(_)) => k,
         TKind::Bswap { bytes, expr: x } => {
             let x = expr(*x);
             match lit(&x) {

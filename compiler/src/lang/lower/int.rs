@@ -132,6 +132,7 @@ impl Gen<'_> {
                 self.mov(dst, Reg::R0);
             }
             TKind::KernelAddr(sym) => self.emit(asm::ld_ksym(dst, sym)),
+            TKind::MapLen(map) => self.map_len(*map, dst)?,
             TKind::Str(_)
             | TKind::StrRead { .. }
             | TKind::Tuple(_)

@@ -1,7 +1,8 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
 //! fentry/fexit arguments in [`fentry`],
-//! maps and aggregations in [`maps`], records for user space in [`output`],
+//! maps and aggregations in [`maps`], `len(@m)` and its callback in
+//! [`len`], records for user space in [`output`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
@@ -18,6 +19,7 @@ mod frame;
 mod gen;
 mod int;
 mod layout;
+mod len;
 mod maps;
 mod operand;
 mod output;
@@ -64,6 +66,7 @@ pub fn lower(
             Err(d) => diags.push(d),
         }
     }
+    object.programs.extend(len::callback(checked, &opts.file));
     if !diags.is_empty() {
         crate::lang::macros::annotate(&mut diags, &checked.macro_uses, &checked.source);
         return Err(checked.map.diagnostics(diags));

@@ -490,3 +490,29 @@ fn unreachable_code_goes_and_endless_loops_are_errors() {
         "this loop never ends: its condition is always true and no `break` or `return` leaves it"
     );
 }
+
+/// `len(@m)`'s callback is a static function of `.text`, its address
+/// loaded as clang loads a static function's: `BPF_PSEUDO_FUNC`, its byte
+/// offset in `.text` as the immediate, relocated against `.text` — the
+/// one form libbpf takes. Two programs counting share the callback.
+#[test]
+fn len_loads_a_static_callback_of_text_as_clang_does() {
+    let src = "kprobe:vfs_read { @m[pid] = 1; @n = len(@m); } END { @e = len(@m); }";
+    for arch in Arch::ALL.into_iter().filter(|a| a.info().jit_by_default) {
+        let c = compile_ok("len", src, arch);
+        let bytes = crate::elf::write(&c.object).expect("writes");
+        let obj = crate::elf::read(&bytes).expect("reads");
+        let cb = obj.program("map_len_callback").expect("the callback");
+        assert_eq!((cb.section.as_str(), cb.global), (".text", false));
+        for name in ["kprobe_vfs_read", "END"] {
+            let p = obj.program(name).expect("the program");
+            let r = p
+                .relocs
+                .iter()
+                .find(|r| r.symbol == ".text")
+                .unwrap_or_else(|| panic!("{name} loads no function on {arch}"));
+            let ld = p.insns[r.insn];
+            assert_eq!((ld.src, ld.imm as u64), (crate::insn::pseudo::FUNC, cb.offset));
+        }
+    }
+}

@@ -99,6 +99,7 @@ fn object(k: &KernelBtf, arch: Arch) -> Object {
         insns,
         map_relocs: vec![],
         ksym_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;
@@ -308,6 +309,7 @@ fn libbpf_relocates_and_the_host_kernel_loads_it() {
         insns,
         map_relocs: vec![],
         ksym_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;

@@ -1,0 +1,72 @@
+//! Programs that pass a callback to `bpf_for_each_map_elem` (`len(@m)`):
+//! verifier-sim accepts them on every arch whose kernels JIT BPF (the
+//! s390x ones run it in the interpreter, where the kernel refuses
+//! callbacks, and the compiler says so), the runner calls the callback
+//! once per entry, and every such arch prints the same, snapshotted in
+//! bpftrace's text and JSON.
+
+mod support;
+
+use probecc::arch::Arch;
+use probecc_runtime::output::Style;
+use vm_tests::{events, Options};
+
+/// `len()` of a map keyed by pid, of a per-CPU count keyed by comm, and
+/// of a map that is still empty, from a probe and from END.
+const LEN: &str = r#"
+kprobe:vfs_read
+{
+	@readers[pid] = 1;
+	@n = len(@readers);
+	@by_comm[comm] = count();
+	@comms = len(@by_comm);
+	@none = len(@never);
+}
+
+kprobe:vfs_write
+{
+	@never[pid] = 1;
+}
+
+END
+{
+	printf("%d readers, %d comms\n", len(@readers), len(@by_comm));
+}
+"#;
+
+/// Four reads by three processes of two names, one on another CPU.
+const EVENTS: &str = r#"{"probe": "kprobe:vfs_read", "pid": 42, "comm": "cat"}
+{"probe": "kprobe:vfs_read", "pid": 7, "comm": "dd"}
+{"probe": "kprobe:vfs_read", "pid": 7, "comm": "dd"}
+{"probe": "kprobe:vfs_read", "pid": 9, "comm": "dd", "cpu": 1}
+"#;
+
+fn jitted() -> impl Iterator<Item = Arch> {
+    Arch::ALL.into_iter().filter(|a| a.info().jit_by_default)
+}
+
+#[test]
+fn len_counts_a_map_s_entries_through_its_callback_on_every_jit_arch() {
+    let evs = events::parse(EVENTS).expect("events");
+    let mut outputs = jitted().map(|arch| {
+        let p = support::load(&support::compile(LEN, arch), arch, Options::default());
+        let r = p.run(&evs).unwrap_or_else(|e| panic!("{arch}: {e}"));
+        (arch, r.render(Style::Text), r.render(Style::Json))
+    });
+    let (_, text, json) = outputs.next().expect("an arch that JITs");
+    for (arch, t, j) in outputs {
+        assert_eq!((&t, &j), (&text, &json), "{arch} differs from x86_64");
+    }
+    insta::assert_snapshot!(format!("{text}\n--- json ---\n{json}"));
+}
+
+#[test]
+fn s390x_refuses_len_for_its_interpreter() {
+    let spec = probecc::lang::parse::parse("kprobe:f { @m[1] = 1; @n = len(@m); }").unwrap();
+    let opts = probecc::lang::check::CompileOptions::default();
+    let diags = probecc::lang::check::check(&spec, Arch::S390x, &opts).unwrap_err();
+    assert!(
+        diags[0].message.contains("which s390x's kernels refuse"),
+        "{diags:?}"
+    );
+}
