@@ -22,10 +22,10 @@ use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 
 mod callback;
 
-use callback::for_each_map_elem;
 use crate::events::COMM_LEN;
 use crate::maps::{EmuMap, EAGAIN, EFAULT, EINVAL};
 use crate::memory::{self, within};
+use callback::for_each_map_elem;
 
 /// rbpf's stack size.
 const STACK: u64 = 512;

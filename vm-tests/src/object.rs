@@ -280,7 +280,9 @@ fn map_relocations(
                 funcs.push((r.r_offset, Callee::Symbol(name.to_string())));
                 continue;
             }
-            if let Some(s) = sym.filter(|s| s.st_type() == STT_SECTION && executable(elf, s.st_shndx)) {
+            if let Some(s) =
+                sym.filter(|s| s.st_type() == STT_SECTION && executable(elf, s.st_shndx))
+            {
                 funcs.push((r.r_offset, Callee::Section(s.st_shndx)));
                 continue;
             }

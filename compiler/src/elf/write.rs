@@ -183,9 +183,7 @@ fn add_programs(out: &mut ElfObject, obj: &Object) -> Result<Placed, ElfError> {
         out.add_symbol(sym);
         placed.push((id, base));
     }
-    let text = sections
-        .get(SUBPROGRAMS)
-        .map(|&id| out.section_symbol(id));
+    let text = sections.get(SUBPROGRAMS).map(|&id| out.section_symbol(id));
     let funcs = funcs
         .into_keys()
         .filter_map(|name| Some((name, text?)))

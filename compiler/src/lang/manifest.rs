@@ -494,11 +494,7 @@ impl Manifest {
             funcs: checked.names(Sym::Func),
             func_ip: checked.func_ip,
             probes: checked.names(Sym::Probe),
-            maps: checked
-                .maps
-                .iter()
-                .map(|m| map_entry(checked, m))
-                .collect(),
+            maps: checked.maps.iter().map(|m| map_entry(checked, m)).collect(),
             output: checked
                 .outputs
                 .iter()

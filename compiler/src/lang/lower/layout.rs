@@ -159,9 +159,11 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
         ValueKind::Sym(s) => sym_type(checked, s),
         ValueKind::Kstack(_) | ValueKind::Ptr(_) => CType::u64(),
         ValueKind::Inet => inet_type(),
-        ValueKind::Tuple { id, size } => {
-            tuple_type(checked, Ty::Tuple { id, size }, &format!("{}_val", m.symbol()))
-        }
+        ValueKind::Tuple { id, size } => tuple_type(
+            checked,
+            Ty::Tuple { id, size },
+            &format!("{}_val", m.symbol()),
+        ),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),

@@ -104,11 +104,9 @@ impl Gen<'_> {
                 self.tuple_into(tuple, Mem::stack(slot), tuple.ty)?;
                 (Mem::stack(slot), tuple.ty)
             }
-            _ => {
-                return Err(self.fail(
-                    "internal error: an element of a tuple that is neither a variable nor a map value",
-                ))
-            }
+            _ => return Err(self.fail(
+                "internal error: an element of a tuple that is neither a variable nor a map value",
+            )),
         };
         let offsets = self
             .checked
