@@ -8,7 +8,7 @@
 
 use super::ir::{FieldRead, Sym, TExpr, TKind, Ty};
 use super::Checker;
-use crate::lang::ast::{Expr, ExprKind, Span};
+use crate::lang::ast::{Expr, ExprKind, MapRef, Span};
 use crate::lang::diag::Diagnostic;
 
 /// `AF_INET` and `AF_INET6`, the same on every arch (`linux/socket.h`).
@@ -152,18 +152,8 @@ impl Checker<'_> {
         }
         let d = match &args[0].kind {
             ExprKind::Map(m) if m.keys.is_empty() => {
-                let map = self.map_index.get(&m.name).copied();
-                let Some(map) = map.filter(|&i| self.maps[i].value.is_some()) else {
-                    let msg = format!("map {} is never assigned", m.display_name());
-                    self.error(Diagnostic::new(m.span, msg).with_label("unknown map"));
-                    return None;
-                };
-                if !self.arch.info().jit_by_default {
-                    let msg = format!(
-                        "len() of a map needs bpf_for_each_map_elem's callback, which {}'s kernels refuse: they run BPF in the interpreter (`callbacks are not allowed in non-JITed programs`)",
-                        self.arch
-                    );
-                    self.error(Diagnostic::new(span, msg).with_label("a callback"));
+                let map = self.assigned_map(m)?;
+                if !self.callbacks_allowed("len() of a map", span) {
                     return None;
                 }
                 return Some(TExpr::new(TKind::MapLen(map), Ty::INT, span));
@@ -183,6 +173,32 @@ impl Checker<'_> {
         };
         self.error(d);
         None
+    }
+
+    /// The index of map `m`, assigned somewhere; reported if it is not.
+    pub(super) fn assigned_map(&mut self, m: &MapRef) -> Option<usize> {
+        let map = self.map_index.get(&m.name).copied();
+        let found = map.filter(|&i| self.maps[i].value.is_some());
+        if found.is_none() {
+            let msg = format!("map {} is never assigned", m.display_name());
+            self.error(Diagnostic::new(m.span, msg).with_label("unknown map"));
+        }
+        found
+    }
+
+    /// Whether the target's kernels take a callback
+    /// (`bpf_for_each_map_elem`'s), which `what` needs; reported at `span`
+    /// if they do not.
+    pub(super) fn callbacks_allowed(&mut self, what: &str, span: Span) -> bool {
+        let ok = self.arch.info().jit_by_default;
+        if !ok {
+            let msg = format!(
+                "{what} needs bpf_for_each_map_elem's callback, which {}'s kernels refuse: they run BPF in the interpreter (`callbacks are not allowed in non-JITed programs`)",
+                self.arch
+            );
+            self.error(Diagnostic::new(span, msg).with_label("a callback"));
+        }
+        ok
     }
 
     /// `kaddr("sym")`.

@@ -92,6 +92,11 @@ fn stmt(mut s: TStmt) -> TStmt {
             body: body.into_iter().map(stmt).collect(),
             step: step.into_iter().map(stmt).collect(),
         },
+        TStmtKind::ForMap { map, var, body } => TStmtKind::ForMap {
+            map,
+            var,
+            body: body.into_iter().map(stmt).collect(),
+        },
         k @ (TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return) => k,
     };
     s

@@ -21,29 +21,31 @@ pub const MAP_LEN_CALLBACK: &str = "map_len_callback";
 impl Gen<'_> {
     /// `dst = len(@map)`.
     pub fn map_len(&mut self, map: usize, dst: Reg) -> R<()> {
-        let sym = self
-            .checked
-            .maps
-            .get(map)
-            .ok_or_else(|| self.fail("internal error: unknown map"))?
-            .symbol();
         let counter = self.slot(8)?;
+        self.emit(asm::store_imm(Size::DW, Reg::R10, counter, 0));
+        self.walk_map(map, MAP_LEN_CALLBACK, counter)?;
+        self.emit(asm::load_mem(Size::DW, dst, Reg::R10, counter));
+        Ok(())
+    }
+
+    /// `bpf_for_each_map_elem(map, &func, r10 + ctx, 0)`: subprogram
+    /// `func` called once per entry of map `map`.
+    pub fn walk_map(&mut self, map: usize, func: &str, ctx: i16) -> R<()> {
+        let map = self.map_info(map)?.symbol();
         self.emit_all([
-            asm::store_imm(Size::DW, Reg::R10, counter, 0),
             Op::LoadFunc {
                 dst: Reg::R2,
-                func: MAP_LEN_CALLBACK.into(),
+                func: func.into(),
             },
             asm::helper_call(
                 Helper::ForEachMapElem,
                 vec![
-                    Arg::Map(sym),
+                    Arg::Map(map),
                     Arg::Reg(Reg::R2),
-                    Arg::Stack(counter),
+                    Arg::Stack(ctx),
                     Arg::Imm(0),
                 ],
             ),
-            asm::load_mem(Size::DW, dst, Reg::R10, counter),
         ]);
         Ok(())
     }

@@ -39,7 +39,7 @@ enum Held {
 }
 
 impl Gen<'_> {
-    fn map_info(&self, map: usize) -> R<&MapInfo> {
+    pub fn map_info(&self, map: usize) -> R<&MapInfo> {
         let checked = self.checked;
         checked
             .maps

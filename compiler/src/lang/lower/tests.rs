@@ -512,7 +512,10 @@ fn len_loads_a_static_callback_of_text_as_clang_does() {
                 .find(|r| r.symbol == ".text")
                 .unwrap_or_else(|| panic!("{name} loads no function on {arch}"));
             let ld = p.insns[r.insn];
-            assert_eq!((ld.src, ld.imm as u64), (crate::insn::pseudo::FUNC, cb.offset));
+            assert_eq!(
+                (ld.src, ld.imm as u64),
+                (crate::insn::pseudo::FUNC, cb.offset)
+            );
         }
     }
 }
