@@ -293,6 +293,7 @@ helper_table! {
     Helper::GetCurrentCgroupId.id() as u32 => get_current_cgroup_id,
     Helper::SendSignal.id() as u32 => send_signal,
     Helper::ForEachMapElem.id() as u32 => for_each_map_elem,
+    Helper::MapLookupPercpuElem.id() as u32 => map_lookup_percpu_elem,
 }
 
 /// Whether the runner emulates `h`.
@@ -384,6 +385,16 @@ fn map_lookup_elem(map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
         let Some(k) = w.key(H, m, key) else { return 0 };
         let cpu = w.cur.cpu;
         w.maps[m].lookup(&k, cpu).unwrap_or(0)
+    })
+}
+
+fn map_lookup_percpu_elem(map: u64, key: u64, cpu: u64, _: u64, _: u64) -> u64 {
+    const H: Helper = Helper::MapLookupPercpuElem;
+    with(|w| {
+        let Some(m) = w.map(H, map) else { return 0 };
+        let Some(k) = w.key(H, m, key) else { return 0 };
+        let cpu = u32::try_from(cpu).unwrap_or(u32::MAX);
+        w.maps[m].lookup_percpu(&k, cpu).unwrap_or(0)
     })
 }
 

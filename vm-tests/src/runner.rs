@@ -30,7 +30,7 @@ use probecc_test_support::XorShift64Star;
 
 use crate::error::{Error, Result, Site};
 use crate::events::{Event, MemValue, COMM_LEN, NS_STEP};
-use crate::helpers::{self, Callback, Current, Fault, World};
+use crate::helpers::{self, Current, Fault, World};
 use crate::kaddr::Kaddr;
 use crate::maps::EmuMap;
 use crate::object::Object;
@@ -331,7 +331,7 @@ impl<'p> Session<'p> {
             ranges: Vec::new(),
             records: Vec::new(),
             fault: None,
-            callbacks: callbacks(prog),
+            callbacks: crate::vm::callbacks(&prog.object.programs, &prog.lowered),
         };
         let mut s = Session {
             prog,
@@ -366,12 +366,14 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// Per-CPU values for every CPU up to `cpu`: the CPUs a run has, as
+    /// `bpf_map_lookup_percpu_elem` walks them.
     fn ensure_cpu(&mut self, cpu: u32) {
         let new: Vec<_> = self
             .world_mut()
             .maps
             .iter_mut()
-            .flat_map(|m| m.ensure_cpu(cpu))
+            .flat_map(|m| (0..=cpu).flat_map(|c| m.ensure_cpu(c)).collect::<Vec<_>>())
             .collect();
         self.allow(new);
     }
@@ -634,28 +636,6 @@ fn unreachable_world() -> World {
         fault: None,
         callbacks: Vec::new(),
     }
-}
-
-/// How each subprogram of `prog` runs as a callback: in an interpreter of
-/// its own (a JIT page per call would be waste), with the given memory.
-fn callbacks(prog: &Program) -> Vec<Option<Callback>> {
-    prog.object
-        .programs
-        .iter()
-        .zip(&prog.lowered)
-        .map(|(code, lowered)| {
-            if !code.is_subprogram() {
-                return None;
-            }
-            let lowered = lowered.clone();
-            let run: Callback = std::rc::Rc::new(move |args, ranges| {
-                let mut vm = Vm::new(&lowered, Engine::Interpreter)?;
-                ranges.iter().for_each(|r| vm.allow(r.clone()));
-                vm.run(args).map_err(|e| e.reason)
-            });
-            Some(run)
-        })
-        .collect()
 }
 
 /// The kernel function a probe sits on and the offset into it.

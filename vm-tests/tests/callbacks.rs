@@ -42,15 +42,17 @@ const EVENTS: &str = r#"{"probe": "kprobe:vfs_read", "pid": 42, "comm": "cat"}
 {"probe": "kprobe:vfs_read", "pid": 9, "comm": "dd", "cpu": 1}
 "#;
 
-/// `for` over two maps in END: `$kv.0` and `$kv.1`, an outer variable
+/// `for` over three maps in END: `$kv.0` and `$kv.1`, an outer variable
 /// read (`$limit`) and one summed in the body and read after the loop
 /// (`$total`), a map assigned and `continue` in the body, `print()` of
-/// the pair and `break`.
+/// the pair and `break`, and a per-CPU `count()` read as its total over
+/// the CPUs.
 const FOR: &str = r#"
 kprobe:vfs_read
 {
 	@bytes[pid] = arg2;
 	@names[comm] = pid;
+	@reads[comm] = count();
 }
 
 END
@@ -69,6 +71,9 @@ END
 	for ($n : @names) {
 		print($n);
 		break;
+	}
+	for ($r : @reads) {
+		printf("%s read %d times\n", $r.0, $r.1);
 	}
 }
 "#;

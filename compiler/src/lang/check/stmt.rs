@@ -7,7 +7,7 @@
 //! and `return`.
 
 use super::expr::{unknown_function, AGGREGATIONS, FUNCTIONS};
-use super::ir::{OutputKind, TExpr, TKind, TStmt, TStmtKind, Ty};
+use super::ir::{OutputKind, TExpr, TKind, TStmt, TStmtKind, Ty, ValueKind};
 use super::output::OUTPUT_CALLS;
 use super::tables::DeclTy;
 use super::Checker;
@@ -313,15 +313,20 @@ impl Checker<'_> {
         }
         let map = self.assigned_map(mr)?;
         let info = &self.maps[map];
-        let why = match (&info.keys[..], info.value_kind().assigned_ty()) {
+        // count() and sum() read as their total over the CPUs, as
+        // bpftrace reads them; min() and max() would branch on every CPU,
+        // more paths than a verifier explores; the other aggregations are
+        // no one value (bpftrace refuses them too).
+        let value = info.value_kind();
+        let value_ty = value
+            .assigned_ty()
+            .or_else(|| matches!(value, ValueKind::Count | ValueKind::Sum).then_some(Ty::INT));
+        let why = match (&info.keys[..], value_ty) {
             ([], _) => Some("has no key".to_string()),
             ([_, _, ..], _) => {
                 Some("has several keys (`$kv.0` would be a tuple in a tuple)".into())
             }
-            (_, None) => Some(format!(
-                "holds {} values, per CPU (bpftrace sums them in the loop)",
-                info.value_kind().describe()
-            )),
+            (_, None) => Some(format!("holds {} values", value.describe())),
             (_, Some(Ty::Tuple { .. })) => {
                 Some("holds tuples (`$kv.1` would be a tuple in a tuple)".into())
             }
@@ -335,9 +340,8 @@ impl Checker<'_> {
         if !self.callbacks_allowed("`for` over a map", span) {
             return None;
         }
-        let info = &self.maps[map];
-        let (key, value) = (info.keys[0].ty(), info.value_kind().assigned_ty()?);
-        let kv = self.tuple_ty(vec![key, value]);
+        let key = self.maps[map].keys[0].ty();
+        let kv = self.tuple_ty(vec![key, value_ty?]);
         self.probe.scopes.push(Vec::new());
         let idx = self.declare_var(var, var_span, None);
         let var = idx.and_then(|_| {

@@ -5,13 +5,16 @@
 //! written before the call, loaded by the callback into slots of its own,
 //! written back by it when an iteration ends, and read back by the caller
 //! after the walk, so the body reads and assigns them as in the probe.
-//! `$kv` is a tuple slot the callback fills from the key and the value;
+//! `$kv` is a tuple slot the callback fills from the key and the value
+//! (a `count()` or `sum()` added over the CPUs with
+//! `bpf_map_lookup_percpu_elem`, as bpftrace reads them in a loop);
 //! `continue` ends an iteration (returning 0), `break` the walk (1).
 
 use std::collections::BTreeSet;
 
-use crate::asm;
-use crate::insn::{Reg, Size};
+use crate::asm::{self, Arg};
+use crate::helpers::Helper;
+use crate::insn::{Cond, Reg, Size};
 use crate::lang::check::ir::{TKind, TStmt};
 use crate::program::SUBPROGRAMS;
 
@@ -106,7 +109,12 @@ impl Gen<'_> {
         };
         let value_bytes = kv_ty.storage() - value_at;
         g.emit_all(fill(Reg::R2, kv_slot, key_bytes));
-        g.emit_all(fill(Reg::R3, kv_slot + value_at as i16, value_bytes));
+        let value = self.map_info(map)?.value_kind();
+        if value.assigned_ty().is_some() {
+            g.emit_all(fill(Reg::R3, kv_slot + value_at as i16, value_bytes));
+        } else {
+            g.over_cpus(map, kv_slot, kv_slot + value_at as i16)?;
+        }
         g.emit(asm::load_mem(Size::DW, Reg::R1, Reg::R10, ctx));
         for &(v, off, bytes) in passed {
             let slot = g.var_slot(v)?;
@@ -140,6 +148,42 @@ impl Gen<'_> {
             asm::assemble(&g.ops).map_err(|e| self.fail(format!("internal error: {e}")))?;
         let core = std::mem::take(&mut code.core);
         Ok((code.into_program(name, SUBPROGRAMS), core))
+    }
+}
+
+/// The most CPUs a per-CPU value is gathered over (bpftrace asks the
+/// machine; a bound the verifier can see is needed here).
+pub const MAX_CPUS: i32 = 1024;
+
+impl Gen<'_> {
+    /// `*(r10 + out)` = a per-CPU map's `count()`/`sum()` for the key at
+    /// `r10 + key`, the CPUs' values added: `bpf_map_lookup_percpu_elem`
+    /// on each CPU up to the first the kernel does not have.
+    fn over_cpus(&mut self, map: usize, key: i16, out: i16) -> R<()> {
+        let (cpu, acc) = (Reg::R6, Reg::R7);
+        let (top, done) = (self.label(), self.label());
+        self.emit_all([
+            asm::mov(cpu, 0),
+            asm::mov(acc, 0),
+            asm::label(&top),
+            asm::jmp_imm(Cond::Ge, cpu, MAX_CPUS, &done),
+            asm::helper_call(
+                Helper::MapLookupPercpuElem,
+                vec![
+                    Arg::Map(self.map_info(map)?.symbol()),
+                    Arg::Stack(key),
+                    Arg::Reg(cpu),
+                ],
+            ),
+            asm::jmp_imm(Cond::Eq, Reg::R0, 0, &done),
+            asm::load_mem(Size::DW, Reg::R1, Reg::R0, 0),
+            asm::add_reg(acc, Reg::R1),
+            asm::add(cpu, 1),
+            asm::jmp(&top),
+            asm::label(&done),
+            asm::store_mem(Size::DW, Reg::R10, out, acc),
+        ]);
+        Ok(())
     }
 }
 

@@ -522,13 +522,14 @@ fn len_loads_a_static_callback_of_text_as_clang_does() {
 
 /// The host kernel's verifier takes `len()`'s and `for`'s callbacks as
 /// libbpf appends them: static functions of `.text`, their addresses
-/// relocated against the section.
+/// relocated against the section; a `count()` read over the CPUs.
 #[test]
 #[ignore = "needs bpftool, root, bpffs"]
 fn callbacks_load_into_the_host_kernel() {
     let Some(loader) = Loader::new() else { return };
-    let src = "kprobe:vfs_read { @m[comm] = arg2; @n = len(@m); $t = 0; \
-               for ($kv : @m) { $t += $kv.1; if ($kv.1 > 100) { break; } } @t = $t; }";
+    let src = "kprobe:vfs_read { @m[comm] = arg2; @c[comm] = count(); @n = len(@m); $t = 0; \
+               for ($kv : @m) { $t += $kv.1; if ($kv.1 > 100) { break; } } @t = $t; \
+               for ($kv : @c) { @u = $kv.1; } }";
     let c = compile_ok("callbacks", src, Arch::X86_64);
     let bytes = crate::elf::write(&c.object).unwrap();
     let programs = c
