@@ -290,10 +290,19 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("writing {}", man_path.display()))?;
         let object = &compiled.object;
         let insns: usize = object.programs.iter().map(|p| p.insns.len()).sum();
+        let subs = object.programs.iter().filter(|p| p.is_subprogram()).count();
+        let programs = match subs {
+            0 => plural(object.programs.len(), "program"),
+            n => format!(
+                "{} and {}",
+                plural(object.programs.len() - n, "program"),
+                plural(n, "callback")
+            ),
+        };
         println!(
             "{}: {}, {}, {}, {} bytes",
             obj_path.display(),
-            plural(object.programs.len(), "program"),
+            programs,
             plural(insns, "instruction"),
             plural(object.maps.len(), "map"),
             bytes.len()

@@ -316,6 +316,7 @@ mod tests {
             }],
             ksym_relocs: vec![],
             global_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![],
         });
         obj

@@ -162,6 +162,11 @@ pub struct ArchInfo {
     /// says `ENOTSUPP`); `None` where no release has both. From the
     /// kernel's history, each row saying how far QEMU has verified it.
     pub trampolines_since: Option<KernelVersion>,
+    /// Whether its Debian kernels JIT-compile BPF programs by default.
+    /// Where they run them in the interpreter (s390x), the verifier
+    /// refuses callbacks (`bpf_for_each_map_elem`'s): `callbacks are not
+    /// allowed in non-JITed programs`.
+    pub jit_by_default: bool,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -214,6 +219,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // "bpf: Introduce BPF trampoline"; bookworm's 6.1 attaches fentry
         // and fexit to vfs_read and do_sys_openat2 (seen in QEMU).
         trampolines_since: Some(KernelVersion(5, 5)),
+        jit_by_default: true,
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -252,6 +258,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // 2aa6ac03516d): bookworm's 6.1 refuses fentry on vfs_read with
         // ENOTSUPP (seen in QEMU). 6.4 onward: not yet seen in QEMU.
         trampolines_since: Some(KernelVersion(6, 4)),
+        jit_by_default: true,
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -287,6 +294,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
         trampolines_since: Some(KernelVersion(6, 3)),
+        jit_by_default: false,
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -324,6 +332,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "powerpc64/bpf: Add support for bpf trampolines"
         trampolines_since: Some(KernelVersion(6, 13)),
+        jit_by_default: true,
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -361,6 +370,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "riscv, bpf: Add bpf trampoline support for RV64"
         trampolines_since: Some(KernelVersion(6, 3)),
+        jit_by_default: true,
     },
 ];
 

@@ -17,7 +17,7 @@ use crate::btf::core::access::FieldAccess;
 use crate::btf::core::CoreKind;
 use crate::helpers::Helper;
 use crate::insn::{self, AluOp, AtomicOp, Cond, Insn, Reg, Size};
-use crate::program::{GlobalReloc, KsymReloc, LineInfo, MapReloc, Program};
+use crate::program::{FuncReloc, GlobalReloc, KsymReloc, LineInfo, MapReloc, Program};
 
 mod helper_calls;
 pub use helper_calls::*;
@@ -54,6 +54,10 @@ pub enum Op {
     /// `dst = &global`, a read-only global's address: an `ld_imm64` that
     /// the loader relocates into its `.rodata` map.
     LoadGlobal { dst: Reg, global: String },
+    /// `dst = &func`, a subprogram's address (a callback of
+    /// `bpf_for_each_map_elem`): an `ld_imm64` with `BPF_PSEUDO_FUNC` that
+    /// the loader relocates to the subprogram it appends.
+    LoadFunc { dst: Reg, func: String },
     /// A jump whose offset is the distance to `target`.
     Jump { insn: Insn, target: String },
     /// A BPF-to-BPF call of the code at `target`.
@@ -180,6 +184,7 @@ pub struct Assembled {
     pub map_relocs: Vec<MapReloc>,
     pub ksym_relocs: Vec<KsymReloc>,
     pub global_relocs: Vec<GlobalReloc>,
+    pub func_relocs: Vec<FuncReloc>,
     pub lines: Vec<LineInfo>,
     /// Each label's slot index.
     pub labels: BTreeMap<String, usize>,
@@ -204,6 +209,7 @@ impl Assembled {
             map_relocs: fitted(self.map_relocs),
             ksym_relocs: fitted(self.ksym_relocs),
             global_relocs: fitted(self.global_relocs),
+            func_relocs: fitted(self.func_relocs),
             lines: fitted(self.lines),
         }
     }
@@ -304,7 +310,11 @@ fn load_arg(dst: Reg, arg: &Arg) -> Vec<Op> {
 fn slots(op: &Op) -> usize {
     match op {
         Op::Insn(_) | Op::Jump { .. } | Op::CallLocal { .. } | Op::Core { .. } => 1,
-        Op::LdImm64 { .. } | Op::LoadMap { .. } | Op::LoadKsym { .. } | Op::LoadGlobal { .. } => 2,
+        Op::LdImm64 { .. }
+        | Op::LoadMap { .. }
+        | Op::LoadKsym { .. }
+        | Op::LoadGlobal { .. }
+        | Op::LoadFunc { .. } => 2,
         Op::Label(_) | Op::Source(_) | Op::HelperCall { .. } => 0,
     }
 }
@@ -387,6 +397,16 @@ fn emit(flat: &Flat, labels: BTreeMap<String, (usize, usize)>) -> Result<Assembl
                     global: global.clone(),
                 });
                 out.insns.extend(insn::ld_imm64(*dst, 0));
+            }
+            Op::LoadFunc { dst, func } => {
+                // As clang emits a callback's address: BPF_PSEUDO_FUNC, imm
+                // 0, and a relocation against the function's symbol.
+                out.func_relocs.push(FuncReloc {
+                    insn: pc,
+                    func: func.clone(),
+                });
+                out.insns
+                    .extend(insn::ld_imm64_pseudo(*dst, insn::pseudo::FUNC, 0));
             }
             Op::Jump {
                 insn: ins,

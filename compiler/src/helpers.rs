@@ -129,6 +129,7 @@ helpers! {
     GetFuncIp = 173, "get_func_ip", [Ctx] -> Integer, gpl = true;
     GetAttachCookie = 174, "get_attach_cookie", [Ctx] -> Integer, gpl = false;
     Loop = 181, "loop", [Anything, Func, StackOrNull, Anything] -> Integer, gpl = false;
+    MapLookupPercpuElem = 195, "map_lookup_percpu_elem", [MapPtr, MapKey, Anything] -> MapValueOrNull, gpl = false;
 }
 
 impl Helper {

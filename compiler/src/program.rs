@@ -23,6 +23,8 @@ pub struct Program {
     pub ksym_relocs: Vec<KsymReloc>,
     /// `ld_imm64` slots that load the address of a read-only global.
     pub global_relocs: Vec<GlobalReloc>,
+    /// `ld_imm64` slots that load a subprogram's address (a callback).
+    pub func_relocs: Vec<FuncReloc>,
     /// Source lines for `.BTF.ext` line info, in ascending slot order.
     pub lines: Vec<LineInfo>,
 }
@@ -106,6 +108,30 @@ pub fn lay_out_globals(decls: impl IntoIterator<Item = (String, GlobalType)>) ->
             g
         })
         .collect()
+}
+
+/// An `ld_imm64` at slot `insn` (`BPF_PSEUDO_FUNC`) that must load the
+/// address of subprogram `func`, a static function of [`SUBPROGRAMS`]:
+/// written as clang writes it, the function's byte offset in `.text` as
+/// the immediate and an `R_BPF_64_64` relocation against `.text`'s
+/// section symbol, which libbpf and aya turn into the relative offset of
+/// the copy they append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncReloc {
+    pub insn: usize,
+    pub func: String,
+}
+
+/// The section of subprograms: static functions that programs call or
+/// pass as callbacks, never loaded on their own (clang's `.text`).
+pub const SUBPROGRAMS: &str = ".text";
+
+impl Program {
+    /// Whether this is a subprogram of [`SUBPROGRAMS`] rather than a
+    /// program a loader loads.
+    pub fn is_subprogram(&self) -> bool {
+        self.section == SUBPROGRAMS
+    }
 }
 
 impl Object {

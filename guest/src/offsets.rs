@@ -125,6 +125,7 @@ mod tests {
             ringbuf: None,
             unsafe_actions: Vec::new(),
             config: Default::default(),
+            globals: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use probecc::endian::Endian;
 use probecc::lang::manifest::{
-    ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, OutputEntry, StackEntry,
+    ArgEntry, ArgKind, KeyEntry, KeyKind, LhistBounds, Manifest, MapEntry, OutputEntry, StackEntry,
     StackMode, ValueKind,
 };
 
@@ -78,6 +78,8 @@ pub enum Value {
     },
     /// The non-empty buckets, by index.
     Buckets(Vec<Bucket>),
+    /// A tuple's elements.
+    Tuple(Vec<Value>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +129,7 @@ impl Value {
             Value::Int(i) => *i,
             Value::Stats { avg, .. } => *avg as i128,
             Value::Buckets(b) => b.iter().map(|b| b.count as i128).sum(),
-            Value::Str(_) => 0,
+            Value::Str(_) | Value::Tuple(_) => 0,
         }
     }
 }
@@ -151,7 +153,7 @@ impl MapDump {
         let mut entries: Vec<&Entry> = self.entries.iter().collect();
         if !matches!(
             self.kind,
-            ValueKind::String | ValueKind::Func | ValueKind::Probe
+            ValueKind::String | ValueKind::Func | ValueKind::Probe | ValueKind::Tuple
         ) {
             entries.sort_by_key(|e| e.value.rank());
         }
@@ -415,6 +417,32 @@ impl Decoder<'_> {
         }
     }
 
+    /// A tuple's elements, each described as a key part is, at their
+    /// offsets in `bytes`.
+    pub fn tuple(&self, elems: &[KeyEntry], bytes: &[u8]) -> Value {
+        Value::Tuple(
+            elems
+                .iter()
+                .map(|k| match self.key_part(k, bytes) {
+                    Key::Int(i) => Value::Int(i),
+                    Key::Str(s) => Value::Str(s),
+                    Key::Stack(frames) => {
+                        let lines: String = frames
+                            .iter()
+                            .map(|f| format!("{:VALUE_INDENT$}{f}\n", ""))
+                            .collect();
+                        Value::Str(format!("\n{lines}"))
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// The tuple a record's argument `a` holds.
+    pub fn arg_tuple(&self, a: &ArgEntry, record: &[u8]) -> Value {
+        self.tuple(&a.elems, record.get(a.offset as usize..).unwrap_or(&[]))
+    }
+
     /// The frames of stack `id` of `s`'s map: up to the first empty one,
     /// at most its limit; none for an id the map lacks (a failed
     /// `get_stackid` leaves a negative errno).
@@ -548,6 +576,7 @@ impl Decoder<'_> {
             }
             ValueKind::CgroupPath => Value::Str(self.named(Named::CgroupPath, sum(0))),
             ValueKind::Inet => Value::Str(inet(self.endian, first)),
+            ValueKind::Tuple => self.tuple(&m.value.elems, first),
             // A histogram's value is its buckets, gathered from the keys.
             ValueKind::Hist | ValueKind::Lhist => Value::Buckets(Vec::new()),
         }
@@ -604,6 +633,11 @@ impl Decoder<'_> {
                     }
                     ArgKind::CgroupPath => Arg::Str(self.named(Named::CgroupPath, v)),
                     ArgKind::Kstack => Arg::Str(self.stack_value(a.stack.as_ref(), v)),
+                    ArgKind::Tuple => Arg::Str(
+                        crate::text::value(&self.arg_tuple(a, bytes))
+                            .trim_end()
+                            .into(),
+                    ),
                     ArgKind::Inet | ArgKind::Buf => {
                         let end = (off + a.size as usize).min(bytes.len());
                         let field = bytes.get(off..end).unwrap_or(&[]);

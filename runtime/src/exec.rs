@@ -7,7 +7,7 @@
 //! from the machine (the time, a file, a command's output) from the
 //! decoder's [`Host`](crate::host::Host).
 
-use probecc::lang::manifest::OutputAction;
+use probecc::lang::manifest::{ArgKind, OutputAction};
 
 use crate::decode::{DecodeError, Decoder, MapDump, Value};
 use crate::output::Chunk;
@@ -73,8 +73,12 @@ pub fn step(bytes: &[u8], decoder: &Decoder) -> Result<Step, ExecError> {
             Step::Print(Chunk::System(host.system(&command)))
         }
         OutputAction::Value => {
-            let signed = entry.args.first().is_some_and(|a| a.signed);
+            let first = entry.args.first();
+            let signed = first.is_some_and(|a| a.signed);
             let value = match args.into_iter().next() {
+                Some(_) if first.is_some_and(|a| a.kind == ArgKind::Tuple) => {
+                    first.map_or(Value::Tuple(Vec::new()), |a| decoder.arg_tuple(a, bytes))
+                }
                 Some(Arg::Int(v)) if signed => Value::Int(i128::from(v as i64)),
                 Some(Arg::Int(v)) => Value::Int(i128::from(v)),
                 Some(Arg::Str(s)) => Value::Str(s),
@@ -125,7 +129,7 @@ impl MapDump {
                         *total /= i64::from(div);
                     }
                     Value::Buckets(b) => b.iter_mut().for_each(|b| b.count /= u64::from(div)),
-                    Value::Str(_) => {}
+                    Value::Str(_) | Value::Tuple(_) => {}
                 }
             }
         }

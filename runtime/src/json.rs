@@ -70,6 +70,7 @@ pub fn chunk(c: &Chunk) -> String {
             let data = match v {
                 Value::Int(i) => number(*i),
                 Value::Str(s) => string(s),
+                Value::Tuple(elems) => tuple(elems),
                 other => string(text::value(other).trim_end()),
             };
             message("value", &data)
@@ -139,7 +140,22 @@ fn value(v: &Value, m: &MapDump) -> String {
             let shown: Vec<String> = filled(b, m.lhist).iter().map(bucket).collect();
             format!("[{}]", shown.join(","))
         }
+        Value::Tuple(elems) => tuple(elems),
     }
+}
+
+/// A tuple as bpftrace's JSON writes it: an array, `[1,"cat"]`, without
+/// spaces.
+fn tuple(elems: &[Value]) -> String {
+    let shown: Vec<String> = elems
+        .iter()
+        .map(|e| match e {
+            Value::Int(i) => number(*i),
+            Value::Tuple(inner) => tuple(inner),
+            other => string(text::value(other).trim_end_matches('\n')),
+        })
+        .collect();
+    format!("[{}]", shown.join(","))
 }
 
 fn bucket(b: &Bucket) -> String {

@@ -5,8 +5,8 @@
 //! [`Output::lines`]), plus `"print": [{"map": "@x", "entries": [...]}]` when
 //! `print()` ran. Every map after the end, entries in key order; key
 //! parts as numbers, strings (`func`/`probe` names) or a `kstack`'s frames;
-//! values as numbers, strings, `{"count", "avg", "total"}` for avg and
-//! stats, and
+//! values as numbers, strings, arrays for tuples, `{"count", "avg",
+//! "total"}` for avg and stats, and
 //! for histograms their non-empty buckets `{"min", "max", "count"}`
 //! holding min <= v < max (`null` for an open end). The QEMU guest
 //! reports a fixture's maps in the same shape ([`entries`]).
@@ -25,6 +25,7 @@ enum Part<'a> {
     Frames(&'a [String]),
     Stats { count: u64, avg: i64, total: i64 },
     Buckets(Vec<JsonBucket>),
+    Tuple(Vec<Part<'a>>),
 }
 
 #[derive(Serialize)]
@@ -80,6 +81,7 @@ fn value(v: &Value) -> Part<'_> {
                 })
                 .collect(),
         ),
+        Value::Tuple(elems) => Part::Tuple(elems.iter().map(value).collect()),
     }
 }
 

@@ -56,6 +56,13 @@ pub fn value(v: &Value) -> String {
     format!("{text}\n")
 }
 
+/// A tuple as bpftrace prints it: `(1, cat)`, its elements as they print
+/// alone.
+fn tuple(elems: &[Value]) -> String {
+    let shown: Vec<String> = elems.iter().map(|e| scalar(e, ValueKind::Int)).collect();
+    format!("({})", shown.join(", "))
+}
+
 /// `Attaching N probes...`
 pub fn attached_probes(n: usize) -> String {
     let s = if n == 1 { "" } else { "s" };
@@ -97,6 +104,7 @@ fn scalar(v: &Value, kind: ValueKind) -> String {
             format!("count {count}, average {avg}, total {total}")
         }
         Value::Buckets(_) => String::new(),
+        Value::Tuple(elems) => tuple(elems),
     }
 }
 

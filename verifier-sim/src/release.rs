@@ -213,9 +213,10 @@ impl Rules {
 }
 
 /// Whether Debian's kernel for `arch` JIT-compiles BPF programs: every arch
-/// but s390x, whose Debian kernels run programs in the interpreter.
+/// but s390x, whose Debian kernels run programs in the interpreter (the
+/// arch table's fact).
 pub fn jit_by_default(arch: Arch) -> bool {
-    arch != Arch::S390x
+    arch.info().jit_by_default
 }
 
 #[cfg(test)]

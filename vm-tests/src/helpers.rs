@@ -19,9 +19,13 @@ use probecc::insn::Endian;
 use probecc_test_support::XorShift64Star;
 
 use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
+
+mod callback;
+
 use crate::events::COMM_LEN;
 use crate::maps::{EmuMap, EAGAIN, EFAULT, EINVAL};
 use crate::memory::{self, within};
+use callback::for_each_map_elem;
 
 /// rbpf's stack size.
 const STACK: u64 = 512;
@@ -77,7 +81,15 @@ pub struct World {
     /// `(map index, bytes)` of every record output by the run.
     pub records: Vec<(usize, Vec<u8>)>,
     pub fault: Option<Fault>,
+    /// By the object's program index, how to run each subprogram as a
+    /// callback (`bpf_for_each_map_elem`'s); `None` for the others.
+    pub callbacks: Vec<Option<Callback>>,
 }
+
+/// A subprogram run once as a callback: its ctx (the four arguments) and
+/// the memory it may use besides its own stack; its return value, or why
+/// it faulted.
+pub type Callback = std::rc::Rc<dyn Fn(&mut [u8], &[Range<u64>]) -> Result<u64, String>>;
 
 thread_local! {
     static WORLD: RefCell<Option<Box<World>>> = const { RefCell::new(None) };
@@ -280,6 +292,8 @@ helper_table! {
     Helper::GetCurrentTask.id() as u32 => get_current_task,
     Helper::GetCurrentCgroupId.id() as u32 => get_current_cgroup_id,
     Helper::SendSignal.id() as u32 => send_signal,
+    Helper::ForEachMapElem.id() as u32 => for_each_map_elem,
+    Helper::MapLookupPercpuElem.id() as u32 => map_lookup_percpu_elem,
 }
 
 /// Whether the runner emulates `h`.
@@ -371,6 +385,16 @@ fn map_lookup_elem(map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
         let Some(k) = w.key(H, m, key) else { return 0 };
         let cpu = w.cur.cpu;
         w.maps[m].lookup(&k, cpu).unwrap_or(0)
+    })
+}
+
+fn map_lookup_percpu_elem(map: u64, key: u64, cpu: u64, _: u64, _: u64) -> u64 {
+    const H: Helper = Helper::MapLookupPercpuElem;
+    with(|w| {
+        let Some(m) = w.map(H, map) else { return 0 };
+        let Some(k) = w.key(H, m, key) else { return 0 };
+        let cpu = u32::try_from(cpu).unwrap_or(u32::MAX);
+        w.maps[m].lookup_percpu(&k, cpu).unwrap_or(0)
     })
 }
 

@@ -235,6 +235,20 @@ impl EmuMap {
         }
     }
 
+    /// `bpf_map_lookup_percpu_elem`: the value on `cpu` of a per-CPU
+    /// map, none past the CPUs the run has (every CPU up to the highest
+    /// one an event ran on).
+    pub fn lookup_percpu(&mut self, key: &[u8], cpu: u32) -> Lookup {
+        let cpus = match &self.store {
+            Store::Hash(_, v) | Store::Array(v) if v.percpu => v.arenas.len(),
+            _ => 0,
+        };
+        if cpu as usize >= cpus {
+            return None;
+        }
+        self.lookup(key, cpu)
+    }
+
     /// `bpf_map_update_elem` from a program on `cpu`.
     pub fn update(&mut self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> i64 {
         if flags > BPF_EXIST {

@@ -2,8 +2,10 @@
 //! compiler's in-memory `Object` — into what the runner needs: the byte
 //! order, every program (one per `STT_FUNC` symbol of an executable section)
 //! with its instructions decoded in that order, the maps that the `.maps`
-//! BTF defines, and which `ld_imm64` of a program loads which map (its
-//! `R_BPF_64_64` relocations). An `ld_imm64` relocated against an
+//! BTF defines, which `ld_imm64` of a program loads which map (its
+//! `R_BPF_64_64` relocations) and which loads the address of which
+//! subprogram of `.text` (a callback, itself one of the programs). An
+//! `ld_imm64` relocated against an
 //! undefined symbol loads a kernel symbol's address (a `.ksyms` extern):
 //! it is resolved here as a loader would, to the symbol's synthetic
 //! address ([`Kaddr`]: the externs come first, in the order the object
@@ -13,7 +15,7 @@
 //! section (as libbpf points it into the `.rodata` map's value).
 
 use goblin::elf::section_header::{SHF_EXECINSTR, SHT_PROGBITS};
-use goblin::elf::sym::STT_FUNC;
+use goblin::elf::sym::{STT_FUNC, STT_SECTION};
 use goblin::elf::Elf;
 use probecc::insn::{self, Endian, Insn};
 use probecc::maps::MapKind;
@@ -45,6 +47,17 @@ pub struct ProgramCode {
     /// `(instruction index, offset in .rodata)` for every load of a
     /// read-only global's address (the instruction's `imm` not added).
     pub rodata_refs: Vec<(usize, u64)>,
+    /// `(instruction index, program index)` for every load of a
+    /// subprogram's address (a callback).
+    pub func_refs: Vec<(usize, usize)>,
+}
+
+impl ProgramCode {
+    /// Whether this is a subprogram (`.text`), which programs call or
+    /// pass as a callback and nothing runs on its own.
+    pub fn is_subprogram(&self) -> bool {
+        self.section == probecc::program::SUBPROGRAMS
+    }
 }
 
 /// `.rodata`: its bytes as the object holds them, and its symbols.
@@ -86,10 +99,11 @@ impl Object {
         let mut programs = Vec::new();
         let mut kaddr = Kaddr::default();
         let mut ksyms = Vec::new();
+        // (section, byte offset, function) of each load of a function.
+        let mut func_relocs: Vec<(usize, u64, Callee)> = Vec::new();
+        let mut sections: Vec<usize> = Vec::new();
         for (idx, sh) in elf.section_headers.iter().enumerate() {
-            let executable =
-                sh.sh_type == SHT_PROGBITS && sh.sh_flags & u64::from(SHF_EXECINSTR) != 0;
-            if !executable || sh.sh_size == 0 {
+            if !executable(&elf, idx) || sh.sh_size == 0 {
                 continue;
             }
             let section = elf
@@ -106,7 +120,8 @@ impl Object {
                 maps: &maps,
                 rodata: rodata.as_ref().map(|(i, _)| *i),
             };
-            let (refs, externs) = map_relocations(&elf, &target)?;
+            let (refs, externs, funcs) = map_relocations(&elf, &target)?;
+            func_relocs.extend(funcs.into_iter().map(|(off, name)| (idx, off, name)));
             for (off, name) in externs {
                 let addr = kaddr.addr(&name);
                 if !ksyms.contains(&name) {
@@ -125,8 +140,11 @@ impl Object {
                     }
                 }
             }
-            programs.extend(split_programs(&elf, idx, &section, &insns, &refs));
+            let split = split_programs(&elf, idx, &section, &insns, &refs);
+            sections.extend(split.iter().map(|_| idx));
+            programs.extend(split);
         }
+        resolve_funcs(&elf, &mut programs, &sections, &func_relocs)?;
         if programs.is_empty() {
             return Err(Error::Object("no program sections".into()));
         }
@@ -181,6 +199,13 @@ fn read_maps(elf: &Elf, bytes: &[u8]) -> Result<Vec<MapDef>> {
         .collect()
 }
 
+/// Whether section `idx` holds code.
+fn executable(elf: &Elf, idx: usize) -> bool {
+    elf.section_headers
+        .get(idx)
+        .is_some_and(|sh| sh.sh_type == SHT_PROGBITS && sh.sh_flags & u64::from(SHF_EXECINSTR) != 0)
+}
+
 /// `.rodata`'s section index and contents, if the object has one.
 fn read_rodata(elf: &Elf, bytes: &[u8]) -> Result<Option<(usize, Rodata)>> {
     let Some((index, sh)) = elf
@@ -211,9 +236,73 @@ fn read_rodata(elf: &Elf, bytes: &[u8]) -> Result<Option<(usize, Rodata)>> {
 }
 
 /// `(byte offset in the section, what it loads)` of the relocations that
-/// apply to a section, and `(byte offset, symbol)` of those against an
-/// undefined symbol (a kernel symbol's address).
-type Relocations = (Vec<(u64, Load)>, Vec<(u64, String)>);
+/// apply to a section, `(byte offset, symbol)` of those against an
+/// undefined symbol (a kernel symbol's address), and `(byte offset,
+/// function)` of those against a function (a callback's address).
+type Relocations = (Vec<(u64, Load)>, Vec<(u64, String)>, Vec<(u64, Callee)>);
+
+/// What a load of a function's address is relocated against: the
+/// function's symbol, or (as clang writes a static function's) its
+/// section's, the `ld_imm64` holding the function's byte offset there.
+#[derive(Clone, Debug)]
+enum Callee {
+    Symbol(String),
+    Section(usize),
+}
+
+/// Points each load of a function's address at the program holding that
+/// function: its index in `programs` (whose sections are `sections`).
+fn resolve_funcs(
+    elf: &Elf,
+    programs: &mut [ProgramCode],
+    sections: &[usize],
+    relocs: &[(usize, u64, Callee)],
+) -> Result<()> {
+    let starts: Vec<usize> = programs
+        .iter()
+        .zip(sections)
+        .map(|(p, &sec)| symbol_start(elf, sec, &p.symbol).unwrap_or(0))
+        .collect();
+    for (shndx, off, callee) in relocs {
+        let i = (off / 8) as usize;
+        // The program of section `shndx` whose code holds slot `i` (a
+        // section without function symbols is one program from slot 0).
+        let Some(at) = (0..programs.len()).find(|&p| {
+            sections[p] == *shndx && (starts[p]..starts[p] + programs[p].insns.len()).contains(&i)
+        }) else {
+            continue;
+        };
+        let target = (0..programs.len()).find(|&p| {
+            programs[p].is_subprogram()
+                && match callee {
+                    Callee::Symbol(name) => programs[p].symbol == *name,
+                    Callee::Section(sec) => {
+                        let imm = programs[at].insns[i - starts[at]].imm;
+                        sections[p] == *sec && i64::from(imm) == starts[p] as i64 * 8
+                    }
+                }
+        });
+        let target = target.ok_or_else(|| {
+            Error::Object(format!(
+                "the relocation at offset {off} loads the address of {callee:?}, which is no subprogram of `.text`"
+            ))
+        })?;
+        programs[at].func_refs.push((i - starts[at], target));
+    }
+    Ok(())
+}
+
+/// The first slot of function `name` in section `shndx`.
+fn symbol_start(elf: &Elf, shndx: usize, name: &str) -> Option<usize> {
+    elf.syms
+        .iter()
+        .find(|s| {
+            s.st_shndx == shndx
+                && s.st_type() == STT_FUNC
+                && elf.strtab.get_at(s.st_name) == Some(name)
+        })
+        .map(|s| (s.st_value / 8) as usize)
+}
 
 /// What a relocated `ld_imm64` loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +326,7 @@ fn map_relocations(elf: &Elf, target: &Target) -> Result<Relocations> {
     let (maps, section) = (target.maps, target.name);
     let mut refs = Vec::new();
     let mut externs = Vec::new();
+    let mut funcs = Vec::new();
     for (rel_idx, relocs) in &elf.shdr_relocs {
         let applies = elf
             .section_headers
@@ -254,6 +344,16 @@ fn map_relocations(elf: &Elf, target: &Target) -> Result<Relocations> {
                 externs.push((r.r_offset, name.to_string()));
                 continue;
             }
+            if sym.is_some_and(|s| s.st_type() == STT_FUNC) {
+                funcs.push((r.r_offset, Callee::Symbol(name.to_string())));
+                continue;
+            }
+            if let Some(s) =
+                sym.filter(|s| s.st_type() == STT_SECTION && executable(elf, s.st_shndx))
+            {
+                funcs.push((r.r_offset, Callee::Section(s.st_shndx)));
+                continue;
+            }
             if let Some(s) = sym.filter(|s| Some(s.st_shndx) == target.rodata) {
                 refs.push((r.r_offset, Load::Rodata(s.st_value)));
                 continue;
@@ -267,7 +367,7 @@ fn map_relocations(elf: &Elf, target: &Target) -> Result<Relocations> {
             refs.push((r.r_offset, Load::Map(map)));
         }
     }
-    Ok((refs, externs))
+    Ok((refs, externs, funcs))
 }
 
 /// The programs of one section: one per function symbol, or the whole
@@ -327,6 +427,7 @@ fn split_programs(
                 insns: code,
                 map_refs,
                 rodata_refs,
+                func_refs: Vec::new(),
             })
         })
         .collect()

@@ -36,13 +36,15 @@
 //!   emits) pay nothing.
 //! - **The frame**: a three-instruction prologue hands r10 to a runner
 //!   helper, so that helpers can check that pointers into the stack are real.
+//!   A subprogram passed as a callback then loads its four arguments from
+//!   the ctx the calling helper gives it (rbpf passes one register).
 //!
 //! The scratch slots are the lowest 16 bytes of the 512-byte stack; a
 //! program whose stack reaches below `r10 - 496` is refused. Map loads
-//! (`ld_imm64` with a map relocation) become a handle helpers recognise;
-//! loads of a read-only global's address, the address of its bytes in the
-//! runner's copy of `.rodata` (as the kernel's `BPF_PSEUDO_MAP_VALUE`
-//! becomes the map value's address).
+//! (`ld_imm64` with a map relocation) and loads of a callback's address
+//! become handles helpers recognise; loads of a read-only global's
+//! address, the address of its bytes in the runner's copy of `.rodata` (as
+//! the kernel's `BPF_PSEUDO_MAP_VALUE` becomes the map value's address).
 //! cpu-v4 forms rbpf lacks (sign-extending loads and moves, signed division,
 //! `gotol` targets beyond 32K, `may_goto`, BPF-to-BPF calls) are refused
 //! with an error naming the instruction.
@@ -51,7 +53,7 @@ use probecc::disasm;
 use probecc::helpers::Helper;
 use probecc::insn::{alu, atomic, class, jmp, mode, size, src, Endian, Insn};
 
-use crate::abi::{HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
+use crate::abi::{FUNC_HANDLE, HELPER_BUDGET, HELPER_FRAME, MAP_HANDLE};
 use crate::error::{Error, Result, Site};
 use crate::object::ProgramCode;
 
@@ -263,6 +265,14 @@ impl Builder<'_> {
         self.push(mov64_reg(1, 10));
         self.push(ins(class::JMP | jmp::CALL, 0, 0, 0, HELPER_FRAME as i32));
         self.push(mov64_reg(1, 0));
+        if self.prog.is_subprogram() {
+            // A callback's arguments: the helper that calls it passes r1
+            // to r4 as four host-order u64s in its ctx.
+            for r in [4u8, 3, 2, 1] {
+                let off = i16::from(r - 1) * 8;
+                self.push(ins(class::LDX | mode::MEM | size::DW, r, 1, off, 0));
+            }
+        }
         if let Some(b) = budget {
             let b = b.min(i32::MAX as u32) as i32;
             self.push(ins(class::ST | mode::MEM | size::DW, 10, 0, COUNTER, b));
@@ -294,8 +304,14 @@ impl Builder<'_> {
         }
         let mut lo = x;
         let mut hi = self.prog.insns[i + 1];
-        if let Some(&(_, map)) = self.prog.map_refs.iter().find(|(at, _)| *at == i) {
-            let v = MAP_HANDLE + map as u64;
+        let map = self.prog.map_refs.iter().find(|(at, _)| *at == i);
+        let func = self.prog.func_refs.iter().find(|(at, _)| *at == i);
+        let handle = match (map, func) {
+            (Some(&(_, map)), _) => Some(MAP_HANDLE + map as u64),
+            (None, Some(&(_, func))) => Some(FUNC_HANDLE + func as u64),
+            (None, None) => None,
+        };
+        if let Some(v) = handle {
             lo = ins(x.code, x.dst, 0, 0, v as u32 as i32);
             hi = ins(0, 0, 0, 0, (v >> 32) as u32 as i32);
         } else if let Some(&(_, at)) = self.prog.rodata_refs.iter().find(|(a, _)| *a == i) {

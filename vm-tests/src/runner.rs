@@ -343,6 +343,7 @@ impl<'p> Session<'p> {
             ranges: Vec::new(),
             records: Vec::new(),
             fault: None,
+            callbacks: crate::vm::callbacks(&prog.object.programs, &prog.lowered),
         };
         let mut s = Session {
             prog,
@@ -378,12 +379,14 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// Per-CPU values for every CPU up to `cpu`: the CPUs a run has, as
+    /// `bpf_map_lookup_percpu_elem` walks them.
     fn ensure_cpu(&mut self, cpu: u32) {
         let new: Vec<_> = self
             .world_mut()
             .maps
             .iter_mut()
-            .flat_map(|m| m.ensure_cpu(cpu))
+            .flat_map(|m| (0..=cpu).flat_map(|c| m.ensure_cpu(c)).collect::<Vec<_>>())
             .collect();
         self.allow(new);
     }
@@ -644,6 +647,7 @@ fn unreachable_world() -> World {
         ranges: Vec::new(),
         records: Vec::new(),
         fault: None,
+        callbacks: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! vm: one rewritten program loaded into rbpf — the interpreter on every
 //! host, or rbpf's x86_64 JIT — with the runner's helpers registered and the
 //! map memory allowed, and rbpf's errors turned into the object instruction
-//! that caused them.
+//! that caused them; and how a subprogram runs as a callback.
 //!
 //! The JIT checks no memory accesses (rbpf's JIT never does) and compiles
 //! into one 4 KiB page; programs whose machine code could exceed it are
@@ -12,7 +12,8 @@ use std::ops::Range;
 
 use rbpf::EbpfVmMbuff;
 
-use crate::helpers;
+use crate::helpers::{self, Callback};
+use crate::object::ProgramCode;
 use crate::rewrite::Lowered;
 
 /// How programs execute.
@@ -95,6 +96,28 @@ impl<'p> Vm<'p> {
     pub fn lowered(&self) -> &Lowered {
         self.lowered
     }
+}
+
+/// How each subprogram of `programs` (rewritten as `lowered`) runs as a
+/// callback: in an interpreter of its own (a JIT page per call would be
+/// waste), with the memory it is given; `None` for the programs.
+pub fn callbacks(programs: &[ProgramCode], lowered: &[Lowered]) -> Vec<Option<Callback>> {
+    programs
+        .iter()
+        .zip(lowered)
+        .map(|(code, lowered)| {
+            if !code.is_subprogram() {
+                return None;
+            }
+            let lowered = lowered.clone();
+            let run: Callback = std::rc::Rc::new(move |args, ranges| {
+                let mut vm = Vm::new(&lowered, Engine::Interpreter)?;
+                ranges.iter().for_each(|r| vm.allow(r.clone()));
+                vm.run(args).map_err(|e| e.reason)
+            });
+            Some(run)
+        })
+        .collect()
 }
 
 #[cfg(target_arch = "x86_64")]

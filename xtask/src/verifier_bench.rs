@@ -42,6 +42,7 @@ pub fn long_program() -> Object {
         map_relocs: vec![],
         ksym_relocs: vec![],
         global_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     });
     obj

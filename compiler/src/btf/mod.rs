@@ -162,6 +162,7 @@ mod tests {
             map_relocs: vec![],
             ksym_relocs: vec![],
             global_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![line],
         }];
         encode_object(&o).unwrap()

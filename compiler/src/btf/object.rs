@@ -253,9 +253,10 @@ fn add_core(
     Ok(())
 }
 
-/// A FUNC per program (all sharing `int (struct pt_regs *ctx)`), and its
-/// func_info and line_info records. Returns each program's first slot in
-/// its section.
+/// A FUNC per program (all sharing `int (struct pt_regs *ctx)`; a
+/// subprogram, static, `long (void *map, void *key, void *value, void
+/// *ctx)` as a `bpf_for_each_map_elem` callback is), and its func_info and
+/// line_info records. Returns each program's first slot in its section.
 fn add_programs<'a>(
     b: &mut Builder,
     ext: &mut ExtBuilder,
@@ -266,10 +267,24 @@ fn add_programs<'a>(
     let regs = b.fwd("pt_regs", false)?;
     let ctx = b.ptr(regs)?;
     let proto = b.func_proto(&[("ctx", ctx)], int)?;
+    let mut callback = None;
     // Slots already placed in each section.
     let mut placed: HashMap<&str, u32> = HashMap::new();
     for p in programs {
-        let func = b.func(&p.name, proto, FuncLinkage::Global)?;
+        let func = if p.is_subprogram() {
+            let proto = match callback {
+                Some(proto) => proto,
+                None => {
+                    let long = b.int("long", 8, IntEncoding::Signed)?;
+                    let void = b.ptr(0)?;
+                    let params = [("map", void), ("key", void), ("value", void), ("ctx", void)];
+                    *callback.insert(b.func_proto(&params, long)?)
+                }
+            };
+            b.func(&p.name, proto, FuncLinkage::Static)?
+        } else {
+            b.func(&p.name, proto, FuncLinkage::Global)?
+        };
         let base = placed.get(p.section.as_str()).copied().unwrap_or(0);
         starts.insert(p.name.as_str(), base);
         ext.func(b, &p.section, base * 8, func)?;
@@ -365,6 +380,7 @@ mod tests {
             map_relocs: vec![],
             ksym_relocs: vec![],
             global_relocs: vec![],
+            func_relocs: vec![],
             lines,
         }
     }

@@ -512,6 +512,7 @@ mod llvm {
             map_relocs: vec![],
             ksym_relocs: vec![],
             global_relocs: vec![],
+            func_relocs: vec![],
             lines: vec![],
         });
         let btf = EncodedBtf {

@@ -108,6 +108,14 @@ pub enum ElfError {
         global: String,
     },
     #[error(
+        "program `{program}`: slot {slot} loads the address of `{func}`, which is no subprogram of the object"
+    )]
+    UnknownFunc {
+        program: String,
+        slot: usize,
+        func: String,
+    },
+    #[error(
         "program `{program}`: map relocation at slot {slot} is not on an ld_imm64 instruction"
     )]
     MapRelocNotLdImm64 { program: String, slot: usize },

@@ -18,6 +18,7 @@ fn program(name: &str, section: &str, insns: Vec<Insn>, map_relocs: Vec<MapReloc
         map_relocs,
         ksym_relocs: vec![],
         global_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }
 }

@@ -21,7 +21,7 @@ use object::{
 use super::{endianness, ElfError};
 use crate::btf::{self, EncodedBtf, MapSlot};
 use crate::insn::{encode_all, Insn};
-use crate::program::{Object, Program, RODATA};
+use crate::program::{Object, Program, RODATA, SUBPROGRAMS};
 
 /// Writes `obj` as an ELF64 relocatable BPF object in its architecture's
 /// byte order, with BTF from the BTF encoder.
@@ -40,7 +40,7 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
         Architecture::Bpf,
         endianness(obj.arch.endian()),
     );
-    let placed = add_programs(&mut out, obj)?;
+    let (placed, funcs) = add_programs(&mut out, obj)?;
     let maps = add_maps(&mut out, obj, &btf.maps)?;
     let globals = add_globals(&mut out, obj);
     let ksyms: BTreeMap<String, SymbolId> = obj
@@ -48,12 +48,13 @@ pub fn write_with_btf(obj: &Object, btf: &EncodedBtf) -> Result<Vec<u8>, ElfErro
         .into_iter()
         .map(|name| (name.to_string(), out.add_symbol(undefined(name))))
         .collect();
+    let targets = Targets {
+        maps: &maps,
+        ksyms: &ksyms,
+        globals: &globals,
+        funcs: &funcs,
+    };
     for (program, (section, base)) in obj.programs.iter().zip(&placed) {
-        let targets = Targets {
-            maps: &maps,
-            ksyms: &ksyms,
-            globals: &globals,
-        };
         add_imm64_relocs(&mut out, program, *section, *base, &targets)?;
     }
     add_data(
@@ -128,13 +129,33 @@ fn global(name: &str, value: u64, size: u64, kind: SymbolKind, section: SectionI
     }
 }
 
+/// The symbols an `ld_imm64` may be relocated against, by name.
+struct Targets<'a> {
+    maps: &'a BTreeMap<String, SymbolId>,
+    ksyms: &'a BTreeMap<String, SymbolId>,
+    globals: &'a BTreeMap<String, SymbolId>,
+    funcs: &'a BTreeMap<String, SymbolId>,
+}
+
 /// Each program's code goes into the section it names (programs sharing a
-/// name share the section), with a global `STT_FUNC` symbol. Returns each
-/// program's section and byte offset in it.
-fn add_programs(out: &mut ElfObject, obj: &Object) -> Result<Vec<(SectionId, u64)>, ElfError> {
+/// name share the section), with a global `STT_FUNC` symbol; a subprogram's
+/// symbol is local, as clang makes a static function's, so that loaders
+/// append it to the programs that use it rather than load it alone. A load
+/// of a subprogram's address holds its byte offset in `.text` and is
+/// relocated against the section's symbol, as clang relocates a static
+/// function's (libbpf takes no other form). Returns each program's section
+/// and byte offset in it, and the symbol and offset of each subprogram.
+fn add_programs(out: &mut ElfObject, obj: &Object) -> Result<Placed, ElfError> {
     let endian = obj.arch.endian();
     let mut sections: BTreeMap<&str, SectionId> = BTreeMap::new();
     let mut placed = Vec::with_capacity(obj.programs.len());
+    // Subprograms follow each other in `.text` from offset 0.
+    let mut funcs: BTreeMap<String, u64> = BTreeMap::new();
+    let mut at = 0;
+    for p in obj.programs.iter().filter(|p| p.is_subprogram()) {
+        funcs.insert(p.name.clone(), at);
+        at += (p.insns.len() * Insn::SIZE) as u64;
+    }
     for p in &obj.programs {
         let id = *sections.entry(p.section.as_str()).or_insert_with(|| {
             section_with_flags(
@@ -144,19 +165,41 @@ fn add_programs(out: &mut ElfObject, obj: &Object) -> Result<Vec<(SectionId, u64
                 elf::SHF_ALLOC | elf::SHF_EXECINSTR,
             )
         });
-        let code = encode_all(&p.insns, endian);
+        let mut insns = p.insns.clone();
+        for r in &p.func_relocs {
+            let (Some(&off), Some(ins)) = (funcs.get(&r.func), insns.get_mut(r.insn)) else {
+                return Err(ElfError::UnknownFunc {
+                    program: p.name.clone(),
+                    slot: r.insn,
+                    func: r.func.clone(),
+                });
+            };
+            ins.imm = i32::try_from(off).map_err(|_| ElfError::UnknownFunc {
+                program: p.name.clone(),
+                slot: r.insn,
+                func: r.func.clone(),
+            })?;
+        }
+        let code = encode_all(&insns, endian);
         let base = out.append_section_data(id, &code, 8);
-        out.add_symbol(global(
-            &p.name,
-            base,
-            code.len() as u64,
-            SymbolKind::Text,
-            id,
-        ));
+        let mut sym = global(&p.name, base, code.len() as u64, SymbolKind::Text, id);
+        if p.is_subprogram() {
+            sym.scope = SymbolScope::Compilation;
+        }
+        out.add_symbol(sym);
         placed.push((id, base));
     }
-    Ok(placed)
+    let text = sections.get(SUBPROGRAMS).map(|&id| out.section_symbol(id));
+    let funcs = funcs
+        .into_keys()
+        .filter_map(|name| Some((name, text?)))
+        .collect();
+    Ok((placed, funcs))
 }
+
+/// Each program's section and offset, and the symbol a load of each
+/// subprogram's address is relocated against (`.text`'s).
+type Placed = (Vec<(SectionId, u64)>, BTreeMap<String, SymbolId>);
 
 /// `.maps`: zero-filled, one global `STT_OBJECT` per map where BTF put it.
 fn add_maps(
@@ -227,13 +270,6 @@ fn add_globals(out: &mut ElfObject, obj: &Object) -> BTreeMap<String, SymbolId> 
     symbols
 }
 
-/// The symbols an `ld_imm64` may be relocated against, by name.
-struct Targets<'a> {
-    maps: &'a BTreeMap<String, SymbolId>,
-    ksyms: &'a BTreeMap<String, SymbolId>,
-    globals: &'a BTreeMap<String, SymbolId>,
-}
-
 /// A global symbol of no section: an extern the loader resolves.
 fn undefined(name: &str) -> ElfSymbol {
     ElfSymbol {
@@ -249,8 +285,8 @@ fn undefined(name: &str) -> ElfSymbol {
 }
 
 /// The `R_BPF_64_64` relocations of program `p`'s `ld_imm64`s: against
-/// each map it loads, each read-only global and each kernel symbol it
-/// loads the address of.
+/// each map it loads, each read-only global, and each kernel symbol and
+/// subprogram it loads the address of.
 fn add_imm64_relocs(
     out: &mut ElfObject,
     p: &Program,
@@ -283,6 +319,14 @@ fn add_imm64_relocs(
         .chain(p.ksym_relocs.iter().filter_map(|r| {
             // Every extern has its symbol: `ksyms` holds them all.
             Some((r.insn, Ok(to.ksyms.get(&r.symbol)?)))
+        }))
+        .chain(p.func_relocs.iter().map(|r| {
+            let symbol = to.funcs.get(&r.func).ok_or_else(|| ElfError::UnknownFunc {
+                program: p.name.clone(),
+                slot: r.insn,
+                func: r.func.clone(),
+            });
+            (r.insn, symbol)
         }));
     for (slot, symbol) in targets {
         if !is_complete_ld_imm64(&p.insns, slot) {

@@ -31,6 +31,11 @@
 //! A record is a u64 id into [`Manifest::output`] followed by the
 //! arguments at their `offset`s: ints 8 bytes, strings their `size` (a
 //! multiple of 8), `kstack` a stack id of its `stack` map.
+//!
+//! A `tuple` (a map value or a record's argument) is its elements one
+//! after the other, each at an 8-byte aligned offset, described by
+//! `elems` exactly as key parts are (the same kinds, sizes and offsets,
+//! from the tuple's start).
 
 use serde::{Deserialize, Serialize};
 
@@ -252,6 +257,10 @@ pub struct ValueEntry {
     /// A `timestamp`'s strftime format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// A `tuple`'s elements, described as key parts are, at their offsets
+    /// in the value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elems: Vec<KeyEntry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +330,10 @@ pub struct ArgEntry {
     /// A `timestamp`'s strftime format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// A `tuple`'s elements, described as key parts are, at their offsets
+    /// from the argument's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elems: Vec<KeyEntry>,
 }
 
 /// What a key part holds.
@@ -369,6 +382,9 @@ pub enum ValueKind {
     /// `ntop()`: a u64 address family and 16 bytes of address, printed as
     /// `inet_ntop` does.
     Inet,
+    /// Elements one after the other, each described by the value's
+    /// `elems` as a key part is.
+    Tuple,
     Count,
     Sum,
     Min,
@@ -410,6 +426,9 @@ pub enum ArgKind {
     Inet,
     /// `buf()`: a u64 length and the bytes, printed as `%r` does.
     Buf,
+    /// Elements one after the other, each described by the argument's
+    /// `elems` as a key part is.
+    Tuple,
 }
 
 impl From<Sym> for KeyKind {
@@ -438,6 +457,7 @@ impl From<ir::ValueKind> for ValueKind {
             ir::ValueKind::Sym(Sym::CgroupPath) => ValueKind::CgroupPath,
             ir::ValueKind::Inet => ValueKind::Inet,
             ir::ValueKind::Kstack(_) => ValueKind::Kstack,
+            ir::ValueKind::Tuple { .. } => ValueKind::Tuple,
             ir::ValueKind::Count => ValueKind::Count,
             ir::ValueKind::Sum => ValueKind::Sum,
             ir::ValueKind::Min => ValueKind::Min,
@@ -500,11 +520,7 @@ impl Manifest {
             funcs: checked.names(Sym::Func),
             func_ip: checked.func_ip,
             probes: checked.names(Sym::Probe),
-            maps: checked
-                .maps
-                .iter()
-                .map(|m| map_entry(m, checked.settings.max_entries, &checked.strftime))
-                .collect(),
+            maps: checked.maps.iter().map(|m| map_entry(checked, m)).collect(),
             output: checked
                 .outputs
                 .iter()
@@ -546,7 +562,21 @@ fn format_of(ty: Ty, formats: &[String]) -> Option<String> {
     }
 }
 
-fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
+/// The elements of tuple type `ty` as key parts at their offsets; none
+/// for another type.
+fn tuple_elems(checked: &Checked, ty: Ty) -> Vec<KeyEntry> {
+    let Some((elems, offsets)) = checked.tuple(ty) else {
+        return Vec::new();
+    };
+    elems
+        .iter()
+        .zip(offsets)
+        .filter_map(|(t, off)| Some(key_entry(KeyTy::of(*t)?, off, &checked.strftime)))
+        .collect()
+}
+
+fn map_entry(checked: &Checked, m: &MapInfo) -> MapEntry {
+    let (max_entries, formats) = (checked.settings.max_entries, &checked.strftime);
     let offsets = m.key_offsets();
     let keys = m
         .keys
@@ -581,6 +611,9 @@ fn map_entry(m: &MapInfo, max_entries: u32, formats: &[String]) -> MapEntry {
                 ir::ValueKind::Sym(s) => format_of(Ty::Sym(s), formats),
                 _ => None,
             },
+            elems: v
+                .assigned_ty()
+                .map_or_else(Vec::new, |t| tuple_elems(checked, t)),
         },
         max_entries: m.max_entries(max_entries),
     }
@@ -648,7 +681,10 @@ fn output_entry(checked: &Checked, o: &OutputInfo) -> OutputEntry {
         .args
         .iter()
         .zip(o.offsets())
-        .map(|(t, offset)| arg_entry(*t, offset, &checked.strftime))
+        .map(|(t, offset)| ArgEntry {
+            elems: tuple_elems(checked, *t),
+            ..arg_entry(*t, offset, &checked.strftime)
+        })
         .collect();
     OutputEntry {
         id: o.id,
@@ -671,6 +707,7 @@ fn arg_entry(t: Ty, offset: u32, formats: &[String]) -> ArgEntry {
             Ty::Kstack(_) => ArgKind::Kstack,
             Ty::Inet => ArgKind::Inet,
             Ty::Buf { .. } => ArgKind::Buf,
+            Ty::Tuple { .. } => ArgKind::Tuple,
             _ => ArgKind::Int,
         },
         offset,
@@ -681,6 +718,7 @@ fn arg_entry(t: Ty, offset: u32, formats: &[String]) -> ArgEntry {
             _ => None,
         },
         format: format_of(t, formats),
+        elems: Vec::new(),
     }
 }
 
@@ -813,6 +851,7 @@ mod tests {
                 lhist: None,
                 stack: None,
                 format: None,
+                elems: vec![],
             },
             max_entries: 1,
         };

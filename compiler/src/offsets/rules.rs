@@ -124,7 +124,9 @@ pub const RISCV64_PATCH_SITE: Rule = Rule {
         // Patched, or (from 6.16, whose ftrace patches the `jalr` alone)
         // its `auipc` kept with a NOP after it while nothing traces it.
         let call = text.word(0).is_some_and(is_auipc_t0)
-            && text.word(4).is_some_and(|w| is_jalr_t0(w) || w == RISCV_NOP);
+            && text
+                .word(4)
+                .is_some_and(|w| is_jalr_t0(w) || w == RISCV_NOP);
         let armed = (text.word(0) == Some(RISCV_EBREAK) && text.word(4) == Some(RISCV_NOP))
             || site.is_some_and(|b| b[..2] == RISCV_C_EBREAK && c_nops(&b[2..]));
         when(nops || call || armed, || {

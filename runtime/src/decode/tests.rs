@@ -325,3 +325,32 @@ fn records_give_their_arguments_with_names() {
         );
     }
 }
+
+/// A tuple value decodes element by element as its `elems` describe it,
+/// each as a key part of its kind would, in either byte order.
+#[test]
+fn a_tuple_value_decodes_by_its_elements() {
+    let k = Ksyms::default();
+    let value = json!({"kind": "tuple", "size": 32, "elems": [
+        {"kind": "int", "size": 8, "signed": true, "offset": 0},
+        {"kind": "string", "size": 16, "offset": 8},
+        {"kind": "func", "size": 8, "offset": 24}]});
+    let m = manifest(int_key(), value);
+    for endian in [Endian::Little, Endian::Big] {
+        let d = decoder(&m, endian, &k);
+        let mut v = words(endian, &[-3i64 as u64]);
+        v.extend(b"cat\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        v.extend(words(endian, &[1]));
+        let dump = d
+            .map(&m.maps[0], [(words(endian, &[7]), vec![v])])
+            .expect("decodes");
+        assert_eq!(
+            dump.entries[0].value,
+            Value::Tuple(vec![
+                Value::Int(-3),
+                Value::Str("cat".into()),
+                Value::Str("vfs_write".into())
+            ])
+        );
+    }
+}

@@ -256,3 +256,46 @@ fn text_records_print_as_bpftrace_prints_them() {
         ["12:00:01 load", "0.01 0.02", "ok", "-5", "vfs_read"]
     );
 }
+
+/// Tuples as bpftrace's tests show them: `(16, 32)` in text, elements as
+/// they print alone; a JSON array without spaces, `[1,2,"string"]`, as a
+/// printed value and as a map's value.
+#[test]
+fn tuples_print_as_bpftrace_prints_them() {
+    let t = |elems: Vec<Value>| Value::Tuple(elems);
+    let value = t(vec![
+        Value::Int(1),
+        Value::Int(2),
+        Value::Str("a \"b\"".into()),
+    ]);
+    let out = Output {
+        chunks: vec![Chunk::Value(value.clone())],
+        maps: vec![
+            dump(
+                "@last",
+                ValueKind::Tuple,
+                vec![
+                    (
+                        vec![Key::Int(7)],
+                        t(vec![Value::Int(7), Value::Str("dd".into())]),
+                    ),
+                    (
+                        vec![Key::Int(100)],
+                        t(vec![Value::Int(100), Value::Str("cat".into())]),
+                    ),
+                ],
+            ),
+            dump("@", ValueKind::Tuple, vec![(vec![], value)]),
+        ],
+    };
+    assert_eq!(
+        out.render(Style::Text),
+        "(1, 2, a \"b\")\n\n\n@last[7]: (7, dd)\n@last[100]: (100, cat)\n@: (1, 2, a \"b\")\n"
+    );
+    assert_eq!(
+        out.render(Style::Json),
+        "{\"type\": \"value\", \"data\": [1,2,\"a \\\"b\\\"\"]}\n\
+         {\"type\": \"map\", \"data\": {\"@last\": {\"7\": [7,\"dd\"], \"100\": [100,\"cat\"]}}}\n\
+         {\"type\": \"map\", \"data\": {\"@\": [1,2,\"a \\\"b\\\"\"]}}\n"
+    );
+}

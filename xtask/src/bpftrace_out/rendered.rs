@@ -75,7 +75,25 @@ fn expected_value(v: &Decoded, kind: ValueKind) -> Value {
                 })
                 .collect(),
         ),
+        // bpftrace's text of a tuple, `(1, cat)`, is no form the parser
+        // splits: it reads back as that text.
+        Decoded::Tuple(elems) => Value::Str(tuple_text(elems)),
     }
+}
+
+/// A tuple as bpftrace writes it: its elements as they print alone,
+/// between parentheses, separated by `, `.
+fn tuple_text(elems: &[Decoded]) -> String {
+    let shown: Vec<String> = elems
+        .iter()
+        .map(|e| match e {
+            Decoded::Int(i) => i.to_string(),
+            Decoded::Str(s) => s.clone(),
+            Decoded::Tuple(inner) => tuple_text(inner),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    format!("({})", shown.join(", "))
 }
 
 fn entries(m: &MapDump) -> Vec<Item> {

@@ -194,8 +194,23 @@ fn value(v: &Json, kind: ValueKind) -> Option<Value> {
         },
         (_, Json::Null) => return None,
         (_, Json::String(s)) => Value::Str(s.clone()),
+        (ValueKind::Tuple, Json::Array(elems)) => Value::Str(tuple_text(elems)),
         (_, other) => Value::Int(other.as_i64()?),
     })
+}
+
+/// A tuple's elements as bpftrace's text prints the tuple, `(7, dd)`:
+/// what the parser reads back from bpftrace's side.
+pub fn tuple_text(elems: &[Json]) -> String {
+    let shown: Vec<String> = elems
+        .iter()
+        .map(|e| match e {
+            Json::String(s) => s.clone(),
+            Json::Array(inner) => tuple_text(inner),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("({})", shown.join(", "))
 }
 
 /// A value as the report shows it.
@@ -363,6 +378,17 @@ fn lines(theirs: &[String], ours: &[String], mode: Mode) -> Vec<Diff> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A tuple value of probecc's report compares as the text bpftrace
+    /// prints for it, which is all its parser keeps.
+    #[test]
+    fn tuples_compare_as_bpftrace_prints_them() {
+        assert_eq!(
+            value(&json!([7, "dd"]), ValueKind::Tuple),
+            Some(Value::Str("(7, dd)".into()))
+        );
+        assert_eq!(tuple_text(&[json!(-1), json!([2, "x"])]), "(-1, (2, x))");
+    }
 
     #[test]
     fn pids_become_placeholders_only_as_whole_numbers() {

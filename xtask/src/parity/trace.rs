@@ -63,6 +63,9 @@ fn value(record: &str, kind: Option<ValueKind>, v: &Json) -> Option<Value> {
             Ok(i) if !text(kind) => Value::Int(i),
             _ => Value::Str(s.clone()),
         },
+        (_, Json::Array(elems)) if kind == Some(ValueKind::Tuple) => {
+            Value::Str(compare::tuple_text(elems))
+        }
         (_, v) => Value::Int(int(v)?),
     })
 }

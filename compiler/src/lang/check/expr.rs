@@ -6,7 +6,7 @@
 //! mistake does not cascade.
 
 use super::ir::settings::{StackMode, STR_MAX};
-use super::ir::{KeyTy, Param, Stack, Sym, TExpr, TKind, Ty, ValueKind};
+use super::ir::{KeyTy, Param, Stack, Sym, TExpr, TKind, Ty};
 use super::Checker;
 use crate::arch::ArchError;
 use crate::lang::ast::{
@@ -45,6 +45,7 @@ pub const FUNCTIONS: &[&str] = &[
     "cgroup_path",
     "ntop",
     "buf",
+    "len",
 ];
 
 /// The aggregations, which may only be assigned to a map.
@@ -245,16 +246,12 @@ impl Checker<'_> {
     fn map_read(&mut self, mr: &MapRef) -> TExpr {
         let keys = self.map_key_exprs(&mr.keys);
         let idx = self.use_map(mr, &keys);
-        let ty = match self.assigned_value(idx, mr.span) {
+        let value = self.assigned_value(idx, mr.span);
+        let ty = match value.map(|v| (v, v.assigned_ty())) {
             None => Ty::Error,
-            Some(ValueKind::Int { signed }) => Ty::Int { signed },
-            Some(ValueKind::Str { size }) => Ty::Str { size },
-            Some(ValueKind::Sym(s)) => Ty::Sym(s),
-            Some(ValueKind::Kstack(s)) => Ty::Kstack(s),
-            Some(ValueKind::Inet) => Ty::Inet,
-            Some(ValueKind::Ptr(t)) => Ty::Ptr(t),
-            Some(v) if v.readable_int() => Ty::INT,
-            Some(v) => {
+            Some((_, Some(t))) => t,
+            Some((v, None)) if v.readable_int() => Ty::INT,
+            Some((v, None)) => {
                 let msg = format!(
                     "map {} holds {} values, which a probe cannot read; print it in END",
                     mr.display_name(),

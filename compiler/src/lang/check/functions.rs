@@ -3,11 +3,12 @@
 //! `kaddr("sym")` (an address the loader resolves), `ksym(addr)`,
 //! `strftime(fmt, nsecs)` and `cgroup_path(id)` (numbers that user space
 //! names: [`Sym`]), `ntop([af, ]addr)` (an [`Ty::Inet`]) and
-//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`).
+//! `buf(addr, len)` (a [`Ty::Buf`], printed with `%r`); `len(@m)`, a
+//! map's number of entries.
 
 use super::ir::{FieldRead, Sym, TExpr, TKind, Ty};
 use super::Checker;
-use crate::lang::ast::{Expr, ExprKind, Span};
+use crate::lang::ast::{Expr, ExprKind, MapRef, Span};
 use crate::lang::diag::Diagnostic;
 
 /// `AF_INET` and `AF_INET6`, the same on every arch (`linux/socket.h`).
@@ -32,6 +33,7 @@ impl Checker<'_> {
             "strftime" => self.strftime(args, span),
             "ntop" => self.ntop(args, span),
             "buf" => self.buf(args, span),
+            "len" => self.len(args, span),
             _ => return None,
         };
         Some(t.unwrap_or_else(|| TExpr::error(span)))
@@ -140,6 +142,64 @@ impl Checker<'_> {
         let keys = self.map_key_exprs(&r.keys);
         let map = self.use_map(&r, &keys);
         Some(TExpr::new(TKind::HasKey { map, keys }, Ty::INT, span))
+    }
+
+    /// `len(@m)`: the number of the map's entries; `len(kstack)` is
+    /// refused with why (a `kstack` here is an id of a stack map, whose
+    /// depth only user space knows).
+    fn len(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        if !self.arity("len", args, 1..=1, "one map or stack: len(@m)", span) {
+            return None;
+        }
+        let d = match &args[0].kind {
+            ExprKind::Map(m) if m.keys.is_empty() => {
+                let map = self.assigned_map(m)?;
+                if !self.callbacks_allowed("len() of a map", span) {
+                    return None;
+                }
+                return Some(TExpr::new(TKind::MapLen(map), Ty::INT, span));
+            }
+            _ => {
+                let t = self.expr(&args[0]);
+                if t.ty == Ty::Error {
+                    return None;
+                }
+                let what = if matches!(t.ty, Ty::Kstack(_)) {
+                    "len() of a kstack is not supported yet: the stack is an id of a stack map, whose depth only user space sees"
+                } else {
+                    "len() takes a map or a stack: len(@m)"
+                };
+                Diagnostic::new(args[0].span, what).with_label(t.ty.describe())
+            }
+        };
+        self.error(d);
+        None
+    }
+
+    /// The index of map `m`, assigned somewhere; reported if it is not.
+    pub(super) fn assigned_map(&mut self, m: &MapRef) -> Option<usize> {
+        let map = self.map_index.get(&m.name).copied();
+        let found = map.filter(|&i| self.maps[i].value.is_some());
+        if found.is_none() {
+            let msg = format!("map {} is never assigned", m.display_name());
+            self.error(Diagnostic::new(m.span, msg).with_label("unknown map"));
+        }
+        found
+    }
+
+    /// Whether the target's kernels take a callback
+    /// (`bpf_for_each_map_elem`'s), which `what` needs; reported at `span`
+    /// if they do not.
+    pub(super) fn callbacks_allowed(&mut self, what: &str, span: Span) -> bool {
+        let ok = self.arch.info().jit_by_default;
+        if !ok {
+            let msg = format!(
+                "{what} needs bpf_for_each_map_elem's callback, which {}'s kernels refuse: they run BPF in the interpreter (`callbacks are not allowed in non-JITed programs`)",
+                self.arch
+            );
+            self.error(Diagnostic::new(span, msg).with_label("a callback"));
+        }
+        ok
     }
 
     /// `kaddr("sym")`.

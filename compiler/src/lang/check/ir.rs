@@ -10,11 +10,13 @@
 //! offsets (a keyless map has one u64 key, 0); histogram maps append a u64
 //! bucket to the key.
 //!
-//! The value types are in `ty`, the maps' keys, values and layout in `map`;
+//! The value types are in `ty`, the maps' keys, values and layout in `map`,
+//! the aggregations in `agg`;
 //! this module holds the typed expressions and statements, the programs,
 //! the records they send user space ([`OutputInfo`]) and the whole
 //! checked spec.
 
+mod agg;
 mod map;
 mod names;
 pub mod param;
@@ -26,6 +28,7 @@ use crate::kprobe::AttachPoint;
 use crate::lang::ast::{BinOp, Builtin, IntType, ProbeKind, Span};
 use crate::lang::preprocess::map::SourceMap;
 
+pub use agg::Agg;
 pub use map::{KeyTy, MapInfo, ValueKind, MAX_ENTRIES};
 pub use names::NameTable;
 pub use param::{Param, ParamKind};
@@ -132,6 +135,9 @@ pub enum TKind {
     /// `kaddr("sym")`: the kernel symbol's address, which the loader
     /// resolves (a typeless `.ksyms` extern).
     KernelAddr(String),
+    /// `len(@m)`: the number of entries of map `m`, counted by
+    /// `bpf_for_each_map_elem`'s callback.
+    MapLen(usize),
     /// `ntop([af, ]addr)`: an [`Ty::Inet`] of family `af` (`AF_INET` for
     /// an integer address, `AF_INET6` for a 16-byte array) and the
     /// address: an integer's low 4 bytes as they are in memory, or an
@@ -191,7 +197,9 @@ impl TExpr {
             | TKind::FieldOffset(_)
             | TKind::KernelAddr(_) => false,
             TKind::Bswap { expr, .. } => c(expr),
-            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } => true,
+            TKind::HasKey { .. } | TKind::Ntop { .. } | TKind::Buf { .. } | TKind::MapLen(_) => {
+                true
+            }
             TKind::Tuple(elems) => elems.iter().any(c),
             TKind::TupleGet { tuple, .. } => c(tuple),
             TKind::Builtin(b) => match b {
@@ -221,7 +229,8 @@ impl TExpr {
             | TKind::Param(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
-            | TKind::KernelAddr(_) => vec![],
+            | TKind::KernelAddr(_)
+            | TKind::MapLen(_) => vec![],
             TKind::Bswap { expr, .. } => vec![&mut **expr],
             TKind::HasKey { keys, .. } => keys.iter_mut().collect(),
             TKind::Ntop { af, addr } => vec![&mut **af, &mut **addr],
@@ -252,7 +261,8 @@ impl TExpr {
             | TKind::Param(_)
             | TKind::Builtin(_)
             | TKind::FieldOffset(_)
-            | TKind::KernelAddr(_) => {}
+            | TKind::KernelAddr(_)
+            | TKind::MapLen(_) => {}
             TKind::Bswap { expr, .. } => expr.visit(f),
             TKind::HasKey { keys, .. } => keys.iter().for_each(|k| k.visit(f)),
             TKind::Ntop { af, addr } => {
@@ -356,6 +366,14 @@ pub enum TStmtKind {
         body: Vec<TStmt>,
         step: Vec<TStmt>,
     },
+    /// `for ($kv : @m) { body }`: `body` once per entry of map `map`,
+    /// variable `var` the tuple (key, value); `break` and `continue` are
+    /// the walk's. It runs as `bpf_for_each_map_elem`'s callback.
+    ForMap {
+        map: usize,
+        var: usize,
+        body: Vec<TStmt>,
+    },
     /// Leaves the innermost loop.
     Break,
     /// Goes to the innermost loop's step.
@@ -390,6 +408,7 @@ impl TStmt {
             TStmtKind::Signal { sig } => vec![sig],
             TStmtKind::If { cond, .. } | TStmtKind::Loop { cond, .. } => vec![cond],
             TStmtKind::Unroll { .. }
+            | TStmtKind::ForMap { .. }
             | TStmtKind::Break
             | TStmtKind::Continue
             | TStmtKind::Return => vec![],
@@ -402,6 +421,7 @@ impl TStmt {
             TStmtKind::If { then, els, .. } => vec![then, els],
             TStmtKind::Unroll { body, .. } => vec![body],
             TStmtKind::Loop { body, step, .. } => vec![body, step],
+            TStmtKind::ForMap { body, .. } => vec![body],
             _ => vec![],
         }
     }
@@ -412,6 +432,7 @@ impl TStmt {
             TStmtKind::If { then, els, .. } => vec![then, els],
             TStmtKind::Unroll { body, .. } => vec![body],
             TStmtKind::Loop { body, step, .. } => vec![body, step],
+            TStmtKind::ForMap { body, .. } => vec![body],
             _ => vec![],
         }
     }
@@ -440,78 +461,14 @@ impl TStmt {
                 cond.visit(f);
                 then.iter().chain(els).for_each(|s| s.visit_exprs(f));
             }
-            TStmtKind::Unroll { body, .. } => body.iter().for_each(|s| s.visit_exprs(f)),
+            TStmtKind::Unroll { body, .. } | TStmtKind::ForMap { body, .. } => {
+                body.iter().for_each(|s| s.visit_exprs(f))
+            }
             TStmtKind::Loop { cond, body, step } => {
                 cond.visit(f);
                 body.iter().chain(step).for_each(|s| s.visit_exprs(f));
             }
             TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => {}
-        }
-    }
-}
-
-/// An aggregation and its argument.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Agg {
-    Count,
-    Sum(TExpr),
-    Min(TExpr),
-    Max(TExpr),
-    Avg(TExpr),
-    Stats(TExpr),
-    Hist(TExpr),
-    Lhist {
-        value: TExpr,
-        min: i64,
-        max: i64,
-        step: i64,
-    },
-}
-
-impl Agg {
-    /// The aggregated value, for rewriting in place.
-    pub fn value_mut(&mut self) -> Option<&mut TExpr> {
-        match self {
-            Agg::Count => None,
-            Agg::Sum(v)
-            | Agg::Min(v)
-            | Agg::Max(v)
-            | Agg::Avg(v)
-            | Agg::Stats(v)
-            | Agg::Hist(v)
-            | Agg::Lhist { value: v, .. } => Some(v),
-        }
-    }
-
-    /// The aggregated value, if the aggregation takes one.
-    pub fn value(&self) -> Option<&TExpr> {
-        match self {
-            Agg::Count => None,
-            Agg::Sum(v)
-            | Agg::Min(v)
-            | Agg::Max(v)
-            | Agg::Avg(v)
-            | Agg::Stats(v)
-            | Agg::Hist(v) => Some(v),
-            Agg::Lhist { value, .. } => Some(value),
-        }
-    }
-
-    /// The value kind of a map this aggregation is assigned to.
-    pub fn value_kind(&self) -> ValueKind {
-        match self {
-            Agg::Count => ValueKind::Count,
-            Agg::Sum(_) => ValueKind::Sum,
-            Agg::Min(_) => ValueKind::Min,
-            Agg::Max(_) => ValueKind::Max,
-            Agg::Avg(_) => ValueKind::Avg,
-            Agg::Stats(_) => ValueKind::Stats,
-            Agg::Hist(_) => ValueKind::Hist,
-            Agg::Lhist { min, max, step, .. } => ValueKind::Lhist {
-                min: *min,
-                max: *max,
-                step: *step,
-            },
         }
     }
 }

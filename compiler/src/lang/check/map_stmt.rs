@@ -45,16 +45,7 @@ impl Checker<'_> {
             }
             // A pointer stores its address, and reads back as the pointer.
             Ty::Ptr(t) => ValueKind::Ptr(t),
-            Ty::Tuple { .. } => {
-                self.error(
-                    Diagnostic::new(v.span, "tuples as map values are not supported yet")
-                        .with_label("a tuple")
-                        .with_help(
-                            "store each element in a map of its own, or use the tuple as the key",
-                        ),
-                );
-                return None;
-            }
+            Ty::Tuple { id, size } => ValueKind::Tuple { id, size },
             Ty::Error => return None,
         };
         self.assign_map(map, kind, mr.span);

@@ -124,16 +124,6 @@ impl Checker<'_> {
             return None;
         }
         let v = self.value_expr(first, false)?;
-        let why = match v.ty {
-            Ty::Tuple { .. } => Some("a tuple"),
-            Ty::Kstack(_) => None,
-            _ => None,
-        };
-        if let Some(what) = why {
-            let msg = format!("print() cannot print {what} yet; print its elements");
-            self.error(Diagnostic::new(v.span, msg));
-            return None;
-        }
         Some(self.record(OutputKind::Value, vec![v], span))
     }
 

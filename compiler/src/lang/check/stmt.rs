@@ -2,16 +2,17 @@
 //! compound, `++`/`--`), `let` declarations, aggregations (only as
 //! `@m[k] = agg(...)`), `delete`, the calls that send records to user
 //! space (`check::output`), `signal`, `if`/`else`, `unroll`, and the
-//! loops: `while`, `for` over a range (a loop stepping a counter),
-//! `break`, `continue` and `return`.
+//! loops: `while`, `for` over a range (a loop stepping a counter), `for`
+//! over a map (a callback's body, `$kv` the entry), `break`, `continue`
+//! and `return`.
 
 use super::expr::{unknown_function, AGGREGATIONS, FUNCTIONS};
-use super::ir::{OutputKind, TExpr, TKind, TStmt, TStmtKind, Ty};
+use super::ir::{OutputKind, TExpr, TKind, TStmt, TStmtKind, Ty, ValueKind};
 use super::output::OUTPUT_CALLS;
 use super::tables::DeclTy;
 use super::Checker;
 use crate::lang::ast::{
-    AssignOp, BinOp, Block, DeclType, Expr, ExprKind, LValue, Span, Stmt, StmtKind,
+    AssignOp, BinOp, Block, Builtin, DeclType, Expr, ExprKind, LValue, MapRef, Span, Stmt, StmtKind,
 };
 use crate::lang::diag::Diagnostic;
 
@@ -154,17 +155,12 @@ impl Checker<'_> {
                     step: vec![],
                 })
             }
-            StmtKind::ForMap { map, .. } => {
-                self.error(
-                    Diagnostic::new(span, "`for` over a map is not supported yet")
-                        .with_label("iterates a map")
-                        .with_help(format!(
-                            "print the map in END instead: `print({})`",
-                            map.display_name()
-                        )),
-                );
-                None
-            }
+            StmtKind::ForMap {
+                var,
+                var_span,
+                map,
+                body,
+            } => self.for_map(var, *var_span, map, body, span),
             StmtKind::Break | StmtKind::Continue if self.probe.loops == 0 => {
                 let word = if s.kind == StmtKind::Break {
                     "break"
@@ -294,6 +290,91 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// `for ($kv : @m) { body }`: the body once per entry of a map of one
+    /// key and an assigned value, `$kv` the tuple (key, value), run as
+    /// `bpf_for_each_map_elem`'s callback — which has no probe context
+    /// (arguments are read before the loop, into variables) and no
+    /// `return` out of the probe.
+    fn for_map(
+        &mut self,
+        var: &str,
+        var_span: Span,
+        mr: &MapRef,
+        body: &Block,
+        span: Span,
+    ) -> Option<TStmtKind> {
+        let name = mr.display_name();
+        if !mr.keys.is_empty() {
+            let msg = format!("`for` takes a whole map, without keys: `for ($kv : {name})`");
+            self.error(Diagnostic::new(mr.span, msg));
+            return None;
+        }
+        let map = self.assigned_map(mr)?;
+        let info = &self.maps[map];
+        // count() and sum() read as their total over the CPUs, as
+        // bpftrace reads them; min() and max() would branch on every CPU,
+        // more paths than a verifier explores; the other aggregations are
+        // no one value (bpftrace refuses them too).
+        let value = info.value_kind();
+        let value_ty = value
+            .assigned_ty()
+            .or_else(|| matches!(value, ValueKind::Count | ValueKind::Sum).then_some(Ty::INT));
+        let why = match (&info.keys[..], value_ty) {
+            ([], _) => Some("has no key".to_string()),
+            ([_, _, ..], _) => {
+                Some("has several keys (`$kv.0` would be a tuple in a tuple)".into())
+            }
+            (_, None) => Some(format!("holds {} values", value.describe())),
+            (_, Some(Ty::Tuple { .. })) => {
+                Some("holds tuples (`$kv.1` would be a tuple in a tuple)".into())
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            let msg = format!("`for` over map {name} is not supported yet: it {why}");
+            self.error(Diagnostic::new(mr.span, msg).with_label("not supported yet"));
+            return None;
+        }
+        if !self.callbacks_allowed("`for` over a map", span) {
+            return None;
+        }
+        let key = self.maps[map].keys[0].ty();
+        let kv = self.tuple_ty(vec![key, value_ty?]);
+        self.probe.scopes.push(Vec::new());
+        let idx = self.declare_var(var, var_span, None);
+        let var = idx.and_then(|_| {
+            let typed = TExpr::new(TKind::Tuple(vec![]), kv, var_span);
+            self.assign_var(var, typed, var_span).map(|(v, _)| v)
+        });
+        let body = self.loop_body(&body.stmts);
+        self.probe.scopes.pop();
+        let var = var?;
+        let mut ok = true;
+        for s in &body {
+            s.visit_exprs(&mut |e| {
+                let what = match e.kind {
+                    TKind::Builtin(b @ (Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack | Builtin::Func)) => b.name(),
+                    _ => return,
+                };
+                self.error(
+                    Diagnostic::new(
+                        e.span,
+                        format!("{what} cannot be read in the body of a `for` over a map: it runs as a callback, without the probe's context"),
+                    )
+                    .with_label("no probe context here")
+                    .with_help(format!("read it into a variable before the loop: `$x = {what};`")),
+                );
+                ok = false;
+            });
+        }
+        if let Some(at) = forbidden_in_callback(&body) {
+            let msg = "`return` and a nested `for` over a map are not supported in the body of a `for` over a map";
+            self.error(Diagnostic::new(at, msg));
+            ok = false;
+        }
+        ok.then_some(TStmtKind::ForMap { map, var, body })
     }
 
     /// `for ($i : start..end) { body }`: `$i` takes each value from `start`
@@ -556,6 +637,18 @@ impl Checker<'_> {
         };
         (v.ty != Ty::Error).then_some(v)
     }
+}
+
+/// Where a statement a callback cannot run is: `return` (out of the
+/// probe) or another `for` over a map.
+fn forbidden_in_callback(stmts: &[TStmt]) -> Option<Span> {
+    stmts.iter().find_map(|s| match s.kind {
+        TStmtKind::Return | TStmtKind::ForMap { .. } => Some(s.span),
+        _ => s
+            .blocks()
+            .into_iter()
+            .find_map(|b| forbidden_in_callback(b)),
+    })
 }
 
 /// The number of a signal named with or without `SIG`, from the arch's

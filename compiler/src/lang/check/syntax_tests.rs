@@ -191,9 +191,31 @@ fn loops_become_bounded_loops() {
         messages("kprobe:f { break; } kprobe:g { if (1) { continue; } }"),
         vec!["`break` outside a loop", "`continue` outside a loop"]
     );
+    ok(
+        "kprobe:f { @m[1] = 2; @c[comm] = count(); for ($kv : @m) { @n = $kv.1; } \
+        for ($kv : @c) { @n = $kv.1; } }",
+    );
     assert_eq!(
-        messages("kprobe:f { @m[1] = 2; for ($kv : @m) { } }"),
-        vec!["`for` over a map is not supported yet"]
+        messages(
+            "kprobe:f { @m[1] = 2; @c[1, 2] = 3; @a[1] = avg(1); @t[1] = (1, 2); \
+             for ($kv : @m) { @x = arg0; return; } \
+             for ($kv : @c) { } for ($kv : @a) { } for ($kv : @t) { } for ($kv : @m[1]) { } }"
+        ),
+        vec![
+            "arg0 cannot be read in the body of a `for` over a map: it runs as a callback, without the probe's context",
+            "`return` and a nested `for` over a map are not supported in the body of a `for` over a map",
+            "`for` over map @c is not supported yet: it has several keys (`$kv.0` would be a tuple in a tuple)",
+            "`for` over map @a is not supported yet: it holds avg() values",
+            "`for` over map @t is not supported yet: it holds tuples (`$kv.1` would be a tuple in a tuple)",
+            "`for` takes a whole map, without keys: `for ($kv : @m)`",
+        ]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m[1] = 2; @n = len(@m); @s = len(kstack); @i = len(1); }"),
+        vec![
+            "len() of a kstack is not supported yet: the stack is an id of a stack map, whose depth only user space sees",
+            "len() takes a map or a stack: len(@m)",
+        ]
     );
     assert_eq!(
         messages("kprobe:f { for ($i : 0..comm) { } }"),
@@ -317,8 +339,12 @@ fn tuple_errors() {
         vec!["`.0` needs a tuple, found int"]
     );
     assert_eq!(
-        messages("kprobe:f { @m = (1, 2); }"),
-        vec!["tuples as map values are not supported yet"]
+        messages("kprobe:f { @m = (1, 2); @m = (comm, 2); }"),
+        vec!["map @m is assigned a tuple of other elements here than at 1:12"]
+    );
+    assert_eq!(
+        messages("kprobe:f { @m[1] = 2; @n = @m[1].0; }"),
+        vec!["`.0` needs a tuple, found int"]
     );
     assert_eq!(
         messages("kprobe:f { printf(\"%d\\n\", (1, 2)); }"),

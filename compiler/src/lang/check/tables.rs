@@ -82,6 +82,22 @@ impl Checker<'_> {
             self.error(Diagnostic::new(span, msg).with_label("different value"));
             return;
         }
+        if let (ValueKind::Tuple { id, size }, ValueKind::Tuple { id: i, size: n }) = (old, kind) {
+            match self.unify_tuples(Ty::Tuple { id, size }, Ty::Tuple { id: i, size: n }) {
+                Some(Ty::Tuple { id, size }) => {
+                    self.maps[idx].value = Some(ValueKind::Tuple { id, size });
+                }
+                _ => {
+                    let msg = format!(
+                        "map {} is assigned a tuple of other elements here than at {}",
+                        self.maps[idx].display(),
+                        self.pos(self.maps[idx].first_value)
+                    );
+                    self.error(Diagnostic::new(span, msg).with_label("different tuple"));
+                }
+            }
+            return;
+        }
         let declare = self.mode == Mode::Declare;
         if let (Some(ValueKind::Str { size }), ValueKind::Str { size: n }) =
             (&mut self.maps[idx].value, kind)

@@ -1,9 +1,10 @@
 //! Tuples: `(a, b, "c")` literals, their element types interned in one
-//! table (a [`Ty::Tuple`] names its entry and its size), `$t.N` element
-//! reads, tuple variables (their string sizes growing to the largest
+//! table (a [`Ty::Tuple`] names its entry and its size), `$t.N` and
+//! `@m[k].N` element reads, tuple variables (their string sizes growing to the largest
 //! assigned), and tuples as map keys: `@m[(a, b)]` and `@m[$t]` are
-//! bpftrace's `@m[a, b]`. A tuple is not an integer, a map value or a
-//! printf argument (its elements are).
+//! bpftrace's `@m[a, b]`. A tuple is a map value (`@m[k] = (a, b)`) and
+//! a `print()`'s argument, but not an integer or a printf argument (its
+//! elements are).
 
 use super::ir::{tuple_offsets, TExpr, TKind, Ty};
 use super::{Checker, Mode};
@@ -150,7 +151,7 @@ impl Checker<'_> {
                 let e = v.swap_remove(index);
                 TExpr::new(e.kind, ty, span)
             }
-            kind @ TKind::Var(_) => TExpr::new(
+            kind @ (TKind::Var(_) | TKind::MapRead { .. }) => TExpr::new(
                 TKind::TupleGet {
                     tuple: Box::new(TExpr::new(kind, t.ty, t.span)),
                     index,
@@ -162,7 +163,7 @@ impl Checker<'_> {
                 self.error(
                     Diagnostic::new(
                         span,
-                        "elements are only read from tuple variables and literals",
+                        "elements are only read from tuple variables, literals and map values",
                     )
                     .with_label("not supported yet")
                     .with_help("assign the tuple to a variable first: `$t = ...; $t.0`"),

@@ -92,6 +92,11 @@ fn stmt(mut s: TStmt) -> TStmt {
             body: body.into_iter().map(stmt).collect(),
             step: step.into_iter().map(stmt).collect(),
         },
+        TStmtKind::ForMap { map, var, body } => TStmtKind::ForMap {
+            map,
+            var,
+            body: body.into_iter().map(stmt).collect(),
+        },
         k @ (TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return) => k,
     };
     s
@@ -229,7 +234,7 @@ pub fn expr(e: TExpr) -> TExpr {
             read,
         },
         TKind::Tuple(elems) => TKind::Tuple(exprs(elems)),
-        k @ (TKind::FieldOffset(_) | TKind::KernelAddr(_)) => k,
+        k @ (TKind::FieldOffset(_) | TKind::KernelAddr(_) | TKind::MapLen(_)) => k,
         TKind::Bswap { bytes, expr: x } => {
             let x = expr(*x);
             match lit(&x) {

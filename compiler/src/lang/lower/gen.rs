@@ -85,10 +85,15 @@ pub struct Gen<'a> {
     /// The `continue` and `break` labels of the loops around the statement
     /// being lowered, innermost last.
     loops: Vec<(String, String)>,
+    /// The callbacks of its `for` loops over maps, compiled.
+    pub subprograms: Vec<Code>,
 }
 
-/// A compiled program and its CO-RE relocated instructions (slot, field).
-pub type Generated = (Program, Vec<(usize, CoreField)>);
+/// Compiled code and its CO-RE relocated instructions (slot, field).
+pub type Code = (Program, Vec<(usize, CoreField)>);
+
+/// A compiled program and the subprograms only it uses.
+pub type Generated = (Code, Vec<Code>);
 
 /// Compiles one program. The ctx pointer stays in r1 when every read of it
 /// comes before the first helper call; otherwise it is saved in r6.
@@ -151,6 +156,7 @@ fn generate(
         ctx_lost: false,
         span: prog.span,
         loops: Vec::new(),
+        subprograms: Vec::new(),
     };
     g.body(body).map_err(|d| (d, g.ctx_lost))?;
     let mut ops = g.source_line(prog.span).into_iter().collect::<Vec<_>>();
@@ -164,7 +170,11 @@ fn generate(
     ops.extend(kprobe::build_kprobe_program(arch, &p).map_err(|e| fail(e.to_string()))?);
     let mut code = asm::assemble(&ops).map_err(|e| fail(format!("internal error: {e}")))?;
     let core = std::mem::take(&mut code.core);
-    Ok((code.into_program(&prog.symbol, &prog.section()), core))
+    let subprograms = std::mem::take(&mut g.subprograms);
+    Ok((
+        (code.into_program(&prog.symbol, &prog.section()), core),
+        subprograms,
+    ))
 }
 
 /// Whether any expression reads the ctx after a helper may have run:
@@ -198,6 +208,50 @@ fn ctx_read_in_loop(stmts: &[TStmt]) -> bool {
         }
         _ => s.blocks().into_iter().any(|b| ctx_read_in_loop(b)),
     })
+}
+
+impl<'a> Gen<'a> {
+    /// A generator for a subprogram of this program (a callback): the same
+    /// spec, program and variable types, a frame of its own without a ctx,
+    /// labels that do not collide with this one's.
+    pub fn sub(&self) -> Gen<'a> {
+        Gen {
+            arch: self.arch,
+            checked: self.checked,
+            shared: self.shared,
+            prog: self.prog,
+            opts: self.opts,
+            ops: Vec::new(),
+            frame: Frame::new(None),
+            vars: Vec::new(),
+            var_tys: self.var_tys.clone(),
+            labels: self.labels + 1_000_000,
+            zero_key: None,
+            one_pair: None,
+            shared_keys: Vec::new(),
+            one_reg: None,
+            ctx: CTX_SAVED,
+            called: true,
+            ctx_lost: false,
+            span: self.span,
+            loops: Vec::new(),
+            subprograms: Vec::new(),
+        }
+    }
+
+    /// Lowers `body` as the body of a loop whose `continue` goes to `next`
+    /// and `break` to `end`.
+    pub fn loop_body(&mut self, body: &[TStmt], next: &str, end: &str) -> R<()> {
+        self.loops.push((next.to_string(), end.to_string()));
+        let done = self.stmts(body);
+        self.loops.pop();
+        done
+    }
+
+    /// The source-line marker for `span`, if the source text is known.
+    pub fn line_of(&self, span: Span) -> Option<Op> {
+        self.source_line(span)
+    }
 }
 
 impl Gen<'_> {
@@ -318,6 +372,7 @@ impl Gen<'_> {
                 }
             }
             TStmtKind::Loop { cond, body, step } => self.loop_stmt(cond, body, step)?,
+            TStmtKind::ForMap { map, var, body } => self.for_map(*map, *var, body)?,
             TStmtKind::Break | TStmtKind::Continue => {
                 let (next, end) = self
                     .loops

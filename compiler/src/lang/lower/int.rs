@@ -139,6 +139,7 @@ impl Gen<'_> {
                 asm::ld_global(dst, &p.symbol()),
                 asm::load_mem(Size::DW, dst, dst, 0),
             ]),
+            TKind::MapLen(map) => self.map_len(*map, dst)?,
             TKind::Param(Param::Str(_))
             | TKind::Str(_)
             | TKind::StrRead { .. }

@@ -1,7 +1,8 @@
 //! The object's maps and record types as C types for BTF: each map's key
 //! (an integer, a char array, or a struct `AT_name_key` of the parts and
-//! the histogram bucket) and value (an integer, a char array, or a struct
-//! `AT_name_val` of two 64-bit fields), a stack-trace map per `kstack`
+//! the histogram bucket) and value (an integer, a char array, a struct
+//! `AT_name_val` of two 64-bit fields or of a tuple's elements), a
+//! stack-trace map per `kstack`
 //! depth, the array of the time `elapsed` counts from, the ring buffer
 //! of records for user space, and a struct
 //! `output_<id>` per record kind.
@@ -115,6 +116,19 @@ fn key_part(checked: &Checked, k: KeyTy) -> CType {
     }
 }
 
+/// `struct NAME { e0; e1; ... }`: a tuple, each element as a key part of
+/// its type is (a tuple's elements are laid out as key parts are).
+fn tuple_type(checked: &Checked, ty: Ty, name: &str) -> CType {
+    let fields = checked.tuple(ty).map_or_else(Vec::new, |(elems, _)| {
+        elems
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some((format!("e{i}"), key_part(checked, KeyTy::of(*t)?))))
+            .collect()
+    });
+    CType::Struct(StructType::new(name, fields))
+}
+
 fn key_type(checked: &Checked, m: &MapInfo) -> CType {
     let mut parts: Vec<(String, CType)> = m
         .keys
@@ -145,6 +159,11 @@ fn value_type(checked: &Checked, m: &MapInfo) -> CType {
         ValueKind::Sym(s) => sym_type(checked, s),
         ValueKind::Kstack(_) | ValueKind::Ptr(_) => CType::u64(),
         ValueKind::Inet => inet_type(),
+        ValueKind::Tuple { id, size } => tuple_type(
+            checked,
+            Ty::Tuple { id, size },
+            &format!("{}_val", m.symbol()),
+        ),
         ValueKind::Sum => CType::s64(),
         ValueKind::Min | ValueKind::Max => pair("value", "set"),
         ValueKind::Avg | ValueKind::Stats => pair("total", "count"),
@@ -176,6 +195,7 @@ fn output_type(checked: &Checked, p: &OutputInfo) -> CType {
                     ("data".into(), CType::char_array(round8(*size))),
                 ],
             )),
+            Ty::Tuple { .. } => tuple_type(checked, *t, &format!("output_{}_tuple{i}", p.id)),
             _ => CType::u64(),
         };
         fields.push((format!("arg{i}"), ty));

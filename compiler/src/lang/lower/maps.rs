@@ -11,7 +11,7 @@
 use crate::asm::{self, Op};
 use crate::insn::{AluOp, Cond, Reg, Size};
 use crate::lang::ast::BinOp;
-use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr, TKind};
+use crate::lang::check::ir::{Agg, KeyTy, MapInfo, TExpr, TKind, Ty};
 
 use super::bits;
 use super::gen::{Gen, R};
@@ -39,7 +39,7 @@ enum Held {
 }
 
 impl Gen<'_> {
-    fn map_info(&self, map: usize) -> R<&MapInfo> {
+    pub fn map_info(&self, map: usize) -> R<&MapInfo> {
         let checked = self.checked;
         checked
             .maps
@@ -113,9 +113,12 @@ impl Gen<'_> {
 
     /// `@map[keys] = value`.
     pub fn set_map(&mut self, map: usize, keys: &[TExpr], value: &TExpr) -> R<()> {
-        let vsize = self.map_info(map)?.value_kind().size();
+        let vkind = self.map_info(map)?.value_kind();
+        let vsize = vkind.size();
         let val = self.slot(vsize)?;
-        if value.ty.is_bytes() {
+        if let Some(ty @ Ty::Tuple { .. }) = vkind.assigned_ty() {
+            self.tuple_into(value, Mem::stack(val), ty)?;
+        } else if value.ty.is_bytes() {
             self.str_into(value, Mem::stack(val), vsize, true)?;
         } else {
             self.store_int(value, Mem::stack(val))?;

@@ -1,7 +1,8 @@
 //! Lowering: a checked spec becomes an [`Object`] — one program per
 //! expanded attach point ([`gen`]: expressions in [`int`] and [`string`],
 //! fentry/fexit arguments in [`fentry`],
-//! maps and aggregations in [`maps`], records for user space in [`output`],
+//! maps and aggregations in [`maps`], `len(@m)` and its callback in
+//! [`len`], `for` over a map and its callback in [`formap`], records for user space in [`output`],
 //! variables in [`vars`] (tuples in [`tuple`]), shared constants in
 //! [`consts`], on a [`frame`] of
 //! stack slots and registers, handing each other the [`operand`]s at the
@@ -15,10 +16,12 @@ mod consts;
 mod fentry;
 mod field;
 mod fold;
+mod formap;
 mod frame;
 mod gen;
 mod int;
 mod layout;
+mod len;
 mod maps;
 mod operand;
 mod output;
@@ -61,15 +64,25 @@ pub fn lower(
         .collect();
     let mut diags = Vec::new();
     let shared = gen::Shared::new(checked);
+    let mut subprograms = Vec::new();
     for p in &checked.programs {
-        let done = gen::program(checked, &shared, p, arch, opts).and_then(|(prog, core)| {
-            record_core(&mut object, &prog.name, &core, p.span, opts).map(|()| prog)
+        let done = gen::program(checked, &shared, p, arch, opts).and_then(|(main, subs)| {
+            for (code, core) in std::iter::once(&main).chain(&subs) {
+                record_core(&mut object, &code.name, core, p.span, opts)?;
+            }
+            Ok((main.0, subs))
         });
         match done {
-            Ok(prog) => object.programs.push(prog),
+            Ok((prog, subs)) => {
+                object.programs.push(prog);
+                subprograms.extend(subs.into_iter().map(|(code, _)| code));
+            }
             Err(d) => diags.push(d),
         }
     }
+    // Subprograms follow the programs, as clang's `.text` does.
+    object.programs.extend(subprograms);
+    object.programs.extend(len::callback(checked, &opts.file));
     if !diags.is_empty() {
         crate::lang::macros::annotate(&mut diags, &checked.macro_uses, &checked.source);
         return Err(checked.map.diagnostics(diags));

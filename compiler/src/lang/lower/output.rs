@@ -8,7 +8,7 @@
 
 use crate::asm::{self, Arg};
 use crate::insn::{Cond, Reg, Size};
-use crate::lang::check::ir::{TExpr, OUTPUT_RINGBUF};
+use crate::lang::check::ir::{TExpr, Ty, OUTPUT_RINGBUF};
 
 use super::gen::{Gen, R};
 use super::operand::Mem;
@@ -57,7 +57,9 @@ impl Gen<'_> {
                 base: rec,
                 off: off as i16,
             };
-            if ty.is_bytes() {
+            if matches!(ty, Ty::Tuple { .. }) {
+                self.tuple_into(arg, at, *ty)?;
+            } else if ty.is_bytes() {
                 self.str_into(arg, at, ty.storage(), false)?;
             } else {
                 self.store_int(arg, at)?;

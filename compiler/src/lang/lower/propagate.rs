@@ -98,7 +98,11 @@ pub fn body(b: &Body, syms: &SymTables, prog: &ProbeProgram) -> Body {
         b.pred = None;
     }
     let wrapped = prog.arg_calls();
-    for _ in 0..ROUNDS {
+    // A `for` over a map's body runs in a callback, which takes the
+    // variables it uses from the caller and hands them back: values do
+    // not move into or out of it, so nothing is propagated around one.
+    let rounds = if for_map_in(&b.stmts) { 0 } else { ROUNDS };
+    for _ in 0..rounds {
         let before = b.stmts.clone();
         constants(&mut b.stmts, &mut vec![None; b.vars.len()]);
         b = fold::body(&b);
@@ -230,7 +234,7 @@ pub(super) fn falls_through_never(s: &TStmt) -> bool {
 pub(super) fn breaks(stmts: &[TStmt]) -> bool {
     stmts.iter().any(|s| match &s.kind {
         TStmtKind::Break => true,
-        TStmtKind::Loop { .. } => false,
+        TStmtKind::Loop { .. } | TStmtKind::ForMap { .. } => false,
         _ => s.blocks().into_iter().any(|b| breaks(b)),
     })
 }
@@ -240,8 +244,16 @@ pub(super) fn breaks(stmts: &[TStmt]) -> bool {
 pub(super) fn continues(stmts: &[TStmt]) -> bool {
     stmts.iter().any(|s| match &s.kind {
         TStmtKind::Continue => true,
-        TStmtKind::Loop { .. } => false,
+        TStmtKind::Loop { .. } | TStmtKind::ForMap { .. } => false,
         _ => s.blocks().into_iter().any(|b| continues(b)),
+    })
+}
+
+/// Whether a `for` over a map is among the statements or those nested in
+/// them.
+fn for_map_in(stmts: &[TStmt]) -> bool {
+    stmts.iter().any(|s| {
+        matches!(s.kind, TStmtKind::ForMap { .. }) || s.blocks().into_iter().any(|b| for_map_in(b))
     })
 }
 

@@ -216,7 +216,7 @@ impl Gen<'_> {
     }
 
     /// Zeroes `dst` from `from` to `cap` when padding.
-    fn pad_from(&mut self, dst: Mem, from: u32, cap: u32, pad: bool) {
+    pub fn pad_from(&mut self, dst: Mem, from: u32, cap: u32, pad: bool) {
         if pad && cap > from {
             self.zero(dst.at(from), cap - from);
         }

@@ -569,3 +569,55 @@ fn unreachable_code_goes_and_endless_loops_are_errors() {
         "this loop never ends: its condition is always true and no `break` or `return` leaves it"
     );
 }
+
+/// `len(@m)`'s callback is a static function of `.text`, its address
+/// loaded as clang loads a static function's: `BPF_PSEUDO_FUNC`, its byte
+/// offset in `.text` as the immediate, relocated against `.text` — the
+/// one form libbpf takes. Two programs counting share the callback.
+#[test]
+fn len_loads_a_static_callback_of_text_as_clang_does() {
+    let src = "kprobe:vfs_read { @m[pid] = 1; @n = len(@m); } END { @e = len(@m); }";
+    for arch in Arch::ALL.into_iter().filter(|a| a.info().jit_by_default) {
+        let c = compile_ok("len", src, arch);
+        let bytes = crate::elf::write(&c.object).expect("writes");
+        let obj = crate::elf::read(&bytes).expect("reads");
+        let cb = obj.program("map_len_callback").expect("the callback");
+        assert_eq!((cb.section.as_str(), cb.global), (".text", false));
+        for name in ["kprobe_vfs_read", "END"] {
+            let p = obj.program(name).expect("the program");
+            let r = p
+                .relocs
+                .iter()
+                .find(|r| r.symbol == ".text")
+                .unwrap_or_else(|| panic!("{name} loads no function on {arch}"));
+            let ld = p.insns[r.insn];
+            assert_eq!(
+                (ld.src, ld.imm as u64),
+                (crate::insn::pseudo::FUNC, cb.offset)
+            );
+        }
+    }
+}
+
+/// The host kernel's verifier takes `len()`'s and `for`'s callbacks as
+/// libbpf appends them: static functions of `.text`, their addresses
+/// relocated against the section; a `count()` read over the CPUs.
+#[test]
+#[ignore = "needs bpftool, root, bpffs"]
+fn callbacks_load_into_the_host_kernel() {
+    let Some(loader) = Loader::new() else { return };
+    let src = "kprobe:vfs_read { @m[comm] = arg2; @c[comm] = count(); @n = len(@m); $t = 0; \
+               for ($kv : @m) { $t += $kv.1; if ($kv.1 > 100) { break; } } @t = $t; \
+               for ($kv : @c) { @u = $kv.1; } }";
+    let c = compile_ok("callbacks", src, Arch::X86_64);
+    let bytes = crate::elf::write(&c.object).unwrap();
+    let programs = c
+        .object
+        .programs
+        .iter()
+        .filter(|p| !p.is_subprogram())
+        .count();
+    if let Err(log) = loader.load("callbacks", &bytes, programs) {
+        panic!("the kernel rejected the callbacks:\n{log}");
+    }
+}

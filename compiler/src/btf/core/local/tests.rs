@@ -100,6 +100,7 @@ fn object(k: &KernelBtf, arch: Arch) -> Object {
         map_relocs: vec![],
         ksym_relocs: vec![],
         global_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;
@@ -310,6 +311,7 @@ fn libbpf_relocates_and_the_host_kernel_loads_it() {
         map_relocs: vec![],
         ksym_relocs: vec![],
         global_relocs: vec![],
+        func_relocs: vec![],
         lines: vec![],
     }];
     o.core = core;

@@ -91,6 +91,12 @@ pub enum ValueKind {
     /// A kernel pointer (the type id of what it points at), stored as
     /// its address: read back, it is the pointer again.
     Ptr(u32),
+    /// A tuple ([`Ty::Tuple`]): its elements laid out as a tuple
+    /// variable's, entry `id` of the checked spec's tuple types.
+    Tuple {
+        id: u32,
+        size: u32,
+    },
     Count,
     Sum,
     Min,
@@ -106,6 +112,21 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// The type of the value an assigned map holds, read back; `None` for
+    /// an aggregation's state.
+    pub fn assigned_ty(self) -> Option<Ty> {
+        Some(match self {
+            ValueKind::Int { signed } => Ty::Int { signed },
+            ValueKind::Str { size } => Ty::Str { size },
+            ValueKind::Sym(s) => Ty::Sym(s),
+            ValueKind::Kstack(s) => Ty::Kstack(s),
+            ValueKind::Inet => Ty::Inet,
+            ValueKind::Ptr(t) => Ty::Ptr(t),
+            ValueKind::Tuple { id, size } => Ty::Tuple { id, size },
+            _ => return None,
+        })
+    }
+
     /// The manifest's name of the kind.
     pub fn name(self) -> &'static str {
         match self {
@@ -114,6 +135,7 @@ impl ValueKind {
             ValueKind::Sym(s) => s.name(),
             ValueKind::Kstack(_) => "kstack",
             ValueKind::Inet => "inet",
+            ValueKind::Tuple { .. } => "tuple",
             ValueKind::Count => "count",
             ValueKind::Sum => "sum",
             ValueKind::Min => "min",
@@ -134,12 +156,14 @@ impl ValueKind {
             | ValueKind::Kstack(_)
             | ValueKind::Inet => self.name().into(),
             ValueKind::Ptr(_) => "a kernel pointer".into(),
+            ValueKind::Tuple { .. } => "a tuple".into(),
             other => format!("{}()", other.name()),
         }
     }
 
     /// Whether two kinds are the same (string sizes and signedness may
-    /// differ; lhist bounds may not).
+    /// differ; lhist bounds may not; two tuples are, and their elements
+    /// are compared where both are known).
     pub fn same_kind(self, other: ValueKind) -> bool {
         match (self, other) {
             (ValueKind::Lhist { .. }, ValueKind::Lhist { .. })
@@ -158,7 +182,8 @@ impl ValueKind {
             | ValueKind::Sym(_)
             | ValueKind::Kstack(_)
             | ValueKind::Inet
-            | ValueKind::Ptr(_) => MapKind::Hash,
+            | ValueKind::Ptr(_)
+            | ValueKind::Tuple { .. } => MapKind::Hash,
             _ => MapKind::PercpuHash,
         }
     }
@@ -174,6 +199,7 @@ impl ValueKind {
         match self {
             ValueKind::Str { size } => round8(size),
             ValueKind::Inet => INET_SIZE,
+            ValueKind::Tuple { size, .. } => size,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
