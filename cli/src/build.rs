@@ -43,6 +43,11 @@ pub struct Args {
     /// target release's kernel has the link
     #[arg(long, value_enum, default_value_t = Multi::Never)]
     pub multi: Multi,
+    /// Check `kprobe:FUNC+OFFSET` offsets against this kernel image (a
+    /// vmlinux with its symbol table) ahead of time, for its arch, as they
+    /// are checked against the running kernel
+    #[arg(long, value_name = "FILE", visible_alias = "kernel-image")]
+    pub vmlinux: Option<PathBuf>,
 }
 
 /// A spec read from disk with its compile options.
@@ -187,6 +192,22 @@ impl Spec {
     /// would refuse is a compile error ([`crate::offsets::check_spec`]).
     pub fn check_offsets(&self, compiled: &lang::Compiled, arch: Arch) -> Result<(), BadInput> {
         let diags = crate::offsets::check_spec(&self.src, &sections(compiled), arch);
+        self.refuse(&diags)
+    }
+
+    /// The offsets checked against a kernel image of `arch` instead
+    /// (`build --vmlinux`), ahead of time.
+    pub fn check_offsets_in(
+        &self,
+        compiled: &lang::Compiled,
+        arch: Arch,
+        image: &[u8],
+    ) -> Result<(), BadInput> {
+        let diags = crate::offsets::check_spec_image(&self.src, &sections(compiled), arch, image);
+        self.refuse(&diags)
+    }
+
+    fn refuse(&self, diags: &[lang::diag::Diagnostic]) -> Result<(), BadInput> {
         if diags.is_empty() {
             Ok(())
         } else {
@@ -261,6 +282,17 @@ impl Output {
     }
 }
 
+/// `--vmlinux`'s bytes and arch, if given.
+fn image(path: Option<&Path>) -> Result<Option<(Vec<u8>, Arch)>, BadInput> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let bytes = input::bytes(path)?;
+    let arch = crate::offsets::image_arch(&bytes)
+        .map_err(|why| BadInput::Arguments(format!("--vmlinux {}: {why}", path.display())))?;
+    Ok(Some((bytes, arch)))
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let mut spec = args.target.spec(&args.spec)?;
     spec.multi = args.multi;
@@ -269,9 +301,23 @@ pub fn run(args: &Args) -> Result<()> {
     let running = (args.target.kernel.is_none() && args.target.symbols.is_none())
         .then(crate::offsets::running_arch)
         .flatten();
+    let image = image(args.vmlinux.as_deref())?;
+    if let Some((_, a)) = image.as_ref().filter(|(_, a)| !arches.contains(a)) {
+        return Err(BadInput::Arguments(format!(
+            "--vmlinux is a kernel of {a}, and this build is for {}",
+            arches
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
     for &arch in &arches {
         let compiled = spec.compile(arch)?;
-        if running == Some(arch) {
+        if let Some((bytes, _)) = image.as_ref().filter(|(_, a)| *a == arch) {
+            spec.check_offsets_in(&compiled, arch, bytes)?;
+        } else if running == Some(arch) {
             spec.check_offsets(&compiled, arch)?;
         } else if let Some(note) = crate::offsets::unchecked_note(&sections(&compiled), arch) {
             eprintln!("{note}");

@@ -228,8 +228,40 @@ fn json(func: &str, offsets: &Offsets) -> String {
 /// cannot be read (no `/proc/kcore`, no root) is left to the kernel, with
 /// a note on stderr saying so.
 pub fn check_spec(src: &str, sections: &[&str], arch: Arch) -> Vec<Diagnostic> {
-    check_spec_with(src, sections, arch, |func| {
+    check_spec_with(src, sections, arch, RUNNING, |func| {
         source::function(Path::new(source::KALLSYMS), Path::new(source::KCORE), func)
+    })
+}
+
+/// The kernel a check reads: the running one, or an image given.
+const RUNNING: &str = "the running kernel";
+const IMAGE: &str = "the kernel image";
+
+/// A kernel image's arch, or why it is no vmlinux of the five arches.
+pub fn image_arch(data: &[u8]) -> Result<Arch, String> {
+    use object::read::elf::FileHeader;
+    use object::Endian as _;
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(data)
+        .map_err(|e| format!("not a 64-bit ELF vmlinux: {e}"))?;
+    let endian = header.endian().map_err(|e| e.to_string())?;
+    let order = if endian.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
+    };
+    Arch::from_elf(header.e_machine(endian), order).ok_or_else(|| VmlinuxError::Machine.to_string())
+}
+
+/// [`check_spec`] against a kernel image (`build --vmlinux`) instead of the
+/// running kernel: the functions' bytes from the image's own symbols.
+pub fn check_spec_image(src: &str, sections: &[&str], arch: Arch, image: &[u8]) -> Vec<Diagnostic> {
+    check_spec_with(src, sections, arch, IMAGE, |func| {
+        vmlinux(image, func)
+            .map(|(_, bytes)| bytes)
+            .map_err(|e| SourceError::Unknown {
+                name: func.to_string(),
+                suggestions: vec![e.to_string()],
+            })
     })
 }
 
@@ -276,12 +308,13 @@ fn check_spec_with(
     src: &str,
     sections: &[&str],
     arch: Arch,
+    kernel: &str,
     read: impl FnMut(&str) -> Result<Vec<u8>, SourceError>,
 ) -> Vec<Diagnostic> {
     refused(sections, arch, read)
         .into_iter()
         .map(|(func, offset, e)| {
-            Diagnostic::new(span_of(src, &func, offset), refusal(&func, offset))
+            Diagnostic::new(span_of(src, &func, offset), refusal(&func, offset, kernel))
                 .with_label(e.to_string())
                 .with_help(format!(
                     "`probecc offsets {func}` lists every offset of {func} with the kernel's verdict"
@@ -290,8 +323,8 @@ fn check_spec_with(
         .collect()
 }
 
-fn refusal(func: &str, offset: u64) -> String {
-    format!("kprobe:{func}+{offset}: the running kernel takes no kprobe there")
+fn refusal(func: &str, offset: u64, kernel: &str) -> String {
+    format!("kprobe:{func}+{offset}: {kernel} takes no kprobe there")
 }
 
 /// The `kprobe:FUNC+OFFSET` points of `sections` that the kernel of `arch`
@@ -333,7 +366,7 @@ pub fn check_object(sections: &[&str], arch: Arch) -> Result<(), String> {
     let read =
         |func: &str| source::function(Path::new(source::KALLSYMS), Path::new(source::KCORE), func);
     match refused(sections, arch, read).into_iter().next() {
-        Some((func, offset, e)) => Err(format!("{}: {e}", refusal(&func, offset))),
+        Some((func, offset, e)) => Err(format!("{}: {e}", refusal(&func, offset, RUNNING))),
         None => Ok(()),
     }
 }
@@ -392,7 +425,7 @@ mod tests {
     fn a_refused_offset_is_a_compile_error_with_the_reason() {
         let src = "kprobe:sample_read+6,\nkprobe:sample_read+9 { @ = count(); }\n";
         let sections = ["kprobe/sample_read+6", "kprobe/sample_read+9"];
-        let diags = check_spec_with(src, &sections, Arch::X86_64, |_| Ok(x86()));
+        let diags = check_spec_with(src, &sections, Arch::X86_64, RUNNING, |_| Ok(x86()));
         let text = probecc::lang::diag::render("t.bt", src, &diags);
         assert_eq!(diags.len(), 1, "{text}");
         assert!(
@@ -408,7 +441,7 @@ mod tests {
         );
         assert!(text.contains("t.bt:1:1"), "{text}");
         // Bytes that cannot be read leave the offset to the kernel.
-        let unreadable = check_spec_with(src, &sections, Arch::X86_64, |f| {
+        let unreadable = check_spec_with(src, &sections, Arch::X86_64, RUNNING, |f| {
             Err(SourceError::Unknown {
                 name: f.into(),
                 suggestions: vec![],
@@ -418,7 +451,13 @@ mod tests {
         // A spec the parser alone cannot read (a macro makes the attach
         // point) is checked by its sections; the span is found in the text.
         let src = "#define F sample_read+6\nkprobe:F { }\n";
-        let diags = check_spec_with(src, &["kprobe/sample_read+6"], Arch::X86_64, |_| Ok(x86()));
+        let diags = check_spec_with(
+            src,
+            &["kprobe/sample_read+6"],
+            Arch::X86_64,
+            RUNNING,
+            |_| Ok(x86()),
+        );
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].span, Span { start: 10, end: 23 });
     }
@@ -429,7 +468,7 @@ mod tests {
         let found = refused(&sections, Arch::X86_64, |_| Ok(x86()));
         let text: Vec<String> = found
             .iter()
-            .map(|(f, o, e)| format!("{}: {e}", refusal(f, *o)))
+            .map(|(f, o, e)| format!("{}: {e}", refusal(f, *o, RUNNING)))
             .collect();
         assert_eq!(
             text,

@@ -145,6 +145,52 @@ fn a_vmlinux_gives_the_function_by_its_symbol() {
     assert!(err.contains("it has no function symbol `nothing`"), "{err}");
 }
 
+/// `build --vmlinux` checks a spec's offsets against an image ahead of
+/// time: an offset inside riscv64's patch site is a compile error naming
+/// the image, one past it builds; an image of another arch is refused.
+#[test]
+fn build_checks_offsets_against_a_kernel_image() {
+    let dir = scratch("offsets-image");
+    let spec = |offset: u32| {
+        let p = dir.join(format!("at{offset}.bt"));
+        std::fs::write(
+            &p,
+            format!("kprobe:sample_read+{offset} {{ @ = count(); }}\n"),
+        )
+        .unwrap();
+        p
+    };
+    let image = "fixtures/offsets/riscv64.o";
+    let build = |p: &Path, arch: &str| {
+        let out = dir.join(format!("{arch}.o"));
+        probecc(&[
+            "build",
+            path(p),
+            "--arch",
+            arch,
+            "--vmlinux",
+            image,
+            "-o",
+            path(&out),
+        ])
+    };
+    let (code, _, err) = build(&spec(4), "riscv64");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("kprobe:sample_read+4: the kernel image takes no kprobe there"),
+        "{err}"
+    );
+    assert!(err.contains("inside the ftrace patch site"), "{err}");
+    let (code, _, err) = build(&spec(8), "riscv64");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = build(&spec(8), "arm64");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--vmlinux is a kernel of riscv64, and this build is for arm64"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unusable_input_exits_with_two_naming_it() {
     let dir = scratch("offsets-bad");
