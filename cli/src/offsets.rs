@@ -35,7 +35,12 @@ pub struct Args {
     pub valid: bool,
     /// Read the function from a vmlinux ELF with its symbol table instead
     /// of the running kernel
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["text", "kcore"])]
+    #[arg(
+        long,
+        value_name = "FILE",
+        visible_alias = "kernel",
+        conflicts_with_all = ["text", "kcore"]
+    )]
     pub vmlinux: Option<PathBuf>,
     /// Read the function's raw bytes, from its first, from FILE (with
     /// --arch)
@@ -44,8 +49,10 @@ pub struct Args {
     /// The arch of --text's bytes (default: the running kernel's)
     #[arg(long, value_name = "ARCH", value_parser = Arch::parse)]
     pub arch: Option<Arch>,
-    /// The symbol list to find the function in (default /proc/kallsyms)
-    #[arg(long, value_name = "FILE")]
+    /// The symbol list to find the function in (default /proc/kallsyms; a
+    /// System.map works): with --vmlinux, where the image has no symbol
+    /// table of its own
+    #[arg(long, value_name = "FILE", visible_alias = "symbols")]
     pub kallsyms: Option<PathBuf>,
     /// The kernel memory to read it from (default /proc/kcore)
     #[arg(long, value_name = "FILE")]
@@ -84,7 +91,11 @@ fn function(args: &Args) -> Result<(Arch, Vec<u8>)> {
     }
     if let Some(path) = &args.vmlinux {
         let data = input::bytes(path)?;
-        return vmlinux(&data, &args.func)
+        let symbols = match &args.kallsyms {
+            Some(list) => Some(input::text(list)?),
+            None => None,
+        };
+        return image_function(&data, &args.func, symbols.as_deref())
             .map_err(|e| BadInput::file(format!("--vmlinux {}", path.display()), e).into());
     }
     let arch = args.arch.or_else(running_arch).ok_or_else(|| {
@@ -151,6 +162,45 @@ enum VmlinuxError {
     NoSymbol(String),
     #[error("`{0}`'s bytes are not in the file")]
     NoBytes(String),
+    #[error("the symbol list")]
+    Symbols(#[source] SourceError),
+}
+
+/// `func`'s arch and bytes in a kernel image: by the image's own symbols,
+/// or, where it has none for `func` (a stripped image), by `symbols` (a
+/// System.map or kallsyms copy of the same build): the address and size
+/// there, the bytes from the image's section that holds them.
+fn image_function(
+    data: &[u8],
+    func: &str,
+    symbols: Option<&str>,
+) -> Result<(Arch, Vec<u8>), VmlinuxError> {
+    match (vmlinux(data, func), symbols) {
+        (Err(VmlinuxError::NoSymbol(_)), Some(list)) => {
+            let at = source::locate(list, func).map_err(VmlinuxError::Symbols)?;
+            at_address(data, func, at.addr, at.size)
+        }
+        (found, _) => found,
+    }
+}
+
+/// The `size` bytes at `addr` of a kernel image, from the section that
+/// holds them.
+fn at_address(
+    data: &[u8],
+    func: &str,
+    addr: u64,
+    size: u64,
+) -> Result<(Arch, Vec<u8>), VmlinuxError> {
+    use object::{Object, ObjectSection, SectionKind};
+    let arch = image_arch(data).map_err(|_| VmlinuxError::Machine)?;
+    let file = object::File::parse(data)?;
+    let bytes = file
+        .sections()
+        .filter(|s| s.kind() == SectionKind::Text)
+        .find_map(|s| s.data_range(addr, size).ok().flatten())
+        .ok_or_else(|| VmlinuxError::NoBytes(func.to_string()))?;
+    Ok((arch, bytes.to_vec()))
 }
 
 /// `func`'s arch and bytes in a vmlinux: its symbol's address and size,

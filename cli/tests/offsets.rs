@@ -143,6 +143,48 @@ fn a_vmlinux_gives_the_function_by_its_symbol() {
     let (code, _, err) = probecc(&["offsets", "nothing", "--vmlinux", vmlinux[3]]);
     assert_eq!(code, 2);
     assert!(err.contains("it has no function symbol `nothing`"), "{err}");
+    // An image without the function's symbol takes it from a System.map:
+    // the same object with its .text placed at 0x1000, as a vmlinux places
+    // its text (the ELF64 section header's sh_addr, 16 bytes in).
+    let dir = scratch("offsets-map");
+    let mut image = std::fs::read(root().join(vmlinux[3])).unwrap();
+    let shoff = u64::from_le_bytes(image[0x28..0x30].try_into().unwrap()) as usize;
+    let shentsize = u16::from_le_bytes(image[0x3a..0x3c].try_into().unwrap()) as usize;
+    let text = shoff + 2 * shentsize + 16;
+    image[text..text + 8].copy_from_slice(&0x1000u64.to_le_bytes());
+    let placed = dir.join("vmlinux");
+    std::fs::write(&placed, &image).unwrap();
+    let map = dir.join("System.map");
+    std::fs::write(
+        &map,
+        "0000000000001000 T renamed_read\n000000000000109e T next_fn\n",
+    )
+    .unwrap();
+    let stripped = [
+        "offsets",
+        "renamed_read",
+        "--kernel",
+        path(&placed),
+        "--symbols",
+        path(&map),
+    ];
+    let (code, same, err) = probecc(&[&stripped[..], &["--valid"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(same, out, "the same bytes by the map's address and size");
+    let absent = [
+        "offsets",
+        "absent",
+        "--kernel",
+        path(&placed),
+        "--symbols",
+        path(&map),
+    ];
+    let (code, _, err) = probecc(&absent);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no function `absent` in the symbol list"),
+        "{err}"
+    );
 }
 
 /// `build --vmlinux` checks a spec's offsets against an image ahead of
