@@ -150,6 +150,8 @@ impl Run {
             }
         }
         self.attached = session.loaded().attached();
+        // Every run of a fixture (and its fentry twin) meets the same /tmp.
+        workload::fresh_tmp();
         let (pid, notes) = while_running(&mut session, || -> Result<_, String> {
             let (mut pid, mut notes) = (0, Vec::new());
             for line in &f.workload {

@@ -117,20 +117,6 @@ pub fn run(case: &ParityCase, ksyms: &Ksyms) {
     let _ = out.flush();
 }
 
-/// Empties `/tmp` (the pids file with the rest), so that each side's
-/// workload starts where the others' did: `touch` opens a file only if
-/// it is not there yet.
-pub fn fresh_tmp() {
-    for e in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
-        let p = e.path();
-        let _ = if p.is_dir() {
-            std::fs::remove_dir_all(&p)
-        } else {
-            std::fs::remove_file(&p)
-        };
-    }
-}
-
 pub fn read_pids() -> Vec<u32> {
     std::fs::read_to_string(PIDS)
         .unwrap_or_default()
@@ -142,7 +128,7 @@ pub fn read_pids() -> Vec<u32> {
 /// `bpftrace SCRIPT -c "/bin/pworkload ..."`, killed after
 /// [`BPFTRACE_TIMEOUT`], measured as `probecc trace` is.
 fn under_bpftrace(case: &ParityCase) -> ParitySide {
-    fresh_tmp();
+    crate::workload::fresh_tmp();
     let mut cmd = Command::new(BPFTRACE);
     cmd.arg(&case.script)
         .arg("-c")
@@ -156,7 +142,7 @@ fn under_bpftrace(case: &ParityCase) -> ParitySide {
 /// `pworkload`, detach, END, the records acted on in order, the maps
 /// (every entry).
 fn under_probecc(case: &ParityCase, ksyms: &Ksyms) -> ParitySide {
-    fresh_tmp();
+    crate::workload::fresh_tmp();
     let t0 = Instant::now();
     let mut side = ParitySide::default();
     let mut errors = Vec::new();

@@ -13,8 +13,9 @@ use std::time::Duration;
 use probecc_guest::protocol::{ParityCase, ParitySide, PROBECC};
 use probecc_runtime::live::bpf::{self, Objects};
 
-use crate::parity::{applet_command, fresh_tmp, read_pids};
+use crate::parity::{applet_command, read_pids};
 use crate::tool;
+use crate::workload::fresh_tmp;
 
 /// A trace (compile, load, attach, workload, exit dump) longer than this
 /// is killed.

@@ -178,6 +178,28 @@ pub fn words(line: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Empties `/tmp` of what workloads made, so that every run of a workload
+/// meets the same guest: `touch /tmp/x` opens (creates) the file only
+/// where it is not there yet, so a second run of the same fixture (its
+/// fentry twin, another parity side) would otherwise see no open at all.
+/// What `/tmp` held before the first call (files the initramfs placed
+/// there, `--guest-file x:/tmp/x`) stays.
+pub fn fresh_tmp() {
+    static BEFORE: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    let entries = || -> Vec<PathBuf> {
+        let dir = std::fs::read_dir("/tmp").into_iter().flatten().flatten();
+        dir.map(|e| e.path()).collect()
+    };
+    let before = BEFORE.get_or_init(entries);
+    for p in entries().into_iter().filter(|p| !before.contains(p)) {
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
