@@ -277,7 +277,14 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         if let Some(f) = as_fentry(e, arch, input.compiler) {
             let name = format!("{}{AS_FENTRY}", e.name);
             let object = add(&mut fs, &name, &f);
-            if measured && !f.core {
+            // Timed where there is a C twin to hold it to: the loop's
+            // rounds are most of a boot, and the empty fentry and fexit
+            // give what the kind of program costs.
+            let twinned = input
+                .extra_subjects
+                .iter()
+                .any(|t| t.twin_of.as_deref() == Some(e.name.as_str()));
+            if measured && twinned && !f.core {
                 subjects.push(subject(
                     name.clone(),
                     "fixture",
@@ -663,15 +670,27 @@ mod tests {
                 ("agent", "an agent"),
                 ("reads.bt", "kprobe:vfs_read { @r[comm] = count(); }"),
                 ("opens.bt", "ksyscall:openat { @o = count(); }"),
+                ("writes.bt", "kprobe:vfs_write { @w = count(); }"),
                 (
                     "plan.toml",
                     "[reads]\nspec = \"reads.bt\"\nworkload = [\"true\"]\n\
-                     [opens]\nspec = \"opens.bt\"\nworkload = [\"true\"]\n",
+                     [opens]\nspec = \"opens.bt\"\nworkload = [\"true\"]\n\
+                     [writes]\nspec = \"writes.bt\"\nworkload = [\"true\"]\n",
                 ),
             ],
         );
         let plan = Plan::load(&dir.join("plan.toml")).unwrap();
         let btf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/btf/kernel.btf");
+        // reads has a C twin (its own kprobe build stands in for clang's).
+        let reads = Plain::default()
+            .compile(&dir.join("reads.bt"), Arch::S390x)
+            .unwrap();
+        let twin = ExtraSubject {
+            name: "reads (clang)".into(),
+            kind: "clang".into(),
+            twin_of: Some("reads".into()),
+            object: probecc::elf::write(&reads.object).unwrap(),
+        };
         let staged = stage(&StageInput {
             arch: Arch::S390x,
             plan: &plan,
@@ -684,7 +703,7 @@ mod tests {
                 rounds: 1,
                 iterations: 10,
             }),
-            extra_subjects: &[],
+            extra_subjects: std::slice::from_ref(&twin),
             cost_rounds: None,
             output: false,
             watchdog_secs: 60,
@@ -699,7 +718,13 @@ mod tests {
         // A syscall probe stays a kprobe built either way: no twin.
         assert_eq!(
             fixtures,
-            [("opens", false), ("reads", false), ("reads@fentry", true)]
+            [
+                ("opens", false),
+                ("reads", false),
+                ("reads@fentry", true),
+                ("writes", false),
+                ("writes@fentry", true)
+            ]
         );
         let twin = &staged.plan.fixtures[2];
         assert_eq!(twin.workload, ["true"]);
@@ -716,6 +741,11 @@ mod tests {
         ] {
             assert!(subjects.contains(&want), "{want:?} in {subjects:?}");
         }
+        // A fentry build without a C twin runs, but is not timed.
+        assert!(
+            !subjects.iter().any(|(n, _)| *n == "writes@fentry"),
+            "{subjects:?}"
+        );
         let fentry = overhead.iter().find(|s| s.name == "empty_fentry").unwrap();
         assert_eq!(fentry.programs[0].1, "fentry/vfs_read");
     }
