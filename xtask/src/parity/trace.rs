@@ -110,6 +110,11 @@ pub fn from_json(stdout: &str, m: &Manifest, n: &Normalise) -> Output {
             // time() and cat() print where printf does, each in a record
             // type of its own.
             ("printf" | "time" | "cat", Some(Json::String(text))) => printed.push_str(text),
+            // print() of a value: a line as bpftrace's text writes it.
+            ("value", Some(v)) => {
+                printed.push_str(&value_text(v));
+                printed.push('\n');
+            }
             ("map" | "hist" | "stats", Some(Json::Object(maps))) => {
                 for (name, v) in maps {
                     let vk = m
@@ -201,6 +206,19 @@ pub fn judge(rule: &Rule, case: &Case, r: &ParityReport, version: &str) -> Optio
         },
     );
     Some(super::conclude(res, &theirs, &ours, rule, version))
+}
+
+/// A `print()`ed value as bpftrace's text shows it: a tuple `(7, dd)`
+/// (its elements so, nested tuples too), a string bare, a number as is.
+fn value_text(v: &Json) -> String {
+    match v {
+        Json::Array(elems) => {
+            let parts: Vec<String> = elems.iter().map(value_text).collect();
+            format!("({})", parts.join(", "))
+        }
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The trace's notes (`note: ...`: the fall back from fentry to kprobes on
@@ -308,6 +326,20 @@ mod tests {
             d.and_then(|e| e.get("")),
             Some(&Value::Str("2026-12-07".into()))
         );
+    }
+
+    #[test]
+    fn printed_values_read_as_bpftraces_text_lines() {
+        let json = "{\"type\": \"value\", \"data\": [7,\"dd\"]}\n\
+                    {\"type\": \"value\", \"data\": 7}\n\
+                    {\"type\": \"value\", \"data\": \"dd\"}\n\
+                    {\"type\": \"value\", \"data\": [1,\"two\",[3,4]]}\n";
+        let n = Normalise {
+            pids: &[],
+            renames: &[],
+        };
+        let ours = from_json(json, &manifest(), &n);
+        assert_eq!(ours.lines, ["(7, dd)", "7", "dd", "(1, two, (3, 4))"]);
     }
 
     #[test]
