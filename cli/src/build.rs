@@ -211,7 +211,7 @@ impl Spec {
         if diags.is_empty() {
             Ok(())
         } else {
-            Err(self.report(&diags))
+            Err(self.report(diags))
         }
     }
 

@@ -193,7 +193,7 @@ fn at_address(
     size: u64,
 ) -> Result<(Arch, Vec<u8>), VmlinuxError> {
     use object::{Object, ObjectSection, SectionKind};
-    let arch = image_arch(data).map_err(|_| VmlinuxError::Machine)?;
+    let arch = elf_arch(data)?;
     let file = object::File::parse(data)?;
     let bytes = file
         .sections()
@@ -206,18 +206,9 @@ fn at_address(
 /// `func`'s arch and bytes in a vmlinux: its symbol's address and size,
 /// the bytes from its section.
 fn vmlinux(data: &[u8], func: &str) -> Result<(Arch, Vec<u8>), VmlinuxError> {
-    use object::read::elf::FileHeader;
-    use object::Endian as _;
     use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
     let file = object::File::parse(data)?;
-    let header = object::elf::FileHeader64::<object::Endianness>::parse(data)?;
-    let endian = header.endian()?;
-    let order = if endian.is_little_endian() {
-        Endian::Little
-    } else {
-        Endian::Big
-    };
-    let arch = Arch::from_elf(header.e_machine(endian), order).ok_or(VmlinuxError::Machine)?;
+    let arch = elf_arch(data)?;
     let sym = file
         .symbols()
         .find(|s| s.kind() == SymbolKind::Text && s.name() == Ok(func))
@@ -289,17 +280,24 @@ const IMAGE: &str = "the kernel image";
 
 /// A kernel image's arch, or why it is no vmlinux of the five arches.
 pub fn image_arch(data: &[u8]) -> Result<Arch, String> {
+    elf_arch(data).map_err(|e| match e {
+        VmlinuxError::Elf(e) => format!("not a 64-bit ELF vmlinux: {e}"),
+        e => e.to_string(),
+    })
+}
+
+/// A 64-bit ELF's arch, by its machine and byte order.
+fn elf_arch(data: &[u8]) -> Result<Arch, VmlinuxError> {
     use object::read::elf::FileHeader;
     use object::Endian as _;
-    let header = object::elf::FileHeader64::<object::Endianness>::parse(data)
-        .map_err(|e| format!("not a 64-bit ELF vmlinux: {e}"))?;
-    let endian = header.endian().map_err(|e| e.to_string())?;
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(data)?;
+    let endian = header.endian()?;
     let order = if endian.is_little_endian() {
         Endian::Little
     } else {
         Endian::Big
     };
-    Arch::from_elf(header.e_machine(endian), order).ok_or_else(|| VmlinuxError::Machine.to_string())
+    Arch::from_elf(header.e_machine(endian), order).ok_or(VmlinuxError::Machine)
 }
 
 /// [`check_spec`] against a kernel image (`build --vmlinux`) instead of the

@@ -370,20 +370,20 @@ pub fn summary(results: &[ArchResult]) -> String {
     let mut s = String::new();
     for r in results {
         let [att, exp, tab, kp, krp, clang] = cells(r);
+        let [fe, fx, fr, as_fentry] = tracing_cells(r);
         // The overhead loop's figures, where it ran (a user's run
         // measures each spec's cost instead: the `cost` lines).
         let looped = if r.overhead.is_empty() {
             String::new()
         } else {
-            let [fe, fx, fr, _] = tracing_cells(r);
             format!(
                 "; empty kprobe +{kp} / kretprobe +{krp} / fentry {fe} / fexit {fx} per hit \
                  (fentry/kprobe {fr}); ours vs clang: {clang}"
             )
         };
-        let as_fentry = match tracing_cells(r) {
-            [_, _, _, f] if f == "—" => String::new(),
-            [_, _, _, f] => format!(" (as fentry: {f})"),
+        let as_fentry = match as_fentry.as_str() {
+            "—" => String::new(),
+            f => format!(" (as fentry: {f})"),
         };
         let _ = writeln!(
             s,
