@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use aya::sys::{enable_stats, Stats};
 use probecc::error::chain;
 use probecc_guest::protocol::{OverheadPlan, Report, Subject};
-use probecc_runtime::live;
+use probecc_runtime::live::{self, kernel, multi};
 
 use crate::sys::{monotonic_ns, report, set_comm};
 
@@ -72,7 +72,8 @@ fn load(s: &Subject) -> Result<Loaded, String> {
     }
     let mut object = live::Loaded::load_file(std::path::Path::new(&s.object))
         .map_err(|e| format!("{}: {}", s.object, chain(&e)))?;
-    for (name, _) in &s.programs {
+    // A kprobe-multi program is loaded for its link when it attaches.
+    for (name, _) in s.programs.iter().filter(|(_, sec)| !multi::is_multi(sec)) {
         object.verify(name).map_err(|e| chain(&e))?;
     }
     Ok(Loaded {
@@ -109,13 +110,24 @@ impl Loop {
 }
 
 /// Attaches every program of `s`, runs `f`, detaches (a failed attach
-/// detaches what was attached before it).
+/// detaches what was attached before it). A kprobe-multi program attaches
+/// by one kprobe-multi link on its listed functions, or its pattern's
+/// functions on this kernel, and by nothing else.
 fn attached<T>(s: &mut Loaded, f: impl FnOnce() -> T) -> Result<T, String> {
     if let Some(object) = s.object.as_mut() {
         for (name, section) in &s.subject.programs {
-            if let Err(e) = object.attach(name, section) {
+            let r = if multi::is_multi(section) {
+                multi_functions(&s.subject, name, section).and_then(|funcs| {
+                    object
+                        .attach_multi_link(name, section, &funcs)
+                        .map_err(|e| chain(&e))
+                })
+            } else {
+                object.attach(name, section).map_err(|e| chain(&e))
+            };
+            if let Err(e) = r {
                 object.detach_all();
-                return Err(chain(&e));
+                return Err(e);
             }
         }
     }
@@ -124,6 +136,25 @@ fn attached<T>(s: &mut Loaded, f: impl FnOnce() -> T) -> Result<T, String> {
         object.detach_all();
     }
     Ok(out)
+}
+
+/// The functions kprobe-multi program `name` of `subject` attaches to:
+/// the ones the plan lists for it, else its section's pattern matched
+/// against this kernel's traceable functions.
+fn multi_functions(subject: &Subject, name: &str, section: &str) -> Result<Vec<String>, String> {
+    let listed = subject.functions.get(name).cloned().unwrap_or_default();
+    let known = if listed.is_empty() {
+        kernel::traceable()
+            .map(|(_, names)| names)
+            .map_err(|e| chain(&e))?
+    } else {
+        Vec::new()
+    };
+    let funcs = multi::functions(section, &listed, &known);
+    if funcs.is_empty() {
+        return Err(format!("{section}: no function of this kernel matches"));
+    }
+    Ok(funcs)
 }
 
 fn timed(s: &mut Loaded, io: &mut Loop, n: u64) -> Result<f64, String> {
@@ -174,10 +205,11 @@ fn calibrate(loaded: &mut [Loaded], io: &mut Loop, n: u64) -> Vec<String> {
 }
 
 /// A subject's load or attach refused: unavailable for a tracing subject
-/// (a kernel without trampolines refuses fentry, which the host checks
-/// against the arch table), an error for any other.
+/// (a kernel without trampolines refuses fentry) or a kprobe-multi one (a
+/// kernel without the link refuses it), which the host checks against the
+/// arch table; an error for any other.
 fn refused(s: &Subject, what: String, error: String) -> Report {
-    if s.tracing {
+    if s.tracing || s.multi {
         Report::Unavailable {
             what: s.name.clone(),
             why: error,

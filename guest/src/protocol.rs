@@ -275,6 +275,17 @@ pub struct Subject {
     /// not an error, and the host checks it against the arch table.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tracing: bool,
+    /// A kprobe-multi subject: its kprobe-multi programs attach by one
+    /// link each, never one function at a time, and a kernel without the
+    /// link refuses it ([`Report::Unavailable`], which the host checks
+    /// against the arch table).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi: bool,
+    /// The functions of each kprobe-multi program that lists them (a bare
+    /// `kprobe.multi` section), by program; a pattern's section names its
+    /// own.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub functions: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn one() -> u64 {

@@ -607,6 +607,7 @@ fn boot_one(
         result.apply_known(&known);
     }
     result.check_trampolines(arch);
+    result.check_kprobe_multi(arch);
     if let Some(reason) = options.plan.platform_known_failure(arch, &k.release) {
         result.apply_platform_known(reason);
     }

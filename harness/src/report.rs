@@ -103,6 +103,32 @@ fn tracing_cells(r: &ArchResult) -> [String; 4] {
     ]
 }
 
+/// The kprobe-multi cells: the empty kprobe pair on the loop's read and
+/// write added per hit, attached one function at a time and by one
+/// kprobe-multi link (or "none" where the kernel refused the link), and
+/// the link's cost over the kprobes'.
+fn multi_cells(r: &ArchResult) -> [String; 3] {
+    use crate::results::{EMPTY_KPROBE_MULTI, EMPTY_KPROBE_PAIR};
+    let per_hit = |n: &str| r.subject(n).and_then(|x| x.added_per_hit);
+    let multi = match (
+        per_hit(EMPTY_KPROBE_MULTI),
+        r.unavailable(EMPTY_KPROBE_MULTI),
+    ) {
+        (Some(x), _) => format!("{x:.0}"),
+        (None, Some(_)) => "none".into(),
+        (None, None) => "—".into(),
+    };
+    [
+        num(per_hit(EMPTY_KPROBE_PAIR)),
+        multi,
+        ratio(
+            per_hit(EMPTY_KPROBE_MULTI)
+                .zip(per_hit(EMPTY_KPROBE_PAIR))
+                .map(|(m, k)| m / k),
+        ),
+    ]
+}
+
 /// "attached/programs" over all fixtures.
 fn attach_cell(r: &ArchResult) -> String {
     let a: usize = r.fixtures.iter().map(|f| f.attached).sum();
@@ -141,8 +167,11 @@ pub fn markdown(results: &[ArchResult]) -> String {
     s.push_str("BPF JIT: `net.core.bpf_jit_enable` in the guest, which the agent sets to 1 where a kernel leaves it off; \"no\" means the kernel has no JIT and programs ran in the interpreter.\n\n");
     s.push_str("BTF: whether the kernel has BTF (`CONFIG_DEBUG_INFO_BTF`), without which objects that read kernel structs (CO-RE) cannot load.\n\n");
     s.push_str("fentry columns: the empty fentry and fexit programs on the same read (\"none\": the kernel has no BPF trampolines, or no BTF; the notes say which), fentry's added cost over the empty kprobe's, and the fixtures built as fentry/fexit (`--attach fentry`) meeting the same expectations.\n\n");
-    s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | empty fentry added/hit | empty fexit added/hit | fentry / kprobe | fixtures as fentry | ours vs clang (added/hit) |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("kprobe-multi columns: empty kprobes on the loop's read and write, attached one function at a time and by one kprobe-multi link (\"none\": the kernel has no link; the notes say why), and the link's added cost over the kprobes'.\n\n");
+    s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | empty fentry added/hit | empty fexit added/hit | fentry / kprobe | fixtures as fentry | kprobes added/hit | kprobe-multi added/hit | multi / kprobes | ours vs clang (added/hit) |\n");
+    s.push_str(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for r in results {
         let base = r
             .overhead
@@ -150,9 +179,10 @@ pub fn markdown(results: &[ArchResult]) -> String {
             .find(|x| x.kind == "baseline")
             .map(|x| x.median);
         let [fentry, fexit, fentry_ratio, as_fentry] = tracing_cells(r);
+        let [pair, multi, multi_ratio] = multi_cells(r);
         let _ = writeln!(
             s,
-            "| {} | {} ({}) | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} ({}) | {} | {} | {} | {} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.arch,
             r.kernel,
             r.release,
@@ -175,6 +205,9 @@ pub fn markdown(results: &[ArchResult]) -> String {
             fexit,
             fentry_ratio,
             as_fentry,
+            pair,
+            multi,
+            multi_ratio,
             clang_cell(r),
         );
     }
@@ -371,6 +404,7 @@ pub fn summary(results: &[ArchResult]) -> String {
     for r in results {
         let [att, exp, tab, kp, krp, clang] = cells(r);
         let [fe, fx, fr, as_fentry] = tracing_cells(r);
+        let [pair, multi, mr] = multi_cells(r);
         // The overhead loop's figures, where it ran (a user's run
         // measures each spec's cost instead: the `cost` lines).
         let looped = if r.overhead.is_empty() {
@@ -378,7 +412,8 @@ pub fn summary(results: &[ArchResult]) -> String {
         } else {
             format!(
                 "; empty kprobe +{kp} / kretprobe +{krp} / fentry {fe} / fexit {fx} per hit \
-                 (fentry/kprobe {fr}); ours vs clang: {clang}"
+                 (fentry/kprobe {fr}); kprobes {pair} / kprobe-multi {multi} per hit \
+                 (multi/kprobes {mr}); ours vs clang: {clang}"
             )
         };
         let as_fentry = match as_fentry.as_str() {
@@ -600,13 +635,42 @@ mod tests {
             added_per_hit: Some(346.0),
             ours_vs_clang: None,
         });
-        let text = summary(&[r]);
+        let text = summary(&[r.clone()]);
         assert!(
             text.contains(
                 "expectations 0/1 fixtures; tables 0/0; empty kprobe +346 / kretprobe +— / \
-                 fentry — / fexit — per hit (fentry/kprobe —); ours vs clang: —"
+                 fentry — / fexit — per hit (fentry/kprobe —); kprobes — / kprobe-multi — per \
+                 hit (multi/kprobes —); ours vs clang: —"
             ),
             "{text}"
         );
+        // The pair attached both ways: the link's cost over the kprobes'.
+        let empty = r.overhead[0].clone();
+        for (name, per_hit) in [("empty_kprobe_pair", 400.0), ("empty_kprobe_multi", 100.0)] {
+            r.overhead.push(SubjectStats {
+                subject: name.into(),
+                hits_per_iteration: Some(2.0),
+                added_per_hit: Some(per_hit),
+                ..empty.clone()
+            });
+        }
+        let text = summary(&[r.clone()]);
+        assert!(
+            text.contains("kprobes 400 / kprobe-multi 100 per hit (multi/kprobes 0.25)"),
+            "{text}"
+        );
+        // A kernel that refused the link shows "none", and the table cell too.
+        r.overhead.pop();
+        r.unavailable.push(crate::results::Unavailable {
+            what: "empty_kprobe_multi".into(),
+            why: "Operation not supported (os error 95)".into(),
+        });
+        assert!(
+            summary(&[r.clone()])
+                .contains("kprobes 400 / kprobe-multi none per hit (multi/kprobes —)"),
+            "{}",
+            summary(&[r.clone()])
+        );
+        assert!(markdown(&[r]).contains("| 400 | none | — |"));
     }
 }

@@ -65,6 +65,11 @@ pub struct Unavailable {
 /// The overhead baseline whose load and attach prove that a kernel has BPF
 /// trampolines (or that it has none).
 pub const EMPTY_FENTRY: &str = "empty_fentry";
+/// The overhead subjects of the kprobe-multi comparison: empty kprobes on
+/// the loop's read and write, as two programs attached one function at a
+/// time, and as one program attached to both by one kprobe-multi link.
+pub const EMPTY_KPROBE_PAIR: &str = "empty_kprobe_pair";
+pub const EMPTY_KPROBE_MULTI: &str = "empty_kprobe_multi";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableRow {
@@ -556,38 +561,79 @@ impl ArchResult {
             (true, None) => {}
         }
     }
+
+    /// Holds the arch table's row of the kprobe-multi link
+    /// ([`Arch::kprobe_multi`] for this boot's Debian release) against
+    /// what the kernel did with the empty kprobe-multi subject: refused
+    /// where the table says the release has the link, or attached where it
+    /// says it has none, is a failure naming both. A release the table has
+    /// no row for gets a note of what the kernel did.
+    pub fn check_kprobe_multi(&mut self, arch: Arch) {
+        let ran = self
+            .subject(EMPTY_KPROBE_MULTI)
+            .is_some_and(|s| s.hits_per_iteration.is_some());
+        let refused = self.unavailable(EMPTY_KPROBE_MULTI).map(str::to_string);
+        if !ran && refused.is_none() {
+            return; // No overhead run: nothing to hold the table against.
+        }
+        let release = self.release.clone();
+        match (arch.kprobe_multi(&release), refused) {
+            (Some(true), Some(why)) => self.failures.push(format!(
+                "{EMPTY_KPROBE_MULTI}: the arch table says {arch} {release} has the kprobe-multi \
+                 link, but the kernel refused it: {why}"
+            )),
+            (Some(false), None) => self.failures.push(format!(
+                "{EMPTY_KPROBE_MULTI}: the arch table says {arch} {release} has no kprobe-multi \
+                 link, but the kernel attached it: the table is wrong"
+            )),
+            (Some(false), Some(why)) => self
+                .notes
+                .push(format!("kprobe-multi link not on this kernel: {why}")),
+            (None, why) => self.notes.push(format!(
+                "the arch table has no kprobe-multi row for {arch} {release}; this kernel {}",
+                why.map_or("attached the link".to_string(), |w| {
+                    format!("refused the link: {w}")
+                })
+            )),
+            (Some(true), None) => {}
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A completed boot of `kernel` with the empty fentry baseline run
-    /// (calibrated and timed) or refused.
-    fn fentry_boot(kernel: &str, fentry_ran: bool) -> ArchResult {
+    /// A completed boot (`arch`, `release`, `kernel`) whose one overhead
+    /// subject `subject` ran (calibrated and timed) or was refused with
+    /// `why`.
+    fn one_subject_boot(
+        (arch, release, kernel): (&str, &str, &str),
+        subject: &str,
+        refused: Option<&str>,
+    ) -> ArchResult {
         let mut reports = vec![Report::Boot {
-            arch: "arm64".into(),
+            arch: arch.into(),
             kernel: kernel.into(),
             cpus: 2,
             jit: Some(1),
         }];
-        if fentry_ran {
-            reports.extend([
+        match refused {
+            None => reports.extend([
                 Report::Hits {
-                    subject: EMPTY_FENTRY.into(),
+                    subject: subject.into(),
                     per_iteration: 1.0,
                 },
                 Report::Round {
-                    subject: EMPTY_FENTRY.into(),
+                    subject: subject.into(),
                     round: 0,
                     ns_per_op: 1100.0,
                 },
-            ]);
-        } else {
-            reports.push(Report::Unavailable {
-                what: EMPTY_FENTRY.into(),
-                why: "attaching: Unknown error 524".into(),
-            });
+            ]),
+            Some(why) => reports.push(Report::Unavailable {
+                what: subject.into(),
+                why: why.into(),
+            }),
         }
         let boot = Boot {
             verdict: Verdict::Completed,
@@ -599,10 +645,63 @@ mod tests {
             ended: None,
             panic: None,
         };
-        let kinds = vec![(EMPTY_FENTRY.to_string(), "empty".to_string(), None)];
-        let mut r = digest(&boot, ("arm64", "r", kernel, "tcg", true), &kinds);
+        let kinds = vec![(subject.to_string(), "empty".to_string(), None)];
+        digest(&boot, (arch, release, kernel, "tcg", true), &kinds)
+    }
+
+    /// A completed arm64 boot of `kernel` with the empty fentry baseline
+    /// run or refused.
+    fn fentry_boot(kernel: &str, fentry_ran: bool) -> ArchResult {
+        let why = (!fentry_ran).then_some("attaching: Unknown error 524");
+        let mut r = one_subject_boot(("arm64", "r", kernel), EMPTY_FENTRY, why);
         r.btf = Some(true);
         r
+    }
+
+    /// A completed x86_64 boot of `release` whose empty kprobe-multi
+    /// subject attached (and was timed) or was refused.
+    fn multi_boot(release: &str, attached: bool) -> ArchResult {
+        let why = (!attached).then_some("Operation not supported (os error 95)");
+        let target = ("x86_64", release, "6.12.57+deb13-cloud-amd64");
+        one_subject_boot(target, EMPTY_KPROBE_MULTI, why)
+    }
+
+    #[test]
+    fn the_kprobe_multi_link_is_held_against_the_arch_table() {
+        // x86_64: no link in bookworm, the link in trixie.
+        let mut r = multi_boot("bookworm", false);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert!(r.notes[0].contains("not on this kernel"), "{:?}", r.notes);
+        assert!(r.notes[0].contains("os error 95"), "{:?}", r.notes);
+        let mut r = multi_boot("trixie", true);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(r.failures.is_empty() && r.notes.is_empty(), "{r:?}");
+        // Each contradiction fails, naming the table's row.
+        let mut r = multi_boot("trixie", false);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(
+            r.failures[0].contains("says x86_64 trixie has the kprobe-multi link"),
+            "{:?}",
+            r.failures
+        );
+        let mut r = multi_boot("bookworm", true);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(
+            r.failures[0].contains("the table is wrong"),
+            "{:?}",
+            r.failures
+        );
+        // A release the table has no row for: a note of what happened.
+        let mut r = multi_boot("forky", true);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert!(r.notes[0].contains("no kprobe-multi row"), "{:?}", r.notes);
+        // No overhead run: nothing to hold the table against.
+        let mut r = multi_boot("trixie", true);
+        r.overhead.clear();
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(r.failures.is_empty() && r.notes.is_empty(), "{r:?}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use probecc_guest::protocol::{
 use crate::error::{bail, Context, Result};
 use crate::initramfs::Initramfs;
 use crate::plan::{Entry, Plan, Source};
-use crate::results::FixtureRow;
+use crate::results::{FixtureRow, EMPTY_KPROBE_MULTI, EMPTY_KPROBE_PAIR};
 
 /// Where objects and manifests go in the guest.
 const OBJ_DIR: &str = "/probecc/objects";
@@ -36,6 +36,10 @@ const EMPTY_KRETPROBE: &str = include_str!("../specs/empty_kretprobe.bt");
 /// fentry and an empty fexit program on the loop's read.
 const EMPTY_FENTRY: &str = include_str!("../specs/empty_fentry.bt");
 const EMPTY_FEXIT: &str = include_str!("../specs/empty_fexit.bt");
+/// The kprobe-multi comparison: empty kprobes on the loop's read and
+/// write, built as two programs (`empty_kprobe_pair`) and as one
+/// kprobe-multi program (`empty_kprobe_multi`).
+const EMPTY_KPROBE_PAIR_SPEC: &str = include_str!("../specs/empty_kprobe_pair.bt");
 
 /// The suffix of a fixture's name when it runs built as fentry/fexit.
 pub const AS_FENTRY: &str = "@fentry";
@@ -225,6 +229,24 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         let object = add(&mut fs, name, &a);
         subjects.push(subject(name, "empty", object, &a.manifest, btf.is_some()));
     }
+    for multi in [false, true] {
+        let name = if multi {
+            EMPTY_KPROBE_MULTI
+        } else {
+            EMPTY_KPROBE_PAIR
+        };
+        let opts = CompileOptions {
+            multi,
+            ..plain_options(&format!("{name}.bt"))
+        };
+        let a = builtin_compiled(name, EMPTY_KPROBE_PAIR_SPEC, arch, &opts)?;
+        let object = add(&mut fs, name, &a);
+        subjects.push(Subject {
+            multi,
+            functions: multi_functions(&a.manifest),
+            ..subject(name, "empty", object, &a.manifest, false)
+        });
+    }
     for e in &input.plan.entries {
         if !input.only.is_empty() && !input.only.contains(&e.name) {
             continue;
@@ -320,7 +342,7 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
             object,
             programs,
             twin_of: t.twin_of.clone(),
-            tracing: false,
+            ..Subject::default()
         });
     }
     if let Some(o) = input.loop_overhead {
@@ -400,6 +422,16 @@ fn add(fs: &mut Initramfs, name: &str, a: &Artifact) -> String {
     object
 }
 
+/// The listed functions of each kprobe-multi program of a manifest (a
+/// bare `kprobe.multi` section, which names none itself), by program.
+fn multi_functions(m: &Manifest) -> std::collections::BTreeMap<String, Vec<String>> {
+    m.programs
+        .iter()
+        .filter(|p| !p.functions.is_empty())
+        .map(|p| (p.name.clone(), p.functions.clone()))
+        .collect()
+}
+
 /// (function symbol, ELF section) of each program of a manifest.
 fn programs(m: &Manifest) -> Vec<(String, String)> {
     m.programs
@@ -446,6 +478,7 @@ fn subject(
         programs: programs(m),
         twin_of: None,
         tracing,
+        ..Subject::default()
     }
 }
 
@@ -479,7 +512,11 @@ fn builtin_with(name: &str, text: &str, arch: Arch, btf: Option<&Path>) -> Resul
         btf: btf.map(lang::check::TypeSource::file),
         ..plain_options(&format!("{name}.bt"))
     };
-    match lang::compile(text, arch, &opts) {
+    builtin_compiled(name, text, arch, &opts)
+}
+
+fn builtin_compiled(name: &str, text: &str, arch: Arch, opts: &CompileOptions) -> Result<Artifact> {
+    match lang::compile(text, arch, opts) {
         Ok(c) => artifact_of(c),
         Err(d) => bail!(
             "the harness's {name}.bt for {arch}:\n{}",
@@ -748,6 +785,61 @@ mod tests {
         );
         let fentry = overhead.iter().find(|s| s.name == "empty_fentry").unwrap();
         assert_eq!(fentry.programs[0].1, "fentry/vfs_read");
+    }
+
+    /// What staging `plan` for `arch` with one round of the overhead loop
+    /// takes: no busybox, no files, no cost runs.
+    fn looped<'a>(
+        arch: Arch,
+        plan: &'a Plan,
+        compiler: &'a dyn Compiler,
+        agent: &'a Path,
+    ) -> StageInput<'a> {
+        StageInput {
+            arch,
+            plan,
+            only: &[],
+            compiler,
+            agent,
+            busybox: None,
+            guest_files: &[],
+            loop_overhead: Some(LoopOverhead {
+                rounds: 1,
+                iterations: 10,
+            }),
+            extra_subjects: &[],
+            cost_rounds: None,
+            output: false,
+            watchdog_secs: 60,
+        }
+    }
+
+    #[test]
+    fn the_kprobe_pair_is_timed_as_two_kprobes_and_as_one_kprobe_multi_link() {
+        let dir = scratch(
+            "multi",
+            &[
+                ("agent", "an agent"),
+                ("reads.bt", "kprobe:vfs_read { @r = count(); }"),
+                ("plan.toml", "[reads]\nspec = \"reads.bt\"\n"),
+            ],
+        );
+        let plan = Plan::load(&dir.join("plan.toml")).unwrap();
+        let agent = dir.join("agent");
+        let staged = stage(&looped(Arch::Arm64, &plan, &Plain::default(), &agent)).unwrap();
+        let overhead = &staged.plan.overhead.as_ref().unwrap().subjects;
+        let find = |n: &str| overhead.iter().find(|s| s.name == n).unwrap();
+        let pair = find(EMPTY_KPROBE_PAIR);
+        let sections: Vec<&str> = pair.programs.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(sections, ["kprobe/vfs_read", "kprobe/vfs_write"]);
+        assert!(!pair.multi && pair.functions.is_empty());
+        // One program, in a bare section, whose functions the plan lists.
+        let multi = find(EMPTY_KPROBE_MULTI);
+        assert!(multi.multi);
+        assert_eq!(multi.programs.len(), 1);
+        let (name, section) = &multi.programs[0];
+        assert_eq!(section, "kprobe.multi");
+        assert_eq!(multi.functions[name], ["vfs_read", "vfs_write"]);
     }
 
     #[test]

@@ -256,6 +256,18 @@ pub fn attach_kprobe(prog: &OwnedFd, func: &str, retprobe: bool) -> io::Result<P
     Ok(Probe { _event: event })
 }
 
+/// How many times the kernel ran program `prog` (with BPF run statistics
+/// on): the `run_cnt` line of its `/proc/self/fdinfo` entry (Linux 5.1
+/// and later), which needs no layout of `struct bpf_prog_info`.
+pub fn run_count(prog: &OwnedFd) -> io::Result<u64> {
+    let path = format!("/proc/self/fdinfo/{}", prog.as_raw_fd());
+    let text = std::fs::read_to_string(&path)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("run_cnt:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("{path} has no run_cnt line")))
+}
+
 /// One kprobe-multi link (`BPF_LINK_CREATE`, `BPF_TRACE_KPROBE_MULTI`,
 /// Linux 5.18+ with `CONFIG_FPROBE`) of `prog` (loaded for that attach
 /// type) on every function of `funcs` (their entries, or their returns);

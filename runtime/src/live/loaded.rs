@@ -334,6 +334,31 @@ impl Loaded {
             .collect()
     }
 
+    /// kprobe-multi program `name` (section `section`) attached to
+    /// `funcs` by one kprobe-multi link, with no fallback: a kernel without
+    /// the link is an error (what the overhead loop measures is the link).
+    pub fn attach_multi_link(
+        &mut self,
+        name: &str,
+        section: &str,
+        funcs: &[String],
+    ) -> Result<(), LiveError> {
+        self.verify_multi(name)?;
+        let prog = self
+            .multi_progs
+            .get(name)
+            .ok_or_else(|| LiveError::NoProgram(name.to_string()))?;
+        let link =
+            bpf::link_kprobe_multi(prog, funcs, multi::is_return(section)).map_err(|source| {
+                LiveError::MultiLink {
+                    name: name.to_string(),
+                    source,
+                }
+            })?;
+        self.multi_links.push((name.to_string(), link, funcs.len()));
+        Ok(())
+    }
+
     /// The kprobe-multi programs attached one function at a time instead
     /// of by one link, and why.
     pub fn fallbacks(&self) -> &[(String, String)] {
@@ -433,13 +458,21 @@ impl Loaded {
     }
 
     /// How many times the kernel ran the object's programs (with BPF run
-    /// statistics on).
+    /// statistics on), the kprobe-multi programs aya does not hold
+    /// included.
     pub fn run_count(&self) -> u64 {
-        self.ebpf
+        let aya: u64 = self
+            .ebpf
             .programs()
             .filter_map(|(_, p)| p.info().ok())
             .map(|i| i.run_count())
-            .sum()
+            .sum();
+        let multi: u64 = self
+            .multi_progs
+            .values()
+            .filter_map(|fd| bpf::run_count(fd).ok())
+            .sum();
+        aya + multi
     }
 
     /// The ids the kernel gave the programs verified so far.

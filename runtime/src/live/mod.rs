@@ -93,6 +93,12 @@ pub enum LiveError {
         #[source]
         source: Box<aya::programs::ProgramError>,
     },
+    #[error("attaching {name} by one kprobe-multi link")]
+    MultiLink {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the object has no map {0}")]
     NoMap(String),
     #[error("{0} is not a ring buffer")]
