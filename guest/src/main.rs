@@ -10,7 +10,9 @@
 //! each spec costs under its own workload (`cost`). A plan with parity
 //! cases runs each spec under bpftrace, as probecc's object and under
 //! `probecc trace` (`parity`, with its `pworkload` and `sh` applets,
-//! links to `/init`, and `parity_trace`; `tool` measures a tool's run).
+//! links to `/init`, and `parity_trace`; `tool` measures a tool's run);
+//! one with an attach scale times both tools attaching about a thousand
+//! functions at once (`scale`).
 //! A plan with verifier cases has the kernel verify each corpus program
 //! and report its verdict (`verifier`).
 
@@ -21,6 +23,7 @@ mod offsets;
 mod overhead;
 mod parity;
 mod parity_trace;
+mod scale;
 mod sys;
 mod tables;
 mod tool;
@@ -83,6 +86,9 @@ fn agent() -> ! {
     }
     for c in &plan.parity {
         parity::run(c, &ksyms);
+    }
+    if let Some(s) = &plan.attach_scale {
+        scale::run(s);
     }
     for c in &plan.verifier {
         verifier::run(c);

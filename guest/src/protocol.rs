@@ -35,6 +35,53 @@ pub struct Plan {
     /// that workloads are real commands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busybox: Option<String>,
+    /// Many functions attached at once by bpftrace and by `probecc
+    /// trace` (`cargo xtask parity --attach-scale N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_scale: Option<AttachScalePlan>,
+}
+
+/// The attach-scale measurement: one kprobe glob of the guest kernel's
+/// that matches about `functions` traceable functions, a counting probe
+/// on it run to completion around a command that does nothing, by each
+/// tool in turn, `runs` times.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AttachScalePlan {
+    pub functions: usize,
+    pub runs: u32,
+}
+
+/// The prefix of an attach-scale result line ([`ScaleReport`]), which
+/// `cargo xtask parity` reads from the console log.
+pub const SCALE_MARK: &str = "PROBECC-SCALE ";
+
+/// One tool's runs of the attach-scale probe.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScaleReport {
+    /// The glob, e.g. `tcp_*`, and how many traceable functions of this
+    /// kernel it matches.
+    pub pattern: String,
+    pub matched: usize,
+    /// `bpftrace` or `probecc trace`.
+    pub tool: String,
+    pub runs: Vec<ScaleRun>,
+}
+
+/// One run of one tool: the whole command (compile, load, attach, run
+/// the command, detach, print), in seconds of the guest clock.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScaleRun {
+    pub secs: f64,
+    pub status: i32,
+    /// The probes the tool said it attaches (`Attaching N probes...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<usize>,
+    /// Seconds to that line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_secs: Option<f64>,
+    /// The tool's stderr (its notes, or why it failed), at most a few lines.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
 }
 
 /// Where the guest's commands are: what a workload's command is looked up

@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
-use probecc_guest::protocol::{ParityReport, BPFTRACE, PARITY_MARK};
+use probecc_guest::protocol::{
+    AttachScalePlan, ParityReport, ScaleReport, BPFTRACE, PARITY_MARK, SCALE_MARK,
+};
 use probecc_harness::boot::{self, BootSpec};
 use probecc_harness::kernels::{self, Kernel};
 use probecc_harness::lock::FileLock;
@@ -55,6 +57,20 @@ pub struct ParityArgs {
     /// repeatable
     #[arg(long)]
     pub icount: bool,
+    /// The Debian release whose kernel each arch boots (default: the
+    /// arch's default release, or the next one with BTF)
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Also time bpftrace and `probecc trace` attaching a kprobe glob of
+    /// about N functions of the guest's kernel (a family, `PREFIX_*`),
+    /// each run to completion around a command that does nothing. With
+    /// no spec named, only this runs
+    #[arg(long, value_name = "N")]
+    pub attach_scale: Option<usize>,
+    /// Runs of each tool for `--attach-scale` (interleaved; the report
+    /// gives the median)
+    #[arg(long, default_value_t = 3)]
+    pub scale_runs: u32,
     /// Fixture names (default: every fixture, less those the rules skip)
     pub specs: Vec<String>,
 }
@@ -182,6 +198,9 @@ pub fn run_for_matrix(arches: &[Arch], slots: &Slots) -> Result<()> {
             timeout: 1800,
             out: Some(parity_dir()),
             icount: false,
+            release: None,
+            attach_scale: None,
+            scale_runs: 3,
             specs: Vec::new(),
         },
         slots,
@@ -282,7 +301,16 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
     harness_matrix::check_tools(&settings, &[arch])?;
     // The trace side runs the dist binary, which is stripped.
     tools::ensure_static(&[arch], &settings.install)?;
-    let (kernel, why_kernel) = parity_kernel(arch)?;
+    let (kernel, why_kernel) = match &args.release {
+        Some(release) => {
+            let release = machine::Release::parse(release)?;
+            (
+                crate::qemu::kernel_cache().fetch(arch, release, false)?,
+                None,
+            )
+        }
+        None => parity_kernel(arch)?,
+    };
     report.kernel = format!("{} ({})", kernel.version, kernel.release);
     report.why_kernel = why_kernel;
     let dir = out.join(arch.name());
@@ -294,7 +322,9 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
     report.bpftrace = bundle.version.clone();
     let rules = rules::load()?;
     let mut fixtures = Vec::new();
-    for f in selected(&rules, named)? {
+    // `--attach-scale` alone measures only that.
+    let scale_only = args.attach_scale.is_some() && named.is_empty();
+    for f in selected(&rules, named)?.into_iter().filter(|_| !scale_only) {
         match f.rule.skip_for(&bundle.upstream) {
             Some(why) => report.specs.push(skipped(&f.name, why)),
             None => fixtures.push(f),
@@ -306,6 +336,10 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
         &bundle,
         &busybox,
         &fixtures,
+        args.attach_scale.map(|functions| AttachScalePlan {
+            functions,
+            runs: args.scale_runs,
+        }),
         timeout.saturating_sub(30).max(60),
         &dir,
     )?;
@@ -314,8 +348,12 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
         boot(arch, &kernel, &initramfs, args, &dir)
     };
     let _ = std::fs::remove_file(&initramfs);
-    let (reports, secs) = booted?;
+    let (reports, scale, secs) = booted?;
     report.boot_secs = Some(secs);
+    report.scale = scale;
+    if args.attach_scale.is_some() && report.scale.is_empty() {
+        report.not_run = Some("the attach-scale measurement printed no result".into());
+    }
     for (f, c) in fixtures.iter().zip(&cases) {
         let r = reports.get(&f.name);
         std::fs::write(dir.join(format!("{}.bpftrace.bt", f.name)), &c.script)?;
@@ -382,7 +420,7 @@ fn boot(
     initramfs: &Path,
     args: &ParityArgs,
     dir: &Path,
-) -> Result<(BTreeMap<String, ParityReport>, f64)> {
+) -> Result<(BTreeMap<String, ParityReport>, Vec<ScaleReport>, f64)> {
     let label = format!("parity {arch} {}", kernel.version);
     let log = dir.join(format!("{}-{}.console.log", kernel.release, kernel.version));
     let spec = BootSpec {
@@ -397,7 +435,15 @@ fn boot(
     };
     let (boot, text) = boot::boot_logged(&spec, "parity", &label)?;
     let mut reports = BTreeMap::new();
+    let mut scale = Vec::new();
     for line in text.lines() {
+        if let Some(json) = line.find(SCALE_MARK).map(|i| &line[i + SCALE_MARK.len()..]) {
+            match serde_json::from_str::<ScaleReport>(json.trim_end_matches('\r')) {
+                Ok(r) => scale.push(r),
+                Err(e) => println!("xtask: parity: unparsed attach-scale line ({e})"),
+            }
+            continue;
+        }
         let Some(json) = line
             .find(PARITY_MARK)
             .map(|i| &line[i + PARITY_MARK.len()..])
@@ -411,7 +457,7 @@ fn boot(
             Err(e) => println!("xtask: parity: unparsed result line ({e})"),
         }
     }
-    Ok((reports, boot.secs))
+    Ok((reports, scale, boot.secs))
 }
 
 /// What each side printed, for reading by hand.
@@ -543,6 +589,9 @@ mod tests {
             timeout: 1,
             out: Some(std::env::temp_dir().join("xtask-parity-args")),
             icount: false,
+            release: None,
+            attach_scale: None,
+            scale_runs: 3,
             specs: specs.iter().map(|s| s.to_string()).collect(),
         }
     }

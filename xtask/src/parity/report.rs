@@ -4,10 +4,12 @@
 //! time to `Attaching` and peak RSS against bpftrace's, as ratios), as
 //! `report.json` and `report.md` in the output directory.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Result;
 use probecc::arch::Arch;
+use probecc_guest::protocol::ScaleReport;
 use serde::Serialize;
 
 use super::compare::Diff;
@@ -68,6 +70,10 @@ pub struct ArchReport {
     pub specs: Vec<SpecResult>,
     /// `probecc trace` on the device against bpftrace.
     pub trace: Vec<SpecResult>,
+    /// Each tool attaching one glob of many functions
+    /// (`--attach-scale`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scale: Vec<ScaleReport>,
 }
 
 impl ArchReport {
@@ -82,6 +88,7 @@ impl ArchReport {
             icount: false,
             specs: Vec::new(),
             trace: Vec::new(),
+            scale: Vec::new(),
         }
     }
 
@@ -101,6 +108,15 @@ impl ArchReport {
                 .iter()
                 .chain(&self.trace)
                 .any(|s| matches!(s.verdict, Verdict::Differs | Verdict::Failed))
+            || self.scale_failed()
+    }
+
+    /// Whether a `probecc trace` run of the attach-scale probe failed.
+    fn scale_failed(&self) -> bool {
+        self.scale
+            .iter()
+            .filter(|r| r.tool == "probecc trace")
+            .any(|r| r.runs.is_empty() || r.runs.iter().any(|x| x.status != 0))
     }
 }
 
@@ -155,6 +171,113 @@ pub fn markdown(reports: &[&ArchReport]) -> String {
             md.push_str(&verdicts(&r.trace, "probecc trace"));
             md.push_str(&measures(&r.trace));
         }
+        if !r.scale.is_empty() {
+            md.push_str(&scale_table(&r.scale, r.icount));
+        }
+    }
+    md
+}
+
+/// The median of `v` (the upper middle of an even count), if any.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// The attach-scale runs in one line: each tool's median whole run, its
+/// exit statuses when not all 0, and the ratio.
+fn scale_line(r: &ArchReport) -> Option<String> {
+    let first = r.scale.first()?;
+    let secs = |x: &ScaleReport| median(x.runs.iter().map(|run| run.secs).collect());
+    let tools: Vec<String> = r
+        .scale
+        .iter()
+        .map(|x| {
+            let bad: Vec<String> = x
+                .runs
+                .iter()
+                .filter(|run| run.status != 0)
+                .map(|run| format!("exit {}: {}", run.status, run.stderr))
+                .collect();
+            format!(
+                "{} {}{}",
+                x.tool,
+                secs(x).map_or("—".into(), |s| format!("{s:.2} s")),
+                if bad.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", bad.join("; "))
+                }
+            )
+        })
+        .collect();
+    let by = |tool: &str| r.scale.iter().find(|x| x.tool == tool).and_then(secs);
+    let ratio = by("probecc trace")
+        .zip(by("bpftrace"))
+        .map_or(String::new(), |(a, b)| {
+            format!(" (probecc trace / bpftrace {:.2})", a / b)
+        });
+    Some(format!(
+        "parity {} ({}) attach scale: kprobe:{} ({} functions): {}{ratio}",
+        r.arch,
+        r.kernel,
+        first.pattern,
+        first.matched,
+        tools.join(", ")
+    ))
+}
+
+/// One row per tool of the attach-scale runs, and the ratio of their
+/// median whole-run times (`probecc trace` over bpftrace).
+fn scale_table(scale: &[ScaleReport], icount: bool) -> String {
+    let Some(first) = scale.first() else {
+        return String::new();
+    };
+    let mut md = format!(
+        "\n### Attaching `kprobe:{}` ({} functions of this kernel)\n\n\
+         Each tool ran `-e 'kprobe:{} {{ @ = count(); }}' -c /bin/pworkload` to completion \
+         (compile, load, attach, a command that does nothing, detach, print); {}.\n\n\
+         | tool | runs | exit | attached | whole run, s (median) | to `Attaching`, s | stderr |\n\
+         |---|---|---|---|---|---|---|\n",
+        first.pattern,
+        first.matched,
+        first.pattern,
+        if icount {
+            "seconds of the guest clock under `-icount shift=0,sleep=off` (10^9 guest instructions)"
+        } else {
+            "TCG wall time: indicative only"
+        }
+    );
+    let secs = |r: &ScaleReport| median(r.runs.iter().map(|x| x.secs).collect());
+    for r in scale {
+        let exits: BTreeSet<i32> = r.runs.iter().map(|x| x.status).collect();
+        let attached: BTreeSet<String> = r
+            .runs
+            .iter()
+            .map(|x| x.attached.map_or("—".into(), |n| n.to_string()))
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.tool,
+            r.runs.len(),
+            exits
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            attached.into_iter().collect::<Vec<_>>().join(", "),
+            secs(r).map_or("—".into(), |s| format!("{s:.2}")),
+            median(r.runs.iter().filter_map(|x| x.attach_secs).collect())
+                .map_or("—".into(), |s| format!("{s:.2}")),
+            cell(r.runs.last().map_or("", |x| x.stderr.as_str())),
+        ));
+    }
+    let by = |tool: &str| scale.iter().find(|r| r.tool == tool).and_then(secs);
+    if let (Some(ours), Some(theirs)) = (by("probecc trace"), by("bpftrace")) {
+        md.push_str(&format!(
+            "\nprobecc trace / bpftrace, whole run: {:.2}\n",
+            ours / theirs
+        ));
     }
     md
 }
@@ -245,6 +368,9 @@ pub fn print_summary(reports: &[ArchReport]) {
             println!("parity {}: not run: {why}", r.arch);
             continue;
         }
+        if let Some(line) = scale_line(r) {
+            println!("{line}");
+        }
         let count = |v: Verdict| r.specs.iter().filter(|s| s.verdict == v).count();
         println!(
             "parity {} ({}): {} equal, {} documented differences, {} differ, {} failed, {} skipped",
@@ -290,5 +416,84 @@ pub fn print_summary(reports: &[ArchReport]) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probecc_guest::protocol::ScaleRun;
+
+    fn tool(name: &str, runs: &[(f64, i32)]) -> ScaleReport {
+        ScaleReport {
+            pattern: "tcp_*".into(),
+            matched: 1012,
+            tool: name.into(),
+            runs: runs
+                .iter()
+                .map(|&(secs, status)| ScaleRun {
+                    secs,
+                    status,
+                    attached: Some(1012),
+                    attach_secs: Some(secs / 2.0),
+                    stderr: if status == 0 {
+                        String::new()
+                    } else {
+                        "boom".into()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn report(scale: Vec<ScaleReport>) -> ArchReport {
+        ArchReport {
+            kernel: "6.12 (trixie)".into(),
+            icount: true,
+            scale,
+            ..ArchReport::new(Arch::X86_64)
+        }
+    }
+
+    #[test]
+    fn attach_scale_gives_each_tools_median_and_the_ratio() {
+        let r = report(vec![
+            tool("bpftrace", &[(10.0, 0), (8.0, 0), (30.0, 0)]),
+            tool("probecc trace", &[(4.0, 0), (5.0, 0), (3.0, 0)]),
+        ]);
+        assert!(!r.failed());
+        assert_eq!(
+            scale_line(&r).unwrap(),
+            "parity x86_64 (6.12 (trixie)) attach scale: kprobe:tcp_* (1012 functions): \
+             bpftrace 10.00 s, probecc trace 4.00 s (probecc trace / bpftrace 0.40)"
+        );
+        let md = markdown(&[&r]);
+        assert!(md.contains("### Attaching `kprobe:tcp_*` (1012 functions of this kernel)"));
+        assert!(
+            md.contains("| probecc trace | 3 | 0 | 1012 | 4.00 | 2.00 |  |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("probecc trace / bpftrace, whole run: 0.40"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_failed_trace_run_fails_the_arch_and_bpftraces_only_shows() {
+        let ours_failed = report(vec![
+            tool("bpftrace", &[(10.0, 0)]),
+            tool("probecc trace", &[(4.0, 1)]),
+        ]);
+        assert!(ours_failed.failed());
+        assert!(scale_line(&ours_failed).unwrap().contains("(exit 1: boom)"));
+        let theirs_failed = report(vec![
+            tool("bpftrace", &[(10.0, 1)]),
+            tool("probecc trace", &[(4.0, 0)]),
+        ]);
+        assert!(!theirs_failed.failed());
+        let none_ran = report(vec![tool("probecc trace", &[])]);
+        assert!(none_ran.failed());
+        assert!(scale_line(&report(Vec::new())).is_none());
     }
 }

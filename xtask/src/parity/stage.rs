@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 use probecc::lang::manifest::Manifest;
 use probecc::lang::{self, diag};
-use probecc_guest::protocol::{ParityCase, Plan, PLAN_PATH, PROBECC};
+use probecc_guest::protocol::{AttachScalePlan, ParityCase, Plan, PLAN_PATH, PROBECC};
 
 use probecc_harness::guest::GuestSource;
 use probecc_harness::initramfs::Initramfs;
@@ -122,6 +122,7 @@ pub fn stage(
     bundle: &Bundle,
     busybox: &Path,
     list: &[Fixture],
+    attach_scale: Option<AttachScalePlan>,
     watchdog_secs: u64,
     out: &Path,
 ) -> Result<(PathBuf, Vec<Case>)> {
@@ -176,6 +177,7 @@ pub fn stage(
         watchdog_secs,
         parity: cases.iter().map(|c| c.plan.clone()).collect(),
         busybox: Some(BUSYBOX.into()),
+        attach_scale,
         ..Plan::default()
     };
     fs.file(PLAN_PATH, 0o644, serde_json::to_vec_pretty(&plan)?);
