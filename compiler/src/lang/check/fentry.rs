@@ -135,6 +135,7 @@ impl Checker<'_> {
             || programs.is_empty()
             || !kinds.iter().all(kprobes)
             || !programs.iter().all(at_entry)
+            || self.one_link_instead(probe, programs)
         {
             return;
         }
@@ -191,6 +192,20 @@ impl Checker<'_> {
             p.attach = at;
             p.proto = Some(proto);
         }
+    }
+
+    /// Whether `auto` leaves a block of `programs` kprobes for one
+    /// kprobe-multi program (with `--multi`): a wildcard block, whose
+    /// attach cost as fentry grows with what the glob matches on the
+    /// target (each fentry program is verified and gets a trampoline of
+    /// its own), where one link attaches any number of functions at once.
+    /// bpftrace attaches wildcards by one link too. A block that lists its
+    /// functions stays fentry: its count is what the user wrote.
+    fn one_link_instead(&self, probe: &Probe, programs: &[ProbeProgram]) -> bool {
+        self.opts.attach == AttachMode::Auto
+            && self.opts.multi
+            && programs.len() > 1
+            && probe.attach.iter().any(|a| a.target.contains('*'))
     }
 
     /// A block mixing fentry/fexit with other kinds: one body cannot read
@@ -501,6 +516,13 @@ pub(crate) mod tests {
     }
 
     /// The sections of `src` checked for `arch` with `attach` and `kernel`.
+    fn fentry_both() -> Vec<String> {
+        vec![
+            "fentry/vfs_read".to_string(),
+            "fentry/vfs_write".to_string(),
+        ]
+    }
+
     fn sections_with(
         src: &str,
         arch: Arch,
@@ -547,6 +569,29 @@ pub(crate) mod tests {
             sections_with(src, x86, AttachMode::Auto, Some((6, 1))),
             fentry
         );
+        // auto with --multi: a wildcard block is one kprobe-multi program,
+        // a listed one stays fentry; --attach fentry makes both fentry.
+        let with_multi = |src: &str, attach| {
+            let spec = parse(src).unwrap();
+            let opts = CompileOptions {
+                attach,
+                kernel: Some(crate::arch::KernelVersion(6, 12)),
+                multi: true,
+                symbols: Some(["vfs_read", "vfs_write"].map(String::from).to_vec()),
+                ..opts()
+            };
+            let c = check_source(&spec, src, x86, &opts).unwrap_or_else(|d| panic!("{d:#?}"));
+            let sections: Vec<String> = c.programs.iter().map(|p| p.attach.section()).collect();
+            (
+                sections,
+                c.programs.iter().filter(|p| p.multi.is_some()).count(),
+            )
+        };
+        let wild = "kprobe:vfs_* { @ = count(); }";
+        let listed = "kprobe:vfs_read, kprobe:vfs_write { @ = count(); }";
+        assert_eq!(with_multi(wild, AttachMode::Auto).1, 1);
+        assert_eq!(with_multi(listed, AttachMode::Auto), (fentry_both(), 0));
+        assert_eq!(with_multi(wild, AttachMode::Fentry), (fentry_both(), 0));
         // auto: kprobes where the release is unknown or has no trampolines.
         assert_eq!(sections_with(src, x86, AttachMode::Auto, None), kprobes);
         assert_eq!(
