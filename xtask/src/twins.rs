@@ -28,6 +28,7 @@ pub fn subjects(arch: Arch) -> probecc_harness::Result<Vec<ExtraSubject>> {
                 name: format!("{} (clang)", t.fixture),
                 kind: "clang".into(),
                 twin_of: Some(t.fixture),
+                tracing: false,
                 object,
             })
         })
