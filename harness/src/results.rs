@@ -747,4 +747,54 @@ mod tests {
         assert_eq!(s[2].added_per_hit, Some(200.0));
         assert_eq!(s[1].ours_vs_clang, Some(1.5));
     }
+
+    #[test]
+    fn a_fentry_build_is_held_to_the_clang_twin_built_as_fentry() {
+        let timed = |s: &str, ns: f64| {
+            [
+                Report::Round {
+                    subject: s.into(),
+                    round: 0,
+                    ns_per_op: ns,
+                },
+                Report::Hits {
+                    subject: s.into(),
+                    per_iteration: 1.0,
+                },
+            ]
+        };
+        let kinds = |twins: &[&str]| -> Kinds {
+            let mut k: Kinds = vec![
+                ("no probe".into(), "baseline".into(), None),
+                ("x".into(), "fixture".into(), None),
+                ("x@fentry".into(), "fixture".into(), None),
+            ];
+            k.extend(
+                twins
+                    .iter()
+                    .map(|t| (format!("{t} (clang)"), "clang".into(), Some(t.to_string()))),
+            );
+            k
+        };
+        let mut reports: Vec<Report> = [
+            timed("no probe", 1000.0),
+            timed("x", 1600.0),
+            timed("x (clang)", 1500.0),
+            timed("x@fentry", 1300.0),
+        ]
+        .concat();
+        // The kernel refused the fentry twin: ours as fentry has no ratio,
+        // and is not held to the kprobe twin instead.
+        let s = overhead(&reports, &kinds(&["x", "x@fentry"]));
+        let ratio = |s: &[SubjectStats], name: &str| {
+            s.iter().find(|x| x.subject == name).unwrap().ours_vs_clang
+        };
+        assert_eq!(ratio(&s, "x"), Some(1.2));
+        assert_eq!(ratio(&s, "x@fentry"), None);
+        reports.extend(timed("x@fentry (clang)", 1250.0));
+        let s = overhead(&reports, &kinds(&["x", "x@fentry"]));
+        assert_eq!(ratio(&s, "x"), Some(1.2), "600 over 500");
+        assert_eq!(ratio(&s, "x@fentry"), Some(1.2), "300 over 250");
+        assert_eq!(ratio(&s, "x@fentry (clang)"), None, "a twin is not ours");
+    }
 }
