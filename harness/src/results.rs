@@ -509,7 +509,8 @@ impl ArchResult {
     /// target is found in) against what the kernel did with the empty
     /// fentry baseline: refused where the table says it has them, or run
     /// where the table says it has none, is a failure naming both. Where
-    /// the table and the kernel agree on none, a note says why.
+    /// the table and the kernel agree on none, a note says why. Where it
+    /// ran, every other tracing subject the kernel refused is a failure.
     pub fn check_trampolines(&mut self, arch: Arch) {
         let Ok(version) = self.kernel.parse::<KernelVersion>() else {
             return;
@@ -554,6 +555,22 @@ impl ArchResult {
                 )
             )),
             (true, None) => {}
+        }
+        // Where the empty fentry ran, trampolines are no reason for a
+        // tracing subject (a clang twin built as fentry, say) to be
+        // refused: it was refused for itself.
+        if ran {
+            let refused: Vec<String> = self
+                .unavailable
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}: refused, though the kernel ran {EMPTY_FENTRY}: {}",
+                        u.what, u.why
+                    )
+                })
+                .collect();
+            self.failures.extend(refused);
         }
     }
 }
@@ -646,6 +663,30 @@ mod tests {
         let mut fine = fentry_boot("6.12.117+deb13-arm64", true);
         fine.check_trampolines(Arch::Arm64);
         assert!(fine.failures.is_empty() && fine.notes.is_empty());
+    }
+
+    #[test]
+    fn a_tracing_subject_refused_where_fentry_runs_is_a_failure() {
+        let twin = Unavailable {
+            what: "x@fentry (clang)".into(),
+            why: "loading: Permission denied".into(),
+        };
+        // No trampolines: the twin is unavailable, as the empty fentry is.
+        let mut old = fentry_boot("6.1.0-50-arm64", false);
+        old.unavailable.push(twin.clone());
+        old.check_trampolines(Arch::Arm64);
+        assert!(old.failures.is_empty(), "{:?}", old.failures);
+        // Trampolines: the kernel refused the twin for itself.
+        let mut new = fentry_boot("6.12.117+deb13-arm64", true);
+        new.unavailable.push(twin);
+        new.check_trampolines(Arch::Arm64);
+        assert_eq!(
+            new.failures,
+            [
+                "x@fentry (clang): refused, though the kernel ran empty_fentry: \
+              loading: Permission denied"
+            ]
+        );
     }
 
     #[test]
