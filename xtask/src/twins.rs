@@ -23,22 +23,8 @@ use probecc_harness::stage::{ExtraSubject, AS_FENTRY};
 pub fn subjects(arch: Arch) -> probecc_harness::Result<Vec<ExtraSubject>> {
     let failed = |e: anyhow::Error| probecc_harness::Error::Failed(format!("{e:#}"));
     build(arch)
-        .map_err(failed)?
-        .into_iter()
-        .map(|t| {
-            let object = std::fs::read(&t.object)
-                .with_context(|| format!("reading {}", t.object.display()))
-                .map_err(failed)?;
-            let twin_of = t.twin_of();
-            Ok(ExtraSubject {
-                name: format!("{twin_of} (clang)"),
-                kind: "clang".into(),
-                twin_of: Some(twin_of),
-                tracing: t.kind == Kind::Fentry,
-                object,
-            })
-        })
-        .collect()
+        .and_then(|twins| twins.iter().map(Twin::subject).collect())
+        .map_err(failed)
 }
 
 /// What a twin is built as.
@@ -84,6 +70,20 @@ impl Twin {
             Kind::Kprobe => self.fixture.clone(),
             Kind::Fentry => format!("{}{AS_FENTRY}", self.fixture),
         }
+    }
+
+    /// It as an overhead subject.
+    fn subject(&self) -> Result<ExtraSubject> {
+        let object = std::fs::read(&self.object)
+            .with_context(|| format!("reading {}", self.object.display()))?;
+        let twin_of = self.twin_of();
+        Ok(ExtraSubject {
+            name: format!("{twin_of} (clang)"),
+            kind: "clang".into(),
+            twin_of: Some(twin_of),
+            tracing: self.kind == Kind::Fentry,
+            object,
+        })
     }
 }
 
@@ -238,6 +238,65 @@ mod tests {
                     }
                 }
             }
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    #[test]
+    #[ignore = "needs clang"]
+    fn the_matrix_holds_each_fixture_both_ways_to_the_twin_of_that_kind() {
+        if !require(&[Need::Tool("clang")]) {
+            return;
+        }
+        let out = scratch("staged");
+        let arch = Arch::X86_64;
+        let twins = build_into(arch, &probecc_fixtures::dir().join("c/twins"), &out).unwrap();
+        let extras: Vec<ExtraSubject> = twins.iter().map(|t| t.subject().unwrap()).collect();
+        let agent = out.join("agent");
+        std::fs::write(&agent, "an agent").unwrap();
+        let plan = crate::qemu::fixtures_plan().unwrap();
+        let staged = probecc_harness::stage::stage(&probecc_harness::stage::StageInput {
+            arch,
+            plan: &plan,
+            only: &[],
+            compiler: &crate::qemu::Fixtures,
+            agent: &agent,
+            busybox: None,
+            guest_files: &[],
+            loop_overhead: Some(probecc_harness::stage::LoopOverhead {
+                rounds: 1,
+                iterations: 10,
+            }),
+            extra_subjects: &extras,
+            cost_rounds: None,
+            output: false,
+            watchdog_secs: 60,
+        })
+        .unwrap();
+        let subjects = &staged.plan.overhead.unwrap().subjects;
+        let find = |name: &str| {
+            subjects
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("{name} is not timed"))
+        };
+        for fixture in ["read_size_hist", "vfscount", "write_counts"] {
+            let ours = find(fixture);
+            let clang = find(&format!("{fixture} (clang)"));
+            assert_eq!(clang.twin_of.as_deref(), Some(fixture));
+            assert!(!ours.tracing && !clang.tracing);
+            let ours = find(&format!("{fixture}@fentry"));
+            let clang = find(&format!("{fixture}@fentry (clang)"));
+            assert_eq!(clang.twin_of.as_deref(), Some(ours.name.as_str()));
+            assert!(ours.tracing && clang.tracing, "{fixture}");
+            // Both attach the same functions, as fentry programs.
+            let sections = |s: &probecc_guest::protocol::Subject| {
+                let mut v: Vec<String> = s.programs.iter().map(|(_, s)| s.clone()).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(sections(ours), sections(clang), "{fixture}");
+            assert!(sections(clang).iter().all(|s| s.starts_with("fentry/")));
         }
         let _ = std::fs::remove_dir_all(&out);
     }
