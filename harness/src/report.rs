@@ -1,7 +1,8 @@
 //! A run's reports, all from its `ArchResult`s: `report.json`
 //! (everything), `report.md` (a table arch × kernel → attach,
 //! expectations, tables, baseline, added cost per hit of an empty kprobe
-//! and kretprobe, ours vs clang; then per boot the overhead loop's
+//! and kretprobe, ours vs clang (as kprobes, and as fentry against
+//! clang's fentry build); then per boot the overhead loop's
 //! subjects, each spec's cost under its own workload against an empty
 //! probe on its functions, the table checks and the failures) and
 //! `report.svg` (added guest instructions per hit by arch), and the
@@ -167,6 +168,7 @@ pub fn markdown(results: &[ArchResult]) -> String {
     s.push_str("BPF JIT: `net.core.bpf_jit_enable` in the guest, which the agent sets to 1 where a kernel leaves it off; \"no\" means the kernel has no JIT and programs ran in the interpreter.\n\n");
     s.push_str("BTF: whether the kernel has BTF (`CONFIG_DEBUG_INFO_BTF`), without which objects that read kernel structs (CO-RE) cannot load.\n\n");
     s.push_str("fentry columns: the empty fentry and fexit programs on the same read (\"none\": the kernel has no BPF trampolines, or no BTF; the notes say which), fentry's added cost over the empty kprobe's, and the fixtures built as fentry/fexit (`--attach fentry`) meeting the same expectations.\n\n");
+    s.push_str("ours vs clang: a fixture's added cost per hit over its C twin's, both as kprobes (`NAME`) and both as fentry/fexit (`NAME@fentry`, against the twin built with `-DTWIN_FENTRY`, `NAME@fentry (clang)`).\n\n");
     s.push_str("kprobe-multi columns: empty kprobes on the loop's read and write, attached one function at a time and by one kprobe-multi link (\"none\": the kernel has no link; the notes say why), and the link's added cost over the kprobes'.\n\n");
     s.push_str("| arch | kernel | accel | icount | BPF JIT | BTF | verdict | attached | expectations | tables | baseline ns/op | empty kprobe added/hit | empty kretprobe added/hit | empty fentry added/hit | empty fexit added/hit | fentry / kprobe | fixtures as fentry | kprobes added/hit | kprobe-multi added/hit | multi / kprobes | ours vs clang (added/hit) |\n");
     s.push_str(
@@ -413,7 +415,14 @@ pub fn summary(results: &[ArchResult]) -> String {
             format!(
                 "; empty kprobe +{kp} / kretprobe +{krp} / fentry {fe} / fexit {fx} per hit \
                  (fentry/kprobe {fr}); kprobes {pair} / kprobe-multi {multi} per hit \
-                 (multi/kprobes {mr}); ours vs clang: {clang}"
+                 (multi/kprobes {mr}); ours vs clang: {clang}{}",
+                if r.overhead.iter().any(|x| {
+                    x.ours_vs_clang.is_some() && x.subject.ends_with(crate::stage::AS_FENTRY)
+                }) {
+                    " (NAME@fentry: ours and clang's both as fentry/fexit)"
+                } else {
+                    ""
+                }
             )
         };
         let as_fentry = match as_fentry.as_str() {
@@ -564,6 +573,52 @@ mod tests {
             ["none", "none", "—", "none"].map(String::from)
         );
         assert!(markdown(&[none]).contains("| none | none | — | none |"));
+    }
+
+    #[test]
+    fn ours_vs_clang_gives_each_kind_against_the_twin_of_that_kind() {
+        let mut r = result();
+        let subject =
+            |name: &str, kind: &str, twin_of: Option<&str>, ratio: Option<f64>| SubjectStats {
+                kind: kind.into(),
+                twin_of: twin_of.map(String::from),
+                ours_vs_clang: ratio,
+                ..stats(name, 500.0)
+            };
+        r.overhead = vec![
+            subject("write_counts", "fixture", None, Some(0.98)),
+            subject("write_counts@fentry", "fixture", None, Some(0.97)),
+            subject("write_counts (clang)", "clang", Some("write_counts"), None),
+            subject(
+                "write_counts@fentry (clang)",
+                "clang",
+                Some("write_counts@fentry"),
+                None,
+            ),
+        ];
+        assert_eq!(
+            clang_cell(&r),
+            "write_counts 0.98, write_counts@fentry 0.97"
+        );
+        let md = markdown(std::slice::from_ref(&r));
+        assert!(
+            md.contains(
+                "| write_counts@fentry | fixture | 1000 | 1000 | 1000 | 1.00 | 500 | 500 | 0.97 |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("both as fentry/fexit (`NAME@fentry`"), "{md}");
+        let text = summary(std::slice::from_ref(&r));
+        assert!(
+            text.contains(
+                "ours vs clang: write_counts 0.98, write_counts@fentry 0.97 \
+                 (NAME@fentry: ours and clang's both as fentry/fexit)"
+            ),
+            "{text}"
+        );
+        // Where the kernel ran no fentry twin, nothing says there was one.
+        r.overhead.truncate(1);
+        assert!(!summary(&[r]).contains("NAME@fentry"));
     }
 
     #[test]

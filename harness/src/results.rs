@@ -514,7 +514,8 @@ impl ArchResult {
     /// target is found in) against what the kernel did with the empty
     /// fentry baseline: refused where the table says it has them, or run
     /// where the table says it has none, is a failure naming both. Where
-    /// the table and the kernel agree on none, a note says why.
+    /// the table and the kernel agree on none, a note says why. Where it
+    /// ran, every other tracing subject the kernel refused is a failure.
     pub fn check_trampolines(&mut self, arch: Arch) {
         let Ok(version) = self.kernel.parse::<KernelVersion>() else {
             return;
@@ -559,6 +560,25 @@ impl ArchResult {
                 )
             )),
             (true, None) => {}
+        }
+        // Where the empty fentry ran, trampolines are no reason for a
+        // tracing subject (a clang twin built as fentry, say) to be
+        // refused: it was refused for itself.
+        if ran {
+            // The kprobe-multi link is no tracing subject: its own check
+            // holds it against its own row.
+            let refused: Vec<String> = self
+                .unavailable
+                .iter()
+                .filter(|u| u.what != EMPTY_KPROBE_MULTI)
+                .map(|u| {
+                    format!(
+                        "{}: refused, though the kernel ran {EMPTY_FENTRY}: {}",
+                        u.what, u.why
+                    )
+                })
+                .collect();
+            self.failures.extend(refused);
         }
     }
 
@@ -748,6 +768,35 @@ mod tests {
     }
 
     #[test]
+    fn a_tracing_subject_refused_where_fentry_runs_is_a_failure() {
+        let twin = Unavailable {
+            what: "x@fentry (clang)".into(),
+            why: "loading: Permission denied".into(),
+        };
+        // No trampolines: the twin is unavailable, as the empty fentry is.
+        let mut old = fentry_boot("6.1.0-50-arm64", false);
+        old.unavailable.push(twin.clone());
+        old.check_trampolines(Arch::Arm64);
+        assert!(old.failures.is_empty(), "{:?}", old.failures);
+        // Trampolines: the kernel refused the twin for itself (not so the
+        // kprobe-multi link, which arm64 6.12 has not).
+        let mut new = fentry_boot("6.12.117+deb13-arm64", true);
+        new.unavailable.push(Unavailable {
+            what: EMPTY_KPROBE_MULTI.into(),
+            why: "Operation not supported (os error 95)".into(),
+        });
+        new.unavailable.push(twin);
+        new.check_trampolines(Arch::Arm64);
+        assert_eq!(
+            new.failures,
+            [
+                "x@fentry (clang): refused, though the kernel ran empty_fentry: \
+              loading: Permission denied"
+            ]
+        );
+    }
+
+    #[test]
     fn a_table_check_that_could_not_run_says_why_not_two_empty_values() {
         assert_eq!(
             table_failure(
@@ -845,5 +894,55 @@ mod tests {
         assert_eq!(s[1].added_per_hit, Some(300.0));
         assert_eq!(s[2].added_per_hit, Some(200.0));
         assert_eq!(s[1].ours_vs_clang, Some(1.5));
+    }
+
+    #[test]
+    fn a_fentry_build_is_held_to_the_clang_twin_built_as_fentry() {
+        let timed = |s: &str, ns: f64| {
+            [
+                Report::Round {
+                    subject: s.into(),
+                    round: 0,
+                    ns_per_op: ns,
+                },
+                Report::Hits {
+                    subject: s.into(),
+                    per_iteration: 1.0,
+                },
+            ]
+        };
+        let kinds = |twins: &[&str]| -> Kinds {
+            let mut k: Kinds = vec![
+                ("no probe".into(), "baseline".into(), None),
+                ("x".into(), "fixture".into(), None),
+                ("x@fentry".into(), "fixture".into(), None),
+            ];
+            k.extend(
+                twins
+                    .iter()
+                    .map(|t| (format!("{t} (clang)"), "clang".into(), Some(t.to_string()))),
+            );
+            k
+        };
+        let mut reports: Vec<Report> = [
+            timed("no probe", 1000.0),
+            timed("x", 1600.0),
+            timed("x (clang)", 1500.0),
+            timed("x@fentry", 1300.0),
+        ]
+        .concat();
+        // The kernel refused the fentry twin: ours as fentry has no ratio,
+        // and is not held to the kprobe twin instead.
+        let s = overhead(&reports, &kinds(&["x", "x@fentry"]));
+        let ratio = |s: &[SubjectStats], name: &str| {
+            s.iter().find(|x| x.subject == name).unwrap().ours_vs_clang
+        };
+        assert_eq!(ratio(&s, "x"), Some(1.2));
+        assert_eq!(ratio(&s, "x@fentry"), None);
+        reports.extend(timed("x@fentry (clang)", 1250.0));
+        let s = overhead(&reports, &kinds(&["x", "x@fentry"]));
+        assert_eq!(ratio(&s, "x"), Some(1.2), "600 over 500");
+        assert_eq!(ratio(&s, "x@fentry"), Some(1.2), "300 over 250");
+        assert_eq!(ratio(&s, "x@fentry (clang)"), None, "a twin is not ours");
     }
 }

@@ -129,7 +129,13 @@ impl GuestFile {
 pub struct ExtraSubject {
     pub name: String,
     pub kind: String,
+    /// The subject it is held against: a spec's name, or `NAME@fentry`
+    /// ([`AS_FENTRY`]) for its fentry/fexit build. Staged only where that
+    /// spec (or build) is.
     pub twin_of: Option<String>,
+    /// fentry/fexit programs: a kernel without BPF trampolines (or BTF)
+    /// reports them unavailable, as it does the spec's fentry build.
+    pub tracing: bool,
     pub object: Vec<u8>,
 }
 
@@ -299,13 +305,15 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
         if let Some(f) = as_fentry(e, arch, input.compiler) {
             let name = format!("{}{AS_FENTRY}", e.name);
             let object = add(&mut fs, &name, &f);
-            // Timed where there is a C twin to hold it to: the loop's
-            // rounds are most of a boot, and the empty fentry and fexit
-            // give what the kind of program costs.
-            let twinned = input
-                .extra_subjects
-                .iter()
-                .any(|t| t.twin_of.as_deref() == Some(e.name.as_str()));
+            // Timed where there is a C twin to hold it to (the kprobe
+            // twin, or clang's own fentry build): the loop's rounds are
+            // most of a boot, and the empty fentry and fexit give what the
+            // kind of program costs.
+            let twinned = input.extra_subjects.iter().any(|t| {
+                t.twin_of
+                    .as_deref()
+                    .is_some_and(|f| f == e.name || f == name)
+            });
             if measured && twinned && !f.core {
                 subjects.push(subject(
                     name.clone(),
@@ -342,6 +350,7 @@ pub fn stage(input: &StageInput) -> Result<Staged> {
             object,
             programs,
             twin_of: t.twin_of.clone(),
+            tracing: t.tracing,
             ..Subject::default()
         });
     }
@@ -643,15 +652,18 @@ fn attach_points(m: &Manifest) -> Vec<String> {
     out
 }
 
-/// (symbol, section) of every global kprobe program of an object
-/// (clang's too).
+/// (symbol, section) of every global kprobe and fentry/fexit program of
+/// an object (clang's too).
 fn programs_of(bytes: &[u8]) -> Result<Vec<(String, String)>> {
     let obj = probecc::elf::read(bytes).context("reading an overhead subject's object")?;
     Ok(obj
         .programs
         .iter()
         .filter(|f| {
-            f.global && (f.section.starts_with("kprobe/") || f.section.starts_with("kretprobe/"))
+            f.global
+                && ["kprobe/", "kretprobe/", "fentry/", "fexit/"]
+                    .iter()
+                    .any(|k| f.section.starts_with(k))
         })
         .map(|f| (f.name.clone(), f.section.clone()))
         .collect())
@@ -699,6 +711,35 @@ mod tests {
         }
     }
 
+    /// `plan` staged for `arch` with the agent in `dir`, one round of the
+    /// overhead loop and the caller's `extras`.
+    fn timed(
+        arch: Arch,
+        plan: &Plan,
+        compiler: &dyn Compiler,
+        dir: &Path,
+        extras: &[ExtraSubject],
+    ) -> Staged {
+        stage(&StageInput {
+            arch,
+            plan,
+            only: &[],
+            compiler,
+            agent: &dir.join("agent"),
+            busybox: None,
+            guest_files: &[],
+            loop_overhead: Some(LoopOverhead {
+                rounds: 1,
+                iterations: 10,
+            }),
+            extra_subjects: extras,
+            cost_rounds: None,
+            output: false,
+            watchdog_secs: 60,
+        })
+        .unwrap()
+    }
+
     #[test]
     fn a_compiler_that_builds_both_ways_stages_fentry_twins_and_baselines() {
         let dir = scratch(
@@ -726,26 +767,11 @@ mod tests {
             name: "reads (clang)".into(),
             kind: "clang".into(),
             twin_of: Some("reads".into()),
+            tracing: false,
             object: probecc::elf::write(&reads.object).unwrap(),
         };
-        let staged = stage(&StageInput {
-            arch: Arch::S390x,
-            plan: &plan,
-            only: &[],
-            compiler: &BothWays(Plain { btf: Some(btf) }),
-            agent: &dir.join("agent"),
-            busybox: None,
-            guest_files: &[],
-            loop_overhead: Some(LoopOverhead {
-                rounds: 1,
-                iterations: 10,
-            }),
-            extra_subjects: std::slice::from_ref(&twin),
-            cost_rounds: None,
-            output: false,
-            watchdog_secs: 60,
-        })
-        .unwrap();
+        let compiler = BothWays(Plain { btf: Some(btf) });
+        let staged = timed(Arch::S390x, &plan, &compiler, &dir, &[twin]);
         let fixtures: Vec<(&str, bool)> = staged
             .plan
             .fixtures
@@ -787,33 +813,6 @@ mod tests {
         assert_eq!(fentry.programs[0].1, "fentry/vfs_read");
     }
 
-    /// What staging `plan` for `arch` with one round of the overhead loop
-    /// takes: no busybox, no files, no cost runs.
-    fn looped<'a>(
-        arch: Arch,
-        plan: &'a Plan,
-        compiler: &'a dyn Compiler,
-        agent: &'a Path,
-    ) -> StageInput<'a> {
-        StageInput {
-            arch,
-            plan,
-            only: &[],
-            compiler,
-            agent,
-            busybox: None,
-            guest_files: &[],
-            loop_overhead: Some(LoopOverhead {
-                rounds: 1,
-                iterations: 10,
-            }),
-            extra_subjects: &[],
-            cost_rounds: None,
-            output: false,
-            watchdog_secs: 60,
-        }
-    }
-
     #[test]
     fn the_kprobe_pair_is_timed_as_two_kprobes_and_as_one_kprobe_multi_link() {
         let dir = scratch(
@@ -825,8 +824,7 @@ mod tests {
             ],
         );
         let plan = Plan::load(&dir.join("plan.toml")).unwrap();
-        let agent = dir.join("agent");
-        let staged = stage(&looped(Arch::Arm64, &plan, &Plain::default(), &agent)).unwrap();
+        let staged = timed(Arch::Arm64, &plan, &Plain::default(), &dir, &[]);
         let overhead = &staged.plan.overhead.as_ref().unwrap().subjects;
         let find = |n: &str| overhead.iter().find(|s| s.name == n).unwrap();
         let pair = find(EMPTY_KPROBE_PAIR);
@@ -840,6 +838,56 @@ mod tests {
         let (name, section) = &multi.programs[0];
         assert_eq!(section, "kprobe.multi");
         assert_eq!(multi.functions[name], ["vfs_read", "vfs_write"]);
+    }
+
+    #[test]
+    fn a_fentry_twin_is_a_tracing_subject_held_to_the_specs_fentry_build() {
+        let dir = scratch(
+            "fentry-twin",
+            &[
+                ("agent", "an agent"),
+                ("writes.bt", "kprobe:vfs_write { @w = count(); }"),
+                ("opens.bt", "ksyscall:openat { @o = count(); }"),
+                (
+                    "plan.toml",
+                    "[writes]\nspec = \"writes.bt\"\nworkload = [\"true\"]\n\
+                     [opens]\nspec = \"opens.bt\"\nworkload = [\"true\"]\n",
+                ),
+            ],
+        );
+        let plan = Plan::load(&dir.join("plan.toml")).unwrap();
+        let btf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/btf/kernel.btf");
+        let compiler = BothWays(Plain { btf: Some(btf) });
+        // writes has only a fentry twin (its own fentry build stands in
+        // for clang's); opens, a syscall probe, has no fentry build for
+        // its twin to be held to.
+        let twin = |spec: &str, c: Compiled| ExtraSubject {
+            name: format!("{spec}{AS_FENTRY} (clang)"),
+            kind: "clang".into(),
+            twin_of: Some(format!("{spec}{AS_FENTRY}")),
+            tracing: true,
+            object: probecc::elf::write(&c.object).unwrap(),
+        };
+        let spec = |name: &str| dir.join(format!("{name}.bt"));
+        let writes = compiler.compile_fentry(&spec("writes"), Arch::X86_64);
+        let opens = compiler.compile(&spec("opens"), Arch::X86_64).unwrap();
+        let twins = [
+            twin("writes", writes.unwrap().unwrap()),
+            twin("opens", opens),
+        ];
+        let staged = timed(Arch::X86_64, &plan, &compiler, &dir, &twins);
+        let subjects = &staged.plan.overhead.as_ref().unwrap().subjects;
+        let find = |name: &str| subjects.iter().find(|s| s.name == name);
+        // The fentry build is timed: its fentry twin holds it to something.
+        assert!(find("writes@fentry").is_some_and(|s| s.tracing));
+        let twin = find("writes@fentry (clang)").expect("the fentry twin is staged");
+        assert_eq!(twin.kind, "clang");
+        assert_eq!(twin.twin_of.as_deref(), Some("writes@fentry"));
+        assert!(twin.tracing, "a kernel without trampolines refuses it");
+        let sections: Vec<&str> = twin.programs.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(sections, ["fentry/vfs_write"]);
+        assert!(find("opens@fentry (clang)").is_none(), "{subjects:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

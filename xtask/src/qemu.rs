@@ -197,7 +197,7 @@ pub fn fixtures_plan() -> Result<Plan> {
 }
 
 /// Fixtures compile the one fixture way (`probecc_fixtures::compile`).
-struct Fixtures;
+pub(crate) struct Fixtures;
 
 impl stage::Compiler for Fixtures {
     fn compile(&self, spec: &Path, arch: Arch) -> Result<probecc::lang::Compiled, String> {
