@@ -72,6 +72,7 @@ pub struct TestArgs {
 }
 
 pub fn run(args: &TestArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
     tools::ensure_tools(TEST_TOOLS, &crate::qemu::install())?;
     let ci = probecc_test_support::in_ci();
     if let Err(e) = crate::parity::prepare(probecc::arch::Arch::X86_64) {
@@ -80,14 +81,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 e.context("x86_64's QEMU, kernel and bpftrace, for the fault tests (CI=true)")
             );
         }
-        println!("xtask: the fault tests will skip (set CI=true to make this an error): {e:#}");
+        step(
+            t0,
+            &format!("the fault tests will skip (set CI=true to make this an error): {e:#}"),
+        );
     }
-    println!("xtask: building every example and fixture for every arch");
+    step(t0, "building every example and fixture for every arch");
     let out = crate::workspace_root().join("target/bpf");
     for arch in probecc::arch::Arch::ALL {
         build::build_arch(arch, &out)?;
     }
-    println!("xtask: running the workspace's tests, with those that need the machine");
+    step(
+        t0,
+        "running the workspace's tests, with those that need the machine",
+    );
     let skips = crate::workspace_root().join("target/test-skips.txt");
     let _ = std::fs::remove_file(&skips);
     let (cargo_args, test_args) = match args.cargo_args.iter().position(|a| a == "--") {
@@ -112,36 +119,56 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
-    println!("xtask: the constant table of x86_64 against its kernel headers");
+    step(
+        t0,
+        "the constant table of x86_64 against its kernel headers",
+    );
     crate::consts::run_in_test(ci)?;
-    println!("xtask: Debian trixie's bpftrace tools, compiled as published");
+    step(t0, "Debian trixie's bpftrace tools, compiled as published");
     crate::corpus::run_in_test(ci)?;
-    println!("xtask: examples/user-project: build --arch arm64");
+    step(t0, "examples/user-project: build --arch arm64");
     crate::user_project::build()?;
     if args.no_parity {
-        println!("xtask: --no-parity: not running the parity run against bpftrace");
+        step(
+            t0,
+            "--no-parity: not running the parity run against bpftrace",
+        );
     }
     if args.no_matrix {
-        println!("xtask: --no-matrix: not running the QEMU matrix");
+        step(t0, "--no-matrix: not running the QEMU matrix");
         if args.no_parity {
             return Ok(());
         }
-        println!("xtask: parity with bpftrace on x86_64");
+        step(t0, "parity with bpftrace on x86_64");
         let slots = probecc_harness::matrix::Slots::per_cpu();
         return crate::parity::run_in_test(ci, &slots);
     }
-    println!("xtask: the QEMU matrix on all five arches, and parity with bpftrace on x86_64");
+    step(
+        t0,
+        "the QEMU matrix on x86_64 (bookworm, trixie) and s390x (trixie), and parity with \
+         bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels)",
+    );
     let matrix = crate::qemu::run_in_test(ci, !args.no_parity);
-    println!("xtask: examples/user-project: matrix --arch x86_64");
+    step(t0, "examples/user-project: matrix --arch x86_64");
     let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
         Ok(()) => crate::user_project::matrix(),
         Err(e) if !ci => {
-            println!("xtask: skipping its matrix (set CI=true to make this an error): {e:#}");
+            step(
+                t0,
+                &format!("skipping its matrix (set CI=true to make this an error): {e:#}"),
+            );
             Ok(())
         }
         Err(e) => Err(e.context("x86_64's QEMU and kernel, for examples/user-project (CI=true)")),
     };
+    step(t0, "done");
     matrix.and(example)
+}
+
+/// A step of the run announced with the seconds since it began, so a
+/// log shows where the time goes.
+fn step(t0: std::time::Instant, what: &str) {
+    println!("xtask: [{:.0} s] {what}", t0.elapsed().as_secs_f64());
 }
 
 /// How many tests were skipped for which missing prerequisite, and which
