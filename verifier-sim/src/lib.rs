@@ -25,6 +25,7 @@
 
 mod alu;
 mod branch;
+pub mod btf_ptr;
 pub mod call;
 pub mod cfg;
 pub mod depth;
@@ -44,6 +45,7 @@ pub mod tracing;
 pub mod verify;
 
 use probecc::arch::{Arch, KernelVersion};
+use probecc::btf::kernel::KernelBtf;
 use probecc::disasm;
 
 pub use program::{MapSpec, Program};
@@ -138,9 +140,26 @@ pub fn check_program(prog: &Program, arch: Arch, kernel: KernelVersion) -> Verdi
     check_program_for(prog, &Target::new(arch, kernel))
 }
 
+/// Checks every program of the object in `bytes` for `target`, with the
+/// kernel's types when given: fentry/fexit programs then see their
+/// function's prototype, as the kernel's verifier does
+/// ([`tracing`], [`btf_ptr`]); without them, the conservative model.
+pub fn check_object_typed(
+    bytes: &[u8],
+    target: &Target,
+    types: Option<&KernelBtf>,
+) -> Result<Vec<Verdict>, CheckError> {
+    program::each_program(bytes, |p| check_program_typed(&p, target, types))
+}
+
 /// Checks one program for `target`.
 pub fn check_program_for(prog: &Program, target: &Target) -> Verdict {
-    let out = verify::verify(prog, target);
+    check_program_typed(prog, target, None)
+}
+
+/// Checks one program for `target` with the kernel's types, if given.
+pub fn check_program_typed(prog: &Program, target: &Target, types: Option<&KernelBtf>) -> Verdict {
+    let out = verify::verify_typed(prog, target, types);
     let mut v = Verdict {
         name: prog.name.clone(),
         section: prog.section.clone(),
