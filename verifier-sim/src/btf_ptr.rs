@@ -9,12 +9,17 @@
 //! member it lands on — a pointer to a struct gives another such pointer,
 //! anything else a number of the load's size. Messages are the kernel's.
 //!
+//! A forward declaration stands for the struct or union of its name where
+//! the BTF defines one: a kernel's own BTF declares only what it does not
+//! define, and a cut of it (`fixtures/btf`) declares what it cut.
+//!
 //! Where kernels differ this model takes the stricter side: a load of a
 //! pointer member to something other than a struct is a number (6.1; later
 //! kernels make it untrusted read-only memory), and a comparison with 0
 //! never decides a branch (later kernels know a trusted pointer is not
 //! NULL).
 
+use probecc::btf::kernel::{KernelBtf, NamedKind};
 use probecc::btf::{Btf, BtfType, Member};
 
 use crate::reg::{Ptr, PtrKind, RegState};
@@ -66,6 +71,27 @@ pub fn is_composite(btf: &Btf, id: u32) -> bool {
     composite(btf, id).is_some()
 }
 
+/// The type a pointer to `id` points to, modifiers skipped: for a forward
+/// declaration, the struct or union of its name if the BTF defines one.
+pub fn pointee(k: &KernelBtf, id: u32) -> u32 {
+    let btf = k.btf();
+    let to = btf.resolve(id).unwrap_or(id);
+    let Ok(BtfType::Fwd { name_off, union }) = btf.type_by_id(to) else {
+        return to;
+    };
+    let kind = if *union {
+        NamedKind::Union
+    } else {
+        NamedKind::Struct
+    };
+    let defined = btf
+        .string_at(*name_off)
+        .ok()
+        .and_then(|n| k.find(kind, n))
+        .filter(|&d| is_composite(btf, d));
+    defined.unwrap_or(to)
+}
+
 /// The name of the type `id`, as the kernel's messages print it.
 pub fn name(btf: &Btf, id: u32) -> &str {
     btf.name_of(id).unwrap_or("")
@@ -99,7 +125,8 @@ fn resolve_size(btf: &Btf, id: u32) -> Option<Sized> {
 
 /// What a load of `size` bytes at `off` in the struct `id` gives, or the
 /// kernel's complaint (`btf_struct_access` over `btf_struct_walk`).
-pub fn walk(btf: &Btf, id: u32, off: u32, size: u32) -> Result<Walk, String> {
+pub fn walk(k: &KernelBtf, id: u32, off: u32, size: u32) -> Result<Walk, String> {
+    let btf = k.btf();
     let (mut id, mut off) = (id, off);
     // Each round enters a nested struct, so the types bound the rounds.
     for _ in 0..=btf.count() {
@@ -122,7 +149,7 @@ pub fn walk(btf: &Btf, id: u32, off: u32, size: u32) -> Result<Walk, String> {
                 }
             }
         }
-        match members(btf, &t, off, size)? {
+        match members(k, &t, off, size)? {
             Step::Done(w) => return Ok(w),
             Step::Into(next, at) => (id, off) = (next, at),
         }
@@ -178,7 +205,8 @@ enum Step {
 }
 
 /// The member of `t` a load of `size` bytes at `off` lands on.
-fn members(btf: &Btf, t: &Composite<'_>, off: u32, size: u32) -> Result<Step, String> {
+fn members(k: &KernelBtf, t: &Composite<'_>, off: u32, size: u32) -> Result<Step, String> {
+    let btf = k.btf();
     let end = off + size;
     for m in t.members {
         let bit_off = m.bit_offset(t.bitfields);
@@ -225,7 +253,7 @@ fn members(btf: &Btf, t: &Composite<'_>, off: u32, size: u32) -> Result<Step, St
                     t.name
                 ));
             }
-            let to = btf.resolve(*type_id).unwrap_or(*type_id);
+            let to = pointee(k, *type_id);
             if is_composite(btf, to) {
                 return Ok(Step::Done(Walk::Ptr(to)));
             }
@@ -272,8 +300,7 @@ impl Verifier<'_> {
         let Some(types) = self.types else {
             return Err(err(pc, format!("R{r} invalid mem access 'ptr_'")));
         };
-        let btf = types.btf();
-        let tname = name(btf, id);
+        let tname = name(types.btf(), id);
         let off = p.off + i64::from(insn_off);
         if off < 0 {
             return Err(err(
@@ -299,7 +326,7 @@ impl Verifier<'_> {
                 format!("access beyond struct {tname} at off {off} size {n}"),
             ));
         };
-        walk(btf, id, at, size)
+        walk(types, id, at, size)
             .map(|w| loaded(w, n))
             .map_err(|m| err(pc, m))
     }
@@ -315,7 +342,7 @@ mod tests {
     /// : 32 at 0; short f_flags at 4; struct inode *f_inode at 8; char
     /// *f_name at 16; struct { int a; int b; } f_pair at 24; int f_arr[2]
     /// at 32; }` (40 bytes), and `struct tail { int n; long v[]; }`.
-    pub(crate) fn btf() -> (Btf, u32, u32, u32) {
+    pub(crate) fn btf() -> (KernelBtf, u32, u32, u32) {
         let mut b = Builder::new();
         let long = b.int("long", 8, IntEncoding::Signed).unwrap();
         let int = b.int("int", 4, IntEncoding::Signed).unwrap();
@@ -347,7 +374,7 @@ mod tests {
         let tail = b
             .struct_type("tail", 8, &[("n", int, 0), ("v", flex, 64)])
             .unwrap();
-        let btf = probecc::btf::parse(&b.finish(Endian::Little)).unwrap();
+        let btf = KernelBtf::parse(&b.finish(Endian::Little)).unwrap();
         (btf, file, inode, tail)
     }
 
@@ -396,5 +423,23 @@ mod tests {
             walk(&btf, tail, 4, 8).unwrap_err(),
             "access beyond struct tail at off 4 size 8"
         );
+    }
+
+    #[test]
+    fn a_forward_declaration_stands_for_the_struct_of_its_name() {
+        let mut b = Builder::new();
+        let long = b.int("long", 8, IntEncoding::Signed).unwrap();
+        let inode = b.struct_type("inode", 8, &[("i_size", long, 0)]).unwrap();
+        let declared = b.fwd("inode", false).unwrap();
+        let nowhere = b.fwd("nowhere", false).unwrap();
+        let (p, q) = (b.ptr(declared).unwrap(), b.ptr(nowhere).unwrap());
+        let holder = b
+            .struct_type("holder", 16, &[("p", p, 0), ("q", q, 64)])
+            .unwrap();
+        let k = KernelBtf::parse(&b.finish(Endian::Little)).unwrap();
+        assert_eq!(pointee(&k, declared), inode);
+        assert_eq!(walk(&k, holder, 0, 8), Ok(Walk::Ptr(inode)));
+        // Declared and defined nowhere: a number.
+        assert_eq!(walk(&k, holder, 8, 8), Ok(Walk::Scalar));
     }
 }

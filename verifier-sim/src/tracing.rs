@@ -32,6 +32,12 @@ pub fn is_tracing(section: &str) -> bool {
     section.starts_with("fentry/") || section.starts_with("fexit/")
 }
 
+/// Whether the object in `bytes` holds a tracing program: the programs
+/// whose check the kernel's types change (an unreadable object: none).
+pub fn in_object(bytes: &[u8]) -> bool {
+    probecc::elf::read(bytes).is_ok_and(|o| o.programs.iter().any(|p| is_tracing(&p.section)))
+}
+
 /// The context's size in bytes.
 pub fn ctx_size() -> i64 {
     8 * MAX_BPF_FUNC_ARGS
@@ -118,7 +124,8 @@ impl Proto {
 
     /// What a read of `n` bytes at `off` gives, or the kernel's complaint
     /// (`btf_ctx_access`).
-    pub fn read(&self, btf: &Btf, off: i64, n: i64) -> Result<Slot, String> {
+    pub fn read(&self, k: &KernelBtf, off: i64, n: i64) -> Result<Slot, String> {
+        let btf = k.btf();
         let f = &self.func;
         if off % 8 != 0 {
             return Err(format!("func '{f}' offset {off} is not multiple of 8"));
@@ -155,7 +162,7 @@ impl Proto {
         let Ok(BtfType::Ptr { type_id }) = btf.type_by_id(t) else {
             return Ok(Slot::Scalar);
         };
-        let to = btf.resolve(*type_id).unwrap_or(*type_id);
+        let to = crate::btf_ptr::pointee(k, *type_id);
         match btf.type_by_id(to) {
             _ if to == 0 => Ok(Slot::Scalar),
             Ok(BtfType::Int { .. }) => Ok(Slot::Scalar),
@@ -183,7 +190,7 @@ impl Verifier<'_> {
             return Ok(None);
         };
         let off = p.off + i64::from(insn_off);
-        match proto.read(types.btf(), off, n) {
+        match proto.read(types, off, n) {
             Ok(Slot::Scalar) => Ok(Some(crate::mem::loaded(n))),
             Ok(Slot::BtfId(id)) => Ok(Some(RegState::Ptr(Ptr::new(PtrKind::BtfId { id })))),
             Err(m) => Err(err(pc, m)),
