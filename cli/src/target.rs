@@ -35,7 +35,8 @@ pub struct Target {
     /// Kernel types (a vmlinux BTF): a spec's struct casts, `->` and
     /// `curtask` are typed by them (default: /sys/kernel/btf/vmlinux when
     /// present); an object's CO-RE relocations are applied for them (check,
-    /// run; default: left as compiled)
+    /// run; default: left as compiled), and `check` types its fentry/fexit
+    /// programs by their functions' prototypes in them
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
     /// Allow actions that change what the probed task does (`signal()`);
