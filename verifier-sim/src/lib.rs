@@ -1,7 +1,9 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
 //! rules for `BPF_PROG_TYPE_KPROBE` programs (and the raw tracepoint
 //! programs a loader runs itself, [`prog_type`], and the fentry/fexit
-//! tracing programs that stand in for kprobes, [`tracing`]) offline, for any of the
+//! tracing programs that stand in for kprobes, [`tracing`], whose contexts
+//! and struct pointers, [`btf_ptr`], are typed by their functions'
+//! prototypes when the kernel's BTF is given) offline, for any of the
 //! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
