@@ -442,4 +442,39 @@ mod tests {
         // Declared and defined nowhere: a number.
         assert_eq!(walk(&k, holder, 8, 8), Ok(Walk::Scalar));
     }
+
+    #[test]
+    fn a_bitfield_is_read_by_a_load_that_holds_it_whole() {
+        let mut b = Builder::new();
+        let uint = b.int("unsigned int", 4, IntEncoding::Unsigned).unwrap();
+        let member = |b: &mut Builder, name: &str, bits: u32, at: u32| Member {
+            name_off: b.string(name).unwrap(),
+            type_id: uint,
+            offset: bits << 24 | at,
+        };
+        // `struct bits { unsigned int a:3, b:5; unsigned int c; }`
+        let members = vec![
+            member(&mut b, "a", 3, 0),
+            member(&mut b, "b", 5, 3),
+            member(&mut b, "c", 0, 32),
+        ];
+        let name_off = b.string("bits").unwrap();
+        let bits = b
+            .add(BtfType::Struct {
+                name_off,
+                size: 8,
+                bitfields: true,
+                members,
+            })
+            .unwrap();
+        let k = KernelBtf::parse(&b.finish(Endian::Little)).unwrap();
+        assert_eq!(walk(&k, bits, 0, 1), Ok(Walk::Scalar));
+        assert_eq!(walk(&k, bits, 0, 4), Ok(Walk::Scalar));
+        assert_eq!(walk(&k, bits, 4, 4), Ok(Walk::Scalar));
+        // Half of a bitfield's bytes: no member there.
+        assert_eq!(
+            walk(&k, bits, 1, 1).unwrap_err(),
+            "struct bits doesn't have field at offset 1"
+        );
+    }
 }
