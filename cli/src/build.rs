@@ -11,11 +11,12 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use probecc::arch::{Arch, KernelVersion};
-use probecc::btf::kernel::HOST_VMLINUX;
+use probecc::btf::kernel::{KernelBtf, HOST_VMLINUX};
 use probecc::lang::check::TypeSource;
 use probecc::lang::{self, diag, AttachMode, CompileOptions};
 
@@ -324,7 +325,8 @@ pub fn run(args: &Args) -> Result<()> {
         }
         let bytes = object_bytes(&compiled)?;
         if !args.no_check {
-            verify(&bytes, arch, spec.opts.kernel_for(arch))?;
+            let types = tracing_types(&bytes, spec.opts.btf.as_ref())?;
+            verify(&bytes, arch, spec.opts.kernel_for(arch), types.as_deref())?;
         }
         let (obj_path, man_path) = output.paths(&spec.name, arch);
         if let Some(dir) = obj_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -369,10 +371,26 @@ pub fn type_source(btf: Option<&Path>) -> Option<TypeSource> {
     }
 }
 
-/// verifier-sim on a freshly built object: a rejection is printed with the
-/// spec line and fails the build.
-pub fn verify(bytes: &[u8], arch: Arch, kernel: KernelVersion) -> Result<()> {
-    let verdicts = crate::check::verdicts(bytes, arch, kernel)
+/// The kernel types an object's fentry/fexit programs are checked with:
+/// `source`'s, which typed their prototypes when the spec compiled; read
+/// only when the object has such programs.
+pub fn tracing_types(bytes: &[u8], source: Option<&TypeSource>) -> Result<Option<Arc<KernelBtf>>> {
+    match source {
+        Some(s) if verifier_sim::tracing::in_object(bytes) => Ok(Some(s.get()?)),
+        _ => Ok(None),
+    }
+}
+
+/// verifier-sim on a freshly built object (with `types`, the kernel's, for
+/// its fentry/fexit programs): a rejection is printed with the spec line
+/// and fails the build.
+pub fn verify(
+    bytes: &[u8],
+    arch: Arch,
+    kernel: KernelVersion,
+    types: Option<&KernelBtf>,
+) -> Result<()> {
+    let verdicts = crate::check::verdicts(bytes, arch, kernel, types)
         .with_context(|| format!("checking the {arch} object"))?;
     let rejected: Vec<_> = verdicts.iter().filter(|v| !v.accepted).cloned().collect();
     if rejected.is_empty() {

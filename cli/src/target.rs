@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use clap::builder::{EnumValueParser, PossibleValue, TypedValueParser};
 use clap::ValueEnum;
 use probecc::arch::{Arch, KernelVersion};
+use probecc::btf::kernel::KernelBtf;
 use probecc::insn::Endian;
 use probecc::lang::manifest::Manifest;
 use probecc::lang::AttachMode;
@@ -34,7 +35,8 @@ pub struct Target {
     /// Kernel types (a vmlinux BTF): a spec's struct casts, `->` and
     /// `curtask` are typed by them (default: /sys/kernel/btf/vmlinux when
     /// present); an object's CO-RE relocations are applied for them (check,
-    /// run; default: left as compiled)
+    /// run; default: left as compiled), and `check` types its fentry/fexit
+    /// programs by their functions' prototypes in them
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
     /// Allow actions that change what the probed task does (`signal()`);
@@ -199,11 +201,27 @@ impl Target {
     /// types of `--btf` (as a loader does for its kernel); unchanged
     /// without `--btf`. `path` names the object in errors.
     pub fn relocate(&self, path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, BadInput> {
-        let Some(btf) = &self.btf else {
-            return Ok(bytes);
-        };
-        let target = input::kernel_btf(btf)?;
-        vm_tests::relocate(&bytes, &target).map_err(|e| {
+        match self.kernel_types()? {
+            Some(types) => self.relocate_with(path, bytes, &types),
+            None => Ok(bytes),
+        }
+    }
+
+    /// The kernel types `--btf` names, read; `None` without `--btf`.
+    pub fn kernel_types(&self) -> Result<Option<KernelBtf>, BadInput> {
+        self.btf.as_deref().map(input::kernel_btf).transpose()
+    }
+
+    /// An object's bytes with its CO-RE relocations applied for `types`,
+    /// the kernel types of `--btf`, read already.
+    pub fn relocate_with(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        types: &KernelBtf,
+    ) -> Result<Vec<u8>, BadInput> {
+        vm_tests::relocate(&bytes, types).map_err(|e| {
+            let btf = self.btf.as_deref().unwrap_or(Path::new("--btf"));
             BadInput::file(
                 format!("relocating {} for {}", path.display(), btf.display()),
                 e,

@@ -386,7 +386,8 @@ fn compile(
     })?;
     spec.check_offsets(&compiled, running.arch)?;
     let object = build::object_bytes(&compiled)?;
-    build::verify(&object, running.arch, running.version)?;
+    let types = build::tracing_types(&object, spec.opts.btf.as_ref())?;
+    build::verify(&object, running.arch, running.version, types.as_deref())?;
     Ok(Ready {
         object,
         manifest: compiled.manifest,

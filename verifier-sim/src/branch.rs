@@ -57,6 +57,11 @@ impl Verifier<'_> {
                 *s = f;
                 return Ok(Step::Fork(next, Box::new(t), taken));
             }
+            // A kernel struct's pointer may be NULL at run time, and
+            // the check teaches nothing (its loads stay allowed).
+            if matches!(p.kind, crate::reg::PtrKind::BtfId { .. }) {
+                return Ok(Step::Fork(next, Box::new(s.clone()), taken));
+            }
             // A pointer that cannot be NULL is never equal to 0.
             let is_eq = cmp == Cmp::Eq;
             return Ok(Step::Next(if is_eq { next } else { taken }));

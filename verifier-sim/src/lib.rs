@@ -1,7 +1,9 @@
 //! verifier-sim: an abstract interpreter that applies the kernel verifier's
 //! rules for `BPF_PROG_TYPE_KPROBE` programs (and the raw tracepoint
 //! programs a loader runs itself, [`prog_type`], and the fentry/fexit
-//! tracing programs that stand in for kprobes, [`tracing`]) offline, for any of the
+//! tracing programs that stand in for kprobes, [`tracing`], whose contexts
+//! and struct pointers, [`btf_ptr`], are typed by their functions'
+//! prototypes when the kernel's BTF is given) offline, for any of the
 //! five arches, with the kernel's messages.
 //!
 //! The pipeline: [`program`] reads an object as a loader would (subprograms
@@ -25,6 +27,7 @@
 
 mod alu;
 mod branch;
+pub mod btf_ptr;
 pub mod call;
 pub mod cfg;
 pub mod depth;
@@ -44,6 +47,7 @@ pub mod tracing;
 pub mod verify;
 
 use probecc::arch::{Arch, KernelVersion};
+use probecc::btf::kernel::KernelBtf;
 use probecc::disasm;
 
 pub use program::{MapSpec, Program};
@@ -138,9 +142,26 @@ pub fn check_program(prog: &Program, arch: Arch, kernel: KernelVersion) -> Verdi
     check_program_for(prog, &Target::new(arch, kernel))
 }
 
+/// Checks every program of the object in `bytes` for `target`, with the
+/// kernel's types when given: fentry/fexit programs then see their
+/// function's prototype, as the kernel's verifier does
+/// ([`tracing`], [`btf_ptr`]); without them, the conservative model.
+pub fn check_object_typed(
+    bytes: &[u8],
+    target: &Target,
+    types: Option<&KernelBtf>,
+) -> Result<Vec<Verdict>, CheckError> {
+    program::each_program(bytes, |p| check_program_typed(&p, target, types))
+}
+
 /// Checks one program for `target`.
 pub fn check_program_for(prog: &Program, target: &Target) -> Verdict {
-    let out = verify::verify(prog, target);
+    check_program_typed(prog, target, None)
+}
+
+/// Checks one program for `target` with the kernel's types, if given.
+pub fn check_program_typed(prog: &Program, target: &Target, types: Option<&KernelBtf>) -> Verdict {
+    let out = verify::verify_typed(prog, target, types);
     let mut v = Verdict {
         name: prog.name.clone(),
         section: prog.section.clone(),

@@ -1,7 +1,7 @@
 //! Memory access (`check_mem_access`): loads, stores and atomics through a
 //! pointer register — the ctx (`struct pt_regs`, read only, aligned, inside
 //! the arch's size: `kprobe_prog_is_valid_access`; a tracing program's u64
-//! slots, `tracing`), the stack (inside the frame, aligned, reads only of
+//! slots, `tracing`; its pointers to kernel structs, `btf_ptr`), the stack (inside the frame, aligned, reads only of
 //! written bytes, spills and fills; every access deepens its function's
 //! stack), map values (global data included: `.rodata` read only, and its
 //! bytes known constants when the loader's values are given), map keys,
@@ -40,7 +40,7 @@ enum Span {
 
 /// A tnum as the kernel prints it in messages: a constant in decimal, else
 /// `(value; mask)`.
-fn tnum_text(s: &Scalar) -> String {
+pub(crate) fn tnum_text(s: &Scalar) -> String {
     match s.as_const() {
         Some(c) => (c as i64).to_string(),
         None => format!("({:#x}; {:#x})", s.t.value, s.t.mask),
@@ -82,7 +82,7 @@ fn bytes_of(insn: &Insn) -> i64 {
 }
 
 /// An unknown value of `n` bytes, zero-extended.
-fn loaded(n: i64) -> RegState {
+pub(crate) fn loaded(n: i64) -> RegState {
     if n >= 8 {
         RegState::unknown()
     } else {
@@ -115,6 +115,12 @@ impl Verifier<'_> {
                     n,
                 };
                 self.stack_read(s, pc, &a)?
+            }
+            PtrKind::BtfId { .. } => self.btf_access(pc, insn.src, &base, insn.off, n, false)?,
+            PtrKind::Ctx => {
+                self.check_region(pc, insn.src, &base, insn.off, n, Access::Read)?;
+                self.typed_ctx_read(pc, &base, insn.off, n)?
+                    .unwrap_or_else(|| loaded(n))
             }
             _ => {
                 self.check_region(pc, insn.src, &base, insn.off, n, Access::Read)?;
@@ -157,6 +163,9 @@ impl Verifier<'_> {
                 };
                 self.stack_write(s, pc, &a, v, value.is_none())
             }
+            PtrKind::BtfId { .. } => self
+                .btf_access(pc, insn.dst, &base, insn.off, n, true)
+                .map(|_| ()),
             _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write),
         }
     }
@@ -231,6 +240,9 @@ impl Verifier<'_> {
                     pc,
                     format!("BPF_ATOMIC stores into R{} ctx is not allowed", insn.dst),
                 ))
+            }
+            PtrKind::BtfId { .. } => {
+                self.btf_access(pc, insn.dst, &base, insn.off, n, true)?;
             }
             _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write)?,
         }
@@ -313,6 +325,7 @@ impl Verifier<'_> {
                     || off % n != 0
                     || off + n > self.ctx_size
                     || (self.prog_type == crate::prog_type::ProgType::Tracing
+                        && self.proto.is_none()
                         && !crate::tracing::ctx_read_ok(off, n));
                 if bad {
                     return Err(err(

@@ -1,6 +1,7 @@
 //! Register states (`struct bpf_reg_state`): not initialised, a scalar, or a
 //! pointer of one of the kinds a kprobe program meets (ctx, stack, map,
-//! map value and key, ring-buffer record, memory, function), with its fixed
+//! map value and key, ring-buffer record, memory, function; and a tracing
+//! program's pointers to kernel structs, [`crate::btf_ptr`]), with its fixed
 //! offset, a variable offset (map values), the id that null checks
 //! propagate along, and the reference it carries (ring-buffer records).
 //! Names follow the kernel's `reg_type_str`, which messages quote.
@@ -26,6 +27,9 @@ pub enum PtrKind {
     Mem { size: u32 },
     /// A function's address (`BPF_PSEUDO_FUNC`), the callback of a helper.
     Func { start: usize },
+    /// A kernel struct or union (`PTR_TO_BTF_ID`), by its id in the
+    /// kernel's BTF: read by direct loads ([`crate::btf_ptr`]).
+    BtfId { id: u32 },
 }
 
 /// A pointer's state.
@@ -97,6 +101,7 @@ impl RegState {
                     PtrKind::MapKey { .. } => "map_key",
                     PtrKind::Mem { .. } => "mem",
                     PtrKind::Func { .. } => "func",
+                    PtrKind::BtfId { .. } => "ptr_",
                 };
                 if p.or_null {
                     format!("{base}_or_null")

@@ -8,6 +8,7 @@
 //! `branch`, memory access in [`crate::mem`], helper calls and callbacks
 //! in [`crate::call`].
 
+use probecc::btf::kernel::KernelBtf;
 use probecc::insn::{class, jmp, mode, pseudo, Insn};
 
 use crate::cfg::{self, Cfg};
@@ -17,6 +18,7 @@ use crate::reg::{Ptr, PtrKind, RegState};
 use crate::release::{Change, Rules};
 use crate::scalar::Cmp;
 use crate::state::{Frame, Need, State};
+use crate::tracing::Proto;
 use crate::{Target, VerifyError};
 
 /// The kernel's limit of processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -54,6 +56,11 @@ pub struct Verifier<'a> {
     pub processed: usize,
     pub rules: Rules,
     pub target: Target,
+    /// The kernel's types, when known: a tracing program's context and
+    /// the structs its pointers point to are read by them.
+    pub types: Option<&'a KernelBtf>,
+    /// A tracing program's function, from `types`.
+    pub proto: Option<Proto>,
     /// The first instruction of each function, the entry's (0) first.
     pub subprogs: Vec<usize>,
     /// How deep each function's stack goes, over every path (bytes).
@@ -78,7 +85,13 @@ pub struct Outcome {
 
 /// Verifies `prog` for `target` (arch, kernel rules, what `.rodata` holds).
 pub fn verify(prog: &Program, target: &Target) -> Outcome {
-    verify_with(prog, target, false).0
+    verify_typed(prog, target, None)
+}
+
+/// Verifies `prog` for `target` with the kernel's types, if given: a
+/// tracing program's context is typed by its function's prototype.
+pub fn verify_typed(prog: &Program, target: &Target, types: Option<&KernelBtf>) -> Outcome {
+    verify_with(prog, target, types, false).0
 }
 
 /// Verifies `prog` following every path without pruning, and returns the
@@ -86,15 +99,27 @@ pub fn verify(prog: &Program, target: &Target) -> Outcome {
 /// concretely and check that every concrete state is one of these.
 /// Programs with loops may not end: give it loop-free ones.
 pub fn trace(prog: &Program, target: &Target) -> (Outcome, Vec<(usize, State)>) {
-    let (out, trace) = verify_with(prog, target, true);
+    let (out, trace) = verify_with(prog, target, None, true);
     (out, trace.unwrap_or_default())
 }
 
 fn verify_with(
     prog: &Program,
     target: &Target,
+    types: Option<&KernelBtf>,
     record: bool,
 ) -> (Outcome, Option<Vec<(usize, State)>>) {
+    let proto = match types.and_then(|k| Proto::of(k, &prog.section)) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(msg)) => {
+            let out = Outcome {
+                result: Err(err(0, msg)),
+                processed: 0,
+            };
+            return (out, record.then(Vec::new));
+        }
+        None => None,
+    };
     let args = |id: i32| probecc::helpers::proto(id).map_or(5, |p| p.args.len());
     let cfg = match cfg::analyse(&prog.insns, &args) {
         Ok(c) => c,
@@ -127,6 +152,8 @@ fn verify_with(
         processed: 0,
         rules,
         target: *target,
+        types,
+        proto,
         depth: vec![0; subprogs.len()],
         subprogs,
         callback_calls,

@@ -101,3 +101,42 @@ fn kprobe_fixtures_built_as_fentry_give_the_kprobe_output() {
     assert_eq!(refused, REFUSED, "refused by --attach fentry");
     assert!(converted >= 40, "only {converted} fixtures became fentry");
 }
+
+/// Every fentry/fexit object the fixtures build (`fixtures/fentry`, and
+/// `fixtures/specs` with `--attach fentry`) passes verifier-sim with the
+/// prototypes of the BTF they compile against, which type their contexts
+/// as the kernel does.
+#[test]
+fn fentry_builds_pass_the_check_typed_by_their_prototypes() {
+    let fentry = probecc_fixtures::specs_in("fentry").expect("fixtures/fentry");
+    let specs = probecc_fixtures::specs().expect("fixtures/specs");
+    let builds = fentry
+        .iter()
+        .map(|s| (s, AttachMode::Kprobe))
+        .chain(specs.iter().map(|s| (s, AttachMode::Fentry)));
+    let mut checked = 0;
+    for ((name, path), attach) in builds {
+        let opts = options(path, attach);
+        let types = opts
+            .btf
+            .as_ref()
+            .expect("fixtures compile with kernel types");
+        let types = types.get().unwrap_or_else(|e| panic!("{e}"));
+        for arch in [Arch::X86_64, Arch::S390x] {
+            let Ok(a) = build(path, arch, attach) else {
+                continue;
+            };
+            if !verifier_sim::tracing::in_object(&a.object) {
+                continue;
+            }
+            let target = verifier_sim::Target::new(arch, arch.default_kernel());
+            let verdicts = verifier_sim::check_object_typed(&a.object, &target, Some(&types))
+                .unwrap_or_else(|e| panic!("{name} on {arch}: {e}"));
+            for v in verdicts {
+                assert!(v.accepted, "{name} on {arch}: {v:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 80, "only {checked} fentry objects checked");
+}
