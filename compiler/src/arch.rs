@@ -164,6 +164,12 @@ pub struct ArchInfo {
     /// says `ENOTSUPP`); `None` where no release has both. From the
     /// kernel's history, each row saying how far QEMU has verified it.
     pub trampolines_since: Option<KernelVersion>,
+    /// Whether the arch's BPF JIT makes an atomic add a load-reserved /
+    /// store-conditional retry loop (ppc64: `ldarx`, `add`, `stdcx.`,
+    /// `bne`), where a plain load, add and store is shorter. Elsewhere it
+    /// is one instruction: x86's `lock add`, arm64's LSE `stadd`, s390x's
+    /// `laag`, riscv64's `amoadd.d`. From each JIT's `BPF_ATOMIC` case.
+    pub atomic_add_loops: bool,
     /// Whether its Debian kernels JIT-compile BPF programs by default.
     /// Where they run them in the interpreter (s390x), the verifier
     /// refuses callbacks (`bpf_for_each_map_elem`'s): `callbacks are not
@@ -221,6 +227,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // "bpf: Introduce BPF trampoline"; bookworm's 6.1 attaches fentry
         // and fexit to vfs_read and do_sys_openat2 (seen in QEMU).
         trampolines_since: Some(KernelVersion(5, 5)),
+        atomic_add_loops: false,
         jit_by_default: true,
     },
     ArchInfo {
@@ -260,6 +267,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // 2aa6ac03516d): bookworm's 6.1 refuses fentry on vfs_read with
         // ENOTSUPP (seen in QEMU). 6.4 onward: not yet seen in QEMU.
         trampolines_since: Some(KernelVersion(6, 4)),
+        atomic_add_loops: false,
         jit_by_default: true,
     },
     ArchInfo {
@@ -296,6 +304,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
         trampolines_since: Some(KernelVersion(6, 3)),
+        atomic_add_loops: false,
         jit_by_default: false,
     },
     ArchInfo {
@@ -334,6 +343,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "powerpc64/bpf: Add support for bpf trampolines"
         trampolines_since: Some(KernelVersion(6, 13)),
+        atomic_add_loops: true,
         jit_by_default: true,
     },
     ArchInfo {
@@ -372,6 +382,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         },
         // "riscv, bpf: Add bpf trampoline support for RV64"
         trampolines_since: Some(KernelVersion(6, 3)),
+        atomic_add_loops: false,
         jit_by_default: true,
     },
 ];

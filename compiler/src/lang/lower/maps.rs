@@ -341,15 +341,55 @@ impl Gen<'_> {
         Ok((pair, vec![asm::store_imm(Size::DW, Reg::R10, pair + 8, 1)]))
     }
 
-    /// `map[key]` += 1 (count, hist, lhist).
-    fn count(&mut self, map: usize, key: i16) -> R<()> {
-        let exists = match self.one_reg {
-            Some(one) => vec![asm::atomic_add(Size::DW, Reg::R0, 0, one)],
+    /// Whether this program adds to its per-CPU aggregation values with a
+    /// plain load, add and store rather than an atomic add: where the
+    /// arch's JIT makes the atomic a retry loop
+    /// ([`ArchInfo::atomic_add_loops`](crate::arch::ArchInfo::atomic_add_loops))
+    /// and the program is a kprobe, kretprobe or kprobe-multi one. The
+    /// kernel never runs such programs nested on one CPU: its per-CPU
+    /// `bpf_prog_active` skips any other while one runs, preempted or not,
+    /// so a CPU's copy has one writer at a time (bpftrace and clang's C
+    /// twins add the same way). A tracing program guards only against
+    /// re-entering itself and may be preempted by another that shares the
+    /// map, so it keeps the atomic add.
+    fn plain_adds(&self) -> bool {
+        self.arch.info().atomic_add_loops && !self.prog.attach.is_tracing()
+    }
+
+    /// `*(u64 *)(r0 + off) += 1` on this CPU's copy of a value.
+    fn add_one(&self, off: i16) -> Vec<Op> {
+        if self.plain_adds() {
+            return vec![
+                asm::load_mem(Size::DW, Reg::R1, Reg::R0, off),
+                asm::add(Reg::R1, 1),
+                asm::store_mem(Size::DW, Reg::R0, off, Reg::R1),
+            ];
+        }
+        match self.one_reg {
+            Some(one) => vec![asm::atomic_add(Size::DW, Reg::R0, off, one)],
             None => vec![
                 asm::mov(Reg::R1, 1),
-                asm::atomic_add(Size::DW, Reg::R0, 0, Reg::R1),
+                asm::atomic_add(Size::DW, Reg::R0, off, Reg::R1),
             ],
-        };
+        }
+    }
+
+    /// `*(u64 *)(r0 + off) += x` on this CPU's copy of a value (`x` is
+    /// neither r0 nor r3, which a plain add uses).
+    fn add_reg(&self, off: i16, x: Reg) -> Vec<Op> {
+        if self.plain_adds() {
+            return vec![
+                asm::load_mem(Size::DW, Reg::R3, Reg::R0, off),
+                asm::add_reg(Reg::R3, x),
+                asm::store_mem(Size::DW, Reg::R0, off, Reg::R3),
+            ];
+        }
+        vec![asm::atomic_add(Size::DW, Reg::R0, off, x)]
+    }
+
+    /// `map[key]` += 1 (count, hist, lhist).
+    fn count(&mut self, map: usize, key: i16) -> R<()> {
+        let exists = self.add_one(0);
         let (val, init) = match self.one_pair {
             Some(pair) => (pair + 8, vec![]),
             None => {
@@ -418,17 +458,10 @@ impl Gen<'_> {
             }
         };
         match agg {
-            Agg::Sum(_) => ops.push(asm::atomic_add(Size::DW, Reg::R0, 0, x)),
+            Agg::Sum(_) => ops.extend(self.add_reg(0, x)),
             Agg::Avg(_) | Agg::Stats(_) => {
-                ops.push(asm::atomic_add(Size::DW, Reg::R0, 0, x));
-                let one = match self.one_reg {
-                    Some(one) => one,
-                    None => {
-                        ops.push(asm::mov(Reg::R1, 1));
-                        Reg::R1
-                    }
-                };
-                ops.push(asm::atomic_add(Size::DW, Reg::R0, 8, one));
+                ops.extend(self.add_reg(0, x));
+                ops.extend(self.add_one(8));
             }
             _ => return Err(self.fail("internal error: not a value aggregation")),
         }

@@ -426,6 +426,39 @@ fn comm_keys_are_zeroed_before_the_helper_fills_them() {
     }
 }
 
+/// Aggregations add to their per-CPU values atomically, except in a
+/// kprobe-type program on an arch whose JIT makes the atomic a retry loop
+/// (ppc64le), where a plain load, add and store is exact: no such program
+/// runs nested on one CPU. A tracing program keeps the atomic add there.
+#[test]
+fn per_cpu_adds_are_plain_only_where_the_atomic_loops_and_nothing_nests() {
+    // (atomic adds, plain stores to a value) of `src` for `arch`.
+    let adds = |src: &str, arch: Arch, attach| {
+        let o = CompileOptions {
+            attach,
+            btf: crate::lang::check::fentry::tests::opts().btf,
+            ..opts("adds")
+        };
+        let c = crate::lang::compile(src, arch, &o).expect("compiles");
+        let insns = &c.object.programs[0].insns;
+        let atomic = insns.iter().filter(|i| i.code == 0xdb).count();
+        let plain = insns
+            .iter()
+            .filter(|i| i.code == 0x7b && i.dst == 0)
+            .count();
+        (atomic, plain)
+    };
+    let src = "kprobe:vfs_read { @c = count(); @s = sum(arg2); @a = avg(arg2); }";
+    let kprobe = crate::lang::AttachMode::Kprobe;
+    let fentry = crate::lang::AttachMode::Fentry;
+    // count, sum, and avg's total and count: four adds.
+    assert_eq!(adds(src, Arch::Ppc64le, kprobe), (0, 4));
+    assert_eq!(adds(src, Arch::Ppc64le, fentry), (4, 0));
+    for arch in [Arch::X86_64, Arch::Arm64, Arch::S390x, Arch::Riscv64] {
+        assert_eq!(adds(src, arch, kprobe), (4, 0), "{arch}");
+    }
+}
+
 /// A cast of a value that already fits emits nothing: the typed `let` of a
 /// cast masks once, and a wider cast of a narrow one not at all.
 #[test]
