@@ -148,6 +148,9 @@ impl Loaded {
 
     /// An object's bytes loaded with its globals set first (`options`).
     pub fn load_with(object: &[u8], options: &LoadOptions) -> Result<Loaded, LiveError> {
+        // Every program and attachment is a descriptor; where the limit
+        // cannot be raised, the kernel names the shortage at the load.
+        let _ = super::limits::raise_open_files();
         let resolved = resolve_ksyms(object)?;
         let object = resolved.as_deref().unwrap_or(object);
         let sections: Vec<(String, String)> = probecc::elf::read(object)

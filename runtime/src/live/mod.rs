@@ -17,6 +17,7 @@
 
 pub mod bpf;
 pub mod kernel;
+pub mod limits;
 mod loaded;
 pub mod multi;
 mod prepare;
