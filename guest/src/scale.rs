@@ -34,6 +34,9 @@ const LEFT_OUT: [&str; 20] = [
     "x86_",
 ];
 
+/// bpftrace's `BPFTRACE_MAX_PROBES` for these runs.
+const MAX_PROBES: &str = "100000";
+
 /// A run longer than this is killed.
 const TIMEOUT: Duration = Duration::from_secs(600);
 /// A tool whose first run took longer than this runs once only.
@@ -89,6 +92,9 @@ fn run_once(tool: &[&str], script: &str) -> ScaleRun {
         .args(["-e", script, "-c", &format!("/bin/{}", parity::APPLET)])
         .env("PATH", "/bin:/usr/bin")
         .env("HOME", "/tmp");
+    // bpftrace refuses more than 512 probes unless told it may attach
+    // more (its own limit, not the kernel's).
+    cmd.env("BPFTRACE_MAX_PROBES", MAX_PROBES);
     let ran = tool::run(cmd, TIMEOUT);
     let text = format!("{}\n{}", ran.stdout, ran.stderr);
     ScaleRun {
