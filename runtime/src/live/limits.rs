@@ -9,12 +9,12 @@ use std::io;
 use std::sync::OnceLock;
 
 /// The soft limit after raising it (or why it could not be read or set).
-pub fn raise_open_files() -> &'static Result<u64, String> {
-    static RAISED: OnceLock<Result<u64, String>> = OnceLock::new();
+pub fn raise_open_files() -> &'static Result<libc::rlim_t, String> {
+    static RAISED: OnceLock<Result<libc::rlim_t, String>> = OnceLock::new();
     RAISED.get_or_init(|| raise().map_err(|e| format!("RLIMIT_NOFILE: {e}")))
 }
 
-fn raise() -> io::Result<u64> {
+fn raise() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -35,7 +35,7 @@ fn raise() -> io::Result<u64> {
         }
         lim = raised;
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 #[cfg(test)]
@@ -61,9 +61,9 @@ mod tests {
         };
         // SAFETY: a valid rlimit, lowering only the soft limit.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
-        assert_eq!(raise().expect("raised"), hard as u64);
+        assert_eq!(raise().expect("raised"), hard);
         assert_eq!(limits().rlim_cur, hard);
         // The once-per-process entry point agrees.
-        assert_eq!(raise_open_files().clone(), Ok(hard as u64));
+        assert_eq!(raise_open_files().clone(), Ok(hard));
     }
 }
