@@ -41,13 +41,14 @@ pub struct Plan {
     pub attach_scale: Option<AttachScalePlan>,
 }
 
-/// The attach-scale measurement: one kprobe glob of the guest kernel's
-/// that matches about `functions` traceable functions, a counting probe
-/// on it run to completion around a command that does nothing, by each
-/// tool in turn, `runs` times.
+/// The attach-scale measurement: for each of `globs`, a counting probe on
+/// it run to completion around a command that does nothing, by each tool
+/// in turn, `runs` times. A glob that is a number N stands for the family
+/// of the guest kernel's traceable functions (`PREFIX_*`) whose size is
+/// nearest N.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AttachScalePlan {
-    pub functions: usize,
+    pub globs: Vec<String>,
     pub runs: u32,
 }
 
@@ -62,7 +63,9 @@ pub struct ScaleReport {
     /// kernel it matches.
     pub pattern: String,
     pub matched: usize,
-    /// `bpftrace` or `probecc trace`.
+    /// `bpftrace`, `probecc trace` (its defaults: the kprobe-multi link
+    /// where the kernel has it) or `probecc trace, one kprobe per
+    /// function` (`--multi never --attach kprobe`).
     pub tool: String,
     pub runs: Vec<ScaleRun>,
 }

@@ -1,17 +1,16 @@
 //! Many functions attached at once, by bpftrace and by `probecc trace`
-//! in the same guest: one kprobe glob of this kernel's that matches about
-//! the plan's number of traceable functions, with a counting probe, run
-//! to completion around a command that does nothing (`-c
-//! /bin/pworkload`), each tool in turn, interleaved over the runs. What
-//! is timed is the whole command, because bpftrace says `Attaching N
-//! probes...` before it attaches them. One `PROBECC-SCALE <json>` line
-//! per tool; the host takes the medians (`cargo xtask parity
-//! --attach-scale N`).
+//! (as it chooses, and as one kprobe per function) in the same guest:
+//! for each glob of the plan a counting probe, run to completion around a
+//! command that does nothing (`-c /bin/pworkload`), each tool in turn,
+//! interleaved over the runs. What is timed is the whole command, because
+//! bpftrace says `Attaching N probes...` before it attaches them. One
+//! `PROBECC-SCALE <json>` line per glob and tool; the host takes the
+//! medians (`cargo xtask parity --attach-scale vfs_*,1000`).
 //!
-//! The glob is a family of functions, `PREFIX_*`, chosen by count; the
-//! families that the tools' own work runs through (BPF, perf, tracing,
-//! RCU, locking, interrupts, the scheduler) are left out, so that neither
-//! tool traces itself attaching.
+//! A number N stands for a family of functions, `PREFIX_*`, whose size
+//! is nearest N; the families that the tools' own work runs through
+//! (BPF, perf, tracing, RCU, locking, interrupts, the scheduler) are never
+//! chosen, so that no tool traces itself attaching.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -106,6 +105,16 @@ fn run_once(tool: &[&str], script: &str) -> ScaleRun {
     }
 }
 
+/// The tools, by name: the program and its leading arguments.
+const TOOLS: [(&str, &[&str]); 3] = [
+    ("bpftrace", &[BPFTRACE]),
+    ("probecc trace", &[PROBECC, "trace"]),
+    (
+        "probecc trace, one kprobe per function",
+        &[PROBECC, "trace", "--multi", "never", "--attach", "kprobe"],
+    ),
+];
+
 pub fn run(plan: &AttachScalePlan) {
     let names = match kernel::traceable() {
         Ok((_, names)) => names,
@@ -116,28 +125,44 @@ pub fn run(plan: &AttachScalePlan) {
             })
         }
     };
-    let Some((pattern, matched)) = pattern_near(&names, plan.functions) else {
-        return report(&Report::Error {
-            what: "attach scale".into(),
-            error: "no family of traceable functions to attach to".into(),
-        });
-    };
+    for glob in &plan.globs {
+        match resolve(glob, &names) {
+            Some((pattern, matched)) => measure(&pattern, matched, plan.runs),
+            None => report(&Report::Error {
+                what: format!("attach scale {glob}"),
+                error: "no traceable function of this kernel matches".into(),
+            }),
+        }
+    }
+}
+
+/// A glob as given, or a number as the family nearest it; with how many
+/// of `names` it matches (none: `None`).
+fn resolve(glob: &str, names: &[String]) -> Option<(String, usize)> {
+    match glob.parse::<usize>() {
+        Ok(n) => pattern_near(names, n),
+        Err(_) => {
+            let matched = probecc::symbols::expand(glob, names).len();
+            (matched > 0).then(|| (glob.to_string(), matched))
+        }
+    }
+}
+
+/// Every tool's runs on `kprobe:PATTERN`, interleaved, one result line
+/// per tool.
+fn measure(pattern: &str, matched: usize, runs: u32) {
     let script = format!("kprobe:{pattern} {{ @ = count(); }}");
-    let tools: [(&str, Vec<&str>); 2] = [
-        ("bpftrace", vec![BPFTRACE]),
-        ("probecc trace", vec![PROBECC, "trace"]),
-    ];
-    let mut reports: Vec<ScaleReport> = tools
+    let mut reports: Vec<ScaleReport> = TOOLS
         .iter()
         .map(|(name, _)| ScaleReport {
-            pattern: pattern.clone(),
+            pattern: pattern.to_string(),
             matched,
             tool: name.to_string(),
             runs: Vec::new(),
         })
         .collect();
-    for round in 0..plan.runs.max(1) {
-        for ((_, argv), r) in tools.iter().zip(reports.iter_mut()) {
+    for round in 0..runs.max(1) {
+        for ((_, argv), r) in TOOLS.iter().zip(reports.iter_mut()) {
             let slow = r.runs.first().is_some_and(|f| f.secs > SLOW_SECS);
             if round > 0 && slow {
                 continue;
@@ -184,6 +209,15 @@ mod tests {
         assert_eq!(family("nounderscore"), None);
         assert_eq!(family("_leading"), None);
         assert_eq!(pattern_near(&[], 1000), None);
+    }
+
+    #[test]
+    fn a_glob_is_taken_as_given_and_a_number_as_a_family() {
+        let n = names(&[("tcp_", 400), ("vfs_", 80)]);
+        assert_eq!(resolve("vfs_*", &n), Some(("vfs_*".into(), 80)));
+        assert_eq!(resolve("tcp_f1*", &n).map(|r| r.1), Some(111));
+        assert_eq!(resolve("300", &n), Some(("tcp_*".into(), 400)));
+        assert_eq!(resolve("xfs_*", &n), None);
     }
 
     #[test]

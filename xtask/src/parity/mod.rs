@@ -61,12 +61,13 @@ pub struct ParityArgs {
     /// arch's default release, or the next one with BTF)
     #[arg(long)]
     pub release: Option<String>,
-    /// Also time bpftrace and `probecc trace` attaching a kprobe glob of
-    /// about N functions of the guest's kernel (a family, `PREFIX_*`),
-    /// each run to completion around a command that does nothing. With
-    /// no spec named, only this runs
-    #[arg(long, value_name = "N")]
-    pub attach_scale: Option<usize>,
+    /// Also time bpftrace and `probecc trace` (as it chooses, and as one
+    /// kprobe per function) attaching each kprobe GLOB, or for a number N
+    /// the family of the guest kernel's functions (`PREFIX_*`) nearest N
+    /// in size, each run to completion around a command that does
+    /// nothing. With no spec named, only this runs
+    #[arg(long, value_name = "GLOB|N", value_delimiter = ',')]
+    pub attach_scale: Vec<String>,
     /// Runs of each tool for `--attach-scale` (interleaved; the report
     /// gives the median)
     #[arg(long, default_value_t = 3)]
@@ -199,7 +200,7 @@ pub fn run_for_matrix(arches: &[Arch], slots: &Slots) -> Result<()> {
             out: Some(parity_dir()),
             icount: false,
             release: None,
-            attach_scale: None,
+            attach_scale: Vec::new(),
             scale_runs: 3,
             specs: Vec::new(),
         },
@@ -323,7 +324,7 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
     let rules = rules::load()?;
     let mut fixtures = Vec::new();
     // `--attach-scale` alone measures only that.
-    let scale_only = args.attach_scale.is_some() && named.is_empty();
+    let scale_only = !args.attach_scale.is_empty() && named.is_empty();
     for f in selected(&rules, named)?.into_iter().filter(|_| !scale_only) {
         match f.rule.skip_for(&bundle.upstream) {
             Some(why) => report.specs.push(skipped(&f.name, why)),
@@ -336,8 +337,8 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
         &bundle,
         &busybox,
         &fixtures,
-        args.attach_scale.map(|functions| AttachScalePlan {
-            functions,
+        (!args.attach_scale.is_empty()).then(|| AttachScalePlan {
+            globs: args.attach_scale.clone(),
             runs: args.scale_runs,
         }),
         timeout.saturating_sub(30).max(60),
@@ -351,7 +352,7 @@ fn run_arch(arch: Arch, args: &ParityArgs, out: &Path, slots: &Slots) -> Result<
     let (reports, scale, secs) = booted?;
     report.boot_secs = Some(secs);
     report.scale = scale;
-    if args.attach_scale.is_some() && report.scale.is_empty() {
+    if !args.attach_scale.is_empty() && report.scale.is_empty() {
         report.not_run = Some("the attach-scale measurement printed no result".into());
     }
     for (f, c) in fixtures.iter().zip(&cases) {
@@ -590,7 +591,7 @@ mod tests {
             out: Some(std::env::temp_dir().join("xtask-parity-args")),
             icount: false,
             release: None,
-            attach_scale: None,
+            attach_scale: Vec::new(),
             scale_runs: 3,
             specs: specs.iter().map(|s| s.to_string()).collect(),
         }

@@ -184,100 +184,136 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-/// The attach-scale runs in one line: each tool's median whole run, its
-/// exit statuses when not all 0, and the ratio.
-fn scale_line(r: &ArchReport) -> Option<String> {
-    let first = r.scale.first()?;
-    let secs = |x: &ScaleReport| median(x.runs.iter().map(|run| run.secs).collect());
-    let tools: Vec<String> = r
-        .scale
+/// The attach-scale globs in the order they ran, each with its tools'
+/// reports.
+fn by_glob(scale: &[ScaleReport]) -> Vec<(&ScaleReport, Vec<&ScaleReport>)> {
+    let mut out: Vec<(&ScaleReport, Vec<&ScaleReport>)> = Vec::new();
+    for r in scale {
+        match out.iter_mut().find(|(first, _)| first.pattern == r.pattern) {
+            Some((_, tools)) => tools.push(r),
+            None => out.push((r, vec![r])),
+        }
+    }
+    out
+}
+
+/// A tool's median whole run.
+fn scale_secs(r: &ScaleReport) -> Option<f64> {
+    median(r.runs.iter().map(|x| x.secs).collect())
+}
+
+/// `(tool / bpftrace)` of one glob's tools, for each probecc tool.
+fn scale_ratios(tools: &[&ScaleReport]) -> Vec<String> {
+    let theirs = tools
         .iter()
-        .map(|x| {
-            let bad: Vec<String> = x
-                .runs
+        .find(|r| r.tool == "bpftrace")
+        .and_then(|r| scale_secs(r));
+    tools
+        .iter()
+        .filter(|r| r.tool != "bpftrace")
+        .filter_map(|r| {
+            Some(format!(
+                "{} / bpftrace {:.2}",
+                r.tool,
+                scale_secs(r)? / theirs?
+            ))
+        })
+        .collect()
+}
+
+/// The attach-scale runs, a line per glob: each tool's median whole run,
+/// its exit statuses when not all 0, and the ratios.
+fn scale_lines(r: &ArchReport) -> Vec<String> {
+    by_glob(&r.scale)
+        .into_iter()
+        .map(|(first, tools)| {
+            let each: Vec<String> = tools
                 .iter()
-                .filter(|run| run.status != 0)
-                .map(|run| format!("exit {}: {}", run.status, run.stderr))
+                .map(|x| {
+                    let bad: Vec<String> = x
+                        .runs
+                        .iter()
+                        .filter(|run| run.status != 0)
+                        .map(|run| format!("exit {}: {}", run.status, run.stderr))
+                        .collect();
+                    format!(
+                        "{} {}{}",
+                        x.tool,
+                        scale_secs(x).map_or("—".into(), |s| format!("{s:.2} s")),
+                        if bad.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", bad.join("; "))
+                        }
+                    )
+                })
                 .collect();
+            let ratios = scale_ratios(&tools);
             format!(
-                "{} {}{}",
-                x.tool,
-                secs(x).map_or("—".into(), |s| format!("{s:.2} s")),
-                if bad.is_empty() {
+                "parity {} ({}) attach scale: kprobe:{} ({} functions): {}{}",
+                r.arch,
+                r.kernel,
+                first.pattern,
+                first.matched,
+                each.join(", "),
+                if ratios.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", bad.join("; "))
+                    format!(" ({})", ratios.join(", "))
                 }
             )
         })
-        .collect();
-    let by = |tool: &str| r.scale.iter().find(|x| x.tool == tool).and_then(secs);
-    let ratio = by("probecc trace")
-        .zip(by("bpftrace"))
-        .map_or(String::new(), |(a, b)| {
-            format!(" (probecc trace / bpftrace {:.2})", a / b)
-        });
-    Some(format!(
-        "parity {} ({}) attach scale: kprobe:{} ({} functions): {}{ratio}",
-        r.arch,
-        r.kernel,
-        first.pattern,
-        first.matched,
-        tools.join(", ")
-    ))
+        .collect()
 }
 
-/// One row per tool of the attach-scale runs, and the ratio of their
-/// median whole-run times (`probecc trace` over bpftrace).
+/// A table per glob of the attach-scale runs, a row per tool, and the
+/// ratios of their median whole runs over bpftrace's.
 fn scale_table(scale: &[ScaleReport], icount: bool) -> String {
-    let Some(first) = scale.first() else {
-        return String::new();
-    };
-    let mut md = format!(
-        "\n### Attaching `kprobe:{}` ({} functions of this kernel)\n\n\
-         Each tool ran `-e 'kprobe:{} {{ @ = count(); }}' -c /bin/pworkload` to completion \
-         (compile, load, attach, a command that does nothing, detach, print); {}.\n\n\
-         | tool | runs | exit | attached | whole run, s (median) | to `Attaching`, s | stderr |\n\
-         |---|---|---|---|---|---|---|\n",
-        first.pattern,
-        first.matched,
-        first.pattern,
-        if icount {
-            "seconds of the guest clock under `-icount shift=0,sleep=off` (10^9 guest instructions)"
-        } else {
-            "TCG wall time: indicative only"
-        }
-    );
-    let secs = |r: &ScaleReport| median(r.runs.iter().map(|x| x.secs).collect());
-    for r in scale {
-        let exits: BTreeSet<i32> = r.runs.iter().map(|x| x.status).collect();
-        let attached: BTreeSet<String> = r
-            .runs
-            .iter()
-            .map(|x| x.attached.map_or("—".into(), |n| n.to_string()))
-            .collect();
+    let mut md = String::new();
+    for (first, tools) in by_glob(scale) {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            r.tool,
-            r.runs.len(),
-            exits
+            "\n### Attaching `kprobe:{}` ({} functions of this kernel)\n\n\
+             Each tool ran `-e 'kprobe:{} {{ @ = count(); }}' -c /bin/pworkload` to completion \
+             (compile, load, attach, a command that does nothing, detach, print); {}.\n\n\
+             | tool | runs | exit | attached | whole run, s (median) | to `Attaching`, s | stderr |\n\
+             |---|---|---|---|---|---|---|\n",
+            first.pattern,
+            first.matched,
+            first.pattern,
+            if icount {
+                "seconds of the guest clock under `-icount shift=0,sleep=off` (10^9 guest \
+                 instructions)"
+            } else {
+                "TCG wall time: indicative only"
+            }
+        ));
+        for r in &tools {
+            let exits: BTreeSet<i32> = r.runs.iter().map(|x| x.status).collect();
+            let attached: BTreeSet<String> = r
+                .runs
                 .iter()
-                .map(i32::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            attached.into_iter().collect::<Vec<_>>().join(", "),
-            secs(r).map_or("—".into(), |s| format!("{s:.2}")),
-            median(r.runs.iter().filter_map(|x| x.attach_secs).collect())
-                .map_or("—".into(), |s| format!("{s:.2}")),
-            cell(r.runs.last().map_or("", |x| x.stderr.as_str())),
-        ));
-    }
-    let by = |tool: &str| scale.iter().find(|r| r.tool == tool).and_then(secs);
-    if let (Some(ours), Some(theirs)) = (by("probecc trace"), by("bpftrace")) {
-        md.push_str(&format!(
-            "\nprobecc trace / bpftrace, whole run: {:.2}\n",
-            ours / theirs
-        ));
+                .map(|x| x.attached.map_or("—".into(), |n| n.to_string()))
+                .collect();
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                r.tool,
+                r.runs.len(),
+                exits
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                attached.into_iter().collect::<Vec<_>>().join(", "),
+                scale_secs(r).map_or("—".into(), |s| format!("{s:.2}")),
+                median(r.runs.iter().filter_map(|x| x.attach_secs).collect())
+                    .map_or("—".into(), |s| format!("{s:.2}")),
+                cell(r.runs.last().map_or("", |x| x.stderr.as_str())),
+            ));
+        }
+        let ratios = scale_ratios(&tools);
+        if !ratios.is_empty() {
+            md.push_str(&format!("\nWhole run: {}\n", ratios.join("; ")));
+        }
     }
     md
 }
@@ -368,7 +404,7 @@ pub fn print_summary(reports: &[ArchReport]) {
             println!("parity {}: not run: {why}", r.arch);
             continue;
         }
-        if let Some(line) = scale_line(r) {
+        for line in scale_lines(r) {
             println!("{line}");
         }
         let count = |v: Verdict| r.specs.iter().filter(|s| s.verdict == v).count();
@@ -463,9 +499,11 @@ mod tests {
         ]);
         assert!(!r.failed());
         assert_eq!(
-            scale_line(&r).unwrap(),
-            "parity x86_64 (6.12 (trixie)) attach scale: kprobe:tcp_* (1012 functions): \
+            scale_lines(&r),
+            [
+                "parity x86_64 (6.12 (trixie)) attach scale: kprobe:tcp_* (1012 functions): \
              bpftrace 10.00 s, probecc trace 4.00 s (probecc trace / bpftrace 0.40)"
+            ]
         );
         let md = markdown(&[&r]);
         assert!(md.contains("### Attaching `kprobe:tcp_*` (1012 functions of this kernel)"));
@@ -474,9 +512,20 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("probecc trace / bpftrace, whole run: 0.40"),
+            md.contains("Whole run: probecc trace / bpftrace 0.40"),
             "{md}"
         );
+        // A second glob gets its own line and table.
+        let mut two = r.scale.clone();
+        two.extend(r.scale.iter().map(|x| ScaleReport {
+            pattern: "vfs_*".into(),
+            matched: 80,
+            ..x.clone()
+        }));
+        let r = report(two);
+        assert_eq!(scale_lines(&r).len(), 2);
+        assert!(scale_lines(&r)[1].contains("kprobe:vfs_* (80 functions)"));
+        assert_eq!(markdown(&[&r]).matches("### Attaching").count(), 2);
     }
 
     #[test]
@@ -486,7 +535,7 @@ mod tests {
             tool("probecc trace", &[(4.0, 1)]),
         ]);
         assert!(ours_failed.failed());
-        assert!(scale_line(&ours_failed).unwrap().contains("(exit 1: boom)"));
+        assert!(scale_lines(&ours_failed)[0].contains("(exit 1: boom)"));
         let theirs_failed = report(vec![
             tool("bpftrace", &[(10.0, 1)]),
             tool("probecc trace", &[(4.0, 0)]),
@@ -494,6 +543,6 @@ mod tests {
         assert!(!theirs_failed.failed());
         let none_ran = report(vec![tool("probecc trace", &[])]);
         assert!(none_ran.failed());
-        assert!(scale_line(&report(Vec::new())).is_none());
+        assert!(scale_lines(&report(Vec::new())).is_empty());
     }
 }
