@@ -132,8 +132,21 @@ fn lists_function(text: &str, name: &str) -> bool {
 /// The functions this kernel can trace, sorted, and the file they come
 /// from: `available_filter_functions` where tracefs is mounted (what
 /// bpftrace expands wildcards against), else every function of
-/// `/proc/kallsyms` (some of which the kernel refuses to probe).
+/// `/proc/kallsyms` (some of which the kernel refuses to probe). Read
+/// once per process and kept: the kernel writes the whole list out on
+/// every read (a quarter of a second of guest time under emulation for
+/// 50,000 functions), and a trace asks for it when it compiles a wildcard
+/// and again when it attaches.
 pub fn traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
+    static READ: std::sync::OnceLock<(PathBuf, Vec<String>)> = std::sync::OnceLock::new();
+    if let Some(read) = READ.get() {
+        return Ok(read.clone());
+    }
+    let read = read_traceable()?;
+    Ok(READ.get_or_init(|| read).clone())
+}
+
+fn read_traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
     let mut last = None;
     for path in TRACEABLE.iter().chain([&KALLSYMS]) {
         match std::fs::read_to_string(path) {
