@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use probecc_guest::protocol::{Report, MARK};
 
-/// Mounts proc, sysfs, devtmpfs, tmpfs, tracefs and bpffs; an error is
+/// Mounts proc, sysfs, devtmpfs, tmpfs, tracefs, debugfs and bpffs; an error is
 /// reported and the run goes on (a missing one shows up as a failure later).
 pub fn mount_all() {
     let mounts = [
@@ -18,6 +18,8 @@ pub fn mount_all() {
         ("devtmpfs", "/dev", "devtmpfs"),
         ("tmpfs", "/tmp", "tmpfs"),
         ("tracefs", "/sys/kernel/tracing", "tracefs"),
+        // The kprobe blacklist, which wildcards leave out.
+        ("debugfs", "/sys/kernel/debug", "debugfs"),
         ("bpf", "/sys/fs/bpf", "bpf"),
     ];
     for (src, target, fs) in mounts {

@@ -21,6 +21,11 @@ const TRACEABLE: [&str; 2] = [
     "/sys/kernel/debug/tracing/available_filter_functions",
 ];
 
+/// The functions no kprobe may attach to (`NOKPROBE_SYMBOL`, the kprobe
+/// machinery's own), where debugfs is mounted: one
+/// `0xSTART-0xEND\tNAME` line each.
+const KPROBE_BLACKLIST: &str = "/sys/kernel/debug/kprobes/blacklist";
+
 /// Every kernel symbol: the list of functions when tracefs is not
 /// mounted.
 pub(super) const KALLSYMS: &str = "/proc/kallsyms";
@@ -159,6 +164,13 @@ fn read_traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
                 // kallsyms names the padding before each function (CFI,
                 // call depth tracking) too, and it is no function.
                 names.retain(|n| !n.starts_with("__pfx_") && !n.starts_with("__cfi_"));
+                // ftrace may list what the kernel refuses any kprobe on
+                // (an NMI handler, say): a wildcard leaves them out, as
+                // bpftrace's does.
+                if let Ok(list) = std::fs::read_to_string(KPROBE_BLACKLIST) {
+                    let refused = blacklisted(&list);
+                    names.retain(|n| refused.binary_search(&n.as_str()).is_err());
+                }
                 return Ok((PathBuf::from(path), names));
             }
             Err(e) => last = Some(e),
@@ -169,9 +181,28 @@ fn read_traceable() -> Result<(PathBuf, Vec<String>), KernelError> {
     })))
 }
 
+/// The names of the kprobe blacklist's lines (`0xSTART-0xEND\tNAME`),
+/// sorted.
+fn blacklisted(list: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kprobe_blacklist_is_read_by_name() {
+        let list = "0xffffffff81030d40-0xffffffff81030d90\tpci_serr_error\n\
+                    0xffffffff81001000-0xffffffff81001100\tdo_int3\n\n";
+        assert_eq!(blacklisted(list), ["do_int3", "pci_serr_error"]);
+        assert!(blacklisted("").is_empty());
+    }
 
     #[test]
     fn a_function_is_found_by_its_whole_name_and_kind() {
