@@ -170,6 +170,15 @@ pub struct ArchInfo {
     /// is one instruction: x86's `lock add`, arm64's LSE `stadd`, s390x's
     /// `laag`, riscv64's `amoadd.d`. From each JIT's `BPF_ATOMIC` case.
     pub atomic_add_loops: bool,
+    /// The struct the kernel's `bpf_user_pt_regs_t` (a kprobe's context
+    /// type) names: `struct pt_regs` on x86_64, the uapi `user_pt_regs`
+    /// or `user_regs_struct` elsewhere, `None` where it is an anonymous
+    /// struct (s390x). A global function's pointer argument is the
+    /// context only when it points to this struct, or is written as the
+    /// typedef `bpf_user_pt_regs_t` (`btf_is_prog_ctx_type`); a `struct
+    /// pt_regs *` on another arch is memory that may be NULL. From each
+    /// arch's `asm/bpf_perf_event.h` (`include/uapi`).
+    pub kprobe_ctx_struct: Option<&'static str>,
     /// Whether its Debian kernels JIT-compile BPF programs by default.
     /// Where they run them in the interpreter (s390x), the verifier
     /// refuses callbacks (`bpf_for_each_map_elem`'s): `callbacks are not
@@ -228,6 +237,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // and fexit to vfs_read and do_sys_openat2 (seen in QEMU).
         trampolines_since: Some(KernelVersion(5, 5)),
         atomic_add_loops: false,
+        kprobe_ctx_struct: Some("pt_regs"),
         jit_by_default: true,
     },
     ArchInfo {
@@ -268,6 +278,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // ENOTSUPP (seen in QEMU). 6.4 onward: not yet seen in QEMU.
         trampolines_since: Some(KernelVersion(6, 4)),
         atomic_add_loops: false,
+        kprobe_ctx_struct: Some("user_pt_regs"),
         jit_by_default: true,
     },
     ArchInfo {
@@ -305,6 +316,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // "s390/bpf: Implement arch_prepare_bpf_trampoline()"
         trampolines_since: Some(KernelVersion(6, 3)),
         atomic_add_loops: false,
+        kprobe_ctx_struct: None,
         jit_by_default: false,
     },
     ArchInfo {
@@ -344,6 +356,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // "powerpc64/bpf: Add support for bpf trampolines"
         trampolines_since: Some(KernelVersion(6, 13)),
         atomic_add_loops: true,
+        kprobe_ctx_struct: Some("user_pt_regs"),
         jit_by_default: true,
     },
     ArchInfo {
@@ -383,6 +396,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         // "riscv, bpf: Add bpf trampoline support for RV64"
         trampolines_since: Some(KernelVersion(6, 3)),
         atomic_add_loops: false,
+        kprobe_ctx_struct: Some("user_regs_struct"),
         jit_by_default: true,
     },
 ];

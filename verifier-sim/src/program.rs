@@ -62,8 +62,13 @@ pub struct GlobalData {
 pub enum ArgType {
     /// An integer or enum: any scalar.
     Scalar,
-    /// A pointer to the program's context type (`struct pt_regs`).
+    /// A pointer to the program's context type, written as the typedef
+    /// `bpf_user_pt_regs_t`.
     Ctx,
+    /// A pointer to struct `name` of `size` bytes: the context where the
+    /// arch's kprobe context is that struct (`ArchInfo::kprobe_ctx_struct`),
+    /// else memory that may be NULL (the verifier decides, knowing the arch).
+    Struct { name: String, size: u32 },
     /// A pointer to `size` bytes of memory, possibly NULL (`PTR_TO_MEM | PTR_MAYBE_NULL`).
     Mem { size: u32 },
     /// A type the kernel does not take (the kernel's complaint names it).
@@ -495,13 +500,17 @@ fn arg_type(btf: &Btf, t: u32) -> ArgType {
     match btf.type_by_id(r) {
         Ok(BtfType::Int { .. } | BtfType::Enum { .. } | BtfType::Enum64 { .. }) => ArgType::Scalar,
         Ok(BtfType::Ptr { type_id }) => {
+            if names_user_pt_regs(btf, *type_id) {
+                return ArgType::Ctx;
+            }
             let pointee = btf.resolve(*type_id).unwrap_or(0);
             let name = btf.name_of(pointee).unwrap_or("");
             let is_struct = matches!(btf.type_by_id(pointee), Ok(BtfType::Struct { .. }));
-            if is_struct && matches!(name, "pt_regs" | "bpf_user_pt_regs_t") {
-                return ArgType::Ctx;
-            }
             match btf.size_of(pointee) {
+                Ok(size) if is_struct && pointee != 0 && !name.is_empty() => ArgType::Struct {
+                    name: name.to_string(),
+                    size,
+                },
                 Ok(size) if pointee != 0 => ArgType::Mem { size },
                 _ => ArgType::Unsupported(name.to_string()),
             }
@@ -509,6 +518,26 @@ fn arg_type(btf: &Btf, t: u32) -> ArgType {
         Ok(_) => ArgType::Unsupported(btf.name_of(r).unwrap_or("").to_string()),
         Err(_) => ArgType::Unsupported("?".into()),
     }
+}
+
+/// Whether type `t`, through its qualifiers but not its typedefs, is the
+/// typedef `bpf_user_pt_regs_t`, which a kprobe's global function may
+/// take as its context on every arch.
+fn names_user_pt_regs(btf: &Btf, t: u32) -> bool {
+    let mut cur = t;
+    for _ in 0..16 {
+        match btf.type_by_id(cur) {
+            Ok(
+                BtfType::Const { type_id }
+                | BtfType::Volatile { type_id }
+                | BtfType::Restrict { type_id }
+                | BtfType::TypeTag { type_id, .. },
+            ) => cur = *type_id,
+            Ok(BtfType::Typedef { .. }) => return btf.name_of(cur) == Ok("bpf_user_pt_regs_t"),
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The function the subprogram call (or function address load) at `at`

@@ -217,10 +217,12 @@ impl Verifier<'_> {
             }
             let mut state = State::function(k);
             for (i, arg) in sig.args.iter().enumerate().take(5) {
-                let r = match arg {
+                let r = match &self.as_seen(arg) {
                     ArgType::Scalar => RegState::unknown(),
                     ArgType::Ctx => RegState::Ptr(Ptr::new(PtrKind::Ctx)),
-                    ArgType::Mem { size } => {
+                    // `as_seen` leaves no struct pointer: it is the
+                    // context or memory.
+                    ArgType::Mem { size } | ArgType::Struct { size, .. } => {
                         let mut p = Ptr::new(PtrKind::Mem { size: *size });
                         p.or_null = true;
                         p.id = self.fresh_id();
@@ -645,6 +647,26 @@ impl Verifier<'_> {
         Ok(Step::Next(target))
     }
 
+    /// A global function's argument as this program's kernel sees it: a
+    /// pointer to a struct is the context where the program is a kprobe
+    /// and the struct is the one the arch's `bpf_user_pt_regs_t` names
+    /// (`btf_is_prog_ctx_type`); any other is memory that may be NULL. So
+    /// `struct pt_regs *ctx` is the context on x86_64 only: arm64's
+    /// kprobe context is `struct user_pt_regs`.
+    fn as_seen(&self, arg: &ArgType) -> ArgType {
+        match arg {
+            ArgType::Struct { name, size } => {
+                let ctx = self.target.arch.info().kprobe_ctx_struct;
+                if self.prog_type == ProgType::Kprobe && ctx == Some(name.as_str()) {
+                    ArgType::Ctx
+                } else {
+                    ArgType::Mem { size: *size }
+                }
+            }
+            other => other.clone(),
+        }
+    }
+
     /// Whether register `r` fits a global function's argument `arg`
     /// (`btf_check_subprog_arg_match`).
     fn global_arg_ok(
@@ -655,7 +677,7 @@ impl Verifier<'_> {
         arg: &ArgType,
     ) -> Result<bool, VerifyError> {
         let v = s.cur().regs[usize::from(r)];
-        Ok(match (arg, v) {
+        Ok(match (&self.as_seen(arg), v) {
             (ArgType::Scalar, RegState::Scalar(_)) => true,
             (ArgType::Ctx, RegState::Ptr(p)) => p.kind == PtrKind::Ctx && p.off == 0,
             (ArgType::Mem { .. }, RegState::Scalar(sc)) => sc.as_const() == Some(0),

@@ -411,3 +411,51 @@ fn thirty_two_bit_jumps_bound_the_low_half() {
     wide[2] = i::jmp32_imm(Cond::Gt, R1, 16, 7);
     assert!(!at(&bare(&wide, &[]), V6_1).accepted);
 }
+
+/// A kprobe passing its context to a global function that reads it.
+fn ctx_to_global(arg: ArgType) -> Program {
+    let insns = [
+        i::call_local(1),
+        i::exit(),
+        i::ldx(Size::DW, R0, R1, 0),
+        i::exit(),
+    ];
+    let mut p = bare(&insns, &[]);
+    p.funcs = vec![Func {
+        name: "g".into(),
+        start: 2,
+        global: Some(Signature {
+            args: vec![arg],
+            returns_scalar: true,
+        }),
+    }];
+    p
+}
+
+#[test]
+fn a_global_functions_context_is_the_struct_the_arch_names() {
+    let on = |arch, arg: ArgType| check_program_for(&ctx_to_global(arg), &Target::new(arch, V6_1));
+    let structure = |name: &str| ArgType::Struct {
+        name: name.into(),
+        size: 336,
+    };
+    // x86_64's kprobe context is struct pt_regs itself.
+    assert!(accepted(&on(Arch::X86_64, structure("pt_regs"))));
+    // arm64's is struct user_pt_regs: a struct pt_regs * is memory that
+    // may be NULL, which the caller's context is not (the kernel says so,
+    // or, verifying the function first as 6.1 does, that it reads R1
+    // unchecked).
+    let refused = "Caller passes invalid args into func#1";
+    assert_eq!(message(&on(Arch::Arm64, structure("pt_regs"))), refused);
+    assert!(accepted(&on(Arch::Arm64, structure("user_pt_regs"))));
+    assert!(accepted(&on(Arch::Riscv64, structure("user_regs_struct"))));
+    assert_eq!(message(&on(Arch::Ppc64le, structure("pt_regs"))), refused);
+    // s390x's is anonymous: only the typedef names it.
+    assert_eq!(
+        message(&on(Arch::S390x, structure("user_pt_regs"))),
+        refused
+    );
+    for arch in Arch::ALL {
+        assert!(accepted(&on(arch, ArgType::Ctx)), "{arch}");
+    }
+}
