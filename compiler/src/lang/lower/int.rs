@@ -547,6 +547,15 @@ impl Gen<'_> {
     }
 }
 
+/// Whether `e`'s value is already what a cast to `int` makes of it: every
+/// bit that may be set lies below the width (below the sign bit, for a
+/// signed cast), as after an equal or narrower cast (`let $x: uint16 =
+/// (uint16)arg2` masks once).
+fn fits(e: &TExpr, int: IntType) -> bool {
+    let width = u32::from(int.bytes) * 8 - u32::from(int.signed);
+    width >= 64 || bits::maybe_ones(e) >> width == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,13 +569,4 @@ mod tests {
         assert_eq!(cmp_cond(BinOp::Add, true), None);
         assert_eq!(alu_op(BinOp::Shr), Some(AluOp::Rsh));
     }
-}
-
-/// Whether `e`'s value is already what a cast to `int` makes of it: every
-/// bit that may be set lies below the width (below the sign bit, for a
-/// signed cast), as after an equal or narrower cast (`let $x: uint16 =
-/// (uint16)arg2` masks once).
-fn fits(e: &TExpr, int: IntType) -> bool {
-    let width = u32::from(int.bytes) * 8 - u32::from(int.signed);
-    width >= 64 || bits::maybe_ones(e) >> width == 0
 }
