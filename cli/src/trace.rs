@@ -483,7 +483,7 @@ fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> R
         return Ok(());
     }
     let traceable = kernel::traceable().ok().map(|(_, names)| names);
-    let mut reasons = Vec::new();
+    let mut explained = Vec::new();
     for (section, e) in &failed {
         if let LiveError::NoKprobes = e {
             return Err(LiveError::NoKprobes.into());
@@ -494,7 +494,21 @@ fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> R
             .find(|p| &p.section == section)
             .map_or(section.as_str(), |p| p.probe.as_str());
         let (func, _) = live::target(section);
-        reasons.push(explain::not_attached(probe, &func, e, traceable.as_deref()));
+        let why = explain::not_attached(probe, &func, e, traceable.as_deref());
+        explained.push((section.as_str(), why));
+    }
+    let Triage {
+        skipped,
+        mut reasons,
+    } = triage(manifest, explained);
+    skipped
+        .iter()
+        .for_each(|w| eprintln!("probecc: warning: {w}"));
+    if reasons.is_empty() {
+        if session.loaded().attached() == 0 {
+            bail!("no probe could be attached: the kernel refused every function the wildcards matched");
+        }
+        return Ok(());
     }
     match manifest.config.missing_probes {
         MissingProbes::Error => {
@@ -512,6 +526,42 @@ fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> R
         }
         MissingProbes::Ignore => Ok(()),
     }
+}
+
+/// The attach points the kernel refused, sorted: the matches of a
+/// wildcard (a name two functions share, one on the kprobe blacklist)
+/// are left out with a warning, as bpftrace leaves them (silently where
+/// the spec's config says `missing_probes = "ignore"`); the rest are the
+/// reasons `missing_probes` rules on.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Triage<E> {
+    pub skipped: Vec<String>,
+    pub reasons: Vec<E>,
+}
+
+pub(crate) fn triage<E: std::fmt::Display>(
+    manifest: &Manifest,
+    failed: Vec<(&str, E)>,
+) -> Triage<E> {
+    let mut out = Triage {
+        skipped: Vec::new(),
+        reasons: Vec::new(),
+    };
+    for (section, why) in failed {
+        let glob = manifest
+            .programs
+            .iter()
+            .find(|p| p.section == section)
+            .and_then(|p| p.wildcard.as_deref());
+        match glob {
+            Some(_) if manifest.config.missing_probes == MissingProbes::Ignore => {}
+            Some(glob) => out
+                .skipped
+                .push(format!("{why} (a match of {glob}), skipping")),
+            None => out.reasons.push(why),
+        }
+    }
+    out
 }
 
 /// Prints records as they come until the trace ends: a signal, `exit()`,

@@ -171,3 +171,42 @@ fn load_options_set_an_objects_globals_from_its_args() {
     let o = load_options(&fixed, &args(&["7", "eth0"]), Arch::S390x, None).unwrap();
     assert!(o.globals.is_empty());
 }
+
+#[test]
+fn a_refused_match_of_a_wildcard_is_skipped_and_a_named_probe_is_not() {
+    use probecc::lang::{compile, CompileOptions};
+    let src = |config: &str| {
+        format!(
+            "{config}kprobe:vfs_* {{ @a = count(); }}\nkprobe:do_sys_openat2 {{ @b = count(); }}"
+        )
+    };
+    let manifest = |text: &str| {
+        let opts = CompileOptions {
+            symbols: Some(
+                ["vfs_read", "vfs_write", "do_sys_openat2"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            ..CompileOptions::default()
+        };
+        compile(text, Arch::X86_64, &opts)
+            .expect("compiles")
+            .manifest
+    };
+    let m = manifest(&src(""));
+    let failed = vec![
+        ("kprobe/vfs_write", "EADDRNOTAVAIL".to_string()),
+        ("kprobe/do_sys_openat2", "ENOENT".to_string()),
+    ];
+    let t = triage(&m, failed.clone());
+    assert_eq!(
+        t.skipped,
+        ["EADDRNOTAVAIL (a match of kprobe:vfs_*), skipping"]
+    );
+    assert_eq!(t.reasons, ["ENOENT"]);
+    // `missing_probes = "ignore"` leaves the match out without a word.
+    let quiet = manifest(&src("config = { missing_probes = \"ignore\" }\n"));
+    let t = triage(&quiet, failed);
+    assert!(t.skipped.is_empty());
+    assert_eq!(t.reasons, ["ENOENT"]);
+}

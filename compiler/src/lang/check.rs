@@ -348,6 +348,7 @@ fn begin_program(body: usize) -> ProbeProgram {
         wrapped_syscall: false,
         proto: None,
         multi: None,
+        wildcard: None,
     }
 }
 
@@ -542,6 +543,10 @@ impl<'a> Checker<'a> {
                                 wrapped_syscall: a.kind == ProbeKind::Ksyscall
                                     && self.arch.syscall_wrapped(self.opts.kernel_for(self.arch)),
                                 multi: None,
+                                wildcard: a
+                                    .target
+                                    .contains('*')
+                                    .then(|| format!("{}:{}", a.kind.name(), a.target)),
                             });
                         }
                     }

@@ -127,6 +127,11 @@ pub struct ProgramEntry {
     /// on the target instead, and attaches a bare `kprobe.multi` to these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<String>,
+    /// The wildcard attach point this program's was expanded from
+    /// (`kprobe:vfs_*`), if any: where the kernel refuses it, a loader
+    /// warns and goes on without it, as bpftrace does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wildcard: Option<String>,
 }
 
 /// What a program is, and so what a runner does with it.
@@ -515,6 +520,7 @@ impl Manifest {
                         ret_slot: f.ret_slot(),
                     }),
                     functions: p.multi.as_ref().map_or(Vec::new(), |m| m.funcs.clone()),
+                    wildcard: p.wildcard.clone(),
                 })
                 .collect(),
             funcs: checked.names(Sym::Func),
@@ -770,6 +776,7 @@ mod tests {
             },
             tracing: None,
             functions: Vec::new(),
+            wildcard: None,
         };
         let json = serde_json::to_string(&every).unwrap();
         assert_eq!(

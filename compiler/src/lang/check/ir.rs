@@ -524,6 +524,10 @@ pub struct ProbeProgram {
     /// Set for a kprobe-multi program: one program for all of a block's
     /// functions (`attach`, `probe` and `func` are then its first's).
     pub multi: Option<MultiTarget>,
+    /// The wildcard attach point this one was expanded from, as written
+    /// (`kprobe:vfs_*`): a loader skips it with a warning where the
+    /// kernel refuses it, as bpftrace does, instead of failing.
+    pub wildcard: Option<String>,
 }
 
 /// What one kprobe-multi program attaches to: libbpf's glob, which a
