@@ -120,7 +120,8 @@ pub fn has_jit() -> bool {
 /// Whether this kernel can attach a kprobe-multi link, asked of the
 /// kernel as libbpf's and bpftrace's feature probes ask it: a
 /// two-instruction program linked to a function no kernel has. A kernel
-/// with the link looks the name up and says `ENOENT`; one built without
+/// with the link looks the name up and says `ESRCH`
+/// (`ftrace_lookup_symbols`); one built without
 /// fprobes (`CONFIG_FPROBE`) says `EOPNOTSUPP`, and one before 5.18,
 /// which has no such attach type, `EINVAL`. (Searching kallsyms for
 /// `register_fprobe` costs a third of a second of guest time under
@@ -142,7 +143,7 @@ pub fn has_kprobe_multi() -> bool {
     let nowhere = ["probecc_feature_probe_no_such_function".to_string()];
     match super::bpf::link_kprobe_multi(&prog, &nowhere, false) {
         Ok(_link) => true,
-        Err(e) => e.raw_os_error() == Some(libc::ENOENT),
+        Err(e) => matches!(e.raw_os_error(), Some(libc::ESRCH | libc::ENOENT)),
     }
 }
 
