@@ -71,6 +71,7 @@ fn agent() -> ! {
         kernel: sys::kernel_release(),
         cpus: live::possible_cpus() as u32,
         jit: sys::enable_jit(),
+        kprobe_multi: Some(live::kernel::has_kprobe_multi()),
     });
     // Without kallsyms (no such file), stack frames are addresses.
     let ksyms = Ksyms::read(std::path::Path::new("/proc/kallsyms")).unwrap_or_default();

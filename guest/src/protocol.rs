@@ -355,6 +355,11 @@ pub enum Report {
         /// (1), or `None` when the kernel has no JIT (the interpreter).
         #[serde(default)]
         jit: Option<u8>,
+        /// What the runtime's feature probe says of the kprobe-multi link
+        /// (`probecc_runtime::live::kernel::has_kprobe_multi`), which
+        /// `probecc trace --multi auto` goes by.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kprobe_multi: Option<bool>,
     },
     /// One check of the compiler's tables against the kernel.
     Table {

@@ -493,6 +493,7 @@ mod tests {
             icount: true,
             jit: Some(1),
             btf: Some(true),
+            kprobe_multi_probe: None,
             verdict: Verdict::Completed,
             boot_secs: 40.0,
             log: "x.console.log".into(),

@@ -28,6 +28,10 @@ pub struct ArchResult {
     /// objects with CO-RE relocations need.
     #[serde(default)]
     pub btf: Option<bool>,
+    /// What the runtime's feature probe said of the kprobe-multi link in
+    /// the guest (`None`: not asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kprobe_multi_probe: Option<bool>,
     pub verdict: Verdict,
     pub boot_secs: f64,
     pub log: String,
@@ -191,6 +195,7 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
         icount,
         jit: None,
         btf: None,
+        kprobe_multi_probe: None,
         verdict: boot.verdict,
         boot_secs: boot.secs,
         log: boot.log.display().to_string(),
@@ -219,9 +224,15 @@ pub fn digest(boot: &Boot, header: (&str, &str, &str, &str, bool), kinds: &Kinds
 
 fn absorb(r: &mut ArchResult, rep: &Report) {
     match rep {
-        Report::Boot { kernel, jit, .. } => {
+        Report::Boot {
+            kernel,
+            jit,
+            kprobe_multi,
+            ..
+        } => {
             r.kernel = kernel.clone();
             r.jit = *jit;
+            r.kprobe_multi_probe = *kprobe_multi;
         }
         Report::Table {
             check,
@@ -597,6 +608,15 @@ impl ArchResult {
             return; // No overhead run: nothing to hold the table against.
         }
         let release = self.release.clone();
+        // `probecc trace --multi auto` goes by the runtime's probe: it
+        // must say what the kernel did with the link.
+        if let Some(probe) = self.kprobe_multi_probe.filter(|&p| p != ran) {
+            self.failures.push(format!(
+                "the runtime's kprobe-multi feature probe says {}, but the kernel {} the link",
+                if probe { "yes" } else { "no" },
+                if ran { "attached" } else { "refused" }
+            ));
+        }
         match (arch.kprobe_multi(&release), refused) {
             (Some(true), Some(why)) => self.failures.push(format!(
                 "{EMPTY_KPROBE_MULTI}: the arch table says {arch} {release} has the kprobe-multi \
@@ -637,6 +657,7 @@ mod tests {
             kernel: kernel.into(),
             cpus: 2,
             jit: Some(1),
+            kprobe_multi: None,
         }];
         match refused {
             None => reports.extend([
@@ -717,6 +738,26 @@ mod tests {
         r.check_kprobe_multi(Arch::X86_64);
         assert!(r.failures.is_empty(), "{:?}", r.failures);
         assert!(r.notes[0].contains("no kprobe-multi row"), "{:?}", r.notes);
+        // The runtime's feature probe must agree with the kernel.
+        let mut r = multi_boot("trixie", true);
+        r.kprobe_multi_probe = Some(true);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        let mut r = multi_boot("trixie", true);
+        r.kprobe_multi_probe = Some(false);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert_eq!(
+            r.failures,
+            ["the runtime's kprobe-multi feature probe says no, but the kernel attached the link"]
+        );
+        let mut r = multi_boot("bookworm", false);
+        r.kprobe_multi_probe = Some(true);
+        r.check_kprobe_multi(Arch::X86_64);
+        assert!(
+            r.failures[0].contains("says yes, but the kernel refused"),
+            "{:?}",
+            r.failures
+        );
         // No overhead run: nothing to hold the table against.
         let mut r = multi_boot("trixie", true);
         r.overhead.clear();
