@@ -111,6 +111,7 @@ mod tests {
                 kind: ProgramKind::Kprobe,
                 tracing: None,
                 functions: Vec::new(),
+                wildcard: None,
             })
             .collect();
         Manifest {
