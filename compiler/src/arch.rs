@@ -179,6 +179,12 @@ pub struct ArchInfo {
     /// pt_regs *` on another arch is memory that may be NULL. From each
     /// arch's `asm/bpf_perf_event.h` (`include/uapi`).
     pub kprobe_ctx_struct: Option<&'static str>,
+    /// The first release whose JIT mixes tail calls with BPF-to-BPF calls
+    /// (`bpf_jit_supports_subprog_tailcalls`); before it such a program
+    /// falls back to the interpreter, which refuses it ("tail_calls are
+    /// not allowed in non-JITed programs with bpf-to-bpf calls"). ppc64's
+    /// came with its trampolines (6.13): its 6.12 refused them in QEMU.
+    pub subprog_tailcalls_since: Option<KernelVersion>,
     /// Whether its Debian kernels JIT-compile BPF programs by default.
     /// Where they run them in the interpreter (s390x), the verifier
     /// refuses callbacks (`bpf_for_each_map_elem`'s): `callbacks are not
@@ -238,6 +244,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(5, 5)),
         atomic_add_loops: false,
         kprobe_ctx_struct: Some("pt_regs"),
+        subprog_tailcalls_since: Some(KernelVersion(5, 10)),
         jit_by_default: true,
     },
     ArchInfo {
@@ -279,6 +286,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(6, 4)),
         atomic_add_loops: false,
         kprobe_ctx_struct: Some("user_pt_regs"),
+        subprog_tailcalls_since: Some(KernelVersion(6, 0)),
         jit_by_default: true,
     },
     ArchInfo {
@@ -317,6 +325,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(6, 3)),
         atomic_add_loops: false,
         kprobe_ctx_struct: None,
+        subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: false,
     },
     ArchInfo {
@@ -357,6 +366,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(6, 13)),
         atomic_add_loops: true,
         kprobe_ctx_struct: Some("user_pt_regs"),
+        subprog_tailcalls_since: Some(KernelVersion(6, 13)),
         jit_by_default: true,
     },
     ArchInfo {
@@ -397,6 +407,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(6, 3)),
         atomic_add_loops: false,
         kprobe_ctx_struct: Some("user_regs_struct"),
+        subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: true,
     },
 ];

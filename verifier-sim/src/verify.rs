@@ -268,13 +268,27 @@ impl Verifier<'_> {
     /// What the interpreter cannot run, refused after verification when
     /// the JIT is off (`fixup_call_args`).
     fn interpreter_limits(&self) -> Result<(), VerifyError> {
-        if self.rules.jit {
-            return Ok(());
-        }
         let tail_call = self
             .insns
             .iter()
             .any(|i| i.is_call() && i.src == 0 && i.imm == crate::call::TAIL_CALL);
+        // A JIT that cannot mix the two leaves the program to the
+        // interpreter, which refuses it.
+        let jit_mixes = self
+            .target
+            .arch
+            .info()
+            .subprog_tailcalls_since
+            .is_some_and(|since| self.rules.kernel >= since);
+        if self.subprogs.len() > 1 && tail_call && (!self.rules.jit || !jit_mixes) {
+            return Err(err(
+                0,
+                "tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls",
+            ));
+        }
+        if self.rules.jit {
+            return Ok(());
+        }
         if self.subprogs.len() > 1 && tail_call {
             return Err(err(
                 0,

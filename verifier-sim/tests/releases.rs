@@ -277,6 +277,16 @@ fn tail_calls_need_less_than_256_bytes_of_frames_above() {
             .as_deref(),
         Some("tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls")
     );
+    // ppc64's JIT mixes them from 6.13 only: 6.12 leaves the program to
+    // the interpreter, which refuses it, JIT or not.
+    let ppc = |kernel| {
+        check_program_for(&chain(32, 8, true), &Target::new(Arch::Ppc64le, kernel)).message
+    };
+    assert_eq!(
+        ppc(V6_12).as_deref(),
+        Some("tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls")
+    );
+    assert_eq!(ppc(V6_18), None);
 }
 
 fn with_rodata(insns: &[Insn], init: Vec<u8>) -> Program {
