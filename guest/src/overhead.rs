@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use aya::sys::{enable_stats, Stats};
 use probecc::error::chain;
 use probecc_guest::protocol::{OverheadPlan, Report, Subject};
-use probecc_runtime::live::{self, kernel, multi};
+use probecc_runtime::live::{self, multi};
 
 use crate::sys::{monotonic_ns, report, set_comm};
 
@@ -117,11 +117,7 @@ fn attached<T>(s: &mut Loaded, f: impl FnOnce() -> T) -> Result<T, String> {
     if let Some(object) = s.object.as_mut() {
         for (name, section) in &s.subject.programs {
             let r = if multi::is_multi(section) {
-                multi_functions(&s.subject, name, section).and_then(|funcs| {
-                    object
-                        .attach_multi_link(name, section, &funcs)
-                        .map_err(|e| chain(&e))
-                })
+                attach_multi(object, &s.subject, name, section)
             } else {
                 object.attach(name, section).map_err(|e| chain(&e))
             };
@@ -138,23 +134,23 @@ fn attached<T>(s: &mut Loaded, f: impl FnOnce() -> T) -> Result<T, String> {
     Ok(out)
 }
 
-/// The functions kprobe-multi program `name` of `subject` attaches to:
-/// the ones the plan lists for it, else its section's pattern matched
-/// against this kernel's traceable functions.
-fn multi_functions(subject: &Subject, name: &str, section: &str) -> Result<Vec<String>, String> {
+/// Program `name` attached by one kprobe-multi link on the functions the
+/// plan lists for it, else its section's pattern matched against this
+/// kernel's traceable functions.
+fn attach_multi(
+    object: &mut live::Loaded,
+    subject: &Subject,
+    name: &str,
+    section: &str,
+) -> Result<(), String> {
     let listed = subject.functions.get(name).cloned().unwrap_or_default();
-    let known = if listed.is_empty() {
-        kernel::traceable()
-            .map(|(_, names)| names)
-            .map_err(|e| chain(&e))?
-    } else {
-        Vec::new()
-    };
-    let funcs = multi::functions(section, &listed, &known);
+    let funcs = multi::functions_here(section, &listed).map_err(|e| chain(&e))?;
     if funcs.is_empty() {
         return Err(format!("{section}: no function of this kernel matches"));
     }
-    Ok(funcs)
+    object
+        .attach_multi_link(name, section, &funcs)
+        .map_err(|e| chain(&e))
 }
 
 fn timed(s: &mut Loaded, io: &mut Loop, n: u64) -> Result<f64, String> {

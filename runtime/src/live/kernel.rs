@@ -127,15 +127,9 @@ pub fn has_jit() -> bool {
 /// `register_fprobe` costs a third of a second of guest time under
 /// emulation.)
 pub fn has_kprobe_multi() -> bool {
-    use probecc::endian::Endian;
     use probecc::insn::{self, AluOp, Reg};
-    let endian = if cfg!(target_endian = "big") {
-        Endian::Big
-    } else {
-        Endian::Little
-    };
     let r0_is_0 = insn::alu64_imm(AluOp::Mov, Reg::R0, 0);
-    let code = insn::encode_all(&[r0_is_0, insn::exit()], endian);
+    let code = insn::encode_all(&[r0_is_0, insn::exit()], super::NATIVE);
     let Ok(prog) = super::bpf::prog_load_for(&code, super::bpf::BPF_TRACE_KPROBE_MULTI, false)
     else {
         return false;

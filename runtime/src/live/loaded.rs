@@ -14,24 +14,16 @@ use std::path::Path;
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
 use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
 use aya::{Btf, Ebpf, EbpfLoader};
-use probecc::endian::Endian;
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
 use super::prepare::{has_core_relocations, resolve_ksyms};
 use super::tracing::{self, is_tracing, Link};
-use super::{bpf, kernel, multi, possible_cpus, LiveError};
+use super::{bpf, kernel, multi, possible_cpus, LiveError, NATIVE};
 
 mod multi_link;
 use crate::decode::{Decoder, MapDump, RawEntry};
 use crate::ksyms::Ksyms;
-
-/// The byte order of this machine, which is the kernel's.
-const NATIVE: Endian = if cfg!(target_endian = "big") {
-    Endian::Big
-} else {
-    Endian::Little
-};
 
 /// An object in the kernel, and the kprobes its programs are attached to.
 pub struct Loaded {
@@ -305,14 +297,13 @@ impl Loaded {
     /// Every kprobe and kretprobe of the manifest attached (the programs
     /// it runs itself are not); the ones that failed, by section, with why.
     pub fn attach_all(&mut self, manifest: &Manifest) -> Vec<(String, LiveError)> {
-        let mut traceable: Option<Vec<String>> = None;
         let mut failed = Vec::new();
         for p in &manifest.programs {
             if multi::is_multi(&p.section) {
-                let known = traceable
-                    .get_or_insert_with(|| kernel::traceable().map(|(_, n)| n).unwrap_or_default());
-                let funcs = multi::functions(&p.section, &p.functions, known);
-                failed.extend(self.attach_multi(&p.name, &p.section, &funcs));
+                match multi::functions_here(&p.section, &p.functions) {
+                    Ok(funcs) => failed.extend(self.attach_multi(&p.name, &p.section, &funcs)),
+                    Err(e) => failed.push((p.section.clone(), e.into())),
+                }
             } else if is_probe(&p.section) {
                 if let Err(e) = self.attach(&p.name, &p.section) {
                     failed.push((p.section.clone(), e));

@@ -33,6 +33,13 @@ pub use session::{Printer, Session, Sink};
 pub use system::System;
 pub use tracing::is_tracing;
 
+/// The byte order of this machine, which is the kernel's.
+pub(crate) const NATIVE: probecc::endian::Endian = if cfg!(target_endian = "big") {
+    probecc::endian::Endian::Big
+} else {
+    probecc::endian::Endian::Little
+};
+
 use crate::decode::DecodeError;
 
 /// What can go wrong loading, attaching or reading an object (aya's
@@ -128,6 +135,8 @@ pub enum LiveError {
     Exec(#[from] crate::exec::ExecError),
     #[error("an action names {0}, which is not a map of the manifest")]
     NoSuchMap(String),
+    #[error(transparent)]
+    Kernel(#[from] kernel::KernelError),
     #[error("writing the output")]
     Output(#[source] std::io::Error),
 }

@@ -17,6 +17,7 @@ use probecc::endian::Endian;
 use probecc::insn::{self, pseudo};
 
 use super::bpf;
+use super::kernel::{self, KernelError};
 
 /// Whether a program's ELF section makes it a kprobe-multi program.
 pub fn is_multi(section: &str) -> bool {
@@ -90,6 +91,16 @@ pub fn functions(section: &str, listed: &[String], traceable: &[String]) -> Vec<
     out.sort();
     out.dedup();
     out
+}
+
+/// [`functions`] on the running kernel: the traceable list (read once per
+/// process) is asked for only when the section has a pattern to match.
+pub fn functions_here(section: &str, listed: &[String]) -> Result<Vec<String>, KernelError> {
+    let traceable = match kind_and_pattern(section) {
+        Some((_, Some(_))) => kernel::traceable()?.1,
+        _ => Vec::new(),
+    };
+    Ok(functions(section, listed, &traceable))
 }
 
 /// Program `name` of `object` (CO-RE relocations applied) loaded for the
