@@ -7,9 +7,9 @@
 //! a copy there), packages under `target/packages`, reports in
 //! `target/matrix` (`--out`); the overhead loop with the clang twins as
 //! extra subjects; tools installed when missing unless
-//! `XTASK_NO_INSTALL=1`. The matrix ends with the parity run, its boots
-//! sharing the CPUs with the matrix's. Exit status non-zero when anything
-//! failed.
+//! `XTASK_NO_INSTALL=1`. Beside the matrix's boots runs the parity run of
+//! one arch (`--parity` names others), its boots sharing the CPUs with
+//! the matrix's. Exit status non-zero when anything failed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,12 +54,39 @@ pub struct MatrixArgs {
     /// Run only shard i of n (1-based, `i/n`) of the (arch, release) list
     #[arg(long)]
     pub shard: Option<String>,
-    /// Skip the parity run against bpftrace that runs beside the boots (one
-    /// boot per arch of the run)
-    #[arg(long)]
+    /// The arches of the parity run against bpftrace beside the boots (a
+    /// boot each, 4–8 minutes of a CPU under TCG, twice a matrix boot's):
+    /// `one` (the run's first arch, x86_64 in the default matrix), `all`,
+    /// `none`, or a comma-separated list of the run's arches
+    #[arg(long, default_value = "one")]
+    pub parity: String,
+    /// The same as `--parity none`
+    #[arg(long, conflicts_with = "parity")]
     pub no_parity: bool,
     #[command(flatten)]
     pub run: RunFlags,
+}
+
+impl MatrixArgs {
+    /// The arches of the run (in order, each once) that the parity run
+    /// covers.
+    fn parity_arches(&self, ran: &[Arch]) -> Result<Vec<Arch>> {
+        if self.no_parity {
+            return Ok(Vec::new());
+        }
+        match self.parity.as_str() {
+            "none" => Ok(Vec::new()),
+            "one" => Ok(ran.iter().take(1).copied().collect()),
+            "all" => Ok(ran.to_vec()),
+            list => {
+                let named = Arch::parse_list(list)?;
+                if let Some(a) = named.iter().find(|a| !ran.contains(a)) {
+                    bail!("--parity {list}: {a} is not among the run's arches");
+                }
+                Ok(named)
+            }
+        }
+    }
 }
 
 /// The flags `qemu` and `matrix` share.
@@ -274,9 +301,10 @@ pub fn run_matrix(args: &MatrixArgs) -> Result<()> {
     ran.dedup();
     let slots = args.run.slots();
     let dir = args.run.out_dir();
+    let parity_arches = args.parity_arches(&ran)?;
     let (outcome, parity) = std::thread::scope(|s| {
-        let parity =
-            (!args.no_parity).then(|| s.spawn(|| crate::parity::run_for_matrix(&ran, &slots)));
+        let parity = (!parity_arches.is_empty())
+            .then(|| s.spawn(|| crate::parity::run_for_matrix(&parity_arches, &slots)));
         let outcome = run_fixtures(&args.run, true, &targets, &slots);
         (outcome, parity.map(|p| p.join()))
     });
@@ -391,5 +419,43 @@ pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
             crate::parity::join_report(&flags.out_dir().join("report.md"))?;
             matrix.and(p)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: MatrixArgs,
+    }
+
+    fn parity(argv: &[&str], ran: &[Arch]) -> Result<Vec<Arch>> {
+        let cli = Cli::try_parse_from(std::iter::once("matrix").chain(argv.iter().copied()))?;
+        cli.args.parity_arches(ran)
+    }
+
+    #[test]
+    fn the_default_parity_run_covers_the_first_arch_of_the_run() {
+        let all = [Arch::X86_64, Arch::Arm64, Arch::S390x];
+        assert_eq!(parity(&[], &all).unwrap(), [Arch::X86_64]);
+        assert_eq!(parity(&[], &[Arch::Arm64]).unwrap(), [Arch::Arm64]);
+        assert_eq!(parity(&["--parity", "all"], &all).unwrap(), all);
+        assert!(parity(&["--parity", "none"], &all).unwrap().is_empty());
+        assert!(parity(&["--no-parity"], &all).unwrap().is_empty());
+        assert_eq!(
+            parity(&["--parity", "s390x,arm64"], &all).unwrap(),
+            [Arch::S390x, Arch::Arm64]
+        );
+    }
+
+    #[test]
+    fn a_parity_arch_outside_the_run_is_an_error() {
+        let e = parity(&["--parity", "riscv64"], &[Arch::X86_64]).unwrap_err();
+        assert!(e.to_string().contains("riscv64 is not among"), "{e}");
+        assert!(parity(&["--parity", "x86_64", "--no-parity"], &[Arch::X86_64]).is_err());
     }
 }
