@@ -15,11 +15,11 @@
 //! fails.
 
 mod compare;
-mod report;
-mod rules;
-mod shim;
-mod stage;
-mod trace;
+pub(crate) mod report;
+pub(crate) mod rules;
+pub(crate) mod shim;
+pub(crate) mod stage;
+pub(crate) mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -95,8 +95,13 @@ pub fn bpftrace_dir() -> PathBuf {
 /// (`machine::first_release`), under `target/bpftrace` or
 /// `XTASK_BPFTRACE_DIR` (the fault tests damage a copy there).
 fn bundle(arch: Arch) -> Result<Bundle> {
+    bundle_of(arch, machine::first_release(arch))
+}
+
+/// Debian `release`'s bpftrace of `arch` (the corpus runs each release's
+/// tools under their own release's bpftrace).
+pub(crate) fn bundle_of(arch: Arch, release: machine::Release) -> Result<Bundle> {
     let dir = bpftrace_dir();
-    let release = machine::first_release(arch);
     let (tree, files) = packages::fetch(&dir, "bpftrace", arch, release, |t| {
         packages::bundle(t, arch, BPFTRACE)
     })?;
@@ -242,11 +247,14 @@ fn selected<'a>(
             .get(&name)
             .cloned()
             .with_context(|| format!("{name} has no workload in expectations.toml"))?;
+        let opts = fixtures::options(&path)?;
         out.push(stage::Fixture {
             name,
             path,
             workload,
             rule,
+            opts,
+            translate: true,
         });
     }
     Ok(out)
@@ -415,7 +423,7 @@ fn skipped(name: &str, why: &str) -> SpecResult {
 }
 
 /// Boots and collects every parity line of the console log.
-fn boot(
+pub(crate) fn boot(
     arch: Arch,
     kernel: &Kernel,
     initramfs: &Path,
@@ -482,6 +490,9 @@ fn how(rule: &Rule, comm: &str) -> Vec<String> {
     }];
     for (map, l) in &rule.maps {
         notes.push(format!("{map}: {} ({})", mode_name(l.compare), l.why));
+    }
+    if let Some(l) = &rule.every_map {
+        notes.push(format!("every map: {} ({})", mode_name(l.compare), l.why));
     }
     if let Some(l) = &rule.printf {
         notes.push(format!("printf: {} ({})", mode_name(l.compare), l.why));

@@ -57,6 +57,10 @@ pub struct Rule {
     /// Maps that do not compare exactly.
     #[serde(default)]
     pub maps: BTreeMap<String, Loose>,
+    /// How the maps not named in `maps` compare (a published tool's
+    /// generic rule; a fixture's rule names each map that is not exact).
+    #[serde(skip)]
+    pub every_map: Option<Loose>,
     /// The printf lines, when they do not compare exactly.
     #[serde(default)]
     pub printf: Option<Loose>,
@@ -107,7 +111,10 @@ impl Reason {
 
 impl Rule {
     pub fn map_mode(&self, map: &str) -> Mode {
-        self.maps.get(map).map_or(Mode::Exact, |l| l.compare)
+        self.maps
+            .get(map)
+            .or(self.every_map.as_ref())
+            .map_or(Mode::Exact, |l| l.compare)
     }
 
     pub fn printf_mode(&self) -> Mode {

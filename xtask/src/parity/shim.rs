@@ -4,7 +4,9 @@
 //!
 //! - `filter_comm`: `comm == "<workload comm>"` ANDed into the predicate
 //!   of every kernel probe, on both sides, so that only the workload's
-//!   own processes count (not the agent, bpftrace or kernel threads);
+//!   own processes count (not the agent, bpftrace or kernel threads); the
+//!   text may be a published tool's (`#!`, `#include`, `#define`): it is
+//!   preprocessed to be parsed, and the edits land in the text as written;
 //! - `for_bpftrace`: bpftrace 0.17 has no `ksyscall`/`kretsyscall`, so
 //!   those attach points become (for every version alike)
 //!   `kprobe`/`kretprobe` on the arch's syscall symbol
@@ -21,7 +23,8 @@ use anyhow::{bail, Result};
 use probecc::arch::Arch;
 use probecc::lang::ast::{ProbeKind, Span, Spec};
 use probecc::lang::lex::{tokenize, Tok, Token};
-use probecc::lang::parse::parse;
+use probecc::lang::parse::{parse, parse_preprocessed};
+use probecc::lang::preprocess::{self, HAVE_BTF};
 use probecc::symbols::glob_match;
 
 /// bpftrace's script and the renames that map its output back.
@@ -64,10 +67,26 @@ fn is_user_space(kind: ProbeKind) -> bool {
     kind.runs_itself()
 }
 
+/// `src` preprocessed as bpftrace's guest preprocesses it (the kernel has
+/// BTF) and parsed, with the map from the tree's spans to `src`'s.
+fn parsed_as_written(src: &str, what: &str) -> Result<(Spec, preprocess::map::SourceMap)> {
+    let opts = preprocess::Options {
+        predefined: vec![(HAVE_BTF.to_string(), "1".to_string())],
+    };
+    let pre = match preprocess::preprocess(src, &opts) {
+        Ok(p) => p,
+        Err(d) => bail!("{what} does not preprocess: {d:?}"),
+    };
+    match parse_preprocessed(&pre, src) {
+        Ok(spec) => Ok((spec, pre.map)),
+        Err(d) => bail!("{what} does not parse: {d:?}"),
+    }
+}
+
 /// The spec with `comm == "<comm>"` ANDed into every kernel probe's
 /// predicate (a new predicate where there is none).
 pub fn filter_comm(src: &str, comm: &str) -> Result<String> {
-    let spec = parsed(src, "the fixture")?;
+    let (spec, map) = parsed_as_written(src, "the spec")?;
     let cond = format!("comm == \"{comm}\"");
     let mut edits = Vec::new();
     for p in &spec.probes {
@@ -76,10 +95,11 @@ pub fn filter_comm(src: &str, comm: &str) -> Result<String> {
         }
         match &p.pred {
             Some(e) => {
+                let e_span = map.span(e.span);
                 // The text between the predicate's own slashes (the
                 // expression's span may leave out outer parentheses).
-                let open = src[..e.span.start].rfind('/');
-                let close = src[e.span.end..].find('/').map(|c| c + e.span.end);
+                let open = src[..e_span.start].rfind('/');
+                let close = src[e_span.end..].find('/').map(|c| c + e_span.end);
                 let (Some(open), Some(close)) = (open, close) else {
                     bail!("cannot find the slashes of a predicate");
                 };
@@ -89,14 +109,17 @@ pub fn filter_comm(src: &str, comm: &str) -> Result<String> {
                     text: format!("({}) && {cond}", inner.trim()),
                 });
             }
-            None => edits.push(Edit {
-                span: Span::new(p.body.span.start, p.body.span.start),
-                text: format!("/{cond}/\n"),
-            }),
+            None => {
+                let at = map.span(p.body.span).start;
+                edits.push(Edit {
+                    span: Span::new(at, at),
+                    text: format!("/{cond}/\n"),
+                })
+            }
         }
     }
     let out = apply(src, edits);
-    parsed(&out, "the comm-filtered spec")?;
+    parsed_as_written(&out, "the comm-filtered spec")?;
     Ok(out)
 }
 
@@ -242,6 +265,20 @@ mod tests {
         assert_eq!(
             out,
             "BEGIN { printf(\"hi\\n\"); }\nkprobe:vfs_read\n/((arg2 > 1) || pid == 1) && comm == \"dd\"/\n{ @a = count(); }\nkprobe:vfs_write,\nkprobe:vfs_open\n/comm == \"dd\"/\n{ @b = count(); }\n"
+        );
+    }
+
+    #[test]
+    fn comm_filter_edits_a_published_tool_as_written() {
+        let src = "#!/usr/bin/env bpftrace\n#include <linux/fs.h>\n#define BIG 4096\n\
+                   kprobe:vfs_read /arg2 > BIG/ { @big = count(); }\n\
+                   kprobe:vfs_write { @w = count(); }\nEND { clear(@w); }\n";
+        let out = filter_comm(src, "dd").expect("filters");
+        assert_eq!(
+            out,
+            "#!/usr/bin/env bpftrace\n#include <linux/fs.h>\n#define BIG 4096\n\
+             kprobe:vfs_read /(arg2 > BIG) && comm == \"dd\"/ { @big = count(); }\n\
+             kprobe:vfs_write /comm == \"dd\"/\n{ @w = count(); }\nEND { clear(@w); }\n"
         );
     }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use probecc::arch::Arch;
 use probecc::lang::manifest::Manifest;
-use probecc::lang::{self, diag};
+use probecc::lang::{self, diag, CompileOptions};
 use probecc_guest::protocol::{AttachScalePlan, ParityCase, Plan, PLAN_PATH, PROBECC};
 
 use probecc_harness::guest::GuestSource;
@@ -22,7 +22,6 @@ use probecc_harness::stage::BUSYBOX;
 use super::rules::{Filter, Rule};
 use super::{shim, Bundle};
 use crate::dist;
-use probecc_fixtures as fixtures;
 
 const DIR: &str = "/probecc/parity";
 
@@ -35,12 +34,22 @@ pub struct Case {
     pub script: String,
 }
 
-/// A fixture to stage.
+/// A fixture (or a published tool) to stage.
 pub struct Fixture<'a> {
     pub name: String,
     pub path: PathBuf,
     pub workload: Vec<String>,
     pub rule: &'a Rule,
+    /// How probecc compiles it: a fixture's own options; a published
+    /// tool's are the corpus run's.
+    pub opts: CompileOptions,
+    /// Whether bpftrace runs the text translated to bpftrace 0.17's
+    /// spelling (`shim::for_bpftrace`): a fixture is written in probecc's;
+    /// a published tool runs as written, under its own release's bpftrace.
+    /// Translated, wildcards become the object's functions, and the trace
+    /// expands them against the same list; as written, bpftrace and the
+    /// trace both expand them against the running kernel's.
+    pub translate: bool,
 }
 
 /// The comm every command of `workload` runs under.
@@ -67,8 +76,8 @@ fn spec_text(f: &Fixture) -> Result<String> {
 
 fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
     let spec = spec_text(f).with_context(|| format!("parity case {}", f.name))?;
-    let opts = fixtures::options(&f.path)?;
-    let compiled = match lang::compile(&spec, arch, &opts) {
+    let opts = &f.opts;
+    let compiled = match lang::compile(&spec, arch, opts) {
         Ok(c) => c,
         Err(d) => bail!(
             "{} (parity text) for {arch}:\n{}",
@@ -82,8 +91,15 @@ fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
         .iter()
         .map(|p| p.probe.clone())
         .collect();
-    let shimmed = shim::for_bpftrace(&spec, arch, &probes)
-        .with_context(|| format!("parity case {}: bpftrace's script", f.name))?;
+    let shimmed = if f.translate {
+        shim::for_bpftrace(&spec, arch, &probes)
+            .with_context(|| format!("parity case {}: bpftrace's script", f.name))?
+    } else {
+        shim::Shimmed {
+            text: spec.clone(),
+            renames: Vec::new(),
+        }
+    };
     let object = format!("{DIR}/{}.o", f.name);
     let manifest = format!("{DIR}/{}.manifest.json", f.name);
     let script = format!("{DIR}/{}.bt", f.name);
@@ -94,7 +110,7 @@ fn case(fs: &mut Initramfs, f: &Fixture, arch: Arch) -> Result<Case> {
     fs.file(&traced, 0o644, spec.clone().into_bytes());
     // The trace expands wildcards against the list the object's and
     // bpftrace's attach points come from, so all three attach alike.
-    let symbols = opts.symbols.as_ref().map(|names| {
+    let symbols = opts.symbols.as_ref().filter(|_| f.translate).map(|names| {
         let path = format!("{DIR}/{}.symbols", f.name);
         fs.file(&path, 0o644, format!("{}\n", names.join("\n")).into_bytes());
         path
