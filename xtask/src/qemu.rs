@@ -357,10 +357,15 @@ pub const TEST_TARGETS: [(Arch, Release); 3] = [
 ];
 
 /// The matrix as `cargo xtask test` runs it: [`TEST_TARGETS`], and
-/// parity on x86_64 beside it (unless `parity` is false). A missing
-/// prerequisite (QEMU, cross linker, a kernel that does not download)
-/// fails under CI and is skipped with the reason elsewhere.
-pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
+/// parity on x86_64 beside it (unless `parity` is false), and `beside`
+/// (more boots, sharing the matrix's slots). A missing prerequisite
+/// (QEMU, cross linker, a kernel that does not download) fails under CI
+/// and is skipped with the reason elsewhere.
+pub fn run_in_test(
+    ci: bool,
+    parity: bool,
+    beside: &(dyn Fn(&Slots) -> Result<()> + Sync),
+) -> Result<()> {
     let prepared = TEST_TARGETS.iter().try_for_each(|&(a, r)| {
         let s = settings(&RunFlags::default_out());
         matrix::check_tools(&s, &[a])?;
@@ -374,10 +379,12 @@ pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
             return Err(e.context("the QEMU matrix's prerequisites (CI=true)"));
         }
         println!("xtask: skipping the QEMU matrix (set CI=true to make this an error): {e:#}");
+        let slots = Slots::per_cpu();
+        let others = beside(&slots);
         return if parity {
-            crate::parity::run_in_test(ci, &Slots::per_cpu())
+            crate::parity::run_in_test(ci, &slots).and(others)
         } else {
-            Ok(())
+            others
         };
     }
     let flags = RunFlags {
@@ -399,11 +406,14 @@ pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
         })
         .collect();
     let slots = flags.slots();
-    let (outcome, parity) = std::thread::scope(|s| {
+    let (outcome, parity, others) = std::thread::scope(|s| {
         let parity = parity.then(|| s.spawn(|| crate::parity::run_in_test(ci, &slots)));
+        let others = s.spawn(|| beside(&slots));
         let outcome = run_fixtures(&flags, true, &targets, &slots);
-        (outcome, parity.map(|p| p.join()))
+        (outcome, parity.map(|p| p.join()), others.join())
     });
+    let others =
+        others.unwrap_or_else(|_| Err(anyhow::anyhow!("a run beside the matrix panicked")));
     let outcome = outcome?;
     report::print_summary(&outcome.results);
     let failed = outcome.failures();
@@ -412,14 +422,15 @@ pub fn run_in_test(ci: bool, parity: bool) -> Result<()> {
     } else {
         Err(anyhow::anyhow!("the matrix failed:\n{}", failed.join("\n")))
     };
-    match parity {
+    let matrix = match parity {
         None => matrix,
         Some(p) => {
             let p = p.unwrap_or_else(|_| Err(anyhow::anyhow!("the parity run panicked")));
             crate::parity::join_report(&flags.out_dir().join("report.md"))?;
             matrix.and(p)
         }
-    }
+    };
+    matrix.and(others)
 }
 
 #[cfg(test)]

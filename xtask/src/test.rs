@@ -125,7 +125,12 @@ pub fn run(args: &TestArgs) -> Result<()> {
     );
     crate::consts::run_in_test(ci)?;
     step(t0, "Debian trixie's bpftrace tools, compiled as published");
-    crate::corpus::run_in_test(ci)?;
+    let corpus = std::sync::Mutex::new(crate::corpus::run_in_test(ci)?);
+    // Its comparison with bpftrace boots beside the matrix's boots.
+    let compare_corpus = |slots: &probecc_harness::matrix::Slots| {
+        let pending = corpus.lock().map_or(None, |mut c| c.take());
+        pending.map_or(Ok(()), |c| c.compare(ci, slots))
+    };
     step(t0, "examples/user-project: build --arch arm64");
     crate::user_project::build()?;
     if args.no_parity {
@@ -135,7 +140,10 @@ pub fn run(args: &TestArgs) -> Result<()> {
         );
     }
     if args.no_matrix {
-        step(t0, "--no-matrix: not running the QEMU matrix");
+        step(
+            t0,
+            "--no-matrix: not running the QEMU matrix, nor the corpus's comparison in QEMU",
+        );
         if args.no_parity {
             return Ok(());
         }
@@ -145,10 +153,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     step(
         t0,
-        "the QEMU matrix on x86_64 (bookworm, trixie) and s390x (trixie), and parity with \
-         bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels)",
+        "the QEMU matrix on x86_64 (bookworm, trixie) and s390x (trixie), parity with \
+         bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels), and \
+         trixie's tools against its bpftrace",
     );
-    let matrix = crate::qemu::run_in_test(ci, !args.no_parity);
+    let matrix = crate::qemu::run_in_test(ci, !args.no_parity, &compare_corpus);
     step(t0, "examples/user-project: matrix --arch x86_64");
     let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
         Ok(()) => crate::user_project::matrix(),

@@ -13,11 +13,16 @@
 //! by it (root). `target/corpus/report.md` says, per tool, compiled,
 //! loaded or the precise reason, and sums each release up.
 //!
-//! Comparing a tool's output with bpftrace's needs the QEMU parity guest:
-//! [`Outcome::equal`] is where that verdict goes; this run leaves it
-//! unset ("not run").
+//! Then each release's kprobe-scope tools that compiled for x86_64 run in
+//! a QEMU guest of that release's x86_64 kernel, under its bpftrace and
+//! under `probecc trace`, their outputs compared ([`equal`]); the boots
+//! take a CPU each (`--no-equal` skips them).
 
-use std::fmt::Write as _;
+mod equal;
+mod report;
+
+use report::{report, summary_table};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -26,6 +31,7 @@ use probecc::lang::check::TypeSource;
 use probecc::lang::{self, CompileOptions};
 
 use probecc_harness::machine::Release;
+use probecc_harness::matrix::Slots;
 use probecc_harness::packages::package_tree;
 
 #[derive(clap::Args)]
@@ -43,6 +49,9 @@ pub struct CorpusArgs {
     /// wildcards: ARCH=FILE, repeated (x86_64 has the host's by default)
     #[arg(long = "symbols", value_name = "ARCH=FILE")]
     pub symbols: Vec<String>,
+    /// Do not compare the tools' output with bpftrace's in QEMU guests
+    #[arg(long)]
+    pub no_equal: bool,
 }
 
 /// Where the report goes.
@@ -84,9 +93,9 @@ struct Outcome {
     /// Loaded into the host kernel (x86_64, kprobe scope): `None` if not
     /// tried, `Some(Ok)` loaded, `Some(Err(why))`.
     loaded: Option<Result<(), String>>,
-    /// bpftrace's output against probecc's in the QEMU parity guest: not
-    /// run here.
-    equal: Option<bool>,
+    /// bpftrace's output against `probecc trace`'s in a QEMU guest
+    /// (kprobe scope, compiled for x86_64); `None`: not run.
+    equal: Option<equal::Equality>,
 }
 
 impl Outcome {
@@ -106,6 +115,7 @@ impl Outcome {
 /// One release's tools and what became of them.
 struct ReleaseRun {
     release: Release,
+    tools: Vec<Tool>,
     outcomes: Vec<Outcome>,
 }
 
@@ -116,6 +126,9 @@ struct Summary {
     compiled_x86: usize,
     compiled_all: usize,
     loaded: usize,
+    /// Tools bpftrace ran in the guest, and of those, equal; `None`: the
+    /// guest did not run.
+    equal: Option<(usize, usize)>,
 }
 
 impl ReleaseRun {
@@ -130,7 +143,59 @@ impl ReleaseRun {
                 .iter()
                 .filter(|o| matches!(o.loaded, Some(Ok(()))))
                 .count(),
+            equal: self.equal_counts(),
         }
+    }
+}
+
+impl ReleaseRun {
+    /// (tools bpftrace ran, equal) over the tools the guest compared.
+    fn equal_counts(&self) -> Option<(usize, usize)> {
+        use equal::Equality;
+        let judged: Vec<&Equality> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| o.equal.as_ref())
+            .collect();
+        if judged.is_empty() {
+            return None;
+        }
+        let ran = judged
+            .iter()
+            .filter(|e| !matches!(e, Equality::BpftraceFails(_)))
+            .count();
+        let same = judged.iter().filter(|e| **e == &Equality::Equal).count();
+        Some((ran, same))
+    }
+
+    /// The tools the guest compares: kprobe scope, compiled for x86_64.
+    fn to_compare(&self) -> Vec<equal::Tool<'_>> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.in_scope() && o.compiled_on(Arch::X86_64))
+            .filter_map(|o| self.tools.iter().find(|t| t.name == o.name))
+            .map(|t| equal::Tool {
+                name: &t.name,
+                path: &t.path,
+            })
+            .collect()
+    }
+
+    /// Runs the guest comparison and records its verdicts; the boot's
+    /// error, if it failed.
+    fn compare(&mut self, host: &Host, slots: &Slots) -> Result<()> {
+        let verdicts = equal::run(
+            self.release,
+            &self.to_compare(),
+            &options("", Arch::X86_64, host),
+            &out_dir().join("guest"),
+            slots,
+        )
+        .with_context(|| format!("{}: the comparison with bpftrace in QEMU", self.release))?;
+        for o in &mut self.outcomes {
+            o.equal = verdicts.get(&o.name).cloned();
+        }
+        Ok(())
     }
 }
 
@@ -157,7 +222,12 @@ pub fn run(args: &CorpusArgs) -> Result<()> {
         host.symbols.retain(|(a, _)| *a != arch);
         host.symbols.push((arch, names));
     }
-    let runs = runs(&releases, &host)?;
+    let mut runs = runs(&releases, &host)?;
+    let failed = if args.no_equal {
+        Vec::new()
+    } else {
+        compare_all(&mut runs, &host, &Slots::per_cpu())
+    };
     let report = report(&runs);
     let dir = out_dir();
     std::fs::create_dir_all(&dir)?;
@@ -165,6 +235,9 @@ pub fn run(args: &CorpusArgs) -> Result<()> {
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
     println!("{}", summary_table(&runs));
     println!("xtask: corpus: the report is {}", path.display());
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
+    }
     if let Some(min) = args.min_percent {
         let low: Vec<String> = runs
             .iter()
@@ -189,20 +262,22 @@ const TARGET_PERCENT: f64 = 95.0;
 /// `cargo xtask test`'s corpus step: trixie's tools, at least
 /// [`TARGET_PERCENT`] of the kprobe-scope ones compiling for x86_64.
 /// Without its prerequisites (the package cannot be fetched) it says so,
-/// or fails under CI=true.
-pub fn run_in_test(ci: bool) -> Result<()> {
+/// or fails under CI=true. The guest comparison is [`InTest::compare`],
+/// which the test run makes beside the matrix's boots.
+pub fn run_in_test(ci: bool) -> Result<Option<InTest>> {
     let tree = match package_tree(&crate::parity::bpftrace_dir(), "bpftrace", Release::Trixie) {
         Ok(t) => t,
         Err(e) if !ci => {
             println!("xtask: corpus: not run (set CI=true to make this an error): {e:#}");
-            return Ok(());
+            return Ok(None);
         }
         Err(e) => {
             let e = anyhow::Error::new(e);
             return Err(e.context("trixie's bpftrace package, for the corpus (CI=true)"));
         }
     };
-    let run = release_run(Release::Trixie, &tree, &Host::new())?;
+    let host = Host::new();
+    let run = release_run(Release::Trixie, &tree, &host)?;
     let s = run.summary();
     if s.percent() < TARGET_PERCENT {
         bail!(
@@ -222,7 +297,61 @@ pub fn run_in_test(ci: bool) -> Result<()> {
         s.compiled_all,
         s.loaded
     );
-    Ok(())
+    Ok(Some(InTest { run, host }))
+}
+
+/// The corpus run of `cargo xtask test`, its guest comparison to come.
+pub struct InTest {
+    run: ReleaseRun,
+    host: Host,
+}
+
+impl InTest {
+    /// Compares trixie's tools with bpftrace in a guest taking one of
+    /// `slots`, prints the count and writes `target/corpus/report.md`.
+    /// QEMU or the kernel missing fails under CI and is skipped with the
+    /// reason elsewhere; a boot that fails is an error.
+    pub fn compare(mut self, ci: bool, slots: &Slots) -> Result<()> {
+        if let Err(e) = crate::qemu::prepare(Arch::X86_64) {
+            if ci {
+                return Err(e.context("the corpus's QEMU guest (CI=true)"));
+            }
+            println!("xtask: corpus: not compared with bpftrace (set CI=true to make this an error): {e:#}");
+            return Ok(());
+        }
+        self.run.compare(&self.host, slots)?;
+        let runs = [self.run];
+        let dir = out_dir();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("report.md"), report(&runs))?;
+        if let Some((ran, same)) = runs[0].summary().equal {
+            println!(
+                "xtask: corpus: trixie: {same} of the {ran} tools bpftrace runs in the guest print \
+                 the same as `probecc trace` (target/corpus/report.md)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Every release's guest comparison, the boots side by side as `slots`
+/// allow; the errors of those that failed (their tools stay "not run").
+fn compare_all(runs: &mut [ReleaseRun], host: &Host, slots: &Slots) -> Vec<String> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter_mut()
+            .map(|r| s.spawn(move || r.compare(host, slots)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("{e:#}")),
+                Err(_) => Some("a comparison with bpftrace panicked".into()),
+            })
+            .inspect(|e| println!("xtask: corpus: {e}"))
+            .collect()
+    })
 }
 
 fn runs(releases: &[Release], host: &Host) -> Result<Vec<ReleaseRun>> {
@@ -244,7 +373,11 @@ fn release_run(release: Release, tree: &Path, host: &Host) -> Result<ReleaseRun>
         );
     }
     let outcomes = tools.iter().map(|t| outcome(t, host)).collect();
-    Ok(ReleaseRun { release, outcomes })
+    Ok(ReleaseRun {
+        release,
+        tools,
+        outcomes,
+    })
 }
 
 /// Every `*.bt` of the package: its tools (`sbin/`, `usr/sbin/`) and its
@@ -318,22 +451,7 @@ fn outcome(tool: &Tool, host: &Host) -> Outcome {
     let mut compiled = Vec::new();
     let mut x86 = None;
     for arch in Arch::ALL {
-        let opts = CompileOptions {
-            file: tool.name.clone(),
-            symbols: host
-                .symbols
-                .iter()
-                .find(|(a, _)| *a == arch)
-                .map(|(_, names)| names.clone()),
-            kernel: None,
-            unsafe_actions: false,
-            btf: host.btf.clone(),
-            // As bpftrace compiles a tool run without arguments: `$N` is 0
-            // where the tool needs a literal (lhist bounds, str() lengths).
-            params: Some(Vec::new()),
-            attach: lang::AttachMode::Kprobe,
-            multi: false,
-        };
+        let opts = options(&tool.name, arch, host);
         match build(&src, arch, &opts) {
             Ok(built) => {
                 if arch == Arch::X86_64 {
@@ -355,6 +473,27 @@ fn outcome(tool: &Tool, host: &Host) -> Outcome {
         compiled,
         loaded,
         equal: None,
+    }
+}
+
+/// How every tool is compiled for `arch`: the host's kernel types, its
+/// symbol list for wildcards.
+fn options(file: &str, arch: Arch, host: &Host) -> CompileOptions {
+    CompileOptions {
+        file: file.to_string(),
+        symbols: host
+            .symbols
+            .iter()
+            .find(|(a, _)| *a == arch)
+            .map(|(_, names)| names.clone()),
+        kernel: None,
+        unsafe_actions: false,
+        btf: host.btf.clone(),
+        // As bpftrace compiles a tool run without arguments: `$N` is 0
+        // where the tool needs a literal (lhist bounds, str() lengths).
+        params: Some(Vec::new()),
+        attach: lang::AttachMode::Kprobe,
+        multi: false,
     }
 }
 
@@ -509,99 +648,6 @@ fn attach_points(src: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// The per-release summary, as a markdown table.
-fn summary_table(runs: &[ReleaseRun]) -> String {
-    let mut md = String::from(
-        "| release | tools | kprobe scope | compiled (x86_64) | compiled (all five arches) | loaded (x86_64, host kernel) | equal to bpftrace |\n\
-         |---|---|---|---|---|---|---|\n",
-    );
-    for r in runs {
-        let s = r.summary();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} ({:.1}%) | {} | {} | not run (QEMU parity) |",
-            r.release,
-            s.tools,
-            s.scope,
-            s.compiled_x86,
-            s.percent(),
-            s.compiled_all,
-            s.loaded
-        );
-    }
-    md
-}
-
-fn report(runs: &[ReleaseRun]) -> String {
-    let mut md = String::from(
-        "# The bpftrace tools of Debian's packages, compiled by probecc\n\n\
-         Every `*.bt` of each release's `bpftrace` package (tools and examples), compiled \
-         as published for all five arches against this host's kernel types \
-         (`/sys/kernel/btf/vmlinux`); x86_64's wildcards expand against this host's \
-         traceable functions, the other arches' against the lists `--symbols ARCH=FILE` gives \
-         (none: the compiler's error naming `--symbols`). \"compiled\" means \
-         the object was written and verifier-sim accepted every program. The x86_64 \
-         objects of the kprobe-scope tools are loaded into this host's kernel and \
-         verified by it. Output against bpftrace's is compared in the QEMU parity guest, \
-         not here.\n\n",
-    );
-    md.push_str(&summary_table(runs));
-    for r in runs {
-        let _ = writeln!(md, "\n## {}\n", r.release);
-        md.push_str("| tool | scope | compiled | loaded | reason |\n|---|---|---|---|---|\n");
-        for o in &r.outcomes {
-            let scope = if o.in_scope() {
-                "kprobe".to_string()
-            } else {
-                format!("out: {}", o.outside.join(", "))
-            };
-            let ok: Vec<&str> = o
-                .compiled
-                .iter()
-                .filter(|(_, e)| e.is_none())
-                .map(|(a, _)| a.name())
-                .collect();
-            let compiled = match ok.len() {
-                5 => "all five".to_string(),
-                0 => "no".to_string(),
-                _ => ok.join(", "),
-            };
-            let loaded = match &o.loaded {
-                Some(Ok(())) => "yes",
-                Some(Err(_)) => "no",
-                None => "-",
-            };
-            let mut reasons: Vec<String> = Vec::new();
-            // One line per distinct reason, with the arches it stops.
-            for (arch, why) in &o.compiled {
-                let Some(why) = why else { continue };
-                match reasons
-                    .iter_mut()
-                    .find(|r| r.ends_with(&format!(": {why}")))
-                {
-                    Some(r) => {
-                        let (archs, rest) = r.split_once(": ").unwrap_or((r, ""));
-                        *r = format!("{archs}, {}: {rest}", arch.name());
-                    }
-                    None => reasons.push(format!("{}: {why}", arch.name())),
-                }
-            }
-            if let Some(Err(why)) = &o.loaded {
-                reasons.push(format!("load: {why}"));
-            }
-            let reason = reasons.join("<br>").replace('|', "\\|");
-            let _ = writeln!(
-                md,
-                "| {} | {scope} | {compiled} | {loaded} | {} |",
-                o.name,
-                if reason.is_empty() { "".into() } else { reason }
-            );
-            debug_assert!(o.equal.is_none());
-        }
-    }
-    md
 }
 
 #[cfg(test)]

@@ -1,0 +1,245 @@
+//! The corpus's "equal to bpftrace" column. Every kprobe-scope tool of a
+//! release that compiled for x86_64 runs in one QEMU guest of that
+//! release's x86_64 kernel, under that release's bpftrace (the version
+//! the tools were written for) and under `probecc trace` (the device
+//! runtime compiling the tool as published, as a user runs it), both
+//! around one generic workload, through the parity run's staging, boot
+//! and comparison (`crate::parity`).
+//!
+//! The generic workload is [`WORKLOAD`]: `dd` reading the guest agent's
+//! binary into a new file of `/tmp` and that file back, so open, read,
+//! write, close, file creation and the VFS paths under them all run. Each
+//! side is filtered to comm `dd` (ANDed into every kernel probe's
+//! predicate, in the text as written), so the agent, bpftrace and kernel
+//! threads do not count. The generic rule ([`rule`]) compares what the
+//! workload determines and not what timing does: the printed lines with
+//! every run of digits masked (times, latencies, addresses, pids), and
+//! each map's keys (counts, sums and histograms of latencies differ from
+//! run to run). A tool bpftrace itself cannot run in the guest (its
+//! error) is reported as such and not counted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use probecc::arch::Arch;
+use probecc::lang::{self, CompileOptions};
+use probecc_guest::protocol::ParityReport;
+use probecc_harness::machine::Release;
+use probecc_harness::matrix::{self as harness_matrix, Slots};
+use probecc_harness::{packages, tools};
+
+use crate::parity::rules::{Filter, Loose, Mode, Rule};
+use crate::parity::{self, stage, ParityArgs};
+
+/// What the guest runs under every tool, all under comm `dd`.
+pub const WORKLOAD: [&str; 2] = [
+    "dd if=/init of=/tmp/probecc-corpus bs=4096 count=16 status=none",
+    "dd if=/tmp/probecc-corpus of=/dev/null bs=512 status=none",
+];
+
+/// A tool's verdict in the guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Equality {
+    Equal,
+    /// The first difference, or why probecc's side failed.
+    Differs(String),
+    /// bpftrace itself could not run the tool here (not counted).
+    BpftraceFails(String),
+}
+
+/// A published tool to compare: its report name and file.
+pub struct Tool<'a> {
+    pub name: &'a str,
+    pub path: &'a Path,
+}
+
+/// The generic rule: comm-filtered, lines compared with digits masked,
+/// every map by its keys.
+pub fn rule() -> Rule {
+    let why = |w: &str| Loose {
+        compare: Mode::Keys,
+        why: w.into(),
+    };
+    Rule {
+        filter: Filter::Comm,
+        maps: BTreeMap::new(),
+        every_map: Some(why(
+            "a published tool's values (counts, sizes, latencies) depend on the run's timing",
+        )),
+        printf: Some(Loose {
+            compare: Mode::Masked,
+            why: "times, latencies, pids and addresses differ per run".into(),
+        }),
+        skip: None,
+        differs: None,
+    }
+}
+
+/// The name a tool's files take in the guest (`sbin/opensnoop.bt` →
+/// `sbin-opensnoop`).
+fn case_name(tool: &str) -> String {
+    tool.trim_end_matches(".bt").replace(['/', '.'], "-")
+}
+
+/// Every tool of `tools` run in one guest of `release`'s x86_64 kernel,
+/// its boot taking one of `slots`; per tool name, its verdict. An error
+/// is the whole boot's (no kernel, no bpftrace, a hung guest).
+pub fn run(
+    release: Release,
+    tools: &[Tool],
+    opts: &CompileOptions,
+    out: &Path,
+    slots: &Slots,
+) -> Result<BTreeMap<String, Equality>> {
+    let arch = Arch::X86_64;
+    let settings = crate::qemu::settings(out);
+    harness_matrix::check_tools(&settings, &[arch])?;
+    tools::ensure_static(&[arch], &settings.install)?;
+    let kernel = crate::qemu::kernel_cache().fetch(arch, release, false)?;
+    let bundle = parity::bundle_of(arch, release)?;
+    let busybox = packages::busybox(&settings.packages, arch)?;
+    let mut opts = opts.clone();
+    // The object's wildcards expand against the guest kernel's functions.
+    if let Some(map) = &kernel.system_map {
+        let text =
+            std::fs::read_to_string(map).with_context(|| format!("reading {}", map.display()))?;
+        opts.symbols = Some(probecc::symbols::parse(&text)?);
+    }
+    let rule = rule();
+    let mut verdicts = BTreeMap::new();
+    let mut staged = Vec::new();
+    for t in tools {
+        // A tool the host cannot filter or compile for the guest is that
+        // tool's verdict, not the boot's.
+        match filtered_compiles(t.path, &opts) {
+            Ok(()) => staged.push(stage::Fixture {
+                name: case_name(t.name),
+                path: t.path.to_path_buf(),
+                workload: WORKLOAD.map(String::from).to_vec(),
+                rule: &rule,
+                opts: CompileOptions {
+                    file: t.name.to_string(),
+                    ..opts.clone()
+                },
+                translate: false,
+            }),
+            Err(why) => {
+                verdicts.insert(t.name.to_string(), Equality::Differs(why));
+            }
+        }
+    }
+    if staged.is_empty() {
+        return Ok(verdicts);
+    }
+    let dir = out.join(release.to_string());
+    let args = ParityArgs {
+        arch: arch.name().into(),
+        timeout: 1800,
+        out: Some(dir.clone()),
+        icount: false,
+        release: Some(release.to_string()),
+        attach_scale: Vec::new(),
+        scale_runs: 1,
+        specs: Vec::new(),
+    };
+    let (initramfs, made) = stage::stage(
+        arch,
+        &bundle,
+        &busybox,
+        &staged,
+        None,
+        args.timeout.saturating_sub(30),
+        &dir,
+    )?;
+    let booted = {
+        let _slot = slots.take();
+        parity::boot(arch, &kernel, &initramfs, &args, &dir)
+    };
+    let _ = std::fs::remove_file(&initramfs);
+    let (reports, _, _) = booted?;
+    for (f, c) in staged.iter().zip(&made) {
+        let name = original(tools, &f.name);
+        verdicts.insert(
+            name,
+            verdict(&rule, c, reports.get(&f.name), &bundle.upstream),
+        );
+    }
+    Ok(verdicts)
+}
+
+/// Whether the tool, filtered to the workload's comm, compiles for the
+/// guest; else why not.
+fn filtered_compiles(path: &Path, opts: &CompileOptions) -> Result<(), String> {
+    let src = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let filtered =
+        parity::shim::filter_comm(&src, "dd").map_err(|e| format!("the comm filter: {e:#}"))?;
+    lang::compile(&filtered, Arch::X86_64, opts)
+        .map(|_| ())
+        .map_err(|d| match d.first() {
+            Some(d) => format!("filtered, against the guest kernel: {}", d.message),
+            None => "filtered, refused without a diagnostic".into(),
+        })
+}
+
+/// The tool whose case is `case`.
+fn original(tools: &[Tool], case: &str) -> String {
+    tools
+        .iter()
+        .find(|t| case_name(t.name) == case)
+        .map_or_else(|| case.to_string(), |t| t.name.to_string())
+}
+
+/// A tool's verdict from its result line: bpftrace's failure first (the
+/// tool is then not counted), then the trace side's comparison.
+fn verdict(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &str) -> Equality {
+    let Some(r) = r else {
+        return Equality::Differs("no result line from the guest".into());
+    };
+    if r.bpftrace.status != 0 {
+        let why = r.bpftrace.stderr.lines().find(|l| l.contains("ERROR"));
+        let why = why
+            .or_else(|| r.bpftrace.stderr.lines().next())
+            .unwrap_or("");
+        return Equality::BpftraceFails(format!("exit {}: {}", r.bpftrace.status, why.trim()));
+    }
+    let Some(res) = parity::trace::judge(rule, case, r, version) else {
+        return Equality::Differs("no trace side".into());
+    };
+    match res.verdict {
+        parity::report::Verdict::Equal => Equality::Equal,
+        _ => Equality::Differs(match res.diffs.first() {
+            Some(d) => format!(
+                "{} {}: bpftrace {:?}, probecc {:?}",
+                d.what, d.key, d.bpftrace, d.probecc
+            ),
+            None => res.notes.last().cloned().unwrap_or_default(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_names_are_file_names() {
+        assert_eq!(case_name("sbin/opensnoop.bt"), "sbin-opensnoop");
+        assert_eq!(case_name("examples/tcp.v2.bt"), "examples-tcp-v2");
+    }
+
+    #[test]
+    fn the_generic_rule_masks_lines_and_compares_keys() {
+        let r = rule();
+        assert_eq!(r.filter, Filter::Comm);
+        assert_eq!(r.printf_mode(), Mode::Masked);
+        assert_eq!(r.map_mode("@anything"), Mode::Keys);
+        assert!(r.skip_for("0.23.2").is_none() && r.differs_for("0.17.0").is_none());
+    }
+
+    #[test]
+    fn the_workload_runs_under_one_comm() {
+        let w = WORKLOAD.map(String::from);
+        assert_eq!(stage::workload_comm(&w).unwrap(), "dd");
+    }
+}
