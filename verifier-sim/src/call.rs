@@ -51,6 +51,15 @@ const STACK_TRACE: u32 = 7;
 const PROG_ARRAY: u32 = 3;
 
 impl Verifier<'_> {
+    /// Whether the target's kernel offers `h` at all: `bpf_probe_read` and
+    /// `bpf_probe_read_str`, which pick the memory by the address, only
+    /// where kernel and user addresses never overlap
+    /// (`CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE`: not s390x).
+    fn arch_offers(&self, h: Helper) -> bool {
+        !matches!(h, Helper::ProbeRead | Helper::ProbeReadStr)
+            || self.target.arch.info().split_address_space
+    }
+
     pub fn call_helper(&mut self, s: &mut State, pc: usize, id: i32) -> Result<Step, VerifyError> {
         let Some(proto) = helpers::proto(id) else {
             let msg = if (0..FUNC_MAX_ID).contains(&id) {
@@ -60,7 +69,8 @@ impl Verifier<'_> {
             };
             return Err(err(pc, msg));
         };
-        if Helper::from_id(id).is_some_and(|h| !self.prog_type.allows(h)) {
+        let helper = Helper::from_id(id);
+        if helper.is_some_and(|h| !self.prog_type.allows(h) || !self.arch_offers(h)) {
             return Err(err(pc, format!("unknown func bpf_{}#{id}", proto.name)));
         }
         if proto.gpl_only && !self.prog.gpl {

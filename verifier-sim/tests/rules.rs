@@ -160,6 +160,33 @@ fn raw_tracepoints_read_u64_arguments_and_call_the_tracing_helpers() {
 }
 
 #[test]
+fn the_address_picking_reads_exist_only_where_addresses_do_not_overlap() {
+    // bpf_probe_read_str(fp - 16, 16, 0): the kernel offers it (and
+    // bpf_probe_read) only under CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE,
+    // which every arch but s390x selects.
+    for (helper, name) in [(45, "probe_read_str"), (4, "probe_read")] {
+        let read = prog(&[
+            &[
+                movr(R1, R10),
+                add(R1, -16),
+                mov(R2, 16),
+                mov(R3, 0),
+                i::call_helper(helper),
+            ],
+            &ret0(),
+        ]);
+        for arch in [Arch::X86_64, Arch::Arm64, Arch::Ppc64le, Arch::Riscv64] {
+            let v = check_insns(&read, &maps(), arch, KernelVersion(6, 1));
+            assert!(v.accepted, "{arch}: {v:?}");
+        }
+        let v = check_insns(&read, &maps(), Arch::S390x, KernelVersion(6, 1));
+        let refused = format!("unknown func bpf_{name}#{helper}");
+        assert_eq!(v.message.as_deref(), Some(refused.as_str()), "{v:?}");
+        assert_eq!(v.insn, Some(4), "{v:?}");
+    }
+}
+
+#[test]
 fn map_values_need_a_null_check() {
     let deref = [i::ldx(Size::DW, R0, R0, 0), i::exit()];
     rejects(

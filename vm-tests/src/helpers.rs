@@ -284,6 +284,7 @@ helper_table! {
     Helper::ProbeReadKernel.id() as u32 => probe_read_kernel,
     Helper::ProbeReadUserStr.id() as u32 => probe_read_user_str,
     Helper::ProbeReadKernelStr.id() as u32 => probe_read_kernel_str,
+    Helper::ProbeReadStr.id() as u32 => probe_read_either_str,
     Helper::RingbufOutput.id() as u32 => ringbuf_output,
     Helper::RingbufReserve.id() as u32 => ringbuf_reserve,
     Helper::RingbufSubmit.id() as u32 => ringbuf_submit,
@@ -353,6 +354,11 @@ fn probe_read_user_str(d: u64, n: u64, s: u64, _: u64, _: u64) -> u64 {
 
 fn probe_read_kernel_str(d: u64, n: u64, s: u64, _: u64, _: u64) -> u64 {
     probe_read_str(Helper::ProbeReadKernelStr, d, n, s)
+}
+
+/// `bpf_probe_read_str`: the memory the address is in, either one.
+fn probe_read_either_str(d: u64, n: u64, s: u64, _: u64, _: u64) -> u64 {
+    probe_read_str(Helper::ProbeReadStr, d, n, s)
 }
 
 fn ringbuf_submit(p: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {

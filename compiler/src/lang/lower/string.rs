@@ -148,29 +148,24 @@ impl Gen<'_> {
     }
 
     /// `str(addr, len)` into `dst`: user memory in syscall probes;
-    /// elsewhere kernel memory, and where the arch's kernel and user
-    /// addresses never overlap, a failed kernel read is retried as a user
-    /// read (the address was a user pointer: bpftrace's `str()` of an
-    /// untyped address reads it with `bpf_probe_read_str`, which picks the
-    /// memory by the address). On s390x an address says nothing of its
-    /// memory, and the read stays a kernel read.
+    /// elsewhere, where the arch's kernel and user addresses never
+    /// overlap, `bpf_probe_read_str`, which reads the memory the address
+    /// is in (user below `TASK_SIZE`, kernel above), as bpftrace's `str()`
+    /// of an untyped address does: the address may be a user pointer
+    /// passed to a kernel function. The kernel offers that helper only on
+    /// such arches (`CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE`); on
+    /// s390x an address says nothing of its memory, and the read stays a
+    /// kernel read.
     fn read_str(&mut self, addr: &TExpr, len: u32, dst: Mem) -> R<()> {
-        let user = self.prog.reads_user();
-        let helper = if user {
+        let helper = if self.prog.reads_user() {
             Helper::ProbeReadUserStr
+        } else if self.arch.info().split_address_space {
+            Helper::ProbeReadStr
         } else {
             Helper::ProbeReadKernelStr
         };
-        let retry = !user && self.arch.info().split_address_space;
         let t = self.scratch()?;
         self.int(addr, t)?;
-        let held = if retry {
-            let slot = self.slot(8)?;
-            self.emit(asm::store_mem(Size::DW, Reg::R10, slot, t));
-            Some(slot)
-        } else {
-            None
-        };
         let ptr = self.ptr_arg(dst, Some(t));
         // ptr_arg moved the address out of r1 if it was there.
         let src = if t == Reg::R1 && dst.base != Reg::R10 {
@@ -183,21 +178,6 @@ impl Gen<'_> {
             vec![ptr, Arg::Imm(len.into()), Arg::Reg(src)],
         ));
         self.frame.free(t);
-        if let Some(slot) = held {
-            let done = self.label();
-            self.emit_all([
-                asm::jmp_imm(Cond::SGe, Reg::R0, 0, &done),
-                asm::load_mem(Size::DW, Reg::R3, Reg::R10, slot),
-            ]);
-            let ptr = self.ptr_arg(dst, None);
-            self.emit_all([
-                asm::helper_call(
-                    Helper::ProbeReadUserStr,
-                    vec![ptr, Arg::Imm(len.into()), Arg::Reg(Reg::R3)],
-                ),
-                asm::label(&done),
-            ]);
-        }
         Ok(())
     }
 
