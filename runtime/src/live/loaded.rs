@@ -495,6 +495,13 @@ impl Loaded {
 
     /// The descriptor of the map with ELF symbol `symbol`.
     fn fd_of(&self, symbol: &str) -> Option<RawFd> {
+        // The ring buffer leaves aya's maps once read (`ring`), which a
+        // trace does before it attaches.
+        if let Some((name, ring)) = &self.ring {
+            if name == symbol {
+                return Some(ring.as_raw_fd());
+            }
+        }
         let data = self.ebpf.map(symbol).and_then(map_data);
         data.map(|d| d.fd().as_fd().as_raw_fd())
     }
@@ -665,27 +672,28 @@ mod host_multi {
 
     use super::*;
 
+    /// `src` compiled with kprobe-multi programs over `symbols`, loaded.
+    fn multi(src: &str, symbols: &[&str]) -> (Manifest, Loaded) {
+        let opts = CompileOptions {
+            symbols: Some(symbols.iter().map(|s| s.to_string()).collect()),
+            multi: true,
+            ..CompileOptions::default()
+        };
+        let compiled = probecc::lang::compile(src, Arch::X86_64, &opts).expect("compiles");
+        let object = probecc::elf::write(&compiled.object).expect("an object");
+        let loaded = Loaded::load(&object).expect("aya reads the renamed sections");
+        (compiled.manifest, loaded)
+    }
+
     #[test]
     #[ignore = "needs root"]
     fn a_kprobe_multi_program_loads_for_the_link_and_attaches_or_says_why_not() {
         if !require(&[Need::Root]) {
             return;
         }
-        let opts = CompileOptions {
-            symbols: Some(vec![
-                "vfs_read".into(),
-                "vfs_readv".into(),
-                "vfs_write".into(),
-            ]),
-            multi: true,
-            ..CompileOptions::default()
-        };
         let src = "kprobe:vfs_read* { @[func] = count(); }";
-        let compiled = probecc::lang::compile(src, Arch::X86_64, &opts).expect("compiles");
-        let manifest = compiled.manifest;
+        let (manifest, mut loaded) = multi(src, &["vfs_read", "vfs_readv", "vfs_write"]);
         assert_eq!(manifest.programs[0].section, "kprobe.multi/vfs_read*");
-        let object = probecc::elf::write(&compiled.object).expect("an object");
-        let mut loaded = Loaded::load(&object).expect("aya reads the renamed sections");
         loaded
             .verify_all(&manifest)
             .expect("the verifier accepts it");
@@ -713,5 +721,35 @@ mod host_multi {
         }
         loaded.detach_all();
         assert_eq!(loaded.attached(), 0);
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn a_kprobe_multi_program_that_prints_loads_after_its_ring_buffer_is_read() {
+        if !require(&[Need::Root]) {
+            return;
+        }
+        // A trace reads the ring buffer before it attaches, which takes
+        // the map out of aya's: the link's own load must still find it.
+        let src = "kprobe:vfs_read, kprobe:vfs_write { printf(\"%d\\n\", pid); }";
+        let (manifest, mut loaded) = multi(src, &["vfs_read", "vfs_write"]);
+        let ring = manifest
+            .ringbuf
+            .clone()
+            .expect("printf needs the ring buffer");
+        loaded.ring_fd(&ring).expect("the ring buffer");
+        loaded
+            .verify_all(&manifest)
+            .expect("the verifier accepts it");
+        let _ = loaded.attach_all(&manifest);
+        assert!(
+            !loaded
+                .fallbacks()
+                .iter()
+                .any(|(_, why)| why.contains("was not created")),
+            "{:?}",
+            loaded.fallbacks()
+        );
+        loaded.detach_all();
     }
 }
