@@ -475,7 +475,7 @@ fn attach<W: Write>(session: &mut Session<Printer<W>>, manifest: &Manifest) -> R
     let failed = session.loaded().attach_all(manifest);
     for (program, why) in session.loaded().fallbacks() {
         eprintln!(
-            "probecc: note: {program} is attached one function at a time, not by one \
+            "note: {program} is attached one function at a time, not by one \
              kprobe-multi link: {why}"
         );
     }
