@@ -45,7 +45,7 @@ pub(super) fn report(runs: &[ReleaseRun]) -> String {
          objects of the kprobe-scope tools are loaded into this host's kernel and \
          verified by it. Those that compiled for x86_64 then run in a QEMU guest of the \
          release's x86_64 kernel under the release's bpftrace and under `probecc trace`, \
-         around one workload (`dd` copying a file), both filtered to comm `dd`; \"equal\" \
+         around one workload (`dd` reading a file), both filtered to comm `dd`; \"equal\" \
          means the same lines with digits masked and the same map keys (values depend \
          on timing). A tool bpftrace itself cannot run there is not counted.\n\n",
     );
