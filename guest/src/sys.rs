@@ -31,6 +31,17 @@ pub fn mount_all() {
             });
         }
     }
+    // What udev and systemd make on a device and the kernel's devtmpfs
+    // does not: programs that name their descriptors by path (clang in
+    // sid's bpftrace writes to /dev/fd/N) find them.
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, link);
+    }
     let _ = std::fs::create_dir_all("/etc");
     let _ = std::fs::write("/etc/hostname", "probecc-guest\n");
     // A Debian system's root account, so that `username` names uid 0 as
