@@ -140,7 +140,12 @@ pub fn from_json(stdout: &str, m: &Manifest, n: &Normalise) -> Output {
             _ => {}
         }
     }
-    out.lines = printed.lines().map(|l| n.text(l)).collect();
+    // The printed text read as bpftrace's text is read: blank lines
+    // skipped, and a printed line shaped like a map entry (tcpsynbl.bt's
+    // `@backlog[backlog limit]: histogram of backlog size`) an entry.
+    let text = squashed(compare::from_bpftrace(&printed, n));
+    out.lines = text.lines;
+    out.blocks.splice(0..0, text.blocks);
     compare::drop_zero_scalars(&mut out);
     out
 }
@@ -340,6 +345,27 @@ mod tests {
         };
         let ours = from_json(json, &manifest(), &n);
         assert_eq!(ours.lines, ["(7, dd)", "7", "dd", "(1, two, (3, 4))"]);
+    }
+
+    #[test]
+    fn printed_text_reads_as_bpftraces_text_reads() {
+        // tcpsynbl.bt's END prints a blank line and a line shaped like a
+        // map entry; bpftrace's text is read with blank lines skipped and
+        // that line as an entry, and so must the trace's be.
+        let n = Normalise {
+            pids: &[],
+            renames: &[],
+        };
+        let printed = "Tracing.\n\n@backlog[backlog limit]: histogram of backlog size\n";
+        let json = format!(
+            "{{\"type\": \"printf\", \"data\": {}}}\n",
+            serde_json::Value::String(printed.into())
+        );
+        let ours = from_json(&json, &manifest(), &n);
+        let theirs = squashed(compare::from_bpftrace(printed, &n));
+        assert_eq!(ours, theirs);
+        assert_eq!(ours.lines, ["Tracing."]);
+        assert_eq!(ours.blocks.len(), 1, "{:?}", ours.blocks);
     }
 
     #[test]
