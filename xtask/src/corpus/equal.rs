@@ -48,6 +48,9 @@ pub enum Equality {
     Differs(String),
     /// bpftrace itself could not run the tool here (not counted).
     BpftraceFails(String),
+    /// bpftrace printed nothing the workload decides: the workload did
+    /// not reach the tool's probes (not counted).
+    NotReached,
 }
 
 /// A published tool to compare: its report name and file.
@@ -217,6 +220,7 @@ fn verdict(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &
     };
     match res.verdict {
         parity::report::Verdict::Equal => Equality::Equal,
+        _ if res.compared == 0 && res.diffs.is_empty() => Equality::NotReached,
         _ => Equality::Differs(match res.diffs.first() {
             Some(d) => format!(
                 "{} {}: bpftrace {:?}, probecc {:?}",

@@ -15,7 +15,7 @@ pub(super) fn summary_table(runs: &[ReleaseRun]) -> String {
     for r in runs {
         let s = r.summary();
         let equal = match s.equal {
-            Some((ran, same)) => format!("{same} of the {ran} bpftrace runs"),
+            Some((ran, same)) => format!("{same} of the {ran} compared"),
             None => "not run".into(),
         };
         let _ = writeln!(
@@ -47,7 +47,8 @@ pub(super) fn report(runs: &[ReleaseRun]) -> String {
          release's x86_64 kernel under the release's bpftrace and under `probecc trace`, \
          around one workload (`dd` reading a file), both filtered to comm `dd`; \"equal\" \
          means the same lines with digits masked and the same map keys (values depend \
-         on timing). A tool bpftrace itself cannot run there is not counted.\n\n",
+         on timing). A tool bpftrace itself cannot run there, or whose probes the \
+         workload does not reach (bpftrace prints nothing it decides), is not counted.\n\n",
     );
     md.push_str(&summary_table(runs));
     for r in runs {
@@ -106,6 +107,7 @@ pub(super) fn report(runs: &[ReleaseRun]) -> String {
                     reasons.push(format!("bpftrace: {why}"));
                     "bpftrace fails"
                 }
+                Some(equal::Equality::NotReached) => "not reached",
             };
             let reason = reasons.join("<br>").replace('|', "\\|");
             let _ = writeln!(
