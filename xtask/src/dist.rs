@@ -86,20 +86,29 @@ pub fn build(arch: Arch) -> Result<Built> {
         .join(arch.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("probecc");
+    // Stripped beside it and renamed over it: runs side by side (the
+    // parity run and the corpus's guests) each read a whole binary, never
+    // one another's half-written file.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = dir.join(format!(".probecc.{}.{n}", std::process::id()));
     let strip = tools::strip_tool(arch);
     let status = Command::new(&strip)
         .arg("-o")
-        .arg(&path)
+        .arg(&partial)
         .arg(&built)
         .status()
         .with_context(|| format!("running {strip}"))?;
     if !status.success() {
+        let _ = std::fs::remove_file(&partial);
         bail!(
             "{strip} -o {} {} failed ({status})",
-            path.display(),
+            partial.display(),
             built.display()
         );
     }
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))?;
     let bytes = std::fs::metadata(&path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
