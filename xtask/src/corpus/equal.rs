@@ -31,6 +31,7 @@ use probecc_harness::machine::Release;
 use probecc_harness::matrix::{self as harness_matrix, Slots};
 use probecc_harness::{packages, tools};
 
+use crate::parity::report::{SpecResult, Verdict};
 use crate::parity::rules::{Filter, Loose, Mode, Rule};
 use crate::parity::{self, stage, ParityArgs};
 
@@ -218,9 +219,16 @@ fn verdict(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &
     let Some(res) = parity::trace::judge(rule, case, r, version) else {
         return Equality::Differs("no trace side".into());
     };
+    classify(&res)
+}
+
+/// The trace side's result as a corpus verdict: a case bpftrace printed
+/// nothing for is not reached; a difference names its first entry, a
+/// failure its last note.
+fn classify(res: &SpecResult) -> Equality {
     match res.verdict {
-        parity::report::Verdict::Equal => Equality::Equal,
-        _ if res.compared == 0 && res.diffs.is_empty() => Equality::NotReached,
+        Verdict::Equal => Equality::Equal,
+        _ if res.notes.iter().any(|n| n == parity::NOTHING_COMPARED) => Equality::NotReached,
         _ => Equality::Differs(match res.diffs.first() {
             Some(d) => format!(
                 "{} {}: bpftrace {:?}, probecc {:?}",
@@ -248,6 +256,36 @@ mod tests {
         assert_eq!(r.printf_mode(), Mode::Masked);
         assert_eq!(r.map_mode("@anything"), Mode::Keys);
         assert!(r.skip_for("0.23.2").is_none() && r.differs_for("0.17.0").is_none());
+    }
+
+    fn result(verdict: Verdict, notes: &[&str]) -> SpecResult {
+        SpecResult {
+            name: "t".into(),
+            verdict,
+            notes: notes.iter().map(|n| n.to_string()).collect(),
+            diffs: Vec::new(),
+            compared: 0,
+            bpftrace_secs: 0.0,
+            probecc_secs: 0.0,
+            attach_secs: None,
+            peak_rss_kb: None,
+        }
+    }
+
+    #[test]
+    fn only_an_empty_bpftrace_side_is_not_reached() {
+        let empty = result(Verdict::Failed, &["only comm", parity::NOTHING_COMPARED]);
+        assert_eq!(classify(&empty), Equality::NotReached);
+        // The trace failing compares nothing either, and is a difference.
+        let failed = result(
+            Verdict::Failed,
+            &["only comm", "probecc trace exited with 1: no"],
+        );
+        assert_eq!(
+            classify(&failed),
+            Equality::Differs("probecc trace exited with 1: no".into())
+        );
+        assert_eq!(classify(&result(Verdict::Equal, &[])), Equality::Equal);
     }
 
     #[test]

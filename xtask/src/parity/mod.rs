@@ -563,6 +563,11 @@ fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &st
     conclude(res, &theirs, &ours, rule, version)
 }
 
+/// The note of a case whose bpftrace side printed nothing the workload
+/// decides.
+pub(crate) const NOTHING_COMPARED: &str =
+    "bpftrace printed nothing to compare: the workload did not reach the probes";
+
 /// `res` completed by comparing `theirs` (bpftrace's output) with `ours`
 /// under `rule`: what was compared, the differences, the verdict.
 fn conclude(
@@ -574,9 +579,7 @@ fn conclude(
 ) -> SpecResult {
     res.compared = theirs.lines.len() + theirs.blocks.iter().map(|(_, e)| e.len()).sum::<usize>();
     if res.compared == 0 {
-        res.notes.push(
-            "bpftrace printed nothing to compare: the workload did not reach the probes".into(),
-        );
+        res.notes.push(NOTHING_COMPARED.into());
         return res;
     }
     res.diffs = compare::compare(theirs, ours, rule);
