@@ -190,6 +190,13 @@ pub struct ArchInfo {
     /// refuses callbacks (`bpf_for_each_map_elem`'s): `callbacks are not
     /// allowed in non-JITed programs`.
     pub jit_by_default: bool,
+    /// The first of its Debian kernels built with
+    /// `CONFIG_DEBUG_INFO_BTF` (checked in each default kernel's config):
+    /// before it `/sys/kernel/btf/vmlinux` is absent, so a loader cannot
+    /// relocate an object's CO-RE reads, and the verifier refuses reads
+    /// of a map's `struct bpf_map` ("map_ptr access not supported without
+    /// CONFIG_DEBUG_INFO_BTF").
+    pub btf_since: KernelVersion,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -246,6 +253,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         kprobe_ctx_struct: Some("pt_regs"),
         subprog_tailcalls_since: Some(KernelVersion(5, 10)),
         jit_by_default: true,
+        btf_since: KernelVersion(6, 1),
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -288,6 +296,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         kprobe_ctx_struct: Some("user_pt_regs"),
         subprog_tailcalls_since: Some(KernelVersion(6, 0)),
         jit_by_default: true,
+        btf_since: KernelVersion(6, 1),
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -327,6 +336,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         kprobe_ctx_struct: None,
         subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: false,
+        btf_since: KernelVersion(6, 12),
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -368,6 +378,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         kprobe_ctx_struct: Some("user_pt_regs"),
         subprog_tailcalls_since: Some(KernelVersion(6, 13)),
         jit_by_default: true,
+        btf_since: KernelVersion(6, 12),
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -409,6 +420,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         kprobe_ctx_struct: Some("user_regs_struct"),
         subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: true,
+        btf_since: KernelVersion(6, 12),
     },
 ];
 

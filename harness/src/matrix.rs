@@ -606,6 +606,9 @@ fn boot_one(
             .collect();
         result.apply_known(&known);
     }
+    if k.release != "custom" {
+        result.check_btf(arch);
+    }
     result.check_trampolines(arch);
     result.check_kprobe_multi(arch);
     if let Some(reason) = options.plan.platform_known_failure(arch, &k.release) {

@@ -527,6 +527,29 @@ impl ArchResult {
     /// where the table says it has none, is a failure naming both. Where
     /// the table and the kernel agree on none, a note says why. Where it
     /// ran, every other tracing subject the kernel refused is a failure.
+    /// The arch table's `btf_since` held against this kernel's config
+    /// (`btf`): a Debian kernel of `arch` at or after it must have BTF,
+    /// one before it none, or the table is wrong (verifier-sim takes the
+    /// kernel's BTF from it).
+    pub fn check_btf(&mut self, arch: Arch) {
+        let (Ok(version), Some(has)) = (self.kernel.parse::<KernelVersion>(), self.btf) else {
+            return;
+        };
+        let since = arch.info().btf_since;
+        let table = version >= since;
+        if table != has {
+            self.failures.push(format!(
+                "the arch table says {arch}'s Debian kernels have BTF from {since}, but {} {}",
+                self.kernel,
+                if has {
+                    "has it"
+                } else {
+                    "has none (CONFIG_DEBUG_INFO_BTF is not set)"
+                }
+            ));
+        }
+    }
+
     pub fn check_trampolines(&mut self, arch: Arch) {
         let Ok(version) = self.kernel.parse::<KernelVersion>() else {
             return;
@@ -763,6 +786,29 @@ mod tests {
         r.overhead.clear();
         r.check_kprobe_multi(Arch::X86_64);
         assert!(r.failures.is_empty() && r.notes.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn kernel_btf_is_held_against_the_arch_table() {
+        let boot = |kernel: &str, btf: Option<bool>| {
+            let mut r = one_subject_boot(("ppc64le", "r", kernel), EMPTY_FENTRY, None);
+            r.btf = btf;
+            r.check_btf(Arch::Ppc64le);
+            r.failures
+        };
+        // Debian's ppc64le has BTF from 6.12: as the configs say, no failure.
+        assert!(boot("6.1.0-50-powerpc64le", Some(false)).is_empty());
+        assert!(boot("6.12.107+deb13-powerpc64le", Some(true)).is_empty());
+        // A config that says otherwise fails the boot, either way.
+        let f = boot("6.1.0-50-powerpc64le", Some(true));
+        assert!(
+            f[0].contains("BTF from 6.12, but 6.1.0-50-powerpc64le has it"),
+            "{f:?}"
+        );
+        let f = boot("6.12.107+deb13-powerpc64le", Some(false));
+        assert!(f[0].contains("has none"), "{f:?}");
+        // No config read: nothing to hold the table against.
+        assert!(boot("6.1.0-50-powerpc64le", None).is_empty());
     }
 
     #[test]
