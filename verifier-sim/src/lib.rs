@@ -134,7 +134,20 @@ pub fn check_object(
 
 /// Checks every program of the object in `bytes` for `target`.
 pub fn check_object_for(bytes: &[u8], target: &Target) -> Result<Vec<Verdict>, CheckError> {
-    program::each_program(bytes, |p| check_program_for(&p, target))
+    check_object_typed(bytes, target, None)
+}
+
+/// Why no program of the object reaches the verifier of `target`'s
+/// kernel: it has CO-RE relocations, and the kernel no BTF to relocate
+/// them against (libbpf and aya refuse it at load).
+fn unrelocatable(bytes: &[u8], target: &Target) -> Result<Option<&'static str>, CheckError> {
+    if target.rules.btf || !program::has_core_relocations(bytes)? {
+        return Ok(None);
+    }
+    Ok(Some(
+        "the object reads kernel structs (CO-RE relocations), and this kernel has no BTF to \
+         relocate them against (CONFIG_DEBUG_INFO_BTF is not set)",
+    ))
 }
 
 /// Checks one program.
@@ -151,7 +164,20 @@ pub fn check_object_typed(
     target: &Target,
     types: Option<&KernelBtf>,
 ) -> Result<Vec<Verdict>, CheckError> {
-    program::each_program(bytes, |p| check_program_typed(&p, target, types))
+    let refused = unrelocatable(bytes, target)?;
+    program::each_program(bytes, |p| match refused {
+        Some(why) => Verdict {
+            name: p.name.clone(),
+            section: p.section.clone(),
+            accepted: false,
+            message: Some(why.to_string()),
+            insn: None,
+            disasm: None,
+            line: None,
+            processed: 0,
+        },
+        None => check_program_typed(&p, target, types),
+    })
 }
 
 /// Checks one program for `target`.

@@ -102,6 +102,12 @@ impl Verifier<'_> {
             ..
         }) = self.read(s, pc, insn.src)?
         {
+            if !self.rules.btf {
+                return Err(err(
+                    pc,
+                    "map_ptr access not supported without CONFIG_DEBUG_INFO_BTF",
+                ));
+            }
             return self.write(s, pc, insn.dst, loaded(n));
         }
         let base = self.pointer(s, pc, insn.src)?;

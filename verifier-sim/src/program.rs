@@ -161,6 +161,18 @@ pub fn programs(bytes: &[u8]) -> Result<Vec<Program>, CheckError> {
     each_program(bytes, |p| p)
 }
 
+/// Whether the object has CO-RE relocations (`.BTF.ext`'s `core_relo`),
+/// which a loader applies against the kernel's own BTF.
+pub fn has_core_relocations(bytes: &[u8]) -> Result<bool, CheckError> {
+    let obj = elf::read(bytes)?;
+    let (Some(btf), Some(ext)) = (obj.btf.as_deref(), obj.btf_ext.as_deref()) else {
+        return Ok(false);
+    };
+    let btf = btf::parse(btf)?;
+    let ext = btf::ext::parse(ext, &btf)?;
+    Ok(ext.core_relo.iter().any(|s| !s.records.is_empty()))
+}
+
 /// `f` of every program of the object, each linked as `f` needs it and
 /// dropped after: the object's programs are never all linked at once.
 pub fn each_program<T>(

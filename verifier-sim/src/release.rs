@@ -171,17 +171,35 @@ pub struct Rules {
     /// stacks ([`Change::PrivateStack`]); off unless measured, because a
     /// false "accepted" is worse than a false "rejected".
     pub private_stack: bool,
+    /// Whether the kernel has its own BTF (`CONFIG_DEBUG_INFO_BTF`): without
+    /// it a loader cannot relocate CO-RE reads, and the verifier refuses
+    /// reads of a `struct bpf_map`. A property of the kernel's build, as
+    /// the JIT is; on unless the judge is known to lack it.
+    pub btf: bool,
 }
 
 impl Rules {
     /// `kernel`'s rules on `arch`, with the JIT as Debian's kernel for it
-    /// has it ([`jit_by_default`]).
+    /// has it ([`jit_by_default`]) and the kernel's own BTF (a build
+    /// without it is the exception: Debian's s390x and ppc64le before
+    /// 6.12, [`Rules::debian`]).
     pub fn new(arch: Arch, kernel: KernelVersion) -> Rules {
         Rules {
             kernel,
             arch,
             jit: jit_by_default(arch),
             private_stack: false,
+            btf: true,
+        }
+    }
+
+    /// [`Rules::new`] with BTF as Debian's kernel of `arch` at `kernel`
+    /// has it (the arch table's `btf_since`, which the QEMU matrix holds
+    /// against every default kernel's config).
+    pub fn debian(arch: Arch, kernel: KernelVersion) -> Rules {
+        Rules {
+            btf: kernel >= arch.info().btf_since,
+            ..Rules::new(arch, kernel)
         }
     }
 

@@ -3,7 +3,7 @@
 
 use probecc::arch::{Arch, KernelVersion};
 use probecc::insn::{self as i, pseudo, AluOp, AtomicOp, Cond, Insn, Reg, Size};
-use verifier_sim::{check_insns, MapSpec, Program, Verdict};
+use verifier_sim::{check_insns, MapSpec, Program, Rules, Target, Verdict};
 
 mod support;
 use support::{add, mov, movr};
@@ -184,6 +184,38 @@ fn the_address_picking_reads_exist_only_where_addresses_do_not_overlap() {
         assert_eq!(v.message.as_deref(), Some(refused.as_str()), "{v:?}");
         assert_eq!(v.insn, Some(4), "{v:?}");
     }
+}
+
+#[test]
+fn a_kernel_without_btf_refuses_reads_of_a_map_pointer() {
+    // r1 = &map; r0 = *(u32 *)(r1 + 0): struct bpf_map's first field.
+    let m = i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 0);
+    let read = [
+        m[0],
+        m[1],
+        i::ldx(Size::W, R0, R1, 0),
+        mov(R0, 0),
+        i::exit(),
+    ];
+    let prog = Program::bare(&read, &maps(), true);
+    let at = |rules: Rules| {
+        let target = Target {
+            rules,
+            ..Target::new(Arch::Ppc64le, KernelVersion(6, 1))
+        };
+        verifier_sim::check_program_for(&prog, &target)
+    };
+    // Debian's ppc64le 6.1 has no BTF (its config), its 6.12 has.
+    let v = at(Rules::debian(Arch::Ppc64le, KernelVersion(6, 1)));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("map_ptr access not supported without CONFIG_DEBUG_INFO_BTF"),
+        "{v:?}"
+    );
+    assert_eq!(v.insn, Some(2), "{v:?}");
+    assert!(at(Rules::debian(Arch::Ppc64le, KernelVersion(6, 12))).accepted);
+    // A kernel with BTF, as the rules assume unless told.
+    assert!(at(Rules::new(Arch::Ppc64le, KernelVersion(6, 1))).accepted);
 }
 
 #[test]

@@ -135,3 +135,37 @@ fn bitfields_are_shifted_out_of_their_container() {
         }
     }
 }
+
+#[test]
+fn a_kernel_without_btf_cannot_take_a_co_re_object() {
+    // Debian's s390x and ppc64le kernels have BTF from 6.12; an object that
+    // reads kernel structs never reaches the verifier of their 6.1.
+    let src = "kprobe:vfs_read { @pos = max(((struct file *)arg0)->f_pos); }";
+    let plain = "kprobe:vfs_read { @n = count(); }";
+    for arch in [Arch::S390x, Arch::Ppc64le] {
+        let at = |src: &str, kernel| {
+            let a = support::compile(src, arch);
+            let target = verifier_sim::Target {
+                rules: verifier_sim::Rules::debian(arch, kernel),
+                ..verifier_sim::Target::new(arch, kernel)
+            };
+            let v = verifier_sim::check_object_for(&a.object, &target).expect("readable");
+            v.into_iter().next().expect("one program")
+        };
+        let old = at(src, probecc::arch::KernelVersion(6, 1));
+        assert!(!old.accepted, "{arch}");
+        let why = old.message.unwrap_or_default();
+        assert!(
+            why.contains("no BTF to relocate them against"),
+            "{arch}: {why}"
+        );
+        assert!(
+            at(src, probecc::arch::KernelVersion(6, 12)).accepted,
+            "{arch}"
+        );
+        assert!(
+            at(plain, probecc::arch::KernelVersion(6, 1)).accepted,
+            "{arch}"
+        );
+    }
+}
