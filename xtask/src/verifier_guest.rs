@@ -172,10 +172,14 @@ fn judge_of(console: &str, arch: Arch) -> Result<Judge> {
     let Some((name, jit)) = boot else {
         bail!("the guest never reported its kernel");
     };
+    let release = kernel::version_of(&name).unwrap_or(KernelVersion(6, 1));
     Ok(Judge {
         arch,
-        release: kernel::version_of(&name).unwrap_or(KernelVersion(6, 1)),
+        release,
         jit: jit.is_some_and(|j| j != 0),
+        // Debian's kernels, whose BTF the arch table has from their
+        // configs (and the matrix holds it against them).
+        btf: verifier_sim::Rules::debian(arch, release).btf,
         name,
     })
 }

@@ -92,6 +92,8 @@ pub struct Judge {
     /// major.minor of the running release.
     pub release: KernelVersion,
     pub jit: bool,
+    /// Whether it has its own BTF (`/sys/kernel/btf/vmlinux`).
+    pub btf: bool,
     /// The full release string (`6.18.44-fc-v669`, `6.1.0-27-arm64`).
     pub name: String,
 }
@@ -105,6 +107,7 @@ impl Judge {
             arch,
             rules: Rules {
                 jit: self.jit,
+                btf: self.btf,
                 ..Rules::new(arch, self.release)
             },
             rodata: Rodata::Initial,
@@ -291,6 +294,7 @@ pub fn host_judge() -> Judge {
         arch: Arch::X86_64,
         release: kernel::version_of(&name).unwrap_or(KernelVersion(6, 1)),
         jit,
+        btf: std::path::Path::new(probecc::btf::kernel::HOST_VMLINUX).exists(),
         name,
     }
 }
