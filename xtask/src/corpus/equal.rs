@@ -259,17 +259,7 @@ mod tests {
     }
 
     fn result(verdict: Verdict, notes: &[&str]) -> SpecResult {
-        SpecResult {
-            name: "t".into(),
-            verdict,
-            notes: notes.iter().map(|n| n.to_string()).collect(),
-            diffs: Vec::new(),
-            compared: 0,
-            bpftrace_secs: 0.0,
-            probecc_secs: 0.0,
-            attach_secs: None,
-            peak_rss_kb: None,
-        }
+        SpecResult::bare("t", verdict, notes.iter().map(|n| n.to_string()).collect())
     }
 
     #[test]

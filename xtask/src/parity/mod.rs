@@ -409,17 +409,7 @@ fn parity_kernel(arch: Arch) -> Result<(Kernel, Option<String>)> {
 }
 
 fn skipped(name: &str, why: &str) -> SpecResult {
-    SpecResult {
-        name: name.into(),
-        verdict: Verdict::Skipped,
-        notes: vec![why.into()],
-        diffs: Vec::new(),
-        compared: 0,
-        bpftrace_secs: 0.0,
-        probecc_secs: 0.0,
-        attach_secs: None,
-        peak_rss_kb: None,
-    }
+    SpecResult::bare(name, Verdict::Skipped, vec![why.into()])
 }
 
 /// Boots and collects every parity line of the console log.

@@ -51,6 +51,23 @@ pub struct SpecResult {
     pub peak_rss_kb: Option<[u64; 2]>,
 }
 
+impl SpecResult {
+    /// A result with nothing compared or timed.
+    pub fn bare(name: &str, verdict: Verdict, notes: Vec<String>) -> SpecResult {
+        SpecResult {
+            name: name.into(),
+            verdict,
+            notes,
+            diffs: Vec::new(),
+            compared: 0,
+            bpftrace_secs: 0.0,
+            probecc_secs: 0.0,
+            attach_secs: None,
+            peak_rss_kb: None,
+        }
+    }
+}
+
 /// One arch's run.
 #[derive(Debug, Serialize)]
 pub struct ArchReport {
