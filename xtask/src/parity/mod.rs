@@ -503,17 +503,7 @@ fn mode_name(m: Mode) -> &'static str {
 
 fn judge(rule: &Rule, case: &stage::Case, r: Option<&ParityReport>, version: &str) -> SpecResult {
     let comm = stage::workload_comm(&case.plan.workload).unwrap_or_default();
-    let mut res = SpecResult {
-        name: case.plan.name.clone(),
-        verdict: Verdict::Failed,
-        notes: how(rule, &comm),
-        diffs: Vec::new(),
-        compared: 0,
-        bpftrace_secs: 0.0,
-        probecc_secs: 0.0,
-        attach_secs: None,
-        peak_rss_kb: None,
-    };
+    let mut res = SpecResult::bare(&case.plan.name, Verdict::Failed, how(rule, &comm));
     let Some(r) = r else {
         res.notes.push("no result line from the guest".into());
         return res;

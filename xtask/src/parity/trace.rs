@@ -167,15 +167,11 @@ pub fn judge(rule: &Rule, case: &Case, r: &ParityReport, version: &str) -> Optio
     let trace = r.trace.as_ref()?;
     let comm = super::stage::workload_comm(&case.plan.workload).unwrap_or_default();
     let mut res = SpecResult {
-        name: case.plan.name.clone(),
-        verdict: Verdict::Failed,
-        notes: super::how(rule, &comm),
-        diffs: Vec::new(),
-        compared: 0,
         bpftrace_secs: r.bpftrace.secs,
         probecc_secs: trace.secs,
         attach_secs: both(&r.bpftrace, trace, |s| s.attach_secs),
         peak_rss_kb: both(&r.bpftrace, trace, |s| s.peak_rss_kb),
+        ..SpecResult::bare(&case.plan.name, Verdict::Failed, super::how(rule, &comm))
     };
     if r.bpftrace.status != 0 {
         res.notes
