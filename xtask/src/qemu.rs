@@ -364,7 +364,7 @@ pub const TEST_TARGETS: [(Arch, Release); 3] = [
 pub fn run_in_test(
     ci: bool,
     parity: bool,
-    beside: &(dyn Fn(&Slots) -> Result<()> + Sync),
+    beside: impl FnOnce(&Slots) -> Result<()> + Send,
 ) -> Result<()> {
     let prepared = TEST_TARGETS.iter().try_for_each(|&(a, r)| {
         let s = settings(&RunFlags::default_out());

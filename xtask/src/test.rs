@@ -125,12 +125,10 @@ pub fn run(args: &TestArgs) -> Result<()> {
     );
     crate::consts::run_in_test(ci)?;
     step(t0, "Debian trixie's bpftrace tools, compiled as published");
-    let corpus = std::sync::Mutex::new(crate::corpus::run_in_test(ci)?);
+    let corpus = crate::corpus::run_in_test(ci)?;
     // Its comparison with bpftrace boots beside the matrix's boots.
-    let compare_corpus = |slots: &probecc_harness::matrix::Slots| {
-        let pending = corpus.lock().map_or(None, |mut c| c.take());
-        pending.map_or(Ok(()), |c| c.compare(ci, slots))
-    };
+    let compare_corpus =
+        |slots: &probecc_harness::matrix::Slots| corpus.map_or(Ok(()), |c| c.compare(ci, slots));
     step(t0, "examples/user-project: build --arch arm64");
     crate::user_project::build()?;
     if args.no_parity {
@@ -157,7 +155,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
          bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels), and \
          trixie's tools against its bpftrace",
     );
-    let matrix = crate::qemu::run_in_test(ci, !args.no_parity, &compare_corpus);
+    let matrix = crate::qemu::run_in_test(ci, !args.no_parity, compare_corpus);
     step(t0, "examples/user-project: matrix --arch x86_64");
     let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
         Ok(()) => crate::user_project::matrix(),
