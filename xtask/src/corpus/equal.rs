@@ -120,16 +120,19 @@ pub fn run(
         opts.symbols = Some(names);
     }
     let rule = rule();
+    let workload = WORKLOAD.map(String::from).to_vec();
+    // The comm stage filters each tool by, which the check below must use.
+    let comm = stage::workload_comm(&workload)?;
     let mut verdicts = BTreeMap::new();
     let mut staged = Vec::new();
     for t in tools {
         // A tool the host cannot filter or compile for the guest is that
         // tool's verdict, not the boot's.
-        match filtered_compiles(t.path, &opts) {
+        match filtered_compiles(t.path, &comm, &opts) {
             Ok(()) => staged.push(stage::Fixture {
                 name: case_name(t.name),
                 path: t.path.to_path_buf(),
-                workload: WORKLOAD.map(String::from).to_vec(),
+                workload: workload.clone(),
                 rule: &rule,
                 opts: CompileOptions {
                     file: t.name.to_string(),
@@ -183,10 +186,10 @@ pub fn run(
 
 /// Whether the tool, filtered to the workload's comm, compiles for the
 /// guest; else why not.
-fn filtered_compiles(path: &Path, opts: &CompileOptions) -> Result<(), String> {
+fn filtered_compiles(path: &Path, comm: &str, opts: &CompileOptions) -> Result<(), String> {
     let src = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let filtered =
-        parity::shim::filter_comm(&src, "dd").map_err(|e| format!("the comm filter: {e:#}"))?;
+        parity::shim::filter_comm(&src, comm).map_err(|e| format!("the comm filter: {e:#}"))?;
     lang::compile(&filtered, Arch::X86_64, opts)
         .map(|_| ())
         .map_err(|d| match d.first() {
