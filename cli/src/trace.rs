@@ -286,7 +286,10 @@ fn load_options(
 ) -> Result<LoadOptions, BadInput> {
     let globals = probecc_runtime::params::globals(manifest, params, arch.endian())
         .map_err(|e| BadInput::Arguments(e.to_string()))?;
-    Ok(LoadOptions { globals })
+    Ok(LoadOptions {
+        globals,
+        ..LoadOptions::default()
+    })
 }
 
 /// The program and the positional parameters, from the arguments.

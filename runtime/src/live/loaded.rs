@@ -13,7 +13,7 @@ use std::path::Path;
 
 use aya::maps::{Map, MapData, RingBuf, StackTraceMap};
 use aya::programs::{KProbe, ProgramError, RawTracePoint, RawTracePointRunOptions, TestRun};
-use aya::{Btf, Ebpf, EbpfLoader};
+use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use probecc::lang::manifest::{Manifest, MapEntry};
 use probecc::maps::MapKind;
 
@@ -59,6 +59,30 @@ pub struct LoadOptions {
     /// parameters and the traced command's pid take before load. A name
     /// the object lacks is an error.
     pub globals: Vec<(String, Vec<u8>)>,
+    /// How much the verifier writes of a program it refuses.
+    pub verifier_log: VerifierLog,
+}
+
+/// The verifier log a refused program comes back with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VerifierLog {
+    /// Every instruction it walked, the state at each branch, its
+    /// error and statistics (libbpf's and aya's default).
+    #[default]
+    Full,
+    /// Its error and statistics alone. A refused program that walks
+    /// a million instructions writes tens of megabytes at `Full`, and
+    /// the loader verifies it again for each larger buffer it tries.
+    Summary,
+}
+
+impl VerifierLog {
+    fn level(self) -> VerifierLogLevel {
+        match self {
+            VerifierLog::Full => VerifierLogLevel::DEBUG | VerifierLogLevel::STATS,
+            VerifierLog::Summary => VerifierLogLevel::STATS,
+        }
+    }
 }
 
 /// `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`, `fentry/FUNC` or `fexit/FUNC` →
@@ -163,6 +187,7 @@ impl Loaded {
         };
         let mut loader = EbpfLoader::new();
         loader.btf(kernel_btf.as_ref());
+        loader.verifier_log_level(options.verifier_log.level());
         for (name, bytes) in &options.globals {
             loader.override_global(name.as_str(), bytes.as_slice(), true);
         }

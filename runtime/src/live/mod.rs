@@ -28,7 +28,7 @@ pub mod tracing;
 
 use std::path::PathBuf;
 
-pub use loaded::{is_probe, target, LoadOptions, Loaded};
+pub use loaded::{is_probe, target, LoadOptions, Loaded, VerifierLog};
 pub use session::{Printer, Session, Sink};
 pub use system::System;
 pub use tracing::is_tracing;
