@@ -197,6 +197,14 @@ pub struct ArchInfo {
     /// of a map's `struct bpf_map` ("map_ptr access not supported without
     /// CONFIG_DEBUG_INFO_BTF").
     pub btf_since: KernelVersion,
+    /// Whether its Debian kernels are built with
+    /// `CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS` (checked in each default
+    /// kernel's config). Without it the verifier holds every access wider
+    /// than a byte through any pointer to its size's alignment
+    /// (`env->strict_alignment`): `misaligned value access off 0+3 size 8`.
+    /// riscv64 selects it only with `RISCV_EFFICIENT_UNALIGNED_ACCESS`,
+    /// which Debian's generic kernels leave off.
+    pub efficient_unaligned_access: bool,
 }
 
 const BOOKWORM: DebianKernel = DebianKernel {
@@ -254,6 +262,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         subprog_tailcalls_since: Some(KernelVersion(5, 10)),
         jit_by_default: true,
         btf_since: KernelVersion(6, 1),
+        efficient_unaligned_access: true,
     },
     ArchInfo {
         arch: Arch::Arm64,
@@ -301,6 +310,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         subprog_tailcalls_since: Some(KernelVersion(6, 0)),
         jit_by_default: true,
         btf_since: KernelVersion(6, 1),
+        efficient_unaligned_access: true,
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -341,6 +351,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: false,
         btf_since: KernelVersion(6, 12),
+        efficient_unaligned_access: true,
     },
     ArchInfo {
         arch: Arch::Ppc64le,
@@ -383,6 +394,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         subprog_tailcalls_since: Some(KernelVersion(6, 13)),
         jit_by_default: true,
         btf_since: KernelVersion(6, 12),
+        efficient_unaligned_access: true,
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -425,6 +437,7 @@ pub const ARCHS: [ArchInfo; 5] = [
         subprog_tailcalls_since: Some(KernelVersion(6, 3)),
         jit_by_default: true,
         btf_since: KernelVersion(6, 12),
+        efficient_unaligned_access: false,
     },
 ];
 

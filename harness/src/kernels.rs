@@ -76,8 +76,15 @@ pub fn releases(arch: Arch, named: Option<&str>) -> Result<Vec<Release>> {
 /// Whether the kernel publishes BTF (`CONFIG_DEBUG_INFO_BTF`), by its
 /// config; `None` without one.
 pub fn has_btf(k: &Kernel) -> Option<bool> {
+    config_flag(k, "CONFIG_DEBUG_INFO_BTF")
+}
+
+/// Whether the kernel's config sets `option` (`=y`); `None` without a
+/// config.
+pub fn config_flag(k: &Kernel, option: &str) -> Option<bool> {
     let text = std::fs::read_to_string(k.config.as_ref()?).ok()?;
-    Some(text.lines().any(|l| l.trim() == "CONFIG_DEBUG_INFO_BTF=y"))
+    let set = format!("{option}=y");
+    Some(text.lines().any(|l| l.trim() == set))
 }
 
 /// A user's kernel image.

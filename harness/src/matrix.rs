@@ -608,6 +608,9 @@ fn boot_one(
     }
     if k.release != "custom" {
         result.check_btf(arch);
+        if let Some(has) = kernels::config_flag(k, "CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS") {
+            result.check_unaligned_access(arch, has);
+        }
     }
     result.check_trampolines(arch);
     result.check_kprobe_multi(arch);

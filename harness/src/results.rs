@@ -550,6 +550,20 @@ impl ArchResult {
         }
     }
 
+    /// The arch table's `efficient_unaligned_access` against the kernel's
+    /// `CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS` (`has`).
+    pub fn check_unaligned_access(&mut self, arch: Arch, has: bool) {
+        let table = arch.info().efficient_unaligned_access;
+        if table != has {
+            self.failures.push(format!(
+                "the arch table says {arch}'s Debian kernels {} efficient unaligned access, but {} {} CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS",
+                if table { "have" } else { "lack" },
+                self.kernel,
+                if has { "sets" } else { "does not set" }
+            ));
+        }
+    }
+
     pub fn check_trampolines(&mut self, arch: Arch) {
         let Ok(version) = self.kernel.parse::<KernelVersion>() else {
             return;
@@ -809,6 +823,21 @@ mod tests {
         assert!(f[0].contains("has none"), "{f:?}");
         // No config read: nothing to hold the table against.
         assert!(boot("6.1.0-50-powerpc64le", None).is_empty());
+    }
+
+    #[test]
+    fn unaligned_access_is_held_against_the_arch_table() {
+        let boot = |arch: Arch, has: bool| {
+            let mut r = one_subject_boot((arch.name(), "r", "6.12.117+deb13"), EMPTY_FENTRY, None);
+            r.check_unaligned_access(arch, has);
+            r.failures
+        };
+        assert!(boot(Arch::Riscv64, false).is_empty());
+        assert!(boot(Arch::Arm64, true).is_empty());
+        let f = boot(Arch::Riscv64, true);
+        assert!(f[0].contains("riscv64's Debian kernels lack"), "{f:?}");
+        let f = boot(Arch::S390x, false);
+        assert!(f[0].contains("does not set"), "{f:?}");
     }
 
     #[test]

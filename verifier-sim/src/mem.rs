@@ -14,6 +14,7 @@ use crate::reg::{Ptr, PtrKind, RegState};
 use crate::release::Change;
 use crate::scalar::Scalar;
 use crate::state::{Byte, Stack, State, STACK_SIZE};
+use crate::tnum::Tnum;
 use crate::verify::{err, Verifier};
 use crate::VerifyError;
 
@@ -111,6 +112,7 @@ impl Verifier<'_> {
             return self.write(s, pc, insn.dst, loaded(n));
         }
         let base = self.pointer(s, pc, insn.src)?;
+        self.aligned(pc, &base, insn.off, n, false)?;
         let v = match base.kind {
             PtrKind::Stack { frame } => {
                 let a = StackAccess {
@@ -157,6 +159,7 @@ impl Verifier<'_> {
         if atomic {
             return self.atomic(s, pc, insn, base, value.unwrap_or_default(), n);
         }
+        self.aligned(pc, &base, insn.off, n, false)?;
         match base.kind {
             PtrKind::Stack { frame } => {
                 let v = value.unwrap_or(RegState::constant(insn.imm as i64 as u64));
@@ -174,6 +177,38 @@ impl Verifier<'_> {
                 .map(|_| ()),
             _ => self.check_region(pc, insn.dst, &base, insn.off, n, Access::Write),
         }
+    }
+
+    /// `check_ptr_alignment`, before any other check of an access: wider
+    /// than a byte, it must be aligned to its size where the arch lacks
+    /// efficient unaligned access (`strict_alignment`), and always for
+    /// atomics (`once`). The stack's accesses, always held to it, are
+    /// checked with its slots (`stack_span`).
+    fn aligned(
+        &self,
+        pc: usize,
+        base: &Ptr,
+        insn_off: i16,
+        n: i64,
+        once: bool,
+    ) -> Result<(), VerifyError> {
+        let strict = once || !self.target.arch.info().efficient_unaligned_access;
+        if !strict || n == 1 || (!once && matches!(base.kind, PtrKind::Stack { .. })) {
+            return Ok(());
+        }
+        let fixed = Tnum::constant((base.off + i64::from(insn_off)) as u64);
+        let at = base.var.t.add(fixed);
+        if (at.value | at.mask) & (n as u64 - 1) == 0 {
+            return Ok(());
+        }
+        let desc = match base.kind {
+            PtrKind::MapValue { .. } => "value ",
+            PtrKind::MapKey { .. } => "key ",
+            PtrKind::Stack { .. } => "stack ",
+            PtrKind::Ctx => "context ",
+            _ => "",
+        };
+        Err(misaligned(desc, &base.var, base.off, insn_off, n, pc))
     }
 
     fn atomic(
@@ -218,17 +253,7 @@ impl Verifier<'_> {
             self.read(s, pc, 0)?;
         }
         // Atomics are aligned on every pointer (`strict_alignment_once`).
-        if let Some(c) = base.var.as_const() {
-            if (base.off + c as i64 + i64::from(insn.off)) % n != 0 {
-                let desc = match base.kind {
-                    PtrKind::MapValue { .. } => "value ",
-                    PtrKind::Stack { .. } => "stack ",
-                    PtrKind::Ctx => "context ",
-                    _ => "",
-                };
-                return Err(misaligned(desc, &base.var, base.off, insn.off, n, pc));
-            }
-        }
+        self.aligned(pc, &base, insn.off, n, true)?;
         match base.kind {
             PtrKind::Stack { frame } => {
                 let a = StackAccess {

@@ -187,6 +187,58 @@ fn the_address_picking_reads_exist_only_where_addresses_do_not_overlap() {
 }
 
 #[test]
+fn strict_alignment_holds_every_pointer_where_unaligned_access_is_slow() {
+    let at = |insns: &[Insn], arch: Arch| check_insns(insns, &maps(), arch, KernelVersion(6, 12));
+    let value_read = |off: i16, size: Size| {
+        prog(&[
+            &lookup(),
+            &[i::jmp_imm(Cond::Eq, R0, 0, 1), i::ldx(size, R1, R0, off)],
+            &ret0(),
+        ])
+    };
+    // riscv64 (no CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) refuses a
+    // 4-byte read at offset 2 that every other arch takes.
+    let odd = value_read(2, Size::W);
+    for arch in [Arch::X86_64, Arch::Arm64, Arch::S390x, Arch::Ppc64le] {
+        assert!(at(&odd, arch).accepted, "{arch}: {:?}", at(&odd, arch));
+    }
+    let v = at(&odd, Arch::Riscv64);
+    assert!(!v.accepted, "{v:?}");
+    assert_eq!(
+        v.message.as_deref(),
+        Some("misaligned value access off 0+0+2 size 4")
+    );
+    assert_eq!(v.insn, Some(7), "{v:?}");
+    // A byte anywhere, and a word at its own alignment, stay allowed.
+    assert!(at(&value_read(3, Size::B), Arch::Riscv64).accepted);
+    assert!(at(&value_read(4, Size::W), Arch::Riscv64).accepted);
+    // A variable offset must be known aligned: `& 3` may be odd, `& 6`
+    // is even.
+    let var = |mask: i32| {
+        prog(&[
+            &lookup(),
+            &[
+                i::jmp_imm(Cond::Eq, R0, 0, 4),
+                i::ldx(Size::B, R6, R0, 0),
+                i::alu64_imm(AluOp::And, R6, mask),
+                i::alu64_reg(AluOp::Add, R0, R6),
+                i::ldx(Size::H, R1, R0, 0),
+            ],
+            &ret0(),
+        ])
+    };
+    let v = at(&var(3), Arch::Riscv64);
+    assert_eq!(
+        v.message.as_deref(),
+        Some("misaligned value access off (0x0; 0x3)+0+0 size 2"),
+        "{v:?}"
+    );
+    assert!(at(&var(3), Arch::X86_64).accepted);
+    let v = at(&var(6), Arch::Riscv64);
+    assert!(v.accepted, "{v:?}");
+}
+
+#[test]
 fn a_kernel_without_btf_refuses_reads_of_a_map_pointer() {
     // r1 = &map; r0 = *(u32 *)(r1 + 0): struct bpf_map's first field.
     let m = i::ld_imm64_pseudo(R1, pseudo::MAP_FD, 0);
