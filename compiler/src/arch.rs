@@ -180,10 +180,11 @@ pub struct ArchInfo {
     /// arch's `asm/bpf_perf_event.h` (`include/uapi`).
     pub kprobe_ctx_struct: Option<&'static str>,
     /// The first release whose JIT mixes tail calls with BPF-to-BPF calls
-    /// (`bpf_jit_supports_subprog_tailcalls`); before it such a program
-    /// falls back to the interpreter, which refuses it ("tail_calls are
-    /// not allowed in non-JITed programs with bpf-to-bpf calls"). ppc64's
-    /// came with its trampolines (6.13): its 6.12 refused them in QEMU.
+    /// (`bpf_jit_supports_subprog_tailcalls`); before it, or with the JIT
+    /// off, the verifier refuses such a program at its tail call
+    /// ("mixing of tail_calls and bpf-to-bpf calls is not supported").
+    /// ppc64's came with its trampolines (6.13): its 6.12 refused them in
+    /// QEMU, as riscv64's 6.12 and 7.2 do.
     pub subprog_tailcalls_since: Option<KernelVersion>,
     /// Whether its Debian kernels JIT-compile BPF programs by default.
     /// Where they run them in the interpreter (s390x), the verifier
@@ -434,7 +435,9 @@ pub const ARCHS: [ArchInfo; 5] = [
         trampolines_since: Some(KernelVersion(6, 3)),
         atomic_add_loops: false,
         kprobe_ctx_struct: Some("user_regs_struct"),
-        subprog_tailcalls_since: Some(KernelVersion(6, 3)),
+        // Not through 7.2, whose verifier refused one in QEMU ("mixing of
+        // tail_calls and bpf-to-bpf calls is not supported").
+        subprog_tailcalls_since: None,
         jit_by_default: true,
         btf_since: KernelVersion(6, 12),
         efficient_unaligned_access: false,

@@ -265,35 +265,32 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// What the interpreter cannot run, refused after verification when
-    /// the JIT is off (`fixup_call_args`).
+    /// What the interpreter cannot run: a tail call beside BPF-to-BPF
+    /// calls unless a JIT that mixes them is on (refused at the call,
+    /// `check_map_func_compatibility`), and callbacks when the JIT is off
+    /// (`fixup_call_args`).
     fn interpreter_limits(&self) -> Result<(), VerifyError> {
         let tail_call = self
             .insns
             .iter()
-            .any(|i| i.is_call() && i.src == 0 && i.imm == crate::call::TAIL_CALL);
-        // A JIT that cannot mix the two leaves the program to the
-        // interpreter, which refuses it.
-        let jit_mixes = self
-            .target
-            .arch
-            .info()
-            .subprog_tailcalls_since
-            .is_some_and(|since| self.rules.kernel >= since);
-        if self.subprogs.len() > 1 && tail_call && (!self.rules.jit || !jit_mixes) {
+            .position(|i| i.is_call() && i.src == 0 && i.imm == crate::call::TAIL_CALL);
+        // A tail call beside BPF-to-BPF calls needs a JIT that mixes them
+        // (`bpf_allow_tail_call_in_subprogs`): the interpreter cannot.
+        let jit_mixes = self.rules.jit
+            && self
+                .target
+                .arch
+                .info()
+                .subprog_tailcalls_since
+                .is_some_and(|since| self.rules.kernel >= since);
+        if let Some(pc) = tail_call.filter(|_| self.subprogs.len() > 1 && !jit_mixes) {
             return Err(err(
-                0,
-                "tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls",
+                pc,
+                "mixing of tail_calls and bpf-to-bpf calls is not supported",
             ));
         }
         if self.rules.jit {
             return Ok(());
-        }
-        if self.subprogs.len() > 1 && tail_call {
-            return Err(err(
-                0,
-                "tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls",
-            ));
         }
         if let Some(at) = self
             .insns

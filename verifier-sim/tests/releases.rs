@@ -271,22 +271,20 @@ fn tail_calls_need_less_than_256_bytes_of_frames_above() {
     );
     assert!(accepted(&at(&chain(224, 8, true), V6_18)));
     let interp = interpreter(V6_1);
+    let mixing = Some("mixing of tail_calls and bpf-to-bpf calls is not supported");
     assert_eq!(
         check_program_for(&chain(32, 8, true), &interp)
             .message
             .as_deref(),
-        Some("tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls")
+        mixing
     );
-    // ppc64's JIT mixes them from 6.13 only: 6.12 leaves the program to
-    // the interpreter, which refuses it, JIT or not.
-    let ppc = |kernel| {
-        check_program_for(&chain(32, 8, true), &Target::new(Arch::Ppc64le, kernel)).message
-    };
-    assert_eq!(
-        ppc(V6_12).as_deref(),
-        Some("tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls")
-    );
-    assert_eq!(ppc(V6_18), None);
+    // ppc64's JIT mixes them from 6.13 only, riscv64's not through 7.2.
+    let on =
+        |arch, kernel| check_program_for(&chain(32, 8, true), &Target::new(arch, kernel)).message;
+    assert_eq!(on(Arch::Ppc64le, V6_12).as_deref(), mixing);
+    assert_eq!(on(Arch::Ppc64le, V6_18), None);
+    assert_eq!(on(Arch::Riscv64, V6_18).as_deref(), mixing);
+    assert_eq!(on(Arch::Arm64, V6_1), None);
 }
 
 fn with_rodata(insns: &[Insn], init: Vec<u8>) -> Program {
