@@ -31,6 +31,8 @@ pub struct KernelVerdict {
 /// Lines of the verifier log that follow the message rather than state it.
 const TRAILERS: &[&str] = &[
     "processed ",
+    // 7.x's count, before the `processed` line
+    "insns processed ",
     "verification time",
     "stack depth",
     "cur state:",
@@ -198,6 +200,11 @@ libbpf: failed to load object 'p.o'
         );
         let plain = "-- BEGIN PROG LOAD LOG --\nR0 !read_ok\nverification time 5 usec\nstack depth 0\nprocessed 1 insns (limit 1000000)\n-- END PROG LOAD LOG --\n";
         assert_eq!(log_message(plain).as_deref(), Some("R0 !read_ok"));
+        let seven = "-- BEGIN PROG LOAD LOG --\n8: (79) r0 = *(u64 *)(r0 +3)\nmisaligned value access off 0+3 size 8\nverification time 1855 usec\nstack depth 8 max 0\ninsns processed 8\nprocessed 8 insns (limit 1000000)\n-- END PROG LOAD LOG --\n";
+        assert_eq!(
+            log_message(seven).as_deref(),
+            Some("misaligned value access off 0+3 size 8")
+        );
         assert_eq!(log_error(LOOP), ["infinite loop detected at insn 1"]);
         let two = "-- BEGIN PROG LOAD LOG --\n8: (79) r0 = *(u64 *)(r0 +44)\ninvalid access to map value, value_size=48 off=44 size=8\nR0 min value is outside of the allowed memory range\nprocessed 9 insns\n-- END PROG LOAD LOG --\n";
         assert_eq!(
