@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use probecc::arch::Arch;
+use xtask::verifier_diff::labels::{self, Labels};
 use xtask::verifier_diff::{self, mutate, report::Report, Options};
 
 use probecc_harness::machine::{self, Release};
@@ -43,6 +44,10 @@ pub struct DiffArgs {
     /// Judge again from each guest's last console log, without booting
     #[arg(long, requires = "arch")]
     pub reuse: bool,
+    /// Also write the judging kernel's verdicts on the clang-built
+    /// programs to fixtures/verifier/labels/
+    #[arg(long)]
+    pub save_labels: bool,
 }
 
 const TOOLS: &[Tool] = &[
@@ -78,6 +83,9 @@ pub fn run(args: &DiffArgs) -> Result<()> {
         verbose: args.verbose,
     })?;
     summary("host", &report);
+    if args.save_labels {
+        save_labels(&report, "the host, bpftool")?;
+    }
     if !report.passes() {
         let c = &report.counts;
         bail!(
@@ -123,6 +131,9 @@ fn run_guests(args: &DiffArgs, arch: &str, out: PathBuf) -> Result<()> {
             match verifier_guest::run(&run) {
                 Ok(report) => {
                     summary(&label, &report);
+                    if args.save_labels {
+                        save_labels(&report, "a QEMU guest (TCG), aya")?;
+                    }
                     if !report.passes() {
                         failed.push(format!("{label}: false accepts or crashes"));
                     }
@@ -137,6 +148,19 @@ fn run_guests(args: &DiffArgs, arch: &str, out: PathBuf) -> Result<()> {
     if !failed.is_empty() {
         bail!("verifier-diff: {}", failed.join("; "));
     }
+    Ok(())
+}
+
+/// Writes the report's kernel labels into the corpus.
+fn save_labels(report: &Report, judged: &str) -> Result<()> {
+    let labels = Labels::of(report, judged);
+    let path = labels.save(&labels::dir())?;
+    println!(
+        "verifier-diff: {} labels of {} written to {}",
+        labels.labels.len(),
+        report.judge.name,
+        path.display()
+    );
     Ok(())
 }
 

@@ -1,14 +1,19 @@
-//! verifier-sim measured against the host kernel's verifier: the whole
+//! verifier-sim measured against kernels' verifiers: the whole
 //! differential corpus (`fixtures/verifier` and the mutated fixtures) is
 //! loaded into the running kernel and checked offline, and verifier-sim may
-//! never accept what the kernel refuses, nor crash. Needs clang, bpftool
-//! and root; the report is printed whatever the outcome.
+//! never accept what the kernel refuses, nor crash (needs clang, bpftool
+//! and root; the report is printed whatever the outcome). And the
+//! clang-built corpus against the labels every other kernel gave it
+//! (`fixtures/verifier/labels`, needs clang): no kernel boots, yet each
+//! arch's and release's verdicts hold on every run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use probecc::arch::Arch;
 use probecc_test_support::{require, Need};
-use xtask::verifier_diff::{self, corpus, Options};
+use xtask::verifier_diff::labels::{self, Label, Labels};
+use xtask::verifier_diff::{self, corpus, simulate, Entry, Options};
 
 /// The rules verifier-sim models, one corpus file each.
 const RULES: &[&str] = &[
@@ -88,4 +93,111 @@ fn verifier_sim_never_accepts_what_the_kernel_refuses() {
         c.false_accepts, 0,
         "verifier-sim accepted programs the kernel refuses (see the report above)"
     );
+}
+
+/// The least agreement a labelling kernel may have with verifier-sim.
+const AGREEMENT: f64 = 0.97;
+
+#[test]
+#[ignore = "needs clang"]
+fn verifier_sim_agrees_with_every_kernels_labels() {
+    if !require(&[Need::Tool("clang")]) {
+        return;
+    }
+    let files = Labels::load_all(&labels::dir()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        !files.is_empty(),
+        "no label files in fixtures/verifier/labels"
+    );
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-labels");
+    let mut corpora: BTreeMap<Arch, BTreeMap<String, Entry>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (file, l) in &files {
+        let arch = l.judge.arch;
+        let corpus = corpora.entry(arch).or_insert_with(|| {
+            corpus::build(
+                &verifier_diff::corpus_dir(),
+                &out.join(arch.name()),
+                None,
+                arch,
+            )
+            .unwrap_or_else(|e| panic!("building the corpus for {arch}: {e:#}"))
+            .into_iter()
+            .map(|e| (e.name.clone(), e))
+            .collect()
+        });
+        // two halves side by side: the machine has two CPUs
+        let half = l.labels.len().div_ceil(2).max(1);
+        let (agree, mut wrong) = std::thread::scope(|s| {
+            let parts: Vec<_> = l
+                .labels
+                .chunks(half)
+                .map(|part| s.spawn(|| compare(l, part, corpus)))
+                .collect();
+            parts.into_iter().fold((0, Vec::new()), |(n, mut w), p| {
+                let (a, more) = p.join().expect("a comparing thread panicked");
+                w.extend(more);
+                (n + a, w)
+            })
+        });
+        let total = l.labels.len();
+        println!(
+            "{file} ({}): {agree} of {total} agree, {} known false rejects",
+            l.judge.name,
+            l.labels.iter().filter(|x| x.known_false_reject).count()
+        );
+        let share = agree as f64 / total.max(1) as f64;
+        if share < AGREEMENT {
+            wrong.push(format!(
+                "agreement {:.1}% is under {:.0}%",
+                share * 100.0,
+                AGREEMENT * 100.0
+            ));
+        }
+        failures.extend(wrong.into_iter().map(|w| format!("{file}: {w}")));
+    }
+    assert!(
+        failures.is_empty(),
+        "verifier-sim against the labels:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// How many of `part` (labels of `l`) verifier-sim agrees with, and every
+/// disagreement but the file's known false rejects.
+fn compare(l: &Labels, part: &[Label], corpus: &BTreeMap<String, Entry>) -> (usize, Vec<String>) {
+    let target = l.judge.target(l.judge.arch);
+    let mut agree = 0;
+    let mut wrong = Vec::new();
+    for label in part {
+        let Some(entry) = corpus.get(&label.name) else {
+            wrong.push(format!(
+                "`{}` is labelled but no longer in the corpus",
+                label.name
+            ));
+            continue;
+        };
+        let sim = simulate(&entry.bytes, &entry.program, target);
+        match (label.verdict.accepted(), sim.accepted()) {
+            (true, Some(true)) | (false, Some(false)) => agree += 1,
+            (true, Some(false)) if label.known_false_reject => {}
+            (true, Some(false)) => wrong.push(format!(
+                "`{}` ({}): a new false reject, verifier-sim says {:?}",
+                label.name,
+                entry.origin,
+                sim.message()
+            )),
+            (false, Some(true)) => wrong.push(format!(
+                "`{}` ({}): a false accept; the kernel said {:?}",
+                label.name, entry.origin, label.message
+            )),
+            (_, None) => wrong.push(format!(
+                "`{}` ({}): no verdict: {:?}",
+                label.name,
+                entry.origin,
+                sim.message()
+            )),
+        }
+    }
+    (agree, wrong)
 }

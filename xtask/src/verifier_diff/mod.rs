@@ -9,6 +9,10 @@
 //! with that kernel's release's rules ([`verifier_sim::release`]), is
 //! compared with.
 //!
+//! Each kernel's verdicts on the clang-built half are kept as data
+//! ([`labels`]), so that every test run holds verifier-sim against every
+//! kernel it was measured against without booting one.
+//!
 //! [`judge`] is the comparison for any kernel, given a way to load an
 //! object into it: [`run`] gives it the host's ([`kernel`]), and a QEMU
 //! guest can give it its own (the objects built for its arch with
@@ -20,6 +24,7 @@
 
 pub mod corpus;
 pub mod kernel;
+pub mod labels;
 pub mod mutate;
 pub mod report;
 
