@@ -126,9 +126,18 @@ pub fn run(args: &TestArgs) -> Result<()> {
     crate::consts::run_in_test(ci)?;
     step(t0, "Debian trixie's bpftrace tools, compiled as published");
     let corpus = crate::corpus::run_in_test(ci)?;
-    // Its comparison with bpftrace boots beside the matrix's boots.
-    let compare_corpus =
-        |slots: &probecc_harness::matrix::Slots| corpus.map_or(Ok(()), |c| c.compare(ci, slots));
+    // Its comparison with bpftrace and a guest kernel's verifier boot
+    // beside the matrix's boots.
+    let beside = |slots: &probecc_harness::matrix::Slots| {
+        std::thread::scope(|s| {
+            let verifier = s.spawn(|| crate::verifier_guest::run_in_test(ci, slots));
+            let compared = corpus.map_or(Ok(()), |c| c.compare(ci, slots));
+            let verifier = verifier
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the verifier guest panicked")));
+            compared.and(verifier)
+        })
+    };
     step(t0, "examples/user-project: build --arch arm64");
     crate::user_project::build()?;
     if args.no_parity {
@@ -152,10 +161,10 @@ pub fn run(args: &TestArgs) -> Result<()> {
     step(
         t0,
         "the QEMU matrix on x86_64 (bookworm, trixie) and s390x (trixie), parity with \
-         bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels), and \
-         trixie's tools against its bpftrace",
+         bpftrace on x86_64 (`cargo xtask matrix --arch all` boots all ten kernels), \
+         trixie's tools against its bpftrace, and verifier-sim against arm64 trixie's verifier",
     );
-    let matrix = crate::qemu::run_in_test(ci, !args.no_parity, compare_corpus);
+    let matrix = crate::qemu::run_in_test(ci, !args.no_parity, beside);
     step(t0, "examples/user-project: matrix --arch x86_64");
     let example = match crate::qemu::prepare(probecc::arch::Arch::X86_64) {
         Ok(()) => crate::user_project::matrix(),

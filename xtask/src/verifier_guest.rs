@@ -45,6 +45,56 @@ pub struct GuestRun {
     pub reuse: bool,
 }
 
+/// The guest `cargo xtask test` judges with (`cargo xtask verifier-diff
+/// --arch all --release all` boots the rest): an arch the host cannot
+/// judge, at a release with BTF and a JIT.
+pub const TEST_TARGET: (Arch, Release) = (Arch::Arm64, Release::Trixie);
+
+/// `cargo xtask test`'s guest judge: [`TEST_TARGET`]'s kernel verifies
+/// the whole corpus, its boot taking one of `slots`; fails on a false
+/// accept or a crash. Without QEMU or the kernel it fails under CI and
+/// is skipped with the reason elsewhere.
+pub fn run_in_test(ci: bool, slots: &matrix::Slots) -> Result<()> {
+    let (arch, release) = TEST_TARGET;
+    let out = xtask::workspace_root().join("target/verifier-diff");
+    let prepared = (|| -> Result<()> {
+        matrix::check_tools(&crate::qemu::settings(&out), &[arch])?;
+        crate::qemu::kernel_cache().fetch(arch, release, false)?;
+        Ok(())
+    })();
+    if let Err(e) = prepared {
+        if ci {
+            return Err(e.context(format!("the {arch} {release} verifier guest (CI=true)")));
+        }
+        println!("xtask: skipping the {arch} {release} verifier guest (set CI=true to make this an error): {e:#}");
+        return Ok(());
+    }
+    let _slot = slots.take();
+    let report = run(&GuestRun {
+        arch,
+        release,
+        out,
+        only: None,
+        seed: verifier_diff::mutate::DEFAULT_SEED,
+        verbose: false,
+        timeout: 3600,
+        reuse: false,
+    })?;
+    let c = &report.counts;
+    println!(
+        "verifier-diff ({arch} {release}, {}): {} programs, {} same verdict, {} false accepts, {} false rejects, {} crashes",
+        report.judge.name, c.total, c.agree, c.false_accepts, c.false_rejects, c.sim_crashes
+    );
+    if !report.passes() {
+        bail!(
+            "verifier-sim accepted {} program(s) the {arch} {release} kernel refuses and crashed on {}",
+            c.false_accepts,
+            c.sim_crashes
+        );
+    }
+    Ok(())
+}
+
 /// Builds the corpus for the arch, boots the guest, and compares its
 /// kernel's verdicts with verifier-sim's; writes `report.md` and
 /// `report.json`.
