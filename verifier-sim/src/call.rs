@@ -395,6 +395,16 @@ impl Verifier<'_> {
                 ),
             ));
         }
+        if proto.name == "tail_call" && self.subprogs.len() > 1 && !self.jit_mixes_tail_calls() {
+            return Err(err(
+                pc,
+                if self.rules.has(Change::TailCallMixingMessage) {
+                    "mixing of tail_calls and bpf-to-bpf calls is not supported"
+                } else {
+                    "tail_calls are not allowed in non-JITed programs with bpf-to-bpf calls"
+                },
+            ));
+        }
         Ok(())
     }
 

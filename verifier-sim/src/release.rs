@@ -61,6 +61,11 @@ pub enum Change {
     /// main prog would lead to reference leak` (the `Unreleased reference`
     /// line stays before it).
     LeakAtExitMessage,
+    /// A tail call in a program with BPF-to-BPF calls that no JIT will
+    /// build is refused as `mixing of tail_calls and bpf-to-bpf calls is
+    /// not supported`; before, as `tail_calls are not allowed in non-JITed
+    /// programs with bpf-to-bpf calls`. Both at the call.
+    TailCallMixingMessage,
 }
 
 /// A change: what, since when, by which commit.
@@ -157,6 +162,16 @@ pub const CHANGES: &[Entry] = &[
         needs_jit: false,
         needs_build: false,
         commit: "bpf: Improve verifier log for resource leak on exit (check_resource_leak)",
+    },
+    Entry {
+        change: Change::TailCallMixingMessage,
+        // 6.12's guests print the old words and 7.2's the new; the
+        // release between is not identified, so the first after 6.18.
+        since: KernelVersion(7, 0),
+        arches: &[],
+        needs_jit: false,
+        needs_build: false,
+        commit: "bpf: reword check_map_func_compatibility's refusal of tail calls beside bpf-to-bpf calls (first seen in 7.2)",
     },
 ];
 
@@ -258,8 +273,11 @@ mod tests {
                 Change::JitStackRounding16
             ]
         );
-        assert_eq!(host.changes().len(), CHANGES.len() - 1);
+        // All but the unmeasured build's and the one after 6.18.
+        assert_eq!(host.changes().len(), CHANGES.len() - 2);
         assert!(!host.has(Change::PrivateStack));
+        assert!(!host.has(Change::TailCallMixingMessage));
+        assert!(Rules::new(Arch::X86_64, KernelVersion(7, 2)).has(Change::TailCallMixingMessage));
     }
 
     #[test]

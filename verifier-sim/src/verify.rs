@@ -265,30 +265,22 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// What the interpreter cannot run: a tail call beside BPF-to-BPF
-    /// calls unless a JIT that mixes them is on (refused at the call,
-    /// `check_map_func_compatibility`), and callbacks when the JIT is off
-    /// (`fixup_call_args`).
-    fn interpreter_limits(&self) -> Result<(), VerifyError> {
-        let tail_call = self
-            .insns
-            .iter()
-            .position(|i| i.is_call() && i.src == 0 && i.imm == crate::call::TAIL_CALL);
-        // A tail call beside BPF-to-BPF calls needs a JIT that mixes them
-        // (`bpf_allow_tail_call_in_subprogs`): the interpreter cannot.
-        let jit_mixes = self.rules.jit
+    /// Whether a JIT will build a program that mixes tail calls with
+    /// BPF-to-BPF calls (`bpf_allow_tail_call_in_subprogs`): the JIT is on
+    /// and the arch's JIT mixes them at this release.
+    pub(crate) fn jit_mixes_tail_calls(&self) -> bool {
+        self.rules.jit
             && self
                 .target
                 .arch
                 .info()
                 .subprog_tailcalls_since
-                .is_some_and(|since| self.rules.kernel >= since);
-        if let Some(pc) = tail_call.filter(|_| self.subprogs.len() > 1 && !jit_mixes) {
-            return Err(err(
-                pc,
-                "mixing of tail_calls and bpf-to-bpf calls is not supported",
-            ));
-        }
+                .is_some_and(|since| self.rules.kernel >= since)
+    }
+
+    /// What the interpreter cannot run, refused after verification when
+    /// the JIT is off (`fixup_call_args`): callbacks.
+    fn interpreter_limits(&self) -> Result<(), VerifyError> {
         if self.rules.jit {
             return Ok(());
         }
