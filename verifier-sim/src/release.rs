@@ -175,6 +175,15 @@ pub const CHANGES: &[Entry] = &[
     },
 ];
 
+/// Debian's kernels known to run kprobe frames on private stacks
+/// ([`Change::PrivateStack`]), by arch and first release: sid's 7.2
+/// guests accepted call chains of 608 bytes that 6.12 and the 6.18 host
+/// refuse. Releases between were not booted.
+pub const DEBIAN_PRIVATE_STACK: &[(Arch, KernelVersion)] = &[
+    (Arch::X86_64, KernelVersion(7, 2)),
+    (Arch::Arm64, KernelVersion(7, 2)),
+];
+
 /// The rules of one kernel release on one arch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
@@ -210,10 +219,14 @@ impl Rules {
 
     /// [`Rules::new`] with BTF as Debian's kernel of `arch` at `kernel`
     /// has it (the arch table's `btf_since`, which the QEMU matrix holds
-    /// against every default kernel's config).
+    /// against every default kernel's config), and private stacks where
+    /// its guests showed them ([`DEBIAN_PRIVATE_STACK`]).
     pub fn debian(arch: Arch, kernel: KernelVersion) -> Rules {
         Rules {
             btf: kernel >= arch.info().btf_since,
+            private_stack: DEBIAN_PRIVATE_STACK
+                .iter()
+                .any(|(a, since)| *a == arch && kernel >= *since),
             ..Rules::new(arch, kernel)
         }
     }

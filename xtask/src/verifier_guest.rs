@@ -223,13 +223,16 @@ fn judge_of(console: &str, arch: Arch) -> Result<Judge> {
         bail!("the guest never reported its kernel");
     };
     let release = kernel::version_of(&name).unwrap_or(KernelVersion(6, 1));
+    // Debian's kernels, whose BTF the arch table has from their configs
+    // (and the matrix holds it against them), and whose private stacks
+    // their guests showed.
+    let debian = verifier_sim::Rules::debian(arch, release);
     Ok(Judge {
         arch,
         release,
         jit: jit.is_some_and(|j| j != 0),
-        // Debian's kernels, whose BTF the arch table has from their
-        // configs (and the matrix holds it against them).
-        btf: verifier_sim::Rules::debian(arch, release).btf,
+        btf: debian.btf,
+        private_stack: debian.private_stack,
         name,
     })
 }

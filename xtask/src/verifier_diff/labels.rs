@@ -8,7 +8,7 @@
 //! writes the file of the kernel that judged.
 //!
 //! A file opens with `# key: value` lines naming the kernel (`kernel`,
-//! `arch`, `jit`, `btf`, `judged`), then a header row and one row per
+//! `arch`, `jit`, `btf`, `private stack`, `judged`), then a header row and one row per
 //! program: its name, the verdict (`accept`, `refuse`, or `loader` for an
 //! object the loader refused before the verifier saw it), the kernel's
 //! message, and a note: `false-reject` where verifier-sim refused a
@@ -101,6 +101,8 @@ impl Labels {
         let _ = writeln!(s, "# arch: {}", j.arch.name());
         let _ = writeln!(s, "# jit: {}", if j.jit { "on" } else { "off" });
         let _ = writeln!(s, "# btf: {}", if j.btf { "yes" } else { "no" });
+        let yes = if j.private_stack { "yes" } else { "no" };
+        let _ = writeln!(s, "# private stack: {yes}");
         let _ = writeln!(s, "# judged: {}", self.judged);
         s.push_str("program\tverdict\tmessage\tnote\n");
         for l in &self.labels {
@@ -174,6 +176,7 @@ impl Labels {
                 .with_context(|| format!("no version in kernel `{name}`"))?,
             jit: key("jit")? == "on",
             btf: key("btf")? == "yes",
+            private_stack: key("private stack")? == "yes",
             name,
         };
         Ok(Labels {
@@ -252,6 +255,7 @@ mod tests {
                 release: KernelVersion(6, 12),
                 jit: false,
                 btf: true,
+                private_stack: false,
                 name: "6.12.107+deb13-s390x".into(),
             },
             judged: "QEMU guest (TCG)".into(),
@@ -297,7 +301,7 @@ mod tests {
         assert!(Labels::parse(&no_kernel).is_err());
         let bad = text.replace("\trefuse\t", "\tmaybe\t");
         let e = Labels::parse(&bad).expect_err("unknown verdict");
-        assert!(format!("{e:#}").contains("line 8"), "{e:#}");
+        assert!(format!("{e:#}").contains("line 9"), "{e:#}");
         let short = text.replace("a\taccept\t\tfalse-reject", "a\taccept");
         let e = Labels::parse(&short).expect_err("two cells");
         assert!(format!("{e:#}").contains("found 2"), "{e:#}");

@@ -99,6 +99,9 @@ pub struct Judge {
     pub jit: bool,
     /// Whether it has its own BTF (`/sys/kernel/btf/vmlinux`).
     pub btf: bool,
+    /// Whether its build runs kprobe frames on private stacks
+    /// (`Rules::private_stack`).
+    pub private_stack: bool,
     /// The full release string (`6.18.44-fc-v669`, `6.1.0-27-arm64`).
     pub name: String,
 }
@@ -113,6 +116,7 @@ impl Judge {
             rules: Rules {
                 jit: self.jit,
                 btf: self.btf,
+                private_stack: self.private_stack,
                 ..Rules::new(arch, self.release)
             },
             rodata: Rodata::Initial,
@@ -300,6 +304,8 @@ pub fn host_judge() -> Judge {
         release: kernel::version_of(&name).unwrap_or(KernelVersion(6, 1)),
         jit,
         btf: std::path::Path::new(probecc::btf::kernel::HOST_VMLINUX).exists(),
+        // measured: the 6.18.44 host refuses two 304-byte frames
+        private_stack: false,
         name,
     }
 }
