@@ -180,10 +180,9 @@ impl Verifier<'_> {
     }
 
     /// `check_ptr_alignment`, before any other check of an access: wider
-    /// than a byte, it must be aligned to its size where the arch lacks
-    /// efficient unaligned access (`strict_alignment`), and always for
-    /// atomics (`once`). The stack's accesses, always held to it, are
-    /// checked with its slots (`stack_span`).
+    /// than a byte, it must be aligned to its size on the stack always,
+    /// elsewhere where the arch lacks efficient unaligned access
+    /// (`strict_alignment`) or for atomics (`once`).
     fn aligned(
         &self,
         pc: usize,
@@ -192,8 +191,10 @@ impl Verifier<'_> {
         n: i64,
         once: bool,
     ) -> Result<(), VerifyError> {
-        let strict = once || !self.target.arch.info().efficient_unaligned_access;
-        if !strict || n == 1 || (!once && matches!(base.kind, PtrKind::Stack { .. })) {
+        let strict = once
+            || matches!(base.kind, PtrKind::Stack { .. })
+            || !self.target.arch.info().efficient_unaligned_access;
+        if !strict || n == 1 {
             return Ok(());
         }
         let fixed = Tnum::constant((base.off + i64::from(insn_off)) as u64);
@@ -443,7 +444,7 @@ impl Verifier<'_> {
     }
 
     /// The bytes a stack access may touch, or the kernel's complaint
-    /// (`check_stack_access_within_bounds`, strict alignment).
+    /// (`check_stack_access_within_bounds`; its alignment is `aligned`'s).
     fn stack_span(
         &self,
         s: &State,
@@ -470,9 +471,6 @@ impl Verifier<'_> {
         let var = &ptr.var;
         if let Some(c) = var.as_const() {
             let off = base + c as i64;
-            if off % n != 0 {
-                return Err(misaligned("stack ", var, ptr.off, insn_off, n, pc));
-            }
             let Some(at) = Stack::index(off).filter(|_| off + n <= 0) else {
                 return Err(err(
                     pc,
@@ -500,9 +498,6 @@ impl Verifier<'_> {
                 ),
             ));
         };
-        if (var.t.value as i64 + base) % n != 0 || var.t.mask & (n as u64 - 1) != 0 {
-            return Err(misaligned("stack ", var, ptr.off, insn_off, n, pc));
-        }
         Ok(Span::Range(first, (hi + STACK_SIZE as i64) as usize))
     }
 
