@@ -181,8 +181,9 @@ pub struct ArchInfo {
     pub kprobe_ctx_struct: Option<&'static str>,
     /// The first release whose JIT mixes tail calls with BPF-to-BPF calls
     /// (`bpf_jit_supports_subprog_tailcalls`); before it, or with the JIT
-    /// off, the verifier refuses such a program at its tail call
-    /// ("mixing of tail_calls and bpf-to-bpf calls is not supported").
+    /// off, the verifier refuses such a program at its tail call ("tail_calls
+    /// are not allowed in non-JITed programs with bpf-to-bpf calls", worded
+    /// "mixing of tail_calls and bpf-to-bpf calls is not supported" by 7.2).
     /// ppc64's came with its trampolines (6.13): its 6.12 refused them in
     /// QEMU, as riscv64's 6.12 and 7.2 do.
     pub subprog_tailcalls_since: Option<KernelVersion>,
