@@ -164,7 +164,8 @@ fn save_labels(report: &Report, judged: &str) -> Result<()> {
     Ok(())
 }
 
-fn summary(label: &str, report: &Report) {
+/// The one-line account of a run, as every verifier-diff caller prints it.
+pub(crate) fn summary(label: &str, report: &Report) {
     let c = &report.counts;
     println!(
         "verifier-diff ({label}, {}): {} programs, {} same verdict, {} false accepts, {} false rejects, {} no verdict, {} crashes, {} refused by the loader; messages: {} same, {} partly, of {} rejected by both",

@@ -80,11 +80,8 @@ pub fn run_in_test(ci: bool, slots: &matrix::Slots) -> Result<()> {
         timeout: 3600,
         reuse: false,
     })?;
+    crate::diff::summary(&format!("{arch} {release}"), &report);
     let c = &report.counts;
-    println!(
-        "verifier-diff ({arch} {release}, {}): {} programs, {} same verdict, {} false accepts, {} false rejects, {} crashes",
-        report.judge.name, c.total, c.agree, c.false_accepts, c.false_rejects, c.sim_crashes
-    );
     if !report.passes() {
         bail!(
             "verifier-sim accepted {} program(s) the {arch} {release} kernel refuses and crashed on {}",
